@@ -1,0 +1,4 @@
+import { runService } from '../shared/service.js';
+import { bootstrap } from './bootstrap.js';
+
+await runService('producer', bootstrap);

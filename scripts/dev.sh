@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `npm run dev`: the whole pipeline on this machine. Brings up the infrastructure, starts the
+# four services as separate processes (logs prefixed by service), seeds the demo data, and
+# stops everything on Ctrl-C. If one service dies, the others are stopped too, so a broken
+# pipeline is never mistaken for a running one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh up
+
+export NODE_ENV=${NODE_ENV:-development}
+export LOG_PRETTY=${LOG_PRETTY:-true}
+# Dev mode lets Postman and wscat authenticate with a bare userId; never the production default.
+export WS_AUTH_MODE=${WS_AUTH_MODE:-dev}
+echo "dev: WS_AUTH_MODE=$WS_AUTH_MODE (a bare {\"type\":\"AUTH\",\"userId\":\"user1\"} is accepted)"
+
+pids=()
+start() {
+  local name=$1
+  shift
+  # exec makes $! the service's own PID, so SIGTERM reaches node and not a wrapper shell.
+  (exec "$@") > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+}
+
+stop_all() {
+  trap - INT TERM
+  echo "dev: stopping services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "dev: all services stopped (infrastructure keeps running; \`npm run services:down\` stops it)"
+}
+trap 'stop_all; exit 0' INT TERM
+
+for service in producer consumer ws-server jobs; do
+  start "$service" node --import tsx "$service/main.ts"
+done
+node --import tsx seed/main.ts 2>&1 | sed -u 's/^/[seed] /'
+
+# Ends when any service exits on its own; then the rest are stopped too.
+set +e
+wait -n "${pids[@]}"
+status=$?
+set -e
+echo "dev: a service exited (status $status); stopping the others"
+stop_all
+exit "$status"

@@ -1,0 +1,44 @@
+import { signUserToken } from '../shared/auth/jwt.js';
+import { loadConfig, servicePort } from '../shared/config.js';
+import { errorMessage } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { ensureIndexes, models } from '../shared/models/index.js';
+import { connectMongo } from '../shared/mongo.js';
+import { DEMO_USERS } from './data.js';
+import { seedDemoData } from './seed.js';
+
+/** One-shot: writes the demo users and posts, then prints how to connect as each of them. */
+try {
+  const config = loadConfig();
+  const logger = createLogger(config, 'seed');
+  const mongo = await connectMongo(config, logger);
+  try {
+    const m = models(mongo);
+    await ensureIndexes(m);
+    const counts = await seedDemoData(m);
+    logger.info(counts, 'demo data seeded');
+  } finally {
+    await mongo.close();
+  }
+
+  const wsPort = servicePort(config, 'ws-server');
+  const producerPort = servicePort(config, 'producer');
+  const lines = [
+    '',
+    `Demo users seeded. Producer: http://localhost:${producerPort}  WebSocket: ws://localhost:${wsPort}`,
+    `WS_AUTH_MODE=${config.auth.mode}${config.auth.mode === 'dev' ? ' (a bare {"type":"AUTH","userId":"user1"} is accepted)' : ''}`,
+    'Connect with wscat, then paste the AUTH frame shown for the user:',
+  ];
+  for (const user of DEMO_USERS) {
+    const token = await signUserToken(user._id, config.auth.jwtSecret, 24 * 3600);
+    lines.push(
+      `  ${user._id} (${user.name})`,
+      `    npx wscat -c ws://localhost:${wsPort}`,
+      `    {"type":"AUTH","token":"${token}"}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+} catch (err) {
+  process.stderr.write(`seed failed: ${errorMessage(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,92 @@
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel } from 'amqplib';
+import type { Config } from '../config.js';
+import { DependencyUnavailableError, errorMessage } from '../errors.js';
+import { withTimeout } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { describeUrl, stripCredentials } from '../redact.js';
+import { createTopology, declareTopology, type Topology } from './topology.js';
+
+export interface AmqpClient {
+  readonly topology: Topology;
+  /**
+   * A confirm channel that re-runs the topology and then `setup` on every reconnect; consumers
+   * registered through `ChannelWrapper.consume` are re-subscribed by amqp-connection-manager.
+   */
+  createChannel(name: string, setup?: (channel: ConfirmChannel) => Promise<void>): Promise<ChannelWrapper>;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to RabbitMQ and declares the topology. If the broker cannot be reached within
+ * CONNECT_TIMEOUT_MS the promise rejects with a message that names the variable and the host,
+ * so a wrong RABBITMQ_URL stops start-up instead of looping silently. After start-up,
+ * amqp-connection-manager reconnects on its own and readiness reports the gap.
+ */
+export async function connectAmqp(
+  config: Pick<Config, 'rabbitmq' | 'pipeline' | 'persist' | 'connectTimeoutMs'>,
+  logger: Logger,
+): Promise<AmqpClient> {
+  const target = describeUrl(config.rabbitmq.url);
+  const topology = createTopology(config);
+  const log = logger.child({ component: 'amqp' });
+  let lastFailure = 'no answer yet';
+
+  const manager: AmqpConnectionManager = amqp.connect([config.rabbitmq.url], {
+    heartbeatIntervalInSeconds: config.rabbitmq.heartbeatSeconds,
+    reconnectTimeInSeconds: 1,
+    connectionOptions: { timeout: config.connectTimeoutMs },
+  });
+  manager.on('connect', () => log.info({ target }, 'rabbitmq connected'));
+  manager.on('disconnect', ({ err }) =>
+    log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'rabbitmq disconnected'),
+  );
+  manager.on('connectFailed', ({ err }) => {
+    lastFailure = stripCredentials(errorMessage(err));
+    log.debug({ target, err: lastFailure }, 'rabbitmq connect failed');
+  });
+
+  const channels: ChannelWrapper[] = [];
+  const createChannel = async (
+    name: string,
+    setup?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<ChannelWrapper> => {
+    const wrapper = manager.createChannel({
+      name,
+      confirm: true,
+      publishTimeout: config.rabbitmq.publishConfirmTimeoutMs,
+      setup: async (channel: ConfirmChannel) => {
+        await declareTopology(channel, topology);
+        if (setup) await setup(channel);
+      },
+    });
+    channels.push(wrapper);
+    await withTimeout(
+      wrapper.waitForConnect(),
+      config.connectTimeoutMs,
+      () =>
+        new DependencyUnavailableError(
+          `RABBITMQ_URL: cannot reach RabbitMQ at ${target} within ${config.connectTimeoutMs} ms (${lastFailure})`,
+        ),
+    );
+    return wrapper;
+  };
+
+  try {
+    await createChannel('topology');
+  } catch (err) {
+    await manager.close().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    topology,
+    createChannel,
+    isConnected: () => manager.isConnected(),
+    close: async () => {
+      for (const channel of channels.splice(0)) await channel.close().catch(() => undefined);
+      await manager.close();
+    },
+  };
+}

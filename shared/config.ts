@@ -1,0 +1,227 @@
+import Joi from 'joi';
+
+/**
+ * The one place that reads the environment. Every variable is validated here, typed once, and
+ * carries its unit in its name; services receive a `Config` and never look at `process.env`.
+ */
+
+export const SERVICE_NAMES = ['producer', 'consumer', 'ws-server', 'jobs'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export type AuthMode = 'token' | 'dev';
+export type NodeEnv = 'development' | 'test' | 'production';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  /** Set for `npm start` (Railway): which service the build runs. */
+  service: ServiceName | undefined;
+  log: { level: string; pretty: boolean };
+  http: {
+    host: string;
+    /** `PORT` (Railway) overrides the port of whichever service runs. */
+    portOverride: number | undefined;
+    ports: Record<ServiceName, number>;
+    maxBodyBytes: number;
+  };
+  rabbitmq: {
+    url: string;
+    /** Prepended to every exchange and queue name: isolates tests and tenants on one vhost. */
+    namePrefix: string;
+    heartbeatSeconds: number;
+    publishConfirmTimeoutMs: number;
+  };
+  redis: { url: string; keyPrefix: string };
+  mongo: { url: string };
+  connectTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  auth: { mode: AuthMode; jwtSecret: string; jwtSecretIsDefault: boolean };
+  pipeline: {
+    consumerPrefetch: number;
+    eventDedupeWindowSeconds: number;
+    actionDedupeWindowMs: number;
+    rateLimitActorPerMinute: number;
+    rateLimitRecipientPerMinute: number;
+    bufferTtlSeconds: number;
+    retryMaxAttempts: number;
+    retryBaseDelayMs: number;
+    aggregationWindowMs: number;
+    batchMaxEvents: number;
+  };
+  persist: {
+    delayMs: number;
+    batchSize: number;
+    flushMs: number;
+    prefetch: number;
+    maxStoredPerUser: number;
+  };
+  ws: {
+    authTimeoutMs: number;
+    ackTimeoutMs: number;
+    maxRedeliveries: number;
+    heartbeatIntervalMs: number;
+    replayLimit: number;
+    maxFrameBytes: number;
+    maxFramesPerSecond: number;
+    maxSocketsPerUser: number;
+    maxBufferedBytes: number;
+    maxAckBatch: number;
+  };
+}
+
+/** Used only outside production so `npm run dev` works without setup; production refuses it. */
+export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
+
+const port = () => Joi.number().integer().min(0).max(65535);
+const positiveInt = () => Joi.number().integer().min(1);
+const amqpUri = () => Joi.string().uri({ scheme: ['amqp', 'amqps'] });
+
+const envSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
+  SERVICE: Joi.string().valid(...SERVICE_NAMES),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  LOG_PRETTY: Joi.boolean().default(false),
+
+  HTTP_HOST: Joi.string().hostname().default('0.0.0.0'),
+  PORT: port(),
+  PRODUCER_PORT: port().default(3000),
+  CONSUMER_PORT: port().default(3001),
+  WS_PORT: port().default(8080),
+  JOBS_PORT: port().default(3002),
+  MAX_BODY_BYTES: positiveInt().default(64 * 1024),
+
+  RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
+  AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
+  AMQP_HEARTBEAT_SECONDS: positiveInt().default(15),
+  PUBLISH_CONFIRM_TIMEOUT_MS: positiveInt().default(5000),
+
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }).default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: Joi.string().allow('').max(64).default(''),
+
+  MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
+  MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
+
+  CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
+
+  WS_AUTH_MODE: Joi.string().valid('token', 'dev').default('token'),
+  JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
+    is: 'production',
+    then: Joi.required(),
+  }),
+
+  CONSUMER_PREFETCH: positiveInt().max(10_000).default(64),
+  EVENT_DEDUPE_WINDOW_SECONDS: positiveInt().default(24 * 3600),
+  ACTION_DEDUPE_WINDOW_MS: positiveInt().default(10_000),
+  RATE_LIMIT_ACTOR_PER_MINUTE: positiveInt().default(120),
+  RATE_LIMIT_RECIPIENT_PER_MINUTE: positiveInt().default(300),
+  BUFFER_TTL_SECONDS: positiveInt().default(7 * 24 * 3600),
+  RETRY_MAX_ATTEMPTS: Joi.number().integer().min(0).max(20).default(5),
+  RETRY_BASE_DELAY_MS: positiveInt().default(1000),
+  AGGREGATION_WINDOW_MS: positiveInt().default(60_000),
+  BATCH_MAX_EVENTS: positiveInt().max(10_000).default(500),
+
+  PERSIST_DELAY_MS: positiveInt().default(5000),
+  PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
+  PERSIST_FLUSH_MS: positiveInt().default(250),
+  PERSIST_PREFETCH: positiveInt().max(50_000).default(1000),
+  MAX_STORED_PER_USER: positiveInt().default(1000),
+
+  AUTH_TIMEOUT_MS: positiveInt().default(5000),
+  ACK_TIMEOUT_MS: positiveInt().default(10_000),
+  MAX_REDELIVERIES: Joi.number().integer().min(0).max(100).default(5),
+  HEARTBEAT_INTERVAL_MS: positiveInt().default(30_000),
+  REPLAY_LIMIT: positiveInt().max(10_000).default(500),
+  WS_MAX_FRAME_BYTES: positiveInt().default(16 * 1024),
+  WS_MAX_FRAMES_PER_SECOND: positiveInt().default(50),
+  WS_MAX_SOCKETS_PER_USER: positiveInt().default(10),
+  WS_MAX_BUFFERED_BYTES: positiveInt().default(1024 * 1024),
+  WS_MAX_ACK_BATCH: positiveInt().max(10_000).default(500),
+})
+  .unknown(true)
+  .prefs({ abortEarly: false, convert: true });
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Treats empty strings as unset: Railway and .env files often carry `VAR=`. */
+function withoutEmpty(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const { value: v, error } = envSchema.validate(withoutEmpty(env));
+  if (error) {
+    throw new ConfigError(error.details.map((d) => `${String(d.path.join('.'))}: ${d.message}`));
+  }
+  const problems: string[] = [];
+  if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
+    problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const jwtSecret: string = v.JWT_SECRET ?? DEV_JWT_SECRET;
+  return {
+    nodeEnv: v.NODE_ENV,
+    service: v.SERVICE,
+    log: { level: v.LOG_LEVEL, pretty: v.LOG_PRETTY },
+    http: {
+      host: v.HTTP_HOST,
+      portOverride: v.PORT,
+      ports: { producer: v.PRODUCER_PORT, consumer: v.CONSUMER_PORT, 'ws-server': v.WS_PORT, jobs: v.JOBS_PORT },
+      maxBodyBytes: v.MAX_BODY_BYTES,
+    },
+    rabbitmq: {
+      url: v.RABBITMQ_URL,
+      namePrefix: v.AMQP_NAME_PREFIX,
+      heartbeatSeconds: v.AMQP_HEARTBEAT_SECONDS,
+      publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
+    },
+    redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX },
+    mongo: { url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications' },
+    connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    auth: { mode: v.WS_AUTH_MODE, jwtSecret, jwtSecretIsDefault: v.JWT_SECRET === undefined },
+    pipeline: {
+      consumerPrefetch: v.CONSUMER_PREFETCH,
+      eventDedupeWindowSeconds: v.EVENT_DEDUPE_WINDOW_SECONDS,
+      actionDedupeWindowMs: v.ACTION_DEDUPE_WINDOW_MS,
+      rateLimitActorPerMinute: v.RATE_LIMIT_ACTOR_PER_MINUTE,
+      rateLimitRecipientPerMinute: v.RATE_LIMIT_RECIPIENT_PER_MINUTE,
+      bufferTtlSeconds: v.BUFFER_TTL_SECONDS,
+      retryMaxAttempts: v.RETRY_MAX_ATTEMPTS,
+      retryBaseDelayMs: v.RETRY_BASE_DELAY_MS,
+      aggregationWindowMs: v.AGGREGATION_WINDOW_MS,
+      batchMaxEvents: v.BATCH_MAX_EVENTS,
+    },
+    persist: {
+      delayMs: v.PERSIST_DELAY_MS,
+      batchSize: v.PERSIST_BATCH_SIZE,
+      flushMs: v.PERSIST_FLUSH_MS,
+      prefetch: v.PERSIST_PREFETCH,
+      maxStoredPerUser: v.MAX_STORED_PER_USER,
+    },
+    ws: {
+      authTimeoutMs: v.AUTH_TIMEOUT_MS,
+      ackTimeoutMs: v.ACK_TIMEOUT_MS,
+      maxRedeliveries: v.MAX_REDELIVERIES,
+      heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,
+      replayLimit: v.REPLAY_LIMIT,
+      maxFrameBytes: v.WS_MAX_FRAME_BYTES,
+      maxFramesPerSecond: v.WS_MAX_FRAMES_PER_SECOND,
+      maxSocketsPerUser: v.WS_MAX_SOCKETS_PER_USER,
+      maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
+      maxAckBatch: v.WS_MAX_ACK_BATCH,
+    },
+  };
+}
+
+/** The port a service listens on: Railway's `PORT` wins over the per-service default. */
+export function servicePort(config: Config, service: ServiceName): number {
+  return config.http.portOverride ?? config.http.ports[service];
+}

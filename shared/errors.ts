@@ -1,0 +1,30 @@
+/**
+ * The error class decides what happens to a message: a transient failure is retried with
+ * backoff, a permanent one is dead-lettered with its reason. Anything else is treated as
+ * transient, because retrying an unknown failure is safe and dropping it is not.
+ */
+export class TransientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientError';
+  }
+}
+
+export class PermanentError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+/** A dependency could not be reached at start-up: the service exits non-zero with this text. */
+export class DependencyUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,34 @@
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+
+export interface ReadinessCheck {
+  name: string;
+  isReady(): boolean;
+}
+
+/**
+ * Every service exposes the same three endpoints: `/healthz` says the process is alive (never
+ * depends on brokers, so an orchestrator does not restart a healthy process during an outage),
+ * `/readyz` says every dependency is connected right now, `/metrics` is Prometheus text.
+ */
+export function mountOps(app: Express, checks: ReadinessCheck[], registry: Registry): void {
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const results = Object.fromEntries(checks.map((c) => [c.name, c.isReady() ? 'up' : 'down']));
+    const ready = Object.values(results).every((s) => s === 'up');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: results });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+}
+
+/** An Express app with only the ops endpoints, for services that serve nothing else. */
+export function createOpsApp(checks: ReadinessCheck[], registry: Registry): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  mountOps(app, checks, registry);
+  return app;
+}

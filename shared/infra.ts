@@ -1,0 +1,54 @@
+import { connectAmqp, type AmqpClient } from './amqp/connection.js';
+import type { Config } from './config.js';
+import type { ReadinessCheck } from './http/ops.js';
+import { runAll } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { ensureIndexes, models, type Models } from './models/index.js';
+import { connectMongo, isMongoReady, type Connection } from './mongo.js';
+import { closeRedis, connectRedis, type Redis } from './redis.js';
+
+/** The three stores every service talks to, connected together and closed together. */
+export interface Infra {
+  amqp: AmqpClient;
+  redis: Redis;
+  mongo: Connection;
+  models: Models;
+  checks: ReadinessCheck[];
+  /** Closes the broker first and the stores last, so in-flight work can still reach them. */
+  close(): Promise<void>;
+}
+
+export async function connectInfra(config: Config, logger: Logger): Promise<Infra> {
+  const results = await Promise.allSettled([
+    connectAmqp(config, logger),
+    connectRedis(config, logger),
+    connectMongo(config, logger),
+  ]);
+  const [amqpResult, redisResult, mongoResult] = results;
+  if (amqpResult.status === 'rejected' || redisResult.status === 'rejected' || mongoResult.status === 'rejected') {
+    await runAll([
+      () => (amqpResult.status === 'fulfilled' ? amqpResult.value.close() : undefined),
+      () => (redisResult.status === 'fulfilled' ? closeRedis(redisResult.value) : undefined),
+      () => (mongoResult.status === 'fulfilled' ? mongoResult.value.close() : undefined),
+    ]).catch(() => undefined);
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    throw failures.length === 1 ? failures[0] : new AggregateError(failures, failures.map(String).join('; '));
+  }
+  const amqp = amqpResult.value;
+  const redis = redisResult.value;
+  const mongo = mongoResult.value;
+  const m = models(mongo);
+  await ensureIndexes(m);
+  return {
+    amqp,
+    redis,
+    mongo,
+    models: m,
+    checks: [
+      { name: 'rabbitmq', isReady: () => amqp.isConnected() },
+      { name: 'redis', isReady: () => redis.status === 'ready' },
+      { name: 'mongodb', isReady: () => isMongoReady(mongo) },
+    ],
+    close: () => runAll([() => amqp.close(), () => closeRedis(redis), () => mongo.close()]),
+  };
+}

@@ -1,0 +1,25 @@
+import type { Connection } from 'mongoose';
+import { notificationModel } from './notification.js';
+import { postModel } from './post.js';
+import { userModel } from './user.js';
+
+export * from './notification.js';
+export * from './post.js';
+export * from './user.js';
+
+export function models(connection: Connection) {
+  return {
+    Notification: notificationModel(connection),
+    User: userModel(connection),
+    Post: postModel(connection),
+  };
+}
+export type Models = ReturnType<typeof models>;
+
+/**
+ * Creates the declared indexes (autoIndex is off). createIndexes, not syncIndexes: it never
+ * drops an index another version of the service still relies on during a rolling deploy.
+ */
+export async function ensureIndexes(m: Models): Promise<void> {
+  await Promise.all(Object.values(m).map((model) => model.createIndexes()));
+}

@@ -1,0 +1,38 @@
+import amqplib from 'amqplib';
+import { Redis } from 'ioredis';
+import mongoose from 'mongoose';
+import { allQueues, createTopology } from '../../shared/amqp/topology.js';
+import type { Config } from '../../shared/config.js';
+
+/** Removes everything a test file created under its unique prefixes. */
+export async function cleanupTestResources(config: Config): Promise<void> {
+  const topology = createTopology(config);
+  const connection = await amqplib.connect(config.rabbitmq.url);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of allQueues(topology)) await channel.deleteQueue(queue);
+    await channel.deleteExchange(topology.wakeExchange);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+
+  const redis = new Redis(config.redis.url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+
+  const mongo = await mongoose.createConnection(config.mongo.url).asPromise();
+  try {
+    await mongo.dropDatabase();
+  } finally {
+    await mongo.close();
+  }
+}

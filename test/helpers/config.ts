@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../shared/config.js';
+
+export interface TestEnv {
+  env: Record<string, string>;
+  config: Config;
+}
+
+/**
+ * A config whose broker names, Redis keys and MongoDB database are unique to one test file
+ * (and one call), so test files run in parallel against the same real servers without seeing
+ * each other's data. Infrastructure URLs come from the environment when set (CI, a developer
+ * pointing at other servers), otherwise the local defaults from scripts/services.sh.
+ */
+export function testEnv(name: string, overrides: Record<string, string> = {}): TestEnv {
+  const id = `${name.replace(/[^a-z0-9]/gi, '').slice(0, 20)}${randomBytes(3).toString('hex')}`.toLowerCase();
+  const mongoBase = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017';
+  const mongoUrl = new URL(mongoBase);
+  mongoUrl.pathname = `/t_${id}`;
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    HTTP_HOST: '127.0.0.1',
+    PRODUCER_PORT: '0',
+    CONSUMER_PORT: '0',
+    WS_PORT: '0',
+    JOBS_PORT: '0',
+    RABBITMQ_URL: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    MONGO_URL: mongoUrl.toString(),
+    AMQP_NAME_PREFIX: `t.${id}.`,
+    REDIS_KEY_PREFIX: `t:${id}:`,
+    CONNECT_TIMEOUT_MS: '5000',
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    ...overrides,
+  };
+  return { env, config: loadConfig(env) };
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, DEV_JWT_SECRET, loadConfig, servicePort } from '../../shared/config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('starts from documented defaults with no environment at all', () => {
+    const config = loadConfig({});
+    assert.equal(config.rabbitmq.url, 'amqp://guest:guest@127.0.0.1:5672');
+    assert.equal(config.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(config.mongo.url, 'mongodb://127.0.0.1:27017/notifications');
+    assert.equal(config.auth.mode, 'token');
+    assert.equal(config.auth.jwtSecret, DEV_JWT_SECRET);
+    assert.equal(config.auth.jwtSecretIsDefault, true);
+    assert.deepEqual(config.http.ports, { producer: 3000, consumer: 3001, 'ws-server': 8080, jobs: 3002 });
+    assert.equal(config.persist.delayMs, 5000);
+  });
+
+  it('converts numbers and booleans from strings', () => {
+    const config = loadConfig({ PERSIST_DELAY_MS: '1500', LOG_PRETTY: 'true', CONSUMER_PREFETCH: '10' });
+    assert.equal(config.persist.delayMs, 1500);
+    assert.equal(config.log.pretty, true);
+    assert.equal(config.pipeline.consumerPrefetch, 10);
+  });
+
+  it('names the variable when a URL is malformed', () => {
+    const problems = problemsOf({ RABBITMQ_URL: 'http://wrong-scheme:5672' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^RABBITMQ_URL: /);
+  });
+
+  it('names every malformed variable at once, not only the first', () => {
+    const problems = problemsOf({ WS_PORT: 'eighty', PERSIST_BATCH_SIZE: '-3', WS_AUTH_MODE: 'open' });
+    const names = problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(names, ['PERSIST_BATCH_SIZE', 'WS_AUTH_MODE', 'WS_PORT']);
+  });
+
+  it('requires JWT_SECRET in production and names it when missing', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^JWT_SECRET: .*required/);
+  });
+
+  it('refuses a weak JWT_SECRET', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short' });
+    assert.match(problems[0]!, /^JWT_SECRET: .*at least 32/);
+  });
+
+  it('accepts MONGO_URI as an alias of MONGO_URL and refuses two different values', () => {
+    assert.equal(loadConfig({ MONGO_URI: 'mongodb://db.example:27017/app' }).mongo.url, 'mongodb://db.example:27017/app');
+    const problems = problemsOf({ MONGO_URL: 'mongodb://a:27017/x', MONGO_URI: 'mongodb://b:27017/y' });
+    assert.match(problems[0]!, /MONGO_URL \/ MONGO_URI/);
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ RABBITMQ_URL: '', PORT: '' });
+    assert.equal(config.rabbitmq.url, 'amqp://guest:guest@127.0.0.1:5672');
+    assert.equal(config.http.portOverride, undefined);
+  });
+
+  it('lets PORT (Railway) override the port of whichever service runs', () => {
+    assert.equal(servicePort(loadConfig({}), 'jobs'), 3002);
+    assert.equal(servicePort(loadConfig({ PORT: '7777' }), 'jobs'), 7777);
+    assert.equal(servicePort(loadConfig({ PORT: '7777' }), 'producer'), 7777);
+  });
+
+  it('rejects an unknown SERVICE', () => {
+    assert.match(problemsOf({ SERVICE: 'mailer' })[0]!, /^SERVICE: /);
+  });
+});
