@@ -4,20 +4,46 @@ import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
-import { createRegistry } from '../shared/metrics.js';
+import { createRegistry, type Registry } from '../shared/metrics.js';
 import type { ServiceHandle } from '../shared/service.js';
+import { startBatchConsumer } from './batch-consumer.js';
+import { ackHandler, persistHandler } from './handlers.js';
+import { createJobsMetrics } from './metrics.js';
 
 export interface JobsService extends ServiceHandle {
   port: number;
+  registry: Registry;
 }
 
 export async function bootstrap(config: Config, logger: Logger): Promise<JobsService> {
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('jobs');
+  const metrics = createJobsMetrics(registry);
+  const { topology } = infra.amqp;
+  const batching = {
+    prefetch: config.persist.prefetch,
+    batchSize: config.persist.batchSize,
+    flushMs: config.persist.flushMs,
+    requeueDelayMs: config.pipeline.retryBaseDelayMs,
+  };
+  const persist = await startBatchConsumer(infra.amqp, logger, {
+    name: 'jobs-persist',
+    queue: topology.persistQueue,
+    ...batching,
+    handle: persistHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
+  });
+  const acks = await startBatchConsumer(infra.amqp, logger, {
+    name: 'jobs-acks',
+    queue: topology.acksQueue,
+    ...batching,
+    handle: ackHandler({ models: infra.models, metrics, config }, topology, logger),
+  });
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'jobs'), config.http.host);
   logger.info({ port: http.port }, 'jobs listening');
   return {
     port: http.port,
-    close: once(() => runAll([() => http.close(), () => infra.close()])),
+    registry,
+    // Intake stops first, the batches already taken are written, the stores close last.
+    close: once(() => runAll([() => persist.stop(), () => acks.stop(), () => http.close(), () => infra.close()])),
   };
 }

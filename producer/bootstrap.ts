@@ -1,12 +1,13 @@
-import express from 'express';
 import { servicePort, type Config } from '../shared/config.js';
-import { mountOps } from '../shared/http/ops.js';
 import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import type { ServiceHandle } from '../shared/service.js';
+import { createApp } from './app.js';
+import { createProducerMetrics } from './metrics.js';
+import { createEventPublisher } from './publisher.js';
 
 export interface ProducerService extends ServiceHandle {
   port: number;
@@ -15,13 +16,15 @@ export interface ProducerService extends ServiceHandle {
 export async function bootstrap(config: Config, logger: Logger): Promise<ProducerService> {
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('producer');
-  const app = express();
-  app.disable('x-powered-by');
-  mountOps(app, infra.checks, registry);
+  const channel = await infra.amqp.createChannel('producer-events');
+  const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
+  const metrics = createProducerMetrics(registry);
+  const app = createApp({ config, logger, infra, registry, metrics, publisher });
   const http = await listen(app, servicePort(config, 'producer'), config.http.host);
   logger.info({ port: http.port }, 'producer listening');
   return {
     port: http.port,
-    close: once(() => runAll([() => http.close(), () => infra.close()])),
+    // In-flight requests finish (and get their confirms) before the channel closes.
+    close: once(() => runAll([() => http.close(), () => channel.close(), () => infra.close()])),
   };
 }

@@ -17,6 +17,8 @@ export function pendingScore(n: Pick<Notification, 'priority' | 'seq'>): number 
 export interface ExtraMark {
   key: string;
   ttlMs: number;
+  /** Defaults to '1'; the consumer's eventId mark stores the notification id it produced. */
+  value?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function bufferNotification(
     .set(keys.notification(notification.id), encodeNotification(notification), 'EX', ttlSeconds)
     .zadd(keys.inbox(notification.userId), pendingScore(notification), notification.id)
     .expire(keys.inbox(notification.userId), ttlSeconds);
-  for (const mark of marks) tx.set(mark.key, '1', 'PX', mark.ttlMs);
+  for (const mark of marks) tx.set(mark.key, mark.value ?? '1', 'PX', mark.ttlMs);
   const results = await tx.exec();
   const failed = results?.find(([err]) => err);
   if (!results || failed) throw failed?.[0] ?? new Error('redis transaction aborted');

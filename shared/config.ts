@@ -22,6 +22,10 @@ export interface Config {
     portOverride: number | undefined;
     ports: Record<ServiceName, number>;
     maxBodyBytes: number;
+    /** POST /events/batch carries up to BATCH_MAX_EVENTS events, so it has its own limit. */
+    batchMaxBodyBytes: number;
+    /** Retry-After sent with a 503 when the broker is unreachable or slow to confirm. */
+    retryAfterSeconds: number;
   };
   rabbitmq: {
     url: string;
@@ -46,6 +50,8 @@ export interface Config {
     retryBaseDelayMs: number;
     aggregationWindowMs: number;
     batchMaxEvents: number;
+    /** How long the consumer trusts a cached user display name. */
+    userNameCacheTtlMs: number;
   };
   persist: {
     delayMs: number;
@@ -53,6 +59,8 @@ export interface Config {
     flushMs: number;
     prefetch: number;
     maxStoredPerUser: number;
+    /** Operations per bulkWrite command; larger batches are split (FerretDB stalls at 100+). */
+    bulkMaxOps: number;
   };
   ws: {
     authTimeoutMs: number;
@@ -88,6 +96,8 @@ const envSchema = Joi.object({
   WS_PORT: port().default(8080),
   JOBS_PORT: port().default(3002),
   MAX_BODY_BYTES: positiveInt().default(64 * 1024),
+  BATCH_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
+  RETRY_AFTER_SECONDS: positiveInt().default(5),
 
   RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
@@ -119,12 +129,14 @@ const envSchema = Joi.object({
   RETRY_BASE_DELAY_MS: positiveInt().default(1000),
   AGGREGATION_WINDOW_MS: positiveInt().default(60_000),
   BATCH_MAX_EVENTS: positiveInt().max(10_000).default(500),
+  USER_NAME_CACHE_TTL_MS: positiveInt().default(5 * 60_000),
 
   PERSIST_DELAY_MS: positiveInt().default(5000),
   PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
   PERSIST_FLUSH_MS: positiveInt().default(250),
   PERSIST_PREFETCH: positiveInt().max(50_000).default(1000),
   MAX_STORED_PER_USER: positiveInt().default(1000),
+  PERSIST_BULK_MAX_OPS: positiveInt().max(100_000).default(90),
 
   AUTH_TIMEOUT_MS: positiveInt().default(5000),
   ACK_TIMEOUT_MS: positiveInt().default(10_000),
@@ -175,6 +187,8 @@ export function loadConfig(env: Env = process.env): Config {
       portOverride: v.PORT,
       ports: { producer: v.PRODUCER_PORT, consumer: v.CONSUMER_PORT, 'ws-server': v.WS_PORT, jobs: v.JOBS_PORT },
       maxBodyBytes: v.MAX_BODY_BYTES,
+      batchMaxBodyBytes: v.BATCH_MAX_BODY_BYTES,
+      retryAfterSeconds: v.RETRY_AFTER_SECONDS,
     },
     rabbitmq: {
       url: v.RABBITMQ_URL,
@@ -198,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
       retryBaseDelayMs: v.RETRY_BASE_DELAY_MS,
       aggregationWindowMs: v.AGGREGATION_WINDOW_MS,
       batchMaxEvents: v.BATCH_MAX_EVENTS,
+      userNameCacheTtlMs: v.USER_NAME_CACHE_TTL_MS,
     },
     persist: {
       delayMs: v.PERSIST_DELAY_MS,
@@ -205,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushMs: v.PERSIST_FLUSH_MS,
       prefetch: v.PERSIST_PREFETCH,
       maxStoredPerUser: v.MAX_STORED_PER_USER,
+      bulkMaxOps: v.PERSIST_BULK_MAX_OPS,
     },
     ws: {
       authTimeoutMs: v.AUTH_TIMEOUT_MS,

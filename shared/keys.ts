@@ -12,6 +12,8 @@ export const keys = {
   seq: (userId: string) => `seq:${userId}`,
   /** Set when a notification was acked: epoch ms of the ack. Jobs read it at flush time. */
   acked: (id: string) => `acked:${id}`,
+  /** Set when a user read a notification jobs has not stored yet: epoch ms. Jobs store it as read. */
+  readBeforeStored: (id: string) => `readmark:${id}`,
   /** eventId already turned into a notification (SET NX, EVENT_DEDUPE_WINDOW_SECONDS). */
   eventSeen: (eventId: string) => `dedupe:event:${eventId}`,
   /** The same semantic action inside ACTION_DEDUPE_WINDOW_MS (SET NX). */

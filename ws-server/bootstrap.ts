@@ -1,23 +1,119 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import { servicePort, type Config } from '../shared/config.js';
 import { createOpsApp } from '../shared/http/ops.js';
 import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
-import { once, runAll } from '../shared/lifecycle.js';
+import { once, runAll, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import type { ServiceHandle } from '../shared/service.js';
+import { handleConnection } from './connection.js';
+import { Delivery } from './delivery.js';
+import { startHeartbeat } from './heartbeat.js';
+import { createWsMetrics } from './metrics.js';
+import { CLOSE } from './protocol.js';
+import { pushWake } from './push.js';
+import { ConnectionRegistry } from './registry.js';
+import type { Session } from './session.js';
+import { subscribeToWakes } from './wake.js';
 
 export interface WsServerService extends ServiceHandle {
   port: number;
+  /** The wake queue of this instance (tests look at it). */
+  wakeQueue: string;
 }
+
+/** How long shutdown waits for clients to answer the 1001 close before cutting them. */
+const CLOSE_WAIT_MS = 2000;
 
 export async function bootstrap(config: Config, logger: Logger): Promise<WsServerService> {
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('ws-server');
+  const metrics = createWsMetrics(registry);
+  const connections = new ConnectionRegistry(config.ws.maxSocketsPerUser);
+  const sessions = new Set<Session>();
+  const delivery = new Delivery(
+    infra.redis,
+    connections,
+    metrics,
+    {
+      ackTimeoutMs: config.ws.ackTimeoutMs,
+      maxRedeliveries: config.ws.maxRedeliveries,
+      bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
+    },
+    logger,
+  );
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+    return work;
+  };
+
+  const publisher = await infra.amqp.createChannel('ws-acks');
+  const deps = {
+    config,
+    registry: connections,
+    delivery,
+    metrics,
+    logger,
+    track,
+    ack: {
+      redis: infra.redis,
+      models: infra.models,
+      publisher,
+      acksQueue: infra.amqp.topology.acksQueue,
+      bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
+    },
+  };
+
+  const wakes = await subscribeToWakes(infra.amqp, (wake) => track(pushWake(infra.redis, connections, delivery, wake)), logger);
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'ws-server'), config.http.host);
-  logger.info({ port: http.port }, 'ws-server listening');
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes });
+  wss.on('connection', (ws) => handleConnection(ws, deps, sessions));
+
+  let accepting = true;
+  http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!accepting) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  const stopHeartbeat = startHeartbeat(() => sessions, config.ws.heartbeatIntervalMs, (s) => {
+    metrics.closed.inc({ reason: 'heartbeat' });
+    s.ws.terminate();
+  });
+
+  logger.info({ port: http.port, authMode: config.auth.mode }, 'ws-server listening');
+  if (config.auth.mode === 'dev') logger.warn('WS_AUTH_MODE=dev: sockets may authenticate with a bare userId');
+
+  const closeSockets = async () => {
+    const closed = [...sessions].map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
+    // 1001 tells clients to reconnect, to another instance; unacked notifications stay pending.
+    for (const s of sessions) s.close(CLOSE.goingAway, 'server shutting down', 'shutdown');
+    await withTimeout(Promise.all(closed), CLOSE_WAIT_MS, () => new Error('sockets did not close')).catch(() => {
+      for (const s of sessions) s.ws.terminate();
+    });
+  };
+
   return {
     port: http.port,
-    close: once(() => runAll([() => http.close(), () => infra.close()])),
+    wakeQueue: wakes.queue,
+    close: once(async () => {
+      accepting = false;
+      stopHeartbeat();
+      await runAll([
+        closeSockets,
+        () => wakes.cancel(),
+        () => Promise.allSettled([...inFlight]),
+        () => new Promise<void>((resolve) => wss.close(() => resolve())),
+        () => http.close(),
+        () => infra.close(),
+      ]);
+    }),
   };
 }

@@ -1,0 +1,19 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { Topology } from '../shared/amqp/topology.js';
+import { encodeJson, JSON_CONTENT_TYPE, type WakeMessage } from '../shared/messages.js';
+import type { Notification } from '../shared/notification.js';
+
+/**
+ * What follows buffering, both idempotent so a redelivered event may run them again: the
+ * delayed persist job (the whole notification; jobs upsert by id) and the wake-up for the
+ * ws-servers. Each resolves on the broker's confirm.
+ */
+export async function handOff(channel: ChannelWrapper, topology: Topology, n: Notification): Promise<void> {
+  await channel.sendToQueue(topology.persistDelayQueue, encodeJson(n), {
+    persistent: true,
+    messageId: n.id,
+    contentType: JSON_CONTENT_TYPE,
+  });
+  const wake: WakeMessage = { userId: n.userId, notificationIds: [n.id] };
+  await channel.publish(topology.wakeExchange, '', encodeJson(wake), { contentType: JSON_CONTENT_TYPE });
+}

@@ -1,0 +1,33 @@
+import { Counter, Histogram, type Registry } from '../shared/metrics.js';
+
+export type Outcome = 'buffered' | 'duplicate' | 'limited' | 'self' | 'dead_lettered' | 'retried';
+export type LimitScope = 'actor' | 'recipient';
+
+export interface ConsumerMetrics {
+  processed: Counter<'outcome'>;
+  limited: Counter<'scope'>;
+  bufferSeconds: Histogram;
+}
+
+export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
+  return {
+    processed: new Counter({
+      name: 'consumer_events_processed_total',
+      help: 'Events handled, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    limited: new Counter({
+      name: 'consumer_events_limited_total',
+      help: 'Events dropped by a rate limit (a product decision), by the limit that applied',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    bufferSeconds: new Histogram({
+      name: 'consumer_buffer_latency_seconds',
+      help: 'Time from the producer accepting an event to its notification being buffered',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}

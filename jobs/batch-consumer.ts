@@ -1,0 +1,90 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { ConsumeMessage } from 'amqplib';
+import type { AmqpClient } from '../shared/amqp/connection.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { Batcher } from './batcher.js';
+
+/**
+ * Handles one batch. Resolving means every message of it is written or handed over to another
+ * queue with a broker confirm, so all of them are acked; rejecting means none was, so all of
+ * them go back to the queue.
+ */
+export type BatchHandler = (messages: ConsumeMessage[], channel: ChannelWrapper) => Promise<void>;
+
+export interface BatchConsumerOptions {
+  name: string;
+  queue: string;
+  prefetch: number;
+  batchSize: number;
+  flushMs: number;
+  /** How long a rejected batch is held (unacked, so still safe in the broker) before requeueing. */
+  requeueDelayMs: number;
+  handle: BatchHandler;
+}
+
+export interface BatchConsumer {
+  /** Stops taking messages and finishes the batches already taken. */
+  stop(): Promise<void>;
+}
+
+interface Delivery {
+  msg: ConsumeMessage;
+  /** Delivery tags belong to one channel: after a reconnect the old ones must not be acked. */
+  generation: number;
+}
+
+export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts: BatchConsumerOptions): Promise<BatchConsumer> {
+  const log = logger.child({ component: opts.name });
+  const channel = await amqp.createChannel(opts.name);
+  let generation = 0;
+  let stopping = false;
+
+  const settle = (batch: Delivery[], ok: boolean) => {
+    for (const d of batch) {
+      if (d.generation !== generation) continue;
+      if (ok) channel.ack(d.msg);
+      else channel.nack(d.msg, false, true);
+    }
+  };
+
+  const batcher = new Batcher<Delivery>(opts.batchSize, opts.flushMs, async (batch) => {
+    const live = batch.filter((d) => d.generation === generation);
+    if (live.length === 0) return;
+    try {
+      await opts.handle(
+        live.map((d) => d.msg),
+        channel,
+      );
+      settle(live, true);
+    } catch (err) {
+      log.warn({ err: errorMessage(err), messages: live.length }, 'batch failed; returning it to the queue');
+      if (!stopping) await new Promise((resolve) => setTimeout(resolve, opts.requeueDelayMs));
+      settle(live, false);
+    }
+  });
+
+  channel.on('connect', () => {
+    generation += 1;
+    batcher.discard((d) => d.generation !== generation);
+  });
+  // The wrapper is already connected: this is generation 1, and consume() re-subscribes later ones.
+  generation = 1;
+  const { consumerTag } = await channel.consume(
+    opts.queue,
+    (msg) => {
+      batcher.add({ msg, generation });
+    },
+    { prefetch: opts.prefetch },
+  );
+  log.debug({ queue: opts.queue, consumerTag }, 'consuming');
+
+  return {
+    stop: async () => {
+      stopping = true;
+      await channel.cancelAll().catch(() => undefined);
+      await batcher.drain();
+      await channel.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { v7 as uuidv7 } from 'uuid';
+import { eventIdSchema, validateEvent, type ActivityEvent } from '../shared/schemas/event.js';
+import { BrokerUnavailableError, ValidationFailedError } from './http-errors.js';
+import type { ProducerMetrics } from './metrics.js';
+import { PublishFailedError, type EventPublisher } from './publisher.js';
+
+/**
+ * Accepting an event: validate, settle its eventId, publish, and succeed only on the broker's
+ * confirm. Idempotency needs no store here: a repeated eventId is published again and the
+ * consumer's eventId dedupe makes it count once.
+ */
+export interface AcceptDeps {
+  publisher: EventPublisher;
+  metrics: ProducerMetrics;
+  retryAfterSeconds: number;
+}
+
+export interface Accepted {
+  eventId: string;
+  status: 'accepted';
+}
+
+/** Body eventId, else the Idempotency-Key header, else a fresh uuid v7; a disagreement is a 400. */
+export function resolveEventId(bodyEventId: string | undefined, headerKey: string | undefined): string {
+  if (headerKey !== undefined && eventIdSchema.validate(headerKey).error) {
+    throw new ValidationFailedError([
+      { field: 'Idempotency-Key', message: 'the Idempotency-Key header must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' },
+    ]);
+  }
+  if (bodyEventId !== undefined && headerKey !== undefined && bodyEventId !== headerKey) {
+    throw new ValidationFailedError([
+      { field: 'eventId', message: '"eventId" must equal the Idempotency-Key header when both are given' },
+    ]);
+  }
+  return bodyEventId ?? headerKey ?? uuidv7();
+}
+
+export function validateOrThrow(input: unknown): ActivityEvent {
+  const result = validateEvent(input);
+  if (!result.ok) throw new ValidationFailedError(result.problems);
+  return result.event;
+}
+
+export async function publishAccepted(deps: AcceptDeps, event: ActivityEvent & { eventId: string }): Promise<Accepted> {
+  const stopTimer = deps.metrics.publishSeconds.startTimer();
+  try {
+    await deps.publisher.publish(event);
+  } catch (err) {
+    if (err instanceof PublishFailedError) throw new BrokerUnavailableError(event.eventId, deps.retryAfterSeconds, err.message);
+    throw err;
+  } finally {
+    stopTimer();
+  }
+  deps.metrics.accepted.inc({ type: event.type });
+  return { eventId: event.eventId, status: 'accepted' };
+}
+
+export async function acceptEvent(deps: AcceptDeps, input: unknown, headerKey: string | undefined): Promise<Accepted> {
+  const event = validateOrThrow(input);
+  const eventId = resolveEventId(event.eventId, headerKey);
+  return publishAccepted(deps, { ...event, eventId });
+}

@@ -1,0 +1,47 @@
+import express, { type Express } from 'express';
+import type { Config } from '../shared/config.js';
+import { mountOps } from '../shared/http/ops.js';
+import type { Infra } from '../shared/infra.js';
+import type { Logger } from '../shared/logger.js';
+import type { Registry } from '../shared/metrics.js';
+import { errorHandler, HttpError } from './http-errors.js';
+import type { ProducerMetrics } from './metrics.js';
+import type { EventPublisher } from './publisher.js';
+import { demoDataRouter } from './routes/demo-data.js';
+import { eventsRouter } from './routes/events.js';
+import { notificationsRouter } from './routes/notifications.js';
+
+/** Everything the producer's routers need; built once by bootstrap, passed to createApp. */
+export interface ProducerDeps {
+  config: Config;
+  logger: Logger;
+  infra: Infra;
+  registry: Registry;
+  metrics: ProducerMetrics;
+  publisher: EventPublisher;
+}
+
+export function createApp(deps: ProducerDeps): Express {
+  const { config, logger, infra, registry, metrics, publisher } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  mountOps(app, infra.checks, registry);
+
+  // Routers, one per concern.
+  app.use(
+    eventsRouter(
+      { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds },
+      {
+        maxBodyBytes: config.http.maxBodyBytes,
+        batchMaxBodyBytes: config.http.batchMaxBodyBytes,
+        batchMaxEvents: config.pipeline.batchMaxEvents,
+      },
+    ),
+  );
+  app.use(demoDataRouter(infra.models));
+  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis }));
+
+  app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
+  app.use(errorHandler(logger, metrics));
+  return app;
+}

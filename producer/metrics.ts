@@ -1,0 +1,30 @@
+import { Counter, Histogram, type Registry } from '../shared/metrics.js';
+
+export interface ProducerMetrics {
+  accepted: Counter<'type'>;
+  rejected: Counter<'reason'>;
+  publishSeconds: Histogram;
+}
+
+export function createProducerMetrics(registry: Registry): ProducerMetrics {
+  return {
+    accepted: new Counter({
+      name: 'producer_events_accepted_total',
+      help: 'Events confirmed by the broker and answered 202',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'producer_events_rejected_total',
+      help: 'Events refused, by reason (validation_failed, broker_unavailable, ...)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    publishSeconds: new Histogram({
+      name: 'producer_publish_confirm_seconds',
+      help: 'Time from publish to broker confirm',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,43 @@
+import type { Redis } from 'ioredis';
+import { readNotifications } from '../../shared/buffer.js';
+import type { Models } from '../../shared/models/index.js';
+import { readTimeline, TIMELINE_STAGES, type TimelineStage } from '../../shared/timeline.js';
+
+export type Timeline = { id: string; userId: string; status: string; stages: Record<TimelineStage, string | null> };
+
+/**
+ * When a notification was accepted, buffered, sent, acked, persisted and read. The pipeline's
+ * own records in Redis (by notification id, and by its events' ids for `accepted`) come first;
+ * MongoDB's timestamps fill what Redis has forgotten. Scoped to the caller: another user's
+ * notification is not found.
+ */
+export async function timelineOf(models: Models, redis: Redis, id: string, userId: string | undefined): Promise<Timeline | null> {
+  const owner = userId === undefined ? {} : { userId };
+  const stored = await models.Notification.findOne({ _id: id, ...owner }).lean();
+  const [buffered] = stored ? [null] : await readNotifications(redis, [id]);
+  if (!stored && (!buffered || (userId !== undefined && buffered.userId !== userId))) return null;
+  const eventIds = stored?.eventIds ?? buffered?.eventIds ?? [];
+
+  const [own, ...events] = await Promise.all([readTimeline(redis, id), ...eventIds.map((e) => readTimeline(redis, e))]);
+  const acceptedTimes = events.map((e) => e.accepted).filter((t): t is number => t !== undefined);
+  const fromMongo: Partial<Record<TimelineStage, number>> = {
+    acked: stored?.deliveredAt?.getTime(),
+    persisted: stored?.persistedAt.getTime(),
+    read: stored?.readAt?.getTime(),
+  };
+  const merged: Partial<Record<TimelineStage, number>> = {
+    ...(acceptedTimes.length > 0 ? { accepted: Math.min(...acceptedTimes) } : {}),
+  };
+  for (const stage of TIMELINE_STAGES) {
+    const at = own[stage] ?? fromMongo[stage] ?? merged[stage];
+    if (at !== undefined) merged[stage] = at;
+  }
+  return {
+    id,
+    userId: stored?.userId ?? buffered?.userId ?? '',
+    status: stored?.status ?? 'buffered',
+    stages: Object.fromEntries(
+      TIMELINE_STAGES.map((s) => [s, merged[s] === undefined ? null : new Date(merged[s]).toISOString()]),
+    ) as Record<TimelineStage, string | null>,
+  };
+}

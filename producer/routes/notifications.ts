@@ -1,0 +1,78 @@
+import { Router, type Request } from 'express';
+import Joi from 'joi';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { NOTIFICATION_STATUSES, type Models, type NotificationStatus } from '../../shared/models/index.js';
+import { authenticate, callerOf, requireSameUser } from '../auth.js';
+import { HttpError } from '../http-errors.js';
+import { historyPage, unreadCount } from '../notifications/history.js';
+import { markAllRead, markRead } from '../notifications/read.js';
+import { timelineOf } from '../notifications/timeline.js';
+
+export interface NotificationsRouterDeps {
+  config: Pick<Config, 'auth' | 'pipeline'>;
+  models: Models;
+  redis: Redis;
+}
+
+export const HISTORY_MAX_LIMIT = 100;
+
+const id = Joi.string().min(1).max(200).pattern(/^[\w.:@-]+$/);
+const userParams = Joi.object({ userId: id.required() });
+const idParams = Joi.object({ id: id.required() });
+const historyQuery = Joi.object({
+  limit: Joi.number().integer().min(1).max(HISTORY_MAX_LIMIT).default(20),
+  before: Joi.string().max(500),
+  status: Joi.string().valid(...NOTIFICATION_STATUSES),
+});
+
+function validate<T>(schema: Joi.ObjectSchema, input: unknown): T {
+  const { value, error } = schema.validate(input, { abortEarly: false, convert: true });
+  if (error) {
+    throw new HttpError(400, 'validation_failed', 'invalid request', {
+      details: error.details.map((d) => ({ field: d.path.join('.'), message: d.message })),
+    });
+  }
+  return value as T;
+}
+
+/** Express 5 forwards rejected promises to the error handler, so handlers may just throw. */
+export function notificationsRouter(deps: NotificationsRouterDeps): Router {
+  const { models, redis } = deps;
+  const ttlSeconds = deps.config.pipeline.bufferTtlSeconds;
+  const router = Router();
+  const auth = authenticate(deps.config);
+  const params = <T>(schema: Joi.ObjectSchema, req: Request) => validate<T>(schema, req.params);
+
+  router.get('/users/:userId/notifications', auth, requireSameUser, async (req, res) => {
+    const { userId } = params<{ userId: string }>(userParams, req);
+    const q = validate<{ limit: number; before?: string; status?: NotificationStatus }>(historyQuery, req.query);
+    res.json(await historyPage(models, { userId, ...q }));
+  });
+
+  router.get('/users/:userId/notifications/unread-count', auth, requireSameUser, async (req, res) => {
+    const { userId } = params<{ userId: string }>(userParams, req);
+    res.json({ userId, unread: await unreadCount(models, userId) });
+  });
+
+  router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
+    const { userId } = params<{ userId: string }>(userParams, req);
+    res.json({ userId, marked: await markAllRead(models, userId) });
+  });
+
+  router.patch('/notifications/:id/read', auth, async (req, res) => {
+    const { id: notificationId } = params<{ id: string }>(idParams, req);
+    const outcome = await markRead({ models, redis, ttlSeconds }, notificationId, callerOf(res.locals));
+    if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
+    res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt });
+  });
+
+  router.get('/notifications/:id/timeline', auth, async (req, res) => {
+    const { id: notificationId } = params<{ id: string }>(idParams, req);
+    const timeline = await timelineOf(models, redis, notificationId, callerOf(res.locals));
+    if (!timeline) throw new HttpError(404, 'not_found', 'no such notification');
+    res.json(timeline);
+  });
+
+  return router;
+}

@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# Local infrastructure for development and tests: RabbitMQ, Redis and a
+# MongoDB-compatible server (FerretDB on SQLite), all on 127.0.0.1.
+#
+#   scripts/services.sh up       start whatever is not already answering
+#   scripts/services.sh down     stop only what this script started
+#   scripts/services.sh status   show what answers and who owns it
+#
+# Ports: RABBITMQ_PORT (5672), REDIS_PORT (6379), MONGO_PORT (27017).
+# State, logs and PID files live in <repo>/.data (git-ignored).
+#
+# Exit codes: 0 success; 1 failure (message on stderr); `status` exits 3
+# when at least one server does not answer (LSB convention), so it can be
+# used as a readiness check: `scripts/services.sh status || scripts/services.sh up`.
+#
+# RabbitMQ runs as node notif@localhost with the invoking user's
+# ~/.erlang.cookie. To inspect it by hand use the unwrapped CLI (the Debian
+# /usr/sbin/rabbitmqctl wrapper switches to the rabbitmq user and its cookie):
+#   /usr/lib/rabbitmq/bin/rabbitmqctl -n notif@localhost status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="$ROOT/.data"
+PIDS="$DATA/pids"
+LOGS="$DATA/logs"
+
+HOST=127.0.0.1
+RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+MONGO_PORT="${MONGO_PORT:-27017}"
+
+FERRETDB_VERSION=v1.24.2
+FERRETDB_MODULE=github.com/FerretDB/FerretDB
+RABBIT_NODE=notif@localhost
+
+# Boot time bounds in seconds. RabbitMQ (Erlang VM + Mnesia) is by far the slowest.
+RABBITMQ_WAIT=60
+DEFAULT_WAIT=20
+STOP_WAIT=30
+
+SERVICES=(rabbitmq redis ferretdb)
+
+# ---------------------------------------------------------------- helpers
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+port_of() {
+  case "$1" in
+    rabbitmq) echo "$RABBITMQ_PORT" ;;
+    redis) echo "$REDIS_PORT" ;;
+    ferretdb) echo "$MONGO_PORT" ;;
+  esac
+}
+
+# A plain TCP connect is protocol-agnostic and needs no client binaries;
+# "answers" is all we promise (a foreign server on the port is reused as is).
+port_open() {
+  # shellcheck disable=SC2016 # $0/$1 are expanded by the inner bash
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
+}
+
+pid_file() { echo "$PIDS/$1.pid"; }
+
+# Substring expected in /proc/<pid>/cmdline. Guards against PID reuse: a stale
+# PID file must never make `down` signal an unrelated process.
+cmd_marker() {
+  case "$1" in
+    rabbitmq) echo "rabbitmq-server" ;;
+    redis) echo "redis-server" ;;
+    ferretdb) echo "ferretdb" ;;
+  esac
+}
+
+pid_matches() { # pid marker
+  local cmdline
+  kill -0 "$1" 2>/dev/null || return 1
+  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *"$2"* ]]
+}
+
+# Prints the PID of our live process for a service; removes a stale PID file
+# quietly (process gone, or PID now belongs to something else).
+our_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [[ -s "$f" ]] || return 1
+  read -r pid <"$f" || true
+  if [[ "$pid" =~ ^[0-9]+$ ]] && pid_matches "$pid" "$(cmd_marker "$1")"; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$f"
+  return 1
+}
+
+wait_gone() { # pid seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+show_log_tail() { # name logfile...
+  local f
+  for f in "${@:2}"; do
+    [[ -f "$f" ]] || continue
+    printf '%s: last 20 lines of %s:\n' "$1" "$f" >&2
+    tail -n 20 "$f" | sed 's/^/    /' >&2
+  done
+}
+
+# Wait until the port answers. Fails fast if the process we launched died,
+# instead of sitting out the whole bound.
+wait_port() { # name port seconds pid logfile...
+  local name=$1 port=$2 secs=$3 pid=$4 i
+  for ((i = 0; i < secs * 4; i++)); do
+    if port_open "$port"; then
+      say "$name: answering on $HOST:$port"
+      return 0
+    fi
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      show_log_tail "$name" "${@:5}"
+      die "$name: process $pid exited before $HOST:$port answered (see log above)"
+    fi
+    sleep 0.25
+  done
+  show_log_tail "$name" "${@:5}"
+  die "$name: $HOST:$port did not answer within ${secs}s (see log above)"
+}
+
+# Run a command as root: directly, or through passwordless sudo. Returns 2 if
+# neither is possible, so callers can print the manual command instead.
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    return 2
+  fi
+}
+
+APT_UPDATED=0
+apt_install() { # package
+  local pkg=$1 rc=0
+  if [[ $EUID -ne 0 ]] && ! { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; then
+    die "$pkg is not installed and this script cannot become root (no passwordless sudo).
+Install it yourself, then re-run:
+  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $pkg"
+  fi
+  say "$pkg: not installed, installing with apt-get"
+  # Only refresh package lists when the install actually fails, and at most
+  # once per run: `apt-get update` is slow and usually unnecessary.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg" || rc=$?
+  if [[ $rc -ne 0 && $APT_UPDATED -eq 0 ]]; then
+    say "$pkg: install failed, running apt-get update and retrying"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    APT_UPDATED=1
+    rc=0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg" || rc=$?
+  fi
+  [[ $rc -eq 0 ]] || die "$pkg: apt-get install failed (exit $rc)"
+}
+
+# Debian package postinst scripts may start the system-wide service on the
+# default port. If that happened, reuse it rather than fight over the port.
+answering_after_install() { # name port
+  if port_open "$2"; then
+    say "$1: the package install started a system service on $HOST:$2, reusing it"
+    return 0
+  fi
+  return 1
+}
+
+# ---------------------------------------------------------------- redis
+
+start_redis() {
+  local port=$REDIS_PORT pid log="$LOGS/redis.log"
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server
+    answering_after_install redis "$port" && return 0
+  fi
+  mkdir -p "$DATA/redis"
+  say "redis: starting redis-server on $HOST:$port (AOF in .data/redis)"
+  # No config file on purpose: /etc/redis/redis.conf is tuned for the system
+  # service. RDB snapshots are off (--save ""), AOF gives durability.
+  redis-server --bind "$HOST" --port "$port" --dir "$DATA/redis" \
+    --appendonly yes --save "" --daemonize yes \
+    --pidfile "$(pid_file redis)" --logfile "$log" 9>&- ||
+    { show_log_tail redis "$log"; die "redis: redis-server failed to start"; }
+  # With --daemonize the PID file is written by the forked child, a moment later.
+  pid=""
+  for _ in {1..40}; do
+    pid="$(our_pid redis)" && break
+    sleep 0.25
+  done
+  if [[ -z "$pid" ]] && ! port_open "$port"; then
+    show_log_tail redis "$log"
+    die "redis: redis-server exited right after starting (see log above)"
+  fi
+  wait_port redis "$port" "$DEFAULT_WAIT" "$pid" "$log"
+}
+
+# ---------------------------------------------------------------- rabbitmq
+
+# Debian's /usr/sbin/rabbitmq-server and /usr/sbin/rabbitmqctl are wrappers
+# that `su rabbitmq` when run as root; the server would then be unable to write
+# to .data and rabbitmqctl would read rabbitmq's Erlang cookie instead of ours.
+# The real scripts in /usr/lib/rabbitmq/bin run fine as any user, root included.
+rabbit_bin() { # rabbitmq-server | rabbitmqctl
+  if [[ -x "/usr/lib/rabbitmq/bin/$1" ]]; then
+    echo "/usr/lib/rabbitmq/bin/$1"
+  else
+    command -v "$1"
+  fi
+}
+
+# Everything the node (and rabbitmqctl, which must agree on node name and
+# cookie) needs so that no state is read from or written to /etc or /var.
+rabbit_env() {
+  local base="$DATA/rabbitmq"
+  export RABBITMQ_NODENAME="$RABBIT_NODE"
+  export RABBITMQ_NODE_IP_ADDRESS="$HOST"
+  export RABBITMQ_NODE_PORT="$RABBITMQ_PORT"
+  export RABBITMQ_MNESIA_BASE="$base/mnesia"
+  export RABBITMQ_LOG_BASE="$base/log"
+  # Main log to stdout, which we redirect into .data/logs/rabbitmq.log.
+  export RABBITMQ_LOGS=-
+  export RABBITMQ_PID_FILE="$base/beam.pid"
+  export RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
+  export RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
+  export RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
+  # Keep Erlang distribution (inter-node/CLI port) and epmd on loopback too.
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export ERL_EPMD_ADDRESS="$HOST"
+  # The Erlang cookie lives in $HOME/.erlang.cookie (created on first boot);
+  # server and rabbitmqctl must see the same HOME.
+  export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+}
+
+start_rabbitmq() {
+  local port=$RABBITMQ_PORT server log="$LOGS/rabbitmq.log" base="$DATA/rabbitmq" pid
+  if [[ -z "$(rabbit_bin rabbitmq-server)" ]]; then
+    apt_install rabbitmq-server
+    answering_after_install rabbitmq "$port" && return 0
+  fi
+  server="$(rabbit_bin rabbitmq-server)"
+  mkdir -p "$base/mnesia" "$base/log"
+  # No plugins (management UI etc.): faster boot, fewer ports.
+  [[ -f "$base/enabled_plugins" ]] || echo '[].' >"$base/enabled_plugins"
+  if [[ ! -f "$base/rabbitmq.conf" ]]; then
+    cat >"$base/rabbitmq.conf" <<'EOF'
+# Generated by scripts/services.sh. Listener address/port come from the
+# environment (RABBITMQ_NODE_IP_ADDRESS / RABBITMQ_NODE_PORT).
+# guest/guest is allowed because clients connect over loopback only.
+loopback_users.guest = true
+EOF
+  fi
+  say "rabbitmq: starting node $RABBIT_NODE on $HOST:$port (state in .data/rabbitmq, boot takes ~5-20s)"
+  # Foreground mode under nohup rather than -detached: $! is then the wrapper
+  # shell, which turns SIGTERM into a clean broker shutdown, and stdout/stderr
+  # (including the broker log, RABBITMQ_LOGS=-) land in our log file.
+  # setsid detaches it from the caller's process group (Ctrl-C, job kills).
+  (
+    exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
+    rabbit_env
+    cd "$base"
+    exec setsid nohup "$server" >>"$log" 2>&1 </dev/null
+  ) &
+  pid=$!
+  echo "$pid" >"$(pid_file rabbitmq)"
+  wait_port rabbitmq "$port" "$RABBITMQ_WAIT" "$pid" "$log"
+}
+
+stop_rabbitmq_beam() {
+  # If the wrapper was killed hard, the Erlang VM can outlive it; it recorded
+  # its own PID in beam.pid. Only touch it if it is our node.
+  local f="$DATA/rabbitmq/beam.pid" pid
+  [[ -s "$f" ]] || return 0
+  read -r pid <"$f" || true
+  if [[ "$pid" =~ ^[0-9]+$ ]] && pid_matches "$pid" "$RABBIT_NODE"; then
+    say "rabbitmq: stopping leftover Erlang VM (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" "$STOP_WAIT" || { kill -KILL "$pid" 2>/dev/null || true; }
+  fi
+  rm -f "$f"
+}
+
+# ---------------------------------------------------------------- ferretdb
+
+# FerretDB panics at startup when its embedded build/version/version.txt is
+# missing -- and that file is generated, so it is NOT in the published module
+# zip. Any plain `go install ...@v1.24.2` therefore yields a binary that dies
+# immediately; running `--version` is a cheap way to tell a usable binary.
+ferretdb_works() { "$1" --version >/dev/null 2>&1; }
+
+ferretdb_bin() {
+  local c seen="" gopath=""
+  command -v go >/dev/null && gopath="$(go env GOPATH)"
+  for c in ${gopath:+"$gopath/bin/ferretdb"} "$(command -v ferretdb || true)"; do
+    [[ -n "$c" && -x "$c" && "$c" != "$seen" ]] || continue
+    seen=$c
+    if ferretdb_works "$c"; then
+      echo "$c"
+      return 0
+    fi
+    say "ferretdb: $c exists but does not run ('--version' fails), ignoring it" >&2
+  done
+  return 1
+}
+
+install_ferretdb() {
+  local gopath out tmp dir rc=0
+  command -v go >/dev/null || die "ferretdb is not installed and 'go' is not on PATH.
+Install Go (https://go.dev/dl/), then re-run this script; it runs
+  go install $FERRETDB_MODULE/cmd/ferretdb@$FERRETDB_VERSION
+and falls back to building from 'go mod download' if that fails."
+  gopath="$(go env GOPATH)"
+  out="$gopath/bin/ferretdb"
+  mkdir -p "$gopath/bin"
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand $tmp now; it is local
+  trap "rm -rf '$tmp'" EXIT
+  say "ferretdb: no working binary, building $FERRETDB_VERSION into $out (a few minutes on a cold Go cache)"
+
+  # Build into $tmp and move into place only once it runs, so a failed or
+  # interrupted build never leaves a broken binary where we look for one.
+  GOBIN="$tmp/bin" go install "$FERRETDB_MODULE/cmd/ferretdb@$FERRETDB_VERSION" || rc=$?
+  if [[ $rc -eq 0 ]] && ferretdb_works "$tmp/bin/ferretdb"; then
+    mv -f "$tmp/bin/ferretdb" "$out"
+    say "ferretdb: installed $out (go install)"
+    return 0
+  fi
+  if [[ $rc -ne 0 ]]; then
+    # Some proxies answer 403 to the version-list query `go install pkg@version`
+    # makes for its deprecation check; `go mod download` of the exact version does not.
+    say "ferretdb: 'go install' failed (exit $rc), falling back to go mod download + go build"
+  else
+    say "ferretdb: 'go install' built a binary that does not run (missing version.txt), falling back to go build"
+  fi
+  dir="$(cd "$tmp" && go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')" || true
+  [[ -n "$dir" && -d "$dir" ]] || die "ferretdb: go mod download $FERRETDB_MODULE@$FERRETDB_VERSION failed"
+  # The module cache is read-only, so build from a writable copy with the
+  # generated version file added.
+  cp -R "$dir" "$tmp/src"
+  chmod -R u+w "$tmp/src"
+  echo "$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
+  # -buildvcs=false: the copy is not a VCS checkout.
+  (cd "$tmp/src" && go build -buildvcs=false -o "$tmp/ferretdb" ./cmd/ferretdb) ||
+    die "ferretdb: go build failed (sources copied from $dir)"
+  ferretdb_works "$tmp/ferretdb" || die "ferretdb: freshly built binary does not run: $("$tmp/ferretdb" --version 2>&1 | head -n 3)"
+  mv -f "$tmp/ferretdb" "$out"
+  say "ferretdb: installed $out (go build fallback)"
+}
+
+start_ferretdb() {
+  local port=$MONGO_PORT bin log="$LOGS/ferretdb.log" pid
+  bin="$(ferretdb_bin)" || { install_ferretdb; bin="$(ferretdb_bin)"; } ||
+    die "ferretdb: binary still not found after install"
+  mkdir -p "$DATA/ferretdb"
+  say "ferretdb: starting $bin on $HOST:$port (SQLite in .data/ferretdb)"
+  # --state-dir: default is the CWD. --debug-addr=-: the default debug HTTP
+  # listener on 127.0.0.1:8088 would collide with other instances/tools.
+  (
+    exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
+    cd "$DATA/ferretdb"
+    exec setsid nohup "$bin" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
+      --listen-addr="$HOST:$port" --state-dir="$DATA/ferretdb" --debug-addr=- \
+      --telemetry=disable --log-level=warn >>"$log" 2>&1 </dev/null
+  ) &
+  pid=$!
+  echo "$pid" >"$(pid_file ferretdb)"
+  wait_port ferretdb "$port" "$DEFAULT_WAIT" "$pid" "$log"
+}
+
+# ---------------------------------------------------------------- commands
+
+up_one() {
+  local name=$1 port pid log
+  port="$(port_of "$name")"
+  if port_open "$port"; then
+    if pid="$(our_pid "$name")"; then
+      say "$name: already answering on $HOST:$port (started by this script, pid $pid), reusing"
+    else
+      say "$name: already answering on $HOST:$port, reusing"
+    fi
+    return 0
+  fi
+  # Our process is alive but not answering yet (e.g. another `up` is still
+  # booting it): wait for it instead of starting a second copy.
+  if pid="$(our_pid "$name")"; then
+    log="$LOGS/$name.log"
+    say "$name: our process (pid $pid) is running but $HOST:$port is not answering yet, waiting"
+    if [[ $name == rabbitmq ]]; then
+      wait_port "$name" "$port" "$RABBITMQ_WAIT" "$pid" "$log"
+    else
+      wait_port "$name" "$port" "$DEFAULT_WAIT" "$pid" "$log"
+    fi
+    return 0
+  fi
+  "start_$name"
+}
+
+down_one() {
+  local name=$1 pid
+  if ! pid="$(our_pid "$name")"; then
+    [[ $name == rabbitmq ]] && stop_rabbitmq_beam
+    say "$name: not started by this script, nothing to stop"
+    return 0
+  fi
+  say "$name: stopping pid $pid"
+  # SIGTERM is a clean shutdown for all three: redis flushes the AOF,
+  # the rabbitmq-server wrapper runs a graceful broker stop, ferretdb closes SQLite.
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" "$STOP_WAIT"; then
+    say "$name: still running after ${STOP_WAIT}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 5 || die "$name: pid $pid did not exit"
+  fi
+  [[ $name == rabbitmq ]] && stop_rabbitmq_beam
+  rm -f "$(pid_file "$name")"
+  say "$name: stopped"
+}
+
+status_one() {
+  local name=$1 port pid state owner
+  port="$(port_of "$name")"
+  if port_open "$port"; then state="answering"; else state="not answering"; fi
+  if pid="$(our_pid "$name")"; then
+    owner="ours (pid $pid)"
+  elif [[ $state == answering ]]; then
+    owner="external (not started by this script)"
+  else
+    owner="-"
+  fi
+  printf '%-9s %s:%-6s %-14s %s\n' "$name" "$HOST" "$port" "$state" "$owner"
+  [[ $state == answering ]]
+}
+
+# Serialise concurrent up/down runs (several engineers or test runners on one
+# machine) so two invocations never start the same server twice. The lock is
+# held via fd 9; every server we spawn gets fd 9 closed, otherwise the server
+# would keep the lock for its whole lifetime and block every later run.
+take_lock() {
+  exec 9>"$DATA/services.lock"
+  if command -v flock >/dev/null; then
+    flock -w 900 9 || die "timed out waiting for another services.sh run to finish"
+  fi
+}
+
+usage() {
+  cat <<EOF
+usage: $(basename "$0") up|down|status
+
+  up      start RabbitMQ ($HOST:$RABBITMQ_PORT), Redis ($HOST:$REDIS_PORT) and
+          FerretDB ($HOST:$MONGO_PORT) unless something already answers there
+  down    stop the servers this script started (by PID file in .data/pids)
+  status  show whether each port answers and whether it is ours or external
+          (exit 3 if any server is not answering)
+
+Ports: RABBITMQ_PORT, REDIS_PORT, MONGO_PORT. State and logs: .data/
+EOF
+}
+
+main() {
+  local cmd="${1:-}" name rc=0
+  case "$cmd" in
+    up | down | status) ;;
+    -h | --help | help) usage; return 0 ;;
+    *) usage >&2; return 1 ;;
+  esac
+  for name in RABBITMQ_PORT REDIS_PORT MONGO_PORT; do
+    [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a port number, got '${!name}'"
+  done
+  mkdir -p "$PIDS" "$LOGS"
+  case "$cmd" in
+    up)
+      take_lock
+      for name in "${SERVICES[@]}"; do up_one "$name"; done
+      say "all services up"
+      ;;
+    down)
+      take_lock
+      for name in "${SERVICES[@]}"; do down_one "$name"; done
+      ;;
+    status)
+      for name in "${SERVICES[@]}"; do status_one "$name" || rc=3; done
+      return "$rc"
+      ;;
+  esac
+}
+
+main "$@"

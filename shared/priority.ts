@@ -1,0 +1,36 @@
+import { EVENTS_MAX_PRIORITY } from './amqp/topology.js';
+import type { EventType } from './schemas/event.js';
+
+/**
+ * Categories and their AMQP priorities (the events queue is a priority queue with
+ * x-max-priority EVENTS_MAX_PRIORITY). The same number travels on the notification and orders
+ * replay on the socket: transactional > social > promotional.
+ */
+export type Category = 'transactional' | 'social' | 'promotional';
+
+export const CATEGORY_OF: Record<EventType, Category> = {
+  LIKE: 'social',
+  COMMENT: 'social',
+  REPLY: 'social',
+  MENTION: 'social',
+  FOLLOW: 'social',
+  SHARE: 'social',
+  SECURITY: 'transactional',
+  ORDER: 'transactional',
+  PAYMENT: 'transactional',
+  PROMO: 'promotional',
+};
+
+export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
+  transactional: 9,
+  social: 5,
+  promotional: 1,
+};
+
+export function categoryOf(type: EventType): Category {
+  return CATEGORY_OF[type];
+}
+
+export function priorityOf(type: EventType): number {
+  return Math.min(PRIORITY_OF_CATEGORY[categoryOf(type)], EVENTS_MAX_PRIORITY);
+}

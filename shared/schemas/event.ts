@@ -1,0 +1,126 @@
+import Joi from 'joi';
+
+/**
+ * The one definition of an activity event, per type. The producer validates with it before
+ * publishing and the consumer validates again before processing, so a message that reached
+ * the queue some other way cannot get in either. Unknown fields are rejected, not dropped.
+ */
+export const SOCIAL_TYPES = ['LIKE', 'COMMENT', 'REPLY', 'MENTION', 'FOLLOW', 'SHARE'] as const;
+export const TRANSACTIONAL_TYPES = ['SECURITY', 'ORDER', 'PAYMENT'] as const;
+export const PROMOTIONAL_TYPES = ['PROMO'] as const;
+export const EVENT_TYPES = [...SOCIAL_TYPES, ...TRANSACTIONAL_TYPES, ...PROMOTIONAL_TYPES] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface ActivityEvent {
+  eventId?: string;
+  type: EventType;
+  /** Who acted; optional for system-originated types (SECURITY, ORDER, PAYMENT, PROMO). */
+  actorId?: string;
+  /** The recipient of the notification. */
+  targetId: string;
+  postId?: string;
+  commentId?: string;
+  orderId?: string;
+  paymentId?: string;
+  campaignId?: string;
+  /** Free text: the order status, the security detail, the promo headline. */
+  text?: string;
+  amount?: number;
+  currency?: string;
+}
+
+const id = () => Joi.string().trim().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+/** Event ids double as AMQP message ids and Redis key parts: keep them short and plain. */
+export const eventIdSchema = id();
+const text = () => Joi.string().trim().min(1).max(500);
+
+const base = { eventId: eventIdSchema, targetId: id().required() };
+
+const schemas: Record<EventType, Joi.ObjectSchema> = {
+  LIKE: Joi.object({ ...base, type: Joi.valid('LIKE').required(), actorId: id().required(), postId: id().required() }),
+  COMMENT: Joi.object({
+    ...base,
+    type: Joi.valid('COMMENT').required(),
+    actorId: id().required(),
+    postId: id().required(),
+    commentId: id(),
+    text: text(),
+  }),
+  REPLY: Joi.object({
+    ...base,
+    type: Joi.valid('REPLY').required(),
+    actorId: id().required(),
+    commentId: id().required(),
+    postId: id(),
+    text: text(),
+  }),
+  MENTION: Joi.object({ ...base, type: Joi.valid('MENTION').required(), actorId: id().required(), postId: id().required() }),
+  FOLLOW: Joi.object({ ...base, type: Joi.valid('FOLLOW').required(), actorId: id().required() }),
+  SHARE: Joi.object({ ...base, type: Joi.valid('SHARE').required(), actorId: id().required(), postId: id().required() }),
+  SECURITY: Joi.object({ ...base, type: Joi.valid('SECURITY').required(), actorId: id(), text: text().required() }),
+  ORDER: Joi.object({ ...base, type: Joi.valid('ORDER').required(), actorId: id(), orderId: id().required(), text: text() }),
+  PAYMENT: Joi.object({
+    ...base,
+    type: Joi.valid('PAYMENT').required(),
+    actorId: id(),
+    paymentId: id().required(),
+    amount: Joi.number().positive().precision(2),
+    currency: Joi.string().uppercase().length(3),
+  }),
+  PROMO: Joi.object({
+    ...base,
+    type: Joi.valid('PROMO').required(),
+    actorId: id(),
+    campaignId: id().required(),
+    text: text().required(),
+  }),
+};
+
+const typeOnly = Joi.object({ type: Joi.string().valid(...EVENT_TYPES).required() }).unknown(true);
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export type EventValidation = { ok: true; event: ActivityEvent } | { ok: false; problems: FieldProblem[] };
+
+function problemsOf(error: Joi.ValidationError): FieldProblem[] {
+  return error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
+}
+
+/** Validates one event against the schema of its type; every problem is reported at once. */
+export function validateEvent(input: unknown): EventValidation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, problems: [{ field: '(body)', message: 'an event must be a JSON object' }] };
+  }
+  const typed = typeOnly.validate(input);
+  if (typed.error) return { ok: false, problems: problemsOf(typed.error) };
+  const type = (input as { type: EventType }).type;
+  const { value, error } = schemas[type].validate(input, { abortEarly: false, convert: true });
+  if (error) return { ok: false, problems: problemsOf(error) };
+  return { ok: true, event: value as ActivityEvent };
+}
+
+/** The object a notification is about, for dedupe and for the notification's objectId. */
+export function objectIdOf(event: ActivityEvent): string | null {
+  switch (event.type) {
+    case 'LIKE':
+    case 'COMMENT':
+    case 'MENTION':
+    case 'SHARE':
+      return event.postId ?? null;
+    case 'REPLY':
+      return event.commentId ?? null;
+    case 'FOLLOW':
+      return null;
+    case 'ORDER':
+      return event.orderId ?? null;
+    case 'PAYMENT':
+      return event.paymentId ?? null;
+    case 'PROMO':
+      return event.campaignId ?? null;
+    case 'SECURITY':
+      return null;
+  }
+}

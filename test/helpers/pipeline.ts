@@ -1,0 +1,72 @@
+import { bootstrap as bootstrapConsumer } from '../../consumer/bootstrap.js';
+import { bootstrap as bootstrapJobs } from '../../jobs/bootstrap.js';
+import { bootstrap as bootstrapProducer } from '../../producer/bootstrap.js';
+import { bootstrap as bootstrapWs } from '../../ws-server/bootstrap.js';
+import { signUserToken } from '../../shared/auth/jwt.js';
+import type { Config } from '../../shared/config.js';
+import { runAll } from '../../shared/lifecycle.js';
+import { ensureIndexes, models } from '../../shared/models/index.js';
+import { connectMongo } from '../../shared/mongo.js';
+import { seedDemoData } from '../../seed/seed.js';
+import { cleanupTestResources } from './cleanup.js';
+import { testEnv } from './config.js';
+import { testLogger } from './logger.js';
+
+export interface Pipeline {
+  config: Config;
+  env: Record<string, string>;
+  producerUrl: string;
+  wsPort: number;
+  token(userId: string): Promise<string>;
+  /** POSTs JSON to the producer and returns status and parsed body. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** GETs (or another method) from the producer as `userId`, with a bearer token. */
+  request(method: string, path: string, userId: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * All four services bootstrapped in this process against the real servers, sharing one
+ * test-unique prefix set, with the demo data seeded: the whole path a notification takes.
+ */
+export async function startPipeline(name: string, overrides: Record<string, string> = {}): Promise<Pipeline> {
+  const { env, config } = testEnv(name, { PERSIST_DELAY_MS: '300', PERSIST_FLUSH_MS: '100', ...overrides });
+  const mongo = await connectMongo(config, testLogger);
+  try {
+    const m = models(mongo);
+    await ensureIndexes(m);
+    await seedDemoData(m);
+  } finally {
+    await mongo.close();
+  }
+  const jobs = await bootstrapJobs(config, testLogger);
+  const consumer = await bootstrapConsumer(config, testLogger);
+  const ws = await bootstrapWs(config, testLogger);
+  const producer = await bootstrapProducer(config, testLogger);
+  const producerUrl = `http://127.0.0.1:${producer.port}`;
+  const token = (userId: string) => signUserToken(userId, config.auth.jwtSecret);
+
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${producerUrl}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+
+  return {
+    config,
+    env,
+    producerUrl,
+    wsPort: ws.port,
+    token,
+    post: (path, body, headers) => call('POST', path, body, headers),
+    request: async (method, path, userId) => call(method, path, undefined, { authorization: `Bearer ${await token(userId)}` }),
+    close: async () => {
+      await runAll([() => producer.close(), () => ws.close(), () => consumer.close(), () => jobs.close()]);
+      await cleanupTestResources(config);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import amqplib from 'amqplib';
+import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
+import { dedupeMarks } from '../../consumer/dedupe.js';
+import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../consumer/retry.js';
+import { createTopology } from '../../shared/amqp/topology.js';
+import { bufferNotification, readPending } from '../../shared/buffer.js';
+import { loadConfig } from '../../shared/config.js';
+import type { Notification } from '../../shared/notification.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
+
+const { env, config } = testEnv('consumerretry', {
+  RETRY_BASE_DELAY_MS: '200',
+  RETRY_MAX_ATTEMPTS: '3',
+  PERSIST_DELAY_MS: '600000',
+});
+const topology = createTopology(config);
+
+describe('consumer retries and crash recovery', () => {
+  const redisProxy = new TcpProxy('127.0.0.1', Number(new URL(config.redis.url).port || 6379));
+  let consumer: ConsumerService;
+  let redis: Redis;
+  let conn: amqplib.ChannelModel;
+  let ch: amqplib.ConfirmChannel;
+
+  before(async () => {
+    await redisProxy.start();
+    consumer = await startConsumer(loadConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }), testLogger);
+    redis = await connectRedis(config, testLogger, 'test');
+    conn = await amqplib.connect(config.rabbitmq.url);
+    ch = await conn.createConfirmChannel();
+  });
+  after(async () => {
+    await consumer.close();
+    await closeRedis(redis);
+    await conn.close();
+    await redisProxy.close();
+    await cleanupTestResources(config);
+  });
+
+  const publish = (body: unknown) =>
+    new Promise<void>((resolve, reject) =>
+      ch.sendToQueue(topology.eventsQueue, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) => (err ? reject(err) : resolve())),
+    );
+
+  async function metric(label: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${consumer.port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('consumer_events_processed_total{') && l.includes(label));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  it('retries through the TTL queues while Redis is down, and buffers once it is back', async () => {
+    await redisProxy.cut();
+    await publish({ type: 'FOLLOW', actorId: 'user1', targetId: 'retry-user', eventId: 'retry-1' });
+    await eventually(async () => (await metric('outcome="retried"')) >= 1, { what: 'a retry' });
+    await redisProxy.start();
+    const list = await eventually(async () => {
+      const p = await readPending(redis, 'retry-user', 10);
+      return p.total === 1 ? p.notifications : undefined;
+    }, { what: 'the event to be buffered after Redis came back' });
+    assert.deepEqual(list[0]?.eventIds, ['retry-1']);
+  });
+
+  it('dead-letters with the error once every retry was used', async () => {
+    await redisProxy.cut();
+    await publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'retry-user', eventId: 'retry-exhausted' });
+    const dead = await eventually(async () => {
+      const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
+      return msg || undefined;
+    }, { what: 'the dead letter', timeoutMs: 30_000 });
+    await redisProxy.start();
+    assert.equal(JSON.parse(dead.content.toString()).eventId, 'retry-exhausted');
+    assert.match(String(dead.properties.headers?.[DEAD_REASON_HEADER]), /^retries exhausted after 3 attempts: /);
+    assert.equal(dead.properties.headers?.[ATTEMPT_HEADER], 3);
+  });
+
+  it('a redelivered event that was already buffered repeats the hand-off instead of creating a second notification', async () => {
+    // The state a crash after buffering leaves: notification and marks in Redis, no persist job.
+    const event = { type: 'LIKE' as const, actorId: 'user3', targetId: 'crash-state', postId: 'post1', eventId: 'crashed-1' };
+    const n: Notification = {
+      id: '0190aaaa-0000-7000-8000-000000000001',
+      userId: 'crash-state',
+      seq: 1,
+      type: 'LIKE',
+      priority: 5,
+      actors: ['user3'],
+      actorCount: 1,
+      objectId: 'post1',
+      message: 'user3 liked your post',
+      createdAt: new Date().toISOString(),
+      version: 1,
+      eventIds: ['crashed-1'],
+    };
+    await bufferNotification(redis, n, 60, dedupeMarks(event, n.id, { eventWindowSeconds: 60, actionWindowMs: 60_000 }));
+    await publish(event);
+    const job = await eventually(async () => {
+      const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
+      if (msg && (JSON.parse(msg.content.toString()) as Notification).id === n.id) return msg;
+      return undefined;
+    }, { what: 'the persist job to be published again' });
+    assert.deepEqual(JSON.parse(job.content.toString()), n);
+    const pending = await readPending(redis, 'crash-state', 10);
+    assert.deepEqual(pending.notifications.map((p) => p.id), [n.id], 'no second notification');
+  });
+});

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { v7 as uuidv7 } from 'uuid';
+import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
+import { ERROR_HEADER } from '../../jobs/failures.js';
+import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
+import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
+import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../../shared/messages.js';
+import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
+import { connectMongo, type Connection } from '../../shared/mongo.js';
+import type { Notification } from '../../shared/notification.js';
+import { connectRedis, closeRedis, type Redis } from '../../shared/redis.js';
+import { readTimeline } from '../../shared/timeline.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { eventually } from '../helpers/wait.js';
+
+const { config } = testEnv('jobspersist', {
+  PERSIST_BATCH_SIZE: '100',
+  PERSIST_FLUSH_MS: '100',
+  PERSIST_PREFETCH: '500',
+  PERSIST_DELAY_MS: '300',
+  MAX_STORED_PER_USER: '100',
+});
+const TTL = config.pipeline.bufferTtlSeconds;
+
+let seqCounter = 0;
+function notification(userId: string, overrides: Partial<Notification> = {}): Notification {
+  seqCounter += 1;
+  return {
+    id: uuidv7(),
+    userId,
+    seq: seqCounter,
+    type: 'LIKE',
+    priority: 5,
+    actors: ['actor1'],
+    actorCount: 1,
+    objectId: 'post1',
+    message: 'actor1 liked your post',
+    createdAt: new Date(Date.UTC(2026, 0, 1) + seqCounter * 1000).toISOString(),
+    version: 1,
+    eventIds: [uuidv7()],
+    ...overrides,
+  };
+}
+
+describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and MongoDB', () => {
+  let jobs: JobsService;
+  let amqp: AmqpClient;
+  let publisher: ChannelWrapper;
+  let redis: Redis;
+  let mongo: Connection;
+  let m: Models;
+
+  const publishJob = (n: Notification | Buffer, queue = amqp.topology.persistQueue) =>
+    publisher.sendToQueue(queue, Buffer.isBuffer(n) ? n : encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
+  const publishAck = (a: AckMessage) =>
+    publisher.sendToQueue(amqp.topology.acksQueue, encodeJson(a), { persistent: true, contentType: JSON_CONTENT_TYPE });
+  const doc = (id: string) => m.Notification.findById(id).lean<NotificationDoc>();
+  const counter = async (name: string, labels = ''): Promise<number> => {
+    const text = await jobs.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
+  before(async () => {
+    jobs = await bootstrap(config, testLogger);
+    amqp = await connectAmqp(config, testLogger);
+    publisher = await amqp.createChannel('test-publisher');
+    redis = await connectRedis(config, testLogger);
+    mongo = await connectMongo(config, testLogger);
+    m = models(mongo);
+  });
+  after(async () => {
+    await jobs.close();
+    await publisher.close();
+    await amqp.close();
+    await closeRedis(redis);
+    await mongo.close();
+    await cleanupTestResources(config);
+  });
+
+  it('stores 1,000 acked notifications as delivered in far fewer than 1,000 bulk writes', async () => {
+    const writesBefore = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
+    const all = Array.from({ length: 1000 }, (_, i) => notification(`bulk${i % 20}`));
+    for (const n of all) await bufferNotification(redis, n, TTL);
+    for (const n of all) await ackNotifications(redis, n.userId, [n.id], TTL);
+    await Promise.all(all.map((n) => publishJob(n)));
+
+    await eventually(async () => (await m.Notification.countDocuments({ userId: /^bulk/ })) === 1000, {
+      what: '1,000 stored notifications',
+      timeoutMs: 60_000,
+    });
+    assert.equal(await m.Notification.countDocuments({ userId: /^bulk/, status: 'delivered', deliveredAt: { $ne: null } }), 1000);
+    const writes = (await counter('jobs_mongo_bulk_writes_total', 'queue="persist"')) - writesBefore;
+    assert.ok(writes >= 10 && writes <= 100, `1,000 notifications in ${writes} bulk writes (batch size 100)`);
+    const timeline = await readTimeline(redis, all[0]!.id);
+    assert.ok(typeof timeline.persisted === 'number', 'the persisted stage is recorded');
+  });
+
+  it('stores never-acked notifications as undelivered, then a later ack moves them to delivered', async () => {
+    const n = notification('late');
+    await bufferNotification(redis, n, TTL);
+    await publishJob(n, amqp.topology.persistDelayQueue);
+    const stored = await eventually(async () => (await doc(n.id)) ?? undefined, { what: 'the delayed job to be stored' });
+    assert.equal(stored.status, 'undelivered');
+    assert.equal(stored.deliveredAt ?? null, null);
+    assert.equal(stored.message, n.message);
+    assert.equal(stored.createdAt.toISOString(), n.createdAt);
+
+    const ackedAt = new Date().toISOString();
+    await publishAck({ notificationId: n.id, userId: n.userId, ackedAt });
+    const delivered = await eventually(async () => {
+      const d = await doc(n.id);
+      return d?.status === 'delivered' ? d : undefined;
+    }, { what: 'the ack to mark it delivered' });
+    assert.equal(delivered.deliveredAt?.toISOString(), ackedAt);
+  });
+
+  it('stores a job whose Redis entry is gone as undelivered from its own body', async () => {
+    const n = notification('forgotten');
+    await publishJob(n);
+    const stored = await eventually(async () => (await doc(n.id)) ?? undefined, { what: 'the job to be stored' });
+    assert.equal(stored.status, 'undelivered');
+    assert.deepEqual(stored.eventIds, n.eventIds);
+  });
+
+  it('ends with the same document whether the ack comes before or after the persist job', async () => {
+    const ackedAt = new Date(Date.UTC(2026, 1, 1)).getTime();
+    const first = notification('order');
+    const second = notification('order', { createdAt: first.createdAt, seq: first.seq });
+
+    // Ack first: the Redis ack mark is there when the job is flushed.
+    await bufferNotification(redis, first, TTL);
+    await ackNotifications(redis, first.userId, [first.id], TTL, ackedAt);
+    await publishAck({ notificationId: first.id, userId: first.userId, ackedAt: new Date(ackedAt).toISOString() });
+    await publishJob(first);
+
+    // Job first (nothing in Redis), ack message later.
+    await publishJob(second);
+    await eventually(() => doc(second.id), { what: 'the unacked job to be stored' });
+    await publishAck({ notificationId: second.id, userId: second.userId, ackedAt: new Date(ackedAt).toISOString() });
+
+    const [a, b] = await eventually(async () => {
+      const [x, y] = await Promise.all([doc(first.id), doc(second.id)]);
+      return x?.status === 'delivered' && y?.status === 'delivered' ? [x, y] : undefined;
+    }, { what: 'both to be delivered' });
+    const comparable = (d: NotificationDoc) => {
+      const { _id: _i, persistedAt: _p, eventIds: _e, ...rest } = d;
+      return rest;
+    };
+    assert.deepEqual(comparable(a), comparable(b));
+    assert.equal(a.deliveredAt?.getTime(), ackedAt);
+  });
+
+  it('never moves a read notification back: a replayed job and a late ack leave it read', async () => {
+    const n = notification('replay');
+    await bufferNotification(redis, n, TTL);
+    await ackNotifications(redis, n.userId, [n.id], TTL);
+    await publishJob(n);
+    await eventually(async () => (await doc(n.id))?.status === 'delivered', { what: 'delivered' });
+    const readAt = new Date();
+    await m.Notification.updateOne({ _id: n.id }, { $set: { status: 'read', readAt } });
+
+    const writes = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
+    const ackWrites = await counter('jobs_mongo_bulk_writes_total', 'queue="acks"');
+    await publishJob(n);
+    await publishAck({ notificationId: n.id, userId: n.userId, ackedAt: new Date().toISOString() });
+    await eventually(
+      async () =>
+        (await counter('jobs_mongo_bulk_writes_total', 'queue="persist"')) > writes &&
+        (await counter('jobs_mongo_bulk_writes_total', 'queue="acks"')) > ackWrites,
+      { what: 'the replayed job and the late ack to be written' },
+    );
+    const after = await doc(n.id);
+    assert.equal(after?.status, 'read');
+    assert.equal(after?.readAt?.getTime(), readAt.getTime());
+    assert.equal(await m.Notification.countDocuments({ _id: n.id }), 1);
+  });
+
+  it('replaces the body of a grown aggregate but keeps its state', async () => {
+    const n = notification('aggregate');
+    await bufferNotification(redis, n, TTL);
+    await ackNotifications(redis, n.userId, [n.id], TTL);
+    await publishJob(n);
+    await eventually(async () => (await doc(n.id))?.status === 'delivered', { what: 'v1 delivered' });
+    const grown = { ...n, version: 2, actors: ['actor2', 'actor1'], actorCount: 2, message: 'actor2 and actor1 liked your post' };
+    await publishJob(grown);
+    const stored = await eventually(async () => {
+      const d = await doc(n.id);
+      return d?.version === 2 ? d : undefined;
+    }, { what: 'v2 body' });
+    assert.equal(stored.message, grown.message);
+    assert.equal(stored.status, 'delivered');
+    await publishJob(n); // the old version arriving late changes nothing
+    await publishJob(notification('aggregate-marker'));
+    await eventually(() => m.Notification.findOne({ userId: 'aggregate-marker' }).lean(), { what: 'a later job' });
+    assert.equal((await doc(n.id))?.version, 2);
+  });
+
+  it('dead-letters a job that can never be written, with the error, and still stores the rest of its batch', async () => {
+    const good = notification('mixed');
+    await publishJob(Buffer.from('{"not":"a notification"}'));
+    await publishJob(Buffer.from('not json at all'));
+    await publishJob(good);
+    await eventually(() => doc(good.id), { what: 'the valid job of the batch' });
+    const all: Array<{ properties: { headers?: Record<string, unknown> } }> = [];
+    await eventually(
+      async () => {
+        const msg = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
+        if (msg !== false) all.push(msg);
+        return all.length === 2;
+      },
+      { what: 'both dead letters' },
+    );
+    const errors = all.map((d) => String(d.properties.headers?.[ERROR_HEADER]));
+    assert.ok(errors.some((e) => /not JSON/.test(e)), errors.join(' | '));
+    assert.ok(errors.some((e) => /"id" is required/.test(e)), errors.join(' | '));
+  });
+
+  it('caps a user at MAX_STORED_PER_USER by removing only the oldest read notifications', async () => {
+    const userId = 'capped';
+    const old = Array.from({ length: 105 }, (_, i) => notification(userId, { createdAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() }));
+    // The 5 oldest are unread: they must survive whatever the cap does.
+    await m.Notification.insertMany(
+      old.map((n, i) => ({
+        _id: n.id,
+        ...n,
+        status: i < 5 ? 'undelivered' : 'read',
+        readAt: i < 5 ? null : new Date(),
+        createdAt: new Date(n.createdAt),
+        persistedAt: new Date(),
+      })),
+    );
+    const fresh = Array.from({ length: 3 }, () => notification(userId));
+    for (const n of fresh) await publishJob(n);
+    await eventually(async () => (await m.Notification.countDocuments({ userId })) === 100, {
+      what: 'the cap to bring the user to 100',
+    });
+    for (const n of old.slice(0, 5)) assert.ok(await doc(n.id), 'unread old notification kept');
+    for (const n of old.slice(5, 13)) assert.equal(await doc(n.id), null, 'oldest read notification removed');
+    for (const n of [...old.slice(13), ...fresh]) assert.ok(await doc(n.id), 'newer notification kept');
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { v7 as uuidv7 } from 'uuid';
+import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
+import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
+import type { Config } from '../../shared/config.js';
+import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
+import { models } from '../../shared/models/index.js';
+import { connectMongo, type Connection } from '../../shared/mongo.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
+
+describe('jobs while MongoDB is unreachable', () => {
+  let proxy: TcpProxy;
+  let config: Config;
+  let direct: Config;
+  let jobs: JobsService;
+  let amqp: AmqpClient;
+  let publisher: ChannelWrapper;
+  let mongo: Connection;
+
+  const metric = async (name: string) => {
+    const line = (await jobs.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}{`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
+  before(async () => {
+    proxy = await new TcpProxy('127.0.0.1', 27017).start();
+    ({ config: direct } = testEnv('jobsretry', { RETRY_BASE_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '2', CONNECT_TIMEOUT_MS: '1500' }));
+    const mongoUrl = new URL(direct.mongo.url);
+    mongoUrl.port = String(proxy.port);
+    config = { ...direct, mongo: { url: mongoUrl.toString() } };
+    jobs = await bootstrap(config, testLogger);
+    amqp = await connectAmqp(config, testLogger);
+    publisher = await amqp.createChannel('test-publisher');
+    mongo = await connectMongo(direct, testLogger);
+  });
+  after(async () => {
+    await proxy.start().catch(() => undefined);
+    await jobs.close();
+    await publisher.close();
+    await amqp.close();
+    await mongo.close();
+    await proxy.close();
+    await cleanupTestResources(direct);
+  });
+
+  it('retries a failed batch through the retry queues, past the last attempt, and stores it once MongoDB is back', async () => {
+    await proxy.cut();
+    const ids = Array.from({ length: 5 }, () => uuidv7());
+    for (const [i, id] of ids.entries()) {
+      const n = {
+        id, userId: 'offline', seq: i + 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
+        message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+      };
+      await publisher.sendToQueue(config.rabbitmq.namePrefix + 'notify.persist', encodeJson(n), {
+        persistent: true,
+        contentType: JSON_CONTENT_TYPE,
+      });
+    }
+    // RETRY_MAX_ATTEMPTS=2, yet the messages keep coming back: an outage is waited out.
+    await eventually(async () => (await metric('jobs_messages_retried_total')) >= 3 * ids.length, {
+      what: 'three rounds of retries',
+      timeoutMs: 60_000,
+    });
+    assert.equal(await models(mongo).Notification.countDocuments({ userId: 'offline' }), 0);
+    const dead = await publisher.checkQueue(amqp.topology.persistDeadQueue);
+    assert.equal(dead.messageCount, 0, 'nothing dead-lettered for a transient failure');
+
+    await proxy.start();
+    await eventually(async () => (await models(mongo).Notification.countDocuments({ userId: 'offline' })) === ids.length, {
+      what: 'the retried jobs to be stored',
+      timeoutMs: 60_000,
+    });
+    const docs = await models(mongo).Notification.find({ userId: 'offline' }).lean();
+    assert.deepEqual(docs.map((d) => d._id).sort(), [...ids].sort());
+    assert.ok(docs.every((d) => d.status === 'undelivered'));
+  });
+});

@@ -1,0 +1,73 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { Redis } from 'ioredis';
+import { ackNotifications } from '../shared/buffer.js';
+import { keys } from '../shared/keys.js';
+import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../shared/messages.js';
+import type { Models } from '../shared/models/index.js';
+import { recordStage } from '../shared/timeline.js';
+
+export interface AckDeps {
+  redis: Redis;
+  models: Models;
+  publisher: ChannelWrapper;
+  acksQueue: string;
+  bufferTtlSeconds: number;
+}
+
+export interface AckResult {
+  /** Accepted: acked now, acked before (harmless), or a MongoDB-only notification of the user. */
+  acked: string[];
+  newlyAcked: string[];
+  /** Not this user's, or unknown: nothing changed for them. */
+  notFound: string[];
+}
+
+/**
+ * A user acks notifications: marked acked in Redis atomically (ownership-checked), then each
+ * ack is published for jobs, which marks the stored copy delivered. Redis first, because it is
+ * what stops redelivery; a failed publish rejects so the client retries, and a retried ACK of
+ * an already-acked id is published again (jobs applies acks idempotently), so no ack is lost
+ * between the two.
+ */
+export async function acknowledge(deps: AckDeps, userId: string, ids: string[], nowMs = Date.now()): Promise<AckResult> {
+  const outcomes = await ackNotifications(deps.redis, userId, ids, deps.bufferTtlSeconds, nowMs);
+  const newlyAcked = [...outcomes].filter(([, o]) => o === 'acked').map(([id]) => id);
+  const alreadyAcked = [...outcomes].filter(([, o]) => o === 'already-acked').map(([id]) => id);
+  const missing = [...outcomes].filter(([, o]) => o === 'not-found').map(([id]) => id);
+
+  // Past the buffer's TTL the notification lives only in MongoDB (replayed from there).
+  const storedOnly = await ownedInMongo(deps.models, userId, missing);
+  await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds);
+
+  const acked = [...newlyAcked, ...alreadyAcked, ...storedOnly];
+  const ackedAt = new Date(nowMs).toISOString();
+  await Promise.all(
+    acked.map((notificationId) => {
+      const message: AckMessage = { notificationId, userId, ackedAt };
+      return deps.publisher.sendToQueue(deps.acksQueue, encodeJson(message), {
+        persistent: true,
+        contentType: JSON_CONTENT_TYPE,
+      });
+    }),
+  );
+  await Promise.all(acked.map((id) => recordStage(deps.redis, id, 'acked', deps.bufferTtlSeconds, nowMs)));
+  const stored = new Set(storedOnly);
+  return { acked, newlyAcked: [...newlyAcked, ...storedOnly], notFound: missing.filter((id) => !stored.has(id)) };
+}
+
+async function ownedInMongo(models: Models, userId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const docs = await models.Notification.find({ _id: { $in: ids }, userId }, { _id: 1 }).lean<Array<{ _id: string }>>();
+  return docs.map((d) => d._id);
+}
+
+/*
+ * The acked mark is what replay and redelivery consult, so a MongoDB-only notification acked
+ * here is not replayed again before jobs has marked it delivered. NX keeps the first ack time.
+ */
+async function markStoredOnlyAcked(redis: Redis, ids: string[], nowMs: number, ttlSeconds: number): Promise<void> {
+  if (ids.length === 0) return;
+  const tx = redis.multi();
+  for (const id of ids) tx.set(keys.acked(id), String(nowMs), 'EX', ttlSeconds, 'NX');
+  await tx.exec();
+}

@@ -1,0 +1,141 @@
+import type { RawData, WebSocket } from 'ws';
+import type { Config } from '../shared/config.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { AckDeps } from './ack.js';
+import { acknowledge } from './ack.js';
+import { AuthFailedError, authenticate } from './auth.js';
+import type { Delivery } from './delivery.js';
+import { FrameRateLimiter } from './limits.js';
+import type { WsMetrics } from './metrics.js';
+import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
+import type { ConnectionRegistry } from './registry.js';
+import { planReplay } from './replay.js';
+import { Session } from './session.js';
+
+export interface ConnectionDeps {
+  config: Config;
+  registry: ConnectionRegistry;
+  delivery: Delivery;
+  metrics: WsMetrics;
+  ack: AckDeps;
+  logger: Logger;
+  /** Keeps shutdown waiting for frames being handled. */
+  track<T>(work: Promise<T>): Promise<T>;
+}
+
+/**
+ * One socket's lifecycle: the frame handler parses, checks limits and hands each frame to its
+ * use case (authenticate + replay, acknowledge, ping). Every failure becomes an ERROR frame or
+ * a close code from protocol.ts; nothing a client sends can crash the server.
+ */
+export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: Set<Session>): void {
+  const { config, metrics } = deps;
+  const session = new Session(ws, config.ws.maxBufferedBytes, metrics);
+  const limiter = new FrameRateLimiter(config.ws.maxFramesPerSecond);
+  sessions.add(session);
+  metrics.connectedSockets.inc();
+
+  const authTimer = setTimeout(() => {
+    if (session.state === 'new' || session.state === 'authenticating') {
+      session.close(CLOSE.authFailed, 'authentication timeout', 'auth');
+    }
+  }, config.ws.authTimeoutMs);
+  authTimer.unref();
+
+  ws.on('pong', () => (session.alive = true));
+  ws.on('error', (err) => deps.logger.debug({ err: errorMessage(err) }, 'socket error'));
+  ws.on('close', () => {
+    clearTimeout(authTimer);
+    session.markClosed();
+    sessions.delete(session);
+    metrics.connectedSockets.dec();
+    if (session.userId) {
+      deps.registry.remove(session.userId, session);
+      metrics.authenticatedUsers.set(deps.registry.userCount);
+    }
+  });
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (session.state === 'closed') return;
+    if (!limiter.allow()) {
+      session.close(CLOSE.policyViolation, 'too many frames per second', 'flood');
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      if (isBinary) throw new ProtocolError(ERROR_CODES.badFrame, 'frames are JSON text, not binary');
+      frame = parseClientFrame(rawText(data), { maxAckBatch: config.ws.maxAckBatch });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      session.send(errorFrame(err.code, err.message));
+      return;
+    }
+    void deps.track(dispatch(session, frame, deps).catch((err: unknown) => {
+      deps.logger.warn({ err: errorMessage(err), frame: frame.type }, 'frame handling failed');
+      session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
+    }));
+  });
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDeps): Promise<void> {
+  if (frame.type === 'PING') {
+    session.send({ type: 'PONG' });
+    return;
+  }
+  if (frame.type === 'AUTH') {
+    if (session.state !== 'new') {
+      session.send(errorFrame(ERROR_CODES.alreadyAuthenticated, 'this socket is already authenticated'));
+      return;
+    }
+    await onAuth(session, frame, deps);
+    return;
+  }
+  if (session.state !== 'ready' || !session.userId) {
+    session.send(errorFrame(ERROR_CODES.notAuthenticated, 'send AUTH first'));
+    return;
+  }
+  const result = await acknowledge(deps.ack, session.userId, frame.notificationIds);
+  deps.delivery.acked(session.userId, result.acked);
+  deps.metrics.acked.inc(result.newlyAcked.length);
+  if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
+  if (result.notFound.length > 0) {
+    session.send(errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', result.notFound));
+  }
+}
+
+async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUTH' }>, deps: ConnectionDeps): Promise<void> {
+  session.state = 'authenticating';
+  let userId: string;
+  try {
+    userId = await authenticate(frame, deps.config.auth);
+  } catch (err) {
+    if (!(err instanceof AuthFailedError)) throw err;
+    session.close(CLOSE.authFailed, err.message, 'auth');
+    return;
+  }
+  if (!session.open) return;
+  if (!deps.registry.add(userId, session)) {
+    session.close(CLOSE.policyViolation, 'too many sockets for this user', 'too-many-sockets');
+    return;
+  }
+  session.userId = userId;
+  deps.metrics.authenticatedUsers.set(deps.registry.userCount);
+  try {
+    const replay = await planReplay(deps.ack.redis, deps.ack.models, userId, deps.config.ws.replayLimit, frame.lastSeq);
+    if (!session.open) return;
+    session.state = 'ready';
+    session.send({ type: 'AUTH_OK', userId, pending: replay.pending, recovered: replay.recovered });
+    deps.delivery.push(session, replay.notifications);
+    deps.delivery.push(session, session.takeDeferred());
+  } catch (err) {
+    // Without a replay the socket would silently miss notifications: let the client reconnect.
+    session.close(CLOSE.tryAgainLater, 'replay unavailable, reconnect', 'unavailable');
+    throw err;
+  }
+}

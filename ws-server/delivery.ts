@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { ackedAt } from '../shared/buffer.js';
+import type { Logger } from '../shared/logger.js';
+import type { Notification } from '../shared/notification.js';
+import { recordStage } from '../shared/timeline.js';
+import type { WsMetrics } from './metrics.js';
+import { notificationFrame } from './protocol.js';
+import type { ConnectionRegistry } from './registry.js';
+import type { Session } from './session.js';
+
+export interface DeliveryOptions {
+  ackTimeoutMs: number;
+  maxRedeliveries: number;
+  bufferTtlSeconds: number;
+}
+
+/**
+ * Pushing notifications to sockets and re-sending what is not acked in time.
+ *
+ * Redelivery timers are in-process on purpose: they only speed things up for a connected
+ * client. If this process dies the buffer in Redis still holds every unacked notification and
+ * the client's reconnect replays it, so no delay that matters for durability lives here.
+ */
+export class Delivery {
+  constructor(
+    private readonly redis: Redis,
+    private readonly registry: ConnectionRegistry,
+    private readonly metrics: WsMetrics,
+    private readonly options: DeliveryOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Sends each notification the session does not already hold in flight at the same or a newer
+   * version, so a wake-up racing the AUTH replay does not double-send.
+   */
+  push(session: Session, notifications: Notification[]): void {
+    if (session.state === 'authenticating') {
+      session.defer(notifications);
+      return;
+    }
+    for (const n of notifications) {
+      if (!session.open) return;
+      const held = session.inFlight.get(n.id);
+      if (held && held.notification.version >= n.version) continue;
+      if (held) clearTimeout(held.timer);
+      if (!session.send(notificationFrame(n))) return;
+      const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
+      session.inFlight.set(n.id, entry);
+      this.metrics.sent.inc();
+      this.schedule(session, n.id);
+      recordStage(this.redis, n.id, 'sent', this.options.bufferTtlSeconds).catch((err: unknown) =>
+        this.logger.debug({ err, notificationId: n.id }, 'could not record sent stage'),
+      );
+    }
+  }
+
+  /** Every socket of the user on this instance stops re-sending these ids. */
+  acked(userId: string, ids: string[], nowMs = Date.now()): void {
+    for (const session of this.registry.sessionsOf(userId)) {
+      for (const id of ids) {
+        const entry = session.inFlight.get(id);
+        if (!entry) continue;
+        clearTimeout(entry.timer);
+        session.inFlight.delete(id);
+        this.metrics.ackLatency.observe((nowMs - entry.firstSentAtMs) / 1000);
+      }
+    }
+  }
+
+  private schedule(session: Session, id: string): void {
+    const entry = session.inFlight.get(id);
+    if (!entry) return;
+    entry.timer = setTimeout(() => {
+      this.redeliver(session, id).catch((err: unknown) =>
+        this.logger.warn({ err, notificationId: id }, 'redelivery check failed; the buffer keeps it for replay'),
+      );
+    }, this.options.ackTimeoutMs);
+    entry.timer.unref();
+  }
+
+  private async redeliver(session: Session, id: string): Promise<void> {
+    const entry = session.inFlight.get(id);
+    if (!entry || !session.open) return;
+    // Another device, or another instance, may have acked it meanwhile.
+    const [acked] = await ackedAt(this.redis, [id]);
+    if (acked !== null && acked !== undefined) {
+      session.inFlight.delete(id);
+      return;
+    }
+    if (entry.attempts > this.options.maxRedeliveries) {
+      // Stop spending the socket on it; it stays pending and comes back on reconnect.
+      session.inFlight.delete(id);
+      return;
+    }
+    if (!session.inFlight.has(id) || !session.send(notificationFrame(entry.notification))) return;
+    entry.attempts += 1;
+    this.metrics.sent.inc();
+    this.metrics.redelivered.inc();
+    this.schedule(session, id);
+  }
+}

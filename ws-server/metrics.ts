@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics.js';
+
+export type CloseReason = 'auth' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
+
+export function createWsMetrics(registry: Registry) {
+  return {
+    connectedSockets: new Gauge({ name: 'ws_connected_sockets', help: 'Open WebSocket connections', registers: [registry] }),
+    authenticatedUsers: new Gauge({
+      name: 'ws_authenticated_users',
+      help: 'Distinct users with at least one authenticated socket on this instance',
+      registers: [registry],
+    }),
+    sent: new Counter({ name: 'ws_notifications_sent_total', help: 'NOTIFICATION frames sent, redeliveries included', registers: [registry] }),
+    redelivered: new Counter({
+      name: 'ws_notifications_redelivered_total',
+      help: 'NOTIFICATION frames re-sent after ACK_TIMEOUT_MS without an ack',
+      registers: [registry],
+    }),
+    acked: new Counter({ name: 'ws_notifications_acked_total', help: 'Notifications newly acked by clients', registers: [registry] }),
+    ackLatency: new Histogram({
+      name: 'ws_ack_latency_seconds',
+      help: 'From first send on a socket to its ack',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    closed: new Counter({
+      name: 'ws_closed_by_server_total',
+      help: 'Sockets the server closed, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    sendBufferPeak: new Gauge({
+      name: 'ws_send_buffer_peak_bytes',
+      help: 'Largest per-socket send buffer seen after a send (bounded by WS_MAX_BUFFERED_BYTES)',
+      registers: [registry],
+    }),
+    /** The value behind sendBufferPeak, kept here so a send does not read the registry. */
+    sendBufferPeakValue: 0,
+  };
+}
+export type WsMetrics = ReturnType<typeof createWsMetrics>;

@@ -1,0 +1,141 @@
+import Joi from 'joi';
+import type { Notification } from '../shared/notification.js';
+
+/**
+ * The WebSocket protocol: every frame either side may send, the stable error codes and the
+ * close codes. Clients (wscat, Postman, browsers, the test helper) depend on these names, so
+ * they change here or nowhere. docs/protocol.md describes the same frames for humans.
+ */
+
+export const CLOSE = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  frameTooBig: 1009,
+  tryAgainLater: 1013,
+  authFailed: 4401,
+} as const;
+
+export const ERROR_CODES = {
+  badJson: 'BAD_JSON',
+  badFrame: 'BAD_FRAME',
+  unknownType: 'UNKNOWN_TYPE',
+  notAuthenticated: 'NOT_AUTHENTICATED',
+  alreadyAuthenticated: 'ALREADY_AUTHENTICATED',
+  ackBatchTooLarge: 'ACK_BATCH_TOO_LARGE',
+  notFound: 'NOT_FOUND',
+  unavailable: 'UNAVAILABLE',
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+export type ClientFrame =
+  | { type: 'AUTH'; token?: string; userId?: string; lastSeq?: number }
+  | { type: 'ACK'; notificationIds: string[] }
+  | { type: 'PING' };
+
+export type ServerFrame =
+  | { type: 'AUTH_OK'; userId: string; pending: number; recovered: boolean }
+  | { type: 'NOTIFICATION'; notification: NotificationBody }
+  | { type: 'ACKED'; ids: string[] }
+  | { type: 'ERROR'; code: ErrorCode; message: string; ids?: string[] }
+  | { type: 'PONG' };
+
+export type NotificationBody = Pick<
+  Notification,
+  'id' | 'seq' | 'type' | 'message' | 'actors' | 'actorCount' | 'objectId' | 'priority' | 'createdAt' | 'version'
+>;
+
+/** A frame the client got wrong: answered with an ERROR frame, the socket stays open. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const id = () => Joi.string().min(1).max(128);
+
+const authSchema = Joi.object({
+  type: Joi.string().valid('AUTH').required(),
+  token: Joi.string().min(1).max(4096),
+  userId: id(),
+  lastSeq: Joi.number().integer().min(0),
+});
+
+function ackSchema(maxAckBatch: number) {
+  return Joi.object({
+    type: Joi.string().valid('ACK').required(),
+    notificationId: id(),
+    notificationIds: Joi.array().items(id()).min(1).max(maxAckBatch),
+  }).xor('notificationId', 'notificationIds');
+}
+
+const pingSchema = Joi.object({ type: Joi.string().valid('PING').required() });
+
+export interface ParseLimits {
+  maxAckBatch: number;
+}
+
+/** Turns one text frame into a typed client frame, or throws a ProtocolError with its code. */
+export function parseClientFrame(raw: string, limits: ParseLimits): ClientFrame {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    throw new ProtocolError(ERROR_CODES.badJson, 'frame is not valid JSON');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ProtocolError(ERROR_CODES.badFrame, 'frame must be a JSON object with a "type"');
+  }
+  const type = (data as { type?: unknown }).type;
+  switch (type) {
+    case 'AUTH':
+      return validate(authSchema, data) as ClientFrame;
+    case 'ACK': {
+      const ids = (data as { notificationIds?: unknown }).notificationIds;
+      if (Array.isArray(ids) && ids.length > limits.maxAckBatch) {
+        throw new ProtocolError(ERROR_CODES.ackBatchTooLarge, `at most ${limits.maxAckBatch} ids per ACK`);
+      }
+      const ack = validate(ackSchema(limits.maxAckBatch), data) as { notificationId?: string; notificationIds?: string[] };
+      return { type: 'ACK', notificationIds: ack.notificationIds ?? [ack.notificationId as string] };
+    }
+    case 'PING':
+      return validate(pingSchema, data) as ClientFrame;
+    default:
+      throw new ProtocolError(ERROR_CODES.unknownType, `unknown frame type ${JSON.stringify(type ?? null)}; expected AUTH, ACK or PING`);
+  }
+}
+
+function validate(schema: Joi.ObjectSchema, data: unknown): unknown {
+  const { value, error } = schema.validate(data, { abortEarly: true, convert: false });
+  if (error) throw new ProtocolError(ERROR_CODES.badFrame, error.message);
+  return value;
+}
+
+/**
+ * The notification travels nested: its own `type` (LIKE, SECURITY, ...) would otherwise collide
+ * with the frame's `type`.
+ */
+export function notificationFrame(n: Notification): ServerFrame {
+  return {
+    type: 'NOTIFICATION',
+    notification: {
+      id: n.id,
+      seq: n.seq,
+      type: n.type,
+      message: n.message,
+      actors: n.actors,
+      actorCount: n.actorCount,
+      objectId: n.objectId,
+      priority: n.priority,
+      createdAt: n.createdAt,
+      version: n.version,
+    },
+  };
+}
+
+export function errorFrame(code: ErrorCode, message: string, ids?: string[]): ServerFrame {
+  return ids ? { type: 'ERROR', code, message, ids } : { type: 'ERROR', code, message };
+}

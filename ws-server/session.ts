@@ -1,0 +1,81 @@
+import type { WebSocket } from 'ws';
+import type { Notification } from '../shared/notification.js';
+import { fitsSendBuffer } from './limits.js';
+import type { CloseReason, WsMetrics } from './metrics.js';
+import { CLOSE, type ServerFrame } from './protocol.js';
+
+/** A notification sent on this socket and not yet acked. */
+export interface InFlight {
+  notification: Notification;
+  /** How many times it was sent on this socket. */
+  attempts: number;
+  firstSentAtMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Grace for the close handshake of a socket we cut off; then the TCP socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/** One socket: its auth state, what is in flight on it, and the only way to write to it. */
+export class Session {
+  state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
+  userId: string | undefined;
+  alive = true;
+  readonly inFlight = new Map<string, InFlight>();
+  /** Wake-ups that arrived while the AUTH replay was being read; pushed right after it. */
+  private deferred: Notification[] = [];
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+    private readonly metrics: WsMetrics,
+  ) {}
+
+  get open(): boolean {
+    return this.state !== 'closed' && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Sends one frame, or cuts the client off (1013) if it stopped reading. False if not sent. */
+  send(frame: ServerFrame): boolean {
+    if (!this.open) return false;
+    const data = JSON.stringify(frame);
+    const bytes = Buffer.byteLength(data);
+    if (!fitsSendBuffer(this.ws.bufferedAmount, bytes, this.maxBufferedBytes)) {
+      this.close(CLOSE.tryAgainLater, 'slow consumer: send buffer full', 'slow-consumer');
+      return false;
+    }
+    this.ws.send(data);
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.metrics.sendBufferPeakValue) {
+      this.metrics.sendBufferPeakValue = buffered;
+      this.metrics.sendBufferPeak.set(buffered);
+    }
+    return true;
+  }
+
+  defer(notifications: Notification[]): void {
+    this.deferred.push(...notifications);
+  }
+
+  takeDeferred(): Notification[] {
+    const taken = this.deferred;
+    this.deferred = [];
+    return taken;
+  }
+
+  /** Closes with a code the client can act on; terminates if the handshake does not finish. */
+  close(code: number, reason: string, why: CloseReason): void {
+    if (this.state === 'closed') return;
+    this.markClosed();
+    this.metrics.closed.inc({ reason: why });
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Stops every redelivery timer; what was in flight stays pending in Redis. */
+  markClosed(): void {
+    this.state = 'closed';
+    for (const entry of this.inFlight.values()) clearTimeout(entry.timer);
+    this.inFlight.clear();
+  }
+}
