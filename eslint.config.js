@@ -32,6 +32,10 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     settings: {
       'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      // no-cycle parses every imported module itself; without this it cannot read .ts files
+      // and silently finds no cycles.
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
     },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: serviceBoundaries }],

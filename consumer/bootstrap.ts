@@ -5,7 +5,11 @@ import { connectInfra } from '../shared/infra.js';
 import { once, runAll, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
+import { preferenceStore } from '../shared/preferences.js';
 import type { ServiceHandle } from '../shared/service.js';
+import { consumeDueWakes } from './delayed-wake.js';
+import { createFanoutHandler } from './fanout-handler.js';
+import { createFanoutMetrics } from './fanout-metrics.js';
 import { createMessageHandler } from './handle-message.js';
 import { createConsumerMetrics } from './metrics.js';
 import { createRateLimiter } from './rate-limit.js';
@@ -20,7 +24,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   const registry = createRegistry('consumer');
   const metrics = createConsumerMetrics(registry);
   const channel = await infra.amqp.createChannel('consumer-events');
-  const handler = createMessageHandler({
+  const deps = {
     redis: infra.redis,
     channel,
     topology: infra.amqp.topology,
@@ -36,7 +40,13 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       actionWindowMs: config.pipeline.actionDedupeWindowMs,
     },
     bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
-  });
+    aggregationWindowMs: config.pipeline.aggregationWindowMs,
+    preferences: preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds),
+    follows: infra.models.Follow,
+    chunkSize: config.fanout.chunkSize,
+    concurrency: config.fanout.concurrency,
+  };
+  const handler = createMessageHandler(deps);
 
   const inFlight = new Set<Promise<void>>();
   await channel.consume(
@@ -48,6 +58,21 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     },
     { prefetch: config.pipeline.consumerPrefetch, noAck: false },
   );
+  // Fan-out pages on their own channel and prefetch: a long fan-out never occupies the slots
+  // direct events need (docs/pipeline.md "Fan-out").
+  const fanoutChannel = await infra.amqp.createChannel('consumer-fanout');
+  const fanoutHandler = createFanoutHandler({ ...deps, channel: fanoutChannel, fanoutMetrics: createFanoutMetrics(registry) });
+  await fanoutChannel.consume(
+    infra.amqp.topology.fanoutQueue,
+    (msg) => {
+      const work = fanoutHandler(msg).finally(() => inFlight.delete(work));
+      inFlight.add(work);
+      return work;
+    },
+    { prefetch: config.fanout.prefetch, noAck: false },
+  );
+  // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
+  await consumeDueWakes(channel, infra.amqp.topology, logger);
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'consumer'), config.http.host);
   logger.info({ port: http.port }, 'consumer listening');
 
@@ -59,6 +84,16 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   };
   return {
     port: http.port,
-    close: once(() => runAll([() => channel.cancelAll(), drain, () => http.close(), () => channel.close(), () => infra.close()])),
+    close: once(() =>
+      runAll([
+        () => channel.cancelAll(),
+        () => fanoutChannel.cancelAll(),
+        drain,
+        () => http.close(),
+        () => fanoutChannel.close(),
+        () => channel.close(),
+        () => infra.close(),
+      ]),
+    ),
   };
 }

@@ -1,4 +1,4 @@
-import type { ActivityEvent } from '../shared/schemas/event.js';
+import type { ActivityEvent, EventType } from '../shared/schemas/event.js';
 
 /**
  * The readable message of every event type, in one place. `nameOf` returns a display name for
@@ -19,6 +19,11 @@ export function formatMessage(event: ActivityEvent, nameOf: (userId: string) => 
       return `${actor} started following you`;
     case 'SHARE':
       return `${actor} shared your post`;
+    case 'POST':
+      return `${actor} published a new post`;
+    case 'UNFOLLOW':
+      // Never delivered (an unfollow only changes the graph); here so every type has a message.
+      return `${actor} stopped following you`;
     case 'SECURITY':
       return `Security alert: ${event.text ?? 'activity on your account'}`;
     case 'ORDER':
@@ -30,6 +35,27 @@ export function formatMessage(event: ActivityEvent, nameOf: (userId: string) => 
     case 'PROMO':
       return event.text ?? 'A new offer for you';
   }
+}
+
+/** Verb phrases of the aggregatable types: "<who> liked your post". */
+const AGGREGATE_VERB: Partial<Record<EventType, string>> = {
+  LIKE: 'liked your post',
+  COMMENT: 'commented on your post',
+  SHARE: 'shared your post',
+};
+
+/**
+ * The message of an aggregate that absorbed more than one actor. `actors` are the display names,
+ * most recent first; `count` is how many distinct actors it holds in all. Two names at most,
+ * then "and N other(s)".
+ */
+export function formatAggregateMessage(type: EventType, actors: string[], count: number): string {
+  const verb = AGGREGATE_VERB[type] ?? 'interacted with your post';
+  const [first = 'Someone', second] = actors;
+  if (count <= 1 || second === undefined) return `${first} ${verb}`;
+  if (count === 2) return `${first} and ${second} ${verb}`;
+  const others = count - 2;
+  return `${first}, ${second} and ${others} ${others === 1 ? 'other' : 'others'} ${verb}`;
 }
 
 /** The user ids whose names a message needs. */

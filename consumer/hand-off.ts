@@ -2,18 +2,21 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Topology } from '../shared/amqp/topology.js';
 import { encodeJson, JSON_CONTENT_TYPE, type WakeMessage } from '../shared/messages.js';
 import type { Notification } from '../shared/notification.js';
+import { publishWake, scheduleWake } from './delayed-wake.js';
 
 /**
  * What follows buffering, both idempotent so a redelivered event may run them again: the
  * delayed persist job (the whole notification; jobs upsert by id) and the wake-up for the
- * ws-servers. Each resolves on the broker's confirm.
+ * ws-servers — at once, or at `holdUntilMs` when do-not-disturb holds it back. Each resolves on
+ * the broker's confirm.
  */
-export async function handOff(channel: ChannelWrapper, topology: Topology, n: Notification): Promise<void> {
+export async function handOff(channel: ChannelWrapper, topology: Topology, n: Notification, holdUntilMs?: number): Promise<void> {
   await channel.sendToQueue(topology.persistDelayQueue, encodeJson(n), {
     persistent: true,
     messageId: n.id,
     contentType: JSON_CONTENT_TYPE,
   });
   const wake: WakeMessage = { userId: n.userId, notificationIds: [n.id] };
-  await channel.publish(topology.wakeExchange, '', encodeJson(wake), { contentType: JSON_CONTENT_TYPE });
+  if (holdUntilMs !== undefined && holdUntilMs > Date.now()) await scheduleWake(channel, topology, wake, holdUntilMs);
+  else await publishWake(channel, topology, wake);
 }

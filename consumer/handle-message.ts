@@ -4,7 +4,8 @@ import { errorMessage, PermanentError } from '../shared/errors.js';
 import { stripCredentials } from '../shared/redact.js';
 import type { Outcome } from './metrics.js';
 import { parseEvent } from './parse-event.js';
-import { processEvent, type ProcessDeps } from './process-event.js';
+import { dispatchEvent } from './dispatch-event.js';
+import type { FanoutDeps } from './fanout.js';
 import { deadLetter, retryOrDeadLetter } from './retry.js';
 
 /**
@@ -12,7 +13,7 @@ import { deadLetter, retryOrDeadLetter } from './retry.js';
  * error's class. The original is acked only after its successor (notification, retry copy or
  * dead letter) is confirmed; if even that fails it is nacked back onto the queue.
  */
-export function createMessageHandler(deps: ProcessDeps & { channel: ChannelWrapper }) {
+export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrapper }) {
   const { channel, topology, metrics, logger } = deps;
   return async (msg: ConsumeMessage | null): Promise<void> => {
     if (msg === null) return; // the broker cancelled the consumer; the wrapper re-subscribes
@@ -21,20 +22,20 @@ export function createMessageHandler(deps: ProcessDeps & { channel: ChannelWrapp
       try {
         const event = parseEvent(msg.content, msg.properties.messageId as string | undefined);
         const acceptedAt = typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp : undefined;
-        outcome = await processEvent(deps, event, acceptedAt);
+        outcome = await dispatchEvent(deps, event, acceptedAt);
       } catch (err) {
         const reason = stripCredentials(errorMessage(err));
         if (err instanceof PermanentError) {
           await deadLetter(channel, topology, msg, reason);
           outcome = 'dead_lettered';
-          logger.warn({ messageId: msg.properties.messageId, reason }, 'event dead-lettered');
+          logger.warn({ eventId: msg.properties.messageId, reason }, 'event dead-lettered');
         } else {
           outcome = await retryOrDeadLetter(channel, topology, msg, reason);
-          logger.warn({ messageId: msg.properties.messageId, err: reason, outcome }, 'event processing failed');
+          logger.warn({ eventId: msg.properties.messageId, err: reason, outcome }, 'event processing failed');
         }
       }
     } catch (err) {
-      logger.error({ messageId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter; requeueing');
+      logger.error({ eventId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter; requeueing');
       channel.nack(msg, false, true);
       return;
     }

@@ -1,11 +1,12 @@
 import { Counter, Histogram, type Registry } from '../shared/metrics.js';
 
-export type Outcome = 'buffered' | 'duplicate' | 'limited' | 'self' | 'dead_lettered' | 'retried';
+export type Outcome = 'buffered' | 'duplicate' | 'limited' | 'self' | 'dead_lettered' | 'retried' | 'suppressed' | 'fanned_out' | 'graph_updated';
 export type LimitScope = 'actor' | 'recipient';
 
 export interface ConsumerMetrics {
   processed: Counter<'outcome'>;
   limited: Counter<'scope'>;
+  suppressed: Counter<'reason'>;
   bufferSeconds: Histogram;
 }
 
@@ -21,6 +22,12 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
       name: 'consumer_events_limited_total',
       help: 'Events dropped by a rate limit (a product decision), by the limit that applied',
       labelNames: ['scope'],
+      registers: [registry],
+    }),
+    suppressed: new Counter({
+      name: 'consumer_events_suppressed_total',
+      help: "Events not notified because of the recipient's preferences, by reason (muted, promotional_opt_out)",
+      labelNames: ['reason'],
       registers: [registry],
     }),
     bufferSeconds: new Histogram({

@@ -9,13 +9,16 @@ export class PoisonMessageError extends PermanentError {
   }
 }
 
-export type ParsedEvent = ActivityEvent & { eventId: string };
+/** A valid event as it came off the queue; a fan-out type (POST) has no targetId yet. */
+export type IncomingEvent = ActivityEvent & { eventId: string };
+/** An event with its one recipient: what the per-recipient path (process-event.ts) handles. */
+export type ParsedEvent = IncomingEvent & { targetId: string };
 
 /**
  * Validates the body again with the same schema the producer used: the queue may hold
  * messages published by anything. The eventId is the body's, else the AMQP messageId.
  */
-export function parseEvent(content: Buffer, messageId: string | undefined): ParsedEvent {
+export function parseEvent(content: Buffer, messageId: string | undefined): IncomingEvent {
   let body: unknown;
   try {
     body = JSON.parse(content.toString('utf8'));

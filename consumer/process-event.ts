@@ -1,18 +1,17 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import { v7 as uuidv7 } from 'uuid';
 import type { Topology } from '../shared/amqp/topology.js';
-import { bufferNotification, nextSeq, readNotifications } from '../shared/buffer.js';
+import { readNotifications } from '../shared/buffer.js';
 import type { Logger } from '../shared/logger.js';
-import type { Notification } from '../shared/notification.js';
-import { categoryOf, priorityOf } from '../shared/priority.js';
+import { categoryOf } from '../shared/priority.js';
 import type { Redis } from '../shared/redis.js';
-import { objectIdOf } from '../shared/schemas/event.js';
+import type { PreferenceStore } from '../shared/preferences.js';
 import { recordStage } from '../shared/timeline.js';
-import { dedupeMarks, isDuplicateAction, producedNotificationId, type DedupeWindows } from './dedupe.js';
-import { formatMessage, namesNeeded } from './format.js';
+import { isDuplicateAction, producedNotificationId, type DedupeWindows } from './dedupe.js';
+import { composeAndBuffer } from './compose.js';
 import { handOff } from './hand-off.js';
 import type { ConsumerMetrics, Outcome } from './metrics.js';
 import type { ParsedEvent } from './parse-event.js';
+import { decide } from './preferences.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { UserNames } from './user-names.js';
 
@@ -26,15 +25,20 @@ export interface ProcessDeps {
   logger: Logger;
   windows: DedupeWindows;
   bufferTtlSeconds: number;
+  aggregationWindowMs: number;
+  preferences: PreferenceStore;
 }
 
 /**
  * One event, in the order docs/pipeline.md explains: self → eventId dedupe → action dedupe →
- * rate limit → priority → format → seq → buffer (with the dedupe marks, atomically) → persist
- * job → wake → timeline. Resolving means the event may be acked; any error means it may not.
+ * rate limit → preferences → aggregate → format → seq → buffer (with the dedupe marks and the
+ * unread count, atomically) → persist job → wake (now, or when do-not-disturb ends) → timeline. Resolving means the event may be acked; any error means it may not.
  */
 export async function processEvent(deps: ProcessDeps, event: ParsedEvent, acceptedAtMs?: number): Promise<Outcome> {
   const { redis } = deps;
+  // The producer stamps each event when it hands it to the broker; the timeline keys it by
+  // eventId so every outcome (buffered, limited, suppressed, duplicate) shows when it came in.
+  if (acceptedAtMs !== undefined) await recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs);
   if (categoryOf(event.type) === 'social' && event.actorId === event.targetId) return 'self';
 
   const producedId = await producedNotificationId(redis, event.eventId);
@@ -51,27 +55,18 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
   const hit = await deps.limiter.check(event);
   if (hit) {
     deps.metrics.limited.inc({ scope: hit.scope });
-    deps.logger.info({ scope: hit.scope, key: hit.key, type: event.type }, 'event rate limited');
+    deps.logger.info({ eventId: event.eventId, scope: hit.scope, key: hit.key, type: event.type }, 'event rate limited');
     return 'limited';
   }
 
-  const nameOf = await deps.names.resolve(namesNeeded(event));
-  const notification: Notification = {
-    id: uuidv7(),
-    userId: event.targetId,
-    seq: await nextSeq(redis, event.targetId),
-    type: event.type,
-    priority: priorityOf(event.type),
-    actors: event.actorId !== undefined ? [event.actorId] : [],
-    actorCount: event.actorId !== undefined ? 1 : 0,
-    objectId: objectIdOf(event),
-    message: formatMessage(event, nameOf),
-    createdAt: new Date().toISOString(),
-    version: 1,
-    eventIds: [event.eventId],
-  };
-  await bufferNotification(redis, notification, deps.bufferTtlSeconds, dedupeMarks(event, notification.id, deps.windows));
-  await handOff(deps.channel, deps.topology, notification);
+  const decision = await decide(deps.preferences, event.targetId, event.type);
+  if (decision.action === 'suppress') {
+    deps.metrics.suppressed.inc({ reason: decision.reason });
+    await recordStage(redis, event.eventId, 'suppressed', deps.bufferTtlSeconds);
+    return 'suppressed';
+  }
+  const notification = await composeAndBuffer(deps, event);
+  await handOff(deps.channel, deps.topology, notification, decision.action === 'hold' ? decision.untilMs : undefined);
   await recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds);
   if (acceptedAtMs !== undefined) deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
   return 'buffered';

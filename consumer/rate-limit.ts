@@ -1,6 +1,7 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { keys } from '../shared/keys.js';
 import { categoryOf } from '../shared/priority.js';
+import { isFanoutType } from '../shared/schemas/event.js';
 import type { Redis } from '../shared/redis.js';
 import type { LimitScope } from './metrics.js';
 import type { ParsedEvent } from './parse-event.js';
@@ -52,7 +53,8 @@ export function createRateLimiter(redis: Redis, limits: RateLimits): RateLimiter
   return {
     async check(event) {
       if (categoryOf(event.type) === 'transactional') return null;
-      if (event.actorId !== undefined) {
+      // The recipients of one fanned-out post are one action by the actor, not thousands.
+      if (event.actorId !== undefined && !isFanoutType(event.type)) {
         const hit = await consume(actor, 'actor', event.actorId);
         if (hit) return hit;
       }

@@ -24,7 +24,7 @@ export interface BatchConsumerOptions {
 }
 
 export interface BatchConsumer {
-  /** Stops taking messages and finishes the batches already taken. */
+  /** Stops taking messages, finishes the batch being written and returns the others to the queue. */
   stop(): Promise<void>;
 }
 
@@ -36,7 +36,6 @@ interface Delivery {
 
 export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts: BatchConsumerOptions): Promise<BatchConsumer> {
   const log = logger.child({ component: opts.name });
-  const channel = await amqp.createChannel(opts.name);
   let generation = 0;
   let stopping = false;
 
@@ -51,6 +50,12 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
   const batcher = new Batcher<Delivery>(opts.batchSize, opts.flushMs, async (batch) => {
     const live = batch.filter((d) => d.generation === generation);
     if (live.length === 0) return;
+    if (stopping) {
+      // Shutting down: a batch not started yet goes back to the broker instead of holding up the
+      // exit (a backlog of PERSIST_PREFETCH messages can take longer than SHUTDOWN_TIMEOUT_MS).
+      settle(live, false);
+      return;
+    }
     try {
       await opts.handle(
         live.map((d) => d.msg),
@@ -64,12 +69,14 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
     }
   });
 
-  channel.on('connect', () => {
+  // A new generation starts in the channel's setup, which amqp-connection-manager runs on every
+  // (re)connect BEFORE it re-subscribes consumers: a backlog redelivered the instant the consumer
+  // is back must already carry the new generation, or it would be discarded and sit unacked.
+  // (The wrapper's 'connect' event fires only after re-subscribing: too late.)
+  const channel = await amqp.createChannel(opts.name, async () => {
     generation += 1;
     batcher.discard((d) => d.generation !== generation);
   });
-  // The wrapper is already connected: this is generation 1, and consume() re-subscribes later ones.
-  generation = 1;
   const { consumerTag } = await channel.consume(
     opts.queue,
     (msg) => {

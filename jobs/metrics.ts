@@ -25,6 +25,11 @@ export function createJobsMetrics(registry: Registry) {
       help: 'Read notifications removed by the per-user cap',
       registers: [registry],
     }),
+    capChecks: new Counter({
+      name: 'jobs_cap_checks_total',
+      help: 'Users whose stored count was queried because their Redis counter exceeded the cap',
+      registers: [registry],
+    }),
     retried: new Counter({
       name: 'jobs_messages_retried_total',
       help: 'Messages sent to a retry queue after a failed batch',

@@ -9,6 +9,7 @@ import { bulkWrite } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
 import { recordStage } from '../shared/timeline.js';
 import { enforceCap } from './cap.js';
+import { addStored } from './stored-count.js';
 import type { JobsMetrics } from './metrics.js';
 
 export interface PersistDeps {
@@ -26,6 +27,17 @@ function latestVersions(notifications: Notification[]): Notification[] {
     if (!seen || n.version > seen.version) byId.set(n.id, n);
   }
   return [...byId.values()];
+}
+
+/** Adds the batch's inserts to the per-user counters; returns each touched user's counter. */
+async function countInserted(redis: Redis, inserted: Notification[]): Promise<Map<string, number>> {
+  const byUser = new Map<string, number>();
+  for (const n of inserted) byUser.set(n.userId, (byUser.get(n.userId) ?? 0) + 1);
+  try {
+    return await addStored(redis, byUser);
+  } catch (err) {
+    throw new TransientError(`redis: cannot count stored notifications: ${errorMessage(err)}`, { cause: err });
+  }
 }
 
 async function readMarks(redis: Redis, ids: string[]): Promise<Array<number | null>> {
@@ -57,6 +69,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
   const before = await deliveryState(deps.redis, ids);
 
   const now = new Date();
+  let counters: Map<string, number>;
   try {
     const written = await bulkWrite(
       model,
@@ -64,6 +77,8 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       maxOps,
     );
     deps.metrics.persisted.inc(written.inserted.size);
+    // Counted straight after the insert: a replay inserts nothing, so it cannot count them again.
+    counters = await countInserted(deps.redis, notifications.filter((n) => written.inserted.has(n.id)));
     // A document that already existed, or an ack/read that landed while this batch was being
     // written (its AMQP ack message may have found no document yet), is advanced now.
     const after = await deliveryState(deps.redis, ids);
@@ -86,12 +101,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
   try {
     const ttl = deps.config.pipeline.bufferTtlSeconds;
     await Promise.all(ids.map((id) => recordStage(deps.redis, id, 'persisted', ttl, now.getTime())));
-    const removed = await enforceCap(
-      model,
-      notifications.map((n) => n.userId),
-      deps.config.persist.maxStoredPerUser,
-    );
-    deps.metrics.capRemoved.inc(removed);
+    await enforceCap({ redis: deps.redis, model, metrics: deps.metrics }, counters, deps.config.persist.maxStoredPerUser);
   } catch (err) {
     // The write itself is done; replaying the batch rewrites nothing and finishes these steps.
     throw new TransientError(`after-write steps failed: ${errorMessage(err)}`, { cause: err });

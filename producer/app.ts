@@ -4,12 +4,18 @@ import { mountOps } from '../shared/http/ops.js';
 import type { Infra } from '../shared/infra.js';
 import type { Logger } from '../shared/logger.js';
 import type { Registry } from '../shared/metrics.js';
+import { cors } from './cors.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
+import { openApiRouter } from './openapi/router.js';
 import type { EventPublisher } from './publisher.js';
 import { demoDataRouter } from './routes/demo-data.js';
 import { eventsRouter } from './routes/events.js';
+import { followsRouter } from './routes/follows.js';
+import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
+import { preferencesRouter } from './routes/preferences.js';
+import { preferenceStore } from '../shared/preferences.js';
 
 /** Everything the producer's routers need; built once by bootstrap, passed to createApp. */
 export interface ProducerDeps {
@@ -25,6 +31,7 @@ export function createApp(deps: ProducerDeps): Express {
   const { config, logger, infra, registry, metrics, publisher } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(cors(config));
   mountOps(app, infra.checks, registry);
 
   // Routers, one per concern.
@@ -39,7 +46,10 @@ export function createApp(deps: ProducerDeps): Express {
     ),
   );
   app.use(demoDataRouter(infra.models));
-  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis }));
+  app.use(openApiRouter());
+  app.use(preferencesRouter({ config, store: preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds) }));
+  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.amqp, config.rabbitmq.publishConfirmTimeoutMs, logger) }));
+  app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(logger, metrics));

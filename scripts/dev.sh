@@ -19,7 +19,9 @@ start() {
   local name=$1
   shift
   # exec makes $! the service's own PID, so SIGTERM reaches node and not a wrapper shell.
-  (exec "$@") > >(sed -u "s/^/[$name] /") 2>&1 &
+  # Ctrl-C signals the whole process group; the log prefixer ignores it so a service's last
+  # lines (its shutdown) still reach the terminal, and ends by itself at EOF.
+  (exec "$@") > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 

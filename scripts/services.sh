@@ -7,7 +7,11 @@
 #   scripts/services.sh status   show what answers and who owns it
 #
 # Ports: RABBITMQ_PORT (5672), REDIS_PORT (6379), MONGO_PORT (27017).
-# State, logs and PID files live in <repo>/.data (git-ignored).
+# State, logs and PID files live in <repo>/.data (git-ignored), or SERVICES_DATA_DIR.
+# A second, independent set (the chaos suite's) needs its own SERVICES_DATA_DIR, ports and
+# RABBITMQ_NODENAME (optionally RABBITMQ_DIST_PORT); `down` with the same environment stops
+# only that set. `up`/`down` take optional server names to act on only those:
+#   scripts/services.sh down redis && scripts/services.sh up redis
 #
 # Exit codes: 0 success; 1 failure (message on stderr); `status` exits 3
 # when at least one server does not answer (LSB convention), so it can be
@@ -20,7 +24,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA="$ROOT/.data"
+DATA="${SERVICES_DATA_DIR:-$ROOT/.data}"
 PIDS="$DATA/pids"
 LOGS="$DATA/logs"
 
@@ -31,7 +35,9 @@ MONGO_PORT="${MONGO_PORT:-27017}"
 
 FERRETDB_VERSION=v1.24.2
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
-RABBIT_NODE=notif@localhost
+RABBIT_NODE="${RABBITMQ_NODENAME:-notif@localhost}"
+# Erlang distribution port; empty = RabbitMQ's default (RABBITMQ_PORT + 20000).
+RABBIT_DIST_PORT="${RABBITMQ_DIST_PORT:-}"
 
 # Boot time bounds in seconds. RabbitMQ (Erlang VM + Mnesia) is by far the slowest.
 RABBITMQ_WAIT=60
@@ -225,6 +231,7 @@ rabbit_env() {
   export RABBITMQ_NODENAME="$RABBIT_NODE"
   export RABBITMQ_NODE_IP_ADDRESS="$HOST"
   export RABBITMQ_NODE_PORT="$RABBITMQ_PORT"
+  if [[ -n "$RABBIT_DIST_PORT" ]]; then export RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT"; else unset RABBITMQ_DIST_PORT; fi
   export RABBITMQ_MNESIA_BASE="$base/mnesia"
   export RABBITMQ_LOG_BASE="$base/log"
   # Main log to stdout, which we redirect into .data/logs/rabbitmq.log.
@@ -455,7 +462,7 @@ take_lock() {
 
 usage() {
   cat <<EOF
-usage: $(basename "$0") up|down|status
+usage: $(basename "$0") up|down|status [rabbitmq|redis|ferretdb ...]
 
   up      start RabbitMQ ($HOST:$RABBITMQ_PORT), Redis ($HOST:$REDIS_PORT) and
           FerretDB ($HOST:$MONGO_PORT) unless something already answers there
@@ -463,12 +470,13 @@ usage: $(basename "$0") up|down|status
   status  show whether each port answers and whether it is ours or external
           (exit 3 if any server is not answering)
 
-Ports: RABBITMQ_PORT, REDIS_PORT, MONGO_PORT. State and logs: .data/
+Ports: RABBITMQ_PORT, REDIS_PORT, MONGO_PORT. State and logs: .data/ or SERVICES_DATA_DIR.
+RabbitMQ node: RABBITMQ_NODENAME (notif@localhost), RABBITMQ_DIST_PORT (default port + 20000).
 EOF
 }
 
 main() {
-  local cmd="${1:-}" name rc=0
+  local cmd="${1:-}" name rc=0 selected=()
   case "$cmd" in
     up | down | status) ;;
     -h | --help | help) usage; return 0 ;;
@@ -477,19 +485,25 @@ main() {
   for name in RABBITMQ_PORT REDIS_PORT MONGO_PORT; do
     [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a port number, got '${!name}'"
   done
+  [[ -z "$RABBIT_DIST_PORT" || "$RABBIT_DIST_PORT" =~ ^[0-9]+$ ]] || die "RABBITMQ_DIST_PORT must be a port number, got '$RABBIT_DIST_PORT'"
+  selected=("${@:2}")
+  [[ ${#selected[@]} -gt 0 ]] || selected=("${SERVICES[@]}")
+  for name in "${selected[@]}"; do
+    [[ " ${SERVICES[*]} " == *" $name "* ]] || die "unknown server '$name' (expected: ${SERVICES[*]})"
+  done
   mkdir -p "$PIDS" "$LOGS"
   case "$cmd" in
     up)
       take_lock
-      for name in "${SERVICES[@]}"; do up_one "$name"; done
-      say "all services up"
+      for name in "${selected[@]}"; do up_one "$name"; done
+      say "services up: ${selected[*]}"
       ;;
     down)
       take_lock
-      for name in "${SERVICES[@]}"; do down_one "$name"; done
+      for name in "${selected[@]}"; do down_one "$name"; done
       ;;
     status)
-      for name in "${SERVICES[@]}"; do status_one "$name" || rc=3; done
+      for name in "${selected[@]}"; do status_one "$name" || rc=3; done
       return "$rc"
       ;;
   esac

@@ -5,6 +5,7 @@ import { createLogger } from '../shared/logger.js';
 import { ensureIndexes, models } from '../shared/models/index.js';
 import { connectMongo } from '../shared/mongo.js';
 import { DEMO_USERS } from './data.js';
+import { seedFollowGraph } from './follows.js';
 import { seedDemoData } from './seed.js';
 
 /** One-shot: writes the demo users and posts, then prints how to connect as each of them. */
@@ -16,7 +17,8 @@ try {
     const m = models(mongo);
     await ensureIndexes(m);
     const counts = await seedDemoData(m);
-    logger.info(counts, 'demo data seeded');
+    const graph = await seedFollowGraph(m);
+    logger.info({ ...counts, ...graph }, 'demo data seeded');
   } finally {
     await mongo.close();
   }

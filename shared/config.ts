@@ -26,6 +26,8 @@ export interface Config {
     batchMaxBodyBytes: number;
     /** Retry-After sent with a 503 when the broker is unreachable or slow to confirm. */
     retryAfterSeconds: number;
+    /** Browser origins the producer answers with CORS (the ws-server's demo page). */
+    cors: { origins: string[]; allowLocalhost: boolean };
   };
   rabbitmq: {
     url: string;
@@ -52,6 +54,17 @@ export interface Config {
     batchMaxEvents: number;
     /** How long the consumer trusts a cached user display name. */
     userNameCacheTtlMs: number;
+    /** How long a user's preferences stay cached in Redis (an update invalidates at once). */
+    preferencesCacheTtlSeconds: number;
+  };
+  /** Follower fan-out (docs/pipeline.md "Fan-out"): chunk size and how much runs at once. */
+  fanout: {
+    /** Followers per chunk message. */
+    chunkSize: number;
+    /** Chunks one consumer works on at once; small so direct events keep the consumer's attention. */
+    prefetch: number;
+    /** Recipients of one chunk processed in parallel. */
+    concurrency: number;
   };
   persist: {
     delayMs: number;
@@ -98,6 +111,8 @@ const envSchema = Joi.object({
   MAX_BODY_BYTES: positiveInt().default(64 * 1024),
   BATCH_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
   RETRY_AFTER_SECONDS: positiveInt().default(5),
+  // Comma-separated origins or `*`; unset allows any http://localhost / 127.0.0.1 port outside production.
+  CORS_ORIGINS: Joi.string().max(2000),
 
   RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
@@ -130,6 +145,11 @@ const envSchema = Joi.object({
   AGGREGATION_WINDOW_MS: positiveInt().default(60_000),
   BATCH_MAX_EVENTS: positiveInt().max(10_000).default(500),
   USER_NAME_CACHE_TTL_MS: positiveInt().default(5 * 60_000),
+  PREFERENCES_CACHE_TTL_SECONDS: positiveInt().default(300),
+
+  FANOUT_CHUNK_SIZE: positiveInt().max(10_000).default(500),
+  FANOUT_PREFETCH: positiveInt().max(100).default(2),
+  FANOUT_CONCURRENCY: positiveInt().max(1000).default(32),
 
   PERSIST_DELAY_MS: positiveInt().default(5000),
   PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
@@ -175,6 +195,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
     problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
   }
+  if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
+    problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const jwtSecret: string = v.JWT_SECRET ?? DEV_JWT_SECRET;
@@ -189,6 +212,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: v.MAX_BODY_BYTES,
       batchMaxBodyBytes: v.BATCH_MAX_BODY_BYTES,
       retryAfterSeconds: v.RETRY_AFTER_SECONDS,
+      cors: {
+        origins: v.CORS_ORIGINS ? String(v.CORS_ORIGINS).split(',').map((o: string) => o.trim()).filter(Boolean) : [],
+        allowLocalhost: v.CORS_ORIGINS === undefined && v.NODE_ENV !== 'production',
+      },
     },
     rabbitmq: {
       url: v.RABBITMQ_URL,
@@ -213,6 +240,12 @@ export function loadConfig(env: Env = process.env): Config {
       aggregationWindowMs: v.AGGREGATION_WINDOW_MS,
       batchMaxEvents: v.BATCH_MAX_EVENTS,
       userNameCacheTtlMs: v.USER_NAME_CACHE_TTL_MS,
+      preferencesCacheTtlSeconds: v.PREFERENCES_CACHE_TTL_SECONDS,
+    },
+    fanout: {
+      chunkSize: v.FANOUT_CHUNK_SIZE,
+      prefetch: v.FANOUT_PREFETCH,
+      concurrency: v.FANOUT_CONCURRENCY,
     },
     persist: {
       delayMs: v.PERSIST_DELAY_MS,
@@ -240,4 +273,9 @@ export function loadConfig(env: Env = process.env): Config {
 /** The port a service listens on: Railway's `PORT` wins over the per-service default. */
 export function servicePort(config: Config, service: ServiceName): number {
   return config.http.portOverride ?? config.http.ports[service];
+}
+
+/** Every variable the config reads; `.env.example` and the README table are checked against it. */
+export function knownEnvVars(): string[] {
+  return Object.keys((envSchema.describe() as { keys: Record<string, unknown> }).keys);
 }

@@ -10,6 +10,10 @@ export const keys = {
   inbox: (userId: string) => `inbox:${userId}`,
   /** INCR counter behind the per-user `seq`. */
   seq: (userId: string) => `seq:${userId}`,
+  /** Exists while no undelivered notification of the user can be in MongoDB only (ws-server/replay.ts). */
+  replayClean: (userId: string) => `replay-clean:${userId}`,
+  /** Notifications jobs inserted for the user, minus what the cap removed; jobs checks the cap only above it (docs/persistence.md). */
+  storedCount: (userId: string) => `stored:${userId}`,
   /** Set when a notification was acked: epoch ms of the ack. Jobs read it at flush time. */
   acked: (id: string) => `acked:${id}`,
   /** Set when a user read a notification jobs has not stored yet: epoch ms. Jobs store it as read. */
@@ -23,6 +27,24 @@ export const keys = {
   /** rate-limiter-flexible keyPrefix values (it appends its own key). */
   rateLimitActor: 'rl:actor',
   rateLimitRecipient: 'rl:recipient',
+  /** Aggregation window of (recipient, type, object): hash { id, createdAt, n }, PX AGGREGATION_WINDOW_MS. */
+  aggregate: (userId: string, type: string, objectId: string) => `agg:${userId}:${type}:${objectId}`,
+  /** The window's distinct actors, score = arrival order (most recent = highest). Same TTL. */
+  aggregateActors: (userId: string, type: string, objectId: string) => `aggactors:${userId}:${type}:${objectId}`,
+  /** The eventIds folded into the window's notification (a capped list). Same TTL. */
+  aggregateEvents: (userId: string, type: string, objectId: string) => `aggevents:${userId}:${type}:${objectId}`,
+  /** The user's unread count (see shared/unread.ts); missing means "reconcile from MongoDB". */
+  unreadCount: (userId: string) => `unread:${userId}`,
+  /** INCR on every change of the unread count; never expires, so clients can detect drift. */
+  unreadVersion: (userId: string) => `unread:v:${userId}`,
+  /** How many reads of the user are between their MongoDB update and their count change (a rebuild waits). */
+  unreadBusy: (userId: string) => `unread:busy:${userId}`,
+  /** Cached preferences of a user (JSON), invalidated on update. */
+  preferences: (userId: string) => `prefs:${userId}`,
+  /** Fan-out page `page` of POST event `eventId` was published (so a redelivery does not publish it twice). */
+  fanoutPagePublished: (eventId: string, page: number) => `fanout:published:${eventId}:${page}`,
+  /** Every recipient of fan-out page `page` went through the per-recipient path: a copy is skipped. */
+  fanoutPageDone: (eventId: string, page: number) => `fanout:done:${eventId}:${page}`,
   /** Hash of stage → epoch ms for one notification or event: the timeline API reads it. */
   timeline: (id: string) => `timeline:${id}`,
 } as const;

@@ -13,10 +13,32 @@ export interface AckMessage {
   ackedAt: string;
 }
 
-/** consumer → every ws-server: the user has new or updated notifications in the buffer. */
+/**
+ * consumer → every ws-server: the user has new or updated notifications in the buffer. `kind`
+ * is optional so wakes published before it existed still parse as notification wakes.
+ */
 export interface WakeMessage {
+  kind?: 'notifications';
   userId: string;
   notificationIds: string[];
+}
+
+/** producer → every ws-server (same fanout exchange as wakes): a read changed the user's unread count. */
+export interface UnreadChangedMessage {
+  kind: 'unread';
+  userId: string;
+}
+
+/** Everything published on topology.wakeExchange. */
+export type WakeExchangeMessage = WakeMessage | UnreadChangedMessage;
+
+/**
+ * consumer → consumer, through the wake delay ladder (topology.wakeDelayQueues): a wake held
+ * back by a do-not-disturb window, published to the wake exchange once `dueAtMs` has passed.
+ */
+export interface DelayedWakeMessage extends WakeMessage {
+  /** Epoch ms. */
+  dueAtMs: number;
 }
 
 export const JSON_CONTENT_TYPE = 'application/json';

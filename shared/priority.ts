@@ -15,6 +15,8 @@ export const CATEGORY_OF: Record<EventType, Category> = {
   MENTION: 'social',
   FOLLOW: 'social',
   SHARE: 'social',
+  POST: 'social',
+  UNFOLLOW: 'social',
   SECURITY: 'transactional',
   ORDER: 'transactional',
   PAYMENT: 'transactional',

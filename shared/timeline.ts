@@ -8,7 +8,9 @@ import { keys } from './keys.js';
  * Stages of an event are keyed by eventId, stages of a notification by notification id.
  */
 export const TIMELINE_STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'] as const;
-export type TimelineStage = (typeof TIMELINE_STAGES)[number];
+/** Stages only an event can reach: its recipient's preferences suppressed it (consumer/preferences.ts). */
+export const EVENT_ONLY_STAGES = ['suppressed'] as const;
+export type TimelineStage = (typeof TIMELINE_STAGES)[number] | (typeof EVENT_ONLY_STAGES)[number];
 
 /** Kept as long as the buffer keeps notifications; MongoDB's timestamps outlive it. */
 export async function recordStage(
@@ -24,6 +26,6 @@ export async function recordStage(
 export async function readTimeline(redis: Redis, id: string): Promise<Partial<Record<TimelineStage, number>>> {
   const raw = await redis.hgetall(keys.timeline(id));
   return Object.fromEntries(
-    Object.entries(raw).filter(([stage]) => (TIMELINE_STAGES as readonly string[]).includes(stage)).map(([s, v]) => [s, Number(v)]),
+    Object.entries(raw).filter(([stage]) => ([...TIMELINE_STAGES, ...EVENT_ONLY_STAGES] as readonly string[]).includes(stage)).map(([s, v]) => [s, Number(v)]),
   );
 }

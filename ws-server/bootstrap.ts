@@ -8,15 +8,18 @@ import { connectInfra } from '../shared/infra.js';
 import { once, runAll, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
+import { preferenceStore } from '../shared/preferences.js';
 import type { ServiceHandle } from '../shared/service.js';
 import { handleConnection } from './connection.js';
 import { Delivery } from './delivery.js';
+import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWsMetrics } from './metrics.js';
 import { CLOSE } from './protocol.js';
-import { pushWake } from './push.js';
+import { onWakeMessage } from './push.js';
 import { ConnectionRegistry } from './registry.js';
 import type { Session } from './session.js';
+import { unreadReader } from './unread.js';
 import { subscribeToWakes } from './wake.js';
 
 export interface WsServerService extends ServiceHandle {
@@ -53,8 +56,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   };
 
   const publisher = await infra.amqp.createChannel('ws-acks');
+  const readUnread = unreadReader(infra.redis, infra.models);
+  const preferences = preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds);
   const deps = {
     config,
+    readUnread,
+    preferences,
     registry: connections,
     delivery,
     metrics,
@@ -69,8 +76,11 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     },
   };
 
-  const wakes = await subscribeToWakes(infra.amqp, (wake) => track(pushWake(infra.redis, connections, delivery, wake)), logger);
-  const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'ws-server'), config.http.host);
+  const pushDeps = { redis: infra.redis, registry: connections, delivery, readUnread };
+  const wakes = await subscribeToWakes(infra.amqp, (message) => track(onWakeMessage(pushDeps, message)), logger);
+  const app = createOpsApp(infra.checks, registry);
+  mountDemoPage(app, config);
+  const http = await listen(app, servicePort(config, 'ws-server'), config.http.host);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes });
   wss.on('connection', (ws) => handleConnection(ws, deps, sessions));
 

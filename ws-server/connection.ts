@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
 import { acknowledge } from './ack.js';
 import { AuthFailedError, authenticate } from './auth.js';
@@ -10,8 +11,9 @@ import { FrameRateLimiter } from './limits.js';
 import type { WsMetrics } from './metrics.js';
 import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
 import type { ConnectionRegistry } from './registry.js';
-import { planReplay } from './replay.js';
+import { doNotDisturbHold, planReplay } from './replay.js';
 import { Session } from './session.js';
+import type { UnreadReader } from './unread.js';
 
 export interface ConnectionDeps {
   config: Config;
@@ -19,6 +21,8 @@ export interface ConnectionDeps {
   delivery: Delivery;
   metrics: WsMetrics;
   ack: AckDeps;
+  readUnread: UnreadReader;
+  preferences: PreferenceStore;
   logger: Logger;
   /** Keeps shutdown waiting for frames being handled. */
   track<T>(work: Promise<T>): Promise<T>;
@@ -37,7 +41,8 @@ export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: 
   metrics.connectedSockets.inc();
 
   const authTimer = setTimeout(() => {
-    if (session.state === 'new' || session.state === 'authenticating') {
+    // Only a socket that has not proven who it is; a slow replay after a valid AUTH is not an auth failure.
+    if ((session.state === 'new' || session.state === 'authenticating') && session.userId === undefined) {
       session.close(CLOSE.authFailed, 'authentication timeout', 'auth');
     }
   }, config.ws.authTimeoutMs);
@@ -127,10 +132,31 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   session.userId = userId;
   deps.metrics.authenticatedUsers.set(deps.registry.userCount);
   try {
-    const replay = await planReplay(deps.ack.redis, deps.ack.models, userId, deps.config.ws.replayLimit, frame.lastSeq);
+    // Independent reads, side by side: the auth timer is still running.
+    const held = doNotDisturbHold(deps.preferences, userId);
+    held.catch(() => undefined); // awaited by planReplay; this only avoids an unhandled rejection if it fails first
+    const [replay, unread] = await Promise.all([
+      planReplay(
+        { redis: deps.ack.redis, models: deps.ack.models, bufferTtlSeconds: deps.config.pipeline.bufferTtlSeconds },
+        userId,
+        deps.config.ws.replayLimit,
+        frame.lastSeq,
+        held,
+      ),
+      deps.readUnread(userId),
+    ]);
     if (!session.open) return;
+    session.observeUnread(unread);
+    const current = session.unread ?? unread; // a wake during the replay may have brought a newer one
     session.state = 'ready';
-    session.send({ type: 'AUTH_OK', userId, pending: replay.pending, recovered: replay.recovered });
+    session.send({
+      type: 'AUTH_OK',
+      userId,
+      pending: replay.pending,
+      recovered: replay.recovered,
+      unread: current.count,
+      unreadVersion: current.version,
+    });
     deps.delivery.push(session, replay.notifications);
     deps.delivery.push(session, session.takeDeferred());
   } catch (err) {

@@ -3,6 +3,7 @@ import { ackedAt } from '../shared/buffer.js';
 import type { Logger } from '../shared/logger.js';
 import type { Notification } from '../shared/notification.js';
 import { recordStage } from '../shared/timeline.js';
+import type { UnreadState } from '../shared/unread.js';
 import type { WsMetrics } from './metrics.js';
 import { notificationFrame } from './protocol.js';
 import type { ConnectionRegistry } from './registry.js';
@@ -32,9 +33,12 @@ export class Delivery {
 
   /**
    * Sends each notification the session does not already hold in flight at the same or a newer
-   * version, so a wake-up racing the AUTH replay does not double-send.
+   * version, so a wake-up racing the AUTH replay does not double-send. Each frame carries the
+   * newest unread count the socket knows (`unread`, read once per batch by the caller).
    */
-  push(session: Session, notifications: Notification[]): void {
+  push(session: Session, notifications: Notification[], unread?: UnreadState): void {
+    // Kept even while authenticating: AUTH_OK then carries the newest count.
+    if (unread) session.observeUnread(unread);
     if (session.state === 'authenticating') {
       session.defer(notifications);
       return;
@@ -44,7 +48,7 @@ export class Delivery {
       const held = session.inFlight.get(n.id);
       if (held && held.notification.version >= n.version) continue;
       if (held) clearTimeout(held.timer);
-      if (!session.send(notificationFrame(n))) return;
+      if (!session.send(notificationFrame(n, session.unread))) return;
       const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
       session.inFlight.set(n.id, entry);
       this.metrics.sent.inc();
@@ -93,7 +97,7 @@ export class Delivery {
       session.inFlight.delete(id);
       return;
     }
-    if (!session.inFlight.has(id) || !session.send(notificationFrame(entry.notification))) return;
+    if (!session.inFlight.has(id) || !session.send(notificationFrame(entry.notification, session.unread))) return;
     entry.attempts += 1;
     this.metrics.sent.inc();
     this.metrics.redelivered.inc();

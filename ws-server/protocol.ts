@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import type { Notification } from '../shared/notification.js';
+import type { UnreadState } from '../shared/unread.js';
 
 /**
  * The WebSocket protocol: every frame either side may send, the stable error codes and the
@@ -32,9 +33,14 @@ export type ClientFrame =
   | { type: 'ACK'; notificationIds: string[] }
   | { type: 'PING' };
 
+/**
+ * `unread` / `unreadVersion` (AUTH_OK, NOTIFICATION) and `count` / `version` (UNREAD) are the
+ * user's live unread count (shared/unread.ts); the highest version a client has seen is current.
+ */
 export type ServerFrame =
-  | { type: 'AUTH_OK'; userId: string; pending: number; recovered: boolean }
-  | { type: 'NOTIFICATION'; notification: NotificationBody }
+  | { type: 'AUTH_OK'; userId: string; pending: number; recovered: boolean; unread: number; unreadVersion: number }
+  | { type: 'NOTIFICATION'; notification: NotificationBody; unread?: number; unreadVersion?: number }
+  | { type: 'UNREAD'; count: number; version: number }
   | { type: 'ACKED'; ids: string[] }
   | { type: 'ERROR'; code: ErrorCode; message: string; ids?: string[] }
   | { type: 'PONG' };
@@ -118,9 +124,10 @@ function validate(schema: Joi.ObjectSchema, data: unknown): unknown {
  * The notification travels nested: its own `type` (LIKE, SECURITY, ...) would otherwise collide
  * with the frame's `type`.
  */
-export function notificationFrame(n: Notification): ServerFrame {
+export function notificationFrame(n: Notification, unread?: UnreadState): ServerFrame {
   return {
     type: 'NOTIFICATION',
+    ...(unread ? { unread: unread.count, unreadVersion: unread.version } : {}),
     notification: {
       id: n.id,
       seq: n.seq,
@@ -134,6 +141,10 @@ export function notificationFrame(n: Notification): ServerFrame {
       version: n.version,
     },
   };
+}
+
+export function unreadFrame(unread: UnreadState): ServerFrame {
+  return { type: 'UNREAD', count: unread.count, version: unread.version };
 }
 
 export function errorFrame(code: ErrorCode, message: string, ids?: string[]): ServerFrame {

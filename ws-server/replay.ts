@@ -1,13 +1,19 @@
 import type { Redis } from 'ioredis';
-import { ackedAt, pendingScore, readPending } from '../shared/buffer.js';
+import { ackedAt, pendingScore, readPending, type Pending } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
 import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
+import { dndEndsAt, type PreferenceStore } from '../shared/preferences.js';
+import { categoryOf } from '../shared/priority.js';
+import { EVENT_TYPES, type EventType } from '../shared/schemas/event.js';
 
 export interface Replay {
   /** In replay order (priority desc, then seq asc), at most the replay limit. */
   notifications: Notification[];
-  /** Unacked notifications known for the user after lastSeq (Redis pending + MongoDB undelivered). */
+  /**
+   * Unacked notifications known for the user after lastSeq (Redis pending + MongoDB
+   * undelivered), less those held back by do-not-disturb among the candidates.
+   */
   pending: number;
   /** False when more remain than were replayed: the client must page the history API. */
   recovered: boolean;
@@ -20,28 +26,84 @@ export interface Replay {
  * in MongoDB (jobs is a little behind) is not replayed.
  */
 export async function planReplay(
-  redis: Redis,
-  models: Models,
+  stores: { redis: Redis; models: Models; bufferTtlSeconds: number },
   userId: string,
   limit: number,
   lastSeq?: number,
+  holdRule: Promise<HoldRule> = Promise.resolve(() => false),
 ): Promise<Replay> {
+  const { redis, models } = stores;
   const fromRedis = await redisCandidates(redis, userId, limit, lastSeq);
-  const fromMongo = await mongoCandidates(redis, models, userId, limit, lastSeq, fromRedis.window);
+  const fromMongo = (await isReplayClean(redis, userId))
+    ? { notifications: [], total: 0 }
+    : await mongoCandidates(redis, models, userId, limit, lastSeq, fromRedis.window);
+  if (fromMongo.total === 0) await markReplayClean(redis, userId, fromRedis.oldestPendingAtMs, stores.bufferTtlSeconds);
+  const heldBack = await holdRule;
 
   const merged = [...fromRedis.window, ...fromMongo.notifications].sort((a, b) => pendingScore(a) - pendingScore(b));
-  const notifications = merged.slice(0, limit);
-  const pending = fromRedis.total + fromMongo.total;
+  const held = merged.filter(heldBack).length;
+  const notifications = merged.filter((n) => !heldBack(n)).slice(0, limit);
+  const pending = fromRedis.total + fromMongo.total - held;
   return { notifications, pending, recovered: pending <= notifications.length };
+}
+
+/** True for a notification that must not be pushed yet. */
+export type HoldRule = (n: Notification) => boolean;
+
+/**
+ * The replay side of do-not-disturb (consumer/preferences.ts decides it for live delivery):
+ * while the user's window is open, only transactional notifications replay; the others stay
+ * pending and arrive with the delayed wake when the window ends (consumer/delayed-wake.ts),
+ * or in the replay of a socket that connects after it.
+ */
+export async function doNotDisturbHold(store: PreferenceStore, userId: string, nowMs = Date.now()): Promise<HoldRule> {
+  if (dndEndsAt(await store.read(userId), nowMs) === null) return () => false;
+  return (n) => !isTransactional(n.type);
+}
+
+function isTransactional(type: string): boolean {
+  return (EVENT_TYPES as readonly string[]).includes(type) && categoryOf(type as EventType) === 'transactional';
 }
 
 async function redisCandidates(redis: Redis, userId: string, limit: number, lastSeq?: number) {
   const first = await readPending(redis, userId, limit);
-  if (lastSeq === undefined) return { window: first.notifications, total: first.total };
+  const oldestPendingAtMs = oldestOf(first);
+  if (lastSeq === undefined) return { window: first.notifications, total: first.total, oldestPendingAtMs };
   // Resuming: only what came after lastSeq counts, wherever it ranks in priority order.
   const all = first.total > limit ? await readPending(redis, userId, first.total) : first;
   const after = all.notifications.filter((n) => n.seq > lastSeq);
-  return { window: after.slice(0, limit), total: after.length };
+  return { window: after.slice(0, limit), total: after.length, oldestPendingAtMs: oldestOf(all) };
+}
+
+/** When the oldest pending notification was created; undefined when not all were read. */
+function oldestOf(pending: Pending): number | null | undefined {
+  if (pending.total > pending.notifications.length) return undefined;
+  if (pending.notifications.length === 0) return null;
+  return Math.min(...pending.notifications.map((n) => Date.parse(n.createdAt)));
+}
+
+/*
+ * MongoDB holds an undelivered notification that Redis does not only after its buffered copy
+ * expired (BUFFER_TTL_SECONDS after buffering) or Redis lost data. Every copy gets the same TTL
+ * when buffered (an aggregate's is renewed, so it only lasts longer), so once a MongoDB check
+ * found nothing missing, nothing can go missing before the oldest pending copy expires, and
+ * later notifications expire later still. Until then AUTH skips MongoDB entirely: a reconnect
+ * storm costs Redis reads only. The mark expires by itself; if Redis loses it, AUTH checks.
+ */
+async function isReplayClean(redis: Redis, userId: string): Promise<boolean> {
+  return (await redis.exists(keys.replayClean(userId))) === 1;
+}
+
+async function markReplayClean(
+  redis: Redis,
+  userId: string,
+  oldestPendingAtMs: number | null | undefined,
+  bufferTtlSeconds: number,
+): Promise<void> {
+  if (oldestPendingAtMs === undefined) return; // more pending than read: no safe bound
+  const cleanUntilMs = (oldestPendingAtMs ?? Date.now()) + bufferTtlSeconds * 1000;
+  if (cleanUntilMs <= Date.now()) return;
+  await redis.set(keys.replayClean(userId), '1', 'PXAT', cleanUntilMs);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Notification } from '../shared/notification.js';
+import type { UnreadState } from '../shared/unread.js';
 import { fitsSendBuffer } from './limits.js';
 import type { CloseReason, WsMetrics } from './metrics.js';
 import { CLOSE, type ServerFrame } from './protocol.js';
@@ -24,6 +25,8 @@ export class Session {
   readonly inFlight = new Map<string, InFlight>();
   /** Wake-ups that arrived while the AUTH replay was being read; pushed right after it. */
   private deferred: Notification[] = [];
+  /** The newest unread count this socket knows (highest version); frames never carry an older one. */
+  unread: UnreadState | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -50,6 +53,13 @@ export class Session {
       this.metrics.sendBufferPeakValue = buffered;
       this.metrics.sendBufferPeak.set(buffered);
     }
+    return true;
+  }
+
+  /** Keeps `state` if it is newer than what the socket knows; true if it was. */
+  observeUnread(state: UnreadState): boolean {
+    if (this.unread && this.unread.version >= state.version) return false;
+    this.unread = state;
     return true;
   }
 

@@ -4,7 +4,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { AmqpClient } from '../shared/amqp/connection.js';
 import { PermanentError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { WakeMessage } from '../shared/messages.js';
+import type { WakeExchangeMessage } from '../shared/messages.js';
 
 /**
  * Routing of wake-ups: the consumer publishes to a fanout exchange and every ws-server instance
@@ -17,7 +17,7 @@ import type { WakeMessage } from '../shared/messages.js';
 
 const WAKE_PREFETCH = 200;
 
-export type WakeHandler = (wake: WakeMessage) => Promise<void>;
+export type WakeHandler = (message: WakeExchangeMessage) => Promise<void>;
 
 export interface WakeSubscription {
   queue: string;
@@ -49,20 +49,23 @@ export async function subscribeToWakes(amqp: AmqpClient, onWake: WakeHandler, lo
   return { queue, cancel: () => channel.cancelAll() };
 }
 
-function parseWake(content: Buffer): WakeMessage {
+/** A message without `kind` is a notification wake (published before kinds existed). */
+export function parseWake(content: Buffer): WakeExchangeMessage {
   let body: unknown;
   try {
     body = JSON.parse(content.toString('utf8'));
   } catch {
     throw new PermanentError('wake-up is not JSON');
   }
-  const wake = body as Partial<WakeMessage> | null;
+  const wake = body as { kind?: unknown; userId?: unknown; notificationIds?: unknown } | null;
+  if (typeof wake?.userId !== 'string') throw new PermanentError('wake-up lacks userId');
+  if (wake.kind === 'unread') return { kind: 'unread', userId: wake.userId };
   if (
-    typeof wake?.userId !== 'string' ||
+    (wake.kind !== undefined && wake.kind !== 'notifications') ||
     !Array.isArray(wake.notificationIds) ||
     !wake.notificationIds.every((id) => typeof id === 'string')
   ) {
-    throw new PermanentError('wake-up lacks userId or notificationIds');
+    throw new PermanentError('wake-up has an unknown kind or lacks notificationIds');
   }
-  return { userId: wake.userId, notificationIds: wake.notificationIds };
+  return { userId: wake.userId, notificationIds: wake.notificationIds as string[] };
 }

@@ -1,5 +1,6 @@
+import type { Redis } from 'ioredis';
 import type { Models, NotificationStatus } from '../../shared/models/index.js';
-import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';
+import { readUnread, type UnreadState } from '../../shared/unread.js';
 import { decodeCursor, encodeCursor, olderThan } from './cursor.js';
 import { toView } from './view.js';
 
@@ -27,6 +28,7 @@ export async function historyPage(models: Models, q: HistoryQuery) {
   };
 }
 
-export async function unreadCount(models: Models, userId: string): Promise<number> {
-  return models.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
+/** The live count and its version: the same numbers the WebSocket frames carry (shared/unread.ts). */
+export async function unreadCount(models: Models, redis: Redis, userId: string): Promise<UnreadState> {
+  return readUnread(redis, models, userId);
 }

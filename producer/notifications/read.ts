@@ -4,6 +4,7 @@ import { keys } from '../../shared/keys.js';
 import type { Models } from '../../shared/models/index.js';
 import { readAllOp, readOp } from '../../shared/models/notification-state.js';
 import { recordStage } from '../../shared/timeline.js';
+import { bumpUnread, duringUnreadChange, markReadOnce, unreadOnlyInBuffer } from '../../shared/unread.js';
 
 export interface ReadDeps {
   models: Models;
@@ -11,36 +12,72 @@ export interface ReadDeps {
   ttlSeconds: number;
 }
 
-export type ReadOutcome = { found: false } | { found: true; id: string; status: 'read'; readAt: string };
+/** `countChanged`: this call moved the notification from unread to read (the unread count fell). */
+export type ReadOutcome =
+  | { found: false }
+  | { found: true; id: string; userId: string; status: 'read'; readAt: string; countChanged: boolean };
 
 /**
  * Marks one notification read. `userId` (the caller) scopes the lookup so another user's id is
  * simply not found. A notification still in its persist delay exists only in Redis: the read is
  * remembered there and jobs stores it as read, so reading right after delivery is never lost.
+ * The unread count falls only for the call that caused the transition (shared/unread.ts
+ * markReadOnce), so reading twice, or racing another read, counts once.
  */
 export async function markRead(deps: ReadDeps, id: string, userId: string | undefined, now = new Date()): Promise<ReadOutcome> {
-  const owner = userId === undefined ? {} : { userId };
+  const owner = userId ?? (await ownerOf(deps, id));
+  if (owner === undefined) return { found: false };
+  return duringUnreadChange(deps.redis, owner, () => markReadOf(deps, id, owner, now));
+}
+
+/** Without a caller (open dev mode) the notification's own user. */
+async function ownerOf(deps: ReadDeps, id: string): Promise<string | undefined> {
+  const stored = await deps.models.Notification.findById(id, { userId: 1 }).lean();
+  if (stored) return stored.userId;
+  const [buffered] = await readNotifications(deps.redis, [id]);
+  return buffered?.userId;
+}
+
+async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date): Promise<ReadOutcome> {
   const op = readOp(id, now, userId);
-  await deps.models.Notification.updateOne(op.filter, op.update);
-  const stored = await deps.models.Notification.findOne({ _id: id, ...owner }, { status: 1, readAt: 1 }).lean();
+  const { modifiedCount } = await deps.models.Notification.updateOne(op.filter, op.update);
+  const stored = await deps.models.Notification.findOne({ _id: id, userId }, { userId: 1, status: 1, readAt: 1 }).lean();
   if (stored) {
+    const newly = modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;
     await recordStage(deps.redis, id, 'read', deps.ttlSeconds, stored.readAt?.getTime() ?? now.getTime());
-    return { found: true, id, status: 'read', readAt: (stored.readAt ?? now).toISOString() };
+    return { found: true, id, userId: stored.userId, status: 'read', readAt: (stored.readAt ?? now).toISOString(), countChanged: newly > 0 };
   }
   const [buffered] = await readNotifications(deps.redis, [id]);
-  if (!buffered || (userId !== undefined && buffered.userId !== userId)) return { found: false };
-  // NX: the first read wins, as in MongoDB.
-  await deps.redis.set(keys.readBeforeStored(id), String(now.getTime()), 'EX', deps.ttlSeconds, 'NX');
+  if (!buffered || buffered.userId !== userId) return { found: false };
+  // The first read wins, as in MongoDB: the mark keeps its first time.
+  const newly = await markReadOnce(deps.redis, buffered.userId, [id], now.getTime(), deps.ttlSeconds);
   const at = Number(await deps.redis.get(keys.readBeforeStored(id))) || now.getTime();
-  // jobs may have stored it between the lookup and the mark: advance it there too.
+  // jobs may have stored it between the lookup and the mark: advance it there too (already counted).
   const late = readOp(id, new Date(at), buffered.userId);
   await deps.models.Notification.updateOne(late.filter, late.update);
   await recordStage(deps.redis, id, 'read', deps.ttlSeconds, at);
-  return { found: true, id, status: 'read', readAt: new Date(at).toISOString() };
+  return { found: true, id, userId: buffered.userId, status: 'read', readAt: new Date(at).toISOString(), countChanged: newly > 0 };
 }
 
-export async function markAllRead(models: Models, userId: string, now = new Date()): Promise<number> {
+/**
+ * Marks every notification of the user read: the stored ones in MongoDB, and the pending ones
+ * only the buffer holds yet (jobs stores them as read). Not reached: one acked in the last
+ * PERSIST_DELAY_MS and not stored yet; it stays unread and counted, so the count stays exact.
+ * Returns how many were marked.
+ */
+export async function markAllRead(deps: ReadDeps, userId: string, now = new Date()): Promise<number> {
+  return duringUnreadChange(deps.redis, userId, () => markAllReadOf(deps, userId, now));
+}
+
+async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise<number> {
   const op = readAllOp(userId, now);
-  const result = await models.Notification.updateMany(op.filter, op.update);
-  return result.modifiedCount;
+  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update);
+  await bumpUnread(deps.redis, userId, -modifiedCount);
+  const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
+  const newly = await markReadOnce(deps.redis, userId, onlyBuffered, now.getTime(), deps.ttlSeconds);
+  if (onlyBuffered.length > 0) {
+    // Stored by jobs since the lookup: advance them too (already counted by their mark).
+    await deps.models.Notification.updateMany({ ...op.filter, _id: { $in: onlyBuffered } }, op.update);
+  }
+  return modifiedCount + newly;
 }

@@ -8,11 +8,14 @@ import { HttpError } from '../http-errors.js';
 import { historyPage, unreadCount } from '../notifications/history.js';
 import { markAllRead, markRead } from '../notifications/read.js';
 import { timelineOf } from '../notifications/timeline.js';
+import type { UnreadSignal } from '../notifications/unread-signal.js';
 
 export interface NotificationsRouterDeps {
   config: Pick<Config, 'auth' | 'pipeline'>;
   models: Models;
   redis: Redis;
+  /** Announces a changed unread count to the ws-servers; none (tests of the API alone) announces nothing. */
+  unreadChanged?: UnreadSignal;
 }
 
 export const HISTORY_MAX_LIMIT = 100;
@@ -39,6 +42,7 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown): T {
 /** Express 5 forwards rejected promises to the error handler, so handlers may just throw. */
 export function notificationsRouter(deps: NotificationsRouterDeps): Router {
   const { models, redis } = deps;
+  const announce = deps.unreadChanged ?? (async () => undefined);
   const ttlSeconds = deps.config.pipeline.bufferTtlSeconds;
   const router = Router();
   const auth = authenticate(deps.config);
@@ -52,18 +56,22 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.get('/users/:userId/notifications/unread-count', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    res.json({ userId, unread: await unreadCount(models, userId) });
+    const { count, version } = await unreadCount(models, redis, userId);
+    res.json({ userId, unread: count, version });
   });
 
   router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    res.json({ userId, marked: await markAllRead(models, userId) });
+    const marked = await markAllRead({ models, redis, ttlSeconds }, userId);
+    if (marked > 0) await announce(userId);
+    res.json({ userId, marked });
   });
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
     const outcome = await markRead({ models, redis, ttlSeconds }, notificationId, callerOf(res.locals));
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
+    if (outcome.countChanged) await announce(outcome.userId);
     res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt });
   });
 

@@ -31,7 +31,24 @@ export interface Topology {
   acksQueue: string;
   /** Fanout exchange: wakes every ws-server instance for a user with new notifications. */
   wakeExchange: string;
+  /**
+   * Follower fan-out pages (one POST event → pages of followers), consumed on their own channel
+   * with a small prefetch so direct events on eventsQueue are never queued behind them.
+   */
+  fanoutQueue: string;
+  fanoutRetryQueues: string[];
+  fanoutDeadQueue: string;
+  /**
+   * Wake-ups held back by a do-not-disturb window: a ladder of TTL queues (shortest first) that
+   * dead-letter into wakeDueQueue, where the consumer re-queues them on the right rung until
+   * they are due, then publishes the wake. Per-message TTLs would block behind a longer one.
+   */
+  wakeDelayQueues: string[];
+  wakeDueQueue: string;
 }
+
+/** Rungs of the delayed-wake ladder; a wait takes at most a few hops per rung. */
+export const WAKE_DELAY_RUNGS_MS = [250, 2000, 15_000, 120_000, 900_000, 3_600_000];
 
 export function retryDelaysMs(baseDelayMs: number, attempts: number): number[] {
   return Array.from({ length: attempts }, (_, i) => baseDelayMs * 2 ** i);
@@ -50,6 +67,11 @@ export function createTopology(config: Pick<Config, 'rabbitmq' | 'pipeline' | 'p
     persistDeadQueue: `${p}notify.persist.dead`,
     acksQueue: `${p}notify.acks`,
     wakeExchange: `${p}notify.wake`,
+    fanoutQueue: `${p}notify.fanout`,
+    fanoutRetryQueues: delays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
+    fanoutDeadQueue: `${p}notify.fanout.dead`,
+    wakeDelayQueues: WAKE_DELAY_RUNGS_MS.map((ms) => `${p}notify.wake.delay.${ms}ms`),
+    wakeDueQueue: `${p}notify.wake.due`,
   };
 }
 
@@ -90,6 +112,13 @@ export async function declareTopology(channel: ConfirmChannel, t: Topology): Pro
 
   await channel.assertQueue(t.acksQueue, { durable: true });
   await channel.assertExchange(t.wakeExchange, 'fanout', { durable: true });
+
+  await channel.assertQueue(t.fanoutQueue, { durable: true });
+  await channel.assertQueue(t.fanoutDeadQueue, { durable: true });
+  for (const queue of t.fanoutRetryQueues) await declareDelayQueue(channel, queue, t.fanoutQueue);
+
+  await channel.assertQueue(t.wakeDueQueue, { durable: true });
+  for (const queue of t.wakeDelayQueues) await declareDelayQueue(channel, queue, t.wakeDueQueue);
 }
 
 /** Every queue name in the topology; used by tests to clean up their prefix. */
@@ -103,5 +132,10 @@ export function allQueues(t: Topology): string[] {
     ...t.persistRetryQueues,
     t.persistDeadQueue,
     t.acksQueue,
+    t.fanoutQueue,
+    ...t.fanoutRetryQueues,
+    t.fanoutDeadQueue,
+    ...t.wakeDelayQueues,
+    t.wakeDueQueue,
   ];
 }

@@ -1,10 +1,14 @@
 import type { Connection } from 'mongoose';
+import { followModel } from './follow.js';
 import { notificationModel } from './notification.js';
 import { postModel } from './post.js';
+import { preferenceModel } from './preference.js';
 import { userModel } from './user.js';
 
+export * from './follow.js';
 export * from './notification.js';
 export * from './post.js';
+export * from './preference.js';
 export * from './user.js';
 
 export function models(connection: Connection) {
@@ -12,6 +16,8 @@ export function models(connection: Connection) {
     Notification: notificationModel(connection),
     User: userModel(connection),
     Post: postModel(connection),
+    Follow: followModel(connection),
+    Preference: preferenceModel(connection),
   };
 }
 export type Models = ReturnType<typeof models>;

@@ -5,19 +5,25 @@ import Joi from 'joi';
  * publishing and the consumer validates again before processing, so a message that reached
  * the queue some other way cannot get in either. Unknown fields are rejected, not dropped.
  */
-export const SOCIAL_TYPES = ['LIKE', 'COMMENT', 'REPLY', 'MENTION', 'FOLLOW', 'SHARE'] as const;
+export const SOCIAL_TYPES = ['LIKE', 'COMMENT', 'REPLY', 'MENTION', 'FOLLOW', 'SHARE', 'POST', 'UNFOLLOW'] as const;
+/** Types with no single recipient: the consumer fans them out to the actor's followers. */
+export const FANOUT_TYPES = ['POST'] as const;
 export const TRANSACTIONAL_TYPES = ['SECURITY', 'ORDER', 'PAYMENT'] as const;
 export const PROMOTIONAL_TYPES = ['PROMO'] as const;
 export const EVENT_TYPES = [...SOCIAL_TYPES, ...TRANSACTIONAL_TYPES, ...PROMOTIONAL_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isFanoutType(type: EventType): type is (typeof FANOUT_TYPES)[number] {
+  return (FANOUT_TYPES as readonly EventType[]).includes(type);
+}
 
 export interface ActivityEvent {
   eventId?: string;
   type: EventType;
   /** Who acted; optional for system-originated types (SECURITY, ORDER, PAYMENT, PROMO). */
   actorId?: string;
-  /** The recipient of the notification. */
-  targetId: string;
+  /** The recipient of the notification; absent only for FANOUT_TYPES (the followers receive it). */
+  targetId?: string;
   postId?: string;
   commentId?: string;
   orderId?: string;
@@ -57,6 +63,10 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
   MENTION: Joi.object({ ...base, type: Joi.valid('MENTION').required(), actorId: id().required(), postId: id().required() }),
   FOLLOW: Joi.object({ ...base, type: Joi.valid('FOLLOW').required(), actorId: id().required() }),
   SHARE: Joi.object({ ...base, type: Joi.valid('SHARE').required(), actorId: id().required(), postId: id().required() }),
+  // No targetId: every follower of the actor is a recipient.
+  POST: Joi.object({ eventId: eventIdSchema, type: Joi.valid('POST').required(), actorId: id().required(), postId: id().required() }),
+  // Removes the follow edge actor → target; notifies nobody.
+  UNFOLLOW: Joi.object({ ...base, type: Joi.valid('UNFOLLOW').required(), actorId: id().required() }),
   SECURITY: Joi.object({ ...base, type: Joi.valid('SECURITY').required(), actorId: id(), text: text().required() }),
   ORDER: Joi.object({ ...base, type: Joi.valid('ORDER').required(), actorId: id(), orderId: id().required(), text: text() }),
   PAYMENT: Joi.object({
@@ -76,6 +86,11 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
   }),
 };
 
+/** The Joi schema of one type, for docs/openapi.yaml's drift check. */
+export function eventSchemaOf(type: EventType): Joi.ObjectSchema {
+  return schemas[type];
+}
+
 const typeOnly = Joi.object({ type: Joi.string().valid(...EVENT_TYPES).required() }).unknown(true);
 
 export interface FieldProblem {
@@ -94,6 +109,10 @@ export function validateEvent(input: unknown): EventValidation {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ field: '(body)', message: 'an event must be a JSON object' }] };
   }
+  // JSON.parse makes "__proto__" an own key, which Joi's unknown-key check does not see.
+  if (Object.hasOwn(input, '__proto__')) {
+    return { ok: false, problems: [{ field: '__proto__', message: '"__proto__" is not allowed' }] };
+  }
   const typed = typeOnly.validate(input);
   if (typed.error) return { ok: false, problems: problemsOf(typed.error) };
   const type = (input as { type: EventType }).type;
@@ -109,10 +128,12 @@ export function objectIdOf(event: ActivityEvent): string | null {
     case 'COMMENT':
     case 'MENTION':
     case 'SHARE':
+    case 'POST':
       return event.postId ?? null;
     case 'REPLY':
       return event.commentId ?? null;
     case 'FOLLOW':
+    case 'UNFOLLOW':
       return null;
     case 'ORDER':
       return event.orderId ?? null;

@@ -60,10 +60,11 @@ describe('the whole pipeline, end to end', () => {
 
     const timeline = await p.request('GET', `/notifications/${n.id}/timeline`, 'user2');
     assert.equal(timeline.status, 200);
-    const stages = JSON.stringify(timeline.body);
-    for (const stage of ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read']) {
-      assert.ok(stages.includes(stage), `timeline has ${stage}: ${stages}`);
-    }
+    const stages = (timeline.body as { stages: Record<string, string | null> }).stages;
+    const order = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
+    for (const stage of order) assert.ok(stages[stage], `timeline records ${stage}: ${JSON.stringify(stages)}`);
+    const times = order.map((stage) => Date.parse(stages[stage]!));
+    assert.deepEqual([...times].sort((a, b) => a - b), times, 'stages happened in pipeline order');
   });
 
   it('keeps a notification for an offline user, persists it as undelivered, and delivers it on connect', async () => {

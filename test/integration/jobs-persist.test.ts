@@ -6,6 +6,7 @@ import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { ERROR_HEADER } from '../../jobs/failures.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
+import { keys } from '../../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../../shared/messages.js';
 import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
@@ -64,6 +65,14 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
+
+  /** Batches flush one at a time: once a job published now is stored, every earlier batch has finished its cap step. */
+  const earlierBatchesDone = async () => {
+    const marker = notification('marker');
+    await publishJob(marker);
+    await eventually(() => doc(marker.id), { what: 'a marker job behind the earlier batches' });
+  };
+  const storedCounter = async (userId: string) => Number(await redis.get(keys.storedCount(userId)));
 
   before(async () => {
     jobs = await bootstrap(config, testLogger);
@@ -234,13 +243,50 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
         persistedAt: new Date(),
       })),
     );
+    // As if jobs had stored them: jobs only queries users whose counter is over the cap.
+    await redis.set(keys.storedCount(userId), old.length);
+    const checks = await counter('jobs_cap_checks_total');
     const fresh = Array.from({ length: 3 }, () => notification(userId));
     for (const n of fresh) await publishJob(n);
     await eventually(async () => (await m.Notification.countDocuments({ userId })) === 100, {
       what: 'the cap to bring the user to 100',
     });
+    assert.ok((await counter('jobs_cap_checks_total')) > checks, 'the over-cap user was checked');
+    await eventually(async () => (await storedCounter(userId)) === 100, { what: 'the counter to settle at the real count' });
     for (const n of old.slice(0, 5)) assert.ok(await doc(n.id), 'unread old notification kept');
     for (const n of old.slice(5, 13)) assert.equal(await doc(n.id), null, 'oldest read notification removed');
     for (const n of [...old.slice(13), ...fresh]) assert.ok(await doc(n.id), 'newer notification kept');
+  });
+
+  it('asks MongoDB about no user under the cap, however many a batch touches, and about one over it', async () => {
+    const checks = await counter('jobs_cap_checks_total');
+    const crowd = Array.from({ length: 300 }, (_, i) => notification(`crowd${i}`));
+    await Promise.all(crowd.map((n) => publishJob(n)));
+    await eventually(async () => (await m.Notification.countDocuments({ userId: /^crowd/ })) === crowd.length, {
+      what: 'a fan-out to 300 users stored',
+      timeoutMs: 60_000,
+    });
+    await earlierBatchesDone();
+    assert.equal((await counter('jobs_cap_checks_total')) - checks, 0, 'no cap query for 300 users under the cap');
+    assert.equal(await storedCounter('crowd0'), 1, 'a missing counter starts from 0');
+
+    const userId = 'heavy';
+    const atCap = Array.from({ length: 100 }, () => notification(userId));
+    await Promise.all(atCap.map((n) => publishJob(n)));
+    await eventually(async () => (await m.Notification.countDocuments({ userId })) === atCap.length, { what: '100 stored' });
+    await earlierBatchesDone();
+    assert.equal((await counter('jobs_cap_checks_total')) - checks, 0, 'no cap query at the cap');
+    assert.equal(await storedCounter(userId), 100);
+
+    await m.Notification.updateMany({ userId }, { $set: { status: 'read', readAt: new Date() } });
+    const over = notification(userId);
+    await publishJob(over);
+    await eventually(async () => (await storedCounter(userId)) === 100 && (await counter('jobs_cap_checks_total')) > checks, {
+      what: 'the over-cap user to be checked and its counter settled',
+    });
+    assert.equal((await counter('jobs_cap_checks_total')) - checks, 1, 'one cap query, for the one user over the cap');
+    assert.equal(await m.Notification.countDocuments({ userId }), 100);
+    assert.equal(await doc(atCap[0]!.id), null, 'the oldest read notification removed');
+    assert.ok(await doc(over.id), 'the new one kept');
   });
 });

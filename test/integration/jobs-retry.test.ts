@@ -22,6 +22,7 @@ describe('jobs while MongoDB is unreachable', () => {
   let amqp: AmqpClient;
   let publisher: ChannelWrapper;
   let mongo: Connection;
+  let proxyDown = false;
 
   const metric = async (name: string) => {
     const line = (await jobs.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}{`));
@@ -40,7 +41,7 @@ describe('jobs while MongoDB is unreachable', () => {
     mongo = await connectMongo(direct, testLogger);
   });
   after(async () => {
-    await proxy.start().catch(() => undefined);
+    if (proxyDown) await proxy.start();
     await jobs.close();
     await publisher.close();
     await amqp.close();
@@ -51,13 +52,14 @@ describe('jobs while MongoDB is unreachable', () => {
 
   it('retries a failed batch through the retry queues, past the last attempt, and stores it once MongoDB is back', async () => {
     await proxy.cut();
+    proxyDown = true;
     const ids = Array.from({ length: 5 }, () => uuidv7());
     for (const [i, id] of ids.entries()) {
       const n = {
         id, userId: 'offline', seq: i + 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
         message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
       };
-      await publisher.sendToQueue(config.rabbitmq.namePrefix + 'notify.persist', encodeJson(n), {
+      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), {
         persistent: true,
         contentType: JSON_CONTENT_TYPE,
       });
@@ -72,6 +74,7 @@ describe('jobs while MongoDB is unreachable', () => {
     assert.equal(dead.messageCount, 0, 'nothing dead-lettered for a transient failure');
 
     await proxy.start();
+    proxyDown = false;
     await eventually(async () => (await models(mongo).Notification.countDocuments({ userId: 'offline' })) === ids.length, {
       what: 'the retried jobs to be stored',
       timeoutMs: 60_000,

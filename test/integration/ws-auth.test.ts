@@ -37,7 +37,7 @@ describe('ws-server: authentication and protocol errors', () => {
   it('accepts a valid token and answers AUTH_OK with its subject', async () => {
     const [client, ok] = await WsTestClient.authed(server.port, { token: await signUserToken('alice', secret) });
     clients.push(client);
-    assert.deepEqual(ok, { type: 'AUTH_OK', userId: 'alice', pending: 0, recovered: true });
+    assert.deepEqual(ok, { type: 'AUTH_OK', userId: 'alice', pending: 0, recovered: true, unread: 0, unreadVersion: 1 });
   });
 
   for (const [name, token] of [

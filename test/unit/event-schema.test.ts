@@ -9,6 +9,8 @@ const valid = {
   MENTION: { type: 'MENTION', actorId: 'user1', targetId: 'user2', postId: 'post1' },
   FOLLOW: { type: 'FOLLOW', actorId: 'user1', targetId: 'user2' },
   SHARE: { type: 'SHARE', actorId: 'user1', targetId: 'user2', postId: 'post1' },
+  POST: { type: 'POST', actorId: 'user1', postId: 'post1' },
+  UNFOLLOW: { type: 'UNFOLLOW', actorId: 'user1', targetId: 'user2' },
   SECURITY: { type: 'SECURITY', targetId: 'user2', text: 'new sign-in from Firefox' },
   ORDER: { type: 'ORDER', targetId: 'user2', orderId: 'o-1', text: 'has shipped' },
   PAYMENT: { type: 'PAYMENT', targetId: 'user2', paymentId: 'pay-1', amount: 12.5, currency: 'eur' },

@@ -1,0 +1,147 @@
+import type { ClientFleet } from './clients.js';
+import type { LoadGenerator } from './load.js';
+import type { BenchOptions } from './options.js';
+import { waitForPersistence } from './persistence.js';
+import { ProcessSampler } from './process-stats.js';
+import { scrapeSum } from './scrape.js';
+import type { Stack } from './stack.js';
+import type { Tracker } from './tracker.js';
+
+/** Everything a scenario drives: the running stack and the client side. */
+export interface Harness {
+  options: BenchOptions;
+  stack: Stack;
+  tracker: Tracker;
+  fleet: ClientFleet;
+  load: LoadGenerator;
+  log: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  result: object;
+  /** Number of messages for the broker baseline, or 0 to skip it (connections). */
+  baselineMessages: number;
+  /** Pipeline throughput to compare with the baseline, notifications/s. */
+  throughput?: number;
+}
+
+export type ScenarioRunner = (h: Harness) => Promise<ScenarioResult>;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function sampler(h: Harness): ProcessSampler {
+  return new ProcessSampler(Object.fromEntries(Object.entries(h.stack.services).map(([name, s]) => [name, s.proc.pid ?? 0])));
+}
+
+/**
+ * Load at `rate` for `options.warmup` seconds, fully delivered, then forgotten: the services'
+ * caches (user names, preferences), connections and JIT are warm before anything is measured.
+ */
+export async function warmUp(h: Harness, rate: number): Promise<void> {
+  if (h.options.warmup <= 0) return;
+  h.log(`warm-up: ${rate} events/s for ${h.options.warmup} s (not measured)`);
+  await h.load.run(rate, h.options.warmup, -1);
+  await drain(h);
+  await sleep(500);
+  h.tracker.reset();
+}
+
+/**
+ * After the load stops: waits for every answer, then for the deliveries, until the backlog is
+ * empty or nothing has arrived for `drainSeconds` (what is still missing then counts as lost).
+ */
+export async function drain(h: Harness, pending: () => number = () => h.tracker.backlog): Promise<void> {
+  await h.load.settle(h.options.drainSeconds * 1000);
+  let last = h.tracker.delivered;
+  let quietSince = performance.now();
+  while (pending() > 0 && performance.now() - quietSince < h.options.drainSeconds * 1000) {
+    await sleep(50);
+    if (h.tracker.delivered !== last) {
+      last = h.tracker.delivered;
+      quietSince = performance.now();
+    }
+  }
+}
+
+export async function bulkWrites(h: Harness): Promise<{ persist: number; acks: number }> {
+  const port = h.stack.services.jobs.port;
+  return {
+    persist: await scrapeSum(port, 'jobs_mongo_bulk_writes_total', 'queue="persist"'),
+    acks: await scrapeSum(port, 'jobs_mongo_bulk_writes_total', 'queue="acks"'),
+  };
+}
+
+/** Notifications per second over the span from the first send to the last receipt. */
+export function deliveredPerSecond(h: Harness, phase?: number): number {
+  let first = Infinity;
+  let last = 0;
+  let count = 0;
+  for (const r of h.tracker.events.values()) {
+    if (phase !== undefined && r.phase !== phase) continue;
+    first = Math.min(first, r.sentAt);
+    if (r.receivedAt !== undefined) {
+      last = Math.max(last, r.receivedAt);
+      count++;
+    }
+  }
+  return count === 0 ? 0 : Math.round((count / (last - first)) * 1000);
+}
+
+/**
+ * Waits for MongoDB to hold every delivered notification as delivered, then reports ACK →
+ * persisted and the bulk writes jobs needed per stored notification (both queues together).
+ */
+export async function persistenceAndBatching(h: Harness) {
+  const o = h.options;
+  const timeoutMs = o.persistDelayMs + o.persistWaitSeconds * 1000;
+  const persistence = await waitForPersistence(h.stack.config.mongo.url, h.tracker, timeoutMs, (line) => {
+    if (o.progress) h.log(line);
+  });
+  const writes = await bulkWrites(h);
+  const perNotification = persistence.stored ? Math.round(((writes.persist + writes.acks) / persistence.stored) * 1000) / 1000 : null;
+  return { persistence, mongoBulkWrites: { ...writes, perNotification } };
+}
+
+async function meanMs(port: number, histogram: string): Promise<number | null> {
+  const [sum, count] = await Promise.all([scrapeSum(port, `${histogram}_sum`), scrapeSum(port, `${histogram}_count`)]);
+  return count > 0 ? Math.round((sum / count) * 1000 * 100) / 100 : null;
+}
+
+/**
+ * Where the time went, from the services' own histograms (means over the whole run), and each
+ * service's event-loop lag: a lagging loop means the process waited for a CPU, not for I/O.
+ */
+export async function stageBreakdown(h: Harness) {
+  const s = h.stack.services;
+  const lag: Record<string, number> = {};
+  for (const [name, service] of Object.entries(s)) {
+    lag[name] = Math.round((await scrapeSum(service.port, 'nodejs_eventloop_lag_p99_seconds')) * 1000 * 100) / 100;
+  }
+  return {
+    meanPublishConfirmMs: await meanMs(s.producer.port, 'producer_publish_confirm_seconds'),
+    meanAcceptedToBufferedMs: await meanMs(s.consumer.port, 'consumer_buffer_latency_seconds'),
+    meanFirstSendToAckMs: await meanMs(s['ws-server'].port, 'ws_ack_latency_seconds'),
+    eventLoopLagP99Ms: lag,
+  };
+}
+
+/** Warnings and errors each service logged during the run, grouped by message (at most 5 each). */
+export function serviceWarnings(h: Harness): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [name, service] of Object.entries(h.stack.services)) {
+    const counts: Record<string, number> = {};
+    for (const line of service.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: string };
+        if ((entry.level ?? 0) < 40) continue;
+        const key = `${entry.msg ?? '?'}${entry.err ? `: ${entry.err}` : ''}`.slice(0, 200);
+        if (key in counts || Object.keys(counts).length < 5) counts[key] = (counts[key] ?? 0) + 1;
+      } catch {
+        // not a log line
+      }
+    }
+    if (Object.keys(counts).length > 0) out[name] = counts;
+  }
+  return out;
+}

@@ -1,0 +1,171 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Every knob of `npm run bench`, with the defaults a first run on a laptop should use.
+ * `npm run bench -- --scenario steady --rate 500 --duration 30 --users 200`.
+ */
+export const SCENARIOS = ['steady', 'max', 'connections', 'reconnect-storm'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  scenario: Scenario;
+  /** Events per second offered (steady, reconnect-storm intake); the first step of `max`. */
+  rate: number;
+  /** Seconds of load (steady), per step (max), of holding the sockets (connections). */
+  duration: number;
+  /** Recipients, one WebSocket each (connections: the number of sockets). */
+  users: number;
+  /** reconnect-storm: pending notifications per client. */
+  pending: number;
+  /** max: rate added per step, the ceiling, and the p99 bound a step must stay under. */
+  step: number;
+  maxRate: number;
+  p99BoundMs: number;
+  /** Seconds of unmeasured load first (steady, max), at the first rate; 0 disables. */
+  warmup: number;
+  /** Bound on waiting for the last notifications after the load stops. */
+  drainSeconds: number;
+  /** Concurrent HTTP sockets of the load generator. */
+  httpSockets: number;
+  /** Bound on waiting (after PERSIST_DELAY_MS) for MongoDB to hold every notification. */
+  persistWaitSeconds: number;
+  /** PERSIST_DELAY_MS given to the services (the pipeline's default is 5000). */
+  persistDelayMs: number;
+  /** Run `npm run build` first (off when dist/ is known fresh, e.g. in CI after the build). */
+  build: boolean;
+  /** Measure the raw broker baseline after the run. */
+  baseline: boolean;
+  /** Print the progress line every second. */
+  progress: boolean;
+  /** Directory of the JSON result and the SVG chart. */
+  outDir: string;
+  /** Drop the run's queues, Redis keys and database at the end. */
+  cleanup: boolean;
+  /** Extra variables for the services (`--env CONSUMER_PREFETCH=256`), for tuning experiments. */
+  serviceEnv: Record<string, string>;
+}
+
+export const DEFAULTS: BenchOptions = {
+  scenario: 'steady',
+  rate: 200,
+  duration: 20,
+  users: 100,
+  pending: 10,
+  step: 250,
+  maxRate: 5000,
+  p99BoundMs: 100,
+  warmup: 5,
+  drainSeconds: 30,
+  httpSockets: 64,
+  persistWaitSeconds: 60,
+  persistDelayMs: 5000,
+  build: true,
+  baseline: true,
+  progress: true,
+  outDir: 'bench-results',
+  cleanup: true,
+  serviceEnv: {},
+};
+
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new OptionsError(`--${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --scenario steady|max|connections|reconnect-storm   (default ${DEFAULTS.scenario})
+  --rate N            events/s offered; first step of max          (default ${DEFAULTS.rate})
+  --duration S        seconds of load / per max step / holding     (default ${DEFAULTS.duration})
+  --users N           clients (connections: sockets)               (default ${DEFAULTS.users})
+  --pending K         reconnect-storm: pending per client          (default ${DEFAULTS.pending})
+  --step N            max: rate increase per step                  (default ${DEFAULTS.step})
+  --max-rate N        max: highest rate tried                      (default ${DEFAULTS.maxRate})
+  --p99-bound MS      max: p99 a step must stay under              (default ${DEFAULTS.p99BoundMs})
+  --warmup S          unmeasured load first (steady, max); 0 = none  (default ${DEFAULTS.warmup})
+  --drain S           bound on waiting for stragglers              (default ${DEFAULTS.drainSeconds})
+  --http-sockets N    load generator keep-alive sockets            (default ${DEFAULTS.httpSockets})
+  --persist-wait S    bound on waiting for MongoDB after the delay   (default ${DEFAULTS.persistWaitSeconds})
+  --persist-delay-ms  PERSIST_DELAY_MS for the services            (default ${DEFAULTS.persistDelayMs})
+  --env NAME=VALUE    extra service variable, repeatable (e.g. --env CONSUMER_PREFETCH=256)
+  --no-build --no-baseline --no-progress --keep-data --out DIR`;
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseFlagsStrict(argv);
+  } catch (err) {
+    throw new OptionsError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+}
+
+function parseFlagsStrict(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      scenario: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      users: { type: 'string' },
+      pending: { type: 'string' },
+      step: { type: 'string' },
+      'max-rate': { type: 'string' },
+      'p99-bound': { type: 'string' },
+      drain: { type: 'string' },
+      warmup: { type: 'string' },
+      'http-sockets': { type: 'string' },
+      'persist-delay-ms': { type: 'string' },
+      'persist-wait': { type: 'string' },
+      'no-build': { type: 'boolean' },
+      'no-baseline': { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      'keep-data': { type: 'boolean' },
+      out: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      help: { type: 'boolean' },
+    },
+  });
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseFlags(argv);
+  if (values.help) throw new OptionsError(USAGE);
+  const scenario = values.scenario ?? DEFAULTS.scenario;
+  if (!(SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new OptionsError(`--scenario must be one of ${SCENARIOS.join(', ')}, got "${scenario}"`);
+  }
+  const serviceEnv: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match?.[1]) throw new OptionsError(`--env must be NAME=VALUE with an upper-case NAME, got "${pair}"`);
+    serviceEnv[match[1]] = match[2] ?? '';
+  }
+  const users = Math.floor(positive('users', values.users, DEFAULTS.users));
+  if (users < 2) throw new OptionsError('--users must be at least 2 (an actor never notifies itself)');
+  return {
+    scenario: scenario as Scenario,
+    rate: positive('rate', values.rate, DEFAULTS.rate),
+    duration: positive('duration', values.duration, DEFAULTS.duration),
+    users,
+    pending: Math.floor(positive('pending', values.pending, DEFAULTS.pending)),
+    step: positive('step', values.step, DEFAULTS.step),
+    maxRate: positive('max-rate', values['max-rate'], DEFAULTS.maxRate),
+    p99BoundMs: positive('p99-bound', values['p99-bound'], DEFAULTS.p99BoundMs),
+    warmup: values.warmup === '0' ? 0 : positive('warmup', values.warmup, DEFAULTS.warmup),
+    drainSeconds: positive('drain', values.drain, DEFAULTS.drainSeconds),
+    httpSockets: Math.floor(positive('http-sockets', values['http-sockets'], DEFAULTS.httpSockets)),
+    persistWaitSeconds: positive('persist-wait', values['persist-wait'], DEFAULTS.persistWaitSeconds),
+    persistDelayMs: Math.floor(positive('persist-delay-ms', values['persist-delay-ms'], DEFAULTS.persistDelayMs)),
+    build: !values['no-build'],
+    baseline: !values['no-baseline'],
+    progress: !values['no-progress'],
+    outDir: values.out ?? DEFAULTS.outDir,
+    cleanup: !values['keep-data'],
+    serviceEnv,
+  };
+}

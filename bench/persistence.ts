@@ -1,0 +1,64 @@
+import mongoose from 'mongoose';
+import { notificationModel } from '../shared/models/notification.js';
+import { summarize, type LatencySummary } from './stats.js';
+import type { Tracker } from './tracker.js';
+
+export interface PersistenceResult {
+  expected: number;
+  /** Every delivered notification stored as delivered before the bound ran out. */
+  complete: boolean;
+  stored: number;
+  storedDelivered: number;
+  /** Client ACK (wall clock) → MongoDB `persistedAt`, for notifications stored after their ACK. */
+  ackToPersisted: LatencySummary;
+  /** Stored before the ACK (persist delay shorter than delivery): moved to delivered by the acks path. */
+  persistedBeforeAck: number;
+  seconds: number;
+  storedPerSecondWhileWaiting: number;
+}
+
+/**
+ * Waits (bounded) until every delivered notification is stored in MongoDB as delivered, then
+ * reads the stored documents once to measure ACK → persisted from the client's ACK clock.
+ */
+export async function waitForPersistence(mongoUrl: string, tracker: Tracker, timeoutMs: number, progress: (line: string) => void): Promise<PersistenceResult> {
+  const connection = await mongoose.createConnection(mongoUrl).asPromise();
+  const start = performance.now();
+  try {
+    const Notification = notificationModel(connection);
+    const expected = tracker.delivered + tracker.warmupDelivered;
+    let storedDelivered = 0;
+    const storedAtStart = await Notification.countDocuments({});
+    while (performance.now() - start < timeoutMs) {
+      storedDelivered = await Notification.countDocuments({ status: 'delivered' });
+      progress(`persist: ${storedDelivered}/${expected} stored as delivered`);
+      if (storedDelivered >= expected) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const docs = await Notification.find({}, { _id: 1, persistedAt: 1 }).lean();
+    const ackToPersisted: number[] = [];
+    let persistedBeforeAck = 0;
+    const ackOf = new Map<string, number>();
+    for (const r of tracker.events.values()) if (r.notificationId && r.ackedWallMs !== undefined) ackOf.set(r.notificationId, r.ackedWallMs);
+    for (const doc of docs) {
+      const acked = ackOf.get(doc._id);
+      if (acked === undefined) continue;
+      const delay = doc.persistedAt.getTime() - acked;
+      if (delay >= 0) ackToPersisted.push(delay);
+      else persistedBeforeAck++;
+    }
+    return {
+      expected,
+      complete: storedDelivered >= expected,
+      stored: docs.length,
+      storedDelivered,
+      ackToPersisted: summarize(ackToPersisted),
+      persistedBeforeAck,
+      seconds: Math.round(performance.now() - start) / 1000,
+      /** How fast jobs stored while the harness waited: the persistence path's own throughput. */
+      storedPerSecondWhileWaiting: Math.round(((docs.length - storedAtStart) / (performance.now() - start)) * 1000 * 10) / 10,
+    };
+  } finally {
+    await connection.close();
+  }
+}

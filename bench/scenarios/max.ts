@@ -1,0 +1,104 @@
+import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, sampler, stageBreakdown, sleep, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { startProgress } from '../progress.js';
+
+/** Time a step's last events get to arrive before what is still missing counts as backlog. */
+const STEP_GRACE_MS = 2000;
+/**
+ * Undelivered events allowed when a step's load ends, in seconds of its traffic: what is in
+ * flight at a healthy latency. More means the backlog grew during the step, even if the grace
+ * period (with the load gone) lets the pipeline catch up.
+ */
+const MAX_BACKLOG_AT_END_SECONDS = 0.5;
+
+interface Step {
+  rate: number;
+  deliveredPerSecond: number;
+  p50: number | null;
+  p99: number | null;
+  /** Accepted events of the step undelivered the moment its load ended. */
+  backlogAtEnd: number;
+  /** Accepted events of the step still undelivered STEP_GRACE_MS after it ended. */
+  backlogAfterGrace: number;
+  httpFailed: number;
+  /** Kept up: everything accepted, nothing left behind after the grace period. */
+  keptUp: boolean;
+  /** Kept up and p99 within the bound. */
+  passed: boolean;
+}
+
+/**
+ * Steps the offered rate up until the pipeline stops keeping up: a backlog the grace period
+ * does not absorb, or failed requests. Two answers: the highest rate whose p99 stayed within
+ * the bound (the issue's question), and the highest rate sustained at all, whatever its p99.
+ */
+export async function max(h: Harness): Promise<ScenarioResult> {
+  const { options: o, tracker } = h;
+  h.log(`max: connecting ${o.users} clients`);
+  await h.fleet.connectAll(h.stack.userIds);
+  await warmUp(h, o.rate);
+  const usage = sampler(h);
+  let rate = o.rate;
+  const stopProgress = startProgress(tracker, o.progress, () => `rate ${rate}  `);
+  const steps: Step[] = [];
+  for (let phase = 0; rate <= o.maxRate; phase++, rate += o.step) {
+    h.log(`max: step ${phase + 1}, ${rate} events/s for ${o.duration} s`);
+    const failedBefore = tracker.failed;
+    await h.load.run(rate, o.duration, phase);
+    const inPhase = (r: { phase: number }) => r.phase === phase;
+    const backlogAtEnd = tracker.lost(inPhase).length;
+    await h.load.settle(STEP_GRACE_MS);
+    await sleep(STEP_GRACE_MS);
+    const latency = tracker.latency(inPhase).acceptedToReceived;
+    const step: Step = {
+      rate,
+      deliveredPerSecond: deliveredPerSecond(h, phase),
+      p50: latency.p50,
+      p99: latency.p99,
+      backlogAtEnd,
+      backlogAfterGrace: tracker.lost(inPhase).length,
+      httpFailed: tracker.failed - failedBefore,
+      keptUp: false,
+      passed: false,
+    };
+    step.keptUp = step.backlogAfterGrace === 0 && step.backlogAtEnd <= rate * MAX_BACKLOG_AT_END_SECONDS && step.httpFailed === 0;
+    step.passed = step.keptUp && step.p99 !== null && step.p99 <= o.p99BoundMs;
+    steps.push(step);
+    const verdict = step.passed ? 'pass' : step.keptUp ? `kept up, p99 over ${o.p99BoundMs} ms` : 'FELL BEHIND';
+    h.log(`max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`);
+    if (!step.keptUp) break;
+  }
+  await drain(h);
+  stopProgress();
+  tracker.closeWindow();
+  const services = usage.stop();
+  const stages = await stageBreakdown(h);
+  const stored = await persistenceAndBatching(h);
+  const best = [...steps].reverse().find((s) => s.passed);
+  const sustained = [...steps].reverse().find((s) => s.keptUp);
+  return {
+    baselineMessages: tracker.accepted,
+    throughput: best?.deliveredPerSecond ?? sustained?.deliveredPerSecond ?? 0,
+    result: {
+      p99BoundMs: o.p99BoundMs,
+      bestRate: best?.rate ?? null,
+      bestDeliveredPerSecond: best?.deliveredPerSecond ?? null,
+      sustainedRate: sustained?.rate ?? null,
+      sustainedDeliveredPerSecond: sustained?.deliveredPerSecond ?? null,
+      /** What throughputVsBaseline compares: the best step within the bound, else the sustained one. */
+      comparedWith: best ? 'best' : sustained ? 'sustained' : 'none',
+      steps,
+      sent: tracker.sent,
+      accepted: tracker.accepted,
+      httpFailures: Object.fromEntries(tracker.failures),
+      delivered: tracker.delivered,
+      lost: tracker.lost().length,
+      duplicatesAfterAck: tracker.duplicatesAfterAck,
+      redeliveriesBeforeAck: tracker.redeliveries,
+      latencyMsAllSteps: tracker.latency(),
+      stages,
+      ...stored,
+      services,
+      serviceWarnings: serviceWarnings(h),
+    },
+  };
+}

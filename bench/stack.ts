@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import mongoose from 'mongoose';
+import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
+import { userModel } from '../shared/models/user.js';
+import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
+import { deleteQueuesAndKeys, dropDatabase } from './cleanup.js';
+import type { BenchOptions } from './options.js';
+
+const run = promisify(execFile);
+
+/** Pause between the services' exit and dropping the run's database. */
+const QUIET_BEFORE_DROP_MS = 3000;
+
+/**
+ * The system under test: the four services as separate built processes, on names, keys and a
+ * database unique to this run, so a benchmark never sees (or disturbs) tests or another run.
+ */
+export interface Stack {
+  runId: string;
+  env: Record<string, string>;
+  config: Config;
+  services: Record<ServiceName, RunningService>;
+  jwtSecret: string;
+  userIds: string[];
+  close(): Promise<void>;
+}
+
+export async function ensureInfrastructure(log: (line: string) => void): Promise<void> {
+  log('infrastructure: scripts/services.sh up');
+  await run('bash', ['scripts/services.sh', 'up'], { cwd: ROOT });
+}
+
+export async function build(log: (line: string) => void): Promise<void> {
+  log('build: npm run build');
+  try {
+    await run('npm', ['run', 'build', '--silent'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const out = (err as { stdout?: string }).stdout ?? '';
+    throw new Error(`npm run build failed (use --no-build to run the existing dist/):\n${out.slice(0, 4000)}`);
+  }
+}
+
+export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDelayMs' | 'serviceEnv'>, jwtSecret: string): Record<string, string> {
+  const mongoUrl = new URL(process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017');
+  mongoUrl.pathname = `/bench_${runId}`;
+  return {
+    NODE_ENV: 'development',
+    HTTP_HOST: '127.0.0.1',
+    PRODUCER_PORT: '0',
+    CONSUMER_PORT: '0',
+    WS_PORT: '0',
+    JOBS_PORT: '0',
+    RABBITMQ_URL: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    MONGO_URL: mongoUrl.toString(),
+    AMQP_NAME_PREFIX: `bench.${runId}.`,
+    REDIS_KEY_PREFIX: `bench:${runId}:`,
+    WS_AUTH_MODE: 'token',
+    JWT_SECRET: jwtSecret,
+    // The benchmark measures the pipeline's cost, not its product policy: the limiter still runs
+    // (its Redis round trips are part of the cost) but never drops a benchmark event.
+    RATE_LIMIT_ACTOR_PER_MINUTE: '1000000000',
+    RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000000',
+    PERSIST_DELAY_MS: String(options.persistDelayMs),
+    // Sockets of the connections scenario sit idle between pings; the default is fine, but the
+    // client fleet ACKs in batches, so allow the largest batch the protocol allows.
+    WS_MAX_ACK_BATCH: '500',
+    // jobs may hold a large batch when the run ends; it must finish writing before it exits
+    // (see cleanup.ts for why an abandoned write matters).
+    SHUTDOWN_TIMEOUT_MS: '60000',
+    ...options.serviceEnv,
+  };
+}
+
+/** Users exist in MongoDB only so the consumer formats names; delivery does not need them. */
+async function seedUsers(config: Config, userIds: string[]): Promise<void> {
+  const connection = await mongoose.createConnection(config.mongo.url).asPromise();
+  try {
+    const now = new Date();
+    const docs = userIds.map((id, i) => ({ _id: id, name: `Bench ${i}`, createdAt: now }));
+    for (let i = 0; i < docs.length; i += 1000) await userModel(connection).insertMany(docs.slice(i, i + 1000));
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startStack(options: BenchOptions, log: (line: string) => void): Promise<Stack> {
+  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const jwtSecret = randomBytes(32).toString('hex');
+  const env = benchEnv(runId, options, jwtSecret);
+  const config = loadConfig(env);
+  const userIds = Array.from({ length: options.users }, (_, i) => `bu${i}`);
+  // Idle sockets need no names; every other scenario formats messages with them.
+  if (options.scenario !== 'connections') await seedUsers(config, userIds);
+
+  log(`services: starting producer, consumer, ws-server, jobs (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
+  const started: RunningService[] = [];
+  try {
+    // jobs first: it declares nothing the others need, but starting it early lets it warm up.
+    for (const name of ['jobs', 'consumer', 'ws-server', 'producer'] as const) started.push(await startBuilt(name, env));
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop('SIGKILL')));
+    if (options.cleanup) await deleteQueuesAndKeys(config).catch(() => undefined);
+    throw err;
+  }
+  const services = Object.fromEntries(started.map((s) => [s.name, s])) as Record<ServiceName, RunningService>;
+  let closed: Promise<void> | undefined;
+  return {
+    runId,
+    env,
+    config,
+    services,
+    jwtSecret,
+    userIds,
+    close: () =>
+      (closed ??= (async () => {
+        const codes = await Promise.all(started.map((s) => s.stop('SIGTERM')));
+        if (!options.cleanup) return;
+        await deleteQueuesAndKeys(config);
+        if (codes.some((code) => code !== 0)) {
+          log(`cleanup: a service did not shut down cleanly (exit codes ${codes.join(', ')}); database bench_${runId} is left in place, drop it later`);
+          return;
+        }
+        // The server may still be answering requests the services sent just before exiting.
+        await new Promise((r) => setTimeout(r, QUIET_BEFORE_DROP_MS));
+        await dropDatabase(config);
+      })()),
+  };
+}

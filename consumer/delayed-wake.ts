@@ -1,0 +1,67 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { ConsumeMessage } from 'amqplib';
+import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
+
+/**
+ * Wake-ups held back by do-not-disturb wait in the broker, never in this process: a message
+ * hops down a ladder of TTL queues (topology.wakeDelayQueues) until its due time, then the wake
+ * is published to the fanout exchange. Each hop is confirmed before the previous copy is acked,
+ * so a consumer that dies mid-wait loses nothing (at worst a wake is published twice, which the
+ * ws-server deduplicates by id and version).
+ */
+
+/** The longest rung not beyond what is left, or the shortest one. */
+function rungFor(topology: Topology, remainingMs: number): string {
+  let index = 0;
+  WAKE_DELAY_RUNGS_MS.forEach((ms, i) => {
+    if (ms <= remainingMs) index = i;
+  });
+  return topology.wakeDelayQueues[index]!;
+}
+
+/** Schedules a wake for `dueAtMs`. */
+export async function scheduleWake(channel: ChannelWrapper, topology: Topology, wake: WakeMessage, dueAtMs: number): Promise<void> {
+  const body: DelayedWakeMessage = { ...wake, dueAtMs };
+  await channel.sendToQueue(rungFor(topology, dueAtMs - Date.now()), encodeJson(body), {
+    persistent: true,
+    contentType: JSON_CONTENT_TYPE,
+  });
+}
+
+export async function publishWake(channel: ChannelWrapper, topology: Topology, wake: WakeMessage): Promise<void> {
+  await channel.publish(topology.wakeExchange, '', encodeJson(wake), { contentType: JSON_CONTENT_TYPE });
+}
+
+/** Consumes the ladder's exit: re-schedules what is early, publishes what is due. */
+export async function consumeDueWakes(channel: ChannelWrapper, topology: Topology, logger: Logger): Promise<void> {
+  await channel.consume(
+    topology.wakeDueQueue,
+    async (msg: ConsumeMessage) => {
+      let body: DelayedWakeMessage;
+      try {
+        body = JSON.parse(msg.content.toString('utf8')) as DelayedWakeMessage;
+        if (typeof body.userId !== 'string' || !Array.isArray(body.notificationIds) || typeof body.dueAtMs !== 'number') {
+          throw new Error('not a delayed wake');
+        }
+      } catch (err) {
+        // A held wake only speeds delivery up (the buffer and replay hold the truth): drop it.
+        logger.warn({ err: errorMessage(err) }, 'malformed delayed wake dropped');
+        channel.ack(msg);
+        return;
+      }
+      try {
+        const { dueAtMs, ...wake } = body;
+        if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
+        else await publishWake(channel, topology, wake);
+        channel.ack(msg);
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'delayed wake not forwarded; requeued');
+        channel.nack(msg, false, true);
+      }
+    },
+    { prefetch: 50 },
+  );
+}

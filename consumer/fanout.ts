@@ -1,0 +1,105 @@
+import type { Model } from 'mongoose';
+import { PermanentError } from '../shared/errors.js';
+import { keys } from '../shared/keys.js';
+import { encodeJson, JSON_CONTENT_TYPE } from '../shared/messages.js';
+import { followersPage, type FollowDoc } from '../shared/models/follow.js';
+import type { FanoutPage } from './fanout-message.js';
+import type { Outcome } from './metrics.js';
+import type { IncomingEvent, ParsedEvent } from './parse-event.js';
+import { processEvent, type ProcessDeps } from './process-event.js';
+
+/**
+ * Fan-out of a POST to the actor's followers, one page at a time (docs/pipeline.md "Fan-out").
+ *
+ * The POST event only publishes page 0. Whoever runs page n reads at most `chunkSize`
+ * notifiable followers after the page's cursor, publishes page n+1 (before working, so another
+ * consumer can start it), then runs each follower through the same per-recipient path as a
+ * direct event with the per-recipient eventId `${eventId}:${followerId}`: its eventId dedupe
+ * mark makes a re-run page (a crash, a retry) notify nobody twice.
+ *
+ * Two marks per (eventId, page) keep a redelivered page from doing the whole chain again:
+ * "page n published" (so page n's publisher publishes it once) and "page n done".
+ */
+export interface FanoutDeps extends ProcessDeps {
+  follows: Model<FollowDoc>;
+  chunkSize: number;
+  concurrency: number;
+}
+
+export type PageOutcome = { status: 'done'; recipients: Partial<Record<Outcome, number>> } | { status: 'duplicate' };
+
+/** The per-recipient event of a fan-out: the POST with one follower as its target. */
+export function recipientEvent(page: FanoutPage, followerId: string): ParsedEvent {
+  return { type: 'POST', actorId: page.actorId, postId: page.postId, targetId: followerId, eventId: `${page.eventId}:${followerId}` };
+}
+
+async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
+  const published = keys.fanoutPagePublished(page.eventId, page.page);
+  if ((await deps.redis.exists(published)) === 1) return;
+  await deps.channel.sendToQueue(deps.topology.fanoutQueue, encodeJson(page), {
+    persistent: true,
+    messageId: `${page.eventId}#${page.page}`,
+    contentType: JSON_CONTENT_TYPE,
+  });
+  // After the confirm: a crash in between only risks a second copy of the page, which the
+  // per-recipient dedupe and the "done" mark absorb; the reverse order could lose the page.
+  await deps.redis.set(published, '1', 'EX', deps.windows.eventWindowSeconds);
+}
+
+/** Starts the fan-out of a POST event: the caller acks the event once this resolves. */
+export async function startFanout(deps: FanoutDeps, event: IncomingEvent, acceptedAtMs?: number): Promise<void> {
+  if (event.actorId === undefined || event.postId === undefined) throw new PermanentError('a fan-out event needs actorId and postId');
+  await publishPage(deps, {
+    eventId: event.eventId,
+    actorId: event.actorId,
+    postId: event.postId,
+    page: 0,
+    after: null,
+    ...(acceptedAtMs !== undefined ? { acceptedAtMs } : {}),
+  });
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; rejects with the first error once all settled. */
+async function forEachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let failure: { error: unknown } | undefined;
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length && failure === undefined) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure.error;
+  return results;
+}
+
+/** One page: resolving means it may be acked; any error means it may not (it is retried). */
+export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise<PageOutcome> {
+  const done = keys.fanoutPageDone(page.eventId, page.page);
+  if ((await deps.redis.exists(done)) === 1) return { status: 'duplicate' };
+
+  const rows = await followersPage(deps.follows, page.actorId, {
+    after: page.after ?? undefined,
+    limit: deps.chunkSize,
+    notifiable: true,
+  });
+  const last = rows.at(-1);
+  if (rows.length === deps.chunkSize && last !== undefined) {
+    await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId });
+  }
+
+  const outcomes = await forEachLimited(rows, deps.concurrency, (row) =>
+    processEvent(deps, recipientEvent(page, row.followerId), page.acceptedAtMs),
+  );
+  await deps.redis.set(done, '1', 'EX', deps.windows.eventWindowSeconds);
+
+  const recipients: Partial<Record<Outcome, number>> = {};
+  for (const outcome of outcomes) recipients[outcome] = (recipients[outcome] ?? 0) + 1;
+  return { status: 'done', recipients };
+}

@@ -1,0 +1,34 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../shared/keys.js';
+
+/**
+ * The per-user counter that decides who is worth a cap query. Running high (a replay, a
+ * concurrent cap run) costs one extra check; running low lets a user grow past the cap unchecked,
+ * so only a lost key or a crash between insert and add may do that, and a lost key counts as 0
+ * rather than sending every user to MongoDB (docs/persistence.md).
+ */
+
+/** Adds each user's inserted documents in one round trip; returns the counters after the add. */
+export async function addStored(redis: Redis, insertedByUser: Map<string, number>): Promise<Map<string, number>> {
+  if (insertedByUser.size === 0) return new Map();
+  const users = [...insertedByUser.keys()];
+  const multi = redis.multi();
+  for (const userId of users) multi.incrby(keys.storedCount(userId), insertedByUser.get(userId)!);
+  const results = (await multi.exec()) ?? [];
+  return new Map(
+    users.map((userId, i) => {
+      const [err, value] = results[i] ?? [new Error('MULTI aborted'), null];
+      if (err) throw err;
+      return [userId, Number(value)];
+    }),
+  );
+}
+
+/**
+ * Brings the counter to the real count by the difference with the value this batch's add
+ * returned, instead of a SET: increments of concurrent batches landing after that add are kept,
+ * so no insert is forgotten. `stored` above `counted` (the key was lost) raises it back.
+ */
+export async function settleStored(redis: Redis, userId: string, counted: number, stored: number): Promise<void> {
+  if (counted !== stored) await redis.decrby(keys.storedCount(userId), counted - stored);
+}

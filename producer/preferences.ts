@@ -1,0 +1,18 @@
+import type Joi from 'joi';
+import { preferencesSchema, type PreferenceStore, type Preferences } from '../shared/preferences.js';
+import { HttpError } from './http-errors.js';
+
+/** GET/PUT /users/:userId/preferences: the whole document is replaced, validated first. */
+export async function readPreferences(store: PreferenceStore, userId: string): Promise<Preferences> {
+  return store.read(userId);
+}
+
+export async function replacePreferences(store: PreferenceStore, userId: string, body: unknown): Promise<Preferences> {
+  const { value, error } = (preferencesSchema as Joi.ObjectSchema<Preferences>).validate(body ?? {});
+  if (error) {
+    throw new HttpError(400, 'validation_failed', 'invalid preferences', {
+      details: error.details.map((d) => ({ field: d.path.join('.'), message: d.message })),
+    });
+  }
+  return store.write(userId, value);
+}

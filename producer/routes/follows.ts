@@ -1,0 +1,84 @@
+import express, { Router, type Request } from 'express';
+import Joi from 'joi';
+import type { Config } from '../../shared/config.js';
+import type { Models } from '../../shared/models/index.js';
+import type { AcceptDeps } from '../accept-event.js';
+import { authenticate, callerOf, requireSameUser } from '../auth.js';
+import { follow, mute, unfollow } from '../follows/edges.js';
+import { listFollowers, listFollowing } from '../follows/pages.js';
+import { HttpError, requireJson } from '../http-errors.js';
+
+export interface FollowsRouterDeps {
+  config: Pick<Config, 'auth'>;
+  models: Models;
+  accept: AcceptDeps;
+}
+
+export const FOLLOWS_MAX_LIMIT = 200;
+
+const id = Joi.string().trim().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+const userParams = Joi.object({ userId: id.required() });
+const edgeParams = Joi.object({ userId: id.required(), targetId: id.required() });
+const followBody = Joi.object({ targetId: id.required() });
+const muteBody = Joi.object({ muted: Joi.boolean().strict().required() });
+const pageQuery = Joi.object({
+  limit: Joi.number().integer().min(1).max(FOLLOWS_MAX_LIMIT).default(50),
+  after: Joi.string().max(500),
+});
+
+function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T {
+  const { value, error } = schema.validate(input ?? {}, { abortEarly: false, convert: true });
+  if (error) {
+    throw new HttpError(400, 'validation_failed', `invalid ${what}`, {
+      details: error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })),
+    });
+  }
+  return value as T;
+}
+
+/**
+ * The follow graph over HTTP. Changing a user's follows needs that user's token (dev mode:
+ * open); reading anyone's followers or following needs any valid token.
+ */
+export function followsRouter(deps: FollowsRouterDeps): Router {
+  const router = Router();
+  const auth = authenticate(deps.config);
+  const json = express.json({ limit: '4kb' });
+  const followDeps = { ...deps.accept, follows: deps.models.Follow };
+
+  router.post('/users/:userId/follows', auth, requireSameUser, requireJson, json, async (req, res) => {
+    const { userId } = validate<{ userId: string }>(userParams, req.params, 'path');
+    const { targetId } = validate<{ targetId: string }>(followBody, req.body, 'request body');
+    const result = await follow(followDeps, userId, targetId);
+    res.status(result.created ? 201 : 200).json({ ...result.edge, eventId: result.eventId });
+  });
+
+  router.put('/users/:userId/follows/:targetId', auth, requireSameUser, requireJson, json, async (req, res) => {
+    const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
+    const { muted } = validate<{ muted: boolean }>(muteBody, req.body, 'request body');
+    res.json(await mute(followDeps, userId, targetId, muted));
+  });
+
+  router.delete('/users/:userId/follows/:targetId', auth, requireSameUser, async (req, res) => {
+    const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
+    res.json(await unfollow(followDeps, userId, targetId));
+  });
+
+  const pageOf = (req: Request) => ({
+    ...validate<{ userId: string }>(userParams, req.params, 'path'),
+    ...validate<{ limit: number; after?: string }>(pageQuery, req.query, 'query'),
+  });
+
+  router.get('/users/:userId/followers', auth, async (req, res) => {
+    res.json(await listFollowers(deps.models.Follow, pageOf(req)));
+  });
+
+  router.get('/users/:userId/following', auth, async (req, res) => {
+    const q = pageOf(req);
+    const caller = callerOf(res.locals);
+    // Mutes are private to the follower: shown to that user only (and in open dev mode).
+    res.json(await listFollowing(deps.models.Follow, q, caller === undefined || caller === q.userId));
+  });
+
+  return router;
+}

@@ -1,0 +1,33 @@
+import express, { Router } from 'express';
+import type { Config } from '../../shared/config.js';
+import type { PreferenceStore } from '../../shared/preferences.js';
+import { authenticate, requireSameUser } from '../auth.js';
+import { HttpError } from '../http-errors.js';
+import { readPreferences, replacePreferences } from '../preferences.js';
+
+const USER_ID = /^[\w.:@-]{1,200}$/;
+
+export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>; store: PreferenceStore }): Router {
+  const router = Router();
+  const auth = authenticate(deps.config);
+  const userIdOf = (raw: unknown): string => {
+    if (typeof raw !== 'string' || !USER_ID.test(raw)) throw new HttpError(400, 'validation_failed', 'invalid userId');
+    return raw;
+  };
+
+  router.get('/users/:userId/preferences', auth, requireSameUser, async (req, res) => {
+    res.json(await readPreferences(deps.store, userIdOf(req.params.userId)));
+  });
+
+  router.put(
+    '/users/:userId/preferences',
+    auth,
+    requireSameUser,
+    express.json({ limit: deps.config.http.maxBodyBytes }),
+    async (req, res) => {
+      if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+      res.json(await replacePreferences(deps.store, userIdOf(req.params.userId), req.body));
+    },
+  );
+  return router;
+}

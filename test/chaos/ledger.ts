@@ -1,0 +1,129 @@
+import { readPending } from '../../shared/buffer.js';
+import type { Models } from '../../shared/models/index.js';
+import type { Redis } from '../../shared/redis.js';
+import type { ClientRecord } from './clients.js';
+import type { PostedEvent } from './load.js';
+
+/** One line of the per-scenario table. */
+export interface ScenarioRow {
+  scenario: string;
+  accepted: number;
+  delivered: number;
+  /** Same objectId delivered under two different notification ids: one event, two notifications. */
+  duplicateNotifications: number;
+  duplicatesAfterAck: number;
+  persisted: number;
+  persistedTwice: number;
+  /** Acked by the client, but MongoDB does not say delivered. */
+  wrongState: number;
+  /** Not delivered, but still pending (in the user's Redis inbox or undelivered in MongoDB): kept, not lost. */
+  pending: number;
+  lost: number;
+  retriedPosts: number;
+  /** The scenario needed a forced reconnect of every client to deliver the rest. */
+  neededReconnect: boolean;
+  problems: string[];
+}
+
+interface StoredDoc {
+  _id: string;
+  userId: string;
+  status: string;
+  eventIds: string[];
+}
+
+async function storedByEvent(models: Models, eventIds: string[]): Promise<Map<string, StoredDoc[]>> {
+  const byEvent = new Map<string, StoredDoc[]>();
+  for (let i = 0; i < eventIds.length; i += 500) {
+    const docs = await models.Notification.find(
+      { eventIds: { $in: eventIds.slice(i, i + 500) } },
+      { userId: 1, status: 1, eventIds: 1 },
+    ).lean<StoredDoc[]>();
+    for (const d of docs) for (const e of d.eventIds) byEvent.set(e, [...(byEvent.get(e) ?? []), d]);
+  }
+  return byEvent;
+}
+
+/**
+ * Checks what the driver saw against what it was promised: every accepted event became one
+ * notification that reached its user (or is still pending for them), nothing was shown again
+ * after its ACKED, and MongoDB holds each notification exactly once in its final state.
+ */
+export async function reconcile(
+  scenario: string,
+  runId: string,
+  accepted: PostedEvent[],
+  records: ClientRecord[],
+  models: Models,
+  redis: Redis,
+): Promise<Omit<ScenarioRow, 'retriedPosts' | 'neededReconnect'>> {
+  const byUser = new Map(records.map((r) => [r.userId, r]));
+  const stored = await storedByEvent(models, accepted.map((e) => e.eventId));
+  const row = {
+    scenario, accepted: accepted.length, delivered: 0, duplicateNotifications: 0, duplicatesAfterAck: 0,
+    persisted: 0, persistedTwice: 0, wrongState: 0, pending: 0, lost: 0, problems: [] as string[],
+  };
+  for (const event of accepted) {
+    const record = byUser.get(event.targetId);
+    const ids = record ? [...record.received].filter(([, objectId]) => objectId === event.objectId).map(([id]) => id) : [];
+    const docs = stored.get(event.eventId) ?? [];
+    if (docs.length === 1) row.persisted++;
+    if (docs.length > 1) {
+      row.persistedTwice++;
+      row.problems.push(`${event.eventId} stored ${docs.length} times`);
+    }
+    if (ids.length > 1) {
+      row.duplicateNotifications++;
+      row.problems.push(`${event.eventId} became ${ids.length} notifications`);
+    }
+    const id = ids[0];
+    if (id !== undefined) {
+      row.delivered++;
+      const doc = docs.find((d) => d._id === id);
+      if (record?.acked.has(id) && doc && doc.status === 'undelivered') {
+        row.wrongState++;
+        row.problems.push(`${event.eventId} acked but stored as ${doc.status}`);
+      }
+    } else if (
+      docs.some((d) => d.status === 'undelivered' && d.userId === event.targetId) ||
+      (await readPending(redis, event.targetId, 10_000)).notifications.some((n) => n.objectId === event.objectId)
+    ) {
+      row.pending++;
+    } else {
+      row.lost++;
+      row.problems.push(`${event.eventId} for ${event.targetId} lost (attempts ${event.attempts})`);
+    }
+  }
+  for (const r of records) {
+    const mine = r.duplicatesAfterAck.filter((id) => r.received.get(id)?.includes(`.${runId}.`));
+    row.duplicatesAfterAck += mine.length;
+    for (const id of mine.slice(0, 5)) row.problems.push(`${id} shown to ${r.userId} again after ACKED`);
+  }
+  return row;
+}
+
+/**
+ * Everything accepted is delivered, and stored as delivered: the pipeline has settled. Looked
+ * up by notification id (the primary key): FerretDB scans for an `eventIds` `$in`, and polling
+ * with that would slow the very pipeline under test.
+ */
+export async function settled(accepted: PostedEvent[], records: ClientRecord[], models: Models): Promise<boolean> {
+  const byUser = new Map(records.map((r) => [r.userId, new Map([...r.received].map(([id, objectId]) => [objectId, id]))]));
+  const ids = accepted.map((e) => byUser.get(e.targetId)?.get(e.objectId));
+  if (ids.some((id) => id === undefined)) return false;
+  let done = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    done += await models.Notification.countDocuments({ _id: { $in: ids.slice(i, i + 500) }, status: { $ne: 'undelivered' } });
+  }
+  return done === accepted.length;
+}
+
+export function printTable(rows: ScenarioRow[]): string {
+  const cols: (keyof ScenarioRow)[] = [
+    'scenario', 'accepted', 'delivered', 'duplicatesAfterAck', 'duplicateNotifications', 'persisted',
+    'persistedTwice', 'wrongState', 'pending', 'lost', 'retriedPosts', 'neededReconnect',
+  ];
+  const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
+  const widths = cols.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
+  return cells.map((line) => line.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n');
+}

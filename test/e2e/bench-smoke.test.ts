@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULTS, OptionsError, parseOptions, type BenchOptions } from '../../bench/options.js';
+import { runBench } from '../../bench/run.js';
+import { percentile, summarize } from '../../bench/stats.js';
+
+/**
+ * The benchmark harness in miniature: the real built services, real sockets, a few seconds of
+ * load. It proves the harness completes and that nothing is lost or duplicated; it never
+ * asserts a speed (this machine is shared and its numbers are noise). Needs `npm run build`.
+ */
+describe('npm run bench (smoke)', () => {
+  let outDir: string;
+  const logs: string[] = [];
+  const small = (overrides: Partial<BenchOptions>): BenchOptions => ({
+    ...DEFAULTS,
+    users: 5,
+    rate: 20,
+    duration: 2,
+    drainSeconds: 20,
+    persistDelayMs: 500,
+    build: false,
+    progress: false,
+    outDir,
+    ...overrides,
+  });
+
+  before(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+  });
+  after(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('steady: every accepted event is delivered once, acked and stored, and the report is written', async () => {
+    const { report, files } = await runBench(small({ scenario: 'steady', warmup: 1 }), (l) => logs.push(l));
+    const r = report.result as Record<string, unknown> & {
+      persistence: { complete: boolean; expected: number; stored: number };
+      latencyMs: { acceptedToReceived: { count: number } };
+      brokerBaseline: { messagesPerSecond: number };
+      mongoBulkWrites: { perNotification: number | null };
+    };
+    assert.equal(r.sent, 40);
+    assert.equal(r.accepted, 40, `every event accepted; log:\n${logs.join('\n')}`);
+    assert.equal(r.delivered, 40);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicatesAfterAck, 0);
+    assert.equal(r.unmatchedNotifications, 0);
+    assert.equal(r.latencyMs.acceptedToReceived.count, 40);
+    assert.equal(r.persistence.complete, true, 'every delivered notification stored as delivered');
+    // The 20 warm-up events are stored too; only the 40 measured ones count above.
+    assert.equal(r.persistence.expected, 60);
+    assert.equal(r.persistence.stored, 60);
+    assert.ok(r.brokerBaseline.messagesPerSecond > 0, 'the broker baseline was measured');
+    assert.ok(r.mongoBulkWrites.perNotification !== null && r.mongoBulkWrites.perNotification > 0);
+
+    const saved = JSON.parse(await readFile(files.json, 'utf8')) as { scenario: string; windows: unknown[] };
+    assert.equal(saved.scenario, 'steady');
+    assert.ok(saved.windows.length >= 2, 'one window per second of the run');
+    assert.ok(files.svg, 'a chart is written');
+    const svg = await readFile(files.svg, 'utf8');
+    assert.match(svg, /^<\?xml[\s\S]*<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+  });
+
+  it('reconnect-storm: clients that come back get every pending notification once', async () => {
+    const { report } = await runBench(small({ scenario: 'reconnect-storm', users: 4, pending: 3, baseline: false, warmup: 0 }), (l) => logs.push(l));
+    const r = report.result as Record<string, unknown>;
+    assert.equal(r.accepted, 12);
+    assert.equal(r.delivered, 12);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicatesAfterAck, 0);
+  });
+
+  it('options: bad knobs are refused with a readable message', () => {
+    assert.throws(() => parseOptions(['--scenario', 'fast']), (e: unknown) => e instanceof OptionsError && /steady, max/.test(e.message));
+    assert.throws(() => parseOptions(['--rate=-5']), /--rate must be a positive number/);
+    assert.throws(() => parseOptions(['--rate', 'fast']), /--rate must be a positive number, got "fast"/);
+    assert.throws(() => parseOptions(['--rat', '5']), (e: unknown) => e instanceof OptionsError && /Unknown option '--rat'[\s\S]*usage:/.test(e.message));
+    assert.throws(() => parseOptions(['--users', '1']), /at least 2/);
+    assert.deepEqual(
+      { ...parseOptions(['--scenario', 'max', '--rate', '500', '--no-build']) },
+      { ...DEFAULTS, scenario: 'max', rate: 500, build: false },
+    );
+  });
+
+  it('percentiles are nearest-rank and empty input gives nulls', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => 1000 - i);
+    assert.equal(percentile([...values].sort((a, b) => a - b), 0.99), 990);
+    assert.deepEqual(summarize([]), { count: 0, p50: null, p90: null, p99: null, p999: null, max: null });
+    assert.equal(summarize(values).p50, 500);
+    assert.equal(summarize(values).max, 1000);
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bootstrap as bootstrapWs } from '../../ws-server/bootstrap.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { eventually } from '../helpers/wait.js';
+
+/** Debian's chromium (apt-get install chromium; .ci/run installs it), never a downloaded build. */
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = '.artifacts';
+
+describe('the demo inbox page in a real browser', () => {
+  let p: Pipeline;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    p = await startPipeline('demopage', { WS_AUTH_MODE: 'dev' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  it('shows a notification fired by another user live, ACKs it on view, and renders its timeline', async () => {
+    await page.goto(`http://127.0.0.1:${p.wsPort}/?user=user2&api=${encodeURIComponent(p.producerUrl)}`);
+    await page.locator('#state[data-state="connected"]').waitFor();
+    assert.equal(await page.locator('#user').inputValue(), 'user2');
+
+    // Another user acts: Ada (user1) likes one of user2's posts, straight through the producer.
+    const accepted = await p.post('/events', { type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post3' });
+    assert.equal(accepted.status, 202);
+    const item = page.locator('#list li.item').filter({ hasText: 'Ada liked your post' });
+    await item.waitFor();
+    assert.equal(await page.locator('#badge').getAttribute('data-count'), '1');
+
+    // On screen means seen: the page ACKs it and the server confirms with ACKED.
+    await page.locator('#list li[data-acked="true"]').filter({ hasText: 'Ada liked your post' }).waitFor();
+    const id = await item.getAttribute('data-id');
+    assert.ok(id);
+    const timeline = await eventually(async () => {
+      const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
+      const stages = (res.body as { stages?: Record<string, string | null> }).stages;
+      return stages?.acked ? stages : undefined;
+    }, { what: 'the ACK recorded by the server' });
+    assert.ok(timeline.sent);
+
+    // The page's own button fires an event through the producer (CORS): a security alert, styled urgent.
+    await page.locator('#actor').selectOption('user3');
+    await page.locator('#type').selectOption('SECURITY');
+    await page.locator('#send').click();
+    await page.locator('#fire-result').filter({ hasText: 'Accepted' }).waitFor();
+    const urgent = page.locator('#list li.item.prio-high').filter({ hasText: 'sign-in' });
+    await urgent.waitFor();
+    assert.equal(await page.locator('#list li.item').first().getAttribute('data-id'), await urgent.getAttribute('data-id'));
+    await page.locator('#badge[data-count="2"]').waitFor();
+
+    // Selecting one marks it read and shows where it went in the pipeline.
+    await item.click();
+    await page.locator('#badge[data-count="1"]').waitFor();
+    await page.locator('#timeline li.done[data-stage="acked"]').waitFor();
+    await page.locator('#timeline li.done[data-stage="read"]').waitFor();
+    const stored = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
+    assert.equal(stored.body.status, 'read');
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}/demo-page.png`, fullPage: true });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('tells the user it needs WS_AUTH_MODE=dev when the ws-server is in token mode', async () => {
+    const { config } = testEnv('demopagetoken', { WS_AUTH_MODE: 'token' });
+    const ws = await bootstrapWs(config, testLogger);
+    try {
+      const tokenPage = await browser.newPage();
+      await tokenPage.goto(`http://127.0.0.1:${ws.port}/?api=${encodeURIComponent(p.producerUrl)}`);
+      await tokenPage.locator('#banner').filter({ hasText: 'WS_AUTH_MODE=dev' }).waitFor();
+      assert.equal(await tokenPage.locator('#state').getAttribute('data-state'), 'error');
+      await tokenPage.close();
+    } finally {
+      await ws.close();
+      await cleanupTestResources(config);
+    }
+  });
+});

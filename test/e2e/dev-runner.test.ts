@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, describe, it } from 'node:test';
+import { SERVICE_NAMES } from '../../shared/config.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { ROOT } from '../helpers/process.js';
+import { eventually } from '../helpers/wait.js';
+
+const { env, config } = testEnv('devrunner', { LOG_PRETTY: 'false', LOG_LEVEL: 'info' });
+
+/** `npm run dev` (scripts/dev.sh), the README's first command after `npm ci`. */
+describe('the dev runner', () => {
+  after(async () => {
+    await cleanupTestResources(config);
+  });
+
+  it('starts the infrastructure, the four services and the seed, and Ctrl-C stops them all', async () => {
+    const dev = spawn('bash', ['scripts/dev.sh'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NODE_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    dev.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      const ports = await eventually(
+        () => {
+          const found = new Map<string, number>();
+          for (const name of SERVICE_NAMES) {
+            const match = new RegExp(`\\[${name}\\] .*"port":(\\d+)[^\\n]*listening`).exec(output);
+            if (match) found.set(name, Number(match[1]));
+          }
+          return found.size === SERVICE_NAMES.length ? found : undefined;
+        },
+        { what: 'all four services to listen', timeoutMs: 90_000 },
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${output}`);
+      });
+      for (const [name, port] of ports) {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        assert.equal(res.status, 200, `${name} /healthz`);
+      }
+      await eventually(() => output.includes('[seed] ') && output.includes('Demo users seeded'), {
+        what: 'the seed to print how to connect',
+        timeoutMs: 60_000,
+      });
+      assert.match(output, /dev: WS_AUTH_MODE=dev/);
+      assert.match(output, /\[seed\]\s+npx wscat -c ws:\/\/localhost:/);
+
+      process.kill(-dev.pid!, 'SIGINT');
+      // 'close', not 'exit': the last log lines may still be in the pipe when bash exits.
+      const [code] = (await once(dev, 'close')) as [number | null];
+      assert.equal(code, 0, output);
+      assert.match(output, /all services stopped/);
+      for (const name of SERVICE_NAMES) assert.match(output, new RegExp(`\\[${name}\\] .*${name} stopped`));
+    } finally {
+      if (dev.exitCode === null) process.kill(-dev.pid!, 'SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { eventually } from '../helpers/wait.js';
+import { WsTestClient } from '../helpers/ws-client.js';
+
+function hhmmss(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+/**
+ * Do-not-disturb also holds back the AUTH replay: a socket that connects inside the window gets
+ * transactional notifications at once and the held social ones only when the window ends.
+ */
+describe('do-not-disturb and the AUTH replay', () => {
+  let p: Pipeline;
+  const clients: WsTestClient[] = [];
+  before(async () => {
+    p = await startPipeline('dndreplay');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await p.close();
+  });
+
+  it('replays only the transactional notification inside the window, the held like when it ends', async () => {
+    const user = 'user9';
+    const now = Date.now();
+    const endsAt = now + 5000;
+    const prefs = await fetch(`${p.producerUrl}/users/${user}/preferences`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await p.token(user)}` },
+      body: JSON.stringify({ doNotDisturb: { start: hhmmss(now - 60_000), end: hhmmss(endsAt), timeZone: 'UTC' } }),
+    });
+    assert.equal(prefs.status, 200);
+
+    // Both buffered while the user is offline (the live count sees both).
+    assert.equal((await p.post('/events', { actorId: 'user1', targetId: user, postId: 'post11', type: 'LIKE' })).status, 202);
+    assert.equal((await p.post('/events', { targetId: user, type: 'SECURITY', text: 'new sign-in' })).status, 202);
+    await eventually(async () => ((await p.request('GET', `/users/${user}/notifications/unread-count`, user)).body.unread === 2 ? true : undefined), {
+      what: 'both notifications buffered',
+    });
+
+    const [client, ok] = await WsTestClient.authed(p.wsPort, { token: await p.token(user) });
+    clients.push(client);
+    assert.equal(ok.pending, 1, 'the held like is not counted as replayable now');
+    assert.equal(ok.unread, 2, 'but it is unread');
+    // The replay is pushed right after AUTH_OK, so by the PONG it has all arrived.
+    client.send({ type: 'PING' });
+    await client.next('PONG');
+    assert.ok(Date.now() < endsAt, 'still inside the window');
+    assert.deepEqual(client.notifications().map((f) => f.notification.type), ['SECURITY']);
+
+    const like = await eventually(() => client.notifications().find((f) => f.notification.type === 'LIKE'), {
+      what: 'the held like after the window',
+    });
+    assert.ok(Date.now() >= endsAt - 1000, 'the like came when the window ended');
+    assert.equal(like.notification.message, 'Ada liked your post');
+
+    // After the window a reconnect replays the like too (it was not acked).
+    client.close();
+    const [again] = await WsTestClient.authed(p.wsPort, { token: await p.token(user) });
+    clients.push(again);
+    const replayed = await again.waitForNotifications(2);
+    assert.deepEqual(new Set(replayed.map((f) => f.notification.type)), new Set(['SECURITY', 'LIKE']));
+  });
+});

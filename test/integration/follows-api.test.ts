@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import type { Connection } from 'mongoose';
+import { after, before, describe, it } from 'node:test';
+import { readPending } from '../../shared/buffer.js';
+import { findFollow, models, type Models } from '../../shared/models/index.js';
+import { connectMongo } from '../../shared/mongo.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { testLogger } from '../helpers/logger.js';
+import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { eventually } from '../helpers/wait.js';
+import { crowdFollowerId, demoFollowEdges, seedFollowGraph } from '../../seed/follows.js';
+
+type Json = Record<string, unknown>;
+
+/** The follow graph's HTTP API, the FOLLOW/UNFOLLOW events, and the seed's follow graph. */
+describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
+  let p: Pipeline;
+  let redis: Redis;
+  let mongo: Connection;
+  let m: Models;
+  before(async () => {
+    p = await startPipeline('followsapi');
+    redis = await connectRedis(p.config, testLogger, 'test');
+    mongo = await connectMongo(p.config, testLogger);
+    m = models(mongo);
+  });
+  after(async () => {
+    await closeRedis(redis);
+    await mongo.close();
+    await p.close();
+  });
+
+  async function call(method: string, path: string, asUser: string | null, body?: unknown): Promise<{ status: number; body: Json }> {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (asUser !== null) headers.authorization = `Bearer ${await p.token(asUser)}`;
+    const res = await fetch(`${p.producerUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
+  }
+
+  it('follows over HTTP: records the edge at once, notifies the followed user once, and a repeat changes nothing', async () => {
+    const res = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user4' });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.followerId, 'user3');
+    assert.equal(res.body.followeeId, 'user4');
+    assert.equal(res.body.muted, false);
+    assert.equal(typeof res.body.eventId, 'string');
+    assert.ok(await findFollow(m.Follow, 'user3', 'user4'), 'edge stored before the answer');
+
+    const pending = await eventually(async () => {
+      const items = (await readPending(redis, 'user4', 10)).notifications;
+      return items.length > 0 ? items : undefined;
+    }, { what: 'the FOLLOW notification buffered for user4' });
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0]!.message, 'Linus started following you');
+
+    const again = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user4' });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.eventId, null);
+    assert.equal(await m.Follow.countDocuments({ followerId: 'user3', followeeId: 'user4' }), 1);
+  });
+
+  it('refuses bad follow requests with a clear error', async () => {
+    const self = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user3' });
+    assert.equal(self.status, 400);
+    assert.equal(self.body.error, 'validation_failed');
+
+    const noTarget = await call('POST', '/users/user3/follows', 'user3', { target: 'user4' });
+    assert.equal(noTarget.status, 400);
+    const fields = (noTarget.body.details as Json[]).map((d) => d.field).sort();
+    assert.deepEqual(fields, ['target', 'targetId']);
+
+    const otherUser = await call('POST', '/users/user3/follows', 'user5', { targetId: 'user4' });
+    assert.equal(otherUser.status, 403);
+
+    const noToken = await call('POST', '/users/user3/follows', null, { targetId: 'user4' });
+    assert.equal(noToken.status, 401);
+
+    const notJson = await fetch(`${p.producerUrl}/users/user3/follows`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await p.token('user3')}`, 'content-type': 'text/plain' },
+      body: 'user4',
+    });
+    assert.equal(notJson.status, 415);
+
+    const badMute = await call('PUT', '/users/user3/follows/user4', 'user3', { muted: 'yes' });
+    assert.equal(badMute.status, 400);
+  });
+
+  it('mutes, unmutes and unfollows; a missing edge is a 404', async () => {
+    assert.equal((await call('POST', '/users/user6/follows', 'user6', { targetId: 'user7' })).status, 201);
+    const muted = await call('PUT', '/users/user6/follows/user7', 'user6', { muted: true });
+    assert.equal(muted.status, 200);
+    assert.equal(muted.body.muted, true);
+    assert.equal((await findFollow(m.Follow, 'user6', 'user7'))?.muted, true);
+
+    const following = await call('GET', '/users/user6/following', 'user6');
+    assert.deepEqual((following.body.following as Json[]).map((f) => [f.userId, f.muted]), [['user7', true]]);
+    const seenByOthers = await call('GET', '/users/user6/following', 'user7');
+    assert.equal((seenByOthers.body.following as Json[])[0]!.muted, undefined, 'a mute is private to the follower');
+
+    const unmuted = await call('PUT', '/users/user6/follows/user7', 'user6', { muted: false });
+    assert.equal(unmuted.body.muted, false);
+
+    assert.equal((await call('PUT', '/users/user6/follows/user9', 'user6', { muted: true })).status, 404);
+
+    const gone = await call('DELETE', '/users/user6/follows/user7', 'user6');
+    assert.equal(gone.status, 200);
+    assert.equal(typeof gone.body.eventId, 'string');
+    assert.equal(await findFollow(m.Follow, 'user6', 'user7'), null);
+    const twice = await call('DELETE', '/users/user6/follows/user7', 'user6');
+    assert.equal(twice.status, 404);
+    assert.equal(twice.body.error, 'not_following');
+  });
+
+  it('pages followers and following with a cursor: every edge once, in id order', async () => {
+    const followers = Array.from({ length: 7 }, (_, i) => `pager${i}`);
+    await m.Follow.insertMany(followers.map((followerId) => ({ followerId, followeeId: 'user8', muted: false, createdAt: new Date() })));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = cursor ? `&after=${cursor}` : '';
+      const res = await call('GET', `/users/user8/followers?limit=3${q}`, 'user1');
+      assert.equal(res.status, 200);
+      seen.push(...(res.body.followers as Json[]).map((f) => f.userId as string));
+      cursor = res.body.nextCursor as string | null;
+      pages++;
+    } while (cursor !== null);
+    assert.deepEqual(seen, [...followers].sort());
+    assert.equal(pages, 3);
+
+    const following = await call('GET', '/users/pager3/following', 'pager3');
+    assert.deepEqual((following.body.following as Json[]).map((f) => f.userId), ['user8']);
+
+    const bad = await call('GET', '/users/user8/followers?after=nonsense', 'user1');
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body.details as Json[])[0]!.field, 'after');
+    assert.equal((await call('GET', '/users/user8/followers?limit=1000', 'user1')).status, 400);
+  });
+
+  it('a FOLLOW event records the edge and an UNFOLLOW event removes it, idempotently', async () => {
+    const follow = await p.post('/events', { type: 'FOLLOW', actorId: 'user9', targetId: 'user10' });
+    assert.equal(follow.status, 202);
+    await eventually(() => findFollow(m.Follow, 'user9', 'user10').then((e) => e ?? undefined), { what: 'the edge recorded' });
+    const unfollow = await p.post('/events', { type: 'UNFOLLOW', actorId: 'user9', targetId: 'user10' });
+    assert.equal(unfollow.status, 202);
+    await eventually(async () => (await findFollow(m.Follow, 'user9', 'user10')) === null, { what: 'the edge removed' });
+    // An unfollow notifies nobody: user10 holds exactly the FOLLOW notification.
+    const pending = await eventually(async () => {
+      const items = (await readPending(redis, 'user10', 10)).notifications;
+      return items.length > 0 ? items : undefined;
+    }, { what: 'the FOLLOW notification buffered for user10' });
+    assert.deepEqual(pending.map((n) => n.type), ['FOLLOW']);
+  });
+
+  it('validates POST events: an author and a post, no target', async () => {
+    const withTarget = await p.post('/events', { type: 'POST', actorId: 'user1', postId: 'post1', targetId: 'user2' });
+    assert.equal(withTarget.status, 400);
+    assert.deepEqual((withTarget.body.details as Json[]).map((d) => d.field), ['targetId']);
+    const noPost = await p.post('/events', { type: 'POST', actorId: 'user1' });
+    assert.equal(noPost.status, 400);
+  });
+
+  it('seeds a follow graph with a crowd, idempotently', async () => {
+    const first = await seedFollowGraph(m, 150);
+    const second = await seedFollowGraph(m, 150);
+    assert.equal(first.follows, demoFollowEdges(150).length);
+    assert.equal(second.follows, first.follows);
+    assert.equal(await m.Follow.countDocuments({ followerId: { $regex: '^fan' } }), 150);
+    assert.ok(await findFollow(m.Follow, crowdFollowerId(149), 'user1'));
+    assert.ok(await findFollow(m.Follow, 'user2', 'user1'));
+  });
+});

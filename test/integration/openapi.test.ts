@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Express } from 'express';
+import { parse } from 'yaml';
+import { createApp } from '../../producer/app.js';
+import { createProducerMetrics } from '../../producer/metrics.js';
+import { openApiPath } from '../../producer/openapi/document.js';
+import { eventComponentName, eventComponents } from '../../producer/openapi/event-components.js';
+import { createEventPublisher } from '../../producer/publisher.js';
+import { connectInfra, type Infra } from '../../shared/infra.js';
+import { listen } from '../../shared/http/server.js';
+import { createRegistry } from '../../shared/metrics.js';
+import { EVENT_TYPES } from '../../shared/schemas/event.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+
+const { config } = testEnv('openapi');
+type Spec = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+const spec = parse(readFileSync(openApiPath(), 'utf8')) as Spec;
+
+interface Layer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** Every `METHOD /path` the Express app routes, with `:param` written the OpenAPI way. */
+function routesOf(app: Express): string[] {
+  const out: string[] = [];
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const path of paths) {
+          for (const method of Object.keys(layer.route.methods)) {
+            if (method !== '_all') out.push(`${method.toUpperCase()} ${path.replace(/:(\w+)/g, '{$1}')}`);
+          }
+        }
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+  return out;
+}
+
+function documented(): string[] {
+  const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+  return Object.entries(spec.paths).flatMap(([path, ops]) =>
+    Object.keys(ops).filter((m) => methods.includes(m)).map((m) => `${m.toUpperCase()} ${path}`),
+  );
+}
+
+describe('docs/openapi.yaml against the code', () => {
+  let infra: Infra;
+  let app: Express;
+  let close: () => Promise<void>;
+  let base: string;
+
+  before(async () => {
+    infra = await connectInfra(config, testLogger);
+    const registry = createRegistry('producer');
+    const channel = await infra.amqp.createChannel('openapi-test');
+    const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
+    app = createApp({ config, logger: testLogger, infra, registry, metrics: createProducerMetrics(registry), publisher });
+    const http = await listen(app, 0, '127.0.0.1');
+    base = `http://127.0.0.1:${http.port}`;
+    close = async () => {
+      await http.close();
+      await channel.close();
+    };
+  });
+  after(async () => {
+    await close();
+    await infra.close();
+    await cleanupTestResources(config);
+  });
+
+  it('documents every route the producer serves', () => {
+    const routes = routesOf(app);
+    assert.ok(routes.includes('POST /events'), `route introspection found: ${routes.join(', ')}`);
+    const missing = routes.filter((r) => !documented().includes(r));
+    assert.deepEqual(missing, [], `undocumented routes: ${missing.join(', ')}`);
+  });
+
+  it('documents no route the producer does not serve', () => {
+    const routes = routesOf(app);
+    // /docs is a mounted Swagger UI (a middleware, not a route); it is fetched below instead.
+    const stale = documented().filter((r) => r !== 'GET /docs' && !routes.includes(r));
+    assert.deepEqual(stale, [], `documented but not served: ${stale.join(', ')}`);
+  });
+
+  it('every operation documents a success status and every error status the route can answer with', () => {
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (method === 'parameters') continue;
+        const statuses = Object.keys(op.responses);
+        assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} has a 2xx`);
+        if (path.includes('{')) assert.ok(statuses.includes('400'), `${method} ${path} documents 400 for bad params`);
+        if (['post', 'put', 'patch'].includes(method) && !path.includes('{')) {
+          for (const s of ['400', '413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
+        }
+      }
+    }
+  });
+
+  it('the event bodies are exactly the Joi schemas (regenerate with `npx tsx scripts/openapi-events.ts`)', () => {
+    const generated = eventComponents();
+    for (const type of EVENT_TYPES) {
+      const name = eventComponentName(type);
+      assert.deepEqual(spec.components.schemas[name], generated[name], `${name} drifted from shared/schemas/event.ts`);
+    }
+    assert.deepEqual(spec.components.schemas.Event, generated.Event);
+  });
+
+  it('serves the document at /openapi.json and renders it at /docs', async () => {
+    const json = await fetch(`${base}/openapi.json`);
+    assert.equal(json.status, 200);
+    assert.deepEqual(await json.json(), spec);
+    const docs = await fetch(`${base}/docs/`);
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /swagger-ui/i);
+  });
+
+  it('answers CORS preflights for allowed origins only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${base}/events`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    const local = await preflight('http://localhost:8080');
+    assert.equal(local.status, 204);
+    assert.equal(local.headers.get('access-control-allow-origin'), 'http://localhost:8080');
+    assert.match(local.headers.get('access-control-allow-headers') ?? '', /Content-Type/);
+    const foreign = await preflight('https://evil.example');
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { eventually } from '../helpers/wait.js';
+import { WsTestClient } from '../helpers/ws-client.js';
+
+function hhmmss(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+describe('preferences: API, mute, do-not-disturb', () => {
+  let p: Pipeline;
+  const clients: WsTestClient[] = [];
+  before(async () => {
+    p = await startPipeline('prefs');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await p.close();
+  });
+
+  async function put(userId: string, body: unknown) {
+    const res = await fetch(`${p.producerUrl}/users/${userId}/preferences`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await p.token(userId)}` },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('validates with 400, stores, and serves the update at once (cache invalidated)', async () => {
+    assert.deepEqual((await p.request('GET', '/users/user6/preferences', 'user6')).body, {
+      mutedTypes: [],
+      promotionalOptOut: false,
+      doNotDisturb: null,
+    });
+    const bad = await put('user6', { mutedTypes: ['SECURITY'], doNotDisturb: { start: '9pm', end: '07:00', timeZone: 'UTC' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, 'validation_failed');
+    assert.equal((await put('user6', { mutedTypes: ['FOLLOW'] })).status, 200);
+    assert.deepEqual((await p.request('GET', '/users/user6/preferences', 'user6')).body.mutedTypes, ['FOLLOW']);
+    const other = await fetch(`${p.producerUrl}/users/user6/preferences`, { headers: { authorization: `Bearer ${await p.token('user7')}` } });
+    assert.equal(other.status, 403);
+  });
+
+  it('a muted type is not delivered and its suppression is in the event timeline; other types still are', async () => {
+    const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user6') });
+    clients.push(client);
+    const muted = await p.post('/events', { actorId: 'user1', targetId: 'user6', type: 'FOLLOW' });
+    await p.post('/events', { actorId: 'user1', targetId: 'user6', postId: 'post2', type: 'MENTION' });
+    const [frame] = await client.waitForNotifications(1);
+    assert.equal(frame!.notification.type, 'MENTION');
+    const suppressedAt = await eventually(async () => {
+      // The suppressed event is recorded in its timeline (Redis, by eventId).
+      const { connectRedis, closeRedis } = await import('../../shared/redis.js');
+      const { readTimeline } = await import('../../shared/timeline.js');
+      const { testLogger } = await import('../helpers/logger.js');
+      const redis = await connectRedis(p.config, testLogger, 'test');
+      try {
+        const t = await readTimeline(redis, muted.body.eventId as string);
+        return t.suppressed;
+      } finally {
+        await closeRedis(redis);
+      }
+    }, { what: 'the suppressed stage' });
+    assert.ok(suppressedAt > 0);
+    assert.equal(client.notifications().filter((f) => f.notification.type === 'FOLLOW').length, 0);
+  });
+
+  it('during do-not-disturb a like waits for the window end; a security alert goes through at once', async () => {
+    const now = Date.now();
+    const endsAt = now + 4000;
+    assert.equal((await put('user8', { doNotDisturb: { start: hhmmss(now - 60_000), end: hhmmss(endsAt), timeZone: 'UTC' } })).status, 200);
+    const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user8') });
+    clients.push(client);
+    await p.post('/events', { actorId: 'user1', targetId: 'user8', postId: 'post9', type: 'LIKE' });
+    await p.post('/events', { targetId: 'user8', type: 'SECURITY', text: 'new sign-in' });
+    const [first] = await client.waitForNotifications(1);
+    assert.equal(first!.notification.type, 'SECURITY');
+    assert.ok(Date.now() < endsAt, 'the alert arrived inside the window');
+    assert.equal(client.notifications().length, 1, 'the like is held back inside the window');
+    const like = await eventually(() => client.notifications().find((f) => f.notification.type === 'LIKE'), {
+      what: 'the held like after the window',
+    });
+    assert.ok(Date.now() >= endsAt - 1000, 'the like came when the window ended');
+    assert.equal(like.notification.message, 'Ada liked your post');
+  });
+});

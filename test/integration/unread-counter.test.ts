@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { markAllRead, markRead } from '../../producer/notifications/read.js';
+import { bufferNotification } from '../../shared/buffer.js';
+import { keys } from '../../shared/keys.js';
+import { ensureIndexes, models, type Models, type NotificationStatus } from '../../shared/models/index.js';
+import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';
+import { connectMongo, type Connection } from '../../shared/mongo.js';
+import type { Notification } from '../../shared/notification.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { duringUnreadChange, readUnread } from '../../shared/unread.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+
+const { config } = testEnv('unreadcounter');
+
+/** shared/unread.ts against the real Redis and MongoDB: rebuild, and reads that count once. */
+describe('the unread counter', () => {
+  let mongo: Connection;
+  let m: Models;
+  let redis: Redis;
+  let seq = 0;
+  const deps = () => ({ models: m, redis, ttlSeconds: 60 });
+  const make = (userId: string): Notification => ({
+    id: uuidv7(), userId, seq: (seq += 1), type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
+    message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+  });
+  const store = async (userId: string, status: NotificationStatus) => {
+    const n = make(userId);
+    await m.Notification.create({
+      _id: n.id, ...n, createdAt: new Date(n.createdAt), status, deliveredAt: null,
+      readAt: status === 'read' ? new Date() : null, persistedAt: new Date(),
+    });
+    return n.id;
+  };
+  const mongoUnread = (userId: string) => m.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
+
+  before(async () => {
+    mongo = await connectMongo(config, testLogger);
+    m = models(mongo);
+    await ensureIndexes(m);
+    redis = await connectRedis(config, testLogger);
+  });
+  after(async () => {
+    await mongo.close();
+    await closeRedis(redis);
+    await cleanupTestResources(config);
+  });
+
+  it('rebuilds a missing counter from MongoDB plus the unread notifications only the buffer holds', async () => {
+    const user = 'rebuild';
+    await store(user, 'undelivered');
+    await store(user, 'delivered');
+    await store(user, 'read');
+    const both = make(user); // buffered and already stored: counted once
+    await bufferNotification(redis, both, 60);
+    await m.Notification.create({ _id: both.id, ...both, createdAt: new Date(both.createdAt), status: 'undelivered', persistedAt: new Date() });
+    await bufferNotification(redis, make(user), 60);
+    const readEarly = make(user);
+    await bufferNotification(redis, readEarly, 60);
+    await redis.set(keys.readBeforeStored(readEarly.id), String(Date.now()));
+
+    const first = await readUnread(redis, m, user);
+    assert.equal(first.count, 4, '2 stored + 1 stored and buffered + 1 only buffered');
+    const cached = await readUnread(redis, m, user);
+    assert.deepEqual(cached, first, 'an existing counter is read, not rebuilt');
+  });
+
+  it('does not store a rebuild while a read is between its MongoDB update and its count change', async () => {
+    const user = 'halfway';
+    const id = await store(user, 'undelivered');
+    await duringUnreadChange(redis, user, async () => {
+      await m.Notification.updateOne({ _id: id }, { $set: { status: 'read' } });
+      assert.equal((await readUnread(redis, m, user)).count, 0, 'answers what it counted');
+      assert.equal(await redis.get(keys.unreadCount(user)), null, 'but does not store it mid-change');
+    });
+    assert.equal((await readUnread(redis, m, user)).count, 0);
+    assert.equal(await redis.get(keys.unreadCount(user)), '0', 'stored once the change is over');
+  });
+
+  it('counts a read once however many times and however concurrently it is repeated', async () => {
+    const user = 'racer';
+    const storedId = await store(user, 'delivered');
+    const buffered = make(user);
+    await bufferNotification(redis, buffered, 60);
+    await store(user, 'undelivered');
+    assert.equal((await readUnread(redis, m, user)).count, 3);
+
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 10 }, () => markRead(deps(), storedId, user)),
+      ...Array.from({ length: 10 }, () => markRead(deps(), buffered.id, user)),
+    ]);
+    assert.equal(outcomes.filter((o) => o.found && o.countChanged).length, 2, 'one transition per notification');
+    assert.equal((await readUnread(redis, m, user)).count, 1);
+    assert.equal(await mongoUnread(user), 1, 'MongoDB agrees (the buffered one will be stored as read)');
+  });
+
+  it('read-all reaches stored and buffer-only notifications and leaves the count at zero', async () => {
+    const user = 'everything';
+    await store(user, 'undelivered');
+    await store(user, 'delivered');
+    const buffered = make(user);
+    await bufferNotification(redis, buffered, 60);
+    const before = await readUnread(redis, m, user);
+    assert.equal(before.count, 3);
+    assert.equal(await markAllRead(deps(), user), 3);
+    const after = await readUnread(redis, m, user);
+    assert.equal(after.count, 0);
+    assert.ok(after.version > before.version);
+    assert.ok(await redis.get(keys.readBeforeStored(buffered.id)), 'jobs will store the buffered one as read');
+    assert.equal(await mongoUnread(user), 0);
+    assert.equal(await markAllRead(deps(), user), 0);
+    assert.equal((await readUnread(redis, m, user)).version, after.version, 'nothing changed, no new version');
+  });
+});

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isAggregatable } from '../../consumer/aggregation.js';
+import { dndEndsAt, DEFAULT_PREFERENCES, preferencesSchema } from '../../shared/preferences.js';
+
+describe('aggregation applies to likes, comments and shares on an object', () => {
+  it('folds LIKE, COMMENT, SHARE with an object and an actor', () => {
+    for (const type of ['LIKE', 'COMMENT', 'SHARE'] as const) assert.equal(isAggregatable(type, 'post1', 'user1'), true);
+  });
+  it('never folds transactional, follows, mentions, or events without an object', () => {
+    assert.equal(isAggregatable('ORDER', 'o1', 'user1'), false);
+    assert.equal(isAggregatable('SECURITY', null, undefined), false);
+    assert.equal(isAggregatable('FOLLOW', null, 'user1'), false);
+    assert.equal(isAggregatable('MENTION', 'post1', 'user1'), false);
+    assert.equal(isAggregatable('LIKE', null, 'user1'), false);
+  });
+});
+
+describe('do-not-disturb clock', () => {
+  const at = Date.UTC(2026, 0, 10, 23, 30, 0);
+  const dnd = (start: string, end: string, timeZone = 'UTC') => ({ ...DEFAULT_PREFERENCES, doNotDisturb: { start, end, timeZone } });
+  it('a window spanning midnight ends the next morning', () => {
+    assert.equal(dndEndsAt(dnd('22:00', '07:00'), at), Date.UTC(2026, 0, 11, 7, 0, 0));
+  });
+  it('outside the window nothing is held', () => {
+    assert.equal(dndEndsAt(dnd('08:00', '22:00'), at), null);
+    assert.equal(dndEndsAt(DEFAULT_PREFERENCES, at), null);
+  });
+  it('honours the time zone (23:30 UTC is 00:30 in Paris in winter)', () => {
+    assert.equal(dndEndsAt(dnd('00:00', '01:00', 'Europe/Paris'), at), Date.UTC(2026, 0, 11, 0, 0, 0));
+  });
+  it('rejects unknown time zones, bad times and muting transactional types', () => {
+    assert.ok(preferencesSchema.validate({ doNotDisturb: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' } }).error);
+    assert.ok(preferencesSchema.validate({ doNotDisturb: { start: '25:00', end: '07:00', timeZone: 'UTC' } }).error);
+    assert.ok(preferencesSchema.validate({ mutedTypes: ['SECURITY'] }).error);
+    assert.equal(preferencesSchema.validate({ mutedTypes: ['LIKE'] }).error, undefined);
+  });
+});

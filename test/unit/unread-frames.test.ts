@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Notification } from '../../shared/notification.js';
+import { DEFAULT_PREFERENCES, type Preferences, type PreferenceStore } from '../../shared/preferences.js';
+import { notificationFrame, unreadFrame } from '../../ws-server/protocol.js';
+import { doNotDisturbHold } from '../../ws-server/replay.js';
+import { parseWake } from '../../ws-server/wake.js';
+import { PermanentError } from '../../shared/errors.js';
+
+const n = (type: string): Notification => ({
+  id: `id-${type}`, userId: 'u', seq: 1, type, priority: 5, actors: ['a'], actorCount: 1, objectId: null,
+  message: 'm', createdAt: '2026-01-01T00:00:00.000Z', version: 1, eventIds: [],
+});
+
+describe('unread frames and wake messages', () => {
+  it('puts the count and its version next to the nested notification, and in UNREAD', () => {
+    const frame = notificationFrame(n('LIKE'), { count: 3, version: 7 });
+    assert.equal(frame.type, 'NOTIFICATION');
+    assert.deepEqual([(frame as { unread?: number }).unread, (frame as { unreadVersion?: number }).unreadVersion], [3, 7]);
+    assert.ok(!('unread' in notificationFrame(n('LIKE'))), 'no count known, no count sent');
+    assert.deepEqual(unreadFrame({ count: 0, version: 9 }), { type: 'UNREAD', count: 0, version: 9 });
+  });
+
+  it('reads a wake without kind as a notification wake, and an unread kind without ids', () => {
+    const buf = (body: unknown) => Buffer.from(JSON.stringify(body));
+    assert.deepEqual(parseWake(buf({ userId: 'u', notificationIds: ['x'] })), { userId: 'u', notificationIds: ['x'] });
+    assert.deepEqual(parseWake(buf({ kind: 'notifications', userId: 'u', notificationIds: [] })), { userId: 'u', notificationIds: [] });
+    assert.deepEqual(parseWake(buf({ kind: 'unread', userId: 'u' })), { kind: 'unread', userId: 'u' });
+    for (const bad of [{ kind: 'other', userId: 'u', notificationIds: [] }, { userId: 'u' }, { kind: 'unread' }, null]) {
+      assert.throws(() => parseWake(buf(bad)), PermanentError, JSON.stringify(bad));
+    }
+    assert.throws(() => parseWake(Buffer.from('{')), PermanentError);
+  });
+});
+
+describe('do-not-disturb in the replay', () => {
+  const store = (prefs: Preferences): PreferenceStore => ({ read: async () => prefs, write: async (_u, p) => p });
+  const at = Date.parse('2026-01-01T12:00:00Z');
+  const during: Preferences = { ...DEFAULT_PREFERENCES, doNotDisturb: { start: '11:00', end: '13:00', timeZone: 'UTC' } };
+
+  it('holds social and promotional notifications inside the window, never transactional ones', async () => {
+    const hold = await doNotDisturbHold(store(during), 'u', at);
+    assert.deepEqual(['LIKE', 'COMMENT', 'PROMO', 'SECURITY', 'ORDER', 'PAYMENT'].map((t) => hold(n(t))), [true, true, true, false, false, false]);
+  });
+
+  it('holds nothing outside the window or without one', async () => {
+    assert.equal((await doNotDisturbHold(store(during), 'u', Date.parse('2026-01-01T13:00:00Z')))(n('LIKE')), false);
+    assert.equal((await doNotDisturbHold(store(DEFAULT_PREFERENCES), 'u', at))(n('LIKE')), false);
+  });
+});
