@@ -3,6 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
 
 /**
@@ -58,7 +59,7 @@ export async function consumeDueWakes(channel: ChannelWrapper, topology: Topolog
         else await publishWake(channel, topology, wake);
         channel.ack(msg);
       } catch (err) {
-        logger.warn({ err: errorMessage(err) }, 'delayed wake not forwarded; requeued');
+        logger.warn({ err: errorMessage(err), userId: body.userId, notificationIds: firstIds(body.notificationIds) }, 'delayed wake not forwarded; requeued');
         channel.nack(msg, false, true);
       }
     },

@@ -39,14 +39,20 @@ export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper
         } else {
           outcome = await retryOrDeadLetter(channel, retryTopology, msg, reason);
         }
-        logger.warn({ messageId: msg.properties.messageId, err: reason, outcome }, 'fan-out page failed');
+        logger.warn({ eventId: eventIdOf(msg), messageId: msg.properties.messageId, err: reason, outcome }, 'fan-out page failed');
       }
     } catch (err) {
-      logger.error({ messageId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter a fan-out page; requeueing');
+      logger.error({ eventId: eventIdOf(msg), messageId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter a fan-out page; requeueing');
       channel.nack(msg, false, true);
       return;
     }
     fanoutMetrics.pages.inc({ outcome });
     channel.ack(msg);
   };
+}
+
+/** A fan-out page's messageId is `${eventId}#${page}` (consumer/fanout.ts): the POST event it belongs to. */
+function eventIdOf(msg: ConsumeMessage): string | undefined {
+  const id: unknown = msg.properties.messageId;
+  return typeof id === 'string' ? id.split('#')[0] : undefined;
 }

@@ -68,6 +68,7 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
   const notification = await composeAndBuffer(deps, event);
   await handOff(deps.channel, deps.topology, notification, decision.action === 'hold' ? decision.untilMs : undefined);
   await recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds);
+  deps.logger.debug({ eventId: event.eventId, notificationId: notification.id, userId: notification.userId }, 'notification buffered');
   if (acceptedAtMs !== undefined) deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
   return 'buffered';
 }

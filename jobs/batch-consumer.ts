@@ -1,8 +1,10 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsumeMessage } from 'amqplib';
 import type { AmqpClient } from '../shared/amqp/connection.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { firstIds } from '../shared/log-ids.js';
 import { Batcher } from './batcher.js';
 
 /**
@@ -20,6 +22,8 @@ export interface BatchConsumerOptions {
   flushMs: number;
   /** How long a rejected batch is held (unacked, so still safe in the broker) before requeueing. */
   requeueDelayMs: number;
+  /** On stop, the longest wait for the batch being written before its messages are handed back. */
+  drainTimeoutMs: number;
   handle: BatchHandler;
 }
 
@@ -63,7 +67,10 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
       );
       settle(live, true);
     } catch (err) {
-      log.warn({ err: errorMessage(err), messages: live.length }, 'batch failed; returning it to the queue');
+      log.warn(
+        { err: errorMessage(err), messages: live.length, notificationIds: firstIds(live.map((d) => notificationIdOf(d.msg))) },
+        'batch failed; returning it to the queue',
+      );
       if (!stopping) await new Promise((resolve) => setTimeout(resolve, opts.requeueDelayMs));
       settle(live, false);
     }
@@ -90,8 +97,22 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
     stop: async () => {
       stopping = true;
       await channel.cancelAll().catch(() => undefined);
-      await batcher.drain();
+      // A write stuck on a struggling database must not hold the exit: its messages are still
+      // unacked, so closing the channel hands them back to the broker, and the upserts make the
+      // second attempt harmless.
+      const drained = await Promise.race([batcher.drain().then(() => true), sleep(opts.drainTimeoutMs, undefined, { ref: false }).then(() => false)]);
+      if (!drained) log.warn('batch still being written at shutdown; its messages go back to the queue');
       await channel.close().catch(() => undefined);
     },
   };
+}
+
+/** A persist job's messageId is its notification's id; an ack body names it (jobs/job-body.ts). */
+function notificationIdOf(msg: ConsumeMessage): unknown {
+  if (typeof msg.properties.messageId === 'string') return msg.properties.messageId;
+  try {
+    return (JSON.parse(msg.content.toString('utf8')) as { notificationId?: unknown } | null)?.notificationId;
+  } catch {
+    return undefined;
+  }
 }

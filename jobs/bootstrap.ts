@@ -25,6 +25,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     batchSize: config.persist.batchSize,
     flushMs: config.persist.flushMs,
     requeueDelayMs: config.pipeline.retryBaseDelayMs,
+    // Half the shutdown budget: the rest is for closing channels and stores.
+    drainTimeoutMs: Math.floor(config.shutdownTimeoutMs / 2),
   };
   const persist = await startBatchConsumer(infra.amqp, logger, {
     name: 'jobs-persist',
@@ -44,6 +46,6 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     port: http.port,
     registry,
     // Intake stops first, the batches already taken are written, the stores close last.
-    close: once(() => runAll([() => persist.stop(), () => acks.stop(), () => http.close(), () => infra.close()])),
+    close: once(() => runAll([() => Promise.all([persist.stop(), acks.stop()]), () => http.close(), () => infra.close()])),
   };
 }

@@ -3,6 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Topology } from '../shared/amqp/topology.js';
 import { PermanentError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { firstIds } from '../shared/log-ids.js';
 import { applyAcks, type AckDeps } from './acks.js';
 import type { BatchHandler } from './batch-consumer.js';
 import { deadLetter, retryLater } from './failures.js';
@@ -28,7 +29,8 @@ async function parseOrDeadLetter<T>(
       if (!(err instanceof PermanentError)) throw err;
       await deadLetter(channel, topology.persistDeadQueue, source, msg, err);
       metrics.deadLettered.inc({ queue: source });
-      log.warn({ err: err.message, messageId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
+      // A persist job's messageId is its notification's id (consumer/hand-off.ts); ack bodies have none.
+      log.warn({ err: err.message, notificationId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
     }
   }
   return valid;
@@ -43,8 +45,12 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
         deps,
         valid.map((v) => v.body),
       );
+      log.debug({ notificationCount: valid.length, notificationIds: firstIds(valid.map((v) => v.body.id)) }, 'persist batch written');
     } catch (err) {
-      log.warn({ err: errorMessage(err), messages: valid.length }, 'persist batch failed; retrying with backoff');
+      log.warn(
+        { err: errorMessage(err), messages: valid.length, notificationIds: firstIds(valid.map((v) => v.body.id)) },
+        'persist batch failed; retrying with backoff',
+      );
       for (const { msg } of valid) await retryLater(channel, topology.persistRetryQueues, msg, err);
       deps.metrics.retried.inc({ queue: 'persist' }, valid.length);
     }
@@ -63,5 +69,6 @@ export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): Batc
       deps,
       valid.map((v) => v.body),
     );
+    log.debug({ notificationCount: valid.length, notificationIds: firstIds(valid.map((v) => v.body.notificationId)) }, 'ack batch applied');
   };
 }

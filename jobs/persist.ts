@@ -7,6 +7,7 @@ import type { Models } from '../shared/models/index.js';
 import { deliveredOp, persistOps, readOp, type DeliveryState } from '../shared/models/notification-state.js';
 import { bulkWrite } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
+import { forgetReplayCleanIfUnbuffered } from '../shared/replay-clean.js';
 import { recordStage } from '../shared/timeline.js';
 import { enforceCap } from './cap.js';
 import { addStored } from './stored-count.js';
@@ -101,6 +102,8 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
   try {
     const ttl = deps.config.pipeline.bufferTtlSeconds;
     await Promise.all(ids.map((id) => recordStage(deps.redis, id, 'persisted', ttl, now.getTime())));
+    const undelivered = notifications.filter((_, i) => before[i]!.ackedAtMs === null && before[i]!.readAtMs === null);
+    await forgetReplayCleanIfUnbuffered(deps.redis, undelivered);
     await enforceCap({ redis: deps.redis, model, metrics: deps.metrics }, counters, deps.config.persist.maxStoredPerUser);
   } catch (err) {
     // The write itself is done; replaying the batch rewrites nothing and finishes these steps.

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { eventIdSchema, validateEvent, type ActivityEvent } from '../shared/schemas/event.js';
+import type { Logger } from '../shared/logger.js';
 import { BrokerUnavailableError, ValidationFailedError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
 import { PublishFailedError, type EventPublisher } from './publisher.js';
@@ -13,6 +14,8 @@ export interface AcceptDeps {
   publisher: EventPublisher;
   metrics: ProducerMetrics;
   retryAfterSeconds: number;
+  /** Per-event `debug` line with the eventId, the first hop of docs/operations.md "Following one event". */
+  logger?: Logger;
 }
 
 export interface Accepted {
@@ -52,6 +55,7 @@ export async function publishAccepted(deps: AcceptDeps, event: ActivityEvent & {
     stopTimer();
   }
   deps.metrics.accepted.inc({ type: event.type });
+  deps.logger?.debug({ eventId: event.eventId, type: event.type }, 'event accepted');
   return { eventId: event.eventId, status: 'accepted' };
 }
 

@@ -37,7 +37,7 @@ export function createApp(deps: ProducerDeps): Express {
   // Routers, one per concern.
   app.use(
     eventsRouter(
-      { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds },
+      { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger },
       {
         maxBodyBytes: config.http.maxBodyBytes,
         batchMaxBodyBytes: config.http.batchMaxBodyBytes,
@@ -49,7 +49,7 @@ export function createApp(deps: ProducerDeps): Express {
   app.use(openApiRouter());
   app.use(preferencesRouter({ config, store: preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds) }));
   app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.amqp, config.rabbitmq.publishConfirmTimeoutMs, logger) }));
-  app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds } }));
+  app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(logger, metrics));

@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { firstIds } from '../shared/log-ids.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
 import { acknowledge } from './ack.js';
@@ -77,7 +78,8 @@ export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: 
       return;
     }
     void deps.track(dispatch(session, frame, deps).catch((err: unknown) => {
-      deps.logger.warn({ err: errorMessage(err), frame: frame.type }, 'frame handling failed');
+      const notificationIds = frame.type === 'ACK' ? firstIds(frame.notificationIds) : undefined;
+      deps.logger.warn({ err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds }, 'frame handling failed');
       session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
     }));
   });
@@ -107,6 +109,7 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   }
   const result = await acknowledge(deps.ack, session.userId, frame.notificationIds);
   deps.delivery.acked(session.userId, result.acked);
+  deps.logger.debug({ userId: session.userId, notificationIds: firstIds(result.acked), notFound: firstIds(result.notFound) }, 'notifications acked');
   deps.metrics.acked.inc(result.newlyAcked.length);
   if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
   if (result.notFound.length > 0) {

@@ -52,6 +52,7 @@ export class Delivery {
       const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
       session.inFlight.set(n.id, entry);
       this.metrics.sent.inc();
+      this.logger.debug({ notificationId: n.id, userId: n.userId, version: n.version, redelivery: held !== undefined }, 'notification sent');
       this.schedule(session, n.id);
       recordStage(this.redis, n.id, 'sent', this.options.bufferTtlSeconds).catch((err: unknown) =>
         this.logger.debug({ err, notificationId: n.id }, 'could not record sent stage'),

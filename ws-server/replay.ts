@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ackedAt, pendingScore, readPending, type Pending } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
+import { isReplayClean, markReplayClean } from '../shared/replay-clean.js';
 import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
 import { dndEndsAt, type PreferenceStore } from '../shared/preferences.js';
@@ -82,29 +83,6 @@ function oldestOf(pending: Pending): number | null | undefined {
   return Math.min(...pending.notifications.map((n) => Date.parse(n.createdAt)));
 }
 
-/*
- * MongoDB holds an undelivered notification that Redis does not only after its buffered copy
- * expired (BUFFER_TTL_SECONDS after buffering) or Redis lost data. Every copy gets the same TTL
- * when buffered (an aggregate's is renewed, so it only lasts longer), so once a MongoDB check
- * found nothing missing, nothing can go missing before the oldest pending copy expires, and
- * later notifications expire later still. Until then AUTH skips MongoDB entirely: a reconnect
- * storm costs Redis reads only. The mark expires by itself; if Redis loses it, AUTH checks.
- */
-async function isReplayClean(redis: Redis, userId: string): Promise<boolean> {
-  return (await redis.exists(keys.replayClean(userId))) === 1;
-}
-
-async function markReplayClean(
-  redis: Redis,
-  userId: string,
-  oldestPendingAtMs: number | null | undefined,
-  bufferTtlSeconds: number,
-): Promise<void> {
-  if (oldestPendingAtMs === undefined) return; // more pending than read: no safe bound
-  const cleanUntilMs = (oldestPendingAtMs ?? Date.now()) + bufferTtlSeconds * 1000;
-  if (cleanUntilMs <= Date.now()) return;
-  await redis.set(keys.replayClean(userId), '1', 'PXAT', cleanUntilMs);
-}
 
 /**
  * Undelivered MongoDB notifications outside the Redis window. Excluding the window's ids is

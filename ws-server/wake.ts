@@ -4,6 +4,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { AmqpClient } from '../shared/amqp/connection.js';
 import { PermanentError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { firstIds } from '../shared/log-ids.js';
 import type { WakeExchangeMessage } from '../shared/messages.js';
 
 /**
@@ -34,13 +35,16 @@ export async function subscribeToWakes(amqp: AmqpClient, onWake: WakeHandler, lo
   await channel.consume(
     queue,
     async (msg: ConsumeMessage) => {
+      let wake: WakeExchangeMessage | undefined;
       try {
-        await onWake(parseWake(msg.content));
+        wake = parseWake(msg.content);
+        await onWake(wake);
         channel.ack(msg);
       } catch (err) {
         // A malformed wake can never succeed; a failed Redis read may on the next try.
         const requeue = !(err instanceof PermanentError);
-        logger.warn({ err, requeue }, 'wake-up not handled');
+        const notificationIds = wake && 'notificationIds' in wake ? firstIds(wake.notificationIds) : undefined;
+        logger.warn({ err, requeue, userId: wake?.userId, notificationIds }, 'wake-up not handled');
         channel.nack(msg, false, requeue);
       }
     },

@@ -16,7 +16,15 @@ export class TcpProxy {
   ) {}
 
   async start(): Promise<this> {
+    this.stalled = false;
     this.server = createServer((client) => {
+      if (this.stalled) {
+        // Accepted, never answered: what a hung server looks like to a client.
+        this.sockets.add(client);
+        client.on('close', () => this.sockets.delete(client));
+        client.on('error', () => client.destroy());
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -30,6 +38,20 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
+  }
+
+  private stalled = false;
+
+  /**
+   * Keeps every connection open but stops passing bytes, and accepts new ones without
+   * answering: requests hang instead of failing, as with a server that stopped responding.
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) {
+      s.unpipe();
+      s.pause();
+    }
   }
 
   /** Drops every connection and refuses new ones until `start()` is called again. */

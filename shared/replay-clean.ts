@@ -1,0 +1,41 @@
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+
+/*
+ * The "replay clean" mark lets AUTH skip MongoDB. MongoDB holds an undelivered notification
+ * that Redis does not only after its buffered copy expired (BUFFER_TTL_SECONDS after buffering)
+ * or Redis lost it. Every copy gets the same TTL when buffered (an aggregate's is renewed, so it
+ * only lasts longer), so once a MongoDB check found nothing missing, nothing can go missing
+ * before the oldest pending copy expires, and later notifications expire later still. Until
+ * then AUTH costs Redis reads only; a reconnect storm never reaches MongoDB.
+ *
+ * Losing data in Redis is the other way a copy goes missing: jobs clears the mark when it stores
+ * an undelivered notification whose copy is already gone, and a lost mark means "check".
+ */
+
+export async function isReplayClean(redis: Redis, userId: string): Promise<boolean> {
+  return (await redis.exists(keys.replayClean(userId))) === 1;
+}
+
+/** `oldestPendingAtMs`: null when nothing is pending; undefined when not all pending were read. */
+export async function markReplayClean(
+  redis: Redis,
+  userId: string,
+  oldestPendingAtMs: number | null | undefined,
+  bufferTtlSeconds: number,
+): Promise<void> {
+  if (oldestPendingAtMs === undefined) return; // more pending than were read: no safe bound
+  const cleanUntilMs = (oldestPendingAtMs ?? Date.now()) + bufferTtlSeconds * 1000;
+  if (cleanUntilMs <= Date.now()) return;
+  await redis.set(keys.replayClean(userId), '1', 'PXAT', cleanUntilMs);
+}
+
+/** For notifications just stored as undelivered: any whose buffered copy is gone un-marks its user. */
+export async function forgetReplayCleanIfUnbuffered(redis: Redis, stored: Array<{ id: string; userId: string }>): Promise<void> {
+  if (stored.length === 0) return;
+  const exists = redis.pipeline();
+  for (const n of stored) exists.exists(keys.notification(n.id));
+  const results = (await exists.exec()) ?? [];
+  const users = new Set(stored.filter((_, i) => results[i]?.[1] === 0).map((n) => n.userId));
+  if (users.size > 0) await redis.del(...[...users].map((u) => keys.replayClean(u)));
+}
