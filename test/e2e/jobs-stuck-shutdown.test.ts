@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { v7 as uuidv7 } from 'uuid';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { makeNotification } from '../helpers/notifications.js';
 import { ROOT } from '../helpers/process.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
@@ -40,22 +39,6 @@ function startJobs(): { proc: ChildProcess; output(): string } {
   return { proc, output: () => out };
 }
 
-function notification(i: number): Notification {
-  return {
-    id: uuidv7(),
-    userId: `u${i}`,
-    seq: 1,
-    type: 'ORDER',
-    priority: 9,
-    actors: [],
-    actorCount: 0,
-    objectId: `order${i}`,
-    message: 'Your order shipped',
-    createdAt: new Date().toISOString(),
-    version: 1,
-    eventIds: [uuidv7()],
-  };
-}
 
 /**
  * SIGTERM while a batch write hangs on an unreachable MongoDB: jobs must still exit 0 within
@@ -82,7 +65,7 @@ describe('jobs shutdown with a batch stuck on MongoDB', () => {
     proxy.stall();
 
     const publisher = await amqp.createChannel('test-publisher');
-    const jobs = Array.from({ length: 20 }, (_, i) => notification(i));
+    const jobs = Array.from({ length: 20 }, (_, i) => makeNotification(`u${i}`));
     for (const n of jobs) {
       await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
     }

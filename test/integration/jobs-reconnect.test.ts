@@ -1,38 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { loadConfig } from '../../shared/config.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { makeNotification } from '../helpers/notifications.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const base = testEnv('jobsreconnect', { PERSIST_BATCH_SIZE: '20', PERSIST_FLUSH_MS: '100', PERSIST_PREFETCH: '200' });
 
-function notification(i: number): Notification {
-  return {
-    id: uuidv7(),
-    userId: `user${i % 7}`,
-    seq: i + 1,
-    type: 'ORDER',
-    priority: 9,
-    actors: [],
-    actorCount: 0,
-    objectId: `order${i}`,
-    message: 'Your order shipped',
-    createdAt: new Date().toISOString(),
-    version: 1,
-    eventIds: [uuidv7()],
-  };
-}
 
 /**
  * A RabbitMQ outage leaves a backlog in the persist queue; when jobs reconnects, the broker
@@ -69,7 +52,7 @@ describe('jobs after losing RabbitMQ', () => {
     await eventually(async () => (await fetch(`http://127.0.0.1:${jobs.port}/readyz`)).status === 503, {
       what: 'jobs to notice the broker is gone',
     });
-    const backlog = Array.from({ length: 150 }, (_, i) => notification(i));
+    const backlog = Array.from({ length: 150 }, (_, i) => makeNotification(`user${i % 7}`, { seq: i + 1 }));
     for (const n of backlog) {
       await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
     }

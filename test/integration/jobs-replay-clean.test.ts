@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { bufferNotification } from '../../shared/buffer.js';
@@ -15,26 +14,11 @@ import { markReplayClean } from '../../shared/replay-clean.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { makeNotification } from '../helpers/notifications.js';
 import { eventually } from '../helpers/wait.js';
 
 const { config } = testEnv('jobsreplayclean', { PERSIST_FLUSH_MS: '50' });
 
-function notification(userId: string): Notification {
-  return {
-    id: uuidv7(),
-    userId,
-    seq: 1,
-    type: 'LIKE',
-    priority: 5,
-    actors: ['user1'],
-    actorCount: 1,
-    objectId: 'post1',
-    message: 'Ada liked your post',
-    createdAt: new Date().toISOString(),
-    version: 1,
-    eventIds: [uuidv7()],
-  };
-}
 
 /**
  * If Redis lost a buffered copy (a crash losing its last writes), the ws-server's "replay clean"
@@ -70,17 +54,17 @@ describe('jobs and the replay-clean mark', () => {
 
   it('clears the mark of a user whose undelivered notification has no buffered copy', async () => {
     await markReplayClean(redis, 'lost-copy', null, 3600);
-    await persist(notification('lost-copy')); // never buffered: as if Redis had lost it
+    await persist(makeNotification('lost-copy')); // never buffered: as if Redis had lost it
     await eventually(async () => (await redis.exists(keys.replayClean('lost-copy'))) === 0, { what: 'the mark to be cleared' });
   });
 
   it('keeps the mark while the undelivered notification is still buffered', async () => {
-    const n = notification('still-buffered');
+    const n = makeNotification('still-buffered');
     await bufferNotification(redis, n, 3600);
     await markReplayClean(redis, 'still-buffered', Date.now(), 3600);
     await persist(n);
     // A later job for another user proves this batch's after-write steps have run.
-    await persist(notification('someone-else'));
+    await persist(makeNotification('someone-else'));
     assert.equal(await redis.exists(keys.replayClean('still-buffered')), 1);
   });
 });
