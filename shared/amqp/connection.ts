@@ -61,6 +61,13 @@ export async function connectAmqp(
         if (setup) await setup(channel);
       },
     });
+    // A setup that fails (the channel closed under it, the broker refused a declaration) is
+    // reported as an 'error' event; without a listener that event throws inside
+    // amqp-connection-manager's promise chain and surfaces as an unhandled rejection, which
+    // ends the process. The wrapper retries on the next reconnect, so logging is enough.
+    wrapper.on('error', (err: unknown) =>
+      log.warn({ channel: name, err: stripCredentials(errorMessage(err)) }, 'amqp channel setup failed'),
+    );
     channels.push(wrapper);
     await withTimeout(
       wrapper.waitForConnect(),

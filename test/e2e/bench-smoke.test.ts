@@ -74,12 +74,25 @@ describe('npm run bench (smoke)', () => {
     assert.equal(r.duplicatesAfterAck, 0);
   });
 
+  it('fanout: one post reaches every connected follower once and is stored once per follower', async () => {
+    const { report } = await runBench(small({ scenario: 'fanout', followers: 50, connected: 10, baseline: false, warmup: 0 }), (l) => logs.push(l));
+    const r = report.result as Record<string, unknown> & {
+      persistence: { complete: boolean; stored: number; distinctRecipients: number; missing: number; duplicates: number };
+    };
+    assert.equal(r.connectedReceived, 10, `log:\n${logs.join('\n')}`);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+    const { complete, stored, distinctRecipients, missing, duplicates } = r.persistence;
+    assert.deepEqual({ complete, stored, distinctRecipients, missing, duplicates }, { complete: true, stored: 50, distinctRecipients: 50, missing: 0, duplicates: 0 });
+  });
+
   it('options: bad knobs are refused with a readable message', () => {
     assert.throws(() => parseOptions(['--scenario', 'fast']), (e: unknown) => e instanceof OptionsError && /steady, max/.test(e.message));
     assert.throws(() => parseOptions(['--rate=-5']), /--rate must be a positive number/);
     assert.throws(() => parseOptions(['--rate', 'fast']), /--rate must be a positive number, got "fast"/);
     assert.throws(() => parseOptions(['--rat', '5']), (e: unknown) => e instanceof OptionsError && /Unknown option '--rat'[\s\S]*usage:/.test(e.message));
     assert.throws(() => parseOptions(['--users', '1']), /at least 2/);
+    assert.throws(() => parseOptions(['--scenario', 'fanout', '--followers', '10', '--connected', '20']), /cannot exceed --followers/);
     assert.deepEqual(
       { ...parseOptions(['--scenario', 'max', '--rate', '500', '--no-build']) },
       { ...DEFAULTS, scenario: 'max', rate: 500, build: false },
