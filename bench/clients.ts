@@ -26,6 +26,8 @@ export class ClientFleet {
   authFailures = 0;
   /** ERROR frames from the server: a protocol mistake of the harness or an UNAVAILABLE store. */
   errors = 0;
+  /** Called for every NOTIFICATION frame, repeats included (the fanout scenario counts per user). */
+  onNotification: ((userId: string, notificationId: string, objectId: string | null) => void) | undefined;
 
   constructor(
     private readonly wsPort: number,
@@ -92,6 +94,7 @@ export class ClientFleet {
         const frame = JSON.parse(String(data)) as { type: string; notification?: { id: string; objectId: string | null } };
         if (frame.type === 'NOTIFICATION' && frame.notification) {
           const { id, objectId } = frame.notification;
+          this.onNotification?.(userId, id, objectId);
           if (!this.tracker || this.tracker.recordReceived(id, objectId)) client.toAck.push(id);
         } else if (frame.type === 'AUTH_OK') {
           client.authed = true;

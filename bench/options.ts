@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
  * Every knob of `npm run bench`, with the defaults a first run on a laptop should use.
  * `npm run bench -- --scenario steady --rate 500 --duration 30 --users 200`.
  */
-export const SCENARIOS = ['steady', 'max', 'connections', 'reconnect-storm'] as const;
+export const SCENARIOS = ['steady', 'max', 'connections', 'reconnect-storm', 'fanout'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -17,6 +17,9 @@ export interface BenchOptions {
   users: number;
   /** reconnect-storm: pending notifications per client. */
   pending: number;
+  /** fanout: followers of the posting author, and how many of them are connected. */
+  followers: number;
+  connected: number;
   /** max: rate added per step, the ceiling, and the p99 bound a step must stay under. */
   step: number;
   maxRate: number;
@@ -51,6 +54,8 @@ export const DEFAULTS: BenchOptions = {
   duration: 20,
   users: 100,
   pending: 10,
+  followers: 10_000,
+  connected: 2000,
   step: 250,
   maxRate: 5000,
   p99BoundMs: 100,
@@ -79,11 +84,13 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --scenario steady|max|connections|reconnect-storm   (default ${DEFAULTS.scenario})
+  --scenario steady|max|connections|reconnect-storm|fanout   (default ${DEFAULTS.scenario})
   --rate N            events/s offered; first step of max          (default ${DEFAULTS.rate})
   --duration S        seconds of load / per max step / holding     (default ${DEFAULTS.duration})
   --users N           clients (connections: sockets)               (default ${DEFAULTS.users})
   --pending K         reconnect-storm: pending per client          (default ${DEFAULTS.pending})
+  --followers N       fanout: followers of the author who posts    (default ${DEFAULTS.followers})
+  --connected M       fanout: followers connected (token AUTH)     (default ${DEFAULTS.connected})
   --step N            max: rate increase per step                  (default ${DEFAULTS.step})
   --max-rate N        max: highest rate tried                      (default ${DEFAULTS.maxRate})
   --p99-bound MS      max: p99 a step must stay under              (default ${DEFAULTS.p99BoundMs})
@@ -113,6 +120,8 @@ function parseFlagsStrict(argv: string[]) {
       duration: { type: 'string' },
       users: { type: 'string' },
       pending: { type: 'string' },
+      followers: { type: 'string' },
+      connected: { type: 'string' },
       step: { type: 'string' },
       'max-rate': { type: 'string' },
       'p99-bound': { type: 'string' },
@@ -147,12 +156,17 @@ export function parseOptions(argv: string[]): BenchOptions {
   }
   const users = Math.floor(positive('users', values.users, DEFAULTS.users));
   if (users < 2) throw new OptionsError('--users must be at least 2 (an actor never notifies itself)');
+  const followers = Math.floor(positive('followers', values.followers, DEFAULTS.followers));
+  const connected = Math.floor(positive('connected', values.connected, DEFAULTS.connected));
+  if (connected > followers) throw new OptionsError(`--connected (${connected}) cannot exceed --followers (${followers})`);
   return {
     scenario: scenario as Scenario,
     rate: positive('rate', values.rate, DEFAULTS.rate),
     duration: positive('duration', values.duration, DEFAULTS.duration),
     users,
     pending: Math.floor(positive('pending', values.pending, DEFAULTS.pending)),
+    followers,
+    connected,
     step: positive('step', values.step, DEFAULTS.step),
     maxRate: positive('max-rate', values['max-rate'], DEFAULTS.maxRate),
     p99BoundMs: positive('p99-bound', values['p99-bound'], DEFAULTS.p99BoundMs),

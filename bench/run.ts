@@ -5,6 +5,7 @@ import { LoadGenerator } from './load.js';
 import type { BenchOptions, Scenario } from './options.js';
 import { machine, printSummary, writeReport, type BenchReport, type WrittenFiles } from './report.js';
 import { connections } from './scenarios/connections.js';
+import { fanout } from './scenarios/fanout.js';
 import { max } from './scenarios/max.js';
 import { reconnectStorm } from './scenarios/reconnect-storm.js';
 import { steady } from './scenarios/steady.js';
@@ -16,6 +17,7 @@ const RUNNERS: Record<Scenario, ScenarioRunner> = {
   max,
   connections,
   'reconnect-storm': reconnectStorm,
+  fanout,
 };
 
 /** Size of the baseline's messages: about one event body as the producer publishes it. */
