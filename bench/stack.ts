@@ -5,7 +5,7 @@ import mongoose from 'mongoose';
 import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
 import { userModel } from '../shared/models/user.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
-import { deleteQueuesAndKeys, dropDatabase } from './cleanup.js';
+import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
 
 const run = promisify(execFile);
@@ -68,7 +68,7 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
     // client fleet ACKs in batches, so allow the largest batch the protocol allows.
     WS_MAX_ACK_BATCH: '500',
     // jobs may hold a large batch when the run ends; it must finish writing before it exits
-    // (see cleanup.ts for why an abandoned write matters).
+    // (see test/helpers/cleanup.ts, dropDatabase, for why an abandoned write matters).
     SHUTDOWN_TIMEOUT_MS: '60000',
     ...options.serviceEnv,
   };

@@ -1,11 +1,10 @@
 import { v7 as uuidv7 } from 'uuid';
-import { nextSeq, readNotifications } from '../shared/buffer.js';
+import { bufferNotification, nextSeq, readNotifications } from '../shared/buffer.js';
 import type { Notification } from '../shared/notification.js';
 import { priorityOf } from '../shared/priority.js';
 import type { Redis } from '../shared/redis.js';
 import { objectIdOf } from '../shared/schemas/event.js';
 import { foldIntoWindow, isAggregatable } from './aggregation.js';
-import { commitNotification } from './commit.js';
 import { dedupeMarks, type DedupeWindows } from './dedupe.js';
 import { formatAggregateMessage, formatMessage, namesNeeded } from './format.js';
 import type { ParsedEvent } from './parse-event.js';
@@ -78,7 +77,7 @@ export async function composeAndBuffer(deps: ComposeDeps, event: ParsedEvent): P
       eventIds: [event.eventId],
     };
   }
-  const outcome = await commitNotification(redis, notification, deps.bufferTtlSeconds, dedupeMarks(event, notification.id, deps.windows));
+  const outcome = await bufferNotification(redis, notification, deps.bufferTtlSeconds, dedupeMarks(event, notification.id, deps.windows));
   if (outcome !== 'stale') return notification;
   const [buffered] = await readNotifications(redis, [notification.id]);
   return buffered ?? notification;
