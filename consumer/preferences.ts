@@ -1,5 +1,5 @@
 import { categoryOf } from '../shared/priority.js';
-import { dndEndsAt, type PreferenceStore } from '../shared/preferences.js';
+import { doNotDisturbHoldsUntil, type PreferenceStore } from '../shared/preferences.js';
 import type { EventType } from '../shared/schemas/event.js';
 
 /**
@@ -21,6 +21,6 @@ export async function decide(store: PreferenceStore, userId: string, type: Event
   const prefs = await store.read(userId);
   if (prefs.mutedTypes.includes(type)) return { action: 'suppress', reason: 'muted' };
   if (category === 'promotional' && prefs.promotionalOptOut) return { action: 'suppress', reason: 'promotional_opt_out' };
-  const until = dndEndsAt(prefs, nowMs);
+  const until = doNotDisturbHoldsUntil(prefs, type, nowMs);
   return until === null ? { action: 'deliver' } : { action: 'hold', untilMs: until };
 }

@@ -76,6 +76,16 @@ export function dndEndsAt(prefs: Preferences, atMs: number): number | null {
   return atMs - (atMs % 1000) + remaining * 1000;
 }
 
+/**
+ * Until when do-not-disturb holds back a notification of `type` (epoch ms), or null to push it
+ * now. Transactional notifications are never held. The consumer asks this for live delivery,
+ * the ws-server for the AUTH replay, so both follow the same rule.
+ */
+export function doNotDisturbHoldsUntil(prefs: Preferences, type: string, atMs: number): number | null {
+  if ((TRANSACTIONAL_TYPES as readonly string[]).includes(type)) return null;
+  return dndEndsAt(prefs, atMs);
+}
+
 export interface PreferenceStore {
   read(userId: string): Promise<Preferences>;
   write(userId: string, prefs: Preferences): Promise<Preferences>;

@@ -4,9 +4,7 @@ import { keys } from '../shared/keys.js';
 import { isReplayClean, markReplayClean } from '../shared/replay-clean.js';
 import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
-import { dndEndsAt, type PreferenceStore } from '../shared/preferences.js';
-import { categoryOf } from '../shared/priority.js';
-import { EVENT_TYPES, type EventType } from '../shared/schemas/event.js';
+import { doNotDisturbHoldsUntil, type PreferenceStore } from '../shared/preferences.js';
 
 export interface Replay {
   /** In replay order (priority desc, then seq asc), at most the replay limit. */
@@ -58,12 +56,8 @@ export type HoldRule = (n: Notification) => boolean;
  * or in the replay of a socket that connects after it.
  */
 export async function doNotDisturbHold(store: PreferenceStore, userId: string, nowMs = Date.now()): Promise<HoldRule> {
-  if (dndEndsAt(await store.read(userId), nowMs) === null) return () => false;
-  return (n) => !isTransactional(n.type);
-}
-
-function isTransactional(type: string): boolean {
-  return (EVENT_TYPES as readonly string[]).includes(type) && categoryOf(type as EventType) === 'transactional';
+  const prefs = await store.read(userId);
+  return (n) => doNotDisturbHoldsUntil(prefs, n.type, nowMs) !== null;
 }
 
 async function redisCandidates(redis: Redis, userId: string, limit: number, lastSeq?: number) {
