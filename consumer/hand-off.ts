@@ -7,16 +7,19 @@ import { publishWake, scheduleWake } from './delayed-wake.js';
 /**
  * What follows buffering, both idempotent so a redelivered event may run them again: the
  * delayed persist job (the whole notification; jobs upsert by id) and the wake-up for the
- * ws-servers — at once, or at `holdUntilMs` when do-not-disturb holds it back. Each resolves on
- * the broker's confirm.
+ * ws-servers — at once, or at `holdUntilMs` when do-not-disturb holds it back. Both are in
+ * flight together (neither depends on the other); it resolves when the broker confirmed both.
  */
 export async function handOff(channel: ChannelWrapper, topology: Topology, n: Notification, holdUntilMs?: number): Promise<void> {
-  await channel.sendToQueue(topology.persistDelayQueue, encodeJson(n), {
+  const persistJob = channel.sendToQueue(topology.persistDelayQueue, encodeJson(n), {
     persistent: true,
     messageId: n.id,
     contentType: JSON_CONTENT_TYPE,
   });
   const wake: WakeMessage = { userId: n.userId, notificationIds: [n.id] };
-  if (holdUntilMs !== undefined && holdUntilMs > Date.now()) await scheduleWake(channel, topology, wake, holdUntilMs);
-  else await publishWake(channel, topology, wake);
+  const wakeUp =
+    holdUntilMs !== undefined && holdUntilMs > Date.now()
+      ? scheduleWake(channel, topology, wake, holdUntilMs)
+      : publishWake(channel, topology, wake);
+  await Promise.all([persistJob, wakeUp]);
 }

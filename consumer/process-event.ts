@@ -38,10 +38,15 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
   const { redis } = deps;
   // The producer stamps each event when it hands it to the broker; the timeline keys it by
   // eventId so every outcome (buffered, limited, suppressed, duplicate) shows when it came in.
-  if (acceptedAtMs !== undefined) await recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs);
-  if (categoryOf(event.type) === 'social' && event.actorId === event.targetId) return 'self';
-
-  const producedId = await producedNotificationId(redis, event.eventId);
+  if (categoryOf(event.type) === 'social' && event.actorId === event.targetId) {
+    if (acceptedAtMs !== undefined) await recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs);
+    return 'self';
+  }
+  // Independent round trips go out together: each sequential one adds to every event's latency.
+  const [producedId] = await Promise.all([
+    producedNotificationId(redis, event.eventId),
+    acceptedAtMs === undefined ? undefined : recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs),
+  ]);
   if (producedId !== null) {
     // Buffered before, but the hand-off may not have happened (a crash before the ack):
     // repeat it. If the buffered copy expired, it was persisted long ago.
@@ -66,8 +71,10 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
     return 'suppressed';
   }
   const notification = await composeAndBuffer(deps, event);
-  await handOff(deps.channel, deps.topology, notification, decision.action === 'hold' ? decision.untilMs : undefined);
-  await recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds);
+  await Promise.all([
+    handOff(deps.channel, deps.topology, notification, decision.action === 'hold' ? decision.untilMs : undefined),
+    recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds),
+  ]);
   deps.logger.debug({ eventId: event.eventId, notificationId: notification.id, userId: notification.userId }, 'notification buffered');
   if (acceptedAtMs !== undefined) deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
   return 'buffered';

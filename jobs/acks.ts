@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import { unpersistedIds } from '../shared/buffer.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import type { AckMessage } from '../shared/messages.js';
@@ -7,19 +9,32 @@ import { bulkWrite } from './bulk-write.js';
 import type { JobsMetrics } from './metrics.js';
 
 export interface AckDeps {
+  redis: Redis;
   models: Models;
   metrics: JobsMetrics;
   config: Pick<Config, 'persist'>;
 }
 
 /**
- * Moves stored notifications to delivered. An ack for a notification not stored yet changes
- * nothing here: its `acked:{id}` mark in Redis makes the persist job store it as delivered.
- * The filter names the owner too, so an ack can only touch its own user's notification.
+ * Moves stored notifications to delivered. An ack for a notification not stored yet is left
+ * to its persist job, which reads the `acked:{id}` mark after clearing the `unpersisted` one and
+ * stores or advances it as delivered (jobs/persist.ts): at the usual PERSIST_DELAY_MS nearly every
+ * ack arrives first, so this skips nearly every MongoDB write. The filter names the owner too,
+ * so an ack can only touch its own user's notification.
  */
 export async function applyAcks(deps: AckDeps, acks: AckMessage[]): Promise<void> {
   if (acks.length === 0) return;
-  const ops = acks.map((a) => ({ updateOne: deliveredOp(a.notificationId, new Date(a.ackedAt), a.userId) }));
+  let leftToPersist: Set<string>;
+  try {
+    leftToPersist = await unpersistedIds(deps.redis, acks.map((a) => a.notificationId));
+  } catch (err) {
+    throw new TransientError(`redis: cannot read unpersisted marks: ${errorMessage(err)}`, { cause: err });
+  }
+  deps.metrics.acksLeftToPersist.inc(leftToPersist.size);
+  const ops = acks
+    .filter((a) => !leftToPersist.has(a.notificationId))
+    .map((a) => ({ updateOne: deliveredOp(a.notificationId, new Date(a.ackedAt), a.userId) }));
+  if (ops.length === 0) return;
   try {
     const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps);
     deps.metrics.bulkWrites.inc({ queue: 'acks' }, outcome.commands);

@@ -38,7 +38,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     name: 'jobs-acks',
     queue: topology.acksQueue,
     ...batching,
-    handle: ackHandler({ models: infra.models, metrics, config }, topology, logger),
+    handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'jobs'), config.http.host);
   logger.info({ port: http.port }, 'jobs listening');

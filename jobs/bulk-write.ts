@@ -1,4 +1,4 @@
-import type { AnyBulkWriteOperation, Model } from 'mongoose';
+import { mongo, type AnyBulkWriteOperation, type Model } from 'mongoose';
 import type { NotificationDoc } from '../shared/models/index.js';
 
 export interface BulkOutcome {
@@ -25,5 +25,36 @@ export async function bulkWrite(
     outcome.modified += result.modifiedCount;
     for (const id of Object.values(result.upsertedIds)) outcome.inserted.add(String(id));
   }
+  return outcome;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/**
+ * Inserts documents that may already exist (a replayed batch), in one unordered command:
+ * a duplicate _id only means "stored before", any other write error fails the whole call.
+ * Resolves with the ids this call inserted.
+ */
+export async function insertNew(model: Model<NotificationDoc>, docs: NotificationDoc[]): Promise<BulkOutcome> {
+  const outcome: BulkOutcome = { inserted: new Set(), modified: 0, commands: 0 };
+  if (docs.length === 0) return outcome;
+  let duplicates = new Set<number>();
+  try {
+    await model.bulkWrite(
+      docs.map((document) => ({ insertOne: { document } })),
+      { ordered: false },
+    );
+  } catch (err) {
+    if (!(err instanceof mongo.MongoBulkWriteError)) throw err;
+    // A MongoBulkWriteError also reports failures of the whole command (a refused connection,
+    // a timeout) with no write errors at all: only a list made of duplicates alone is success.
+    const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError) throw err;
+    duplicates = new Set(writeErrors.map((e) => e.index));
+  }
+  outcome.commands = 1;
+  docs.forEach((doc, i) => {
+    if (!duplicates.has(i)) outcome.inserted.add(doc._id);
+  });
   return outcome;
 }

@@ -20,6 +20,11 @@ export function createJobsMetrics(registry: Registry) {
       help: 'Stored notifications moved to delivered by an ack message',
       registers: [registry],
     }),
+    acksLeftToPersist: new Counter({
+      name: 'jobs_acks_left_to_persist_total',
+      help: 'Acks of notifications not stored yet, carried by their persist job instead of a write',
+      registers: [registry],
+    }),
     capRemoved: new Counter({
       name: 'jobs_cap_removed_total',
       help: 'Read notifications removed by the per-user cap',

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import { ackedAt } from '../shared/buffer.js';
+import { ackedAt, markPersisted } from '../shared/buffer.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Models } from '../shared/models/index.js';
-import { deliveredOp, persistOps, readOp, type DeliveryState } from '../shared/models/notification-state.js';
-import { bulkWrite } from './bulk-write.js';
+import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
+import { bulkWrite, insertNew } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
 import { forgetReplayCleanIfUnbuffered } from '../shared/replay-clean.js';
 import { recordStage } from '../shared/timeline.js';
@@ -55,44 +55,56 @@ async function deliveryState(redis: Redis, ids: string[]): Promise<DeliveryState
   }
 }
 
+async function clearUnpersistedMarks(redis: Redis, ids: string[]): Promise<void> {
+  try {
+    await markPersisted(redis, ids);
+  } catch (err) {
+    throw new TransientError(`redis: cannot clear unpersisted marks: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
 /**
- * Stores a batch of persist jobs with bulk writes of idempotent upserts keyed by id. The
- * delivery state is read from Redis at flush time; if Redis no longer knows a notification, the
- * job's own body still stores it as undelivered and a later ack moves it forward. Any failure
- * is transient: the caller retries the whole batch, and a replay rewrites nothing.
+ * Stores a batch of persist jobs: one unordered insert of every notification in the state Redis
+ * knew at flush time (a duplicate _id means stored before), then one bulk write of the updates
+ * the inserts could not carry. If Redis no longer knows a notification, the job's own body still
+ * stores it as undelivered and a later ack moves it forward. Any failure is transient: the
+ * caller retries the whole batch, and a replay rewrites nothing.
  */
 export async function persistNotifications(deps: PersistDeps, jobs: Notification[]): Promise<void> {
   const notifications = latestVersions(jobs);
   if (notifications.length === 0) return;
   const ids = notifications.map((n) => n.id);
   const { Notification: model } = deps.models;
-  const maxOps = deps.config.persist.bulkMaxOps;
   const before = await deliveryState(deps.redis, ids);
 
   const now = new Date();
   let counters: Map<string, number>;
   try {
-    const written = await bulkWrite(
+    const written = await insertNew(
       model,
-      notifications.flatMap((n, i) => persistOps(n, before[i]!, now)),
-      maxOps,
+      notifications.map((n, i) => insertDoc(n, before[i]!, now)),
     );
     deps.metrics.persisted.inc(written.inserted.size);
     // Counted straight after the insert: a replay inserts nothing, so it cannot count them again.
     counters = await countInserted(deps.redis, notifications.filter((n) => written.inserted.has(n.id)));
+    // Cleared before the re-read below: an ack that still saw a mark left its write to this
+    // batch (jobs/acks.ts), and it happened before this re-read, which therefore sees it.
+    await clearUnpersistedMarks(deps.redis, ids);
     // A document that already existed, or an ack/read that landed while this batch was being
-    // written (its AMQP ack message may have found no document yet), is advanced now.
+    // written, is advanced now.
     const after = await deliveryState(deps.redis, ids);
     const advance = notifications.flatMap((n, i) => {
       const fresh = written.inserted.has(n.id);
       const ops = [];
+      const newerBody = fresh ? null : newerBodyOp(n);
+      if (newerBody) ops.push({ updateOne: newerBody });
       const acked = after[i]!.ackedAtMs;
       const read = after[i]!.readAtMs;
       if (acked !== null && !(fresh && before[i]!.ackedAtMs !== null)) ops.push({ updateOne: deliveredOp(n.id, new Date(acked)) });
       if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push({ updateOne: readOp(n.id, new Date(read)) });
       return ops;
     });
-    const advanced = await bulkWrite(model, advance, maxOps);
+    const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps);
     deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands + advanced.commands);
   } catch (err) {
     if (err instanceof TransientError) throw err;

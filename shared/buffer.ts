@@ -34,13 +34,16 @@ export interface ExtraMark {
  * - A rewritten version is pending again: the inbox entry is re-added with the new seq and the
  *   `acked:{id}` mark is cleared, so a client that acked the old version must ack the new one.
  * - The unread count grows only when the id is buffered for the first time.
+ * - Every written version is marked `unpersisted` until jobs has stored it, so jobs can leave an
+ *   ACK of it to the persist job instead of writing MongoDB twice (`unpersistedIds`).
  *
  * 'stale' means a newer version is already buffered; the marks are still written, so a
  * redelivery of this event is recognised as done.
  */
 export type BufferOutcome = 'created' | 'updated' | 'stale';
 
-// KEYS: notif, inbox, acked, unread count, unread version, marks... ARGV: json, version, ttl, score, id, (value, ttlMs) per mark.
+// KEYS: notif, inbox, acked, unread count, unread version, unpersisted, marks...
+// ARGV: json, version, ttl, score, id, unread count ttl, (value, ttlMs) per mark.
 const COMMIT_SCRIPT = `
 local raw = redis.call('GET', KEYS[1])
 local outcome = 'created'
@@ -54,13 +57,14 @@ if outcome ~= 'stale' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[6], '1', 'EX', ARGV[3])
 end
 if outcome == 'created' then
   local countKey, versionKey, delta, countTtl = KEYS[4], KEYS[5], 1, tonumber(ARGV[6])
   ${UNREAD_BUMP_LUA}
 end
-for i = 6, #KEYS do
-  local a = 7 + (i - 6) * 2
+for i = 7, #KEYS do
+  local a = 7 + (i - 7) * 2
   redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[a + 1])
 end
 return outcome
@@ -78,6 +82,7 @@ export async function bufferNotification(
     keys.acked(n.id),
     keys.unreadCount(n.userId),
     keys.unreadVersion(n.userId),
+    keys.unpersisted(n.id),
     ...marks.map((m) => m.key),
   ];
   const args = [
@@ -182,6 +187,21 @@ export async function ackNotifications(
     ...unique,
   )) as AckOutcome[];
   return new Map(unique.map((id, i) => [id, result[i] ?? 'not-found']));
+}
+
+/**
+ * The ids whose latest buffered version jobs has not stored yet. jobs clears the mark after
+ * its write and before it re-reads the ack marks, so an ACK that still sees the mark is
+ * certain to be carried by that re-read (jobs/persist.ts, jobs/acks.ts).
+ */
+export async function unpersistedIds(redis: Redis, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const marks = await redis.mget(ids.map((id) => keys.unpersisted(id)));
+  return new Set(ids.filter((_, i) => marks[i] !== null));
+}
+
+export async function markPersisted(redis: Redis, ids: string[]): Promise<void> {
+  if (ids.length > 0) await redis.del(...ids.map((id) => keys.unpersisted(id)));
 }
 
 /** Epoch ms of each id's ack, or null if it was not acked (or Redis no longer knows). */

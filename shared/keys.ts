@@ -16,6 +16,8 @@ export const keys = {
   storedCount: (userId: string) => `stored:${userId}`,
   /** Set when a notification was acked: epoch ms of the ack. Jobs read it at flush time. */
   acked: (id: string) => `acked:${id}`,
+  /** Exists from the buffer commit of a version until jobs has stored it (shared/buffer.ts). */
+  unpersisted: (id: string) => `unpersisted:${id}`,
   /** Set when a user read a notification jobs has not stored yet: epoch ms. Jobs store it as read. */
   readBeforeStored: (id: string) => `readmark:${id}`,
   /** eventId already turned into a notification (SET NX, EVENT_DEDUPE_WINDOW_SECONDS). */

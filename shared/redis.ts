@@ -24,6 +24,9 @@ export async function connectRedis(
     lazyConnect: true,
     keyPrefix: config.redis.keyPrefix,
     connectionName: name,
+    // Commands issued in the same tick by concurrent handlers (64+ events in flight) leave as
+    // one pipeline: one write and one read syscall instead of one pair per command.
+    enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
     // Fail commands fast while disconnected so callers can nack and retry through the broker
     // instead of piling up an unbounded offline queue in memory.

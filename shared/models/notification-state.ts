@@ -1,4 +1,3 @@
-import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Notification } from '../notification.js';
 import type { NotificationDoc, NotificationStatus } from './notification.js';
 
@@ -6,8 +5,8 @@ import type { NotificationDoc, NotificationStatus } from './notification.js';
  * The one rule every writer of a stored notification follows: state only moves forward
  * (undelivered → delivered → read) and the body only moves to a higher aggregate version. Each
  * transition is its own update whose filter names the states it may leave, so a replayed or
- * late message matches nothing instead of moving a document back. Only the insert upserts, and
- * its filter is the bare _id, so an upsert can never collide with a document in a later state.
+ * late message matches nothing instead of moving a document back. Nothing upserts: a document
+ * comes into being only by `insertDoc`, so no update can create one in the wrong state.
  */
 
 export const UNREAD_STATUSES: readonly NotificationStatus[] = ['undelivered', 'delivered'];
@@ -45,23 +44,22 @@ function initialState(state: DeliveryState) {
 }
 
 /**
- * Operations that store one persist job's notification: an insert-only upsert that carries the
- * flush-time state, and, for a grown aggregate, a body update. A document that already exists
- * is advanced separately with `deliveredOp` / `readOp`.
+ * The document a persist job's notification is first stored as, carrying the flush-time state.
+ * Stored with a plain insert: a replayed job hits the duplicate _id and changes nothing, and an
+ * insert never needs to find a document first (an upsert does, which costs a collection scan on
+ * stores without an _id lookup in updates, e.g. FerretDB's SQLite backend; docs/persistence.md).
  */
-export function persistOps(n: Notification, state: DeliveryState, now: Date): AnyBulkWriteOperation<NotificationDoc>[] {
-  const ops: AnyBulkWriteOperation<NotificationDoc>[] = [
-    {
-      updateOne: {
-        filter: { _id: n.id },
-        update: { $setOnInsert: { ...body(n), ...initialState(state), persistedAt: now } },
-        upsert: true,
-      },
-    },
-  ];
-  // Version 1 is the lowest: only a grown aggregate (same id, higher version) replaces a body.
-  if (n.version > 1) ops.push({ updateOne: { filter: { _id: n.id, version: { $lt: n.version } }, update: { $set: body(n) } } });
-  return ops;
+export function insertDoc(n: Notification, state: DeliveryState, now: Date): NotificationDoc {
+  return { _id: n.id, ...body(n), ...initialState(state), persistedAt: now };
+}
+
+/**
+ * For a notification already stored: a grown aggregate (same id, higher version) replaces the
+ * body. Version 1 is the lowest, so it never needs this.
+ */
+export function newerBodyOp(n: Notification) {
+  if (n.version <= 1) return null;
+  return { filter: { _id: n.id, version: { $lt: n.version } }, update: { $set: body(n) } };
 }
 
 /** undelivered → delivered. */
