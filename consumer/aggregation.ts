@@ -2,6 +2,7 @@ import { keys } from '../shared/keys.js';
 import { categoryOf } from '../shared/priority.js';
 import type { Redis } from '../shared/redis.js';
 import type { EventType } from '../shared/schemas/event.js';
+import { LuaScript } from '../shared/lua.js';
 
 /**
  * The aggregation window: LIKE, COMMENT and SHARE events on the same object for the same
@@ -44,7 +45,7 @@ export interface WindowState {
 }
 
 // KEYS: window hash, actors zset, events list. ARGV: candidate id, createdAt, actorId, eventId, windowMs, maxActors, maxEvents.
-const FOLD_SCRIPT = `
+const FOLD_SCRIPT = new LuaScript(`
 local opened = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'createdAt', ARGV[2], 'n', 0)
@@ -71,7 +72,7 @@ return {
   redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[6]) - 1),
   redis.call('LRANGE', KEYS[3], 0, -1)
 }
-`;
+`);
 
 export interface FoldInput {
   userId: string;
@@ -91,19 +92,10 @@ export interface FoldInput {
  */
 export async function foldIntoWindow(redis: Redis, input: FoldInput, windowMs: number): Promise<WindowState> {
   const { userId, type, objectId } = input;
-  const result = (await redis.eval(
-    FOLD_SCRIPT,
-    3,
-    keys.aggregate(userId, type, objectId),
-    keys.aggregateActors(userId, type, objectId),
-    keys.aggregateEvents(userId, type, objectId),
-    input.candidateId,
-    input.createdAt,
-    input.actorId,
-    input.eventId,
-    String(windowMs),
-    String(MAX_LISTED_ACTORS),
-    String(MAX_EVENT_IDS),
+  const result = (await FOLD_SCRIPT.run(
+    redis,
+    [keys.aggregate(userId, type, objectId), keys.aggregateActors(userId, type, objectId), keys.aggregateEvents(userId, type, objectId)],
+    [input.candidateId, input.createdAt, input.actorId, input.eventId, String(windowMs), String(MAX_LISTED_ACTORS), String(MAX_EVENT_IDS)],
   )) as [number, string, string, number, string[], string[]];
   const [opened, id, createdAt, actorCount, actors, eventIds] = result;
   return { opened: opened === 1, id, createdAt, actors, actorCount, eventIds: [...eventIds].reverse() };

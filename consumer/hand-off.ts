@@ -6,7 +6,7 @@ import { publishWake, scheduleWake } from './delayed-wake.js';
 
 /**
  * What follows buffering, both idempotent so a redelivered event may run them again: the
- * delayed persist job (the whole notification; jobs upsert by id) and the wake-up for the
+ * delayed persist job (the whole notification; jobs insert it by id) and the wake-up for the
  * ws-servers — at once, or at `holdUntilMs` when do-not-disturb holds it back. Both are in
  * flight together (neither depends on the other); it resolves when the broker confirmed both.
  */

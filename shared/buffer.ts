@@ -3,6 +3,7 @@ import { EVENTS_MAX_PRIORITY } from './amqp/topology.js';
 import { keys } from './keys.js';
 import { decodeNotification, encodeNotification, type Notification } from './notification.js';
 import { UNREAD_BUMP_LUA, UNREAD_COUNT_TTL_SECONDS } from './unread.js';
+import { LuaScript } from './lua.js';
 
 /**
  * The Redis buffer: each notification under `notif:{id}` with a TTL, indexed in the user's
@@ -44,7 +45,7 @@ export type BufferOutcome = 'created' | 'updated' | 'stale';
 
 // KEYS: notif, inbox, acked, unread count, unread version, unpersisted, marks...
 // ARGV: json, version, ttl, score, id, unread count ttl, (value, ttlMs) per mark.
-const COMMIT_SCRIPT = `
+const COMMIT_SCRIPT = new LuaScript(`
 local raw = redis.call('GET', KEYS[1])
 local outcome = 'created'
 if raw then
@@ -68,7 +69,7 @@ for i = 7, #KEYS do
   redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[a + 1])
 end
 return outcome
-`;
+`);
 
 export async function bufferNotification(
   redis: Redis,
@@ -94,7 +95,7 @@ export async function bufferNotification(
     String(UNREAD_COUNT_TTL_SECONDS),
     ...marks.flatMap((m) => [m.value ?? '1', String(m.ttlMs)]),
   ];
-  return (await redis.eval(COMMIT_SCRIPT, scriptKeys.length, ...scriptKeys, ...args)) as BufferOutcome;
+  return (await COMMIT_SCRIPT.run(redis, scriptKeys, args)) as BufferOutcome;
 }
 
 export async function nextSeq(redis: Redis, userId: string): Promise<number> {
@@ -138,7 +139,7 @@ export type AckOutcome = 'acked' | 'already-acked' | 'not-found';
  * another user, or one no longer buffered, is 'not-found' and changes nothing.
  * KEYS: inbox, then n notification keys, then n acked keys. ARGV: userId, nowMs, ttlSeconds, ids.
  */
-const ACK_SCRIPT = `
+const ACK_SCRIPT = new LuaScript(`
 local n = (#KEYS - 1) / 2
 local out = {}
 for i = 1, n do
@@ -161,7 +162,7 @@ for i = 1, n do
   end
 end
 return out
-`;
+`);
 
 export async function ackNotifications(
   redis: Redis,
@@ -177,15 +178,7 @@ export async function ackNotifications(
     ...unique.map((id) => keys.notification(id)),
     ...unique.map((id) => keys.acked(id)),
   ];
-  const result = (await redis.eval(
-    ACK_SCRIPT,
-    scriptKeys.length,
-    ...scriptKeys,
-    userId,
-    String(nowMs),
-    String(ttlSeconds),
-    ...unique,
-  )) as AckOutcome[];
+  const result = (await ACK_SCRIPT.run(redis, scriptKeys, [userId, String(nowMs), String(ttlSeconds), ...unique])) as AckOutcome[];
   return new Map(unique.map((id, i) => [id, result[i] ?? 'not-found']));
 }
 

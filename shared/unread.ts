@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { Models } from './models/index.js';
 import { UNREAD_STATUSES } from './models/notification-state.js';
+import { LuaScript } from './lua.js';
 
 /**
  * The one definition of a user's unread count, shared by the UNREAD frame, the count carried on
@@ -41,17 +42,17 @@ redis.call('INCR', versionKey)
 `;
 export const UNREAD_COUNT_TTL_SECONDS = COUNT_TTL_SECONDS;
 
-const BUMP_SCRIPT = `
+const BUMP_SCRIPT = new LuaScript(`
 local countKey, versionKey = KEYS[1], KEYS[2]
 local delta, countTtl = tonumber(ARGV[1]), tonumber(ARGV[2])
 ${UNREAD_BUMP_LUA}
 return 1
-`;
+`);
 
 /** +1 / -1 on the counter (if it exists) and a new version. A zero delta changes nothing. */
 export async function bumpUnread(redis: Redis, userId: string, delta: number): Promise<void> {
   if (delta === 0) return;
-  await redis.eval(BUMP_SCRIPT, 2, keys.unreadCount(userId), keys.unreadVersion(userId), String(delta), String(COUNT_TTL_SECONDS));
+  await BUMP_SCRIPT.run(redis, [keys.unreadCount(userId), keys.unreadVersion(userId)], [String(delta), String(COUNT_TTL_SECONDS)]);
 }
 
 /** The current count and version, reconciling from MongoDB when the counter is missing. */
@@ -80,7 +81,7 @@ export async function duringUnreadChange<T>(redis: Redis, userId: string, change
 }
 
 // KEYS: count, version, busy. ARGV: count, countTtl, expected version, force ('1'/'0').
-const STORE_SCRIPT = `
+const STORE_SCRIPT = new LuaScript(`
 local v = tonumber(redis.call('GET', KEYS[2]) or '0')
 local busy = tonumber(redis.call('GET', KEYS[3]) or '0')
 if v ~= tonumber(ARGV[3]) or busy > 0 then return {-1, v} end
@@ -90,7 +91,7 @@ elseif not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
   return {tonumber(redis.call('GET', KEYS[1])), v}
 end
 return {tonumber(ARGV[1]), redis.call('INCR', KEYS[2])}
-`;
+`);
 
 /**
  * Rebuilds the counter from MongoDB plus what only the buffer holds. `force` overwrites an
@@ -115,7 +116,7 @@ export async function reconcileUnread(redis: Redis, models: Models, userId: stri
     const count = await countUnread(redis, models, userId);
     const scriptKeys = [keys.unreadCount(userId), keys.unreadVersion(userId), keys.unreadBusy(userId)];
     const args = [String(count), String(COUNT_TTL_SECONDS), String(expected), force ? '1' : '0'];
-    const [stored, version] = (await redis.eval(STORE_SCRIPT, scriptKeys.length, ...scriptKeys, ...args)) as [number, number];
+    const [stored, version] = (await STORE_SCRIPT.run(redis, scriptKeys, args)) as [number, number];
     if (stored >= 0) return { count: stored, version };
     last = { count, version };
     await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
@@ -146,7 +147,7 @@ export async function unreadOnlyInBuffer(redis: Redis, models: Models, userId: s
 }
 
 // KEYS: unread count, unread version, read marks... ARGV: countTtl, mark value, mark ttl seconds.
-const MARK_READ_SCRIPT = `
+const MARK_READ_SCRIPT = new LuaScript(`
 local countKey, versionKey, countTtl = KEYS[1], KEYS[2], tonumber(ARGV[1])
 local newly = 0
 for i = 3, #KEYS do
@@ -157,7 +158,7 @@ if newly > 0 then
   ${UNREAD_BUMP_LUA}
 end
 return newly
-`;
+`);
 
 /**
  * The exactly-once gate of a read: sets each id's read mark (keys.readBeforeStored) unless it
@@ -169,6 +170,6 @@ return newly
 export async function markReadOnce(redis: Redis, userId: string, ids: string[], atMs: number, markTtlSeconds: number): Promise<number> {
   if (ids.length === 0) return 0;
   const scriptKeys = [keys.unreadCount(userId), keys.unreadVersion(userId), ...ids.map((id) => keys.readBeforeStored(id))];
-  const newly = await redis.eval(MARK_READ_SCRIPT, scriptKeys.length, ...scriptKeys, String(COUNT_TTL_SECONDS), String(atMs), String(markTtlSeconds));
+  const newly = await MARK_READ_SCRIPT.run(redis, scriptKeys, [String(COUNT_TTL_SECONDS), String(atMs), String(markTtlSeconds)]);
   return Number(newly);
 }
