@@ -35,24 +35,26 @@ export async function composeAndBuffer(deps: ComposeDeps, event: ParsedEvent): P
   };
   let notification: Notification;
   if (isAggregatable(event.type, objectId, event.actorId) && objectId !== null && event.actorId !== undefined) {
-    const window = await foldIntoWindow(
-      redis,
-      {
-        userId: event.targetId,
-        type: event.type,
-        objectId,
-        actorId: event.actorId,
-        eventId: event.eventId,
-        candidateId: uuidv7(),
-        createdAt: new Date().toISOString(),
-      },
-      deps.aggregationWindowMs,
-    );
+    const fold = {
+      userId: event.targetId,
+      type: event.type,
+      objectId,
+      actorId: event.actorId,
+      eventId: event.eventId,
+      candidateId: uuidv7(),
+      createdAt: new Date().toISOString(),
+    };
+    // The seq does not depend on the window, so both round trips go out together; a seq taken
+    // for a version that ends up stale is a gap, and seq is increasing, not contiguous (docs/pipeline.md).
+    const [window, seq] = await Promise.all([
+      foldIntoWindow(redis, fold, deps.aggregationWindowMs),
+      nextSeq(redis, event.targetId),
+    ]);
     const nameOf = await deps.names.resolve(window.actors.slice(0, 2));
     notification = {
       ...base,
       id: window.id,
-      seq: await nextSeq(redis, event.targetId),
+      seq,
       actors: window.actors,
       actorCount: window.actorCount,
       message:
@@ -64,11 +66,11 @@ export async function composeAndBuffer(deps: ComposeDeps, event: ParsedEvent): P
       eventIds: window.eventIds,
     };
   } else {
-    const nameOf = await deps.names.resolve(namesNeeded(event));
+    const [nameOf, seq] = await Promise.all([deps.names.resolve(namesNeeded(event)), nextSeq(redis, event.targetId)]);
     notification = {
       ...base,
       id: uuidv7(),
-      seq: await nextSeq(redis, event.targetId),
+      seq,
       actors: event.actorId !== undefined ? [event.actorId] : [],
       actorCount: event.actorId !== undefined ? 1 : 0,
       message: formatMessage(event, nameOf),

@@ -42,9 +42,12 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
     if (acceptedAtMs !== undefined) await recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs);
     return 'self';
   }
-  // Independent round trips go out together: each sequential one adds to every event's latency.
-  const [producedId] = await Promise.all([
+  // Independent round trips go out together: each sequential one adds to every event's latency
+  // (docs/performance.md). The action claim is harmless for an event produced before: its own
+  // claim, or one that no longer matters because that event returns 'duplicate' first.
+  const [producedId, duplicateAction] = await Promise.all([
     producedNotificationId(redis, event.eventId),
+    isDuplicateAction(redis, event, deps.windows.actionWindowMs),
     acceptedAtMs === undefined ? undefined : recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs),
   ]);
   if (producedId !== null) {
@@ -54,17 +57,18 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
     if (buffered) await handOff(deps.channel, deps.topology, buffered);
     return 'duplicate';
   }
+  if (duplicateAction) return 'duplicate';
 
-  if (await isDuplicateAction(redis, event, deps.windows.actionWindowMs)) return 'duplicate';
-
-  const hit = await deps.limiter.check(event);
+  // The preferences read does not depend on the limits; a limited event just ignores it.
+  const [hit, decision] = await Promise.all([
+    deps.limiter.check(event),
+    decide(deps.preferences, event.targetId, event.type),
+  ]);
   if (hit) {
     deps.metrics.limited.inc({ scope: hit.scope });
     deps.logger.info({ eventId: event.eventId, scope: hit.scope, key: hit.key, type: event.type }, 'event rate limited');
     return 'limited';
   }
-
-  const decision = await decide(deps.preferences, event.targetId, event.type);
   if (decision.action === 'suppress') {
     deps.metrics.suppressed.inc({ reason: decision.reason });
     await recordStage(redis, event.eventId, 'suppressed', deps.bufferTtlSeconds);
