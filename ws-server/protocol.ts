@@ -70,12 +70,20 @@ const authSchema = Joi.object({
   lastSeq: Joi.number().integer().min(0),
 });
 
-function ackSchema(maxAckBatch: number) {
-  return Joi.object({
-    type: Joi.string().valid('ACK').required(),
-    notificationId: id(),
-    notificationIds: Joi.array().items(id()).min(1).max(maxAckBatch),
-  }).xor('notificationId', 'notificationIds');
+// Built once per limit, not per frame: compiling a Joi schema costs far more than validating
+// with it, and every ACK frame came through here (docs/performance.md).
+const ackSchemas = new Map<number, Joi.ObjectSchema>();
+function ackSchema(maxAckBatch: number): Joi.ObjectSchema {
+  let schema = ackSchemas.get(maxAckBatch);
+  if (!schema) {
+    schema = Joi.object({
+      type: Joi.string().valid('ACK').required(),
+      notificationId: id(),
+      notificationIds: Joi.array().items(id()).min(1).max(maxAckBatch),
+    }).xor('notificationId', 'notificationIds');
+    ackSchemas.set(maxAckBatch, schema);
+  }
+  return schema;
 }
 
 const pingSchema = Joi.object({ type: Joi.string().valid('PING').required() });

@@ -1,4 +1,5 @@
 import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, sampler, stageBreakdown, sleep, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { MachineCpu } from '../process-stats.js';
 import { startProgress } from '../progress.js';
 
 /** Time a step's last events get to arrive before what is still missing counts as backlog. */
@@ -20,6 +21,8 @@ interface Step {
   /** Accepted events of the step still undelivered STEP_GRACE_MS after it ended. */
   backlogAfterGrace: number;
   httpFailed: number;
+  /** The whole machine's CPU during the step's load, in % of one core (200 = both cores busy). */
+  machineCpuPercent: number;
   /** Kept up: everything accepted, nothing left behind after the grace period. */
   keptUp: boolean;
   /** Kept up and p99 within the bound. */
@@ -43,7 +46,9 @@ export async function max(h: Harness): Promise<ScenarioResult> {
   for (let phase = 0; rate <= o.maxRate; phase++, rate += o.step) {
     h.log(`max: step ${phase + 1}, ${rate} events/s for ${o.duration} s`);
     const failedBefore = tracker.failed;
+    const machine = new MachineCpu();
     await h.load.run(rate, o.duration, phase);
+    const machineCpuPercent = machine.percent();
     const inPhase = (r: { phase: number }) => r.phase === phase;
     const backlogAtEnd = tracker.lost(inPhase).length;
     await h.load.settle(STEP_GRACE_MS);
@@ -57,6 +62,7 @@ export async function max(h: Harness): Promise<ScenarioResult> {
       backlogAtEnd,
       backlogAfterGrace: tracker.lost(inPhase).length,
       httpFailed: tracker.failed - failedBefore,
+      machineCpuPercent,
       keptUp: false,
       passed: false,
     };
@@ -64,12 +70,13 @@ export async function max(h: Harness): Promise<ScenarioResult> {
     step.passed = step.keptUp && step.p99 !== null && step.p99 <= o.p99BoundMs;
     steps.push(step);
     const verdict = step.passed ? 'pass' : step.keptUp ? `kept up, p99 over ${o.p99BoundMs} ms` : 'FELL BEHIND';
-    h.log(`max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`);
+    h.log(`max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, machine CPU ${machineCpuPercent} %, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`);
     if (!step.keptUp) break;
   }
   await drain(h);
   stopProgress();
   tracker.closeWindow();
+  const machineCpuPercent = usage.machineCpuPercent();
   const services = usage.stop();
   const stages = await stageBreakdown(h);
   const stored = await persistenceAndBatching(h);
@@ -97,6 +104,7 @@ export async function max(h: Harness): Promise<ScenarioResult> {
       latencyMsAllSteps: tracker.latency(),
       stages,
       ...stored,
+      machineCpuPercent,
       services,
       serviceWarnings: serviceWarnings(h),
     },

@@ -14,6 +14,7 @@ export async function steady(h: Harness): Promise<ScenarioResult> {
   await drain(h);
   stopProgress();
   tracker.closeWindow();
+  const machineCpuPercent = usage.machineCpuPercent();
   const services = usage.stop();
   const stages = await stageBreakdown(h);
   const stored = await persistenceAndBatching(h);
@@ -36,6 +37,7 @@ export async function steady(h: Harness): Promise<ScenarioResult> {
       latencyMs: tracker.latency(),
       stages,
       ...stored,
+      machineCpuPercent,
       services,
       serviceWarnings: serviceWarnings(h),
       wsClientErrors: { errorFrames: h.fleet.errors, closedByServer: h.fleet.closedByServer },
