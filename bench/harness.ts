@@ -49,6 +49,7 @@ export async function warmUp(h: Harness, rate: number): Promise<void> {
   await drain(h);
   await sleep(500);
   h.tracker.reset();
+  afterWarmUp.set(h, await stageCounters(h));
 }
 
 /**
@@ -107,14 +108,31 @@ export async function persistenceAndBatching(h: Harness) {
   return { persistence, mongoBulkWrites: { ...writes, perNotification } };
 }
 
-async function meanMs(port: number, histogram: string): Promise<number | null> {
-  const [sum, count] = await Promise.all([scrapeSum(port, `${histogram}_sum`), scrapeSum(port, `${histogram}_count`)]);
-  return count > 0 ? Math.round((sum / count) * 1000 * 100) / 100 : null;
+const STAGE_HISTOGRAMS = {
+  meanPublishConfirmMs: ['producer', 'producer_publish_confirm_seconds'],
+  meanAcceptedToBufferedMs: ['consumer', 'consumer_buffer_latency_seconds'],
+  meanFirstSendToAckMs: ['ws-server', 'ws_ack_latency_seconds'],
+} as const;
+type StageName = keyof typeof STAGE_HISTOGRAMS;
+type StageCounters = Record<StageName, { sum: number; count: number }>;
+
+async function stageCounters(h: Harness): Promise<StageCounters> {
+  const entries = await Promise.all(
+    Object.entries(STAGE_HISTOGRAMS).map(async ([stage, [service, histogram]]) => {
+      const port = h.stack.services[service].port;
+      const [sum, count] = await Promise.all([scrapeSum(port, `${histogram}_sum`), scrapeSum(port, `${histogram}_count`)]);
+      return [stage, { sum, count }] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as StageCounters;
 }
 
+/** The histograms as the warm-up left them: the breakdown counts only what came after. */
+const afterWarmUp = new WeakMap<Harness, StageCounters>();
+
 /**
- * Where the time went, from the services' own histograms (means over the whole run), and each
- * service's event-loop lag: a lagging loop means the process waited for a CPU, not for I/O.
+ * Where the time went, from the services' own histograms (means since the warm-up ended), and
+ * each service's event-loop lag: a lagging loop means the process waited for a CPU, not for I/O.
  */
 export async function stageBreakdown(h: Harness) {
   const s = h.stack.services;
@@ -122,12 +140,16 @@ export async function stageBreakdown(h: Harness) {
   for (const [name, service] of Object.entries(s)) {
     lag[name] = Math.round((await scrapeSum(service.port, 'nodejs_eventloop_lag_p99_seconds')) * 1000 * 100) / 100;
   }
-  return {
-    meanPublishConfirmMs: await meanMs(s.producer.port, 'producer_publish_confirm_seconds'),
-    meanAcceptedToBufferedMs: await meanMs(s.consumer.port, 'consumer_buffer_latency_seconds'),
-    meanFirstSendToAckMs: await meanMs(s['ws-server'].port, 'ws_ack_latency_seconds'),
-    eventLoopLagP99Ms: lag,
-  };
+  const now = await stageCounters(h);
+  const before = afterWarmUp.get(h);
+  const means = Object.fromEntries(
+    (Object.keys(STAGE_HISTOGRAMS) as StageName[]).map((stage) => {
+      const sum = now[stage].sum - (before?.[stage].sum ?? 0);
+      const count = now[stage].count - (before?.[stage].count ?? 0);
+      return [stage, count > 0 ? Math.round((sum / count) * 1000 * 100) / 100 : null];
+    }),
+  ) as Record<StageName, number | null>;
+  return { ...means, eventLoopLagP99Ms: lag };
 }
 
 /** Warnings and errors each service logged during the run, grouped by message (at most 5 each). */
