@@ -18,9 +18,10 @@ export interface AckDeps {
 /**
  * Moves stored notifications to delivered. An ack for a notification not stored yet is left
  * to its persist job, which reads the `acked:{id}` mark after clearing the `unpersisted` one and
- * stores or advances it as delivered (jobs/persist.ts): at the usual PERSIST_DELAY_MS nearly every
- * ack arrives first, so this skips nearly every MongoDB write. The filter names the owner too,
- * so an ack can only touch its own user's notification.
+ * stores or advances it as delivered (jobs/persist.ts). ws-servers do not even publish those;
+ * the check here covers the ones that still arrive (an older ws-server, an aggregate's newer
+ * version marked again). The filter names the owner too, so an ack can only touch its own
+ * user's notification.
  */
 export async function applyAcks(deps: AckDeps, acks: AckMessage[]): Promise<void> {
   if (acks.length === 0) return;

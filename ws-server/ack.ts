@@ -1,6 +1,6 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
-import { ackNotifications } from '../shared/buffer.js';
+import { ackNotifications, unpersistedIds } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../shared/messages.js';
 import type { Models } from '../shared/models/index.js';
@@ -28,6 +28,12 @@ export interface AckResult {
  * what stops redelivery; a failed publish rejects so the client retries, and a retried ACK of
  * an already-acked id is published again (jobs applies acks idempotently), so no ack is lost
  * between the two.
+ *
+ * Not published: acks of notifications jobs has not stored yet (their `unpersisted` mark is
+ * still there after the acked mark was set). jobs clears that mark after its insert and only
+ * then re-reads the acked marks, so it will store these as delivered; at the default
+ * PERSIST_DELAY_MS that is nearly every ack, a broker message and a jobs batch entry saved per
+ * notification (docs/persistence.md).
  */
 export async function acknowledge(deps: AckDeps, userId: string, ids: string[], nowMs = Date.now()): Promise<AckResult> {
   const outcomes = await ackNotifications(deps.redis, userId, ids, deps.bufferTtlSeconds, nowMs);
@@ -36,13 +42,16 @@ export async function acknowledge(deps: AckDeps, userId: string, ids: string[], 
   const missing = [...outcomes].filter(([, o]) => o === 'not-found').map(([id]) => id);
 
   // Past the buffer's TTL the notification lives only in MongoDB (replayed from there).
-  const storedOnly = await ownedInMongo(deps.models, userId, missing);
+  const [storedOnly, leftToPersist] = await Promise.all([
+    ownedInMongo(deps.models, userId, missing),
+    unpersistedIds(deps.redis, [...newlyAcked, ...alreadyAcked]),
+  ]);
   await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds);
 
   const acked = [...newlyAcked, ...alreadyAcked, ...storedOnly];
   const ackedAt = new Date(nowMs).toISOString();
   await Promise.all(
-    acked.map((notificationId) => {
+    acked.filter((id) => !leftToPersist.has(id)).map((notificationId) => {
       const message: AckMessage = { notificationId, userId, ackedAt };
       return deps.publisher.sendToQueue(deps.acksQueue, encodeJson(message), {
         persistent: true,
