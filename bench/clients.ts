@@ -20,6 +20,8 @@ interface Client {
  */
 export class ClientFleet {
   private readonly clients: Client[] = [];
+  /** Each user's latest client, so isConnected stays O(1) with 10,000 clients. */
+  private readonly byUser = new Map<string, Client>();
   private readonly timer: NodeJS.Timeout;
   private tokens = new Map<string, string>();
   closedByServer = 0;
@@ -42,7 +44,8 @@ export class ClientFleet {
   }
 
   isConnected(userId: string): boolean {
-    return this.clients.some((c) => c.userId === userId && c.authed && c.ws.readyState === WebSocket.OPEN);
+    const c = this.byUser.get(userId);
+    return c !== undefined && c.authed && c.ws.readyState === WebSocket.OPEN;
   }
 
   private async token(userId: string): Promise<string> {
@@ -88,6 +91,7 @@ export class ClientFleet {
     const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}/`, { perMessageDeflate: false });
     const client: Client = { userId, ws, toAck: [], authed: false };
     this.clients.push(client);
+    this.byUser.set(userId, client);
     return new Promise((resolve, reject) => {
       ws.on('open', () => ws.send(JSON.stringify({ type: 'AUTH', token })));
       ws.on('message', (data) => {
@@ -139,6 +143,7 @@ export class ClientFleet {
         }),
     );
     this.clients.length = 0;
+    this.byUser.clear();
     await Promise.all(closing);
   }
 

@@ -7,6 +7,7 @@ import { userModel } from '../shared/models/user.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
 import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
+import { MEMORY_PROBE_NODE_OPTIONS } from './ws-memory.js';
 
 const run = promisify(execFile);
 
@@ -74,6 +75,29 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
   };
 }
 
+/** MongoDB connections of the connections scenario's ws-server (the driver's default is 100). */
+const CONNECTIONS_WS_MONGO_POOL = 20;
+
+/**
+ * What the ws-server alone gets. The connections scenario loads the memory probe
+ * (bench/ws-memory-probe.ts) and caps the MongoDB pool: every pooled connection is a file
+ * descriptor the sockets cannot have, and the process may open only RLIMIT_NOFILE of them.
+ * BENCH_WS_NODE_OPTIONS from the bench's own environment is added, e.g. to preload a profiler
+ * (--cpu-prof itself is not allowed in NODE_OPTIONS).
+ */
+function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: BenchOptions['scenario']): Record<string, string> {
+  if (name !== 'ws-server') return env;
+  const out = { ...env };
+  const nodeOptions = [scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', process.env.BENCH_WS_NODE_OPTIONS ?? ''].join(' ').trim();
+  if (nodeOptions) out.NODE_OPTIONS = nodeOptions;
+  if (scenario === 'connections' && env.MONGO_URL) {
+    const url = new URL(env.MONGO_URL);
+    if (!url.searchParams.has('maxPoolSize')) url.searchParams.set('maxPoolSize', String(CONNECTIONS_WS_MONGO_POOL));
+    out.MONGO_URL = url.toString();
+  }
+  return out;
+}
+
 /** Users exist in MongoDB only so the consumer formats names; delivery does not need them. */
 async function seedUsers(config: Config, userIds: string[]): Promise<void> {
   const connection = await mongoose.createConnection(config.mongo.url).asPromise();
@@ -92,14 +116,16 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
   const env = benchEnv(runId, options, jwtSecret);
   const config = loadConfig(env);
   const userIds = Array.from({ length: options.users }, (_, i) => `bu${i}`);
-  // Idle sockets need no names; every other scenario formats messages with them.
-  if (options.scenario !== 'connections') await seedUsers(config, userIds);
+  // Idle sockets need no names, nor does a storm that measures replay: the consumer falls back to
+  // ids. Every other scenario formats messages with them. (On FerretDB the consumer's name lookup,
+  // an _id $in, scans the whole users collection: 10 s per lookup at 10,000 users.)
+  if (options.scenario !== 'connections' && options.scenario !== 'reconnect-storm') await seedUsers(config, userIds);
 
   log(`services: starting producer, consumer, ws-server, jobs (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
   const started: RunningService[] = [];
   try {
     // jobs first: it declares nothing the others need, but starting it early lets it warm up.
-    for (const name of ['jobs', 'consumer', 'ws-server', 'producer'] as const) started.push(await startBuilt(name, env));
+    for (const name of ['jobs', 'consumer', 'ws-server', 'producer'] as const) started.push(await startBuilt(name, serviceEnv(name, env, options.scenario)));
   } catch (err) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
     if (options.cleanup) await deleteQueuesAndKeys(config).catch(() => undefined);

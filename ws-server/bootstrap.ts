@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { servicePort, type Config } from '../shared/config.js';
+import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
 import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
@@ -10,7 +11,8 @@ import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import { preferenceStore } from '../shared/preferences.js';
 import type { ServiceHandle } from '../shared/service.js';
-import { handleConnection } from './connection.js';
+import { AuthDeadlines } from './auth-deadline.js';
+import { connectionHandler } from './connection.js';
 import { Delivery } from './delivery.js';
 import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -30,6 +32,8 @@ export interface WsServerService extends ServiceHandle {
 
 /** How long shutdown waits for clients to answer the 1001 close before cutting them. */
 const CLOSE_WAIT_MS = 2000;
+/** At most one warning this often while accept() keeps failing. */
+const ACCEPT_WARN_INTERVAL_MS = 10_000;
 
 export async function bootstrap(config: Config, logger: Logger): Promise<WsServerService> {
   const infra = await connectInfra(config, logger);
@@ -81,8 +85,20 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   const app = createOpsApp(infra.checks, registry);
   mountDemoPage(app, config);
   const http = await listen(app, servicePort(config, 'ws-server'), config.http.host);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes });
-  wss.on('connection', (ws) => handleConnection(ws, deps, sessions));
+  // No client tracking: `sessions` already holds every socket, and a second set would cost each one.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes, clientTracking: false });
+  const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) => s.close(CLOSE.authFailed, 'authentication timeout', 'auth'));
+  wss.on('connection', connectionHandler(deps, sessions, deadlines));
+
+  // At the process's file-descriptor limit accept() fails with EMFILE; libuv sheds the pending
+  // connection and the server must go on serving the sockets it holds, not crash on the error.
+  let lastAcceptWarnMs = 0;
+  http.server.on('error', (err: NodeJS.ErrnoException) => {
+    metrics.acceptErrors.inc({ code: err.code ?? 'unknown' });
+    if (Date.now() - lastAcceptWarnMs < ACCEPT_WARN_INTERVAL_MS) return;
+    lastAcceptWarnMs = Date.now();
+    logger.warn({ err: errorMessage(err), code: err.code }, 'could not accept a connection (file-descriptor limit?)');
+  });
 
   let accepting = true;
   http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -116,6 +132,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     close: once(async () => {
       accepting = false;
       stopHeartbeat();
+      deadlines.stop();
       await runAll([
         closeSockets,
         () => wakes.cancel(),

@@ -7,6 +7,7 @@ import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
 import { acknowledge } from './ack.js';
 import { AuthFailedError, authenticate } from './auth.js';
+import type { AuthDeadlines } from './auth-deadline.js';
 import type { Delivery } from './delivery.js';
 import { FrameRateLimiter } from './limits.js';
 import type { WsMetrics } from './metrics.js';
@@ -29,30 +30,34 @@ export interface ConnectionDeps {
   track<T>(work: Promise<T>): Promise<T>;
 }
 
+/** The session of a socket, kept on the socket so the listeners below can be shared. */
+const SESSION = Symbol('session');
+type SessionSocket = WebSocket & { [SESSION]?: Session };
+
 /**
- * One socket's lifecycle: the frame handler parses, checks limits and hands each frame to its
+ * Every socket's lifecycle: the frame handler parses, checks limits and hands each frame to its
  * use case (authenticate + replay, acknowledge, ping). Every failure becomes an ERROR frame or
  * a close code from protocol.ts; nothing a client sends can crash the server.
+ *
+ * The listeners are created once per server, not per socket: an idle socket then costs its
+ * Session and what ws itself keeps, not five closures and a timer.
  */
-export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: Set<Session>): void {
+export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, deadlines: AuthDeadlines): (ws: WebSocket) => void {
   const { config, metrics } = deps;
-  const session = new Session(ws, config.ws.maxBufferedBytes, metrics);
-  const limiter = new FrameRateLimiter(config.ws.maxFramesPerSecond);
-  sessions.add(session);
-  metrics.connectedSockets.inc();
 
-  const authTimer = setTimeout(() => {
-    // Only a socket that has not proven who it is; a slow replay after a valid AUTH is not an auth failure.
-    if ((session.state === 'new' || session.state === 'authenticating') && session.userId === undefined) {
-      session.close(CLOSE.authFailed, 'authentication timeout', 'auth');
-    }
-  }, config.ws.authTimeoutMs);
-  authTimer.unref();
+  function onPong(this: SessionSocket): void {
+    const session = this[SESSION];
+    if (session) session.alive = true;
+  }
 
-  ws.on('pong', () => (session.alive = true));
-  ws.on('error', (err) => deps.logger.debug({ err: errorMessage(err) }, 'socket error'));
-  ws.on('close', () => {
-    clearTimeout(authTimer);
+  function onError(err: Error): void {
+    deps.logger.debug({ err: errorMessage(err) }, 'socket error');
+  }
+
+  function onClose(this: SessionSocket): void {
+    const session = this[SESSION];
+    if (!session) return;
+    deadlines.remove(session);
     session.markClosed();
     sessions.delete(session);
     metrics.connectedSockets.dec();
@@ -60,11 +65,12 @@ export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: 
       deps.registry.remove(session.userId, session);
       metrics.authenticatedUsers.set(deps.registry.userCount);
     }
-  });
+  }
 
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (session.state === 'closed') return;
-    if (!limiter.allow()) {
+  function onMessage(this: SessionSocket, data: RawData, isBinary: boolean): void {
+    const session = this[SESSION];
+    if (!session || session.state === 'closed') return;
+    if (!session.limiter.allow()) {
       session.close(CLOSE.policyViolation, 'too many frames per second', 'flood');
       return;
     }
@@ -82,7 +88,19 @@ export function handleConnection(ws: WebSocket, deps: ConnectionDeps, sessions: 
       deps.logger.warn({ err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds }, 'frame handling failed');
       session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
     }));
-  });
+  }
+
+  return (ws) => {
+    const session = new Session(ws, config.ws.maxBufferedBytes, metrics, new FrameRateLimiter(config.ws.maxFramesPerSecond));
+    (ws as SessionSocket)[SESSION] = session;
+    sessions.add(session);
+    deadlines.add(session);
+    metrics.connectedSockets.inc();
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    ws.on('message', onMessage);
+  };
 }
 
 function rawText(data: RawData): string {
@@ -118,10 +136,13 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
 }
 
 async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUTH' }>, deps: ConnectionDeps): Promise<void> {
-  session.state = 'authenticating';
+  session.state = 'authenticating'; // from here the AUTH deadline no longer applies (auth-deadline.ts)
+  const stage = stageTimer(deps.metrics, session.openedAtMs);
+  stage('frame');
   let userId: string;
   try {
     userId = await authenticate(frame, deps.config.auth);
+    stage('verified');
   } catch (err) {
     if (!(err instanceof AuthFailedError)) throw err;
     session.close(CLOSE.authFailed, err.message, 'auth');
@@ -160,6 +181,7 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
       unread: current.count,
       unreadVersion: current.version,
     });
+    stage('ready');
     deps.delivery.push(session, replay.notifications);
     deps.delivery.push(session, session.takeDeferred());
   } catch (err) {
@@ -167,4 +189,14 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
     session.close(CLOSE.tryAgainLater, 'replay unavailable, reconnect', 'unavailable');
     throw err;
   }
+}
+
+/** Observes the time since the previous stage (the first since the socket opened). */
+function stageTimer(metrics: WsMetrics, sinceMs: number): (stage: 'frame' | 'verified' | 'ready') => void {
+  let last = sinceMs;
+  return (stage) => {
+    const now = performance.now();
+    metrics.authStage.observe({ stage }, (now - last) / 1000);
+    last = now;
+  };
 }

@@ -29,6 +29,19 @@ export function createWsMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    acceptErrors: new Counter({
+      name: 'ws_accept_errors_total',
+      help: 'Connections the server could not accept, by error code (EMFILE: the file-descriptor limit)',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    authStage: new Histogram({
+      name: 'ws_auth_stage_seconds',
+      help: 'AUTH by stage: frame (socket open to AUTH frame read), verified (token checked), ready (replay read, AUTH_OK sent)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     sendBufferPeak: new Gauge({
       name: 'ws_send_buffer_peak_bytes',
       help: 'Largest per-socket send buffer seen after a send (bounded by WS_MAX_BUFFERED_BYTES)',

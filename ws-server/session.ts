@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
-import { fitsSendBuffer } from './limits.js';
+import { fitsSendBuffer, type FrameRateLimiter } from './limits.js';
 import type { CloseReason, WsMetrics } from './metrics.js';
 import { CLOSE, type ServerFrame } from './protocol.js';
 
@@ -22,6 +22,8 @@ export class Session {
   state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   userId: string | undefined;
   alive = true;
+  /** performance.now() when the socket opened: the AUTH deadline and stage timings count from it. */
+  readonly openedAtMs = performance.now();
   readonly inFlight = new Map<string, InFlight>();
   /** Wake-ups that arrived while the AUTH replay was being read; pushed right after it. */
   private deferred: Notification[] = [];
@@ -32,6 +34,8 @@ export class Session {
     readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly metrics: WsMetrics,
+    /** Frames per second this client may send (limits.ts). */
+    readonly limiter: FrameRateLimiter,
   ) {}
 
   get open(): boolean {

@@ -1,6 +1,8 @@
 import { deliveredPerSecond, drain, sampler, serviceWarnings, sleep, type Harness, type ScenarioResult } from '../harness.js';
 import { eventually } from '../../test/helpers/wait.js';
+import { listenOverflows } from '../listen-overflows.js';
 import { startProgress } from '../progress.js';
+import { authStages, stagesSince } from '../auth-stages.js';
 import { scrapeSum } from '../scrape.js';
 
 /** After everything is delivered and ACKed: how long a late redelivery gets to show up. */
@@ -31,18 +33,25 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
   const stopProgress = startProgress(tracker, o.progress);
   h.log(`reconnect-storm: all ${n} clients reconnect at once`);
   const start = performance.now();
+  const authBefore = await authStages(h.stack.services['ws-server'].port);
+  const harnessCpu = process.cpuUsage();
+  const overflowsBefore = listenOverflows();
   const authFailures = await h.fleet.connect(h.stack.userIds, n);
   const connectedSeconds = (performance.now() - start) / 1000;
+  const overflowsAfter = listenOverflows();
   // A client refused during the storm (AUTH not answered within AUTH_TIMEOUT_MS) comes back
   // once more, as a real client would; its notifications are still pending.
   const retried = authFailures.length > 0 ? h.stack.userIds.filter((id) => !h.fleet.isConnected(id)) : [];
   const retryFailures = retried.length > 0 ? await h.fleet.connect(retried, 100) : [];
   await drain(h);
   const allDeliveredSeconds = (performance.now() - start) / 1000;
+  const { user, system } = process.cpuUsage(harnessCpu);
+  const harnessCpuPercent = Math.round(((user + system) / 1e6 / allDeliveredSeconds) * 1000) / 10;
   await sleep(AFTER_ACK_WATCH_MS);
   stopProgress();
   tracker.closeWindow();
   const services = usage.stop();
+  const auth = stagesSince(authBefore, await authStages(h.stack.services['ws-server'].port));
   return {
     baselineMessages: tracker.accepted,
     throughput: deliveredPerSecond(h),
@@ -65,6 +74,11 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
       allAuthenticatedSeconds: Math.round(connectedSeconds * 100) / 100,
       allDeliveredSeconds: Math.round(allDeliveredSeconds * 100) / 100,
       replayedPerSecond: Math.round(tracker.delivered / allDeliveredSeconds),
+      authStages: auth,
+      /** The client fleet's own CPU from the storm to the last delivery, % of one core. */
+      harnessCpuPercent,
+      /** Handshakes the kernel dropped during the storm: the listen backlog was full (machine-wide count). */
+      listenOverflowsInStorm: overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore,
       services,
       serviceWarnings: serviceWarnings(h),
     },
