@@ -20,8 +20,11 @@ export function createUserNames(models: Models, ttlMs: number, logger: Logger): 
       const missing = ids.filter((id) => (cache.get(id)?.expiresAt ?? 0) <= now);
       if (missing.length > 0) {
         try {
-          const found = await models.User.find({ _id: { $in: missing } }, { name: 1 }).lean();
-          const byId = new Map(found.map((u) => [u._id, u.name]));
+          // One _id lookup per name (at most two per event) rather than one `$in` query: the same
+          // cost on MongoDB, and FerretDB's SQLite backend answers `$in` by scanning the
+          // collection (10.8 s at 10,000 users, against 0.44 s for an _id lookup).
+          const found = await Promise.all(missing.map((id) => models.User.findById(id, { name: 1 }).lean()));
+          const byId = new Map(found.filter((u) => u !== null).map((u) => [u._id, u.name]));
           for (const id of missing) cache.set(id, { name: byId.get(id) ?? null, expiresAt: now + ttlMs });
           if (cache.size > 100_000) cache.clear();
         } catch (err) {

@@ -86,6 +86,8 @@ export interface Config {
     maxSocketsPerUser: number;
     maxBufferedBytes: number;
     maxAckBatch: number;
+    /** Connections the kernel may hold unaccepted (capped by net.core.somaxconn). */
+    listenBacklogConnections: number;
   };
 }
 
@@ -168,6 +170,7 @@ const envSchema = Joi.object({
   WS_MAX_SOCKETS_PER_USER: positiveInt().default(10),
   WS_MAX_BUFFERED_BYTES: positiveInt().default(1024 * 1024),
   WS_MAX_ACK_BATCH: positiveInt().max(10_000).default(500),
+  WS_LISTEN_BACKLOG_CONNECTIONS: positiveInt().max(65_535).default(4096),
 })
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
@@ -266,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSocketsPerUser: v.WS_MAX_SOCKETS_PER_USER,
       maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
       maxAckBatch: v.WS_MAX_ACK_BATCH,
+      listenBacklogConnections: v.WS_LISTEN_BACKLOG_CONNECTIONS,
     },
   };
 }

@@ -84,7 +84,9 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   const wakes = await subscribeToWakes(infra.amqp, (message) => track(onWakeMessage(pushDeps, message)), logger);
   const app = createOpsApp(infra.checks, registry);
   mountDemoPage(app, config);
-  const http = await listen(app, servicePort(config, 'ws-server'), config.http.host);
+  // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops
+  // handshakes and each client waits for its TCP retry (1, 3, 7... s; docs/performance.md).
+  const http = await listen(app, servicePort(config, 'ws-server'), config.http.host, config.ws.listenBacklogConnections);
   // No client tracking: `sessions` already holds every socket, and a second set would cost each one.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes, clientTracking: false });
   const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) => s.close(CLOSE.authFailed, 'authentication timeout', 'auth'));

@@ -8,7 +8,8 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function listen(handler: RequestListener, port: number, host: string): Promise<HttpServer> {
+/** `backlog`: connections the kernel queues before they are accepted (Node's default, 511, if omitted). */
+export async function listen(handler: RequestListener, port: number, host: string, backlog?: number): Promise<HttpServer> {
   const server = createServer(handler);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -17,7 +18,7 @@ export async function listen(handler: RequestListener, port: number, host: strin
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ...(backlog === undefined ? {} : { backlog }) }, () => {
       server.off('error', reject);
       resolve();
     });
