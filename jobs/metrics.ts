@@ -6,7 +6,7 @@ export function createJobsMetrics(registry: Registry) {
   return {
     bulkWrites: new Counter({
       name: 'jobs_mongo_bulk_writes_total',
-      help: 'MongoDB bulkWrite calls that succeeded, by queue (persist or acks)',
+      help: 'MongoDB write commands that succeeded (a batch insert, a bulk of state updates), by queue (persist or acks)',
       labelNames: ['queue'] as const,
       registers: [registry],
     }),
