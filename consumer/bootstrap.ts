@@ -5,6 +5,7 @@ import { connectInfra } from '../shared/infra.js';
 import { once, runAll, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
+import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
 import type { ServiceHandle } from '../shared/service.js';
 import { consumeDueWakes } from './delayed-wake.js';
@@ -24,6 +25,9 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   const registry = createRegistry('consumer');
   const metrics = createConsumerMetrics(registry);
   const channel = await infra.amqp.createChannel('consumer-events');
+  // MongoDB reads behind a Redis miss, off the event's path (shared/background.ts).
+  const loads = new BackgroundLoads(logger);
+  const fallbackWaitMs = config.mongo.fallbackWaitMs;
   const deps = {
     redis: infra.redis,
     channel,
@@ -32,7 +36,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       actorPerMinute: config.pipeline.rateLimitActorPerMinute,
       recipientPerMinute: config.pipeline.rateLimitRecipientPerMinute,
     }),
-    names: createUserNames(infra.models, config.pipeline.userNameCacheTtlMs, logger),
+    names: createUserNames(infra.models, infra.redis, {
+      ttlMs: config.pipeline.userNameCacheTtlMs,
+      fallbackWaitMs,
+      loads,
+      onFallback: () => metrics.storeFallbacks.inc({ read: 'name' }),
+    }),
     metrics,
     logger,
     windows: {
@@ -41,7 +50,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     },
     bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
     aggregationWindowMs: config.pipeline.aggregationWindowMs,
-    preferences: preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds),
+    preferences: preferenceStore(infra.models, infra.redis, {
+      cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
+      fallbackWaitMs,
+      loads,
+      onFallback: () => metrics.storeFallbacks.inc({ read: 'preferences' }),
+    }),
     follows: infra.models.Follow,
     chunkSize: config.fanout.chunkSize,
     concurrency: config.fanout.concurrency,
@@ -86,6 +100,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     port: http.port,
     close: once(() =>
       runAll([
+        () => loads.close(),
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
         drain,

@@ -8,6 +8,7 @@ export interface ConsumerMetrics {
   limited: Counter<'scope'>;
   suppressed: Counter<'reason'>;
   bufferSeconds: Histogram;
+  storeFallbacks: Counter<'read'>;
 }
 
 export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
@@ -22,6 +23,12 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
       name: 'consumer_events_limited_total',
       help: 'Events dropped by a rate limit (a product decision), by the limit that applied',
       labelNames: ['scope'],
+      registers: [registry],
+    }),
+    storeFallbacks: new Counter({
+      name: 'consumer_store_fallbacks_total',
+      help: 'Reads that went on without MongoDB (Redis had no copy and MongoDB did not answer within MONGO_FALLBACK_WAIT_MS), by what: preferences (defaults applied), name (the id shown)',
+      labelNames: ['read'],
       registers: [registry],
     }),
     suppressed: new Counter({

@@ -1,35 +1,65 @@
-import { errorMessage } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import type { Redis } from 'ioredis';
+import { within, type BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
+import { fillUserName, readUserNames } from '../shared/user-directory.js';
 
 /**
- * Display names of users, read from MongoDB (the seeded users) and cached for a while,
- * unknown ids included, so a busy actor costs one lookup per TTL. A missing user or a
- * MongoDB hiccup falls back to the id: a name is decoration, never a reason to hold back or
- * retry a notification.
+ * Display names of users for messages ("Alice liked your post"): a name is decoration, never a
+ * reason to hold back or retry a notification. Each name is cached in this process for a while
+ * and copied in Redis (shared/user-directory.ts), so a busy actor costs nothing and a new
+ * consumer one MGET. A name Redis lacks is read from MongoDB in the background (bounded, shared/background.ts) and waited
+ * on for at most MONGO_FALLBACK_WAIT_MS; past that, or with MongoDB down, the id stands in and
+ * the load fills Redis for the next event.
  */
 export interface UserNames {
   resolve(ids: string[]): Promise<(id: string) => string>;
 }
 
-export function createUserNames(models: Models, ttlMs: number, logger: Logger): UserNames {
+export interface UserNamesOptions {
+  /** How long this process trusts a name it read (USER_NAME_CACHE_TTL_MS). */
+  ttlMs: number;
+  fallbackWaitMs: number;
+  loads: BackgroundLoads;
+  onFallback?: () => void;
+}
+
+/** Entries kept in memory before the cache starts over (a bound, not a tuning knob). */
+const MAX_CACHED = 100_000;
+
+export function createUserNames(models: Models, redis: Redis, options: UserNamesOptions): UserNames {
   const cache = new Map<string, { name: string | null; expiresAt: number }>();
+  const remember = (id: string, name: string | null, now: number) => {
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(id, { name, expiresAt: now + options.ttlMs });
+  };
+  // One _id lookup per name, not one `$in` query: the same cost on MongoDB, and FerretDB answers
+  // `$in` by scanning.
+  const load = (id: string) =>
+    options.loads.run(`name:${id}`, async () => {
+      const user = await models.User.findById(id, { name: 1 }).lean();
+      const name = user?.name ?? null;
+      await fillUserName(redis, id, name);
+      return name;
+    });
+
   return {
     async resolve(ids) {
       const now = Date.now();
-      const missing = ids.filter((id) => (cache.get(id)?.expiresAt ?? 0) <= now);
+      const missing = [...new Set(ids)].filter((id) => (cache.get(id)?.expiresAt ?? 0) <= now);
       if (missing.length > 0) {
-        try {
-          // One _id lookup per name (at most two per event) rather than one `$in` query: the same
-          // cost on MongoDB, and FerretDB's SQLite backend answers `$in` by scanning the
-          // collection (10.8 s at 10,000 users, against 0.44 s for an _id lookup).
-          const found = await Promise.all(missing.map((id) => models.User.findById(id, { name: 1 }).lean()));
-          const byId = new Map(found.filter((u) => u !== null).map((u) => [u._id, u.name]));
-          for (const id of missing) cache.set(id, { name: byId.get(id) ?? null, expiresAt: now + ttlMs });
-          if (cache.size > 100_000) cache.clear();
-        } catch (err) {
-          logger.debug({ err: errorMessage(err) }, 'user name lookup failed; using ids');
-        }
+        const copies = await readUserNames(redis, missing);
+        const unknown: string[] = [];
+        missing.forEach((id, i) => {
+          const copy = copies[i];
+          if (copy === undefined) unknown.push(id);
+          else remember(id, copy, now);
+        });
+        const loaded = await Promise.all(unknown.map((id) => within(load(id), options.fallbackWaitMs)));
+        unknown.forEach((id, i) => {
+          const answer = loaded[i];
+          if (answer?.done) remember(id, answer.value, now);
+          else options.onFallback?.();
+        });
       }
       return (id) => cache.get(id)?.name ?? id;
     },

@@ -16,7 +16,7 @@ export interface JobsService extends ServiceHandle {
 }
 
 export async function bootstrap(config: Config, logger: Logger): Promise<JobsService> {
-  const infra = await connectInfra(config, logger);
+  const infra = await connectInfra(config, logger, { mongoRequired: true });
   const registry = createRegistry('jobs');
   const metrics = createJobsMetrics(registry);
   const { topology } = infra.amqp;

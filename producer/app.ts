@@ -15,6 +15,7 @@ import { followsRouter } from './routes/follows.js';
 import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
 import { preferencesRouter } from './routes/preferences.js';
+import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
 
 /** Everything the producer's routers need; built once by bootstrap, passed to createApp. */
@@ -47,7 +48,13 @@ export function createApp(deps: ProducerDeps): Express {
   );
   app.use(demoDataRouter(infra.models));
   app.use(openApiRouter());
-  app.use(preferencesRouter({ config, store: preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds) }));
+  // The API may wait on MongoDB (with its deadline): its reads go through readOrLoad.
+  const preferences = preferenceStore(infra.models, infra.redis, {
+    cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
+    fallbackWaitMs: config.mongo.fallbackWaitMs,
+    loads: new BackgroundLoads(logger),
+  });
+  app.use(preferencesRouter({ config, store: preferences }));
   app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.amqp, config.rabbitmq.publishConfirmTimeoutMs, logger) }));
   app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 

@@ -4,7 +4,7 @@ import { HttpError } from './http-errors.js';
 
 /** GET/PUT /users/:userId/preferences: the whole document is replaced, validated first. */
 export async function readPreferences(store: PreferenceStore, userId: string): Promise<Preferences> {
-  return store.read(userId);
+  return store.readOrLoad(userId);
 }
 
 export async function replacePreferences(store: PreferenceStore, userId: string, body: unknown): Promise<Preferences> {

@@ -3,7 +3,9 @@ import { loadConfig, servicePort } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { ensureIndexes, models } from '../shared/models/index.js';
+import { runAll } from '../shared/lifecycle.js';
 import { connectMongo } from '../shared/mongo.js';
+import { closeRedis, connectRedis } from '../shared/redis.js';
 import { DEMO_USERS } from './data.js';
 import { seedFollowGraph } from './follows.js';
 import { seedDemoData } from './seed.js';
@@ -13,14 +15,18 @@ try {
   const config = loadConfig();
   const logger = createLogger(config, 'seed');
   const mongo = await connectMongo(config, logger);
+  const redis = await connectRedis(config, logger, 'seed').catch(async (err: unknown) => {
+    await mongo.close();
+    throw err;
+  });
   try {
     const m = models(mongo);
     await ensureIndexes(m);
-    const counts = await seedDemoData(m);
+    const counts = await seedDemoData(m, redis);
     const graph = await seedFollowGraph(m);
     logger.info({ ...counts, ...graph }, 'demo data seeded');
   } finally {
-    await mongo.close();
+    await runAll([() => mongo.close(), () => closeRedis(redis)]);
   }
 
   const wsPort = servicePort(config, 'ws-server');

@@ -37,7 +37,14 @@ export interface Config {
     publishConfirmTimeoutMs: number;
   };
   redis: { url: string; keyPrefix: string };
-  mongo: { url: string };
+  mongo: {
+    url: string;
+    /**
+     * The longest the live path (AUTH, the consumer's decisions) waits for a MongoDB read behind a
+     * Redis miss before going on without it; the read goes on in the background and fills Redis.
+     */
+    fallbackWaitMs: number;
+  };
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
   auth: { mode: AuthMode; jwtSecret: string; jwtSecretIsDefault: boolean };
@@ -54,7 +61,7 @@ export interface Config {
     batchMaxEvents: number;
     /** How long the consumer trusts a cached user display name. */
     userNameCacheTtlMs: number;
-    /** How long a user's preferences stay cached in Redis (an update invalidates at once). */
+    /** How long Redis keeps a user's copy of their preferences (an update replaces it at once). */
     preferencesCacheTtlSeconds: number;
   };
   /** Follower fan-out (docs/pipeline.md "Fan-out"): chunk size and how much runs at once. */
@@ -126,6 +133,7 @@ const envSchema = Joi.object({
 
   MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
   MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
+  MONGO_FALLBACK_WAIT_MS: Joi.number().integer().min(0).max(5000).default(50),
 
   CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
@@ -147,7 +155,7 @@ const envSchema = Joi.object({
   AGGREGATION_WINDOW_MS: positiveInt().default(60_000),
   BATCH_MAX_EVENTS: positiveInt().max(10_000).default(500),
   USER_NAME_CACHE_TTL_MS: positiveInt().default(5 * 60_000),
-  PREFERENCES_CACHE_TTL_SECONDS: positiveInt().default(300),
+  PREFERENCES_CACHE_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
 
   FANOUT_CHUNK_SIZE: positiveInt().max(10_000).default(500),
   FANOUT_PREFETCH: positiveInt().max(100).default(2),
@@ -227,7 +235,10 @@ export function loadConfig(env: Env = process.env): Config {
       publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
     },
     redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX },
-    mongo: { url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications' },
+    mongo: {
+      url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications',
+      fallbackWaitMs: v.MONGO_FALLBACK_WAIT_MS,
+    },
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     auth: { mode: v.WS_AUTH_MODE, jwtSecret, jwtSecretIsDefault: v.JWT_SECRET === undefined },

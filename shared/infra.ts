@@ -18,7 +18,15 @@ export interface Infra {
   close(): Promise<void>;
 }
 
-export async function connectInfra(config: Config, logger: Logger): Promise<Infra> {
+export interface InfraOptions {
+  /**
+   * Whether the service cannot do its main work without MongoDB (jobs). Elsewhere MongoDB down
+   * only degrades what reads it, so /readyz stays 200 and says "degraded".
+   */
+  mongoRequired: boolean;
+}
+
+export async function connectInfra(config: Config, logger: Logger, options: InfraOptions = { mongoRequired: false }): Promise<Infra> {
   const results = await Promise.allSettled([
     connectAmqp(config, logger),
     connectRedis(config, logger),
@@ -47,7 +55,7 @@ export async function connectInfra(config: Config, logger: Logger): Promise<Infr
     checks: [
       { name: 'rabbitmq', isReady: () => amqp.isConnected() },
       { name: 'redis', isReady: () => redis.status === 'ready' },
-      { name: 'mongodb', isReady: () => isMongoReady(mongo) },
+      { name: 'mongodb', isReady: () => isMongoReady(mongo), optional: !options.mongoRequired },
     ],
     close: () => runAll([() => amqp.close(), () => closeRedis(redis), () => mongo.close()]),
   };

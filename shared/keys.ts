@@ -41,7 +41,9 @@ export const keys = {
   unreadVersion: (userId: string) => `unread:v:${userId}`,
   /** How many reads of the user are between their MongoDB update and their count change (a rebuild waits). */
   unreadBusy: (userId: string) => `unread:busy:${userId}`,
-  /** Cached preferences of a user (JSON), invalidated on update. */
+  /** A user's display name, copied from MongoDB ('' for an unknown id); shared/user-directory.ts. */
+  userName: (userId: string) => `name:${userId}`,
+  /** A user's preferences (JSON), copied from MongoDB, replaced on update. */
   preferences: (userId: string) => `prefs:${userId}`,
   /** Fan-out page `page` of POST event `eventId` was published (so a redelivery does not publish it twice). */
   fanoutPagePublished: (eventId: string, page: number) => `fanout:published:${eventId}:${page}`,

@@ -1,12 +1,14 @@
 import Joi from 'joi';
 import type { Redis } from 'ioredis';
+import { within, type BackgroundLoads } from './background.js';
+import { DependencyUnavailableError } from './errors.js';
 import { keys } from './keys.js';
 import type { Models } from './models/index.js';
 import { EVENT_TYPES, TRANSACTIONAL_TYPES } from './schemas/event.js';
 
 /**
- * A user's notification preferences: their shape, validation, storage (MongoDB, cached in
- * Redis, invalidated on update) and the do-not-disturb clock. The producer's API writes them,
+ * A user's notification preferences: their shape, validation, storage (MongoDB, copied to
+ * Redis, replaced on update) and the do-not-disturb clock. The producer's API writes them,
  * the consumer applies them (consumer/preferences.ts).
  */
 export interface Preferences {
@@ -87,27 +89,65 @@ export function doNotDisturbHoldsUntil(prefs: Preferences, type: string, atMs: n
 }
 
 export interface PreferenceStore {
+  /**
+   * For the live path (consumer decisions, AUTH replay): the Redis copy; on a miss MongoDB is
+   * read in the background (it refills the copy) and waited on for at most the fallback wait,
+   * then the defaults stand in. Never slower than one Redis read plus that wait.
+   */
   read(userId: string): Promise<Preferences>;
+  /** For the API: the Redis copy, else MongoDB with its deadline (errors propagate: 503). */
+  readOrLoad(userId: string): Promise<Preferences>;
   write(userId: string, prefs: Preferences): Promise<Preferences>;
 }
 
-/** MongoDB is the truth; Redis caches each user's document (defaults included) for `cacheTtlSeconds`. */
-export function preferenceStore(models: Models, redis: Redis, cacheTtlSeconds: number): PreferenceStore {
-  return {
-    async read(userId) {
-      const cached = await redis.get(keys.preferences(userId));
-      if (cached !== null) return JSON.parse(cached) as Preferences;
+export interface PreferenceStoreOptions {
+  /** How long the Redis copy lives; writes replace it at once, a missing one is reloaded. */
+  cacheTtlSeconds: number;
+  /** The longest the live path waits for MongoDB behind a miss (MONGO_FALLBACK_WAIT_MS). */
+  fallbackWaitMs: number;
+  loads: BackgroundLoads;
+  onFallback?: () => void;
+}
+
+/**
+ * MongoDB is the truth; Redis holds each user's copy (defaults included, so a user who never set
+ * any costs one GET too). A write replaces the copy after the MongoDB update; a background load
+ * only fills a missing copy (SET NX), so a load that read MongoDB before a concurrent write can
+ * never overwrite the newer copy that write stored.
+ */
+export function preferenceStore(models: Models, redis: Redis, options: PreferenceStoreOptions): PreferenceStore {
+  const key = keys.preferences;
+  const load = (userId: string) =>
+    options.loads.run(`prefs:${userId}`, async () => {
       const doc = await models.Preference.findById(userId).lean();
       const prefs: Preferences = doc
         ? { mutedTypes: doc.mutedTypes, promotionalOptOut: doc.promotionalOptOut, doNotDisturb: doc.doNotDisturb ?? null }
         : DEFAULT_PREFERENCES;
-      await redis.set(keys.preferences(userId), JSON.stringify(prefs), 'EX', cacheTtlSeconds);
+      await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds, 'NX');
       return prefs;
+    });
+  return {
+    async read(userId) {
+      const cached = await redis.get(key(userId));
+      if (cached !== null) return JSON.parse(cached) as Preferences;
+      const loaded = await within(load(userId), options.fallbackWaitMs);
+      if (loaded.done) return loaded.value;
+      options.onFallback?.();
+      return DEFAULT_PREFERENCES;
+    },
+    async readOrLoad(userId) {
+      const cached = await redis.get(key(userId));
+      if (cached !== null) return JSON.parse(cached) as Preferences;
+      const loading = load(userId);
+      if (!loading) throw new DependencyUnavailableError('preferences: too many MongoDB reads waiting, retry');
+      return loading;
     },
     async write(userId, prefs) {
+      // Dropped first: if storing the new copy below fails (the API then answers an error), no
+      // old copy outlives the update; a load racing the update is overwritten by the SET.
+      await redis.del(key(userId));
       await models.Preference.updateOne({ _id: userId }, { $set: { ...prefs, updatedAt: new Date() } }, { upsert: true });
-      // Deleted after the write: a reader racing it may re-cache the old copy only until its TTL.
-      await redis.del(keys.preferences(userId));
+      await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds);
       return prefs;
     },
   };

@@ -10,7 +10,7 @@ import { LuaScript } from './lua.js';
  *
  * Source of truth: a Redis counter per user, so a notification still in its persist delay (only
  * in Redis) counts at once. It moves +1 when a notification id is buffered for the first time
- * (an aggregate that grows is not new; consumer/commit.ts) and -1 for each notification whose
+ * (an aggregate that grows is not new; shared/buffer.ts) and -1 for each notification whose
  * read actually happened (markReadOnce; producer/notifications/read.ts, also for read-all).
  * When the counter is missing (expired, Redis lost it) it is reconciled from
  * MongoDB's unread documents plus the pending buffered ids MongoDB does not hold yet.
@@ -55,11 +55,19 @@ export async function bumpUnread(redis: Redis, userId: string, delta: number): P
   await BUMP_SCRIPT.run(redis, [keys.unreadCount(userId), keys.unreadVersion(userId)], [String(delta), String(COUNT_TTL_SECONDS)]);
 }
 
-/** The current count and version, reconciling from MongoDB when the counter is missing. */
-export async function readUnread(redis: Redis, models: Models, userId: string): Promise<UnreadState> {
+/** The count and version Redis holds; undefined when the counter is missing (a rebuild is due). */
+export async function readCachedUnread(redis: Redis, userId: string): Promise<UnreadState | undefined> {
   const [count, version] = await redis.mget(keys.unreadCount(userId), keys.unreadVersion(userId));
-  if (count !== null) return { count: Number(count), version: Number(version ?? 0) };
-  return reconcileUnread(redis, models, userId, false);
+  return count === null ? undefined : { count: Number(count), version: Number(version ?? 0) };
+}
+
+/**
+ * The current count and version, reconciling from MongoDB when the counter is missing. For the
+ * read API, which may wait on MongoDB (with its deadline); the socket path never does
+ * (ws-server/unread.ts).
+ */
+export async function readUnread(redis: Redis, models: Models, userId: string): Promise<UnreadState> {
+  return (await readCachedUnread(redis, userId)) ?? reconcileUnread(redis, models, userId, false);
 }
 
 /** A read's MongoDB update and its count change are two steps: a rebuild must not land between them. */

@@ -15,11 +15,11 @@ export interface AckDeps {
 }
 
 export interface AckResult {
-  /** Accepted: acked now, acked before (harmless), or a MongoDB-only notification of the user. */
+  /** Accepted: acked now, or acked before (harmless). */
   acked: string[];
   newlyAcked: string[];
-  /** Not this user's, or unknown: nothing changed for them. */
-  notFound: string[];
+  /** Not buffered in Redis: not this user's, unknown, or stored in MongoDB only (acknowledgeStored). */
+  missing: string[];
 }
 
 /**
@@ -27,7 +27,8 @@ export interface AckResult {
  * ack is published for jobs, which marks the stored copy delivered. Redis first, because it is
  * what stops redelivery; a failed publish rejects so the client retries, and a retried ACK of
  * an already-acked id is published again (jobs applies acks idempotently), so no ack is lost
- * between the two.
+ * between the two. Redis and RabbitMQ only: ids Redis does not buffer are left to
+ * acknowledgeStored, which asks MongoDB after this answer went out.
  *
  * Not published: acks of notifications jobs has not stored yet (their `unpersisted` mark is
  * still there after the acked mark was set). jobs clears that mark after its insert and only
@@ -40,18 +41,36 @@ export async function acknowledge(deps: AckDeps, userId: string, ids: string[], 
   const newlyAcked = [...outcomes].filter(([, o]) => o === 'acked').map(([id]) => id);
   const alreadyAcked = [...outcomes].filter(([, o]) => o === 'already-acked').map(([id]) => id);
   const missing = [...outcomes].filter(([, o]) => o === 'not-found').map(([id]) => id);
+  const acked = [...newlyAcked, ...alreadyAcked];
+  const leftToPersist = await unpersistedIds(deps.redis, acked);
+  await publishAcks(deps, userId, acked.filter((id) => !leftToPersist.has(id)), nowMs);
+  await recordAcked(deps, acked, nowMs);
+  return { acked, newlyAcked, missing };
+}
 
-  // Past the buffer's TTL the notification lives only in MongoDB (replayed from there).
-  const [storedOnly, leftToPersist] = await Promise.all([
-    ownedInMongo(deps.models, userId, missing),
-    unpersistedIds(deps.redis, [...newlyAcked, ...alreadyAcked]),
-  ]);
+/**
+ * Acks of ids Redis does not buffer: past the buffer's TTL a notification lives only in MongoDB
+ * (the replay catch-up sends those). Ownership is checked there, with MongoDB's deadline; this
+ * runs after the Redis part was answered, so a slow MongoDB delays only these ids.
+ */
+export async function acknowledgeStored(
+  deps: AckDeps,
+  userId: string,
+  ids: string[],
+  nowMs = Date.now(),
+): Promise<{ acked: string[]; notFound: string[] }> {
+  const storedOnly = await ownedInMongo(deps.models, userId, ids);
   await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds);
+  await publishAcks(deps, userId, storedOnly, nowMs);
+  await recordAcked(deps, storedOnly, nowMs);
+  const stored = new Set(storedOnly);
+  return { acked: storedOnly, notFound: ids.filter((id) => !stored.has(id)) };
+}
 
-  const acked = [...newlyAcked, ...alreadyAcked, ...storedOnly];
+async function publishAcks(deps: AckDeps, userId: string, ids: string[], nowMs: number): Promise<void> {
   const ackedAt = new Date(nowMs).toISOString();
   await Promise.all(
-    acked.filter((id) => !leftToPersist.has(id)).map((notificationId) => {
+    ids.map((notificationId) => {
       const message: AckMessage = { notificationId, userId, ackedAt };
       return deps.publisher.sendToQueue(deps.acksQueue, encodeJson(message), {
         persistent: true,
@@ -59,9 +78,10 @@ export async function acknowledge(deps: AckDeps, userId: string, ids: string[], 
       });
     }),
   );
-  await Promise.all(acked.map((id) => recordStage(deps.redis, id, 'acked', deps.bufferTtlSeconds, nowMs)));
-  const stored = new Set(storedOnly);
-  return { acked, newlyAcked: [...newlyAcked, ...storedOnly], notFound: missing.filter((id) => !stored.has(id)) };
+}
+
+function recordAcked(deps: AckDeps, ids: string[], nowMs: number): Promise<unknown> {
+  return Promise.all(ids.map((id) => recordStage(deps.redis, id, 'acked', deps.bufferTtlSeconds, nowMs)));
 }
 
 async function ownedInMongo(models: Models, userId: string, ids: string[]): Promise<string[]> {

@@ -9,6 +9,7 @@ import { connectInfra } from '../shared/infra.js';
 import { once, runAll, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
+import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
 import type { ServiceHandle } from '../shared/service.js';
 import { AuthDeadlines } from './auth-deadline.js';
@@ -21,7 +22,7 @@ import { CLOSE } from './protocol.js';
 import { onWakeMessage } from './push.js';
 import { ConnectionRegistry } from './registry.js';
 import type { Session } from './session.js';
-import { unreadReader } from './unread.js';
+import { announceUnreadState, unreadReader } from './unread.js';
 import { subscribeToWakes } from './wake.js';
 
 export interface WsServerService extends ServiceHandle {
@@ -60,12 +61,38 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   };
 
   const publisher = await infra.amqp.createChannel('ws-acks');
-  const readUnread = unreadReader(infra.redis, infra.models);
-  const preferences = preferenceStore(infra.models, infra.redis, config.pipeline.preferencesCacheTtlSeconds);
+  // MongoDB reads the socket path wants but never waits on (shared/background.ts).
+  const loads = new BackgroundLoads(logger);
+  const fallbackWaitMs = config.mongo.fallbackWaitMs;
+  const unread = unreadReader({
+    redis: infra.redis,
+    models: infra.models,
+    loads,
+    fallbackWaitMs,
+    onRebuilt: (userId, state) => announceUnreadState(connections, userId, state),
+    wanted: (userId) => connections.sessionsOf(userId).length > 0,
+  });
+  const readUnread = unread.read;
+  const preferences = preferenceStore(infra.models, infra.redis, {
+    cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
+    fallbackWaitMs,
+    loads,
+    onFallback: () => metrics.storeFallbacks.inc({ read: 'preferences' }),
+  });
   const deps = {
     config,
     readUnread,
     preferences,
+    catchUp: {
+      redis: infra.redis,
+      models: infra.models,
+      bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
+      replayLimit: config.ws.replayLimit,
+      loads,
+      delivery,
+      metrics,
+      logger,
+    },
     registry: connections,
     delivery,
     metrics,
@@ -133,6 +160,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     wakeQueue: wakes.queue,
     close: once(async () => {
       accepting = false;
+      loads.close();
+      unread.stop();
       stopHeartbeat();
       deadlines.stop();
       await runAll([

@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
-import { acknowledge } from './ack.js';
+import { acknowledge, acknowledgeStored } from './ack.js';
 import { AuthFailedError, authenticate } from './auth.js';
 import type { AuthDeadlines } from './auth-deadline.js';
 import type { Delivery } from './delivery.js';
@@ -14,6 +14,7 @@ import type { WsMetrics } from './metrics.js';
 import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
 import type { ConnectionRegistry } from './registry.js';
 import { doNotDisturbHold, planReplay } from './replay.js';
+import { startCatchUp, type CatchUpDeps } from './catch-up.js';
 import { Session } from './session.js';
 import type { UnreadReader } from './unread.js';
 
@@ -25,6 +26,7 @@ export interface ConnectionDeps {
   ack: AckDeps;
   readUnread: UnreadReader;
   preferences: PreferenceStore;
+  catchUp: CatchUpDeps;
   logger: Logger;
   /** Keeps shutdown waiting for frames being handled. */
   track<T>(work: Promise<T>): Promise<T>;
@@ -125,13 +127,26 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
     session.send(errorFrame(ERROR_CODES.notAuthenticated, 'send AUTH first'));
     return;
   }
-  const result = await acknowledge(deps.ack, session.userId, frame.notificationIds);
-  deps.delivery.acked(session.userId, result.acked);
-  deps.logger.debug({ userId: session.userId, notificationIds: firstIds(result.acked), notFound: firstIds(result.notFound) }, 'notifications acked');
+  const userId = session.userId;
+  const result = await acknowledge(deps.ack, userId, frame.notificationIds);
+  deps.delivery.acked(userId, result.acked);
+  deps.logger.debug({ userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) }, 'notifications acked');
   deps.metrics.acked.inc(result.newlyAcked.length);
   if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
-  if (result.notFound.length > 0) {
-    session.send(errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', result.notFound));
+  if (result.missing.length === 0) return;
+  // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame,
+  // so a slow MongoDB never holds back the ACKED of what Redis buffers.
+  try {
+    const stored = await acknowledgeStored(deps.ack, userId, result.missing);
+    deps.delivery.acked(userId, stored.acked);
+    deps.metrics.acked.inc(stored.acked.length);
+    if (stored.acked.length > 0) session.send({ type: 'ACKED', ids: stored.acked });
+    if (stored.notFound.length > 0) {
+      session.send(errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', stored.notFound));
+    }
+  } catch (err) {
+    deps.logger.warn({ err: errorMessage(err), userId, notificationIds: firstIds(result.missing) }, 'ack of stored notifications failed');
+    session.send(errorFrame(ERROR_CODES.unavailable, 'could not check these ids now, ACK them again', result.missing));
   }
 }
 
@@ -156,34 +171,32 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   session.userId = userId;
   deps.metrics.authenticatedUsers.set(deps.registry.userCount);
   try {
-    // Independent reads, side by side: the auth timer is still running.
+    // Redis only, side by side (docs/protocol.md): the pending buffer and the replay-clean mark,
+    // the unread count, the preferences for do-not-disturb. A count or preferences Redis lacks
+    // come from MongoDB in the background; AUTH waits for them at most MONGO_FALLBACK_WAIT_MS.
     const held = doNotDisturbHold(deps.preferences, userId);
     held.catch(() => undefined); // awaited by planReplay; this only avoids an unhandled rejection if it fails first
     const [replay, unread] = await Promise.all([
-      planReplay(
-        { redis: deps.ack.redis, models: deps.ack.models, bufferTtlSeconds: deps.config.pipeline.bufferTtlSeconds },
-        userId,
-        deps.config.ws.replayLimit,
-        frame.lastSeq,
-        held,
-      ),
+      planReplay(deps.ack.redis, userId, deps.config.ws.replayLimit, frame.lastSeq, held),
       deps.readUnread(userId),
     ]);
     if (!session.open) return;
-    session.observeUnread(unread);
-    const current = session.unread ?? unread; // a wake during the replay may have brought a newer one
+    if (unread) session.observeUnread(unread);
+    else deps.metrics.storeFallbacks.inc({ read: 'unread' });
+    const current = session.unread; // a wake during the replay may have brought a newer one
     session.state = 'ready';
     session.send({
       type: 'AUTH_OK',
       userId,
       pending: replay.pending,
       recovered: replay.recovered,
-      unread: current.count,
-      unreadVersion: current.version,
+      catchingUp: replay.catchingUp,
+      ...(current ? { unread: current.count, unreadVersion: current.version } : {}),
     });
     stage('ready');
     deps.delivery.push(session, replay.notifications);
     deps.delivery.push(session, session.takeDeferred());
+    if (replay.catchingUp) startCatchUp(deps.catchUp, session, userId, frame.lastSeq, replay, await held);
   } catch (err) {
     // Without a replay the socket would silently miss notifications: let the client reconnect.
     session.close(CLOSE.tryAgainLater, 'replay unavailable, reconnect', 'unavailable');

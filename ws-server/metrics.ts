@@ -42,6 +42,18 @@ export function createWsMetrics(registry: Registry) {
       buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    catchUps: new Counter({
+      name: 'ws_replay_catchups_total',
+      help: 'MongoDB halves of AUTH replays run after AUTH_OK, by outcome (done, retry: MongoDB failed or was slow, tried again later)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    storeFallbacks: new Counter({
+      name: 'ws_store_fallbacks_total',
+      help: 'Socket-path reads that went on without MongoDB (Redis had no copy and MongoDB did not answer within MONGO_FALLBACK_WAIT_MS), by what',
+      labelNames: ['read'],
+      registers: [registry],
+    }),
     sendBufferPeak: new Gauge({
       name: 'ws_send_buffer_peak_bytes',
       help: 'Largest per-socket send buffer seen after a send (bounded by WS_MAX_BUFFERED_BYTES)',

@@ -36,9 +36,23 @@ export type ClientFrame =
 /**
  * `unread` / `unreadVersion` (AUTH_OK, NOTIFICATION) and `count` / `version` (UNREAD) are the
  * user's live unread count (shared/unread.ts); the highest version a client has seen is current.
+ * AUTH_OK leaves them out while the count is being rebuilt from MongoDB; an UNREAD frame follows.
+ *
+ * AUTH_OK's `pending` / `recovered` describe what Redis buffers; `catchingUp: true` says MongoDB
+ * may hold older undelivered notifications: they follow as NOTIFICATION frames, then REPLAY_DONE
+ * gives the final `pending` / `recovered` over both (docs/protocol.md).
  */
 export type ServerFrame =
-  | { type: 'AUTH_OK'; userId: string; pending: number; recovered: boolean; unread: number; unreadVersion: number }
+  | {
+      type: 'AUTH_OK';
+      userId: string;
+      pending: number;
+      recovered: boolean;
+      catchingUp: boolean;
+      unread?: number;
+      unreadVersion?: number;
+    }
+  | { type: 'REPLAY_DONE'; pending: number; recovered: boolean }
   | { type: 'NOTIFICATION'; notification: NotificationBody; unread?: number; unreadVersion?: number }
   | { type: 'UNREAD'; count: number; version: number }
   | { type: 'ACKED'; ids: string[] }

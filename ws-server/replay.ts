@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ackedAt, pendingScore, readPending, type Pending } from '../shared/buffer.js';
+import { ackedAt, readPending, type Pending } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
 import { isReplayClean, markReplayClean } from '../shared/replay-clean.js';
 import type { Models, NotificationDoc } from '../shared/models/index.js';
@@ -7,43 +7,78 @@ import type { Notification } from '../shared/notification.js';
 import { doNotDisturbHoldsUntil, type PreferenceStore } from '../shared/preferences.js';
 
 export interface Replay {
-  /** In replay order (priority desc, then seq asc), at most the replay limit. */
+  /** What Redis buffers for the user, in replay order (priority desc, then seq asc), at most the replay limit. */
   notifications: Notification[];
-  /**
-   * Unacked notifications known for the user after lastSeq (Redis pending + MongoDB
-   * undelivered), less those held back by do-not-disturb among the candidates.
-   */
+  /** Unacked notifications Redis buffers for the user after lastSeq, less those do-not-disturb holds back. */
   pending: number;
-  /** False when more remain than were replayed: the client must page the history API. */
+  /**
+   * True only when the replay is everything the user missed: Redis held no more than the limit
+   * and the replay-clean mark says MongoDB holds nothing undelivered outside the buffer.
+   */
   recovered: boolean;
+  /** MongoDB may hold undelivered notifications older than the buffer: a catch-up follows AUTH_OK. */
+  catchingUp: boolean;
+  /** For the catch-up: the Redis window, and when its oldest notification was created. */
+  window: Notification[];
+  oldestPendingAtMs: number | null | undefined;
 }
 
 /**
- * What a freshly authenticated socket receives: the Redis buffer first (the truth while it
- * lasts), completed by MongoDB's undelivered notifications that are no longer buffered, merged
- * in one order without duplicates. A notification acked in Redis but not yet marked delivered
- * in MongoDB (jobs is a little behind) is not replayed.
+ * What a freshly authenticated socket receives before AUTH_OK: Redis alone (the buffer is the
+ * truth while it lasts), so AUTH costs a few Redis reads whatever MongoDB is doing. What only
+ * MongoDB holds (undelivered notifications older than the buffer, or lost by Redis) is found by
+ * the catch-up after AUTH_OK (catch-up.ts), unless the replay-clean mark says there is none.
  */
 export async function planReplay(
-  stores: { redis: Redis; models: Models; bufferTtlSeconds: number },
+  redis: Redis,
   userId: string,
   limit: number,
   lastSeq?: number,
   holdRule: Promise<HoldRule> = Promise.resolve(() => false),
 ): Promise<Replay> {
-  const { redis, models } = stores;
-  const fromRedis = await redisCandidates(redis, userId, limit, lastSeq);
-  const fromMongo = (await isReplayClean(redis, userId))
-    ? { notifications: [], total: 0 }
-    : await mongoCandidates(redis, models, userId, limit, lastSeq, fromRedis.window);
-  if (fromMongo.total === 0) await markReplayClean(redis, userId, fromRedis.oldestPendingAtMs, stores.bufferTtlSeconds);
+  const [fromRedis, clean] = await Promise.all([redisCandidates(redis, userId, limit, lastSeq), isReplayClean(redis, userId)]);
   const heldBack = await holdRule;
+  const held = fromRedis.window.filter(heldBack).length;
+  const notifications = fromRedis.window.filter((n) => !heldBack(n));
+  const pending = fromRedis.total - held;
+  return {
+    notifications,
+    pending,
+    recovered: clean && pending <= notifications.length,
+    catchingUp: !clean,
+    window: fromRedis.window,
+    oldestPendingAtMs: fromRedis.oldestPendingAtMs,
+  };
+}
 
-  const merged = [...fromRedis.window, ...fromMongo.notifications].sort((a, b) => pendingScore(a) - pendingScore(b));
-  const held = merged.filter(heldBack).length;
-  const notifications = merged.filter((n) => !heldBack(n)).slice(0, limit);
-  const pending = fromRedis.total + fromMongo.total - held;
-  return { notifications, pending, recovered: pending <= notifications.length };
+export interface CatchUp {
+  /** MongoDB-only notifications to push, in replay order, at most what the limit leaves. */
+  notifications: Notification[];
+  /** Everything pending for the user: the Redis part of the replay plus what MongoDB adds. */
+  pending: number;
+  recovered: boolean;
+}
+
+/**
+ * The MongoDB half of a replay, run after AUTH_OK: undelivered notifications outside the Redis
+ * window, less what was acked or is buffered meanwhile. Finding none marks the user replay-clean
+ * (shared/replay-clean.ts), so the next AUTH skips MongoDB entirely.
+ */
+export async function catchUpFromStore(
+  stores: { redis: Redis; models: Models; bufferTtlSeconds: number },
+  userId: string,
+  limit: number,
+  lastSeq: number | undefined,
+  replay: Replay,
+  heldBack: HoldRule,
+): Promise<CatchUp> {
+  const fromMongo = await mongoCandidates(stores.redis, stores.models, userId, limit, lastSeq, replay.window);
+  if (fromMongo.total === 0) await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
+  const room = Math.max(0, limit - replay.notifications.length);
+  const held = fromMongo.notifications.filter(heldBack).length;
+  const notifications = fromMongo.notifications.filter((n) => !heldBack(n)).slice(0, room);
+  const pending = replay.pending + fromMongo.total - held;
+  return { notifications, pending, recovered: pending <= replay.notifications.length + notifications.length };
 }
 
 /** True for a notification that must not be pushed yet. */
@@ -76,7 +111,6 @@ function oldestOf(pending: Pending): number | null | undefined {
   if (pending.notifications.length === 0) return null;
   return Math.min(...pending.notifications.map((n) => Date.parse(n.createdAt)));
 }
-
 
 /**
  * Undelivered MongoDB notifications outside the Redis window. Excluding the window's ids is

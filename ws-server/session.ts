@@ -27,6 +27,8 @@ export class Session {
   readonly inFlight = new Map<string, InFlight>();
   /** Wake-ups that arrived while the AUTH replay was being read; pushed right after it. */
   private deferred: Notification[] = [];
+  /** The next try of this socket's replay catch-up from MongoDB (catch-up.ts), if one is due. */
+  catchUpTimer: NodeJS.Timeout | undefined;
   /** The newest unread count this socket knows (highest version); frames never carry an older one. */
   unread: UnreadState | undefined;
 
@@ -89,6 +91,7 @@ export class Session {
   /** Stops every redelivery timer; what was in flight stays pending in Redis. */
   markClosed(): void {
     this.state = 'closed';
+    clearTimeout(this.catchUpTimer);
     for (const entry of this.inFlight.values()) clearTimeout(entry.timer);
     this.inFlight.clear();
   }

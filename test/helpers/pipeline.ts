@@ -7,6 +7,7 @@ import type { Config } from '../../shared/config.js';
 import { runAll } from '../../shared/lifecycle.js';
 import { ensureIndexes, models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
+import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { seedDemoData } from '../../seed/seed.js';
 import { cleanupTestResources } from './cleanup.js';
 import { testEnv } from './config.js';
@@ -32,12 +33,14 @@ export interface Pipeline {
 export async function startPipeline(name: string, overrides: Record<string, string> = {}): Promise<Pipeline> {
   const { env, config } = testEnv(name, { PERSIST_DELAY_MS: '300', PERSIST_FLUSH_MS: '100', ...overrides });
   const mongo = await connectMongo(config, testLogger);
+  const redis = await connectRedis(config, testLogger, 'seed');
   try {
     const m = models(mongo);
     await ensureIndexes(m);
-    await seedDemoData(m);
+    await seedDemoData(m, redis);
   } finally {
     await mongo.close();
+    await closeRedis(redis);
   }
   const jobs = await bootstrapJobs(config, testLogger);
   const consumer = await bootstrapConsumer(config, testLogger);

@@ -54,6 +54,16 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Ends a stall: the held connections are dropped (their clients reconnect, as after a real
+   * server's recovery) and new ones pass through again.
+   */
+  resume(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Drops every connection and refuses new ones until `start()` is called again. */
   async cut(): Promise<void> {
     const server = this.server;

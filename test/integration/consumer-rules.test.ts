@@ -33,11 +33,11 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
 
   before(async () => {
     const mongo = await connectMongo(config, testLogger);
-    await seedDemoData(models(mongo));
+    redis = await connectRedis(config, testLogger, 'test');
+    await seedDemoData(models(mongo), redis);
     await mongo.close();
     producer = await startProducer(config, testLogger);
     consumer = await startConsumer(config, testLogger);
-    redis = await connectRedis(config, testLogger, 'test');
     amqpConn = await amqplib.connect(config.rabbitmq.url);
     amqpCh = await amqpConn.createConfirmChannel();
   });

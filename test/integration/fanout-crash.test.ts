@@ -56,13 +56,13 @@ describe('SIGKILL of the consumer in the middle of a fan-out', () => {
     mongo = await connectMongo(config, testLogger);
     m = models(mongo);
     await ensureIndexes(m);
-    await seedDemoData(m);
+    redis = await connectRedis(config, testLogger, 'test');
+    await seedDemoData(m, redis);
     const createdAt = new Date();
     for (let i = 0; i < FOLLOWERS; i += 1000) {
       await m.Follow.insertMany(ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })));
     }
     producer = await startProducer(config, testLogger);
-    redis = await connectRedis(config, testLogger, 'test');
   });
   after(async () => {
     for (const child of children) await kill(child);

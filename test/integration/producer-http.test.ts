@@ -7,6 +7,7 @@ import { loadConfig } from '../../shared/config.js';
 import { models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
 import { priorityOf } from '../../shared/priority.js';
+import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { seedDemoData } from '../../seed/seed.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -53,8 +54,10 @@ describe('producer HTTP intake', () => {
   before(async () => {
     service = await bootstrap(config, testLogger);
     const mongo = await connectMongo(config, testLogger);
-    await seedDemoData(models(mongo));
+    const redis = await connectRedis(config, testLogger, 'seed');
+    await seedDemoData(models(mongo), redis);
     await mongo.close();
+    await closeRedis(redis);
   });
   after(async () => {
     await service.close();

@@ -74,12 +74,13 @@ describe('ws-server: replay, live push and ACK', () => {
 
     const [client, ok] = await authed('offline');
     const { unreadVersion, ...rest } = ok;
-    assert.deepEqual(rest, { type: 'AUTH_OK', userId: 'offline', pending: 4, recovered: true, unread: 4 });
+    assert.deepEqual(rest, { type: 'AUTH_OK', userId: 'offline', pending: 4, recovered: false, catchingUp: true, unread: 4 });
     assert.ok(typeof unreadVersion === 'number' && unreadVersion > 0, 'the counter carries its version');
     const frames = await client.waitForNotifications(4);
     assert.deepEqual(frames.map((f) => f.notification.id), [security.id, like1.id, like2.id, promo.id]);
     assert.equal(frames[0]?.notification.type, 'SECURITY');
     assert.equal(client.frames[0]?.type, 'AUTH_OK', 'AUTH_OK comes before the replay');
+    assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 4, recovered: true }, 'MongoDB adds nothing');
 
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
     const acked = await client.next('ACKED');
@@ -169,13 +170,15 @@ describe('ws-server: replay, live push and ACK', () => {
     const lastSeq = made[9]!.seq;
     const [partial, ok] = await authed('resumer', lastSeq);
     assert.equal(ok.pending, 55);
-    assert.equal(ok.recovered, true);
+    assert.equal(ok.catchingUp, true);
+    assert.deepEqual(await partial.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 55, recovered: true });
     const frames = await partial.waitForNotifications(55);
     assert.deepEqual(frames.map((f) => f.notification.seq), made.slice(10).map((n) => n.seq));
 
     const [full, okFull] = await authed('resumer');
     assert.equal(okFull.pending, 65);
     assert.equal(okFull.recovered, false, '65 pending but REPLAY_LIMIT is 60');
+    assert.equal(okFull.catchingUp, false, 'the first catch-up marked the user clean');
     assert.equal((await full.waitForNotifications(60)).length, 60);
   });
 
@@ -197,9 +200,11 @@ describe('ws-server: replay, live push and ACK', () => {
     await consumer.redis.set('acked:mongo-acked', String(Date.now()));
 
     const [client, ok] = await authed('archived');
-    assert.equal(ok.pending, 3);
+    assert.deepEqual([ok.pending, ok.recovered, ok.catchingUp], [1, false, true], 'AUTH_OK counts what Redis holds');
     const frames = await client.waitForNotifications(3);
-    assert.deepEqual(frames.map((f) => f.notification.id), ['mongo-high', buffered.id, 'mongo-low']);
+    // Redis's replay before AUTH_OK's catch-up from MongoDB, each in priority order.
+    assert.deepEqual(frames.map((f) => f.notification.id), [buffered.id, 'mongo-high', 'mongo-low']);
+    assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 3, recovered: true });
 
     client.send({ type: 'ACK', notificationIds: ['mongo-high', 'other-user'] });
     assert.deepEqual((await client.next('ACKED')).ids, ['mongo-high']);
