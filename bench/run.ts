@@ -36,7 +36,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   if (options.build) await build(log);
   const stack = await startStack(options, log);
   const tracker = new Tracker(`b${stack.runId}`);
-  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker);
+  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker, stack.config.ws.maxAckBatch);
   const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets);
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {

@@ -65,9 +65,6 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
     RATE_LIMIT_ACTOR_PER_MINUTE: '1000000000',
     RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000000',
     PERSIST_DELAY_MS: String(options.persistDelayMs),
-    // Sockets of the connections scenario sit idle between pings; the default is fine, but the
-    // client fleet ACKs in batches, so allow the largest batch the protocol allows.
-    WS_MAX_ACK_BATCH: '500',
     // jobs may hold a large batch when the run ends; it must finish writing before it exits
     // (see test/helpers/cleanup.ts, dropDatabase, for why an abandoned write matters).
     SHUTDOWN_TIMEOUT_MS: '60000',
