@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
 import { userModel } from '../shared/models/user.js';
+import { loadAgedNotifications, type AgedResult } from '../test/helpers/aged-db.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
 import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
@@ -93,6 +94,23 @@ function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: Be
     out.MONGO_URL = url.toString();
   }
   return out;
+}
+
+/**
+ * `--aged-notifications`: other users' stored notifications, loaded once the services are up (they
+ * created the indexes, so the load pays for index upkeep as a real aged collection did) and
+ * before the scenario starts.
+ */
+export async function loadAgedDatabase(config: Config, count: number, log: (line: string) => void): Promise<AgedResult> {
+  log(`aged database: loading ${count} stored notifications of other users`);
+  const connection = await mongoose.createConnection(config.mongo.url).asPromise();
+  try {
+    const result = await loadAgedNotifications(connection, { count });
+    log(`aged database: ${result.inserted} notifications loaded in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+    return result;
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Users exist in MongoDB only so the consumer formats names; delivery does not need them. */
