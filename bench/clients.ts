@@ -4,8 +4,6 @@ import type { Tracker } from './tracker.js';
 
 /** How often each client sends one ACK frame for everything it received since the last one. */
 const ACK_FLUSH_MS = 25;
-/** The server's WS_MAX_ACK_BATCH (set by the stack). */
-const MAX_ACK_BATCH = 500;
 
 interface Client {
   userId: string;
@@ -16,7 +14,8 @@ interface Client {
 
 /**
  * The real WebSocket clients: one per user, token AUTH, every NOTIFICATION recorded in the
- * tracker and ACKed in batches (one frame per flush, well under WS_MAX_FRAMES_PER_SECOND).
+ * tracker and ACKed in batches (one frame per flush, well under WS_MAX_FRAMES_PER_SECOND) of at
+ * most the server's WS_MAX_ACK_BATCH ids: a replay larger than that is ACKed over several flushes.
  */
 export class ClientFleet {
   private readonly clients: Client[] = [];
@@ -35,6 +34,8 @@ export class ClientFleet {
     private readonly wsPort: number,
     private readonly jwtSecret: string,
     private readonly tracker: Tracker | undefined,
+    /** The server's WS_MAX_ACK_BATCH (`stack.config.ws.maxAckBatch`). */
+    private readonly maxAckBatch: number,
   ) {
     this.timer = setInterval(() => this.flushAcks(), ACK_FLUSH_MS);
   }
@@ -125,7 +126,7 @@ export class ClientFleet {
     const now = Date.now();
     for (const client of this.clients) {
       if (client.toAck.length === 0 || client.ws.readyState !== WebSocket.OPEN) continue;
-      const ids = client.toAck.splice(0, MAX_ACK_BATCH);
+      const ids = client.toAck.splice(0, this.maxAckBatch);
       client.ws.send(JSON.stringify({ type: 'ACK', notificationIds: ids }));
       for (const id of ids) this.tracker?.recordAcked(id, now);
     }

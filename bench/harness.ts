@@ -100,7 +100,7 @@ export function deliveredPerSecond(h: Harness, phase?: number): number {
 export async function persistenceAndBatching(h: Harness) {
   const o = h.options;
   const timeoutMs = o.persistDelayMs + o.persistWaitSeconds * 1000;
-  const persistence = await waitForPersistence(h.stack.config.mongo.url, h.tracker, timeoutMs, (line) => {
+  const persistence = await waitForPersistence(h.stack.config.mongo.url, h.stack.userIds, h.tracker, timeoutMs, (line) => {
     if (o.progress) h.log(line);
   });
   const writes = await bulkWrites(h);

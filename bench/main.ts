@@ -1,4 +1,4 @@
-import { OptionsError, parseOptions } from './options.js';
+import { HelpRequested, OptionsError, parseOptions } from './options.js';
 import { printSummary, runBench } from './run.js';
 
 /** `npm run bench -- --scenario steady --rate 500 --duration 30 --users 200` */
@@ -12,6 +12,10 @@ try {
   if (files.svg) process.stdout.write(`chart:   ${files.svg}${files.png ? `\n         ${files.png}` : ''}\n`);
   process.exit(0);
 } catch (err) {
+  if (err instanceof HelpRequested) {
+    process.stdout.write(`${err.message}\n`);
+    process.exit(0);
+  }
   if (err instanceof OptionsError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);

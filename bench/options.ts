@@ -46,6 +46,11 @@ export interface BenchOptions {
   cleanup: boolean;
   /** Extra variables for the services (`--env CONSUMER_PREFETCH=256`), for tuning experiments. */
   serviceEnv: Record<string, string>;
+  /**
+   * Stored notifications of other users loaded into the run's database before the scenario
+   * (test/helpers/aged-db.ts), so it runs against an aged store rather than an empty one; 0 = none.
+   */
+  agedNotifications: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -70,16 +75,29 @@ export const DEFAULTS: BenchOptions = {
   outDir: 'bench-results',
   cleanup: true,
   serviceEnv: {},
+  agedNotifications: 0,
 };
 
 export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
+/** `--help`: the message is the usage, printed to stdout, and the bench exits 0. */
+export class HelpRequested extends OptionsError {
+  override name = 'HelpRequested';
+}
+
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new OptionsError(`--${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function count(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new OptionsError(`--${name} must be a whole number of at least 0, got "${raw}"`);
   return value;
 }
 
@@ -99,8 +117,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --http-sockets N    load generator keep-alive sockets            (default ${DEFAULTS.httpSockets})
   --persist-wait S    bound on waiting for MongoDB after the delay   (default ${DEFAULTS.persistWaitSeconds})
   --persist-delay-ms  PERSIST_DELAY_MS for the services            (default ${DEFAULTS.persistDelayMs})
+  --aged-notifications N  other users' stored notifications loaded first  (default ${DEFAULTS.agedNotifications})
   --env NAME=VALUE    extra service variable, repeatable (e.g. --env CONSUMER_PREFETCH=256)
-  --no-build --no-baseline --no-progress --keep-data --out DIR`;
+  --no-build --no-baseline --no-progress --keep-data --out DIR
+  --help              this text`;
 
 function parseFlags(argv: string[]) {
   try {
@@ -130,6 +150,7 @@ function parseFlagsStrict(argv: string[]) {
       'http-sockets': { type: 'string' },
       'persist-delay-ms': { type: 'string' },
       'persist-wait': { type: 'string' },
+      'aged-notifications': { type: 'string' },
       'no-build': { type: 'boolean' },
       'no-baseline': { type: 'boolean' },
       'no-progress': { type: 'boolean' },
@@ -143,7 +164,7 @@ function parseFlagsStrict(argv: string[]) {
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseFlags(argv);
-  if (values.help) throw new OptionsError(USAGE);
+  if (values.help) throw new HelpRequested(USAGE);
   const scenario = values.scenario ?? DEFAULTS.scenario;
   if (!(SCENARIOS as readonly string[]).includes(scenario)) {
     throw new OptionsError(`--scenario must be one of ${SCENARIOS.join(', ')}, got "${scenario}"`);
@@ -181,5 +202,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     outDir: values.out ?? DEFAULTS.outDir,
     cleanup: !values['keep-data'],
     serviceEnv,
+    agedNotifications: count('aged-notifications', values['aged-notifications'], DEFAULTS.agedNotifications),
   };
 }

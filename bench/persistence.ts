@@ -19,23 +19,33 @@ export interface PersistenceResult {
 
 /**
  * Waits (bounded) until every delivered notification is stored in MongoDB as delivered, then
- * reads the stored documents once to measure ACK → persisted from the client's ACK clock.
+ * reads the stored documents once to measure ACK → persisted from the client's ACK clock. Only
+ * the documents of `userIds` (the run's recipients) count: an aged database
+ * (`--aged-notifications`) holds many more, delivered ones among them, for other users.
  */
-export async function waitForPersistence(mongoUrl: string, tracker: Tracker, timeoutMs: number, progress: (line: string) => void): Promise<PersistenceResult> {
+export async function waitForPersistence(
+  mongoUrl: string,
+  userIds: string[],
+  tracker: Tracker,
+  timeoutMs: number,
+  progress: (line: string) => void,
+): Promise<PersistenceResult> {
   const connection = await mongoose.createConnection(mongoUrl).asPromise();
   const start = performance.now();
   try {
     const Notification = notificationModel(connection);
     const expected = tracker.delivered + tracker.warmupDelivered;
+    // { userId, status, createdAt } is indexed: the count reads only the run's own documents.
+    const ours = { userId: { $in: userIds } };
     let storedDelivered = 0;
-    const storedAtStart = await Notification.countDocuments({});
+    const storedAtStart = await Notification.countDocuments(ours);
     while (performance.now() - start < timeoutMs) {
-      storedDelivered = await Notification.countDocuments({ status: 'delivered' });
+      storedDelivered = await Notification.countDocuments({ ...ours, status: 'delivered' });
       progress(`persist: ${storedDelivered}/${expected} stored as delivered`);
       if (storedDelivered >= expected) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const docs = await Notification.find({}, { _id: 1, persistedAt: 1 }).lean();
+    const docs = await Notification.find(ours, { _id: 1, persistedAt: 1 }).lean();
     const ackToPersisted: number[] = [];
     let persistedBeforeAck = 0;
     const ackOf = new Map<string, number>();

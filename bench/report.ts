@@ -25,6 +25,8 @@ export interface BenchReport {
   scenario: string;
   startedAt: string;
   machine: ReturnType<typeof machine>;
+  /** `--aged-notifications`: documents of other users loaded before the scenario, and how long that took. */
+  agedDatabase?: { notifications: number; loadMs: number };
   options: object;
   result: object;
   windows: WindowSample[];
@@ -65,6 +67,10 @@ export async function writeReport(outDir: string, report: BenchReport, subtitle:
 export function printSummary(report: BenchReport, write: (line: string) => void): void {
   write('');
   write(`=== ${report.scenario} — ${report.machine.cores} cores, ${report.machine.cpuModel}`);
+  if (report.agedDatabase) {
+    const { notifications, loadMs } = report.agedDatabase;
+    write(`    aged database: ${notifications} stored notifications of other users, loaded in ${(loadMs / 1000).toFixed(1)} s`);
+  }
   const walk = (value: unknown, path: string) => {
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);

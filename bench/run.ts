@@ -9,7 +9,7 @@ import { fanout } from './scenarios/fanout.js';
 import { max } from './scenarios/max.js';
 import { reconnectStorm } from './scenarios/reconnect-storm.js';
 import { steady } from './scenarios/steady.js';
-import { build, ensureInfrastructure, startStack } from './stack.js';
+import { build, ensureInfrastructure, loadAgedDatabase, startStack } from './stack.js';
 import { Tracker } from './tracker.js';
 
 const RUNNERS: Record<Scenario, ScenarioRunner> = {
@@ -36,10 +36,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   if (options.build) await build(log);
   const stack = await startStack(options, log);
   const tracker = new Tracker(`b${stack.runId}`);
-  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker);
+  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker, stack.config.ws.maxAckBatch);
   const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets);
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {
+    const aged = options.agedNotifications > 0 ? await loadAgedDatabase(stack.config, options.agedNotifications, log) : undefined;
     const outcome = await RUNNERS[options.scenario](harness);
     let baseline: BrokerBaseline | undefined;
     if (options.baseline && outcome.baselineMessages > 0) {
@@ -55,8 +56,17 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         throughputVsBaseline: outcome.throughput !== undefined ? Math.round((outcome.throughput / baseline.messagesPerSecond) * 1000) / 1000 : null,
       }),
     };
-    const report: BenchReport = { scenario: options.scenario, startedAt, machine: machine(), options, result, windows: tracker.windows };
-    const subtitle = `${startedAt} · ${report.machine.cores} cores ${report.machine.cpuModel} · rate ${options.rate}/s · ${options.duration} s · ${options.users} users · load avg ${report.machine.loadAverageAtEnd.join(' ')}`;
+    const report: BenchReport = {
+      scenario: options.scenario,
+      startedAt,
+      machine: machine(),
+      ...(aged && { agedDatabase: { notifications: aged.inserted, loadMs: aged.elapsedMs } }),
+      options,
+      result,
+      windows: tracker.windows,
+    };
+    const agedNote = aged ? ` · aged DB ${aged.inserted} notifications` : '';
+    const subtitle = `${startedAt} · ${report.machine.cores} cores ${report.machine.cpuModel} · rate ${options.rate}/s · ${options.duration} s · ${options.users} users${agedNote} · load avg ${report.machine.loadAverageAtEnd.join(' ')}`;
     const files = await writeReport(options.outDir, report, subtitle);
     return { report, files };
   } finally {

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
 import { userModel } from '../shared/models/user.js';
+import { loadAgedNotifications, type AgedResult } from '../test/helpers/aged-db.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
 import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
@@ -65,9 +66,6 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
     RATE_LIMIT_ACTOR_PER_MINUTE: '1000000000',
     RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000000',
     PERSIST_DELAY_MS: String(options.persistDelayMs),
-    // Sockets of the connections scenario sit idle between pings; the default is fine, but the
-    // client fleet ACKs in batches, so allow the largest batch the protocol allows.
-    WS_MAX_ACK_BATCH: '500',
     // jobs may hold a large batch when the run ends; it must finish writing before it exits
     // (see test/helpers/cleanup.ts, dropDatabase, for why an abandoned write matters).
     SHUTDOWN_TIMEOUT_MS: '60000',
@@ -96,6 +94,23 @@ function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: Be
     out.MONGO_URL = url.toString();
   }
   return out;
+}
+
+/**
+ * `--aged-notifications`: other users' stored notifications, loaded once the services are up (they
+ * created the indexes, so the load pays for index upkeep as a real aged collection did) and
+ * before the scenario starts.
+ */
+export async function loadAgedDatabase(config: Config, count: number, log: (line: string) => void): Promise<AgedResult> {
+  log(`aged database: loading ${count} stored notifications of other users`);
+  const connection = await mongoose.createConnection(config.mongo.url).asPromise();
+  try {
+    const result = await loadAgedNotifications(connection, { count });
+    log(`aged database: ${result.inserted} notifications loaded in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+    return result;
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Users exist in MongoDB only so the consumer formats names; delivery does not need them. */

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 
 /**
  * The one place that reads the environment. Every variable is validated here, typed once, and
@@ -173,10 +174,15 @@ const envSchema = Joi.object({
   MAX_REDELIVERIES: Joi.number().integer().min(0).max(100).default(5),
   HEARTBEAT_INTERVAL_MS: positiveInt().default(30_000),
   REPLAY_LIMIT: positiveInt().max(10_000).default(500),
-  WS_MAX_FRAME_BYTES: positiveInt().default(16 * 1024),
+  // 64 KiB: a full ACK batch (WS_MAX_ACK_BATCH = 500 ids of up to 64 characters) is 33,534
+  // bytes and must fit one frame (loadConfig checks it), with room to raise the batch to 977.
+  // 16 KiB held only 244 such ids, so a client ACKing a 500-notification replay in one frame
+  // was closed with 1009 and got the same replay on every reconnect.
+  WS_MAX_FRAME_BYTES: positiveInt().default(64 * 1024),
   WS_MAX_FRAMES_PER_SECOND: positiveInt().default(50),
   WS_MAX_SOCKETS_PER_USER: positiveInt().default(10),
   WS_MAX_BUFFERED_BYTES: positiveInt().default(1024 * 1024),
+  // As large as REPLAY_LIMIT's default, so a client can ACK a whole replay in one frame.
   WS_MAX_ACK_BATCH: positiveInt().max(10_000).default(500),
   WS_LISTEN_BACKLOG_CONNECTIONS: positiveInt().max(65_535).default(4096),
 })
@@ -208,6 +214,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
+  }
+  const largestAck = ackFrameBytes(v.WS_MAX_ACK_BATCH);
+  if (largestAck > v.WS_MAX_FRAME_BYTES) {
+    problems.push(
+      `WS_MAX_ACK_BATCH / WS_MAX_FRAME_BYTES: an ACK of ${v.WS_MAX_ACK_BATCH} ids of ${MAX_NOTIFICATION_ID_LENGTH} characters is ` +
+        `${largestAck} bytes, more than WS_MAX_FRAME_BYTES=${v.WS_MAX_FRAME_BYTES}; a client sending the largest allowed ACK ` +
+        `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

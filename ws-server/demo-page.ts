@@ -15,12 +15,13 @@ function publicDir(): string {
 }
 
 /**
- * The demo inbox page at `/`: static files plus the one thing the page must know from the
- * server, its auth mode (the page signs in with a bare userId, so it needs WS_AUTH_MODE=dev).
+ * The demo inbox page at `/`: static files plus what the page must know from the server: its
+ * auth mode (the page signs in with a bare userId, so it needs WS_AUTH_MODE=dev) and the most
+ * ids one ACK frame may carry (it acknowledges everything on screen at once).
  */
-export function mountDemoPage(app: Express, config: Pick<Config, 'auth'>): void {
+export function mountDemoPage(app: Express, config: Pick<Config, 'auth' | 'ws'>): void {
   app.get('/demo-config.json', (_req, res) => {
-    res.json({ authMode: config.auth.mode });
+    res.json({ authMode: config.auth.mode, maxAckBatch: config.ws.maxAckBatch });
   });
   app.use(express.static(publicDir(), { index: 'index.html', maxAge: '5m' }));
 }

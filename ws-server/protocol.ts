@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { MAX_NOTIFICATION_ID_LENGTH } from '../shared/ack-frame.js';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
 
@@ -76,6 +77,8 @@ export class ProtocolError extends Error {
 }
 
 const id = () => Joi.string().min(1).max(128);
+// Shorter than a user id: WS_MAX_FRAME_BYTES must hold WS_MAX_ACK_BATCH of them (shared/ack-frame.ts).
+const notificationId = () => Joi.string().min(1).max(MAX_NOTIFICATION_ID_LENGTH);
 
 const authSchema = Joi.object({
   type: Joi.string().valid('AUTH').required(),
@@ -92,8 +95,8 @@ function ackSchema(maxAckBatch: number): Joi.ObjectSchema {
   if (!schema) {
     schema = Joi.object({
       type: Joi.string().valid('ACK').required(),
-      notificationId: id(),
-      notificationIds: Joi.array().items(id()).min(1).max(maxAckBatch),
+      notificationId: notificationId(),
+      notificationIds: Joi.array().items(notificationId()).min(1).max(maxAckBatch),
     }).xor('notificationId', 'notificationIds');
     ackSchemas.set(maxAckBatch, schema);
   }

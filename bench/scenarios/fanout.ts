@@ -30,7 +30,7 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
   const connection = await mongoose.createConnection(stack.config.mongo.url).asPromise();
   // Its own fleet without the tracker (which matches one event to one recipient): every frame
   // is counted per follower here, and ACKed like any client does.
-  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, undefined);
+  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, undefined, stack.config.ws.maxAckBatch);
   const receipts = new Map<string, number>();
   const seen = { received: 0, allAt: null as number | null };
   fleet.onNotification = (userId, _id, objectId) => {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULTS, OptionsError, parseOptions, type BenchOptions } from '../../bench/options.js';
-import { runBench } from '../../bench/run.js';
+import { DEFAULTS, HelpRequested, OptionsError, parseOptions, type BenchOptions } from '../../bench/options.js';
+import { printSummary, runBench } from '../../bench/run.js';
 import { percentile, summarize } from '../../bench/stats.js';
+import { ROOT } from '../helpers/process.js';
 
 /**
  * The benchmark harness in miniature: the real built services, real sockets, a few seconds of
@@ -65,6 +67,28 @@ describe('npm run bench (smoke)', () => {
     assert.match(svg, /^<\?xml[\s\S]*<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
   });
 
+  it('steady on an aged database: the documents are loaded first, reported, and everything is still delivered', async () => {
+    const aged = 2000;
+    const { report, files } = await runBench(small({ scenario: 'steady', warmup: 0, baseline: false, agedNotifications: aged }), (l) => logs.push(l));
+    assert.deepEqual(report.agedDatabase?.notifications, aged, `log:\n${logs.join('\n')}`);
+    assert.ok(report.agedDatabase.loadMs >= 0);
+    assert.ok(logs.some((l) => new RegExp(`aged database: ${aged} notifications loaded in \\d`).test(l)), 'the load time is printed');
+    const summary: string[] = [];
+    printSummary(report, (l) => summary.push(l));
+    assert.match(summary.slice(0, 3).join('\n'), new RegExp(`aged database: ${aged} stored notifications`), 'the summary header notes it');
+    const saved = JSON.parse(await readFile(files.json, 'utf8')) as { agedDatabase?: { notifications: number } };
+    assert.equal(saved.agedDatabase?.notifications, aged);
+
+    const r = report.result as Record<string, unknown> & { persistence: { complete: boolean; expected: number; stored: number } };
+    assert.equal(r.accepted, 40);
+    assert.equal(r.delivered, 40);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicatesAfterAck, 0);
+    // Only the run's own notifications count, not the aged ones (delivered ones among them).
+    const { complete, expected, stored } = r.persistence;
+    assert.deepEqual({ complete, expected, stored }, { complete: true, expected: 40, stored: 40 });
+  });
+
   it('reconnect-storm: clients that come back get every pending notification once', async () => {
     const { report } = await runBench(small({ scenario: 'reconnect-storm', users: 4, pending: 3, baseline: false, warmup: 0 }), (l) => logs.push(l));
     const r = report.result as Record<string, unknown>;
@@ -92,11 +116,22 @@ describe('npm run bench (smoke)', () => {
     assert.throws(() => parseOptions(['--rate', 'fast']), /--rate must be a positive number, got "fast"/);
     assert.throws(() => parseOptions(['--rat', '5']), (e: unknown) => e instanceof OptionsError && /Unknown option '--rat'[\s\S]*usage:/.test(e.message));
     assert.throws(() => parseOptions(['--users', '1']), /at least 2/);
+    assert.throws(() => parseOptions(['--aged-notifications=-1']), /--aged-notifications must be a whole number/);
+    assert.throws(() => parseOptions(['--aged-notifications', '1.5']), /got "1.5"/);
+    assert.equal(parseOptions(['--aged-notifications', '2000']).agedNotifications, 2000);
+    assert.equal(parseOptions([]).agedNotifications, 0);
+    assert.throws(() => parseOptions(['--help']), (e: unknown) => e instanceof HelpRequested && /--aged-notifications N/.test(e.message));
     assert.throws(() => parseOptions(['--scenario', 'fanout', '--followers', '10', '--connected', '20']), /cannot exceed --followers/);
     assert.deepEqual(
       { ...parseOptions(['--scenario', 'max', '--rate', '500', '--no-build']) },
       { ...DEFAULTS, scenario: 'max', rate: 500, build: false },
     );
+  });
+
+  it('npm run bench -- --help prints the usage and exits 0', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^usage: npm run bench[\s\S]*--aged-notifications N/);
   });
 
   it('percentiles are nearest-rank and empty input gives nulls', () => {

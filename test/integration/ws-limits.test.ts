@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { readPending } from '../../shared/buffer.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
@@ -66,6 +67,38 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     assert.ok(code === 1013 || code === 1006, `closed with 1013 (or cut, 1006), got ${code}`);
     assert.ok(client.notifications().length < 750, 'it did not receive everything');
     assert.equal((await readPending(consumer.redis, 'reader-who-stops', 1)).total, 750, 'nothing was lost: all still pending');
+  });
+
+  it('answers the largest ACK the limits allow (WS_MAX_ACK_BATCH ids of the longest id) instead of closing with 1009', async () => {
+    const max = config.ws.maxAckBatch;
+    const [client] = await WsTestClient.authed(server.port, { token: await token('acks-a-lot') });
+    clients.push(client);
+    const ids = Array.from({ length: max }, (_, i) => String(i).padStart(MAX_NOTIFICATION_ID_LENGTH, 'n'));
+    client.send({ type: 'ACK', notificationIds: ids });
+    const answer = await client.next('ERROR', 'NOT_FOUND for the full batch');
+    assert.equal(client.closed, undefined, `still open, not closed with ${client.closed?.code}`);
+    assert.equal(answer.code, 'NOT_FOUND');
+    assert.deepEqual(answer.ids, ids, 'every id was looked up: none of them is this user\'s');
+
+    client.send({ type: 'ACK', notificationIds: [...ids, 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)] });
+    const tooMany = await client.next('ERROR', 'ACK_BATCH_TOO_LARGE');
+    assert.equal(tooMany.code, 'ACK_BATCH_TOO_LARGE');
+    client.send({ type: 'PING' });
+    await client.next('PONG');
+    assert.equal(client.closed, undefined, 'one batch too many is an ERROR, the socket stays open');
+  });
+
+  it('a client that ACKs a full replay in one frame gets it ACKED, not the same replay on every reconnect', async () => {
+    const max = config.ws.maxAckBatch;
+    const made = await Promise.all(Array.from({ length: max }, () => consumer.make('replay-in-one-ack').then((n) => consumer.buffer(n))));
+    const [client] = await WsTestClient.authed(server.port, { token: await token('replay-in-one-ack') });
+    clients.push(client);
+    const frames = await client.waitForNotifications(max);
+    client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
+    const acked = await client.next('ACKED');
+    assert.equal(client.closed, undefined, `still open, not closed with ${client.closed?.code}`);
+    assert.deepEqual([...(acked.ids as string[])].sort(), made.map((n) => n.id).sort());
+    assert.equal((await readPending(consumer.redis, 'replay-in-one-ack', 1)).total, 0, 'nothing left to replay');
   });
 
   it('refuses a socket beyond WS_MAX_SOCKETS_PER_USER', async () => {

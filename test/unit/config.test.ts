@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
 import { ConfigError, DEV_JWT_SECRET, loadConfig, servicePort } from '../../shared/config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -75,5 +76,23 @@ describe('config', () => {
 
   it('rejects an unknown SERVICE', () => {
     assert.match(problemsOf({ SERVICE: 'mailer' })[0]!, /^SERVICE: /);
+  });
+
+  it('by default, the largest ACK the protocol allows fits one frame', () => {
+    const { ws } = loadConfig({});
+    const largest = JSON.stringify({ type: 'ACK', notificationIds: Array.from({ length: ws.maxAckBatch }, () => 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)) });
+    assert.equal(ackFrameBytes(ws.maxAckBatch), Buffer.byteLength(largest), 'the arithmetic matches the real frame');
+    assert.ok(Buffer.byteLength(largest) <= ws.maxFrameBytes, `${Buffer.byteLength(largest)} bytes fit WS_MAX_FRAME_BYTES=${ws.maxFrameBytes}`);
+  });
+
+  it('refuses a WS_MAX_ACK_BATCH whose largest ACK exceeds WS_MAX_FRAME_BYTES, naming both and the numbers', () => {
+    const problems = problemsOf({ WS_MAX_ACK_BATCH: '500', WS_MAX_FRAME_BYTES: '16384' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /WS_MAX_ACK_BATCH/);
+    assert.match(problems[0]!, /WS_MAX_FRAME_BYTES=16384/);
+    assert.match(problems[0]!, new RegExp(`${ackFrameBytes(500)} bytes`));
+    // The boundary is exact: a frame limit of precisely the largest ACK is enough, one byte less is not.
+    assert.equal(loadConfig({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10)) }).ws.maxAckBatch, 10);
+    assert.equal(problemsOf({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10) - 1) }).length, 1);
   });
 });

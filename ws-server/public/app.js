@@ -11,6 +11,8 @@ const STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
 
 const $ = (id) => document.getElementById(id);
 const state = { userId: null, socket: null, items: new Map(), selected: null, retry: 0, lastSeq: 0 };
+// The server's WS_MAX_ACK_BATCH (from demo-config.json; 100 until it is known, under any sane limit).
+let maxAckBatch = 100;
 
 function setConnection(kind, text) {
   const pill = $('state');
@@ -112,9 +114,13 @@ const observer = new IntersectionObserver((entries) => {
   if (ids.length) ack(ids);
 }, { threshold: 0.6 });
 
+// A long inbox coming back into view can hold more unacked ids than one ACK frame may carry:
+// the server answers a larger batch with ACK_BATCH_TOO_LARGE and acknowledges none of them.
 function ack(ids) {
   if (document.visibilityState !== 'visible' || state.socket?.readyState !== WebSocket.OPEN) return;
-  state.socket.send(JSON.stringify({ type: 'ACK', notificationIds: ids }));
+  for (let i = 0; i < ids.length; i += maxAckBatch) {
+    state.socket.send(JSON.stringify({ type: 'ACK', notificationIds: ids.slice(i, i + maxAckBatch) }));
+  }
 }
 
 function onFrame(frame) {
@@ -263,6 +269,7 @@ document.addEventListener('visibilitychange', () => {
 
 async function start() {
   const config = await fetch('demo-config.json').then((r) => r.json()).catch(() => ({ authMode: 'unknown' }));
+  if (Number.isInteger(config.maxAckBatch) && config.maxAckBatch > 0) maxAckBatch = config.maxAckBatch;
   try {
     users = (await api('GET', '/users')).users;
     if (!users.length) users = FALLBACK_USERS;

@@ -1,0 +1,26 @@
+/**
+ * The size of the largest ACK frame the WebSocket protocol allows. It lives in shared/ (not in
+ * ws-server/protocol.ts, which imports it) because the config checks WS_MAX_ACK_BATCH against
+ * WS_MAX_FRAME_BYTES at load time and shared/ must not import a service.
+ */
+
+/**
+ * Longest notification id an ACK may carry. The pipeline's ids are uuid v7 (36 characters);
+ * 64 leaves room for another id scheme while keeping the largest ACK frame small (it was 128,
+ * which made a full batch twice as large as any real one).
+ */
+export const MAX_NOTIFICATION_ID_LENGTH = 64;
+
+/** `{"type":"ACK","notificationIds":[]}`: everything around the ids. */
+const ENVELOPE_BYTES = JSON.stringify({ type: 'ACK', notificationIds: [] }).length;
+
+/**
+ * Bytes of `{"type":"ACK","notificationIds":["<id>",…]}` with `ids` ids of `idLength`
+ * characters, compact JSON as clients send it. An id counts as its characters plus two quotes
+ * and a comma between ids: true for ids that need no JSON escape, as uuids and every id the
+ * pipeline issues (an id that needs escapes is not one the server can find anyway).
+ */
+export function ackFrameBytes(ids: number, idLength = MAX_NOTIFICATION_ID_LENGTH): number {
+  if (ids <= 0) return ENVELOPE_BYTES;
+  return ENVELOPE_BYTES + ids * (idLength + 2) + (ids - 1);
+}
