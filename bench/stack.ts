@@ -4,7 +4,10 @@ import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
 import { userModel } from '../shared/models/user.js';
+import { closeRedis, connectRedis } from '../shared/redis.js';
+import { storeUserNames } from '../shared/user-directory.js';
 import { loadAgedNotifications, type AgedResult } from '../test/helpers/aged-db.js';
+import { testLogger } from '../test/helpers/logger.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
 import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
@@ -113,15 +116,23 @@ export async function loadAgedDatabase(config: Config, count: number, log: (line
   }
 }
 
-/** Users exist in MongoDB only so the consumer formats names; delivery does not need them. */
+/**
+ * Users exist so the consumer formats names; delivery does not need them. Written as the seed
+ * writes users: to MongoDB and their name copies to Redis (shared/user-directory.ts).
+ */
 async function seedUsers(config: Config, userIds: string[]): Promise<void> {
   const connection = await mongoose.createConnection(config.mongo.url).asPromise();
+  const redis = await connectRedis(config, testLogger, 'bench-seed');
   try {
     const now = new Date();
     const docs = userIds.map((id, i) => ({ _id: id, name: `Bench ${i}`, createdAt: now }));
-    for (let i = 0; i < docs.length; i += 1000) await userModel(connection).insertMany(docs.slice(i, i + 1000));
+    for (let i = 0; i < docs.length; i += 1000) {
+      await userModel(connection).insertMany(docs.slice(i, i + 1000));
+      await storeUserNames(redis, docs.slice(i, i + 1000));
+    }
   } finally {
     await connection.close();
+    await closeRedis(redis);
   }
 }
 
