@@ -27,6 +27,8 @@ export class ClientFleet {
   authFailures = 0;
   /** ERROR frames from the server: a protocol mistake of the harness or an UNAVAILABLE store. */
   errors = 0;
+  /** Socket opening → AUTH_OK of every client that authenticated, in ms (auth-burst reads it). */
+  readonly authLatenciesMs: number[] = [];
   /** Called for every NOTIFICATION frame, repeats included (the fanout scenario counts per user). */
   onNotification: ((userId: string, notificationId: string, objectId: string | null) => void) | undefined;
 
@@ -93,6 +95,7 @@ export class ClientFleet {
     const client: Client = { userId, ws, toAck: [], authed: false };
     this.clients.push(client);
     this.byUser.set(userId, client);
+    const startedAt = performance.now();
     return new Promise((resolve, reject) => {
       ws.on('open', () => ws.send(JSON.stringify({ type: 'AUTH', token })));
       ws.on('message', (data) => {
@@ -103,6 +106,7 @@ export class ClientFleet {
           if (!this.tracker || this.tracker.recordReceived(id, objectId)) client.toAck.push(id);
         } else if (frame.type === 'AUTH_OK') {
           client.authed = true;
+          this.authLatenciesMs.push(performance.now() - startedAt);
           resolve();
         } else if (frame.type === 'ERROR') {
           this.errors++;

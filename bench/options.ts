@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
  * Every knob of `npm run bench`, with the defaults a first run on a laptop should use.
  * `npm run bench -- --scenario steady --rate 500 --duration 30 --users 200`.
  */
-export const SCENARIOS = ['steady', 'max', 'connections', 'reconnect-storm', 'fanout'] as const;
+export const SCENARIOS = ['steady', 'max', 'connections', 'reconnect-storm', 'fanout', 'auth-burst'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -102,7 +102,7 @@ function count(name: string, raw: string | undefined, fallback: number): number 
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --scenario steady|max|connections|reconnect-storm|fanout   (default ${DEFAULTS.scenario})
+  --scenario steady|max|connections|reconnect-storm|fanout|auth-burst   (default ${DEFAULTS.scenario})
   --rate N            events/s offered; first step of max          (default ${DEFAULTS.rate})
   --duration S        seconds of load / per max step / holding     (default ${DEFAULTS.duration})
   --users N           clients (connections: sockets)               (default ${DEFAULTS.users})

@@ -4,6 +4,7 @@ import type { Harness, ScenarioRunner } from './harness.js';
 import { LoadGenerator } from './load.js';
 import type { BenchOptions, Scenario } from './options.js';
 import { machine, printSummary, writeReport, type BenchReport, type WrittenFiles } from './report.js';
+import { authBurst } from './scenarios/auth-burst.js';
 import { connections } from './scenarios/connections.js';
 import { fanout } from './scenarios/fanout.js';
 import { max } from './scenarios/max.js';
@@ -18,6 +19,7 @@ const RUNNERS: Record<Scenario, ScenarioRunner> = {
   connections,
   'reconnect-storm': reconnectStorm,
   fanout,
+  'auth-burst': authBurst,
 };
 
 /** Size of the baseline's messages: about one event body as the producer publishes it. */
