@@ -396,6 +396,16 @@ start_postgres() {
   touch "$log"
   pg_own "$log"
   [[ -f "$dir/PG_VERSION" ]] || init_postgres "$dir" "$log"
+  # Right after a SIGKILL the old postmaster can take a moment to be reaped; while its PID
+  # in postmaster.pid is alive, postgres refuses to start ("lock file already exists").
+  if [[ -s "$dir/postmaster.pid" ]]; then
+    read -r pid <"$dir/postmaster.pid" || true
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      say "postgres: waiting for the previous postmaster (pid $pid) to go away"
+      wait_gone "$pid" 10 || true
+    fi
+    pid=""
+  fi
   say "postgres: starting PostgreSQL on $HOST:$port (cluster in $dir)"
   # pg_ctl -w returns once the server accepts connections; the postmaster it starts runs in
   # its own session (pg_ctl calls setsid), so Ctrl-C on the caller does not reach it.
