@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { createLogger } from '../shared/logger.js';
 import { ensureIndexes, models, type NotificationDoc } from '../shared/models/index.js';
 import { connectMongo } from '../shared/mongo.js';
@@ -13,10 +14,12 @@ import { loadAgedNotifications } from '../test/helpers/aged-db.js';
  *
  *   MONGO_URL=mongodb://127.0.0.1:27017 npx tsx scripts/store-costs.ts
  *   STORE_COSTS_EXPLAIN=1 ... also prints the store's plan for each query.
+ *   STORE_COSTS_KEEP=1 ... keeps the database (its name is printed) to look at it further.
  */
 const count = Number(process.env.STORE_COSTS_DOCS ?? 200_000);
 const runs = Number(process.env.STORE_COSTS_RUNS ?? 20);
 const explain = process.env.STORE_COSTS_EXPLAIN === '1';
+const keep = process.env.STORE_COSTS_KEEP === '1';
 const log = createLogger({ log: { level: process.env.LOG_LEVEL ?? 'info', pretty: false } }, 'store-costs');
 
 const url = new URL(process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017');
@@ -115,9 +118,11 @@ try {
   );
 
   const total = await Notification.estimatedDocumentCount();
+  // Timings on a shared machine mean little without how busy it was.
+  const load = loadavg().map((l) => l.toFixed(1)).join(' ');
   process.stdout.write(
     [
-      `\n${count.toLocaleString('en')} aged documents loaded in ${(loaded.elapsedMs / 1000).toFixed(1)} s; ${total.toLocaleString('en')} in the collection at the end; user ${userId}; ${runs} runs each\n`,
+      `\n${count.toLocaleString('en')} aged documents loaded in ${(loaded.elapsedMs / 1000).toFixed(1)} s; ${total.toLocaleString('en')} in the collection at the end; user ${userId}; ${runs} runs each; load average ${load}\n`,
       '| query | median ms | p90 ms | min ms | result |',
       '|---|---:|---:|---:|---|',
       ...results.map((r) => `| ${r.query} | ${r.medianMs} | ${r.p90Ms} | ${r.minMs} | ${r.result} |`),
@@ -125,6 +130,7 @@ try {
     ].join('\n'),
   );
 } finally {
-  await connection.dropDatabase().catch((err: unknown) => log.warn({ err }, 'could not drop the database'));
+  if (keep) process.stdout.write(`kept database ${connection.name}\n`);
+  else await connection.dropDatabase().catch((err: unknown) => log.warn({ err }, 'could not drop the database'));
   await connection.close();
 }
