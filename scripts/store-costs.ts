@@ -68,6 +68,9 @@ try {
     replay: () => Notification.find({ userId, status: 'undelivered' }).sort({ priority: -1, seq: 1 }).limit(500),
     byId: () => Notification.findById(someId),
   };
+  // jobs' state updates (bulkWrite updateOne by _id + status guard) and mark-read find their
+  // document the same way; $set of the value it already has keeps the document unchanged.
+  const updateById = () => Notification.updateOne({ _id: someId }, { $set: { version: 1 } });
 
   if (explain) {
     for (const [name, query] of Object.entries(queries)) {
@@ -105,6 +108,7 @@ try {
     await time('unread count: countDocuments userId + status $in [undelivered, delivered]', queries.unreadCount, String),
     await time('replay: userId + status undelivered, sort priority -1, seq 1, limit 500', () => queries.replay().lean(), rows),
     await time('_id lookup', () => queries.byId().lean(), (r) => (r ? '1 doc' : 'none')),
+    await time('updateOne by _id', updateById, (r) => `${(r as { matchedCount: number }).matchedCount} matched`),
   ];
   // Built outside the timed span: only the insert is measured (unordered, as jobs writes).
   const batches = Array.from({ length: runs + 2 }, batch);
