@@ -4,7 +4,9 @@
 # FerretDB runs on PostgreSQL, not on its SQLite backend: SQLite has no secondary
 # indexes there and scans the whole collection for every query, so timings measured
 # on it say nothing about MongoDB (docs/persistence.md). PostgreSQL gets its own
-# cluster in .data/postgres, run by this script (not the Debian system service).
+# cluster in .data/postgres, run by this script (not the Debian system service); as
+# root it runs as the `postgres` user, and if that user cannot reach .data (a checkout
+# under /root) the cluster lives in ~postgres/services-sh/<hash>, linked from .data/postgres.
 #
 #   scripts/services.sh up       start whatever is not already answering
 #   scripts/services.sh down     stop only what this script started
@@ -88,7 +90,7 @@ cmd_marker() {
     redis) echo "redis-server" ;;
     # The postmaster's command line is `.../postgres -D <data dir> ...`: the data dir
     # tells our cluster from a system one (or another set's).
-    postgres) echo "-D $DATA/postgres" ;;
+    postgres) echo "-D $(pg_dir)" ;;
     ferretdb) echo "ferretdb" ;;
   esac
 }
@@ -346,6 +348,27 @@ pg_own() { # path...
   [[ $EUID -ne 0 ]] || chown "$PG_OS_USER:" "$@"
 }
 
+# The cluster's directory: $DATA/postgres, or where that symlink points (see pg_relocate).
+pg_dir() {
+  if [[ -L "$DATA/postgres" ]]; then readlink "$DATA/postgres"; else echo "$DATA/postgres"; fi
+}
+
+# As root the server runs as PG_OS_USER, who may be unable to reach $DATA (a checkout under
+# /root, mode 700). Then a new cluster goes into that user's home, in a directory keyed by
+# $DATA, and $DATA/postgres becomes a symlink to it: "$DATA/postgres exists" still means "this
+# set has a cluster" (the chaos suite deletes it to start fresh), so a leftover there is wiped.
+pg_relocate() {
+  local home alt
+  [[ $EUID -eq 0 && ! -e "$DATA/postgres" && ! -L "$DATA/postgres" ]] || return 0
+  runuser -u "$PG_OS_USER" -- test -x "$DATA" 2>/dev/null && return 0
+  home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
+  alt="$home/services-sh/$(printf '%s' "$DATA" | sha1sum | cut -c1-16)"
+  say "postgres: user $PG_OS_USER cannot reach $DATA; the cluster goes to $alt ($DATA/postgres links to it)"
+  rm -rf "$alt" "$alt.initdb"
+  mkdir -p "${alt%/*}"
+  ln -s "$alt" "$DATA/postgres"
+}
+
 # A new cluster, built next to its final place and moved there only when complete, so an
 # interrupted initdb never leaves a half cluster that later runs would try to start.
 init_postgres() { # dir log
@@ -384,7 +407,7 @@ ensure_pg_database() {
 }
 
 start_postgres() {
-  local port=$POSTGRES_PORT dir="$DATA/postgres" log="$LOGS/postgres.log" pid=""
+  local port=$POSTGRES_PORT dir log="$LOGS/postgres.log" pid=""
   if [[ -z "$(pg_bin pg_ctl)" ]]; then
     apt_install postgresql
     # The package starts a system cluster on 5432; it is reused only if it is on our port.
@@ -392,6 +415,13 @@ start_postgres() {
   fi
   if [[ $EUID -eq 0 ]] && ! id -u "$PG_OS_USER" >/dev/null 2>&1; then
     die "postgres: running as root needs the '$PG_OS_USER' system user (created by Debian's postgresql package)"
+  fi
+  pg_relocate
+  dir="$(pg_dir)"
+  if [[ "$dir" != "$DATA/postgres" ]]; then
+    # The server writes its log as PG_OS_USER: next to the cluster, linked from $LOGS.
+    log="$dir.log"
+    ln -sfn "$log" "$LOGS/postgres.log"
   fi
   touch "$log"
   pg_own "$log"
@@ -421,7 +451,7 @@ start_postgres() {
 # Fast shutdown: rolls back open transactions and disconnects clients, then checkpoints.
 # SIGTERM would be a "smart" shutdown, which waits for every client to leave on its own.
 stop_postgres() { # pid
-  as_pg "$(pg_bin pg_ctl)" stop -D "$DATA/postgres" -m fast -w -t "$STOP_WAIT" -s 9>&- && return 0
+  as_pg "$(pg_bin pg_ctl)" stop -D "$(pg_dir)" -m fast -w -t "$STOP_WAIT" -s 9>&- && return 0
   # pg_ctl missing or failing: SIGINT is the same fast shutdown, sent by hand.
   kill -INT "$1" 2>/dev/null || true
 }
