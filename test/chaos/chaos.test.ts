@@ -19,9 +19,9 @@ import { runLoad } from './load.js';
 
 /*
  * The fault-injection suite: the four services as separate built processes (two ws-servers)
- * on the suite's own RabbitMQ/Redis/FerretDB-on-PostgreSQL, 200 real WebSocket clients that ACK what they get
- * (a few reconnect at random every second), and a steady stream of events per scenario with
- * one fault injected mid-stream. Sized for a 2-core machine: 7 × 360 events.
+ * on the suite's own RabbitMQ/Redis/FerretDB (on PostgreSQL), 200 real WebSocket clients that
+ * ACK what they get (a few reconnect at random every second), and a steady stream of events per
+ * scenario with one fault injected mid-stream. Sized for a 2-core machine: 7 × 360 events.
  */
 const CLIENTS = 200;
 const EVENTS_PER_SCENARIO = 360;
