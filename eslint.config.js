@@ -53,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['shared/config.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['shared/config.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

@@ -10,16 +10,85 @@ export interface ProcessUsage {
   peakCpuPercent: number;
 }
 
+/**
+ * What to sample under one name: a process, or a process tree given by its root, for servers
+ * that run as many processes (PostgreSQL: a postmaster and one backend per connection).
+ */
+export type Target = number | { tree: number };
+
 function readRssKb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) : 0;
 }
 
-function readCpuTicks(pid: number): number {
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+/** Fields after the parenthesised command name (the name may hold spaces): field 3 is [0]. */
+function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function readCpuTicks(pid: number): number {
+  const fields = statFields(pid);
+  // utime and stime are fields 14 and 15.
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** PIDs whose parent is `pid`, from /proc (a PostgreSQL cluster's backends and workers). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[1]) === pid) out.push(Number(entry));
+    } catch {
+      // Exited while listing.
+    }
+  }
+  return out;
+}
+
+/**
+ * Proportional set size: shared pages (PostgreSQL's shared buffers, mapped by every backend)
+ * are split among the processes that map them, so the sum over a tree counts them once.
+ * Falls back to VmRSS where smaps_rollup is not readable (another user's process, no root).
+ */
+function readPssKb(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (match) return Number(match[1]);
+  } catch {
+    // Not readable: fall through.
+  }
+  return readRssKb(pid);
+}
+
+/** Sums a reader over the live children of a tree's root, skipping those that exit meanwhile. */
+function sumChildren(root: number, read: (pid: number) => number): number {
+  let sum = 0;
+  for (const pid of childPids(root)) {
+    try {
+      sum += read(pid);
+    } catch {
+      // Exited since the listing.
+    }
+  }
+  return sum;
+}
+
+function targetRssKb(target: Target): number {
+  if (typeof target === 'number') return readRssKb(target);
+  return readPssKb(target.tree) + sumChildren(target.tree, readPssKb);
+}
+
+/**
+ * A tree's CPU: the root's own time, plus its reaped children's (cutime, cstime: a backend that
+ * exited still counts), plus the live children's. Only direct children: PostgreSQL's are.
+ */
+function targetCpuTicks(target: Target): number {
+  if (typeof target === 'number') return readCpuTicks(target);
+  const fields = statFields(target.tree);
+  const own = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  return own + sumChildren(target.tree, readCpuTicks);
 }
 
 /** Busy and total CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */
@@ -45,17 +114,24 @@ export class MachineCpu {
 /**
  * The infrastructure processes on this machine, by command name, so the report shows what the
  * broker and the stores cost next to the services (the first match of each; on a machine that
- * runs a second copy, e.g. the chaos suite's, that may be the other one).
+ * runs a second copy, e.g. the chaos suite's or a system PostgreSQL, that may be the other one).
+ * PostgreSQL, which FerretDB stores into, is one process per connection plus workers: "postgres"
+ * is the whole tree of the first postmaster found (a `postgres` process whose parent is not one).
  */
-export function infrastructurePids(): Record<string, number> {
+export function infrastructurePids(): Record<string, Target> {
   const wanted: Record<string, string> = { 'beam.smp': 'rabbitmq', 'redis-server': 'redis', ferretdb: 'ferretdb', mongod: 'mongod' };
-  const found: Record<string, number> = {};
+  const found: Record<string, Target> = {};
+  const comm = (pid: number | string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      const name = wanted[comm];
-      if (name && !(name in found)) found[name] = Number(entry);
+      const name = comm(entry);
+      if (name === 'postgres') {
+        if (!('postgres' in found) && comm(statFields(Number(entry))[1]!) !== 'postgres') found.postgres = { tree: Number(entry) };
+        continue;
+      }
+      const as = wanted[name];
+      if (as && !(as in found)) found[as] = Number(entry);
     } catch {
       // Exited while listing.
     }
@@ -65,23 +141,23 @@ export function infrastructurePids(): Record<string, number> {
 
 /** Samples RSS and CPU of the service processes from /proc, once a second. */
 export class ProcessSampler {
-  private readonly state = new Map<string, { pid: number; peakRssKb: number; firstTicks: number; lastTicks: number; peakCpu: number }>();
+  private readonly state = new Map<string, { target: Target; peakRssKb: number; firstTicks: number; lastTicks: number; peakCpu: number }>();
   private readonly startedAt = performance.now();
   private readonly machine = new MachineCpu();
   private last = performance.now();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(pids: Record<string, number>) {
-    for (const [name, pid] of Object.entries(pids)) {
-      const ticks = readCpuTicks(pid);
-      this.state.set(name, { pid, peakRssKb: readRssKb(pid), firstTicks: ticks, lastTicks: ticks, peakCpu: 0 });
+  constructor(targets: Record<string, Target>) {
+    for (const [name, target] of Object.entries(targets)) {
+      const ticks = targetCpuTicks(target);
+      this.state.set(name, { target, peakRssKb: targetRssKb(target), firstTicks: ticks, lastTicks: ticks, peakCpu: 0 });
     }
     this.timer = setInterval(() => this.sample(), 1000);
   }
 
   rssMb(name: string): number {
     const s = this.state.get(name);
-    return s ? readRssKb(s.pid) / 1024 : 0;
+    return s ? targetRssKb(s.target) / 1024 : 0;
   }
 
   private sample(): void {
@@ -90,8 +166,8 @@ export class ProcessSampler {
     this.last = now;
     for (const s of this.state.values()) {
       try {
-        s.peakRssKb = Math.max(s.peakRssKb, readRssKb(s.pid));
-        const ticks = readCpuTicks(s.pid);
+        s.peakRssKb = Math.max(s.peakRssKb, targetRssKb(s.target));
+        const ticks = targetCpuTicks(s.target);
         s.peakCpu = Math.max(s.peakCpu, ((ticks - s.lastTicks) / CLOCK_TICKS_PER_SECOND / seconds) * 100);
         s.lastTicks = ticks;
       } catch {

@@ -32,8 +32,8 @@ export function createUserNames(models: Models, redis: Redis, options: UserNames
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(id, { name, expiresAt: now + options.ttlMs });
   };
-  // One _id lookup per name, not one `$in` query: the same cost on MongoDB, and FerretDB answers
-  // `$in` by scanning.
+  // One _id lookup per name, not one `$in` query: the same cost on MongoDB, and FerretDB does not
+  // push `$in` down to its backend, so it answers it by reading the whole collection.
   const load = (id: string) =>
     options.loads.run(`name:${id}`, async () => {
       const user = await models.User.findById(id, { name: 1 }).lean();

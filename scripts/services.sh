@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Local infrastructure for development and tests: RabbitMQ, Redis and a
-# MongoDB-compatible server (FerretDB on SQLite), all on 127.0.0.1.
+# MongoDB-compatible server (FerretDB on PostgreSQL), all on 127.0.0.1.
+# FerretDB runs on PostgreSQL, not on its SQLite backend: on SQLite it has no secondary
+# indexes and reads the whole collection into FerretDB for every query (tens of seconds
+# per query at 200,000 documents); on PostgreSQL the filter runs inside PostgreSQL
+# (~0.2 s there; still a scan, see docs/persistence.md for why). PostgreSQL gets its own
+# cluster in .data/postgres, run by this script (not the Debian system service); as
+# root it runs as the `postgres` user, and if that user cannot reach .data (a checkout
+# under /root) the cluster lives in ~postgres/services-sh/<hash>, linked from .data/postgres.
 #
 #   scripts/services.sh up       start whatever is not already answering
 #   scripts/services.sh down     stop only what this script started
 #   scripts/services.sh status   show what answers and who owns it
 #
-# Ports: RABBITMQ_PORT (5672), REDIS_PORT (6379), MONGO_PORT (27017).
+# Ports: RABBITMQ_PORT (5672), REDIS_PORT (6379), MONGO_PORT (27017) and
+# POSTGRES_PORT (5433; 5432 is left to a system PostgreSQL, e.g. the one the Debian
+# package starts on install).
 # State, logs and PID files live in <repo>/.data (git-ignored), or SERVICES_DATA_DIR.
 # A second, independent set (the chaos suite's) needs its own SERVICES_DATA_DIR, ports and
 # RABBITMQ_NODENAME (optionally RABBITMQ_DIST_PORT); `down` with the same environment stops
 # only that set. `up`/`down` take optional server names to act on only those:
 #   scripts/services.sh down redis && scripts/services.sh up redis
+#   scripts/services.sh down ferretdb postgres   (FerretDB always stops before PostgreSQL)
+# `up` starts PostgreSQL before FerretDB, also when only ferretdb is named and
+# PostgreSQL does not answer (FerretDB is useless without it).
 #
 # Exit codes: 0 success; 1 failure (message on stderr); `status` exits 3
 # when at least one server does not answer (LSB convention), so it can be
@@ -32,6 +44,7 @@ HOST=127.0.0.1
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 MONGO_PORT="${MONGO_PORT:-27017}"
+POSTGRES_PORT="${POSTGRES_PORT:-5433}"
 
 FERRETDB_VERSION=v1.24.2
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
@@ -44,7 +57,8 @@ RABBITMQ_WAIT=60
 DEFAULT_WAIT=20
 STOP_WAIT=30
 
-SERVICES=(rabbitmq redis ferretdb)
+# Start order; `down` stops in reverse (FerretDB before the PostgreSQL it runs on).
+SERVICES=(rabbitmq redis postgres ferretdb)
 
 # ---------------------------------------------------------------- helpers
 
@@ -55,6 +69,7 @@ port_of() {
   case "$1" in
     rabbitmq) echo "$RABBITMQ_PORT" ;;
     redis) echo "$REDIS_PORT" ;;
+    postgres) echo "$POSTGRES_PORT" ;;
     ferretdb) echo "$MONGO_PORT" ;;
   esac
 }
@@ -74,6 +89,9 @@ cmd_marker() {
   case "$1" in
     rabbitmq) echo "rabbitmq-server" ;;
     redis) echo "redis-server" ;;
+    # The postmaster's command line is `.../postgres -D <data dir> ...`: the data dir
+    # tells our cluster from a system one (or another set's).
+    postgres) echo "-D $(pg_dir)" ;;
     ferretdb) echo "ferretdb" ;;
   esac
 }
@@ -297,6 +315,148 @@ stop_rabbitmq_beam() {
   rm -f "$f"
 }
 
+# ---------------------------------------------------------------- postgres
+
+# The user our PostgreSQL runs as when this script runs as root: initdb, pg_ctl and
+# postgres refuse to run as root. The Debian package creates this system user.
+PG_OS_USER=postgres
+# Database role FerretDB connects as (initdb -U), the same whoever runs the script.
+PG_ROLE=postgres
+PG_DATABASE=ferretdb
+
+# Debian keeps the server programs (initdb, pg_ctl, postgres) out of PATH, in
+# /usr/lib/postgresql/<major>/bin; the newest installed major wins, PATH is the fallback.
+pg_bin() { # program
+  local d
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+    [[ -x "$d/$1" ]] && { echo "$d/$1"; return 0; }
+  done
+  command -v "$1"
+}
+
+# Runs a PostgreSQL server program as PG_OS_USER when we are root, else as ourselves.
+# From / so the programs never trip over a working directory that user cannot read.
+as_pg() {
+  if [[ $EUID -eq 0 ]]; then
+    (cd / && runuser -u "$PG_OS_USER" -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# As root, files the server writes must belong to PG_OS_USER.
+pg_own() { # path...
+  [[ $EUID -ne 0 ]] || chown "$PG_OS_USER:" "$@"
+}
+
+# The cluster's directory: $DATA/postgres, or where that symlink points (see pg_relocate).
+pg_dir() {
+  if [[ -L "$DATA/postgres" ]]; then readlink "$DATA/postgres"; else echo "$DATA/postgres"; fi
+}
+
+# As root the server runs as PG_OS_USER, who may be unable to reach $DATA (a checkout under
+# /root, mode 700). Then a new cluster goes into that user's home, in a directory keyed by
+# $DATA, and $DATA/postgres becomes a symlink to it: "$DATA/postgres exists" still means "this
+# set has a cluster" (the chaos suite deletes it to start fresh), so a leftover there is wiped.
+pg_relocate() {
+  local home alt
+  [[ $EUID -eq 0 && ! -e "$DATA/postgres" && ! -L "$DATA/postgres" ]] || return 0
+  runuser -u "$PG_OS_USER" -- test -x "$DATA" 2>/dev/null && return 0
+  home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
+  alt="$home/services-sh/$(printf '%s' "$DATA" | sha1sum | cut -c1-16)"
+  say "postgres: user $PG_OS_USER cannot reach $DATA; the cluster goes to $alt ($DATA/postgres links to it)"
+  rm -rf "$alt" "$alt.initdb"
+  mkdir -p "${alt%/*}"
+  ln -s "$alt" "$DATA/postgres"
+}
+
+# A new cluster, built next to its final place and moved there only when complete, so an
+# interrupted initdb never leaves a half cluster that later runs would try to start.
+init_postgres() { # dir log
+  local dir=$1 log=$2 tmp="$1.initdb"
+  [[ ! -e "$dir" ]] || die "postgres: $dir exists but holds no cluster (no PG_VERSION); move it away and re-run"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  chmod 700 "$tmp"
+  pg_own "$tmp"
+  as_pg test -w "$tmp" ||
+    die "postgres: user $PG_OS_USER cannot write to $tmp (a parent directory is closed to it); point SERVICES_DATA_DIR somewhere it can reach"
+  say "postgres: creating a cluster in $dir (initdb, first run only)"
+  # Trust auth: the server listens on loopback only, like the other servers here.
+  as_pg "$(pg_bin initdb)" -D "$tmp" -U "$PG_ROLE" --auth=trust --no-locale -E UTF8 >>"$log" 2>&1 ||
+    { show_log_tail postgres "$log"; die "postgres: initdb failed (see log above)"; }
+  cat >>"$tmp/postgresql.conf" <<'EOF'
+
+# Added by scripts/services.sh. The port comes from the command line (POSTGRES_PORT).
+listen_addresses = '127.0.0.1'
+# TCP only: no socket file in /var/run/postgresql, which belongs to the system service.
+unix_socket_directories = ''
+EOF
+  mv "$tmp" "$dir"
+}
+
+pg_query() { # sql
+  "$(pg_bin psql)" -X -q -t -A -v ON_ERROR_STOP=1 -h "$HOST" -p "$POSTGRES_PORT" -U "$PG_ROLE" -d postgres -c "$1"
+}
+
+# FerretDB needs its database to exist. Checked on every start of our server, so a run
+# interrupted between initdb and this step still ends with the database.
+ensure_pg_database() {
+  [[ "$(pg_query "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'")" == 1 ]] && return 0
+  say "postgres: creating database $PG_DATABASE"
+  pg_query "CREATE DATABASE $PG_DATABASE" >/dev/null
+}
+
+start_postgres() {
+  local port=$POSTGRES_PORT dir log="$LOGS/postgres.log" pid=""
+  if [[ -z "$(pg_bin pg_ctl)" ]]; then
+    apt_install postgresql
+    # The package starts a system cluster on 5432; it is reused only if it is on our port.
+    answering_after_install postgres "$port" && return 0
+  fi
+  if [[ $EUID -eq 0 ]] && ! id -u "$PG_OS_USER" >/dev/null 2>&1; then
+    die "postgres: running as root needs the '$PG_OS_USER' system user (created by Debian's postgresql package)"
+  fi
+  pg_relocate
+  dir="$(pg_dir)"
+  if [[ "$dir" != "$DATA/postgres" ]]; then
+    # The server writes its log as PG_OS_USER: next to the cluster, linked from $LOGS.
+    log="$dir.log"
+    ln -sfn "$log" "$LOGS/postgres.log"
+  fi
+  touch "$log"
+  pg_own "$log"
+  [[ -f "$dir/PG_VERSION" ]] || init_postgres "$dir" "$log"
+  # Right after a SIGKILL the old postmaster can take a moment to be reaped; while its PID
+  # in postmaster.pid is alive, postgres refuses to start ("lock file already exists").
+  if [[ -s "$dir/postmaster.pid" ]]; then
+    read -r pid <"$dir/postmaster.pid" || true
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      say "postgres: waiting for the previous postmaster (pid $pid) to go away"
+      wait_gone "$pid" 10 || true
+    fi
+    pid=""
+  fi
+  say "postgres: starting PostgreSQL on $HOST:$port (cluster in $dir)"
+  # pg_ctl -w returns once the server accepts connections; the postmaster it starts runs in
+  # its own session (pg_ctl calls setsid), so Ctrl-C on the caller does not reach it.
+  as_pg "$(pg_bin pg_ctl)" start -D "$dir" -l "$log" -w -t "$DEFAULT_WAIT" -s -o "-p $port" 9>&- ||
+    { show_log_tail postgres "$log"; die "postgres: pg_ctl start failed (see log above)"; }
+  # The first line of postmaster.pid is the postmaster's PID: ours to stop later.
+  read -r pid <"$dir/postmaster.pid" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] && echo "$pid" >"$(pid_file postgres)"
+  wait_port postgres "$port" "$DEFAULT_WAIT" "$pid" "$log"
+  ensure_pg_database
+}
+
+# Fast shutdown: rolls back open transactions and disconnects clients, then checkpoints.
+# SIGTERM would be a "smart" shutdown, which waits for every client to leave on its own.
+stop_postgres() { # pid
+  as_pg "$(pg_bin pg_ctl)" stop -D "$(pg_dir)" -m fast -w -t "$STOP_WAIT" -s 9>&- && return 0
+  # pg_ctl missing or failing: SIGINT is the same fast shutdown, sent by hand.
+  kill -INT "$1" 2>/dev/null || true
+}
+
 # ---------------------------------------------------------------- ferretdb
 
 # FerretDB panics at startup when its embedded build/version/version.txt is
@@ -367,16 +527,23 @@ and falls back to building from 'go mod download' if that fails."
 
 start_ferretdb() {
   local port=$MONGO_PORT bin log="$LOGS/ferretdb.log" pid
+  if ! port_open "$POSTGRES_PORT"; then
+    say "ferretdb: PostgreSQL does not answer on $HOST:$POSTGRES_PORT, starting it first"
+    up_one postgres
+  fi
   bin="$(ferretdb_bin)" || { install_ferretdb; bin="$(ferretdb_bin)"; } ||
     die "ferretdb: binary still not found after install"
+  # Only FerretDB's state file lives here now. A .data/ferretdb from the SQLite days still
+  # holds its *.sqlite files: they are no longer read (the data is in PostgreSQL) and can go.
   mkdir -p "$DATA/ferretdb"
-  say "ferretdb: starting $bin on $HOST:$port (SQLite in .data/ferretdb)"
+  say "ferretdb: starting $bin on $HOST:$port (PostgreSQL $HOST:$POSTGRES_PORT, database $PG_DATABASE)"
   # --state-dir: default is the CWD. --debug-addr=-: the default debug HTTP
   # listener on 127.0.0.1:8088 would collide with other instances/tools.
   (
     exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
     cd "$DATA/ferretdb"
-    exec setsid nohup "$bin" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
+    exec setsid nohup "$bin" --handler=postgresql \
+      --postgresql-url="postgres://$PG_ROLE@$HOST:$POSTGRES_PORT/$PG_DATABASE" \
       --listen-addr="$HOST:$port" --state-dir="$DATA/ferretdb" --debug-addr=- \
       --telemetry=disable --log-level=warn >>"$log" 2>&1 </dev/null
   ) &
@@ -421,9 +588,14 @@ down_one() {
     return 0
   fi
   say "$name: stopping pid $pid"
-  # SIGTERM is a clean shutdown for all three: redis flushes the AOF,
-  # the rabbitmq-server wrapper runs a graceful broker stop, ferretdb closes SQLite.
-  kill -TERM "$pid" 2>/dev/null || true
+  if [[ $name == postgres ]]; then
+    stop_postgres "$pid"
+  else
+    # SIGTERM is a clean shutdown for the others: redis flushes the AOF, the
+    # rabbitmq-server wrapper runs a graceful broker stop, ferretdb closes its
+    # PostgreSQL connections.
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
   if ! wait_gone "$pid" "$STOP_WAIT"; then
     say "$name: still running after ${STOP_WAIT}s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
@@ -462,34 +634,39 @@ take_lock() {
 
 usage() {
   cat <<EOF
-usage: $(basename "$0") up|down|status [rabbitmq|redis|ferretdb ...]
+usage: $(basename "$0") up|down|status [rabbitmq|redis|postgres|ferretdb ...]
 
-  up      start RabbitMQ ($HOST:$RABBITMQ_PORT), Redis ($HOST:$REDIS_PORT) and
-          FerretDB ($HOST:$MONGO_PORT) unless something already answers there
-  down    stop the servers this script started (by PID file in .data/pids)
+  up      start RabbitMQ ($HOST:$RABBITMQ_PORT), Redis ($HOST:$REDIS_PORT), PostgreSQL
+          ($HOST:$POSTGRES_PORT) and FerretDB on it ($HOST:$MONGO_PORT) unless
+          something already answers there
+  down    stop the servers this script started (by PID file in .data/pids),
+          FerretDB before PostgreSQL
   status  show whether each port answers and whether it is ours or external
           (exit 3 if any server is not answering)
 
-Ports: RABBITMQ_PORT, REDIS_PORT, MONGO_PORT. State and logs: .data/ or SERVICES_DATA_DIR.
+Ports: RABBITMQ_PORT, REDIS_PORT, POSTGRES_PORT, MONGO_PORT. State and logs: .data/ or SERVICES_DATA_DIR.
 RabbitMQ node: RABBITMQ_NODENAME (notif@localhost), RABBITMQ_DIST_PORT (default port + 20000).
 EOF
 }
 
 main() {
-  local cmd="${1:-}" name rc=0 selected=()
+  local cmd="${1:-}" name i rc=0 selected=()
   case "$cmd" in
     up | down | status) ;;
     -h | --help | help) usage; return 0 ;;
     *) usage >&2; return 1 ;;
   esac
-  for name in RABBITMQ_PORT REDIS_PORT MONGO_PORT; do
+  for name in RABBITMQ_PORT REDIS_PORT POSTGRES_PORT MONGO_PORT; do
     [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a port number, got '${!name}'"
   done
   [[ -z "$RABBIT_DIST_PORT" || "$RABBIT_DIST_PORT" =~ ^[0-9]+$ ]] || die "RABBITMQ_DIST_PORT must be a port number, got '$RABBIT_DIST_PORT'"
-  selected=("${@:2}")
-  [[ ${#selected[@]} -gt 0 ]] || selected=("${SERVICES[@]}")
-  for name in "${selected[@]}"; do
+  for name in "${@:2}"; do
     [[ " ${SERVICES[*]} " == *" $name "* ]] || die "unknown server '$name' (expected: ${SERVICES[*]})"
+  done
+  # Named servers in start order, whatever order they were given in: `down` walks this
+  # backwards, so `down postgres ferretdb` still stops FerretDB first.
+  for name in "${SERVICES[@]}"; do
+    if [[ $# -le 1 || " ${*:2} " == *" $name "* ]]; then selected+=("$name"); fi
   done
   mkdir -p "$PIDS" "$LOGS"
   case "$cmd" in
@@ -500,7 +677,7 @@ main() {
       ;;
     down)
       take_lock
-      for name in "${selected[@]}"; do down_one "$name"; done
+      for ((i = ${#selected[@]} - 1; i >= 0; i--)); do down_one "${selected[i]}"; done
       ;;
     status)
       for name in "${selected[@]}"; do status_one "$name" || rc=3; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The one test command (`npm test`): brings up the real RabbitMQ, Redis and FerretDB if they
-# are not already answering, checks types and lint, builds (e2e tests start the built
-# services the way Railway does), then runs every test file with node's built-in runner.
+# The one test command (`npm test`): brings up the real RabbitMQ, Redis and FerretDB (on
+# PostgreSQL) if they are not already answering, checks types and lint, builds (e2e tests start
+# the built services the way Railway does), then runs every test file with node's built-in runner.
 #   npm test            everything, then the fault-injection suite (test/chaos, ~6 min)
 #   npm test -- unit    only the fast unit tests (no servers needed)
 #   npm run test:chaos  only the fault-injection suite (builds first; starts its own servers)

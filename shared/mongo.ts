@@ -20,7 +20,7 @@ export async function connectMongo(
   const connection = mongoose.createConnection(config.mongo.url, {
     serverSelectionTimeoutMS: config.connectTimeoutMs,
     connectTimeoutMS: config.connectTimeoutMs,
-    // Indexes are built explicitly by syncIndexes() at start-up, so a failure is visible there.
+    // Indexes are built explicitly by ensureIndexes() at start-up, so a failure is visible there.
     autoIndex: false,
     autoCreate: true,
   });

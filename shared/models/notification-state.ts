@@ -47,7 +47,7 @@ function initialState(state: DeliveryState) {
  * The document a persist job's notification is first stored as, carrying the flush-time state.
  * Stored with a plain insert: a replayed job hits the duplicate _id and changes nothing, and an
  * insert never needs to find a document first (an upsert does, which costs a collection scan on
- * stores without an _id lookup in updates, e.g. FerretDB's SQLite backend; docs/persistence.md).
+ * stores without an _id lookup in updates, e.g. FerretDB 1.24; docs/persistence.md).
  */
 export function insertDoc(n: Notification, state: DeliveryState, now: Date): NotificationDoc {
   return { _id: n.id, ...body(n), ...initialState(state), persistedAt: now };

@@ -19,9 +19,9 @@ import { runLoad } from './load.js';
 
 /*
  * The fault-injection suite: the four services as separate built processes (two ws-servers)
- * on the suite's own RabbitMQ/Redis/FerretDB, 200 real WebSocket clients that ACK what they get
- * (a few reconnect at random every second), and a steady stream of events per scenario with
- * one fault injected mid-stream. Sized for a 2-core machine: 7 × 360 events.
+ * on the suite's own RabbitMQ/Redis/FerretDB (on PostgreSQL), 200 real WebSocket clients that
+ * ACK what they get (a few reconnect at random every second), and a steady stream of events per
+ * scenario with one fault injected mid-stream. Sized for a 2-core machine: 7 × 360 events.
  */
 const CLIENTS = 200;
 const EVENTS_PER_SCENARIO = 360;
@@ -71,7 +71,7 @@ async function readyz(port: number | undefined): Promise<number> {
  */
 async function restartServer(cluster: Cluster, server: Server): Promise<void> {
   await chaosInfra.down([server]);
-  const watched: Slot = server === 'ferretdb' ? 'jobs' : 'consumer';
+  const watched: Slot = server === 'mongodb' ? 'jobs' : 'consumer';
   await eventually(async () => (await readyz(cluster.port(watched))) === 503, { what: `${watched} /readyz to say 503`, timeoutMs: 30_000 });
   await chaosInfra.up([server]);
   for (const slot of SLOTS) {
@@ -141,7 +141,7 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
     { name: 'SIGKILL producer', inject: () => restartProcess(cluster, 'producer', 2000) },
     { name: 'restart RabbitMQ', inject: () => restartServer(cluster, 'rabbitmq') },
     { name: 'restart Redis (AOF)', inject: () => restartServer(cluster, 'redis') },
-    { name: 'restart FerretDB', inject: () => restartServer(cluster, 'ferretdb') },
+    { name: 'restart MongoDB (FerretDB + PostgreSQL)', inject: () => restartServer(cluster, 'mongodb') },
   ];
 
   // CHAOS_SCENARIOS=2,5 runs only those (1-based), for working on one fault.

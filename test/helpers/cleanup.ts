@@ -36,9 +36,11 @@ export async function deleteQueuesAndKeys(config: Config): Promise<void> {
 }
 
 /**
- * Separate so the bench can skip it: FerretDB's SQLite backend deletes a database's files on
- * drop, and an operation still running on them (a write abandoned by a process that was killed)
- * then crashes the whole server with SIGBUS. Observed once; see docs/performance.md.
+ * Separate so the bench can skip it: FerretDB's former SQLite backend deleted a database's files
+ * on drop, and an operation still running on them (a write abandoned by a process that was
+ * killed) then crashed the whole server with SIGBUS. Observed once; see docs/performance.md. On
+ * PostgreSQL a drop is a DROP SCHEMA under locks, but a bench against another store may still
+ * want to skip it.
  */
 export async function dropDatabase(config: Config): Promise<void> {
   const mongo = await mongoose.createConnection(config.mongo.url).asPromise();

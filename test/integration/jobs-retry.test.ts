@@ -30,9 +30,10 @@ describe('jobs while MongoDB is unreachable', () => {
   };
 
   before(async () => {
-    proxy = await new TcpProxy('127.0.0.1', 27017).start();
     ({ config: direct } = testEnv('jobsretry', { RETRY_BASE_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '2', CONNECT_TIMEOUT_MS: '1500' }));
     const mongoUrl = new URL(direct.mongo.url);
+    // In front of the server MONGO_URL names (not always the default port).
+    proxy = await new TcpProxy(mongoUrl.hostname, Number(mongoUrl.port || 27017)).start();
     mongoUrl.port = String(proxy.port);
     config = { ...direct, mongo: { ...direct.mongo, url: mongoUrl.toString() } };
     jobs = await bootstrap(config, testLogger);

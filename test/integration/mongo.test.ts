@@ -1,32 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ensureIndexes, models, type Models } from '../../shared/models/index.js';
-import { connectMongo, type Connection } from '../../shared/mongo.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
+import { describe, it } from 'node:test';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
+import { useIndexedModels } from '../helpers/mongo-suite.js';
 
 const { config } = testEnv('mongo');
 
+// Which indexes exist is test/integration/mongo-indexes.test.ts's job.
 describe('shared mongoose connection against the MongoDB-compatible server', () => {
-  let mongo: Connection;
-  let m: Models;
-  before(async () => {
-    mongo = await connectMongo(config, testLogger);
-    m = models(mongo);
-    await ensureIndexes(m);
-  });
-  after(async () => {
-    await mongo.close();
-    await cleanupTestResources(config);
-  });
-
-  it('creates the history and unread-count indexes', async () => {
-    const indexes = await m.Notification.collection.indexes();
-    const keys = indexes.map((i) => JSON.stringify(i.key));
-    assert.ok(keys.includes(JSON.stringify({ userId: 1, createdAt: -1, _id: -1 })), keys.join(' '));
-    assert.ok(keys.includes(JSON.stringify({ userId: 1, status: 1, createdAt: -1 })), keys.join(' '));
-  });
+  const models = useIndexedModels(config);
 
   it('inserts notifications and reads one user newest first through the indexed fields', async () => {
     const base = Date.UTC(2026, 0, 1);
@@ -44,22 +25,22 @@ describe('shared mongoose connection against the MongoDB-compatible server', () 
       createdAt: new Date(base + n * 1000),
       persistedAt: new Date(),
     }));
-    await m.Notification.insertMany(docs);
-    const history = await m.Notification.find({ userId: 'alice' }).sort({ createdAt: -1, _id: -1 }).lean();
+    await models().Notification.insertMany(docs);
+    const history = await models().Notification.find({ userId: 'alice' }).sort({ createdAt: -1, _id: -1 }).lean();
     assert.deepEqual(
       history.map((d) => d._id),
       ['n4', 'n2'],
     );
-    assert.equal(await m.Notification.countDocuments({ userId: 'alice', status: { $ne: 'read' } }), 1);
+    assert.equal(await models().Notification.countDocuments({ userId: 'alice', status: { $ne: 'read' } }), 1);
   });
 
   it('upserts idempotently by id', async () => {
     const write = () =>
-      m.User.bulkWrite([
+      models().User.bulkWrite([
         { updateOne: { filter: { _id: 'u1' }, update: { $set: { name: 'Ada' }, $setOnInsert: { createdAt: new Date() } }, upsert: true } },
       ]);
     await write();
     await write();
-    assert.equal(await m.User.countDocuments({ _id: 'u1' }), 1);
+    assert.equal(await models().User.countDocuments({ _id: 'u1' }), 1);
   });
 });
