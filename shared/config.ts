@@ -37,7 +37,11 @@ export interface Config {
     publishConfirmTimeoutMs: number;
   };
   redis: { url: string; keyPrefix: string };
-  mongo: { url: string };
+  mongo: {
+    url: string;
+    /** Deadline of one MongoDB operation (client-side, and sent to the server as maxTimeMS). */
+    queryTimeoutMs: number;
+  };
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
   auth: { mode: AuthMode; jwtSecret: string; jwtSecretIsDefault: boolean };
@@ -126,6 +130,7 @@ const envSchema = Joi.object({
 
   MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
   MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
+  MONGO_QUERY_TIMEOUT_MS: positiveInt().default(2000),
 
   CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
@@ -198,6 +203,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
     problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
   }
+  if (v.MONGO_QUERY_TIMEOUT_MS >= v.SHUTDOWN_TIMEOUT_MS) {
+    // A query in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it hold the exit.
+    problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
+  }
   if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
   }
@@ -227,7 +236,10 @@ export function loadConfig(env: Env = process.env): Config {
       publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
     },
     redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX },
-    mongo: { url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications' },
+    mongo: {
+      url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications',
+      queryTimeoutMs: v.MONGO_QUERY_TIMEOUT_MS,
+    },
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     auth: { mode: v.WS_AUTH_MODE, jwtSecret, jwtSecretIsDefault: v.JWT_SECRET === undefined },
