@@ -54,6 +54,14 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Forwards new connections again. The held ones stay hung, as the connections a hung server
+   * had open usually do: only a client that gives up on them (a deadline) gets its work through.
+   */
+  resume(): void {
+    this.stalled = false;
+  }
+
   /** Drops every connection and refuses new ones until `start()` is called again. */
   async cut(): Promise<void> {
     const server = this.server;
