@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Models } from '../shared/models/index.js';
+import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
 import { bulkWrite, insertNew } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
@@ -108,7 +109,9 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
     deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands + advanced.commands);
   } catch (err) {
     if (err instanceof TransientError) throw err;
-    throw new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err });
+    // Past MONGO_QUERY_TIMEOUT_MS the batch is retried later like any failed write (nothing acked
+    // before it is stored); the typed error only says why in the log.
+    throw mongoUnavailable(err) ?? new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err });
   }
 
   try {

@@ -71,6 +71,8 @@ export async function markAllRead(deps: ReadDeps, userId: string, now = new Date
 
 async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise<number> {
   const op = readAllOp(userId, now);
+  // Bounded by one user's unread notifications, found by the { userId, status } index; like every
+  // operation it has MONGO_QUERY_TIMEOUT_MS, past which the caller gets a 503 and retries.
   const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update);
   await bumpUnread(deps.redis, userId, -modifiedCount);
   const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
