@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Config } from '../../shared/config.js';
 
 /**
  * A TCP pass-through to a real server that a test can cut and restore, to show how a service
@@ -73,4 +74,12 @@ export class TcpProxy {
   async close(): Promise<void> {
     await this.cut();
   }
+}
+
+/** A proxy in front of the config's MongoDB, and a copy of the config that reaches MongoDB through it. */
+export async function mongoBehindProxy(direct: Config): Promise<{ proxy: TcpProxy; config: Config }> {
+  const target = new URL(direct.mongo.url);
+  const proxy = await new TcpProxy(target.hostname, Number(target.port || 27017)).start();
+  target.port = String(proxy.port);
+  return { proxy, config: { ...direct, mongo: { ...direct.mongo, url: target.toString() } } };
 }

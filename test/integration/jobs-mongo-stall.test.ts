@@ -11,7 +11,7 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeNotification } from '../helpers/notifications.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const QUERY_TIMEOUT_MS = 1000;
@@ -46,11 +46,7 @@ describe('jobs while MongoDB hangs', () => {
   const depth = async (queue: string) => (await publisher.checkQueue(queue)).messageCount;
 
   before(async () => {
-    const target = new URL(direct.mongo.url);
-    proxy = await new TcpProxy(target.hostname, Number(target.port || 27017)).start();
-    const mongoUrl = new URL(direct.mongo.url);
-    mongoUrl.port = String(proxy.port);
-    config = { ...direct, mongo: { ...direct.mongo, url: mongoUrl.toString() } };
+    ({ proxy, config } = await mongoBehindProxy(direct));
     jobs = await bootstrap(config, testLogger);
     amqp = await connectAmqp(direct, testLogger);
     publisher = await amqp.createChannel('test-publisher');

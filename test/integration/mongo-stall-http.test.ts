@@ -6,7 +6,7 @@ import type { Config } from '../../shared/config.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const QUERY_TIMEOUT_MS = 1000;
 /** Scheduling, the HTTP round trip, a loaded CI machine: far below "hung". */
@@ -46,11 +46,7 @@ describe('producer while MongoDB hangs', () => {
   };
 
   before(async () => {
-    const target = new URL(direct.mongo.url);
-    proxy = await new TcpProxy(target.hostname, Number(target.port || 27017)).start();
-    const mongoUrl = new URL(direct.mongo.url);
-    mongoUrl.port = String(proxy.port);
-    config = { ...direct, mongo: { ...direct.mongo, url: mongoUrl.toString() } };
+    ({ proxy, config } = await mongoBehindProxy(direct));
     producer = await bootstrap(config, testLogger);
     base = `http://127.0.0.1:${producer.port}`;
   });
