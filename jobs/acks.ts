@@ -13,7 +13,7 @@ export interface AckDeps {
   redis: Redis;
   models: Models;
   metrics: JobsMetrics;
-  config: Pick<Config, 'persist'>;
+  config: Pick<Config, 'persist' | 'mongo'>;
 }
 
 /**
@@ -38,7 +38,7 @@ export async function applyAcks(deps: AckDeps, acks: AckMessage[]): Promise<void
     .map((a) => ({ updateOne: deliveredOp(a.notificationId, new Date(a.ackedAt), a.userId) }));
   if (ops.length === 0) return;
   try {
-    const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps);
+    const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
     deps.metrics.bulkWrites.inc({ queue: 'acks' }, outcome.commands);
     deps.metrics.acksApplied.inc(outcome.modified);
   } catch (err) {

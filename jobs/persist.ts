@@ -18,7 +18,7 @@ export interface PersistDeps {
   redis: Redis;
   models: Models;
   metrics: JobsMetrics;
-  config: Pick<Config, 'persist' | 'pipeline'>;
+  config: Pick<Config, 'persist' | 'pipeline' | 'mongo'>;
 }
 
 /** Within one batch the same id may arrive twice (a grown aggregate): the highest version wins. */
@@ -84,6 +84,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
     const written = await insertNew(
       model,
       notifications.map((n, i) => insertDoc(n, before[i]!, now)),
+      deps.config.mongo.batchTimeoutMs,
     );
     deps.metrics.persisted.inc(written.inserted.size);
     // Counted straight after the insert: a replay inserts nothing, so it cannot count them again.
@@ -105,7 +106,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push({ updateOne: readOp(n.id, new Date(read)) });
       return ops;
     });
-    const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps);
+    const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
     deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands + advanced.commands);
   } catch (err) {
     if (err instanceof TransientError) throw err;

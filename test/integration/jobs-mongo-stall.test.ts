@@ -18,13 +18,14 @@ const QUERY_TIMEOUT_MS = 1000;
 
 /*
  * MongoDB accepts connections and never answers (a stalling proxy, not a refused port): the
- * batch's write gives up at MONGO_QUERY_TIMEOUT_MS and the batch goes to the retry queues
+ * batch's write gives up at MONGO_BATCH_TIMEOUT_MS and the batch goes to the retry queues
  * instead of hanging with its messages, nothing is acked unstored, and once MongoDB answers
  * again every notification is stored exactly once. CONNECT_TIMEOUT_MS is long so that only
  * the query deadline, not the driver's connection monitor, can free a hung write in time.
  */
 const { config: direct } = testEnv('jobsmongostall', {
   MONGO_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
+  MONGO_BATCH_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
   CONNECT_TIMEOUT_MS: '30000',
   RETRY_BASE_DELAY_MS: '200',
   RETRY_MAX_ATTEMPTS: '2',

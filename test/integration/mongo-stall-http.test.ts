@@ -17,7 +17,12 @@ const MARGIN_MS = 1500;
  * FerretDB): every route that needs it answers 503 + Retry-After within MONGO_QUERY_TIMEOUT_MS,
  * and a route that does not (event intake, broker only) keeps working.
  */
-const { config: direct } = testEnv('mongostallhttp', { MONGO_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS), RETRY_AFTER_SECONDS: '7' });
+const { config: direct } = testEnv('mongostallhttp', {
+  MONGO_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
+  // read-all's multi-document update has the batch deadline.
+  MONGO_BATCH_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
+  RETRY_AFTER_SECONDS: '7',
+});
 
 describe('producer while MongoDB hangs', () => {
   let proxy: TcpProxy;

@@ -63,6 +63,7 @@ describe('config', () => {
 
   it('gives every MongoDB operation a deadline below the shutdown bound', () => {
     assert.equal(loadConfig({}).mongo.queryTimeoutMs, 2000);
+    assert.equal(loadConfig({}).mongo.batchTimeoutMs, 5000);
     assert.equal(loadConfig({ MONGO_QUERY_TIMEOUT_MS: '750' }).mongo.queryTimeoutMs, 750);
     const problems = problemsOf({ MONGO_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' });
     assert.deepEqual(problems, ['MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS']);
