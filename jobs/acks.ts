@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import type { AckMessage } from '../shared/messages.js';
 import type { Models } from '../shared/models/index.js';
+import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp } from '../shared/models/notification-state.js';
 import { bulkWrite } from './bulk-write.js';
 import type { JobsMetrics } from './metrics.js';
@@ -12,7 +13,7 @@ export interface AckDeps {
   redis: Redis;
   models: Models;
   metrics: JobsMetrics;
-  config: Pick<Config, 'persist'>;
+  config: Pick<Config, 'persist' | 'mongo'>;
 }
 
 /**
@@ -37,10 +38,10 @@ export async function applyAcks(deps: AckDeps, acks: AckMessage[]): Promise<void
     .map((a) => ({ updateOne: deliveredOp(a.notificationId, new Date(a.ackedAt), a.userId) }));
   if (ops.length === 0) return;
   try {
-    const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps);
+    const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
     deps.metrics.bulkWrites.inc({ queue: 'acks' }, outcome.commands);
     deps.metrics.acksApplied.inc(outcome.modified);
   } catch (err) {
-    throw new TransientError(`mongodb: ack bulk write failed: ${errorMessage(err)}`, { cause: err });
+    throw mongoUnavailable(err) ?? new TransientError(`mongodb: ack bulk write failed: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -12,15 +12,17 @@ export interface BulkOutcome {
 /**
  * One logical bulk write, sent as ordered commands of at most `maxOps` operations each
  * (PERSIST_BULK_MAX_OPS): MongoDB takes any size, FerretDB stalls on update commands of 100+.
+ * Each command has `timeoutMs` (MONGO_BATCH_TIMEOUT_MS) instead of the single-query deadline.
  */
 export async function bulkWrite(
   model: Model<NotificationDoc>,
   ops: AnyBulkWriteOperation<NotificationDoc>[],
   maxOps: number,
+  timeoutMs: number,
 ): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { inserted: new Set(), modified: 0, commands: 0 };
   for (let start = 0; start < ops.length; start += maxOps) {
-    const result = await model.bulkWrite(ops.slice(start, start + maxOps), { ordered: true });
+    const result = await model.bulkWrite(ops.slice(start, start + maxOps), { ordered: true, timeoutMS: timeoutMs });
     outcome.commands += 1;
     outcome.modified += result.modifiedCount;
     for (const id of Object.values(result.upsertedIds)) outcome.inserted.add(String(id));
@@ -35,7 +37,7 @@ const DUPLICATE_KEY = 11000;
  * a duplicate _id only means "stored before", any other write error fails the whole call.
  * Resolves with the ids this call inserted.
  */
-export async function insertNew(model: Model<NotificationDoc>, docs: NotificationDoc[]): Promise<BulkOutcome> {
+export async function insertNew(model: Model<NotificationDoc>, docs: NotificationDoc[], timeoutMs: number): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { inserted: new Set(), modified: 0, commands: 0 };
   if (docs.length === 0) return outcome;
   let duplicates = new Set<number>();
@@ -43,7 +45,7 @@ export async function insertNew(model: Model<NotificationDoc>, docs: Notificatio
     // The driver's collection: the documents are complete and typed already, and mongoose would
     // build and cast a Document for each one (its largest CPU cost in jobs, docs/performance.md).
     const collection = model.db.getClient().db(model.db.name).collection<NotificationDoc>(model.collection.collectionName);
-    await collection.insertMany(docs, { ordered: false });
+    await collection.insertMany(docs, { ordered: false, timeoutMS: timeoutMs });
   } catch (err) {
     if (!(err instanceof mongo.MongoBulkWriteError)) throw err;
     // A MongoBulkWriteError also reports failures of the whole command (a refused connection,

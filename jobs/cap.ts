@@ -12,6 +12,7 @@ export interface CapDeps {
 
 /** Removes the user's oldest read notifications beyond the cap; returns what is left and what went. */
 async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUser: number) {
+  // Bounded: one user's documents (indexed on userId), kept near MAX_STORED_PER_USER by this cap.
   const stored = await model.countDocuments({ userId });
   const excess = stored - maxPerUser;
   if (excess <= 0) return { stored, removed: 0 };

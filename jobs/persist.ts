@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Models } from '../shared/models/index.js';
+import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
 import { bulkWrite, insertNew } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
@@ -17,7 +18,7 @@ export interface PersistDeps {
   redis: Redis;
   models: Models;
   metrics: JobsMetrics;
-  config: Pick<Config, 'persist' | 'pipeline'>;
+  config: Pick<Config, 'persist' | 'pipeline' | 'mongo'>;
 }
 
 /** Within one batch the same id may arrive twice (a grown aggregate): the highest version wins. */
@@ -83,6 +84,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
     const written = await insertNew(
       model,
       notifications.map((n, i) => insertDoc(n, before[i]!, now)),
+      deps.config.mongo.batchTimeoutMs,
     );
     deps.metrics.persisted.inc(written.inserted.size);
     // Counted straight after the insert: a replay inserts nothing, so it cannot count them again.
@@ -104,11 +106,13 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push({ updateOne: readOp(n.id, new Date(read)) });
       return ops;
     });
-    const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps);
+    const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
     deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands + advanced.commands);
   } catch (err) {
     if (err instanceof TransientError) throw err;
-    throw new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err });
+    // Past MONGO_QUERY_TIMEOUT_MS the batch is retried later like any failed write (nothing acked
+    // before it is stored); the typed error only says why in the log.
+    throw mongoUnavailable(err) ?? new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err });
   }
 
   try {

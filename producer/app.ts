@@ -59,6 +59,6 @@ export function createApp(deps: ProducerDeps): Express {
   app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
-  app.use(errorHandler(logger, metrics));
+  app.use(errorHandler(logger, metrics, config.http.retryAfterSeconds));
   return app;
 }

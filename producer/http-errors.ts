@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { mongoUnavailable } from '../shared/mongo.js';
 import type { FieldProblem } from '../shared/schemas/event.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -23,14 +24,36 @@ export class ValidationFailedError extends HttpError {
   }
 }
 
+/** A 503 that tells the client when to come back (Retry-After). */
+export class RetryLaterError extends HttpError {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(503, code, message, extra);
+  }
+}
+
 /** The broker is unreachable or did not confirm in time: nothing was accepted, retry later. */
-export class BrokerUnavailableError extends HttpError {
+export class BrokerUnavailableError extends RetryLaterError {
   constructor(
     readonly eventId: string,
-    readonly retryAfterSeconds: number,
+    retryAfterSeconds: number,
     reason: string,
   ) {
-    super(503, 'broker_unavailable', reason, { eventId });
+    super('broker_unavailable', reason, retryAfterSeconds, { eventId });
+  }
+}
+
+/**
+ * MongoDB did not answer within MONGO_QUERY_TIMEOUT_MS or cannot be reached: only the routes
+ * that read or write it fail, with a 503 the client may retry, never a 500 or a hung request.
+ */
+export class StoreUnavailableError extends RetryLaterError {
+  constructor(retryAfterSeconds: number) {
+    super('store_unavailable', 'the notification store did not answer in time; retry later', retryAfterSeconds);
   }
 }
 
@@ -62,16 +85,23 @@ function fromBodyParser(err: BodyParserError): HttpError | undefined {
   }
 }
 
-export function errorHandler(logger: Logger, metrics: ProducerMetrics): ErrorRequestHandler {
+function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): HttpError | undefined {
+  const unavailable = mongoUnavailable(err);
+  if (!unavailable) return undefined;
+  logger.warn({ err: unavailable.message }, 'mongodb unavailable; answering 503');
+  return new StoreUnavailableError(retryAfterSeconds);
+}
+
+export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const known = err instanceof HttpError ? err : fromBodyParser(err as BodyParserError);
+    const known = err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromStore(err, retryAfterSeconds, logger));
     if (!known) {
       logger.error({ err: errorMessage(err) }, 'unhandled request error');
       res.status(500).json({ error: 'internal_error', message: 'unexpected error' });
       return;
     }
     metrics.rejected.inc({ reason: known.code });
-    if (known instanceof BrokerUnavailableError) res.set('Retry-After', String(known.retryAfterSeconds));
+    if (known instanceof RetryLaterError) res.set('Retry-After', String(known.retryAfterSeconds));
     res.status(known.status).json({ error: known.code, message: known.message, ...known.extra });
   };
 }

@@ -45,6 +45,13 @@ export interface Config {
      * Redis miss before going on without it; the read goes on in the background and fills Redis.
      */
     fallbackWaitMs: number;
+    /** Deadline of one MongoDB operation (client-side, and sent to the server as maxTimeMS). */
+    queryTimeoutMs: number;
+    /**
+     * Deadline of one multi-document write (jobs' batch writes, read-all): FerretDB takes
+     * seconds for a few hundred documents where a page read takes milliseconds.
+     */
+    batchTimeoutMs: number;
   };
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -135,6 +142,8 @@ const envSchema = Joi.object({
   MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
   MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
   MONGO_FALLBACK_WAIT_MS: Joi.number().integer().min(0).max(5000).default(50),
+  MONGO_QUERY_TIMEOUT_MS: positiveInt().default(2000),
+  MONGO_BATCH_TIMEOUT_MS: positiveInt().default(5000),
 
   CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
@@ -212,6 +221,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
     problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
   }
+  if (v.MONGO_QUERY_TIMEOUT_MS >= v.SHUTDOWN_TIMEOUT_MS) {
+    // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
+    // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
+    problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
+  }
   if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
   }
@@ -252,6 +266,8 @@ export function loadConfig(env: Env = process.env): Config {
     mongo: {
       url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications',
       fallbackWaitMs: v.MONGO_FALLBACK_WAIT_MS,
+      queryTimeoutMs: v.MONGO_QUERY_TIMEOUT_MS,
+      batchTimeoutMs: v.MONGO_BATCH_TIMEOUT_MS,
     },
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

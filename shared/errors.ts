@@ -17,8 +17,12 @@ export class PermanentError extends Error {
   }
 }
 
-/** A dependency could not be reached at start-up: the service exits non-zero with this text. */
-export class DependencyUnavailableError extends Error {
+/**
+ * A dependency could not be reached, or did not answer within its deadline. At start-up the
+ * service exits non-zero with this text; at run time it is transient: a request answers 503 with
+ * Retry-After, a message is retried later.
+ */
+export class DependencyUnavailableError extends TransientError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DependencyUnavailableError';

@@ -4,7 +4,7 @@ import type { ReadinessCheck } from './http/ops.js';
 import { runAll } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { ensureIndexes, models, type Models } from './models/index.js';
-import { connectMongo, isMongoReady, type Connection } from './mongo.js';
+import { closeMongo, connectMongo, isMongoReady, type Connection } from './mongo.js';
 import { closeRedis, connectRedis, type Redis } from './redis.js';
 
 /** The three stores every service talks to, connected together and closed together. */
@@ -14,7 +14,10 @@ export interface Infra {
   mongo: Connection;
   models: Models;
   checks: ReadinessCheck[];
-  /** Closes the broker first and the stores last, so in-flight work can still reach them. */
+  /**
+   * Closes the broker first and the stores last, so in-flight work can still reach them; a hung
+   * MongoDB cannot hold it (closeMongo).
+   */
   close(): Promise<void>;
 }
 
@@ -37,7 +40,7 @@ export async function connectInfra(config: Config, logger: Logger, options: Infr
     await runAll([
       () => (amqpResult.status === 'fulfilled' ? amqpResult.value.close() : undefined),
       () => (redisResult.status === 'fulfilled' ? closeRedis(redisResult.value) : undefined),
-      () => (mongoResult.status === 'fulfilled' ? mongoResult.value.close() : undefined),
+      () => (mongoResult.status === 'fulfilled' ? closeMongo(mongoResult.value, logger) : undefined),
     ]).catch(() => undefined);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     throw failures.length === 1 ? failures[0] : new AggregateError(failures, failures.map(String).join('; '));
@@ -57,6 +60,6 @@ export async function connectInfra(config: Config, logger: Logger, options: Infr
       { name: 'redis', isReady: () => redis.status === 'ready' },
       { name: 'mongodb', isReady: () => isMongoReady(mongo), optional: !options.mongoRequired },
     ],
-    close: () => runAll([() => amqp.close(), () => closeRedis(redis), () => mongo.close()]),
+    close: () => runAll([() => amqp.close(), () => closeRedis(redis), () => closeMongo(mongo, logger)]),
   };
 }

@@ -30,3 +30,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Waits for work in flight to settle, but at most `ms`: at shutdown a handler stuck on a
+ * dependency must not hold the exit. Resolves false when the bound was hit.
+ */
+export async function settleWithin(work: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
+  return withTimeout(Promise.allSettled([...work]), ms, () => new Error('drain timed out')).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,15 +1,29 @@
-import mongoose, { type Connection } from 'mongoose';
+import mongoose, { mongo, type Connection } from 'mongoose';
 import type { Config } from './config.js';
 import { DependencyUnavailableError, errorMessage } from './errors.js';
+import { withTimeout } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { describeUrl, stripCredentials } from './redact.js';
 
 export type { Connection } from 'mongoose';
 
 /**
+ * How long close() waits for the driver's goodbye (endSessions) before giving up on it. A
+ * healthy server answers in milliseconds; a hung one would hold the close for the driver's
+ * connect timeout (CONNECT_TIMEOUT_MS), past SHUTDOWN_TIMEOUT_MS.
+ */
+const CLOSE_GRACE_MS = 1000;
+
+/**
  * A dedicated mongoose connection per service instance (not the global default), so two
  * bootstraps in one test process stay independent. Plain MongoDB features only: production
  * runs on Atlas, local development and CI on FerretDB.
+ *
+ * Every operation of the connection has a deadline, MONGO_QUERY_TIMEOUT_MS: the driver's
+ * client-side operation timeout (`timeoutMS`) bounds server selection, connection checkout and
+ * the socket read together, and sends the remaining time to the server as `maxTimeMS` (FerretDB
+ * accepts it), so a slow query stops on the server too. A timed-out operation rejects with an
+ * error `mongoUnavailable` turns into a DependencyUnavailableError.
  */
 export async function connectMongo(
   config: Pick<Config, 'mongo' | 'connectTimeoutMs'>,
@@ -18,8 +32,14 @@ export async function connectMongo(
   const target = describeUrl(config.mongo.url);
   const log = logger.child({ component: 'mongo' });
   const connection = mongoose.createConnection(config.mongo.url, {
+    // The initial connect ignores timeoutMS (driver 6), so start-up keeps CONNECT_TIMEOUT_MS;
+    // operations take the smaller of these and timeoutMS.
     serverSelectionTimeoutMS: config.connectTimeoutMs,
     connectTimeoutMS: config.connectTimeoutMs,
+    timeoutMS: config.mongo.queryTimeoutMs,
+    // Mongoose would otherwise queue operations while disconnected for 10 s, past the deadline:
+    // the driver's own server selection (bounded by timeoutMS) is the only wait.
+    bufferCommands: false,
     // Indexes are built explicitly by ensureIndexes() at start-up, so a failure is visible there.
     autoIndex: false,
     autoCreate: true,
@@ -42,4 +62,48 @@ export async function connectMongo(
 
 export function isMongoReady(connection: Connection): boolean {
   return connection.readyState === mongoose.ConnectionStates.connected;
+}
+
+/** MaxTimeMSExpired: the server stopped the operation at its maxTimeMS. */
+const MAX_TIME_MS_EXPIRED = 50;
+
+function isUnavailable(err: unknown): boolean {
+  return (
+    err instanceof mongo.MongoOperationTimeoutError ||
+    err instanceof mongo.MongoServerSelectionError ||
+    err instanceof mongo.MongoNetworkError ||
+    err instanceof mongo.MongoTopologyClosedError ||
+    err instanceof mongo.MongoNotConnectedError ||
+    (err instanceof mongo.MongoServerError && err.code === MAX_TIME_MS_EXPIRED) ||
+    // Mongoose refuses operations on a connection that was force-closed (shutdown) or not open.
+    (err instanceof mongoose.Error && /force closed|before initial connection/.test(err.message))
+  );
+}
+
+/**
+ * The typed form of "MongoDB did not answer in time or cannot be reached", or undefined for any
+ * other error (a duplicate key, a validation error: not the database's availability). A bulk
+ * write reports its command's failure in `errorResponse`, so that is looked at too.
+ */
+export function mongoUnavailable(err: unknown): DependencyUnavailableError | undefined {
+  if (err instanceof DependencyUnavailableError) return err;
+  const inner = err instanceof mongo.MongoBulkWriteError ? (err.errorResponse as unknown) : undefined;
+  if (!isUnavailable(err) && !isUnavailable(inner)) return undefined;
+  return new DependencyUnavailableError(`mongodb unavailable: ${stripCredentials(errorMessage(err))}`, { cause: err });
+}
+
+/**
+ * Closes the connection without waiting on a hung server: operations still in flight are
+ * failed at once (force), and the driver's goodbye to the server gets CLOSE_GRACE_MS. Callers
+ * drain their own work first, so nothing that matters is still running here.
+ */
+export async function closeMongo(connection: Connection, logger: Logger): Promise<void> {
+  const closing = connection.close(true);
+  try {
+    await withTimeout(closing, CLOSE_GRACE_MS, () => new Error(`mongodb did not close within ${CLOSE_GRACE_MS} ms`));
+  } catch (err) {
+    // The close goes on in the background; the process may exit before it ends.
+    closing.catch(() => undefined);
+    logger.warn({ component: 'mongo', err: errorMessage(err) }, 'mongodb close abandoned');
+  }
 }

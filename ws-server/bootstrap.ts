@@ -6,7 +6,7 @@ import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
 import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
-import { once, runAll, withTimeout } from '../shared/lifecycle.js';
+import { once, runAll, settleWithin, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import { BackgroundLoads } from '../shared/background.js';
@@ -167,7 +167,13 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
       await runAll([
         closeSockets,
         () => wakes.cancel(),
-        () => Promise.allSettled([...inFlight]),
+        // An AUTH or wake-up stuck on a store is bounded by its deadlines, and this bound covers
+        // several of them in a row: half the budget, the rest is for closing channels and stores.
+        async () => {
+          if (!(await settleWithin(inFlight, config.shutdownTimeoutMs / 2))) {
+            logger.warn({ inFlight: inFlight.size }, 'drain timed out; closing with work in flight');
+          }
+        },
         () => new Promise<void>((resolve) => wss.close(() => resolve())),
         () => http.close(),
         () => infra.close(),

@@ -10,6 +10,8 @@ export interface ReadDeps {
   models: Models;
   redis: Redis;
   ttlSeconds: number;
+  /** MONGO_BATCH_TIMEOUT_MS: read-all may update hundreds of documents in one command. */
+  batchTimeoutMs: number;
 }
 
 /** `countChanged`: this call moved the notification from unread to read (the unread count fell). */
@@ -71,7 +73,9 @@ export async function markAllRead(deps: ReadDeps, userId: string, now = new Date
 
 async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise<number> {
   const op = readAllOp(userId, now);
-  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update);
+  // Bounded by one user's unread notifications, found by the { userId, status } index. FerretDB
+  // needs seconds for a few hundred, so the batch deadline; past it the caller gets a 503.
+  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update, { timeoutMS: deps.batchTimeoutMs });
   await bumpUnread(deps.redis, userId, -modifiedCount);
   const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
   const newly = await markReadOnce(deps.redis, userId, onlyBuffered, now.getTime(), deps.ttlSeconds);

@@ -11,7 +11,7 @@ import { timelineOf } from '../notifications/timeline.js';
 import type { UnreadSignal } from '../notifications/unread-signal.js';
 
 export interface NotificationsRouterDeps {
-  config: Pick<Config, 'auth' | 'pipeline'>;
+  config: Pick<Config, 'auth' | 'pipeline' | 'mongo'>;
   models: Models;
   redis: Redis;
   /** Announces a changed unread count to the ws-servers; none (tests of the API alone) announces nothing. */
@@ -44,6 +44,7 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
   const { models, redis } = deps;
   const announce = deps.unreadChanged ?? (async () => undefined);
   const ttlSeconds = deps.config.pipeline.bufferTtlSeconds;
+  const batchTimeoutMs = deps.config.mongo.batchTimeoutMs;
   const router = Router();
   const auth = authenticate(deps.config);
   const params = <T>(schema: Joi.ObjectSchema, req: Request) => validate<T>(schema, req.params);
@@ -62,14 +63,14 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    const marked = await markAllRead({ models, redis, ttlSeconds }, userId);
+    const marked = await markAllRead({ models, redis, ttlSeconds, batchTimeoutMs }, userId);
     if (marked > 0) await announce(userId);
     res.json({ userId, marked });
   });
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
-    const outcome = await markRead({ models, redis, ttlSeconds }, notificationId, callerOf(res.locals));
+    const outcome = await markRead({ models, redis, ttlSeconds, batchTimeoutMs }, notificationId, callerOf(res.locals));
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
     if (outcome.countChanged) await announce(outcome.userId);
     res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt });

@@ -31,6 +31,9 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     AMQP_NAME_PREFIX: `t.${id}.`,
     REDIS_KEY_PREFIX: `t:${id}:`,
     CONNECT_TIMEOUT_MS: '5000',
+    // The shared FerretDB under a parallel test run is far slower than production MongoDB; tests
+    // of the deadline itself set their own.
+    MONGO_QUERY_TIMEOUT_MS: '5000',
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     ...overrides,
   };

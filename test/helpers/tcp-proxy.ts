@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Config } from '../../shared/config.js';
 
 /**
  * A TCP pass-through to a real server that a test can cut and restore, to show how a service
@@ -55,13 +56,11 @@ export class TcpProxy {
   }
 
   /**
-   * Ends a stall: the held connections are dropped (their clients reconnect, as after a real
-   * server's recovery) and new ones pass through again.
+   * Forwards new connections again. The held ones stay hung, as the connections a hung server
+   * had open usually do: only a client that gives up on them (a deadline) gets its work through.
    */
   resume(): void {
-    if (!this.stalled) return;
     this.stalled = false;
-    for (const s of this.sockets) s.destroy();
   }
 
   /** Drops every connection and refuses new ones until `start()` is called again. */
@@ -75,4 +74,12 @@ export class TcpProxy {
   async close(): Promise<void> {
     await this.cut();
   }
+}
+
+/** A proxy in front of the config's MongoDB, and a copy of the config that reaches MongoDB through it. */
+export async function mongoBehindProxy(direct: Config): Promise<{ proxy: TcpProxy; config: Config }> {
+  const target = new URL(direct.mongo.url);
+  const proxy = await new TcpProxy(target.hostname, Number(target.port || 27017)).start();
+  target.port = String(proxy.port);
+  return { proxy, config: { ...direct, mongo: { ...direct.mongo, url: target.toString() } } };
 }

@@ -11,7 +11,7 @@ import { connectMongo, type Connection } from '../../shared/mongo.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 describe('jobs while MongoDB is unreachable', () => {
@@ -31,11 +31,7 @@ describe('jobs while MongoDB is unreachable', () => {
 
   before(async () => {
     ({ config: direct } = testEnv('jobsretry', { RETRY_BASE_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '2', CONNECT_TIMEOUT_MS: '1500' }));
-    const mongoUrl = new URL(direct.mongo.url);
-    // In front of the server MONGO_URL names (not always the default port).
-    proxy = await new TcpProxy(mongoUrl.hostname, Number(mongoUrl.port || 27017)).start();
-    mongoUrl.port = String(proxy.port);
-    config = { ...direct, mongo: { ...direct.mongo, url: mongoUrl.toString() } };
+    ({ proxy, config } = await mongoBehindProxy(direct));
     jobs = await bootstrap(config, testLogger);
     amqp = await connectAmqp(config, testLogger);
     publisher = await amqp.createChannel('test-publisher');

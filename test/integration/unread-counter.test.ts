@@ -22,7 +22,7 @@ describe('the unread counter', () => {
   let m: Models;
   let redis: Redis;
   let seq = 0;
-  const deps = () => ({ models: m, redis, ttlSeconds: 60 });
+  const deps = () => ({ models: m, redis, ttlSeconds: 60, batchTimeoutMs: config.mongo.batchTimeoutMs });
   const make = (userId: string): Notification => ({
     id: uuidv7(), userId, seq: (seq += 1), type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
     message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],

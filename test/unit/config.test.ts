@@ -62,6 +62,14 @@ describe('config', () => {
     assert.match(problems[0]!, /MONGO_URL \/ MONGO_URI/);
   });
 
+  it('gives every MongoDB operation a deadline below the shutdown bound', () => {
+    assert.equal(loadConfig({}).mongo.queryTimeoutMs, 2000);
+    assert.equal(loadConfig({}).mongo.batchTimeoutMs, 5000);
+    assert.equal(loadConfig({ MONGO_QUERY_TIMEOUT_MS: '750' }).mongo.queryTimeoutMs, 750);
+    const problems = problemsOf({ MONGO_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' });
+    assert.deepEqual(problems, ['MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS']);
+  });
+
   it('treats empty variables as unset', () => {
     const config = loadConfig({ RABBITMQ_URL: '', PORT: '' });
     assert.equal(config.rabbitmq.url, 'amqp://guest:guest@127.0.0.1:5672');
