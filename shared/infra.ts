@@ -49,7 +49,7 @@ export async function connectInfra(config: Config, logger: Logger, options: Infr
   const redis = redisResult.value;
   const mongo = mongoResult.value;
   const m = models(mongo);
-  await ensureIndexes(m);
+  await ensureIndexes(m, config.connectTimeoutMs);
   return {
     amqp,
     redis,

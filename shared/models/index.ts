@@ -25,7 +25,10 @@ export type Models = ReturnType<typeof models>;
 /**
  * Creates the declared indexes (autoIndex is off). createIndexes, not syncIndexes: it never
  * drops an index another version of the service still relies on during a rolling deploy.
+ * Start-up work, so it gets start-up's deadline (`timeoutMs`, CONNECT_TIMEOUT_MS) rather than a
+ * query's: creating a database's collections and indexes on a busy store takes longer than a read.
  */
-export async function ensureIndexes(m: Models): Promise<void> {
-  await Promise.all(Object.values(m).map((model) => model.createIndexes()));
+export async function ensureIndexes(m: Models, timeoutMs?: number): Promise<void> {
+  const options = timeoutMs === undefined ? undefined : { timeoutMS: timeoutMs };
+  await Promise.all(Object.values(m).map((model) => model.createIndexes(options)));
 }
