@@ -42,7 +42,9 @@ export async function connectMongo(
     bufferCommands: false,
     // Indexes are built explicitly by ensureIndexes() at start-up, so a failure is visible there.
     autoIndex: false,
-    autoCreate: true,
+    // Not at model compile time under a query's deadline: ensureIndexes() creates the collections
+    // with their indexes, under start-up's deadline, and an insert creates any other.
+    autoCreate: false,
   });
   connection.on('disconnected', () => log.warn({ target }, 'mongodb disconnected'));
   connection.on('reconnected', () => log.info({ target }, 'mongodb reconnected'));

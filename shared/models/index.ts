@@ -29,6 +29,17 @@ export type Models = ReturnType<typeof models>;
  * query's: creating a database's collections and indexes on a busy store takes longer than a read.
  */
 export async function ensureIndexes(m: Models, timeoutMs?: number): Promise<void> {
-  const options = timeoutMs === undefined ? undefined : { timeoutMS: timeoutMs };
-  await Promise.all(Object.values(m).map((model) => model.createIndexes(options)));
+  const options = timeoutMs === undefined ? {} : { timeoutMS: timeoutMs };
+  await Promise.all(
+    Object.values(m).map(async (model) => {
+      // Every collection exists from start-up on (shared/mongo.ts sets autoCreate off).
+      await model.createCollection(options).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code !== NAMESPACE_EXISTS) throw err;
+      });
+      await model.createIndexes(options);
+    }),
+  );
 }
+
+/** The server's answer to creating a collection that exists (MongoDB and FerretDB alike). */
+const NAMESPACE_EXISTS = 48;
