@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { within, type BackgroundLoads } from '../shared/background.js';
+import type { BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
 import { fillUserName, readUserNames } from '../shared/user-directory.js';
 
@@ -34,13 +34,12 @@ export function createUserNames(models: Models, redis: Redis, options: UserNames
   };
   // One _id lookup per name, not one `$in` query: the same cost on MongoDB, and FerretDB does not
   // push `$in` down to its backend, so it answers it by reading the whole collection.
-  const load = (id: string) =>
-    options.loads.run(`name:${id}`, async () => {
-      const user = await models.User.findById(id, { name: 1 }).lean();
-      const name = user?.name ?? null;
-      await fillUserName(redis, id, name);
-      return name;
-    });
+  const load = async (id: string) => {
+    const user = await models.User.findById(id, { name: 1 }).lean();
+    const name = user?.name ?? null;
+    await fillUserName(redis, id, name);
+    return name;
+  };
 
   return {
     async resolve(ids) {
@@ -54,7 +53,7 @@ export function createUserNames(models: Models, redis: Redis, options: UserNames
           if (copy === undefined) unknown.push(id);
           else remember(id, copy, now);
         });
-        const loaded = await Promise.all(unknown.map((id) => within(load(id), options.fallbackWaitMs)));
+        const loaded = await Promise.all(unknown.map((id) => options.loads.attempt(`name:${id}`, () => load(id), options.fallbackWaitMs)));
         unknown.forEach((id, i) => {
           const answer = loaded[i];
           if (answer?.done) remember(id, answer.value, now);

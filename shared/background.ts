@@ -67,6 +67,17 @@ export class BackgroundLoads {
     return promise;
   }
 
+  /**
+   * Starts (or joins) the load and waits for it at most `waitMs`, and not at all when it had to
+   * queue: behind `concurrency` running loads it cannot finish that soon, so a burst (a reconnect
+   * storm of new users) answers at once instead of each caller sitting out the wait in vain.
+   */
+  async attempt<T>(key: string, load: () => Promise<T>, waitMs: number): Promise<Settled<T>> {
+    const queued = !this.byKey.has(key) && this.running >= this.concurrency;
+    const promise = this.run(key, load);
+    return within(promise, queued ? 0 : waitMs);
+  }
+
   /** Refuses new loads; those running finish on their own deadline. */
   close(): void {
     this.closed = true;

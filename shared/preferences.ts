@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import type { Redis } from 'ioredis';
-import { within, type BackgroundLoads } from './background.js';
+import type { BackgroundLoads } from './background.js';
 import { DependencyUnavailableError } from './errors.js';
 import { keys } from './keys.js';
 import type { Models } from './models/index.js';
@@ -117,20 +117,20 @@ export interface PreferenceStoreOptions {
  */
 export function preferenceStore(models: Models, redis: Redis, options: PreferenceStoreOptions): PreferenceStore {
   const key = keys.preferences;
-  const load = (userId: string) =>
-    options.loads.run(`prefs:${userId}`, async () => {
-      const doc = await models.Preference.findById(userId).lean();
-      const prefs: Preferences = doc
-        ? { mutedTypes: doc.mutedTypes, promotionalOptOut: doc.promotionalOptOut, doNotDisturb: doc.doNotDisturb ?? null }
-        : DEFAULT_PREFERENCES;
-      await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds, 'NX');
-      return prefs;
-    });
+  const loadFromMongo = async (userId: string) => {
+    const doc = await models.Preference.findById(userId).lean();
+    const prefs: Preferences = doc
+      ? { mutedTypes: doc.mutedTypes, promotionalOptOut: doc.promotionalOptOut, doNotDisturb: doc.doNotDisturb ?? null }
+      : DEFAULT_PREFERENCES;
+    await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds, 'NX');
+    return prefs;
+  };
+  const load = (userId: string) => options.loads.run(`prefs:${userId}`, () => loadFromMongo(userId));
   return {
     async read(userId) {
       const cached = await redis.get(key(userId));
       if (cached !== null) return JSON.parse(cached) as Preferences;
-      const loaded = await within(load(userId), options.fallbackWaitMs);
+      const loaded = await options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs);
       if (loaded.done) return loaded.value;
       options.onFallback?.();
       return DEFAULT_PREFERENCES;

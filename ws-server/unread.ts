@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { within, type BackgroundLoads } from '../shared/background.js';
+import type { BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
 import { readCachedUnread, reconcileUnread, type UnreadState } from '../shared/unread.js';
 import { unreadFrame } from './protocol.js';
@@ -40,8 +40,9 @@ export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
   const { redis, models, loads } = options;
   // In-process on purpose, like redelivery: only a connected socket's badge waits for it.
   const retries = new Map<string, NodeJS.Timeout>();
+  const reconcile = (userId: string) => () => reconcileUnread(redis, models, userId, false);
   const rebuild = (userId: string, attempt: number): Promise<UnreadState> | undefined => {
-    const running = loads.run(`unread:${userId}`, () => reconcileUnread(redis, models, userId, false));
+    const running = loads.run(`unread:${userId}`, reconcile(userId));
     running?.catch(() => {
       if (retries.has(userId) || !options.wanted(userId)) return;
       const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
@@ -58,10 +59,10 @@ export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
     async read(userId) {
       const cached = await readCachedUnread(redis, userId);
       if (cached) return cached;
-      const running = rebuild(userId, 0);
-      const answer = await within(running, options.fallbackWaitMs);
+      const answer = await loads.attempt(`unread:${userId}`, reconcile(userId), options.fallbackWaitMs);
       if (answer.done) return answer.value;
-      running?.then((state) => options.onRebuilt(userId, state)).catch(() => undefined);
+      // Joins the load attempt() started (same key), adding the retry and the UNREAD frame.
+      rebuild(userId, 0)?.then((state) => options.onRebuilt(userId, state)).catch(() => undefined);
       return undefined;
     },
     stop() {
