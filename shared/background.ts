@@ -43,13 +43,23 @@ export class BackgroundLoads {
     const promise = new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running += 1;
-        load()
-          .then(resolve, reject)
-          .finally(() => {
-            this.running -= 1;
-            this.byKey.delete(key);
-            this.queue.shift()?.start();
-          });
+        // The slot and the key are freed before the caller hears the answer, so a caller that
+        // reacts to it can start the next load at once, and a new call for the key reads afresh.
+        const done = () => {
+          this.running -= 1;
+          this.byKey.delete(key);
+          this.queue.shift()?.start();
+        };
+        load().then(
+          (value) => {
+            done();
+            resolve(value);
+          },
+          (err: unknown) => {
+            done();
+            reject(err);
+          },
+        );
       };
       if (this.running < this.concurrency) start();
       else
