@@ -50,7 +50,8 @@ export class BackgroundLoads {
           this.byKey.delete(key);
           this.queue.shift()?.start();
         };
-        load().then(
+        // A load that throws before returning its promise must free its slot too.
+        new Promise<T>((settle) => settle(load())).then(
           (value) => {
             done();
             resolve(value);
