@@ -42,7 +42,12 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     assert.equal(aged.inserted, AGED_DOCUMENTS);
     process.stdout.write(`# aged database: ${aged.inserted} notifications loaded in ${aged.elapsedMs} ms\n`);
     // One actor notifies everyone here: its rate limit is not what this test is about.
-    p = await startPipeline('aged', { MONGO_URL: viaProxy.toString(), PERSIST_DELAY_MS: '500', RATE_LIMIT_ACTOR_PER_MINUTE: '100000' });
+    p = await startPipeline('aged', {
+      MONGO_URL: viaProxy.toString(),
+      MONGO_FALLBACK_WAIT_MS: '50',
+      PERSIST_DELAY_MS: '500',
+      RATE_LIMIT_ACTOR_PER_MINUTE: '100000',
+    });
   });
   after(async () => {
     for (const c of clients) c.close();

@@ -34,6 +34,10 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     // The shared FerretDB under a parallel test run is far slower than production MongoDB; tests
     // of the deadline itself set their own.
     MONGO_QUERY_TIMEOUT_MS: '5000',
+    // For the same reason a rebuild behind a Redis miss may take longer than the default 50 ms
+    // wait, and AUTH_OK would then leave out the unread count that tests of other things expect
+    // in it. Tests of the fallback itself (test/e2e/aged-database.test.ts) set the default.
+    MONGO_FALLBACK_WAIT_MS: '1000',
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     ...overrides,
   };
