@@ -18,7 +18,7 @@ import { LuaScript } from '../shared/lua.js';
  *
  * version = the number of distinct actors: it only grows, and the consumer holding version N
  * holds every actor of every version below N, so "highest version wins" in the buffer
- * (consumer/commit.ts) can never drop an actor.
+ * (shared/buffer.ts, the buffer commit) can never drop an actor.
  */
 
 export const AGGREGATABLE_TYPES: readonly EventType[] = ['LIKE', 'COMMENT', 'SHARE'];

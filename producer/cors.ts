@@ -19,6 +19,9 @@ export function cors(config: Pick<Config, 'http'>): RequestHandler {
     if (!origin || !allowed(origin, config.http.cors)) return next();
     res.set('Access-Control-Allow-Origin', origin);
     res.vary('Origin');
+    // A browser hides every response header but a few unless exposed: the Retry-After of a 503
+    // tells the page when to try again.
+    res.set('Access-Control-Expose-Headers', 'Retry-After');
     if (req.method !== 'OPTIONS') return next();
     res.set('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
     res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key');

@@ -137,4 +137,10 @@ describe('docs/openapi.yaml against the code', () => {
     const foreign = await preflight('https://evil.example');
     assert.equal(foreign.headers.get('access-control-allow-origin'), null);
   });
+
+  it('lets a page on an allowed origin read Retry-After (the answer to a 503 says when to try again)', async () => {
+    const res = await fetch(`${base}/openapi.json`, { headers: { origin: 'http://localhost:8080' } });
+    assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:8080');
+    assert.match(res.headers.get('access-control-expose-headers') ?? '', /Retry-After/);
+  });
 });
