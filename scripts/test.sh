@@ -8,6 +8,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the tests drive, installed if missing, as scripts/services.sh installs the
+# servers: chromium for the demo page (through playwright-core, never a downloaded browser) and
+# iproute2's `ss`, which reads the ws-server's listen backlog from the kernel.
+ensure_test_tools() {
+  local missing=() as_root=()
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  command -v ss >/dev/null || missing+=(iproute2)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $EUID -ne 0 ]]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      as_root=(sudo -n)
+    else
+      echo "test: ${missing[*]} missing and this script cannot become root; install with:" >&2
+      echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  echo "test: installing ${missing[*]} with apt-get"
+  # The package lists are refreshed only when the install fails without them (a fresh machine).
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" ||
+    { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }
+}
+
 suite=${1:-all}
 case "$suite" in
   unit)
@@ -19,6 +43,7 @@ case "$suite" in
     ;;
   all)
     bash scripts/services.sh up
+    ensure_test_tools
     echo "test: typecheck"; npm run --silent typecheck
     echo "test: lint"; npm run --silent lint
     echo "test: build"; npm run --silent build

@@ -9,7 +9,7 @@ import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
 
-/** Debian's chromium (apt-get install chromium; .ci/run installs it), never a downloaded build. */
+/** Debian's chromium (scripts/test.sh installs it if missing), never a downloaded build. */
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
   '--no-first-run', '--disable-component-update', '--disable-sync'];
