@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${1:-}" in
+  "") ;;
+  -h | --help | help)
+    echo "usage: npm run dev   (infrastructure, the four services and the demo data; Ctrl-C stops them)"
+    exit 0
+    ;;
+  *)
+    echo "usage: npm run dev   (takes no arguments)" >&2
+    exit 2
+    ;;
+esac
+
 bash scripts/services.sh up
 
 export NODE_ENV=${NODE_ENV:-development}

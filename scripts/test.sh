@@ -49,6 +49,10 @@ case "$suite" in
     echo "test: build"; npm run --silent build
     mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/fixtures/*' -not -path 'test/chaos/*' | sort)
     ;;
+  -h | --help | help)
+    echo "usage: npm test [-- unit|all|chaos]   (default: all; see the header of scripts/test.sh)"
+    exit 0
+    ;;
   *)
     echo "usage: npm test [-- unit|all|chaos]" >&2
     exit 2
