@@ -53,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['shared/config.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    files: ['shared/config.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

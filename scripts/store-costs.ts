@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/logger.js';
 import { ensureIndexes, models, type NotificationDoc } from '../shared/models/index.js';
 import { loadConfig } from '../shared/config.js';
@@ -8,24 +9,33 @@ import { loadAgedNotifications } from '../test/helpers/aged-db.js';
 
 /**
  * What each query the services run on `notifications` costs on an aged collection, for
- * docs/persistence.md. Creates its own database next to MONGO_URL's, loads STORE_COSTS_DOCS
- * aged documents (default 200,000, ~1,000 owners) with the indexes ensureIndexes() declares,
- * times each query for one owner (median of STORE_COSTS_RUNS runs after two warm-ups) and
- * drops the database again.
+ * docs/persistence.md. Creates its own database on the server MONGO_URL names (read through
+ * shared/config.ts like every service), loads `--docs` aged documents (default 200,000, ~1,000
+ * owners) with the indexes ensureIndexes() declares, times each query for one owner (median of
+ * `--runs` runs after two warm-ups) and drops the database again.
  *
- *   MONGO_URL=mongodb://127.0.0.1:27017 npx tsx scripts/store-costs.ts
- *   STORE_COSTS_EXPLAIN=1 ... also prints the store's plan for each query.
- *   STORE_COSTS_KEEP=1 ... keeps the database (its name is printed) to look at it further.
+ *   MONGO_URL=mongodb://127.0.0.1:27017 npx tsx scripts/store-costs.ts [--docs N] [--runs N]
+ *   --explain   also prints the store's plan for each query
+ *   --keep      keeps the database (its name is printed) to look at it further
  */
-const count = Number(process.env.STORE_COSTS_DOCS ?? 200_000);
-const runs = Number(process.env.STORE_COSTS_RUNS ?? 20);
-const explain = process.env.STORE_COSTS_EXPLAIN === '1';
-const keep = process.env.STORE_COSTS_KEEP === '1';
-const log = createLogger({ log: { level: process.env.LOG_LEVEL ?? 'info', pretty: false } }, 'store-costs');
+const { values: flags } = parseArgs({
+  options: { docs: { type: 'string' }, runs: { type: 'string' }, explain: { type: 'boolean' }, keep: { type: 'boolean' } },
+});
+const count = Number(flags.docs ?? 200_000);
+const runs = Number(flags.runs ?? 20);
+const explain = flags.explain === true;
+const keep = flags.keep === true;
+const config = loadConfig();
+const log = createLogger(config, 'store-costs');
 
-const url = new URL(process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017');
+const url = new URL(config.mongo.url);
 url.pathname = `/store_costs_${randomBytes(3).toString('hex')}`;
-const connection = await connectMongo(loadConfig({ MONGO_URL: url.toString(), CONNECT_TIMEOUT_MS: '10000', SHUTDOWN_TIMEOUT_MS: '60000', MONGO_QUERY_TIMEOUT_MS: '30000', MONGO_BATCH_TIMEOUT_MS: '30000' }), log);
+// A measurement, not a service: a query or a 200,000-document load may take longer than a
+// service's deadline would allow on a busy machine.
+const connection = await connectMongo(
+  { ...config, mongo: { ...config.mongo, url: url.toString(), queryTimeoutMs: 60_000, batchTimeoutMs: 60_000 } },
+  log,
+);
 const { Notification } = models(connection);
 
 interface Row {

@@ -118,3 +118,12 @@ export async function within<T>(promise: Promise<T> | undefined, ms: number): Pr
     clearTimeout(timer);
   }
 }
+
+/**
+ * When a socket-side rebuild that failed (MongoDB down or slow) is tried again: 1 s, doubling up
+ * to 30 s. One schedule for the replay catch-up and the unread rebuild, so docs/protocol.md can
+ * state it once. `attempt` counts from 0.
+ */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(30_000, 1000 * 2 ** attempt);
+}

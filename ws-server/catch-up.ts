@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BackgroundLoads } from '../shared/background.js';
+import { retryDelayMs, type BackgroundLoads } from '../shared/background.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Models } from '../shared/models/index.js';
@@ -19,9 +19,6 @@ export interface CatchUpDeps {
   logger: Logger;
 }
 
-/** First retry after a failed catch-up; each further one doubles, up to the cap. */
-const RETRY_BASE_MS = 1000;
-const RETRY_MAX_MS = 30_000;
 
 let nextCatchUpId = 0;
 
@@ -60,7 +57,7 @@ export function startCatchUp(
   const retry = (err: unknown): void => {
     deps.metrics.catchUps.inc({ outcome: 'retry' });
     if (!session.open) return;
-    const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+    const delayMs = retryDelayMs(attempt);
     attempt += 1;
     deps.logger.warn({ err: errorMessage(err), userId, attempt, delayMs }, 'replay catch-up from MongoDB failed; trying again');
     session.catchUpTimer = setTimeout(run, delayMs);

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BackgroundLoads } from '../shared/background.js';
+import { retryDelayMs, type BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
 import { readCachedUnread, reconcileUnread, type UnreadState } from '../shared/unread.js';
 import { unreadFrame } from './protocol.js';
@@ -32,9 +32,6 @@ export interface UnreadReaderHandle {
   stop(): void;
 }
 
-/** First retry of a failed rebuild; each further one doubles, up to the cap. */
-const RETRY_BASE_MS = 1000;
-const RETRY_MAX_MS = 30_000;
 
 export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
   const { redis, models, loads } = options;
@@ -45,7 +42,7 @@ export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
     const running = loads.run(`unread:${userId}`, reconcile(userId));
     running?.catch(() => {
       if (retries.has(userId) || !options.wanted(userId)) return;
-      const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+      const delayMs = retryDelayMs(attempt);
       const timer = setTimeout(() => {
         retries.delete(userId);
         if (options.wanted(userId)) rebuild(userId, attempt + 1)?.then((state) => options.onRebuilt(userId, state), () => undefined);
