@@ -41,6 +41,15 @@ function startJobs(): { proc: ChildProcess; output(): string } {
   return { proc, output: () => out };
 }
 
+/** Waits for jobs to listen; a failure says how jobs ended, with what it printed. */
+async function listening(jobs: { proc: ChildProcess; output(): string }): Promise<void> {
+  await eventually(() => jobs.proc.exitCode === null && /jobs listening/.test(jobs.output()), {
+    what: 'jobs to start',
+    timeoutMs: 60_000,
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)} (exit code ${jobs.proc.exitCode}):\n${jobs.output()}`);
+  });
+}
 
 /**
  * SIGTERM while a batch write hangs on an unreachable MongoDB: jobs must still exit 0 within
@@ -63,7 +72,7 @@ describe('jobs shutdown with a batch stuck on MongoDB', () => {
 
   it('exits 0 and loses nothing', async () => {
     const first = startJobs();
-    await eventually(() => /jobs listening/.test(first.output()), { what: 'jobs to start' });
+    await listening(first);
     proxy.stall();
 
     const publisher = await amqp.createChannel('test-publisher');

@@ -47,7 +47,7 @@ export async function startBuilt(service: ServiceName, env: Record<string, strin
       const match = /"port":(\d+)[^\n]*listening/.exec(output());
       return match ? Number(match[1]) : undefined;
     },
-    { what: `${service} to listen`, timeoutMs: 30_000 },
+    { what: `${service} to listen`, timeoutMs: 60_000 },
   ).catch((err: unknown) => {
     proc.kill('SIGKILL');
     throw err;
