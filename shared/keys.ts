@@ -49,6 +49,11 @@ export const keys = {
   fanoutPagePublished: (eventId: string, page: number) => `fanout:published:${eventId}:${page}`,
   /** Every recipient of fan-out page `page` went through the per-recipient path: a copy is skipped. */
   fanoutPageDone: (eventId: string, page: number) => `fanout:done:${eventId}:${page}`,
+  /**
+   * The Redis pub/sub channel of wakes (shared/messages.ts WakeExchangeMessage). Channels are not
+   * keys, so ioredis does not prefix them: callers pass REDIS_KEY_PREFIX and get the full name.
+   */
+  wakeChannel: (keyPrefix: string) => `${keyPrefix}wake`,
   /** Hash of stage → epoch ms for one notification or event: the timeline API reads it. */
   timeline: (id: string) => `timeline:${id}`,
 } as const;

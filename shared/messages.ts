@@ -1,11 +1,34 @@
+import type { Notification } from './notification.js';
+
 /**
- * Bodies of the AMQP messages between services (JSON, persistent, contentType
+ * Bodies of the messages between services (JSON; on AMQP persistent, contentType
  * application/json). The event body itself is defined by the Joi schema in shared/schemas.
- * A persist job's body is a whole `Notification` (shared/notification.ts), so jobs can store
- * it even if Redis lost the buffered copy.
+ * A persist job carries whole `Notification`s (shared/notification.ts), so jobs can store them
+ * even if Redis lost the buffered copies.
  */
 
-/** ws-server → jobs: a user acked a notification. */
+/**
+ * consumer → jobs, through the persist delay queue: every notification one flush of the consumer
+ * committed (one broker message per flush, not per notification). jobs still accepts a bare
+ * `Notification` body, the format before batches, so messages already queued during a rolling
+ * deploy are stored too.
+ */
+export interface PersistBatchMessage {
+  notifications: Notification[];
+}
+
+/**
+ * ws-server → jobs: the acks of one ACK frame (one broker message per frame). jobs still
+ * accepts the single `AckMessage` body, the format before batches.
+ */
+export interface AckBatchMessage {
+  userId: string;
+  /** ISO 8601. */
+  ackedAt: string;
+  notificationIds: string[];
+}
+
+/** ws-server → jobs: a user acked a notification (the format before AckBatchMessage; still accepted). */
 export interface AckMessage {
   notificationId: string;
   userId: string;
@@ -29,8 +52,24 @@ export interface UnreadChangedMessage {
   userId: string;
 }
 
-/** Everything published on topology.wakeExchange. */
-export type WakeExchangeMessage = WakeMessage | UnreadChangedMessage;
+/**
+ * consumer → every ws-server, from inside the buffer commit script: the committed version itself
+ * and the user's unread count after it, so the ws-server pushes without reading Redis. Absent
+ * `unread` means the counter is missing (a rebuild is due; the ws-server reads it its own way).
+ */
+export interface PushWakeMessage {
+  kind: 'push';
+  userId: string;
+  notification: Notification;
+  unread?: { count: number; version: number };
+}
+
+/**
+ * Everything published on the Redis wake channel (keys.wakeChannel): pub/sub, at most once. A
+ * lost wake costs latency only: the buffer is the truth, and AUTH replay, redelivery and the
+ * ws-server's resync after its subscriber reconnects bring everything pending.
+ */
+export type WakeExchangeMessage = WakeMessage | UnreadChangedMessage | PushWakeMessage;
 
 /**
  * consumer → consumer, through the wake delay ladder (topology.wakeDelayQueues): a wake held
