@@ -17,6 +17,7 @@ export interface PushDeps {
 /** One message of the wake exchange: new notifications to push, or only a changed unread count. */
 export async function onWakeMessage(deps: PushDeps, message: WakeExchangeMessage): Promise<void> {
   if (message.kind === 'unread') await announceUnread(deps.registry, deps.readUnread, message.userId);
+  else if (message.kind === 'push') await pushWake(deps, { userId: message.userId, notificationIds: [message.notification.id] });
   else await pushWake(deps, message);
 }
 
