@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /**
@@ -13,6 +14,15 @@ export class LuaScript {
 
   constructor(private readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /**
+   * A script kept in its own `.lua` file next to the module that runs it (`new URL('./x.lua',
+   * import.meta.url)`), whose header names its KEYS and ARGV. Read once, when the module loads;
+   * `npm run build` copies the `.lua` files into dist/ beside the compiled modules.
+   */
+  static fromFile(url: URL): LuaScript {
+    return new LuaScript(readFileSync(url, 'utf8'));
   }
 
   async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
