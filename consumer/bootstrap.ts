@@ -14,11 +14,9 @@ import { createFanoutMetrics } from './fanout-metrics.js';
 import { createMessageHandler } from './handle-message.js';
 import { createConsumerMetrics } from './metrics.js';
 import { PersistHandOff } from './hand-off.js';
+import { PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import { keys } from '../shared/keys.js';
 import { createUserNames } from './user-names.js';
-
-/** A persist message's body at most: far below RabbitMQ's default 128 MiB limit, and small enough for jobs to parse quickly. */
-const PERSIST_MESSAGE_MAX_BYTES = 1024 * 1024;
 
 export interface ConsumerService extends ServiceHandle {
   port: number;
@@ -35,7 +33,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   const handOff = new PersistHandOff(channel, infra.amqp.topology, {
     lingerMs: config.persist.handOffLingerMs,
     maxNotifications: config.persist.handOffMaxNotifications,
-    maxBytes: PERSIST_MESSAGE_MAX_BYTES,
+    maxBytes: PERSIST_BATCH_MAX_BYTES,
   });
   const deps = {
     redis: infra.redis,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Topology } from '../shared/amqp/topology.js';
 import { JSON_CONTENT_TYPE } from '../shared/messages.js';
+import { encodePersistBatch } from '../shared/persist-batch.js';
 
 /**
  * The hand-off to jobs: the notifications the consumer committed travel to the persist delay
@@ -81,7 +82,7 @@ export class PersistHandOff {
     const batch = this.pending;
     this.pending = undefined;
     if (!batch) return;
-    const body = Buffer.from(`{"notifications":[${batch.jsons.join(',')}]}`);
+    const body = encodePersistBatch(batch.jsons);
     const publish = this.channel
       .sendToQueue(this.topology.persistDelayQueue, body, {
         persistent: true,
