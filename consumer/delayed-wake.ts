@@ -1,7 +1,9 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
+import { settle } from '../shared/amqp/envelope.js';
+import { failurePolicies } from '../shared/amqp/failure-policy.js';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
-import { errorMessage } from '../shared/errors.js';
+import { asError, errorMessage, PermanentError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
@@ -38,7 +40,24 @@ export async function publishWake(redis: Redis, wakeChannel: string, wake: WakeM
   await redis.publish(wakeChannel, JSON.stringify(wake));
 }
 
-/** Consumes the ladder's exit: re-schedules what is early, publishes what is due. */
+function parseDelayedWake(content: Buffer): DelayedWakeMessage {
+  let body: DelayedWakeMessage;
+  try {
+    body = JSON.parse(content.toString('utf8')) as DelayedWakeMessage;
+  } catch (err) {
+    throw new PermanentError(`delayed wake: invalid_json: ${errorMessage(err)}`);
+  }
+  if (typeof body !== 'object' || body === null || typeof body.userId !== 'string' || !Array.isArray(body.notificationIds) || typeof body.dueAtMs !== 'number') {
+    throw new PermanentError('delayed wake: not a {userId, notificationIds, dueAtMs} object');
+  }
+  return body;
+}
+
+/**
+ * Consumes the ladder's exit: re-schedules what is early, publishes what is due. A failure is
+ * settled by the shared envelope with the due queue's FailurePolicy: a body that is not a delayed
+ * wake is dead-lettered, a failed forward (Redis or the broker) waits on the ladder's short rungs.
+ */
 export async function consumeDueWakes(
   channel: ChannelWrapper,
   topology: Topology,
@@ -46,30 +65,26 @@ export async function consumeDueWakes(
   wakeChannel: string,
   logger: Logger,
 ): Promise<void> {
+  const policy = failurePolicies(topology).wakeDue;
   await channel.consume(
     topology.wakeDueQueue,
     async (msg: ConsumeMessage) => {
-      let body: DelayedWakeMessage;
+      let body: DelayedWakeMessage | undefined;
+      let result: 'forwarded' | Error;
       try {
-        body = JSON.parse(msg.content.toString('utf8')) as DelayedWakeMessage;
-        if (typeof body.userId !== 'string' || !Array.isArray(body.notificationIds) || typeof body.dueAtMs !== 'number') {
-          throw new Error('not a delayed wake');
-        }
-      } catch (err) {
-        // A held wake only speeds delivery up (the buffer and replay hold the truth): drop it.
-        logger.warn({ err: errorMessage(err) }, 'malformed delayed wake dropped');
-        channel.ack(msg);
-        return;
-      }
-      try {
+        body = parseDelayedWake(msg.content);
         const { dueAtMs, ...wake } = body;
         if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
         else await publishWake(redis, wakeChannel, wake);
-        channel.ack(msg);
+        result = 'forwarded';
       } catch (err) {
-        logger.warn({ err: errorMessage(err), userId: body.userId, notificationIds: firstIds(body.notificationIds) }, 'delayed wake not forwarded; requeued');
-        channel.nack(msg, false, true);
+        result = asError(err);
       }
+      const settled = await settle(channel, policy, msg, result);
+      if (!settled.failed) return;
+      const ids = body ? { userId: body.userId, notificationIds: firstIds(body.notificationIds) } : {};
+      if (settled.outcome === 'requeued') logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
+      else logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'delayed wake not forwarded');
     },
     { prefetch: 50 },
   );

@@ -1,53 +1,41 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
-import type { Topology } from '../shared/amqp/topology.js';
-import { errorMessage, PermanentError } from '../shared/errors.js';
-import { stripCredentials } from '../shared/redact.js';
-import { runFanoutPage, type FanoutDeps } from './fanout.js';
+import { settle } from '../shared/amqp/envelope.js';
+import { failurePolicies } from '../shared/amqp/failure-policy.js';
+import { asError } from '../shared/errors.js';
+import { runFanoutPage, type FanoutDeps, type PageOutcome } from './fanout.js';
 import { parseFanoutPage } from './fanout-message.js';
 import type { FanoutMetrics } from './fanout-metrics.js';
-import { deadLetter, retryOrDeadLetter } from './retry.js';
-
-/** retry.ts's rules, pointed at the fan-out queue's own retry and dead-letter queues. */
-function fanoutRetryTopology(t: Topology): Topology {
-  return { ...t, eventsRetryQueues: t.fanoutRetryQueues, eventsDeadQueue: t.fanoutDeadQueue };
-}
 
 /**
- * The AMQP callback of topology.fanoutQueue: parse one page, run it, then ack — or retry it
- * through the broker's TTL queues, or dead-letter poison. Acked only after its successor
- * (the next page, the notifications, a retry copy or a dead letter) is confirmed.
+ * The AMQP callback of topology.fanoutQueue: parse one page, run it, then ack — or settle the
+ * failure through the shared envelope with the fan-out queue's FailurePolicy (retry ladder, then
+ * dead letter; poison at once). Acked only after its successor (the next page, the
+ * notifications, a retry copy or a dead letter) is confirmed.
  */
 export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper; fanoutMetrics: FanoutMetrics }) {
   const { channel, logger, fanoutMetrics } = deps;
-  const retryTopology = fanoutRetryTopology(deps.topology);
+  const policy = failurePolicies(deps.topology).fanout;
   return async (msg: ConsumeMessage | null): Promise<void> => {
     if (msg === null) return;
-    let outcome: string;
+    let result: PageOutcome['status'] | Error;
     try {
-      try {
-        const result = await runFanoutPage(deps, parseFanoutPage(msg.content));
-        outcome = result.status;
-        if (result.status === 'done') {
-          for (const [o, n] of Object.entries(result.recipients)) fanoutMetrics.recipients.inc({ outcome: o }, n);
-        }
-      } catch (err) {
-        const reason = stripCredentials(errorMessage(err));
-        if (err instanceof PermanentError) {
-          await deadLetter(channel, retryTopology, msg, reason);
-          outcome = 'dead_lettered';
-        } else {
-          outcome = await retryOrDeadLetter(channel, retryTopology, msg, reason);
-        }
-        logger.warn({ eventId: eventIdOf(msg), messageId: msg.properties.messageId, err: reason, outcome }, 'fan-out page failed');
+      const page = await runFanoutPage(deps, parseFanoutPage(msg.content));
+      result = page.status;
+      if (page.status === 'done') {
+        for (const [o, n] of Object.entries(page.recipients)) fanoutMetrics.recipients.inc({ outcome: o }, n);
       }
     } catch (err) {
-      logger.error({ eventId: eventIdOf(msg), messageId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter a fan-out page; requeueing');
-      channel.nack(msg, false, true);
+      result = asError(err);
+    }
+    const settled = await settle(channel, policy, msg, result);
+    const ids = { eventId: eventIdOf(msg), messageId: msg.properties.messageId as unknown };
+    if (settled.outcome === 'requeued') {
+      logger.error({ ...ids, err: settled.republishError }, 'could not retry or dead-letter a fan-out page; requeueing');
       return;
     }
-    fanoutMetrics.pages.inc({ outcome });
-    channel.ack(msg);
+    if (settled.failed) logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'fan-out page failed');
+    fanoutMetrics.pages.inc({ outcome: settled.outcome });
   };
 }
 

@@ -1,12 +1,12 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
-import { errorMessage, PermanentError } from '../shared/errors.js';
-import { stripCredentials } from '../shared/redact.js';
+import { failurePolicies } from '../shared/amqp/failure-policy.js';
+import { settle } from '../shared/amqp/envelope.js';
+import { asError, PermanentError } from '../shared/errors.js';
 import { dispatchEvents, type IncomingToProcess } from './dispatch-event.js';
 import type { FanoutDeps } from './fanout.js';
 import type { Outcome } from './metrics.js';
 import { parseEvent } from './parse-event.js';
-import { deadLetter, retryOrDeadLetter } from './retry.js';
 
 export interface BatchOptions {
   /** Events processed together at most (the pipeline of script calls of one batch). */
@@ -18,8 +18,8 @@ export interface BatchOptions {
  * committed wait and form the next batch (group commit: no timer, a batch is whatever arrived
  * meanwhile, so an idle pipeline handles one event at once and a loaded one amortises each round
  * trip over many). Each message's fate follows its own outcome or error: acked once its work is
- * confirmed; a PermanentError dead-letters it, any other error retries it through the broker's
- * TTL queues (retry.ts) — acked only after that copy is confirmed, else nacked back onto the queue.
+ * confirmed; any error is settled by the shared envelope (shared/amqp/envelope.ts, the events
+ * queue's FailurePolicy): dead letter or retry copy confirmed, then acked, else nacked back.
  *
  * Returns the AMQP callback; its promise settles when that message was acked or nacked.
  */
@@ -28,29 +28,18 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
   let waiting: Array<{ msg: ConsumeMessage; settle(): void }> = [];
   let committing = false;
 
+  const policy = failurePolicies(topology).events;
+
   const settleOne = async (msg: ConsumeMessage, result: Outcome | Error): Promise<void> => {
-    let outcome: Outcome;
-    try {
-      if (!(result instanceof Error)) {
-        outcome = result;
-      } else {
-        const reason = stripCredentials(errorMessage(result));
-        if (result instanceof PermanentError) {
-          await deadLetter(channel, topology, msg, reason);
-          outcome = 'dead_lettered';
-          logger.warn({ eventId: msg.properties.messageId, reason }, 'event dead-lettered');
-        } else {
-          outcome = await retryOrDeadLetter(channel, topology, msg, reason);
-          logger.warn({ eventId: msg.properties.messageId, err: reason, outcome }, 'event processing failed');
-        }
-      }
-    } catch (err) {
-      logger.error({ eventId: msg.properties.messageId, err: errorMessage(err) }, 'could not retry or dead-letter; requeueing');
-      channel.nack(msg, false, true);
+    const settled = await settle(channel, policy, msg, result);
+    const eventId = msg.properties.messageId as unknown;
+    if (settled.outcome === 'requeued') {
+      logger.error({ eventId, err: settled.republishError }, 'could not retry or dead-letter; requeueing');
       return;
     }
-    metrics.processed.inc({ outcome });
-    channel.ack(msg);
+    if (settled.failed && result instanceof PermanentError) logger.warn({ eventId, reason: settled.reason }, 'event dead-lettered');
+    else if (settled.failed) logger.warn({ eventId, err: settled.reason, outcome: settled.outcome }, 'event processing failed');
+    metrics.processed.inc({ outcome: settled.outcome });
   };
 
   /** One batch: parse each, process the valid ones together, then settle each on its own. */
@@ -63,7 +52,7 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
         const acceptedAtMs = typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp : undefined;
         valid.push({ index, item: { event, ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }) } });
       } catch (err) {
-        results[index] = err instanceof Error ? err : new Error(String(err));
+        results[index] = asError(err);
       }
     });
     // The commit step is what the next batch waits for; the hand-off (the persist batch's
@@ -76,7 +65,7 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
       release,
     ).then(
       (outcomes) => valid.forEach((v, k) => (results[v.index] = outcomes[k]!)),
-      (err: unknown) => valid.forEach((v) => (results[v.index] = err instanceof Error ? err : new Error(String(err)))),
+      (err: unknown) => valid.forEach((v) => (results[v.index] = asError(err))),
     );
     await Promise.race([committed, processing]);
     void processing.then(async () => {

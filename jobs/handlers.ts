@@ -1,5 +1,7 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
+import { deadLetter, republishFailed } from '../shared/amqp/envelope.js';
+import { failurePolicies, type FailurePolicy } from '../shared/amqp/failure-policy.js';
 import type { Topology } from '../shared/amqp/topology.js';
 import { PermanentError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -8,7 +10,6 @@ import type { AckBatchMessage } from '../shared/messages.js';
 import { encodePersistBatch } from '../shared/persist-batch.js';
 import { applyAcks, type AckDeps } from './acks.js';
 import type { BatchConsumerOptions, BatchHandler, Decoded } from './batch-consumer.js';
-import { deadLetter, retryLater } from './failures.js';
 import { describeInvalid, parseAckMessage, parsePersistJob, type PersistJob } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 import { persistNotifications, type PersistDeps } from './persist.js';
@@ -45,8 +46,7 @@ export const ackCodec: Codec<AckBatchMessage> = {
 async function withoutDead<T>(
   batch: Array<Decoded<Body<T>>>,
   channel: ChannelWrapper,
-  topology: Topology,
-  source: string,
+  policy: FailurePolicy,
   metrics: JobsMetrics,
   log: Logger,
 ): Promise<Array<{ msg: ConsumeMessage; body: T }>> {
@@ -56,12 +56,35 @@ async function withoutDead<T>(
       valid.push({ msg, body: body.value });
       continue;
     }
-    await deadLetter(channel, topology.persistDeadQueue, source, msg, body.error);
-    metrics.deadLettered.inc({ queue: source });
+    await deadLetter(channel, policy, msg, body.error);
+    metrics.deadLettered.inc({ queue: policy.sourceQueue });
     // A bare persist job's messageId is its notification's id; batch and ack bodies have none.
     log.warn({ err: body.error.message, notificationId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
   }
   return valid;
+}
+
+/**
+ * A batch whose write failed: each message goes where the queue's FailurePolicy sends it (the
+ * shared envelope: a transient failure to the retry ladder, waited out on its last rung). Counted
+ * under `label` once every copy is confirmed; a copy that cannot be published rejects, and the
+ * batch consumer returns the whole batch to the queue.
+ */
+async function republishBatch(
+  messages: ConsumeMessage[],
+  channel: ChannelWrapper,
+  policy: FailurePolicy,
+  err: unknown,
+  metrics: JobsMetrics,
+  label: 'persist' | 'acks',
+): Promise<void> {
+  let retried = 0;
+  for (const msg of messages) {
+    const { outcome } = await republishFailed(channel, policy, msg, err);
+    if (outcome === 'retried') retried += 1;
+    else metrics.deadLettered.inc({ queue: policy.sourceQueue });
+  }
+  metrics.retried.inc({ queue: label }, retried);
 }
 
 /**
@@ -73,8 +96,9 @@ async function withoutDead<T>(
  * dead-lettered once. Every message is acked only after all that (batch-consumer.ts).
  */
 export function persistHandler(deps: PersistDeps, topology: Topology, log: Logger): BatchHandler<Body<PersistJob>> {
+  const policy = failurePolicies(topology).persist;
   return async (batch, channel) => {
-    const valid = await withoutDead(batch, channel, topology, topology.persistQueue, deps.metrics, log);
+    const valid = await withoutDead(batch, channel, policy, deps.metrics, log);
     const notifications = valid.flatMap((v) => v.body.notifications);
     deps.metrics.batchSize.observe({ queue: 'persist' }, notifications.length);
     try {
@@ -85,32 +109,36 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
         { err: errorMessage(err), messages: valid.length, notificationCount: notifications.length, notificationIds: firstIds(notifications.map((n) => n.id)) },
         'persist batch failed; retrying with backoff',
       );
-      for (const { msg } of valid) await retryLater(channel, topology.persistRetryQueues, msg, err);
-      deps.metrics.retried.inc({ queue: 'persist' }, valid.length);
+      // The body goes byte for byte as it came: a persist batch travels whole, invalid items
+      // included (they are dead-lettered once the rest is stored).
+      await republishBatch(valid.map((v) => v.msg), channel, policy, err, deps.metrics, 'persist');
       return;
     }
     for (const { msg, body } of valid) {
       if (body.invalid.length === 0) continue;
       const error = new PermanentError(describeInvalid(body.invalid));
       const dead = encodePersistBatch(body.invalid.map((i) => JSON.stringify(i.item)));
-      await deadLetter(channel, topology.persistDeadQueue, topology.persistQueue, msg, error, dead);
-      deps.metrics.deadLettered.inc({ queue: topology.persistQueue });
+      await deadLetter(channel, policy, msg, error, dead);
+      deps.metrics.deadLettered.inc({ queue: policy.sourceQueue });
       log.warn({ err: error.message, invalid: body.invalid.length, stored: body.notifications.length }, 'dead-lettered the invalid part of a persist batch');
     }
   };
 }
 
-/**
- * The acks queue has no retry queues of its own: a failed ack batch is rejected and held
- * unacked by the batch consumer for a while, then requeued.
- */
+/** Ack batches fail and retry like persist batches, through the acks queue's own retry queues. */
 export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): BatchHandler<Body<AckBatchMessage>> {
+  const policy = failurePolicies(topology).acks;
   return async (batch, channel) => {
-    const valid = await withoutDead(batch, channel, topology, topology.acksQueue, deps.metrics, log);
+    const valid = await withoutDead(batch, channel, policy, deps.metrics, log);
     const messages = valid.map((v) => v.body);
     const ids = messages.flatMap((m) => m.notificationIds);
     deps.metrics.batchSize.observe({ queue: 'acks' }, ids.length);
-    await applyAcks(deps, messages);
-    log.debug({ messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch applied');
+    try {
+      await applyAcks(deps, messages);
+      log.debug({ messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch applied');
+    } catch (err) {
+      log.warn({ err: errorMessage(err), messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch failed; retrying with backoff');
+      await republishBatch(valid.map((v) => v.msg), channel, policy, err, deps.metrics, 'acks');
+    }
   };
 }

@@ -111,7 +111,7 @@ export interface PersistJob {
   invalid: InvalidItem[];
 }
 
-/** Bounded, because it goes into a header (jobs/failures.ts cuts it at 1,000 characters anyway). */
+/** Bounded, because it goes into a header (shared/amqp/envelope.ts cuts it at 1,000 characters anyway). */
 export function describeInvalid(invalid: InvalidItem[]): string {
   const shown = invalid.slice(0, 5).map((i) => `notifications[${i.index}]: ${i.problems.join('; ')}`);
   if (invalid.length > shown.length) shown.push(`and ${invalid.length - shown.length} more`);

@@ -32,3 +32,8 @@ export class DependencyUnavailableError extends TransientError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A thrown value as an Error (a rejection may carry anything), so its class can decide its fate. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

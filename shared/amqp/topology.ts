@@ -29,6 +29,8 @@ export interface Topology {
   persistDeadQueue: string;
   /** Acks from ws-servers, consumed by jobs to mark stored notifications delivered. */
   acksQueue: string;
+  /** Retry queues for ack batches whose write failed; their dead letters share persistDeadQueue. */
+  acksRetryQueues: string[];
   /** Fanout exchange: wakes every ws-server instance for a user with new notifications. */
   wakeExchange: string;
   /**
@@ -45,6 +47,8 @@ export interface Topology {
    */
   wakeDelayQueues: string[];
   wakeDueQueue: string;
+  /** Delayed wakes that can never be forwarded (a body that is not a delayed wake), with the reason. */
+  wakeDeadQueue: string;
 }
 
 /** Rungs of the delayed-wake ladder; a wait takes at most a few hops per rung. */
@@ -66,12 +70,14 @@ export function createTopology(config: Pick<Config, 'rabbitmq' | 'pipeline' | 'p
     persistRetryQueues: delays.map((ms) => `${p}notify.persist.retry.${ms}ms`),
     persistDeadQueue: `${p}notify.persist.dead`,
     acksQueue: `${p}notify.acks`,
+    acksRetryQueues: delays.map((ms) => `${p}notify.acks.retry.${ms}ms`),
     wakeExchange: `${p}notify.wake`,
     fanoutQueue: `${p}notify.fanout`,
     fanoutRetryQueues: delays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
     fanoutDeadQueue: `${p}notify.fanout.dead`,
     wakeDelayQueues: WAKE_DELAY_RUNGS_MS.map((ms) => `${p}notify.wake.delay.${ms}ms`),
     wakeDueQueue: `${p}notify.wake.due`,
+    wakeDeadQueue: `${p}notify.wake.dead`,
   };
 }
 
@@ -111,6 +117,7 @@ export async function declareTopology(channel: ConfirmChannel, t: Topology): Pro
   for (const queue of t.persistRetryQueues) await declareDelayQueue(channel, queue, t.persistQueue);
 
   await channel.assertQueue(t.acksQueue, { durable: true });
+  for (const queue of t.acksRetryQueues) await declareDelayQueue(channel, queue, t.acksQueue);
   await channel.assertExchange(t.wakeExchange, 'fanout', { durable: true });
 
   await channel.assertQueue(t.fanoutQueue, { durable: true });
@@ -118,6 +125,7 @@ export async function declareTopology(channel: ConfirmChannel, t: Topology): Pro
   for (const queue of t.fanoutRetryQueues) await declareDelayQueue(channel, queue, t.fanoutQueue);
 
   await channel.assertQueue(t.wakeDueQueue, { durable: true });
+  await channel.assertQueue(t.wakeDeadQueue, { durable: true });
   for (const queue of t.wakeDelayQueues) await declareDelayQueue(channel, queue, t.wakeDueQueue);
 }
 
@@ -132,10 +140,12 @@ export function allQueues(t: Topology): string[] {
     ...t.persistRetryQueues,
     t.persistDeadQueue,
     t.acksQueue,
+    ...t.acksRetryQueues,
     t.fanoutQueue,
     ...t.fanoutRetryQueues,
     t.fanoutDeadQueue,
     ...t.wakeDelayQueues,
     t.wakeDueQueue,
+    t.wakeDeadQueue,
   ];
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { dedupeMarks } from '../../consumer/dedupe.js';
-import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../consumer/retry.js';
+import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { createTopology } from '../../shared/amqp/topology.js';
 import { bufferNotification, readPending } from '../../shared/buffer.js';
 import { loadConfig } from '../../shared/config.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
-import { DEAD_REASON_HEADER } from '../../consumer/retry.js';
+import { DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { seedDemoData } from '../../seed/seed.js';
 import { createTopology } from '../../shared/amqp/topology.js';

@@ -4,7 +4,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import { Redis as RawRedis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
-import { ERROR_HEADER } from '../../jobs/failures.js';
+import { DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { encodeAckBatch } from '../../shared/ack-batch.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
@@ -71,7 +71,7 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       const msg = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
       if (msg === false) return undefined;
       const body = msg.content.toString();
-      const error = String((msg.properties.headers as Record<string, unknown> | undefined)?.[ERROR_HEADER]);
+      const error = String((msg.properties.headers as Record<string, unknown> | undefined)?.[DEAD_REASON_HEADER]);
       return match(body, error) ? { body, error } : undefined;
     }, { what: 'the dead letter' });
   const doc = (id: string) => m.Notification.findById(id).lean<NotificationDoc>();
@@ -258,7 +258,7 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       },
       { what: 'both dead letters' },
     );
-    const errors = all.map((d) => String(d.properties.headers?.[ERROR_HEADER]));
+    const errors = all.map((d) => String(d.properties.headers?.[DEAD_REASON_HEADER]));
     assert.ok(errors.some((e) => /not JSON/.test(e)), errors.join(' | '));
     assert.ok(errors.some((e) => /"id" is required/.test(e)), errors.join(' | '));
   });

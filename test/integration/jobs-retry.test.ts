@@ -5,13 +5,15 @@ import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import type { Config } from '../../shared/config.js';
-import { JSON_CONTENT_TYPE } from '../../shared/messages.js';
+import { encodeJson, JSON_CONTENT_TYPE, type AckBatchMessage } from '../../shared/messages.js';
 import { models } from '../../shared/models/index.js';
+import { insertDoc } from '../../shared/models/notification-state.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
 import { encodePersistBatch } from '../../shared/persist-batch.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { makeNotification } from '../helpers/notifications.js';
 import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -25,8 +27,8 @@ describe('jobs while MongoDB is unreachable', () => {
   let mongo: Connection;
   let proxyDown = false;
 
-  const metric = async (name: string) => {
-    const line = (await jobs.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}{`));
+  const metric = async (name: string, labels = '') => {
+    const line = (await jobs.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
 
@@ -67,7 +69,7 @@ describe('jobs while MongoDB is unreachable', () => {
     }
     // RETRY_MAX_ATTEMPTS=2, yet the messages keep coming back: an outage is waited out. One retry
     // per message, not per notification.
-    await eventually(async () => (await metric('jobs_messages_retried_total')) >= 3 * bodies.length, {
+    await eventually(async () => (await metric('jobs_messages_retried_total', 'queue="persist"')) >= 3 * bodies.length, {
       what: 'three rounds of retries',
       timeoutMs: 60_000,
     });
@@ -91,5 +93,28 @@ describe('jobs while MongoDB is unreachable', () => {
     assert.deepEqual(JSON.parse(deadLetter.content.toString()), { notifications: [JSON.parse(invalid)] });
     await eventually(async () => (await metric('jobs_messages_dead_lettered_total')) === 1, { what: 'the dead-letter count' });
     assert.equal((await publisher.checkQueue(amqp.topology.persistDeadQueue)).messageCount, 0, 'dead-lettered once');
+  });
+
+  it('retries a failed ack batch through the acks retry queues, past the last attempt, and applies it once MongoDB is back', async () => {
+    const stored = makeNotification('acked-offline');
+    await models(mongo).Notification.insertMany([insertDoc(stored, { ackedAtMs: null, readAtMs: null }, new Date())]);
+    await proxy.cut();
+    proxyDown = true;
+    const ack: AckBatchMessage = { userId: stored.userId, ackedAt: new Date().toISOString(), notificationIds: [stored.id] };
+    await publisher.sendToQueue(amqp.topology.acksQueue, encodeJson(ack), { persistent: true, contentType: JSON_CONTENT_TYPE });
+    // RETRY_MAX_ATTEMPTS=2: a third retry means it stayed on the last rung instead of being dropped.
+    await eventually(async () => (await metric('jobs_messages_retried_total', 'queue="acks"')) >= 3, {
+      what: 'three retries of the ack batch',
+      timeoutMs: 60_000,
+    });
+    assert.equal((await models(mongo).Notification.findById(stored.id).lean())?.status, 'undelivered');
+    assert.equal((await publisher.checkQueue(amqp.topology.persistDeadQueue)).messageCount, 0, 'nothing dead-lettered for a transient failure');
+
+    await proxy.start();
+    proxyDown = false;
+    await eventually(async () => (await models(mongo).Notification.findById(stored.id).lean())?.status === 'delivered', {
+      what: 'the retried ack to be applied',
+      timeoutMs: 60_000,
+    });
   });
 });

@@ -1,0 +1,45 @@
+import { WAKE_DELAY_RUNGS_MS, type Topology } from './topology.js';
+
+/** Where a message that failed in one work queue goes next (shared/amqp/envelope.ts applies it). */
+export interface FailurePolicy {
+  /** The work queue the message was consumed from; recorded on every copy. */
+  sourceQueue: string;
+  /**
+   * TTL queues that dead-letter back into sourceQueue, shortest first: after its n-th failure a
+   * message waits in retryQueues[n - 1].
+   */
+  retryQueues: readonly string[];
+  /** Where a message goes that can never be handled (a PermanentError), with the reason. */
+  deadQueue: string;
+  /**
+   * Once every retry queue was used: 'dead-letter' gives up on the message (an event that keeps
+   * failing is more likely poison than an outage); 'keep-retrying' waits on the last rung for
+   * as long as it takes (a write that fails only while a store is down must never be dropped).
+   */
+  whenExhausted: 'dead-letter' | 'keep-retrying';
+}
+
+export type PolicyQueue = 'events' | 'fanout' | 'persist' | 'acks' | 'wakeDue';
+
+/**
+ * A delayed wake is retried on the wake ladder's own rungs (they dead-letter into the due queue,
+ * where the now-past due time forwards it), up to this wait: a wake only speeds delivery up, so a
+ * longer pause than this would leave a connected user waiting for nothing.
+ */
+const WAKE_RETRY_MAX_MS = 15_000;
+
+/** The failure policy of every consumed queue: one table, so the rules differ only here. */
+export function failurePolicies(t: Topology): Record<PolicyQueue, FailurePolicy> {
+  return {
+    events: { sourceQueue: t.eventsQueue, retryQueues: t.eventsRetryQueues, deadQueue: t.eventsDeadQueue, whenExhausted: 'dead-letter' },
+    fanout: { sourceQueue: t.fanoutQueue, retryQueues: t.fanoutRetryQueues, deadQueue: t.fanoutDeadQueue, whenExhausted: 'dead-letter' },
+    persist: { sourceQueue: t.persistQueue, retryQueues: t.persistRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },
+    acks: { sourceQueue: t.acksQueue, retryQueues: t.acksRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },
+    wakeDue: {
+      sourceQueue: t.wakeDueQueue,
+      retryQueues: t.wakeDelayQueues.filter((_, i) => WAKE_DELAY_RUNGS_MS[i]! <= WAKE_RETRY_MAX_MS),
+      deadQueue: t.wakeDeadQueue,
+      whenExhausted: 'keep-retrying',
+    },
+  };
+}
