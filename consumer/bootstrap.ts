@@ -86,7 +86,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     { prefetch: config.fanout.prefetch, noAck: false },
   );
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
-  await consumeDueWakes(channel, infra.amqp.topology, logger);
+  await consumeDueWakes(channel, infra.amqp.topology, logger, infra.redis);
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'consumer'), config.http.host);
   logger.info({ port: http.port }, 'consumer listening');
 

@@ -1,15 +1,17 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
+import type { Redis } from 'ioredis';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
+import { publishWake } from '../shared/wake-channel.js';
 
 /**
  * Wake-ups held back by do-not-disturb wait in the broker, never in this process: a message
  * hops down a ladder of TTL queues (topology.wakeDelayQueues) until its due time, then the wake
- * is published to the fanout exchange. Each hop is confirmed before the previous copy is acked,
+ * is published on the Redis wake channel (shared/wake-channel.ts). Each hop is confirmed before the previous copy is acked,
  * so a consumer that dies mid-wait loses nothing (at worst a wake is published twice, which the
  * ws-server deduplicates by id and version).
  */
@@ -32,12 +34,9 @@ export async function scheduleWake(channel: ChannelWrapper, topology: Topology, 
   });
 }
 
-export async function publishWake(channel: ChannelWrapper, topology: Topology, wake: WakeMessage): Promise<void> {
-  await channel.publish(topology.wakeExchange, '', encodeJson(wake), { contentType: JSON_CONTENT_TYPE });
-}
 
 /** Consumes the ladder's exit: re-schedules what is early, publishes what is due. */
-export async function consumeDueWakes(channel: ChannelWrapper, topology: Topology, logger: Logger): Promise<void> {
+export async function consumeDueWakes(channel: ChannelWrapper, topology: Topology, logger: Logger, redis: Redis): Promise<void> {
   await channel.consume(
     topology.wakeDueQueue,
     async (msg: ConsumeMessage) => {
@@ -56,7 +55,7 @@ export async function consumeDueWakes(channel: ChannelWrapper, topology: Topolog
       try {
         const { dueAtMs, ...wake } = body;
         if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
-        else await publishWake(channel, topology, wake);
+        else await publishWake(redis, redis.options.keyPrefix ?? '', wake);
         channel.ack(msg);
       } catch (err) {
         logger.warn({ err: errorMessage(err), userId: body.userId, notificationIds: firstIds(body.notificationIds) }, 'delayed wake not forwarded; requeued');

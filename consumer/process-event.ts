@@ -54,7 +54,7 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
     // Buffered before, but the hand-off may not have happened (a crash before the ack):
     // repeat it. If the buffered copy expired, it was persisted long ago.
     const [buffered] = await readNotifications(redis, [producedId]);
-    if (buffered) await handOff(deps.channel, deps.topology, buffered);
+    if (buffered) await handOff(deps, buffered);
     return 'duplicate';
   }
   if (duplicateAction) return 'duplicate';
@@ -76,7 +76,7 @@ export async function processEvent(deps: ProcessDeps, event: ParsedEvent, accept
   }
   const notification = await composeAndBuffer(deps, event);
   await Promise.all([
-    handOff(deps.channel, deps.topology, notification, decision.action === 'hold' ? decision.untilMs : undefined),
+    handOff(deps, notification, decision.action === 'hold' ? decision.untilMs : undefined),
     recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds),
   ]);
   deps.logger.debug({ eventId: event.eventId, notificationId: notification.id, userId: notification.userId }, 'notification buffered');

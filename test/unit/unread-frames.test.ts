@@ -31,6 +31,22 @@ describe('unread frames and wake messages', () => {
     }
     assert.throws(() => parseWake(Buffer.from('{')), PermanentError);
   });
+
+  it('reads a push wake with its notification and count, and refuses one that is not of its user or malformed', () => {
+    const body = n('LIKE');
+    assert.deepEqual(parseWake(JSON.stringify({ kind: 'push', userId: 'u', notification: body, unread: { count: 2, version: 5 } })), {
+      kind: 'push', userId: 'u', notification: body, unread: { count: 2, version: 5 },
+    });
+    assert.deepEqual(parseWake(JSON.stringify({ kind: 'push', userId: 'u', notification: body })), { kind: 'push', userId: 'u', notification: body });
+    const bad = [
+      { kind: 'push', userId: 'other', notification: body },
+      { kind: 'push', userId: 'u' },
+      { kind: 'push', userId: 'u', notification: { ...body, version: '1' } },
+      { kind: 'push', userId: 'u', notification: { ...body, message: undefined } },
+      { kind: 'push', userId: 'u', notification: body, unread: { count: 2 } },
+    ];
+    for (const wake of bad) assert.throws(() => parseWake(JSON.stringify(wake)), PermanentError, JSON.stringify(wake));
+  });
 });
 
 describe('do-not-disturb in the replay', () => {
