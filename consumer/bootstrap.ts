@@ -13,7 +13,9 @@ import { createFanoutHandler } from './fanout-handler.js';
 import { createFanoutMetrics } from './fanout-metrics.js';
 import { createMessageHandler } from './handle-message.js';
 import { createConsumerMetrics } from './metrics.js';
-import { createRateLimiter } from './rate-limit.js';
+import { PersistHandOff } from './hand-off.js';
+import { PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
+import { keys } from '../shared/keys.js';
 import { createUserNames } from './user-names.js';
 
 export interface ConsumerService extends ServiceHandle {
@@ -28,14 +30,15 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   // MongoDB reads behind a Redis miss, off the event's path (shared/background.ts).
   const loads = new BackgroundLoads(logger);
   const fallbackWaitMs = config.mongo.fallbackWaitMs;
+  const handOff = new PersistHandOff(channel, infra.amqp.topology, {
+    lingerMs: config.persist.handOffLingerMs,
+    maxNotifications: config.persist.handOffMaxNotifications,
+    maxBytes: PERSIST_BATCH_MAX_BYTES,
+  });
   const deps = {
     redis: infra.redis,
     channel,
     topology: infra.amqp.topology,
-    limiter: createRateLimiter(infra.redis, {
-      actorPerMinute: config.pipeline.rateLimitActorPerMinute,
-      recipientPerMinute: config.pipeline.rateLimitRecipientPerMinute,
-    }),
     names: createUserNames(infra.models, infra.redis, {
       ttlMs: config.pipeline.userNameCacheTtlMs,
       fallbackWaitMs,
@@ -44,12 +47,17 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     }),
     metrics,
     logger,
-    windows: {
+    commit: {
+      keyPrefix: config.redis.keyPrefix,
       eventWindowSeconds: config.pipeline.eventDedupeWindowSeconds,
       actionWindowMs: config.pipeline.actionDedupeWindowMs,
+      aggregationWindowMs: config.pipeline.aggregationWindowMs,
+      bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
+      rateLimitActorPerMinute: config.pipeline.rateLimitActorPerMinute,
+      rateLimitRecipientPerMinute: config.pipeline.rateLimitRecipientPerMinute,
+      wakeChannel: keys.wakeChannel(config.redis.keyPrefix),
     },
-    bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
-    aggregationWindowMs: config.pipeline.aggregationWindowMs,
+    handOff,
     preferences: preferenceStore(infra.models, infra.redis, {
       cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
       fallbackWaitMs,
@@ -58,9 +66,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     }),
     follows: infra.models.Follow,
     chunkSize: config.fanout.chunkSize,
-    concurrency: config.fanout.concurrency,
   };
-  const handler = createMessageHandler(deps);
+  const handler = createMessageHandler(deps, { maxBatch: config.pipeline.consumerBatchMax });
 
   const inFlight = new Set<Promise<void>>();
   await channel.consume(
@@ -86,7 +93,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     { prefetch: config.fanout.prefetch, noAck: false },
   );
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
-  await consumeDueWakes(channel, infra.amqp.topology, logger, infra.redis);
+  await consumeDueWakes(channel, infra.amqp.topology, infra.redis, deps.commit.wakeChannel, logger);
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'consumer'), config.http.host);
   logger.info({ port: http.port }, 'consumer listening');
 
@@ -104,6 +111,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
         drain,
+        () => handOff.close(),
         () => http.close(),
         () => fanoutChannel.close(),
         () => channel.close(),

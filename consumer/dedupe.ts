@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { ExtraMark } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
-import { categoryOf } from '../shared/priority.js';
-import type { Redis } from '../shared/redis.js';
-import { objectIdOf } from '../shared/schemas/event.js';
+import { factsOf, objectIdOf } from '../shared/event-types.js';
 import type { ParsedEvent } from './parse-event.js';
 
 /**
  * Two dedupe rules.
  *
+ * Both are applied inside the commit script (consumer/commit.lua); this file holds their keys.
+ *
  * eventId: an event turns into at most one notification. The mark is written in the same
- * MULTI as the buffered notification and holds that notification's id, so finding it means
+ * script call as the buffered notification and holds that notification's id, so finding it means
  * "already buffered, here is what it became" — never "someone started and maybe crashed".
  *
  * Action: the same (type, actor, recipient, object) inside ACTION_DEDUPE_WINDOW_MS notifies
@@ -25,27 +25,10 @@ export interface DedupeWindows {
   actionWindowMs: number;
 }
 
-/** The id of the notification this event already produced, or null. */
-export async function producedNotificationId(redis: Redis, eventId: string): Promise<string | null> {
-  return redis.get(keys.eventSeen(eventId));
-}
-
 export function actionFingerprint(event: ParsedEvent): string | null {
-  if (categoryOf(event.type) === 'transactional') return null;
+  if (factsOf(event.type).exempt.actionDedupe) return null;
   const parts = [event.type, event.actorId ?? '', event.targetId, objectIdOf(event) ?? ''];
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
-}
-
-/** True when another event already claimed this action inside the window. */
-export async function isDuplicateAction(redis: Redis, event: ParsedEvent, windowMs: number): Promise<boolean> {
-  const fingerprint = actionFingerprint(event);
-  if (fingerprint === null) return false;
-  const key = keys.actionSeen(fingerprint);
-  const claimed = await redis.set(key, event.eventId, 'PX', windowMs, 'NX');
-  if (claimed === 'OK') return false;
-  const owner = await redis.get(key);
-  // Expired between the two calls: nobody else owns the action now, so this one may proceed.
-  return owner !== null && owner !== event.eventId;
 }
 
 /** Marks committed atomically with the buffered notification. */

@@ -1,17 +1,16 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
-import { publishWake } from '../shared/wake-channel.js';
+import type { Redis } from '../shared/redis.js';
 
 /**
  * Wake-ups held back by do-not-disturb wait in the broker, never in this process: a message
  * hops down a ladder of TTL queues (topology.wakeDelayQueues) until its due time, then the wake
- * is published on the Redis wake channel (shared/wake-channel.ts). Each hop is confirmed before the previous copy is acked,
+ * is published on the Redis wake channel. Each hop is confirmed before the previous copy is acked,
  * so a consumer that dies mid-wait loses nothing (at worst a wake is published twice, which the
  * ws-server deduplicates by id and version).
  */
@@ -34,9 +33,19 @@ export async function scheduleWake(channel: ChannelWrapper, topology: Topology, 
   });
 }
 
+/** A due wake: ids only, so the ws-server reads the buffer's current versions (the hold may have outlived older ones). */
+export async function publishWake(redis: Redis, wakeChannel: string, wake: WakeMessage): Promise<void> {
+  await redis.publish(wakeChannel, JSON.stringify(wake));
+}
 
 /** Consumes the ladder's exit: re-schedules what is early, publishes what is due. */
-export async function consumeDueWakes(channel: ChannelWrapper, topology: Topology, logger: Logger, redis: Redis): Promise<void> {
+export async function consumeDueWakes(
+  channel: ChannelWrapper,
+  topology: Topology,
+  redis: Redis,
+  wakeChannel: string,
+  logger: Logger,
+): Promise<void> {
   await channel.consume(
     topology.wakeDueQueue,
     async (msg: ConsumeMessage) => {
@@ -55,7 +64,7 @@ export async function consumeDueWakes(channel: ChannelWrapper, topology: Topolog
       try {
         const { dueAtMs, ...wake } = body;
         if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
-        else await publishWake(redis, redis.options.keyPrefix ?? '', wake);
+        else await publishWake(redis, wakeChannel, wake);
         channel.ack(msg);
       } catch (err) {
         logger.warn({ err: errorMessage(err), userId: body.userId, notificationIds: firstIds(body.notificationIds) }, 'delayed wake not forwarded; requeued');

@@ -1,22 +1,56 @@
-import { isFanoutType } from '../shared/schemas/event.js';
+import { isFanoutType } from '../shared/event-types.js';
+import { errorMessage } from '../shared/errors.js';
 import { startFanout, type FanoutDeps } from './fanout.js';
 import { applyToFollowGraph } from './follow-graph.js';
 import type { Outcome } from './metrics.js';
-import type { IncomingEvent } from './parse-event.js';
-import { processEvent } from './process-event.js';
+import type { IncomingEvent, ParsedEvent } from './parse-event.js';
+import { processEvents, type EventToProcess } from './process-event.js';
+
+export interface IncomingToProcess {
+  event: IncomingEvent;
+  acceptedAtMs?: number;
+}
 
 /**
- * Which path an event takes: a POST fans out to the actor's followers (fanout.ts); UNFOLLOW
- * only changes the follow graph; FOLLOW changes it and notifies the followed user; every
- * other event goes straight to the per-recipient path.
+ * Which path each event of a batch takes: a POST fans out to the actor's followers (fanout.ts);
+ * UNFOLLOW only changes the follow graph; FOLLOW changes it and notifies the followed user; every
+ * other event goes straight to the per-recipient path, all of them together (process-event.ts).
+ * Each event gets its outcome or its own error.
  */
-export async function dispatchEvent(deps: FanoutDeps, event: IncomingEvent, acceptedAtMs?: number): Promise<Outcome> {
-  if (isFanoutType(event.type) || event.targetId === undefined) {
-    await startFanout(deps, event, acceptedAtMs);
-    return 'fanned_out';
-  }
-  const direct = { ...event, targetId: event.targetId };
-  await applyToFollowGraph(deps.follows, direct);
-  if (direct.type === 'UNFOLLOW') return 'graph_updated';
-  return processEvent(deps, direct, acceptedAtMs);
+export async function dispatchEvents(
+  deps: FanoutDeps,
+  items: IncomingToProcess[],
+  onCommitted?: () => void,
+): Promise<Array<Outcome | Error>> {
+  const results: Array<Outcome | Error> = new Array(items.length);
+  const direct: Array<{ index: number; item: EventToProcess }> = [];
+  await Promise.all(
+    items.map(async ({ event, acceptedAtMs }, index) => {
+      try {
+        if (isFanoutType(event.type) || event.targetId === undefined) {
+          await startFanout(deps, event, acceptedAtMs);
+          results[index] = 'fanned_out';
+          return;
+        }
+        const parsed: ParsedEvent = { ...event, targetId: event.targetId };
+        await applyToFollowGraph(deps.follows, parsed);
+        if (parsed.type === 'UNFOLLOW') {
+          results[index] = 'graph_updated';
+          return;
+        }
+        direct.push({ index, item: { event: parsed, ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }) } });
+      } catch (err) {
+        results[index] = err instanceof Error ? err : new Error(errorMessage(err));
+      }
+    }),
+  );
+  // Arrival order within the batch: the script calls of one user's events run in that order.
+  direct.sort((a, b) => a.index - b.index);
+  const processed = await processEvents(
+    deps,
+    direct.map((d) => d.item),
+    onCommitted,
+  );
+  direct.forEach((d, k) => (results[d.index] = processed[k]!));
+  return results;
 }

@@ -6,7 +6,7 @@ import { followersPage, type FollowDoc } from '../shared/models/follow.js';
 import type { FanoutPage } from './fanout-message.js';
 import type { Outcome } from './metrics.js';
 import type { IncomingEvent, ParsedEvent } from './parse-event.js';
-import { processEvent, type ProcessDeps } from './process-event.js';
+import { processEvents, type ProcessDeps } from './process-event.js';
 
 /**
  * Fan-out of a POST to the actor's followers, one page at a time (docs/pipeline.md "Fan-out").
@@ -23,7 +23,6 @@ import { processEvent, type ProcessDeps } from './process-event.js';
 export interface FanoutDeps extends ProcessDeps {
   follows: Model<FollowDoc>;
   chunkSize: number;
-  concurrency: number;
 }
 
 export type PageOutcome = { status: 'done'; recipients: Partial<Record<Outcome, number>> } | { status: 'duplicate' };
@@ -43,7 +42,7 @@ async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
   });
   // After the confirm: a crash in between only risks a second copy of the page, which the
   // per-recipient dedupe and the "done" mark absorb; the reverse order could lose the page.
-  await deps.redis.set(published, '1', 'EX', deps.windows.eventWindowSeconds);
+  await deps.redis.set(published, '1', 'EX', deps.commit.eventWindowSeconds);
 }
 
 /** Starts the fan-out of a POST event: the caller acks the event once this resolves. */
@@ -57,26 +56,6 @@ export async function startFanout(deps: FanoutDeps, event: IncomingEvent, accept
     after: null,
     ...(acceptedAtMs !== undefined ? { acceptedAtMs } : {}),
   });
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; rejects with the first error once all settled. */
-async function forEachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let failure: { error: unknown } | undefined;
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length && failure === undefined) {
-      const i = next++;
-      try {
-        results[i] = await work(items[i] as T);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure !== undefined) throw failure.error;
-  return results;
 }
 
 /** One page: resolving means it may be acked; any error means it may not (it is retried). */
@@ -94,12 +73,19 @@ export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise
     await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId });
   }
 
-  const outcomes = await forEachLimited(rows, deps.concurrency, (row) =>
-    processEvent(deps, recipientEvent(page, row.followerId), page.acceptedAtMs),
+  // The whole page is one batch: one pipeline of script calls, one persist message per flush.
+  const outcomes = await processEvents(
+    deps,
+    rows.map((row) => ({
+      event: recipientEvent(page, row.followerId),
+      ...(page.acceptedAtMs === undefined ? {} : { acceptedAtMs: page.acceptedAtMs }),
+    })),
   );
-  await deps.redis.set(done, '1', 'EX', deps.windows.eventWindowSeconds);
+  const failed = outcomes.find((o): o is Error => o instanceof Error);
+  if (failed) throw failed;
+  await deps.redis.set(done, '1', 'EX', deps.commit.eventWindowSeconds);
 
   const recipients: Partial<Record<Outcome, number>> = {};
-  for (const outcome of outcomes) recipients[outcome] = (recipients[outcome] ?? 0) + 1;
+  for (const outcome of outcomes as Outcome[]) recipients[outcome] = (recipients[outcome] ?? 0) + 1;
   return { status: 'done', recipients };
 }

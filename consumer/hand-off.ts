@@ -1,35 +1,102 @@
+import { randomUUID } from 'node:crypto';
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import type { Redis } from 'ioredis';
 import type { Topology } from '../shared/amqp/topology.js';
-import { encodeJson, JSON_CONTENT_TYPE, type WakeMessage } from '../shared/messages.js';
-import type { Notification } from '../shared/notification.js';
-import { publishWake } from '../shared/wake-channel.js';
-import { scheduleWake } from './delayed-wake.js';
-
-export interface HandOffDeps {
-  channel: ChannelWrapper;
-  topology: Topology;
-  redis: Redis;
-}
+import { JSON_CONTENT_TYPE } from '../shared/messages.js';
+import { encodePersistBatch } from '../shared/persist-batch.js';
 
 /**
- * What follows buffering, both idempotent so a redelivered event may run them again: the
- * delayed persist job (the whole notification; jobs insert it by id) and the wake-up for the
- * ws-servers — at once, on the Redis wake channel (shared/wake-channel.ts; ids only: the
- * ws-server reads the buffer), or at `holdUntilMs` when do-not-disturb holds it back. Both are
- * in flight together (neither depends on the other); it resolves when both are done.
+ * The hand-off to jobs: the notifications the consumer committed travel to the persist delay
+ * queue in batches, one broker message per flush (`PersistBatchMessage`), not one per
+ * notification. An event is acked only once the batch carrying its notification is confirmed, so
+ * a crash anywhere before that redelivers the event, whose commit then answers 'duplicate' with
+ * the buffered copy, and the hand-off is repeated (jobs stores by id: a second copy changes nothing).
+ *
+ * The flush waits at most `lingerMs` for more notifications to share the message. That short
+ * wait delays only the event's ack and the stored copy, never delivery: the wake went out from
+ * inside the commit.
  */
-export async function handOff(deps: HandOffDeps, n: Notification, holdUntilMs?: number): Promise<void> {
-  const { channel, topology, redis } = deps;
-  const persistJob = channel.sendToQueue(topology.persistDelayQueue, encodeJson(n), {
-    persistent: true,
-    messageId: n.id,
-    contentType: JSON_CONTENT_TYPE,
+export interface HandOffOptions {
+  /** Longest a notification waits for others to share its message (PERSIST_HANDOFF_LINGER_MS). */
+  lingerMs: number;
+  /** Notifications per message at most (PERSIST_HANDOFF_MAX_NOTIFICATIONS). */
+  maxNotifications: number;
+  /** Body size at most, well below the broker's message size limit. */
+  maxBytes: number;
+}
+
+interface Pending {
+  jsons: string[];
+  bytes: number;
+  confirmed: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function newPending(): Pending {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const confirmed = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  const wake: WakeMessage = { userId: n.userId, notificationIds: [n.id] };
-  const wakeUp =
-    holdUntilMs !== undefined && holdUntilMs > Date.now()
-      ? scheduleWake(channel, topology, wake, holdUntilMs)
-      : publishWake(redis, redis.options.keyPrefix ?? '', wake);
-  await Promise.all([persistJob, wakeUp]);
+  // Rejections are handled by each add()'s caller; one nobody waits on must not crash the process.
+  confirmed.catch(() => undefined);
+  return { jsons: [], bytes: 0, confirmed, resolve, reject };
+}
+
+export class PersistHandOff {
+  private pending: Pending | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly channel: ChannelWrapper,
+    private readonly topology: Topology,
+    private readonly options: HandOffOptions,
+  ) {}
+
+  /**
+   * Resolves once confirmed persist messages carry every one of `jsons` (encoded notifications,
+   * sent as they are: never decoded and encoded again); rejects if a publish failed, and then the
+   * caller must not ack what produced them.
+   */
+  add(jsons: string[]): Promise<void> {
+    const used = new Set<Promise<void>>();
+    for (const json of jsons) {
+      const full = this.pending && (this.pending.jsons.length >= this.options.maxNotifications || this.pending.bytes + json.length > this.options.maxBytes);
+      if (full) this.flush();
+      this.pending ??= newPending();
+      this.pending.jsons.push(json);
+      this.pending.bytes += json.length + 1;
+      used.add(this.pending.confirmed);
+    }
+    if (this.pending && this.pending.jsons.length >= this.options.maxNotifications) this.flush();
+    else if (this.pending) this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+    return Promise.all(used).then(() => undefined);
+  }
+
+  /** Publishes what is pending now (shutdown, or a full message). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = undefined;
+    if (!batch) return;
+    const body = encodePersistBatch(batch.jsons);
+    const publish = this.channel
+      .sendToQueue(this.topology.persistDelayQueue, body, {
+        persistent: true,
+        messageId: randomUUID(),
+        contentType: JSON_CONTENT_TYPE,
+      })
+      .then(batch.resolve, batch.reject);
+    const tracked = publish.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Flushes and waits for every publish in flight (shutdown). */
+  async close(): Promise<void> {
+    this.flush();
+    await Promise.allSettled([...this.inFlight]);
+  }
 }

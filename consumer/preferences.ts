@@ -1,5 +1,6 @@
 import { categoryOf } from '../shared/priority.js';
-import { doNotDisturbHoldsUntil, type PreferenceStore } from '../shared/preferences.js';
+import { factsOf } from '../shared/event-types.js';
+import { doNotDisturbHoldsUntil, type Preferences, type PreferenceStore } from '../shared/preferences.js';
 import type { EventType } from '../shared/schemas/event.js';
 
 /**
@@ -16,9 +17,30 @@ export type PreferenceDecision =
   | { action: 'hold'; untilMs: number };
 
 export async function decide(store: PreferenceStore, userId: string, type: EventType, nowMs = Date.now()): Promise<PreferenceDecision> {
+  if (factsOf(type).exempt.preferences) return { action: 'deliver' };
+  return decideWith(await store.read(userId), type, nowMs);
+}
+
+/**
+ * The decisions of a batch: one read of every recipient's preferences that matter (types exempt
+ * from preferences read nothing), then the same rule for each.
+ */
+export async function decideMany(
+  store: PreferenceStore,
+  items: Array<{ userId: string; type: EventType }>,
+  nowMs = Date.now(),
+): Promise<PreferenceDecision[]> {
+  const prefs = await store.readMany(items.filter((i) => !factsOf(i.type).exempt.preferences).map((i) => i.userId));
+  return items.map((i) => {
+    const p = prefs.get(i.userId);
+    return p === undefined ? { action: 'deliver' } : decideWith(p, i.type, nowMs);
+  });
+}
+
+/** The rule itself, over preferences already read. */
+export function decideWith(prefs: Preferences, type: EventType, nowMs: number): PreferenceDecision {
   const category = categoryOf(type);
-  if (category === 'transactional') return { action: 'deliver' };
-  const prefs = await store.read(userId);
+  if (factsOf(type).exempt.preferences) return { action: 'deliver' };
   if (prefs.mutedTypes.includes(type)) return { action: 'suppress', reason: 'muted' };
   if (category === 'promotional' && prefs.promotionalOptOut) return { action: 'suppress', reason: 'promotional_opt_out' };
   const until = doNotDisturbHoldsUntil(prefs, type, nowMs);

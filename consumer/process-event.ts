@@ -1,85 +1,138 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Topology } from '../shared/amqp/topology.js';
-import { readNotifications } from '../shared/buffer.js';
+import { factsOf } from '../shared/event-types.js';
 import type { Logger } from '../shared/logger.js';
-import { categoryOf } from '../shared/priority.js';
-import type { Redis } from '../shared/redis.js';
 import type { PreferenceStore } from '../shared/preferences.js';
+import type { Redis } from '../shared/redis.js';
 import { recordStage } from '../shared/timeline.js';
-import { isDuplicateAction, producedNotificationId, type DedupeWindows } from './dedupe.js';
-import { composeAndBuffer } from './compose.js';
-import { handOff } from './hand-off.js';
+import { commitEvents, type CommitInput, type CommitSettings } from './commit.js';
+import { scheduleWake } from './delayed-wake.js';
+import type { PersistHandOff } from './hand-off.js';
 import type { ConsumerMetrics, Outcome } from './metrics.js';
 import type { ParsedEvent } from './parse-event.js';
-import { decide } from './preferences.js';
-import type { RateLimiter } from './rate-limit.js';
+import { decideMany, type PreferenceDecision } from './preferences.js';
 import type { UserNames } from './user-names.js';
 
 export interface ProcessDeps {
   redis: Redis;
   channel: ChannelWrapper;
   topology: Topology;
-  limiter: RateLimiter;
   names: UserNames;
   metrics: ConsumerMetrics;
   logger: Logger;
-  windows: DedupeWindows;
-  bufferTtlSeconds: number;
-  aggregationWindowMs: number;
   preferences: PreferenceStore;
+  commit: CommitSettings;
+  handOff: PersistHandOff;
+}
+
+export interface EventToProcess {
+  event: ParsedEvent;
+  acceptedAtMs?: number;
 }
 
 /**
- * One event, in the order docs/pipeline.md explains: self → eventId dedupe → action dedupe →
- * rate limit → preferences → aggregate → format → seq → buffer (with the dedupe marks and the
- * unread count, atomically) → persist job → wake (now, or when do-not-disturb ends) → timeline. Resolving means the event may be acked; any error means it may not.
+ * The per-recipient path for every event that arrived together, in four named steps:
+ *
+ * 1. decide: the self rule, and the recipients' preferences and the actors' names, each read once
+ *    for the whole batch (one MGET each, the names mostly from this process's cache);
+ * 2. build + 3. commit: one script call per event, all in one pipeline (consumer/commit.ts):
+ *    dedupe, limits, aggregation, seq, buffer, unread, marks, timeline and the wake, atomically;
+ * 4. hand off: what was committed (or found committed by a redelivery) joins the next persist
+ *    batch; a do-not-disturb hold schedules its wake in the broker.
+ *
+ * Each event gets its outcome, or the error that must keep its message unacked (the caller
+ * retries or dead-letters it). Resolving means the outcome's work is confirmed.
  */
-export async function processEvent(deps: ProcessDeps, event: ParsedEvent, acceptedAtMs?: number): Promise<Outcome> {
-  const { redis } = deps;
-  // The producer stamps each event when it hands it to the broker; the timeline keys it by
-  // eventId so every outcome (buffered, limited, suppressed, duplicate) shows when it came in.
-  if (categoryOf(event.type) === 'social' && event.actorId === event.targetId) {
-    if (acceptedAtMs !== undefined) await recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs);
-    return 'self';
-  }
-  // Independent round trips go out together: each sequential one adds to every event's latency
-  // (docs/performance.md). The action claim is harmless for an event produced before: its own
-  // claim, or one that no longer matters because that event returns 'duplicate' first.
-  const [producedId, duplicateAction] = await Promise.all([
-    producedNotificationId(redis, event.eventId),
-    isDuplicateAction(redis, event, deps.windows.actionWindowMs),
-    acceptedAtMs === undefined ? undefined : recordStage(redis, event.eventId, 'accepted', deps.bufferTtlSeconds, acceptedAtMs),
-  ]);
-  if (producedId !== null) {
-    // Buffered before, but the hand-off may not have happened (a crash before the ack):
-    // repeat it. If the buffered copy expired, it was persisted long ago.
-    const [buffered] = await readNotifications(redis, [producedId]);
-    if (buffered) await handOff(deps, buffered);
-    return 'duplicate';
-  }
-  if (duplicateAction) return 'duplicate';
+export async function processEvents(
+  deps: ProcessDeps,
+  items: EventToProcess[],
+  /** Called once the commit step is done (the next batch may commit while this one hands off). */
+  onCommitted?: () => void,
+): Promise<Array<Outcome | Error>> {
+  const results: Array<Outcome | Error> = new Array(items.length);
 
-  // The preferences read does not depend on the limits; a limited event just ignores it.
-  const [hit, decision] = await Promise.all([
-    deps.limiter.check(event),
-    decide(deps.preferences, event.targetId, event.type),
+  // 1. decide
+  const live: number[] = [];
+  const selfStages: Array<Promise<unknown>> = [];
+  items.forEach(({ event, acceptedAtMs }, i) => {
+    if (!factsOf(event.type).exempt.selfNotification && event.actorId === event.targetId) {
+      results[i] = 'self';
+      if (acceptedAtMs !== undefined) selfStages.push(recordStage(deps.redis, event.eventId, 'accepted', deps.commit.bufferTtlSeconds, acceptedAtMs));
+    } else {
+      live.push(i);
+    }
+  });
+  const [decisions, nameOf] = await Promise.all([
+    decideMany(
+      deps.preferences,
+      live.map((i) => ({ userId: items[i]!.event.targetId, type: items[i]!.event.type })),
+    ),
+    deps.names.resolve(live.flatMap((i) => (items[i]!.event.actorId === undefined ? [] : [items[i]!.event.actorId!]))),
+    Promise.all(selfStages),
   ]);
-  if (hit) {
-    deps.metrics.limited.inc({ scope: hit.scope });
-    deps.logger.info({ eventId: event.eventId, scope: hit.scope, key: hit.key, type: event.type }, 'event rate limited');
-    return 'limited';
+
+  // 2. build, 3. commit
+  const inputs: CommitInput[] = live.map((i, k) => {
+    const { event, acceptedAtMs } = items[i]!;
+    return {
+      event,
+      decision: decisions[k]!,
+      actorName: event.actorId === undefined ? 'Someone' : nameOf(event.actorId),
+      ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
+    };
+  });
+  const committed = await commitEvents(deps.redis, deps.commit, inputs);
+  onCommitted?.();
+
+  // 4. hand off
+  const waitsOn: Array<Promise<void> | undefined> = new Array(items.length);
+  live.forEach((i, k) => {
+    const result = committed[k]!;
+    const { event, acceptedAtMs } = items[i]!;
+    if (result instanceof Error) {
+      results[i] = result;
+      return;
+    }
+    results[i] = outcomeOf(deps, event, result.outcome, decisions[k]!);
+    if (result.outcome === 'created' || result.outcome === 'updated' || result.outcome === 'stale' || (result.outcome === 'duplicate' && result.json !== null)) {
+      const jsons = [result.json!];
+      const decision = decisions[k]!;
+      const held =
+        decision.action === 'hold' && result.outcome !== 'duplicate' && decision.untilMs > Date.now()
+          ? scheduleWake(deps.channel, deps.topology, { userId: event.targetId, notificationIds: [result.notificationId] }, decision.untilMs)
+          : undefined;
+      const done = Promise.all([deps.handOff.add(jsons), held]).then(() => undefined);
+      waitsOn[i] = done;
+      if (result.outcome !== 'duplicate' && acceptedAtMs !== undefined) {
+        deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
+      }
+    }
+  });
+  const settled = await Promise.allSettled(waitsOn.map((w) => w ?? Promise.resolve()));
+  settled.forEach((s, i) => {
+    if (s.status === 'rejected' && !(results[i] instanceof Error)) {
+      results[i] = s.reason instanceof Error ? s.reason : new Error(String(s.reason));
+    }
+  });
+  return results;
+}
+
+function outcomeOf(deps: ProcessDeps, event: ParsedEvent, outcome: string, decision: PreferenceDecision): Outcome {
+  switch (outcome) {
+    case 'limited_actor':
+    case 'limited_recipient': {
+      const scope = outcome === 'limited_actor' ? 'actor' : 'recipient';
+      deps.metrics.limited.inc({ scope });
+      deps.logger.info({ eventId: event.eventId, scope, type: event.type }, 'event rate limited');
+      return 'limited';
+    }
+    case 'suppressed':
+      deps.metrics.suppressed.inc({ reason: decision.action === 'suppress' ? decision.reason : 'muted' });
+      return 'suppressed';
+    case 'duplicate':
+    case 'duplicate_action':
+      return 'duplicate';
+    default:
+      return 'buffered';
   }
-  if (decision.action === 'suppress') {
-    deps.metrics.suppressed.inc({ reason: decision.reason });
-    await recordStage(redis, event.eventId, 'suppressed', deps.bufferTtlSeconds);
-    return 'suppressed';
-  }
-  const notification = await composeAndBuffer(deps, event);
-  await Promise.all([
-    handOff(deps, notification, decision.action === 'hold' ? decision.untilMs : undefined),
-    recordStage(redis, notification.id, 'buffered', deps.bufferTtlSeconds),
-  ]);
-  deps.logger.debug({ eventId: event.eventId, notificationId: notification.id, userId: notification.userId }, 'notification buffered');
-  if (acceptedAtMs !== undefined) deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
-  return 'buffered';
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { unpersistedIds } from '../shared/buffer.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
-import type { AckMessage } from '../shared/messages.js';
+import type { AckBatchMessage } from '../shared/messages.js';
 import type { Models } from '../shared/models/index.js';
 import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp } from '../shared/models/notification-state.js';
@@ -22,20 +22,32 @@ export interface AckDeps {
  * stores or advances it as delivered (jobs/persist.ts). ws-servers do not even publish those;
  * the check here covers the ones that still arrive (an older ws-server, an aggregate's newer
  * version marked again). The filter names the owner too, so an ack can only touch its own
- * user's notification.
+ * user's notification. Idempotent: each update is guarded by the status it leaves, so a
+ * redelivered batch, or an id acked twice, matches nothing the second time.
+ * One Redis request per batch (the unpersisted marks), then one bulk write.
  */
-export async function applyAcks(deps: AckDeps, acks: AckMessage[]): Promise<void> {
-  if (acks.length === 0) return;
+export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Promise<void> {
+  // The same ack twice in one batch (two devices, a retried frame): the first one is kept. Keyed
+  // by owner too, so an ack naming another user's id cannot hide the owner's.
+  const acks = new Map<string, { id: string; userId: string; ackedAt: string }>();
+  for (const m of messages) {
+    for (const id of m.notificationIds) {
+      const key = `${m.userId}\n${id}`;
+      if (!acks.has(key)) acks.set(key, { id, userId: m.userId, ackedAt: m.ackedAt });
+    }
+  }
+  if (acks.size === 0) return;
+  const all = [...acks.values()];
   let leftToPersist: Set<string>;
   try {
-    leftToPersist = await unpersistedIds(deps.redis, acks.map((a) => a.notificationId));
+    leftToPersist = await unpersistedIds(deps.redis, [...new Set(all.map((a) => a.id))]);
   } catch (err) {
     throw new TransientError(`redis: cannot read unpersisted marks: ${errorMessage(err)}`, { cause: err });
   }
-  deps.metrics.acksLeftToPersist.inc(leftToPersist.size);
-  const ops = acks
-    .filter((a) => !leftToPersist.has(a.notificationId))
-    .map((a) => ({ updateOne: deliveredOp(a.notificationId, new Date(a.ackedAt), a.userId) }));
+  deps.metrics.acksLeftToPersist.inc(all.filter((a) => leftToPersist.has(a.id)).length);
+  const ops = all
+    .filter((a) => !leftToPersist.has(a.id))
+    .map((a) => ({ updateOne: deliveredOp(a.id, new Date(a.ackedAt), a.userId) }));
   if (ops.length === 0) return;
   try {
     const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);

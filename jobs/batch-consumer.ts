@@ -7,24 +7,40 @@ import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { Batcher } from './batcher.js';
 
+/** A message with its body decoded once, when it arrived. */
+export interface Decoded<T> {
+  msg: ConsumeMessage;
+  body: T;
+}
+
 /**
  * Handles one batch. Resolving means every message of it is written or handed over to another
  * queue with a broker confirm, so all of them are acked; rejecting means none was, so all of
  * them go back to the queue.
  */
-export type BatchHandler = (messages: ConsumeMessage[], channel: ChannelWrapper) => Promise<void>;
+export type BatchHandler<T> = (batch: Array<Decoded<T>>, channel: ChannelWrapper) => Promise<void>;
 
-export interface BatchConsumerOptions {
+export interface BatchConsumerOptions<T> {
   name: string;
   queue: string;
   prefetch: number;
+  /** What a batch may weigh (`weight`): a batch is flushed once its messages reach it. */
   batchSize: number;
   flushMs: number;
   /** How long a rejected batch is held (unacked, so still safe in the broker) before requeueing. */
   requeueDelayMs: number;
   /** On stop, the longest wait for the batch being written before its messages are handed back. */
   drainTimeoutMs: number;
-  handle: BatchHandler;
+  /**
+   * Decodes a body once, on arrival (its weight decides when the batch is full). Must not throw:
+   * a body that can never be handled decodes to something the handler dead-letters.
+   */
+  decode: (content: Buffer) => T;
+  /** What a message counts for against `batchSize`: the notifications or acks it carries. */
+  weight: (body: T) => number;
+  /** Notification ids of a body, for log lines. */
+  idsOf: (body: T) => readonly string[];
+  handle: BatchHandler<T>;
 }
 
 export interface BatchConsumer {
@@ -32,18 +48,17 @@ export interface BatchConsumer {
   stop(): Promise<void>;
 }
 
-interface Delivery {
-  msg: ConsumeMessage;
+interface Delivery<T> extends Decoded<T> {
   /** Delivery tags belong to one channel: after a reconnect the old ones must not be acked. */
   generation: number;
 }
 
-export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts: BatchConsumerOptions): Promise<BatchConsumer> {
+export async function startBatchConsumer<T>(amqp: AmqpClient, logger: Logger, opts: BatchConsumerOptions<T>): Promise<BatchConsumer> {
   const log = logger.child({ component: opts.name });
   let generation = 0;
   let stopping = false;
 
-  const settle = (batch: Delivery[], ok: boolean) => {
+  const settle = (batch: Array<Delivery<T>>, ok: boolean) => {
     for (const d of batch) {
       if (d.generation !== generation) continue;
       if (ok) channel.ack(d.msg);
@@ -51,7 +66,7 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
     }
   };
 
-  const batcher = new Batcher<Delivery>(opts.batchSize, opts.flushMs, async (batch) => {
+  const flush = async (batch: Array<Delivery<T>>) => {
     const live = batch.filter((d) => d.generation === generation);
     if (live.length === 0) return;
     if (stopping) {
@@ -61,20 +76,18 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
       return;
     }
     try {
-      await opts.handle(
-        live.map((d) => d.msg),
-        channel,
-      );
+      await opts.handle(live, channel);
       settle(live, true);
     } catch (err) {
       log.warn(
-        { err: errorMessage(err), messages: live.length, notificationIds: firstIds(live.map((d) => notificationIdOf(d.msg))) },
+        { err: errorMessage(err), messages: live.length, notificationIds: firstIds(live.flatMap((d) => opts.idsOf(d.body))) },
         'batch failed; returning it to the queue',
       );
       if (!stopping) await new Promise((resolve) => setTimeout(resolve, opts.requeueDelayMs));
       settle(live, false);
     }
-  });
+  };
+  const batcher = new Batcher<Delivery<T>>(opts.batchSize, opts.flushMs, flush, (d) => opts.weight(d.body));
 
   // A new generation starts in the channel's setup, which amqp-connection-manager runs on every
   // (re)connect BEFORE it re-subscribes consumers: a backlog redelivered the instant the consumer
@@ -87,7 +100,7 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
   const { consumerTag } = await channel.consume(
     opts.queue,
     (msg) => {
-      batcher.add({ msg, generation });
+      batcher.add({ msg, body: opts.decode(msg.content), generation });
     },
     { prefetch: opts.prefetch },
   );
@@ -105,14 +118,4 @@ export async function startBatchConsumer(amqp: AmqpClient, logger: Logger, opts:
       await channel.close().catch(() => undefined);
     },
   };
-}
-
-/** A persist job's messageId is its notification's id; an ack body names it (jobs/job-body.ts). */
-function notificationIdOf(msg: ConsumeMessage): unknown {
-  if (typeof msg.properties.messageId === 'string') return msg.properties.messageId;
-  try {
-    return (JSON.parse(msg.content.toString('utf8')) as { notificationId?: unknown } | null)?.notificationId;
-  } catch {
-    return undefined;
-  }
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import { createRegistry, type Registry } from '../shared/metrics.js';
 import type { ServiceHandle } from '../shared/service.js';
 import { startBatchConsumer } from './batch-consumer.js';
-import { ackHandler, persistHandler } from './handlers.js';
+import { ackCodec, ackHandler, persistCodec, persistHandler } from './handlers.js';
 import { createJobsMetrics } from './metrics.js';
 
 export interface JobsService extends ServiceHandle {
@@ -32,12 +32,14 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     name: 'jobs-persist',
     queue: topology.persistQueue,
     ...batching,
+    ...persistCodec,
     handle: persistHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
   const acks = await startBatchConsumer(infra.amqp, logger, {
     name: 'jobs-acks',
     queue: topology.acksQueue,
     ...batching,
+    ...ackCodec,
     handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'jobs'), config.http.host);

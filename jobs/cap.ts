@@ -31,7 +31,7 @@ async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUse
  * MAX_STORED_PER_USER: a user keeps at most that many stored notifications, but only read ones
  * are ever removed (oldest first), so nothing the user has not seen is dropped. A fan-out batch
  * touches hundreds of users, so MongoDB is asked only about those whose Redis counter says they
- * can be over the cap (`counters`: what `addStored` returned for the batch's inserts).
+ * can be over the cap (`counters`: what the after-write script returned for the batch's inserts).
  */
 export async function enforceCap(deps: CapDeps, counters: Map<string, number>, maxPerUser: number): Promise<void> {
   const suspects = [...counters].filter(([, counted]) => counted > maxPerUser);

@@ -22,8 +22,9 @@ async function republish(
   queue: string,
   msg: ConsumeMessage,
   headers: Record<string, unknown>,
+  content = msg.content,
 ): Promise<void> {
-  await channel.sendToQueue(queue, msg.content, {
+  await channel.sendToQueue(queue, content, {
     persistent: true,
     contentType: msg.properties.contentType as string | undefined,
     messageId: msg.properties.messageId as string | undefined,
@@ -38,25 +39,29 @@ function withoutDeath(headers: Record<string, unknown> | undefined): Record<stri
   return rest;
 }
 
-/** A message that can never be written: to the dead-letter queue with the reason. */
+/**
+ * A message that can never be written: to the dead-letter queue with the reason. `content`
+ * replaces the body when only part of the message is dead (the invalid notifications of a
+ * persist batch whose rest was stored); the original's properties are kept either way.
+ */
 export async function deadLetter(
   channel: ChannelWrapper,
   deadQueue: string,
   sourceQueue: string,
   msg: ConsumeMessage,
   err: unknown,
+  content = msg.content,
 ): Promise<void> {
-  await republish(channel, deadQueue, msg, {
-    [ERROR_HEADER]: stripCredentials(errorMessage(err)).slice(0, 1000),
-    [SOURCE_HEADER]: sourceQueue,
-  });
+  const headers = { [ERROR_HEADER]: stripCredentials(errorMessage(err)).slice(0, 1000), [SOURCE_HEADER]: sourceQueue };
+  await republish(channel, deadQueue, msg, headers, content);
 }
 
 /**
  * A message whose batch failed for a reason that can pass (MongoDB or Redis unreachable): into
  * the retry queue for its attempt, whose TTL dead-letters it back to the work queue. The delay
  * grows with each attempt and then stays at the longest one: a transient outage is waited out,
- * never turned into a dead letter.
+ * never turned into a dead letter. The body goes byte for byte as it came: a persist batch
+ * travels whole, invalid items included (they are dead-lettered once the rest is stored).
  */
 export async function retryLater(
   channel: ChannelWrapper,

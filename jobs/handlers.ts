@@ -4,17 +4,46 @@ import type { Topology } from '../shared/amqp/topology.js';
 import { PermanentError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
+import type { AckBatchMessage } from '../shared/messages.js';
+import { encodePersistBatch } from '../shared/persist-batch.js';
 import { applyAcks, type AckDeps } from './acks.js';
-import type { BatchHandler } from './batch-consumer.js';
+import type { BatchConsumerOptions, BatchHandler, Decoded } from './batch-consumer.js';
 import { deadLetter, retryLater } from './failures.js';
-import { parseAckMessage, parsePersistJob } from './job-body.js';
+import { describeInvalid, parseAckMessage, parsePersistJob, type PersistJob } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 import { persistNotifications, type PersistDeps } from './persist.js';
 
-/** Splits a batch into parsed bodies and messages that can never be written (dead-lettered). */
-async function parseOrDeadLetter<T>(
-  messages: ConsumeMessage[],
-  parse: (content: Buffer) => T,
+/** A body as decoded on arrival: what it carries, or why none of it can ever be written. */
+export type Body<T> = { ok: true; value: T } | { ok: false; error: PermanentError };
+
+function decoding<T>(parse: (content: Buffer) => T): (content: Buffer) => Body<T> {
+  return (content) => {
+    try {
+      return { ok: true, value: parse(content) };
+    } catch (err) {
+      return { ok: false, error: err instanceof PermanentError ? err : new PermanentError(errorMessage(err)) };
+    }
+  };
+}
+
+type Codec<T> = Pick<BatchConsumerOptions<Body<T>>, 'decode' | 'weight' | 'idsOf'>;
+
+/** A persist message counts for the notifications it carries (PERSIST_BATCH_SIZE bounds those). */
+export const persistCodec: Codec<PersistJob> = {
+  decode: decoding(parsePersistJob),
+  weight: (b) => (b.ok ? b.value.notifications.length + b.value.invalid.length : 1),
+  idsOf: (b) => (b.ok ? b.value.notifications.map((n) => n.id) : []),
+};
+
+export const ackCodec: Codec<AckBatchMessage> = {
+  decode: decoding(parseAckMessage),
+  weight: (b) => (b.ok ? Math.max(1, b.value.notificationIds.length) : 1),
+  idsOf: (b) => (b.ok ? b.value.notificationIds : []),
+};
+
+/** Dead-letters the messages nothing of which can be written; returns the others with their bodies. */
+async function withoutDead<T>(
+  batch: Array<Decoded<Body<T>>>,
   channel: ChannelWrapper,
   topology: Topology,
   source: string,
@@ -22,37 +51,51 @@ async function parseOrDeadLetter<T>(
   log: Logger,
 ): Promise<Array<{ msg: ConsumeMessage; body: T }>> {
   const valid: Array<{ msg: ConsumeMessage; body: T }> = [];
-  for (const msg of messages) {
-    try {
-      valid.push({ msg, body: parse(msg.content) });
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      await deadLetter(channel, topology.persistDeadQueue, source, msg, err);
-      metrics.deadLettered.inc({ queue: source });
-      // A persist job's messageId is its notification's id (consumer/hand-off.ts); ack bodies have none.
-      log.warn({ err: err.message, notificationId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
+  for (const { msg, body } of batch) {
+    if (body.ok) {
+      valid.push({ msg, body: body.value });
+      continue;
     }
+    await deadLetter(channel, topology.persistDeadQueue, source, msg, body.error);
+    metrics.deadLettered.inc({ queue: source });
+    // A bare persist job's messageId is its notification's id; batch and ack bodies have none.
+    log.warn({ err: body.error.message, notificationId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
   }
   return valid;
 }
 
-export function persistHandler(deps: PersistDeps, topology: Topology, log: Logger): BatchHandler {
-  return async (messages, channel) => {
-    deps.metrics.batchSize.observe({ queue: 'persist' }, messages.length);
-    const valid = await parseOrDeadLetter(messages, parsePersistJob, channel, topology, topology.persistQueue, deps.metrics, log);
+/**
+ * One flush of persist messages, each a consumer flush of notifications: every valid
+ * notification of every message goes into one `persistNotifications` call. A message that is
+ * not a batch at all is dead-lettered first; the invalid items of a batch message are
+ * dead-lettered (a dead message of their own, body `{notifications: [those items]}`) only once
+ * the rest is stored, so a failed store retries the original body intact and its invalid part is
+ * dead-lettered once. Every message is acked only after all that (batch-consumer.ts).
+ */
+export function persistHandler(deps: PersistDeps, topology: Topology, log: Logger): BatchHandler<Body<PersistJob>> {
+  return async (batch, channel) => {
+    const valid = await withoutDead(batch, channel, topology, topology.persistQueue, deps.metrics, log);
+    const notifications = valid.flatMap((v) => v.body.notifications);
+    deps.metrics.batchSize.observe({ queue: 'persist' }, notifications.length);
     try {
-      await persistNotifications(
-        deps,
-        valid.map((v) => v.body),
-      );
-      log.debug({ notificationCount: valid.length, notificationIds: firstIds(valid.map((v) => v.body.id)) }, 'persist batch written');
+      await persistNotifications(deps, notifications);
+      log.debug({ messages: valid.length, notificationCount: notifications.length, notificationIds: firstIds(notifications.map((n) => n.id)) }, 'persist batch written');
     } catch (err) {
       log.warn(
-        { err: errorMessage(err), messages: valid.length, notificationIds: firstIds(valid.map((v) => v.body.id)) },
+        { err: errorMessage(err), messages: valid.length, notificationCount: notifications.length, notificationIds: firstIds(notifications.map((n) => n.id)) },
         'persist batch failed; retrying with backoff',
       );
       for (const { msg } of valid) await retryLater(channel, topology.persistRetryQueues, msg, err);
       deps.metrics.retried.inc({ queue: 'persist' }, valid.length);
+      return;
+    }
+    for (const { msg, body } of valid) {
+      if (body.invalid.length === 0) continue;
+      const error = new PermanentError(describeInvalid(body.invalid));
+      const dead = encodePersistBatch(body.invalid.map((i) => JSON.stringify(i.item)));
+      await deadLetter(channel, topology.persistDeadQueue, topology.persistQueue, msg, error, dead);
+      deps.metrics.deadLettered.inc({ queue: topology.persistQueue });
+      log.warn({ err: error.message, invalid: body.invalid.length, stored: body.notifications.length }, 'dead-lettered the invalid part of a persist batch');
     }
   };
 }
@@ -61,14 +104,13 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
  * The acks queue has no retry queues of its own: a failed ack batch is rejected and held
  * unacked by the batch consumer for a while, then requeued.
  */
-export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): BatchHandler {
-  return async (messages, channel) => {
-    deps.metrics.batchSize.observe({ queue: 'acks' }, messages.length);
-    const valid = await parseOrDeadLetter(messages, parseAckMessage, channel, topology, topology.acksQueue, deps.metrics, log);
-    await applyAcks(
-      deps,
-      valid.map((v) => v.body),
-    );
-    log.debug({ notificationCount: valid.length, notificationIds: firstIds(valid.map((v) => v.body.notificationId)) }, 'ack batch applied');
+export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): BatchHandler<Body<AckBatchMessage>> {
+  return async (batch, channel) => {
+    const valid = await withoutDead(batch, channel, topology, topology.acksQueue, deps.metrics, log);
+    const messages = valid.map((v) => v.body);
+    const ids = messages.flatMap((m) => m.notificationIds);
+    deps.metrics.batchSize.observe({ queue: 'acks' }, ids.length);
+    await applyAcks(deps, messages);
+    log.debug({ messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch applied');
   };
 }

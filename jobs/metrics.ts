@@ -49,7 +49,7 @@ export function createJobsMetrics(registry: Registry) {
     }),
     batchSize: new Histogram({
       name: 'jobs_batch_size',
-      help: 'Messages per flushed batch',
+      help: 'Notifications (persist) or acks (acks) per flushed batch',
       labelNames: ['queue'] as const,
       buckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000],
       registers: [registry],

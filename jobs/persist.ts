@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { ackedAt, markPersisted } from '../shared/buffer.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
@@ -8,10 +7,8 @@ import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
 import { bulkWrite, insertNew } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
-import { forgetReplayCleanIfUnbuffered } from '../shared/replay-clean.js';
-import { recordStage } from '../shared/timeline.js';
 import { enforceCap } from './cap.js';
-import { addStored } from './stored-count.js';
+import { afterWrite, type AfterWrite, type AfterWriteInput } from './after-write.js';
 import type { JobsMetrics } from './metrics.js';
 
 export interface PersistDeps {
@@ -31,36 +28,23 @@ function latestVersions(notifications: Notification[]): Notification[] {
   return [...byId.values()];
 }
 
-/** Adds the batch's inserts to the per-user counters; returns each touched user's counter. */
-async function countInserted(redis: Redis, inserted: Notification[]): Promise<Map<string, number>> {
-  const byUser = new Map<string, number>();
-  for (const n of inserted) byUser.set(n.userId, (byUser.get(n.userId) ?? 0) + 1);
-  try {
-    return await addStored(redis, byUser);
-  } catch (err) {
-    throw new TransientError(`redis: cannot count stored notifications: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-async function readMarks(redis: Redis, ids: string[]): Promise<Array<number | null>> {
-  const raw = await redis.mget(ids.map((id) => keys.readBeforeStored(id)));
-  return raw.map((r) => (r === null ? null : Number(r)));
-}
-
+/** The acked and read marks at flush time: one MGET for the whole batch. */
 async function deliveryState(redis: Redis, ids: string[]): Promise<DeliveryState[]> {
+  let raw: Array<string | null>;
   try {
-    const [acked, read] = await Promise.all([ackedAt(redis, ids), readMarks(redis, ids)]);
-    return ids.map((_, i) => ({ ackedAtMs: acked[i] ?? null, readAtMs: read[i] ?? null }));
+    raw = await redis.mget([...ids.map((id) => keys.acked(id)), ...ids.map((id) => keys.readBeforeStored(id))]);
   } catch (err) {
     throw new TransientError(`redis: cannot read delivery state: ${errorMessage(err)}`, { cause: err });
   }
+  const epochMs = (r: string | null | undefined) => (r === null || r === undefined ? null : Number(r));
+  return ids.map((_, i) => ({ ackedAtMs: epochMs(raw[i]), readAtMs: epochMs(raw[ids.length + i]) }));
 }
 
-async function clearUnpersistedMarks(redis: Redis, ids: string[]): Promise<void> {
+async function afterWriteOrTransient(redis: Redis, input: AfterWriteInput): Promise<AfterWrite> {
   try {
-    await markPersisted(redis, ids);
+    return await afterWrite(redis, input);
   } catch (err) {
-    throw new TransientError(`redis: cannot clear unpersisted marks: ${errorMessage(err)}`, { cause: err });
+    throw new TransientError(`redis: after-write script failed: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -70,6 +54,8 @@ async function clearUnpersistedMarks(redis: Redis, ids: string[]): Promise<void>
  * the inserts could not carry. If Redis no longer knows a notification, the job's own body still
  * stores it as undelivered and a later ack moves it forward. Any failure is transient: the
  * caller retries the whole batch, and a replay rewrites nothing.
+ * Redis requests per batch, whatever its size: one MGET before the insert and one script after
+ * it; the cap adds calls only for users over it.
  */
 export async function persistNotifications(deps: PersistDeps, jobs: Notification[]): Promise<void> {
   const notifications = latestVersions(jobs);
@@ -87,21 +73,31 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       deps.config.mongo.batchTimeoutMs,
     );
     deps.metrics.persisted.inc(written.inserted.size);
-    // Counted straight after the insert: a replay inserts nothing, so it cannot count them again.
-    counters = await countInserted(deps.redis, notifications.filter((n) => written.inserted.has(n.id)));
-    // Cleared before the re-read below: an ack that still saw a mark left its write to this
-    // batch (jobs/acks.ts), and it happened before this re-read, which therefore sees it.
-    await clearUnpersistedMarks(deps.redis, ids);
+    const insertedByUser = new Map<string, number>();
+    for (const n of notifications) {
+      if (written.inserted.has(n.id)) insertedByUser.set(n.userId, (insertedByUser.get(n.userId) ?? 0) + 1);
+    }
+    // One script, straight after the insert: the counters grow by what it created (a replay
+    // inserts nothing, so it cannot count them again), the unpersisted marks go, the ack and read
+    // marks are read again (jobs/after-write.ts says why that order loses no ack), the
+    // 'persisted' stage is recorded and the replay-clean marks checked.
+    const after = await afterWriteOrTransient(deps.redis, {
+      notifications,
+      insertedByUser,
+      storedUndelivered: before.map((b) => b.ackedAtMs === null && b.readAtMs === null),
+      timelineTtlSeconds: deps.config.pipeline.bufferTtlSeconds,
+      persistedAtMs: now.getTime(),
+    });
+    counters = after.counters;
     // A document that already existed, or an ack/read that landed while this batch was being
     // written, is advanced now.
-    const after = await deliveryState(deps.redis, ids);
     const advance = notifications.flatMap((n, i) => {
       const fresh = written.inserted.has(n.id);
       const ops = [];
       const newerBody = fresh ? null : newerBodyOp(n);
       if (newerBody) ops.push({ updateOne: newerBody });
-      const acked = after[i]!.ackedAtMs;
-      const read = after[i]!.readAtMs;
+      const acked = after.state[i]!.ackedAtMs;
+      const read = after.state[i]!.readAtMs;
       if (acked !== null && !(fresh && before[i]!.ackedAtMs !== null)) ops.push({ updateOne: deliveredOp(n.id, new Date(acked)) });
       if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push({ updateOne: readOp(n.id, new Date(read)) });
       return ops;
@@ -116,13 +112,10 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
   }
 
   try {
-    const ttl = deps.config.pipeline.bufferTtlSeconds;
-    await Promise.all(ids.map((id) => recordStage(deps.redis, id, 'persisted', ttl, now.getTime())));
-    const undelivered = notifications.filter((_, i) => before[i]!.ackedAtMs === null && before[i]!.readAtMs === null);
-    await forgetReplayCleanIfUnbuffered(deps.redis, undelivered);
+    // Redis and MongoDB calls only for users the counters put over the cap.
     await enforceCap({ redis: deps.redis, model, metrics: deps.metrics }, counters, deps.config.persist.maxStoredPerUser);
   } catch (err) {
-    // The write itself is done; replaying the batch rewrites nothing and finishes these steps.
+    // The write itself is done; replaying the batch rewrites nothing and finishes this step.
     throw new TransientError(`after-write steps failed: ${errorMessage(err)}`, { cause: err });
   }
 }

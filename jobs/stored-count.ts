@@ -5,24 +5,9 @@ import { keys } from '../shared/keys.js';
  * The per-user counter that decides who is worth a cap query. Running high (a replay, a
  * concurrent cap run) costs one extra check; running low lets a user grow past the cap unchecked,
  * so only a lost key or a crash between insert and add may do that, and a lost key counts as 0
- * rather than sending every user to MongoDB (docs/persistence.md).
+ * rather than sending every user to MongoDB (docs/persistence.md). A batch's inserts are added
+ * by its after-write script (jobs/after-write.ts), which returns the counters after the add.
  */
-
-/** Adds each user's inserted documents in one round trip; returns the counters after the add. */
-export async function addStored(redis: Redis, insertedByUser: Map<string, number>): Promise<Map<string, number>> {
-  if (insertedByUser.size === 0) return new Map();
-  const users = [...insertedByUser.keys()];
-  const multi = redis.multi();
-  for (const userId of users) multi.incrby(keys.storedCount(userId), insertedByUser.get(userId)!);
-  const results = (await multi.exec()) ?? [];
-  return new Map(
-    users.map((userId, i) => {
-      const [err, value] = results[i] ?? [new Error('MULTI aborted'), null];
-      if (err) throw err;
-      return [userId, Number(value)];
-    }),
-  );
-}
 
 /**
  * Brings the counter to the real count by the difference with the value this batch's add

@@ -58,6 +58,8 @@ export interface Config {
   auth: { mode: AuthMode; jwtSecret: string; jwtSecretIsDefault: boolean };
   pipeline: {
     consumerPrefetch: number;
+    /** Events the consumer commits in one pipeline at most. */
+    consumerBatchMax: number;
     eventDedupeWindowSeconds: number;
     actionDedupeWindowMs: number;
     rateLimitActorPerMinute: number;
@@ -78,10 +80,12 @@ export interface Config {
     chunkSize: number;
     /** Chunks one consumer works on at once; small so direct events keep the consumer's attention. */
     prefetch: number;
-    /** Recipients of one chunk processed in parallel. */
-    concurrency: number;
   };
   persist: {
+    /** Longest a committed notification waits in the consumer for others to share its persist message. */
+    handOffLingerMs: number;
+    /** Notifications per persist message at most. */
+    handOffMaxNotifications: number;
     delayMs: number;
     batchSize: number;
     flushMs: number;
@@ -154,7 +158,8 @@ const envSchema = Joi.object({
     then: Joi.required(),
   }),
 
-  CONSUMER_PREFETCH: positiveInt().max(10_000).default(64),
+  CONSUMER_PREFETCH: positiveInt().max(10_000).default(512),
+  CONSUMER_BATCH_MAX: positiveInt().max(10_000).default(256),
   EVENT_DEDUPE_WINDOW_SECONDS: positiveInt().default(24 * 3600),
   ACTION_DEDUPE_WINDOW_MS: positiveInt().default(10_000),
   RATE_LIMIT_ACTOR_PER_MINUTE: positiveInt().default(120),
@@ -169,8 +174,9 @@ const envSchema = Joi.object({
 
   FANOUT_CHUNK_SIZE: positiveInt().max(10_000).default(500),
   FANOUT_PREFETCH: positiveInt().max(100).default(2),
-  FANOUT_CONCURRENCY: positiveInt().max(1000).default(32),
 
+  PERSIST_HANDOFF_LINGER_MS: positiveInt().max(1000).default(20),
+  PERSIST_HANDOFF_MAX_NOTIFICATIONS: positiveInt().max(5000).default(500),
   PERSIST_DELAY_MS: positiveInt().default(5000),
   PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
   PERSIST_FLUSH_MS: positiveInt().default(250),
@@ -274,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth: { mode: v.WS_AUTH_MODE, jwtSecret, jwtSecretIsDefault: v.JWT_SECRET === undefined },
     pipeline: {
       consumerPrefetch: v.CONSUMER_PREFETCH,
+      consumerBatchMax: v.CONSUMER_BATCH_MAX,
       eventDedupeWindowSeconds: v.EVENT_DEDUPE_WINDOW_SECONDS,
       actionDedupeWindowMs: v.ACTION_DEDUPE_WINDOW_MS,
       rateLimitActorPerMinute: v.RATE_LIMIT_ACTOR_PER_MINUTE,
@@ -289,9 +296,10 @@ export function loadConfig(env: Env = process.env): Config {
     fanout: {
       chunkSize: v.FANOUT_CHUNK_SIZE,
       prefetch: v.FANOUT_PREFETCH,
-      concurrency: v.FANOUT_CONCURRENCY,
     },
     persist: {
+      handOffLingerMs: v.PERSIST_HANDOFF_LINGER_MS,
+      handOffMaxNotifications: v.PERSIST_HANDOFF_MAX_NOTIFICATIONS,
       delayMs: v.PERSIST_DELAY_MS,
       batchSize: v.PERSIST_BATCH_SIZE,
       flushMs: v.PERSIST_FLUSH_MS,

@@ -26,13 +26,16 @@ export const keys = {
   actionSeen: (fingerprint: string) => `dedupe:action:${fingerprint}`,
   /** Producer idempotency: Idempotency-Key / body eventId → the accepted eventId. */
   idempotency: (key: string) => `idem:${key}`,
-  /** rate-limiter-flexible keyPrefix values (it appends its own key). */
-  rateLimitActor: 'rl:actor',
-  rateLimitRecipient: 'rl:recipient',
+  /** Events of an actor in the current minute (consumer/commit.lua; the names rate-limiter-flexible used). */
+  rateLimitActor: (actorId: string) => `rl:actor:${actorId}`,
+  /** Events to a recipient in the current minute. */
+  rateLimitRecipient: (userId: string) => `rl:recipient:${userId}`,
   /** Aggregation window of (recipient, type, object): hash { id, createdAt, n }, PX AGGREGATION_WINDOW_MS. */
   aggregate: (userId: string, type: string, objectId: string) => `agg:${userId}:${type}:${objectId}`,
   /** The window's distinct actors, score = arrival order (most recent = highest). Same TTL. */
   aggregateActors: (userId: string, type: string, objectId: string) => `aggactors:${userId}:${type}:${objectId}`,
+  /** The window's actors' display names (hash actorId → name), for the aggregate message. Same TTL. */
+  aggregateNames: (userId: string, type: string, objectId: string) => `aggnames:${userId}:${type}:${objectId}`,
   /** The eventIds folded into the window's notification (a capped list). Same TTL. */
   aggregateEvents: (userId: string, type: string, objectId: string) => `aggevents:${userId}:${type}:${objectId}`,
   /** The user's unread count (see shared/unread.ts); missing means "reconcile from MongoDB". */

@@ -33,4 +33,30 @@ export class LuaScript {
       return redis.eval(this.source, keys.length, ...keys, ...args);
     }
   }
+
+  /**
+   * Many calls in one pipeline (one write, one round trip): each call's result or its own error,
+   * in order. A call answered NOSCRIPT (Redis restarted) did not run, so only those are sent again,
+   * once, with the text; the others already ran and must not run twice.
+   */
+  async runMany(redis: Redis, calls: Array<{ keys: string[]; args: Array<string | number> }>): Promise<unknown[]> {
+    if (calls.length === 0) return [];
+    const bySha = redis.pipeline();
+    for (const c of calls) bySha.evalsha(this.sha, c.keys.length, ...c.keys, ...c.args);
+    const results: unknown[] = ((await bySha.exec()) ?? []).map(([err, value]) => err ?? value);
+    const missing = calls.flatMap((_, i) => {
+      const r = results[i];
+      return r instanceof Error && r.message.startsWith('NOSCRIPT') ? [i] : [];
+    });
+    if (missing.length > 0) {
+      const byText = redis.pipeline();
+      for (const i of missing) byText.eval(this.source, calls[i]!.keys.length, ...calls[i]!.keys, ...calls[i]!.args);
+      const again = (await byText.exec()) ?? [];
+      missing.forEach((i, k) => {
+        const [err, value] = again[k] ?? [new Error('redis: no reply for a script call'), undefined];
+        results[i] = err ?? value;
+      });
+    }
+    return calls.map((_, i) => (i < results.length ? results[i] : new Error("redis: no reply for a script call")));
+  }
 }

@@ -95,6 +95,8 @@ export interface PreferenceStore {
    * then the defaults stand in. Never slower than one Redis read plus that wait.
    */
   read(userId: string): Promise<Preferences>;
+  /** `read` for many users in one MGET (the consumer's batch); misses as in `read`. */
+  readMany(userIds: string[]): Promise<Map<string, Preferences>>;
   /** For the API: the Redis copy, else MongoDB with its deadline (errors propagate: 503). */
   readOrLoad(userId: string): Promise<Preferences>;
   write(userId: string, prefs: Preferences): Promise<Preferences>;
@@ -134,6 +136,27 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
       if (loaded.done) return loaded.value;
       options.onFallback?.();
       return DEFAULT_PREFERENCES;
+    },
+    async readMany(userIds) {
+      const unique = [...new Set(userIds)];
+      const found = new Map<string, Preferences>();
+      if (unique.length === 0) return found;
+      const cached = await redis.mget(unique.map(key));
+      const missing = unique.filter((userId, i) => {
+        const copy = cached[i];
+        if (copy === null || copy === undefined) return true;
+        found.set(userId, JSON.parse(copy) as Preferences);
+        return false;
+      });
+      const loaded = await Promise.all(
+        missing.map((userId) => options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs)),
+      );
+      missing.forEach((userId, i) => {
+        const answer = loaded[i]!;
+        if (!answer.done) options.onFallback?.();
+        found.set(userId, answer.done ? answer.value : DEFAULT_PREFERENCES);
+      });
+      return found;
     },
     async readOrLoad(userId) {
       const cached = await redis.get(key(userId));

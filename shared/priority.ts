@@ -1,4 +1,5 @@
 import { EVENTS_MAX_PRIORITY } from './amqp/topology.js';
+import { EVENT_TYPE_TABLE } from './event-types.js';
 import type { EventType } from './schemas/event.js';
 
 /**
@@ -8,20 +9,10 @@ import type { EventType } from './schemas/event.js';
  */
 export type Category = 'transactional' | 'social' | 'promotional';
 
-export const CATEGORY_OF: Record<EventType, Category> = {
-  LIKE: 'social',
-  COMMENT: 'social',
-  REPLY: 'social',
-  MENTION: 'social',
-  FOLLOW: 'social',
-  SHARE: 'social',
-  POST: 'social',
-  UNFOLLOW: 'social',
-  SECURITY: 'transactional',
-  ORDER: 'transactional',
-  PAYMENT: 'transactional',
-  PROMO: 'promotional',
-};
+/** Each type's category, from the event-type table (shared/event-types.ts). */
+export function categoryOfType(type: EventType): Category {
+  return EVENT_TYPE_TABLE[type].category;
+}
 
 export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
   transactional: 9,
@@ -30,7 +21,7 @@ export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
 };
 
 export function categoryOf(type: EventType): Category {
-  return CATEGORY_OF[type];
+  return categoryOfType(type);
 }
 
 export function priorityOf(type: EventType): number {

@@ -87,7 +87,7 @@ export async function acknowledgeStored(
 /** One AckBatchMessage for all of `ids` (none when there are none). */
 async function publishAcks(deps: AckDeps, userId: string, ids: string[], nowMs: number): Promise<void> {
   if (ids.length === 0) return;
-  const body = encodeAckBatch({ userId, ackedAt: new Date(nowMs).toISOString(), notificationIds: ids });
+  const body = encodeAckBatch(userId, new Date(nowMs).toISOString(), ids);
   await deps.publisher.sendToQueue(deps.acksQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE });
 }
 

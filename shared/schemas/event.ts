@@ -13,9 +13,6 @@ export const PROMOTIONAL_TYPES = ['PROMO'] as const;
 export const EVENT_TYPES = [...SOCIAL_TYPES, ...TRANSACTIONAL_TYPES, ...PROMOTIONAL_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export function isFanoutType(type: EventType): type is (typeof FANOUT_TYPES)[number] {
-  return (FANOUT_TYPES as readonly EventType[]).includes(type);
-}
 
 export interface ActivityEvent {
   eventId?: string;
@@ -119,29 +116,4 @@ export function validateEvent(input: unknown): EventValidation {
   const { value, error } = schemas[type].validate(input, { abortEarly: false, convert: true });
   if (error) return { ok: false, problems: problemsOf(error) };
   return { ok: true, event: value as ActivityEvent };
-}
-
-/** The object a notification is about, for dedupe and for the notification's objectId. */
-export function objectIdOf(event: ActivityEvent): string | null {
-  switch (event.type) {
-    case 'LIKE':
-    case 'COMMENT':
-    case 'MENTION':
-    case 'SHARE':
-    case 'POST':
-      return event.postId ?? null;
-    case 'REPLY':
-      return event.commentId ?? null;
-    case 'FOLLOW':
-    case 'UNFOLLOW':
-      return null;
-    case 'ORDER':
-      return event.orderId ?? null;
-    case 'PAYMENT':
-      return event.paymentId ?? null;
-    case 'PROMO':
-      return event.campaignId ?? null;
-    case 'SECURITY':
-      return null;
-  }
 }

@@ -6,6 +6,7 @@ import amqplib from 'amqplib';
 import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { createTopology } from '../../shared/amqp/topology.js';
 import { keys } from '../../shared/keys.js';
+import type { PersistBatchMessage } from '../../shared/messages.js';
 import { decodeNotification, type Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -124,8 +125,9 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
       for (;;) {
         const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
         if (msg === false) break;
-        const id = (JSON.parse(msg.content.toString()) as Notification).id;
-        jobs.set(id, (jobs.get(id) ?? 0) + 1);
+        for (const { id } of (JSON.parse(msg.content.toString()) as PersistBatchMessage).notifications) {
+          jobs.set(id, (jobs.get(id) ?? 0) + 1);
+        }
       }
       for (const n of notifications) assert.ok(jobs.has(n.id), `a persist job for ${n.id}`);
       assert.equal(jobs.size, TOTAL, 'persist jobs only for notifications that exist');

@@ -9,7 +9,8 @@ import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
+import { encodeNotification, type Notification } from '../../shared/notification.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -62,8 +63,14 @@ describe('jobs killed with SIGKILL mid-batch', () => {
       await bufferNotification(redis, n, 3600);
       if (acked.has(n.id)) await ackNotifications(redis, n.userId, [n.id], 3600);
     }
+    // The first half as bare notifications (the body before batches), the rest in batch
+    // messages of 20 as the consumer publishes them.
+    const bodies = [
+      ...all.slice(0, 300).map((n) => encodeJson(n)),
+      ...Array.from({ length: 15 }, (_, i) => encodePersistBatch(all.slice(300 + i * 20, 320 + i * 20).map(encodeNotification))),
+    ];
     await Promise.all(
-      all.map((n) => publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE })),
+      bodies.map((body) => publisher.sendToQueue(amqp.topology.persistQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE })),
     );
     const stored = () => m.Notification.countDocuments({ userId: /^killed/ });
 

@@ -7,6 +7,7 @@ import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../consumer/retry.js';
 import { createTopology } from '../../shared/amqp/topology.js';
 import { bufferNotification, readPending } from '../../shared/buffer.js';
 import { loadConfig } from '../../shared/config.js';
+import type { PersistBatchMessage } from '../../shared/messages.js';
 import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -106,10 +107,10 @@ describe('consumer retries and crash recovery', () => {
     await publish(event);
     const job = await eventually(async () => {
       const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
-      if (msg && (JSON.parse(msg.content.toString()) as Notification).id === n.id) return msg;
-      return undefined;
+      const body = msg ? (JSON.parse(msg.content.toString()) as PersistBatchMessage) : undefined;
+      return body?.notifications.find((carried) => carried.id === n.id);
     }, { what: 'the persist job to be published again' });
-    assert.deepEqual(JSON.parse(job.content.toString()), n);
+    assert.deepEqual(job, n);
     const pending = await readPending(redis, 'crash-state', 10);
     assert.deepEqual(pending.notifications.map((p) => p.id), [n.id], 'no second notification');
   });

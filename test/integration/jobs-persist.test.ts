@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
+import { Redis as RawRedis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { ERROR_HEADER } from '../../jobs/failures.js';
+import { encodeAckBatch } from '../../shared/ack-batch.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../../shared/messages.js';
 import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
+import { encodeNotification, type Notification } from '../../shared/notification.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
 import { connectRedis, closeRedis, type Redis } from '../../shared/redis.js';
 import { readTimeline } from '../../shared/timeline.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -57,8 +60,20 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
 
   const publishJob = (n: Notification | Buffer, queue = amqp.topology.persistQueue) =>
     publisher.sendToQueue(queue, Buffer.isBuffer(n) ? n : encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
-  const publishAck = (a: AckMessage) =>
-    publisher.sendToQueue(amqp.topology.acksQueue, encodeJson(a), { persistent: true, contentType: JSON_CONTENT_TYPE });
+  const publishAck = (a: AckMessage | Buffer) =>
+    publisher.sendToQueue(amqp.topology.acksQueue, Buffer.isBuffer(a) ? a : encodeJson(a), { persistent: true, contentType: JSON_CONTENT_TYPE });
+  /** One persist message carrying every notification given (raw items may be invalid ones). */
+  const publishBatch = (items: unknown[]) =>
+    publishJob(encodePersistBatch(items.map((n) => (typeof n === 'object' && n !== null && 'eventIds' in n ? encodeNotification(n as Notification) : JSON.stringify(n)))));
+  /** Takes dead letters off the queue until `match` finds one (others of earlier tests are dropped). */
+  const deadLetterWhere = (match: (body: string, error: string) => boolean) =>
+    eventually(async () => {
+      const msg = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
+      if (msg === false) return undefined;
+      const body = msg.content.toString();
+      const error = String((msg.properties.headers as Record<string, unknown> | undefined)?.[ERROR_HEADER]);
+      return match(body, error) ? { body, error } : undefined;
+    }, { what: 'the dead letter' });
   const doc = (id: string) => m.Notification.findById(id).lean<NotificationDoc>();
   const counter = async (name: string, labels = ''): Promise<number> => {
     const text = await jobs.registry.metrics();
@@ -307,5 +322,137 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     assert.equal(await m.Notification.countDocuments({ userId }), 100);
     assert.equal(await doc(atCap[0]!.id), null, 'the oldest read notification removed');
     assert.ok(await doc(over.id), 'the new one kept');
+  });
+
+  it('stores a batch message of many notifications with one insert, in the state Redis knew for each', async () => {
+    await earlierBatchesDone();
+    const writesBefore = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
+    const batch = Array.from({ length: 150 }, (_, i) => notification(`batch${i % 15}`));
+    const readAt = Date.UTC(2026, 2, 1);
+    for (const [i, n] of batch.entries()) {
+      await bufferNotification(redis, n, TTL);
+      if (i % 3 === 1) await ackNotifications(redis, n.userId, [n.id], TTL);
+      if (i % 3 === 2) await redis.set(keys.readBeforeStored(n.id), readAt);
+    }
+    await publishBatch(batch);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: /^batch/ })) === batch.length, {
+      what: 'the whole batch stored',
+    });
+    // 150 notifications in one message (PERSIST_BATCH_SIZE 100: a message is never split), all
+    // states known at flush time: one insert and nothing to advance.
+    assert.equal((await counter('jobs_mongo_bulk_writes_total', 'queue="persist"')) - writesBefore, 1);
+    const docs = new Map((await m.Notification.find({ userId: /^batch/ }).lean<NotificationDoc[]>()).map((d) => [d._id, d]));
+    for (const [i, n] of batch.entries()) {
+      assert.equal(docs.get(n.id)?.status, ['undelivered', 'delivered', 'read'][i % 3], n.id);
+      if (i % 3 === 2) assert.equal(docs.get(n.id)?.readAt?.getTime(), readAt);
+    }
+    const unpersisted = await redis.mget(batch.map((n) => keys.unpersisted(n.id)));
+    assert.ok(unpersisted.every((v) => v === null), 'every unpersisted mark cleared');
+    for (const n of [batch[0]!, batch[77]!, batch[149]!]) assert.equal(typeof (await readTimeline(redis, n.id)).persisted, 'number');
+    assert.equal(await storedCounter('batch0'), 10, 'stored counters grew by what was inserted');
+  });
+
+  it('stores bare notifications and batch messages of one flush together', async () => {
+    const bare = notification('formats');
+    const batch = [notification('formats'), notification('formats')];
+    await Promise.all([publishJob(bare), publishBatch(batch)]);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'formats' })) === 3, { what: 'both formats stored' });
+  });
+
+  it('stores the valid notifications of a batch and dead-letters only its invalid one, once', async () => {
+    const valid = Array.from({ length: 9 }, () => notification('partial'));
+    const invalid = { ...notification('partial'), seq: -1 };
+    await publishBatch([...valid.slice(0, 3), invalid, ...valid.slice(3)]);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'partial' })) === valid.length, { what: 'the valid ones stored' });
+    const dead = await deadLetterWhere((body) => body.includes(invalid.id));
+    assert.deepEqual(JSON.parse(dead.body), { notifications: [invalid] }, 'the dead letter carries the invalid item only');
+    assert.match(dead.error, /notifications\[3\]: "seq" must be greater than or equal to 0/);
+    assert.equal(await doc(invalid.id), null);
+    await earlierBatchesDone();
+    const again = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
+    assert.equal(again, false, 'dead-lettered once');
+
+    // Nothing in it can be stored: the message goes whole, as it came.
+    const hopeless = encodePersistBatch(['{"not":"a notification"}']);
+    await publishJob(hopeless);
+    const whole = await deadLetterWhere((body) => body === hopeless.toString());
+    assert.match(whole.error, /"id" is required/);
+    await publishJob(Buffer.from('{"notifications":"none"}'));
+    assert.match((await deadLetterWhere((body) => body.includes('"none"'))).error, /must be an array/);
+  });
+
+  it('marks every notification of a batch ack message delivered, and a replayed one changes nothing', async () => {
+    const ns = Array.from({ length: 6 }, () => notification('batchack'));
+    const other = notification('someone');
+    await publishBatch([...ns, other]);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: { $in: ['batchack', 'someone'] } })) === 7, { what: 'stored' });
+    const ackedAt = new Date(Date.UTC(2026, 3, 1)).toISOString();
+    const applied = await counter('jobs_acks_applied_total');
+    // `other` belongs to someone else: the owner filter leaves it alone.
+    const body = encodeAckBatch('batchack', ackedAt, [...ns.map((n) => n.id), other.id]);
+    await publishAck(body);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'batchack', status: 'delivered' })) === ns.length, {
+      what: 'all delivered',
+    });
+    for (const n of ns) assert.equal((await doc(n.id))?.deliveredAt?.toISOString(), ackedAt);
+    assert.equal((await doc(other.id))?.status, 'undelivered');
+    assert.equal((await counter('jobs_acks_applied_total')) - applied, ns.length);
+
+    const ackWrites = await counter('jobs_mongo_bulk_writes_total', 'queue="acks"');
+    await publishAck(body);
+    await eventually(async () => (await counter('jobs_mongo_bulk_writes_total', 'queue="acks"')) > ackWrites, { what: 'the replayed ack batch' });
+    assert.equal((await counter('jobs_acks_applied_total')) - applied, ns.length, 'nothing moved twice');
+  });
+
+  it('makes the same Redis requests for a batch of 5 as for a batch of 200', async () => {
+    // MONITOR sees every command in the order Redis ran them; jobs' are those naming this file's
+    // keys, outside Lua scripts and from a connection other than this test's own.
+    const own = /addr=(\S+)/.exec(String(await redis.client('INFO')))?.[1];
+    assert.ok(own, 'the test connection knows its address');
+    const watcher = new RawRedis(config.redis.url, { lazyConnect: true });
+    const monitor = await watcher.monitor();
+    let seen: string[] = [];
+    const fences = new Set<string>();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === own) {
+        for (const a of args) fences.add(a);
+      } else if (source !== 'lua' && args.some((a) => a.startsWith(config.redis.keyPrefix))) {
+        seen.push(String(args[0]).toLowerCase());
+      }
+    });
+    /** Resolves once MONITOR has shown everything Redis ran before now. */
+    const fence = async () => {
+      const key = `fence:${uuidv7()}`;
+      await redis.get(key);
+      await eventually(() => fences.has(`${config.redis.keyPrefix}${key}`), { what: 'MONITOR to catch up' });
+    };
+    /** Stores a marker job and waits for its after-write steps: every batch before it is done. */
+    const markerDone = async () => {
+      const marker = notification('marker');
+      await publishJob(marker);
+      await eventually(async () => (await readTimeline(redis, marker.id)).persisted, { what: 'the marker persisted' });
+    };
+    try {
+      await markerDone(); // also caches the after-write script in Redis
+      const requestsFor = async (size: number) => {
+        const userId = `requests${size}`;
+        await fence();
+        seen = [];
+        // Nothing buffered, nothing acked: none of these notifications has a Redis key yet.
+        await publishBatch(Array.from({ length: size }, () => notification(userId)));
+        await eventually(async () => (await m.Notification.countDocuments({ userId })) === size, { what: `${size} stored` });
+        await markerDone();
+        await fence();
+        return [...seen];
+      };
+      const small = await requestsFor(5);
+      const large = await requestsFor(200);
+      // Each window holds two batches: the measured one and the marker behind it.
+      assert.deepEqual(large, small, `5: ${small.join(' ')} | 200: ${large.join(' ')}`);
+      assert.ok(small.length <= 4, `two batches in ${small.length} requests: ${small.join(' ')}`);
+    } finally {
+      monitor.disconnect();
+      watcher.disconnect();
+    }
   });
 });

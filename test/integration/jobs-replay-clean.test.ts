@@ -8,7 +8,8 @@ import { keys } from '../../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
+import { encodeNotification, type Notification } from '../../shared/notification.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { markReplayClean } from '../../shared/replay-clean.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -66,5 +67,22 @@ describe('jobs and the replay-clean mark', () => {
     // A later job for another user proves this batch's after-write steps have run.
     await persist(makeNotification('someone-else'));
     assert.equal(await redis.exists(keys.replayClean('still-buffered')), 1);
+  });
+
+  it('in one batch message, clears the mark of the user whose copy is gone and keeps the others', async () => {
+    const kept = makeNotification('batch-kept');
+    const acked = makeNotification('batch-acked');
+    await bufferNotification(redis, kept, 3600);
+    // Acked before it was stored: stored as delivered, so a missing copy does not matter.
+    await redis.set(keys.acked(acked.id), Date.now());
+    for (const user of ['batch-kept', 'batch-lost', 'batch-acked']) await markReplayClean(redis, user, Date.now(), 3600);
+    const batch = [kept, makeNotification('batch-lost'), acked];
+    await publisher.sendToQueue(amqp.topology.persistQueue, encodePersistBatch(batch.map(encodeNotification)), {
+      persistent: true,
+      contentType: JSON_CONTENT_TYPE,
+    });
+    await eventually(async () => (await redis.exists(keys.replayClean('batch-lost'))) === 0, { what: 'the lost copy to clear its mark' });
+    assert.equal(await redis.exists(keys.replayClean('batch-kept')), 1);
+    assert.equal(await redis.exists(keys.replayClean('batch-acked')), 1);
   });
 });

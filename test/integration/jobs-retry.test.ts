@@ -5,9 +5,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import type { Config } from '../../shared/config.js';
-import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
+import { JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -50,19 +51,23 @@ describe('jobs while MongoDB is unreachable', () => {
   it('retries a failed batch through the retry queues, past the last attempt, and stores it once MongoDB is back', async () => {
     await proxy.cut();
     proxyDown = true;
-    const ids = Array.from({ length: 5 }, () => uuidv7());
-    for (const [i, id] of ids.entries()) {
-      const n = {
+    const ids = Array.from({ length: 6 }, () => uuidv7());
+    const jsons = ids.map((id, i) =>
+      JSON.stringify({
         id, userId: 'offline', seq: i + 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
         message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
-      };
-      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), {
-        persistent: true,
-        contentType: JSON_CONTENT_TYPE,
-      });
+      }),
+    );
+    const invalid = JSON.stringify({ id: uuidv7(), userId: 'offline' });
+    // Three bare notifications (the body before batches) and one batch message of three, with an
+    // invalid item that must ride the retries along and be dead-lettered once, at the end.
+    const bodies = [...jsons.slice(0, 3).map((j) => Buffer.from(j)), encodePersistBatch([...jsons.slice(3), invalid])];
+    for (const body of bodies) {
+      await publisher.sendToQueue(amqp.topology.persistQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE });
     }
-    // RETRY_MAX_ATTEMPTS=2, yet the messages keep coming back: an outage is waited out.
-    await eventually(async () => (await metric('jobs_messages_retried_total')) >= 3 * ids.length, {
+    // RETRY_MAX_ATTEMPTS=2, yet the messages keep coming back: an outage is waited out. One retry
+    // per message, not per notification.
+    await eventually(async () => (await metric('jobs_messages_retried_total')) >= 3 * bodies.length, {
       what: 'three rounds of retries',
       timeoutMs: 60_000,
     });
@@ -79,5 +84,12 @@ describe('jobs while MongoDB is unreachable', () => {
     const docs = await models(mongo).Notification.find({ userId: 'offline' }).lean();
     assert.deepEqual(docs.map((d) => d._id).sort(), [...ids].sort());
     assert.ok(docs.every((d) => d.status === 'undelivered'));
+    // The batch came back intact through every retry: its invalid item is still in it, once.
+    const deadLetter = await eventually(async () => (await publisher.get(amqp.topology.persistDeadQueue, { noAck: true })) || undefined, {
+      what: 'the invalid item dead-lettered',
+    });
+    assert.deepEqual(JSON.parse(deadLetter.content.toString()), { notifications: [JSON.parse(invalid)] });
+    await eventually(async () => (await metric('jobs_messages_dead_lettered_total')) === 1, { what: 'the dead-letter count' });
+    assert.equal((await publisher.checkQueue(amqp.topology.persistDeadQueue)).messageCount, 0, 'dead-lettered once');
   });
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isAggregatable } from '../../consumer/aggregation.js';
+import { isAggregatable as aggregates } from '../../consumer/commit.js';
+import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { dndEndsAt, DEFAULT_PREFERENCES, preferencesSchema } from '../../shared/preferences.js';
+
+/** The rule over (type, object, actor), as the consumer sees an event. */
+function isAggregatable(type: ParsedEvent['type'], objectId: string | null, actorId: string | undefined): boolean {
+  const object = objectId === null ? {} : type === 'ORDER' ? { orderId: objectId } : { postId: objectId };
+  return aggregates({ type, targetId: 'u', eventId: 'e', ...object, ...(actorId === undefined ? {} : { actorId }) } as ParsedEvent);
+}
 
 describe('aggregation applies to likes, comments and shares on an object', () => {
   it('folds LIKE, COMMENT, SHARE with an object and an actor', () => {

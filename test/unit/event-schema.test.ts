@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EVENT_TYPES, objectIdOf, validateEvent } from '../../shared/schemas/event.js';
+import { objectIdOf } from '../../shared/event-types.js';
+import { EVENT_TYPES, validateEvent } from '../../shared/schemas/event.js';
 
 const valid = {
   LIKE: { type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post1' },

@@ -73,7 +73,12 @@ describe('unread frames and wake messages', () => {
 });
 
 describe('do-not-disturb in the replay', () => {
-  const store = (prefs: Preferences): PreferenceStore => ({ read: async () => prefs, readOrLoad: async () => prefs, write: async (_u, p) => p });
+  const store = (prefs: Preferences): PreferenceStore => ({
+    read: async () => prefs,
+    readMany: async (ids) => new Map(ids.map((id) => [id, prefs])),
+    readOrLoad: async () => prefs,
+    write: async (_u, p) => p,
+  });
   const at = Date.parse('2026-01-01T12:00:00Z');
   const during: Preferences = { ...DEFAULT_PREFERENCES, doNotDisturb: { start: '11:00', end: '13:00', timeZone: 'UTC' } };
 

@@ -1,0 +1,196 @@
+--[[
+  commit.lua: all of one event's Redis work in one call (consumer/commit.ts). In order:
+  eventId dedupe, action dedupe, both rate limits, the preference decision (made by the caller),
+  the aggregation fold, seq, the buffer write with its TTL, the pending (inbox) entry, the unread
+  count, the unpersisted mark, the dedupe marks, the timeline stages, and the wake: PUBLISH of the
+  committed version with the unread count after it, atomically with the commit.
+
+  KEYS
+    1 eventSeen      dedupe:event:<eventId>      (holds the id of the notification it produced)
+    2 actionSeen     dedupe:action:<fingerprint> (or any key when ARGV.action_dedupe = '0')
+    3 actorLimit     rl:actor:<actorId>
+    4 recipientLimit rl:recipient:<userId>
+    5 window         agg:<user>:<type>:<object>  (window hash; unused unless ARGV.aggregate = '1')
+    6 windowActors   aggactors:...               (zset, score = arrival order)
+    7 windowEvents   aggevents:...               (list of folded eventIds)
+    8 windowNames    aggnames:...                (hash actorId -> display name)
+    9 seq            seq:<user>
+   10 inbox          inbox:<user>
+   11 unreadCount    unread:<user>
+   12 unreadVersion  unread:v:<user>
+   13 eventTimeline  timeline:<eventId>
+  The notification's own keys (notif:<id>, acked:<id>, unpersisted:<id>, timeline:<id>) are
+  named here from ARGV.key_prefix: an aggregate's id is only known once the window is read.
+
+  ARGV
+    1 key_prefix        REDIS_KEY_PREFIX (ioredis prefixes KEYS only)
+    2 event_id
+    3 user_id
+    4 decision          'deliver' | 'hold' | 'suppress'
+    5 action_dedupe     '1' to claim the action fingerprint
+    6 action_window_ms
+    7 event_window_s
+    8 limit_actor       max per minute, '0' = exempt
+    9 limit_recipient   max per minute, '0' = exempt
+   10 aggregate         '1' when the event folds into a window
+   11 aggregation_window_ms
+   12 candidate_id      the notification id if this event opens the window / is not aggregated
+   13 created_at        ISO 8601, for a new notification
+   14 actor_id          '' when none
+   15 actor_name        display name, stored in the window for later aggregate messages
+   16 head_json         the notification as JSON without '}' and without seq (not aggregated), or
+                        its common fields (userId, type, priority, objectId) when aggregated
+   17 single_message    the message of a one-actor notification
+   18 verb              aggregate verb phrase ('liked your post')
+   19 max_actors        actors listed on an aggregate
+   20 max_event_ids     eventIds kept on an aggregate
+   21 buffer_ttl_s
+   22 unread_count_ttl_s
+   23 priority          the inbox score's priority part (score = (max - priority) * 1e12 + seq)
+   24 max_priority
+   25 now_ms
+   26 accepted_at_ms    '' when unknown
+   27 wake_channel      pub/sub channel of wakes
+
+  Returns { outcome, notificationId, json } where outcome is created | updated | stale
+  (buffered; json = what the buffer holds now), duplicate (json = the buffered copy or false),
+  duplicate_action, limited_actor, limited_recipient, suppressed.
+]]
+
+local prefix, eventId, userId = ARGV[1], ARGV[2], ARGV[3]
+local nowMs, ttl = ARGV[25], tonumber(ARGV[21])
+
+local function stage(key, name, atMs)
+  redis.call('HSETNX', key, name, atMs)
+  redis.call('EXPIRE', key, ttl)
+end
+
+if ARGV[26] ~= '' then stage(KEYS[13], 'accepted', ARGV[26]) end
+
+-- eventId dedupe: the mark holds what this event became, so a redelivery repeats the hand-off.
+local produced = redis.call('GET', KEYS[1])
+if produced then
+  return { 'duplicate', produced, redis.call('GET', prefix .. 'notif:' .. produced) }
+end
+
+-- Action dedupe: SET NX owned by the claiming eventId, so its own redelivery is not a duplicate.
+if ARGV[5] == '1' then
+  if not redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6], 'NX') then
+    local owner = redis.call('GET', KEYS[2])
+    if owner and owner ~= eventId then return { 'duplicate_action', '', false } end
+  end
+end
+
+-- Fixed one-minute windows, the same as rate-limiter-flexible's RateLimiterRedis did.
+local function overLimit(key, max)
+  redis.call('SET', key, 0, 'EX', 60, 'NX')
+  return redis.call('INCR', key) > max
+end
+if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return { 'limited_actor', '', false } end
+if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return { 'limited_recipient', '', false } end
+
+if ARGV[4] == 'suppress' then
+  stage(KEYS[13], 'suppressed', nowMs)
+  return { 'suppressed', '', false }
+end
+
+local seq = redis.call('INCR', KEYS[9])
+local id, version, json
+
+if ARGV[10] == '1' then
+  -- The aggregation window: fixed from its first event, one notification, version = actors.
+  local windowMs = ARGV[11]
+  if redis.call('EXISTS', KEYS[5]) == 0 then
+    redis.call('HSET', KEYS[5], 'id', ARGV[12], 'createdAt', ARGV[13], 'n', 0)
+    redis.call('PEXPIRE', KEYS[5], windowMs)
+    redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])
+  end
+  if not redis.call('ZSCORE', KEYS[6], ARGV[14]) then
+    local n = redis.call('HINCRBY', KEYS[5], 'n', 1)
+    redis.call('ZADD', KEYS[6], n, ARGV[14])
+    redis.call('RPUSH', KEYS[7], eventId)
+    redis.call('LTRIM', KEYS[7], -tonumber(ARGV[20]), -1)
+    redis.call('HSET', KEYS[8], ARGV[14], ARGV[15])
+  end
+  local left = redis.call('PTTL', KEYS[5])
+  if left > 0 then
+    redis.call('PEXPIRE', KEYS[6], left)
+    redis.call('PEXPIRE', KEYS[7], left)
+    redis.call('PEXPIRE', KEYS[8], left)
+  end
+  id = redis.call('HGET', KEYS[5], 'id')
+  local createdAt = redis.call('HGET', KEYS[5], 'createdAt')
+  local count = redis.call('ZCARD', KEYS[6])
+  local actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)
+  -- The list is oldest first; the notification lists its eventIds newest first.
+  local folded = redis.call('LRANGE', KEYS[7], 0, -1)
+  local eventIds = {}
+  for i = #folded, 1, -1 do eventIds[#eventIds + 1] = folded[i] end
+  local message = ARGV[17]
+  if count > 1 and actors[2] then
+    -- Most recent first, two names at most, then "and N other(s)" (consumer/format.ts).
+    local names = redis.call('HMGET', KEYS[8], actors[1], actors[2])
+    local first, second = names[1] or actors[1], names[2] or actors[2]
+    if count == 2 then
+      message = first .. ' and ' .. second .. ' ' .. ARGV[18]
+    else
+      local others = count - 2
+      message = first .. ', ' .. second .. ' and ' .. others .. (others == 1 and ' other ' or ' others ') .. ARGV[18]
+    end
+  end
+  version = count
+  json = ARGV[16] .. ',"id":' .. cjson.encode(id) .. ',"createdAt":' .. cjson.encode(createdAt)
+    .. ',"actors":' .. cjson.encode(actors) .. ',"actorCount":' .. count
+    .. ',"message":' .. cjson.encode(message) .. ',"version":' .. count
+    .. ',"eventIds":' .. cjson.encode(eventIds) .. ',"seq":' .. seq .. '}'
+else
+  id, version = ARGV[12], 1
+  json = ARGV[16] .. ',"seq":' .. seq .. '}'
+end
+
+-- The buffer write: only a higher version replaces a buffered one (two consumers folding into
+-- one window may commit in any order); a rewritten version is pending again.
+local notifKey = prefix .. 'notif:' .. id
+local outcome = 'created'
+local raw = redis.call('GET', notifKey)
+if raw then
+  outcome = 'updated'
+  local ok, decoded = pcall(cjson.decode, raw)
+  if ok and tonumber(decoded.version) >= version then outcome = 'stale' end
+end
+if outcome ~= 'stale' then
+  local score = (tonumber(ARGV[24]) - tonumber(ARGV[23])) * 1e12 + seq
+  redis.call('SET', notifKey, json, 'EX', ttl)
+  redis.call('ZADD', KEYS[10], score, id)
+  redis.call('EXPIRE', KEYS[10], ttl)
+  redis.call('DEL', prefix .. 'acked:' .. id)
+  redis.call('SET', prefix .. 'unpersisted:' .. id, '1', 'EX', ttl)
+else
+  json = raw
+end
+if outcome == 'created' then
+  local countKey, versionKey, delta, countTtl = KEYS[11], KEYS[12], 1, tonumber(ARGV[22])
+  -- UNREAD_BUMP (shared/unread.ts)
+  if redis.call('EXISTS', countKey) == 1 then
+    local c = redis.call('INCRBY', countKey, delta)
+    if c < 0 then redis.call('SET', countKey, 0) end
+    redis.call('EXPIRE', countKey, countTtl)
+  end
+  redis.call('INCR', versionKey)
+end
+
+-- The marks, also on 'stale': a redelivery of this event is recognised as done.
+redis.call('SET', KEYS[1], id, 'EX', ARGV[7])
+if ARGV[5] == '1' then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
+stage(prefix .. 'timeline:' .. id, 'buffered', nowMs)
+
+if outcome ~= 'stale' and ARGV[4] == 'deliver' then
+  local unread = ''
+  local count = redis.call('GET', KEYS[11])
+  if count then
+    unread = ',"unread":{"count":' .. count .. ',"version":' .. (redis.call('GET', KEYS[12]) or '0') .. '}'
+  end
+  redis.call('PUBLISH', ARGV[27], '{"kind":"push","userId":' .. cjson.encode(userId) .. ',"notification":' .. json .. unread .. '}')
+end
+
+return { outcome, id, json }

@@ -1,0 +1,38 @@
+-- What follows a persist batch's insert, in one atomic call (jobs/after-write.ts).
+-- KEYS: U  stored:{userId}                 users with inserts, in ARGV's order
+--       N  groups of 5, one per notification:
+--          unpersisted:{id}, acked:{id}, readmark:{id}, timeline:{id}, notif:{id}
+--       R  replay-clean:{userId}           users with a notification stored undelivered
+-- ARGV: U, N, timeline TTL seconds, persisted-at epoch ms,
+--       U increments (documents the insert created per user),
+--       N replay-clean indexes (0: stored delivered or read, nothing to check;
+--         k > 0: stored undelivered, its user's mark is the k-th of the R keys)
+-- Returns U + 2N values: each user's counter after the increment, then each notification's
+-- acked mark, then its read mark (nil when absent).
+local u = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local ttl = ARGV[3]
+local at = ARGV[4]
+local out = {}
+
+for j = 1, u do
+  out[j] = redis.call('INCRBY', KEYS[j], ARGV[4 + j])
+end
+
+local marks = u + 5 * n
+for i = 1, n do
+  local k = u + (i - 1) * 5
+  -- The unpersisted mark goes before the acked mark is read, in the same atomic call: an ACK
+  -- that still saw the mark had set acked:{id} before this script ran, so the read below sees it.
+  redis.call('DEL', KEYS[k + 1])
+  out[u + i] = redis.call('GET', KEYS[k + 2])
+  out[u + n + i] = redis.call('GET', KEYS[k + 3])
+  redis.call('HSETNX', KEYS[k + 4], 'persisted', at)
+  redis.call('EXPIRE', KEYS[k + 4], ttl)
+  local clean = tonumber(ARGV[4 + u + i])
+  if clean > 0 and redis.call('EXISTS', KEYS[k + 5]) == 0 then
+    redis.call('DEL', KEYS[marks + clean])
+  end
+end
+
+return out

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
+import { formatAggregateMessage } from '../../consumer/format.js';
+import type { ParsedEvent } from '../../consumer/parse-event.js';
+import { readPending } from '../../shared/buffer.js';
+import { keys } from '../../shared/keys.js';
+import type { PushWakeMessage } from '../../shared/messages.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+
+const { config } = testEnv('consumercommit');
+
+/**
+ * The commit step on a real Redis: one script call per event, one pipeline per batch, and the
+ * rules (dedupe, limits, aggregation, buffer, wake) applied inside it.
+ */
+describe('the consumer commit script', () => {
+  let redis: Redis;
+  let subscriber: Redis;
+  const wakes: PushWakeMessage[] = [];
+  const settings = (overrides: Partial<CommitSettings> = {}): CommitSettings => ({
+    keyPrefix: config.redis.keyPrefix,
+    eventWindowSeconds: 3600,
+    actionWindowMs: 10_000,
+    aggregationWindowMs: 60_000,
+    bufferTtlSeconds: 3600,
+    rateLimitActorPerMinute: 1000,
+    rateLimitRecipientPerMinute: 1000,
+    wakeChannel: keys.wakeChannel(config.redis.keyPrefix),
+    ...overrides,
+  });
+  const like = (n: number, targetId: string, postId = `p${n}`): CommitInput => ({
+    event: { type: 'LIKE', actorId: `a${n}`, targetId, postId, eventId: `e-${targetId}-${n}-${postId}` } as ParsedEvent,
+    decision: { action: 'deliver' },
+    actorName: `Actor ${n}`,
+  });
+
+  before(async () => {
+    redis = await connectRedis(config, testLogger, 'test');
+    subscriber = await connectRedis(config, testLogger, 'test-sub');
+    await subscriber.subscribe(keys.wakeChannel(config.redis.keyPrefix));
+    subscriber.on('message', (_channel: string, raw: string) => wakes.push(JSON.parse(raw) as PushWakeMessage));
+  });
+  after(async () => {
+    await closeRedis(subscriber);
+    await closeRedis(redis);
+    await cleanupTestResources(config);
+  });
+
+  it('commits a batch of 50 events with 50 script calls in one pipeline, and wakes with each body', async () => {
+    let sent = 0;
+    const counted = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      sent += 1;
+      return counted(...args);
+    }) as Redis['sendCommand'];
+    const inputs = Array.from({ length: 50 }, (_, i) => like(i, 'batch-user'));
+    const results = await commitEvents(redis, settings(), inputs);
+    redis.sendCommand = counted;
+
+    assert.equal(sent, 50, 'one request per event, nothing else');
+    assert.ok(results.every((r) => !(r instanceof Error) && r.outcome === 'created'));
+    const pending = await readPending(redis, 'batch-user', 100);
+    assert.equal(pending.total, 50);
+    assert.deepEqual(
+      pending.notifications.map((n) => n.seq),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'seq in arrival order',
+    );
+    const first = pending.notifications[0]!;
+    assert.equal(first.message, 'Actor 0 liked your post');
+    assert.deepEqual([first.actors, first.actorCount, first.version, first.eventIds], [['a0'], 1, 1, ['e-batch-user-0-p0']]);
+    assert.equal(await redis.get(keys.eventSeen('e-batch-user-0-p0')), first.id);
+    assert.ok(await redis.hget(keys.timeline(first.id), 'buffered'));
+    assert.equal(await redis.exists(keys.unpersisted(first.id)), 1);
+    await waitFor(() => wakes.filter((w) => w.userId === 'batch-user').length === 50);
+    const wake = wakes.find((w) => w.notification.id === first.id)!;
+    assert.equal(wake.kind, 'push');
+    assert.deepEqual(wake.notification, first, 'the wake carries the committed body');
+  });
+
+  it('answers a redelivered event with what it produced, and commits nothing twice', async () => {
+    const input = like(1, 'redelivered');
+    const [first] = await commitEvents(redis, settings(), [input]);
+    const [again] = await commitEvents(redis, settings(), [input]);
+    assert.ok(first && !(first instanceof Error) && first.outcome === 'created');
+    assert.ok(again && !(again instanceof Error) && again.outcome === 'duplicate');
+    assert.equal(again.notificationId, first.notificationId);
+    assert.equal(again.json, first.json);
+    assert.equal((await readPending(redis, 'redelivered', 10)).total, 1);
+  });
+
+  it('folds likes on one post into one aggregate whose message matches the formatter', async () => {
+    const inputs = [1, 2, 3, 4].map((n) => like(n, 'agg-user', 'shared-post'));
+    const results = await commitEvents(redis, settings(), inputs);
+    const ids = new Set(results.map((r) => (r instanceof Error || !('notificationId' in r) ? r : r.notificationId)));
+    assert.equal(ids.size, 1, 'one notification');
+    const [n] = (await readPending(redis, 'agg-user', 10)).notifications;
+    assert.ok(n);
+    assert.equal(n.version, 4);
+    assert.equal(n.actorCount, 4);
+    assert.deepEqual(n.actors, ['a4', 'a3', 'a2', 'a1'], 'most recent first');
+    assert.deepEqual(n.eventIds, [4, 3, 2, 1].map((k) => `e-agg-user-${k}-shared-post`), 'newest first');
+    assert.equal(n.message, formatAggregateMessage('LIKE', ['Actor 4', 'Actor 3'], 4));
+    const two = await commitEvents(redis, settings(), [1, 2].map((k) => like(k, 'agg-two', 'p')));
+    assert.ok(two.every((r) => !(r instanceof Error)));
+    const [pair] = (await readPending(redis, 'agg-two', 10)).notifications;
+    assert.equal(pair?.message, formatAggregateMessage('LIKE', ['Actor 2', 'Actor 1'], 2));
+  });
+
+  it('applies action dedupe, both rate limits and a suppression inside the call', async () => {
+    const copy = like(7, 'rules-user');
+    const sameAction = { ...copy, event: { ...copy.event, eventId: 'another-id-same-action' } };
+    const results = await commitEvents(redis, settings({ rateLimitRecipientPerMinute: 2 }), [
+      copy,
+      sameAction,
+      like(8, 'rules-user'),
+      like(9, 'rules-user'),
+      { ...like(10, 'muted-user'), decision: { action: 'suppress', reason: 'muted' } },
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r instanceof Error ? r.message : r.outcome)),
+      ['created', 'duplicate_action', 'created', 'limited_recipient', 'suppressed'],
+    );
+    assert.ok(await redis.hget(keys.timeline(like(10, 'muted-user').event.eventId), 'suppressed'));
+    assert.equal((await readPending(redis, 'muted-user', 10)).total, 0);
+  });
+});
+
+async function waitFor(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
