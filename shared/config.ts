@@ -180,7 +180,7 @@ const envSchema = Joi.object({
   PERSIST_DELAY_MS: positiveInt().default(5000),
   PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
   PERSIST_FLUSH_MS: positiveInt().default(250),
-  PERSIST_PREFETCH: positiveInt().max(50_000).default(1000),
+  PERSIST_PREFETCH: positiveInt().max(50_000).default(200),
   MAX_STORED_PER_USER: positiveInt().default(1000),
   PERSIST_BULK_MAX_OPS: positiveInt().max(100_000).default(90),
 

@@ -29,13 +29,3 @@ export async function markReplayClean(
   if (cleanUntilMs <= Date.now()) return;
   await redis.set(keys.replayClean(userId), '1', 'PXAT', cleanUntilMs);
 }
-
-/** For notifications just stored as undelivered: any whose buffered copy is gone un-marks its user. */
-export async function forgetReplayCleanIfUnbuffered(redis: Redis, stored: Array<{ id: string; userId: string }>): Promise<void> {
-  if (stored.length === 0) return;
-  const exists = redis.pipeline();
-  for (const n of stored) exists.exists(keys.notification(n.id));
-  const results = (await exists.exec()) ?? [];
-  const users = new Set(stored.filter((_, i) => results[i]?.[1] === 0).map((n) => n.userId));
-  if (users.size > 0) await redis.del(...[...users].map((u) => keys.replayClean(u)));
-}
