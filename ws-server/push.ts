@@ -63,7 +63,7 @@ export function pushBody(deps: PushDeps, wake: PushWakeMessage): Promise<void> |
 }
 
 /**
- * An ids-only wake (do-not-disturb wakes that came due, or a consumer that sends no body): only what the buffer still holds as
+ * An ids-only wake (do-not-disturb wakes that came due): only what the buffer still holds as
  * pending for that user is pushed (an id acked meanwhile is never sent again), with the unread
  * count read once for the whole batch.
  */
