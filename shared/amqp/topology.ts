@@ -29,8 +29,6 @@ export interface Topology {
   persistDeadQueue: string;
   /** Acks from ws-servers, consumed by jobs to mark stored notifications delivered. */
   acksQueue: string;
-  /** Fanout exchange: wakes every ws-server instance for a user with new notifications. */
-  wakeExchange: string;
   /**
    * Follower fan-out pages (one POST event → pages of followers), consumed on their own channel
    * with a small prefetch so direct events on eventsQueue are never queued behind them.
@@ -66,7 +64,6 @@ export function createTopology(config: Pick<Config, 'rabbitmq' | 'pipeline' | 'p
     persistRetryQueues: delays.map((ms) => `${p}notify.persist.retry.${ms}ms`),
     persistDeadQueue: `${p}notify.persist.dead`,
     acksQueue: `${p}notify.acks`,
-    wakeExchange: `${p}notify.wake`,
     fanoutQueue: `${p}notify.fanout`,
     fanoutRetryQueues: delays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
     fanoutDeadQueue: `${p}notify.fanout.dead`,
@@ -111,7 +108,8 @@ export async function declareTopology(channel: ConfirmChannel, t: Topology): Pro
   for (const queue of t.persistRetryQueues) await declareDelayQueue(channel, queue, t.persistQueue);
 
   await channel.assertQueue(t.acksQueue, { durable: true });
-  await channel.assertExchange(t.wakeExchange, 'fanout', { durable: true });
+  // Wakes travel on Redis pub/sub (keys.wakeChannel); the notify.wake exchange of older versions
+  // is no longer declared, and an operator may delete it once no old ws-server is running.
 
   await channel.assertQueue(t.fanoutQueue, { durable: true });
   await channel.assertQueue(t.fanoutDeadQueue, { durable: true });
