@@ -3,7 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import { settle } from '../shared/amqp/envelope.js';
 import { failurePolicies } from '../shared/amqp/failure-policy.js';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
-import { asError, errorMessage, PermanentError } from '../shared/errors.js';
+import { asError, PermanentError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
@@ -44,8 +44,9 @@ function parseDelayedWake(content: Buffer): DelayedWakeMessage {
   let body: DelayedWakeMessage;
   try {
     body = JSON.parse(content.toString('utf8')) as DelayedWakeMessage;
-  } catch (err) {
-    throw new PermanentError(`delayed wake: invalid_json: ${errorMessage(err)}`);
+  } catch {
+    // Not the parser's message: it quotes the body, and the reason is logged.
+    throw new PermanentError('delayed wake: invalid_json');
   }
   if (typeof body !== 'object' || body === null || typeof body.userId !== 'string' || !Array.isArray(body.notificationIds) || typeof body.dueAtMs !== 'number') {
     throw new PermanentError('delayed wake: not a {userId, notificationIds, dueAtMs} object');

@@ -55,7 +55,7 @@ export function createApp(deps: ProducerDeps): Express {
     loads: new BackgroundLoads(logger),
   });
   app.use(preferencesRouter({ config, store: preferences }));
-  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.amqp, config.rabbitmq.publishConfirmTimeoutMs, logger) }));
+  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger) }));
   app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));

@@ -133,37 +133,46 @@ export async function readPending(redis: Redis, userId: string, limit: number): 
 
 export type AckOutcome = 'acked' | 'already-acked' | 'not-found';
 
-/*
- * Atomic per call, so concurrent ACKs on one socket (or two devices) cannot corrupt the
- * pending set. Ownership is checked against the buffered notification itself: an id of
- * another user, or one no longer buffered, is 'not-found' and changes nothing.
- * KEYS: inbox, then n notification keys, then n acked keys. ARGV: userId, nowMs, ttlSeconds, ids.
- */
-const ACK_SCRIPT = new LuaScript(`
-local n = (#KEYS - 1) / 2
-local out = {}
-for i = 1, n do
-  local id = ARGV[3 + i]
-  local raw = redis.call('GET', KEYS[1 + i])
-  local owned = false
-  if raw then
-    local ok, decoded = pcall(cjson.decode, raw)
-    owned = ok and decoded.userId == ARGV[1]
-  end
-  if not owned then
-    out[i] = 'not-found'
-  elseif redis.call('EXISTS', KEYS[1 + n + i]) == 1 then
-    redis.call('ZREM', KEYS[1], id)
-    out[i] = 'already-acked'
-  else
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('SET', KEYS[1 + n + i], ARGV[2], 'EX', ARGV[3])
-    out[i] = 'acked'
-  end
-end
-return out
-`);
+export interface BufferAck {
+  outcome: AckOutcome;
+  /** The unpersisted mark was there after the acked mark was set: jobs' persist job carries the ack. */
+  unpersisted: boolean;
+}
 
+/*
+ * The whole ACK frame in one script call, whatever its size (header in buffer-ack.lua):
+ * ownership against the buffered notification itself, out of the pending set, the acked mark,
+ * the unpersisted check, and the 'acked' and 'sent' timeline stages.
+ */
+const ACK_SCRIPT = LuaScript.fromFile(new URL('./buffer-ack.lua', import.meta.url));
+
+/**
+ * Acks `ids` of `userId` in the buffer. `sentAtMs` gives when an id was first sent (recorded as
+ * its 'sent' stage; undefined records none). Duplicate ids count once.
+ */
+export async function ackInBuffer(
+  redis: Redis,
+  userId: string,
+  ids: string[],
+  ttlSeconds: number,
+  nowMs = Date.now(),
+  sentAtMs: (id: string) => number | undefined = () => undefined,
+): Promise<Map<string, BufferAck>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const scriptKeys = [keys.inbox(userId)];
+  const args: string[] = [userId, String(nowMs), String(ttlSeconds)];
+  for (const id of unique) {
+    scriptKeys.push(keys.notification(id), keys.acked(id), keys.unpersisted(id), keys.timeline(id));
+    args.push(id, String(sentAtMs(id) ?? ''));
+  }
+  const result = (await ACK_SCRIPT.run(redis, scriptKeys, args)) as Array<string | number>;
+  return new Map(
+    unique.map((id, i) => [id, { outcome: (result[2 * i] ?? 'not-found') as AckOutcome, unpersisted: result[2 * i + 1] === 1 }]),
+  );
+}
+
+/** `ackInBuffer`'s outcomes alone. */
 export async function ackNotifications(
   redis: Redis,
   userId: string,
@@ -171,15 +180,8 @@ export async function ackNotifications(
   ttlSeconds: number,
   nowMs = Date.now(),
 ): Promise<Map<string, AckOutcome>> {
-  const unique = [...new Set(ids)];
-  if (unique.length === 0) return new Map();
-  const scriptKeys = [
-    keys.inbox(userId),
-    ...unique.map((id) => keys.notification(id)),
-    ...unique.map((id) => keys.acked(id)),
-  ];
-  const result = (await ACK_SCRIPT.run(redis, scriptKeys, [userId, String(nowMs), String(ttlSeconds), ...unique])) as AckOutcome[];
-  return new Map(unique.map((id, i) => [id, result[i] ?? 'not-found']));
+  const acks = await ackInBuffer(redis, userId, ids, ttlSeconds, nowMs);
+  return new Map([...acks].map(([id, ack]) => [id, ack.outcome]));
 }
 
 /**

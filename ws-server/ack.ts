@@ -1,10 +1,10 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
-import { ackNotifications, unpersistedIds } from '../shared/buffer.js';
+import { encodeAckBatch } from '../shared/ack-batch.js';
+import { ackInBuffer } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
-import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../shared/messages.js';
+import { JSON_CONTENT_TYPE } from '../shared/messages.js';
 import type { Models } from '../shared/models/index.js';
-import { recordStage } from '../shared/timeline.js';
 
 export interface AckDeps {
   redis: Redis;
@@ -23,28 +23,45 @@ export interface AckResult {
 }
 
 /**
- * A user acks notifications: marked acked in Redis atomically (ownership-checked), then each
- * ack is published for jobs, which marks the stored copy delivered. Redis first, because it is
- * what stops redelivery; a failed publish rejects so the client retries, and a retried ACK of
- * an already-acked id is published again (jobs applies acks idempotently), so no ack is lost
- * between the two. Redis and RabbitMQ only: ids Redis does not buffer are left to
- * acknowledgeStored, which asks MongoDB after this answer went out.
+ * A user acks notifications (one ACK frame): one script call in Redis, whatever the number of
+ * ids (shared/buffer-ack.lua: ownership, pending set, acked mark, unpersisted check, 'acked' and
+ * 'sent' timeline stages), then at most one broker message for jobs, which marks the stored
+ * copies delivered. Redis first, because it is what stops redelivery; a failed publish rejects
+ * so the client retries, and a retried ACK of an already-acked id is published again (jobs
+ * applies acks idempotently), so no ack is lost between the two. Redis and RabbitMQ only: ids
+ * Redis does not buffer are left to acknowledgeStored, which asks MongoDB after this answer.
  *
- * Not published: acks of notifications jobs has not stored yet (their `unpersisted` mark is
- * still there after the acked mark was set). jobs clears that mark after its insert and only
- * then re-reads the acked marks, so it will store these as delivered; at the default
- * PERSIST_DELAY_MS that is nearly every ack, a broker message and a jobs batch entry saved per
- * notification (docs/persistence.md).
+ * Not published: acks of notifications jobs has not stored yet (the script saw their
+ * `unpersisted` mark after setting the acked mark). jobs clears that mark after its insert and
+ * only then re-reads the acked marks, so it will store these as delivered; at the default
+ * PERSIST_DELAY_MS that is nearly every ack, and then the frame costs no broker message at all
+ * (docs/persistence.md).
+ *
+ * `sentAtMs` is when this instance first sent each id (Delivery.firstSentAtMs): the script
+ * records it as the 'sent' stage, so a notification never acked has no 'sent' stage.
  */
-export async function acknowledge(deps: AckDeps, userId: string, ids: string[], nowMs = Date.now()): Promise<AckResult> {
-  const outcomes = await ackNotifications(deps.redis, userId, ids, deps.bufferTtlSeconds, nowMs);
-  const newlyAcked = [...outcomes].filter(([, o]) => o === 'acked').map(([id]) => id);
-  const alreadyAcked = [...outcomes].filter(([, o]) => o === 'already-acked').map(([id]) => id);
-  const missing = [...outcomes].filter(([, o]) => o === 'not-found').map(([id]) => id);
-  const acked = [...newlyAcked, ...alreadyAcked];
-  const leftToPersist = await unpersistedIds(deps.redis, acked);
-  await publishAcks(deps, userId, acked.filter((id) => !leftToPersist.has(id)), nowMs);
-  await recordAcked(deps, acked, nowMs);
+export async function acknowledge(
+  deps: AckDeps,
+  userId: string,
+  ids: string[],
+  sentAtMs: (id: string) => number | undefined = () => undefined,
+  nowMs = Date.now(),
+): Promise<AckResult> {
+  const acks = await ackInBuffer(deps.redis, userId, ids, deps.bufferTtlSeconds, nowMs, sentAtMs);
+  const newlyAcked: string[] = [];
+  const acked: string[] = [];
+  const missing: string[] = [];
+  const toPublish: string[] = [];
+  for (const [id, ack] of acks) {
+    if (ack.outcome === 'not-found') {
+      missing.push(id);
+      continue;
+    }
+    acked.push(id);
+    if (ack.outcome === 'acked') newlyAcked.push(id);
+    if (!ack.unpersisted) toPublish.push(id);
+  }
+  await publishAcks(deps, userId, toPublish, nowMs);
   return { acked, newlyAcked, missing };
 }
 
@@ -57,31 +74,21 @@ export async function acknowledgeStored(
   deps: AckDeps,
   userId: string,
   ids: string[],
+  sentAtMs: (id: string) => number | undefined = () => undefined,
   nowMs = Date.now(),
 ): Promise<{ acked: string[]; notFound: string[] }> {
   const storedOnly = await ownedInMongo(deps.models, userId, ids);
-  await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds);
+  await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds, sentAtMs);
   await publishAcks(deps, userId, storedOnly, nowMs);
-  await recordAcked(deps, storedOnly, nowMs);
   const stored = new Set(storedOnly);
   return { acked: storedOnly, notFound: ids.filter((id) => !stored.has(id)) };
 }
 
+/** One AckBatchMessage for all of `ids` (none when there are none). */
 async function publishAcks(deps: AckDeps, userId: string, ids: string[], nowMs: number): Promise<void> {
-  const ackedAt = new Date(nowMs).toISOString();
-  await Promise.all(
-    ids.map((notificationId) => {
-      const message: AckMessage = { notificationId, userId, ackedAt };
-      return deps.publisher.sendToQueue(deps.acksQueue, encodeJson(message), {
-        persistent: true,
-        contentType: JSON_CONTENT_TYPE,
-      });
-    }),
-  );
-}
-
-function recordAcked(deps: AckDeps, ids: string[], nowMs: number): Promise<unknown> {
-  return Promise.all(ids.map((id) => recordStage(deps.redis, id, 'acked', deps.bufferTtlSeconds, nowMs)));
+  if (ids.length === 0) return;
+  const body = encodeAckBatch(userId, new Date(nowMs).toISOString(), ids);
+  await deps.publisher.sendToQueue(deps.acksQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE });
 }
 
 async function ownedInMongo(models: Models, userId: string, ids: string[]): Promise<string[]> {
@@ -92,11 +99,24 @@ async function ownedInMongo(models: Models, userId: string, ids: string[]): Prom
 
 /*
  * The acked mark is what replay and redelivery consult, so a MongoDB-only notification acked
- * here is not replayed again before jobs has marked it delivered. NX keeps the first ack time.
+ * here is not replayed again before jobs has marked it delivered. NX keeps the first ack time;
+ * the 'acked' and 'sent' stages go in the same transaction, as in the buffer's ACK script.
  */
-async function markStoredOnlyAcked(redis: Redis, ids: string[], nowMs: number, ttlSeconds: number): Promise<void> {
+async function markStoredOnlyAcked(
+  redis: Redis,
+  ids: string[],
+  nowMs: number,
+  ttlSeconds: number,
+  sentAtMs: (id: string) => number | undefined,
+): Promise<void> {
   if (ids.length === 0) return;
   const tx = redis.multi();
-  for (const id of ids) tx.set(keys.acked(id), String(nowMs), 'EX', ttlSeconds, 'NX');
+  for (const id of ids) {
+    const timeline = keys.timeline(id);
+    const sentAt = sentAtMs(id);
+    tx.set(keys.acked(id), String(nowMs), 'EX', ttlSeconds, 'NX').hsetnx(timeline, 'acked', String(nowMs));
+    if (sentAt !== undefined) tx.hsetnx(timeline, 'sent', String(sentAt));
+    tx.expire(timeline, ttlSeconds);
+  }
   await tx.exec();
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { Redis } from 'ioredis';
 import { servicePort, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
@@ -19,16 +20,19 @@ import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWsMetrics } from './metrics.js';
 import { CLOSE } from './protocol.js';
-import { onWakeMessage } from './push.js';
+import { wakeHandler } from './push.js';
 import { ConnectionRegistry } from './registry.js';
+import { resyncSessions } from './resync.js';
 import type { Session } from './session.js';
 import { announceUnreadState, unreadReader } from './unread.js';
 import { subscribeToWakes } from './wake.js';
 
 export interface WsServerService extends ServiceHandle {
   port: number;
-  /** The wake queue of this instance (tests look at it). */
-  wakeQueue: string;
+  /** CLIENT SETNAME of this instance's wake subscriber connection (tests cut it). */
+  wakeConnectionName: string;
+  /** The instance's main Redis client (tests count the commands it sends). */
+  redis: Redis;
 }
 
 /** How long shutdown waits for clients to answer the 1001 close before cutting them. */
@@ -49,7 +53,6 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     {
       ackTimeoutMs: config.ws.ackTimeoutMs,
       maxRedeliveries: config.ws.maxRedeliveries,
-      bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
     },
     logger,
   );
@@ -108,7 +111,21 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   };
 
   const pushDeps = { redis: infra.redis, registry: connections, delivery, readUnread };
-  const wakes = await subscribeToWakes(infra.amqp, (message) => track(onWakeMessage(pushDeps, message)), logger);
+  const resyncDeps = { ...pushDeps, preferences, replayLimit: config.ws.replayLimit, logger };
+  const wakes = await subscribeToWakes(
+    infra.redis,
+    config.redis.keyPrefix,
+    {
+      onWake: wakeHandler(pushDeps, track, logger),
+      onResync: () => {
+        track(resyncSessions(resyncDeps)).then(
+          (users) => logger.info({ users }, 'local sockets resynced after a wake gap'),
+          (err: unknown) => logger.warn({ err: errorMessage(err) }, 'resync after a wake gap failed'),
+        );
+      },
+    },
+    logger,
+  );
   const app = createOpsApp(infra.checks, registry);
   mountDemoPage(app, config);
   // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops
@@ -157,7 +174,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
 
   return {
     port: http.port,
-    wakeQueue: wakes.queue,
+    wakeConnectionName: wakes.connectionName,
+    redis: infra.redis,
     close: once(async () => {
       accepting = false;
       loads.close();
@@ -166,7 +184,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
       deadlines.stop();
       await runAll([
         closeSockets,
-        () => wakes.cancel(),
+        () => wakes.close(),
         // An AUTH or wake-up stuck on a store is bounded by its deadlines, and this bound covers
         // several of them in a row: half the budget, the rest is for closing channels and stores.
         async () => {

@@ -128,7 +128,9 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
     return;
   }
   const userId = session.userId;
-  const result = await acknowledge(deps.ack, userId, frame.notificationIds);
+  // Read before `acked` below forgets them: the script records each id's first send as 'sent'.
+  const sentAtMs = (id: string) => deps.delivery.firstSentAtMs(userId, id);
+  const result = await acknowledge(deps.ack, userId, frame.notificationIds, sentAtMs);
   deps.delivery.acked(userId, result.acked);
   deps.logger.debug({ userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) }, 'notifications acked');
   deps.metrics.acked.inc(result.newlyAcked.length);
@@ -137,7 +139,7 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame,
   // so a slow MongoDB never holds back the ACKED of what Redis buffers.
   try {
-    const stored = await acknowledgeStored(deps.ack, userId, result.missing);
+    const stored = await acknowledgeStored(deps.ack, userId, result.missing, sentAtMs);
     deps.delivery.acked(userId, stored.acked);
     deps.metrics.acked.inc(stored.acked.length);
     if (stored.acked.length > 0) session.send({ type: 'ACKED', ids: stored.acked });

@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import { ackedAt } from '../shared/buffer.js';
 import type { Logger } from '../shared/logger.js';
 import type { Notification } from '../shared/notification.js';
-import { recordStage } from '../shared/timeline.js';
 import type { UnreadState } from '../shared/unread.js';
 import type { WsMetrics } from './metrics.js';
 import { notificationFrame } from './protocol.js';
@@ -12,7 +11,6 @@ import type { Session } from './session.js';
 export interface DeliveryOptions {
   ackTimeoutMs: number;
   maxRedeliveries: number;
-  bufferTtlSeconds: number;
 }
 
 /**
@@ -31,12 +29,20 @@ export class Delivery {
     private readonly logger: Logger,
   ) {}
 
+  /** `push` to several sockets (a user's devices), each frame serialised once for all of them. */
+  pushToAll(sessions: Session[], notifications: Notification[], unread?: UnreadState): void {
+    const frames = new FrameEncodings();
+    for (const session of sessions) this.push(session, notifications, unread, frames);
+  }
+
   /**
    * Sends each notification the session does not already hold in flight at the same or a newer
    * version, so a wake-up racing the AUTH replay does not double-send. Each frame carries the
-   * newest unread count the socket knows (`unread`, read once per batch by the caller).
+   * newest unread count the socket knows (`unread`, read once per batch by the caller, or
+   * carried by the wake). The 'sent' timeline stage is not written here: the ACK script records
+   * the first-sent time held in flight (ack.ts), one Redis call per ACK instead of one per send.
    */
-  push(session: Session, notifications: Notification[], unread?: UnreadState): void {
+  push(session: Session, notifications: Notification[], unread?: UnreadState, frames = new FrameEncodings()): void {
     // Kept even while authenticating: AUTH_OK then carries the newest count.
     if (unread) session.observeUnread(unread);
     if (session.state === 'authenticating') {
@@ -48,16 +54,23 @@ export class Delivery {
       const held = session.inFlight.get(n.id);
       if (held && held.notification.version >= n.version) continue;
       if (held) clearTimeout(held.timer);
-      if (!session.send(notificationFrame(n, session.unread))) return;
+      if (!session.sendEncoded(frames.of(n, session.unread))) return;
       const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
       session.inFlight.set(n.id, entry);
       this.metrics.sent.inc();
       this.logger.debug({ notificationId: n.id, userId: n.userId, version: n.version, redelivery: held !== undefined }, 'notification sent');
       this.schedule(session, n.id);
-      recordStage(this.redis, n.id, 'sent', this.options.bufferTtlSeconds).catch((err: unknown) =>
-        this.logger.debug({ err, notificationId: n.id }, 'could not record sent stage'),
-      );
     }
+  }
+
+  /** When a socket of the user here first sent `id` (the earliest of them), if one holds it in flight. */
+  firstSentAtMs(userId: string, id: string): number | undefined {
+    let first: number | undefined;
+    for (const session of this.registry.sessionsOf(userId)) {
+      const at = session.inFlight.get(id)?.firstSentAtMs;
+      if (at !== undefined && (first === undefined || at < first)) first = at;
+    }
+    return first;
   }
 
   /** Every socket of the user on this instance stops re-sending these ids. */
@@ -103,5 +116,23 @@ export class Delivery {
     this.metrics.sent.inc();
     this.metrics.redelivered.inc();
     this.schedule(session, id);
+  }
+}
+
+/**
+ * The NOTIFICATION frames of one push, serialised once per (notification version, unread
+ * version): the sockets of one user nearly always know the same count, so they share the bytes.
+ */
+export class FrameEncodings {
+  private readonly encoded = new Map<string, string>();
+
+  of(n: Notification, unread: UnreadState | undefined): string {
+    const key = `${n.id}\u0000${n.version}\u0000${unread?.version ?? ''}`;
+    let data = this.encoded.get(key);
+    if (data === undefined) {
+      data = JSON.stringify(notificationFrame(n, unread));
+      this.encoded.set(key, data);
+    }
+    return data;
   }
 }

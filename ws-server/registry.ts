@@ -26,6 +26,11 @@ export class ConnectionRegistry {
     return [...(this.byUser.get(userId) ?? [])];
   }
 
+  /** Every user with a socket here (a copy: safe while sockets come and go). */
+  users(): string[] {
+    return [...this.byUser.keys()];
+  }
+
   get userCount(): number {
     return this.byUser.size;
   }

@@ -47,7 +47,12 @@ export class Session {
   /** Sends one frame, or cuts the client off (1013) if it stopped reading. False if not sent. */
   send(frame: ServerFrame): boolean {
     if (!this.open) return false;
-    const data = JSON.stringify(frame);
+    return this.sendEncoded(JSON.stringify(frame));
+  }
+
+  /** `send` of a frame already serialised (a push shares one encoding among the user's sockets). */
+  sendEncoded(data: string): boolean {
+    if (!this.open) return false;
     const bytes = Buffer.byteLength(data);
     if (!fitsSendBuffer(this.ws.bufferedAmount, bytes, this.maxBufferedBytes)) {
       this.close(CLOSE.tryAgainLater, 'slow consumer: send buffer full', 'slow-consumer');

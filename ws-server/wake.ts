@@ -1,69 +1,115 @@
 import { randomUUID } from 'node:crypto';
-import type { ChannelWrapper } from 'amqp-connection-manager';
-import type { ConsumeMessage } from 'amqplib';
-import type { AmqpClient } from '../shared/amqp/connection.js';
-import { PermanentError } from '../shared/errors.js';
+import type { Redis } from 'ioredis';
+import { errorMessage, PermanentError } from '../shared/errors.js';
+import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { firstIds } from '../shared/log-ids.js';
 import type { WakeExchangeMessage } from '../shared/messages.js';
+import type { Notification } from '../shared/notification.js';
 
 /**
- * Routing of wake-ups: the consumer publishes to a fanout exchange and every ws-server instance
- * binds its own exclusive, auto-delete queue to it, so each instance hears every wake and keeps
- * only the users it holds sockets for. RabbitMQ rather than Redis pub/sub because the consumer
- * already publishes there with confirms and a wake survives a brief disconnect of this instance
- * in its queue; a wake that is still lost (instance restart) only delays: the buffer in Redis is
- * the truth, and replay on AUTH plus redelivery bring everything unacked.
+ * Routing of wake-ups: the consumer (and the producer, for unread changes) PUBLISH on one Redis
+ * channel and every ws-server instance subscribes to it on a connection of its own, so each
+ * instance hears every wake and keeps only the users it holds sockets for. A push wake carries
+ * the notification and the unread count, so pushing it costs this instance no Redis read.
+ *
+ * Pub/sub is at most once: what is published while the subscriber is disconnected is lost. So
+ * when the subscription is back (ioredis re-subscribes by itself), `onResync` replays every
+ * local socket's pending notifications from the buffer, the truth; a lost wake costs latency
+ * only, as a wake lost anywhere else (AUTH replay and redelivery bring the rest).
  */
 
-const WAKE_PREFETCH = 200;
-
-export type WakeHandler = (message: WakeExchangeMessage) => Promise<void>;
+export interface WakeHandlers {
+  onWake(message: WakeExchangeMessage): void;
+  /** The subscription is active again after a disconnect: wakes may have been missed. */
+  onResync(): void;
+}
 
 export interface WakeSubscription {
-  queue: string;
-  cancel(): Promise<void>;
+  /** CLIENT SETNAME of the subscriber connection, unique per instance (tests kill it by name). */
+  connectionName: string;
+  close(): Promise<void>;
 }
 
-export async function subscribeToWakes(amqp: AmqpClient, onWake: WakeHandler, logger: Logger): Promise<WakeSubscription> {
-  const queue = `${amqp.topology.wakeExchange}.${randomUUID()}`;
-  // Declared in the channel setup, so a reconnect re-creates the queue before re-subscribing.
-  const channel: ChannelWrapper = await amqp.createChannel('ws-wake', async (ch) => {
-    await ch.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false });
-    await ch.bindQueue(queue, amqp.topology.wakeExchange, '');
+export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers: WakeHandlers, logger: Logger): Promise<WakeSubscription> {
+  const channel = keys.wakeChannel(keyPrefix);
+  const connectionName = `ws-wake-${randomUUID().slice(0, 8)}`;
+  const log = logger.child({ component: 'redis', connection: connectionName });
+  // A subscribed connection can run nothing else, hence a dedicated one; it reconnects forever
+  // with the main client's retry strategy, and its subscribe is never pipelined with anything.
+  const sub = redis.duplicate({ connectionName, enableAutoPipelining: false, lazyConnect: true });
+  let dropped = false;
+  let closing = false;
+  sub.on('error', (err) => log.debug({ err: errorMessage(err) }, 'wake subscriber error'));
+  sub.on('close', () => {
+    if (!closing) dropped = true;
   });
-  await channel.consume(
-    queue,
-    async (msg: ConsumeMessage) => {
-      let wake: WakeExchangeMessage | undefined;
+  sub.on('ready', () => {
+    if (!dropped || closing) return;
+    dropped = false;
+    // ioredis re-subscribes right after 'ready'; the reply to this SUBSCRIBE comes after that one,
+    // so once it is here every wake from now on is heard, and the replay reads after it.
+    sub.subscribe(channel).then(
+      () => {
+        log.info('wake subscriber back; resyncing local sockets from the buffer');
+        handlers.onResync();
+      },
+      (err: unknown) => log.warn({ err: errorMessage(err) }, 'wake re-subscribe failed; the next reconnect resyncs'),
+    );
+  });
+  sub.on('message', (_channel: string, raw: string) => {
+    let wake: WakeExchangeMessage;
+    try {
+      wake = parseWake(raw);
+    } catch (err) {
+      // Never the payload: a wake carries a notification's text.
+      log.warn({ err: errorMessage(err) }, 'malformed wake dropped');
+      return;
+    }
+    handlers.onWake(wake);
+  });
+  try {
+    await sub.connect();
+    await sub.subscribe(channel);
+  } catch (err) {
+    closing = true;
+    sub.disconnect();
+    throw err;
+  }
+  return {
+    connectionName,
+    close: async () => {
+      closing = true;
       try {
-        wake = parseWake(msg.content);
-        await onWake(wake);
-        channel.ack(msg);
-      } catch (err) {
-        // A malformed wake can never succeed; a failed Redis read may on the next try.
-        const requeue = !(err instanceof PermanentError);
-        const notificationIds = wake && 'notificationIds' in wake ? firstIds(wake.notificationIds) : undefined;
-        logger.warn({ err, requeue, userId: wake?.userId, notificationIds }, 'wake-up not handled');
-        channel.nack(msg, false, requeue);
+        await sub.quit();
+      } catch {
+        sub.disconnect();
       }
     },
-    { prefetch: WAKE_PREFETCH },
-  );
-  return { queue, cancel: () => channel.cancelAll() };
+  };
 }
 
-/** A message without `kind` is a notification wake (published before kinds existed). */
-export function parseWake(content: Buffer): WakeExchangeMessage {
+/**
+ * A message without `kind` is a notification wake (published before kinds existed). Checked by
+ * hand, not with Joi: every push goes through here. A push wake's notification must be the
+ * wake's user's and carry what a NOTIFICATION frame shows.
+ */
+export function parseWake(content: string | Buffer): WakeExchangeMessage {
   let body: unknown;
   try {
-    body = JSON.parse(content.toString('utf8'));
+    body = JSON.parse(typeof content === 'string' ? content : content.toString('utf8'));
   } catch {
     throw new PermanentError('wake-up is not JSON');
   }
-  const wake = body as { kind?: unknown; userId?: unknown; notificationIds?: unknown } | null;
+  const wake = body as { kind?: unknown; userId?: unknown; notificationIds?: unknown; notification?: unknown; unread?: unknown } | null;
   if (typeof wake?.userId !== 'string') throw new PermanentError('wake-up lacks userId');
   if (wake.kind === 'unread') return { kind: 'unread', userId: wake.userId };
+  if (wake.kind === 'push') {
+    if (!isNotificationOf(wake.notification, wake.userId)) throw new PermanentError('push wake lacks a notification of its user');
+    if (wake.unread === undefined) return { kind: 'push', userId: wake.userId, notification: wake.notification };
+    const unread = wake.unread as { count?: unknown; version?: unknown } | null;
+    if (typeof unread?.count !== 'number' || typeof unread.version !== 'number') throw new PermanentError('push wake has a malformed unread');
+    return { kind: 'push', userId: wake.userId, notification: wake.notification, unread: { count: unread.count, version: unread.version } };
+  }
   if (
     (wake.kind !== undefined && wake.kind !== 'notifications') ||
     !Array.isArray(wake.notificationIds) ||
@@ -72,4 +118,23 @@ export function parseWake(content: Buffer): WakeExchangeMessage {
     throw new PermanentError('wake-up has an unknown kind or lacks notificationIds');
   }
   return { userId: wake.userId, notificationIds: wake.notificationIds as string[] };
+}
+
+function isNotificationOf(value: unknown, userId: string): value is Notification {
+  const n = value as Partial<Record<keyof Notification, unknown>> | null;
+  return (
+    typeof n === 'object' &&
+    n !== null &&
+    n.userId === userId &&
+    typeof n.id === 'string' &&
+    typeof n.seq === 'number' &&
+    typeof n.version === 'number' &&
+    typeof n.type === 'string' &&
+    typeof n.priority === 'number' &&
+    typeof n.message === 'string' &&
+    typeof n.createdAt === 'string' &&
+    Array.isArray(n.actors) &&
+    typeof n.actorCount === 'number' &&
+    (typeof n.objectId === 'string' || n.objectId === null)
+  );
 }

@@ -31,8 +31,6 @@ export interface Topology {
   acksQueue: string;
   /** Retry queues for ack batches whose write failed; their dead letters share persistDeadQueue. */
   acksRetryQueues: string[];
-  /** Fanout exchange: wakes every ws-server instance for a user with new notifications. */
-  wakeExchange: string;
   /**
    * Follower fan-out pages (one POST event → pages of followers), consumed on their own channel
    * with a small prefetch so direct events on eventsQueue are never queued behind them.
@@ -71,7 +69,6 @@ export function createTopology(config: Pick<Config, 'rabbitmq' | 'pipeline' | 'p
     persistDeadQueue: `${p}notify.persist.dead`,
     acksQueue: `${p}notify.acks`,
     acksRetryQueues: delays.map((ms) => `${p}notify.acks.retry.${ms}ms`),
-    wakeExchange: `${p}notify.wake`,
     fanoutQueue: `${p}notify.fanout`,
     fanoutRetryQueues: delays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
     fanoutDeadQueue: `${p}notify.fanout.dead`,
@@ -118,7 +115,8 @@ export async function declareTopology(channel: ConfirmChannel, t: Topology): Pro
 
   await channel.assertQueue(t.acksQueue, { durable: true });
   for (const queue of t.acksRetryQueues) await declareDelayQueue(channel, queue, t.acksQueue);
-  await channel.assertExchange(t.wakeExchange, 'fanout', { durable: true });
+  // Wakes travel on Redis pub/sub (keys.wakeChannel); the notify.wake exchange of older versions
+  // is no longer declared, and an operator may delete it once no old ws-server is running.
 
   await channel.assertQueue(t.fanoutQueue, { durable: true });
   await channel.assertQueue(t.fanoutDeadQueue, { durable: true });

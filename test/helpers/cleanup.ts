@@ -16,7 +16,6 @@ export async function deleteQueuesAndKeys(config: Config): Promise<void> {
   try {
     const channel = await connection.createChannel();
     for (const queue of allQueues(topology)) await channel.deleteQueue(queue);
-    await channel.deleteExchange(topology.wakeExchange);
     await channel.close();
   } finally {
     await connection.close();

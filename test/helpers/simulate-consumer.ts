@@ -1,30 +1,25 @@
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import { v7 as uuidv7 } from 'uuid';
-import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { bufferNotification, nextSeq } from '../../shared/buffer.js';
 import type { Config } from '../../shared/config.js';
-import { encodeJson, JSON_CONTENT_TYPE, type WakeMessage } from '../../shared/messages.js';
 import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { readCachedUnread } from '../../shared/unread.js';
+import { publishWake } from '../../shared/wake-channel.js';
 import { testLogger } from './logger.js';
 
 /**
  * Stands in for the consumer in ws-server tests: buffers a notification exactly as the
- * consumer does (shared/buffer.ts) and wakes the ws-servers through the real fanout exchange.
+ * consumer does (shared/buffer.ts) and wakes the ws-servers through the real Redis wake channel.
  */
 export class SimulatedConsumer {
   private constructor(
     readonly redis: Redis,
-    private readonly amqp: AmqpClient,
-    private readonly channel: ChannelWrapper,
     private readonly config: Config,
   ) {}
 
   static async start(config: Config): Promise<SimulatedConsumer> {
     const redis = await connectRedis(config, testLogger, 'simulated-consumer');
-    const amqp = await connectAmqp(config, testLogger);
-    const channel = await amqp.createChannel('simulated-consumer');
-    return new SimulatedConsumer(redis, amqp, channel, config);
+    return new SimulatedConsumer(redis, config);
   }
 
   /** A notification for `userId` with the next seq; fields can be overridden. */
@@ -53,20 +48,25 @@ export class SimulatedConsumer {
     return n;
   }
 
-  async wake(userId: string, notificationIds: string[]): Promise<void> {
-    const body: WakeMessage = { userId, notificationIds };
-    await this.channel.publish(this.amqp.topology.wakeExchange, '', encodeJson(body), { contentType: JSON_CONTENT_TYPE });
+  /** An ids-only wake (as for do-not-disturb wakes that came due): the ws-server reads the buffer. */
+  async wake(userId: string, notificationIds: string[]): Promise<number> {
+    return publishWake(this.redis, this.config.redis.keyPrefix, { userId, notificationIds });
   }
 
-  /** Buffer, then wake: the consumer's order, so a woken ws-server always finds it. */
+  /** A push wake: the notification and the unread count after its commit, as the consumer sends them. */
+  async push(n: Notification): Promise<number> {
+    const unread = await readCachedUnread(this.redis, n.userId);
+    return publishWake(this.redis, this.config.redis.keyPrefix, { kind: 'push', userId: n.userId, notification: n, ...(unread ? { unread } : {}) });
+  }
+
+  /** Buffer, then a push wake: the consumer's order, so what a woken ws-server pushes is in the buffer. */
   async deliver(n: Notification): Promise<Notification> {
     await this.buffer(n);
-    await this.wake(n.userId, [n.id]);
+    await this.push(n);
     return n;
   }
 
   async close(): Promise<void> {
-    await this.amqp.close();
     await closeRedis(this.redis);
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
+import { keys } from '../../shared/keys.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -11,7 +12,7 @@ import { WsTestClient } from '../helpers/ws-client.js';
 
 const { config } = testEnv('wscluster');
 
-describe('ws-server: two instances behind one wake exchange', () => {
+describe('ws-server: two instances behind one wake channel', () => {
   let a: WsServerService;
   let b: WsServerService;
   let consumer: SimulatedConsumer;
@@ -35,8 +36,10 @@ describe('ws-server: two instances behind one wake exchange', () => {
     await cleanupTestResources(config);
   });
 
-  it('gives each instance its own wake queue', () => {
-    assert.notEqual(a.wakeQueue, b.wakeQueue);
+  it('subscribes each instance to the wake channel on a connection of its own', async () => {
+    assert.notEqual(a.wakeConnectionName, b.wakeConnectionName);
+    const [, subscribers] = (await consumer.redis.pubsub('NUMSUB', keys.wakeChannel(config.redis.keyPrefix))) as [string, number];
+    assert.equal(subscribers, 2);
   });
 
   it('delivers to a user whose only socket is on instance B', async () => {

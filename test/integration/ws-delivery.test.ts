@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import amqplib from 'amqplib';
 import mongoose from 'mongoose';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { ackedAt, markPersisted, readPending } from '../../shared/buffer.js';
-import { createTopology } from '../../shared/amqp/topology.js';
-import type { Config } from '../../shared/config.js';
-import type { AckMessage } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { readTimeline } from '../../shared/timeline.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
+import { drainAcks } from '../helpers/acks-queue.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -18,24 +15,6 @@ import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 const { config } = testEnv('wsdelivery', { REPLAY_LIMIT: '60', WS_MAX_FRAMES_PER_SECOND: '200' });
-
-/** Drains the acks queue (jobs is not running here) and returns the bodies. */
-async function drainAcks(cfg: Config): Promise<AckMessage[]> {
-  const connection = await amqplib.connect(cfg.rabbitmq.url);
-  try {
-    const channel = await connection.createChannel();
-    const out: AckMessage[] = [];
-    for (;;) {
-      const msg = await channel.get(createTopology(cfg).acksQueue, { noAck: true });
-      if (!msg) break;
-      out.push(JSON.parse(msg.content.toString()) as AckMessage);
-    }
-    await channel.close();
-    return out;
-  } finally {
-    await connection.close();
-  }
-}
 
 describe('ws-server: replay, live push and ACK', () => {
   let server: WsServerService;
@@ -111,7 +90,7 @@ describe('ws-server: replay, live push and ACK', () => {
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
     await client.next('ACKED');
     const published = (await drainAcks(config)).filter((a) => a.userId === 'stored-ack');
-    assert.deepEqual(published.map((a) => a.notificationId), [stored.id], `only the stored one; ${unstored.id} is left to its persist job`);
+    assert.deepEqual(published.map((a) => a.notificationIds), [[stored.id]], `one message, only the stored one; ${unstored.id} is left to its persist job`);
   });
 
   it('pushes a notification to a connected user when the consumer wakes the servers', async () => {
@@ -210,7 +189,7 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.deepEqual((await client.next('ACKED')).ids, ['mongo-high']);
     assert.deepEqual((await client.next('ERROR')).ids, ['other-user']);
     const published = (await drainAcks(config)).filter((a) => a.userId === 'archived');
-    assert.deepEqual(published.map((a) => [a.notificationId, a.userId]), [['mongo-high', 'archived']]);
+    assert.deepEqual(published.map((a) => [a.notificationIds, a.userId]), [[['mongo-high'], 'archived']]);
     client.close();
 
     const [again] = await authed('archived');

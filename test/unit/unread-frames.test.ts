@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Notification } from '../../shared/notification.js';
 import { DEFAULT_PREFERENCES, type Preferences, type PreferenceStore } from '../../shared/preferences.js';
+import { FrameEncodings } from '../../ws-server/delivery.js';
 import { notificationFrame, unreadFrame } from '../../ws-server/protocol.js';
 import { doNotDisturbHold } from '../../ws-server/replay.js';
 import { parseWake } from '../../ws-server/wake.js';
@@ -21,6 +22,28 @@ describe('unread frames and wake messages', () => {
     assert.deepEqual(unreadFrame({ count: 0, version: 9 }), { type: 'UNREAD', count: 0, version: 9 });
   });
 
+  it('encodes a NOTIFICATION frame once per notification version and unread version, not once per socket', () => {
+    const frames = new FrameEncodings();
+    const like = n('LIKE');
+    const first = frames.of(like, { count: 1, version: 4 });
+    assert.deepEqual(JSON.parse(first), notificationFrame(like, { count: 1, version: 4 }));
+    const original = JSON.stringify;
+    let calls = 0;
+    JSON.stringify = ((...args: Parameters<typeof JSON.stringify>) => {
+      calls += 1;
+      return original(...args);
+    }) as typeof JSON.stringify;
+    try {
+      assert.equal(frames.of(like, { count: 1, version: 4 }), first, 'a second socket with the same count');
+      assert.equal(calls, 0, 'reused, not serialised again');
+      assert.deepEqual(JSON.parse(frames.of(like, { count: 2, version: 5 })), notificationFrame(like, { count: 2, version: 5 }));
+      assert.deepEqual(JSON.parse(frames.of({ ...like, version: 2 }, { count: 1, version: 4 })).notification.version, 2);
+      assert.equal(calls, 2, 'another count or another version is another frame');
+    } finally {
+      JSON.stringify = original;
+    }
+  });
+
   it('reads a wake without kind as a notification wake, and an unread kind without ids', () => {
     const buf = (body: unknown) => Buffer.from(JSON.stringify(body));
     assert.deepEqual(parseWake(buf({ userId: 'u', notificationIds: ['x'] })), { userId: 'u', notificationIds: ['x'] });
@@ -30,6 +53,22 @@ describe('unread frames and wake messages', () => {
       assert.throws(() => parseWake(buf(bad)), PermanentError, JSON.stringify(bad));
     }
     assert.throws(() => parseWake(Buffer.from('{')), PermanentError);
+  });
+
+  it('reads a push wake with its notification and count, and refuses one that is not of its user or malformed', () => {
+    const body = n('LIKE');
+    assert.deepEqual(parseWake(JSON.stringify({ kind: 'push', userId: 'u', notification: body, unread: { count: 2, version: 5 } })), {
+      kind: 'push', userId: 'u', notification: body, unread: { count: 2, version: 5 },
+    });
+    assert.deepEqual(parseWake(JSON.stringify({ kind: 'push', userId: 'u', notification: body })), { kind: 'push', userId: 'u', notification: body });
+    const bad = [
+      { kind: 'push', userId: 'other', notification: body },
+      { kind: 'push', userId: 'u' },
+      { kind: 'push', userId: 'u', notification: { ...body, version: '1' } },
+      { kind: 'push', userId: 'u', notification: { ...body, message: undefined } },
+      { kind: 'push', userId: 'u', notification: body, unread: { count: 2 } },
+    ];
+    for (const wake of bad) assert.throws(() => parseWake(JSON.stringify(wake)), PermanentError, JSON.stringify(wake));
   });
 });
 

@@ -1,0 +1,55 @@
+--[[
+  One ACK frame of one user, atomically (shared/buffer.ts ackNotifications): two devices or
+  concurrent ACKs on one socket cannot corrupt the pending set, and jobs cannot clear an id's
+  unpersisted mark between the acked mark and its check here (jobs re-reads the acked marks
+  after clearing, jobs/persist.ts).
+
+  KEYS[1]            the user's inbox (pending set)
+  then 4 per id, for the i-th id at 1 + 4(i-1) + 1..4:
+    notif:{id}       the buffered notification (its userId is the ownership check)
+    acked:{id}       the acked mark (epoch ms of the first ack)
+    unpersisted:{id} exists until jobs has stored the buffered version
+    timeline:{id}    stage -> epoch ms
+
+  ARGV[1]  userId
+  ARGV[2]  nowMs (the ack time)
+  ARGV[3]  ttlSeconds (acked mark and timeline)
+  then 2 per id, for the i-th id at 3 + 2(i-1) + 1..2:
+    id
+    sentAtMs: when the acking instance first sent it, or '' when it does not know
+
+  Returns 2 per id: outcome ('acked' | 'already-acked' | 'not-found'), then 1 if the
+  unpersisted mark exists (jobs' persist job will carry the ack) else 0. A 'not-found' id (not
+  buffered, or another user's) changes nothing.
+]]
+local userId, nowMs, ttl = ARGV[1], ARGV[2], ARGV[3]
+local n = (#KEYS - 1) / 4
+local out = {}
+for i = 1, n do
+  local k = 1 + (i - 1) * 4
+  local a = 3 + (i - 1) * 2
+  local raw = redis.call('GET', KEYS[k + 1])
+  local owned = false
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    owned = ok and decoded.userId == userId
+  end
+  if not owned then
+    out[#out + 1] = 'not-found'
+    out[#out + 1] = 0
+  else
+    redis.call('ZREM', KEYS[1], ARGV[a + 1])
+    -- NX keeps the first ack's time; a repeated ACK is harmless.
+    if redis.call('SET', KEYS[k + 2], nowMs, 'EX', ttl, 'NX') then
+      out[#out + 1] = 'acked'
+    else
+      out[#out + 1] = 'already-acked'
+    end
+    out[#out + 1] = redis.call('EXISTS', KEYS[k + 3])
+    local timeline = KEYS[k + 4]
+    redis.call('HSETNX', timeline, 'acked', nowMs)
+    if ARGV[a + 2] ~= '' then redis.call('HSETNX', timeline, 'sent', ARGV[a + 2]) end
+    redis.call('EXPIRE', timeline, ttl)
+  end
+end
+return out

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { Redis as RedisClient } from 'ioredis';
+import { consumeDueWakes } from '../../consumer/delayed-wake.js';
+import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
+import { DEAD_REASON_HEADER, SOURCE_HEADER } from '../../shared/amqp/failure-headers.js';
+import { keys } from '../../shared/keys.js';
+import { encodeJson, type DelayedWakeMessage } from '../../shared/messages.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { eventually } from '../helpers/wait.js';
+
+/** The due end of the do-not-disturb ladder, settled through the shared consume envelope. */
+const { config } = testEnv('delayedwake');
+
+describe('due wakes', () => {
+  let amqp: AmqpClient;
+  let channel: ChannelWrapper;
+  let redis: Redis;
+  let subscriber: RedisClient;
+  const published: string[] = [];
+  const wakeChannel = keys.wakeChannel(config.redis.keyPrefix);
+
+  before(async () => {
+    amqp = await connectAmqp(config, testLogger);
+    channel = await amqp.createChannel('test-due-wakes');
+    redis = await connectRedis(config, testLogger, 'test');
+    subscriber = new RedisClient(config.redis.url);
+    await subscriber.subscribe(wakeChannel);
+    subscriber.on('message', (_channel: string, message: string) => published.push(message));
+    await consumeDueWakes(channel, amqp.topology, redis, wakeChannel, testLogger);
+  });
+  after(async () => {
+    await channel.close();
+    await amqp.close();
+    await closeRedis(redis);
+    subscriber.disconnect();
+    await cleanupTestResources(config);
+  });
+
+  it('publishes a due wake on the Redis wake channel and dead-letters a body that is not a wake', async () => {
+    await channel.sendToQueue(amqp.topology.wakeDueQueue, Buffer.from('not json'), { persistent: true });
+    const due: DelayedWakeMessage = { userId: 'dnd-user', notificationIds: ['n1'], dueAtMs: Date.now() - 1 };
+    await channel.sendToQueue(amqp.topology.wakeDueQueue, encodeJson(due), { persistent: true });
+
+    const dead = await eventually(async () => (await channel.get(amqp.topology.wakeDeadQueue, { noAck: true })) || undefined, {
+      what: 'the malformed wake in the dead-letter queue',
+    });
+    assert.equal(dead.content.toString(), 'not json');
+    assert.equal(dead.properties.headers?.[DEAD_REASON_HEADER], 'delayed wake: invalid_json');
+    assert.equal(dead.properties.headers?.[SOURCE_HEADER], amqp.topology.wakeDueQueue);
+    await eventually(() => published.length === 1, { what: 'the due wake on the wake channel' });
+    assert.deepEqual(JSON.parse(published[0]!), { userId: 'dnd-user', notificationIds: ['n1'] });
+    await eventually(async () => (await channel.checkQueue(amqp.topology.wakeDueQueue)).messageCount === 0, { what: 'both acked' });
+  });
+});

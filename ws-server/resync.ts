@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { PreferenceStore } from '../shared/preferences.js';
+import type { Delivery } from './delivery.js';
+import type { ConnectionRegistry } from './registry.js';
+import { doNotDisturbHold, planReplay } from './replay.js';
+import { announceUnreadState, type UnreadReader } from './unread.js';
+
+export interface ResyncDeps {
+  redis: Redis;
+  registry: ConnectionRegistry;
+  delivery: Delivery;
+  readUnread: UnreadReader;
+  preferences: PreferenceStore;
+  replayLimit: number;
+  logger: Logger;
+}
+
+/** Users resynced at once: bounded so a large instance does not flood Redis at reconnect. */
+const RESYNC_CONCURRENCY = 16;
+
+/**
+ * After the wake subscriber lost its connection (wake.ts), wakes published during the gap are
+ * gone. Every user with a socket here gets what an AUTH replay would send (the Redis half,
+ * do-not-disturb applied) and the current unread count; Delivery.push skips what a socket
+ * already holds in flight at that version, so only what the gap swallowed is sent. MongoDB is
+ * not asked: a wake is only ever about notifications the buffer holds.
+ */
+export async function resyncSessions(deps: ResyncDeps): Promise<number> {
+  const users = deps.registry.users();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < users.length) {
+      const userId = users[next++]!;
+      await resyncUser(deps, userId).catch((err: unknown) =>
+        deps.logger.warn({ err: errorMessage(err), userId }, 'resync after a wake gap failed; the next replay or redelivery brings it'),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, users.length) }, worker));
+  return users.length;
+}
+
+async function resyncUser(deps: ResyncDeps, userId: string): Promise<void> {
+  const live = () => deps.registry.sessionsOf(userId).filter((s) => s.state === 'ready' || s.state === 'authenticating');
+  if (live().length === 0) return;
+  const held = doNotDisturbHold(deps.preferences, userId);
+  held.catch(() => undefined); // awaited by planReplay; this only avoids an unhandled rejection if it fails first
+  const [replay, unread] = await Promise.all([planReplay(deps.redis, userId, deps.replayLimit, undefined, held), deps.readUnread(userId)]);
+  if (unread) announceUnreadState(deps.registry, userId, unread);
+  deps.delivery.pushToAll(live(), replay.notifications, unread);
+}
