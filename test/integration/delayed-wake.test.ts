@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import { Redis as RedisClient } from 'ioredis';
 import { consumeDueWakes } from '../../consumer/delayed-wake.js';
-import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
+import { connectAmqp } from '../../shared/amqp/connection.js';
 import { DEAD_REASON_HEADER, SOURCE_HEADER } from '../../shared/amqp/failure-headers.js';
 import { keys } from '../../shared/keys.js';
 import { encodeJson, type DelayedWakeMessage } from '../../shared/messages.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -15,33 +14,39 @@ import { eventually } from '../helpers/wait.js';
 
 /** The due end of the do-not-disturb ladder, settled through the shared consume envelope. */
 const { config } = testEnv('delayedwake');
+const wakeChannel = keys.wakeChannel(config.redis.keyPrefix);
 
-describe('due wakes', () => {
-  let amqp: AmqpClient;
-  let channel: ChannelWrapper;
-  let redis: Redis;
-  let subscriber: RedisClient;
+/** A due-wake consumer as the consumer service runs it, plus a subscriber to its wake channel. */
+async function start() {
+  const amqp = await connectAmqp(config, testLogger);
+  const channel = await amqp.createChannel('test-due-wakes');
+  const redis = await connectRedis(config, testLogger, 'test');
+  const subscriber = new RedisClient(config.redis.url);
   const published: string[] = [];
-  const wakeChannel = keys.wakeChannel(config.redis.keyPrefix);
-
-  before(async () => {
-    amqp = await connectAmqp(config, testLogger);
-    channel = await amqp.createChannel('test-due-wakes');
-    redis = await connectRedis(config, testLogger, 'test');
-    subscriber = new RedisClient(config.redis.url);
-    await subscriber.subscribe(wakeChannel);
-    subscriber.on('message', (_channel: string, message: string) => published.push(message));
-    await consumeDueWakes(channel, amqp.topology, redis, wakeChannel, testLogger);
-  });
-  after(async () => {
+  await subscriber.subscribe(wakeChannel);
+  subscriber.on('message', (_channel: string, message: string) => published.push(message));
+  await consumeDueWakes(channel, amqp.topology, redis, wakeChannel, testLogger);
+  const stop = async () => {
     await channel.close();
     await amqp.close();
     await closeRedis(redis);
     subscriber.disconnect();
+  };
+  return { amqp, channel, published, stop };
+}
+
+describe('due wakes', () => {
+  let t: Awaited<ReturnType<typeof start>>;
+  before(async () => {
+    t = await start();
+  });
+  after(async () => {
+    await t.stop();
     await cleanupTestResources(config);
   });
 
   it('publishes a due wake on the Redis wake channel and dead-letters a body that is not a wake', async () => {
+    const { amqp, channel, published } = t;
     await channel.sendToQueue(amqp.topology.wakeDueQueue, Buffer.from('not json'), { persistent: true });
     const due: DelayedWakeMessage = { userId: 'dnd-user', notificationIds: ['n1'], dueAtMs: Date.now() - 1 };
     await channel.sendToQueue(amqp.topology.wakeDueQueue, encodeJson(due), { persistent: true });
