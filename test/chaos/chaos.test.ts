@@ -112,7 +112,10 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
   before(async () => {
     await chaosInfra.fresh();
     await cleanupTestResources(config); // queues an earlier, interrupted run left in the broker
-    mongo = await connectMongo(config, testLogger);
+    // The suite's own reads (the ledger's reconciliation) check thousands of notifications with
+    // `$in`, which FerretDB answers by scanning the collection: they get a verifier's deadline,
+    // not the services' MONGO_QUERY_TIMEOUT_MS.
+    mongo = await connectMongo({ ...config, mongo: { ...config.mongo, queryTimeoutMs: 120_000 } }, testLogger);
     m = models(mongo);
     await ensureIndexes(m);
     redis = await connectRedis(config, testLogger);
