@@ -1,7 +1,9 @@
 import { connectAmqp, type AmqpClient } from './amqp/connection.js';
 import type { Config } from './config.js';
 import type { ReadinessCheck } from './http/ops.js';
+import { errorMessage } from './errors.js';
 import { runAll } from './lifecycle.js';
+import { stripCredentials } from './redact.js';
 import type { Logger } from './logger.js';
 import { ensureIndexes, models, type Models } from './models/index.js';
 import { closeMongo, connectMongo, isMongoReady, type Connection } from './mongo.js';
@@ -49,7 +51,17 @@ export async function connectInfra(config: Config, logger: Logger, options: Infr
   const redis = redisResult.value;
   const mongo = mongoResult.value;
   const m = models(mongo);
-  await ensureIndexes(m, config.connectTimeoutMs);
+  if (options.mongoRequired) {
+    await ensureIndexes(m, config.connectTimeoutMs);
+  } else {
+    // Only jobs must have the collections and indexes before it works (it writes them). The
+    // others read, which works on a missing collection, so a slow or busy MongoDB at start-up
+    // (a restart during an incident) must not keep the live path from starting: they try once,
+    // in the background, and jobs' own start-up creates whatever this attempt missed.
+    ensureIndexes(m, config.connectTimeoutMs).catch((err: unknown) =>
+      logger.warn({ err: stripCredentials(errorMessage(err)) }, 'mongodb indexes not ensured at start-up; jobs creates them'),
+    );
+  }
   return {
     amqp,
     redis,

@@ -111,7 +111,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   };
 
   const pushDeps = { redis: infra.redis, registry: connections, delivery, readUnread };
-  const resyncDeps = { ...pushDeps, preferences, replayLimit: config.ws.replayLimit, logger };
+  const resyncDeps = { ...pushDeps, keyPrefix: config.redis.keyPrefix, preferences, replayLimit: config.ws.replayLimit, logger };
   const wakes = await subscribeToWakes(
     infra.redis,
     config.redis.keyPrefix,

@@ -13,7 +13,7 @@ import { FrameRateLimiter } from './limits.js';
 import type { WsMetrics } from './metrics.js';
 import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
 import type { ConnectionRegistry } from './registry.js';
-import { doNotDisturbHold, planReplay } from './replay.js';
+import { planReplay } from './replay.js';
 import { startCatchUp, type CatchUpDeps } from './catch-up.js';
 import { Session } from './session.js';
 import type { UnreadReader } from './unread.js';
@@ -173,15 +173,15 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   session.userId = userId;
   deps.metrics.authenticatedUsers.set(deps.registry.userCount);
   try {
-    // Redis only, side by side (docs/protocol.md): the pending buffer and the replay-clean mark,
-    // the unread count, the preferences for do-not-disturb. A count or preferences Redis lacks
-    // come from MongoDB in the background; AUTH waits for them at most MONGO_FALLBACK_WAIT_MS.
-    const held = doNotDisturbHold(deps.preferences, userId);
-    held.catch(() => undefined); // awaited by planReplay; this only avoids an unhandled rejection if it fails first
-    const [replay, unread] = await Promise.all([
-      planReplay(deps.ack.redis, userId, deps.config.ws.replayLimit, frame.lastSeq, held),
-      deps.readUnread(userId),
-    ]);
+    // Redis only, one call (docs/protocol.md): the pending buffer and the replay-clean mark, the
+    // unread count, the preferences for do-not-disturb. A count or preferences Redis lacks come
+    // from MongoDB in the background; AUTH waits for them at most MONGO_FALLBACK_WAIT_MS.
+    const { replay, unread, heldBack } = await planReplay(
+      { redis: deps.ack.redis, keyPrefix: deps.config.redis.keyPrefix, preferences: deps.preferences, readUnread: deps.readUnread },
+      userId,
+      deps.config.ws.replayLimit,
+      frame.lastSeq,
+    );
     if (!session.open) return;
     if (unread) session.observeUnread(unread);
     else deps.metrics.storeFallbacks.inc({ read: 'unread' });
@@ -198,7 +198,7 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
     stage('ready');
     deps.delivery.push(session, replay.notifications);
     deps.delivery.push(session, session.takeDeferred());
-    if (replay.catchingUp) startCatchUp(deps.catchUp, session, userId, frame.lastSeq, replay, await held);
+    if (replay.catchingUp) startCatchUp(deps.catchUp, session, userId, frame.lastSeq, replay, heldBack);
   } catch (err) {
     // Without a replay the socket would silently miss notifications: let the client reconnect.
     session.close(CLOSE.tryAgainLater, 'replay unavailable, reconnect', 'unavailable');

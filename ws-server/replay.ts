@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
-import { ackedAt, readPending, type Pending } from '../shared/buffer.js';
+import { ackedAt } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
-import { isReplayClean, markReplayClean } from '../shared/replay-clean.js';
+import { markReplayClean } from '../shared/replay-clean.js';
 import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
-import { doNotDisturbHoldsUntil, type PreferenceStore } from '../shared/preferences.js';
+import { doNotDisturbHoldsUntil, type Preferences, type PreferenceStore } from '../shared/preferences.js';
+import type { UnreadState } from '../shared/unread.js';
+import { readReplayState } from './replay-state.js';
+import type { UnreadReader } from './unread.js';
 
 export interface Replay {
   /** What Redis buffers for the user, in replay order (priority desc, then seq asc), at most the replay limit. */
@@ -23,31 +26,56 @@ export interface Replay {
   oldestPendingAtMs: number | null | undefined;
 }
 
+/** What AUTH needs besides the replay: the unread count and the do-not-disturb rule. */
+export interface AuthRead {
+  replay: Replay;
+  /** Undefined when neither Redis nor a quick rebuild had it (the frame goes without). */
+  unread: UnreadState | undefined;
+  heldBack: HoldRule;
+}
+
+export interface ReplayDeps {
+  redis: Redis;
+  keyPrefix: string;
+  preferences: PreferenceStore;
+  readUnread: UnreadReader;
+}
+
 /**
  * What a freshly authenticated socket receives before AUTH_OK: Redis alone (the buffer is the
- * truth while it lasts), so AUTH costs a few Redis reads whatever MongoDB is doing. What only
- * MongoDB holds (undelivered notifications older than the buffer, or lost by Redis) is found by
- * the catch-up after AUTH_OK (catch-up.ts), unless the replay-clean mark says there is none.
+ * truth while it lasts), read in one call (replay-state.lua), so AUTH costs one round trip
+ * whatever MongoDB is doing. Only a preferences copy or an unread counter Redis lacks is read
+ * the slower way (from MongoDB in the background, waited on for at most MONGO_FALLBACK_WAIT_MS).
+ * What only MongoDB holds (undelivered notifications older than the buffer, or lost by Redis) is
+ * found by the catch-up after AUTH_OK (catch-up.ts), unless the replay-clean mark says there is none.
  */
-export async function planReplay(
-  redis: Redis,
-  userId: string,
-  limit: number,
-  lastSeq?: number,
-  holdRule: Promise<HoldRule> = Promise.resolve(() => false),
-): Promise<Replay> {
-  const [fromRedis, clean] = await Promise.all([redisCandidates(redis, userId, limit, lastSeq), isReplayClean(redis, userId)]);
-  const heldBack = await holdRule;
-  const held = fromRedis.window.filter(heldBack).length;
-  const notifications = fromRedis.window.filter((n) => !heldBack(n));
-  const pending = fromRedis.total - held;
+export async function planReplay(deps: ReplayDeps, userId: string, limit: number, lastSeq?: number): Promise<AuthRead> {
+  // Resuming: only what came after lastSeq counts, wherever it ranks in priority order, so
+  // every pending one is read.
+  const state = await readReplayState(deps.redis, deps.keyPrefix, userId, lastSeq === undefined ? limit : 0);
+  const [prefs, unread] = await Promise.all([
+    state.preferences ?? deps.preferences.read(userId),
+    state.unread ?? deps.readUnread(userId),
+  ]);
+  const heldBack = holdRule(prefs, Date.now());
+  const oldestPendingAtMs = oldestOf(state.notifications, state.total);
+  const after = lastSeq === undefined ? state.notifications : state.notifications.filter((n) => n.seq > lastSeq);
+  const window = after.slice(0, limit);
+  const total = lastSeq === undefined ? state.total : after.length;
+  const held = window.filter(heldBack).length;
+  const notifications = window.filter((n) => !heldBack(n));
+  const pending = total - held;
   return {
-    notifications,
-    pending,
-    recovered: clean && pending <= notifications.length,
-    catchingUp: !clean,
-    window: fromRedis.window,
-    oldestPendingAtMs: fromRedis.oldestPendingAtMs,
+    replay: {
+      notifications,
+      pending,
+      recovered: state.clean && pending <= notifications.length,
+      catchingUp: !state.clean,
+      window,
+      oldestPendingAtMs,
+    },
+    unread,
+    heldBack,
   };
 }
 
@@ -84,32 +112,16 @@ export async function catchUpFromStore(
 /** True for a notification that must not be pushed yet. */
 export type HoldRule = (n: Notification) => boolean;
 
-/**
- * The replay side of do-not-disturb (consumer/preferences.ts decides it for live delivery):
- * while the user's window is open, only transactional notifications replay; the others stay
- * pending and arrive with the delayed wake when the window ends (consumer/delayed-wake.ts),
- * or in the replay of a socket that connects after it.
- */
-export async function doNotDisturbHold(store: PreferenceStore, userId: string, nowMs = Date.now()): Promise<HoldRule> {
-  const prefs = await store.read(userId);
+/** Which notifications do-not-disturb holds back from the replay right now (transactional never). */
+export function holdRule(prefs: Preferences, nowMs: number): HoldRule {
   return (n) => doNotDisturbHoldsUntil(prefs, n.type, nowMs) !== null;
 }
 
-async function redisCandidates(redis: Redis, userId: string, limit: number, lastSeq?: number) {
-  const first = await readPending(redis, userId, limit);
-  const oldestPendingAtMs = oldestOf(first);
-  if (lastSeq === undefined) return { window: first.notifications, total: first.total, oldestPendingAtMs };
-  // Resuming: only what came after lastSeq counts, wherever it ranks in priority order.
-  const all = first.total > limit ? await readPending(redis, userId, first.total) : first;
-  const after = all.notifications.filter((n) => n.seq > lastSeq);
-  return { window: after.slice(0, limit), total: after.length, oldestPendingAtMs: oldestOf(all) };
-}
-
-/** When the oldest pending notification was created; undefined when not all were read. */
-function oldestOf(pending: Pending): number | null | undefined {
-  if (pending.total > pending.notifications.length) return undefined;
-  if (pending.notifications.length === 0) return null;
-  return Math.min(...pending.notifications.map((n) => Date.parse(n.createdAt)));
+/** createdAt of the oldest pending notification; null when none; undefined when not all were read. */
+function oldestOf(notifications: Notification[], total: number): number | null | undefined {
+  if (total > notifications.length) return undefined;
+  if (notifications.length === 0) return null;
+  return Math.min(...notifications.map((n) => Date.parse(n.createdAt)));
 }
 
 /**

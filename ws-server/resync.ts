@@ -4,11 +4,12 @@ import type { Logger } from '../shared/logger.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { Delivery } from './delivery.js';
 import type { ConnectionRegistry } from './registry.js';
-import { doNotDisturbHold, planReplay } from './replay.js';
+import { planReplay } from './replay.js';
 import { announceUnreadState, type UnreadReader } from './unread.js';
 
 export interface ResyncDeps {
   redis: Redis;
+  keyPrefix: string;
   registry: ConnectionRegistry;
   delivery: Delivery;
   readUnread: UnreadReader;
@@ -45,9 +46,7 @@ export async function resyncSessions(deps: ResyncDeps): Promise<number> {
 async function resyncUser(deps: ResyncDeps, userId: string): Promise<void> {
   const live = () => deps.registry.sessionsOf(userId).filter((s) => s.state === 'ready' || s.state === 'authenticating');
   if (live().length === 0) return;
-  const held = doNotDisturbHold(deps.preferences, userId);
-  held.catch(() => undefined); // awaited by planReplay; this only avoids an unhandled rejection if it fails first
-  const [replay, unread] = await Promise.all([planReplay(deps.redis, userId, deps.replayLimit, undefined, held), deps.readUnread(userId)]);
+  const { replay, unread } = await planReplay(deps, userId, deps.replayLimit);
   if (unread) announceUnreadState(deps.registry, userId, unread);
   deps.delivery.pushToAll(live(), replay.notifications, unread);
 }

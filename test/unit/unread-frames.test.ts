@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Notification } from '../../shared/notification.js';
-import { DEFAULT_PREFERENCES, type Preferences, type PreferenceStore } from '../../shared/preferences.js';
+import { DEFAULT_PREFERENCES, type Preferences } from '../../shared/preferences.js';
 import { FrameEncodings } from '../../ws-server/delivery.js';
 import { notificationFrame, unreadFrame } from '../../ws-server/protocol.js';
-import { doNotDisturbHold } from '../../ws-server/replay.js';
+import { holdRule } from '../../ws-server/replay.js';
 import { parseWake } from '../../ws-server/wake.js';
 import { PermanentError } from '../../shared/errors.js';
 
@@ -73,22 +73,16 @@ describe('unread frames and wake messages', () => {
 });
 
 describe('do-not-disturb in the replay', () => {
-  const store = (prefs: Preferences): PreferenceStore => ({
-    read: async () => prefs,
-    readMany: async (ids) => new Map(ids.map((id) => [id, prefs])),
-    readOrLoad: async () => prefs,
-    write: async (_u, p) => p,
-  });
   const at = Date.parse('2026-01-01T12:00:00Z');
   const during: Preferences = { ...DEFAULT_PREFERENCES, doNotDisturb: { start: '11:00', end: '13:00', timeZone: 'UTC' } };
 
   it('holds social and promotional notifications inside the window, never transactional ones', async () => {
-    const hold = await doNotDisturbHold(store(during), 'u', at);
+    const hold = holdRule(during, at);
     assert.deepEqual(['LIKE', 'COMMENT', 'PROMO', 'SECURITY', 'ORDER', 'PAYMENT'].map((t) => hold(n(t))), [true, true, true, false, false, false]);
   });
 
   it('holds nothing outside the window or without one', async () => {
-    assert.equal((await doNotDisturbHold(store(during), 'u', Date.parse('2026-01-01T13:00:00Z')))(n('LIKE')), false);
-    assert.equal((await doNotDisturbHold(store(DEFAULT_PREFERENCES), 'u', at))(n('LIKE')), false);
+    assert.equal(holdRule(during, Date.parse('2026-01-01T13:00:00Z'))(n('LIKE')), false);
+    assert.equal(holdRule(DEFAULT_PREFERENCES, at)(n('LIKE')), false);
   });
 });

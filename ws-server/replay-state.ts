@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../shared/keys.js';
+import { LuaScript } from '../shared/lua.js';
+import { decodeNotification, type Notification } from '../shared/notification.js';
+import type { Preferences } from '../shared/preferences.js';
+import type { UnreadState } from '../shared/unread.js';
+
+const REPLAY_STATE = LuaScript.fromFile(new URL('./replay-state.lua', import.meta.url));
+
+/** What AUTH reads from Redis, in one round trip (replay-state.lua). */
+export interface ReplayState {
+  /** In replay order: at most `limit`, or every pending one when `limit` is 0. */
+  notifications: Notification[];
+  /** Pending in Redis in all. */
+  total: number;
+  clean: boolean;
+  /** Undefined when Redis holds no copy (the caller loads it its own way). */
+  preferences: Preferences | undefined;
+  /** Undefined when the counter is missing (a rebuild is due). */
+  unread: UnreadState | undefined;
+}
+
+export async function readReplayState(redis: Redis, keyPrefix: string, userId: string, limit: number): Promise<ReplayState> {
+  const reply = (await REPLAY_STATE.run(
+    redis,
+    [keys.inbox(userId), keys.replayClean(userId), keys.preferences(userId), keys.unreadCount(userId), keys.unreadVersion(userId)],
+    [keyPrefix, String(limit)],
+  )) as [number, number, string | null, string | null, string | null, ...string[]];
+  const [total, clean, prefs, count, version, ...jsons] = reply;
+  return {
+    notifications: jsons.map(decodeNotification),
+    total,
+    clean: clean === 1,
+    preferences: prefs === null ? undefined : (JSON.parse(prefs) as Preferences),
+    unread: count === null ? undefined : { count: Number(count), version: Number(version ?? 0) },
+  };
+}
