@@ -2,7 +2,6 @@ import type { ClientFleet } from './clients.js';
 import type { LoadGenerator } from './load.js';
 import type { BenchOptions } from './options.js';
 import { waitForPersistence } from './persistence.js';
-import { infrastructurePids, ProcessSampler } from './process-stats.js';
 import { scrapeSum } from './scrape.js';
 import type { Stack } from './stack.js';
 import type { Tracker } from './tracker.js';
@@ -28,15 +27,6 @@ export interface ScenarioResult {
 export type ScenarioRunner = (h: Harness) => Promise<ScenarioResult>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** The four services, the broker and stores, and this harness itself (its clients and load generator share the cores). */
-export function sampler(h: Harness): ProcessSampler {
-  return new ProcessSampler({
-    ...Object.fromEntries(Object.entries(h.stack.services).map(([name, s]) => [name, s.proc.pid ?? 0])),
-    ...infrastructurePids(),
-    'bench-harness': process.pid,
-  });
-}
 
 /**
  * Load at `rate` for `options.warmup` seconds, fully delivered, then forgotten: the services'

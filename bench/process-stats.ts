@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { localPort, pidsListeningOn } from './proc-sockets.js';
 
 /** Linux reports CPU time in clock ticks; 100 per second on every mainstream kernel config. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -109,32 +110,49 @@ export class MachineCpu {
     const share = (now.busy - this.start.busy) / Math.max(1, now.total - this.start.total);
     return Math.round(share * this.cores * 1000) / 10;
   }
+
+  /** CPU time all cores spent busy since construction, in ms (every process, the harness's too). */
+  busyMs(): number {
+    return ((readMachineTicks().busy - this.start.busy) * 1000) / CLOCK_TICKS_PER_SECOND;
+  }
+}
+
+/** PostgreSQL behind FerretDB: scripts/services.sh's POSTGRES_PORT (5432 is left to a system one). */
+const POSTGRES_PORT = Number(process.env.POSTGRES_PORT ?? 5433);
+
+/** Where the services find the broker and the stores (shared/config.ts's Config has this shape). */
+export interface InfrastructureUrls {
+  rabbitmq: { url: string };
+  redis: { url: string };
+  mongo: { url: string };
 }
 
 /**
- * The infrastructure processes on this machine, by command name, so the report shows what the
- * broker and the stores cost next to the services (the first match of each; on a machine that
- * runs a second copy, e.g. the chaos suite's or a system PostgreSQL, that may be the other one).
- * PostgreSQL, which FerretDB stores into, is one process per connection plus workers: "postgres"
- * is the whole tree of the first postmaster found (a `postgres` process whose parent is not one).
+ * The broker and stores the services talk to, found by the port they listen on (see
+ * bench/proc-sockets.ts): the processes behind the run's RABBITMQ_URL, REDIS_URL and MONGO_URL,
+ * not the first `beam.smp` or `redis-server` on the machine, which may belong to a second set
+ * (the chaos suite's, another checkout's). The MongoDB-port process is named by what it is
+ * (`ferretdb` or `mongod`); behind FerretDB, PostgreSQL (POSTGRES_PORT, 5433) is the whole tree
+ * of its postmaster: one backend per connection plus workers. A server on another host, or one
+ * whose descriptors this user cannot read, is left out.
  */
-export function infrastructurePids(): Record<string, Target> {
-  const wanted: Record<string, string> = { 'beam.smp': 'rabbitmq', 'redis-server': 'redis', ferretdb: 'ferretdb', mongod: 'mongod' };
+export function infrastructurePids(urls: InfrastructureUrls): Record<string, Target> {
+  const ports = { rabbitmq: localPort(urls.rabbitmq.url), redis: localPort(urls.redis.url), mongo: localPort(urls.mongo.url) };
+  const wanted = [...Object.values(ports), POSTGRES_PORT].filter((p): p is number => p !== undefined);
+  const pids = pidsListeningOn(wanted);
   const found: Record<string, Target> = {};
-  const comm = (pid: number | string) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const name = comm(entry);
-      if (name === 'postgres') {
-        if (!('postgres' in found) && comm(statFields(Number(entry))[1]!) !== 'postgres') found.postgres = { tree: Number(entry) };
-        continue;
-      }
-      const as = wanted[name];
-      if (as && !(as in found)) found[as] = Number(entry);
-    } catch {
-      // Exited while listing.
-    }
+  const at = (port: number | undefined) => (port === undefined ? undefined : pids.get(port));
+  const rabbitmq = at(ports.rabbitmq);
+  if (rabbitmq) found.rabbitmq = rabbitmq;
+  const redis = at(ports.redis);
+  if (redis) found.redis = redis;
+  const mongo = at(ports.mongo);
+  if (mongo) {
+    const comm = readFileSync(`/proc/${mongo}/comm`, 'utf8').trim();
+    const name = comm === 'ferretdb' || comm === 'mongod' ? comm : 'mongo';
+    found[name] = mongo;
+    const postgres = at(POSTGRES_PORT);
+    if (name === 'ferretdb' && postgres) found.postgres = { tree: postgres };
   }
   return found;
 }
@@ -146,6 +164,8 @@ export class ProcessSampler {
   private readonly machine = new MachineCpu();
   private last = performance.now();
   private readonly timer: NodeJS.Timeout;
+  /** Set by stop(): what cpuMs() and machineBusyMs() report from then on. */
+  private stopped?: { cpuMs: Record<string, number>; machineBusyMs: number };
 
   constructor(targets: Record<string, Target>) {
     for (const [name, target] of Object.entries(targets)) {
@@ -181,9 +201,37 @@ export class ProcessSampler {
     return this.machine.percent();
   }
 
+  /**
+   * CPU time each target used since the sampler started, in ms: read now, or as of stop() once
+   * stopped (a target that exited counts what it had used by its last sample).
+   */
+  cpuMs(): Record<string, number> {
+    if (this.stopped) return { ...this.stopped.cpuMs };
+    const out: Record<string, number> = {};
+    for (const [name, s] of this.state) {
+      let ticks = s.lastTicks;
+      try {
+        ticks = targetCpuTicks(s.target);
+      } catch {
+        // Exited: its last sample stands.
+      }
+      out[name] = ((ticks - s.firstTicks) * 1000) / CLOCK_TICKS_PER_SECOND;
+    }
+    return out;
+  }
+
+  /** The whole machine's busy CPU time since the sampler started, in ms (as of stop() once stopped). */
+  machineBusyMs(): number {
+    return this.stopped ? this.stopped.machineBusyMs : this.machine.busyMs();
+  }
+
   stop(): Record<string, ProcessUsage> {
     clearInterval(this.timer);
     this.sample();
+    this.stopped ??= {
+      cpuMs: Object.fromEntries([...this.state].map(([name, s]) => [name, ((s.lastTicks - s.firstTicks) * 1000) / CLOCK_TICKS_PER_SECOND])),
+      machineBusyMs: this.machine.busyMs(),
+    };
     const seconds = (performance.now() - this.startedAt) / 1000;
     const out: Record<string, ProcessUsage> = {};
     for (const [name, s] of this.state) {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { renderChart } from './chart.js';
+import { formatOperations, type OperationReport } from './operations.js';
 import type { WindowSample } from './tracker.js';
 
 const run = promisify(execFile);
@@ -71,9 +72,18 @@ export function printSummary(report: BenchReport, write: (line: string) => void)
     const { notifications, loadMs } = report.agedDatabase;
     write(`    aged database: ${notifications} stored notifications of other users, loaded in ${(loadMs / 1000).toFixed(1)} s`);
   }
+  const operations = (report.result as { operations?: OperationReport }).operations;
+  if (operations) write(`    ${formatOperations(operations)}`);
   const walk = (value: unknown, path: string) => {
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    } else if (Array.isArray(value) && value.some((v) => v && typeof v === 'object')) {
+      // One line per element (the steps of `max`), its operations as their one-line digest.
+      value.forEach((element: unknown, i) => {
+        const { operations: ops, ...rest } = element as { operations?: OperationReport };
+        write(`  ${path}[${i}]: ${JSON.stringify(rest)}`);
+        if (ops) write(`  ${path}[${i}].operations: ${formatOperations(ops)}`);
+      });
     } else if (!Array.isArray(value) || value.length <= 8) {
       write(`  ${path}: ${JSON.stringify(value)}`);
     }

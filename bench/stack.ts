@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { loadConfig, type Config, type ServiceName } from '../shared/config.js';
@@ -11,6 +14,7 @@ import { testLogger } from '../test/helpers/logger.js';
 import { ROOT, startBuilt, type RunningService } from '../test/helpers/process.js';
 import { deleteQueuesAndKeys, dropDatabase } from '../test/helpers/cleanup.js';
 import type { BenchOptions } from './options.js';
+import { REDIS_PROBE_NODE_OPTIONS } from './redis-counters.js';
 import { MEMORY_PROBE_NODE_OPTIONS } from './ws-memory.js';
 
 const run = promisify(execFile);
@@ -29,6 +33,8 @@ export interface Stack {
   services: Record<ServiceName, RunningService>;
   jwtSecret: string;
   userIds: string[];
+  /** Each service's Redis request probe (bench/redis-counters.ts). */
+  redisProbeSockets: Record<ServiceName, string>;
   close(): Promise<void>;
 }
 
@@ -76,21 +82,26 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
   };
 }
 
+/** jobs first: it declares nothing the others need, but starting it early lets it warm up. */
+const SERVICE_ORDER = ['jobs', 'consumer', 'ws-server', 'producer'] as const;
+
 /** MongoDB connections of the connections scenario's ws-server (the driver's default is 100). */
 const CONNECTIONS_WS_MONGO_POOL = 20;
 
 /**
- * What the ws-server alone gets. The connections scenario loads the memory probe
- * (bench/ws-memory-probe.ts) and caps the MongoDB pool: every pooled connection is a file
- * descriptor the sockets cannot have, and the process may open only RLIMIT_NOFILE of them.
+ * Every service gets the Redis request probe (bench/redis-request-probe.mjs), answering on its
+ * own Unix socket, after any NODE_OPTIONS given with `--env`. What the ws-server alone gets: the
+ * connections scenario loads the memory probe (bench/ws-memory-probe.ts) and caps the MongoDB
+ * pool: every pooled connection is a file descriptor the sockets cannot have, and the process
+ * may open only RLIMIT_NOFILE of them.
  * BENCH_WS_NODE_OPTIONS from the bench's own environment is added, e.g. to preload a profiler
  * (--cpu-prof itself is not allowed in NODE_OPTIONS).
  */
-function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: BenchOptions['scenario']): Record<string, string> {
-  if (name !== 'ws-server') return env;
-  const out = { ...env };
-  const nodeOptions = [scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', process.env.BENCH_WS_NODE_OPTIONS ?? ''].join(' ').trim();
-  if (nodeOptions) out.NODE_OPTIONS = nodeOptions;
+function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: BenchOptions['scenario'], probeSocket: string): Record<string, string> {
+  const nodeOptions = (...options: string[]) => [...options, env.NODE_OPTIONS ?? '', REDIS_PROBE_NODE_OPTIONS].filter(Boolean).join(' ');
+  const out: Record<string, string> = { ...env, BENCH_REDIS_PROBE_SOCKET: probeSocket, NODE_OPTIONS: nodeOptions() };
+  if (name !== 'ws-server') return out;
+  out.NODE_OPTIONS = nodeOptions(scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', process.env.BENCH_WS_NODE_OPTIONS ?? '');
   if (scenario === 'connections' && env.MONGO_URL) {
     const url = new URL(env.MONGO_URL);
     if (!url.searchParams.has('maxPoolSize')) url.searchParams.set('maxPoolSize', String(CONNECTIONS_WS_MONGO_POOL));
@@ -149,11 +160,13 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
 
   log(`services: starting producer, consumer, ws-server, jobs (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
   const started: RunningService[] = [];
+  const probeDir = await mkdtemp(join(tmpdir(), `bench-${runId}-`));
+  const redisProbeSockets = Object.fromEntries(SERVICE_ORDER.map((name) => [name, join(probeDir, `${name}.sock`)])) as Record<ServiceName, string>;
   try {
-    // jobs first: it declares nothing the others need, but starting it early lets it warm up.
-    for (const name of ['jobs', 'consumer', 'ws-server', 'producer'] as const) started.push(await startBuilt(name, serviceEnv(name, env, options.scenario)));
+    for (const name of SERVICE_ORDER) started.push(await startBuilt(name, serviceEnv(name, env, options.scenario, redisProbeSockets[name])));
   } catch (err) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
+    await rm(probeDir, { recursive: true, force: true });
     if (options.cleanup) await deleteQueuesAndKeys(config).catch(() => undefined);
     throw err;
   }
@@ -166,9 +179,11 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
     services,
     jwtSecret,
     userIds,
+    redisProbeSockets,
     close: () =>
       (closed ??= (async () => {
         const codes = await Promise.all(started.map((s) => s.stop('SIGTERM')));
+        await rm(probeDir, { recursive: true, force: true });
         if (!options.cleanup) return;
         await deleteQueuesAndKeys(config);
         if (codes.some((code) => code !== 0)) {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { deliveredPerSecond, drain, sampler, serviceWarnings, type Harness, type ScenarioResult } from '../harness.js';
+import { deliveredPerSecond, drain, serviceWarnings, type Harness, type ScenarioResult } from '../harness.js';
+import { OperationMeter } from '../operations.js';
 import { authStages, stagesSince } from '../auth-stages.js';
 import { summarize } from '../stats.js';
 
@@ -25,7 +26,7 @@ export async function authBurst(h: Harness): Promise<ScenarioResult> {
   const { options: o, tracker } = h;
   const n = o.users;
   await h.fleet.prepareTokens(h.stack.userIds);
-  const usage = sampler(h);
+  const meter = await OperationMeter.start(h);
   h.log(`auth-burst: ${n} new users connect at once from a lean client process`);
   // A few first: a server that has run a while has its AUTH path compiled; a fresh process would
   // measure V8's warm-up instead.
@@ -42,7 +43,7 @@ export async function authBurst(h: Harness): Promise<ScenarioResult> {
   await h.load.run(o.rate, n / o.rate, 0, (i) => i % n);
   await drain(h);
   tracker.closeWindow();
-  const services = usage.stop();
+  const { services, operations } = await meter.stop(tracker.delivered);
   return {
     baselineMessages: tracker.accepted,
     throughput: deliveredPerSecond(h),
@@ -62,6 +63,8 @@ export async function authBurst(h: Harness): Promise<ScenarioResult> {
       lost: tracker.lost().length,
       duplicatesAfterAck: tracker.duplicatesAfterAck,
       latencyMs: tracker.latency(),
+      /** From before the bursts to the last delivery: the AUTHs' cost is in it, per event delivered. */
+      operations,
       services,
       serviceWarnings: serviceWarnings(h),
       wsClientErrors: { errorFrames: h.fleet.errors, closedByServer: h.fleet.closedByServer },

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { authStages } from '../auth-stages.js';
-import { serviceWarnings, sampler, sleep, type Harness, type ScenarioResult } from '../harness.js';
+import { serviceWarnings, sleep, type Harness, type ScenarioResult } from '../harness.js';
+import { OperationMeter } from '../operations.js';
 import { IdleFleet } from '../idle-fleet.js';
 import { scrapeSum } from '../scrape.js';
 import { sampleMemory, type MemorySample } from '../ws-memory.js';
@@ -29,7 +30,8 @@ function fdUsage(pid: number): { openFds: number; maxOpenFiles: number | null } 
 export async function connections(h: Harness): Promise<ScenarioResult> {
   const { options: o } = h;
   const ws = h.stack.services['ws-server'];
-  const usage = sampler(h);
+  const meter = await OperationMeter.start(h);
+  const usage = meter.usage;
   const fleet = new IdleFleet(ws.port, h.stack.jwtSecret);
   try {
     // As long as the sockets are held later: the before and after-hold samples see the same idle time.
@@ -56,7 +58,7 @@ export async function connections(h: Harness): Promise<ScenarioResult> {
     const serverSockets = await scrape(() => scrapeSum(ws.port, 'ws_connected_sockets'));
     const acceptErrors = await scrape(() => scrapeSum(ws.port, 'ws_accept_errors_total'));
     const auth = await scrape(() => authStages(ws.port));
-    const services = usage.stop();
+    const { services, operations } = await meter.stop(connected.authed, 'authenticated socket');
     const n = connected.authed;
     const delta = (key: keyof MemorySample, at = after) => kbEach(Number(at[key]) - Number(before[key]), n);
     return {
@@ -101,6 +103,7 @@ export async function connections(h: Harness): Promise<ScenarioResult> {
           rssPerSocketKb: kbEach((rssAfterNoGcMb - rssBeforeNoGcMb) * 2 ** 20, n),
         },
         authStages: auth,
+        operations,
         services,
         serviceWarnings: serviceWarnings(h),
       },

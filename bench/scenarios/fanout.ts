@@ -2,7 +2,8 @@ import mongoose from 'mongoose';
 import { followModel } from '../../shared/models/follow.js';
 import { notificationModel } from '../../shared/models/notification.js';
 import { ClientFleet } from '../clients.js';
-import { bulkWrites, serviceWarnings, sleep, sampler, type Harness, type ScenarioResult } from '../harness.js';
+import { bulkWrites, serviceWarnings, sleep, type Harness, type ScenarioResult } from '../harness.js';
+import { OperationMeter } from '../operations.js';
 
 /** Follow edges per insertMany. */
 const FOLLOW_BATCH = 1000;
@@ -49,7 +50,7 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     h.log(`fanout: ${o.connected} followers connect (token AUTH)`);
     await fleet.connectAll(online);
 
-    const usage = sampler(h);
+    const meter = await OperationMeter.start(h);
     const writesBefore = await bulkWrites(h);
     h.log(`fanout: ${author} posts ${postId}`);
     const res = await fetch(`http://127.0.0.1:${stack.services.producer.port}/events`, {
@@ -106,7 +107,7 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     ]);
     await sleep(1000);
     const writesAfter = await bulkWrites(h);
-    const services = usage.stop();
+    const { services, operations } = await meter.stop(n, 'follower notification');
 
     let duplicates = 0;
     for (const count of receipts.values()) duplicates += count - 1;
@@ -139,6 +140,7 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
         },
         mongoBulkWrites: { persist: writesAfter.persist - writesBefore.persist, acks: writesAfter.acks - writesBefore.acks },
         fleetErrors: { closedByServer: fleet.closedByServer, errorFrames: fleet.errors },
+        operations,
         services,
         serviceWarnings: serviceWarnings(h),
       },

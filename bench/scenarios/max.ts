@@ -1,4 +1,5 @@
-import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, sampler, stageBreakdown, sleep, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, stageBreakdown, sleep, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { formatOperations, OperationMeter, operationsBetween, type OperationReport } from '../operations.js';
 import { MachineCpu } from '../process-stats.js';
 import { startProgress } from '../progress.js';
 
@@ -27,6 +28,8 @@ interface Step {
   keptUp: boolean;
   /** Kept up and p99 within the bound. */
   passed: boolean;
+  /** From the step's start to the end of its grace period, per event of the step delivered by then. */
+  operations: OperationReport;
 }
 
 /**
@@ -39,7 +42,8 @@ export async function max(h: Harness): Promise<ScenarioResult> {
   h.log(`max: connecting ${o.users} clients`);
   await h.fleet.connectAll(h.stack.userIds);
   await warmUp(h, o.rate);
-  const usage = sampler(h);
+  const meter = await OperationMeter.start(h);
+  let stepStart = meter.first;
   let rate = o.rate;
   const stopProgress = startProgress(tracker, o.progress, () => `rate ${rate}  `);
   const steps: Step[] = [];
@@ -53,7 +57,11 @@ export async function max(h: Harness): Promise<ScenarioResult> {
     const backlogAtEnd = tracker.lost(inPhase).length;
     await h.load.settle(STEP_GRACE_MS);
     await sleep(STEP_GRACE_MS);
-    const latency = tracker.latency(inPhase).acceptedToReceived;
+    const latencies = tracker.latency(inPhase);
+    const latency = latencies.acceptedToReceived;
+    const stepEnd = await meter.mark();
+    const operations = operationsBetween(stepStart, stepEnd, latencies.sentToReceived.count, 'event');
+    stepStart = stepEnd;
     const step: Step = {
       rate,
       deliveredPerSecond: deliveredPerSecond(h, phase),
@@ -65,19 +73,20 @@ export async function max(h: Harness): Promise<ScenarioResult> {
       machineCpuPercent,
       keptUp: false,
       passed: false,
+      operations,
     };
     step.keptUp = step.backlogAfterGrace === 0 && step.backlogAtEnd <= rate * MAX_BACKLOG_AT_END_SECONDS && step.httpFailed === 0;
     step.passed = step.keptUp && step.p99 !== null && step.p99 <= o.p99BoundMs;
     steps.push(step);
     const verdict = step.passed ? 'pass' : step.keptUp ? `kept up, p99 over ${o.p99BoundMs} ms` : 'FELL BEHIND';
     h.log(`max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, machine CPU ${machineCpuPercent} %, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`);
+    h.log(`max: ${rate}/s ${formatOperations(operations)}`);
     if (!step.keptUp) break;
   }
   await drain(h);
   stopProgress();
   tracker.closeWindow();
-  const machineCpuPercent = usage.machineCpuPercent();
-  const services = usage.stop();
+  const { machineCpuPercent, services, operations } = await meter.stop(tracker.delivered);
   const stages = await stageBreakdown(h);
   const stored = await persistenceAndBatching(h);
   const best = [...steps].reverse().find((s) => s.passed);
@@ -104,6 +113,7 @@ export async function max(h: Harness): Promise<ScenarioResult> {
       latencyMsAllSteps: tracker.latency(),
       stages,
       ...stored,
+      operations,
       machineCpuPercent,
       services,
       serviceWarnings: serviceWarnings(h),

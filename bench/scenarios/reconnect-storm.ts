@@ -1,4 +1,5 @@
-import { deliveredPerSecond, drain, sampler, serviceWarnings, sleep, type Harness, type ScenarioResult } from '../harness.js';
+import { deliveredPerSecond, drain, serviceWarnings, sleep, type Harness, type ScenarioResult } from '../harness.js';
+import { OperationMeter } from '../operations.js';
 import { eventually } from '../../test/helpers/wait.js';
 import { listenOverflows } from '../listen-overflows.js';
 import { startProgress } from '../progress.js';
@@ -29,7 +30,7 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
     { what: 'the consumer to buffer every accepted event', timeoutMs: o.drainSeconds * 1000 + total * 10 },
   );
 
-  const usage = sampler(h);
+  const meter = await OperationMeter.start(h);
   const stopProgress = startProgress(tracker, o.progress);
   h.log(`reconnect-storm: all ${n} clients reconnect at once`);
   const start = performance.now();
@@ -50,7 +51,7 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
   await sleep(AFTER_ACK_WATCH_MS);
   stopProgress();
   tracker.closeWindow();
-  const services = usage.stop();
+  const { services, operations } = await meter.stop(tracker.delivered, 'replayed notification');
   const auth = stagesSince(authBefore, await authStages(h.stack.services['ws-server'].port));
   return {
     baselineMessages: tracker.accepted,
@@ -79,6 +80,7 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
       harnessCpuPercent,
       /** Handshakes the kernel dropped during the storm: the listen backlog was full (machine-wide count). */
       listenOverflowsInStorm: overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore,
+      operations,
       services,
       serviceWarnings: serviceWarnings(h),
     },

@@ -1,4 +1,5 @@
-import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, sampler, stageBreakdown, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, stageBreakdown, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import { OperationMeter } from '../operations.js';
 import { startProgress } from '../progress.js';
 
 /** A fixed open-loop rate for a fixed time: the latency the pipeline gives at that load. */
@@ -7,15 +8,14 @@ export async function steady(h: Harness): Promise<ScenarioResult> {
   h.log(`steady: connecting ${o.users} clients`);
   await h.fleet.connectAll(h.stack.userIds);
   await warmUp(h, o.rate);
-  const usage = sampler(h);
+  const meter = await OperationMeter.start(h);
   const stopProgress = startProgress(tracker, o.progress);
   h.log(`steady: ${o.rate} events/s for ${o.duration} s`);
   await h.load.run(o.rate, o.duration, 0);
   await drain(h);
   stopProgress();
   tracker.closeWindow();
-  const machineCpuPercent = usage.machineCpuPercent();
-  const services = usage.stop();
+  const { machineCpuPercent, services, operations } = await meter.stop(tracker.delivered);
   const stages = await stageBreakdown(h);
   const stored = await persistenceAndBatching(h);
   const throughput = deliveredPerSecond(h);
@@ -37,6 +37,7 @@ export async function steady(h: Harness): Promise<ScenarioResult> {
       latencyMs: tracker.latency(),
       stages,
       ...stored,
+      operations,
       machineCpuPercent,
       services,
       serviceWarnings: serviceWarnings(h),

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULTS, HelpRequested, OptionsError, parseOptions, type BenchOptions } from '../../bench/options.js';
 import { printSummary, runBench } from '../../bench/run.js';
+import type { OperationReport } from '../../bench/operations.js';
 import { percentile, summarize } from '../../bench/stats.js';
 import { ROOT } from '../helpers/process.js';
 
@@ -14,6 +15,26 @@ import { ROOT } from '../helpers/process.js';
  * load. It proves the harness completes and that nothing is lost or duplicated; it never
  * asserts a speed (this machine is shared and its numbers are noise). Needs `npm run build`.
  */
+/** A count or a time per event: a number, finite, never negative (what it is, is no business of a test). */
+function assertCount(value: unknown, what: string): void {
+  assert.equal(typeof value, 'number', `${what} is a number, got ${JSON.stringify(value)}`);
+  assert.ok(Number.isFinite(value) && (value as number) >= 0, `${what} is finite and not negative, got ${String(value)}`);
+}
+
+/** The per-event operation counts every report carries (bench/operations.ts), all read from the real servers. */
+function assertOperations(o: OperationReport | undefined, events: number, where: string): void {
+  assert.ok(o, `${where}: the report has operations`);
+  assert.equal(o.events, events, `${where}: the span's events`);
+  const { perEvent } = o;
+  for (const key of ['brokerPublishes', 'brokerDeliveries', 'redisRequests', 'redisCommands'] as const) assertCount(perEvent[key], `${where}: perEvent.${key}`);
+  assert.ok((perEvent.brokerPublishes ?? 0) > 0 && (perEvent.redisRequests ?? 0) > 0, `${where}: the events cost broker publishes and Redis requests`);
+  for (const name of ['producer', 'consumer', 'ws-server', 'jobs', 'rabbitmq', 'redis', 'bench-harness', 'machine']) assertCount(perEvent.cpuMs[name], `${where}: perEvent.cpuMs.${name}`);
+  assert.ok('scope' in o.broker, `${where}: broker counters were read (${JSON.stringify(o.broker)})`);
+  assertCount(o.broker.deliveries, `${where}: broker.deliveries`);
+  assertCount(o.redis.requests, `${where}: redis.requests`);
+  assert.ok(Object.keys(o.redis.topCommands ?? {}).length > 0, `${where}: the top Redis commands are named`);
+}
+
 describe('npm run bench (smoke)', () => {
   let outDir: string;
   const logs: string[] = [];
@@ -58,6 +79,13 @@ describe('npm run bench (smoke)', () => {
     assert.equal(r.persistence.stored, 60);
     assert.ok(r.brokerBaseline.messagesPerSecond > 0, 'the broker baseline was measured');
     assert.ok(r.mongoBulkWrites.perNotification !== null && r.mongoBulkWrites.perNotification > 0);
+    const operations = r.operations as OperationReport;
+    assertOperations(operations, 40, 'steady');
+    assertCount(operations.mongoWritesPerNotification, 'steady: mongoWritesPerNotification');
+    const summary: string[] = [];
+    printSummary(report, (l) => summary.push(l));
+    assert.match(summary.join('\n'), /per event \(40 in [\d.]+ s\): broker [\d.]+ publishes, [\d.]+ deliveries .*Redis [\d.]+ requests, [\d.]+ commands.*CPU ms: machine [\d.]+/);
+    assert.match(summary.join('\n'), /operations\.perEvent\.cpuMs\.rabbitmq: /, 'every figure is in the summary');
 
     const saved = JSON.parse(await readFile(files.json, 'utf8')) as { scenario: string; windows: unknown[] };
     assert.equal(saved.scenario, 'steady');
@@ -96,6 +124,23 @@ describe('npm run bench (smoke)', () => {
     assert.equal(r.delivered, 12);
     assert.equal(r.lost, 0);
     assert.equal(r.duplicatesAfterAck, 0);
+    const operations = r.operations as OperationReport;
+    assert.equal(operations.per, 'replayed notification');
+    assertCount(operations.perEvent.redisRequests, 'reconnect-storm: perEvent.redisRequests');
+    assertCount(operations.perEvent.cpuMs['ws-server'], 'reconnect-storm: perEvent.cpuMs.ws-server');
+  });
+
+  it('max: each step reports its own operation counts per event', async () => {
+    const { report } = await runBench(small({ scenario: 'max', rate: 20, step: 20, maxRate: 40, duration: 1, warmup: 0, baseline: false }), (l) => logs.push(l));
+    const r = report.result as Record<string, unknown> & { steps: { rate: number; operations: OperationReport }[]; operations: OperationReport; delivered: number };
+    assert.deepEqual(
+      r.steps.map((s) => s.rate),
+      [20, 40],
+      `log:\n${logs.join('\n')}`,
+    );
+    assert.equal(r.lost, 0);
+    for (const step of r.steps) assertOperations(step.operations, step.rate, `max step ${step.rate}/s`);
+    assertOperations(r.operations, r.delivered, 'max');
   });
 
   it('fanout: one post reaches every connected follower once and is stored once per follower', async () => {
