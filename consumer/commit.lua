@@ -170,13 +170,8 @@ else
 end
 if outcome == 'created' then
   local countKey, versionKey, delta, countTtl = KEYS[11], KEYS[12], 1, tonumber(ARGV[22])
-  -- UNREAD_BUMP (shared/unread.ts)
-  if redis.call('EXISTS', countKey) == 1 then
-    local c = redis.call('INCRBY', countKey, delta)
-    if c < 0 then redis.call('SET', countKey, 0) end
-    redis.call('EXPIRE', countKey, countTtl)
-  end
-  redis.call('INCR', versionKey)
+  -- The unread counter's rule (shared/unread.ts UNREAD_BUMP_LUA):
+--#include UNREAD_BUMP
 end
 
 -- The marks, also on 'stale': a redelivery of this event is recognised as done.

@@ -5,7 +5,7 @@ import { keys } from '../shared/keys.js';
 import { LuaScript } from '../shared/lua.js';
 import { priorityOf } from '../shared/priority.js';
 import type { Redis } from '../shared/redis.js';
-import { UNREAD_COUNT_TTL_SECONDS } from '../shared/unread.js';
+import { UNREAD_BUMP_LUA, UNREAD_COUNT_TTL_SECONDS } from '../shared/unread.js';
 import { actionFingerprint } from './dedupe.js';
 import type { ParsedEvent } from './parse-event.js';
 import type { PreferenceDecision } from './preferences.js';
@@ -17,7 +17,7 @@ import type { PreferenceDecision } from './preferences.js';
  * Redis socket whatever its size, and every rule keeps its old meaning because the script applies
  * them in the old order, atomically.
  */
-const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url));
+const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA });
 
 /** Actors listed on an aggregate (most recent first); actorCount holds the full number. */
 export const MAX_LISTED_ACTORS = 20;

@@ -18,11 +18,18 @@ export class LuaScript {
 
   /**
    * A script kept in its own `.lua` file next to the module that runs it (`new URL('./x.lua',
-   * import.meta.url)`), whose header names its KEYS and ARGV. Read once, when the module loads;
+   * import.meta.url)`), whose header names its KEYS and ARGV; `--#include NAME` lines are replaced by
+   * `includes[NAME]`. Read once, when the module loads;
    * `npm run build` copies the `.lua` files into dist/ beside the compiled modules.
    */
-  static fromFile(url: URL): LuaScript {
-    return new LuaScript(readFileSync(url, 'utf8'));
+  static fromFile(url: URL, includes: Record<string, string> = {}): LuaScript {
+    // `--#include NAME` lines take a fragment another module owns (its rule stays in one place).
+    const source = readFileSync(url, 'utf8').replace(/^--#include (\w+)$/gm, (line, name: string) => {
+      const fragment = includes[name];
+      if (fragment === undefined) throw new Error(`${url.pathname}: no fragment for ${line}`);
+      return fragment;
+    });
+    return new LuaScript(source);
   }
 
   async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
