@@ -74,17 +74,21 @@ if produced then
 end
 
 -- Action dedupe: SET NX owned by the claiming eventId, so its own redelivery is not a duplicate.
+local claimedNow = false
 if ARGV[5] == '1' then
-  if not redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6], 'NX') then
+  claimedNow = redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6], 'NX') ~= false
+  if not claimedNow then
     local owner = redis.call('GET', KEYS[2])
     if owner and owner ~= eventId then return { 'duplicate_action', '', false } end
   end
 end
 
 -- Fixed one-minute windows, the same as rate-limiter-flexible's RateLimiterRedis did.
+-- The window starts with its first event (INCR creates the key, EXPIRE fixes its end).
 local function overLimit(key, max)
-  redis.call('SET', key, 0, 'EX', 60, 'NX')
-  return redis.call('INCR', key) > max
+  local used = redis.call('INCR', key)
+  if used == 1 then redis.call('EXPIRE', key, 60) end
+  return used > max
 end
 if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return { 'limited_actor', '', false } end
 if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return { 'limited_recipient', '', false } end
@@ -100,32 +104,39 @@ local id, version, json
 if ARGV[10] == '1' then
   -- The aggregation window: fixed from its first event, one notification, version = actors.
   local windowMs = ARGV[11]
+  local createdAt, count, actors, eventIds
   if redis.call('EXISTS', KEYS[5]) == 0 then
-    redis.call('HSET', KEYS[5], 'id', ARGV[12], 'createdAt', ARGV[13], 'n', 0)
-    redis.call('PEXPIRE', KEYS[5], windowMs)
-    redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])
-  end
-  if not redis.call('ZSCORE', KEYS[6], ARGV[14]) then
-    local n = redis.call('HINCRBY', KEYS[5], 'n', 1)
-    redis.call('ZADD', KEYS[6], n, ARGV[14])
+    -- This event opens the window (the common case): its state is written, not read back.
+    id, createdAt, count, actors, eventIds = ARGV[12], ARGV[13], 1, { ARGV[14] }, { eventId }
+    redis.call('HSET', KEYS[5], 'id', id, 'createdAt', createdAt, 'n', 1)
+    redis.call('DEL', KEYS[6], KEYS[7], KEYS[8]) -- leftovers of an expired window, if any
+    redis.call('ZADD', KEYS[6], 1, ARGV[14])
     redis.call('RPUSH', KEYS[7], eventId)
-    redis.call('LTRIM', KEYS[7], -tonumber(ARGV[20]), -1)
     redis.call('HSET', KEYS[8], ARGV[14], ARGV[15])
+    for k = 5, 8 do redis.call('PEXPIRE', KEYS[k], windowMs) end
+  else
+    if not redis.call('ZSCORE', KEYS[6], ARGV[14]) then
+      local n = redis.call('HINCRBY', KEYS[5], 'n', 1)
+      redis.call('ZADD', KEYS[6], n, ARGV[14])
+      redis.call('RPUSH', KEYS[7], eventId)
+      redis.call('LTRIM', KEYS[7], -tonumber(ARGV[20]), -1)
+      redis.call('HSET', KEYS[8], ARGV[14], ARGV[15])
+      local left = redis.call('PTTL', KEYS[5])
+      if left > 0 then
+        redis.call('PEXPIRE', KEYS[6], left)
+        redis.call('PEXPIRE', KEYS[7], left)
+        redis.call('PEXPIRE', KEYS[8], left)
+      end
+    end
+    id = redis.call('HGET', KEYS[5], 'id')
+    createdAt = redis.call('HGET', KEYS[5], 'createdAt')
+    count = redis.call('ZCARD', KEYS[6])
+    actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)
+    -- The list is oldest first; the notification lists its eventIds newest first.
+    local folded = redis.call('LRANGE', KEYS[7], 0, -1)
+    eventIds = {}
+    for i = #folded, 1, -1 do eventIds[#eventIds + 1] = folded[i] end
   end
-  local left = redis.call('PTTL', KEYS[5])
-  if left > 0 then
-    redis.call('PEXPIRE', KEYS[6], left)
-    redis.call('PEXPIRE', KEYS[7], left)
-    redis.call('PEXPIRE', KEYS[8], left)
-  end
-  id = redis.call('HGET', KEYS[5], 'id')
-  local createdAt = redis.call('HGET', KEYS[5], 'createdAt')
-  local count = redis.call('ZCARD', KEYS[6])
-  local actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)
-  -- The list is oldest first; the notification lists its eventIds newest first.
-  local folded = redis.call('LRANGE', KEYS[7], 0, -1)
-  local eventIds = {}
-  for i = #folded, 1, -1 do eventIds[#eventIds + 1] = folded[i] end
   local message = ARGV[17]
   if count > 1 and actors[2] then
     -- Most recent first, two names at most, then "and N other(s)" (consumer/format.ts).
@@ -163,7 +174,8 @@ if outcome ~= 'stale' then
   redis.call('SET', notifKey, json, 'EX', ttl)
   redis.call('ZADD', KEYS[10], score, id)
   redis.call('EXPIRE', KEYS[10], ttl)
-  redis.call('DEL', prefix .. 'acked:' .. id)
+  -- A new id was never acked; a rewritten version must be acked again.
+  if outcome == 'updated' then redis.call('DEL', prefix .. 'acked:' .. id) end
   redis.call('SET', prefix .. 'unpersisted:' .. id, '1', 'EX', ttl)
 else
   json = raw
@@ -176,7 +188,8 @@ end
 
 -- The marks, also on 'stale': a redelivery of this event is recognised as done.
 redis.call('SET', KEYS[1], id, 'EX', ARGV[7])
-if ARGV[5] == '1' then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
+-- The action claim runs from the commit; one made by this very call already does.
+if ARGV[5] == '1' and not claimedNow then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
 stage(prefix .. 'timeline:' .. id, 'buffered', nowMs)
 
 if outcome ~= 'stale' and ARGV[4] == 'deliver' then
