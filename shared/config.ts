@@ -52,6 +52,8 @@ export interface Config {
      * seconds for a few hundred documents where a page read takes milliseconds.
      */
     batchTimeoutMs: number;
+    /** MongoDB connections (so operations in flight) one process holds at most. */
+    maxPoolSize: number;
   };
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -148,6 +150,7 @@ const envSchema = Joi.object({
   MONGO_FALLBACK_WAIT_MS: Joi.number().integer().min(0).max(5000).default(50),
   MONGO_QUERY_TIMEOUT_MS: positiveInt().default(2000),
   MONGO_BATCH_TIMEOUT_MS: positiveInt().default(5000),
+  MONGO_MAX_POOL_SIZE: positiveInt().max(1000).default(10),
 
   CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
@@ -274,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
       fallbackWaitMs: v.MONGO_FALLBACK_WAIT_MS,
       queryTimeoutMs: v.MONGO_QUERY_TIMEOUT_MS,
       batchTimeoutMs: v.MONGO_BATCH_TIMEOUT_MS,
+      maxPoolSize: v.MONGO_MAX_POOL_SIZE,
     },
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

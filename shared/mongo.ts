@@ -37,6 +37,12 @@ export async function connectMongo(
     serverSelectionTimeoutMS: config.connectTimeoutMs,
     connectTimeoutMS: config.connectTimeoutMs,
     timeoutMS: config.mongo.queryTimeoutMs,
+    // The driver's default is 100 per process. Operations a deadline gave up on may still run on
+    // the server, and a retry adds its own: a small pool bounds what one process can pile onto a
+    // struggling store (FerretDB exhausted its PostgreSQL pool and stopped answering at all under
+    // the chaos suite's broker restart with four processes of 100 each). Atlas also counts
+    // connections against the cluster tier's limit.
+    maxPoolSize: config.mongo.maxPoolSize,
     // Mongoose would otherwise queue operations while disconnected for 10 s, past the deadline:
     // the driver's own server selection (bounded by timeoutMS) is the only wait.
     bufferCommands: false,
