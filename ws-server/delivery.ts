@@ -53,6 +53,8 @@ export class Delivery {
       if (!session.open) return;
       const held = session.inFlight.get(n.id);
       if (held && held.notification.version >= n.version) continue;
+      // Read before the ACK landed (a resync, a wake racing it): already acked at this version.
+      if (session.ackedAlready(n.id, n.version)) continue;
       if (held) clearTimeout(held.timer);
       if (!session.sendEncoded(frames.of(n, session.unread))) return;
       const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
@@ -81,6 +83,7 @@ export class Delivery {
         if (!entry) continue;
         clearTimeout(entry.timer);
         session.inFlight.delete(id);
+        session.rememberAcked(id, entry.notification.version);
         this.metrics.ackLatency.observe((nowMs - entry.firstSentAtMs) / 1000);
       }
     }

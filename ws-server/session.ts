@@ -17,6 +17,9 @@ export interface InFlight {
 /** Grace for the close handshake of a socket we cut off; then the TCP socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
+/** Acked versions remembered per socket: enough to cover a replay read racing the ACKs of one window. */
+const RECENTLY_ACKED_MAX = 1000;
+
 /** One socket: its auth state, what is in flight on it, and the only way to write to it. */
 export class Session {
   state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
@@ -25,6 +28,12 @@ export class Session {
   /** performance.now() when the socket opened: the AUTH deadline and stage timings count from it. */
   readonly openedAtMs = performance.now();
   readonly inFlight = new Map<string, InFlight>();
+  /**
+   * Versions this socket's user acked while they were in flight here, the most recent
+   * RECENTLY_ACKED_MAX: a replay or resync read before the ACK landed must not send them again
+   * (a higher version, a grown aggregate, still goes out).
+   */
+  readonly recentlyAcked = new Map<string, number>();
   /** Wake-ups that arrived while the AUTH replay was being read; pushed right after it. */
   private deferred: Notification[] = [];
   /** The next try of this socket's replay catch-up from MongoDB (catch-up.ts), if one is due. */
@@ -68,6 +77,19 @@ export class Session {
   }
 
   /** Keeps `state` if it is newer than what the socket knows; true if it was. */
+  /** Remembers an acked version (bounded: the oldest is forgotten first). */
+  rememberAcked(id: string, version: number): void {
+    this.recentlyAcked.delete(id);
+    this.recentlyAcked.set(id, version);
+    if (this.recentlyAcked.size > RECENTLY_ACKED_MAX) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
+  }
+
+  /** True when `version` of `id` (or a newer one) was acked on this socket. */
+  ackedAlready(id: string, version: number): boolean {
+    const acked = this.recentlyAcked.get(id);
+    return acked !== undefined && acked >= version;
+  }
+
   observeUnread(state: UnreadState): boolean {
     if (this.unread && this.unread.version >= state.version) return false;
     this.unread = state;
