@@ -1,47 +1,32 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { ackedAt, markPersisted, readPending } from '../../shared/buffer.js';
 import type { Notification } from '../../shared/notification.js';
 import { readTimeline } from '../../shared/timeline.js';
-import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
 import { drainAcks } from '../helpers/acks-queue.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
+import { wsServerSuite } from '../helpers/ws-suite.js';
 import { recordCommands } from '../helpers/redis-commands.js';
-import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 const { config } = testEnv('wsackbatch', { WS_MAX_FRAMES_PER_SECOND: '200' });
 
 /** What one ACK frame costs the ws-server: Redis requests and broker messages, whatever its size. */
 describe('ws-server: an ACK frame in one round trip', () => {
-  let server: WsServerService;
-  let consumer: SimulatedConsumer;
-  const clients: WsTestClient[] = [];
+  const suite = wsServerSuite(config);
   const authed = async (userId: string) => {
-    const [client, ok] = await WsTestClient.authed(server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
-    clients.push(client);
+    const [client, ok] = await WsTestClient.authed(suite.server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    suite.clients.push(client);
     if (ok.catchingUp) await client.next('REPLAY_DONE');
     return client;
   };
   const bufferMany = async (userId: string, count: number) => {
     const made: Notification[] = [];
-    for (let i = 0; i < count; i++) made.push(await consumer.buffer(await consumer.make(userId)));
+    for (let i = 0; i < count; i++) made.push(await suite.consumer.buffer(await suite.consumer.make(userId)));
     return made;
   };
 
-  before(async () => {
-    server = await bootstrap(config, testLogger);
-    consumer = await SimulatedConsumer.start(config);
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server.close();
-    await consumer.close();
-    await cleanupTestResources(config);
-  });
 
   it('acks 1 or 20 ids with one Redis request and at most one broker message, recording sent and acked', async () => {
     const made = await bufferMany('batch', 22);
@@ -50,14 +35,14 @@ describe('ws-server: an ACK frame in one round trip', () => {
     const sentBeforeAck = Date.now();
     // Jobs stored five of the twenty; the other fifteen are left to their persist jobs.
     const twenty = made.slice(2).map((n) => n.id);
-    await markPersisted(consumer.redis, twenty.slice(0, 5));
+    await markPersisted(suite.consumer.redis, twenty.slice(0, 5));
 
     // The first ACK may load the script into Redis (NOSCRIPT, then EVAL); count from the second.
     client.send({ type: 'ACK', notificationId: made[0]!.id });
     await client.next('ACKED');
     assert.deepEqual(await drainAcks(config), [], 'an unstored id costs no broker message');
 
-    const commands = recordCommands(server.redis);
+    const commands = recordCommands(suite.server.redis);
     try {
       client.send({ type: 'ACK', notificationId: made[1]!.id });
       assert.deepEqual((await client.next('ACKED')).ids, [made[1]!.id]);
@@ -76,13 +61,13 @@ describe('ws-server: an ACK frame in one round trip', () => {
     assert.deepEqual(new Set(published[0]?.notificationIds), new Set(twenty.slice(0, 5)), 'only the stored ids');
     assert.ok(!Number.isNaN(Date.parse(published[0]!.ackedAt)));
 
-    assert.equal((await readPending(consumer.redis, 'batch', 50)).total, 0);
-    const acked = await ackedAt(consumer.redis, twenty);
+    assert.equal((await readPending(suite.consumer.redis, 'batch', 50)).total, 0);
+    const acked = await ackedAt(suite.consumer.redis, twenty);
     assert.ok(acked.every((at) => at !== null), 'every id carries its acked mark');
     const firstSent = new Map(frames.map((f) => [f.notification.id, f]));
     for (const id of [made[0]!.id, ...twenty]) {
       assert.ok(firstSent.has(id));
-      const timeline = await readTimeline(consumer.redis, id);
+      const timeline = await readTimeline(suite.consumer.redis, id);
       assert.ok(timeline.sent !== undefined && timeline.sent <= sentBeforeAck, `sent is the first send: ${JSON.stringify(timeline)}`);
       assert.ok(timeline.acked !== undefined && timeline.acked >= timeline.sent, `acked after sent: ${JSON.stringify(timeline)}`);
     }
@@ -92,13 +77,13 @@ describe('ws-server: an ACK frame in one round trip', () => {
     const [stored] = await bufferMany('again', 1);
     const client = await authed('again');
     await client.waitForNotifications(1);
-    await markPersisted(consumer.redis, [stored!.id]);
+    await markPersisted(suite.consumer.redis, [stored!.id]);
     client.send({ type: 'ACK', notificationId: stored!.id });
     await client.next('ACKED');
-    const [first] = await ackedAt(consumer.redis, [stored!.id]);
+    const [first] = await ackedAt(suite.consumer.redis, [stored!.id]);
     client.send({ type: 'ACK', notificationIds: [stored!.id, stored!.id] });
     assert.deepEqual((await client.next('ACKED')).ids, [stored!.id]);
-    assert.deepEqual(await ackedAt(consumer.redis, [stored!.id]), [first]);
+    assert.deepEqual(await ackedAt(suite.consumer.redis, [stored!.id]), [first]);
     const published = await drainAcks(config);
     assert.deepEqual(published.map((m) => m.notificationIds), [[stored!.id], [stored!.id]], 'jobs applies acks idempotently');
   });

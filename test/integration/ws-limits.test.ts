@@ -7,8 +7,8 @@ import { readPending } from '../../shared/buffer.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
+import { wsServerSuite } from '../helpers/ws-suite.js';
 import { testLogger } from '../helpers/logger.js';
-import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
@@ -28,51 +28,39 @@ async function metric(port: number, name: string, labels = ''): Promise<number> 
 }
 
 describe('ws-server: limits, heartbeats and shutdown', () => {
-  let server: WsServerService;
-  let consumer: SimulatedConsumer;
-  const clients: WsTestClient[] = [];
+  const suite = wsServerSuite(config);
   const token = (userId: string) => signUserToken(userId, config.auth.jwtSecret);
 
-  before(async () => {
-    server = await bootstrap(config, testLogger);
-    consumer = await SimulatedConsumer.start(config);
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server.close();
-    await consumer.close();
-    await cleanupTestResources(config);
-  });
 
   it('cuts off a client that stops reading, with the send buffer bounded by the cap', async () => {
     // ~24 MB of notifications: far more than the kernel's socket buffers can absorb.
     const big = 'x'.repeat(32 * 1024);
     const pipeline = [];
-    for (let i = 0; i < 750; i++) pipeline.push(consumer.make('reader-who-stops', { message: big }).then((n) => consumer.buffer(n)));
+    for (let i = 0; i < 750; i++) pipeline.push(suite.consumer.make('reader-who-stops', { message: big }).then((n) => suite.consumer.buffer(n)));
     await Promise.all(pipeline);
 
-    const client = await WsTestClient.connect(server.port);
-    clients.push(client);
+    const client = await WsTestClient.connect(suite.server.port);
+    suite.clients.push(client);
     const tcp = (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     client.send({ type: 'AUTH', token: await token('reader-who-stops') });
     tcp.pause();
 
-    await eventually(async () => (await metric(server.port, 'ws_closed_by_server_total', 'slow-consumer')) >= 1, {
+    await eventually(async () => (await metric(suite.server.port, 'ws_closed_by_server_total', 'slow-consumer')) >= 1, {
       what: 'the server to cut off the slow consumer',
     });
-    const peak = await metric(server.port, 'ws_send_buffer_peak_bytes');
+    const peak = await metric(suite.server.port, 'ws_send_buffer_peak_bytes');
     assert.ok(peak > 0 && peak <= MAX_BUFFERED, `peak send buffer ${peak} stays within ${MAX_BUFFERED}`);
     tcp.resume();
     const { code } = await client.waitClosed();
     assert.ok(code === 1013 || code === 1006, `closed with 1013 (or cut, 1006), got ${code}`);
     assert.ok(client.notifications().length < 750, 'it did not receive everything');
-    assert.equal((await readPending(consumer.redis, 'reader-who-stops', 1)).total, 750, 'nothing was lost: all still pending');
+    assert.equal((await readPending(suite.consumer.redis, 'reader-who-stops', 1)).total, 750, 'nothing was lost: all still pending');
   });
 
   it('answers the largest ACK the limits allow (WS_MAX_ACK_BATCH ids of the longest id) instead of closing with 1009', async () => {
     const max = config.ws.maxAckBatch;
-    const [client] = await WsTestClient.authed(server.port, { token: await token('acks-a-lot') });
-    clients.push(client);
+    const [client] = await WsTestClient.authed(suite.server.port, { token: await token('acks-a-lot') });
+    suite.clients.push(client);
     const ids = Array.from({ length: max }, (_, i) => String(i).padStart(MAX_NOTIFICATION_ID_LENGTH, 'n'));
     client.send({ type: 'ACK', notificationIds: ids });
     const answer = await client.next('ERROR', 'NOT_FOUND for the full batch');
@@ -90,21 +78,21 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
 
   it('a client that ACKs a full replay in one frame gets it ACKED, not the same replay on every reconnect', async () => {
     const max = config.ws.maxAckBatch;
-    const made = await Promise.all(Array.from({ length: max }, () => consumer.make('replay-in-one-ack').then((n) => consumer.buffer(n))));
-    const [client] = await WsTestClient.authed(server.port, { token: await token('replay-in-one-ack') });
-    clients.push(client);
+    const made = await Promise.all(Array.from({ length: max }, () => suite.consumer.make('replay-in-one-ack').then((n) => suite.consumer.buffer(n))));
+    const [client] = await WsTestClient.authed(suite.server.port, { token: await token('replay-in-one-ack') });
+    suite.clients.push(client);
     const frames = await client.waitForNotifications(max);
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
     const acked = await client.next('ACKED');
     assert.equal(client.closed, undefined, `still open, not closed with ${client.closed?.code}`);
     assert.deepEqual([...(acked.ids as string[])].sort(), made.map((n) => n.id).sort());
-    assert.equal((await readPending(consumer.redis, 'replay-in-one-ack', 1)).total, 0, 'nothing left to replay');
+    assert.equal((await readPending(suite.consumer.redis, 'replay-in-one-ack', 1)).total, 0, 'nothing left to replay');
   });
 
   it('refuses a socket beyond WS_MAX_SOCKETS_PER_USER', async () => {
-    for (let i = 0; i < 2; i++) clients.push((await WsTestClient.authed(server.port, { token: await token('phone') }))[0]);
-    const third = await WsTestClient.connect(server.port);
-    clients.push(third);
+    for (let i = 0; i < 2; i++) suite.clients.push((await WsTestClient.authed(suite.server.port, { token: await token('phone') }))[0]);
+    const third = await WsTestClient.connect(suite.server.port);
+    suite.clients.push(third);
     third.send({ type: 'AUTH', token: await token('phone') });
     assert.equal((await third.waitClosed()).code, 1008);
     assert.equal(third.of('AUTH_OK').length, 0);
@@ -113,8 +101,8 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
   it('on shutdown closes sockets with 1001, refuses new upgrades with 503, and keeps unacked notifications pending', async () => {
     const other = await bootstrap(config, testLogger);
     const [client] = await WsTestClient.authed(other.port, { token: await token('leaving') });
-    clients.push(client);
-    const n = await consumer.deliver(await consumer.make('leaving'));
+    suite.clients.push(client);
+    const n = await suite.consumer.deliver(await suite.consumer.make('leaving'));
     await client.waitForNotifications(1);
 
     let refused: number | undefined;
@@ -129,7 +117,7 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     await closing;
     await eventually(() => refused, { what: 'the reconnect attempt to finish' });
     assert.equal(refused, 503);
-    assert.deepEqual((await readPending(consumer.redis, 'leaving', 10)).notifications.map((x) => x.id), [n.id]);
+    assert.deepEqual((await readPending(suite.consumer.redis, 'leaving', 10)).notifications.map((x) => x.id), [n.id]);
   });
 });
 

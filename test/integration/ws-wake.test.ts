@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
 import { readTimeline } from '../../shared/timeline.js';
-import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
+import { wsServerSuite } from '../helpers/ws-suite.js';
 import { killConnection, recordCommands } from '../helpers/redis-commands.js';
-import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
@@ -16,37 +13,25 @@ const { config } = testEnv('wswake');
 
 /** The Redis wake channel as the ws-server hears it: push wakes, garbage, and a lost subscription. */
 describe('ws-server: wakes on the Redis channel', () => {
-  let server: WsServerService;
-  let consumer: SimulatedConsumer;
-  const clients: WsTestClient[] = [];
+  const suite = wsServerSuite(config);
   const authed = async (userId: string) => {
-    const [client, ok] = await WsTestClient.authed(server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
-    clients.push(client);
+    const [client, ok] = await WsTestClient.authed(suite.server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    suite.clients.push(client);
     if (ok.catchingUp) await client.next('REPLAY_DONE'); // the catch-up's Redis writes are over
     return [client, ok] as const;
   };
 
-  before(async () => {
-    server = await bootstrap(config, testLogger);
-    consumer = await SimulatedConsumer.start(config);
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server.close();
-    await consumer.close();
-    await cleanupTestResources(config);
-  });
 
   it('pushes a push wake to every socket of the user without a single Redis command, with the count it carries', async () => {
     // A counter that exists (none has to be rebuilt from MongoDB), so the commit below bumps it.
-    await consumer.redis.set(keys.unreadCount('zero'), '0');
+    await suite.consumer.redis.set(keys.unreadCount('zero'), '0');
     const [phone, ok] = await authed('zero');
     const [laptop] = await authed('zero');
     assert.equal(ok.unread, 0);
-    const n = await consumer.buffer(await consumer.make('zero', { message: 'no reads' }));
-    const commands = recordCommands(server.redis);
+    const n = await suite.consumer.buffer(await suite.consumer.make('zero', { message: 'no reads' }));
+    const commands = recordCommands(suite.server.redis);
     try {
-      assert.equal(await consumer.push(n), 1, 'the one ws-server heard it');
+      assert.equal(await suite.consumer.push(n), 1, 'the one ws-server heard it');
       const [onPhone] = await phone.waitForNotifications(1);
       const [onLaptop] = await laptop.waitForNotifications(1);
       // A PING answered after the frames: anything the push handler sent to Redis was sent by now.
@@ -62,14 +47,14 @@ describe('ws-server: wakes on the Redis channel', () => {
     } finally {
       commands.restore();
     }
-    assert.equal((await readTimeline(consumer.redis, n.id)).sent, undefined, "'sent' waits for the ACK");
+    assert.equal((await readTimeline(suite.consumer.redis, n.id)).sent, undefined, "'sent' waits for the ACK");
   });
 
   it('does not send a push wake again at the version a socket holds in flight, but does send a newer one', async () => {
     const [client] = await authed('versions');
-    const n = await consumer.deliver(await consumer.make('versions'));
-    await consumer.push(n);
-    await consumer.deliver({ ...n, version: 2, actors: ['actor2', 'actor1'], actorCount: 2 });
+    const n = await suite.consumer.deliver(await suite.consumer.make('versions'));
+    await suite.consumer.push(n);
+    await suite.consumer.deliver({ ...n, version: 2, actors: ['actor2', 'actor1'], actorCount: 2 });
     await eventually(() => client.notifications().some((f) => f.notification.version === 2), { what: 'version 2' });
     client.send({ type: 'PING' });
     await client.next('PONG');
@@ -79,11 +64,11 @@ describe('ws-server: wakes on the Redis channel', () => {
   it('drops a malformed wake and goes on with the next one', async () => {
     const [client] = await authed('garbage');
     const channel = keys.wakeChannel(config.redis.keyPrefix);
-    await consumer.redis.publish(channel, '{not json');
-    await consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: { id: 'x' } }));
-    const other = await consumer.make('someone-else');
-    await consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: other }));
-    const n = await consumer.deliver(await consumer.make('garbage'));
+    await suite.consumer.redis.publish(channel, '{not json');
+    await suite.consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: { id: 'x' } }));
+    const other = await suite.consumer.make('someone-else');
+    await suite.consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: other }));
+    const n = await suite.consumer.deliver(await suite.consumer.make('garbage'));
     const [frame] = await client.waitForNotifications(1);
     assert.equal(frame?.notification.id, n.id);
     assert.deepEqual(client.notificationIds(), [n.id], "nothing from the malformed ones, nor another user's notification");
@@ -91,11 +76,11 @@ describe('ws-server: wakes on the Redis channel', () => {
 
   it('replays from the buffer what was published while its subscriber connection was cut', async () => {
     const [client] = await authed('gap');
-    const before = await consumer.deliver(await consumer.make('gap'));
+    const before = await suite.consumer.deliver(await suite.consumer.make('gap'));
     await client.waitForNotifications(1);
-    const lost = await consumer.buffer(await consumer.make('gap', { message: 'published into the gap' }));
-    assert.ok(await killConnection(consumer.redis, server.wakeConnectionName), 'the subscriber connection was there');
-    assert.equal(await consumer.push(lost), 0, 'nobody heard this wake');
+    const lost = await suite.consumer.buffer(await suite.consumer.make('gap', { message: 'published into the gap' }));
+    assert.ok(await killConnection(suite.consumer.redis, suite.server.wakeConnectionName), 'the subscriber connection was there');
+    assert.equal(await suite.consumer.push(lost), 0, 'nobody heard this wake');
     const frame = await eventually(() => client.notifications().find((f) => f.notification.id === lost.id), {
       what: 'the lost notification after the resync',
     });
@@ -103,7 +88,7 @@ describe('ws-server: wakes on the Redis channel', () => {
     assert.deepEqual(client.notificationIds(), [before.id, lost.id], 'what was in flight is not sent again');
 
     // And the subscription is live again.
-    const later = await consumer.deliver(await consumer.make('gap'));
+    const later = await suite.consumer.deliver(await suite.consumer.make('gap'));
     await eventually(() => client.notificationIds().includes(later.id), { what: 'a wake after the resync' });
   });
 });
