@@ -139,7 +139,7 @@ if ARGV[10] == '1' then
   end
   local message = ARGV[17]
   if count > 1 and actors[2] then
-    -- Most recent first, two names at most, then "and N other(s)" (consumer/format.ts).
+    -- Most recent first, two names at most, then "and N other(s)".
     local names = redis.call('HMGET', KEYS[8], actors[1], actors[2])
     local first, second = names[1] or actors[1], names[2] or actors[2]
     if count == 2 then

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { ExtraMark } from '../shared/buffer.js';
-import { keys } from '../shared/keys.js';
 import { factsOf, objectIdOf } from '../shared/event-types.js';
 import type { ParsedEvent } from './parse-event.js';
 
@@ -29,16 +27,4 @@ export function actionFingerprint(event: ParsedEvent): string | null {
   if (factsOf(event.type).exempt.actionDedupe) return null;
   const parts = [event.type, event.actorId ?? '', event.targetId, objectIdOf(event) ?? ''];
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
-}
-
-/** Marks committed atomically with the buffered notification. */
-export function dedupeMarks(event: ParsedEvent, notificationId: string, windows: DedupeWindows): ExtraMark[] {
-  const marks: ExtraMark[] = [
-    { key: keys.eventSeen(event.eventId), ttlMs: windows.eventWindowSeconds * 1000, value: notificationId },
-  ];
-  const fingerprint = actionFingerprint(event);
-  if (fingerprint !== null) {
-    marks.push({ key: keys.actionSeen(fingerprint), ttlMs: windows.actionWindowMs, value: event.eventId });
-  }
-  return marks;
 }

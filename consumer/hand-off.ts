@@ -63,11 +63,12 @@ export class PersistHandOff {
   add(jsons: string[]): Promise<void> {
     const used = new Set<Promise<void>>();
     for (const json of jsons) {
-      const full = this.pending && (this.pending.jsons.length >= this.options.maxNotifications || this.pending.bytes + json.length > this.options.maxBytes);
+      const bytes = Buffer.byteLength(json) + 1;
+      const full = this.pending && (this.pending.jsons.length >= this.options.maxNotifications || this.pending.bytes + bytes > this.options.maxBytes);
       if (full) this.flush();
       this.pending ??= newPending();
       this.pending.jsons.push(json);
-      this.pending.bytes += json.length + 1;
+      this.pending.bytes += bytes;
       used.add(this.pending.confirmed);
     }
     if (this.pending && this.pending.jsons.length >= this.options.maxNotifications) this.flush();

@@ -16,11 +16,6 @@ export type PreferenceDecision =
   | { action: 'suppress'; reason: 'muted' | 'promotional_opt_out' }
   | { action: 'hold'; untilMs: number };
 
-export async function decide(store: PreferenceStore, userId: string, type: EventType, nowMs = Date.now()): Promise<PreferenceDecision> {
-  if (factsOf(type).exempt.preferences) return { action: 'deliver' };
-  return decideWith(await store.read(userId), type, nowMs);
-}
-
 /**
  * The decisions of a batch: one read of every recipient's preferences that matter (types exempt
  * from preferences read nothing), then the same rule for each.
@@ -38,7 +33,7 @@ export async function decideMany(
 }
 
 /** The rule itself, over preferences already read. */
-export function decideWith(prefs: Preferences, type: EventType, nowMs: number): PreferenceDecision {
+function decideWith(prefs: Preferences, type: EventType, nowMs: number): PreferenceDecision {
   const category = categoryOf(type);
   if (factsOf(type).exempt.preferences) return { action: 'deliver' };
   if (prefs.mutedTypes.includes(type)) return { action: 'suppress', reason: 'muted' };

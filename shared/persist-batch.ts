@@ -8,7 +8,7 @@ import { PermanentError } from './errors.js';
  */
 
 /**
- * Largest body `encodePersistBatches` builds. RabbitMQ refuses messages over `max_message_size`
+ * Largest persist body the consumer sends (consumer/hand-off.ts). RabbitMQ refuses messages over `max_message_size`
  * (16 MiB by default on 4.x, 128 MiB on 3.x); a notification is about 0.5 KB, so 1 MiB holds
  * some 2,000 of them, far more than one flush, and stays far below either limit.
  */
@@ -23,29 +23,6 @@ const CLOSE = ']}';
  */
 export function encodePersistBatch(jsons: readonly string[]): Buffer {
   return Buffer.from(OPEN + jsons.join(',') + CLOSE);
-}
-
-/**
- * The same, split into bodies of at most `maxBytes` each, in order (a single notification larger
- * than that still gets a body of its own). One body for any realistic flush.
- */
-export function encodePersistBatches(jsons: readonly string[], maxBytes = PERSIST_BATCH_MAX_BYTES): Buffer[] {
-  const bodies: Buffer[] = [];
-  const envelope = OPEN.length + CLOSE.length;
-  let start = 0;
-  let bytes = envelope;
-  for (let i = 0; i < jsons.length; i++) {
-    const size = Buffer.byteLength(jsons[i]!) + (i > start ? 1 : 0);
-    if (i > start && bytes + size > maxBytes) {
-      bodies.push(encodePersistBatch(jsons.slice(start, i)));
-      start = i;
-      bytes = envelope + size - 1;
-    } else {
-      bytes += size;
-    }
-  }
-  if (start < jsons.length) bodies.push(encodePersistBatch(jsons.slice(start)));
-  return bodies;
 }
 
 export interface PersistBody {

@@ -9,10 +9,7 @@ import type { EventType } from './schemas/event.js';
  */
 export type Category = 'transactional' | 'social' | 'promotional';
 
-/** Each type's category, from the event-type table (shared/event-types.ts). */
-export function categoryOfType(type: EventType): Category {
-  return EVENT_TYPE_TABLE[type].category;
-}
+
 
 export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
   transactional: 9,
@@ -20,8 +17,9 @@ export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
   promotional: 1,
 };
 
+/** Each type's category, from the event-type table (shared/event-types.ts). */
 export function categoryOf(type: EventType): Category {
-  return categoryOfType(type);
+  return EVENT_TYPE_TABLE[type].category;
 }
 
 export function priorityOf(type: EventType): number {

@@ -13,10 +13,6 @@ import { keys } from './keys.js';
  * an undelivered notification whose copy is already gone, and a lost mark means "check".
  */
 
-export async function isReplayClean(redis: Redis, userId: string): Promise<boolean> {
-  return (await redis.exists(keys.replayClean(userId))) === 1;
-}
-
 /** `oldestPendingAtMs`: null when nothing is pending; undefined when not all pending were read. */
 export async function markReplayClean(
   redis: Redis,

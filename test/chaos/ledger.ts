@@ -1,4 +1,4 @@
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import type { Models } from '../../shared/models/index.js';
 import type { Redis } from '../../shared/redis.js';
 import type { ClientRecord } from './clients.js';

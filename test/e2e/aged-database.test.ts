@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mongoose from 'mongoose';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { ensureIndexes, models, type Models } from '../../shared/models/index.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { loadAgedNotifications } from '../helpers/aged-db.js';

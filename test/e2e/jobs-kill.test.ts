@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import { v7 as uuidv7 } from 'uuid';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
-import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
+import { ackNotifications, bufferNotification } from '../helpers/buffer.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';

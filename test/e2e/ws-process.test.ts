@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { startBuilt, type RunningService } from '../helpers/process.js';

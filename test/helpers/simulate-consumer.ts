@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { bufferNotification, nextSeq } from '../../shared/buffer.js';
+import { bufferNotification, nextSeq } from '../helpers/buffer.js';
 import type { Config } from '../../shared/config.js';
 import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';

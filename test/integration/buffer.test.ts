@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ackNotifications, ackedAt, bufferNotification, nextSeq, readPending } from '../../shared/buffer.js';
+import { ackedAt } from '../../shared/buffer.js';
+import { ackNotifications, bufferNotification, nextSeq, readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
-import { formatAggregateMessage } from '../../consumer/format.js';
+import { formatAggregateMessage } from '../helpers/format.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import type { PushWakeMessage } from '../../shared/messages.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap as bootstrapConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { bootstrap as bootstrapProducer, type ProducerService } from '../../producer/bootstrap.js';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { ensureIndexes, models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';

@@ -6,7 +6,7 @@ import { DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { seedDemoData } from '../../seed/seed.js';
 import { createTopology } from '../../shared/amqp/topology.js';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Connection } from 'mongoose';
 import { after, before, describe, it } from 'node:test';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { findFollow, models, type Models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';

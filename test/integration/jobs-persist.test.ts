@@ -7,7 +7,7 @@ import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { encodeAckBatch } from '../../shared/ack-batch.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
-import { ackNotifications, bufferNotification } from '../../shared/buffer.js';
+import { ackNotifications, bufferNotification } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE, type AckMessage } from '../../shared/messages.js';
 import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';

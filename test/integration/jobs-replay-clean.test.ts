@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
-import { bufferNotification } from '../../shared/buffer.js';
+import { bufferNotification } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../../shared/messages.js';
 import { models, type Models } from '../../shared/models/index.js';

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type ProducerService } from '../../producer/bootstrap.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
-import { bufferNotification } from '../../shared/buffer.js';
+import { bufferNotification } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';

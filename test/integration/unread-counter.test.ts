@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { markAllRead, markRead } from '../../producer/notifications/read.js';
-import { bufferNotification } from '../../shared/buffer.js';
+import { bufferNotification } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { ensureIndexes, models, type Models, type NotificationStatus } from '../../shared/models/index.js';
 import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
-import { ackedAt, markPersisted, readPending } from '../../shared/buffer.js';
+import { ackedAt } from '../../shared/buffer.js';
+import { markPersisted, readPending } from '../helpers/buffer.js';
 import type { Notification } from '../../shared/notification.js';
 import { readTimeline } from '../../shared/timeline.js';
 import { drainAcks } from '../helpers/acks-queue.js';

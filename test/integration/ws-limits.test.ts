@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
-import { readPending } from '../../shared/buffer.js';
+import { readPending } from '../helpers/buffer.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';

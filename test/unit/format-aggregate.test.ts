@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatAggregateMessage } from '../../consumer/format.js';
+import { formatAggregateMessage } from '../helpers/format.js';
 import type { EventType } from '../../shared/schemas/event.js';
 
 describe('aggregate messages, as a table', () => {

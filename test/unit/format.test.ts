@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatMessage, namesNeeded } from '../../consumer/format.js';
+import { formatMessage, namesNeeded } from '../helpers/format.js';
 import type { ActivityEvent } from '../../shared/schemas/event.js';
 
 const names: Record<string, string> = { user1: 'Ada' };

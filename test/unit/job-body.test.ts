@@ -6,7 +6,7 @@ import { notificationProblems, parseAckMessage, parsePersistJob } from '../../jo
 import { encodeAckBatch } from '../../shared/ack-batch.js';
 import { PermanentError } from '../../shared/errors.js';
 import { encodeNotification, type Notification } from '../../shared/notification.js';
-import { encodePersistBatch, encodePersistBatches } from '../../shared/persist-batch.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
 
 /** The Joi schema jobs validated every persist job with before the hand-written check. */
 const id = () => Joi.string().min(1).max(200);
@@ -80,18 +80,6 @@ describe('jobs body validation', () => {
     assert.throws(() => parsePersistJob(Buffer.from('{"id":1}')), PermanentError);
     assert.throws(() => parsePersistJob(encodePersistBatch(['{}'])), PermanentError, 'nothing storable: dead-lettered whole');
     assert.throws(() => parsePersistJob(Buffer.from('{"notifications":{}}')), PermanentError);
-  });
-
-  it('splits persist bodies below the size limit, in order, without re-encoding', () => {
-    const jsons = Array.from({ length: 50 }, (_, i) => encodeNotification({ ...valid, id: `n${i}`, message: 'é'.repeat(i + 1) }));
-    assert.deepEqual(encodePersistBatches(jsons), [encodePersistBatch(jsons)], 'one body for a real flush');
-    const bodies = encodePersistBatches(jsons, 2000);
-    assert.ok(bodies.length > 1);
-    for (const body of bodies) assert.ok(body.length <= 2000, `${body.length} bytes`);
-    assert.deepEqual(
-      bodies.flatMap((b) => parsePersistJob(b).notifications),
-      jsons.map((j) => JSON.parse(j) as Notification),
-    );
   });
 
   it('reads a batch ack message and the single one before it as batches', () => {

@@ -1,8 +1,12 @@
-import { factsOf } from '../shared/event-types.js';
-import type { ActivityEvent, EventType } from '../shared/schemas/event.js';
+import { factsOf } from '../../shared/event-types.js';
+import type { ActivityEvent, EventType } from '../../shared/schemas/event.js';
 
 /**
- * The readable message of every event type, in one place. `nameOf` returns a display name for
+ * The messages as the tests expect them: the event-type table's formatter for one actor
+ * (shared/event-types.ts) and, for an aggregate, the rule consumer/commit.lua applies, stated
+ * here in TypeScript so tests can hold the script to it.
+ *
+ * The readable message of every event type. `nameOf` returns a display name for
  * a user id (the seeded name when known, the id itself otherwise).
  */
 export function formatMessage(event: ActivityEvent, nameOf: (userId: string) => string): string {
