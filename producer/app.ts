@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import type { TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
 import { mountOps } from '../shared/http/ops.js';
 import type { Infra } from '../shared/infra.js';
@@ -21,6 +22,8 @@ import { preferenceStore } from '../shared/preferences.js';
 /** Everything the producer's routers need; built once by bootstrap, passed to createApp. */
 export interface ProducerDeps {
   config: Config;
+  /** Verifies the read API's bearer tokens; built once by bootstrap from config.auth.token. */
+  tokens: TokenVerifier;
   logger: Logger;
   infra: Infra;
   registry: Registry;
@@ -29,7 +32,7 @@ export interface ProducerDeps {
 }
 
 export function createApp(deps: ProducerDeps): Express {
-  const { config, logger, infra, registry, metrics, publisher } = deps;
+  const { config, tokens, logger, infra, registry, metrics, publisher } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.use(cors(config));
@@ -54,9 +57,9 @@ export function createApp(deps: ProducerDeps): Express {
     fallbackWaitMs: config.mongo.fallbackWaitMs,
     loads: new BackgroundLoads(logger),
   });
-  app.use(preferencesRouter({ config, store: preferences }));
-  app.use(notificationsRouter({ config, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger) }));
-  app.use(followsRouter({ config, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
+  app.use(preferencesRouter({ config, tokens, store: preferences }));
+  app.use(notificationsRouter({ config, tokens, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger) }));
+  app.use(followsRouter({ config, tokens, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(logger, metrics, config.http.retryAfterSeconds));

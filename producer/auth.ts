@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { InvalidTokenError, verifyUserToken } from '../shared/auth/jwt.js';
+import { InvalidTokenError, type TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
 import { HttpError } from './http-errors.js';
 
@@ -13,7 +13,7 @@ export function callerOf(locals: Record<string, unknown>): string | undefined {
   return typeof locals.userId === 'string' ? locals.userId : undefined;
 }
 
-export function authenticate(config: Pick<Config, 'auth'>): RequestHandler {
+export function authenticate(config: Pick<Config, 'auth'>, tokens: TokenVerifier): RequestHandler {
   return (req, res, next) => {
     const header = req.get('authorization');
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -21,14 +21,14 @@ export function authenticate(config: Pick<Config, 'auth'>): RequestHandler {
       if (config.auth.mode === 'dev' && !header) return next();
       return next(new HttpError(401, 'unauthorized', 'send Authorization: Bearer <JWT whose sub is your userId>'));
     }
-    verifyUserToken(match[1], config.auth.jwtSecret).then(
-      (userId) => {
+    // Per request, so a token past its `exp` is refused from that moment on.
+    tokens.verify(match[1]).then(
+      ({ userId }) => {
         res.locals.userId = userId;
         next();
       },
       (err: unknown) => {
-        const reason = err instanceof InvalidTokenError && err.reason === 'expired' ? 'token expired' : 'token invalid';
-        next(new HttpError(401, 'unauthorized', reason));
+        next(new HttpError(401, 'unauthorized', err instanceof InvalidTokenError ? err.message : 'token invalid'));
       },
     );
   };

@@ -1,3 +1,4 @@
+import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { listen } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
@@ -14,12 +15,13 @@ export interface ProducerService extends ServiceHandle {
 }
 
 export async function bootstrap(config: Config, logger: Logger): Promise<ProducerService> {
+  const tokens = await createTokenVerifier(config.auth);
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('producer');
   const channel = await infra.amqp.createChannel('producer-events');
   const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
   const metrics = createProducerMetrics(registry);
-  const app = createApp({ config, logger, infra, registry, metrics, publisher });
+  const app = createApp({ config, tokens, logger, infra, registry, metrics, publisher });
   const http = await listen(app, servicePort(config, 'producer'), config.http.host);
   logger.info({ port: http.port }, 'producer listening');
   return {

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
+import { readKeySource, type TokenRules } from './auth/key-source.js';
 
 /**
  * The one place that reads the environment. Every variable is validated here, typed once, and
@@ -57,7 +58,18 @@ export interface Config {
   };
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
-  auth: { mode: AuthMode; jwtSecret: string; jwtSecretIsDefault: boolean };
+  auth: {
+    mode: AuthMode;
+    /**
+     * The HS256 secret: verifies tokens when `token.key.kind` is 'secret', and is what seed and
+     * tests sign with (with a public key or JWKS configured it verifies nothing).
+     */
+    jwtSecret: string;
+    /** Tokens are verified with the built-in development secret (refused in production). */
+    jwtSecretIsDefault: boolean;
+    /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
+    token: TokenRules;
+  };
   pipeline: {
     consumerPrefetch: number;
     /** Events the consumer commits in one pipeline at most. */
@@ -159,7 +171,20 @@ const envSchema = Joi.object({
   JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
     is: 'production',
     then: Joi.required(),
-  }),
+  })
+    // An auth server's public key verifies tokens instead (shared/auth/key-source.ts).
+    .when('JWT_PUBLIC_KEY', { is: Joi.exist(), then: Joi.optional() })
+    .when('JWT_JWKS_FILE', { is: Joi.exist(), then: Joi.optional() }),
+  // PEM SPKI (RS256 or ES256); literal "\n" in a one-line variable are read as line breaks.
+  JWT_PUBLIC_KEY: Joi.string().max(16_384),
+  JWT_JWKS_FILE: Joi.string().max(4096),
+  // Comma-separated; narrows the algorithms of the configured key, never widens them.
+  JWT_ALGORITHMS: Joi.string().max(200),
+  JWT_ISSUER: Joi.string().max(1000),
+  JWT_AUDIENCE: Joi.string().max(1000),
+  // 30 days at most: a longer-lived token is a password that cannot be changed.
+  JWT_MAX_LIFETIME_SECONDS: positiveInt().max(30 * 24 * 3600).default(24 * 3600),
+  JWT_CLOCK_TOLERANCE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
 
   CONSUMER_PREFETCH: positiveInt().max(10_000).default(512),
   CONSUMER_BATCH_MAX: positiveInt().max(10_000).default(256),
@@ -238,6 +263,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
   }
+  const tokenKey = readKeySource(v);
+  if (!tokenKey.ok) problems.push(...tokenKey.problems);
   const largestAck = ackFrameBytes(v.WS_MAX_ACK_BATCH);
   if (largestAck > v.WS_MAX_FRAME_BYTES) {
     problems.push(
@@ -246,7 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
         `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || !tokenKey.ok) throw new ConfigError(problems);
 
   const jwtSecret: string = v.JWT_SECRET ?? DEV_JWT_SECRET;
   return {
@@ -281,7 +308,19 @@ export function loadConfig(env: Env = process.env): Config {
     },
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
-    auth: { mode: v.WS_AUTH_MODE, jwtSecret, jwtSecretIsDefault: v.JWT_SECRET === undefined },
+    auth: {
+      mode: v.WS_AUTH_MODE,
+      jwtSecret,
+      jwtSecretIsDefault: v.JWT_SECRET === undefined && tokenKey.key.kind === 'secret',
+      token: {
+        key: tokenKey.key,
+        algorithms: tokenKey.algorithms,
+        issuer: v.JWT_ISSUER,
+        audience: v.JWT_AUDIENCE,
+        maxLifetimeSeconds: v.JWT_MAX_LIFETIME_SECONDS,
+        clockToleranceSeconds: v.JWT_CLOCK_TOLERANCE_SECONDS,
+      },
+    },
     pipeline: {
       consumerPrefetch: v.CONSUMER_PREFETCH,
       consumerBatchMax: v.CONSUMER_BATCH_MAX,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Redis } from 'ioredis';
+import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
@@ -41,6 +42,7 @@ const CLOSE_WAIT_MS = 2000;
 const ACCEPT_WARN_INTERVAL_MS = 10_000;
 
 export async function bootstrap(config: Config, logger: Logger): Promise<WsServerService> {
+  const tokens = await createTokenVerifier(config.auth);
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('ws-server');
   const metrics = createWsMetrics(registry);
@@ -84,6 +86,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   });
   const deps = {
     config,
+    tokens,
     readUnread,
     preferences,
     catchUp: {

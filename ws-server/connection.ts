@@ -1,4 +1,5 @@
 import type { RawData, WebSocket } from 'ws';
+import type { TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -20,6 +21,8 @@ import type { UnreadReader } from './unread.js';
 
 export interface ConnectionDeps {
   config: Config;
+  /** Built once at bootstrap from config.auth.token. */
+  tokens: TokenVerifier;
   registry: ConnectionRegistry;
   delivery: Delivery;
   metrics: WsMetrics;
@@ -157,8 +160,9 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   const stage = stageTimer(deps.metrics, session.openedAtMs);
   stage('frame');
   let userId: string;
+  let validUntilMs: number | undefined;
   try {
-    userId = await authenticate(frame, deps.config.auth);
+    ({ userId, validUntilMs } = await authenticate(frame, deps.config.auth.mode, deps.tokens));
     stage('verified');
   } catch (err) {
     if (!(err instanceof AuthFailedError)) throw err;
@@ -172,6 +176,7 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   }
   session.userId = userId;
   deps.metrics.authenticatedUsers.set(deps.registry.userCount);
+  if (validUntilMs !== undefined) session.expireAt(validUntilMs);
   try {
     // Redis only, one call (docs/protocol.md): the pending buffer and the replay-clean mark, the
     // unread count, the preferences for do-not-disturb. A count or preferences Redis lacks come

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics.js';
 
-export type CloseReason = 'auth' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
+export type CloseReason = 'auth' | 'token-expired' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
 
 export function createWsMetrics(registry: Registry) {
   return {

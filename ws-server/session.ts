@@ -17,6 +17,9 @@ export interface InFlight {
 /** Grace for the close handshake of a socket we cut off; then the TCP socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
+/** setTimeout's longest delay; a later expiry is reached in several steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Acked versions remembered per socket: enough to cover a replay read racing the ACKs of one window. */
 const RECENTLY_ACKED_MAX = 1000;
 
@@ -40,6 +43,8 @@ export class Session {
   catchUpTimer: NodeJS.Timeout | undefined;
   /** The newest unread count this socket knows (highest version); frames never carry an older one. */
   unread: UnreadState | undefined;
+  /** Closes the socket when its token stops being valid (expireAt). */
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -115,10 +120,29 @@ export class Session {
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
+  /**
+   * Closes the socket with 4401 once its token is no longer valid, so the client
+   * re-authenticates with a fresh token (docs/protocol.md). A timer per authenticated socket
+   * rather than the heartbeat sweep: that runs every HEARTBEAT_INTERVAL_MS (30 s), which would
+   * let a socket outlive its token by as much; an authenticated socket already holds timers
+   * (redelivery, catch-up), and unauthenticated ones, the many an attacker can open, get none.
+   */
+  expireAt(validUntilMs: number): void {
+    clearTimeout(this.expiryTimer);
+    const left = validUntilMs - Date.now();
+    if (left <= 0) {
+      this.close(CLOSE.authFailed, 'token expired', 'token-expired');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.expireAt(validUntilMs), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
   /** Stops every redelivery timer; what was in flight stays pending in Redis. */
   markClosed(): void {
     this.state = 'closed';
     clearTimeout(this.catchUpTimer);
+    clearTimeout(this.expiryTimer);
     for (const entry of this.inFlight.values()) clearTimeout(entry.timer);
     this.inFlight.clear();
   }

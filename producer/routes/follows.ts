@@ -1,5 +1,6 @@
 import express, { Router, type Request } from 'express';
 import Joi from 'joi';
+import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import type { Models } from '../../shared/models/index.js';
 import type { AcceptDeps } from '../accept-event.js';
@@ -10,6 +11,7 @@ import { HttpError, requireJson } from '../http-errors.js';
 
 export interface FollowsRouterDeps {
   config: Pick<Config, 'auth'>;
+  tokens: TokenVerifier;
   models: Models;
   accept: AcceptDeps;
 }
@@ -42,7 +44,7 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T 
  */
 export function followsRouter(deps: FollowsRouterDeps): Router {
   const router = Router();
-  const auth = authenticate(deps.config);
+  const auth = authenticate(deps.config, deps.tokens);
   const json = express.json({ limit: '4kb' });
   const followDeps = { ...deps.accept, follows: deps.models.Follow };
 

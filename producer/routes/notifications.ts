@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import Joi from 'joi';
 import type { Redis } from 'ioredis';
+import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import { NOTIFICATION_STATUSES, type Models, type NotificationStatus } from '../../shared/models/index.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
@@ -12,6 +13,7 @@ import type { UnreadSignal } from '../notifications/unread-signal.js';
 
 export interface NotificationsRouterDeps {
   config: Pick<Config, 'auth' | 'pipeline' | 'mongo'>;
+  tokens: TokenVerifier;
   models: Models;
   redis: Redis;
   /** Announces a changed unread count to the ws-servers; none (tests of the API alone) announces nothing. */
@@ -46,7 +48,7 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
   const ttlSeconds = deps.config.pipeline.bufferTtlSeconds;
   const batchTimeoutMs = deps.config.mongo.batchTimeoutMs;
   const router = Router();
-  const auth = authenticate(deps.config);
+  const auth = authenticate(deps.config, deps.tokens);
   const params = <T>(schema: Joi.ObjectSchema, req: Request) => validate<T>(schema, req.params);
 
   router.get('/users/:userId/notifications', auth, requireSameUser, async (req, res) => {

@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import type { PreferenceStore } from '../../shared/preferences.js';
 import { authenticate, requireSameUser } from '../auth.js';
@@ -7,9 +8,9 @@ import { readPreferences, replacePreferences } from '../preferences.js';
 
 const USER_ID = /^[\w.:@-]{1,200}$/;
 
-export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>; store: PreferenceStore }): Router {
+export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>; tokens: TokenVerifier; store: PreferenceStore }): Router {
   const router = Router();
-  const auth = authenticate(deps.config);
+  const auth = authenticate(deps.config, deps.tokens);
   const userIdOf = (raw: unknown): string => {
     if (typeof raw !== 'string' || !USER_ID.test(raw)) throw new HttpError(400, 'validation_failed', 'invalid userId');
     return raw;

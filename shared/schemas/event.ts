@@ -33,6 +33,8 @@ export interface ActivityEvent {
 }
 
 const id = () => Joi.string().trim().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+/** The id rule every user, actor and object id follows (a token's `sub` too: shared/auth/jwt.ts). */
+export const idSchema = id();
 /** Event ids double as AMQP message ids and Redis key parts: keep them short and plain. */
 export const eventIdSchema = id();
 const text = () => Joi.string().trim().min(1).max(500);

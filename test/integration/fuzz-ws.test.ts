@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { SignJWT, type JWTPayload } from 'jose';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
@@ -92,11 +93,17 @@ describe('WebSocket fuzzing', () => {
     assert.equal((await client.waitClosed()).code, 1009);
   });
 
-  it('forged, expired and wrongly-signed tokens are closed with 4401', async () => {
+  it('forged, expired, wrongly-signed and not strictly valid tokens are closed with 4401', async () => {
+    // Signed with the right secret, but without exp, living too long, or with a sub that is no id.
+    const signed = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pipeline.config.auth.jwtSecret));
+    const exp = Math.floor(Date.now() / 1000) + 600;
     const tokens = [
       await signUserToken('user1', 'another-secret-that-is-long-enough-0123456789'),
       await signUserToken('user1', pipeline.config.auth.jwtSecret, -60),
       'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyMSJ9.',
+      await signed({ sub: 'user1' }),
+      await signed({ sub: 'user1', exp: exp + 30 * 86_400 }),
+      await signed({ sub: '../atkB', exp }),
     ];
     for (const token of tokens) {
       const client = await WsTestClient.connect(pipeline.wsPort);

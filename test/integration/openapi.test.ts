@@ -8,6 +8,7 @@ import { createProducerMetrics } from '../../producer/metrics.js';
 import { openApiPath } from '../../producer/openapi/document.js';
 import { eventComponentName, eventComponents } from '../../producer/openapi/event-components.js';
 import { createEventPublisher } from '../../producer/publisher.js';
+import { createTokenVerifier } from '../../shared/auth/jwt.js';
 import { connectInfra, type Infra } from '../../shared/infra.js';
 import { listen } from '../../shared/http/server.js';
 import { createRegistry } from '../../shared/metrics.js';
@@ -64,7 +65,8 @@ describe('docs/openapi.yaml against the code', () => {
     const registry = createRegistry('producer');
     const channel = await infra.amqp.createChannel('openapi-test');
     const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
-    app = createApp({ config, logger: testLogger, infra, registry, metrics: createProducerMetrics(registry), publisher });
+    const tokens = await createTokenVerifier(config.auth);
+    app = createApp({ config, tokens, logger: testLogger, infra, registry, metrics: createProducerMetrics(registry), publisher });
     const http = await listen(app, 0, '127.0.0.1');
     base = `http://127.0.0.1:${http.port}`;
     close = async () => {
