@@ -16,6 +16,7 @@ import { followsRouter } from './routes/follows.js';
 import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
 import { preferencesRouter } from './routes/preferences.js';
+import { rateLimit } from './rate-limit.js';
 import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
 
@@ -35,8 +36,12 @@ export function createApp(deps: ProducerDeps): Express {
   const { config, tokens, logger, infra, registry, metrics, publisher } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Behind Railway's proxy the socket's address is the proxy's: req.ip must come from X-Forwarded-For.
+  if (config.http.trustProxyHops > 0) app.set('trust proxy', config.http.trustProxyHops);
   app.use(cors(config));
   mountOps(app, infra.checks, registry);
+  // After the ops routes (never limited) and CORS (so a browser can read the 429).
+  app.use(rateLimit(config, { redis: infra.redis, logger, metrics }));
 
   // Routers, one per concern.
   app.use(

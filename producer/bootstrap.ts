@@ -1,6 +1,6 @@
 import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
-import { listen } from '../shared/http/server.js';
+import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
@@ -22,7 +22,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Produce
   const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
   const metrics = createProducerMetrics(registry);
   const app = createApp({ config, tokens, logger, infra, registry, metrics, publisher });
-  const http = await listen(app, servicePort(config, 'producer'), config.http.host);
+  const http = await listen(app, servicePort(config, 'producer'), config.http.host, connectionLimits(config, 'producer'));
+  reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'producer listening');
   return {
     port: http.port,

@@ -24,15 +24,23 @@ export class ValidationFailedError extends HttpError {
   }
 }
 
-/** A 503 that tells the client when to come back (Retry-After). */
+/** A 503 (or 429) that tells the client when to come back (Retry-After). */
 export class RetryLaterError extends HttpError {
   constructor(
     code: string,
     message: string,
     readonly retryAfterSeconds: number,
     extra: Record<string, unknown> = {},
+    status = 503,
   ) {
-    super(503, code, message, extra);
+    super(status, code, message, extra);
+  }
+}
+
+/** The client's address used up its requests of the minute (producer/rate-limit.ts). */
+export class RateLimitedError extends RetryLaterError {
+  constructor(retryAfterSeconds: number) {
+    super('rate_limited', `too many requests from your address; retry in ${retryAfterSeconds} s`, retryAfterSeconds, {}, 429);
   }
 }
 

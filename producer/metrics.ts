@@ -4,6 +4,7 @@ export interface ProducerMetrics {
   accepted: Counter<'type'>;
   rejected: Counter<'reason'>;
   publishSeconds: Histogram;
+  rateLimitUnchecked: Counter;
 }
 
 export function createProducerMetrics(registry: Registry): ProducerMetrics {
@@ -24,6 +25,11 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
       name: 'producer_publish_confirm_seconds',
       help: 'Time from publish to broker confirm',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    rateLimitUnchecked: new Counter({
+      name: 'producer_rate_limit_unchecked_total',
+      help: 'Requests let through without a per-client rate-limit check: Redis did not answer (the limiter fails open)',
       registers: [registry],
     }),
   };

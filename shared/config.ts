@@ -30,6 +30,16 @@ export interface Config {
     retryAfterSeconds: number;
     /** Browser origins the producer answers with CORS (the ws-server's demo page). */
     cors: { origins: string[]; allowLocalhost: boolean };
+    /** Longest a client may take to send a request's headers (an idle new connection included). */
+    headersTimeoutMs: number;
+    /** Longest a client may take to send a whole request, body included. */
+    requestTimeoutMs: number;
+    /** Open connections one producer, consumer or jobs process accepts at once (ws-server: ws.maxConnections). */
+    maxConnections: number;
+    /** Per-client-IP request budgets of the producer, shared by every instance through Redis. */
+    rateLimit: { perMinute: number; intakePerMinute: number };
+    /** Proxies in front of the producer whose X-Forwarded-For is believed (Express 'trust proxy'). */
+    trustProxyHops: number;
   };
   rabbitmq: {
     url: string;
@@ -121,6 +131,8 @@ export interface Config {
     maxAckBatch: number;
     /** Connections the kernel may hold unaccepted (capped by net.core.somaxconn). */
     listenBacklogConnections: number;
+    /** Open connections (sockets and HTTP) one ws-server process accepts at once. */
+    maxConnections: number;
   };
 }
 
@@ -148,6 +160,16 @@ const envSchema = Joi.object({
   RETRY_AFTER_SECONDS: positiveInt().default(5),
   // Comma-separated origins or `*`; unset allows any http://localhost / 127.0.0.1 port outside production.
   CORS_ORIGINS: Joi.string().max(2000),
+  // Slowloris: a client dribbling its headers (or sending nothing) held a socket for 66 s.
+  // Idle keep-alive sockets between requests are bounded by the 65 s keep-alive instead.
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt().default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt().default(30_000),
+  HTTP_MAX_CONNECTIONS: positiveInt().default(5000),
+  HTTP_RATE_LIMIT_PER_MINUTE: positiveInt().default(600),
+  // Intake callers are a few backend servers sending at volume: far above one instance's
+  // capacity (~500 events/s), so only a flood from one address meets it.
+  HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: positiveInt().default(60_000),
+  TRUST_PROXY: Joi.number().integer().min(0).max(10).default(0),
 
   RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
@@ -228,6 +250,9 @@ const envSchema = Joi.object({
   // As large as REPLAY_LIMIT's default, so a client can ACK a whole replay in one frame.
   WS_MAX_ACK_BATCH: positiveInt().max(10_000).default(500),
   WS_LISTEN_BACKLOG_CONNECTIONS: positiveInt().max(65_535).default(4096),
+  // Room above the 20,000 idle sockets one process is sized for (docs/performance.md), for
+  // scrapes and for the overlap of a reconnect storm; ~10 KB each, so about 250 MB at the cap.
+  WS_MAX_CONNECTIONS: positiveInt().default(25_000),
 })
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
@@ -265,6 +290,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const tokenKey = readKeySource(v);
   if (!tokenKey.ok) problems.push(...tokenKey.problems);
+  if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
+    // Node refuses a headers timeout longer than the whole request's.
+    problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');
+  }
   const largestAck = ackFrameBytes(v.WS_MAX_ACK_BATCH);
   if (largestAck > v.WS_MAX_FRAME_BYTES) {
     problems.push(
@@ -291,6 +320,11 @@ export function loadConfig(env: Env = process.env): Config {
         origins: v.CORS_ORIGINS ? String(v.CORS_ORIGINS).split(',').map((o: string) => o.trim()).filter(Boolean) : [],
         allowLocalhost: v.CORS_ORIGINS === undefined && v.NODE_ENV !== 'production',
       },
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: v.HTTP_MAX_CONNECTIONS,
+      rateLimit: { perMinute: v.HTTP_RATE_LIMIT_PER_MINUTE, intakePerMinute: v.HTTP_INTAKE_RATE_LIMIT_PER_MINUTE },
+      trustProxyHops: v.TRUST_PROXY,
     },
     rabbitmq: {
       url: v.RABBITMQ_URL,
@@ -362,6 +396,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
       maxAckBatch: v.WS_MAX_ACK_BATCH,
       listenBacklogConnections: v.WS_LISTEN_BACKLOG_CONNECTIONS,
+      maxConnections: v.WS_MAX_CONNECTIONS,
     },
   };
 }

@@ -6,7 +6,7 @@ import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
-import { listen } from '../shared/http/server.js';
+import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll, settleWithin, withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
@@ -133,7 +133,16 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   mountDemoPage(app, config);
   // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops
   // handshakes and each client waits for its TCP retry (1, 3, 7... s; docs/performance.md).
-  const http = await listen(app, servicePort(config, 'ws-server'), config.http.host, config.ws.listenBacklogConnections);
+  const http = await listen(
+    app,
+    servicePort(config, 'ws-server'),
+    config.http.host,
+    connectionLimits(config, 'ws-server'),
+    config.ws.listenBacklogConnections,
+  );
+  // Past WS_MAX_CONNECTIONS a new connection is closed before its handshake: the sockets held
+  // keep working, and memory stays bounded whatever a flood of connections does.
+  reportDrops(http.server, logger, () => metrics.acceptErrors.inc({ code: 'max_connections' }));
   // No client tracking: `sessions` already holds every socket, and a second set would cost each one.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes, clientTracking: false });
   const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) => s.close(CLOSE.authFailed, 'authentication timeout', 'auth'));

@@ -114,10 +114,6 @@ function rawText(data: RawData): string {
 }
 
 async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDeps): Promise<void> {
-  if (frame.type === 'PING') {
-    session.send({ type: 'PONG' });
-    return;
-  }
   if (frame.type === 'AUTH') {
     if (session.state !== 'new') {
       session.send(errorFrame(ERROR_CODES.alreadyAuthenticated, 'this socket is already authenticated'));
@@ -126,8 +122,14 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
     await onAuth(session, frame, deps);
     return;
   }
+  // Every other frame, PING included, waits for AUTH_OK: an unauthenticated socket gets nothing
+  // but errors, so it cannot use the server as a free echo (docs/protocol.md).
   if (session.state !== 'ready' || !session.userId) {
     session.send(errorFrame(ERROR_CODES.notAuthenticated, 'send AUTH first'));
+    return;
+  }
+  if (frame.type === 'PING') {
+    session.send({ type: 'PONG' });
     return;
   }
   const userId = session.userId;

@@ -31,7 +31,7 @@ export function createWsMetrics(registry: Registry) {
     }),
     acceptErrors: new Counter({
       name: 'ws_accept_errors_total',
-      help: 'Connections the server could not accept, by error code (EMFILE: the file-descriptor limit)',
+      help: 'Connections the server could not accept, by error code (EMFILE: the file-descriptor limit; max_connections: WS_MAX_CONNECTIONS)',
       labelNames: ['code'],
       registers: [registry],
     }),

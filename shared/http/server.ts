@@ -1,7 +1,29 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Config, ServiceName } from '../config.js';
+import type { Logger } from '../logger.js';
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** At most one warning this often while connections are refused at the cap. */
+const DROP_WARN_INTERVAL_MS = 10_000;
+/** Node checks the header and request deadlines only this often (its default is 30 s). */
+const MAX_CHECK_INTERVAL_MS = 1000;
+
+/** What one client may hold of a server: time to send a request, and the connections of all. */
+export interface ConnectionLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** The limits of a service's port: the ws-server holds long-lived sockets, so it has its own cap. */
+export function connectionLimits(config: Config, service: ServiceName): ConnectionLimits {
+  return {
+    headersTimeoutMs: config.http.headersTimeoutMs,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    maxConnections: service === 'ws-server' ? config.ws.maxConnections : config.http.maxConnections,
+  };
+}
 
 export interface HttpServer {
   server: Server;
@@ -10,14 +32,35 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** `backlog`: connections the kernel queues before they are accepted (Node's default, 511, if omitted). */
-export async function listen(handler: RequestListener, port: number, host: string, backlog?: number): Promise<HttpServer> {
-  const server = createServer(handler);
+/**
+ * `backlog`: connections the kernel queues before they are accepted (Node's default, 511, if omitted).
+ *
+ * A connection that has not sent a whole header block within `headersTimeoutMs` of opening (or of
+ * the first byte of its next request) gets a 408 and is closed: a socket that sends nothing, or
+ * a slowloris dribbling header lines, no longer holds a slot. The WebSocket upgrade is an HTTP
+ * request, so this bounds a TCP connection that never completes the handshake too; once
+ * upgraded, the socket is the ws-server's (AUTH_TIMEOUT_MS, heartbeats). Past `maxConnections`
+ * open connections a new one is closed at once ('drop' event), the ones held keep working.
+ */
+export async function listen(
+  handler: RequestListener,
+  port: number,
+  host: string,
+  limits: ConnectionLimits,
+  backlog?: number,
+): Promise<HttpServer> {
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // At Node's 30 s a deadline of 10 s would really be up to 40 s.
+    connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+  }, handler);
   // Idle keep-alive sockets outlive the client's and the proxy's (60 s on most load balancers):
   // with Node's 5 s default the server closes a socket just as a client reuses it, and that
-  // request fails with "socket hang up" although the server never saw it.
+  // request fails with "socket hang up" although the server never saw it. Between requests only
+  // this applies: the headers deadline starts with the next request's first byte (Node 18+).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  server.maxConnections = limits.maxConnections;
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -46,4 +89,18 @@ export async function listen(handler: RequestListener, port: number, host: strin
       return closing;
     },
   };
+}
+
+/** Logs (at most every 10 s) and counts the connections refused at `maxConnections`. */
+export function reportDrops(server: Server, logger: Logger, count: () => void = () => undefined): void {
+  let lastWarnMs = 0;
+  let droppedSinceWarning = 0;
+  server.on('drop', () => {
+    count();
+    droppedSinceWarning += 1;
+    if (Date.now() - lastWarnMs < DROP_WARN_INTERVAL_MS) return;
+    lastWarnMs = Date.now();
+    logger.warn({ maxConnections: server.maxConnections, droppedSinceWarning }, 'connection refused: at the connection cap');
+    droppedSinceWarning = 0;
+  });
 }

@@ -39,6 +39,11 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     // in it. Tests of the fallback itself (test/e2e/aged-database.test.ts) set the default.
     MONGO_FALLBACK_WAIT_MS: '1000',
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    // Every test request still goes through the per-client limiter (its Redis round trip
+    // included), but all of them come from 127.0.0.1: a test about something else must not be
+    // refused. test/integration/http-limits.test.ts sets its own limits.
+    HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
+    HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: '1000000',
     ...overrides,
   };
   return { env, config: loadConfig(env) };

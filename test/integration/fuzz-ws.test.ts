@@ -28,12 +28,16 @@ const hostileFrame = fc.oneof(
   fc.constantFrom('{"__proto__":{"type":"PING"}}', '{"type":"PING","constructor":{"prototype":{"x":1}}}', '{"type":"ACK","notificationIds":{"length":1e9}}'),
 );
 
-/** Sends one frame, then a PING: the PONG (or a close) shows the frame was handled. */
-async function roundTrip(client: WsTestClient, frame: string | Buffer): Promise<void> {
-  const pongs = client.of('PONG').length;
+/**
+ * Sends one frame, then a PING: its answer (PONG, or NOT_AUTHENTICATED before AUTH_OK) or a close
+ * shows the frame was handled.
+ */
+async function roundTrip(client: WsTestClient, frame: string | Buffer, authed = true): Promise<void> {
+  const answers = () => (authed ? client.of('PONG') : client.of('ERROR').filter((f) => f.code === 'NOT_AUTHENTICATED')).length;
+  const before = answers();
   client.ws.send(frame);
   client.send({ type: 'PING' });
-  await eventually(() => client.closed !== undefined || client.of('PONG').length > pongs, {
+  await eventually(() => client.closed !== undefined || answers() > before, {
     what: 'the server to answer', timeoutMs: 10_000, intervalMs: 5,
   });
 }
@@ -76,9 +80,10 @@ describe('WebSocket fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(hostileFrame, async (frame) => {
         const client = await WsTestClient.connect(pipeline.wsPort);
-        await roundTrip(client, frame);
+        await roundTrip(client, frame, false);
         assertOnlyDocumentedAnswers(client);
         assert.equal(client.of('AUTH_OK').length, 0, `no forged AUTH succeeds: ${frame.slice(0, 100)}`);
+        assert.equal(client.of('PONG').length, 0, 'not even a PING is answered before AUTH_OK');
         client.close();
       }),
       { numRuns: 150 },

@@ -10,7 +10,7 @@ import { eventComponentName, eventComponents } from '../../producer/openapi/even
 import { createEventPublisher } from '../../producer/publisher.js';
 import { createTokenVerifier } from '../../shared/auth/jwt.js';
 import { connectInfra, type Infra } from '../../shared/infra.js';
-import { listen } from '../../shared/http/server.js';
+import { connectionLimits, listen } from '../../shared/http/server.js';
 import { createRegistry } from '../../shared/metrics.js';
 import { EVENT_TYPES } from '../../shared/schemas/event.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -67,7 +67,7 @@ describe('docs/openapi.yaml against the code', () => {
     const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
     const tokens = await createTokenVerifier(config.auth);
     app = createApp({ config, tokens, logger: testLogger, infra, registry, metrics: createProducerMetrics(registry), publisher });
-    const http = await listen(app, 0, '127.0.0.1');
+    const http = await listen(app, 0, '127.0.0.1', connectionLimits(config, 'producer'));
     base = `http://127.0.0.1:${http.port}`;
     close = async () => {
       await http.close();
@@ -101,6 +101,8 @@ describe('docs/openapi.yaml against the code', () => {
         const statuses = Object.keys(op.responses);
         assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} has a 2xx`);
         if (path.includes('{')) assert.ok(statuses.includes('400'), `${method} ${path} documents 400 for bad params`);
+        // Every route but the ops ones goes through the per-client rate limit (producer/rate-limit.ts).
+        if (!['/healthz', '/readyz', '/metrics'].includes(path)) assert.ok(statuses.includes('429'), `${method} ${path} documents 429`);
         if (['post', 'put', 'patch'].includes(method) && !path.includes('{')) {
           for (const s of ['400', '413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
         }

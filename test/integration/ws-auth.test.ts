@@ -87,6 +87,24 @@ describe('ws-server: authentication and protocol errors', () => {
     assert.equal(client.notifications().length, 0);
   });
 
+  it('answers a PING before AUTH_OK with NOT_AUTHENTICATED, not PONG, also while AUTH is in progress', async () => {
+    const token = await signUserToken('pinger', secret);
+    const client = await connect();
+    // All at once (this server's AUTH_TIMEOUT_MS is short): the second PING is read while the
+    // AUTH is verified and its replay read.
+    client.send({ type: 'PING' });
+    client.send({ type: 'AUTH', token });
+    client.send({ type: 'PING' });
+    assert.equal((await client.next('ERROR')).code, 'NOT_AUTHENTICATED');
+    assert.equal((await client.next('ERROR')).code, 'NOT_AUTHENTICATED');
+    await client.next('AUTH_OK');
+    assert.equal(client.of('PONG').length, 0, 'no PONG before AUTH_OK');
+    client.send({ type: 'PING' });
+    await client.next('PONG');
+    const order = client.frames.map((f) => f.type).filter((t) => t !== 'REPLAY_DONE');
+    assert.deepEqual(order, ['ERROR', 'ERROR', 'AUTH_OK', 'PONG']);
+  });
+
   it('rejects a second AUTH on the same socket', async () => {
     const token = await signUserToken('bob', secret);
     const [client] = await WsTestClient.authed(server.port, { token });

@@ -103,4 +103,18 @@ describe('config', () => {
     assert.equal(loadConfig({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10)) }).ws.maxAckBatch, 10);
     assert.equal(problemsOf({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10) - 1) }).length, 1);
   });
+
+  it('bounds connections by default: headers 10 s, a request 30 s, 5,000 HTTP and 25,000 ws-server connections, 600 requests a minute per address', () => {
+    const { http, ws } = loadConfig({});
+    assert.deepEqual(
+      { headers: http.headersTimeoutMs, request: http.requestTimeoutMs, max: http.maxConnections, wsMax: ws.maxConnections, rate: http.rateLimit, hops: http.trustProxyHops },
+      { headers: 10_000, request: 30_000, max: 5000, wsMax: 25_000, rate: { perMinute: 600, intakePerMinute: 60_000 }, hops: 0 },
+    );
+  });
+
+  it('refuses a headers timeout longer than the request timeout, naming both', () => {
+    const problems = problemsOf({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /HTTP_HEADERS_TIMEOUT_MS \/ HTTP_REQUEST_TIMEOUT_MS/);
+  });
 });

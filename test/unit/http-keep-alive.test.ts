@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { listen, type HttpServer } from '../../shared/http/server.js';
+import { loadConfig } from '../../shared/config.js';
+import { connectionLimits, listen, type HttpServer } from '../../shared/http/server.js';
 
 function get(port: number, agent: Agent): Promise<{ status: number; reusedSocket: boolean }> {
   return new Promise((resolve, reject) => {
@@ -19,7 +20,7 @@ describe('HTTP servers keep idle keep-alive sockets longer than their clients do
   let server: HttpServer;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   before(async () => {
-    server = await listen((_req, res) => res.end('ok'), 0, '127.0.0.1');
+    server = await listen((_req, res) => res.end('ok'), 0, '127.0.0.1', connectionLimits(loadConfig({}), 'producer'));
   });
   after(async () => {
     agent.destroy();

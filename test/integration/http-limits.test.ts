@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { bootstrap, type ProducerService } from '../../producer/bootstrap.js';
+import { signUserToken } from '../../shared/auth/jwt.js';
+import { loadConfig, type Config } from '../../shared/config.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { RawConnection } from '../helpers/raw-socket.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
+
+/*
+ * What the producer's port does with clients that hold it: a connection that sends nothing, or
+ * its headers a line at a time (slowloris), or its body a byte at a time, is closed at
+ * HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS; past HTTP_MAX_CONNECTIONS new connections
+ * are refused while the open ones keep working; and one address gets HTTP_RATE_LIMIT_PER_MINUTE
+ * requests a minute across every instance, then 429 + Retry-After.
+ */
+const HEADERS_TIMEOUT_MS = 500;
+const REQUEST_TIMEOUT_MS = 1000;
+/** Far below the 66 s (headers) and 300 s (request) a connection was kept before. */
+const BOUND_MS = 5000;
+
+const timeouts = testEnv('httptimeouts', {
+  HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+  HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+  HTTP_MAX_CONNECTIONS: '3',
+});
+const API_LIMIT = 5;
+const INTAKE_LIMIT = 8;
+const limited = testEnv('httpratelimit', {
+  HTTP_RATE_LIMIT_PER_MINUTE: String(API_LIMIT),
+  HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: String(INTAKE_LIMIT),
+  // The tests name their client in X-Forwarded-For, as Railway's proxy does.
+  TRUST_PROXY: '1',
+});
+
+describe('producer: header and request timeouts, connection cap', () => {
+  let producer: ProducerService;
+  const open: RawConnection[] = [];
+  const raw = async () => {
+    const c = await RawConnection.open(producer.port);
+    open.push(c);
+    return c;
+  };
+  before(async () => {
+    producer = await bootstrap(timeouts.config, testLogger);
+  });
+  after(async () => {
+    for (const c of open) c.destroy();
+    await producer.close();
+    await cleanupTestResources(timeouts.config);
+  });
+
+  it('closes a connection that sends nothing, and one that sent half a request line, with 408', async () => {
+    const silent = await raw();
+    const half = await raw();
+    half.write('GET /users/u1/notif');
+    for (const c of [silent, half]) {
+      const ms = await c.waitClosed(BOUND_MS);
+      assert.ok(ms >= HEADERS_TIMEOUT_MS - 50, `not before the deadline (${Math.round(ms)} ms)`);
+      assert.match(c.received, /^HTTP\/1\.1 408 /);
+    }
+  });
+
+  it('closes a slowloris that keeps sending header lines, at the headers deadline', async () => {
+    const loris = await raw();
+    loris.write('GET /users/u1/notifications HTTP/1.1\r\nHost: test\r\n');
+    let lines = 0;
+    loris.dribble(() => `X-Slow-${(lines += 1)}: x\r\n`, 50);
+    await loris.waitClosed(BOUND_MS);
+    assert.ok(lines >= 5, `it was still sending (${lines} lines) when it was closed`);
+    assert.match(loris.received, /^HTTP\/1\.1 408 /);
+  });
+
+  it('closes a request whose body dribbles in, at the request deadline', async () => {
+    const slow = await raw();
+    slow.write('POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{');
+    let bytes = 1;
+    slow.dribble(() => ((bytes += 1), ' '), 50);
+    const ms = await slow.waitClosed(BOUND_MS);
+    assert.ok(ms >= REQUEST_TIMEOUT_MS - 50, `not before the deadline (${Math.round(ms)} ms)`);
+    assert.ok(bytes < 4000, 'closed before the body was complete');
+  });
+
+  it('keeps an idle keep-alive socket between requests longer than both deadlines', async () => {
+    const client = await raw();
+    assert.equal(await client.get('/healthz'), 'HTTP/1.1 200 OK');
+    await sleep(REQUEST_TIMEOUT_MS + 500);
+    assert.equal(client.closed, false, 'the idle keep-alive socket is still open');
+    assert.equal(await client.get('/healthz'), 'HTTP/1.1 200 OK');
+    client.destroy();
+    await eventually(() => client.closed, { what: 'the socket to close' });
+  });
+
+  it('refuses a connection past HTTP_MAX_CONNECTIONS while the open ones keep working', async () => {
+    // Let the server see the sockets of earlier tests closed.
+    await sleep(200);
+    const held = [await raw(), await raw(), await raw()];
+    for (const c of held) assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK');
+    const extra = await raw();
+    extra.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+    await extra.waitClosed(BOUND_MS, 'the connection past the cap to be closed');
+    assert.equal(extra.received, '', 'refused before any answer');
+    for (const c of held) assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK', 'the held connections still work');
+
+    held[0]!.destroy();
+    await eventually(() => held[0]!.closed, { what: 'a held socket to close' });
+    await sleep(100);
+    const next = await raw();
+    assert.equal(await next.get('/healthz'), 'HTTP/1.1 200 OK', 'a slot freed is a slot again');
+  });
+});
+
+describe('producer: per-client rate limit shared through Redis', () => {
+  let a: ProducerService;
+  let b: ProducerService;
+  let token: string;
+
+  const call = async (producer: ProducerService, client: string, path: string, init: RequestInit = {}) => {
+    const res = await fetch(`http://127.0.0.1:${producer.port}${path}`, {
+      ...init,
+      headers: { 'x-forwarded-for': client, authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) },
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
+  };
+  const history = '/users/u1/notifications';
+
+  before(async () => {
+    // Two instances on one Redis prefix: as two producer replicas behind one proxy.
+    a = await bootstrap(limited.config, testLogger);
+    b = await bootstrap(limited.config, testLogger);
+    token = await signUserToken('u1', limited.config.auth.jwtSecret);
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    await cleanupTestResources(limited.config);
+  });
+
+  it('answers 429 rate_limited with Retry-After past the budget, counted across both instances', async () => {
+    const client = '198.51.100.10';
+    for (let i = 0; i < API_LIMIT; i++) {
+      const res = await call(i % 2 === 0 ? a : b, client, history);
+      assert.equal(res.status, 200, `request ${i + 1} of ${API_LIMIT} is served`);
+    }
+    for (const producer of [a, b]) {
+      const refused = await call(producer, client, history);
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error, 'rate_limited');
+      assert.equal(typeof refused.body.message, 'string');
+      const retryAfter = Number(refused.retryAfter);
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After in seconds: ${refused.retryAfter}`);
+    }
+    // 404s and other routes share the one budget: scanning is limited too.
+    assert.equal((await call(a, client, '/no-such-route')).status, 429);
+  });
+
+  it('never limits /healthz, /readyz or /metrics', async () => {
+    const client = '198.51.100.11';
+    for (let i = 0; i <= API_LIMIT; i++) await call(a, client, history);
+    assert.equal((await call(a, client, history)).status, 429, 'the client is limited');
+    for (let i = 0; i < 3 * API_LIMIT; i++) {
+      for (const path of ['/healthz', '/readyz']) assert.equal((await call(a, client, path)).status, 200, path);
+      const metrics = await fetch(`http://127.0.0.1:${a.port}/metrics`, { headers: { 'x-forwarded-for': client } });
+      await metrics.text();
+      assert.equal(metrics.status, 200, '/metrics');
+    }
+  });
+
+  it('counts each address on its own, an IPv6 client by its /64', async () => {
+    for (let i = 0; i <= API_LIMIT; i++) await call(a, '2001:db8:1:2::1', history);
+    assert.equal((await call(b, '2001:db8:1:2:ffff::9', history)).status, 429, 'another address of the same /64 shares the budget');
+    assert.equal((await call(b, '2001:db8:1:3::1', history)).status, 200, 'the next /64 has its own');
+    assert.equal((await call(b, '198.51.100.12', history)).status, 200, 'another IPv4 address has its own');
+  });
+
+  it('gives the event intake its own, higher budget', async () => {
+    const client = '198.51.100.13';
+    for (let i = 0; i <= API_LIMIT; i++) await call(a, client, history);
+    assert.equal((await call(a, client, history)).status, 429, 'the read API budget is spent');
+    const post = (producer: ProducerService) =>
+      call(producer, client, '/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"LIKE"}' });
+    for (let i = 0; i < INTAKE_LIMIT; i++) assert.notEqual((await post(i % 2 === 0 ? a : b)).status, 429, `event ${i + 1} of ${INTAKE_LIMIT} is not limited`);
+    const refused = await post(b);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, 'rate_limited');
+    assert.ok(Number(refused.retryAfter) >= 1);
+  });
+});
+
+describe('producer: the rate limit fails open while Redis is unreachable', () => {
+  const direct = testEnv('httpratelimitredis', { HTTP_RATE_LIMIT_PER_MINUTE: '1' });
+  let proxy: TcpProxy;
+  let config: Config;
+  let producer: ProducerService;
+  let token: string;
+  const history = async () => {
+    const res = await fetch(`http://127.0.0.1:${producer.port}/users/u1/notifications`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.json();
+    return res.status;
+  };
+  const unchecked = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${producer.port}/metrics`)).text();
+    return Number(/^producer_rate_limit_unchecked_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  before(async () => {
+    const target = new URL(direct.config.redis.url);
+    proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+    config = loadConfig({ ...direct.env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    producer = await bootstrap(config, testLogger);
+    token = await signUserToken('u1', config.auth.jwtSecret);
+  });
+  after(async () => {
+    await producer.close();
+    await proxy.close();
+    await cleanupTestResources(direct.config);
+  });
+
+  it('serves the read API unchecked (not 500, not 429, not hung) while Redis is down or hangs', async () => {
+    assert.equal(await history(), 200);
+    assert.equal(await history(), 429, 'the limit is in force while Redis answers');
+
+    await proxy.cut();
+    assert.equal(await history(), 200, 'Redis down: let through');
+    assert.equal(await history(), 200);
+    assert.ok((await unchecked()) >= 2, 'counted as unchecked');
+
+    await proxy.start();
+    await eventually(async () => (await history()) === 429, { what: 'the limit to apply again once Redis is back' });
+    proxy.stall();
+    assert.equal(await history(), 200, 'Redis hanging: let through after a short wait');
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { signUserToken } from '../../shared/auth/jwt.js';
+import { testEnv } from '../helpers/config.js';
+import { RawConnection } from '../helpers/raw-socket.js';
+import { eventually } from '../helpers/wait.js';
+import { WsTestClient } from '../helpers/ws-client.js';
+import { wsServerSuite } from '../helpers/ws-suite.js';
+
+/*
+ * The ws-server's port before a socket is a WebSocket: a TCP connection that never completes
+ * the upgrade is closed at HTTP_HEADERS_TIMEOUT_MS (it stayed open for good before), and past
+ * WS_MAX_CONNECTIONS a new connection is refused while the sockets held keep working.
+ */
+const HEADERS_TIMEOUT_MS = 500;
+const MAX_CONNECTIONS = 3;
+/** Far below "indefinitely"; not a speed assertion. */
+const BOUND_MS = 5000;
+const { config } = testEnv('wsconnlimits', {
+  HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+  HTTP_REQUEST_TIMEOUT_MS: '1000',
+  WS_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+});
+
+/** One GET on a connection of its own (Connection: close), so it holds no slot afterwards. */
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+describe('ws-server: connections that never become WebSockets, and the connection cap', () => {
+  const suite = wsServerSuite(config);
+  const token = (userId: string) => signUserToken(userId, config.auth.jwtSecret);
+
+  it('closes a TCP connection that sends nothing, or half an upgrade request, at the headers deadline', async () => {
+    const silent = await RawConnection.open(suite.server.port);
+    const half = await RawConnection.open(suite.server.port);
+    half.write('GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n');
+    const loris = await RawConnection.open(suite.server.port);
+    loris.write('GET / HTTP/1.1\r\nHost: test\r\n');
+    let lines = 0;
+    loris.dribble(() => `X-Slow-${(lines += 1)}: x\r\n`, 50);
+    for (const c of [silent, half, loris]) {
+      const ms = await c.waitClosed(BOUND_MS);
+      assert.ok(ms >= HEADERS_TIMEOUT_MS - 50, `not before the deadline (${Math.round(ms)} ms)`);
+      assert.match(c.received, /^HTTP\/1\.1 408 /);
+    }
+    assert.ok(lines >= 5, 'the slowloris was still sending when it was closed');
+  });
+
+  it('refuses the connection past WS_MAX_CONNECTIONS while the sockets held keep working', async () => {
+    await sleep(200); // the previous test's connections are gone
+    const held: WsTestClient[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+      const [client] = await WsTestClient.authed(suite.server.port, { token: await token(`capped${i}`) });
+      held.push(client);
+      suite.clients.push(client);
+    }
+    // An upgraded socket is no longer an HTTP request: the headers deadline does not touch it.
+    await sleep(HEADERS_TIMEOUT_MS * 2);
+
+    const extra = new WebSocket(`ws://127.0.0.1:${suite.server.port}/`);
+    const outcome = await new Promise<string>((resolve) => {
+      extra.once('open', () => resolve('open'));
+      extra.once('error', (err) => resolve(`error: ${err.message}`));
+    });
+    assert.match(outcome, /^error/, 'the connection past the cap does not open');
+
+    for (const client of held) {
+      assert.equal(client.closed, undefined);
+      client.send({ type: 'PING' });
+      await client.next('PONG');
+    }
+
+    held[0]!.ws.close();
+    await held[0]!.waitClosed();
+    const metrics = await eventually(async () => {
+      const text = await scrape(suite.server.port).catch(() => '');
+      return /ws_accept_errors_total\{[^}]*code="max_connections"[^}]*\} [1-9]/.test(text) ? text : undefined;
+    }, { what: 'the refused connection in ws_accept_errors_total' });
+    assert.ok(metrics);
+    await sleep(100);
+    const [again] = await WsTestClient.authed(suite.server.port, { token: await token('capped-again') });
+    suite.clients.push(again);
+  });
+});
