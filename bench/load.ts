@@ -16,6 +16,8 @@ export class LoadGenerator {
     private readonly tracker: Tracker,
     private readonly userIds: string[],
     sockets: number,
+    /** The producer's intake key; undefined when its intake is open. */
+    private readonly intakeKey: string | undefined,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   }
@@ -38,7 +40,11 @@ export class LoadGenerator {
         port: this.producerPort,
         path: '/events',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(this.intakeKey === undefined ? {} : { authorization: `ApiKey ${this.intakeKey}` }),
+        },
       },
       (res) => {
         res.resume();

@@ -51,6 +51,11 @@ export interface BenchOptions {
    * (test/helpers/aged-db.ts), so it runs against an aged store rather than an empty one; 0 = none.
    */
   agedNotifications: number;
+  /**
+   * The producer's intake API key (its INTAKE_API_KEYS), sent with every event; undefined: a
+   * random key per run, as the JWT secret is.
+   */
+  intakeKey: string | undefined;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -76,6 +81,7 @@ export const DEFAULTS: BenchOptions = {
   cleanup: true,
   serviceEnv: {},
   agedNotifications: 0,
+  intakeKey: undefined,
 };
 
 export class OptionsError extends Error {
@@ -119,6 +125,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --persist-delay-ms  PERSIST_DELAY_MS for the services            (default ${DEFAULTS.persistDelayMs})
   --aged-notifications N  other users' stored notifications loaded first  (default ${DEFAULTS.agedNotifications})
   --env NAME=VALUE    extra service variable, repeatable (e.g. --env CONSUMER_PREFETCH=256)
+  --intake-key KEY    the producer's intake API key, sent as Authorization: ApiKey   (default: random per run)
   --no-build --no-baseline --no-progress --keep-data --out DIR
   --help              this text`;
 
@@ -157,6 +164,7 @@ function parseFlagsStrict(argv: string[]) {
       'keep-data': { type: 'boolean' },
       out: { type: 'string' },
       env: { type: 'string', multiple: true },
+      'intake-key': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -180,6 +188,9 @@ export function parseOptions(argv: string[]): BenchOptions {
   const followers = Math.floor(positive('followers', values.followers, DEFAULTS.followers));
   const connected = Math.floor(positive('connected', values.connected, DEFAULTS.connected));
   if (connected > followers) throw new OptionsError(`--connected (${connected}) cannot exceed --followers (${followers})`);
+  const intakeKey = values['intake-key'];
+  // The message never repeats the key: it is a credential.
+  if (intakeKey !== undefined && !/^[\x21-\x2b\x2d-\x7e]+$/.test(intakeKey)) throw new OptionsError('--intake-key must be printable ASCII without spaces or commas');
   return {
     scenario: scenario as Scenario,
     rate: positive('rate', values.rate, DEFAULTS.rate),
@@ -203,5 +214,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     cleanup: !values['keep-data'],
     serviceEnv,
     agedNotifications: count('aged-notifications', values['aged-notifications'], DEFAULTS.agedNotifications),
+    intakeKey,
   };
 }

@@ -39,7 +39,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const stack = await startStack(options, log);
   const tracker = new Tracker(`b${stack.runId}`);
   const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker, stack.config.ws.maxAckBatch);
-  const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets);
+  const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets, stack.intakeKey);
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {
     const aged = options.agedNotifications > 0 ? await loadAgedDatabase(stack.config, options.agedNotifications, log) : undefined;

@@ -32,6 +32,8 @@ export interface Stack {
   config: Config;
   services: Record<ServiceName, RunningService>;
   jwtSecret: string;
+  /** The key the producer takes events with (undefined only if `--env` emptied INTAKE_API_KEYS). */
+  intakeKey: string | undefined;
   userIds: string[];
   /** Each service's Redis request probe (bench/redis-counters.ts). */
   redisProbeSockets: Record<ServiceName, string>;
@@ -53,7 +55,12 @@ export async function build(log: (line: string) => void): Promise<void> {
   }
 }
 
-export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDelayMs' | 'serviceEnv'>, jwtSecret: string): Record<string, string> {
+export function benchEnv(
+  runId: string,
+  options: Pick<BenchOptions, 'persistDelayMs' | 'serviceEnv'>,
+  jwtSecret: string,
+  intakeKey: string,
+): Record<string, string> {
   const mongoUrl = new URL(process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017');
   mongoUrl.pathname = `/bench_${runId}`;
   return {
@@ -70,6 +77,8 @@ export function benchEnv(runId: string, options: Pick<BenchOptions, 'persistDela
     REDIS_KEY_PREFIX: `bench:${runId}:`,
     WS_AUTH_MODE: 'token',
     JWT_SECRET: jwtSecret,
+    // Intake runs as in production, key check included: its cost is part of what is measured.
+    INTAKE_API_KEYS: intakeKey,
     // The benchmark measures the pipeline's cost, not its product policy: the limiter still runs
     // (its Redis round trips are part of the cost) but never drops a benchmark event.
     RATE_LIMIT_ACTOR_PER_MINUTE: '1000000000',
@@ -153,8 +162,10 @@ async function seedUsers(config: Config, userIds: string[]): Promise<void> {
 export async function startStack(options: BenchOptions, log: (line: string) => void): Promise<Stack> {
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
-  const env = benchEnv(runId, options, jwtSecret);
+  const env = benchEnv(runId, options, jwtSecret, options.intakeKey ?? randomBytes(32).toString('base64url'));
   const config = loadConfig(env);
+  // `--env INTAKE_API_KEYS=...` wins over --intake-key: send what the producer will take.
+  const intakeKey = config.intake.apiKeys[0];
   const userIds = Array.from({ length: options.users }, (_, i) => `bu${i}`);
   // Idle sockets need no names, nor does a storm that measures replay: the consumer falls back to
   // ids. Every other scenario formats messages with them. (Seeding 10,000 users into FerretDB is
@@ -181,6 +192,7 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
     config,
     services,
     jwtSecret,
+    intakeKey,
     userIds,
     redisProbeSockets,
     close: () =>

@@ -13,6 +13,7 @@ import type { EventPublisher } from './publisher.js';
 import { demoDataRouter } from './routes/demo-data.js';
 import { eventsRouter } from './routes/events.js';
 import { followsRouter } from './routes/follows.js';
+import { IntakeKeys, requireIntakeKey, warnIfIntakeOpen } from './intake-key.js';
 import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
 import { preferencesRouter } from './routes/preferences.js';
@@ -43,6 +44,11 @@ export function createApp(deps: ProducerDeps): Express {
   // After the ops routes (never limited) and CORS (so a browser can read the 429).
   app.use(rateLimit(config, { redis: infra.redis, logger, metrics }));
 
+  // Writes that notify other users take the backend's API key; reads take the user's token.
+  const intakeKeys = new IntakeKeys(config.intake.apiKeys);
+  warnIfIntakeOpen(intakeKeys, logger);
+  const intakeKey = requireIntakeKey(intakeKeys);
+
   // Routers, one per concern.
   app.use(
     eventsRouter(
@@ -52,6 +58,7 @@ export function createApp(deps: ProducerDeps): Express {
         batchMaxBodyBytes: config.http.batchMaxBodyBytes,
         batchMaxEvents: config.pipeline.batchMaxEvents,
       },
+      intakeKey,
     ),
   );
   app.use(demoDataRouter(infra.models));
@@ -64,7 +71,7 @@ export function createApp(deps: ProducerDeps): Express {
   });
   app.use(preferencesRouter({ config, tokens, store: preferences }));
   app.use(notificationsRouter({ config, tokens, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger) }));
-  app.use(followsRouter({ config, tokens, models: infra.models, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
+  app.use(followsRouter({ config, tokens, models: infra.models, intakeKey, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(logger, metrics, config.http.retryAfterSeconds));

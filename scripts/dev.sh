@@ -25,6 +25,15 @@ export LOG_PRETTY=${LOG_PRETTY:-true}
 # Dev mode lets Postman and wscat authenticate with a bare userId; never the production default.
 export WS_AUTH_MODE=${WS_AUTH_MODE:-dev}
 echo "dev: WS_AUTH_MODE=$WS_AUTH_MODE (a bare {\"type\":\"AUTH\",\"userId\":\"user1\"} is accepted)"
+# Event intake takes an API key (docs/security.md "Intake API keys"). This one is public (the
+# Postman environment and the demo page use it too; shared/config.ts DEV_INTAKE_API_KEY), so
+# production refuses it. A key you set yourself is used instead and never printed.
+if [[ -z "${INTAKE_API_KEYS:-}" ]]; then
+  export INTAKE_API_KEYS=dev-only-intake-api-key-change-me-0123456789
+  echo "dev: intake key $INTAKE_API_KEYS (send Authorization: ApiKey <key> to POST /events)"
+else
+  echo "dev: INTAKE_API_KEYS is set; send one of its keys as Authorization: ApiKey <key>"
+fi
 
 pids=()
 start() {

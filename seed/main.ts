@@ -35,6 +35,10 @@ try {
     '',
     `Demo users seeded. Producer: http://localhost:${producerPort}  WebSocket: ws://localhost:${wsPort}`,
     `WS_AUTH_MODE=${config.auth.mode}${config.auth.mode === 'dev' ? ' (a bare {"type":"AUTH","userId":"user1"} is accepted)' : ''}`,
+    // Never the key itself: this may run against a real deployment's configuration.
+    config.intake.apiKeys.length > 0
+      ? 'Events: send Authorization: ApiKey <one of INTAKE_API_KEYS> (npm run dev printed its development key)'
+      : 'Events: INTAKE_API_KEYS is unset, so event intake is open (refused in production)',
   ];
   // Tokens can be minted here only when JWT_SECRET verifies them; an auth server's key signs its own.
   if (config.auth.token.key.kind !== 'secret') {

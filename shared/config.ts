@@ -80,6 +80,11 @@ export interface Config {
     /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
     token: TokenRules;
   };
+  /**
+   * Keys the callers of event intake present as `Authorization: ApiKey <key>` (producer/intake-key.ts).
+   * More than one while a key is rotated; empty means intake is open, which production refuses.
+   */
+  intake: { apiKeys: string[] };
   pipeline: {
     consumerPrefetch: number;
     /** Events the consumer commits in one pipeline at most. */
@@ -138,6 +143,11 @@ export interface Config {
 
 /** Used only outside production so `npm run dev` works without setup; production refuses it. */
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
+
+/** The intake key `npm run dev` and the Postman environment use; production refuses it. */
+export const DEV_INTAKE_API_KEY = 'dev-only-intake-api-key-change-me-0123456789';
+/** 32 base64 characters carry 192 bits (`openssl rand -base64 32` prints 44); shorter is refused in production. */
+export const MIN_INTAKE_API_KEY_LENGTH = 32;
 
 const port = () => Joi.number().integer().min(0).max(65535);
 const positiveInt = () => Joi.number().integer().min(1);
@@ -207,6 +217,9 @@ const envSchema = Joi.object({
   // 30 days at most: a longer-lived token is a password that cannot be changed.
   JWT_MAX_LIFETIME_SECONDS: positiveInt().max(30 * 24 * 3600).default(24 * 3600),
   JWT_CLOCK_TOLERANCE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
+  // Comma-separated. The keys themselves are checked in loadConfig, whose messages never repeat a
+  // value (Joi's pattern message would print the whole list to the start-up log).
+  INTAKE_API_KEYS: Joi.string().max(4096),
 
   CONSUMER_PREFETCH: positiveInt().max(10_000).default(512),
   CONSUMER_BATCH_MAX: positiveInt().max(10_000).default(256),
@@ -266,12 +279,48 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** `INTAKE_API_KEYS`: comma-separated, blanks around a key ignored, so `new,old` reads naturally. */
+export function parseKeyList(raw: string | undefined): string[] {
+  return raw === undefined ? [] : raw.split(',').map((k) => k.trim()).filter(Boolean);
+}
+
+/** A key travels in a header and is listed with commas: printable ASCII, no space, no comma. */
+const KEY_CHARACTERS = /^[\x21-\x2b\x2d-\x7e]+$/;
+
+/**
+ * What is wrong with INTAKE_API_KEYS, naming keys by position only: a key, even a rejected one,
+ * must never reach a log. `required` is false outside production and for services that do not
+ * take events.
+ */
+function intakeKeyProblems(raw: string | undefined, keys: string[], production: boolean, required: boolean): string[] {
+  if (raw !== undefined && keys.length === 0) return ['INTAKE_API_KEYS: is set but holds no key'];
+  if (keys.length === 0) {
+    return required
+      ? ['INTAKE_API_KEYS: required in production: event intake would accept events from anyone (docs/security.md "Intake API keys" says how to create one)']
+      : [];
+  }
+  const problems: string[] = [];
+  keys.forEach((key, i) => {
+    const which = `key ${i + 1} of ${keys.length}`;
+    if (!KEY_CHARACTERS.test(key)) problems.push(`INTAKE_API_KEYS: ${which} has characters other than printable ASCII (no spaces, no commas)`);
+    if (!production) return;
+    if (key === DEV_INTAKE_API_KEY) problems.push(`INTAKE_API_KEYS: ${which} is the built-in development key, which is public; create a key of your own`);
+    else if (key.length < MIN_INTAKE_API_KEY_LENGTH) problems.push(`INTAKE_API_KEYS: ${which} is shorter than ${MIN_INTAKE_API_KEY_LENGTH} characters`);
+  });
+  return problems;
+}
+
 /** Treats empty strings as unset: Railway and .env files often carry `VAR=`. */
 function withoutEmpty(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * `service` is the service the config is loaded for (else SERVICE): only the producer takes
+ * events, so only it must hold an intake key in production; the other services never see one.
+ * Unknown (a tool, a test) counts as the producer, so nothing is let through by omission.
+ */
+export function loadConfig(env: Env = process.env, service?: ServiceName): Config {
   const { value: v, error } = envSchema.validate(withoutEmpty(env));
   if (error) {
     throw new ConfigError(error.details.map((d) => `${String(d.path.join('.'))}: ${d.message}`));
@@ -285,7 +334,8 @@ export function loadConfig(env: Env = process.env): Config {
     // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
     problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
   }
-  if (v.NODE_ENV === 'production' && v.JWT_SECRET === DEV_JWT_SECRET) {
+  const production = v.NODE_ENV === 'production';
+  if (production && v.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
   }
   const tokenKey = readKeySource(v);
@@ -294,6 +344,18 @@ export function loadConfig(env: Env = process.env): Config {
     // Node refuses a headers timeout longer than the whole request's.
     problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');
   }
+  if (production && v.WS_AUTH_MODE === 'dev') {
+    problems.push('WS_AUTH_MODE: dev accepts a bare userId without a token, so anyone could read any user\'s notifications; production needs token');
+  }
+  const corsOrigins = v.CORS_ORIGINS ? String(v.CORS_ORIGINS).split(',').map((o: string) => o.trim()).filter(Boolean) : [];
+  if (production && corsOrigins.includes('*')) {
+    // producer/cors.ts answers `*` by echoing whatever origin asks, so every website could send
+    // requests carrying a user's token (or an intake key) from a browser and read the answers.
+    problems.push('CORS_ORIGINS: * lets any website call the API with a user\'s token and read the answers; list the allowed origins');
+  }
+  const intakeKeys = parseKeyList(v.INTAKE_API_KEYS);
+  const takesEvents = (service ?? v.SERVICE ?? 'producer') === 'producer';
+  problems.push(...intakeKeyProblems(v.INTAKE_API_KEYS, intakeKeys, production, production && takesEvents));
   const largestAck = ackFrameBytes(v.WS_MAX_ACK_BATCH);
   if (largestAck > v.WS_MAX_FRAME_BYTES) {
     problems.push(
@@ -317,7 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxBodyBytes: v.BATCH_MAX_BODY_BYTES,
       retryAfterSeconds: v.RETRY_AFTER_SECONDS,
       cors: {
-        origins: v.CORS_ORIGINS ? String(v.CORS_ORIGINS).split(',').map((o: string) => o.trim()).filter(Boolean) : [],
+        origins: corsOrigins,
         allowLocalhost: v.CORS_ORIGINS === undefined && v.NODE_ENV !== 'production',
       },
       headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
@@ -355,6 +417,7 @@ export function loadConfig(env: Env = process.env): Config {
         clockToleranceSeconds: v.JWT_CLOCK_TOLERANCE_SECONDS,
       },
     },
+    intake: { apiKeys: intakeKeys },
     pipeline: {
       consumerPrefetch: v.CONSUMER_PREFETCH,
       consumerBatchMax: v.CONSUMER_BATCH_MAX,

@@ -19,7 +19,8 @@ export type Bootstrap = (config: Config, logger: Logger) => Promise<ServiceHandl
 export async function runService(name: ServiceName, bootstrap: Bootstrap): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    // Undefined env: the process environment (config.ts is the one place that reads it).
+    config = loadConfig(undefined, name);
   } catch (err) {
     process.stderr.write(`${name}: ${errorMessage(err)}\n`);
     process.exit(1);

@@ -15,13 +15,25 @@ function publicDir(): string {
 }
 
 /**
- * The demo inbox page at `/`: static files plus what the page must know from the server: its
- * auth mode (the page signs in with a bare userId, so it needs WS_AUTH_MODE=dev) and the most
- * ids one ACK frame may carry (it acknowledges everything on screen at once).
+ * The key the page fires its sample events with, or undefined. Only where the page works at all
+ * (WS_AUTH_MODE=dev, which production refuses) and never in production: anyone who can open the
+ * page can read it, which in dev mode is no more than they can already do (read any inbox).
  */
-export function mountDemoPage(app: Express, config: Pick<Config, 'auth' | 'ws'>): void {
+export function demoIntakeKey(config: Pick<Config, 'nodeEnv' | 'auth' | 'intake'>): string | undefined {
+  if (config.nodeEnv === 'production' || config.auth.mode !== 'dev') return undefined;
+  return config.intake.apiKeys[0];
+}
+
+/**
+ * The demo inbox page at `/`: static files plus what the page must know from the server: its
+ * auth mode (the page signs in with a bare userId, so it needs WS_AUTH_MODE=dev), the most ids
+ * one ACK frame may carry (it acknowledges everything on screen at once) and, in development,
+ * the producer's intake key for its "Simulate activity" button (without one the page asks).
+ */
+export function mountDemoPage(app: Express, config: Pick<Config, 'nodeEnv' | 'auth' | 'ws' | 'intake'>): void {
   app.get('/demo-config.json', (_req, res) => {
-    res.json({ authMode: config.auth.mode, maxAckBatch: config.ws.maxAckBatch });
+    res.set('Cache-Control', 'no-store');
+    res.json({ authMode: config.auth.mode, maxAckBatch: config.ws.maxAckBatch, intakeApiKey: demoIntakeKey(config) });
   });
   app.use(express.static(publicDir(), { index: 'index.html', maxAge: '5m' }));
 }

@@ -55,7 +55,7 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     h.log(`fanout: ${author} posts ${postId}`);
     const res = await fetch(`http://127.0.0.1:${stack.services.producer.port}/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(stack.intakeKey === undefined ? {} : { authorization: `ApiKey ${stack.intakeKey}` }) },
       body: JSON.stringify({ type: 'POST', actorId: author, postId, eventId: postId }),
     });
     if (res.status !== 202) throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { acceptBatch } from '../accept-batch.js';
 import { acceptEvent, type AcceptDeps } from '../accept-event.js';
 import { HttpError, requireJson } from '../http-errors.js';
@@ -13,23 +13,26 @@ function idempotencyKey(header: string | undefined): string | undefined {
   return header === undefined || header === '' ? undefined : header;
 }
 
-/** POST /events, POST /like (the legacy Postman body) and POST /events/batch. */
-export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions): Router {
+/**
+ * POST /events, POST /like (the legacy Postman body) and POST /events/batch, each behind
+ * `intakeKey` (producer/intake-key.ts), which runs before the body is read.
+ */
+export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, intakeKey: RequestHandler): Router {
   const router = Router();
   const json = express.json({ limit: options.maxBodyBytes, strict: false });
   const batchJson = express.json({ limit: options.batchMaxBodyBytes, strict: false });
 
-  router.post('/events/batch', requireJson, batchJson, async (req, res) => {
+  router.post('/events/batch', intakeKey, requireJson, batchJson, async (req, res) => {
     const result = await acceptBatch(deps, req.body, options.batchMaxEvents);
     if (result.accepted === 0 && result.failed > 0) res.set('Retry-After', String(deps.retryAfterSeconds));
     res.status(result.accepted === 0 && result.failed > 0 ? 503 : 200).json(result);
   });
 
-  router.post('/events', requireJson, json, async (req, res) => {
+  router.post('/events', intakeKey, requireJson, json, async (req, res) => {
     res.status(202).json(await acceptEvent(deps, req.body, idempotencyKey(req.get('Idempotency-Key'))));
   });
 
-  router.post('/like', requireJson, json, async (req, res) => {
+  router.post('/like', intakeKey, requireJson, json, async (req, res) => {
     const body: unknown = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'validation_failed', 'the request body is not a valid event', {

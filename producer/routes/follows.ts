@@ -1,4 +1,4 @@
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import Joi from 'joi';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
@@ -13,6 +13,8 @@ export interface FollowsRouterDeps {
   config: Pick<Config, 'auth'>;
   tokens: TokenVerifier;
   models: Models;
+  /** producer/intake-key.ts: following notifies another user; unfollowing changes what reaches them. */
+  intakeKey: RequestHandler;
   accept: AcceptDeps;
 }
 
@@ -39,8 +41,12 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T 
 }
 
 /**
- * The follow graph over HTTP. Changing a user's follows needs that user's token (dev mode:
- * open); reading anyone's followers or following needs any valid token.
+ * The follow graph over HTTP. Following and unfollowing are the application's backend mirroring
+ * its own social graph, as a FOLLOW or UNFOLLOW event on POST /events does: they send the
+ * followed user a notification (or change whom the actor's posts reach), so they take the intake
+ * API key, for any :userId. Muting is the follower's own notification setting, like
+ * preferences: it needs that user's token (dev mode: open). Reading anyone's followers or
+ * following needs any valid token.
  */
 export function followsRouter(deps: FollowsRouterDeps): Router {
   const router = Router();
@@ -48,7 +54,7 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
   const json = express.json({ limit: '4kb' });
   const followDeps = { ...deps.accept, follows: deps.models.Follow };
 
-  router.post('/users/:userId/follows', auth, requireSameUser, requireJson, json, async (req, res) => {
+  router.post('/users/:userId/follows', deps.intakeKey, requireJson, json, async (req, res) => {
     const { userId } = validate<{ userId: string }>(userParams, req.params, 'path');
     const { targetId } = validate<{ targetId: string }>(followBody, req.body, 'request body');
     const result = await follow(followDeps, userId, targetId);
@@ -61,7 +67,7 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
     res.json(await mute(followDeps, userId, targetId, muted));
   });
 
-  router.delete('/users/:userId/follows/:targetId', auth, requireSameUser, async (req, res) => {
+  router.delete('/users/:userId/follows/:targetId', deps.intakeKey, async (req, res) => {
     const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
     res.json(await unfollow(followDeps, userId, targetId));
   });

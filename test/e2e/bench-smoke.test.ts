@@ -167,6 +167,8 @@ describe('npm run bench (smoke)', () => {
     assert.equal(parseOptions([]).agedNotifications, 0);
     assert.throws(() => parseOptions(['--help']), (e: unknown) => e instanceof HelpRequested && /--aged-notifications N/.test(e.message));
     assert.throws(() => parseOptions(['--scenario', 'fanout', '--followers', '10', '--connected', '20']), /cannot exceed --followers/);
+    assert.equal(parseOptions(['--intake-key', 'bench-key-0123456789']).intakeKey, 'bench-key-0123456789');
+    assert.throws(() => parseOptions(['--intake-key', 'two,keys']), (e: unknown) => e instanceof OptionsError && !e.message.includes('two,keys'));
     assert.deepEqual(
       { ...parseOptions(['--scenario', 'max', '--rate', '500', '--no-build']) },
       { ...DEFAULTS, scenario: 'max', rate: 500, build: false },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -22,7 +23,9 @@ describe('the demo inbox page in a real browser', () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    p = await startPipeline('demopage', { WS_AUTH_MODE: 'dev' });
+    // The producer takes an intake key: the page's button fires events with the one the
+    // ws-server serves it in development.
+    p = await startPipeline('demopage', { WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: randomBytes(32).toString('base64url') });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -55,7 +58,9 @@ describe('the demo inbox page in a real browser', () => {
     }, { what: 'the ACK recorded by the server' });
     assert.ok(timeline.sent);
 
-    // The page's own button fires an event through the producer (CORS): a security alert, styled urgent.
+    // The page's own button fires an event through the producer (CORS, with the intake key it was
+    // served, so no key field is shown): a security alert, styled urgent.
+    assert.equal(await page.locator('#key-field').isVisible(), false);
     await page.locator('#actor').selectOption('user3');
     await page.locator('#type').selectOption('SECURITY');
     await page.locator('#send').click();
@@ -86,6 +91,8 @@ describe('the demo inbox page in a real browser', () => {
       await tokenPage.goto(`http://127.0.0.1:${ws.port}/?api=${encodeURIComponent(p.producerUrl)}`);
       await tokenPage.locator('#banner').filter({ hasText: 'WS_AUTH_MODE=dev' }).waitFor();
       assert.equal(await tokenPage.locator('#state').getAttribute('data-state'), 'error');
+      // No key is served outside dev mode: the page asks for one instead.
+      assert.equal(await tokenPage.locator('#key-field').isVisible(), true);
       await tokenPage.close();
     } finally {
       await ws.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
-import { SERVICE_NAMES } from '../../shared/config.js';
+import { DEV_INTAKE_API_KEY, SERVICE_NAMES } from '../../shared/config.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { ROOT } from '../helpers/process.js';
@@ -50,6 +50,17 @@ describe('the dev runner', () => {
       });
       assert.match(output, /dev: WS_AUTH_MODE=dev/);
       assert.match(output, /\[seed\]\s+npx wscat -c ws:\/\/localhost:/);
+
+      // Intake takes the development key the runner prints (the README's curl sends it), and only it.
+      assert.ok(output.includes(`dev: intake key ${DEV_INTAKE_API_KEY}`));
+      const postEvent = (headers: Record<string, string>) =>
+        fetch(`http://127.0.0.1:${ports.get('producer')}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post3' }),
+        });
+      assert.equal((await postEvent({})).status, 401);
+      assert.equal((await postEvent({ authorization: `ApiKey ${DEV_INTAKE_API_KEY}` })).status, 202);
 
       process.kill(-dev.pid!, 'SIGINT');
       // 'close', not 'exit': the last log lines may still be in the pipe when bash exits.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
@@ -12,14 +13,22 @@ import { WsTestClient } from '../helpers/ws-client.js';
 /*
  * Secrets never reach the logs. The four built services run at debug level through a session
  * that handles every kind of credential (the broker password in RABBITMQ_URL, the JWT secret,
- * user tokens on HTTP and on the socket, forged tokens), then their whole output is scanned.
+ * the intake API keys, user tokens on HTTP and on the socket, forged tokens and keys), then their
+ * whole output is scanned.
  */
 const JWT_SECRET = 'secret-scan-jwt-secret-0123456789-abcdefghijklmnop';
-const { env, config } = testEnv('secrets', { JWT_SECRET, LOG_LEVEL: 'debug', WS_AUTH_MODE: 'token' });
+const INTAKE_KEY = randomBytes(32).toString('base64');
+const OLD_INTAKE_KEY = randomBytes(32).toString('base64url');
+const { env, config } = testEnv('secrets', {
+  JWT_SECRET,
+  LOG_LEVEL: 'debug',
+  WS_AUTH_MODE: 'token',
+  INTAKE_API_KEYS: `${INTAKE_KEY},${OLD_INTAKE_KEY}`,
+});
 
 describe('no secret in any log line', () => {
   const running: RunningService[] = [];
-  const secrets: string[] = [JWT_SECRET, 'guest:guest'];
+  const secrets: string[] = [JWT_SECRET, 'guest:guest', INTAKE_KEY, OLD_INTAKE_KEY];
 
   before(async () => {
     for (const name of SERVICE_NAMES) running.push(await startBuilt(name, env));
@@ -37,12 +46,19 @@ describe('no secret in any log line', () => {
 
     const [client] = await WsTestClient.authed(port('ws-server'), { token });
     const producer = `http://127.0.0.1:${port('producer')}`;
-    const posted = await fetch(`${producer}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post1' }),
-    });
-    assert.equal(posted.status, 202);
+    const postEvent = (authorization: string) =>
+      fetch(`${producer}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post1' }),
+      });
+    // Refused credentials first: a wrong key (close to a real one), a user's token on intake.
+    const wrongKey = `${INTAKE_KEY.slice(0, -4)}AAAA`;
+    secrets.push(wrongKey);
+    assert.equal((await postEvent(`ApiKey ${wrongKey}`)).status, 401);
+    assert.equal((await postEvent(`Bearer ${token}`)).status, 401);
+    assert.equal((await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `ApiKey ${INTAKE_KEY}` } })).status, 401);
+    assert.equal((await postEvent(`ApiKey ${OLD_INTAKE_KEY}`)).status, 202);
     const [n] = await client.waitForNotifications(1);
     client.send({ type: 'ACK', notificationId: n!.notification.id });
     await client.next('ACKED');
@@ -79,7 +95,7 @@ describe('JWT secret rules', () => {
     assert.match(problemsOf({ NODE_ENV: 'production' }).join(), /JWT_SECRET: .*required/);
     assert.match(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) }).join(), /JWT_SECRET: .*at least 32/);
     assert.match(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET }).join(), /JWT_SECRET: .*development secret/);
-    assert.deepEqual(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32) }), []);
+    assert.deepEqual(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32), INTAKE_API_KEYS: 'k'.repeat(32) }), []);
   });
 
   it('a production service without a secret stops at start-up, naming the variable', async () => {
@@ -88,5 +104,17 @@ describe('JWT secret rules', () => {
     const [code] = (await once(proc, 'exit')) as [number | null];
     assert.equal(code, 1);
     assert.match(output(), /JWT_SECRET/);
+  });
+
+  it('a production producer without an intake key, or with a short one, stops at start-up naming INTAKE_API_KEYS and never prints the key', async () => {
+    const { INTAKE_API_KEYS: _omitted, ...rest } = env;
+    const shortKey = 'short-but-secret-intake-key';
+    for (const vars of [{}, { INTAKE_API_KEYS: `${INTAKE_KEY},${shortKey}` }] as Array<Record<string, string>>) {
+      const { proc, output } = spawnBuilt('producer', { ...rest, ...vars, NODE_ENV: 'production' });
+      const [code] = (await once(proc, 'exit')) as [number | null];
+      assert.equal(code, 1);
+      assert.match(output(), /INTAKE_API_KEYS/);
+      assert.ok(!output().includes(shortKey) && !output().includes(INTAKE_KEY), 'the start-up error repeats a key');
+    }
   });
 });

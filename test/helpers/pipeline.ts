@@ -13,13 +13,22 @@ import { cleanupTestResources } from './cleanup.js';
 import { testEnv } from './config.js';
 import { testLogger } from './logger.js';
 
+/** `Authorization: ApiKey <first key>`, or nothing when intake is open. */
+export function intakeAuthorization(config: Pick<Config, 'intake'>): Record<string, string> {
+  const key = config.intake.apiKeys[0];
+  return key === undefined ? {} : { authorization: `ApiKey ${key}` };
+}
+
 export interface Pipeline {
   config: Config;
   env: Record<string, string>;
   producerUrl: string;
   wsPort: number;
   token(userId: string): Promise<string>;
-  /** POSTs JSON to the producer and returns status and parsed body. */
+  /**
+   * POSTs JSON to the producer and returns status and parsed body; with INTAKE_API_KEYS set it
+   * sends the first key, unless `headers` carry an authorization of their own.
+   */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
   /** GETs (or another method) from the producer as `userId`, with a bearer token. */
   request(method: string, path: string, userId: string): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -65,7 +74,7 @@ export async function startPipeline(name: string, overrides: Record<string, stri
     producerUrl,
     wsPort: ws.port,
     token,
-    post: (path, body, headers) => call('POST', path, body, headers),
+    post: (path, body, headers = {}) => call('POST', path, body, { ...intakeAuthorization(config), ...headers }),
     request: async (method, path, userId) => call(method, path, undefined, { authorization: `Bearer ${await token(userId)}` }),
     close: async () => {
       await runAll([() => producer.close(), () => ws.close(), () => consumer.close(), () => jobs.close()]);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { after, before, describe, it } from 'node:test';
 import { readPending } from '../helpers/buffer.js';
@@ -6,11 +7,13 @@ import { findFollow, models, type Models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { testLogger } from '../helpers/logger.js';
-import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { intakeAuthorization, startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
 import { crowdFollowerId, demoFollowEdges, seedFollowGraph } from '../../seed/follows.js';
 
 type Json = Record<string, unknown>;
+/** Following and unfollowing are the application backend's, with the intake API key. */
+const BACKEND = 'backend';
 
 /** The follow graph's HTTP API, the FOLLOW/UNFOLLOW events, and the seed's follow graph. */
 describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
@@ -19,7 +22,7 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
   let mongo: Connection;
   let m: Models;
   before(async () => {
-    p = await startPipeline('followsapi');
+    p = await startPipeline('followsapi', { INTAKE_API_KEYS: randomBytes(32).toString('base64url') });
     redis = await connectRedis(p.config, testLogger, 'test');
     mongo = await connectMongo(p.config, testLogger);
     m = models(mongo);
@@ -32,14 +35,15 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
 
   async function call(method: string, path: string, asUser: string | null, body?: unknown): Promise<{ status: number; body: Json }> {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-    if (asUser !== null) headers.authorization = `Bearer ${await p.token(asUser)}`;
+    if (asUser === BACKEND) Object.assign(headers, intakeAuthorization(p.config));
+    else if (asUser !== null) headers.authorization = `Bearer ${await p.token(asUser)}`;
     const res = await fetch(`${p.producerUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
   }
 
   it('follows over HTTP: records the edge at once, notifies the followed user once, and a repeat changes nothing', async () => {
-    const res = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user4' });
+    const res = await call('POST', '/users/user3/follows', BACKEND, { targetId: 'user4' });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.followerId, 'user3');
     assert.equal(res.body.followeeId, 'user4');
@@ -54,31 +58,33 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal(pending.length, 1);
     assert.equal(pending[0]!.message, 'Linus started following you');
 
-    const again = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user4' });
+    const again = await call('POST', '/users/user3/follows', BACKEND, { targetId: 'user4' });
     assert.equal(again.status, 200);
     assert.equal(again.body.eventId, null);
     assert.equal(await m.Follow.countDocuments({ followerId: 'user3', followeeId: 'user4' }), 1);
   });
 
   it('refuses bad follow requests with a clear error', async () => {
-    const self = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user3' });
+    const self = await call('POST', '/users/user3/follows', BACKEND, { targetId: 'user3' });
     assert.equal(self.status, 400);
     assert.equal(self.body.error, 'validation_failed');
 
-    const noTarget = await call('POST', '/users/user3/follows', 'user3', { target: 'user4' });
+    const noTarget = await call('POST', '/users/user3/follows', BACKEND, { target: 'user4' });
     assert.equal(noTarget.status, 400);
     const fields = (noTarget.body.details as Json[]).map((d) => d.field).sort();
     assert.deepEqual(fields, ['target', 'targetId']);
 
-    const otherUser = await call('POST', '/users/user3/follows', 'user5', { targetId: 'user4' });
-    assert.equal(otherUser.status, 403);
-
-    const noToken = await call('POST', '/users/user3/follows', null, { targetId: 'user4' });
-    assert.equal(noToken.status, 401);
+    // A user's token, even the follower's own, cannot notify someone else; nor can no credential.
+    const ownToken = await call('POST', '/users/user3/follows', 'user3', { targetId: 'user5' });
+    assert.equal(ownToken.status, 401);
+    assert.equal((await call('DELETE', '/users/user3/follows/user4', 'user3')).status, 401);
+    const noKey = await call('POST', '/users/user3/follows', null, { targetId: 'user5' });
+    assert.equal(noKey.status, 401);
+    assert.equal(await findFollow(m.Follow, 'user3', 'user5'), null);
 
     const notJson = await fetch(`${p.producerUrl}/users/user3/follows`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await p.token('user3')}`, 'content-type': 'text/plain' },
+      headers: { ...intakeAuthorization(p.config), 'content-type': 'text/plain' },
       body: 'user4',
     });
     assert.equal(notJson.status, 415);
@@ -88,7 +94,7 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
   });
 
   it('mutes, unmutes and unfollows; a missing edge is a 404', async () => {
-    assert.equal((await call('POST', '/users/user6/follows', 'user6', { targetId: 'user7' })).status, 201);
+    assert.equal((await call('POST', '/users/user6/follows', BACKEND, { targetId: 'user7' })).status, 201);
     const muted = await call('PUT', '/users/user6/follows/user7', 'user6', { muted: true });
     assert.equal(muted.status, 200);
     assert.equal(muted.body.muted, true);
@@ -104,11 +110,11 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
 
     assert.equal((await call('PUT', '/users/user6/follows/user9', 'user6', { muted: true })).status, 404);
 
-    const gone = await call('DELETE', '/users/user6/follows/user7', 'user6');
+    const gone = await call('DELETE', '/users/user6/follows/user7', BACKEND);
     assert.equal(gone.status, 200);
     assert.equal(typeof gone.body.eventId, 'string');
     assert.equal(await findFollow(m.Follow, 'user6', 'user7'), null);
-    const twice = await call('DELETE', '/users/user6/follows/user7', 'user6');
+    const twice = await call('DELETE', '/users/user6/follows/user7', BACKEND);
     assert.equal(twice.status, 404);
     assert.equal(twice.body.error, 'not_following');
   });

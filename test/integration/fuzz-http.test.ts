@@ -14,7 +14,13 @@ import { testLogger } from '../helpers/logger.js';
  * a 5xx, the producer stays up, and nothing reaches the events queue. No consumer runs here, so
  * the queue's depth counts everything the producer published.
  */
-const { config } = testEnv('fuzzhttp', { MAX_BODY_BYTES: '8192', BATCH_MAX_BODY_BYTES: '16384', BATCH_MAX_EVENTS: '20' });
+const INTAKE_KEY = 'fuzz-intake-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+const { config } = testEnv('fuzzhttp', {
+  MAX_BODY_BYTES: '8192',
+  BATCH_MAX_BODY_BYTES: '16384',
+  BATCH_MAX_EVENTS: '20',
+  INTAKE_API_KEYS: INTAKE_KEY,
+});
 const NUM_RUNS = 400;
 
 let producer: ProducerService;
@@ -44,7 +50,9 @@ function assertClearRejection(a: Answer, what: string): void {
   assert.ok(typeof a.body.message === 'string' && a.body.message.length > 0, `${what}: a readable message`);
 }
 
-const json = { 'content-type': 'application/json' };
+// Body fuzzing goes past the intake key to validation; the key itself is fuzzed on its own below.
+const apiKey = { authorization: `ApiKey ${INTAKE_KEY}` };
+const json = { 'content-type': 'application/json', ...apiKey };
 const valid = { type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post1' };
 const required = Object.keys(valid) as (keyof typeof valid)[];
 
@@ -122,7 +130,7 @@ describe('HTTP fuzzing of every endpoint', () => {
         fc.asyncProperty(
           fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', ''),
           async (type) => {
-            const answer = await send('POST', path, JSON.stringify(valid), type ? { 'content-type': type } : {});
+            const answer = await send('POST', path, JSON.stringify(valid), { ...apiKey, ...(type ? { 'content-type': type } : {}) });
             assertClearRejection(answer, type);
             assert.equal(answer.status, 415);
           },
@@ -131,6 +139,37 @@ describe('HTTP fuzzing of every endpoint', () => {
       );
     });
   }
+
+  it('the intake routes refuse every generated credential but the key itself with a 401, and a user token too', async () => {
+    const printable = (s: string) => s.replace(/[^\x21-\x7e]/g, 'a');
+    const nearKey = fc.oneof(
+      fc.nat({ max: INTAKE_KEY.length - 1 }).map((i) => `${INTAKE_KEY.slice(0, i)}${INTAKE_KEY[i] === 'Z' ? 'Y' : 'Z'}${INTAKE_KEY.slice(i + 1)}`),
+      fc.nat({ max: INTAKE_KEY.length - 1 }).map((n) => INTAKE_KEY.slice(0, n)),
+      fc.string({ minLength: 1, maxLength: 10 }).map((tail) => `${INTAKE_KEY}${printable(tail)}`),
+      fc.constant(INTAKE_KEY.toUpperCase()),
+    );
+    const credential = fc.oneof(
+      fc.constant(undefined),
+      fc.string({ maxLength: 200 }).map(printable),
+      fc.string({ minLength: 1, maxLength: 200 }).map((s) => `ApiKey ${printable(s)}`),
+      nearKey.map((k) => `ApiKey ${k}`),
+      fc.constantFrom(`Bearer ${INTAKE_KEY}`, `Basic ${INTAKE_KEY}`, INTAKE_KEY, `ApiKey  ${INTAKE_KEY} ${INTAKE_KEY}`),
+      fc.constant('user token'),
+    );
+    const route = fc.constantFrom(['/events', JSON.stringify(valid)], ['/like', JSON.stringify(valid)], ['/events/batch', JSON.stringify({ events: [valid] })]);
+    await fc.assert(
+      fc.asyncProperty(route, credential, async ([path, body], generated) => {
+        const authorization = generated === 'user token' ? `Bearer ${token}` : generated;
+        const answer = await send('POST', path, body, { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) });
+        assertClearRejection(answer, `${path} with ${String(authorization).slice(0, 60)}`);
+        assert.equal(answer.status, 401, `${path} with ${String(authorization).slice(0, 60)}: ${answer.status}`);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+    // The key opens nothing else: the read API answers it as it answers no token.
+    const read = await send('GET', '/users/user1/notifications', undefined, apiKey);
+    assert.equal(read.status, 401);
+  });
 
   it('POST /events: a malformed or conflicting Idempotency-Key is a 400', async () => {
     await fc.assert(

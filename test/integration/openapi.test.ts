@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Express } from 'express';
 import { parse } from 'yaml';
 import { createApp } from '../../producer/app.js';
+import { isIntakeKeyGuard } from '../../producer/intake-key.js';
 import { createProducerMetrics } from '../../producer/metrics.js';
 import { openApiPath } from '../../producer/openapi/document.js';
 import { eventComponentName, eventComponents } from '../../producer/openapi/event-components.js';
@@ -17,21 +18,29 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 
-const { config } = testEnv('openapi');
-type Spec = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+const { config } = testEnv('openapi', { INTAKE_API_KEYS: 'openapi-test-intake-key-0123456789abcdef' });
+type Operation = { responses: Record<string, unknown>; security?: Array<Record<string, unknown>> };
+type Spec = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
 const spec = parse(readFileSync(openApiPath(), 'utf8')) as Spec;
 
 interface Layer {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
+  route?: { path: string | string[]; methods: Record<string, boolean>; stack: Array<{ handle: unknown }> };
   handle?: { stack?: Layer[] };
 }
 
-/** Every `METHOD /path` the Express app routes, with `:param` written the OpenAPI way. */
-function routesOf(app: Express): string[] {
+/**
+ * Every `METHOD /path` the Express app routes, with `:param` written the OpenAPI way; with
+ * `guardedOnly`, only those behind the intake-key guard (producer/intake-key.ts).
+ */
+function routesOf(app: Express, guardedOnly = false): string[] {
   const out: string[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {
       if (layer.route) {
+        if (guardedOnly && !layer.route.stack.some((l) => isIntakeKeyGuard(l.handle))) continue;
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
         for (const path of paths) {
           for (const method of Object.keys(layer.route.methods)) {
@@ -110,6 +119,22 @@ describe('docs/openapi.yaml against the code', () => {
     }
   });
 
+  it('every route behind the intake key declares the intakeApiKey scheme and its 401, and no other route does', () => {
+    assert.ok(spec.components.securitySchemes.intakeApiKey, 'the scheme is declared');
+    const guarded = routesOf(app, true).sort();
+    assert.deepEqual(guarded, ['DELETE /users/{userId}/follows/{targetId}', 'POST /events', 'POST /events/batch', 'POST /like', 'POST /users/{userId}/follows']);
+    const declaring = Object.entries(spec.paths)
+      .flatMap(([path, ops]) => Object.entries(ops).filter(([m, op]) => m !== 'parameters' && op.security?.some((s) => 'intakeApiKey' in s)).map(([m]) => `${m.toUpperCase()} ${path}`))
+      .sort();
+    assert.deepEqual(declaring, guarded);
+    for (const route of guarded) {
+      const [method, path] = route.split(' ') as [string, string];
+      const op = spec.paths[path]![method.toLowerCase()]!;
+      assert.deepEqual(op.responses['401'], { $ref: '#/components/responses/IntakeUnauthorized' }, `${route} documents the intake 401`);
+      assert.ok(!op.security!.some((s) => 'bearer' in s), `${route} does not offer the bearer scheme`);
+    }
+  });
+
   it('the event bodies are exactly the Joi schemas (regenerate with `npx tsx scripts/openapi-events.ts`)', () => {
     const generated = eventComponents();
     for (const type of EVENT_TYPES) {
@@ -132,12 +157,14 @@ describe('docs/openapi.yaml against the code', () => {
     const preflight = (origin: string) =>
       fetch(`${base}/events`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
       });
     const local = await preflight('http://localhost:8080');
     assert.equal(local.status, 204);
     assert.equal(local.headers.get('access-control-allow-origin'), 'http://localhost:8080');
     assert.match(local.headers.get('access-control-allow-headers') ?? '', /Content-Type/);
+    // The demo page sends its intake key (Authorization: ApiKey) from another origin.
+    assert.match(local.headers.get('access-control-allow-headers') ?? '', /Authorization/);
     const foreign = await preflight('https://evil.example');
     assert.equal(foreign.headers.get('access-control-allow-origin'), null);
   });

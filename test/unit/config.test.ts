@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
-import { ConfigError, DEV_JWT_SECRET, loadConfig, servicePort } from '../../shared/config.js';
+import { ConfigError, DEV_INTAKE_API_KEY, DEV_JWT_SECRET, loadConfig, parseKeyList, servicePort } from '../../shared/config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -116,5 +116,79 @@ describe('config', () => {
     const problems = problemsOf({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /HTTP_HEADERS_TIMEOUT_MS \/ HTTP_REQUEST_TIMEOUT_MS/);
+  });
+});
+
+describe('production refuses unsafe settings, naming the variable', () => {
+  const STRONG_KEY = 'k'.repeat(43);
+  /** Everything production needs, so each test changes exactly one thing. */
+  const safe = { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32), INTAKE_API_KEYS: STRONG_KEY };
+
+  it('starts with a strong secret, an intake key, token mode and listed origins', () => {
+    const config = loadConfig({ ...safe, CORS_ORIGINS: 'https://app.example' });
+    assert.deepEqual(config.intake.apiKeys, [STRONG_KEY]);
+    assert.equal(config.auth.mode, 'token');
+  });
+
+  it('refuses a producer without INTAKE_API_KEYS', () => {
+    const { INTAKE_API_KEYS: _omitted, ...rest } = safe;
+    const problems = problemsOf(rest);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^INTAKE_API_KEYS: required in production/);
+    assert.match(problemsOf({ ...rest, SERVICE: 'producer' })[0]!, /^INTAKE_API_KEYS: /);
+    assert.match(problemsOf({ ...rest, INTAKE_API_KEYS: ' , ' })[0]!, /^INTAKE_API_KEYS: is set but holds no key/);
+  });
+
+  it('does not ask the services that take no events for a key (it never needs to reach them)', () => {
+    const { INTAKE_API_KEYS: _omitted, ...rest } = safe;
+    for (const service of ['consumer', 'ws-server', 'jobs'] as const) {
+      assert.deepEqual(loadConfig(rest, service).intake.apiKeys, []);
+      assert.deepEqual(loadConfig({ ...rest, SERVICE: service }).intake.apiKeys, []);
+    }
+  });
+
+  it('refuses a short key or the public development key, naming its position but never printing it', () => {
+    const short = 'Sh0rt-but-secret-k3y';
+    const problems = problemsOf({ ...safe, INTAKE_API_KEYS: `${STRONG_KEY},${short}` });
+    assert.deepEqual(problems, ['INTAKE_API_KEYS: key 2 of 2 is shorter than 32 characters']);
+    const dev = problemsOf({ ...safe, INTAKE_API_KEYS: DEV_INTAKE_API_KEY });
+    assert.match(dev[0]!, /^INTAKE_API_KEYS: key 1 of 1 is the built-in development key/);
+    const bad = problemsOf({ ...safe, INTAKE_API_KEYS: `${STRONG_KEY}\u00e9` });
+    assert.match(bad[0]!, /^INTAKE_API_KEYS: key 1 of 1 has characters other than printable ASCII/);
+    for (const p of [...problems, ...dev, ...bad]) {
+      assert.ok(!p.includes(short) && !p.includes(DEV_INTAKE_API_KEY) && !p.includes(STRONG_KEY), `a problem repeats a key: ${p}`);
+    }
+  });
+
+  it('outside production a key of any length is enforced, and none leaves intake open', () => {
+    assert.deepEqual(loadConfig({ INTAKE_API_KEYS: 'short' }).intake.apiKeys, ['short']);
+    assert.deepEqual(loadConfig({ INTAKE_API_KEYS: DEV_INTAKE_API_KEY }).intake.apiKeys, [DEV_INTAKE_API_KEY]);
+    assert.deepEqual(loadConfig({}).intake.apiKeys, []);
+    assert.match(problemsOf({ INTAKE_API_KEYS: 'has space,ok' })[0]!, /^INTAKE_API_KEYS: key 1 of 2 has characters/);
+  });
+
+  it('parses the list for rotation: comma-separated, blanks trimmed, empty entries dropped, order kept', () => {
+    assert.deepEqual(parseKeyList(' new-key , old-key ,'), ['new-key', 'old-key']);
+    assert.deepEqual(parseKeyList(',,'), []);
+    assert.deepEqual(parseKeyList(undefined), []);
+    assert.deepEqual(loadConfig({ ...safe, INTAKE_API_KEYS: `${'a'.repeat(32)},${'b'.repeat(32)}` }).intake.apiKeys, ['a'.repeat(32), 'b'.repeat(32)]);
+  });
+
+  it('refuses WS_AUTH_MODE=dev', () => {
+    assert.deepEqual(problemsOf({ ...safe, WS_AUTH_MODE: 'dev' }).map((p) => p.split(':')[0]), ['WS_AUTH_MODE']);
+    assert.equal(loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev' }).auth.mode, 'dev');
+  });
+
+  it('refuses CORS_ORIGINS=*, alone or in a list', () => {
+    assert.deepEqual(problemsOf({ ...safe, CORS_ORIGINS: '*' }).map((p) => p.split(':')[0]), ['CORS_ORIGINS']);
+    assert.deepEqual(problemsOf({ ...safe, CORS_ORIGINS: 'https://app.example, *' }).map((p) => p.split(':')[0]), ['CORS_ORIGINS']);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }).http.cors.origins, ['*'], 'allowed outside production');
+  });
+
+  it('names every unsafe setting at once', () => {
+    const names = problemsOf({ ...safe, WS_AUTH_MODE: 'dev', CORS_ORIGINS: '*', INTAKE_API_KEYS: 'short', JWT_SECRET: DEV_JWT_SECRET })
+      .map((p) => p.split(':')[0])
+      .sort();
+    assert.deepEqual(names, ['CORS_ORIGINS', 'INTAKE_API_KEYS', 'JWT_SECRET', 'WS_AUTH_MODE']);
   });
 });

@@ -107,7 +107,8 @@ describe('config: token rules and key sources', () => {
 
   it('requires JWT_SECRET in production only when no public key or JWKS verifies tokens', () => {
     assert.match(problemsOf({ NODE_ENV: 'production' }).join(), /^JWT_SECRET: .*required/);
-    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_PUBLIC_KEY: rsaPem }).auth.token.key.kind, 'public-key');
+    // The ws-server: the producer would also need INTAKE_API_KEYS in production.
+    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_PUBLIC_KEY: rsaPem }, 'ws-server').auth.token.key.kind, 'public-key');
   });
 
   it('bounds the lifetime and the tolerance', () => {

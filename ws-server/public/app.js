@@ -13,6 +13,9 @@ const $ = (id) => document.getElementById(id);
 const state = { userId: null, socket: null, items: new Map(), selected: null, retry: 0, lastSeq: 0 };
 // The server's WS_MAX_ACK_BATCH (from demo-config.json; 100 until it is known, under any sane limit).
 let maxAckBatch = 100;
+// The producer's intake key for "Send to me": served by demo-config.json in development, else
+// typed into the form (events are the backend's to send, so the producer wants a key).
+let intakeApiKey = '';
 
 function setConnection(kind, text) {
   const pill = $('state');
@@ -26,10 +29,10 @@ function showBanner(text) {
   $('banner').hidden = !text;
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, headers = {}) {
   const res = await fetch(`${API}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await res.json().catch(() => ({}));
@@ -243,7 +246,9 @@ $('fire').addEventListener('submit', async (event) => {
   const button = $('send');
   button.disabled = true;
   try {
-    const result = await api('POST', '/events', sampleEvent($('type').value, $('actor').value, state.userId));
+    const key = intakeApiKey || $('intake-key').value.trim();
+    const result = await api('POST', '/events', sampleEvent($('type').value, $('actor').value, state.userId),
+      key ? { authorization: `ApiKey ${key}` } : {});
     $('fire-result').textContent = `Accepted · event ${result.eventId.slice(0, 13)}…`;
   } catch (err) {
     $('fire-result').textContent = `Refused: ${err.message}`;
@@ -270,6 +275,8 @@ document.addEventListener('visibilitychange', () => {
 async function start() {
   const config = await fetch('demo-config.json').then((r) => r.json()).catch(() => ({ authMode: 'unknown' }));
   if (Number.isInteger(config.maxAckBatch) && config.maxAckBatch > 0) maxAckBatch = config.maxAckBatch;
+  if (typeof config.intakeApiKey === 'string') intakeApiKey = config.intakeApiKey;
+  $('key-field').hidden = Boolean(intakeApiKey);
   try {
     users = (await api('GET', '/users')).users;
     if (!users.length) users = FALLBACK_USERS;
