@@ -200,13 +200,9 @@ const envSchema = Joi.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
 
   WS_AUTH_MODE: Joi.string().valid('token', 'dev').default('token'),
-  JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
-    is: 'production',
-    then: Joi.required(),
-  })
-    // An auth server's public key verifies tokens instead (shared/auth/key-source.ts).
-    .when('JWT_PUBLIC_KEY', { is: Joi.exist(), then: Joi.optional() })
-    .when('JWT_JWKS_FILE', { is: Joi.exist(), then: Joi.optional() }),
+  // Required in production by the services that verify tokens, unless an auth server's public key
+  // verifies them instead (checked in loadConfig, which knows the service).
+  JWT_SECRET: Joi.string().min(32),
   // PEM SPKI (RS256 or ES256); literal "\n" in a one-line variable are read as line breaks.
   JWT_PUBLIC_KEY: Joi.string().max(16_384),
   JWT_JWKS_FILE: Joi.string().max(4096),
@@ -340,6 +336,11 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   }
   const tokenKey = readKeySource(v);
   if (!tokenKey.ok) problems.push(...tokenKey.problems);
+  // The consumer and jobs verify no token, so they need no secret (an unknown service counts as one that does).
+  const verifiesTokens = !['consumer', 'jobs'].includes(service ?? v.SERVICE ?? 'producer');
+  if (production && verifiesTokens && v.JWT_SECRET === undefined && v.JWT_PUBLIC_KEY === undefined && v.JWT_JWKS_FILE === undefined) {
+    problems.push('JWT_SECRET: required in production (it verifies users\' tokens) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set');
+  }
   if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
     // Node refuses a headers timeout longer than the whole request's.
     problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');

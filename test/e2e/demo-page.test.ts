@@ -75,8 +75,12 @@ describe('the demo inbox page in a real browser', () => {
     await page.locator('#badge[data-count="1"]').waitFor();
     await page.locator('#timeline li.done[data-stage="acked"]').waitFor();
     await page.locator('#timeline li.done[data-stage="read"]').waitFor();
-    const stored = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
-    assert.equal(stored.body.status, 'read');
+    // The stored status follows the read mark once jobs writes it (persistence is batched).
+    const stored = await eventually(async () => {
+      const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
+      return res.body.status === 'read' ? res.body : undefined;
+    }, { what: 'the read status stored' });
+    assert.equal(stored.status, 'read');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}/demo-page.png`, fullPage: true });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
-import { ConfigError, DEV_INTAKE_API_KEY, DEV_JWT_SECRET, loadConfig, parseKeyList, servicePort } from '../../shared/config.js';
+import { ConfigError, DEV_INTAKE_API_KEY, DEV_JWT_SECRET, loadConfig, parseKeyList, servicePort, type ServiceName } from '../../shared/config.js';
 
-function problemsOf(env: Record<string, string>): string[] {
+function problemsOf(env: Record<string, string>, service?: ServiceName): string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, service);
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     return err.problems;
@@ -45,10 +45,14 @@ describe('config', () => {
     assert.deepEqual(names, ['PERSIST_BATCH_SIZE', 'WS_AUTH_MODE', 'WS_PORT']);
   });
 
-  it('requires JWT_SECRET in production and names it when missing', () => {
-    const problems = problemsOf({ NODE_ENV: 'production' });
+  it('requires JWT_SECRET in production where tokens are verified, and names it when missing', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' }, 'ws-server');
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^JWT_SECRET: .*required/);
+    assert.match(problemsOf({ NODE_ENV: 'production' }, 'producer').join('\n'), /^JWT_SECRET: .*required/m);
+    // The consumer and jobs verify no token: a secret there would be one more copy to leak.
+    assert.equal(loadConfig({ NODE_ENV: 'production' }, 'consumer').nodeEnv, 'production');
+    assert.equal(loadConfig({ NODE_ENV: 'production', SERVICE: 'jobs' }).nodeEnv, 'production');
   });
 
   it('refuses a weak JWT_SECRET', () => {
