@@ -85,7 +85,6 @@ export function benchEnv(
     RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000000',
     // Likewise the producer's per-address limit: every load-generator request comes from 127.0.0.1.
     HTTP_RATE_LIMIT_PER_MINUTE: '1000000000',
-    HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: '1000000000',
     PERSIST_DELAY_MS: String(options.persistDelayMs),
     // jobs may hold a large batch when the run ends; it must finish writing before it exits
     // (see test/helpers/cleanup.ts, dropDatabase, for why an abandoned write matters).

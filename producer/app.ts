@@ -13,7 +13,7 @@ import type { EventPublisher } from './publisher.js';
 import { demoDataRouter } from './routes/demo-data.js';
 import { eventsRouter } from './routes/events.js';
 import { followsRouter } from './routes/follows.js';
-import { IntakeKeys, requireIntakeKey, warnIfIntakeOpen } from './intake-key.js';
+import { IntakeKeys, presentsIntakeKey, requireIntakeKey, warnIfIntakeOpen } from './intake-key.js';
 import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
 import { preferencesRouter } from './routes/preferences.js';
@@ -41,13 +41,13 @@ export function createApp(deps: ProducerDeps): Express {
   if (config.http.trustProxyHops > 0) app.set('trust proxy', config.http.trustProxyHops);
   app.use(cors(config));
   mountOps(app, infra.checks, registry);
-  // After the ops routes (never limited) and CORS (so a browser can read the 429).
-  app.use(rateLimit(config, { redis: infra.redis, logger, metrics }));
 
   // Writes that notify other users take the backend's API key; reads take the user's token.
   const intakeKeys = new IntakeKeys(config.intake.apiKeys);
   warnIfIntakeOpen(intakeKeys, logger);
   const intakeKey = requireIntakeKey(intakeKeys);
+  // After the ops routes (never limited) and CORS (so a browser can read the 429).
+  app.use(rateLimit(config, { redis: infra.redis, logger, metrics, isTrustedCaller: (req) => presentsIntakeKey(intakeKeys, req) }));
 
   // Routers, one per concern.
   app.use(

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../shared/logger.js';
 import { HttpError } from './http-errors.js';
 
@@ -72,10 +72,9 @@ function unauthorized(message: string): HttpError {
  */
 export function requireIntakeKey(keys: IntakeKeys): RequestHandler {
   const guard: RequestHandler = (req, res, next) => {
-    if (keys.open) return next();
+    if (keys.open || presentsIntakeKey(keys, req)) return next();
     const header = req.get('authorization');
     const key = header === undefined ? undefined : API_KEY_HEADER.exec(header)?.[1];
-    if (key !== undefined && keys.accepts(key)) return next();
     res.set('WWW-Authenticate', INTAKE_AUTH_SCHEME);
     if (key !== undefined) return next(unauthorized('the API key is not valid'));
     if (header !== undefined && BEARER_HEADER.test(header)) {
@@ -85,6 +84,14 @@ export function requireIntakeKey(keys: IntakeKeys): RequestHandler {
   };
   guards.add(guard);
   return guard;
+}
+
+/** The request carries one of the configured keys (never true while intake is open). */
+export function presentsIntakeKey(keys: IntakeKeys, req: Request): boolean {
+  if (keys.open) return false;
+  const header = req.get('authorization');
+  const key = header === undefined ? undefined : API_KEY_HEADER.exec(header)?.[1];
+  return key !== undefined && keys.accepts(key);
 }
 
 /** Once per producer start: an open intake must never go unnoticed. */

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
@@ -10,8 +10,6 @@ import { clientKey } from './client-address.js';
 import { RateLimitedError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
 
-/** The event intake, counted in its own, higher budget: its callers are backends sending at volume. */
-const INTAKE_ROUTES = new Set(['/events', '/events/batch', '/like']);
 /** Longest a request waits for its count; past it the request goes on unchecked. */
 const REDIS_WAIT_MS = 250;
 /** At most one warning this often while Redis cannot count. */
@@ -21,36 +19,40 @@ export interface RateLimitDeps {
   redis: Redis;
   logger: Logger;
   metrics: ProducerMetrics;
+  /**
+   * A request that carries a valid intake API key is not counted: its caller is the operator's own
+   * backend sending at volume, and the consumer already limits what each actor causes and each
+   * recipient receives. Counting it would cost a Redis round trip per event on the hot path.
+   */
+  isTrustedCaller(req: Request): boolean;
 }
 
 /**
  * Requests per client address and minute, counted in Redis so every producer instance shares
  * one count (one Redis round trip a request: rate-limiter-flexible's INCR+PTTL script). Past
- * HTTP_RATE_LIMIT_PER_MINUTE (the intake: HTTP_INTAKE_RATE_LIMIT_PER_MINUTE) the answer is 429
+ * HTTP_RATE_LIMIT_PER_MINUTE the answer is 429
  * with Retry-After, the seconds until the window ends. Mounted after the ops routes, which are
- * never counted. The address is Express's `req.ip`: behind a proxy TRUST_PROXY must name the
+ * never counted, nor is a request with a valid intake API key (so event intake by the operator's
+ * backends costs no Redis round trip; an intake attempt without one is counted). The address is Express's `req.ip`: behind a proxy TRUST_PROXY must name the
  * hops, or every client shares the proxy's address and budget.
  *
  * Fails open: while Redis is down or slow the request goes on unchecked (a warning, a metric),
  * so a Redis outage never takes the read API down with it.
  */
 export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): RequestHandler {
-  const limiter = (bucket: 'api' | 'intake', perMinute: number) =>
-    new RateLimiterRedis({
-      storeClient: deps.redis,
-      keyPrefix: keys.rateLimitHttp(bucket),
-      points: perMinute,
-      duration: 60,
-      // Otherwise ioredis would queue the command while reconnecting instead of failing at once.
-      rejectIfRedisNotReady: true,
-    });
-  const api = limiter('api', config.http.rateLimit.perMinute);
-  const intake = limiter('intake', config.http.rateLimit.intakePerMinute);
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: keys.rateLimitHttp(),
+    points: config.http.rateLimit.perMinute,
+    duration: 60,
+    // Otherwise ioredis would queue the command while reconnecting instead of failing at once.
+    rejectIfRedisNotReady: true,
+  });
   let lastWarnMs = 0;
 
   return (req, _res, next) => {
-    const chosen = req.method === 'POST' && INTAKE_ROUTES.has(req.path) ? intake : api;
-    const counted = withTimeout(chosen.consume(clientKey(req.ip)), REDIS_WAIT_MS, () => new Error(`no answer within ${REDIS_WAIT_MS} ms`));
+    if (deps.isTrustedCaller(req)) return next();
+    const counted = withTimeout(limiter.consume(clientKey(req.ip)), REDIS_WAIT_MS, () => new Error(`no answer within ${REDIS_WAIT_MS} ms`));
     counted.then(
       () => next(),
       (err: unknown) => {

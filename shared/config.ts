@@ -37,7 +37,7 @@ export interface Config {
     /** Open connections one producer, consumer or jobs process accepts at once (ws-server: ws.maxConnections). */
     maxConnections: number;
     /** Per-client-IP request budgets of the producer, shared by every instance through Redis. */
-    rateLimit: { perMinute: number; intakePerMinute: number };
+    rateLimit: { perMinute: number };
     /** Proxies in front of the producer whose X-Forwarded-For is believed (Express 'trust proxy'). */
     trustProxyHops: number;
   };
@@ -178,7 +178,6 @@ const envSchema = Joi.object({
   HTTP_RATE_LIMIT_PER_MINUTE: positiveInt().default(600),
   // Intake callers are a few backend servers sending at volume: far above one instance's
   // capacity (~500 events/s), so only a flood from one address meets it.
-  HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: positiveInt().default(60_000),
   TRUST_PROXY: Joi.number().integer().min(0).max(10).default(0),
 
   RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
@@ -386,7 +385,7 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
       headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
       maxConnections: v.HTTP_MAX_CONNECTIONS,
-      rateLimit: { perMinute: v.HTTP_RATE_LIMIT_PER_MINUTE, intakePerMinute: v.HTTP_INTAKE_RATE_LIMIT_PER_MINUTE },
+      rateLimit: { perMinute: v.HTTP_RATE_LIMIT_PER_MINUTE },
       trustProxyHops: v.TRUST_PROXY,
     },
     rabbitmq: {

@@ -34,7 +34,7 @@ export const keys = {
    * Prefix of the producer's per-client requests in the current minute (producer/rate-limit.ts);
    * rate-limiter-flexible appends `:<client address>`.
    */
-  rateLimitHttp: (bucket: 'api' | 'intake') => `rl:http:${bucket}`,
+  rateLimitHttp: () => 'rl:http',
   /** Aggregation window of (recipient, type, object): hash { id, createdAt, n }, PX AGGREGATION_WINDOW_MS. */
   aggregate: (userId: string, type: string, objectId: string) => `agg:${userId}:${type}:${objectId}`,
   /** The window's distinct actors, score = arrival order (most recent = highest). Same TTL. */

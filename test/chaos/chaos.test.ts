@@ -48,7 +48,6 @@ const env: Record<string, string> = {
   RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000',
   // Every client of the suite is 127.0.0.1: the per-address HTTP limit would count them as one.
   HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
-  HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: '1000000',
   PERSIST_DELAY_MS: '1000',
   PERSIST_FLUSH_MS: '100',
   RETRY_BASE_DELAY_MS: '500',

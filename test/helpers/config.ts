@@ -43,7 +43,6 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     // included), but all of them come from 127.0.0.1: a test about something else must not be
     // refused. test/integration/http-limits.test.ts sets its own limits.
     HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
-    HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: '1000000',
     ...overrides,
   };
   return { env, config: loadConfig(env) };

@@ -29,10 +29,10 @@ const timeouts = testEnv('httptimeouts', {
   HTTP_MAX_CONNECTIONS: '3',
 });
 const API_LIMIT = 5;
-const INTAKE_LIMIT = 8;
+const INTAKE_KEY = 'http-limits-intake-key-0123456789-abcdefgh';
 const limited = testEnv('httpratelimit', {
   HTTP_RATE_LIMIT_PER_MINUTE: String(API_LIMIT),
-  HTTP_INTAKE_RATE_LIMIT_PER_MINUTE: String(INTAKE_LIMIT),
+  INTAKE_API_KEYS: INTAKE_KEY,
   // The tests name their client in X-Forwarded-For, as Railway's proxy does.
   TRUST_PROXY: '1',
 });
@@ -177,17 +177,26 @@ describe('producer: per-client rate limit shared through Redis', () => {
     assert.equal((await call(b, '198.51.100.12', history)).status, 200, 'another IPv4 address has its own');
   });
 
-  it('gives the event intake its own, higher budget', async () => {
+  it('does not count requests with a valid intake key, and counts intake attempts without one', async () => {
     const client = '198.51.100.13';
-    for (let i = 0; i <= API_LIMIT; i++) await call(a, client, history);
-    assert.equal((await call(a, client, history)).status, 429, 'the read API budget is spent');
-    const post = (producer: ProducerService) =>
-      call(producer, client, '/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"LIKE"}' });
-    for (let i = 0; i < INTAKE_LIMIT; i++) assert.notEqual((await post(i % 2 === 0 ? a : b)).status, 429, `event ${i + 1} of ${INTAKE_LIMIT} is not limited`);
-    const refused = await post(b);
+    const post = (producer: ProducerService, authorization?: string) =>
+      call(producer, client, '/events', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ type: 'FOLLOW', actorId: 'rl-a', targetId: 'rl-b' }),
+      });
+    // Four times the budget from one address, all with the key: none is refused.
+    for (let i = 0; i < 4 * API_LIMIT; i++) {
+      assert.equal((await post(i % 2 === 0 ? a : b, `ApiKey ${INTAKE_KEY}`)).status, 202, `keyed event ${i + 1}`);
+    }
+    // The same address guessing keys spends the ordinary budget, then gets 429.
+    for (let i = 0; i < API_LIMIT; i++) assert.equal((await post(a, 'ApiKey wrong-key')).status, 401, `guess ${i + 1} is refused as unauthorized`);
+    const refused = await post(b, 'ApiKey wrong-key');
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'rate_limited');
     assert.ok(Number(refused.retryAfter) >= 1);
+    // The keyed backend on that address still gets through.
+    assert.equal((await post(a, `ApiKey ${INTAKE_KEY}`)).status, 202);
   });
 });
 

@@ -112,7 +112,7 @@ describe('config', () => {
     const { http, ws } = loadConfig({});
     assert.deepEqual(
       { headers: http.headersTimeoutMs, request: http.requestTimeoutMs, max: http.maxConnections, wsMax: ws.maxConnections, rate: http.rateLimit, hops: http.trustProxyHops },
-      { headers: 10_000, request: 30_000, max: 5000, wsMax: 25_000, rate: { perMinute: 600, intakePerMinute: 60_000 }, hops: 0 },
+      { headers: 10_000, request: 30_000, max: 5000, wsMax: 25_000, rate: { perMinute: 600 }, hops: 0 },
     );
   });
 
