@@ -36,6 +36,9 @@ ensure_test_tools() {
 # that load made every other file's first MongoDB work (creating its database's collections and
 # indexes at service start-up) miss CONNECT_TIMEOUT_MS.
 ALONE=test/e2e/aged-database.test.ts
+# Alone too: 3,000 sockets and a steady push and ACK load fill both cores for about 40 s, which
+# would slow whatever ran beside it, and it measures the ws-server's SIGTERM under that load.
+LOADED=test/e2e/ws-shutdown-load.test.ts
 
 suite=${1:-all}
 case "$suite" in
@@ -53,7 +56,7 @@ case "$suite" in
     echo "test: lint"; npm run --silent lint
     echo "test: build"; npm run --silent build
     mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/fixtures/*' -not -path 'test/chaos/*' \
-      -not -path "$ALONE" | sort)
+      -not -path "$ALONE" -not -path "$LOADED" | sort)
     ;;
   -h | --help | help)
     echo "usage: npm test [-- unit|all|chaos]   (default: all; see the header of scripts/test.sh)"
@@ -72,6 +75,8 @@ fi
 node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
 echo "test: $ALONE"
 node --import tsx --test --test-timeout=600000 "$ALONE"
+echo "test: $LOADED"
+node --import tsx --test --test-timeout=300000 "$LOADED"
 # Alone and last: it loads both cores and restarts its own (not the shared) servers.
 echo "test: chaos"
 exec node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts

@@ -20,7 +20,7 @@ import type { Logger } from './logger.js';
  */
 export class BackgroundLoads {
   private running = 0;
-  private readonly queue: Array<{ start: () => void; cancel: () => void }> = [];
+  private readonly queue: Array<{ start: () => void; cancel: (err: Error) => void }> = [];
   private readonly byKey = new Map<string, Promise<unknown>>();
   private closed = false;
 
@@ -66,9 +66,9 @@ export class BackgroundLoads {
       else
         this.queue.push({
           start,
-          cancel: () => {
+          cancel: (err) => {
             this.byKey.delete(key);
-            reject(new Error('background loads closed'));
+            reject(err);
           },
         });
     });
@@ -89,10 +89,15 @@ export class BackgroundLoads {
     return within(promise, queued ? 0 : waitMs);
   }
 
-  /** Refuses new loads; those running finish on their own deadline. */
+  /**
+   * Refuses new loads; those running finish on their own deadline. One error for all the queued
+   * ones: at shutdown after a reconnect storm thousands may wait, and a stack trace each is CPU
+   * taken from the drain.
+   */
   close(): void {
     this.closed = true;
-    for (const waiting of this.queue.splice(0)) waiting.cancel();
+    const closed = new Error('background loads closed');
+    for (const waiting of this.queue.splice(0)) waiting.cancel(closed);
   }
 }
 

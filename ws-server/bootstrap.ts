@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocketServer } from 'ws';
 import type { Redis } from 'ioredis';
 import { createTokenVerifier } from '../shared/auth/jwt.js';
@@ -17,6 +18,7 @@ import type { ServiceHandle } from '../shared/service.js';
 import { AuthDeadlines } from './auth-deadline.js';
 import { connectionHandler } from './connection.js';
 import { Delivery } from './delivery.js';
+import { FrameWindow, MAX_FRAMES_IN_FLIGHT } from './frame-window.js';
 import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWsMetrics } from './metrics.js';
@@ -37,7 +39,16 @@ export interface WsServerService extends ServiceHandle {
 }
 
 /** How long shutdown waits for clients to answer the 1001 close before cutting them. */
-const CLOSE_WAIT_MS = 2000;
+const CLOSE_WAIT_MS = 1000;
+/**
+ * Sockets sent their 1001 per turn of the event loop. Each costs a write (0.1 ms or more), so
+ * 20,000 in one go would hold the loop for seconds while ACK confirms wait to be read.
+ */
+const CLOSE_SLICE = 500;
+/** Ops requests (/metrics, /readyz) finish in milliseconds; a connection still open after this is cut. */
+const HTTP_CLOSE_GRACE_MS = 500;
+/** close() ends this long before SHUTDOWN_TIMEOUT_MS at the latest, so runService sees it finish. */
+const SHUTDOWN_MARGIN_MS = 250;
 /** At most one warning this often while accept() keeps failing. */
 const ACCEPT_WARN_INTERVAL_MS = 10_000;
 
@@ -64,6 +75,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     void work.finally(() => inFlight.delete(work)).catch(() => undefined);
     return work;
   };
+
+  const frames = new FrameWindow(MAX_FRAMES_IN_FLIGHT, () => metrics.readsPaused.inc());
 
   const publisher = await infra.amqp.createChannel('ws-acks');
   // MongoDB reads the socket path wants but never waits on (shared/background.ts).
@@ -104,6 +117,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     metrics,
     logger,
     track,
+    frames,
     ack: {
       redis: infra.redis,
       models: infra.models,
@@ -175,13 +189,48 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   logger.info({ port: http.port, authMode: config.auth.mode }, 'ws-server listening');
   if (config.auth.mode === 'dev') logger.warn('WS_AUTH_MODE=dev: sockets may authenticate with a bare userId');
 
-  const closeSockets = async () => {
-    const closed = [...sessions].map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
-    // 1001 tells clients to reconnect, to another instance; unacked notifications stay pending.
-    for (const s of sessions) s.close(CLOSE.goingAway, 'server shutting down', 'shutdown');
-    await withTimeout(Promise.all(closed), CLOSE_WAIT_MS, () => new Error('sockets did not close')).catch(() => {
-      for (const s of sessions) s.ws.terminate();
-    });
+  /**
+   * Every session stops at once: no frame of it starts from here, and its redelivery and catch-up
+   * timers stop (an instance behind on ACKs holds hundreds of thousands). Then 1001 to every
+   * socket, a slice per turn of the event loop, so ACK confirms are read in between.
+   */
+  const sendGoingAway = async (): Promise<Session[]> => {
+    const open = [...sessions].filter((s) => s.state !== 'closed');
+    for (const s of open) s.markClosed();
+    for (let i = 0; i < open.length; i += CLOSE_SLICE) {
+      // 1001 tells clients to reconnect, to another instance; unacked notifications stay pending.
+      for (const s of open.slice(i, i + CLOSE_SLICE)) s.sendClose(CLOSE.goingAway, 'server shutting down', 'shutdown');
+      await nextTurn();
+    }
+    return open;
+  };
+
+  /**
+   * The close answers: frames still waiting for room are dropped (unanswered, so the clients send
+   * them again after reconnecting) and paused sockets are read again so their answers arrive.
+   * Whoever has not answered within CLOSE_WAIT_MS is cut (the client has the 1001 frame already).
+   */
+  const awaitClosed = async (open: Session[]): Promise<{ sockets: number; cut: number }> => {
+    const closed = open.filter((s) => s.ws.readyState !== s.ws.CLOSED).map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
+    frames.close();
+    if (await settleWithin(closed, CLOSE_WAIT_MS)) return { sockets: open.length, cut: 0 };
+    const cut = sessions.size;
+    for (const s of sessions) s.ws.terminate();
+    return { sockets: open.length, cut };
+  };
+
+  /**
+   * Waits until no frame or wake is being handled, or `untilMs`. Work may start while the sockets
+   * are being closed (frames read before their 1001), hence the loop. An ACK in flight has
+   * written Redis and waits for the broker's confirm: it must land before the channel closes, or
+   * Redis would hold an ack jobs never hears of.
+   */
+  const drain = async (untilMs: number): Promise<boolean> => {
+    while (inFlight.size > 0) {
+      const ms = untilMs - Date.now();
+      if (ms <= 0 || !(await settleWithin(inFlight, ms))) return false;
+    }
+    return true;
   };
 
   return {
@@ -189,25 +238,49 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     wakeConnectionName: wakes.connectionName,
     redis: infra.redis,
     close: once(async () => {
+      const startedMs = Date.now();
+      const deadlineMs = startedMs + config.shutdownTimeoutMs - Math.min(SHUTDOWN_MARGIN_MS, config.shutdownTimeoutMs / 10);
+      const left = () => Math.max(0, deadlineMs - Date.now());
+      const inFlightAtStart = inFlight.size;
       accepting = false;
       loads.close();
       unread.stop();
       stopHeartbeat();
       deadlines.stop();
+      const ms: Record<string, number> = {};
+      let sockets = { sockets: 0, cut: 0 };
+      let drained = true;
+      const timed = (name: string, step: () => Promise<unknown>) => async () => {
+        const t = Date.now();
+        try {
+          await step();
+        } finally {
+          ms[name] = Date.now() - t;
+        }
+      };
       await runAll([
-        closeSockets,
-        () => wakes.close(),
-        // An AUTH or wake-up stuck on a store is bounded by its deadlines, and this bound covers
-        // several of them in a row: half the budget, the rest is for closing channels and stores.
-        async () => {
-          if (!(await settleWithin(inFlight, config.shutdownTimeoutMs / 2))) {
-            logger.warn({ inFlight: inFlight.size }, 'drain timed out; closing with work in flight');
-          }
-        },
+        // Nothing new to push from here on.
+        timed('wakes', () => wakes.close()),
+        // Sockets get 1001; then, together, their close answers come and the frames in hand finish
+        // (ACKs reach Redis and the broker). The drain has until half the budget; the rest is for
+        // the listeners and the stores.
+        timed('socketsAndDrain', async () => {
+          const open = await sendGoingAway();
+          [sockets, drained] = await Promise.all([awaitClosed(open), drain(startedMs + config.shutdownTimeoutMs / 2)]);
+        }),
         () => new Promise<void>((resolve) => wss.close(() => resolve())),
-        () => http.close(),
-        () => infra.close(),
+        timed('http', () => http.close(Math.min(HTTP_CLOSE_GRACE_MS, left()))),
+        // Every ACK has its confirm by now (or the drain ran out, logged below): a store that is
+        // slow to say goodbye is left behind rather than holding the exit past the budget.
+        timed('stores', () =>
+          withTimeout(infra.close(), left(), () => new Error('stores did not close in time')).catch((err: unknown) =>
+            logger.warn({ err: errorMessage(err) }, 'closing the stores was cut short at the shutdown bound'),
+          ),
+        ),
       ]);
+      const summary = { ms: Date.now() - startedMs, steps: ms, ...sockets, inFlightAtStart };
+      if (drained) logger.info(summary, 'ws-server closed: sockets closed with 1001, frames in flight drained');
+      else logger.warn({ ...summary, inFlight: inFlight.size }, 'drain timed out; closed with frames in flight (their ACKs were not answered)');
     }),
   };
 }

@@ -10,6 +10,7 @@ import { acknowledge, acknowledgeStored } from './ack.js';
 import { AuthFailedError, authenticate } from './auth.js';
 import type { AuthDeadlines } from './auth-deadline.js';
 import type { Delivery } from './delivery.js';
+import type { FrameWindow } from './frame-window.js';
 import { FrameRateLimiter } from './limits.js';
 import type { WsMetrics } from './metrics.js';
 import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
@@ -33,6 +34,8 @@ export interface ConnectionDeps {
   logger: Logger;
   /** Keeps shutdown waiting for frames being handled. */
   track<T>(work: Promise<T>): Promise<T>;
+  /** Bounds the frames handled at once; past it frames wait and sockets are not read (frame-window.ts). */
+  frames: FrameWindow;
 }
 
 /** The session of a socket, kept on the socket so the listeners below can be shared. */
@@ -88,11 +91,24 @@ export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, 
       session.send(errorFrame(err.code, err.message));
       return;
     }
-    void deps.track(dispatch(session, frame, deps).catch((err: unknown) => {
-      const notificationIds = frame.type === 'ACK' ? firstIds(frame.notificationIds) : undefined;
-      deps.logger.warn({ err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds }, 'frame handling failed');
-      session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
-    }));
+    const handle = () =>
+      deps.track(
+        dispatch(session, frame, deps).catch((err: unknown) => {
+          const notificationIds = frame.type === 'ACK' ? firstIds(frame.notificationIds) : undefined;
+          deps.logger.warn({ err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds }, 'frame handling failed');
+          session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
+        }),
+      );
+    // A PING is answered at once and costs no store; AUTH and ACK wait on Redis and the broker,
+    // and how many do at once is bounded (frame-window.ts). A PING flood is thus read at the
+    // speed it comes, and the rate limit above cuts it off.
+    if (frame.type === 'PING') {
+      void handle();
+      return;
+    }
+    // Sent in time, even if it waits for room (the deadline is for sending it).
+    if (frame.type === 'AUTH') deadlines.remove(session);
+    deps.frames.submit(session, handle);
   }
 
   return (ws) => {

@@ -8,6 +8,8 @@ import type { Session } from './session.js';
 export function startHeartbeat(sessions: () => Iterable<Session>, intervalMs: number, onDead: (s: Session) => void): () => void {
   const timer = setInterval(() => {
     for (const session of sessions()) {
+      // Not read while the frame window is full (frame-window.ts): its pong may be unread, not missing.
+      if (session.ws.isPaused) continue;
       if (!session.alive) {
         onDead(session);
         continue;

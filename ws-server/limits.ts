@@ -8,17 +8,35 @@
 export class FrameRateLimiter {
   private windowStart = 0;
   private count = 0;
+  /** Frames allowed past the budget until `creditUntil` (credit()). */
+  private credits = 0;
+  private creditUntil = 0;
 
   constructor(private readonly maxPerSecond: number) {}
 
-  /** False when this frame exceeds the budget of the current second. */
+  /** False when this frame exceeds the budget of the current second (and no credit is left). */
   allow(now = Date.now()): boolean {
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
       this.count = 0;
     }
     this.count += 1;
-    return this.count <= this.maxPerSecond;
+    if (this.count <= this.maxPerSecond) return true;
+    if (this.credits > 0 && now < this.creditUntil) {
+      this.credits -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The server did not read the socket for `pausedMs` (frame-window.ts): what the client sent
+   * meanwhile at the allowed rate arrives at once and must not count as a flood. The credit is
+   * for that burst only, so it lapses a second after it is granted.
+   */
+  credit(pausedMs: number, now = Date.now()): void {
+    this.credits = Math.ceil((pausedMs / 1000) * this.maxPerSecond);
+    this.creditUntil = now + 1000;
   }
 }
 

@@ -29,6 +29,11 @@ export function createWsMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    readsPaused: new Counter({
+      name: 'ws_reads_paused_total',
+      help: 'Sockets not read for a while because the instance was handling as many frames as it takes at once',
+      registers: [registry],
+    }),
     acceptErrors: new Counter({
       name: 'ws_accept_errors_total',
       help: 'Connections the server could not accept, by error code (EMFILE: the file-descriptor limit; max_connections: WS_MAX_CONNECTIONS)',

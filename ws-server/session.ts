@@ -115,6 +115,14 @@ export class Session {
   close(code: number, reason: string, why: CloseReason): void {
     if (this.state === 'closed') return;
     this.markClosed();
+    this.sendClose(code, reason, why);
+  }
+
+  /**
+   * The close frame of `close`, for a session markClosed() has stopped already: shutdown stops
+   * every session at once, then sends the frames a slice at a time (bootstrap.ts).
+   */
+  sendClose(code: number, reason: string, why: CloseReason): void {
     this.metrics.closed.inc({ reason: why });
     this.ws.close(code, reason);
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();

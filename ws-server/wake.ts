@@ -5,6 +5,7 @@ import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { WakeExchangeMessage } from '../shared/messages.js';
 import type { Notification } from '../shared/notification.js';
+import { WakeQueue } from './wake-queue.js';
 
 /**
  * Routing of wake-ups: the consumer (and the producer, for unread changes) PUBLISH on one Redis
@@ -56,17 +57,21 @@ export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers
       (err: unknown) => log.warn({ err: errorMessage(err) }, 'wake re-subscribe failed; the next reconnect resyncs'),
     );
   });
-  sub.on('message', (_channel: string, raw: string) => {
-    let wake: WakeExchangeMessage;
-    try {
-      wake = parseWake(raw);
-    } catch (err) {
-      // Never the payload: a wake carries a notification's text.
-      log.warn({ err: errorMessage(err) }, 'malformed wake dropped');
-      return;
-    }
-    handlers.onWake(wake);
-  });
+  const queue = new WakeQueue(
+    (raw) => {
+      let wake: WakeExchangeMessage;
+      try {
+        wake = parseWake(raw);
+      } catch (err) {
+        // Never the payload: a wake carries a notification's text.
+        log.warn({ err: errorMessage(err) }, 'malformed wake dropped');
+        return;
+      }
+      handlers.onWake(wake);
+    },
+    { pause: () => sub.stream?.pause(), resume: () => sub.stream?.resume() },
+  );
+  sub.on('message', (_channel: string, raw: string) => queue.push(raw));
   try {
     await sub.connect();
     await sub.subscribe(channel);
@@ -79,11 +84,10 @@ export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers
     connectionName,
     close: async () => {
       closing = true;
-      try {
-        await sub.quit();
-      } catch {
-        sub.disconnect();
-      }
+      queue.close();
+      // Dropped, not QUIT: a subscriber has nothing to flush, and under load QUIT's answer queues
+      // behind every wake Redis still holds for this connection.
+      sub.disconnect();
     },
   };
 }

@@ -28,8 +28,11 @@ export function connectionLimits(config: Config, service: ServiceName): Connecti
 export interface HttpServer {
   server: Server;
   port: number;
-  /** Stops accepting, lets in-flight requests finish, then drops idle keep-alive sockets. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish, then drops idle keep-alive sockets; whatever
+   * is still open after `graceMs` (default 2 s) is destroyed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -77,14 +80,14 @@ export async function listen(
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => {
+    close: (graceMs = 2000) => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
         // A client holding a keep-alive socket open must not stall shutdown forever.
         setTimeout(() => {
           for (const socket of sockets) socket.destroy();
-        }, 2000).unref();
+        }, graceMs).unref();
       });
       return closing;
     },

@@ -104,6 +104,11 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     suite.clients.push(client);
     const n = await suite.consumer.deliver(await suite.consumer.make('leaving'));
     await client.waitForNotifications(1);
+    // A client that does not read, so it never answers the 1001: the server is still closing
+    // (waiting for that answer) when the reconnect below arrives.
+    const [deaf] = await WsTestClient.authed(other.port, { token: await token('deaf') });
+    suite.clients.push(deaf);
+    deaf.ws.pause();
 
     let refused: number | undefined;
     client.ws.once('close', () => {
