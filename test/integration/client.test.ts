@@ -17,6 +17,7 @@ import {
   type StateEvent,
   type UnreadEvent,
 } from '../../client/index.js';
+import type * as ClientModule from '../../client/index.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { ackedAt } from '../../shared/buffer.js';
 import type { Notification } from '../../shared/notification.js';
@@ -297,9 +298,9 @@ describe('client against the real ws-server', () => {
 
       const file = join(dir, 'client.mjs');
       await writeFile(file, body);
-      const bundle = (await import(pathToFileURL(file).href)) as typeof import('../../client/index.js');
+      const bundle = (await import(pathToFileURL(file).href)) as typeof ClientModule;
       const user = 'bundled';
-      const client = bundle.createClient({ url: url(suite.server.port), token: await token(user), WebSocket: WebSocket as never });
+      const client = bundle.createClient({ url: url(suite.server.port), token: await token(user), WebSocket });
       clients.push(client);
       const got: string[] = [];
       client.on('notification', (n) => got.push(n.id));
