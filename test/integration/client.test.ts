@@ -150,6 +150,18 @@ describe('client against the real ws-server', () => {
     assert.equal(again.seen.resumes[0]?.pending, 1);
   });
 
+  it('finds a WebSocket by itself in Node: the global one, else the ws package', async () => {
+    const user = 'plain-node';
+    // Node 20 has no global WebSocket: this exercises the dynamic import of `ws` (client/websocket.ts).
+    const client = createClient({ url: url(suite.server.port), token: await token(user) });
+    clients.push(client);
+    const got: string[] = [];
+    client.on('notification', (n) => got.push(n.id));
+    await eventually(() => isOpen(client), { what: 'open' });
+    const n = await suite.consumer.deliver(await suite.consumer.make(user));
+    await eventually(() => got.includes(n.id), { what: 'a notification' });
+  });
+
   it('batches acks: many acks become few ACK frames of at most maxAckBatch ids', async () => {
     const user = 'batcher';
     const { client, seen, ws } = start({ url: url(suite.server.port), token: await token(user), maxAckBatch: 16, ackDelayMs: 50 });
