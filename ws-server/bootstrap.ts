@@ -18,6 +18,7 @@ import type { ServiceHandle } from '../shared/service.js';
 import { AuthDeadlines } from './auth-deadline.js';
 import { connectionHandler } from './connection.js';
 import { Delivery } from './delivery.js';
+import { mountClientScript } from './client-script.js';
 import { FrameWindow, MAX_FRAMES_IN_FLIGHT } from './frame-window.js';
 import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -144,6 +145,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     logger,
   );
   const app = createOpsApp(infra.checks, registry);
+  mountClientScript(app);
   mountDemoPage(app, config);
   // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops
   // handshakes and each client waits for its TCP retry (1, 3, 7... s; docs/performance.md).

@@ -26,6 +26,17 @@ describe('lint rules', () => {
     assert.deepEqual(ids, []);
   });
 
+  it('keeps client/ browser-safe: shared/protocol/ only, no Node or server package', async () => {
+    const allowed = await ruleIdsFor("import { CLOSE } from '../shared/protocol/frames.js';\nexport const c = CLOSE;\n", 'client/fixture.ts');
+    assert.deepEqual(allowed, []);
+    const shared = await ruleIdsFor("import { keys } from '../shared/keys.js';\nexport const k = keys;\n", 'client/fixture.ts');
+    assert.deepEqual(shared, ['import-x/no-restricted-paths']);
+    const node = await ruleIdsFor("import { WebSocket } from 'ws';\nexport const w = WebSocket;\n", 'client/fixture.ts');
+    assert.deepEqual(node, ['no-restricted-imports']);
+    const builtin = await ruleIdsFor("import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n", 'shared/protocol/fixture.ts');
+    assert.deepEqual(builtin, ['no-restricted-imports']);
+  });
+
   it('fails on an import cycle', async () => {
     const [result] = await eslint.lintFiles(['test/fixtures/cycle/a.ts']);
     assert.ok(result!.messages.some((m) => m.ruleId === 'import-x/no-cycle'), JSON.stringify(result!.messages));
