@@ -18,8 +18,16 @@ const serviceBoundaries = [
   })),
   {
     target: './shared',
-    from: SERVICES.map((s) => `./${s}`),
-    message: 'shared/ must not depend on any service.',
+    from: [...SERVICES, 'client'].map((s) => `./${s}`),
+    message: 'shared/ must not depend on any service or on the client.',
+  },
+  // The client runs in browsers: of the server side it may import only the dependency-free
+  // protocol definitions (shared/protocol/), never a service or the rest of shared/.
+  {
+    target: './client',
+    from: [...SERVICES.map((s) => `./${s}`), './shared'],
+    except: ['./protocol'],
+    message: 'client/ may import only shared/protocol/ (it runs in browsers).',
   },
 ];
 
@@ -49,6 +57,17 @@ export default tseslint.config(
           selector: "MemberExpression[object.name='process'][property.name='env']",
           message: 'Read configuration through shared/config.ts (loadConfig), not process.env.',
         },
+      ],
+    },
+  },
+  {
+    // Node-only modules would break the browser bundle (/client.js); client/websocket.ts
+    // imports `ws` through a variable specifier, so only Node ever loads it.
+    files: ['client/**/*.ts', 'shared/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(node:|ws$|ioredis|pino|mongoose|amqp|express|joi|jose|prom-client|uuid)', message: 'client/ runs in browsers: no Node-only or server dependency.' }] },
       ],
     },
   },

@@ -2,68 +2,15 @@ import Joi from 'joi';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../shared/ack-frame.js';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
+import { ERROR_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../shared/protocol/frames.js';
 
 /**
- * The WebSocket protocol: every frame either side may send, the stable error codes and the
- * close codes. Clients (wscat, Postman, browsers, the test helper) depend on these names, so
- * they change here or nowhere. docs/protocol.md describes the same frames for humans.
+ * Parsing and building of the WebSocket protocol's frames. The frame types, error codes and
+ * close codes themselves live in shared/protocol/frames.ts, which the client (client/) imports
+ * too; they are re-exported here so the server's modules keep one import.
  */
-
-export const CLOSE = {
-  goingAway: 1001,
-  policyViolation: 1008,
-  frameTooBig: 1009,
-  tryAgainLater: 1013,
-  authFailed: 4401,
-} as const;
-
-export const ERROR_CODES = {
-  badJson: 'BAD_JSON',
-  badFrame: 'BAD_FRAME',
-  unknownType: 'UNKNOWN_TYPE',
-  notAuthenticated: 'NOT_AUTHENTICATED',
-  alreadyAuthenticated: 'ALREADY_AUTHENTICATED',
-  ackBatchTooLarge: 'ACK_BATCH_TOO_LARGE',
-  notFound: 'NOT_FOUND',
-  unavailable: 'UNAVAILABLE',
-} as const;
-export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
-
-export type ClientFrame =
-  | { type: 'AUTH'; token?: string; userId?: string; lastSeq?: number }
-  | { type: 'ACK'; notificationIds: string[] }
-  | { type: 'PING' };
-
-/**
- * `unread` / `unreadVersion` (AUTH_OK, NOTIFICATION) and `count` / `version` (UNREAD) are the
- * user's live unread count (shared/unread.ts); the highest version a client has seen is current.
- * AUTH_OK leaves them out while the count is being rebuilt from MongoDB; an UNREAD frame follows.
- *
- * AUTH_OK's `pending` / `recovered` describe what Redis buffers; `catchingUp: true` says MongoDB
- * may hold older undelivered notifications: they follow as NOTIFICATION frames, then REPLAY_DONE
- * gives the final `pending` / `recovered` over both (docs/protocol.md).
- */
-export type ServerFrame =
-  | {
-      type: 'AUTH_OK';
-      userId: string;
-      pending: number;
-      recovered: boolean;
-      catchingUp: boolean;
-      unread?: number;
-      unreadVersion?: number;
-    }
-  | { type: 'REPLAY_DONE'; pending: number; recovered: boolean }
-  | { type: 'NOTIFICATION'; notification: NotificationBody; unread?: number; unreadVersion?: number }
-  | { type: 'UNREAD'; count: number; version: number }
-  | { type: 'ACKED'; ids: string[] }
-  | { type: 'ERROR'; code: ErrorCode; message: string; ids?: string[] }
-  | { type: 'PONG' };
-
-export type NotificationBody = Pick<
-  Notification,
-  'id' | 'seq' | 'type' | 'message' | 'actors' | 'actorCount' | 'objectId' | 'priority' | 'createdAt' | 'version'
->;
+export { CLOSE, ERROR_CODES } from '../shared/protocol/frames.js';
+export type { ClientFrame, ErrorCode, NotificationBody, ServerFrame } from '../shared/protocol/frames.js';
 
 /** A frame the client got wrong: answered with an ERROR frame, the socket stays open. */
 export class ProtocolError extends Error {

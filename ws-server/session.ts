@@ -3,6 +3,7 @@ import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
 import { fitsSendBuffer, type FrameRateLimiter } from './limits.js';
 import type { CloseReason, WsMetrics } from './metrics.js';
+import { TOKEN_EXPIRED_REASON } from '../shared/protocol/frames.js';
 import { CLOSE, type ServerFrame } from './protocol.js';
 
 /** A notification sent on this socket and not yet acked. */
@@ -131,7 +132,7 @@ export class Session {
     clearTimeout(this.expiryTimer);
     const left = validUntilMs - Date.now();
     if (left <= 0) {
-      this.close(CLOSE.authFailed, 'token expired', 'token-expired');
+      this.close(CLOSE.authFailed, TOKEN_EXPIRED_REASON, 'token-expired');
       return;
     }
     this.expiryTimer = setTimeout(() => this.expireAt(validUntilMs), Math.min(left, MAX_TIMER_MS));

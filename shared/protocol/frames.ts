@@ -1,0 +1,74 @@
+import type { Notification } from '../notification.js';
+
+/**
+ * The WebSocket protocol's vocabulary: every frame either side may send, the stable error codes
+ * and the close codes. The server (ws-server/protocol.ts, which parses and builds frames) and
+ * the client (client/) both import this file, so a frame change breaks the client's build, not
+ * its users. It must stay free of runtime dependencies (the client runs in browsers): type-only
+ * imports and plain constants only. docs/protocol.md describes the same frames for humans.
+ */
+
+export const CLOSE = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  frameTooBig: 1009,
+  tryAgainLater: 1013,
+  authFailed: 4401,
+} as const;
+export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** The reason of a 4401 close for a token that expired on an open socket (reconnect with a fresh one). */
+export const TOKEN_EXPIRED_REASON = 'token expired';
+
+export const ERROR_CODES = {
+  badJson: 'BAD_JSON',
+  badFrame: 'BAD_FRAME',
+  unknownType: 'UNKNOWN_TYPE',
+  notAuthenticated: 'NOT_AUTHENTICATED',
+  alreadyAuthenticated: 'ALREADY_AUTHENTICATED',
+  ackBatchTooLarge: 'ACK_BATCH_TOO_LARGE',
+  notFound: 'NOT_FOUND',
+  unavailable: 'UNAVAILABLE',
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Default WS_MAX_ACK_BATCH: the most ids one ACK frame may carry unless the server says otherwise. */
+export const DEFAULT_MAX_ACK_BATCH = 500;
+
+export type AuthFrame = { type: 'AUTH'; token?: string; userId?: string; lastSeq?: number };
+export type AckFrame = { type: 'ACK'; notificationIds: string[] };
+export type PingFrame = { type: 'PING' };
+export type ClientFrame = AuthFrame | AckFrame | PingFrame;
+
+export type NotificationBody = Pick<
+  Notification,
+  'id' | 'seq' | 'type' | 'message' | 'actors' | 'actorCount' | 'objectId' | 'priority' | 'createdAt' | 'version'
+>;
+
+/**
+ * `unread` / `unreadVersion` (AUTH_OK, NOTIFICATION) and `count` / `version` (UNREAD) are the
+ * user's live unread count (shared/unread.ts); the highest version a client has seen is current.
+ * AUTH_OK leaves them out while the count is being rebuilt from MongoDB; an UNREAD frame follows.
+ *
+ * AUTH_OK's `pending` / `recovered` describe what Redis buffers; `catchingUp: true` says MongoDB
+ * may hold older undelivered notifications: they follow as NOTIFICATION frames, then REPLAY_DONE
+ * gives the final `pending` / `recovered` over both (docs/protocol.md).
+ */
+export type AuthOkFrame = {
+  type: 'AUTH_OK';
+  userId: string;
+  pending: number;
+  recovered: boolean;
+  catchingUp: boolean;
+  unread?: number;
+  unreadVersion?: number;
+};
+export type ReplayDoneFrame = { type: 'REPLAY_DONE'; pending: number; recovered: boolean };
+export type NotificationFrame = { type: 'NOTIFICATION'; notification: NotificationBody; unread?: number; unreadVersion?: number };
+export type UnreadFrame = { type: 'UNREAD'; count: number; version: number };
+export type AckedFrame = { type: 'ACKED'; ids: string[] };
+export type ErrorFrame = { type: 'ERROR'; code: ErrorCode; message: string; ids?: string[] };
+export type PongFrame = { type: 'PONG' };
+
+export type ServerFrame = AuthOkFrame | ReplayDoneFrame | NotificationFrame | UnreadFrame | AckedFrame | ErrorFrame | PongFrame;
+export type ServerFrameType = ServerFrame['type'];
