@@ -53,9 +53,11 @@ function setConnection(kind, text) {
   pill.textContent = text;
 }
 
-function showBanner(text) {
+/** One banner; `kind` lets a reconnect clear what the connection said without hiding other news. */
+function showBanner(text, kind = 'other') {
   $('banner').textContent = text;
   $('banner').hidden = !text;
+  $('banner').dataset.kind = kind;
 }
 
 // ---- rendering ------------------------------------------------------------------------------
@@ -173,7 +175,8 @@ function fromHistory(stored) {
 
 /** Acknowledges what is on screen and not yet acknowledged, while the page is looked at. */
 function ackOnScreen() {
-  if (document.visibilityState !== 'visible' || state.client?.state !== 'open') return;
+  // The client keeps an ack across reconnects until the server confirms it: no need to wait for 'open'.
+  if (document.visibilityState !== 'visible' || !state.client) return;
   let changed = false;
   for (const li of onScreen) {
     const n = state.items.get(li.dataset.id);
@@ -224,7 +227,7 @@ async function select(id, { reveal = false } = {}) {
 async function loadTimeline(id) {
   const box = $('timeline');
   try {
-    const t = await state.producer.timeline(id);
+    const t = await state.http.timeline(id);
     if (state.selected !== id) return;
     box.innerHTML = `<ol>${STAGES.map((s) => {
       const at = t.stages[s];
@@ -250,12 +253,14 @@ async function markAllRead() {
 function describeState({ state: s, code, reason }) {
   switch (s) {
     case 'connecting': case 'authenticating': return setConnection('connecting', 'connecting…');
-    case 'open': showBanner(''); return setConnection('connected', 'live');
+    case 'open':
+      if ($('banner').dataset.kind === 'connection') showBanner('');
+      return setConnection('connected', 'live');
     case 'reconnecting': return setConnection('reconnecting', 'reconnecting…');
     case 'closed':
       setConnection('error', code ? 'refused' : 'offline');
       if (code) {
-        showBanner(`The ws-server closed the connection (${code}${reason ? ` ${reason}` : ''}).`);
+        showBanner(`The ws-server closed the connection (${code}${reason ? ` ${reason}` : ''}).`, 'connection');
         if (state.config.authMode !== 'dev') $('signin').hidden = false;
       }
   }
@@ -279,7 +284,6 @@ async function switchUser(userId) {
 
   const getToken = state.token ? () => state.token : undefined;
   state.http = createHttpClient({ baseUrl: state.apiBase, ...(getToken ? { getToken } : {}) });
-  state.producer = producerApi(state.apiBase, getToken);
   const client = createClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`,
     ...(getToken ? { getToken } : { userId }),
@@ -293,9 +297,8 @@ async function switchUser(userId) {
     client.on('resume', ({ recovered }) => {
       // More was missed than the replay carries: the newest page of the history fills the gap.
       if (state.client === client && recovered === false) void loadPage({ first: true });
-      if (state.client === client) ackOnScreen();
     }),
-    client.on('error', ({ code, message }) => { if (state.client === client) showBanner(`Server says ${code}: ${message}`); }),
+    client.on('error', ({ code, message }) => { if (state.client === client) showBanner(`${code}: ${message}`, 'connection'); }),
   ];
   await loadPage({ first: true });
 }
@@ -306,7 +309,7 @@ function fillUsers() {
   const listed = state.users.some((u) => u.id === state.userId) ? state.users : [...state.users, { id: state.userId, name: state.userId }];
   const selectable = state.config.authMode === 'dev' ? listed : listed.filter((u) => u.id === state.userId);
   $('user').innerHTML = selectable.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
-  $('user').value = state.userId;
+  if (state.userId) $('user').value = state.userId;
   $('user').disabled = state.config.authMode !== 'dev';
 }
 
@@ -405,6 +408,7 @@ async function start() {
   } catch {
     showBanner(`Cannot reach the producer at ${state.apiBase} (start it, set DEMO_PRODUCER_URL, or pass ?api=http://host:port).`);
   }
+  fillUsers();
   if (config.authMode !== 'dev') {
     // Token mode: the page signs in with a user's JWT instead of picking a user.
     $('signin').hidden = false;

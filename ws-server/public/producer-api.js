@@ -1,7 +1,7 @@
 /* global fetch */
 // The producer routes the client library does not cover because an inbox app does not need them:
-// the demo's user list, event intake (the backend's job; the demo does it to have something to
-// show) and a notification's pipeline timeline.
+// the demo's user list and event intake (the backend's job; the demo does it to have something
+// to show).
 
 export class ProducerError extends Error {
   constructor(status, code, message) {
@@ -11,16 +11,11 @@ export class ProducerError extends Error {
   }
 }
 
-export function producerApi(baseUrl, getToken) {
-  async function call(method, path, { body, headers = {}, asUser = true } = {}) {
-    const token = asUser ? await getToken?.() : undefined;
+export function producerApi(baseUrl) {
+  async function call(method, path, { body, headers = {} } = {}) {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await res.json().catch(() => ({}));
@@ -29,10 +24,7 @@ export function producerApi(baseUrl, getToken) {
   }
   return {
     users: async () => (await call('GET', '/users')).users,
-    timeline: (id) => call('GET', `/notifications/${encodeURIComponent(id)}/timeline`),
     /** Intake takes the backend's API key, never a user's token. */
-    fire: (event, apiKey) => call('POST', '/events', {
-      body: event, asUser: false, headers: apiKey ? { authorization: `ApiKey ${apiKey}` } : {},
-    }),
+    fire: (event, apiKey) => call('POST', '/events', { body: event, headers: apiKey ? { authorization: `ApiKey ${apiKey}` } : {} }),
   };
 }
