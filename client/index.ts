@@ -2,7 +2,7 @@
  * The notification pipeline's client for Node (and browsers that load it through a bundler):
  * createClient for the WebSocket protocol (docs/protocol.md), createHttpClient for the read API.
  * Usage, options and events: docs/client.md. Browsers without a bundler load the same API as one
- * ES module from the ws-server's `/client.js` (client/browser.ts).
+ * ES module from the ws-server's `/client.js` (client/browser-entry.ts).
  */
 import { createClientWith } from './client.js';
 import type { ClientOptions, NotificationClient } from './types.js';

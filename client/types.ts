@@ -69,12 +69,22 @@ export interface ClientEvents {
 }
 export type ClientEventName = keyof ClientEvents;
 
+/** The fields the client reads from the events of a WebSocket (open, message, close, error). */
+export interface WebSocketEventLike {
+  type: string;
+  data?: unknown;
+  code?: number;
+  reason?: string;
+  message?: string;
+  error?: unknown;
+}
+
 /** What the client needs of a WebSocket: the browser's and Node's `ws` both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 

@@ -4,7 +4,7 @@ import { globalWebSocket } from './websocket-global.js';
 /**
  * Where the WebSocket comes from in Node: the option, the global one (Node 22+), else the `ws`
  * package, imported only then. The specifier is a variable so that bundlers leave the import
- * alone; the browser bundle (client/browser.ts) does not include this file at all.
+ * alone; the browser bundle (client/browser-entry.ts) does not include this file at all.
  */
 const WS_MODULE = 'ws';
 

@@ -17,6 +17,7 @@ import type { ServiceHandle } from '../shared/service.js';
 import { AuthDeadlines } from './auth-deadline.js';
 import { connectionHandler } from './connection.js';
 import { Delivery } from './delivery.js';
+import { mountClientScript } from './client-script.js';
 import { mountDemoPage } from './demo-page.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWsMetrics } from './metrics.js';
@@ -130,6 +131,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     logger,
   );
   const app = createOpsApp(infra.checks, registry);
+  mountClientScript(app);
   mountDemoPage(app, config);
   // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops
   // handshakes and each client waits for its TCP retry (1, 3, 7... s; docs/performance.md).

@@ -1,21 +1,27 @@
 import type { Redis } from 'ioredis';
 import type { Models, NotificationStatus } from '../../shared/models/index.js';
+import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';
+import type { HistoryPageBody } from '../../shared/protocol/http.js';
 import { readUnread, type UnreadState } from '../../shared/unread.js';
 import { decodeCursor, encodeCursor, olderThan } from './cursor.js';
 import { toView } from './view.js';
+
+/** The history's status filter: one status, or `unread` (undelivered or delivered). */
+export const HISTORY_UNREAD = 'unread';
+export type HistoryStatus = NotificationStatus | typeof HISTORY_UNREAD;
 
 export interface HistoryQuery {
   userId: string;
   limit: number;
   before?: string;
-  status?: NotificationStatus;
+  status?: HistoryStatus;
 }
 
 /** One page of a user's stored notifications, newest first, and the cursor of the next. */
-export async function historyPage(models: Models, q: HistoryQuery) {
+export async function historyPage(models: Models, q: HistoryQuery): Promise<HistoryPageBody> {
   const filter = {
     userId: q.userId,
-    ...(q.status ? { status: q.status } : {}),
+    ...(q.status === HISTORY_UNREAD ? { status: { $in: [...UNREAD_STATUSES] } } : q.status ? { status: q.status } : {}),
     ...(q.before ? olderThan(decodeCursor(q.before)) : {}),
   };
   // One extra row says whether another page exists without a second query.

@@ -1,7 +1,11 @@
 import type { NotificationDoc } from '../../shared/models/index.js';
+import type { NotificationView } from '../../shared/protocol/http.js';
 
-/** A stored notification as the HTTP API shows it: the socket's field names, plus its state. */
-export function toView(d: NotificationDoc) {
+/**
+ * A stored notification as the HTTP API shows it: the socket's field names, plus its state. Typed
+ * by shared/protocol/http.ts, which the client (client/http.ts) reads its answers with.
+ */
+export function toView(d: NotificationDoc): NotificationView {
   return {
     id: d._id,
     userId: d.userId,

@@ -3,10 +3,11 @@ import Joi from 'joi';
 import type { Redis } from 'ioredis';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
-import { NOTIFICATION_STATUSES, type Models, type NotificationStatus } from '../../shared/models/index.js';
+import { NOTIFICATION_STATUSES, type Models } from '../../shared/models/index.js';
+import type { ReadAllBody, ReadBody, TimelineBody, UnreadCountBody } from '../../shared/protocol/http.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { HttpError } from '../http-errors.js';
-import { historyPage, unreadCount } from '../notifications/history.js';
+import { HISTORY_UNREAD, historyPage, unreadCount, type HistoryStatus } from '../notifications/history.js';
 import { markAllRead, markRead } from '../notifications/read.js';
 import { timelineOf } from '../notifications/timeline.js';
 import type { UnreadSignal } from '../notifications/unread-signal.js';
@@ -28,7 +29,8 @@ const idParams = Joi.object({ id: id.required() });
 const historyQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(HISTORY_MAX_LIMIT).default(20),
   before: Joi.string().max(500),
-  status: Joi.string().valid(...NOTIFICATION_STATUSES),
+  // 'unread': undelivered or delivered, the notifications the unread count counts (shared/unread.ts).
+  status: Joi.string().valid(...NOTIFICATION_STATUSES, HISTORY_UNREAD),
 });
 
 function validate<T>(schema: Joi.ObjectSchema, input: unknown): T {
@@ -53,21 +55,21 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.get('/users/:userId/notifications', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    const q = validate<{ limit: number; before?: string; status?: NotificationStatus }>(historyQuery, req.query);
+    const q = validate<{ limit: number; before?: string; status?: HistoryStatus }>(historyQuery, req.query);
     res.json(await historyPage(models, { userId, ...q }));
   });
 
   router.get('/users/:userId/notifications/unread-count', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
     const { count, version } = await unreadCount(models, redis, userId);
-    res.json({ userId, unread: count, version });
+    res.json({ userId, unread: count, version } satisfies UnreadCountBody);
   });
 
   router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
     const marked = await markAllRead({ models, redis, ttlSeconds, batchTimeoutMs }, userId);
     if (marked > 0) await announce(userId);
-    res.json({ userId, marked });
+    res.json({ userId, marked } satisfies ReadAllBody);
   });
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
@@ -75,14 +77,14 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
     const outcome = await markRead({ models, redis, ttlSeconds, batchTimeoutMs }, notificationId, callerOf(res.locals));
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
     if (outcome.countChanged) await announce(outcome.userId);
-    res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt });
+    res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt } satisfies ReadBody);
   });
 
   router.get('/notifications/:id/timeline', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
     const timeline = await timelineOf(models, redis, notificationId, callerOf(res.locals));
     if (!timeline) throw new HttpError(404, 'not_found', 'no such notification');
-    res.json(timeline);
+    res.json(timeline satisfies TimelineBody);
   });
 
   return router;

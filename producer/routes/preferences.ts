@@ -2,6 +2,7 @@ import express, { Router } from 'express';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import type { PreferenceStore } from '../../shared/preferences.js';
+import type { PreferencesBody } from '../../shared/protocol/http.js';
 import { authenticate, requireSameUser } from '../auth.js';
 import { HttpError } from '../http-errors.js';
 import { readPreferences, replacePreferences } from '../preferences.js';
@@ -17,7 +18,7 @@ export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>;
   };
 
   router.get('/users/:userId/preferences', auth, requireSameUser, async (req, res) => {
-    res.json(await readPreferences(deps.store, userIdOf(req.params.userId)));
+    res.json((await readPreferences(deps.store, userIdOf(req.params.userId))) satisfies PreferencesBody);
   });
 
   router.put(
@@ -27,7 +28,7 @@ export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>;
     express.json({ limit: deps.config.http.maxBodyBytes }),
     async (req, res) => {
       if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
-      res.json(await replacePreferences(deps.store, userIdOf(req.params.userId), req.body));
+      res.json((await replacePreferences(deps.store, userIdOf(req.params.userId), req.body)) satisfies PreferencesBody);
     },
   );
   return router;

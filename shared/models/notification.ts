@@ -55,7 +55,7 @@ notificationSchema.index({ userId: 1, createdAt: -1, _id: -1 });
 // userId + status, then the history order: the unread count (shared/unread.ts,
 // status $in [undelivered, delivered]) and mark-all-read (producer/notifications/read.ts,
 // the same filter in updateMany) by the userId + status prefix; status-filtered history pages
-// (createdAt desc, _id desc) in index order; and the cap's oldest read ones first
+// (createdAt desc, _id desc) in index order (`status=unread`: two such ranges, merged); and the cap's oldest read ones first
 // (jobs/cap.ts: status 'read', createdAt asc, _id asc) by walking it backwards. _id is in the
 // key so neither sort needs an in-memory pass over the user's documents.
 // (It replaced { userId: 1, status: 1, createdAt: -1 }; ensureIndexes never drops, so a

@@ -1,7 +1,7 @@
 /**
  * The browser entry, bundled into the one ES module the ws-server serves at `/client.js`
- * (ws-server/client-bundle.ts): the same API as client/index.ts, with the global WebSocket only,
- * so the bundle references no Node module.
+ * (ws-server/client-script.ts; `npm run build` writes it to dist/client/browser.js): the same
+ * API as client/index.ts with the global WebSocket only, so the bundle references no Node module.
  */
 import { createClientWith } from './client.js';
 import type { ClientOptions, NotificationClient } from './types.js';

@@ -1,0 +1,94 @@
+import type { AuthOkFrame, ReplayDoneFrame } from '../shared/protocol/frames.js';
+
+/**
+ * Without a REPLAY_DONE (AUTH_OK with catchingUp false) and with recovered:false the server
+ * does not say how many notifications its replay carries (REPLAY_LIMIT): the replay is taken
+ * as over once no NOTIFICATION has come for this long.
+ */
+export const REPLAY_QUIET_MS = 100;
+
+export interface ReplayOutcome {
+  recovered: boolean;
+  replayed: number;
+  pending: number;
+}
+
+/**
+ * The resume point (`lastSeq` on AUTH) and the end of each replay.
+ *
+ * The server replays what is pending after `lastSeq` in priority order, not seq order, so "the
+ * highest seq seen" is safe to resume from only once a replay has been received whole: a
+ * connection cut in the middle of it (a security notification with seq 9 received, a like with
+ * seq 3 not yet) would otherwise resume after 9 and never see 3. So the resume point moves:
+ * - at the end of a replay that says `recovered: true`, to the highest seq received;
+ * - afterwards, with every live notification;
+ * - never during a connection whose replay said `recovered: false`: the next connection's replay
+ *   then starts where this one did and carries what this one could not (less what was acked).
+ */
+export class ResumeTracker {
+  lastSeq: number | undefined;
+  private replay: { pending: number; recovered: boolean; catchingUp: boolean; count: number; maxSeq: number } | undefined;
+  /** Live notifications move the resume point (after a recovered replay). */
+  private advancing = false;
+
+  constructor(lastSeq: number | undefined) {
+    this.lastSeq = lastSeq;
+  }
+
+  get replaying(): boolean {
+    return this.replay !== undefined;
+  }
+
+  /** AUTH_OK. Returns the outcome when the replay is already complete (nothing to replay). */
+  authenticated(ok: AuthOkFrame): ReplayOutcome | undefined {
+    this.advancing = false;
+    this.replay = { pending: ok.pending, recovered: ok.recovered, catchingUp: ok.catchingUp, count: 0, maxSeq: this.lastSeq ?? 0 };
+    if (!ok.catchingUp && ok.recovered && ok.pending === 0) return this.finish(true, ok.pending);
+    return undefined;
+  }
+
+  /** A NOTIFICATION. Returns the outcome when it completes the replay. */
+  notification(seq: number): ReplayOutcome | undefined {
+    const replay = this.replay;
+    if (!replay) {
+      if (this.advancing && (this.lastSeq === undefined || seq > this.lastSeq)) this.lastSeq = seq;
+      return undefined;
+    }
+    replay.count += 1;
+    replay.maxSeq = Math.max(replay.maxSeq, seq);
+    if (!replay.catchingUp && replay.recovered && replay.count >= replay.pending) return this.finish(true, replay.pending);
+    return undefined;
+  }
+
+  /** REPLAY_DONE: the MongoDB half has been sent; its counts are final. */
+  replayDone(frame: ReplayDoneFrame): ReplayOutcome | undefined {
+    if (!this.replay) return undefined;
+    return this.finish(frame.recovered, frame.pending);
+  }
+
+  /** A replay whose end the server does not announce (see REPLAY_QUIET_MS). */
+  get awaitsQuiet(): boolean {
+    return this.replay !== undefined && !this.replay.catchingUp && !this.replay.recovered;
+  }
+
+  /** The quiet period after such a replay passed. */
+  quiet(): ReplayOutcome | undefined {
+    if (!this.replay) return undefined;
+    return this.finish(false, this.replay.pending);
+  }
+
+  disconnected(): void {
+    this.replay = undefined;
+    this.advancing = false;
+  }
+
+  private finish(recovered: boolean, pending: number): ReplayOutcome {
+    const replay = this.replay!;
+    this.replay = undefined;
+    if (recovered) {
+      if (replay.maxSeq > 0 && (this.lastSeq === undefined || replay.maxSeq > this.lastSeq)) this.lastSeq = replay.maxSeq;
+      this.advancing = true;
+    }
+    return { recovered, replayed: replay.count, pending };
+  }
+}
