@@ -35,9 +35,14 @@ const state = {
   items: new Map(),
   selected: null,
   filter: 'all',
-  /** The history API's next cursor: undefined before the first page, null after the last. */
-  cursor: undefined,
-  loadingMore: false,
+  /**
+   * The history API's next cursor per filter (the unread tab pages `status=unread`, so older
+   * unread ones come without paging through read ones): undefined before the first page, null
+   * after the last.
+   */
+  cursors: { all: undefined, unread: undefined },
+  /** A page request in flight, per filter. */
+  loading: { all: false, unread: false },
   unread: { count: 0, version: -1 },
   users: FALLBACK_USERS,
 };
@@ -109,9 +114,9 @@ function render() {
   $('dd-empty').hidden = inDropdown > 0;
   for (const tab of document.querySelectorAll('.tab[data-filter]')) tab.setAttribute('aria-pressed', String(tab.dataset.filter === state.filter));
   const more = $('load-more');
-  more.hidden = !state.userId || state.cursor === null || state.cursor === undefined;
-  more.disabled = state.loadingMore;
-  more.textContent = state.loadingMore ? 'Loading…' : 'Load more';
+  more.hidden = !state.userId || typeof state.cursors[state.filter] !== 'string';
+  more.disabled = state.loading[state.filter];
+  more.textContent = state.loading[state.filter] ? 'Loading…' : 'Load more';
   for (const n of all) if (n.flash) n.flash = false; // the animation plays once
   ackOnScreen();
 }
@@ -189,20 +194,27 @@ function ackOnScreen() {
 }
 
 async function loadPage({ first = false } = {}) {
-  if (state.loadingMore || (!first && !state.cursor)) return;
+  const filter = state.filter;
+  const cursor = state.cursors[filter];
+  if (state.loading[filter] || (!first && typeof cursor !== 'string')) return;
   const userId = state.userId;
-  state.loadingMore = true;
+  const loading = state.loading;
+  loading[filter] = true;
   scheduleRender();
   try {
-    const page = await state.http.history(userId, { limit: PAGE_SIZE, ...(first ? {} : { cursor: state.cursor }) });
+    const page = await state.http.history(userId, {
+      limit: PAGE_SIZE,
+      ...(filter === 'unread' ? { unread: true } : {}),
+      ...(first ? {} : { cursor }),
+    });
     if (userId !== state.userId) return;
-    for (const n of page.items ?? page.notifications ?? []) fromHistory(n);
+    for (const n of page.items) fromHistory(n);
     // A refresh of the first page (an incomplete resume) must not rewind where "load more" is.
-    if (!first || state.cursor === undefined) state.cursor = page.nextCursor ?? null;
+    if (!first || state.cursors[filter] === undefined) state.cursors[filter] = page.nextCursor ?? null;
   } catch (err) {
     showBanner(`History unavailable (${err.message}); live notifications still arrive.`);
   } finally {
-    if (userId === state.userId) state.loadingMore = false;
+    loading[filter] = false;
     scheduleRender();
   }
 }
@@ -271,7 +283,9 @@ async function switchUser(userId) {
   for (const off of state.offs) off();
   state.offs = [];
   state.client = null;
-  Object.assign(state, { userId, items: new Map(), selected: null, cursor: undefined, loadingMore: false, unread: { count: 0, version: -1 } });
+  Object.assign(state, {
+    userId, items: new Map(), selected: null, cursors: { all: undefined, unread: undefined }, loading: { all: false, unread: false }, unread: { count: 0, version: -1 },
+  });
   for (const view of views) view.clear();
   drawBadge();
   $('timeline').innerHTML = TIMELINE_HINT;
@@ -322,6 +336,7 @@ async function signIn(token) {
   state.token = token;
   sessionStorage.setItem(TOKEN_STORAGE, token);
   $('signin').hidden = true;
+  $('signout').hidden = false;
   showBanner('');
   await switchUser(userId);
 }
@@ -358,11 +373,16 @@ for (const tab of document.querySelectorAll('.tab[data-filter]')) {
   tab.addEventListener('click', () => {
     state.filter = tab.dataset.filter;
     scheduleRender();
+    if (state.userId && state.cursors[state.filter] === undefined) void loadPage({ first: true });
   });
 }
 $('read-all').addEventListener('click', () => void markAllRead());
 $('load-more').addEventListener('click', () => void loadPage());
 $('user').addEventListener('change', (e) => void switchUser(e.target.value));
+$('signout').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_STORAGE);
+  location.reload();
+});
 $('signin-form').addEventListener('submit', (e) => {
   e.preventDefault();
   void signIn($('token').value.trim());
