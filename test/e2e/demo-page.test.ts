@@ -44,7 +44,6 @@ describe('the demo inbox page in a real browser', () => {
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
   }
-  const badge = (page: Page) => page.locator('#badge').getAttribute('data-count');
   /** Every notification id shown in the inbox card, in order (an id twice would be a bug). */
   const listedIds = (page: Page) => page.locator('#list li.item').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-id')!));
   async function stored(userId: string): Promise<Stored[]> {
@@ -71,8 +70,9 @@ describe('the demo inbox page in a real browser', () => {
 
   it('goes through a full session: live arrival, ACK on view, timeline, read, day groups, load more, filter, preferences', async () => {
     // user2's older history, straight into MongoDB as jobs would have stored it: 3 from yesterday
-    // and 20 from five days ago, all read (they leave the unread count alone), so the first page
-    // (20) holds both days and a second page exists.
+    // and 20 from five days ago, all read, so the first page (20) holds both days and a second
+    // page exists; and one delivered but unread from nine days ago, on no first page but the
+    // unread tab's (the unread count, rebuilt from MongoDB at the first AUTH, counts it).
     const mongo = await connectMongo(p.config, testLogger);
     try {
       // Local noon days ago, so the day a notification falls on does not depend on the hour the test runs.
@@ -82,14 +82,15 @@ describe('the demo inbox page in a real browser', () => {
         d.setHours(12, 0, 0, 0);
         return d.getTime();
       };
-      const old = (i: number, at: number) => ({
+      const old = (i: number, at: number, status: 'read' | 'delivered' = 'read') => ({
         _id: randomUUID(), userId: 'user2', seq: 0, type: 'ORDER', actors: [], actorCount: 0, objectId: `order-old-${i}`,
-        message: `Your order old-${i} has shipped`, priority: 9, status: 'read' as const, version: 1, eventIds: [],
-        createdAt: new Date(at - i * 60_000), deliveredAt: new Date(at), readAt: new Date(at), persistedAt: new Date(at),
+        message: `Your order old-${i} has shipped`, priority: 9, status, version: 1, eventIds: [],
+        createdAt: new Date(at - i * 60_000), deliveredAt: new Date(at), readAt: status === 'read' ? new Date(at) : null, persistedAt: new Date(at),
       });
       await models(mongo).Notification.insertMany([
         ...Array.from({ length: 3 }, (_, i) => old(i, noonDaysAgo(1))),
         ...Array.from({ length: 20 }, (_, i) => old(3 + i, noonDaysAgo(5))),
+        old(99, noonDaysAgo(9), 'delivered'),
       ]);
     } finally {
       await mongo.close();
@@ -103,14 +104,14 @@ describe('the demo inbox page in a real browser', () => {
     assert.equal(firstDays[0], 'Yesterday');
     assert.equal(firstDays.length, 2, `two days on the first page: ${firstDays.join(', ')}`);
     assert.equal(await page.locator('#load-more').isVisible(), true);
-    assert.equal(await badge(page), '0');
+    await page.locator('#badge[data-count="1"]').waitFor();
 
     // Another user acts: Ada (user1) likes one of user2's posts, straight through the producer.
     const accepted = await p.post('/events', { type: 'LIKE', actorId: 'user1', targetId: 'user2', postId: 'post3' });
     assert.equal(accepted.status, 202);
     const item = page.locator('#list li.item').filter({ hasText: 'Ada liked your post' });
     await item.waitFor();
-    await page.locator('#badge[data-count="1"]').waitFor();
+    await page.locator('#badge[data-count="2"]').waitFor();
     assert.equal((await days())[0], 'Today', 'a new day group on top');
 
     // On screen means seen: the page ACKs it through the client and the server records it.
@@ -135,7 +136,7 @@ describe('the demo inbox page in a real browser', () => {
     await urgent.waitFor();
     assert.equal(await urgent.locator('.tag-high').textContent(), 'Important');
     assert.equal(await page.locator('#list li.item').first().getAttribute('data-id'), await urgent.getAttribute('data-id'));
-    await page.locator('#badge[data-count="2"]').waitFor();
+    await page.locator('#badge[data-count="3"]').waitFor();
 
     // The bell opens a dropdown with the newest ones.
     await page.locator('#bell').click();
@@ -150,7 +151,7 @@ describe('the demo inbox page in a real browser', () => {
     // Selecting one marks it read (the badge follows the server's UNREAD frame) and shows where it
     // went in the pipeline.
     await item.click();
-    await page.locator('#badge[data-count="1"]').waitFor();
+    await page.locator('#badge[data-count="2"]').waitFor();
     await page.locator('#list li.item[data-read="true"]').filter({ hasText: 'Ada liked your post' }).waitFor();
     await page.locator('#timeline li.done[data-stage="acked"]').waitFor();
     await page.locator('#timeline li.done[data-stage="read"]').waitFor();
@@ -160,24 +161,28 @@ describe('the demo inbox page in a real browser', () => {
     }, { what: 'the read status stored' });
     assert.equal(readStored.status, 'read');
 
-    // Unread only: the alert alone; All: everything again.
+    // Unread only: the alert, and the old unread one the unread tab's own first page brought
+    // (status=unread); All: everything loaded so far.
     await page.locator('#inbox .tab[data-filter="unread"]').click();
-    await eventually(async () => (await listedIds(page)).length === 1, { what: 'the unread filter' });
-    assert.equal((await listedIds(page))[0], await urgent.getAttribute('data-id'));
+    await page.locator('#list li.item').filter({ hasText: 'old-99' }).waitFor();
+    const unreadIds = await listedIds(page);
+    assert.equal(unreadIds.length, 2, 'the alert and old-99');
+    assert.equal(unreadIds[0], await urgent.getAttribute('data-id'));
     assert.equal(await page.locator('#inbox .tab[data-filter="unread"]').getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.locator('#load-more').isVisible(), false, 'no more unread pages');
     await page.locator('#inbox .tab[data-filter="all"]').click();
-    await eventually(async () => (await listedIds(page)).length === 22, { what: 'all again' });
+    await eventually(async () => (await listedIds(page)).length === 23, { what: 'all again' });
 
-    // Load more: the rest of the history, after what is shown, and then no more pages.
+    // Load more: the rest of the history after what is shown (old-99 again, once), then no more pages.
     await page.locator('#load-more').click();
-    await eventually(async () => (await listedIds(page)).length === 25, { what: 'the second history page' });
+    await eventually(async () => (await listedIds(page)).length === 26, { what: 'the second history page' });
     await page.locator('#load-more').waitFor({ state: 'hidden' });
     const ids = await listedIds(page);
     assert.equal(new Set(ids).size, ids.length, 'no notification twice');
     const allDays = await days();
     assert.deepEqual(allDays.slice(0, 2), ['Today', 'Yesterday']);
-    assert.equal(allDays.length, 3, allDays.join(', '));
-    assert.doesNotMatch(allDays[2]!, /Today|Yesterday/);
+    assert.equal(allDays.length, 4, allDays.join(', '));
+    for (const label of allDays.slice(2)) assert.doesNotMatch(label, /Today|Yesterday/);
     await shot(page, 'demo-page');
 
     // Preferences: loaded from the API, a bad time zone is refused with the API's reason, a good

@@ -1,4 +1,4 @@
-/* global URLSearchParams, location, document, fetch, IntersectionObserver, sessionStorage, setInterval, history, queueMicrotask */
+/* global URLSearchParams, location, document, fetch, IntersectionObserver, sessionStorage, setInterval, setTimeout, history, queueMicrotask */
 // The demo inbox, built on the project's client (served by this ws-server as /client.js, from
 // client/index.ts): the socket (AUTH, replay, resume, acks, unread count, reconnects) is the
 // client's; the read API (history, read marks, preferences) is its HTTP helper's. This file only
@@ -117,7 +117,6 @@ function render() {
   more.hidden = !state.userId || typeof state.cursors[state.filter] !== 'string';
   more.disabled = state.loading[state.filter];
   more.textContent = state.loading[state.filter] ? 'Loading…' : 'Load more';
-  for (const n of all) if (n.flash) n.flash = false; // the animation plays once
   ackOnScreen();
 }
 
@@ -150,15 +149,18 @@ function drawBadge() {
 function fromSocket(n) {
   const known = state.items.get(n.id);
   const same = known && known.version >= n.version;
-  state.items.set(n.id, {
+  const item = {
     ...known,
     ...(same ? {} : n),
     // A grown aggregate is news again: unread, and pending until acknowledged again.
     read: same ? known.read : n.status === 'read',
     acked: same ? known.acked : false,
     flash: !same,
-  });
+  };
+  state.items.set(n.id, item);
   scheduleRender();
+  // Long enough for the highlight's animation (style.css) to play once.
+  if (item.flash) setTimeout(() => { item.flash = false; scheduleRender(); }, 1000);
   if (state.selected === n.id && !same) void loadTimeline(n.id);
 }
 
