@@ -13,8 +13,13 @@ export class TcpProxy {
 
   constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {}
+
+  /** New connections go to another port (a restarted server); those open stay where they are. */
+  retarget(port: number): void {
+    this.targetPort = port;
+  }
 
   async start(): Promise<this> {
     this.stalled = false;
