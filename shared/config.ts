@@ -41,6 +41,14 @@ export interface Config {
     /** Proxies in front of the producer whose X-Forwarded-For is believed (Express 'trust proxy'). */
     trustProxyHops: number;
   };
+  /** What the ws-server's demo inbox page is told (ws-server/demo-page.ts). */
+  demo: {
+    /**
+     * The producer's public base URL the page calls; undefined: the page's own host with the
+     * producer's port (right for `npm run dev` and Docker Compose, wrong behind Railway's domains).
+     */
+    producerUrl: string | undefined;
+  };
   rabbitmq: {
     url: string;
     /** Prepended to every exchange and queue name: isolates tests and tenants on one vhost. */
@@ -179,6 +187,8 @@ const envSchema = Joi.object({
   // Intake callers are a few backend servers sending at volume: far above one instance's
   // capacity (~500 events/s), so only a flood from one address meets it.
   TRUST_PROXY: Joi.number().integer().min(0).max(10).default(0),
+  // Only a base URL: the page appends the API paths to it.
+  DEMO_PRODUCER_URL: Joi.string().uri({ scheme: ['http', 'https'] }).max(2000),
 
   RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
@@ -388,6 +398,7 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
       rateLimit: { perMinute: v.HTTP_RATE_LIMIT_PER_MINUTE },
       trustProxyHops: v.TRUST_PROXY,
     },
+    demo: { producerUrl: v.DEMO_PRODUCER_URL === undefined ? undefined : String(v.DEMO_PRODUCER_URL).replace(/\/+$/, '') },
     rabbitmq: {
       url: v.RABBITMQ_URL,
       namePrefix: v.AMQP_NAME_PREFIX,

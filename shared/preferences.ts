@@ -21,7 +21,8 @@ export interface Preferences {
 
 export const DEFAULT_PREFERENCES: Preferences = { mutedTypes: [], promotionalOptOut: false, doNotDisturb: null };
 
-const MUTABLE_TYPES = EVENT_TYPES.filter((t) => !(TRANSACTIONAL_TYPES as readonly string[]).includes(t));
+/** The types a user may mute: everything but transactional ones. */
+export const MUTABLE_TYPES = EVENT_TYPES.filter((t) => !(TRANSACTIONAL_TYPES as readonly string[]).includes(t));
 const timeOfDay = () => Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'HH:MM or HH:MM:SS');
 
 function isTimeZone(value: string): boolean {

@@ -2,9 +2,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import type { Config } from '../shared/config.js';
+import { MUTABLE_TYPES } from '../shared/preferences.js';
 
 /** ws-server/public from this module, run from source (tsx) or from dist/ws-server. */
 const CANDIDATES = ['./public/', '../../ws-server/public/'];
+
+/** UNFOLLOW notifies nobody, so a checkbox to mute it would do nothing. */
+const MUTABLE_ON_PAGE = MUTABLE_TYPES.filter((t) => t !== 'UNFOLLOW');
 
 function publicDir(): string {
   for (const candidate of CANDIDATES) {
@@ -24,16 +28,31 @@ export function demoIntakeKey(config: Pick<Config, 'nodeEnv' | 'auth' | 'intake'
   return config.intake.apiKeys[0];
 }
 
+export type DemoPageConfig = Pick<Config, 'nodeEnv' | 'auth' | 'ws' | 'intake' | 'demo' | 'http'>;
+
 /**
- * The demo inbox page at `/`: static files plus what the page must know from the server: its
- * auth mode (the page signs in with a bare userId, so it needs WS_AUTH_MODE=dev), the most ids
- * one ACK frame may carry (it acknowledges everything on screen at once) and, in development,
- * the producer's intake key for its "Simulate activity" button (without one the page asks).
+ * What the page must know from the server: its auth mode (a bare userId in dev mode, else the
+ * page asks for a token), the most ids one ACK frame may carry, where the producer is
+ * (DEMO_PRODUCER_URL, else the page's own host with PRODUCER_PORT: the server cannot know the
+ * host name the browser used, the page can), the types a user may mute and, in development, the
+ * producer's intake key for its "Simulate activity" button (without one the page asks).
  */
-export function mountDemoPage(app: Express, config: Pick<Config, 'nodeEnv' | 'auth' | 'ws' | 'intake'>): void {
+export function demoConfig(config: DemoPageConfig) {
+  return {
+    authMode: config.auth.mode,
+    maxAckBatch: config.ws.maxAckBatch,
+    intakeApiKey: demoIntakeKey(config),
+    producerUrl: config.demo.producerUrl ?? null,
+    producerPort: config.http.ports.producer,
+    mutableTypes: MUTABLE_ON_PAGE,
+  };
+}
+
+/** The demo inbox page at `/`: static files plus /demo-config.json. */
+export function mountDemoPage(app: Express, config: DemoPageConfig): void {
   app.get('/demo-config.json', (_req, res) => {
     res.set('Cache-Control', 'no-store');
-    res.json({ authMode: config.auth.mode, maxAckBatch: config.ws.maxAckBatch, intakeApiKey: demoIntakeKey(config) });
+    res.json(demoConfig(config));
   });
   app.use(express.static(publicDir(), { index: 'index.html', maxAge: '5m' }));
 }

@@ -1,21 +1,55 @@
-/* global URLSearchParams, location, document, fetch, CSS, IntersectionObserver, WebSocket, setTimeout, history */
-// The demo inbox: one raw WebSocket to this ws-server (docs/protocol.md) and the producer's
-// HTTP API (docs/http-api.md) for history, read state, timelines and sample events.
-const params = new URLSearchParams(location.search);
-const API = (params.get('api') || `${location.protocol}//${location.hostname}:3000`).replace(/\/$/, '');
+/* global URLSearchParams, location, document, fetch, IntersectionObserver, sessionStorage, setInterval, setTimeout, history, queueMicrotask */
+// The demo inbox, built on the project's client (served by this ws-server as /client.js, from
+// client/index.ts): the socket (AUTH, replay, resume, acks, unread count, reconnects) is the
+// client's; the read API (history, read marks, preferences) is its HTTP helper's. This file only
+// keeps what the user sees in step with the two.
+import { createClient, createHttpClient } from '/client.js';
+import { tokenSubject } from './format.js';
+import { InboxView } from './inbox-view.js';
+import { preferencesScreen } from './prefs.js';
+import { producerApi } from './producer-api.js';
+import { sampleEvent } from './samples.js';
+
+const PAGE_SIZE = 20;
+/** The bell's dropdown shows the newest few; "See all" leads to the inbox card. */
+const DROPDOWN_SIZE = 6;
+const STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
+/** A pasted token lives as long as the tab (token mode only); never in the URL or localStorage. */
+const TOKEN_STORAGE = 'pulse.demo.token';
 const FALLBACK_USERS = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger', 'Radia']
   .map((name, i) => ({ id: `user${i + 1}`, name }));
-// Plain symbols every system font has (headless Linux browsers often lack colour emoji).
-const ICONS = { LIKE: '♥', COMMENT: '✎', REPLY: '↩', MENTION: '@', FOLLOW: '+', SHARE: '⇄', SECURITY: '⚠', ORDER: '▣', PAYMENT: '€', PROMO: '★' };
-const STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
+const TIMELINE_HINT = '<p class="hint">Select a notification to follow it through the pipeline.</p>';
 
+const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-const state = { userId: null, socket: null, items: new Map(), selected: null, retry: 0, lastSeq: 0 };
-// The server's WS_MAX_ACK_BATCH (from demo-config.json; 100 until it is known, under any sane limit).
-let maxAckBatch = 100;
-// The producer's intake key for "Send to me": served by demo-config.json in development, else
-// typed into the form (events are the backend's to send, so the producer wants a key).
+
+const state = {
+  config: null,
+  producer: null,
+  http: null,
+  client: null,
+  /** Unsubscribers of the current client's listeners. */
+  offs: [],
+  userId: null,
+  token: null,
+  items: new Map(),
+  selected: null,
+  filter: 'all',
+  /**
+   * The history API's next cursor per filter (the unread tab pages `status=unread`, so older
+   * unread ones come without paging through read ones): undefined before the first page, null
+   * after the last.
+   */
+  cursors: { all: undefined, unread: undefined },
+  /** A page request in flight, per filter. */
+  loading: { all: false, unread: false },
+  unread: { count: 0, version: -1 },
+  users: FALLBACK_USERS,
+};
 let intakeApiKey = '';
+let prefs = null;
+
+// ---- connection indicator and banner -------------------------------------------------------
 
 function setConnection(kind, text) {
   const pill = $('state');
@@ -24,222 +58,340 @@ function setConnection(kind, text) {
   pill.textContent = text;
 }
 
-function showBanner(text) {
+/** One banner; `kind` lets a reconnect clear what the connection said without hiding other news. */
+function showBanner(text, kind = 'other') {
   $('banner').textContent = text;
   $('banner').hidden = !text;
+  $('banner').dataset.kind = kind;
 }
 
-async function api(method, path, body, headers = {}) {
-  const res = await fetch(`${API}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.message || `${res.status}`);
-  return data;
-}
+// ---- rendering ------------------------------------------------------------------------------
 
-function priorityClass(priority) {
-  if (priority >= 9) return 'high';
-  if (priority <= 1) return 'low';
-  return 'normal';
-}
-
-function ago(iso) {
-  const seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
-  if (seconds < 45) return 'just now';
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return new Date(iso).toLocaleDateString();
-}
-
-function updateBadge() {
-  const unread = [...state.items.values()].filter((n) => !n.read).length;
-  const badge = $('badge');
-  badge.textContent = unread > 99 ? '99+' : String(unread);
-  badge.dataset.count = String(unread);
-  badge.hidden = unread === 0;
-  $('empty').hidden = state.items.size > 0;
-  document.title = unread ? `(${unread}) Pulse · live inbox` : 'Pulse · live inbox';
-}
-
-function render(n, { flash = false } = {}) {
-  let li = document.querySelector(`li[data-id="${CSS.escape(n.id)}"]`);
-  if (!li) {
-    li = document.createElement('li');
-    li.dataset.id = n.id;
-    li.addEventListener('click', () => select(n.id));
-    const list = $('list');
-    // Newest on top; a higher seq is newer.
-    const after = [...list.children].find((el) => Number(el.dataset.seq) < n.seq);
-    list.insertBefore(li, after || null);
-    observer.observe(li);
-  }
-  const prio = priorityClass(n.priority);
-  li.className = `item prio-${prio}${n.read ? '' : ' unread'}${state.selected === n.id ? ' selected' : ''}${flash ? ' flash' : ''}`;
-  li.dataset.seq = String(n.seq);
-  li.dataset.version = String(n.version);
-  li.dataset.acked = String(Boolean(n.acked));
-  li.dataset.read = String(Boolean(n.read));
-  const tags = [];
-  if (prio === 'high') tags.push('<span class="tag tag-high">Important</span>');
-  if (prio === 'low') tags.push('<span class="tag tag-low">Promo</span>');
-  if (n.actorCount > 1) tags.push(`<span class="tag tag-agg">${n.actorCount} people</span>`);
-  li.innerHTML = `
-    <div class="avatar">${ICONS[n.type] || '•'}</div>
-    <div><div class="msg"></div><div class="meta"><span>${ago(n.createdAt)}</span>${tags.join('')}</div></div>
-    <div class="status ${n.acked ? 'acked' : ''}">${n.read ? '' : '<span class="dot" title="unread"></span> '}${n.acked ? '✓ received' : 'new'}</div>`;
-  li.querySelector('.msg').textContent = n.message;
-  updateBadge();
-}
-
-function upsert(incoming, origin) {
-  const known = state.items.get(incoming.id);
-  if (known && known.version >= incoming.version && origin === 'socket') {
-    if (!known.acked) ack([incoming.id]);
-    return;
-  }
-  // A grown aggregate (same id, higher version) is pending again until acknowledged again.
-  const acked = origin === 'history' ? incoming.status !== 'undelivered' : false;
-  const merged = { ...known, ...incoming, acked, read: Boolean(known?.read && origin === 'history') || incoming.status === 'read' };
-  state.items.set(incoming.id, merged);
-  state.lastSeq = Math.max(state.lastSeq, incoming.seq || 0);
-  render(merged, { flash: Boolean(known) && origin === 'socket' });
-  if (known && origin === 'socket') ack([incoming.id]);
-  if (state.selected === incoming.id) void loadTimeline(incoming.id);
-}
-
-// ACK on view: a notification is acknowledged once it is actually on screen.
+/** Elements of either view currently on screen: what the user has seen gets acknowledged. */
+const onScreen = new Set();
 const observer = new IntersectionObserver((entries) => {
-  const ids = entries.filter((e) => e.isIntersecting).map((e) => e.target.dataset.id)
-    .filter((id) => state.items.get(id) && !state.items.get(id).acked);
-  if (ids.length) ack(ids);
+  for (const e of entries) {
+    if (e.isIntersecting) onScreen.add(e.target);
+    else onScreen.delete(e.target);
+  }
+  ackOnScreen();
 }, { threshold: 0.6 });
 
-// A long inbox coming back into view can hold more unacked ids than one ACK frame may carry:
-// the server answers a larger batch with ACK_BATCH_TOO_LARGE and acknowledges none of them.
-function ack(ids) {
-  if (document.visibilityState !== 'visible' || state.socket?.readyState !== WebSocket.OPEN) return;
-  for (let i = 0; i < ids.length; i += maxAckBatch) {
-    state.socket.send(JSON.stringify({ type: 'ACK', notificationIds: ids.slice(i, i + maxAckBatch) }));
+const views = [
+  new InboxView($('list'), { onSelect: (id) => void select(id), observe: (li) => observer.observe(li), unobserve: forget }),
+  new InboxView($('dd-list'), {
+    limit: DROPDOWN_SIZE,
+    onSelect: (id) => { closeDropdown(); void select(id, { reveal: true }); },
+    observe: (li) => observer.observe(li),
+    unobserve: forget,
+  }),
+];
+function forget(li) {
+  observer.unobserve(li);
+  onScreen.delete(li);
+}
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  const all = [...state.items.values()];
+  const shown = state.filter === 'unread' ? all.filter((n) => !n.read) : all;
+  const [inbox, dropdown] = views;
+  const inInbox = inbox.render(shown, state.selected);
+  const inDropdown = dropdown.render(shown, state.selected);
+  const emptyText = state.filter === 'unread' ? 'No unread notifications.' : 'Nothing yet. Fire an event and watch it land here.';
+  $('empty').textContent = emptyText;
+  $('empty').hidden = inInbox > 0;
+  $('dd-empty').textContent = state.filter === 'unread' ? 'You are all caught up.' : 'No notifications yet.';
+  $('dd-empty').hidden = inDropdown > 0;
+  for (const tab of document.querySelectorAll('.tab[data-filter]')) tab.setAttribute('aria-pressed', String(tab.dataset.filter === state.filter));
+  const more = $('load-more');
+  more.hidden = !state.userId || typeof state.cursors[state.filter] !== 'string';
+  more.disabled = state.loading[state.filter];
+  more.textContent = state.loading[state.filter] ? 'Loading…' : 'Load more';
+  ackOnScreen();
+}
+
+/** The server's count, never one of our own: every tab of the user shows the same number. */
+function setUnread({ count, version }) {
+  if (!Number.isFinite(count) || (Number.isFinite(version) && version <= state.unread.version)) return;
+  state.unread = { count, version: Number.isFinite(version) ? version : state.unread.version };
+  drawBadge();
+  // Nothing unread anywhere: whatever this tab still shows as unread was read elsewhere (another
+  // tab's "mark all read"). A count above zero cannot say which ones, so it changes nothing here.
+  if (count === 0) {
+    for (const n of state.items.values()) n.read = true;
+    scheduleRender();
   }
 }
 
-function onFrame(frame) {
-  switch (frame.type) {
-    case 'AUTH_OK':
-      state.retry = 0;
-      setConnection('connected', 'live');
-      return;
-    case 'NOTIFICATION':
-      upsert(frame.notification, 'socket');
-      return;
-    case 'ACKED':
-      for (const id of frame.ids) {
-        const n = state.items.get(id);
-        if (n) { n.acked = true; render(n); }
-      }
-      return;
-    case 'ERROR':
-      showBanner(`Server says ${frame.code}: ${frame.message}`);
-      return;
-  }
+function drawBadge() {
+  const { count } = state.unread;
+  const badge = $('badge');
+  badge.textContent = count > 99 ? '99+' : String(count);
+  badge.dataset.count = String(count);
+  badge.hidden = count === 0;
+  $('bell').setAttribute('aria-label', count ? `Notifications, ${count} unread` : 'Notifications');
+  document.title = count ? `(${count}) Pulse · live inbox` : 'Pulse · live inbox';
 }
 
-function connect() {
-  const userId = state.userId;
-  setConnection('connecting', 'connecting…');
-  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`);
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: 'AUTH', userId, lastSeq: state.lastSeq || undefined }));
-  socket.onmessage = (event) => onFrame(JSON.parse(event.data));
-  socket.onclose = (event) => {
-    if (state.socket !== socket) return; // replaced by a user switch
-    setConnection('error', event.code === 4401 ? 'refused' : 'reconnecting…');
-    if (event.code === 4401) return;
-    state.retry += 1;
-    setTimeout(() => { if (state.socket === socket) connect(); }, Math.min(10_000, 500 * 2 ** state.retry));
+// ---- the notifications -----------------------------------------------------------------------
+
+/** A notification from the socket: new, or a grown aggregate (same id, higher version). */
+function fromSocket(n) {
+  const known = state.items.get(n.id);
+  const same = known && known.version >= n.version;
+  const item = {
+    ...known,
+    ...(same ? {} : n),
+    // A grown aggregate is news again: unread, and pending until acknowledged again.
+    read: same ? known.read : n.status === 'read',
+    acked: same ? known.acked : false,
+    flash: !same,
   };
+  state.items.set(n.id, item);
+  scheduleRender();
+  // Long enough for the highlight's animation (style.css) to play once.
+  if (item.flash) setTimeout(() => { item.flash = false; scheduleRender(); }, 1000);
+  if (state.selected === n.id && !same) void loadTimeline(n.id);
 }
 
-async function loadHistory() {
+/** A page of the history API: stored state, merged with what the socket already brought. */
+function fromHistory(stored) {
+  const known = state.items.get(stored.id);
+  if (known && known.version > stored.version) {
+    known.read ||= stored.status === 'read';
+    return;
+  }
+  state.items.set(stored.id, {
+    ...known,
+    ...stored,
+    read: Boolean(known?.read) || stored.status === 'read',
+    acked: Boolean(known?.acked) || stored.status !== 'undelivered',
+    flash: false,
+  });
+}
+
+/** Acknowledges what is on screen and not yet acknowledged, while the page is looked at. */
+function ackOnScreen() {
+  // The client keeps an ack across reconnects until the server confirms it: no need to wait for 'open'.
+  if (document.visibilityState !== 'visible' || !state.client) return;
+  let changed = false;
+  for (const li of onScreen) {
+    const n = state.items.get(li.dataset.id);
+    if (!n || n.acked) continue;
+    state.client.ack(n.id);
+    n.acked = true;
+    changed = true;
+  }
+  if (changed) scheduleRender();
+}
+
+async function loadPage({ first = false } = {}) {
+  const filter = state.filter;
+  const cursor = state.cursors[filter];
+  if (state.loading[filter] || (!first && typeof cursor !== 'string')) return;
+  const userId = state.userId;
+  const loading = state.loading;
+  loading[filter] = true;
+  scheduleRender();
   try {
-    const page = await api('GET', `/users/${state.userId}/notifications?limit=30`);
-    for (const n of page.notifications.reverse()) upsert(n, 'history');
+    const page = await state.http.history(userId, {
+      limit: PAGE_SIZE,
+      ...(filter === 'unread' ? { unread: true } : {}),
+      ...(first ? {} : { cursor }),
+    });
+    if (userId !== state.userId) return;
+    for (const n of page.items) fromHistory(n);
+    // A refresh of the first page (an incomplete resume) must not rewind where "load more" is.
+    if (!first || state.cursors[filter] === undefined) state.cursors[filter] = page.nextCursor ?? null;
   } catch (err) {
     showBanner(`History unavailable (${err.message}); live notifications still arrive.`);
+  } finally {
+    loading[filter] = false;
+    scheduleRender();
   }
 }
 
-async function switchUser(userId) {
-  state.userId = userId;
-  state.items.clear();
-  state.selected = null;
-  state.lastSeq = 0;
-  $('list').innerHTML = '';
-  $('timeline').innerHTML = '<p class="hint">Select a notification to follow it through the pipeline.</p>';
-  const old = state.socket;
-  state.socket = null;
-  old?.close();
-  updateBadge();
-  fillActors();
-  history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), user: userId })}`);
-  await loadHistory();
-  connect();
-}
-
-async function select(id) {
+async function select(id, { reveal = false } = {}) {
   state.selected = id;
-  for (const n of state.items.values()) render(n);
+  scheduleRender();
+  if (reveal) queueMicrotask(() => views[0].items.get(id)?.scrollIntoView({ block: 'nearest' }));
   const n = state.items.get(id);
-  if (n && !n.read) {
-    try {
-      await api('PATCH', `/notifications/${encodeURIComponent(id)}/read`);
-      n.read = true;
-      render(n);
-    } catch (err) {
-      showBanner(`Could not mark read: ${err.message}`);
-    }
+  void loadTimeline(id);
+  if (!n || n.read) return;
+  try {
+    await state.http.markRead(state.userId, id);
+    n.read = true;
+    scheduleRender();
+    await loadTimeline(id);
+  } catch (err) {
+    showBanner(`Could not mark read: ${err.message}`);
   }
-  await loadTimeline(id);
 }
 
 async function loadTimeline(id) {
   const box = $('timeline');
   try {
-    const t = await api('GET', `/notifications/${encodeURIComponent(id)}/timeline`);
+    const t = await state.http.timeline(id);
     if (state.selected !== id) return;
     box.innerHTML = `<ol>${STAGES.map((s) => {
       const at = t.stages[s];
       return `<li class="${at ? 'done' : ''}" data-stage="${s}"><strong>${s}</strong><br><span class="when">${at ? new Date(at).toLocaleTimeString() : 'pending'}</span></li>`;
     }).join('')}</ol>`;
   } catch (err) {
-    box.innerHTML = `<p class="hint">Timeline unavailable: ${err.message}</p>`;
+    if (state.selected === id) box.innerHTML = `<p class="hint">Timeline unavailable: ${err.message}</p>`;
   }
 }
 
-let users = FALLBACK_USERS;
-function fillActors() {
-  $('actor').innerHTML = users.filter((u) => u.id !== state.userId)
-    .map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
+async function markAllRead() {
+  try {
+    await state.http.markAllRead(state.userId);
+    for (const n of state.items.values()) n.read = true;
+    scheduleRender();
+  } catch (err) {
+    showBanner(`Could not mark all read: ${err.message}`);
+  }
 }
 
-function sampleEvent(type, actorId, targetId) {
-  const n = Math.floor(Math.random() * 20) + 1;
-  const ref = `${Date.now().toString(36)}`;
-  const base = { type, targetId, actorId };
-  switch (type) {
-    case 'LIKE': case 'MENTION': case 'SHARE': return { ...base, postId: `post${n}` };
-    case 'COMMENT': return { ...base, postId: `post${n}`, text: 'Great write-up, thanks!' };
-    case 'FOLLOW': return base;
-    case 'SECURITY': return { type, targetId, text: 'New sign-in from Firefox on Linux' };
-    case 'ORDER': return { type, targetId, orderId: `order-${ref}`, text: 'has shipped' };
-    case 'PAYMENT': return { type, targetId, paymentId: `pay-${ref}`, amount: 42.5, currency: 'EUR' };
-    case 'PROMO': return { type, targetId, campaignId: `spring-${ref}`, text: '20% off all plans this week' };
+// ---- signing in and switching users ----------------------------------------------------------
+
+function describeState({ state: s, code, reason }) {
+  switch (s) {
+    case 'connecting': case 'authenticating': return setConnection('connecting', 'connecting…');
+    case 'open':
+      if ($('banner').dataset.kind === 'connection') showBanner('');
+      return setConnection('connected', 'live');
+    case 'reconnecting': return setConnection('reconnecting', 'reconnecting…');
+    case 'closed':
+      setConnection('error', code ? 'refused' : 'offline');
+      if (code) {
+        showBanner(`The ws-server closed the connection (${code}${reason ? ` ${reason}` : ''}).`, 'connection');
+        if (state.config.authMode !== 'dev') $('signin').hidden = false;
+      }
   }
-  return base;
 }
+
+async function switchUser(userId) {
+  const old = state.client;
+  for (const off of state.offs) off();
+  state.offs = [];
+  state.client = null;
+  Object.assign(state, {
+    userId, items: new Map(), selected: null, cursors: { all: undefined, unread: undefined }, loading: { all: false, unread: false }, unread: { count: 0, version: -1 },
+  });
+  for (const view of views) view.clear();
+  drawBadge();
+  $('timeline').innerHTML = TIMELINE_HINT;
+  fillUsers();
+  if (state.config.authMode === 'dev') {
+    history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), user: userId })}`);
+  }
+  await old?.close();
+  if (userId !== state.userId) return;
+
+  const getToken = state.token ? () => state.token : undefined;
+  state.http = createHttpClient({ baseUrl: state.apiBase, ...(getToken ? { getToken } : {}) });
+  const client = createClient({
+    url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`,
+    ...(getToken ? { getToken } : { userId }),
+    maxAckBatch: state.config.maxAckBatch,
+  });
+  state.client = client;
+  state.offs = [
+    client.on('state', (s) => { if (state.client === client) describeState(s); }),
+    client.on('notification', (n) => { if (state.client === client) fromSocket(n); }),
+    client.on('unread', (u) => { if (state.client === client) setUnread(u); }),
+    client.on('resume', ({ recovered }) => {
+      // More was missed than the replay carries: the newest page of the history fills the gap.
+      if (state.client === client && recovered === false) void loadPage({ first: true });
+    }),
+    client.on('error', ({ code, message }) => { if (state.client === client) showBanner(`${code}: ${message}`, 'connection'); }),
+  ];
+  await loadPage({ first: true });
+}
+
+function fillUsers() {
+  const others = state.users.filter((u) => u.id !== state.userId);
+  $('actor').innerHTML = others.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
+  const listed = state.users.some((u) => u.id === state.userId) ? state.users : [...state.users, { id: state.userId, name: state.userId }];
+  const selectable = state.config.authMode === 'dev' ? listed : listed.filter((u) => u.id === state.userId);
+  $('user').innerHTML = selectable.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
+  if (state.userId) $('user').value = state.userId;
+  $('user').disabled = state.config.authMode !== 'dev';
+}
+
+async function signIn(token) {
+  const userId = tokenSubject(token);
+  if (!userId) {
+    showBanner('That is not a JWT with a subject (its `sub` is the userId).');
+    return;
+  }
+  state.token = token;
+  sessionStorage.setItem(TOKEN_STORAGE, token);
+  $('signin').hidden = true;
+  $('signout').hidden = false;
+  showBanner('');
+  await switchUser(userId);
+}
+
+// ---- the dropdown ----------------------------------------------------------------------------
+
+function openDropdown() {
+  $('dropdown').hidden = false;
+  $('bell').setAttribute('aria-expanded', 'true');
+  scheduleRender();
+}
+function closeDropdown() {
+  $('dropdown').hidden = true;
+  $('bell').setAttribute('aria-expanded', 'false');
+}
+
+$('bell').addEventListener('click', () => ($('dropdown').hidden ? openDropdown() : closeDropdown()));
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('dropdown').hidden) { closeDropdown(); $('bell').focus(); } });
+document.addEventListener('click', (e) => {
+  if (!$('dropdown').hidden && !e.target.closest('.bell-wrap')) closeDropdown();
+});
+$('dd-all').addEventListener('click', () => { closeDropdown(); $('inbox').scrollIntoView({ behavior: 'smooth' }); });
+$('dd-read-all').addEventListener('click', () => void markAllRead());
+const openPrefs = () => {
+  closeDropdown();
+  if (state.userId) void prefs.open({ get: () => state.http.getPreferences(state.userId), put: (p) => state.http.putPreferences(state.userId, p) });
+};
+$('dd-prefs').addEventListener('click', openPrefs);
+$('open-prefs').addEventListener('click', openPrefs);
+
+// ---- the rest of the controls ----------------------------------------------------------------
+
+for (const tab of document.querySelectorAll('.tab[data-filter]')) {
+  tab.addEventListener('click', () => {
+    state.filter = tab.dataset.filter;
+    scheduleRender();
+    if (state.userId && state.cursors[state.filter] === undefined) void loadPage({ first: true });
+  });
+}
+$('read-all').addEventListener('click', () => void markAllRead());
+$('load-more').addEventListener('click', () => void loadPage());
+$('user').addEventListener('change', (e) => void switchUser(e.target.value));
+$('signout').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_STORAGE);
+  location.reload();
+});
+$('signin-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void signIn($('token').value.trim());
+});
+document.addEventListener('visibilitychange', ackOnScreen);
+// "just now" becomes "2 min ago" without anything arriving.
+setInterval(scheduleRender, 30_000);
 
 $('fire').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -247,8 +399,7 @@ $('fire').addEventListener('submit', async (event) => {
   button.disabled = true;
   try {
     const key = intakeApiKey || $('intake-key').value.trim();
-    const result = await api('POST', '/events', sampleEvent($('type').value, $('actor').value, state.userId),
-      key ? { authorization: `ApiKey ${key}` } : {});
+    const result = await state.producer.fire(sampleEvent($('type').value, $('actor').value, state.userId), key);
     $('fire-result').textContent = `Accepted · event ${result.eventId.slice(0, 13)}…`;
   } catch (err) {
     $('fire-result').textContent = `Refused: ${err.message}`;
@@ -257,42 +408,39 @@ $('fire').addEventListener('submit', async (event) => {
   }
 });
 
-$('read-all').addEventListener('click', async () => {
-  try {
-    await api('POST', `/users/${state.userId}/notifications/read-all`);
-    for (const n of state.items.values()) { n.read = true; render(n); }
-  } catch (err) {
-    showBanner(`Could not mark all read: ${err.message}`);
-  }
-});
+// ---- start -----------------------------------------------------------------------------------
 
-$('user').addEventListener('change', (e) => void switchUser(e.target.value));
-document.addEventListener('visibilitychange', () => {
-  const unacked = [...state.items.values()].filter((n) => !n.acked).map((n) => n.id);
-  if (unacked.length) ack(unacked);
-});
+/** `?api=` first (a producer elsewhere), then DEMO_PRODUCER_URL, then this host's producer port. */
+function producerBase(config) {
+  const url = params.get('api') || config.producerUrl || `${location.protocol}//${location.hostname}:${config.producerPort ?? 3000}`;
+  return url.replace(/\/+$/, '');
+}
 
 async function start() {
   const config = await fetch('demo-config.json').then((r) => r.json()).catch(() => ({ authMode: 'unknown' }));
-  if (Number.isInteger(config.maxAckBatch) && config.maxAckBatch > 0) maxAckBatch = config.maxAckBatch;
+  state.config = config;
+  state.apiBase = producerBase(config);
+  state.producer = producerApi(state.apiBase);
+  prefs = preferencesScreen({ mutableTypes: config.mutableTypes ?? [] });
   if (typeof config.intakeApiKey === 'string') intakeApiKey = config.intakeApiKey;
   $('key-field').hidden = Boolean(intakeApiKey);
   try {
-    users = (await api('GET', '/users')).users;
-    if (!users.length) users = FALLBACK_USERS;
+    const users = await state.producer.users();
+    if (users.length) state.users = users;
   } catch {
-    showBanner(`Cannot reach the producer at ${API} (start it, or pass ?api=http://host:port).`);
+    showBanner(`Cannot reach the producer at ${state.apiBase} (start it, set DEMO_PRODUCER_URL, or pass ?api=http://host:port).`);
   }
-  const wanted = params.get('user');
-  state.userId = users.some((u) => u.id === wanted) ? wanted : users[0].id;
-  $('user').innerHTML = users.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
-  $('user').value = state.userId;
+  fillUsers();
   if (config.authMode !== 'dev') {
-    setConnection('error', 'dev mode needed');
-    showBanner('This demo signs in with a bare userId, so the ws-server must run with WS_AUTH_MODE=dev (npm run dev sets it).');
+    // Token mode: the page signs in with a user's JWT instead of picking a user.
+    $('signin').hidden = false;
+    setConnection('idle', 'signed out');
+    const saved = sessionStorage.getItem(TOKEN_STORAGE);
+    if (saved) await signIn(saved);
     return;
   }
-  await switchUser(state.userId);
+  const wanted = params.get('user');
+  await switchUser(state.users.some((u) => u.id === wanted) ? wanted : state.users[0].id);
 }
 
 void start();
