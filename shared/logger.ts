@@ -1,11 +1,28 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
 
 /**
+ * Whether pino can load pino-pretty from here: pino resolves a transport from the module that
+ * calls it, which is this one. It is a dev dependency, so the production image (`npm ci
+ * --omit=dev`) lacks it, and pino would throw at start-up.
+ */
+function prettyInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * JSON logs for machines; pretty output only when LOG_PRETTY asks for it (the dev runner).
  * Known secret-bearing fields are redacted so a careless `log.info({ req })` cannot leak them.
+ * LOG_PRETTY without pino-pretty installed logs JSON and says so once, rather than refusing to
+ * start: the output format is a convenience, and JSON is what a deployment's log store wants.
  */
 export function createLogger(config: Pick<Config, 'log'>, service: string): Logger {
   const options: LoggerOptions = {
@@ -30,8 +47,12 @@ export function createLogger(config: Pick<Config, 'log'>, service: string): Logg
       censor: '[redacted]',
     },
   };
-  if (config.log.pretty) {
+  if (config.log.pretty && prettyInstalled()) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } });
   }
-  return pino(options);
+  const logger = pino(options);
+  if (config.log.pretty) {
+    logger.warn('LOG_PRETTY=true, but pino-pretty (a development dependency) is not installed: logging JSON');
+  }
+  return logger;
 }
