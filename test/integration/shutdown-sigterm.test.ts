@@ -155,7 +155,10 @@ describe('SIGTERM under load', () => {
     await eventually(() => /jobs listening/.test(output(jobs)), { what: 'jobs to start', timeoutMs: 30_000 });
     await eventually(async () => (await stored()) > 0, { what: 'the first batch', timeoutMs: 30_000, intervalMs: 20 });
     assert.equal(await sigterm(jobs), 0, 'exit 0');
-    jobs = spawnService('jobs');
+    jobs = spawnService('jobs', 'info');
+    // The first instance may have stored every batch before it stopped; a SIGTERM before this one
+    // installed its handlers would be a plain kill (exit code null), not a shutdown.
+    await eventually(() => /jobs listening/.test(output(jobs)), { what: 'jobs to restart', timeoutMs: 30_000 });
     await eventually(async () => (await stored()) === EVENTS, { what: 'every notification stored once', timeoutMs: 60_000 });
     assert.equal(await queueDepth(topology.persistDeadQueue), 0);
     assert.equal(await sigterm(jobs), 0);
