@@ -35,8 +35,4 @@ export class Emitter {
       }
     }
   }
-
-  clear(): void {
-    this.listeners.clear();
-  }
 }
