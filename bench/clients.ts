@@ -1,33 +1,39 @@
-import { WebSocket } from 'ws';
+import { createClient, type NotificationClient, type WebSocketConstructor } from '../client/index.js';
 import { signUserToken } from '../shared/auth/jwt.js';
+import type { AckFrame } from '../shared/protocol/frames.js';
 import type { Tracker } from './tracker.js';
+import { benchWebSocket } from './websocket.js';
 
-/** How often each client sends one ACK frame for everything it received since the last one. */
-const ACK_FLUSH_MS = 25;
-
-interface Client {
-  userId: string;
-  ws: WebSocket;
-  toAck: string[];
-  authed: boolean;
-}
+/** Each client sends one ACK frame per this delay for everything it received since the last one. */
+const ACK_DELAY_MS = 25;
+const ACK_FRAME_START = '{"type":"ACK"';
 
 /**
- * The real WebSocket clients: one per user, token AUTH, every NOTIFICATION recorded in the
- * tracker and ACKed in batches (one frame per flush, well under WS_MAX_FRAMES_PER_SECOND) of at
- * most the server's WS_MAX_ACK_BATCH ids: a replay larger than that is ACKed over several flushes.
+ * The bench's live clients, one per user, on the project's client (client/index.ts): token AUTH,
+ * every notification acked (the client batches: one frame per ACK_DELAY_MS, well under
+ * WS_MAX_FRAMES_PER_SECOND, of at most the server's WS_MAX_ACK_BATCH ids, so a replay larger
+ * than that is acked over several frames).
+ *
+ * What the bench counts comes from the wire, not from the client's events: the tracker sees every
+ * NOTIFICATION frame through the client's 'frame' event (redeliveries and repeats after an ACK
+ * included, which the 'notification' event deduplicates away), and the wall clock of each ACK
+ * frame as it is sent (bench/persistence.ts compares it with MongoDB's persistedAt).
+ *
+ * The harness decides when clients connect (a reconnect storm is the scenario, not a side effect),
+ * so the clients never reconnect on their own; and they send no PING (the server's protocol
+ * pings keep idle sockets alive), so no timer is re-armed per frame.
  */
 export class ClientFleet {
-  private readonly clients: Client[] = [];
+  private readonly clients: NotificationClient[] = [];
   /** Each user's latest client, so isConnected stays O(1) with 10,000 clients. */
-  private readonly byUser = new Map<string, Client>();
-  private readonly timer: NodeJS.Timeout;
-  private tokens = new Map<string, string>();
+  private readonly byUser = new Map<string, NotificationClient>();
+  private readonly tokens = new Map<string, string>();
+  private readonly WebSocket: WebSocketConstructor;
   closedByServer = 0;
   authFailures = 0;
   /** ERROR frames from the server: a protocol mistake of the harness or an UNAVAILABLE store. */
   errors = 0;
-  /** Socket opening → AUTH_OK of every client that authenticated, in ms (auth-burst reads it). */
+  /** createClient → AUTH_OK of every client that authenticated, in ms (auth-burst reads it). */
   readonly authLatenciesMs: number[] = [];
   /** Called for every NOTIFICATION frame, repeats included (the fanout scenario counts per user). */
   onNotification: ((userId: string, notificationId: string, objectId: string | null) => void) | undefined;
@@ -39,16 +45,15 @@ export class ClientFleet {
     /** The server's WS_MAX_ACK_BATCH (`stack.config.ws.maxAckBatch`). */
     private readonly maxAckBatch: number,
   ) {
-    this.timer = setInterval(() => this.flushAcks(), ACK_FLUSH_MS);
+    this.WebSocket = benchWebSocket({ onSend: tracker ? (data) => this.onSend(data, tracker) : undefined });
   }
 
   get size(): number {
-    return this.clients.filter((c) => c.authed && c.ws.readyState === WebSocket.OPEN).length;
+    return this.clients.filter((c) => c.state === 'open').length;
   }
 
   isConnected(userId: string): boolean {
-    const c = this.byUser.get(userId);
-    return c !== undefined && c.authed && c.ws.readyState === WebSocket.OPEN;
+    return this.byUser.get(userId)?.state === 'open';
   }
 
   private async token(userId: string): Promise<string> {
@@ -91,62 +96,58 @@ export class ClientFleet {
   }
 
   private connectOne(userId: string, token: string): Promise<void> {
-    const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}/`, { perMessageDeflate: false });
-    const client: Client = { userId, ws, toAck: [], authed: false };
+    const startedAt = performance.now();
+    const client = createClient({
+      url: `ws://127.0.0.1:${this.wsPort}/`,
+      token,
+      WebSocket: this.WebSocket,
+      ackDelayMs: ACK_DELAY_MS,
+      maxAckBatch: this.maxAckBatch,
+      reconnect: false,
+      heartbeat: false,
+    });
     this.clients.push(client);
     this.byUser.set(userId, client);
-    const startedAt = performance.now();
+    client.on('frame', (frame) => {
+      if (frame.type === 'NOTIFICATION') {
+        const { id, objectId } = frame.notification;
+        this.onNotification?.(userId, id, objectId);
+        this.tracker?.recordReceived(id, objectId);
+      } else if (frame.type === 'ERROR') {
+        this.errors++;
+      }
+    });
+    client.on('notification', (n) => client.ack(n.id));
     return new Promise((resolve, reject) => {
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'AUTH', token })));
-      ws.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as { type: string; notification?: { id: string; objectId: string | null } };
-        if (frame.type === 'NOTIFICATION' && frame.notification) {
-          const { id, objectId } = frame.notification;
-          this.onNotification?.(userId, id, objectId);
-          if (!this.tracker || this.tracker.recordReceived(id, objectId)) client.toAck.push(id);
-        } else if (frame.type === 'AUTH_OK') {
-          client.authed = true;
+      let authed = false;
+      let lastError = '';
+      const stopErrors = client.on('error', (e) => (lastError = e.message));
+      client.on('state', ({ state, code, reason }) => {
+        if (state === 'open' && !authed) {
+          authed = true;
+          stopErrors();
           this.authLatenciesMs.push(performance.now() - startedAt);
           resolve();
-        } else if (frame.type === 'ERROR') {
-          this.errors++;
-        }
-      });
-      ws.on('close', (code) => {
-        if (!client.authed) {
+        } else if (state === 'closed' && !authed) {
           this.authFailures++;
-          reject(new Error(`socket for ${userId} closed before AUTH_OK (code ${code})`));
-        } else if (code !== 1000 && code !== 1005) {
+          reject(new Error(`socket for ${userId} closed before AUTH_OK (code ${code}${reason ? ` ${reason}` : ''})${lastError ? `: ${lastError}` : ''}`));
+        } else if (state === 'closed' && code !== 1000 && code !== 1005) {
           this.closedByServer++;
         }
-      });
-      ws.on('error', (err) => {
-        if (!client.authed) reject(err);
       });
     });
   }
 
-  private flushAcks(): void {
+  /** The wall clock of each ACK frame, per id: checked on the frame's first bytes, parsed only then. */
+  private onSend(data: string, tracker: Tracker): void {
+    if (!data.startsWith(ACK_FRAME_START)) return;
     const now = Date.now();
-    for (const client of this.clients) {
-      if (client.toAck.length === 0 || client.ws.readyState !== WebSocket.OPEN) continue;
-      const ids = client.toAck.splice(0, this.maxAckBatch);
-      client.ws.send(JSON.stringify({ type: 'ACK', notificationIds: ids }));
-      for (const id of ids) this.tracker?.recordAcked(id, now);
-    }
+    for (const id of (JSON.parse(data) as AckFrame).notificationIds) tracker.recordAcked(id, now);
   }
 
-  /** Closes every socket (normal closure) and forgets them; the fleet can connect again. */
+  /** Closes every client (owed acks go out first, then a normal closure) and forgets them; the fleet can connect again. */
   async disconnectAll(): Promise<void> {
-    this.flushAcks();
-    const closing = this.clients.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.ws.readyState === WebSocket.CLOSED) return resolve();
-          c.ws.once('close', () => resolve());
-          c.ws.close(1000);
-        }),
-    );
+    const closing = this.clients.map((c) => c.close());
     this.clients.length = 0;
     this.byUser.clear();
     await Promise.all(closing);
@@ -154,6 +155,5 @@ export class ClientFleet {
 
   async close(): Promise<void> {
     await this.disconnectAll();
-    clearInterval(this.timer);
   }
 }

@@ -1,16 +1,21 @@
-import { WebSocket } from 'ws';
+import { createClient, type NotificationClient } from '../client/index.js';
 import { signUserToken } from '../shared/auth/jwt.js';
 import type { IdleChildMessage, IdleParentMessage } from './idle-fleet.js';
+import { benchWebSocket } from './websocket.js';
 
 /**
  * One child of the idle fleet (bench/idle-fleet.ts): opens its share of the connections
- * scenario's sockets, token AUTH each, then holds them without a frame until told to close.
- * A process of its own because one process cannot hold 20,000 sockets (RLIMIT_NOFILE).
+ * scenario's sockets on the project's client (client/index.ts), token AUTH each, then holds them
+ * without a frame until told to close: no PING (the server's protocol pings keep them alive), no
+ * reconnect (a socket the server closes is counted, not replaced). A process of its own because
+ * one process cannot hold 20,000 sockets (RLIMIT_NOFILE).
  */
 
 const HANDSHAKE_TIMEOUT_MS = 20_000;
+// A server at its fd limit leaves some handshakes unanswered: fail them instead of waiting forever.
+const WebSocket = benchWebSocket({ handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
 
-const sockets: WebSocket[] = [];
+const clients: NotificationClient[] = [];
 let authed = 0;
 let closedByServer = 0;
 
@@ -18,29 +23,23 @@ function send(message: IdleChildMessage): void {
   process.send?.(message);
 }
 
-function connectOne(port: number, token: string): Promise<void> {
+async function connectOne(port: number, token: string): Promise<void> {
+  const client = createClient({ url: `ws://127.0.0.1:${port}/`, token, WebSocket, reconnect: false, heartbeat: false });
+  clients.push(client);
   return new Promise((resolve, reject) => {
-    // A server at its fd limit leaves some handshakes unanswered: fail them instead of waiting forever.
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     let ok = false;
-    sockets.push(ws);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'AUTH', token })));
-    ws.on('message', (data) => {
-      if (ok) return;
-      const frame = JSON.parse(String(data)) as { type: string };
-      if (frame.type === 'AUTH_OK') {
+    let lastError = '';
+    client.on('error', (e) => (lastError = e.message));
+    client.on('state', ({ state, code }) => {
+      if (state === 'open' && !ok) {
         ok = true;
         authed++;
         resolve();
+      } else if (state === 'closed') {
+        if (!ok) return reject(new Error(`closed before AUTH_OK (code ${code})${lastError ? `: ${lastError}` : ''}`));
+        authed--;
+        if (code !== 1000 && code !== 1005) closedByServer++;
       }
-    });
-    ws.on('close', (code) => {
-      if (!ok) return reject(new Error(`closed before AUTH_OK (code ${code})`));
-      authed--;
-      if (code !== 1000 && code !== 1005) closedByServer++;
-    });
-    ws.on('error', (err) => {
-      if (!ok) reject(err);
     });
   });
 }
@@ -60,16 +59,7 @@ async function connectAll(port: number, secret: string, userIds: string[], concu
 }
 
 async function closeAll(): Promise<void> {
-  await Promise.all(
-    sockets.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState === WebSocket.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1000);
-        }),
-    ),
-  );
+  await Promise.all(clients.map((c) => c.close()));
   process.exit(0);
 }
 

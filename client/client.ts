@@ -154,6 +154,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
       report(CLIENT_ERROR_CODES.badServerFrame, `not a server frame: ${String(data).slice(0, 200)}`);
       return;
     }
+    emitter.emit('frame', frame);
     handle(current, frame);
   }
 

@@ -1,4 +1,4 @@
-import type { ErrorCode, NotificationBody } from '../shared/protocol/frames.js';
+import type { ErrorCode, NotificationBody, ServerFrame } from '../shared/protocol/frames.js';
 
 /**
  * The client's public types (docs/client.md). The frame shapes come from
@@ -66,6 +66,13 @@ export interface ClientEvents {
   state: StateEvent;
   resume: ResumeEvent;
   error: ErrorEvent;
+  /**
+   * Every frame the server sent, parsed, before the client acts on it: repeats the client
+   * dedupes, ACKED, PONG included. For tests, benchmarks and debugging, which must see what the
+   * server did (a redelivery after an ACKED is a server bug the 'notification' event would hide);
+   * apps want 'notification'. Costs nothing without a listener.
+   */
+  frame: ServerFrame;
 }
 export type ClientEventName = keyof ClientEvents;
 

@@ -19,8 +19,9 @@ import { runLoad } from './load.js';
 
 /*
  * The fault-injection suite: the four services as separate built processes (two ws-servers)
- * on the suite's own RabbitMQ/Redis/FerretDB (on PostgreSQL), 200 real WebSocket clients that
- * ACK what they get (a few reconnect at random every second), and a steady stream of events per
+ * on the suite's own RabbitMQ/Redis/FerretDB (on PostgreSQL), 200 clients on the project's client
+ * library (client/) that ACK what they get (a few lose their socket at random every second and
+ * the client reconnects and resumes), and a steady stream of events per
  * scenario with one fault injected mid-stream: 7 × 1,080 events at 72/s, three times the rate the
  * suite ran at before the hot path was made batch-native (issue #15). At ten times (3,600 at
  * 240/s) the four SIGKILL scenarios pass, but in "restart RabbitMQ" the local FerretDB stops
@@ -125,13 +126,13 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
     await ensureIndexes(m);
     redis = await connectRedis(config, testLogger);
     await cluster.startAll();
-    await fleet.connectAll();
+    fleet.connectAll();
     await eventually(() => fleet.readyCount() === CLIENTS, { what: `${CLIENTS} authenticated clients`, timeoutMs: 60_000 });
     fleet.startChurn(0.005);
   });
 
   after(async () => {
-    fleet.stop();
+    await fleet.stop();
     const codes = await cluster.stopAll();
     console.log(`\nchaos results (${CLIENTS} clients, ${EVENTS_PER_SCENARIO} events per scenario)\n${printTable(rows)}\n`);
     const output = cluster.output();

@@ -1,14 +1,17 @@
 import { WebSocket } from 'ws';
+import { createClient, type NotificationClient, type ServerFrame, type WebSocketConstructor } from '../../client/index.js';
 
 /** What one user's client saw over the whole run, across all its reconnects. */
 export interface ClientRecord {
   userId: string;
-  /** notification id → objectId of the notification (objectIds are unique per event here). */
+  /** notification id → objectId, as the app saw it ('notification' event; objectIds are unique per event here). */
   received: Map<string, string>;
-  /** Ids the server confirmed with ACKED: from then on, seeing one again is a violation. */
+  /** Ids the server confirmed with ACKED: from then on, a NOTIFICATION frame for one is a violation. */
   acked: Set<string>;
-  /** Ids that arrived again after their ACKED. */
+  /** Ids whose NOTIFICATION frame arrived again after their ACKED (seen on the wire, not through the client's dedupe). */
   duplicatesAfterAck: string[];
+  /** Ids whose NOTIFICATION frame came again before their ACKED: at-least-once, allowed; the client emits them once. */
+  redelivered: string[];
   connects: number;
 }
 
@@ -19,77 +22,86 @@ interface Options {
 }
 
 /**
- * A real WebSocket client that behaves like a well-written app: it AUTHs, ACKs every
- * notification at once, and reconnects (to any live instance) whenever its socket closes.
+ * No instance up (both ws-servers down at once): a port nothing listens on, so the connection is
+ * refused and the client backs off, as behind a load balancer without a healthy backend.
+ */
+const NO_BACKEND_PORT = 1;
+
+/**
+ * A user's app on the project's client (client/index.ts): token AUTH through getToken, every
+ * notification acked (batched by the client), reconnects and resume left to the client. Two
+ * test-side additions, neither of which changes what the client does:
+ * - its WebSocket stands in for the load balancer: each socket goes to a random live ws-server
+ *   (ports change as instances restart), and the test keeps the socket to drop it;
+ * - the ledger reads the server's frames from the client's 'frame' event, so a redelivery after
+ *   ACKED is counted even though the client would never show it to the app twice.
  */
 class ChaosClient {
   readonly record: ClientRecord;
-  private ws: WebSocket | undefined;
-  private stopped = false;
-  private authed = false;
+  private client: NotificationClient | undefined;
+  private socket: WebSocket | undefined;
 
   constructor(
     userId: string,
     private readonly options: Options,
   ) {
-    this.record = { userId, received: new Map(), acked: new Set(), duplicatesAfterAck: [], connects: 0 };
+    this.record = { userId, received: new Map(), acked: new Set(), duplicatesAfterAck: [], redelivered: [], connects: 0 };
   }
 
   get ready(): boolean {
-    return this.authed && this.ws?.readyState === WebSocket.OPEN;
+    return this.client?.state === 'open';
   }
 
-  async connect(): Promise<void> {
-    if (this.stopped) return;
-    const ports = this.options.ports();
-    const port = ports[Math.floor(Math.random() * ports.length)];
-    if (port === undefined) {
-      this.reconnectSoon();
-      return;
+  start(): void {
+    const { userId } = this.record;
+    const client = createClient({
+      url: 'ws://127.0.0.1/',
+      getToken: () => this.options.token(userId),
+      WebSocket: this.balancedSocket(),
+      // The old hand-written client came back within 0.2-0.7 s; the same scale, with the client's jitter.
+      reconnect: { initialDelayMs: 500, maxDelayMs: 5000 },
+    });
+    this.client = client;
+    client.on('frame', (frame) => this.onFrame(frame));
+    client.on('notification', (n) => {
+      this.record.received.set(n.id, n.objectId ?? '');
+      client.ack(n.id);
+    });
+    client.on('state', ({ state }) => {
+      if (state === 'authenticating') this.record.connects++;
+    });
+  }
+
+  private balancedSocket(): WebSocketConstructor {
+    const pick = () => {
+      const ports = this.options.ports();
+      return ports[Math.floor(Math.random() * ports.length)] ?? NO_BACKEND_PORT;
+    };
+    const remember = (ws: WebSocket) => (this.socket = ws);
+    function Balanced(): WebSocket {
+      return remember(new WebSocket(`ws://127.0.0.1:${pick()}/`));
     }
-    const token = await this.options.token(this.record.userId);
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    this.ws = ws;
-    this.authed = false;
-    ws.on('open', () => {
-      this.record.connects++;
-      ws.send(JSON.stringify({ type: 'AUTH', token }));
-    });
-    ws.on('message', (data) => this.onFrame(ws, String(data)));
-    ws.on('error', () => undefined);
-    ws.on('close', () => {
-      if (this.ws === ws) {
-        this.authed = false;
-        this.reconnectSoon();
-      }
-    });
+    return Balanced as unknown as WebSocketConstructor;
   }
 
-  private onFrame(ws: WebSocket, text: string): void {
-    const frame = JSON.parse(text) as { type: string; ids?: string[]; notification?: { id: string; objectId: string } };
-    if (frame.type === 'AUTH_OK') this.authed = true;
-    if (frame.type === 'ACKED') for (const id of frame.ids ?? []) this.record.acked.add(id);
-    if (frame.type === 'NOTIFICATION' && frame.notification) {
-      const { id, objectId } = frame.notification;
+  /** Before the client acts on the frame: a NOTIFICATION is checked against the ACKEDs seen so far. */
+  private onFrame(frame: ServerFrame): void {
+    if (frame.type === 'ACKED') {
+      for (const id of frame.ids) this.record.acked.add(id);
+    } else if (frame.type === 'NOTIFICATION') {
+      const { id } = frame.notification;
       if (this.record.acked.has(id)) this.record.duplicatesAfterAck.push(id);
-      this.record.received.set(id, objectId);
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ACK', notificationId: id }));
+      else if (this.record.received.has(id)) this.record.redelivered.push(id);
     }
   }
 
-  private reconnectSoon(): void {
-    if (this.stopped) return;
-    setTimeout(() => void this.connect(), 200 + Math.random() * 500).unref();
-  }
-
-  /** Drops the socket without a close handshake (a phone going through a tunnel). */
+  /** Drops the socket without a close handshake (a phone going through a tunnel); the client reconnects. */
   drop(): void {
-    this.ws?.terminate();
+    this.socket?.terminate();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.ws?.terminate();
+  stop(): Promise<void> {
+    return this.client?.close() ?? Promise.resolve();
   }
 }
 
@@ -101,8 +113,9 @@ export class ClientFleet {
     this.clients = userIds.map((u) => new ChaosClient(u, options));
   }
 
-  async connectAll(): Promise<void> {
-    for (const c of this.clients) await c.connect();
+  /** Starts every client; each connects (and keeps reconnecting) on its own. */
+  connectAll(): void {
+    for (const c of this.clients) c.start();
   }
 
   readyCount(): number {
@@ -129,8 +142,8 @@ export class ClientFleet {
     return this.clients.map((c) => c.record);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopChurn();
-    for (const c of this.clients) c.stop();
+    await Promise.all(this.clients.map((c) => c.stop()));
   }
 }

@@ -12,6 +12,8 @@ export interface ScenarioRow {
   /** Same objectId delivered under two different notification ids: one event, two notifications. */
   duplicateNotifications: number;
   duplicatesAfterAck: number;
+  /** NOTIFICATION frames that came again before their ACKED (at-least-once: allowed, reported; the client shows them once). */
+  redeliveries: number;
   persisted: number;
   persistedTwice: number;
   /** Acked by the client, but MongoDB does not say delivered. */
@@ -77,7 +79,7 @@ export async function reconcile(
   const byUser = new Map(records.map((r) => [r.userId, r]));
   const stored = await storedByEvent(models, accepted);
   const row = {
-    scenario, accepted: accepted.length, delivered: 0, duplicateNotifications: 0, duplicatesAfterAck: 0,
+    scenario, accepted: accepted.length, delivered: 0, duplicateNotifications: 0, duplicatesAfterAck: 0, redeliveries: 0,
     persisted: 0, persistedTwice: 0, wrongState: 0, pending: 0, lost: 0, problems: [] as string[],
   };
   for (const event of accepted) {
@@ -111,8 +113,10 @@ export async function reconcile(
       row.problems.push(`${event.eventId} for ${event.targetId} lost (attempts ${event.attempts})`);
     }
   }
+  const ofRun = (r: ClientRecord, id: string) => r.received.get(id)?.includes(`.${runId}.`) === true;
   for (const r of records) {
-    const mine = r.duplicatesAfterAck.filter((id) => r.received.get(id)?.includes(`.${runId}.`));
+    row.redeliveries += r.redelivered.filter((id) => ofRun(r, id)).length;
+    const mine = r.duplicatesAfterAck.filter((id) => ofRun(r, id));
     row.duplicatesAfterAck += mine.length;
     for (const id of mine.slice(0, 5)) row.problems.push(`${id} shown to ${r.userId} again after ACKED`);
   }
@@ -136,7 +140,7 @@ export async function settled(accepted: PostedEvent[], records: ClientRecord[], 
 
 export function printTable(rows: ScenarioRow[]): string {
   const cols: (keyof ScenarioRow)[] = [
-    'scenario', 'accepted', 'delivered', 'duplicatesAfterAck', 'duplicateNotifications', 'persisted',
+    'scenario', 'accepted', 'delivered', 'duplicatesAfterAck', 'redeliveries', 'duplicateNotifications', 'persisted',
     'persistedTwice', 'wrongState', 'pending', 'lost', 'retriedPosts', 'neededReconnect',
   ];
   const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];

@@ -10,7 +10,7 @@ import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { AppClient } from '../helpers/app-client.js';
 
 /**
  * What users run on after a month: a `notifications` collection with 200,000 documents of other
@@ -26,7 +26,7 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
   let proxy: TcpProxy;
   let direct: mongoose.Connection;
   let db: Models;
-  const clients: WsTestClient[] = [];
+  const clients: AppClient[] = [];
 
   before(async () => {
     const upstream = new URL(process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017');
@@ -53,7 +53,7 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     });
   });
   after(async () => {
-    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.close()));
     proxy.resume();
     await p?.close();
     await direct?.dropDatabase().catch(() => undefined);
@@ -61,14 +61,15 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     await proxy?.close();
   });
 
-  async function connectAll(users: string[]): Promise<Array<[WsTestClient, Record<string, unknown>, number]>> {
+  /** Apps on the project's client, each open (AUTH_OK), with its AUTH_OK and the time it took. */
+  async function connectAll(users: string[]): Promise<Array<[AppClient, ReturnType<AppClient['authOk']>, number]>> {
     return Promise.all(
       users.map(async (userId) => {
         const token = await p.token(userId);
         const startedAt = performance.now();
-        const [client, ok] = await WsTestClient.authed(p.wsPort, { token });
+        const client = await AppClient.open(p.wsPort, { token });
         clients.push(client);
-        return [client, ok, performance.now() - startedAt] as [WsTestClient, Record<string, unknown>, number];
+        return [client, client.authOk(), performance.now() - startedAt] as [AppClient, ReturnType<AppClient['authOk']>, number];
       }),
     );
   }
@@ -87,14 +88,16 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
 
     await postLikes(users, 'post1');
     for (const [client] of connected) {
-      const [frame] = await client.waitForNotifications(1);
-      assert.equal(frame!.notification.message, 'Ada liked your post');
+      const [n] = await client.waitForNotifications(1);
+      assert.equal(n!.message, 'Ada liked your post');
     }
     // The MongoDB half of each first replay ran after AUTH_OK (bounded: a few at a time) and
-    // found nothing to add.
+    // found nothing to add; the client ends the replay there.
     for (const [client] of connected) {
-      const done = await eventually(() => client.of('REPLAY_DONE')[0], { what: 'REPLAY_DONE', timeoutMs: 120_000 });
+      const done = await client.next('REPLAY_DONE', { timeoutMs: 120_000 });
       assert.deepEqual(done, { type: 'REPLAY_DONE', pending: 0, recovered: true });
+      const resume = await client.resume();
+      assert.deepEqual([resume.recovered, resume.pending], [true, 0]);
     }
   });
 
@@ -117,26 +120,29 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     for (const [client, ok] of connected) {
       assert.equal(ok.pending, 1, 'the buffered like is replayed from Redis');
       assert.equal(ok.unread, undefined, 'the count is being rebuilt; an UNREAD frame follows once MongoDB answers');
-      const [frame] = await client.waitForNotifications(1);
-      client.send({ type: 'ACK', notificationId: frame!.notification.id });
+      assert.equal(client.client.unread, undefined, 'so the app has no count yet');
+      const [n] = await client.waitForNotifications(1);
+      client.client.ack(n!.id);
     }
     for (const [client] of connected) assert.equal((await client.next('ACKED')).type, 'ACKED');
 
     // Live push while MongoDB is still hung.
     await postLikes(offline, 'post3');
     for (const [client] of connected) {
-      const frames = await client.waitForNotifications(2);
-      client.send({ type: 'ACK', notificationId: frames[1]!.notification.id });
+      const ns = await client.waitForNotifications(2);
+      client.client.ack(ns[1]!.id);
     }
     assert.equal(connected.some(([client]) => client.of('REPLAY_DONE').length > 0), false, 'no catch-up could finish meanwhile');
+    assert.equal(connected.some(([client]) => client.resumes.length > 0), false, 'so no client has ended its replay');
 
     // MongoDB answers again: the catch-ups finish, and jobs stores every notification, delivered.
     // (Both retry with backoff while the sockets are open: up to 30 s apart.)
     proxy.resume();
     for (const [client] of connected) {
-      const done = await eventually(() => client.of('REPLAY_DONE')[0], { what: 'REPLAY_DONE after MongoDB returned', timeoutMs: 60_000 });
+      const done = await client.next('REPLAY_DONE', { timeoutMs: 60_000 });
       assert.equal(done.recovered, true);
-      await eventually(() => client.of('UNREAD')[0], { what: 'the rebuilt unread count', timeoutMs: 60_000 });
+      assert.equal((await client.resume(1, { timeoutMs: 60_000 })).recovered, true);
+      await eventually(() => client.client.unread, { what: 'the rebuilt unread count on the app', timeoutMs: 60_000 });
     }
     await eventually(
       async () => {

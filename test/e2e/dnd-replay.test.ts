@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { AppClient } from '../helpers/app-client.js';
 
 function hhmmss(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
@@ -14,12 +14,12 @@ function hhmmss(ms: number): string {
  */
 describe('do-not-disturb and the AUTH replay', () => {
   let p: Pipeline;
-  const clients: WsTestClient[] = [];
+  const clients: AppClient[] = [];
   before(async () => {
     p = await startPipeline('dndreplay');
   });
   after(async () => {
-    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.close()));
     await p.close();
   });
 
@@ -41,27 +41,29 @@ describe('do-not-disturb and the AUTH replay', () => {
       what: 'both notifications buffered',
     });
 
-    const [client, ok] = await WsTestClient.authed(p.wsPort, { token: await p.token(user) });
+    const client = await AppClient.open(p.wsPort, { token: await p.token(user) });
     clients.push(client);
+    const ok = client.authOk();
     assert.equal(ok.pending, 1, 'the held like is not counted as replayable now');
     assert.equal(ok.unread, 2, 'but it is unread');
-    // The replay is pushed right after AUTH_OK, so by the PONG it has all arrived.
-    client.send({ type: 'PING' });
-    await client.next('PONG');
+    assert.equal(client.client.unread?.count, 2, 'the app shows 2 unread');
+    // The client says when the replay is over.
+    assert.equal((await client.resume()).recovered, true);
     assert.ok(Date.now() < endsAt, 'still inside the window');
-    assert.deepEqual(client.notifications().map((f) => f.notification.type), ['SECURITY']);
+    assert.deepEqual(client.notifications.map((n) => n.type), ['SECURITY']);
 
-    const like = await eventually(() => client.notifications().find((f) => f.notification.type === 'LIKE'), {
+    const like = await eventually(() => client.notifications.find((n) => n.type === 'LIKE'), {
       what: 'the held like after the window',
     });
     assert.ok(Date.now() >= endsAt - 1000, 'the like came when the window ended');
-    assert.equal(like.notification.message, 'Ada liked your post');
+    assert.equal(like.message, 'Ada liked your post');
 
-    // After the window a reconnect replays the like too (it was not acked).
-    client.close();
-    const [again] = await WsTestClient.authed(p.wsPort, { token: await p.token(user) });
+    // After the window a new session (a page load without a saved lastSeq) replays the like
+    // too: it was not acked.
+    await client.close();
+    const again = await AppClient.open(p.wsPort, { token: await p.token(user) });
     clients.push(again);
     const replayed = await again.waitForNotifications(2);
-    assert.deepEqual(new Set(replayed.map((f) => f.notification.type)), new Set(['SECURITY', 'LIKE']));
+    assert.deepEqual(new Set(replayed.map((n) => n.type)), new Set(['SECURITY', 'LIKE']));
   });
 });

@@ -5,7 +5,7 @@ import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { AppClient } from '../helpers/app-client.js';
 
 /**
  * A user offline for longer than the Redis buffer keeps notifications still gets every one:
@@ -40,18 +40,20 @@ describe('a user offline longer than the buffer', () => {
       what: 'the buffered copy to expire',
     });
 
-    const [client, authOk] = await WsTestClient.authed(p.wsPort, { token: await p.token('user10') });
+    const client = await AppClient.open(p.wsPort, { token: await p.token('user10') });
     try {
       // Only MongoDB holds it now: AUTH_OK (Redis alone) knows of nothing, the catch-up brings it.
+      const authOk = client.authOk();
       assert.deepEqual([authOk.pending, authOk.catchingUp], [0, true]);
-      const [frame] = await client.waitForNotifications(1);
+      const [n] = await client.waitForNotifications(1);
       assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 1, recovered: true });
-      assert.equal(frame!.notification.id, stored!.id);
-      assert.equal(frame!.notification.message, 'Edsger mentioned you in a post');
-      client.send({ type: 'ACK', notificationId: stored!.id });
+      assert.deepEqual(await client.resume(), { recovered: true, replayed: 1, pending: 1 }, 'the client ends the replay at REPLAY_DONE');
+      assert.equal(n!.id, stored!.id);
+      assert.equal(n!.message, 'Edsger mentioned you in a post');
+      client.client.ack(stored!.id);
       assert.deepEqual((await client.next('ACKED')).ids, [stored!.id]);
     } finally {
-      client.close();
+      await client.close();
     }
     await eventually(async () => (await history()).find((n) => n.id === stored!.id && n.status === 'delivered'), {
       what: 'the stored notification to become delivered',

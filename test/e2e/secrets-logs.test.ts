@@ -8,6 +8,7 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { spawnBuilt, startBuilt, type RunningService } from '../helpers/process.js';
 import { eventually } from '../helpers/wait.js';
+import { AppClient } from '../helpers/app-client.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 /*
@@ -44,7 +45,7 @@ describe('no secret in any log line', () => {
     const forged = await signUserToken('user2', 'an-attacker-secret-that-is-long-enough-0123');
     secrets.push(token, forged);
 
-    const [client] = await WsTestClient.authed(port('ws-server'), { token });
+    const client = await AppClient.open(port('ws-server'), { token });
     const producer = `http://127.0.0.1:${port('producer')}`;
     const postEvent = (authorization: string) =>
       fetch(`${producer}/events`, {
@@ -60,8 +61,7 @@ describe('no secret in any log line', () => {
     assert.equal((await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `ApiKey ${INTAKE_KEY}` } })).status, 401);
     assert.equal((await postEvent(`ApiKey ${OLD_INTAKE_KEY}`)).status, 202);
     const [n] = await client.waitForNotifications(1);
-    client.send({ type: 'ACK', notificationId: n!.notification.id });
-    await client.next('ACKED');
+    await client.ack(n!.id);
     const history = await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(history.status, 200);
     const refused = await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `Bearer ${forged}` } });
@@ -69,7 +69,7 @@ describe('no secret in any log line', () => {
     const intruder = await WsTestClient.connect(port('ws-server'));
     intruder.send({ type: 'AUTH', token: forged });
     assert.equal((await intruder.waitClosed()).code, 4401);
-    client.close();
+    await client.close();
 
     for (const s of running) assert.equal(await s.stop('SIGTERM'), 0, `${s.name} exits 0`);
     const output = running.map((s) => s.output()).join('\n');

@@ -8,41 +8,28 @@ import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/wait.js';
-import { WsTestClient, type Frame } from '../helpers/ws-client.js';
+import { AppClient } from '../helpers/app-client.js';
 
 const USER = 'user3';
 
-/** The newest unread count a socket was told, from AUTH_OK, NOTIFICATION and UNREAD frames. */
-function latestUnread(client: WsTestClient): { count: number; version: number } {
-  let best = { count: -1, version: -1 };
-  for (const f of client.frames) {
-    const state = stateOf(f);
-    if (state && state.version > best.version) best = state;
-  }
-  return best;
-}
-
-function stateOf(f: Frame): { count: number; version: number } | undefined {
-  if (f.type === 'UNREAD') return { count: f.count as number, version: f.version as number };
-  if ((f.type === 'AUTH_OK' || f.type === 'NOTIFICATION') && typeof f.unreadVersion === 'number') {
-    return { count: f.unread as number, version: f.unreadVersion };
-  }
-  return undefined;
+/** The badge an app shows: the client keeps the count with the highest version it was told. */
+function latestUnread(app: AppClient): { count: number; version: number } {
+  return app.client.unread ?? { count: -1, version: -1 };
 }
 
 /**
- * The live unread count over a sequence of deliveries, reads and read-all, with two sockets of
- * the same user. After each step the test waits until MongoDB holds every notification involved
- * (PERSIST_DELAY_MS is long enough that some reads land while a notification exists only in
- * Redis), then requires: MongoDB's unread documents = the HTTP count = what both sockets were
- * last told, at the HTTP count's version.
+ * The live unread count over a sequence of deliveries, reads and read-all, with two apps (the
+ * project's client) of the same user. After each step the test waits until MongoDB holds every
+ * notification involved (PERSIST_DELAY_MS is long enough that some reads land while a
+ * notification exists only in Redis), then requires: MongoDB's unread documents = the HTTP
+ * count = the count both apps show, at the HTTP count's version.
  */
 describe('the live unread count', () => {
   let p: Pipeline;
   let m: Models;
   let redis: Redis;
   let closeMongo: () => Promise<void>;
-  const clients: WsTestClient[] = [];
+  const clients: AppClient[] = [];
   before(async () => {
     p = await startPipeline('unreadcount', { PERSIST_DELAY_MS: '1500' });
     const mongo = await connectMongo(p.config, testLogger);
@@ -51,16 +38,16 @@ describe('the live unread count', () => {
     redis = await connectRedis(p.config, testLogger, 'test');
   });
   after(async () => {
-    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.close()));
     await closeRedis(redis);
     await closeMongo();
     await p.close();
   });
 
   const connect = async () => {
-    const [client, ok] = await WsTestClient.authed(p.wsPort, { token: await p.token(USER) });
+    const client = await AppClient.open(p.wsPort, { token: await p.token(USER) });
     clients.push(client);
-    return [client, ok] as const;
+    return [client, client.authOk()] as const;
   };
   const like = async (actorId: string, postId: string) => {
     const res = await p.post('/events', { actorId, targetId: USER, postId, type: 'LIKE' });
@@ -75,9 +62,9 @@ describe('the live unread count', () => {
     eventually(async () => ((await m.Notification.countDocuments({ _id: { $in: ids }, ...extra })) === ids.length ? true : undefined), {
       what: `${ids.length} notifications stored ${JSON.stringify(extra)}`,
     });
-  const newest = (c: WsTestClient) => c.notifications().at(-1)!.notification;
+  const newest = (c: AppClient) => c.notifications.at(-1)!;
 
-  async function expectUnread(expected: number, sockets: WsTestClient[]) {
+  async function expectUnread(expected: number, sockets: AppClient[]) {
     const inMongo = await m.Notification.countDocuments({ userId: USER, status: { $in: [...UNREAD_STATUSES] } });
     assert.equal(inMongo, expected, 'unread notifications in MongoDB');
     const http = await httpCount();
@@ -105,36 +92,35 @@ describe('the live unread count', () => {
     await like('user4', 'post4');
     const delivered = await a.waitForNotifications(3);
     await b.waitForNotifications(3);
-    for (const f of [...a.notifications(), ...b.notifications()]) {
-      assert.equal(typeof (f as Frame).unread, 'number', 'every push carries the count');
-      assert.equal(typeof (f as Frame).unreadVersion, 'number', 'every push carries the version');
+    for (const f of [...a.of('NOTIFICATION'), ...b.of('NOTIFICATION')]) {
+      assert.equal(typeof f.unread, 'number', 'every push carries the count');
+      assert.equal(typeof f.unreadVersion, 'number', 'every push carries the version');
     }
-    const onPost = (postId: string) => delivered.map((f) => f.notification as typeof f.notification & { objectId: string }).find((x) => x.objectId === postId)!;
+    const onPost = (postId: string) => delivered.find((x) => x.objectId === postId)!;
     const [n1, n2, n3] = [onPost('post1'), onPost('post2'), onPost('post4')];
-    a.send({ type: 'ACK', notificationIds: [n1!.id, n2!.id, n3!.id] });
-    await a.next('ACKED');
-    await stored([n1!.id, n2!.id, n3!.id], { status: 'delivered' });
+    await a.ack(n1.id, n2.id, n3.id);
+    await stored([n1.id, n2.id, n3.id], { status: 'delivered' });
     await expectUnread(3, [a, b]);
 
     // A read: every socket of the user gets an UNREAD frame.
-    assert.equal((await p.request('PATCH', `/notifications/${n1!.id}/read`, USER)).status, 200);
+    assert.equal((await p.request('PATCH', `/notifications/${n1.id}/read`, USER)).status, 200);
     const unreadA = await a.next('UNREAD');
     await b.next('UNREAD');
     assert.equal(unreadA.count, 2);
     const afterRead = await expectUnread(2, [a, b]);
 
     // Reading it again changes nothing, not even the version.
-    assert.equal((await p.request('PATCH', `/notifications/${n1!.id}/read`, USER)).status, 200);
+    assert.equal((await p.request('PATCH', `/notifications/${n1.id}/read`, USER)).status, 200);
     const again = await httpCount();
     assert.deepEqual([again.unread, again.version], [2, afterRead.version]);
 
     // A like on post2 from someone else grows n2 (same id, version 2): not a new unread one.
     await like('user5', 'post2');
-    const grown = await eventually(() => b.notifications().find((f) => f.notification.id === n2!.id && f.notification.version === 2), {
-      what: 'n2 (the like on post2) at version 2',
+    const grown = await eventually(() => b.notifications.find((n) => n.id === n2.id && n.version === 2), {
+      what: 'n2 (the like on post2) at version 2: the client shows the same id again',
     });
-    assert.equal(grown.notification.id, n2!.id);
-    await stored([n2!.id], { version: 2 });
+    assert.equal(grown.actorCount, 2);
+    await stored([n2.id], { version: 2 });
     await expectUnread(2, [a, b]);
 
     // A read while the notification exists only in Redis (its persist delay); jobs stores it as read.

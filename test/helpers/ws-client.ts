@@ -1,20 +1,18 @@
 import { WebSocket } from 'ws';
+import type { AuthFrame, AuthOkFrame, ClientFrame, NotificationFrame, ServerFrame, ServerFrameType } from '../../shared/protocol/frames.js';
 import { eventually } from './wait.js';
 
-/** A server frame as the test sees it (plain JSON). */
-export interface Frame {
-  type: string;
-  [key: string]: unknown;
-}
-
-export interface NotificationFrame extends Frame {
-  type: 'NOTIFICATION';
-  notification: { id: string; seq: number; type: string; priority: number; message: string; version: number };
-}
+/** A server frame as the test sees it: the shared protocol's types (shared/protocol/frames.ts). */
+export type Frame = ServerFrame;
+export type FrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+export type { NotificationFrame };
 
 /**
- * A real `ws` client for tests and benchmarks: records every frame it receives, in order, and
- * how the socket closed. Waiting is always bounded (`eventually`), never a timed assertion.
+ * The raw-frame wrapper for tests that speak the protocol by hand: malformed and out-of-order
+ * frames, limits, auth errors, exact frame sequences. Tests that behave like an app (receive,
+ * ack, reconnect) use the project's client instead (test/helpers/app-client.ts). Records every
+ * frame it receives, in order, and how the socket closed; waiting is always bounded
+ * (`eventually`), never a timed assertion.
  */
 export class WsTestClient {
   readonly frames: Frame[] = [];
@@ -39,23 +37,27 @@ export class WsTestClient {
   }
 
   /** Connects, authenticates and waits for AUTH_OK (returned). */
-  static async authed(port: number, auth: { token?: string; userId?: string; lastSeq?: number }): Promise<[WsTestClient, Frame]> {
+  static async authed(port: number, auth: Omit<AuthFrame, 'type'>): Promise<[WsTestClient, AuthOkFrame]> {
     const client = await WsTestClient.connect(port);
     client.send({ type: 'AUTH', ...auth });
     const ok = await client.next('AUTH_OK');
     return [client, ok];
   }
 
-  send(frame: unknown): void {
+  /**
+   * A protocol frame, or anything else on purpose (malformed input): a string goes out verbatim,
+   * any other value as its JSON.
+   */
+  send(frame: ClientFrame | unknown): void {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  of(type: string): Frame[] {
-    return this.frames.filter((f) => f.type === type);
+  of<T extends ServerFrameType>(type: T): FrameOf<T>[] {
+    return this.frames.filter((f): f is FrameOf<T> => f.type === type);
   }
 
   notifications(): NotificationFrame[] {
-    return this.of('NOTIFICATION') as NotificationFrame[];
+    return this.of('NOTIFICATION');
   }
 
   notificationIds(): string[] {
@@ -63,7 +65,7 @@ export class WsTestClient {
   }
 
   /** The first frame of `type` not yet consumed by an earlier `next` of this type. */
-  async next(type: string, what = type): Promise<Frame> {
+  async next<T extends ServerFrameType>(type: T, what: string = type): Promise<FrameOf<T>> {
     const seen = (this.consumed.get(type) ?? 0) + 1;
     const frame = await eventually(() => this.of(type)[seen - 1], { what: `${what} frame` });
     this.consumed.set(type, seen);
