@@ -21,7 +21,13 @@ export interface ReplayOutcome {
  * connection cut in the middle of it (a security notification with seq 9 received, a like with
  * seq 3 not yet) would otherwise resume after 9 and never see 3. So the resume point moves:
  * - at the end of a replay that says `recovered: true`, to the highest seq received;
- * - afterwards, with every live notification;
+ * - afterwards, with live notifications, but only over seqs without a gap: seqs are per user and
+ *   consecutive (every notification and every aggregate update takes the next one), and a live
+ *   push is only a hint (a wake lost while Redis restarts, a push racing a resync), so seq 11
+ *   arriving while 10 has not must not let a resume skip 10. The point stops at the gap and moves
+ *   past it when the missing seq arrives (a resync re-sends it) or at the next recovered replay.
+ *   A gap that never fills (an aggregate version superseded before it was pushed) costs only a
+ *   larger replay, never a missed notification;
  * - never during a connection whose replay said `recovered: false`: the next connection's replay
  *   then starts where this one did and carries what this one could not (less what was acked).
  */
@@ -30,6 +36,8 @@ export class ResumeTracker {
   private replay: { pending: number; recovered: boolean; catchingUp: boolean; count: number; maxSeq: number } | undefined;
   /** Live notifications move the resume point (after a recovered replay). */
   private advancing = false;
+  /** Live seqs received past a gap after lastSeq, waiting for the gap to fill. */
+  private ahead = new Set<number>();
 
   constructor(lastSeq: number | undefined) {
     this.lastSeq = lastSeq;
@@ -51,7 +59,7 @@ export class ResumeTracker {
   notification(seq: number): ReplayOutcome | undefined {
     const replay = this.replay;
     if (!replay) {
-      if (this.advancing && (this.lastSeq === undefined || seq > this.lastSeq)) this.lastSeq = seq;
+      if (this.advancing) this.advanceLive(seq);
       return undefined;
     }
     replay.count += 1;
@@ -80,12 +88,25 @@ export class ResumeTracker {
   disconnected(): void {
     this.replay = undefined;
     this.advancing = false;
+    this.ahead.clear();
+  }
+
+  private advanceLive(seq: number): void {
+    if (this.lastSeq === undefined) {
+      // No point yet to count a gap from (a replay of nothing, first connection).
+      this.lastSeq = seq;
+      return;
+    }
+    if (seq <= this.lastSeq) return;
+    this.ahead.add(seq);
+    while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
   }
 
   private finish(recovered: boolean, pending: number): ReplayOutcome {
     const replay = this.replay!;
     this.replay = undefined;
     if (recovered) {
+      this.ahead.clear();
       if (replay.maxSeq > 0 && (this.lastSeq === undefined || replay.maxSeq > this.lastSeq)) this.lastSeq = replay.maxSeq;
       this.advancing = true;
     }

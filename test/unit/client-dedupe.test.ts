@@ -58,6 +58,29 @@ describe('client: resume point', () => {
     assert.equal(r.lastSeq, 10, 'never backwards');
   });
 
+  it('stops a live resume point at a gap in the seqs, and moves past it once the gap fills', () => {
+    const r = new ResumeTracker(10);
+    r.authenticated(authOk(0, true));
+    r.notification(11);
+    assert.equal(r.lastSeq, 11);
+    // 12's wake was lost (a Redis restart): 13 and 14 arrive first.
+    r.notification(13);
+    r.notification(14);
+    assert.equal(r.lastSeq, 11, 'a resume now must still replay 12');
+    // The resync re-sends 12: everything up to 14 is in hand.
+    r.notification(12);
+    assert.equal(r.lastSeq, 14);
+
+    // A gap still open at a disconnect: the next recovered replay settles the point.
+    r.notification(16);
+    r.disconnected();
+    assert.equal(r.lastSeq, 14);
+    r.authenticated(authOk(2, true));
+    r.notification(15);
+    assert.deepEqual(r.notification(16), { recovered: true, replayed: 2, pending: 2 });
+    assert.equal(r.lastSeq, 16);
+  });
+
   it('waits for REPLAY_DONE when MongoDB catches up, and never moves after recovered:false', () => {
     const r = new ResumeTracker(5);
     r.authenticated(authOk(1, false, true));
