@@ -1,3 +1,5 @@
+import type { Notification } from '../notification.js';
+
 /**
  * The read API's response bodies (docs/http-api.md, docs/openapi.yaml) as types the producer's
  * routes and the client (client/http.ts) share, so a changed field breaks the client's build.
@@ -6,24 +8,16 @@
 
 export type NotificationStatus = 'undelivered' | 'delivered' | 'read';
 
-/** A stored notification as the HTTP API shows it: the socket's field names, plus its state. */
-export interface NotificationView {
-  id: string;
-  userId: string;
-  seq: number;
-  type: string;
-  priority: number;
-  actors: string[];
-  actorCount: number;
-  objectId: string | null;
-  message: string;
-  version: number;
+/**
+ * A stored notification as the HTTP API shows it: the socket's fields (less the eventIds the
+ * consumer keeps for dedupe), plus its state.
+ */
+export type NotificationView = Omit<Notification, 'eventIds'> & {
   status: NotificationStatus;
   /** ISO 8601. */
-  createdAt: string;
   deliveredAt: string | null;
   readAt: string | null;
-}
+};
 
 /** `GET /users/:userId/notifications`: newest first; `nextCursor` is the next page's `before`. */
 export interface HistoryPageBody {
