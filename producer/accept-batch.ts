@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { v7 as uuidv7 } from 'uuid';
 import { validateEvent, type FieldProblem } from '../shared/schemas/event.js';
+import { protoKeyProblem } from '../shared/schemas/proto-key.js';
 import { publishAccepted, type AcceptDeps } from './accept-event.js';
 import { BrokerUnavailableError, ValidationFailedError } from './http-errors.js';
 
@@ -38,6 +39,8 @@ async function acceptItem(deps: AcceptDeps, input: unknown, index: number): Prom
 }
 
 export async function acceptBatch(deps: AcceptDeps, body: unknown, maxEvents: number): Promise<BatchResult> {
+  const protoKey = protoKeyProblem(body, { deep: false });
+  if (protoKey) throw new ValidationFailedError([protoKey]);
   const { error } = envelopeSchema(maxEvents).validate(body, { abortEarly: false });
   if (error) throw new ValidationFailedError(error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })));
   const events = (body as { events: unknown[] }).events;

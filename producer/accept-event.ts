@@ -25,7 +25,8 @@ export interface Accepted {
 
 /** Body eventId, else the Idempotency-Key header, else a fresh uuid v7; a disagreement is a 400. */
 export function resolveEventId(bodyEventId: string | undefined, headerKey: string | undefined): string {
-  if (headerKey !== undefined && eventIdSchema.validate(headerKey).error) {
+  // Not converted: a key Joi would trim (a no-break space around it) is refused, not used as is.
+  if (headerKey !== undefined && eventIdSchema.validate(headerKey, { convert: false }).error) {
     throw new ValidationFailedError([
       { field: 'Idempotency-Key', message: 'the Idempotency-Key header must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' },
     ]);

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Registry } from '../shared/metrics.js';
 import { cors } from './cors.js';
 import { errorHandler, HttpError } from './http-errors.js';
+import { methodNotAllowed } from './method-not-allowed.js';
 import type { ProducerMetrics } from './metrics.js';
 import { openApiRouter } from './openapi/router.js';
 import type { EventPublisher } from './publisher.js';
@@ -48,6 +49,9 @@ export function createApp(deps: ProducerDeps): Express {
   const intakeKey = requireIntakeKey(intakeKeys);
   // After the ops routes (never limited) and CORS (so a browser can read the 429).
   app.use(rateLimit(config, { redis: infra.redis, logger, metrics, isTrustedCaller: (req) => presentsIntakeKey(intakeKeys, req) }));
+  // Before the routers: a served path with another method is a 405 (Swagger UI's handler would
+  // otherwise answer any method on /docs).
+  app.use(methodNotAllowed(app));
 
   // Routers, one per concern.
   app.use(

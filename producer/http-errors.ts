@@ -19,8 +19,11 @@ export class HttpError extends Error {
 }
 
 export class ValidationFailedError extends HttpError {
-  constructor(readonly details: FieldProblem[]) {
-    super(400, 'validation_failed', 'the request body is not a valid event', { details });
+  constructor(
+    readonly details: FieldProblem[],
+    message = 'the request body is not a valid event',
+  ) {
+    super(400, 'validation_failed', message, { details });
   }
 }
 
@@ -93,6 +96,12 @@ function fromBodyParser(err: BodyParserError): HttpError | undefined {
   }
 }
 
+/** Express could not percent-decode a path parameter (`/users/%zz/...`): the client's mistake. */
+function fromRouter(err: unknown): HttpError | undefined {
+  if (!(err instanceof URIError) || (err as { status?: unknown }).status !== 400) return undefined;
+  return new ValidationFailedError([{ field: '(path)', message: 'a path segment is not valid percent-encoding' }], 'invalid path');
+}
+
 function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): HttpError | undefined {
   const unavailable = mongoUnavailable(err);
   if (!unavailable) return undefined;
@@ -102,7 +111,8 @@ function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): Htt
 
 export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const known = err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromStore(err, retryAfterSeconds, logger));
+    const known =
+      err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger));
     if (!known) {
       logger.error({ err: errorMessage(err) }, 'unhandled request error');
       res.status(500).json({ error: 'internal_error', message: 'unexpected error' });

@@ -1,5 +1,6 @@
 import type Joi from 'joi';
 import { preferencesSchema, type PreferenceStore, type Preferences } from '../shared/preferences.js';
+import { protoKeyProblem } from '../shared/schemas/proto-key.js';
 import { HttpError } from './http-errors.js';
 
 /** GET/PUT /users/:userId/preferences: the whole document is replaced, validated first. */
@@ -8,11 +9,11 @@ export async function readPreferences(store: PreferenceStore, userId: string): P
 }
 
 export async function replacePreferences(store: PreferenceStore, userId: string, body: unknown): Promise<Preferences> {
+  const protoKey = protoKeyProblem(body);
   const { value, error } = (preferencesSchema as Joi.ObjectSchema<Preferences>).validate(body ?? {});
-  if (error) {
-    throw new HttpError(400, 'validation_failed', 'invalid preferences', {
-      details: error.details.map((d) => ({ field: d.path.join('.'), message: d.message })),
-    });
+  if (protoKey || error) {
+    const details = protoKey ? [protoKey] : (error?.details ?? []).map((d) => ({ field: d.path.join('.'), message: d.message }));
+    throw new HttpError(400, 'validation_failed', 'invalid preferences', { details });
   }
   return store.write(userId, value);
 }

@@ -19,6 +19,8 @@ export interface Preferences {
   doNotDisturb: { start: string; end: string; timeZone: string } | null;
 }
 
+const DUPLICATE_KEY = 11000;
+
 export const DEFAULT_PREFERENCES: Preferences = { mutedTypes: [], promotionalOptOut: false, doNotDisturb: null };
 
 /** The types a user may mute: everything but transactional ones. */
@@ -170,7 +172,13 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
       // Dropped first: if storing the new copy below fails (the API then answers an error), no
       // old copy outlives the update; a load racing the update is overwritten by the SET.
       await redis.del(key(userId));
-      await models.Preference.updateOne({ _id: userId }, { $set: { ...prefs, updatedAt: new Date() } }, { upsert: true });
+      const update = () => models.Preference.updateOne({ _id: userId }, { $set: { ...prefs, updatedAt: new Date() } }, { upsert: true });
+      await update().catch((err: unknown) => {
+        // Two concurrent first writes of one user both try to insert and one loses on _id (MongoDB
+        // retries that itself, FerretDB does not): the document exists now, so the update applies.
+        if ((err as { code?: unknown }).code === DUPLICATE_KEY) return update();
+        throw err;
+      });
       await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds);
       return prefs;
     },

@@ -9,6 +9,9 @@ export function openApiRouter(): Router {
   router.get('/openapi.json', (_req, res) => {
     res.json(spec);
   });
-  router.use('/docs', swaggerUi.serve, swaggerUi.setup(spec, { customSiteTitle: 'Notification pipeline API' }));
+  // The page is a GET route (so other methods are a 405, producer/method-not-allowed.ts); its
+  // assets are static files under /docs/, which also redirects /docs to /docs/ (301).
+  router.use('/docs', swaggerUi.serve);
+  router.get('/docs', swaggerUi.setup(spec, { customSiteTitle: 'Notification pipeline API' }));
   return router;
 }

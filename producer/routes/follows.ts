@@ -3,6 +3,8 @@ import Joi from 'joi';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import type { Models } from '../../shared/models/index.js';
+import { idSchema } from '../../shared/schemas/event.js';
+import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
 import type { AcceptDeps } from '../accept-event.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { follow, mute, unfollow } from '../follows/edges.js';
@@ -20,7 +22,8 @@ export interface FollowsRouterDeps {
 
 export const FOLLOWS_MAX_LIMIT = 200;
 
-const id = Joi.string().trim().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+// The event ids' rule (follows publish FOLLOW and UNFOLLOW events about these users).
+const id = idSchema;
 const userParams = Joi.object({ userId: id.required() });
 const edgeParams = Joi.object({ userId: id.required(), targetId: id.required() });
 const followBody = Joi.object({ targetId: id.required() });
@@ -31,11 +34,11 @@ const pageQuery = Joi.object({
 });
 
 function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T {
+  const protoKey = protoKeyProblem(input);
   const { value, error } = schema.validate(input ?? {}, { abortEarly: false, convert: true });
-  if (error) {
-    throw new HttpError(400, 'validation_failed', `invalid ${what}`, {
-      details: error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })),
-    });
+  if (protoKey || error) {
+    const details = protoKey ? [protoKey] : (error?.details ?? []).map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
+    throw new HttpError(400, 'validation_failed', `invalid ${what}`, { details });
   }
   return value as T;
 }

@@ -13,7 +13,11 @@ export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>;
   const router = Router();
   const auth = authenticate(deps.config, deps.tokens);
   const userIdOf = (raw: unknown): string => {
-    if (typeof raw !== 'string' || !USER_ID.test(raw)) throw new HttpError(400, 'validation_failed', 'invalid userId');
+    if (typeof raw !== 'string' || !USER_ID.test(raw)) {
+      throw new HttpError(400, 'validation_failed', 'invalid userId', {
+        details: [{ field: 'userId', message: '"userId" must be 1-200 characters of A-Z a-z 0-9 _ . : @ -' }],
+      });
+    }
     return raw;
   };
 

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { protoKeyProblem } from './proto-key.js';
 
 /**
  * The one definition of an activity event, per type. The producer validates with it before
@@ -32,7 +33,11 @@ export interface ActivityEvent {
   currency?: string;
 }
 
-const id = () => Joi.string().trim().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+/**
+ * Strict, never converted: an id with surrounding spaces is refused, not trimmed, so the rule
+ * docs/openapi.yaml states (generated from this file) is exactly the one applied.
+ */
+const id = () => Joi.string().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
 /** The id rule every user, actor and object id follows (a token's `sub` too: shared/auth/jwt.ts). */
 export const idSchema = id();
 /** Event ids double as AMQP message ids and Redis key parts: keep them short and plain. */
@@ -73,8 +78,12 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
     type: Joi.valid('PAYMENT').required(),
     actorId: id(),
     paymentId: id().required(),
-    amount: Joi.number().positive().precision(2),
-    currency: Joi.string().uppercase().length(3),
+    // Strict: a string amount or a third decimal is refused rather than converted or rounded
+    // (money is not silently changed, and the documented rule is the applied one).
+    amount: Joi.number().strict().positive().precision(2),
+    // Upper-cased after validation (validateEvent), not by Joi: Joi converts before its rules, so
+    // "ıab" would pass as "IAB" and the rule could not say which input it accepts.
+    currency: Joi.string().pattern(/^[A-Za-z]{3}$/, 'ISO 4217 code').description('ISO 4217 code; converted to upper case'),
   }),
   PROMO: Joi.object({
     ...base,
@@ -108,14 +117,14 @@ export function validateEvent(input: unknown): EventValidation {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ field: '(body)', message: 'an event must be a JSON object' }] };
   }
-  // JSON.parse makes "__proto__" an own key, which Joi's unknown-key check does not see.
-  if (Object.hasOwn(input, '__proto__')) {
-    return { ok: false, problems: [{ field: '__proto__', message: '"__proto__" is not allowed' }] };
-  }
+  const protoKey = protoKeyProblem(input);
+  if (protoKey) return { ok: false, problems: [protoKey] };
   const typed = typeOnly.validate(input);
   if (typed.error) return { ok: false, problems: problemsOf(typed.error) };
   const type = (input as { type: EventType }).type;
   const { value, error } = schemas[type].validate(input, { abortEarly: false, convert: true });
   if (error) return { ok: false, problems: problemsOf(error) };
-  return { ok: true, event: value as ActivityEvent };
+  const event = value as ActivityEvent;
+  if (event.currency !== undefined) event.currency = event.currency.toUpperCase();
+  return { ok: true, event };
 }

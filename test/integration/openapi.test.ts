@@ -19,7 +19,7 @@ import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 
 const { config } = testEnv('openapi', { INTAKE_API_KEYS: 'openapi-test-intake-key-0123456789abcdef' });
-type Operation = { responses: Record<string, unknown>; security?: Array<Record<string, unknown>> };
+type Operation = { responses: Record<string, unknown>; security?: Array<Record<string, unknown>>; requestBody?: unknown };
 type Spec = {
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
@@ -115,6 +115,13 @@ describe('docs/openapi.yaml against the code', () => {
         if (['post', 'put', 'patch'].includes(method) && !path.includes('{')) {
           for (const s of ['400', '413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
         }
+        // A JSON body can be unparsable (invalid_json), too big or of another media type.
+        if (op.requestBody) {
+          assert.deepEqual(op.responses['400'], { $ref: '#/components/responses/InvalidBody' }, `${method} ${path}: invalid_json is a 400 too`);
+          for (const s of ['413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
+        }
+        // Node's HTTP server answers a request that is too slow to arrive with a 408, on any path.
+        assert.deepEqual(op.responses['408'], { $ref: '#/components/responses/RequestTimeout' }, `${method} ${path} documents 408`);
       }
     }
   });
@@ -142,6 +149,7 @@ describe('docs/openapi.yaml against the code', () => {
       assert.deepEqual(spec.components.schemas[name], generated[name], `${name} drifted from shared/schemas/event.ts`);
     }
     assert.deepEqual(spec.components.schemas.Event, generated.Event);
+    assert.deepEqual(spec.components.schemas.LegacyLike, generated.LegacyLike, 'LegacyLike drifted from the LIKE schema');
   });
 
   it('serves the document at /openapi.json and renders it at /docs', async () => {

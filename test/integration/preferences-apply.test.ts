@@ -43,6 +43,16 @@ describe('preferences: API, mute, do-not-disturb', () => {
     assert.equal(other.status, 403);
   });
 
+  it("a user's concurrent first writes all succeed (the losing insert retries as an update)", async () => {
+    // Found by test/integration/openapi-contract.test.ts: FerretDB does not retry an upsert that
+    // lost the insert race on _id, and the API answered 500.
+    for (let round = 0; round < 5; round++) {
+      const userId = `race-${round}`;
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => put(userId, { promotionalOptOut: i % 2 === 0 })));
+      assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200), JSON.stringify(answers.find((a) => a.status !== 200)?.body));
+    }
+  });
+
   it('a muted type is not delivered and its suppression is in the event timeline; other types still are', async () => {
     const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user6') });
     clients.push(client);
