@@ -86,12 +86,20 @@ export function requireIntakeKey(keys: IntakeKeys): RequestHandler {
   return guard;
 }
 
+/** Each request's answer, so its key is digested once. */
+const checked = new WeakMap<Request, boolean>();
+
 /** The request carries one of the configured keys (never true while intake is open). */
 export function presentsIntakeKey(keys: IntakeKeys, req: Request): boolean {
   if (keys.open) return false;
+  // The rate limit and the route guard both ask, on every event: digest the key once per request.
+  const known = checked.get(req);
+  if (known !== undefined) return known;
   const header = req.get('authorization');
   const key = header === undefined ? undefined : API_KEY_HEADER.exec(header)?.[1];
-  return key !== undefined && keys.accepts(key);
+  const accepted = key !== undefined && keys.accepts(key);
+  checked.set(req, accepted);
+  return accepted;
 }
 
 /** Once per producer start: an open intake must never go unnoticed. */

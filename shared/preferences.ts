@@ -27,7 +27,8 @@ export const DEFAULT_PREFERENCES: Preferences = { mutedTypes: [], promotionalOpt
 export const MUTABLE_TYPES = EVENT_TYPES.filter((t) => !(TRANSACTIONAL_TYPES as readonly string[]).includes(t));
 const timeOfDay = () => Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'HH:MM or HH:MM:SS');
 
-function isTimeZone(value: string): boolean {
+/** An IANA time zone name this runtime knows (the preferences' `timeZone`). */
+export function isTimeZone(value: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
     return true;

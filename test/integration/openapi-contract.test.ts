@@ -13,6 +13,7 @@ import { testEnv } from '../helpers/config.js';
 import { invalidOf, validOf, type Schema } from '../helpers/json-schema-arbitrary.js';
 import { testLogger } from '../helpers/logger.js';
 import { Contract, type Json, type Operation } from '../helpers/openapi-contract.js';
+import { isTimeZone } from '../../shared/preferences.js';
 
 /*
  * The contract test (what schemathesis does, in Node so that `npm test` runs it anywhere):
@@ -107,14 +108,6 @@ function seeded(op: Operation, name: string): string[] {
 }
 
 const zones = Intl.supportedValuesOf('timeZone');
-function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function paramArb(op: Operation, p: Operation['parameters'][number], valid: boolean): fc.Arbitrary<string | undefined> {
   const schema = p.schema as Schema;
