@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
@@ -14,6 +15,7 @@ import type { EventPublisher } from './publisher.js';
 import { demoDataRouter } from './routes/demo-data.js';
 import { eventsRouter } from './routes/events.js';
 import { followsRouter } from './routes/follows.js';
+import { withIntakeFastPath } from './intake-fast-path.js';
 import { IntakeKeys, presentsIntakeKey, requireIntakeKey, warnIfIntakeOpen } from './intake-key.js';
 import { unreadSignal } from './notifications/unread-signal.js';
 import { notificationsRouter } from './routes/notifications.js';
@@ -34,7 +36,27 @@ export interface ProducerDeps {
   publisher: EventPublisher;
 }
 
-export function createApp(deps: ProducerDeps): Express {
+/**
+ * The producer's request listener: a backend's POST /events on the fast path
+ * (producer/intake-fast-path.ts), everything else through the Express app.
+ */
+export function createRequestListener(deps: ProducerDeps): RequestListener {
+  const intakeKeys = new IntakeKeys(deps.config.intake.apiKeys);
+  const app = createApp(deps, intakeKeys);
+  return withIntakeFastPath(
+    {
+      keys: intakeKeys,
+      maxBodyBytes: deps.config.http.maxBodyBytes,
+      publisher: deps.publisher,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      retryAfterSeconds: deps.config.http.retryAfterSeconds,
+    },
+    app,
+  );
+}
+
+export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.config.intake.apiKeys)): Express {
   const { config, tokens, logger, infra, registry, metrics, publisher } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -44,7 +66,6 @@ export function createApp(deps: ProducerDeps): Express {
   mountOps(app, infra.checks, registry);
 
   // Writes that notify other users take the backend's API key; reads take the user's token.
-  const intakeKeys = new IntakeKeys(config.intake.apiKeys);
   warnIfIntakeOpen(intakeKeys, logger);
   const intakeKey = requireIntakeKey(intakeKeys);
   // After the ops routes (never limited) and CORS (so a browser can read the 429).

@@ -6,7 +6,7 @@ import { once, runAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import type { ServiceHandle } from '../shared/service.js';
-import { createApp } from './app.js';
+import { createRequestListener } from './app.js';
 import { createProducerMetrics } from './metrics.js';
 import { createEventPublisher } from './publisher.js';
 
@@ -21,7 +21,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Produce
   const channel = await infra.amqp.createChannel('producer-events');
   const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
   const metrics = createProducerMetrics(registry);
-  const app = createApp({ config, tokens, logger, infra, registry, metrics, publisher });
+  const app = createRequestListener({ config, tokens, logger, infra, registry, metrics, publisher });
   const http = await listen(app, servicePort(config, 'producer'), config.http.host, connectionLimits(config, 'producer'));
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'producer listening');

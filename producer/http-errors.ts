@@ -109,17 +109,33 @@ function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): Htt
   return new StoreUnavailableError(retryAfterSeconds);
 }
 
+/** What a failed request is answered: status, headers and the JSON body. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The one mapping from an error to its answer, used by the Express error handler and by the
+ * intake fast path (producer/intake-fast-path.ts), so both answer a failure alike.
+ */
+export function answerFor(err: unknown, logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorAnswer {
+  const known =
+    err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger));
+  if (!known) {
+    logger.error({ err: errorMessage(err) }, 'unhandled request error');
+    return { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error' } };
+  }
+  metrics.rejected.inc({ reason: known.code });
+  const headers: Record<string, string> = known instanceof RetryLaterError ? { 'Retry-After': String(known.retryAfterSeconds) } : {};
+  return { status: known.status, headers, body: { error: known.code, message: known.message, ...known.extra } };
+}
+
 export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const known =
-      err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger));
-    if (!known) {
-      logger.error({ err: errorMessage(err) }, 'unhandled request error');
-      res.status(500).json({ error: 'internal_error', message: 'unexpected error' });
-      return;
-    }
-    metrics.rejected.inc({ reason: known.code });
-    if (known instanceof RetryLaterError) res.set('Retry-After', String(known.retryAfterSeconds));
-    res.status(known.status).json({ error: known.code, message: known.message, ...known.extra });
+    const answer = answerFor(err, logger, metrics, retryAfterSeconds);
+    res.set(answer.headers);
+    res.status(answer.status).json(answer.body);
   };
 }

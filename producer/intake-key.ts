@@ -43,6 +43,13 @@ export class IntakeKeys {
     return this.digests.length === 0;
   }
 
+  /** The Authorization header carries one of the keys (false while intake is open). */
+  acceptsHeader(header: string | undefined): boolean {
+    if (this.open || header === undefined) return false;
+    const key = API_KEY_HEADER.exec(header)?.[1];
+    return key !== undefined && this.accepts(key);
+  }
+
   accepts(presented: string): boolean {
     const candidate = digest(presented);
     let matched = false;
@@ -95,9 +102,7 @@ export function presentsIntakeKey(keys: IntakeKeys, req: Request): boolean {
   // The rate limit and the route guard both ask, on every event: digest the key once per request.
   const known = checked.get(req);
   if (known !== undefined) return known;
-  const header = req.get('authorization');
-  const key = header === undefined ? undefined : API_KEY_HEADER.exec(header)?.[1];
-  const accepted = key !== undefined && keys.accepts(key);
+  const accepted = keys.acceptsHeader(req.get('authorization'));
   checked.set(req, accepted);
   return accepted;
 }

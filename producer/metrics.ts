@@ -5,6 +5,7 @@ export interface ProducerMetrics {
   rejected: Counter<'reason'>;
   publishSeconds: Histogram;
   rateLimitUnchecked: Counter;
+  fastPath: Counter;
 }
 
 export function createProducerMetrics(registry: Registry): ProducerMetrics {
@@ -30,6 +31,11 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
     rateLimitUnchecked: new Counter({
       name: 'producer_rate_limit_unchecked_total',
       help: 'Requests let through without a per-client rate-limit check: Redis did not answer (the limiter fails open)',
+      registers: [registry],
+    }),
+    fastPath: new Counter({
+      name: 'producer_intake_fast_path_total',
+      help: 'POST /events requests answered by the intake fast path (producer/intake-fast-path.ts), not by Express',
       registers: [registry],
     }),
   };

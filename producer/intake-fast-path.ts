@@ -1,0 +1,120 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from '../shared/logger.js';
+import { acceptEvent, type AcceptDeps } from './accept-event.js';
+import { answerFor, HttpError } from './http-errors.js';
+import type { IntakeKeys } from './intake-key.js';
+import type { ProducerMetrics } from './metrics.js';
+
+/**
+ * POST /events from a backend, answered without Express: the hot path of the whole pipeline.
+ * Express's router, CORS, rate-limit, 405 and body-parser layers cost the producer about half of
+ * its CPU per event (docs/performance.md), and none of them decides anything for a trusted
+ * backend's well-formed request. So this takes only the requests it answers exactly as the
+ * Express route does (test/integration/intake-fast-path.test.ts sends the same requests both
+ * ways and compares the answers):
+ *
+ * - `POST /events` with no query string;
+ * - a valid intake key (a trusted caller, which the per-address rate limit does not count);
+ * - `Content-Type: application/json` exactly, no Content-Encoding (body-parser inflates and
+ *   decodes other charsets; those stay with it);
+ * - no `Origin` (a browser's request needs CORS headers: Express adds them).
+ *
+ * Everything else, and every request while intake is open, goes to the Express app untouched,
+ * before a byte of its body is read. The body rules are body-parser's: the size limit (413 once
+ * the declared or received length passes it), a UTF-8 BOM ignored, an empty body read as `{}`,
+ * any JSON value parsed (validation then says what is wrong).
+ */
+export interface FastPathDeps extends AcceptDeps {
+  keys: IntakeKeys;
+  maxBodyBytes: number;
+  metrics: ProducerMetrics;
+  logger: Logger;
+}
+
+type Answer = { status: number; headers: Record<string, string>; body: unknown };
+
+function takes(req: IncomingMessage, keys: IntakeKeys): boolean {
+  const h = req.headers;
+  return (
+    req.method === 'POST' &&
+    req.url === '/events' &&
+    h['content-type'] === 'application/json' &&
+    h['content-encoding'] === undefined &&
+    h.origin === undefined &&
+    keys.acceptsHeader(h.authorization)
+  );
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  const payload = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+/** Reads the body under the limit; resolves undefined (after draining it) when it is too large. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    let tooLarge = Number.isFinite(declared) && declared > limit;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      length += chunk.length;
+      if (length > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    req.on('error', reject);
+  });
+}
+
+function parse(raw: Buffer): unknown {
+  if (raw.length === 0) return {};
+  let text = raw.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+}
+
+async function handle(deps: FastPathDeps, req: IncomingMessage): Promise<Answer> {
+  try {
+    const raw = await readBody(req, deps.maxBodyBytes);
+    if (raw === undefined) throw new HttpError(413, 'payload_too_large', 'the request body exceeds the size limit');
+    const header = req.headers['idempotency-key'];
+    const headerKey = typeof header === 'string' && header !== '' ? header : undefined;
+    return { status: 202, headers: {}, body: await acceptEvent(deps, parse(raw), headerKey) };
+  } catch (err) {
+    return answerFor(err, deps.logger, deps.metrics, deps.retryAfterSeconds);
+  }
+}
+
+/** The producer's request listener: the fast path when it applies, else the Express app. */
+export function withIntakeFastPath(deps: FastPathDeps, app: RequestListener): RequestListener {
+  return (req, res) => {
+    if (!takes(req, deps.keys)) {
+      app(req, res);
+      return;
+    }
+    deps.metrics.fastPath.inc();
+    handle(deps, req)
+      .then((answer) => send(res, answer))
+      .catch((err: unknown) => {
+        // Nothing above throws by design; if it ever does, the client must still get an answer.
+        deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'intake fast path failed');
+        if (!res.headersSent) send(res, { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error' } });
+        else res.destroy();
+      });
+  };
+}
