@@ -106,16 +106,25 @@ if ARGV[10] == '1' then
   local windowMs = ARGV[11]
   local createdAt, count, actors, eventIds
   if redis.call('EXISTS', KEYS[5]) == 0 then
-    -- This event opens the window (the common case): its state is written, not read back.
+    -- This event opens the window (the common case, and for most windows the only event): one
+    -- key holds it all, the first actor, name and eventId as fields a1/nm1/e1. The actors zset,
+    -- eventIds list and names hash exist only once a second actor arrives. No leftovers of an
+    -- expired window need deleting: every key of a window carries the same expiry.
     id, createdAt, count, actors, eventIds = ARGV[12], ARGV[13], 1, { ARGV[14] }, { eventId }
-    redis.call('HSET', KEYS[5], 'id', id, 'createdAt', createdAt, 'n', 1)
-    redis.call('DEL', KEYS[6], KEYS[7], KEYS[8]) -- leftovers of an expired window, if any
-    redis.call('ZADD', KEYS[6], 1, ARGV[14])
-    redis.call('RPUSH', KEYS[7], eventId)
-    redis.call('HSET', KEYS[8], ARGV[14], ARGV[15])
-    for k = 5, 8 do redis.call('PEXPIRE', KEYS[k], windowMs) end
+    redis.call('HSET', KEYS[5], 'id', id, 'createdAt', createdAt, 'n', 1, 'a1', ARGV[14], 'nm1', ARGV[15], 'e1', eventId)
+    redis.call('PEXPIRE', KEYS[5], windowMs)
   else
-    if not redis.call('ZSCORE', KEYS[6], ARGV[14]) then
+    local first = redis.call('HMGET', KEYS[5], 'a1', 'nm1', 'e1')
+    if first[1] and first[1] ~= ARGV[14] then
+      -- A second actor: the window takes its full form, with the first actor's state moved out.
+      redis.call('ZADD', KEYS[6], 1, first[1])
+      redis.call('RPUSH', KEYS[7], first[3])
+      redis.call('HSET', KEYS[8], first[1], first[2])
+      redis.call('HDEL', KEYS[5], 'a1', 'nm1', 'e1')
+    end
+    if first[1] == ARGV[14] then
+      -- The opening actor again: not counted twice (the zset would have said the same).
+    elseif not redis.call('ZSCORE', KEYS[6], ARGV[14]) then
       local n = redis.call('HINCRBY', KEYS[5], 'n', 1)
       redis.call('ZADD', KEYS[6], n, ARGV[14])
       redis.call('RPUSH', KEYS[7], eventId)
@@ -130,12 +139,18 @@ if ARGV[10] == '1' then
     end
     id = redis.call('HGET', KEYS[5], 'id')
     createdAt = redis.call('HGET', KEYS[5], 'createdAt')
-    count = redis.call('ZCARD', KEYS[6])
-    actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)
-    -- The list is oldest first; the notification lists its eventIds newest first.
-    local folded = redis.call('LRANGE', KEYS[7], 0, -1)
-    eventIds = {}
-    for i = #folded, 1, -1 do eventIds[#eventIds + 1] = folded[i] end
+    local still = redis.call('HGET', KEYS[5], 'a1')
+    if still then
+      -- Still one actor (the opener came back): the window's state is its own fields.
+      count, actors, eventIds = 1, { still }, { redis.call('HGET', KEYS[5], 'e1') }
+    else
+      count = redis.call('ZCARD', KEYS[6])
+      actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)
+      -- The list is oldest first; the notification lists its eventIds newest first.
+      local folded = redis.call('LRANGE', KEYS[7], 0, -1)
+      eventIds = {}
+      for i = #folded, 1, -1 do eventIds[#eventIds + 1] = folded[i] end
+    end
   end
   local message = ARGV[17]
   if count > 1 and actors[2] then

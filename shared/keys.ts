@@ -35,7 +35,11 @@ export const keys = {
    * rate-limiter-flexible appends `:<client address>`.
    */
   rateLimitHttp: () => 'rl:http',
-  /** Aggregation window of (recipient, type, object): hash { id, createdAt, n }, PX AGGREGATION_WINDOW_MS. */
+  /**
+   * Aggregation window of (recipient, type, object): hash { id, createdAt, n }, PX AGGREGATION_WINDOW_MS.
+   * While the window has one actor it also holds a1/nm1/e1 (actor, name, eventId) and the three
+   * keys below do not exist (consumer/commit.lua).
+   */
   aggregate: (userId: string, type: string, objectId: string) => `agg:${userId}:${type}:${objectId}`,
   /** The window's distinct actors, score = arrival order (most recent = highest). Same TTL. */
   aggregateActors: (userId: string, type: string, objectId: string) => `aggactors:${userId}:${type}:${objectId}`,

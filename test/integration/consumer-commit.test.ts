@@ -111,6 +111,39 @@ describe('the consumer commit script', () => {
     assert.equal(pair?.message, formatAggregateMessage('LIKE', ['Actor 2', 'Actor 1'], 2));
   });
 
+  it('keeps a one-actor window in one key, and takes the full form at the second actor', async () => {
+    const windowKeys = (user: string) =>
+      [keys.aggregate, keys.aggregateActors, keys.aggregateEvents, keys.aggregateNames].map((k) => k(user, 'LIKE', 'lazy-post'));
+    const [opened] = await commitEvents(redis, settings({ actionWindowMs: 1 }), [like(1, 'lazy-user', 'lazy-post')]);
+    assert.ok(opened && !(opened instanceof Error) && opened.outcome === 'created');
+    const [win, ...rest] = windowKeys('lazy-user');
+    assert.equal(await redis.exists(win!), 1);
+    assert.equal(await redis.exists(...rest), 0, 'no actors zset, eventIds list or names hash for one actor');
+    const ttl = await redis.pttl(win!);
+    assert.ok(ttl > 0 && ttl <= 60_000, `the window expires with the aggregation window (${ttl} ms)`);
+
+    // The opener again (a new eventId past the action dedupe window): not counted twice.
+    const again = like(1, 'lazy-user', 'lazy-post');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const [repeat] = await commitEvents(redis, settings({ actionWindowMs: 1 }), [{ ...again, event: { ...again.event, eventId: 'lazy-repeat' } }]);
+    assert.ok(repeat && !(repeat instanceof Error) && repeat.outcome === 'stale', 'the same actor does not make a new version');
+    assert.equal(await redis.exists(...rest), 0);
+
+    const more = await commitEvents(redis, settings(), [2, 3].map((n) => like(n, 'lazy-user', 'lazy-post')));
+    assert.ok(more.every((r) => !(r instanceof Error) && r.outcome === 'updated'));
+    assert.equal(await redis.exists(...rest), 3, 'the second actor moves the window to its full form');
+    for (const key of rest) {
+      const left = await redis.pttl(key);
+      assert.ok(left > 0 && left <= ttl, `${key} expires with the window`);
+    }
+    const [n] = (await readPending(redis, 'lazy-user', 10)).notifications;
+    assert.ok(n);
+    assert.equal(n.id, opened.notificationId);
+    assert.deepEqual([n.version, n.actorCount, n.actors], [3, 3, ['a3', 'a2', 'a1']]);
+    assert.deepEqual(n.eventIds, [3, 2, 1].map((k) => `e-lazy-user-${k}-lazy-post`));
+    assert.equal(n.message, formatAggregateMessage('LIKE', ['Actor 3', 'Actor 2'], 3));
+  });
+
   it('applies action dedupe, both rate limits and a suppression inside the call', async () => {
     const copy = like(7, 'rules-user');
     const sameAction = { ...copy, event: { ...copy.event, eventId: 'another-id-same-action' } };
