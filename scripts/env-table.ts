@@ -1,24 +1,26 @@
-import { readFileSync } from 'node:fs';
-import { knownEnvVars } from '../shared/config.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { renderConfigurationDoc, renderEnvExample, renderReadmeTable, spliceReadmeTable } from './env-docs.js';
 
 /**
- * Prints the README's environment table from `.env.example` (description comments and
- * defaults), so the two cannot drift; test/unit/env-docs.test.ts checks both cover every
- * variable the config reads.
+ * The configuration docs, rendered from the declarations in shared/config.ts.
+ *
+ *   npx tsx scripts/env-table.ts           prints the README's table of essential variables
+ *   npx tsx scripts/env-table.ts --write   rewrites that table in README.md, docs/configuration.md
+ *                                          and .env.example (run it after changing a declaration)
+ *
+ * test/unit/env-docs.test.ts fails while any of the three differs from what this renders.
  */
-const lines = readFileSync(new URL('../.env.example', import.meta.url), 'utf8').split('\n');
-const rows: string[] = ['| variable | default | meaning |', '|---|---|---|'];
-let comment: string[] = [];
-for (const line of lines) {
-  const match = /^#?\s*([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
-  if (match && knownEnvVars().includes(match[1]!)) {
-    const meaning = comment.join(' ').replaceAll('|', '\\|');
-    rows.push(`| \`${match[1]}\` | ${match[2] ? `\`${match[2]}\`` : '—'} | ${meaning} |`);
-    comment = [];
-  } else if (line.startsWith('# ') && !line.startsWith('# ---')) {
-    comment.push(line.slice(2));
-  } else {
-    comment = [];
-  }
+const root = new URL('../', import.meta.url);
+const args = process.argv.slice(2);
+
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write('usage: npx tsx scripts/env-table.ts [--write]\n');
+} else if (args.includes('--write')) {
+  const readme = new URL('README.md', root);
+  writeFileSync(readme, spliceReadmeTable(readFileSync(readme, 'utf8'), renderReadmeTable()));
+  writeFileSync(new URL('docs/configuration.md', root), renderConfigurationDoc());
+  writeFileSync(new URL('.env.example', root), renderEnvExample());
+  process.stdout.write('wrote README.md (essential variables), docs/configuration.md, .env.example\n');
+} else {
+  process.stdout.write(`${renderReadmeTable()}\n`);
 }
-process.stdout.write(`${rows.join('\n')}\n`);

@@ -1,153 +1,38 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 import { readKeySource, type TokenRules } from './auth/key-source.js';
+import { envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
 
 /**
- * The one place that reads the environment. Every variable is validated here, typed once, and
- * carries its unit in its name; services receive a `Config` and never look at `process.env`.
+ * The one place that reads the environment. Every variable is declared once, in DECLARATIONS
+ * below, and validated at start-up; services receive a `Config` and never look at `process.env`.
+ *
+ * Adding a variable is ONE declaration, placed in the tree where services will find its value:
+ *
+ *   rabbitmq: {
+ *     ...
+ *     queueType: envVar('AMQP_QUEUE_TYPE', oneOf(['classic', 'quorum']), {
+ *       default: 'classic',
+ *       services: 'every',          // or ['consumer', 'jobs']: who reads it (the docs group by it)
+ *       level: 'essential',         // or 'tuning': only essential ones reach the README
+ *       doc: 'What RabbitMQ queues are declared as ...',
+ *       production: 'quorum on a cluster of three nodes ...', // optional: when the default is not right there
+ *     }),
+ *   },
+ *
+ * `config.rabbitmq.queueType` then exists, typed 'classic' | 'quorum': `Config` is inferred from
+ * the tree, never written by hand. Then `npx tsx scripts/env-table.ts --write` rewrites the
+ * README's table of essential variables, docs/configuration.md and .env.example from the
+ * declarations (test/unit/env-docs.test.ts fails until it has run).
+ *
+ * Rules: the unit is in the name (_MS, _SECONDS, _BYTES, _PER_MINUTE); parsers come from
+ * shared/env-var.ts (integer, flag, oneOf, url, text, list, mapped); a rule across variables or
+ * a production refusal goes in `problemsOf`, naming its variables; a value built from several
+ * variables goes in `assemble`. An empty variable counts as unset (Railway and .env files often
+ * carry `VAR=`).
  */
 
-export const SERVICE_NAMES = ['producer', 'consumer', 'ws-server', 'jobs'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
-
-export type AuthMode = 'token' | 'dev';
-export type NodeEnv = 'development' | 'test' | 'production';
-
-export interface Config {
-  nodeEnv: NodeEnv;
-  /** Set for `npm start` (Railway): which service the build runs. */
-  service: ServiceName | undefined;
-  log: { level: string; pretty: boolean };
-  http: {
-    host: string;
-    /** `PORT` (Railway) overrides the port of whichever service runs. */
-    portOverride: number | undefined;
-    ports: Record<ServiceName, number>;
-    maxBodyBytes: number;
-    /** POST /events/batch carries up to BATCH_MAX_EVENTS events, so it has its own limit. */
-    batchMaxBodyBytes: number;
-    /** Retry-After sent with a 503 when the broker is unreachable or slow to confirm. */
-    retryAfterSeconds: number;
-    /** Browser origins the producer answers with CORS (the ws-server's demo page). */
-    cors: { origins: string[]; allowLocalhost: boolean };
-    /** Longest a client may take to send a request's headers (an idle new connection included). */
-    headersTimeoutMs: number;
-    /** Longest a client may take to send a whole request, body included. */
-    requestTimeoutMs: number;
-    /** Open connections one producer, consumer or jobs process accepts at once (ws-server: ws.maxConnections). */
-    maxConnections: number;
-    /** Per-client-IP request budgets of the producer, shared by every instance through Redis. */
-    rateLimit: { perMinute: number };
-    /** Proxies in front of the producer whose X-Forwarded-For is believed (Express 'trust proxy'). */
-    trustProxyHops: number;
-  };
-  /** What the ws-server's demo inbox page is told (ws-server/demo-page.ts). */
-  demo: {
-    /**
-     * The producer's public base URL the page calls; undefined: the page's own host with the
-     * producer's port (right for `npm run dev` and Docker Compose, wrong behind Railway's domains).
-     */
-    producerUrl: string | undefined;
-  };
-  rabbitmq: {
-    url: string;
-    /** Prepended to every exchange and queue name: isolates tests and tenants on one vhost. */
-    namePrefix: string;
-    heartbeatSeconds: number;
-    publishConfirmTimeoutMs: number;
-  };
-  redis: { url: string; keyPrefix: string };
-  mongo: {
-    url: string;
-    /**
-     * The longest the live path (AUTH, the consumer's decisions) waits for a MongoDB read behind a
-     * Redis miss before going on without it; the read goes on in the background and fills Redis.
-     */
-    fallbackWaitMs: number;
-    /** Deadline of one MongoDB operation (client-side, and sent to the server as maxTimeMS). */
-    queryTimeoutMs: number;
-    /**
-     * Deadline of one multi-document write (jobs' batch writes, read-all): FerretDB takes
-     * seconds for a few hundred documents where a page read takes milliseconds.
-     */
-    batchTimeoutMs: number;
-    /** MongoDB connections (so operations in flight) one process holds at most. */
-    maxPoolSize: number;
-  };
-  connectTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  auth: {
-    mode: AuthMode;
-    /**
-     * The HS256 secret: verifies tokens when `token.key.kind` is 'secret', and is what seed and
-     * tests sign with (with a public key or JWKS configured it verifies nothing).
-     */
-    jwtSecret: string;
-    /** Tokens are verified with the built-in development secret (refused in production). */
-    jwtSecretIsDefault: boolean;
-    /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
-    token: TokenRules;
-  };
-  /**
-   * Keys the callers of event intake present as `Authorization: ApiKey <key>` (producer/intake-key.ts).
-   * More than one while a key is rotated; empty means intake is open, which production refuses.
-   */
-  intake: { apiKeys: string[] };
-  pipeline: {
-    consumerPrefetch: number;
-    /** Events the consumer commits in one pipeline at most. */
-    consumerBatchMax: number;
-    eventDedupeWindowSeconds: number;
-    actionDedupeWindowMs: number;
-    rateLimitActorPerMinute: number;
-    rateLimitRecipientPerMinute: number;
-    bufferTtlSeconds: number;
-    retryMaxAttempts: number;
-    retryBaseDelayMs: number;
-    aggregationWindowMs: number;
-    batchMaxEvents: number;
-    /** How long the consumer trusts a cached user display name. */
-    userNameCacheTtlMs: number;
-    /** How long Redis keeps a user's copy of their preferences (an update replaces it at once). */
-    preferencesCacheTtlSeconds: number;
-  };
-  /** Follower fan-out (docs/pipeline.md "Fan-out"): chunk size and how much runs at once. */
-  fanout: {
-    /** Followers per chunk message. */
-    chunkSize: number;
-    /** Chunks one consumer works on at once; small so direct events keep the consumer's attention. */
-    prefetch: number;
-  };
-  persist: {
-    /** Longest a committed notification waits in the consumer for others to share its persist message. */
-    handOffLingerMs: number;
-    /** Notifications per persist message at most. */
-    handOffMaxNotifications: number;
-    delayMs: number;
-    batchSize: number;
-    flushMs: number;
-    prefetch: number;
-    maxStoredPerUser: number;
-    /** Operations per bulkWrite command; larger batches are split (FerretDB stalls at 100+). */
-    bulkMaxOps: number;
-  };
-  ws: {
-    authTimeoutMs: number;
-    ackTimeoutMs: number;
-    maxRedeliveries: number;
-    heartbeatIntervalMs: number;
-    replayLimit: number;
-    maxFrameBytes: number;
-    maxFramesPerSecond: number;
-    maxSocketsPerUser: number;
-    maxBufferedBytes: number;
-    maxAckBatch: number;
-    /** Connections the kernel may hold unaccepted (capped by net.core.somaxconn). */
-    listenBacklogConnections: number;
-    /** Open connections (sockets and HTTP) one ws-server process accepts at once. */
-    maxConnections: number;
-  };
-}
+export { SERVICE_NAMES, type ServiceName } from './env-var.js';
 
 /** Used only outside production so `npm run dev` works without setup; production refuses it. */
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
@@ -157,123 +42,566 @@ export const DEV_INTAKE_API_KEY = 'dev-only-intake-api-key-change-me-0123456789'
 /** 32 base64 characters carry 192 bits (`openssl rand -base64 32` prints 44); shorter is refused in production. */
 export const MIN_INTAKE_API_KEY_LENGTH = 32;
 
-const port = () => Joi.number().integer().min(0).max(65535);
-const positiveInt = () => Joi.number().integer().min(1);
-const amqpUri = () => Joi.string().uri({ scheme: ['amqp', 'amqps'] });
+/** `INTAKE_API_KEYS`: comma-separated, blanks around a key ignored, so `new,old` reads naturally. */
+export function parseKeyList(raw: string | undefined): string[] {
+  return raw === undefined ? [] : raw.split(',').map((k) => k.trim()).filter(Boolean);
+}
 
-const envSchema = Joi.object({
-  NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
-  SERVICE: Joi.string().valid(...SERVICE_NAMES),
-  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
-  LOG_PRETTY: Joi.boolean().default(false),
+const port = () => integer(0, 65535);
+/** Read as both of the settings that replaced it, so a deployment that set it behaves as before. */
+const RETRY_MAX_ATTEMPTS = {
+  name: 'RETRY_MAX_ATTEMPTS',
+  deprecated:
+    'It meant two things: retries before a dead letter in the consumer, and the length of a ladder whose last rung jobs keeps for ever. ' +
+    'It is read as both; 0 is now refused (jobs needs a rung to wait on: with none it requeued a failed batch in a loop).',
+};
+const portDefault = 'The default (a container runs one service); Railway\'s PORT overrides it.';
+const same = 'Same value on every service: each declares the whole topology, and the queue names carry it.';
 
-  HTTP_HOST: Joi.string().hostname().default('0.0.0.0'),
-  PORT: port(),
-  PRODUCER_PORT: port().default(3000),
-  CONSUMER_PORT: port().default(3001),
-  WS_PORT: port().default(8080),
-  JOBS_PORT: port().default(3002),
-  MAX_BODY_BYTES: positiveInt().default(64 * 1024),
-  BATCH_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
-  RETRY_AFTER_SECONDS: positiveInt().default(5),
-  // Comma-separated origins or `*`; unset allows any http://localhost / 127.0.0.1 port outside production.
-  CORS_ORIGINS: Joi.string().max(2000),
-  // Slowloris: a client dribbling its headers (or sending nothing) held a socket for 66 s.
-  // Idle keep-alive sockets between requests are bounded by the 65 s keep-alive instead.
-  HTTP_HEADERS_TIMEOUT_MS: positiveInt().default(10_000),
-  HTTP_REQUEST_TIMEOUT_MS: positiveInt().default(30_000),
-  HTTP_MAX_CONNECTIONS: positiveInt().default(5000),
-  HTTP_RATE_LIMIT_PER_MINUTE: positiveInt().default(600),
-  // Intake callers are a few backend servers sending at volume: far above one instance's
-  // capacity (~500 events/s), so only a flood from one address meets it.
-  TRUST_PROXY: Joi.number().integer().min(0).max(10).default(0),
-  // Only a base URL: the page appends the API paths to it.
-  DEMO_PRODUCER_URL: Joi.string().uri({ scheme: ['http', 'https'] }).max(2000),
+const DECLARATIONS = {
+  nodeEnv: envVar('NODE_ENV', oneOf(['development', 'test', 'production']), {
+    default: 'development',
+    services: 'every',
+    level: 'essential',
+    doc: 'production requires a strong JWT_SECRET (or a public key) on the producer and ws-server and INTAKE_API_KEYS on the producer, and refuses WS_AUTH_MODE=dev and CORS_ORIGINS=*; development and test allow them.',
+    production: '`production` (the Docker image\'s default; never override it).',
+  }),
+  service: envVar('SERVICE', oneOf(SERVICE_NAMES), {
+    services: 'every',
+    level: 'essential',
+    doc: 'Which service `npm start` (`node dist/start.js`, the Docker image) runs.',
+    production: 'One per deployed service (Railway: set on each service; config-as-code cannot).',
+  }),
+  log: {
+    level: envVar('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), {
+      default: 'info',
+      services: 'every',
+      level: 'essential',
+      doc: 'Lowest level logged.',
+      production: '`info`; `debug` is verbose, for a short investigation.',
+    }),
+    pretty: envVar('LOG_PRETTY', flag(), {
+      default: false,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Human-readable logs (the dev runner sets it); JSON otherwise. Needs pino-pretty, a dev dependency: without it (the Docker image) JSON and a warning.',
+      production: '`false`: a log store wants JSON.',
+    }),
+  },
+  http: {
+    host: envVar('HTTP_HOST', text(Joi.string().hostname(), 'hostname or IP address'), {
+      default: '0.0.0.0',
+      services: 'every',
+      level: 'tuning',
+      doc: 'Interface every service listens on.',
+    }),
+    portOverride: envVar('PORT', port(), {
+      services: 'every',
+      level: 'essential',
+      doc: 'Overrides the port of whichever service runs.',
+      production: 'Railway injects it; elsewhere leave it unset and use the per-service ports.',
+    }),
+    ports: {
+      producer: envVar('PRODUCER_PORT', port(), {
+        default: 3000,
+        services: ['producer', 'ws-server'],
+        level: 'essential',
+        doc: 'Producer HTTP API (the ws-server\'s demo page calls it here unless DEMO_PRODUCER_URL is set).',
+        production: portDefault,
+      }),
+      consumer: envVar('CONSUMER_PORT', port(), { default: 3001, services: ['consumer'], level: 'essential', doc: 'Consumer health and metrics.', production: portDefault }),
+      'ws-server': envVar('WS_PORT', port(), {
+        default: 8080,
+        services: ['ws-server'],
+        level: 'essential',
+        doc: 'ws-server: WebSocket, health, metrics, demo page.',
+        production: portDefault,
+      }),
+      jobs: envVar('JOBS_PORT', port(), { default: 3002, services: ['jobs'], level: 'essential', doc: 'jobs health and metrics.', production: portDefault }),
+    },
+    maxBodyBytes: envVar('MAX_BODY_BYTES', integer(1), {
+      default: 64 * 1024,
+      services: ['producer'],
+      level: 'tuning',
+      doc: 'Largest accepted JSON body (413 beyond).',
+    }),
+    // POST /events/batch carries up to BATCH_MAX_EVENTS events, so it has its own limit.
+    batchMaxBodyBytes: envVar('BATCH_MAX_BODY_BYTES', integer(1), {
+      default: 1024 * 1024,
+      services: ['producer'],
+      level: 'tuning',
+      doc: 'Largest accepted body of POST /events/batch.',
+    }),
+    retryAfterSeconds: envVar('RETRY_AFTER_SECONDS', integer(1), {
+      default: 5,
+      services: ['producer'],
+      level: 'tuning',
+      doc: 'Retry-After sent with a 503 when the broker is unreachable or slow to confirm.',
+    }),
+    corsOrigins: envVar('CORS_ORIGINS', list(2000, parseKeyList), {
+      services: ['producer'],
+      level: 'essential',
+      doc: 'Origins allowed to call the producer from a browser (comma-separated; `*` only outside production); unset: any http://localhost or 127.0.0.1 port outside production, none in production.',
+      production: 'The origins of the web apps that call the read API (https://app.example); `*` is refused.',
+    }),
+    // Slowloris: a client dribbling its headers (or sending nothing) held a socket for 66 s.
+    // Idle keep-alive sockets between requests are bounded by the 65 s keep-alive instead.
+    headersTimeoutMs: envVar('HTTP_HEADERS_TIMEOUT_MS', integer(1), {
+      default: 10_000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Longest a client may take to send a request\'s headers, from connecting (or from the first byte of its next request on a keep-alive socket): 408 and closed beyond. Bounds a connection that sends nothing, a slowloris, and a ws-server connection that never completes its upgrade.',
+    }),
+    requestTimeoutMs: envVar('HTTP_REQUEST_TIMEOUT_MS', integer(1), {
+      default: 30_000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Longest a client may take to send a whole request, body included (408 and closed beyond); at least HTTP_HEADERS_TIMEOUT_MS.',
+    }),
+    maxConnections: envVar('HTTP_MAX_CONNECTIONS', integer(1), {
+      default: 5000,
+      services: ['producer', 'consumer', 'jobs'],
+      level: 'tuning',
+      doc: 'Open connections one producer, consumer or jobs process accepts at once; past it a new connection is closed before its request (the ws-server has WS_MAX_CONNECTIONS).',
+    }),
+    rateLimit: {
+      // Intake callers are a few backend servers sending at volume: far above one instance's
+      // capacity (~500 events/s), so only a flood from one address meets it.
+      perMinute: envVar('HTTP_RATE_LIMIT_PER_MINUTE', integer(1), {
+        default: 600,
+        services: ['producer'],
+        level: 'tuning',
+        doc: 'Producer requests per client address and minute, counted in Redis across every instance (429 + Retry-After beyond); /healthz, /readyz, /metrics and requests with a valid intake API key are not counted; an IPv6 client counts by its /64.',
+        production: 'Right only with TRUST_PROXY matching the proxies in front: otherwise every client shares one budget.',
+      }),
+    },
+    trustProxyHops: envVar('TRUST_PROXY', integer(0, 10), {
+      default: 0,
+      services: ['producer'],
+      level: 'essential',
+      doc: 'Proxies in front of the producer whose X-Forwarded-For is believed (Express \'trust proxy\' hops).',
+      production: '`1` on Railway (its edge proxy); `0` when clients connect directly. Never more than the proxies really in front: a client could then pick its address.',
+    }),
+  },
+  demo: {
+    // Only a base URL: the page appends the API paths to it.
+    producerUrl: envVar('DEMO_PRODUCER_URL', mapped(url(['http', 'https'], 2000), (u) => u.replace(/\/+$/, '')), {
+      services: ['ws-server'],
+      level: 'essential',
+      doc: 'The producer\'s public base URL the ws-server\'s demo page calls; unset: the page\'s own host with PRODUCER_PORT (right for `npm run dev` and Docker Compose).',
+      production: 'On Railway, where each service has its own domain: `https://${{producer.RAILWAY_PUBLIC_DOMAIN}}` on the ws-server.',
+    }),
+  },
+  rabbitmq: {
+    url: envVar('RABBITMQ_URL', url(['amqp', 'amqps']), {
+      default: 'amqp://guest:guest@127.0.0.1:5672',
+      services: 'every',
+      level: 'essential',
+      doc: 'The broker; credentials never appear in logs.',
+      production: 'Your broker, `amqps://user:pass@host/vhost` for TLS (CloudAMQP); the same on every service.',
+    }),
+    namePrefix: envVar('AMQP_NAME_PREFIX', text(Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64), 'letters, digits, . _ -; 64 at most'), {
+      default: '',
+      services: 'every',
+      level: 'essential',
+      doc: 'Prefix of every exchange and queue name (isolates tenants and test runs on one vhost).',
+      production: same,
+    }),
+    heartbeatSeconds: envVar('AMQP_HEARTBEAT_SECONDS', integer(1), {
+      default: 15,
+      services: 'every',
+      level: 'tuning',
+      doc: 'AMQP heartbeat interval: how soon a silently dead broker connection is noticed and reopened.',
+    }),
+    publishConfirmTimeoutMs: envVar('PUBLISH_CONFIRM_TIMEOUT_MS', integer(1), {
+      default: 5000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'How long a publish may wait for the broker\'s confirm before it counts as failed (the producer then answers 503).',
+    }),
+  },
+  redis: {
+    url: envVar('REDIS_URL', url(['redis', 'rediss']), {
+      default: 'redis://127.0.0.1:6379',
+      services: 'every',
+      level: 'essential',
+      doc: 'The Redis that holds the delivery buffer, dedupe and rate-limit keys.',
+      production: 'Your Redis, `rediss://` for TLS; the same on every service.',
+    }),
+    keyPrefix: envVar('REDIS_KEY_PREFIX', text(Joi.string().allow('').max(64), 'text, 64 characters at most'), {
+      default: '',
+      services: 'every',
+      level: 'essential',
+      doc: 'Prefix of every Redis key (isolates tenants and test runs on one Redis).',
+      production: 'Same value on every service: they share keys.',
+    }),
+  },
+  mongo: {
+    url: envVar('MONGO_URL', url(['mongodb', 'mongodb+srv']), {
+      default: 'mongodb://127.0.0.1:27017/notifications',
+      alias: { name: 'MONGO_URI' },
+      services: 'every',
+      level: 'essential',
+      doc: 'MongoDB (or FerretDB), with the database name in the path.',
+      production: 'Your database, e.g. Atlas `mongodb+srv://…/notifications`; the same on every service.',
+    }),
+    /**
+     * The longest the live path (AUTH, the consumer's decisions) waits for a MongoDB read behind a
+     * Redis miss before going on without it; the read goes on in the background and fills Redis.
+     */
+    fallbackWaitMs: envVar('MONGO_FALLBACK_WAIT_MS', integer(0, 5000), {
+      default: 50,
+      services: ['producer', 'consumer', 'ws-server'],
+      level: 'tuning',
+      doc: 'Longest the live path (AUTH, consumer decisions) waits for MongoDB behind a Redis miss (preferences, unread count, names); the read then finishes in the background and fills Redis.',
+    }),
+    queryTimeoutMs: envVar('MONGO_QUERY_TIMEOUT_MS', integer(1), {
+      default: 2000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Deadline of one MongoDB operation (client-side and maxTimeMS); past it a history page answers 503, a batch is retried. Below SHUTDOWN_TIMEOUT_MS.',
+    }),
+    // FerretDB takes seconds for a few hundred documents where a page read takes milliseconds.
+    batchTimeoutMs: envVar('MONGO_BATCH_TIMEOUT_MS', integer(1), {
+      default: 5000,
+      services: ['producer', 'jobs'],
+      level: 'tuning',
+      doc: 'Deadline of one multi-document write (jobs\' batches, read-all): FerretDB needs seconds for a few hundred documents.',
+    }),
+    maxPoolSize: envVar('MONGO_MAX_POOL_SIZE', integer(1, 1000), {
+      default: 10,
+      services: 'every',
+      level: 'tuning',
+      doc: 'MongoDB connections one process holds at most (so operations in flight).',
+    }),
+  },
+  connectTimeoutMs: envVar('CONNECT_TIMEOUT_MS', integer(1), {
+    default: 10_000,
+    services: 'every',
+    level: 'tuning',
+    doc: 'A dependency not reachable within this stops start-up (exit 1, naming the variable and host).',
+  }),
+  shutdownTimeoutMs: envVar('SHUTDOWN_TIMEOUT_MS', integer(1), {
+    default: 10_000,
+    services: 'every',
+    level: 'tuning',
+    doc: 'SIGTERM: longest time to drain before exiting 1.',
+    production: 'Below the platform\'s grace period (Railway: drainingSeconds; Kubernetes: terminationGracePeriodSeconds).',
+  }),
+  auth: {
+    mode: envVar('WS_AUTH_MODE', oneOf(['token', 'dev']), {
+      default: 'token',
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'token: a user\'s JWT is required; dev: a bare userId is accepted (demos, Postman, wscat).',
+      production: '`token`; `dev` is refused.',
+    }),
+    // Required in production by the services that verify tokens, unless an auth server's public
+    // key verifies them instead (checked in problemsOf, which knows the service).
+    jwtSecret: envVar('JWT_SECRET', text(Joi.string().min(32), 'text, at least 32 characters'), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'HS256 secret that verifies user tokens (sub = userId); `npm run seed` signs with it. Unset outside production: a built-in development secret.',
+      production: 'Required on the producer and ws-server (the same value on both, a sealed variable) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set: `openssl rand -base64 48`.',
+    }),
+    // PEM SPKI (RS256 or ES256); literal "\n" in a one-line variable are read as line breaks.
+    publicKey: envVar('JWT_PUBLIC_KEY', text(Joi.string().max(16_384), 'PEM SPKI public key'), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'Your auth server\'s PEM SPKI public key (RSA: RS256, EC P-256: ES256) instead of JWT_SECRET; \\n may stand for line breaks.',
+      production: 'When your auth server signs with RS256 or ES256: then no secret is shared with this service. Set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_FILE.',
+    }),
+    jwksFile: envVar('JWT_JWKS_FILE', text(Joi.string().max(4096), 'file path'), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'Path to a JWKS file of your auth server\'s public keys (picked by kid) instead of JWT_SECRET; read at start-up.',
+      production: 'When the auth server rotates keys: list the old and the new key while tokens of both are alive (a restart reads the file again).',
+    }),
+    // Narrows the algorithms of the configured key, never widens them.
+    algorithms: envVar('JWT_ALGORITHMS', text(Joi.string().max(200), 'comma-separated list of HS256, RS256, ES256'), {
+      services: ['producer', 'ws-server'],
+      level: 'tuning',
+      doc: 'Algorithms allowed, a subset of the key\'s; unset: the key\'s (HS256, RS256 or ES256).',
+    }),
+    issuer: envVar('JWT_ISSUER', text(Joi.string().max(1000), 'text'), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'Required iss of every token, when set.',
+      production: 'Your auth server\'s issuer, so tokens it issued for other purposes are refused.',
+    }),
+    audience: envVar('JWT_AUDIENCE', text(Joi.string().max(1000), 'text'), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'Required aud of every token, when set.',
+      production: 'The audience your auth server puts in tokens meant for this service.',
+    }),
+    // 30 days at most: a longer-lived token is a password that cannot be changed.
+    maxLifetimeSeconds: envVar('JWT_MAX_LIFETIME_SECONDS', integer(1, 30 * 24 * 3600), {
+      default: 24 * 3600,
+      services: ['producer', 'ws-server'],
+      level: 'tuning',
+      doc: 'Farthest exp a token may have, and longest exp - iat (at most 30 days).',
+    }),
+    clockToleranceSeconds: envVar('JWT_CLOCK_TOLERANCE_SECONDS', integer(0, 300), {
+      default: 30,
+      services: ['producer', 'ws-server'],
+      level: 'tuning',
+      doc: 'Slack for the issuer\'s clock on exp, nbf and iat; a socket is closed 4401 at exp plus this.',
+    }),
+  },
+  intake: {
+    // The keys themselves are checked in problemsOf, whose messages never repeat a value (Joi's
+    // pattern message would print the whole list to the start-up log).
+    apiKeys: envVar('INTAKE_API_KEYS', list(4096, parseKeyList), {
+      services: ['producer', 'ws-server'],
+      level: 'essential',
+      doc: 'Keys the application\'s backend sends as `Authorization: ApiKey <key>` to POST /events, /like, /events/batch and follow/unfollow; comma-separated (two while rotating). Unset: intake open outside production (npm run dev sets a development key, which the ws-server\'s demo page uses in dev mode).',
+      production: 'Required on the producer: `openssl rand -base64 32`, at least 32 characters each, a sealed variable (docs/security.md "Intake API keys"). Not needed elsewhere.',
+    }),
+  },
+  pipeline: {
+    consumerPrefetch: envVar('CONSUMER_PREFETCH', integer(1, 10_000), {
+      default: 512,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Unacked events a consumer holds at once (each stays unacked until its persist batch is confirmed).',
+    }),
+    consumerBatchMax: envVar('CONSUMER_BATCH_MAX', integer(1, 10_000), {
+      default: 256,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Events committed in one Redis pipeline at most (a batch is whatever arrived during the last one).',
+    }),
+    eventDedupeWindowSeconds: envVar('EVENT_DEDUPE_WINDOW_SECONDS', integer(1), {
+      default: 24 * 3600,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'An eventId is processed once within this window.',
+    }),
+    actionDedupeWindowMs: envVar('ACTION_DEDUPE_WINDOW_MS', integer(1), {
+      default: 10_000,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'The same action (type, actor, recipient, object) notifies once within this window.',
+    }),
+    rateLimitActorPerMinute: envVar('RATE_LIMIT_ACTOR_PER_MINUTE', integer(1), {
+      default: 120,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Social and promotional notifications an actor may cause per minute (transactional: never limited).',
+    }),
+    rateLimitRecipientPerMinute: envVar('RATE_LIMIT_RECIPIENT_PER_MINUTE', integer(1), {
+      default: 300,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Social and promotional notifications a recipient may receive per minute.',
+    }),
+    bufferTtlSeconds: envVar('BUFFER_TTL_SECONDS', integer(1), {
+      default: 7 * 24 * 3600,
+      services: 'every',
+      level: 'tuning',
+      doc: 'How long Redis buffers each notification for delivery (and keeps its timeline).',
+    }),
+    retryBaseDelayMs: envVar('RETRY_BASE_DELAY_MS', integer(1), {
+      default: 1000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'First rung of every retry ladder (the consumer\'s and jobs\'); each further rung doubles it. Also how long jobs holds a failed batch whose retry copy could not be published before requeueing it.',
+      production: same,
+    }),
+    retriesBeforeDeadLetter: envVar('CONSUMER_RETRIES_BEFORE_DEAD_LETTER', integer(0, 20), {
+      default: 5,
+      alias: RETRY_MAX_ATTEMPTS,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Retries of an event or fan-out page that keeps failing transiently before the consumer dead-letters it (waits RETRY_BASE_DELAY_MS·2ⁿ: 1, 2, 4, 8, 16 s by default); 0 dead-letters at the first failure.',
+      production: same,
+    }),
+    aggregationWindowMs: envVar('AGGREGATION_WINDOW_MS', integer(1), {
+      default: 60_000,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Likes, comments and shares on one object fold into one notification within this window.',
+    }),
+    batchMaxEvents: envVar('BATCH_MAX_EVENTS', integer(1, 10_000), {
+      default: 500,
+      services: ['producer'],
+      level: 'tuning',
+      doc: 'Most events in one POST /events/batch.',
+    }),
+    userNameCacheTtlMs: envVar('USER_NAME_CACHE_TTL_MS', integer(1), {
+      default: 5 * 60_000,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'How long a display name stays cached (the consumer\'s memory, and Redis\'s copy).',
+    }),
+    preferencesCacheTtlSeconds: envVar('PREFERENCES_CACHE_TTL_SECONDS', integer(1), {
+      default: 30 * 24 * 3600,
+      services: ['producer', 'consumer', 'ws-server'],
+      level: 'tuning',
+      doc: 'How long Redis keeps a user\'s copy of their preferences (an update replaces it at once; a missing copy is reloaded from MongoDB in the background).',
+    }),
+  },
+  /** Follower fan-out (docs/pipeline.md "Fan-out"). */
+  fanout: {
+    chunkSize: envVar('FANOUT_CHUNK_SIZE', integer(1, 10_000), {
+      default: 500,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Followers read per fan-out page.',
+    }),
+    prefetch: envVar('FANOUT_PREFETCH', integer(1, 100), {
+      default: 2,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Fan-out pages a consumer works on at once (kept small so direct events never wait).',
+    }),
+  },
+  persist: {
+    handOffLingerMs: envVar('PERSIST_HANDOFF_LINGER_MS', integer(1, 1000), {
+      default: 20,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Longest a committed notification waits in the consumer for others to share its persist message.',
+    }),
+    handOffMaxNotifications: envVar('PERSIST_HANDOFF_MAX_NOTIFICATIONS', integer(1, 5000), {
+      default: 500,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: 'Notifications per persist message at most.',
+    }),
+    delayMs: envVar('PERSIST_DELAY_MS', integer(1), {
+      default: 5000,
+      services: 'every',
+      level: 'tuning',
+      doc: 'How long a notification waits in the broker before it is persisted (acked ones are then stored as delivered in one write).',
+      production: same,
+    }),
+    batchSize: envVar('PERSIST_BATCH_SIZE', integer(1, 10_000), {
+      default: 200,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Persist jobs written per MongoDB batch.',
+    }),
+    flushMs: envVar('PERSIST_FLUSH_MS', integer(1), {
+      default: 250,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Longest wait for a batch to fill before it is written.',
+    }),
+    prefetch: envVar('PERSIST_PREFETCH', integer(1, 50_000), {
+      default: 200,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Unacked persist messages jobs holds at once (each may carry a whole consumer flush, up to 500).',
+    }),
+    maxStoredPerUser: envVar('MAX_STORED_PER_USER', integer(1), {
+      default: 1000,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Read notifications kept per user; older read ones are removed (unread ones never are).',
+    }),
+    bulkMaxOps: envVar('PERSIST_BULK_MAX_OPS', integer(1, 100_000), {
+      default: 90,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Statements per MongoDB bulk command; larger batches are split (FerretDB stalls at 100 or more).',
+    }),
+    // 'keep-retrying' (shared/amqp/failure-policy.ts) needs a last rung to stay on, so at least one.
+    retryLadderRungs: envVar('JOBS_RETRY_LADDER_RUNGS', integer(1, 20), {
+      default: 5,
+      alias: RETRY_MAX_ATTEMPTS,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Rungs of the retry ladder of jobs\' writes (persist and ack batches), RETRY_BASE_DELAY_MS·2ⁿ each: a write still failing after the last rung waits on that rung again for as long as the store is down, never dropped.',
+      production: same,
+    }),
+  },
+  ws: {
+    authTimeoutMs: envVar('AUTH_TIMEOUT_MS', integer(1), {
+      default: 5000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'A socket that has not authenticated within this is closed with 4401.',
+    }),
+    ackTimeoutMs: envVar('ACK_TIMEOUT_MS', integer(1), {
+      default: 10_000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'A notification not acked within this is sent again.',
+    }),
+    maxRedeliveries: envVar('MAX_REDELIVERIES', integer(0, 100), {
+      default: 5,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Re-sends while connected before waiting for the next connection.',
+    }),
+    heartbeatIntervalMs: envVar('HEARTBEAT_INTERVAL_MS', integer(1), {
+      default: 30_000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Protocol ping interval; a socket that misses a pong is terminated.',
+    }),
+    replayLimit: envVar('REPLAY_LIMIT', integer(1, 10_000), {
+      default: 500,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Most notifications replayed on AUTH (recovered:false when more remain).',
+    }),
+    // 64 KiB: a full ACK batch (WS_MAX_ACK_BATCH = 500 ids of up to 64 characters) is 33,534
+    // bytes and must fit one frame (problemsOf checks it), with room to raise the batch to 977.
+    // 16 KiB held only 244 such ids, so a client ACKing a 500-notification replay in one frame
+    // was closed with 1009 and got the same replay on every reconnect.
+    maxFrameBytes: envVar('WS_MAX_FRAME_BYTES', integer(1), {
+      default: 64 * 1024,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Largest accepted frame (close 1009 beyond); must hold an ACK of WS_MAX_ACK_BATCH ids of 64 characters (33534 bytes for 500), the config refuses less.',
+    }),
+    maxFramesPerSecond: envVar('WS_MAX_FRAMES_PER_SECOND', integer(1), {
+      default: 50,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Frames a socket may send per second (close 1008 beyond).',
+    }),
+    maxSocketsPerUser: envVar('WS_MAX_SOCKETS_PER_USER', integer(1), {
+      default: 10,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Sockets one user may hold on one instance.',
+    }),
+    maxBufferedBytes: envVar('WS_MAX_BUFFERED_BYTES', integer(1), {
+      default: 1024 * 1024,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Unsent bytes a socket may queue before it is closed as a slow consumer (1013).',
+    }),
+    // As large as REPLAY_LIMIT's default, so a client can ACK a whole replay in one frame.
+    maxAckBatch: envVar('WS_MAX_ACK_BATCH', integer(1, 10_000), {
+      default: 500,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Most ids in one ACK frame (ACK_BATCH_TOO_LARGE beyond); the largest such frame must fit WS_MAX_FRAME_BYTES.',
+    }),
+    listenBacklogConnections: envVar('WS_LISTEN_BACKLOG_CONNECTIONS', integer(1, 65_535), {
+      default: 4096,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Handshakes the kernel queues before the ws-server accepts them (Node\'s default is 511; a reconnect storm of thousands overflows that and clients wait for TCP retries). The kernel caps it at net.core.somaxconn.',
+    }),
+    // Room above the 20,000 idle sockets one process is sized for (docs/performance.md), for
+    // scrapes and for the overlap of a reconnect storm; ~10 KB each, so about 250 MB at the cap.
+    maxConnections: envVar('WS_MAX_CONNECTIONS', integer(1), {
+      default: 25_000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'Open connections (sockets and HTTP) one ws-server process accepts at once; past it a new connection is closed before its handshake, the sockets held keep working (about 10 KB each: 250 MB at the cap).',
+      production: 'Within the memory of one instance; scale out rather than up past it.',
+    }),
+  },
+};
 
-  RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
-  AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
-  AMQP_HEARTBEAT_SECONDS: positiveInt().default(15),
-  PUBLISH_CONFIRM_TIMEOUT_MS: positiveInt().default(5000),
-
-  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }).default('redis://127.0.0.1:6379'),
-  REDIS_KEY_PREFIX: Joi.string().allow('').max(64).default(''),
-
-  MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
-  MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
-  MONGO_FALLBACK_WAIT_MS: Joi.number().integer().min(0).max(5000).default(50),
-  MONGO_QUERY_TIMEOUT_MS: positiveInt().default(2000),
-  MONGO_BATCH_TIMEOUT_MS: positiveInt().default(5000),
-  MONGO_MAX_POOL_SIZE: positiveInt().max(1000).default(10),
-
-  CONNECT_TIMEOUT_MS: positiveInt().default(10_000),
-  SHUTDOWN_TIMEOUT_MS: positiveInt().default(10_000),
-
-  WS_AUTH_MODE: Joi.string().valid('token', 'dev').default('token'),
-  // Required in production by the services that verify tokens, unless an auth server's public key
-  // verifies them instead (checked in loadConfig, which knows the service).
-  JWT_SECRET: Joi.string().min(32),
-  // PEM SPKI (RS256 or ES256); literal "\n" in a one-line variable are read as line breaks.
-  JWT_PUBLIC_KEY: Joi.string().max(16_384),
-  JWT_JWKS_FILE: Joi.string().max(4096),
-  // Comma-separated; narrows the algorithms of the configured key, never widens them.
-  JWT_ALGORITHMS: Joi.string().max(200),
-  JWT_ISSUER: Joi.string().max(1000),
-  JWT_AUDIENCE: Joi.string().max(1000),
-  // 30 days at most: a longer-lived token is a password that cannot be changed.
-  JWT_MAX_LIFETIME_SECONDS: positiveInt().max(30 * 24 * 3600).default(24 * 3600),
-  JWT_CLOCK_TOLERANCE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
-  // Comma-separated. The keys themselves are checked in loadConfig, whose messages never repeat a
-  // value (Joi's pattern message would print the whole list to the start-up log).
-  INTAKE_API_KEYS: Joi.string().max(4096),
-
-  CONSUMER_PREFETCH: positiveInt().max(10_000).default(512),
-  CONSUMER_BATCH_MAX: positiveInt().max(10_000).default(256),
-  EVENT_DEDUPE_WINDOW_SECONDS: positiveInt().default(24 * 3600),
-  ACTION_DEDUPE_WINDOW_MS: positiveInt().default(10_000),
-  RATE_LIMIT_ACTOR_PER_MINUTE: positiveInt().default(120),
-  RATE_LIMIT_RECIPIENT_PER_MINUTE: positiveInt().default(300),
-  BUFFER_TTL_SECONDS: positiveInt().default(7 * 24 * 3600),
-  RETRY_MAX_ATTEMPTS: Joi.number().integer().min(0).max(20).default(5),
-  RETRY_BASE_DELAY_MS: positiveInt().default(1000),
-  AGGREGATION_WINDOW_MS: positiveInt().default(60_000),
-  BATCH_MAX_EVENTS: positiveInt().max(10_000).default(500),
-  USER_NAME_CACHE_TTL_MS: positiveInt().default(5 * 60_000),
-  PREFERENCES_CACHE_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
-
-  FANOUT_CHUNK_SIZE: positiveInt().max(10_000).default(500),
-  FANOUT_PREFETCH: positiveInt().max(100).default(2),
-
-  PERSIST_HANDOFF_LINGER_MS: positiveInt().max(1000).default(20),
-  PERSIST_HANDOFF_MAX_NOTIFICATIONS: positiveInt().max(5000).default(500),
-  PERSIST_DELAY_MS: positiveInt().default(5000),
-  PERSIST_BATCH_SIZE: positiveInt().max(10_000).default(200),
-  PERSIST_FLUSH_MS: positiveInt().default(250),
-  PERSIST_PREFETCH: positiveInt().max(50_000).default(200),
-  MAX_STORED_PER_USER: positiveInt().default(1000),
-  PERSIST_BULK_MAX_OPS: positiveInt().max(100_000).default(90),
-
-  AUTH_TIMEOUT_MS: positiveInt().default(5000),
-  ACK_TIMEOUT_MS: positiveInt().default(10_000),
-  MAX_REDELIVERIES: Joi.number().integer().min(0).max(100).default(5),
-  HEARTBEAT_INTERVAL_MS: positiveInt().default(30_000),
-  REPLAY_LIMIT: positiveInt().max(10_000).default(500),
-  // 64 KiB: a full ACK batch (WS_MAX_ACK_BATCH = 500 ids of up to 64 characters) is 33,534
-  // bytes and must fit one frame (loadConfig checks it), with room to raise the batch to 977.
-  // 16 KiB held only 244 such ids, so a client ACKing a 500-notification replay in one frame
-  // was closed with 1009 and got the same replay on every reconnect.
-  WS_MAX_FRAME_BYTES: positiveInt().default(64 * 1024),
-  WS_MAX_FRAMES_PER_SECOND: positiveInt().default(50),
-  WS_MAX_SOCKETS_PER_USER: positiveInt().default(10),
-  WS_MAX_BUFFERED_BYTES: positiveInt().default(1024 * 1024),
-  // As large as REPLAY_LIMIT's default, so a client can ACK a whole replay in one frame.
-  WS_MAX_ACK_BATCH: positiveInt().max(10_000).default(500),
-  WS_LISTEN_BACKLOG_CONNECTIONS: positiveInt().max(65_535).default(4096),
-  // Room above the 20,000 idle sockets one process is sized for (docs/performance.md), for
-  // scrapes and for the overlap of a reconnect storm; ~10 KB each, so about 250 MB at the cap.
-  WS_MAX_CONNECTIONS: positiveInt().default(25_000),
-})
-  .unknown(true)
-  .prefs({ abortEarly: false, convert: true });
+type Declared = Resolved<typeof DECLARATIONS>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -282,24 +610,17 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
-
-/** `INTAKE_API_KEYS`: comma-separated, blanks around a key ignored, so `new,old` reads naturally. */
-export function parseKeyList(raw: string | undefined): string[] {
-  return raw === undefined ? [] : raw.split(',').map((k) => k.trim()).filter(Boolean);
-}
-
 /** A key travels in a header and is listed with commas: printable ASCII, no space, no comma. */
 const KEY_CHARACTERS = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 /**
  * What is wrong with INTAKE_API_KEYS, naming keys by position only: a key, even a rejected one,
  * must never reach a log. `required` is false outside production and for services that do not
- * take events.
+ * take events; `keys` is undefined when the variable is unset.
  */
-function intakeKeyProblems(raw: string | undefined, keys: string[], production: boolean, required: boolean): string[] {
-  if (raw !== undefined && keys.length === 0) return ['INTAKE_API_KEYS: is set but holds no key'];
-  if (keys.length === 0) {
+function intakeKeyProblems(keys: string[] | undefined, production: boolean, required: boolean): string[] {
+  if (keys !== undefined && keys.length === 0) return ['INTAKE_API_KEYS: is set but holds no key'];
+  if (keys === undefined) {
     return required
       ? ['INTAKE_API_KEYS: required in production: event intake would accept events from anyone (docs/security.md "Intake API keys" says how to create one)']
       : [];
@@ -315,6 +636,90 @@ function intakeKeyProblems(raw: string | undefined, keys: string[], production: 
   return problems;
 }
 
+/**
+ * Rules across variables, and what production refuses; each problem names its variables.
+ * `service`: see loadConfig.
+ */
+function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
+  const problems: string[] = [];
+  const production = d.nodeEnv === 'production';
+  const which = service ?? d.service ?? 'producer';
+  if (d.mongo.queryTimeoutMs >= d.shutdownTimeoutMs) {
+    // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
+    // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
+    problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
+  }
+  if (production && d.auth.jwtSecret === DEV_JWT_SECRET) {
+    problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
+  }
+  // The consumer and jobs verify no token, so they need no secret (an unknown service counts as one that does).
+  const verifiesTokens = !['consumer', 'jobs'].includes(which);
+  if (production && verifiesTokens && d.auth.jwtSecret === undefined && d.auth.publicKey === undefined && d.auth.jwksFile === undefined) {
+    problems.push('JWT_SECRET: required in production (it verifies users\' tokens) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set');
+  }
+  if (d.http.headersTimeoutMs > d.http.requestTimeoutMs) {
+    // Node refuses a headers timeout longer than the whole request's.
+    problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');
+  }
+  if (production && d.auth.mode === 'dev') {
+    problems.push('WS_AUTH_MODE: dev accepts a bare userId without a token, so anyone could read any user\'s notifications; production needs token');
+  }
+  if (production && d.http.corsOrigins?.includes('*')) {
+    // producer/cors.ts answers `*` by echoing whatever origin asks, so every website could send
+    // requests carrying a user's token (or an intake key) from a browser and read the answers.
+    problems.push('CORS_ORIGINS: * lets any website call the API with a user\'s token and read the answers; list the allowed origins');
+  }
+  problems.push(...intakeKeyProblems(d.intake.apiKeys, production, production && which === 'producer'));
+  const largestAck = ackFrameBytes(d.ws.maxAckBatch);
+  if (largestAck > d.ws.maxFrameBytes) {
+    problems.push(
+      `WS_MAX_ACK_BATCH / WS_MAX_FRAME_BYTES: an ACK of ${d.ws.maxAckBatch} ids of ${MAX_NOTIFICATION_ID_LENGTH} characters is ` +
+        `${largestAck} bytes, more than WS_MAX_FRAME_BYTES=${d.ws.maxFrameBytes}; a client sending the largest allowed ACK ` +
+        `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
+    );
+  }
+  return problems;
+}
+
+/** The values built from several variables; everything else is the declared tree as read. */
+function assemble(d: Declared, token: { key: TokenRules['key']; algorithms: TokenRules['algorithms'] }, warnings: string[]) {
+  const { corsOrigins, ...http } = d.http;
+  const { jwtSecret, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds, mode } = d.auth;
+  /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
+  const rules: TokenRules = { key: token.key, algorithms: token.algorithms, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds };
+  return {
+    ...d,
+    http: {
+      ...http,
+      /** Browser origins the producer answers with CORS (the ws-server's demo page). */
+      cors: { origins: corsOrigins ?? [], allowLocalhost: corsOrigins === undefined && d.nodeEnv !== 'production' },
+    },
+    auth: {
+      mode,
+      /**
+       * The HS256 secret: verifies tokens when `token.key.kind` is 'secret', and is what seed and
+       * tests sign with (with a public key or JWKS configured it verifies nothing).
+       */
+      jwtSecret: jwtSecret ?? DEV_JWT_SECRET,
+      /** Tokens are verified with the built-in development secret (refused in production). */
+      jwtSecretIsDefault: jwtSecret === undefined && token.key.kind === 'secret',
+      token: rules,
+    },
+    /**
+     * Keys the callers of event intake present as `Authorization: ApiKey <key>` (producer/intake-key.ts).
+     * More than one while a key is rotated; empty means intake is open, which production refuses.
+     */
+    intake: { apiKeys: d.intake.apiKeys ?? [] },
+    /** Deprecated variables in use; shared/service.ts logs each at start-up. */
+    warnings,
+  };
+}
+
+/** The typed configuration every service receives: inferred from DECLARATIONS and `assemble`. */
+export type Config = ReturnType<typeof assemble>;
+export type AuthMode = Config['auth']['mode'];
+export type NodeEnv = Config['nodeEnv'];
+
 /** Treats empty strings as unset: Railway and .env files often carry `VAR=`. */
 function withoutEmpty(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -326,153 +731,19 @@ function withoutEmpty(env: Env): Env {
  * Unknown (a tool, a test) counts as the producer, so nothing is let through by omission.
  */
 export function loadConfig(env: Env = process.env, service?: ServiceName): Config {
-  const { value: v, error } = envSchema.validate(withoutEmpty(env));
-  if (error) {
-    throw new ConfigError(error.details.map((d) => `${String(d.path.join('.'))}: ${d.message}`));
-  }
-  const problems: string[] = [];
-  if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
-    problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
-  }
-  if (v.MONGO_QUERY_TIMEOUT_MS >= v.SHUTDOWN_TIMEOUT_MS) {
-    // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
-    // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
-    problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
-  }
-  const production = v.NODE_ENV === 'production';
-  if (production && v.JWT_SECRET === DEV_JWT_SECRET) {
-    problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');
-  }
-  const tokenKey = readKeySource(v);
+  const { values, problems, warnings } = readTree(DECLARATIONS, withoutEmpty(env));
+  // A malformed variable makes the rules across variables meaningless: report those first.
+  if (problems.length > 0) throw new ConfigError(problems);
+  problems.push(...problemsOf(values, service));
+  const tokenKey = readKeySource({
+    JWT_SECRET: values.auth.jwtSecret,
+    JWT_PUBLIC_KEY: values.auth.publicKey,
+    JWT_JWKS_FILE: values.auth.jwksFile,
+    JWT_ALGORITHMS: values.auth.algorithms,
+  });
   if (!tokenKey.ok) problems.push(...tokenKey.problems);
-  // The consumer and jobs verify no token, so they need no secret (an unknown service counts as one that does).
-  const verifiesTokens = !['consumer', 'jobs'].includes(service ?? v.SERVICE ?? 'producer');
-  if (production && verifiesTokens && v.JWT_SECRET === undefined && v.JWT_PUBLIC_KEY === undefined && v.JWT_JWKS_FILE === undefined) {
-    problems.push('JWT_SECRET: required in production (it verifies users\' tokens) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set');
-  }
-  if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
-    // Node refuses a headers timeout longer than the whole request's.
-    problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');
-  }
-  if (production && v.WS_AUTH_MODE === 'dev') {
-    problems.push('WS_AUTH_MODE: dev accepts a bare userId without a token, so anyone could read any user\'s notifications; production needs token');
-  }
-  const corsOrigins = v.CORS_ORIGINS ? String(v.CORS_ORIGINS).split(',').map((o: string) => o.trim()).filter(Boolean) : [];
-  if (production && corsOrigins.includes('*')) {
-    // producer/cors.ts answers `*` by echoing whatever origin asks, so every website could send
-    // requests carrying a user's token (or an intake key) from a browser and read the answers.
-    problems.push('CORS_ORIGINS: * lets any website call the API with a user\'s token and read the answers; list the allowed origins');
-  }
-  const intakeKeys = parseKeyList(v.INTAKE_API_KEYS);
-  const takesEvents = (service ?? v.SERVICE ?? 'producer') === 'producer';
-  problems.push(...intakeKeyProblems(v.INTAKE_API_KEYS, intakeKeys, production, production && takesEvents));
-  const largestAck = ackFrameBytes(v.WS_MAX_ACK_BATCH);
-  if (largestAck > v.WS_MAX_FRAME_BYTES) {
-    problems.push(
-      `WS_MAX_ACK_BATCH / WS_MAX_FRAME_BYTES: an ACK of ${v.WS_MAX_ACK_BATCH} ids of ${MAX_NOTIFICATION_ID_LENGTH} characters is ` +
-        `${largestAck} bytes, more than WS_MAX_FRAME_BYTES=${v.WS_MAX_FRAME_BYTES}; a client sending the largest allowed ACK ` +
-        `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
-    );
-  }
   if (problems.length > 0 || !tokenKey.ok) throw new ConfigError(problems);
-
-  const jwtSecret: string = v.JWT_SECRET ?? DEV_JWT_SECRET;
-  return {
-    nodeEnv: v.NODE_ENV,
-    service: v.SERVICE,
-    log: { level: v.LOG_LEVEL, pretty: v.LOG_PRETTY },
-    http: {
-      host: v.HTTP_HOST,
-      portOverride: v.PORT,
-      ports: { producer: v.PRODUCER_PORT, consumer: v.CONSUMER_PORT, 'ws-server': v.WS_PORT, jobs: v.JOBS_PORT },
-      maxBodyBytes: v.MAX_BODY_BYTES,
-      batchMaxBodyBytes: v.BATCH_MAX_BODY_BYTES,
-      retryAfterSeconds: v.RETRY_AFTER_SECONDS,
-      cors: {
-        origins: corsOrigins,
-        allowLocalhost: v.CORS_ORIGINS === undefined && v.NODE_ENV !== 'production',
-      },
-      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
-      maxConnections: v.HTTP_MAX_CONNECTIONS,
-      rateLimit: { perMinute: v.HTTP_RATE_LIMIT_PER_MINUTE },
-      trustProxyHops: v.TRUST_PROXY,
-    },
-    demo: { producerUrl: v.DEMO_PRODUCER_URL === undefined ? undefined : String(v.DEMO_PRODUCER_URL).replace(/\/+$/, '') },
-    rabbitmq: {
-      url: v.RABBITMQ_URL,
-      namePrefix: v.AMQP_NAME_PREFIX,
-      heartbeatSeconds: v.AMQP_HEARTBEAT_SECONDS,
-      publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
-    },
-    redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX },
-    mongo: {
-      url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications',
-      fallbackWaitMs: v.MONGO_FALLBACK_WAIT_MS,
-      queryTimeoutMs: v.MONGO_QUERY_TIMEOUT_MS,
-      batchTimeoutMs: v.MONGO_BATCH_TIMEOUT_MS,
-      maxPoolSize: v.MONGO_MAX_POOL_SIZE,
-    },
-    connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
-    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
-    auth: {
-      mode: v.WS_AUTH_MODE,
-      jwtSecret,
-      jwtSecretIsDefault: v.JWT_SECRET === undefined && tokenKey.key.kind === 'secret',
-      token: {
-        key: tokenKey.key,
-        algorithms: tokenKey.algorithms,
-        issuer: v.JWT_ISSUER,
-        audience: v.JWT_AUDIENCE,
-        maxLifetimeSeconds: v.JWT_MAX_LIFETIME_SECONDS,
-        clockToleranceSeconds: v.JWT_CLOCK_TOLERANCE_SECONDS,
-      },
-    },
-    intake: { apiKeys: intakeKeys },
-    pipeline: {
-      consumerPrefetch: v.CONSUMER_PREFETCH,
-      consumerBatchMax: v.CONSUMER_BATCH_MAX,
-      eventDedupeWindowSeconds: v.EVENT_DEDUPE_WINDOW_SECONDS,
-      actionDedupeWindowMs: v.ACTION_DEDUPE_WINDOW_MS,
-      rateLimitActorPerMinute: v.RATE_LIMIT_ACTOR_PER_MINUTE,
-      rateLimitRecipientPerMinute: v.RATE_LIMIT_RECIPIENT_PER_MINUTE,
-      bufferTtlSeconds: v.BUFFER_TTL_SECONDS,
-      retryMaxAttempts: v.RETRY_MAX_ATTEMPTS,
-      retryBaseDelayMs: v.RETRY_BASE_DELAY_MS,
-      aggregationWindowMs: v.AGGREGATION_WINDOW_MS,
-      batchMaxEvents: v.BATCH_MAX_EVENTS,
-      userNameCacheTtlMs: v.USER_NAME_CACHE_TTL_MS,
-      preferencesCacheTtlSeconds: v.PREFERENCES_CACHE_TTL_SECONDS,
-    },
-    fanout: {
-      chunkSize: v.FANOUT_CHUNK_SIZE,
-      prefetch: v.FANOUT_PREFETCH,
-    },
-    persist: {
-      handOffLingerMs: v.PERSIST_HANDOFF_LINGER_MS,
-      handOffMaxNotifications: v.PERSIST_HANDOFF_MAX_NOTIFICATIONS,
-      delayMs: v.PERSIST_DELAY_MS,
-      batchSize: v.PERSIST_BATCH_SIZE,
-      flushMs: v.PERSIST_FLUSH_MS,
-      prefetch: v.PERSIST_PREFETCH,
-      maxStoredPerUser: v.MAX_STORED_PER_USER,
-      bulkMaxOps: v.PERSIST_BULK_MAX_OPS,
-    },
-    ws: {
-      authTimeoutMs: v.AUTH_TIMEOUT_MS,
-      ackTimeoutMs: v.ACK_TIMEOUT_MS,
-      maxRedeliveries: v.MAX_REDELIVERIES,
-      heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,
-      replayLimit: v.REPLAY_LIMIT,
-      maxFrameBytes: v.WS_MAX_FRAME_BYTES,
-      maxFramesPerSecond: v.WS_MAX_FRAMES_PER_SECOND,
-      maxSocketsPerUser: v.WS_MAX_SOCKETS_PER_USER,
-      maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
-      maxAckBatch: v.WS_MAX_ACK_BATCH,
-      listenBacklogConnections: v.WS_LISTEN_BACKLOG_CONNECTIONS,
-      maxConnections: v.WS_MAX_CONNECTIONS,
-    },
-  };
+  return assemble(values, tokenKey, warnings);
 }
 
 /** The port a service listens on: Railway's `PORT` wins over the per-service default. */
@@ -480,7 +751,26 @@ export function servicePort(config: Config, service: ServiceName): number {
   return config.http.portOverride ?? config.http.ports[service];
 }
 
-/** Every variable the config reads; `.env.example` and the README table are checked against it. */
+/** Every declaration, in the order of the docs (scripts/env-docs.ts renders them). */
+export function envVarDeclarations(): EnvVar<unknown>[] {
+  return flatten(DECLARATIONS);
+}
+
+/**
+ * Every variable the config reads under a current name (aliases included, deprecated ones not);
+ * `.env.example` and docs/configuration.md are checked against it.
+ */
 export function knownEnvVars(): string[] {
-  return Object.keys((envSchema.describe() as { keys: Record<string, unknown> }).keys);
+  return envVarDeclarations().flatMap((v) => (v.alias && v.alias.deprecated === undefined ? [v.name, v.alias.name] : [v.name]));
+}
+
+/** Deprecated names still read: why each was retired, and the variables it is read as. */
+export function deprecatedEnvVars(): Map<string, { why: string; readAs: string[] }> {
+  const names = new Map<string, { why: string; readAs: string[] }>();
+  for (const v of envVarDeclarations()) {
+    if (v.alias?.deprecated === undefined) continue;
+    const seen = names.get(v.alias.name);
+    names.set(v.alias.name, { why: v.alias.deprecated, readAs: [...(seen?.readAs ?? []), v.name] });
+  }
+  return names;
 }

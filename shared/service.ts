@@ -26,6 +26,7 @@ export async function runService(name: ServiceName, bootstrap: Bootstrap): Promi
     process.exit(1);
   }
   const logger = createLogger(config, name);
+  for (const warning of config.warnings) logger.warn(warning);
   if (config.auth.jwtSecretIsDefault && config.nodeEnv !== 'production') {
     logger.warn('JWT_SECRET is not set: using the built-in development secret (refused in production)');
   }

@@ -51,7 +51,7 @@ function retryQueueFor(policy: FailurePolicy, attempt: number): string | undefin
   if (attempt < rungs.length) return rungs[attempt];
   if (policy.whenExhausted === 'dead-letter') return undefined;
   const last = rungs.at(-1);
-  if (last === undefined) throw new Error(`no retry queue for ${policy.sourceQueue} (RETRY_MAX_ATTEMPTS=0)`);
+  if (last === undefined) throw new Error(`no retry queue for ${policy.sourceQueue}: a policy that keeps retrying needs at least one rung`);
   return last;
 }
 

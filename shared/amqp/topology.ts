@@ -58,19 +58,22 @@ export function retryDelaysMs(baseDelayMs: number, attempts: number): number[] {
 
 export function createTopology(config: Pick<Config, 'rabbitmq' | 'pipeline' | 'persist'>): Topology {
   const p = config.rabbitmq.namePrefix;
-  const delays = retryDelaysMs(config.pipeline.retryBaseDelayMs, config.pipeline.retryMaxAttempts);
+  // Two ladders of the same rungs but different lengths: the consumer gives up on an event after
+  // its last rung (dead letter), jobs stays on its last rung until the store is back.
+  const consumerDelays = retryDelaysMs(config.pipeline.retryBaseDelayMs, config.pipeline.retriesBeforeDeadLetter);
+  const jobsDelays = retryDelaysMs(config.pipeline.retryBaseDelayMs, config.persist.retryLadderRungs);
   return {
     eventsQueue: `${p}notify.events`,
-    eventsRetryQueues: delays.map((ms) => `${p}notify.events.retry.${ms}ms`),
+    eventsRetryQueues: consumerDelays.map((ms) => `${p}notify.events.retry.${ms}ms`),
     eventsDeadQueue: `${p}notify.events.dead`,
     persistDelayQueue: `${p}notify.persist.delay.${config.persist.delayMs}ms`,
     persistQueue: `${p}notify.persist`,
-    persistRetryQueues: delays.map((ms) => `${p}notify.persist.retry.${ms}ms`),
+    persistRetryQueues: jobsDelays.map((ms) => `${p}notify.persist.retry.${ms}ms`),
     persistDeadQueue: `${p}notify.persist.dead`,
     acksQueue: `${p}notify.acks`,
-    acksRetryQueues: delays.map((ms) => `${p}notify.acks.retry.${ms}ms`),
+    acksRetryQueues: jobsDelays.map((ms) => `${p}notify.acks.retry.${ms}ms`),
     fanoutQueue: `${p}notify.fanout`,
-    fanoutRetryQueues: delays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
+    fanoutRetryQueues: consumerDelays.map((ms) => `${p}notify.fanout.retry.${ms}ms`),
     fanoutDeadQueue: `${p}notify.fanout.dead`,
     wakeDelayQueues: WAKE_DELAY_RUNGS_MS.map((ms) => `${p}notify.wake.delay.${ms}ms`),
     wakeDueQueue: `${p}notify.wake.due`,

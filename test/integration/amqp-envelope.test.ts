@@ -17,7 +17,7 @@ import { eventually } from '../helpers/wait.js';
  * the real topology: the retry copies really wait in the TTL queues and come back through the
  * broker's dead-lettering, which is what adds the x-death history the envelope must not carry.
  */
-const { config } = testEnv('envelope', { RETRY_BASE_DELAY_MS: '100', RETRY_MAX_ATTEMPTS: '2', PUBLISH_CONFIRM_TIMEOUT_MS: '1000' });
+const { config } = testEnv('envelope', { RETRY_BASE_DELAY_MS: '100', CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2', JOBS_RETRY_LADDER_RUNGS: '2', PUBLISH_CONFIRM_TIMEOUT_MS: '1000' });
 
 type Death = { queue: string; count: number };
 

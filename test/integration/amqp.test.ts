@@ -7,7 +7,7 @@ import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
 
-const { config } = testEnv('amqp', { RETRY_BASE_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '2' });
+const { config } = testEnv('amqp', { RETRY_BASE_DELAY_MS: '200', CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2' });
 
 describe('shared AMQP client against a real RabbitMQ', () => {
   let amqp: AmqpClient;

@@ -26,7 +26,7 @@ const { config: direct } = testEnv('consumermongostall', {
   MONGO_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
   CONNECT_TIMEOUT_MS: '30000',
   RETRY_BASE_DELAY_MS: '200',
-  RETRY_MAX_ATTEMPTS: '10',
+  CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '10',
 });
 
 describe('consumer fan-out while MongoDB hangs', () => {

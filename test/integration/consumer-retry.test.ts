@@ -17,7 +17,7 @@ import { eventually } from '../helpers/wait.js';
 
 const { env, config } = testEnv('consumerretry', {
   RETRY_BASE_DELAY_MS: '200',
-  RETRY_MAX_ATTEMPTS: '3',
+  CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '3',
   PERSIST_DELAY_MS: '600000',
 });
 const topology = createTopology(config);

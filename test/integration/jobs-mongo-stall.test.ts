@@ -28,7 +28,7 @@ const { config: direct } = testEnv('jobsmongostall', {
   MONGO_BATCH_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
   CONNECT_TIMEOUT_MS: '30000',
   RETRY_BASE_DELAY_MS: '200',
-  RETRY_MAX_ATTEMPTS: '2',
+  JOBS_RETRY_LADDER_RUNGS: '2',
   PERSIST_FLUSH_MS: '50',
 });
 

@@ -33,7 +33,7 @@ describe('jobs while MongoDB is unreachable', () => {
   };
 
   before(async () => {
-    ({ config: direct } = testEnv('jobsretry', { RETRY_BASE_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '2', CONNECT_TIMEOUT_MS: '1500' }));
+    ({ config: direct } = testEnv('jobsretry', { RETRY_BASE_DELAY_MS: '200', JOBS_RETRY_LADDER_RUNGS: '2', CONNECT_TIMEOUT_MS: '1500' }));
     ({ proxy, config } = await mongoBehindProxy(direct));
     jobs = await bootstrap(config, testLogger);
     amqp = await connectAmqp(config, testLogger);
@@ -67,7 +67,7 @@ describe('jobs while MongoDB is unreachable', () => {
     for (const body of bodies) {
       await publisher.sendToQueue(amqp.topology.persistQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE });
     }
-    // RETRY_MAX_ATTEMPTS=2, yet the messages keep coming back: an outage is waited out. One retry
+    // JOBS_RETRY_LADDER_RUNGS=2, yet the messages keep coming back: an outage is waited out. One retry
     // per message, not per notification.
     await eventually(async () => (await metric('jobs_messages_retried_total', 'queue="persist"')) >= 3 * bodies.length, {
       what: 'three rounds of retries',
@@ -102,7 +102,7 @@ describe('jobs while MongoDB is unreachable', () => {
     proxyDown = true;
     const ack: AckBatchMessage = { userId: stored.userId, ackedAt: new Date().toISOString(), notificationIds: [stored.id] };
     await publisher.sendToQueue(amqp.topology.acksQueue, encodeJson(ack), { persistent: true, contentType: JSON_CONTENT_TYPE });
-    // RETRY_MAX_ATTEMPTS=2: a third retry means it stayed on the last rung instead of being dropped.
+    // JOBS_RETRY_LADDER_RUNGS=2: a third retry means it stayed on the last rung instead of being dropped.
     await eventually(async () => (await metric('jobs_messages_retried_total', 'queue="acks"')) >= 3, {
       what: 'three retries of the ack batch',
       timeoutMs: 60_000,

@@ -11,7 +11,7 @@ describe('topology', () => {
 
   it('prefixes every name and puts each delay queue TTL in its name', () => {
     const t = createTopology(
-      loadConfig({ AMQP_NAME_PREFIX: 'tenant.', RETRY_MAX_ATTEMPTS: '2', RETRY_BASE_DELAY_MS: '500', PERSIST_DELAY_MS: '3000' }),
+      loadConfig({ AMQP_NAME_PREFIX: 'tenant.', CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2', RETRY_BASE_DELAY_MS: '500', PERSIST_DELAY_MS: '3000' }),
     );
     assert.deepEqual(t.eventsRetryQueues, ['tenant.notify.events.retry.500ms', 'tenant.notify.events.retry.1000ms']);
     assert.equal(t.persistDelayQueue, 'tenant.notify.persist.delay.3000ms');
