@@ -50,7 +50,15 @@ export interface Config {
     producerUrl: string | undefined;
   };
   rabbitmq: {
+    /**
+     * Every node a process may connect to (RABBITMQ_URL, comma-separated): it connects to one and
+     * fails over to the next when that one is lost (shared/amqp/connection.ts).
+     */
+    urls: string[];
+    /** The first of `urls`: for tools and tests that open one plain connection. */
     url: string;
+    /** The type every queue is declared as (shared/amqp/topology.ts). */
+    queueType: 'classic' | 'quorum';
     /** Prepended to every exchange and queue name: isolates tests and tenants on one vhost. */
     namePrefix: string;
     heartbeatSeconds: number;
@@ -160,6 +168,26 @@ export const MIN_INTAKE_API_KEY_LENGTH = 32;
 const port = () => Joi.number().integer().min(0).max(65535);
 const positiveInt = () => Joi.number().integer().min(1);
 const amqpUri = () => Joi.string().uri({ scheme: ['amqp', 'amqps'] });
+/** Comma-separated, blanks around the commas allowed; the message never quotes a URL (it may hold a password). */
+const amqpUriList = () =>
+  Joi.string()
+    .max(8000)
+    .custom((value: string, helpers) => {
+      const urls = splitUrlList(value);
+      const bad = urls.findIndex((url) => amqpUri().validate(url).error !== undefined);
+      if (urls.length === 0 || bad >= 0) {
+        const which = urls.length > 1 ? ` (URL ${bad + 1} of ${urls.length} is not)` : '';
+        return helpers.message({ custom: `must be an amqp:// or amqps:// URL, or several separated by commas${which}` });
+      }
+      return value;
+    });
+
+export function splitUrlList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+}
 
 const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
@@ -190,7 +218,8 @@ const envSchema = Joi.object({
   // Only a base URL: the page appends the API paths to it.
   DEMO_PRODUCER_URL: Joi.string().uri({ scheme: ['http', 'https'] }).max(2000),
 
-  RABBITMQ_URL: amqpUri().default('amqp://guest:guest@127.0.0.1:5672'),
+  RABBITMQ_URL: amqpUriList().default('amqp://guest:guest@127.0.0.1:5672'),
+  AMQP_QUEUE_TYPE: Joi.string().valid('classic', 'quorum').default('classic'),
   AMQP_NAME_PREFIX: Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64).default(''),
   AMQP_HEARTBEAT_SECONDS: positiveInt().default(15),
   PUBLISH_CONFIRM_TIMEOUT_MS: positiveInt().default(5000),
@@ -400,7 +429,9 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
     },
     demo: { producerUrl: v.DEMO_PRODUCER_URL === undefined ? undefined : String(v.DEMO_PRODUCER_URL).replace(/\/+$/, '') },
     rabbitmq: {
-      url: v.RABBITMQ_URL,
+      urls: splitUrlList(v.RABBITMQ_URL),
+      url: splitUrlList(v.RABBITMQ_URL)[0]!,
+      queueType: v.AMQP_QUEUE_TYPE,
       namePrefix: v.AMQP_NAME_PREFIX,
       heartbeatSeconds: v.AMQP_HEARTBEAT_SECONDS,
       publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
