@@ -1,3 +1,4 @@
+import { eventsQueueList } from '../shared/amqp/topology.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { createOpsApp } from '../shared/http/ops.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
@@ -70,15 +71,20 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   const handler = createMessageHandler(deps, { maxBatch: config.pipeline.consumerBatchMax });
 
   const inFlight = new Set<Promise<void>>();
-  await channel.consume(
-    infra.amqp.topology.eventsQueue,
-    (msg) => {
-      const work = handler(msg).finally(() => inFlight.delete(work));
-      inFlight.add(work);
-      return work;
-    },
-    { prefetch: config.pipeline.consumerPrefetch, noAck: false },
-  );
+  // One queue on classic, one per category on quorum (highest first), each with its own prefetch:
+  // quorum queues have no channel-wide (global) prefetch.
+  for (const queue of eventsQueueList(infra.amqp.topology)) {
+    const handle = handler.forQueue(queue);
+    await channel.consume(
+      queue,
+      (msg) => {
+        const work = handle(msg).finally(() => inFlight.delete(work));
+        inFlight.add(work);
+        return work;
+      },
+      { prefetch: config.pipeline.consumerPrefetch, noAck: false },
+    );
+  }
   // Fan-out pages on their own channel and prefetch: a long fan-out never occupies the slots
   // direct events need (docs/pipeline.md "Fan-out").
   const fanoutChannel = await infra.amqp.createChannel('consumer-fanout');

@@ -1,36 +1,48 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
-import { failurePolicies } from '../shared/amqp/failure-policy.js';
+import { failurePolicies, type FailurePolicy } from '../shared/amqp/failure-policy.js';
 import { settle } from '../shared/amqp/envelope.js';
+import { categoriesOf } from '../shared/amqp/topology.js';
+import { EVENTS_MAX_PRIORITY, PRIORITY_OF_CATEGORY } from '../shared/priority.js';
 import { asError, PermanentError } from '../shared/errors.js';
 import { dispatchEvents, type IncomingToProcess } from './dispatch-event.js';
 import type { FanoutDeps } from './fanout.js';
 import type { Outcome } from './metrics.js';
 import { parseEvent } from './parse-event.js';
+import { PriorityOrder } from './priority-order.js';
 
 export interface BatchOptions {
   /** Events processed together at most (the pipeline of script calls of one batch). */
   maxBatch: number;
 }
 
+interface Delivered {
+  msg: ConsumeMessage;
+  /** The FailurePolicy of the events queue it came from. */
+  policy: FailurePolicy;
+  settle(): void;
+}
+
 /**
- * The events queue's consume envelope, batch-native: messages delivered while a batch is being
+ * The events queues' consume envelope, batch-native: messages delivered while a batch is being
  * committed wait and form the next batch (group commit: no timer, a batch is whatever arrived
  * meanwhile, so an idle pipeline handles one event at once and a loaded one amortises each round
- * trip over many). Each message's fate follows its own outcome or error: acked once its work is
- * confirmed; any error is settled by the shared envelope (shared/amqp/envelope.ts, the events
- * queue's FailurePolicy): dead letter or retry copy confirmed, then acked, else nacked back.
+ * trip over many), taken highest priority first (consumer/priority-order.ts). Each message's fate
+ * follows its own outcome or error: acked once its work is confirmed; any error is settled by the
+ * shared envelope (shared/amqp/envelope.ts, the FailurePolicy of its events queue): dead letter
+ * or retry copy confirmed, then acked, else nacked back.
  *
- * Returns the AMQP callback; its promise settles when that message was acked or nacked.
+ * `forQueue(queue)` returns the AMQP callback for one events queue (all of them share the
+ * batches); its promise settles when that message was acked or nacked.
  */
 export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrapper }, options: BatchOptions) {
   const { channel, topology, metrics, logger } = deps;
-  let waiting: Array<{ msg: ConsumeMessage; settle(): void }> = [];
+  const waiting = new PriorityOrder<Delivered>();
   let committing = false;
 
-  const policy = failurePolicies(topology).events;
+  const policies = failurePolicies(topology).events;
 
-  const settleOne = async (msg: ConsumeMessage, result: Outcome | Error): Promise<void> => {
+  const settleOne = async (msg: ConsumeMessage, policy: FailurePolicy, result: Outcome | Error): Promise<void> => {
     const settled = await settle(channel, policy, msg, result);
     const eventId = msg.properties.messageId as unknown;
     if (settled.outcome === 'requeued') {
@@ -43,7 +55,7 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
   };
 
   /** One batch: parse each, process the valid ones together, then settle each on its own. */
-  const runBatch = async (batch: Array<{ msg: ConsumeMessage; settle(): void }>): Promise<void> => {
+  const runBatch = async (batch: Delivered[]): Promise<void> => {
     const results: Array<Outcome | Error> = new Array(batch.length);
     const valid: Array<{ index: number; item: IncomingToProcess }> = [];
     batch.forEach(({ msg }, index) => {
@@ -69,7 +81,7 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
     );
     await Promise.race([committed, processing]);
     void processing.then(async () => {
-      await Promise.all(batch.map(({ msg }, i) => settleOne(msg, results[i]!)));
+      await Promise.all(batch.map(({ msg, policy }, i) => settleOne(msg, policy, results[i]!)));
       batch.forEach((b) => b.settle());
     });
   };
@@ -78,22 +90,35 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
     if (committing) return;
     committing = true;
     try {
-      while (waiting.length > 0) {
-        const batch = waiting.slice(0, options.maxBatch);
-        waiting = waiting.slice(batch.length);
-        await runBatch(batch);
-      }
+      while (waiting.size > 0) await runBatch(waiting.take(options.maxBatch));
     } finally {
       committing = false;
     }
   };
 
-  return (msg: ConsumeMessage | null): Promise<void> => {
-    if (msg === null) return Promise.resolve(); // the broker cancelled the consumer; the wrapper re-subscribes
-    return new Promise<void>((settle) => {
-      waiting.push({ msg, settle });
-      // Deliveries that arrive in the same tick join one batch.
-      if (!committing) setImmediate(() => void pump());
-    });
+  return {
+    forQueue(queue: string) {
+      const categories = categoriesOf(topology, queue);
+      const first = categories[0];
+      if (first === undefined) throw new Error(`${queue} is not an events queue`);
+      const policy = policies[first];
+      // A category's own queue (quorum): its priority. The shared priority queue (classic): the
+      // message's, as the producer set it; a missing or odd one counts as the lowest.
+      const priorityOf =
+        categories.length === 1
+          ? () => PRIORITY_OF_CATEGORY[first]
+          : (msg: ConsumeMessage) => {
+              const p = Number(msg.properties.priority);
+              return Number.isInteger(p) ? Math.min(Math.max(p, 0), EVENTS_MAX_PRIORITY) : 0;
+            };
+      return (msg: ConsumeMessage | null): Promise<void> => {
+        if (msg === null) return Promise.resolve(); // the broker cancelled the consumer; the wrapper re-subscribes
+        return new Promise<void>((settle) => {
+          waiting.push({ msg, policy, settle }, priorityOf(msg));
+          // Deliveries that arrive in the same tick join one batch.
+          if (!committing) setImmediate(() => void pump());
+        });
+      };
+    },
   };
 }

@@ -3,7 +3,7 @@ import type { AmqpClient } from '../shared/amqp/connection.js';
 import { errorMessage } from '../shared/errors.js';
 import { withTimeout } from '../shared/lifecycle.js';
 import { encodeJson, JSON_CONTENT_TYPE } from '../shared/messages.js';
-import { priorityOf } from '../shared/priority.js';
+import { categoryOf, priorityOf } from '../shared/priority.js';
 import type { ActivityEvent } from '../shared/schemas/event.js';
 
 /** Why a publish did not end in a broker confirm; the caller answers 503. */
@@ -25,7 +25,7 @@ export function createEventPublisher(amqp: AmqpClient, channel: ChannelWrapper, 
       // amqp-connection-manager would queue the message until the broker is back; an HTTP
       // client must not wait for that, so a disconnected broker is an immediate 503.
       if (!amqp.isConnected()) throw new PublishFailedError('the message broker is unreachable');
-      const sent = channel.sendToQueue(amqp.topology.eventsQueue, encodeJson(event), {
+      const sent = channel.sendToQueue(amqp.topology.eventsQueues[categoryOf(event.type)], encodeJson(event), {
         persistent: true,
         messageId: event.eventId,
         priority: priorityOf(event.type),

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 import { readKeySource, type TokenRules } from './auth/key-source.js';
-import { envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
+import { envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
 
 /**
  * The one place that reads the environment. Every variable is declared once, in DECLARATIONS
@@ -193,12 +193,24 @@ const DECLARATIONS = {
     }),
   },
   rabbitmq: {
-    url: envVar('RABBITMQ_URL', url(['amqp', 'amqps']), {
-      default: 'amqp://guest:guest@127.0.0.1:5672',
+    /**
+     * Every node a process may connect to: it connects to one and fails over to the next when
+     * that one is lost (shared/amqp/connection.ts). `url` (assembled) is the first.
+     */
+    urls: envVar('RABBITMQ_URL', urlList(['amqp', 'amqps']), {
+      default: ['amqp://guest:guest@127.0.0.1:5672'],
       services: 'every',
       level: 'essential',
-      doc: 'The broker; credentials never appear in logs.',
-      production: 'Your broker, `amqps://user:pass@host/vhost` for TLS (CloudAMQP); the same on every service.',
+      doc: 'The broker, or the nodes of a cluster separated by commas (a process fails over between them); credentials never appear in logs.',
+      production: 'Your broker, `amqps://user:pass@host/vhost` for TLS (CloudAMQP), or every node of a cluster; the same on every service.',
+    }),
+    /** The type every queue is declared as (shared/amqp/topology.ts). */
+    queueType: envVar('AMQP_QUEUE_TYPE', oneOf(['classic', 'quorum']), {
+      default: 'classic',
+      services: 'every',
+      level: 'essential',
+      doc: 'What every queue is declared as. quorum: replicated queues, at-least-once dead-lettering, one events queue per priority category (docs/deploy.md). Queue names carry the type, so switching declares new queues.',
+      production: 'quorum on a RabbitMQ cluster (3.10+; CloudAMQP and Amazon MQ default to it on 4.x); the same on every service.',
     }),
     namePrefix: envVar('AMQP_NAME_PREFIX', text(Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64), 'letters, digits, . _ -; 64 at most'), {
       default: '',
@@ -689,6 +701,8 @@ function assemble(d: Declared, token: { key: TokenRules['key']; algorithms: Toke
   const rules: TokenRules = { key: token.key, algorithms: token.algorithms, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds };
   return {
     ...d,
+    /** `url`: the first node, for tools and tests that open one plain connection. */
+    rabbitmq: { ...d.rabbitmq, url: d.rabbitmq.urls[0] ?? 'amqp://guest:guest@127.0.0.1:5672' },
     http: {
       ...http,
       /** Browser origins the producer answers with CORS (the ws-server's demo page). */

@@ -104,6 +104,33 @@ export function url(schemes: readonly string[], maxLength?: number): Parser<stri
   };
 }
 
+/**
+ * One URL or several separated by commas (the nodes of a cluster), blanks around them ignored.
+ * The error names which item is wrong, never the URL itself: it may carry a password.
+ */
+export function urlList(schemes: readonly string[], maxLength = 8000): Parser<string[]> {
+  const one = Joi.string().uri({ scheme: [...schemes] });
+  const schema = Joi.string()
+    .max(maxLength)
+    .custom((value: string, helpers) => {
+      const urls = splitList(value);
+      const bad = urls.findIndex((u) => one.validate(u).error !== undefined);
+      if (urls.length === 0 || bad >= 0) {
+        const which = urls.length > 1 ? ` (URL ${bad + 1} of ${urls.length} is not)` : '';
+        return helpers.message({ custom: `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas${which}` });
+      }
+      return value;
+    });
+  return { schema, accepts: `${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas`, parse: (v) => splitList(v as string) };
+}
+
+function splitList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 /** Any other text: `schema` says what is valid, `accepts` how the docs put it. */
 export function text(schema: Joi.StringSchema, accepts: string): Parser<string> {
   return { schema, accepts, parse: identity<string> };

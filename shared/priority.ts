@@ -1,15 +1,23 @@
-import { EVENTS_MAX_PRIORITY } from './amqp/topology.js';
 import { EVENT_TYPE_TABLE } from './event-types.js';
 import type { EventType } from './schemas/event.js';
 
 /**
- * Categories and their AMQP priorities (the events queue is a priority queue with
- * x-max-priority EVENTS_MAX_PRIORITY). The same number travels on the notification and orders
- * replay on the socket: transactional > social > promotional.
+ * Categories and their priorities. The same number travels on the AMQP message and on the
+ * notification, and orders replay on the socket: transactional > social > promotional.
+ *
+ * How the broker honours it depends on the queue type (shared/amqp/topology.ts):
+ * - classic: one events queue with x-max-priority EVENTS_MAX_PRIORITY, the broker delivers the
+ *   highest priority first;
+ * - quorum (no message priority on RabbitMQ 3.x): one events queue per category, and the consumer
+ *   takes what it was delivered highest category first (consumer/priority-order.ts).
  */
 export type Category = 'transactional' | 'social' | 'promotional';
 
+/** Highest first: the order the consumer subscribes in and takes deliveries in. */
+export const CATEGORIES: readonly Category[] = ['transactional', 'social', 'promotional'];
 
+/** Highest AMQP priority used on the classic events queue (its x-max-priority). */
+export const EVENTS_MAX_PRIORITY = 10;
 
 export const PRIORITY_OF_CATEGORY: Record<Category, number> = {
   transactional: 9,

@@ -19,26 +19,40 @@ export interface AmqpClient {
 }
 
 /**
- * Connects to RabbitMQ and declares the topology. If the broker cannot be reached within
- * CONNECT_TIMEOUT_MS the promise rejects with a message that names the variable and the host,
+ * The URLs in the order this process tries them: the configured list rotated by a random offset,
+ * so the instances of a service spread their connections over a cluster's nodes instead of all
+ * crowding the first one. amqp-connection-manager connects to one and, when that connection is
+ * lost or refused, tries the next after a second (round robin), which is the fail-over when a
+ * node dies. Any node of a cluster serves any queue: the broker forwards to the queue's leader.
+ */
+export function connectionOrder(urls: readonly string[], random = Math.random): string[] {
+  const offset = Math.floor(random() * urls.length);
+  return [...urls.slice(offset), ...urls.slice(0, offset)];
+}
+
+/**
+ * Connects to RabbitMQ and declares the topology. If no node can be reached within
+ * CONNECT_TIMEOUT_MS the promise rejects with a message that names the variable and the hosts,
  * so a wrong RABBITMQ_URL stops start-up instead of looping silently. After start-up,
- * amqp-connection-manager reconnects on its own and readiness reports the gap.
+ * amqp-connection-manager reconnects on its own (to the next node of RABBITMQ_URL, if it lists
+ * several) and readiness reports the gap.
  */
 export async function connectAmqp(
   config: Pick<Config, 'rabbitmq' | 'pipeline' | 'persist' | 'connectTimeoutMs'>,
   logger: Logger,
 ): Promise<AmqpClient> {
-  const target = describeUrl(config.rabbitmq.url);
+  const urls = connectionOrder(config.rabbitmq.urls);
+  const target = urls.map(describeUrl).join(',');
   const topology = createTopology(config);
   const log = logger.child({ component: 'amqp' });
   let lastFailure = 'no answer yet';
 
-  const manager: AmqpConnectionManager = amqp.connect([config.rabbitmq.url], {
+  const manager: AmqpConnectionManager = amqp.connect(urls, {
     heartbeatIntervalInSeconds: config.rabbitmq.heartbeatSeconds,
     reconnectTimeInSeconds: 1,
     connectionOptions: { timeout: config.connectTimeoutMs },
   });
-  manager.on('connect', () => log.info({ target }, 'rabbitmq connected'));
+  manager.on('connect', ({ url }) => log.info({ target: typeof url === 'string' ? describeUrl(url) : target }, 'rabbitmq connected'));
   manager.on('disconnect', ({ err }) =>
     log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'rabbitmq disconnected'),
   );

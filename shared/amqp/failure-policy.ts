@@ -1,3 +1,4 @@
+import type { Category } from '../priority.js';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from './topology.js';
 
 /** Where a message that failed in one work queue goes next (shared/amqp/envelope.ts applies it). */
@@ -19,7 +20,7 @@ export interface FailurePolicy {
   whenExhausted: 'dead-letter' | 'keep-retrying';
 }
 
-export type PolicyQueue = 'events' | 'fanout' | 'persist' | 'acks' | 'wakeDue';
+export type PolicyQueue = 'fanout' | 'persist' | 'acks' | 'wakeDue';
 
 /**
  * A delayed wake is retried on the wake ladder's own rungs (they dead-letter into the due queue,
@@ -28,10 +29,20 @@ export type PolicyQueue = 'events' | 'fanout' | 'persist' | 'acks' | 'wakeDue';
  */
 const WAKE_RETRY_MAX_MS = 15_000;
 
-/** The failure policy of every consumed queue: one table, so the rules differ only here. */
-export function failurePolicies(t: Topology): Record<PolicyQueue, FailurePolicy> {
+/**
+ * The failure policy of every consumed queue: one table, so the rules differ only here. Events
+ * have one per category: each category's retries come back to its own events queue (the same
+ * queue and ladder for all three on classic, shared/amqp/topology.ts).
+ */
+export function failurePolicies(t: Topology): Record<PolicyQueue, FailurePolicy> & { events: Record<Category, FailurePolicy> } {
+  const events = (c: Category): FailurePolicy => ({
+    sourceQueue: t.eventsQueues[c],
+    retryQueues: t.eventsRetryQueues[c],
+    deadQueue: t.eventsDeadQueue,
+    whenExhausted: 'dead-letter',
+  });
   return {
-    events: { sourceQueue: t.eventsQueue, retryQueues: t.eventsRetryQueues, deadQueue: t.eventsDeadQueue, whenExhausted: 'dead-letter' },
+    events: { transactional: events('transactional'), social: events('social'), promotional: events('promotional') },
     fanout: { sourceQueue: t.fanoutQueue, retryQueues: t.fanoutRetryQueues, deadQueue: t.fanoutDeadQueue, whenExhausted: 'dead-letter' },
     persist: { sourceQueue: t.persistQueue, retryQueues: t.persistRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },
     acks: { sourceQueue: t.acksQueue, retryQueues: t.acksRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { createTopology } from '../../shared/amqp/topology.js';
+import { eventsQueueDepth } from '../helpers/events-queues.js';
 import { keys } from '../../shared/keys.js';
 import type { PersistBatchMessage } from '../../shared/messages.js';
 import { decodeNotification, type Notification } from '../../shared/notification.js';
@@ -120,7 +121,7 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
     const conn = await amqplib.connect(config.rabbitmq.url);
     try {
       const ch = await conn.createChannel();
-      assert.equal((await ch.checkQueue(topology.eventsQueue)).messageCount, 0, 'every event acked');
+      assert.equal(await eventsQueueDepth(ch, topology), 0, 'every event acked');
       const jobs = new Map<string, number>();
       for (;;) {
         const msg = await ch.get(topology.persistDelayQueue, { noAck: true });

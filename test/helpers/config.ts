@@ -26,6 +26,8 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     WS_PORT: '0',
     JOBS_PORT: '0',
     RABBITMQ_URL: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    // test/integration/quorum-queues.test.ts runs files again with AMQP_QUEUE_TYPE=quorum.
+    AMQP_QUEUE_TYPE: process.env.AMQP_QUEUE_TYPE ?? 'classic',
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     MONGO_URL: mongoUrl.toString(),
     AMQP_NAME_PREFIX: `t.${id}.`,

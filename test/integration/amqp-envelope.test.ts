@@ -57,7 +57,7 @@ describe('the consume envelope on a real RabbitMQ', () => {
   }
 
   it('dead-letters a PermanentError at once, with its reason and source, and acks the original', async () => {
-    const policy = policies.events;
+    const policy = policies.events.social;
     await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"poison":true}'), {
       persistent: true,
       messageId: 'poison-1',
@@ -81,7 +81,7 @@ describe('the consume envelope on a real RabbitMQ', () => {
   });
 
   it("'dead-letter': climbs the retry ladder with attempt+1, then dead-letters after the last rung without x-death", async () => {
-    const policy = policies.events;
+    const policy = policies.events.social;
     assert.equal(policy.whenExhausted, 'dead-letter');
     await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"flaky":true}'), { persistent: true, messageId: 'flaky-1' });
     for (let attempt = 0; attempt <= policy.retryQueues.length; attempt += 1) {
@@ -138,7 +138,7 @@ describe('the consume envelope on a real RabbitMQ', () => {
 
   it('nacks the original back onto its queue when even the copy cannot be published', async () => {
     // A queue name AMQP cannot carry (over 255 bytes): the copy's publish fails, never confirmed.
-    const policy = { ...policies.events, deadQueue: `${config.rabbitmq.namePrefix}${'x'.repeat(300)}` };
+    const policy = { ...policies.events.social, deadQueue: `${config.rabbitmq.namePrefix}${'x'.repeat(300)}` };
     await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"stuck":true}'), { persistent: true, messageId: 'stuck-1' });
     const { settled } = await failOnce(policy, new PermanentError('poison'));
     assert.equal(settled.outcome, 'requeued');

@@ -23,7 +23,7 @@ describe('shared AMQP client against a real RabbitMQ', () => {
     const received: ConsumeMessage[] = [];
     const consumer = await amqp.createChannel('test-consumer');
     await consumer.consume(
-      amqp.topology.eventsQueue,
+      amqp.topology.eventsQueues.social,
       (msg) => {
         received.push(msg);
         consumer.ack(msg);
@@ -31,7 +31,7 @@ describe('shared AMQP client against a real RabbitMQ', () => {
       { prefetch: 10 },
     );
     const publisher = await amqp.createChannel('test-publisher');
-    const confirmed = await publisher.sendToQueue(amqp.topology.eventsQueue, Buffer.from('{"hello":"world"}'), {
+    const confirmed = await publisher.sendToQueue(amqp.topology.eventsQueues.social, Buffer.from('{"hello":"world"}'), {
       persistent: true,
       priority: 5,
       contentType: 'application/json',
@@ -49,12 +49,12 @@ describe('shared AMQP client against a real RabbitMQ', () => {
 
   it('delays a message in a retry queue and dead-letters it back into its work queue', async () => {
     const publisher = await amqp.createChannel('test-retry');
-    const retryQueue = amqp.topology.eventsRetryQueues[0]!;
+    const retryQueue = amqp.topology.eventsRetryQueues.social[0]!;
     const sentAt = Date.now();
     await publisher.sendToQueue(retryQueue, Buffer.from('retry-me'), { persistent: true });
     const msg = await eventually(
       async () => {
-        const got = await publisher.get(amqp.topology.eventsQueue, { noAck: true });
+        const got = await publisher.get(amqp.topology.eventsQueues.social, { noAck: true });
         return got === false ? undefined : got;
       },
       { what: 'the delayed message to reach the events queue' },

@@ -46,7 +46,7 @@ describe('consumer retries and crash recovery', () => {
 
   const publish = (body: unknown) =>
     new Promise<void>((resolve, reject) =>
-      ch.sendToQueue(topology.eventsQueue, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) => (err ? reject(err) : resolve())),
+      ch.sendToQueue(topology.eventsQueues.social, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) => (err ? reject(err) : resolve())),
     );
 
   async function metric(label: string): Promise<number> {

@@ -163,7 +163,7 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
   it('poison messages land in the dead-letter queue with their reason; the consumer keeps consuming', async () => {
     const send = (body: string, messageId: string) =>
       new Promise<void>((resolve, reject) =>
-        amqpCh.sendToQueue(topology.eventsQueue, Buffer.from(body), { persistent: true, messageId }, (err) => (err ? reject(err) : resolve())),
+        amqpCh.sendToQueue(topology.eventsQueues.social, Buffer.from(body), { persistent: true, messageId }, (err) => (err ? reject(err) : resolve())),
       );
     await send('{not json', 'poison-json');
     await send(JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'r-poison' }), 'poison-schema');

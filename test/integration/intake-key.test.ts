@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { pino } from 'pino';
 import { bootstrap, type ProducerService } from '../../producer/bootstrap.js';
-import { createTopology } from '../../shared/amqp/topology.js';
+import { createTopology, eventsQueueList } from '../../shared/amqp/topology.js';
+import { eventsQueueDepth } from '../helpers/events-queues.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -37,8 +38,8 @@ async function queuedEvents(): Promise<number> {
   const conn = await amqplib.connect(config.rabbitmq.url);
   try {
     const ch = await conn.createChannel();
-    const { messageCount } = await ch.checkQueue(topology.eventsQueue);
-    await ch.purgeQueue(topology.eventsQueue);
+    const messageCount = await eventsQueueDepth(ch, topology);
+    for (const queue of eventsQueueList(topology)) await ch.purgeQueue(queue);
     await ch.close();
     return messageCount;
   } finally {

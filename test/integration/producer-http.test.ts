@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { bootstrap, type ProducerService } from '../../producer/bootstrap.js';
-import { createTopology } from '../../shared/amqp/topology.js';
+import { createTopology, eventsQueueList } from '../../shared/amqp/topology.js';
 import { loadConfig } from '../../shared/config.js';
 import { models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
@@ -29,16 +29,18 @@ async function post(port: number, path: string, body: unknown, headers: Record<s
   return { status: res.status, headers: res.headers, body: (await res.json()) as Json };
 }
 
-/** Takes every message currently in the events queue (the producer's output). */
+/** Takes every message currently in the events queues (the producer's output), highest category first. */
 async function drainEvents(): Promise<amqplib.GetMessage[]> {
   const conn = await amqplib.connect(config.rabbitmq.url);
   try {
     const ch = await conn.createChannel();
     const out: amqplib.GetMessage[] = [];
-    for (;;) {
-      const msg = await ch.get(topology.eventsQueue, { noAck: true });
-      if (msg === false) break;
-      out.push(msg);
+    for (const queue of eventsQueueList(topology)) {
+      for (;;) {
+        const msg = await ch.get(queue, { noAck: true });
+        if (msg === false) break;
+        out.push(msg);
+      }
     }
     await ch.close();
     return out;

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { bootstrap as bootstrapProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { createTopology } from '../../shared/amqp/topology.js';
+import { eventsQueueDepth } from '../helpers/events-queues.js';
 import { keys } from '../../shared/keys.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -54,10 +55,19 @@ async function sigterm(proc: ChildProcess): Promise<number | null> {
 }
 
 async function queueDepth(queue: string): Promise<number> {
+  return depthOf((ch) => ch.checkQueue(queue).then((q) => q.messageCount));
+}
+
+/** The events queues together (one on classic, one per category on quorum). */
+async function eventsDepth(): Promise<number> {
+  return depthOf((ch) => eventsQueueDepth(ch, topology));
+}
+
+async function depthOf(read: (ch: amqplib.Channel) => Promise<number>): Promise<number> {
   const conn = await amqplib.connect(config.rabbitmq.url);
   try {
     const ch = await conn.createChannel();
-    const { messageCount } = await ch.checkQueue(queue);
+    const messageCount = await read(ch);
     await ch.close();
     return messageCount;
   } finally {
@@ -83,7 +93,7 @@ describe('SIGTERM under load', () => {
   it('producer: POSTs in flight at SIGTERM of a producer process end in a 202 (and are queued) or fail without a 202', async () => {
     const proc = spawnService('producer', 'info');
     const port = await eventually(() => /"port":(\d+)[^\n]*listening/.exec(output(proc))?.[1], { what: 'producer to listen', timeoutMs: 30_000 });
-    const before = await queueDepth(topology.eventsQueue);
+    const before = await eventsDepth();
     const post = (i: number) =>
       fetch(`http://127.0.0.1:${port}/events`, {
         method: 'POST',
@@ -103,7 +113,7 @@ describe('SIGTERM under load', () => {
     const accepted = statuses.filter((s) => s === 202).length;
     assert.ok(accepted >= 50);
     assert.ok(statuses.every((s) => s === 202 || s === 503 || s === 0), `only 202, 503 or no answer: ${[...new Set(statuses)]}`);
-    assert.ok((await queueDepth(topology.eventsQueue)) - before >= accepted, 'every 202 is a message in the queue');
+    assert.ok((await eventsDepth()) - before >= accepted, 'every 202 is a message in the queue');
   });
 
   it('consumer: SIGTERM mid-stream returns unfinished events; a restart makes each event exactly one notification', async () => {
@@ -127,11 +137,11 @@ describe('SIGTERM under load', () => {
     assert.equal(await sigterm(consumer), 0, 'exit 0');
     const buffered = await seen();
     assert.ok(buffered < EVENTS, `stopped mid-stream (${buffered} of ${EVENTS})`);
-    assert.ok((await queueDepth(topology.eventsQueue)) >= EVENTS - buffered - 200, 'unfinished events are back in the queue');
+    assert.ok((await eventsDepth()) >= EVENTS - buffered - 200, 'unfinished events are back in the queue');
 
     consumer = spawnService('consumer');
     await eventually(async () => (await seen()) === EVENTS, { what: 'every event processed after the restart', timeoutMs: 60_000 });
-    await eventually(async () => (await queueDepth(topology.eventsQueue)) === 0, { what: 'the events queue to drain' });
+    await eventually(async () => (await eventsDepth()) === 0, { what: 'the events queue to drain' });
     let notifications = 0;
     for (let u = 0; u < 20; u++) notifications += await redis.zcard(keys.inbox(`sd${u}`));
     assert.equal(notifications, EVENTS, 'exactly one notification per event (none lost, none doubled)');

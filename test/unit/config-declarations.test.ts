@@ -46,7 +46,7 @@ describe('config declared once', () => {
       'http.maxBodyBytes', 'http.batchMaxBodyBytes', 'http.retryAfterSeconds', 'http.headersTimeoutMs', 'http.requestTimeoutMs',
       'http.maxConnections', 'http.rateLimit.perMinute', 'http.trustProxyHops', 'http.cors.origins', 'http.cors.allowLocalhost',
       'demo.producerUrl',
-      'rabbitmq.url', 'rabbitmq.namePrefix', 'rabbitmq.heartbeatSeconds', 'rabbitmq.publishConfirmTimeoutMs',
+      'rabbitmq.urls', 'rabbitmq.queueType', 'rabbitmq.namePrefix', 'rabbitmq.heartbeatSeconds', 'rabbitmq.publishConfirmTimeoutMs', 'rabbitmq.url',
       'redis.url', 'redis.keyPrefix',
       'mongo.url', 'mongo.fallbackWaitMs', 'mongo.queryTimeoutMs', 'mongo.batchTimeoutMs', 'mongo.maxPoolSize',
       'connectTimeoutMs', 'shutdownTimeoutMs',
@@ -102,17 +102,17 @@ describe('RETRY_MAX_ATTEMPTS split in two', () => {
     assert.equal(config.persist.retryLadderRungs, 4);
     assert.deepEqual(config.warnings, []);
     const t = createTopology(config);
-    assert.deepEqual(t.eventsRetryQueues, ['notify.events.retry.100ms', 'notify.events.retry.200ms']);
+    assert.deepEqual(t.eventsRetryQueues.social, ['notify.events.retry.100ms', 'notify.events.retry.200ms']);
     assert.deepEqual(t.fanoutRetryQueues, ['notify.fanout.retry.100ms', 'notify.fanout.retry.200ms']);
     assert.deepEqual(t.persistRetryQueues, ['notify.persist.retry.100ms', 'notify.persist.retry.200ms', 'notify.persist.retry.400ms', 'notify.persist.retry.800ms']);
     assert.deepEqual(t.acksRetryQueues, t.persistRetryQueues.map((q) => q.replace('persist', 'acks')));
     const policies = failurePolicies(t);
-    assert.equal(policies.events.whenExhausted, 'dead-letter');
+    assert.equal(policies.events.social.whenExhausted, 'dead-letter');
     assert.equal(policies.persist.whenExhausted, 'keep-retrying');
   });
 
   it('the consumer may dead-letter at once; jobs needs a rung to wait on', () => {
-    assert.deepEqual(createTopology(loadConfig({ CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '0' })).eventsRetryQueues, []);
+    assert.deepEqual(createTopology(loadConfig({ CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '0' })).eventsRetryQueues.social, []);
     assert.match(problemsOf({ JOBS_RETRY_LADDER_RUNGS: '0' })[0]!, /^JOBS_RETRY_LADDER_RUNGS: .*greater than or equal to 1/);
   });
 

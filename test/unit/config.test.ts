@@ -39,6 +39,29 @@ describe('config', () => {
     assert.match(problems[0]!, /^RABBITMQ_URL: /);
   });
 
+  it('takes a RabbitMQ cluster as comma-separated URLs, and a queue type', () => {
+    const config = loadConfig({
+      RABBITMQ_URL: 'amqp://u:p@10.0.0.1:5672, amqps://u:p@10.0.0.2/vhost,amqp://u:p@10.0.0.3:5672',
+      AMQP_QUEUE_TYPE: 'quorum',
+    });
+    assert.deepEqual(config.rabbitmq.urls, ['amqp://u:p@10.0.0.1:5672', 'amqps://u:p@10.0.0.2/vhost', 'amqp://u:p@10.0.0.3:5672']);
+    assert.equal(config.rabbitmq.url, 'amqp://u:p@10.0.0.1:5672');
+    assert.equal(config.rabbitmq.queueType, 'quorum');
+    assert.equal(loadConfig({}).rabbitmq.queueType, 'classic');
+    assert.deepEqual(loadConfig({}).rabbitmq.urls, ['amqp://guest:guest@127.0.0.1:5672']);
+  });
+
+  it('names the bad URL of a list by position, never by its text (it may hold a password)', () => {
+    const problems = problemsOf({ RABBITMQ_URL: 'amqp://u:secret@a:5672,http://u:secret@b:5672', AMQP_QUEUE_TYPE: 'mirrored' });
+    assert.equal(problems.length, 2);
+    const url = problems.find((p) => p.startsWith('RABBITMQ_URL: '));
+    assert.ok(url);
+    assert.match(url, /URL 2 of 2/);
+    assert.doesNotMatch(url, /secret/);
+    assert.ok(problems.some((p) => p.startsWith('AMQP_QUEUE_TYPE: ')));
+    assert.equal(problemsOf({ RABBITMQ_URL: ' , ' }).length, 1);
+  });
+
   it('names every malformed variable at once, not only the first', () => {
     const problems = problemsOf({ WS_PORT: 'eighty', PERSIST_BATCH_SIZE: '-3', WS_AUTH_MODE: 'open' });
     const names = problems.map((p) => p.split(':')[0]).sort();

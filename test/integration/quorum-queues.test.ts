@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { testEnv } from '../helpers/config.js';
+import { ROOT } from '../helpers/process.js';
+
+/**
+ * The integration tests about the broker's part run again with AMQP_QUEUE_TYPE=quorum (test
+ * helpers' testEnv passes it on), against the same local broker: a single node serves quorum
+ * queues too, without replication. What a node loss does to them is
+ * test/integration/amqp-quorum.test.ts, on the 3-node cluster.
+ */
+const FILES = [
+  // declaration, publish with confirm, a TTL queue dead-lettering into its work queue
+  'amqp.test.ts',
+  // the retry and dead-letter envelope on the events and persist queues
+  'amqp-envelope.test.ts',
+  // priority: one queue per category, taken highest first by the consumer
+  'consumer-priority.test.ts',
+  // the consumer's retries through the per-category retry ladder, and exhaustion
+  'consumer-retry.test.ts',
+  // the do-not-disturb wake ladder
+  'delayed-wake.test.ts',
+  // jobs' persist and acks retry ladders
+  'jobs-retry.test.ts',
+  // the producer routes each category to its queue, with its priority
+  'producer-http.test.ts',
+];
+
+// Without NODE_TEST_CONTEXT: the runner sets it for the files it runs, and a child that inherits
+// it takes itself for a nested run and runs nothing.
+const { NODE_TEST_CONTEXT: _nested, ...inherited } = process.env;
+const childEnv = { ...inherited, AMQP_QUEUE_TYPE: 'quorum' };
+
+describe('the broker integration tests with every queue a quorum queue', () => {
+  it('the test config takes AMQP_QUEUE_TYPE from the environment (else the runs below would be classic)', () => {
+    const saved = process.env.AMQP_QUEUE_TYPE;
+    process.env.AMQP_QUEUE_TYPE = 'quorum';
+    try {
+      assert.equal(testEnv('quorumenv').config.rabbitmq.queueType, 'quorum');
+    } finally {
+      if (saved === undefined) delete process.env.AMQP_QUEUE_TYPE;
+      else process.env.AMQP_QUEUE_TYPE = saved;
+    }
+  });
+
+  for (const file of FILES) {
+    it(file, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', resolve(ROOT, 'test/integration', file)], {
+        cwd: ROOT,
+        env: childEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      const passed = Number(/^# pass (\d+)$/m.exec(output)?.[1] ?? 0);
+      assert.equal(code, 0, `${file} failed with AMQP_QUEUE_TYPE=quorum:\n${output.slice(-6000)}`);
+      assert.ok(passed > 0, `${file} ran no test:\n${output.slice(-2000)}`);
+      assert.match(output, /^# fail 0$/m);
+      assert.match(output, /^# skipped 0$/m, 'nothing skipped');
+    });
+  }
+});
