@@ -146,6 +146,10 @@ export interface Config {
     listenBacklogConnections: number;
     /** Open connections (sockets and HTTP) one ws-server process accepts at once. */
     maxConnections: number;
+    /** How long an instance stays in a user's wake route without a refresh (ws-server/route.ts). */
+    routeTtlMs: number;
+    /** How often an instance refreshes the routes of every user it holds (one pipelined write). */
+    routeRefreshMs: number;
   };
 }
 
@@ -271,6 +275,10 @@ const envSchema = Joi.object({
   // Room above the 20,000 idle sockets one process is sized for (docs/performance.md), for
   // scrapes and for the overlap of a reconnect storm; ~10 KB each, so about 250 MB at the cap.
   WS_MAX_CONNECTIONS: positiveInt().default(25_000),
+  // A dead instance keeps receiving (unheard) wakes for at most this long; three refresh rounds,
+  // so one failed round never lets a live registration lapse.
+  WS_ROUTE_TTL_MS: positiveInt().min(1000).default(30_000),
+  WS_ROUTE_REFRESH_MS: positiveInt().min(100).default(10_000),
 })
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
@@ -374,6 +382,12 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
         `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
     );
   }
+  if (v.WS_ROUTE_REFRESH_MS * 2 > v.WS_ROUTE_TTL_MS) {
+    problems.push(
+      `WS_ROUTE_REFRESH_MS / WS_ROUTE_TTL_MS: a refresh every ${v.WS_ROUTE_REFRESH_MS} ms leaves no margin in a ${v.WS_ROUTE_TTL_MS} ms TTL; ` +
+        'one late round would let a live instance drop out of its users\' wake routes. Keep the TTL at least twice the refresh interval',
+    );
+  }
   if (problems.length > 0 || !tokenKey.ok) throw new ConfigError(problems);
 
   const jwtSecret: string = v.JWT_SECRET ?? DEV_JWT_SECRET;
@@ -471,6 +485,8 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
       maxAckBatch: v.WS_MAX_ACK_BATCH,
       listenBacklogConnections: v.WS_LISTEN_BACKLOG_CONNECTIONS,
       maxConnections: v.WS_MAX_CONNECTIONS,
+      routeTtlMs: v.WS_ROUTE_TTL_MS,
+      routeRefreshMs: v.WS_ROUTE_REFRESH_MS,
     },
   };
 }
