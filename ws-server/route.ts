@@ -18,15 +18,22 @@ export function newInstanceId(): string {
 
 /**
  * Keeps `instanceId` in the route of each user for another `ttlMs` (route-refresh.lua), one
- * script call per user, all in one pipeline. Resolves, per user, with whether the registration
- * was still live before (false: it had lapsed) or the error of that user's call.
+ * script call per user. The calls are issued together and leave as one pipeline through the
+ * client's auto-pipelining, the queue AUTH registrations and releases also go through: an
+ * explicit pipeline would be written at once, ahead of commands queued before it, and find an
+ * AUTH's registration "lapsed" only because it overtook it. Resolves, per user, with whether the
+ * registration was still live before (false: it had lapsed) or the error of that user's call.
  */
 export async function registerRoutes(redis: Redis, instanceId: string, userIds: string[], ttlMs: number): Promise<Array<boolean | Error>> {
-  const replies = await REFRESH.runMany(
-    redis,
-    userIds.map((userId) => ({ keys: [keys.wsRoute(userId)], args: [instanceId, String(ttlMs)] })),
+  const ttl = String(ttlMs);
+  return Promise.all(
+    userIds.map((userId) =>
+      REFRESH.run(redis, [keys.wsRoute(userId)], [instanceId, ttl]).then(
+        (r) => r === 1,
+        (err: unknown) => (err instanceof Error ? err : new Error(errorMessage(err))),
+      ),
+    ),
   );
-  return replies.map((r) => (r instanceof Error ? r : r === 1));
 }
 
 export interface InstanceRouteOptions {
@@ -40,6 +47,8 @@ export interface InstanceRouteOptions {
  * the rule and the publishers' side). AUTH registers (replay-state.lua, in the call that reads
  * the replay); a refresh round every `refreshMs` extends every user held here by `ttlMs`, in
  * one pipelined write however many sockets; the user's last socket closing here removes it.
+ * All three go through the client's auto-pipeline queue, so Redis applies them in the order this
+ * process issued them: a release is never applied after a later AUTH's registration.
  *
  * A round that finds a registration lapsed (the instance was stalled past the TTL, a refresh
  * failed, Redis lost the write in a failover) reports the user: wakes published meanwhile went
@@ -82,12 +91,7 @@ export class InstanceRoute {
   async refresh(): Promise<void> {
     const users = this.connections.users();
     if (users.length === 0) return;
-    let results: Array<boolean | Error>;
-    try {
-      results = await registerRoutes(this.redis, this.instanceId, users, this.options.ttlMs);
-    } catch (err) {
-      results = users.map(() => (err instanceof Error ? err : new Error(errorMessage(err))));
-    }
+    const results = await registerRoutes(this.redis, this.instanceId, users, this.options.ttlMs);
     const lapsed: string[] = [];
     let failed = 0;
     let firstError: Error | undefined;
@@ -112,9 +116,9 @@ export class InstanceRoute {
   }
 
   /**
-   * The user's last socket here closed. Sent at once, on the connection AUTH registers on, so a
-   * later AUTH of the same user here registers after it (commands keep their order); if it fails
-   * the entry expires with its TTL, costing only wakes that reach no socket.
+   * The user's last socket here closed. Issued at once into the auto-pipeline queue AUTH
+   * registers through, so a later AUTH of the same user here is applied after it; if it fails the
+   * entry expires with its TTL, costing only wakes that reach no socket.
    */
   release(userId: string): void {
     this.redis.zrem(keys.wsRoute(userId), this.instanceId).catch((err: unknown) => {
