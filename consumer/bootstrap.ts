@@ -56,7 +56,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
       rateLimitActorPerMinute: config.pipeline.rateLimitActorPerMinute,
       rateLimitRecipientPerMinute: config.pipeline.rateLimitRecipientPerMinute,
-      wakeChannel: keys.wakeChannel(config.redis.keyPrefix),
+      wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
     },
     handOff,
     preferences: preferenceStore(infra.models, infra.redis, {
@@ -99,7 +99,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     { prefetch: config.fanout.prefetch, noAck: false },
   );
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
-  await consumeDueWakes(channel, infra.amqp.topology, infra.redis, deps.commit.wakeChannel, logger);
+  await consumeDueWakes(channel, infra.amqp.topology, infra.redis, config.redis.keyPrefix, logger);
   const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'consumer'), config.http.host, connectionLimits(config, 'consumer'));
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'consumer listening');

@@ -3,7 +3,8 @@
   eventId dedupe, action dedupe, both rate limits, the preference decision (made by the caller),
   the aggregation fold, seq, the buffer write with its TTL, the pending (inbox) entry, the unread
   count, the unpersisted mark, the dedupe marks, the timeline stages, and the wake: PUBLISH of the
-  committed version with the unread count after it, atomically with the commit.
+  committed version with the unread count after it, atomically with the commit, on the channel of
+  each ws-server instance the user's route lists as live (shared/wake-channel.ts); none, no PUBLISH.
 
   KEYS
     1 eventSeen      dedupe:event:<eventId>      (holds the id of the notification it produced)
@@ -19,6 +20,7 @@
    11 unreadCount    unread:<user>
    12 unreadVersion  unread:v:<user>
    13 eventTimeline  timeline:<eventId>
+   14 route          wsroute:<user>              (zset instanceId -> expiry; read only)
   The notification's own keys (notif:<id>, acked:<id>, unpersisted:<id>, timeline:<id>) are
   named here from ARGV.key_prefix: an aggregate's id is only known once the window is read.
 
@@ -50,12 +52,14 @@
    24 max_priority
    25 now_ms
    26 accepted_at_ms    '' when unknown
-   27 wake_channel      pub/sub channel of wakes
+   27 wake_channel_prefix  <REDIS_KEY_PREFIX>wake: (each live instance's id is appended)
 
   Returns { outcome, notificationId, json } where outcome is created | updated | stale
   (buffered; json = what the buffer holds now), duplicate (json = the buffered copy or false),
   duplicate_action, limited_actor, limited_recipient, suppressed.
 ]]
+
+--#include WAKE_ROUTE
 
 local prefix, eventId, userId = ARGV[1], ARGV[2], ARGV[3]
 local nowMs, ttl = ARGV[25], tonumber(ARGV[21])
@@ -213,7 +217,7 @@ if outcome ~= 'stale' and ARGV[4] == 'deliver' then
   if count then
     unread = ',"unread":{"count":' .. count .. ',"version":' .. (redis.call('GET', KEYS[12]) or '0') .. '}'
   end
-  redis.call('PUBLISH', ARGV[27], '{"kind":"push","userId":' .. cjson.encode(userId) .. ',"notification":' .. json .. unread .. '}')
+  routeWake(KEYS[14], ARGV[27], '{"kind":"push","userId":' .. cjson.encode(userId) .. ',"notification":' .. json .. unread .. '}')
 end
 
 return { outcome, id, json }

@@ -6,6 +6,7 @@ import { LuaScript } from '../shared/lua.js';
 import { priorityOf } from '../shared/priority.js';
 import type { Redis } from '../shared/redis.js';
 import { UNREAD_BUMP_LUA, UNREAD_COUNT_TTL_SECONDS } from '../shared/unread.js';
+import { WAKE_ROUTE_LUA } from '../shared/wake-channel.js';
 import { actionFingerprint } from './dedupe.js';
 import type { ParsedEvent } from './parse-event.js';
 import type { PreferenceDecision } from './preferences.js';
@@ -17,7 +18,7 @@ import type { PreferenceDecision } from './preferences.js';
  * Redis socket whatever its size, and every rule keeps its old meaning because the script applies
  * them in the old order, atomically.
  */
-const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA });
+const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA, WAKE_ROUTE: WAKE_ROUTE_LUA });
 
 /** Actors listed on an aggregate (most recent first); actorCount holds the full number. */
 export const MAX_LISTED_ACTORS = 20;
@@ -32,7 +33,8 @@ export interface CommitSettings {
   bufferTtlSeconds: number;
   rateLimitActorPerMinute: number;
   rateLimitRecipientPerMinute: number;
-  wakeChannel: string;
+  /** keys.wakeChannelPrefix: the wake goes to the channel of each ws-server instance holding the user. */
+  wakeChannelPrefix: string;
 }
 
 export interface CommitInput {
@@ -93,6 +95,7 @@ export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.n
       keys.unreadCount(user),
       keys.unreadVersion(user),
       keys.timeline(event.eventId),
+      keys.wsRoute(user),
     ],
     args: [
       s.keyPrefix,
@@ -121,7 +124,7 @@ export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.n
       String(EVENTS_MAX_PRIORITY),
       String(nowMs),
       input.acceptedAtMs === undefined ? '' : String(input.acceptedAtMs),
-      s.wakeChannel,
+      s.wakeChannelPrefix,
     ],
   };
 }

@@ -8,11 +8,12 @@ import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import { encodeJson, JSON_CONTENT_TYPE, type DelayedWakeMessage, type WakeMessage } from '../shared/messages.js';
 import type { Redis } from '../shared/redis.js';
+import { publishWake } from '../shared/wake-channel.js';
 
 /**
  * Wake-ups held back by do-not-disturb wait in the broker, never in this process: a message
  * hops down a ladder of TTL queues (topology.wakeDelayQueues) until its due time, then the wake
- * is published on the Redis wake channel. Each hop is confirmed before the previous copy is acked,
+ * is published to the ws-server instances holding the user (shared/wake-channel.ts). Each hop is confirmed before the previous copy is acked,
  * so a consumer that dies mid-wait loses nothing (at worst a wake is published twice, which the
  * ws-server deduplicates by id and version).
  */
@@ -33,11 +34,6 @@ export async function scheduleWake(channel: ChannelWrapper, topology: Topology, 
     persistent: true,
     contentType: JSON_CONTENT_TYPE,
   });
-}
-
-/** A due wake: ids only, so the ws-server reads the buffer's current versions (the hold may have outlived older ones). */
-export async function publishWake(redis: Redis, wakeChannel: string, wake: WakeMessage): Promise<void> {
-  await redis.publish(wakeChannel, JSON.stringify(wake));
 }
 
 function parseDelayedWake(content: Buffer): DelayedWakeMessage {
@@ -63,7 +59,7 @@ export async function consumeDueWakes(
   channel: ChannelWrapper,
   topology: Topology,
   redis: Redis,
-  wakeChannel: string,
+  keyPrefix: string,
   logger: Logger,
 ): Promise<void> {
   const policy = failurePolicies(topology).wakeDue;
@@ -76,7 +72,8 @@ export async function consumeDueWakes(
         body = parseDelayedWake(msg.content);
         const { dueAtMs, ...wake } = body;
         if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
-        else await publishWake(redis, wakeChannel, wake);
+        // Ids only, so the ws-server reads the buffer's current versions (the hold may have outlived older ones).
+        else await publishWake(redis, keyPrefix, wake);
         result = 'forwarded';
       } catch (err) {
         result = asError(err);

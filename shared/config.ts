@@ -610,6 +610,20 @@ const DECLARATIONS = {
       doc: 'Open connections (sockets and HTTP) one ws-server process accepts at once; past it a new connection is closed before its handshake, the sockets held keep working (about 10 KB each: 250 MB at the cap).',
       production: 'Within the memory of one instance; scale out rather than up past it.',
     }),
+    /** How long an instance stays in a user's wake route without a refresh (ws-server/route.ts). */
+    routeTtlMs: envVar('WS_ROUTE_TTL_MS', integer(1000), {
+      default: 30_000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'How long a ws-server instance stays in a user\'s wake route without a refresh: a crashed instance receives (unheard) wakes for at most this long. At least twice WS_ROUTE_REFRESH_MS.',
+    }),
+    /** How often an instance refreshes the routes of every user it holds (one pipelined write). */
+    routeRefreshMs: envVar('WS_ROUTE_REFRESH_MS', integer(100), {
+      default: 10_000,
+      services: ['ws-server'],
+      level: 'tuning',
+      doc: 'How often a ws-server refreshes the wake routes of every user it holds (one pipelined write per round); a route that lapsed meanwhile is noticed and its users resynced from the buffer.',
+    }),
   },
 };
 
@@ -656,6 +670,12 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
   const problems: string[] = [];
   const production = d.nodeEnv === 'production';
   const which = service ?? d.service ?? 'producer';
+  if (d.ws.routeRefreshMs * 2 > d.ws.routeTtlMs) {
+    problems.push(
+      `WS_ROUTE_REFRESH_MS / WS_ROUTE_TTL_MS: a refresh every ${d.ws.routeRefreshMs} ms leaves no margin in a ${d.ws.routeTtlMs} ms TTL; ` +
+        "one late round would let a live instance drop out of its users' wake routes. Keep the TTL at least twice the refresh interval",
+    );
+  }
   if (d.mongo.queryTimeoutMs >= d.shutdownTimeoutMs) {
     // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
     // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)

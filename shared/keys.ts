@@ -62,10 +62,25 @@ export const keys = {
   /** Every recipient of fan-out page `page` went through the per-recipient path: a copy is skipped. */
   fanoutPageDone: (eventId: string, page: number) => `fanout:done:${eventId}:${page}`,
   /**
-   * The Redis pub/sub channel of wakes (shared/messages.ts WakeExchangeMessage). Channels are not
-   * keys, so ioredis does not prefix them: callers pass REDIS_KEY_PREFIX and get the full name.
+   * Which ws-server instances hold a socket of the user: sorted set instanceId → expiry (epoch ms
+   * on the Redis server's clock). Written by the instance (AUTH, a refresh round, the last close),
+   * read by every wake publisher in the same call that publishes (shared/wake-channel.ts).
    */
-  wakeChannel: (keyPrefix: string) => `${keyPrefix}wake`,
+  wsRoute: (userId: string) => `wsroute:${userId}`,
+  /**
+   * The Redis pub/sub channel of one ws-server instance's wakes (shared/messages.ts
+   * WakeExchangeMessage). Channels are not keys, so ioredis does not prefix them: callers pass
+   * REDIS_KEY_PREFIX and get the full name.
+   */
+  wakeChannel: (keyPrefix: string, instanceId: string) => `${keyPrefix}wake:${instanceId}`,
+  /** What wakeChannel puts before the instance id (the Lua publishers append it). */
+  wakeChannelPrefix: (keyPrefix: string) => `${keyPrefix}wake:`,
+  /**
+   * The one channel every instance heard before wakes were routed. Nothing publishes on it any
+   * more; ws-servers still listen so publishers of the previous release reach them during a
+   * rolling deploy (ws-server/wake.ts).
+   */
+  legacyWakeChannel: (keyPrefix: string) => `${keyPrefix}wake`,
   /** Hash of stage → epoch ms for one notification or event: the timeline API reads it. */
   timeline: (id: string) => `timeline:${id}`,
 } as const;

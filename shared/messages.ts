@@ -37,7 +37,7 @@ export interface AckMessage {
 }
 
 /**
- * consumer → every ws-server: the user has new or updated notifications in the buffer. `kind`
+ * consumer → the ws-servers holding the user: new or updated notifications in the buffer. `kind`
  * is optional so wakes published before it existed still parse as notification wakes.
  */
 export interface WakeMessage {
@@ -46,15 +46,16 @@ export interface WakeMessage {
   notificationIds: string[];
 }
 
-/** producer → every ws-server (same fanout exchange as wakes): a read changed the user's unread count. */
+/** producer → the ws-servers holding the user (routed like every wake): a read changed the user's unread count. */
 export interface UnreadChangedMessage {
   kind: 'unread';
   userId: string;
 }
 
 /**
- * consumer → every ws-server, from inside the buffer commit script: the committed version itself
- * and the user's unread count after it, so the ws-server pushes without reading Redis. Absent
+ * consumer → the ws-servers holding the user, from inside the buffer commit script: the
+ * committed version itself and the user's unread count after it, so the ws-server pushes
+ * without reading Redis. Absent
  * `unread` means the counter is missing (a rebuild is due; the ws-server reads it its own way).
  */
 export interface PushWakeMessage {
@@ -65,9 +66,10 @@ export interface PushWakeMessage {
 }
 
 /**
- * Everything published on the Redis wake channel (keys.wakeChannel): pub/sub, at most once. A
- * lost wake costs latency only: the buffer is the truth, and AUTH replay, redelivery and the
- * ws-server's resync after its subscriber reconnects bring everything pending.
+ * Everything published on a ws-server instance's wake channel (keys.wakeChannel, routed by
+ * shared/wake-channel.ts): pub/sub, at most once. A lost wake costs latency only: the buffer is
+ * the truth, and AUTH replay, redelivery and the ws-server's resync after its subscriber
+ * reconnects or its route lapses bring everything pending.
  */
 export type WakeExchangeMessage = WakeMessage | UnreadChangedMessage | PushWakeMessage;
 

@@ -27,12 +27,15 @@ import { CLOSE } from './protocol.js';
 import { wakeHandler } from './push.js';
 import { ConnectionRegistry } from './registry.js';
 import { resyncSessions } from './resync.js';
+import { InstanceRoute, newInstanceId } from './route.js';
 import type { Session } from './session.js';
 import { announceUnreadState, unreadReader } from './unread.js';
 import { subscribeToWakes } from './wake.js';
 
 export interface WsServerService extends ServiceHandle {
   port: number;
+  /** This process's id in the users' wake routes; its wakes come on keys.wakeChannel(prefix, instanceId). */
+  instanceId: string;
   /** CLIENT SETNAME of this instance's wake subscriber connection (tests cut it). */
   wakeConnectionName: string;
   /** The instance's main Redis client (tests count the commands it sends). */
@@ -53,7 +56,11 @@ const SHUTDOWN_MARGIN_MS = 250;
 /** At most one warning this often while accept() keeps failing. */
 const ACCEPT_WARN_INTERVAL_MS = 10_000;
 
-export async function bootstrap(config: Config, logger: Logger): Promise<WsServerService> {
+export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsServerService> {
+  // Random per process, on every log line: wakes are routed to it (route.ts), so "which instance"
+  // is the first question about a wake that did or did not arrive.
+  const instanceId = newInstanceId();
+  const logger = baseLogger.child({ instanceId });
   const tokens = await createTokenVerifier(config.auth);
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('ws-server');
@@ -76,6 +83,21 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     void work.finally(() => inFlight.delete(work)).catch(() => undefined);
     return work;
   };
+
+  const resyncUsers = (users: string[] | undefined, why: string) => {
+    track(resyncSessions(resyncDeps, users)).then(
+      (count) => logger.info({ users: count }, `local sockets resynced after ${why}`),
+      (err: unknown) => logger.warn({ err: errorMessage(err) }, `resync after ${why} failed`),
+    );
+  };
+  const route = new InstanceRoute(
+    infra.redis,
+    connections,
+    { instanceId, ttlMs: config.ws.routeTtlMs, refreshMs: config.ws.routeRefreshMs },
+    (users) => resyncUsers(users, 'a lapsed wake route'),
+    metrics,
+    logger,
+  );
 
   const frames = new FrameWindow(MAX_FRAMES_IN_FLIGHT, () => metrics.readsPaused.inc());
 
@@ -114,6 +136,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
       logger,
     },
     registry: connections,
+    route,
     delivery,
     metrics,
     logger,
@@ -129,21 +152,24 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
   };
 
   const pushDeps = { redis: infra.redis, registry: connections, delivery, readUnread };
-  const resyncDeps = { ...pushDeps, keyPrefix: config.redis.keyPrefix, preferences, replayLimit: config.ws.replayLimit, logger };
+  const resyncDeps = {
+    ...pushDeps,
+    keyPrefix: config.redis.keyPrefix,
+    preferences,
+    replayLimit: config.ws.replayLimit,
+    route: route.registration,
+    logger,
+  };
+  // Subscribed before the first AUTH can register this instance anywhere, so every wake the
+  // routes bring is heard.
   const wakes = await subscribeToWakes(
     infra.redis,
     config.redis.keyPrefix,
-    {
-      onWake: wakeHandler(pushDeps, track, logger),
-      onResync: () => {
-        track(resyncSessions(resyncDeps)).then(
-          (users) => logger.info({ users }, 'local sockets resynced after a wake gap'),
-          (err: unknown) => logger.warn({ err: errorMessage(err) }, 'resync after a wake gap failed'),
-        );
-      },
-    },
+    instanceId,
+    { onWake: wakeHandler(pushDeps, track, metrics, logger), onResync: () => resyncUsers(undefined, 'a wake gap') },
     logger,
   );
+  route.start();
   const app = createOpsApp(infra.checks, registry);
   mountClientScript(app);
   mountDemoPage(app, config);
@@ -188,7 +214,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
     s.ws.terminate();
   });
 
-  logger.info({ port: http.port, authMode: config.auth.mode }, 'ws-server listening');
+  logger.info({ port: http.port, authMode: config.auth.mode, instanceId }, 'ws-server listening');
   if (config.auth.mode === 'dev') logger.warn('WS_AUTH_MODE=dev: sockets may authenticate with a bare userId');
 
   /**
@@ -237,6 +263,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
 
   return {
     port: http.port,
+    instanceId,
     wakeConnectionName: wakes.connectionName,
     redis: infra.redis,
     close: once(async () => {
@@ -245,6 +272,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<WsServe
       const left = () => Math.max(0, deadlineMs - Date.now());
       const inFlightAtStart = inFlight.size;
       accepting = false;
+      // No refresh from here; each user's last socket closing below leaves the route (route.ts).
+      route.stop();
       loads.close();
       unread.stop();
       stopHeartbeat();

@@ -16,6 +16,7 @@ import type { WsMetrics } from './metrics.js';
 import { CLOSE, ERROR_CODES, ProtocolError, errorFrame, parseClientFrame, type ClientFrame } from './protocol.js';
 import type { ConnectionRegistry } from './registry.js';
 import { planReplay } from './replay.js';
+import type { InstanceRoute } from './route.js';
 import { startCatchUp, type CatchUpDeps } from './catch-up.js';
 import { Session } from './session.js';
 import type { UnreadReader } from './unread.js';
@@ -25,6 +26,8 @@ export interface ConnectionDeps {
   /** Built once at bootstrap from config.auth.token. */
   tokens: TokenVerifier;
   registry: ConnectionRegistry;
+  /** This instance in the users' wake routes: AUTH registers, the last close here releases. */
+  route: InstanceRoute;
   delivery: Delivery;
   metrics: WsMetrics;
   ack: AckDeps;
@@ -70,7 +73,7 @@ export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, 
     sessions.delete(session);
     metrics.connectedSockets.dec();
     if (session.userId) {
-      deps.registry.remove(session.userId, session);
+      if (deps.registry.remove(session.userId, session)) deps.route.release(session.userId);
       metrics.authenticatedUsers.set(deps.registry.userCount);
     }
   }
@@ -196,11 +199,20 @@ async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUT
   deps.metrics.authenticatedUsers.set(deps.registry.userCount);
   if (validUntilMs !== undefined) session.expireAt(validUntilMs);
   try {
-    // Redis only, one call (docs/protocol.md): the pending buffer and the replay-clean mark, the
-    // unread count, the preferences for do-not-disturb. A count or preferences Redis lacks come
-    // from MongoDB in the background; AUTH waits for them at most MONGO_FALLBACK_WAIT_MS.
+    // Redis only, one call (docs/protocol.md): this instance joins the user's wake route, then the
+    // pending buffer and the replay-clean mark, the unread count, the preferences for
+    // do-not-disturb are read. The socket is in `registry` already, so a wake the route brings
+    // from here on finds it (and is deferred until the replay is sent). A count or preferences
+    // Redis lacks come from MongoDB in the background; AUTH waits for them at most
+    // MONGO_FALLBACK_WAIT_MS.
     const { replay, unread, heldBack } = await planReplay(
-      { redis: deps.ack.redis, keyPrefix: deps.config.redis.keyPrefix, preferences: deps.preferences, readUnread: deps.readUnread },
+      {
+        redis: deps.ack.redis,
+        keyPrefix: deps.config.redis.keyPrefix,
+        preferences: deps.preferences,
+        readUnread: deps.readUnread,
+        route: deps.route.registration,
+      },
       userId,
       deps.config.ws.replayLimit,
       frame.lastSeq,

@@ -64,6 +64,22 @@ export function createWsMetrics(registry: Registry) {
       help: 'Largest per-socket send buffer seen after a send (bounded by WS_MAX_BUFFERED_BYTES)',
       registers: [registry],
     }),
+    wakesReceived: new Counter({
+      name: 'ws_wakes_received_total',
+      help: 'Wakes this instance heard, by outcome (handled: the user has a socket here; dropped: no longer, the route was stale)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    routeLapsed: new Counter({
+      name: 'ws_route_lapsed_total',
+      help: "Users whose wake route registration a refresh round found lapsed; their sockets were resynced from the buffer",
+      registers: [registry],
+    }),
+    routeRefreshFailures: new Counter({
+      name: 'ws_route_refresh_failures_total',
+      help: 'Wake route refreshes (one per user and round) that failed; retried next round',
+      registers: [registry],
+    }),
     /** The value behind sendBufferPeak, kept here so a send does not read the registry. */
     sendBufferPeakValue: 0,
   };

@@ -7,6 +7,7 @@ import { firstIds } from '../shared/log-ids.js';
 import type { PushWakeMessage, WakeExchangeMessage, WakeMessage } from '../shared/messages.js';
 import type { Notification } from '../shared/notification.js';
 import type { Delivery } from './delivery.js';
+import type { WsMetrics } from './metrics.js';
 import type { ConnectionRegistry } from './registry.js';
 import type { Session } from './session.js';
 import { announceUnread, type UnreadReader } from './unread.js';
@@ -19,11 +20,19 @@ export interface PushDeps {
 }
 
 /**
- * Handles each wake of the channel (wake.ts). Pub/sub has no retry: a wake whose Redis read
- * fails is logged and dropped, and its notifications come with redelivery or the next replay.
+ * Handles each wake of the instance's channel (wake.ts). Pub/sub has no retry: a wake whose Redis
+ * read fails is logged and dropped, and its notifications come with redelivery or the next replay.
+ * Every wake is counted: one for a user with no socket here any more (the route still listed this
+ * instance: a close racing the publish, or an entry left to expire) is `dropped`.
  */
-export function wakeHandler(deps: PushDeps, track: <T>(work: Promise<T>) => Promise<T>, logger: Logger): (message: WakeExchangeMessage) => void {
+export function wakeHandler(
+  deps: PushDeps,
+  track: <T>(work: Promise<T>) => Promise<T>,
+  metrics: Pick<WsMetrics, 'wakesReceived'>,
+  logger: Logger,
+): (message: WakeExchangeMessage) => void {
   return (message) => {
+    metrics.wakesReceived.inc({ outcome: liveSessions(deps.registry, message.userId).length > 0 ? 'handled' : 'dropped' });
     const work = onWakeMessage(deps, message);
     if (!work) return;
     track(work).catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import type { Session } from './session.js';
 
-/** Which authenticated sockets of which user live on this instance (wake-ups route by it). */
+/** Which authenticated sockets of which user live on this instance (wakes are pushed by it; route.ts registers its users in Redis). */
 export class ConnectionRegistry {
   private readonly byUser = new Map<string, Set<Session>>();
 
@@ -15,11 +15,14 @@ export class ConnectionRegistry {
     return true;
   }
 
-  remove(userId: string, session: Session): void {
+  /** True when that was the user's last socket here (route.ts then leaves the user's route). */
+  remove(userId: string, session: Session): boolean {
     const sessions = this.byUser.get(userId);
-    if (!sessions) return;
+    if (!sessions) return false;
     sessions.delete(session);
-    if (sessions.size === 0) this.byUser.delete(userId);
+    if (sessions.size > 0) return false;
+    this.byUser.delete(userId);
+    return true;
   }
 
   sessionsOf(userId: string): Session[] {

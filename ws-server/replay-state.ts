@@ -4,10 +4,17 @@ import { LuaScript } from '../shared/lua.js';
 import { decodeNotification, type Notification } from '../shared/notification.js';
 import type { Preferences } from '../shared/preferences.js';
 import type { UnreadState } from '../shared/unread.js';
+import { WAKE_ROUTE_LUA } from '../shared/wake-channel.js';
 
-const REPLAY_STATE = LuaScript.fromFile(new URL('./replay-state.lua', import.meta.url));
+const REPLAY_STATE = LuaScript.fromFile(new URL('./replay-state.lua', import.meta.url), { WAKE_ROUTE: WAKE_ROUTE_LUA });
 
-/** What AUTH reads from Redis, in one round trip (replay-state.lua). */
+/** Who reads: this instance registers in the user's route in the same call (route.ts). */
+export interface RouteRegistration {
+  instanceId: string;
+  ttlMs: number;
+}
+
+/** What AUTH reads from Redis, in one round trip (replay-state.lua), registering the instance first. */
 export interface ReplayState {
   /** In replay order: at most `limit`, or every pending one when `limit` is 0. */
   notifications: Notification[];
@@ -20,11 +27,17 @@ export interface ReplayState {
   unread: UnreadState | undefined;
 }
 
-export async function readReplayState(redis: Redis, keyPrefix: string, userId: string, limit: number): Promise<ReplayState> {
+export async function readReplayState(
+  redis: Redis,
+  keyPrefix: string,
+  userId: string,
+  limit: number,
+  route: RouteRegistration,
+): Promise<ReplayState> {
   const reply = (await REPLAY_STATE.run(
     redis,
-    [keys.inbox(userId), keys.replayClean(userId), keys.preferences(userId), keys.unreadCount(userId), keys.unreadVersion(userId)],
-    [keyPrefix, String(limit)],
+    [keys.inbox(userId), keys.replayClean(userId), keys.preferences(userId), keys.unreadCount(userId), keys.unreadVersion(userId), keys.wsRoute(userId)],
+    [keyPrefix, String(limit), route.instanceId, String(route.ttlMs)],
   )) as [number, number, string | null, string | null, string | null, ...string[]];
   const [total, clean, prefs, count, version, ...jsons] = reply;
   return {

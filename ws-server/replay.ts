@@ -6,7 +6,7 @@ import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
 import { doNotDisturbHoldsUntil, type Preferences, type PreferenceStore } from '../shared/preferences.js';
 import type { UnreadState } from '../shared/unread.js';
-import { readReplayState } from './replay-state.js';
+import { readReplayState, type RouteRegistration } from './replay-state.js';
 import type { UnreadReader } from './unread.js';
 
 export interface Replay {
@@ -39,6 +39,8 @@ export interface ReplayDeps {
   keyPrefix: string;
   preferences: PreferenceStore;
   readUnread: UnreadReader;
+  /** This instance, registered in the user's route by the same call that reads (route.ts). */
+  route: RouteRegistration;
 }
 
 /**
@@ -52,7 +54,7 @@ export interface ReplayDeps {
 export async function planReplay(deps: ReplayDeps, userId: string, limit: number, lastSeq?: number): Promise<AuthRead> {
   // Resuming: only what came after lastSeq counts, wherever it ranks in priority order, so
   // every pending one is read.
-  const state = await readReplayState(deps.redis, deps.keyPrefix, userId, lastSeq === undefined ? limit : 0);
+  const state = await readReplayState(deps.redis, deps.keyPrefix, userId, lastSeq === undefined ? limit : 0, deps.route);
   const [prefs, unread] = await Promise.all([
     state.preferences ?? deps.preferences.read(userId),
     state.unread ?? deps.readUnread(userId),

@@ -5,6 +5,7 @@ import type { PreferenceStore } from '../shared/preferences.js';
 import type { Delivery } from './delivery.js';
 import type { ConnectionRegistry } from './registry.js';
 import { planReplay } from './replay.js';
+import type { RouteRegistration } from './replay-state.js';
 import { announceUnreadState, type UnreadReader } from './unread.js';
 
 export interface ResyncDeps {
@@ -15,6 +16,8 @@ export interface ResyncDeps {
   readUnread: UnreadReader;
   preferences: PreferenceStore;
   replayLimit: number;
+  /** Re-registered by the replay read, like AUTH. */
+  route: RouteRegistration;
   logger: Logger;
 }
 
@@ -23,13 +26,14 @@ const RESYNC_CONCURRENCY = 16;
 
 /**
  * After the wake subscriber lost its connection (wake.ts), wakes published during the gap are
- * gone. Every user with a socket here gets what an AUTH replay would send (the Redis half,
- * do-not-disturb applied) and the current unread count; Delivery.push skips what a socket
- * already holds in flight at that version, so only what the gap swallowed is sent. MongoDB is
- * not asked: a wake is only ever about notifications the buffer holds.
+ * gone (all `users` here); so are those published while a user's route registration had lapsed
+ * (route.ts; those `users` only). Each such user with a socket here gets what an AUTH replay
+ * would send (the Redis half, do-not-disturb applied) and the current unread count;
+ * Delivery.push skips what a socket already holds in flight at that version, so only what the
+ * gap swallowed is sent. MongoDB is not asked: a wake is only ever about notifications the
+ * buffer holds.
  */
-export async function resyncSessions(deps: ResyncDeps): Promise<number> {
-  const users = deps.registry.users();
+export async function resyncSessions(deps: ResyncDeps, users = deps.registry.users()): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < users.length) {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { errorMessage, PermanentError } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
@@ -8,10 +7,11 @@ import type { Notification } from '../shared/notification.js';
 import { WakeQueue } from './wake-queue.js';
 
 /**
- * Routing of wake-ups: the consumer (and the producer, for unread changes) PUBLISH on one Redis
- * channel and every ws-server instance subscribes to it on a connection of its own, so each
- * instance hears every wake and keeps only the users it holds sockets for. A push wake carries
- * the notification and the unread count, so pushing it costs this instance no Redis read.
+ * Routing of wake-ups: the consumer (and the producer, for unread changes) PUBLISH each wake on
+ * the channel of every ws-server instance the user's route lists (shared/wake-channel.ts), and
+ * each instance subscribes to its own channel on a connection of its own: an instance hears the
+ * wakes of the users it holds, not everyone's. A push wake carries the notification and the
+ * unread count, so pushing it costs this instance no Redis read.
  *
  * Pub/sub is at most once: what is published while the subscriber is disconnected is lost. So
  * when the subscription is back (ioredis re-subscribes by itself), `onResync` replays every
@@ -26,14 +26,23 @@ export interface WakeHandlers {
 }
 
 export interface WakeSubscription {
-  /** CLIENT SETNAME of the subscriber connection, unique per instance (tests kill it by name). */
+  /** CLIENT SETNAME of the subscriber connection, `ws-wake-<instanceId>` (tests kill it by name). */
   connectionName: string;
   close(): Promise<void>;
 }
 
-export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers: WakeHandlers, logger: Logger): Promise<WakeSubscription> {
-  const channel = keys.wakeChannel(keyPrefix);
-  const connectionName = `ws-wake-${randomUUID().slice(0, 8)}`;
+export async function subscribeToWakes(
+  redis: Redis,
+  keyPrefix: string,
+  instanceId: string,
+  handlers: WakeHandlers,
+  logger: Logger,
+): Promise<WakeSubscription> {
+  // The legacy channel: publishers of the release before routing broadcast there, and only
+  // there. Listening to it too lets ws-servers be deployed first with no wake lost while those
+  // publishers still run; nothing of this release publishes on it, so it costs nothing.
+  const channels = [keys.wakeChannel(keyPrefix, instanceId), keys.legacyWakeChannel(keyPrefix)];
+  const connectionName = `ws-wake-${instanceId}`;
   const log = logger.child({ component: 'redis', connection: connectionName });
   // A subscribed connection can run nothing else, hence a dedicated one; it reconnects forever
   // with the main client's retry strategy, and its subscribe is never pipelined with anything.
@@ -49,7 +58,7 @@ export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers
     dropped = false;
     // ioredis re-subscribes right after 'ready'; the reply to this SUBSCRIBE comes after that one,
     // so once it is here every wake from now on is heard, and the replay reads after it.
-    sub.subscribe(channel).then(
+    sub.subscribe(...channels).then(
       () => {
         log.info('wake subscriber back; resyncing local sockets from the buffer');
         handlers.onResync();
@@ -74,7 +83,7 @@ export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers
   sub.on('message', (_channel: string, raw: string) => queue.push(raw));
   try {
     await sub.connect();
-    await sub.subscribe(channel);
+    await sub.subscribe(...channels);
   } catch (err) {
     closing = true;
     sub.disconnect();

@@ -4,11 +4,11 @@ import type { Logger } from '../../shared/logger.js';
 import type { UnreadChangedMessage } from '../../shared/messages.js';
 import { publishWake } from '../../shared/wake-channel.js';
 
-/** Tells every ws-server that a user's unread count changed, so their sockets get an UNREAD frame. */
+/** Tells the ws-servers holding the user that its unread count changed, so their sockets get an UNREAD frame. */
 export type UnreadSignal = (userId: string) => Promise<void>;
 
 /**
- * Published on the Redis wake channel, like a wake (one PUBLISH on the producer's own client).
+ * Routed like a wake (shared/wake-channel.ts: one script call on the producer's own client).
  * The read is already stored when this runs, so a failure is only logged: the frame is a
  * courtesy, and the next push, AUTH_OK or unread-count call carries the count anyway.
  */

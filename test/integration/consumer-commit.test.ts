@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Redis as RedisClient } from 'ioredis';
 import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
 import { formatAggregateMessage } from '../helpers/format.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
@@ -10,6 +11,7 @@ import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { WakeListener } from '../helpers/wake-listener.js';
 
 const { config } = testEnv('consumercommit');
 
@@ -19,8 +21,8 @@ const { config } = testEnv('consumercommit');
  */
 describe('the consumer commit script', () => {
   let redis: Redis;
-  let subscriber: Redis;
-  const wakes: PushWakeMessage[] = [];
+  let instance: WakeListener;
+  const wakes = () => instance.wakes<PushWakeMessage>();
   const settings = (overrides: Partial<CommitSettings> = {}): CommitSettings => ({
     keyPrefix: config.redis.keyPrefix,
     eventWindowSeconds: 3600,
@@ -29,7 +31,7 @@ describe('the consumer commit script', () => {
     bufferTtlSeconds: 3600,
     rateLimitActorPerMinute: 1000,
     rateLimitRecipientPerMinute: 1000,
-    wakeChannel: keys.wakeChannel(config.redis.keyPrefix),
+    wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
     ...overrides,
   });
   const like = (n: number, targetId: string, postId = `p${n}`): CommitInput => ({
@@ -40,12 +42,11 @@ describe('the consumer commit script', () => {
 
   before(async () => {
     redis = await connectRedis(config, testLogger, 'test');
-    subscriber = await connectRedis(config, testLogger, 'test-sub');
-    await subscriber.subscribe(keys.wakeChannel(config.redis.keyPrefix));
-    subscriber.on('message', (_channel: string, raw: string) => wakes.push(JSON.parse(raw) as PushWakeMessage));
+    // A ws-server instance holding batch-user's socket, as far as the wake route can tell.
+    instance = await WakeListener.start(config, ['batch-user']);
   });
   after(async () => {
-    await closeRedis(subscriber);
+    await instance.close();
     await closeRedis(redis);
     await cleanupTestResources(config);
   });
@@ -76,8 +77,8 @@ describe('the consumer commit script', () => {
     assert.equal(await redis.get(keys.eventSeen('e-batch-user-0-p0')), first.id);
     assert.ok(await redis.hget(keys.timeline(first.id), 'buffered'));
     assert.equal(await redis.exists(keys.unpersisted(first.id)), 1);
-    await waitFor(() => wakes.filter((w) => w.userId === 'batch-user').length === 50);
-    const wake = wakes.find((w) => w.notification.id === first.id)!;
+    await waitFor(() => wakes().filter((w) => w.userId === 'batch-user').length === 50);
+    const wake = wakes().find((w) => w.notification.id === first.id)!;
     assert.equal(wake.kind, 'push');
     assert.deepEqual(wake.notification, first, 'the wake carries the committed body');
   });
@@ -142,6 +143,32 @@ describe('the consumer commit script', () => {
     assert.deepEqual([n.version, n.actorCount, n.actors], [3, 3, ['a3', 'a2', 'a1']]);
     assert.deepEqual(n.eventIds, [3, 2, 1].map((k) => `e-lazy-user-${k}-lazy-post`));
     assert.equal(n.message, formatAggregateMessage('LIKE', ['Actor 3', 'Actor 2'], 3));
+  });
+
+  it("wakes only the live instances in the user's route, inside the call, and publishes nothing for a user no instance holds", async () => {
+    // Every wake of this tenant, on any instance's channel, in publish order.
+    const all = new RedisClient(config.redis.url);
+    const published: Array<{ channel: string; userId: string }> = [];
+    all.on('pmessage', (_p: string, channel: string, raw: string) => published.push({ channel, userId: (JSON.parse(raw) as PushWakeMessage).userId }));
+    await all.psubscribe(`${keys.wakeChannelPrefix(config.redis.keyPrefix)}*`);
+    const live = await WakeListener.start(config, ['routed']);
+    const dead = await WakeListener.start(config, ['routed'], 200); // died without leaving: its entry expires
+    const other = await WakeListener.start(config, ['someone-else']);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await commitEvents(redis, settings(), [like(20, 'nobody-holds-me')]);
+      await commitEvents(redis, settings(), [like(21, 'routed')]);
+      await waitFor(() => live.heard.length === 1);
+      assert.deepEqual(
+        published,
+        [{ channel: keys.wakeChannel(config.redis.keyPrefix, live.instanceId), userId: 'routed' }],
+        'one PUBLISH, to the live instance only; none for the user no instance holds',
+      );
+      assert.deepEqual([dead.heard.length, other.heard.length], [0, 0]);
+    } finally {
+      all.disconnect();
+      await Promise.all([live.close(), dead.close(), other.close()]);
+    }
   });
 
   it('applies action dedupe, both rate limits and a suppression inside the call', async () => {

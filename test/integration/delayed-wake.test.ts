@@ -1,36 +1,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis as RedisClient } from 'ioredis';
 import { consumeDueWakes } from '../../consumer/delayed-wake.js';
 import { connectAmqp } from '../../shared/amqp/connection.js';
 import { DEAD_REASON_HEADER, SOURCE_HEADER } from '../../shared/amqp/failure-headers.js';
-import { keys } from '../../shared/keys.js';
 import { encodeJson, type DelayedWakeMessage } from '../../shared/messages.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
+import { WakeListener } from '../helpers/wake-listener.js';
 
 /** The due end of the do-not-disturb ladder, settled through the shared consume envelope. */
 const { config } = testEnv('delayedwake');
-const wakeChannel = keys.wakeChannel(config.redis.keyPrefix);
-
-/** A due-wake consumer as the consumer service runs it, plus a subscriber to its wake channel. */
+/** A due-wake consumer as the consumer service runs it, plus a ws-server instance holding dnd-user. */
 async function start() {
   const amqp = await connectAmqp(config, testLogger);
   const channel = await amqp.createChannel('test-due-wakes');
   const redis = await connectRedis(config, testLogger, 'test');
-  const subscriber = new RedisClient(config.redis.url);
-  const published: string[] = [];
-  await subscriber.subscribe(wakeChannel);
-  subscriber.on('message', (_channel: string, message: string) => published.push(message));
-  await consumeDueWakes(channel, amqp.topology, redis, wakeChannel, testLogger);
+  const instance = await WakeListener.start(config, ['dnd-user']);
+  const published = instance.heard;
+  await consumeDueWakes(channel, amqp.topology, redis, config.redis.keyPrefix, testLogger);
   const stop = async () => {
     await channel.close();
     await amqp.close();
     await closeRedis(redis);
-    subscriber.disconnect();
+    await instance.close();
   };
   return { amqp, channel, published, stop };
 }
@@ -45,7 +40,7 @@ describe('due wakes', () => {
     await cleanupTestResources(config);
   });
 
-  it('publishes a due wake on the Redis wake channel and dead-letters a body that is not a wake', async () => {
+  it("publishes a due wake to the instance in the user's wake route and dead-letters a body that is not a wake", async () => {
     const { amqp, channel, published } = t;
     await channel.sendToQueue(amqp.topology.wakeDueQueue, Buffer.from('not json'), { persistent: true });
     const due: DelayedWakeMessage = { userId: 'dnd-user', notificationIds: ['n1'], dueAtMs: Date.now() - 1 };
@@ -57,7 +52,7 @@ describe('due wakes', () => {
     assert.equal(dead.content.toString(), 'not json');
     assert.equal(dead.properties.headers?.[DEAD_REASON_HEADER], 'delayed wake: invalid_json');
     assert.equal(dead.properties.headers?.[SOURCE_HEADER], amqp.topology.wakeDueQueue);
-    await eventually(() => published.length === 1, { what: 'the due wake on the wake channel' });
+    await eventually(() => published.length === 1, { what: "the due wake on the instance's channel" });
     assert.deepEqual(JSON.parse(published[0]!), { userId: 'dnd-user', notificationIds: ['n1'] });
     await eventually(async () => (await channel.checkQueue(amqp.topology.wakeDueQueue)).messageCount === 0, { what: 'both acked' });
   });

@@ -4,37 +4,36 @@ import { v7 as uuidv7 } from 'uuid';
 import { bootstrap, type ProducerService } from '../../producer/bootstrap.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { bufferNotification } from '../helpers/buffer.js';
-import { keys } from '../../shared/keys.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
+import { WakeListener } from '../helpers/wake-listener.js';
 
 const { config } = testEnv('produnreadwake');
 
-/** A read through the HTTP API announces the changed count to every ws-server on the Redis wake channel. */
+/** A read through the HTTP API announces the changed count to the ws-servers holding the user (their wake channels). */
 describe('producer: the unread wake', () => {
   let producer: ProducerService;
   let redis: Redis;
-  let subscriber: Redis;
-  const heard: string[] = [];
+  let instance: WakeListener;
+  const heard = () => instance.heard;
 
   before(async () => {
     producer = await bootstrap(config, testLogger);
     redis = await connectRedis(config, testLogger, 'test');
-    subscriber = redis.duplicate();
-    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
-    await subscriber.subscribe(keys.wakeChannel(config.redis.keyPrefix));
+    // A ws-server instance holding the reader's socket, as far as the wake route can tell.
+    instance = await WakeListener.start(config, ['reader']);
   });
   after(async () => {
     await producer.close();
-    subscriber.disconnect();
+    await instance.close();
     await closeRedis(redis);
     await cleanupTestResources(config);
   });
 
-  it('publishes {kind:"unread", userId} on the wake channel when a read lowers the count', async () => {
+  it('publishes {kind:"unread", userId} to the instance holding the user when a read lowers the count', async () => {
     const userId = 'reader';
     const id = uuidv7();
     await bufferNotification(redis, {
@@ -46,8 +45,8 @@ describe('producer: the unread wake', () => {
       headers: { authorization: `Bearer ${await signUserToken(userId, config.auth.jwtSecret)}` },
     });
     assert.equal(res.status, 200);
-    const wake = await eventually(() => heard[0], { what: 'the unread wake' });
+    const wake = await eventually(() => heard()[0], { what: 'the unread wake' });
     assert.deepEqual(JSON.parse(wake), { kind: 'unread', userId });
-    assert.equal(heard.length, 1);
+    assert.equal(heard().length, 1);
   });
 });

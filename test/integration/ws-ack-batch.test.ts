@@ -11,7 +11,8 @@ import { wsServerSuite } from '../helpers/ws-suite.js';
 import { recordCommands } from '../helpers/redis-commands.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
-const { config } = testEnv('wsackbatch', { WS_MAX_FRAMES_PER_SECOND: '200' });
+// No wake route refresh round during the tests: they count the Redis commands an ACK sends.
+const { config } = testEnv('wsackbatch', { WS_MAX_FRAMES_PER_SECOND: '200', WS_ROUTE_REFRESH_MS: '600000', WS_ROUTE_TTL_MS: '1200000' });
 
 /** What one ACK frame costs the ws-server: Redis requests and broker messages, whatever its size. */
 describe('ws-server: an ACK frame in one round trip', () => {

@@ -12,7 +12,7 @@ import { WsTestClient } from '../helpers/ws-client.js';
 
 const { config } = testEnv('wscluster');
 
-describe('ws-server: two instances behind one wake channel', () => {
+describe('ws-server: two instances, each on its own wake channel', () => {
   let a: WsServerService;
   let b: WsServerService;
   let consumer: SimulatedConsumer;
@@ -36,10 +36,11 @@ describe('ws-server: two instances behind one wake channel', () => {
     await cleanupTestResources(config);
   });
 
-  it('subscribes each instance to the wake channel on a connection of its own', async () => {
+  it('subscribes each instance to its own wake channel on a connection of its own', async () => {
     assert.notEqual(a.wakeConnectionName, b.wakeConnectionName);
-    const [, subscribers] = (await consumer.redis.pubsub('NUMSUB', keys.wakeChannel(config.redis.keyPrefix))) as [string, number];
-    assert.equal(subscribers, 2);
+    const numsub = async (channel: string) => ((await consumer.redis.pubsub('NUMSUB', channel)) as [string, number])[1];
+    assert.equal(await numsub(keys.wakeChannel(config.redis.keyPrefix, a.instanceId)), 1);
+    assert.equal(await numsub(keys.wakeChannel(config.redis.keyPrefix, b.instanceId)), 1);
   });
 
   it('delivers to a user whose only socket is on instance B', async () => {

@@ -9,7 +9,8 @@ import { killConnection, recordCommands } from '../helpers/redis-commands.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
-const { config } = testEnv('wswake');
+// No route refresh round during the tests: one asserts the push path sends Redis nothing.
+const { config } = testEnv('wswake', { WS_ROUTE_REFRESH_MS: '600000', WS_ROUTE_TTL_MS: '1200000' });
 
 /** The Redis wake channel as the ws-server hears it: push wakes, garbage, and a lost subscription. */
 describe('ws-server: wakes on the Redis channel', () => {
@@ -63,7 +64,7 @@ describe('ws-server: wakes on the Redis channel', () => {
 
   it('drops a malformed wake and goes on with the next one', async () => {
     const [client] = await authed('garbage');
-    const channel = keys.wakeChannel(config.redis.keyPrefix);
+    const channel = keys.wakeChannel(config.redis.keyPrefix, suite.server.instanceId);
     await suite.consumer.redis.publish(channel, '{not json');
     await suite.consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: { id: 'x' } }));
     const other = await suite.consumer.make('someone-else');

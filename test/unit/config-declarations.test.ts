@@ -62,7 +62,7 @@ describe('config declared once', () => {
       'persist.prefetch', 'persist.maxStoredPerUser', 'persist.bulkMaxOps', 'persist.retryLadderRungs',
       'ws.authTimeoutMs', 'ws.ackTimeoutMs', 'ws.maxRedeliveries', 'ws.heartbeatIntervalMs', 'ws.replayLimit', 'ws.maxFrameBytes',
       'ws.maxFramesPerSecond', 'ws.maxSocketsPerUser', 'ws.maxBufferedBytes', 'ws.maxAckBatch', 'ws.listenBacklogConnections',
-      'ws.maxConnections',
+      'ws.maxConnections', 'ws.routeTtlMs', 'ws.routeRefreshMs',
       'warnings',
     ]);
   });
