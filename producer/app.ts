@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
 import { mountOps } from '../shared/http/ops.js';
+import { requestLog } from '../shared/http/request-log.js';
 import type { Infra } from '../shared/infra.js';
 import type { Logger } from '../shared/logger.js';
 import type { Registry } from '../shared/metrics.js';
@@ -40,6 +41,8 @@ export function createApp(deps: ProducerDeps): Express {
   app.disable('x-powered-by');
   // Behind Railway's proxy the socket's address is the proxy's: req.ip must come from X-Forwarded-For.
   if (config.http.trustProxyHops > 0) app.set('trust proxy', config.http.trustProxyHops);
+  // First: every answer, a preflight or a 404 included, carries its X-Request-Id and is logged.
+  app.use(requestLog(logger, config));
   app.use(cors(config));
   mountOps(app, infra.checks, registry);
 

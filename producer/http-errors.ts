@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorMessage } from '../shared/errors.js';
+import { requestIdOf } from '../shared/http/request-log.js';
 import type { Logger } from '../shared/logger.js';
 import { mongoUnavailable } from '../shared/mongo.js';
 import type { FieldProblem } from '../shared/schemas/event.js';
@@ -102,24 +103,32 @@ function fromRouter(err: unknown): HttpError | undefined {
   return new ValidationFailedError([{ field: '(path)', message: 'a path segment is not valid percent-encoding' }], 'invalid path');
 }
 
-function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): HttpError | undefined {
+function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger, requestId: string | undefined): HttpError | undefined {
   const unavailable = mongoUnavailable(err);
   if (!unavailable) return undefined;
-  logger.warn({ err: unavailable.message }, 'mongodb unavailable; answering 503');
+  logger.warn({ err: unavailable.message, requestId }, 'mongodb unavailable; answering 503');
   return new StoreUnavailableError(retryAfterSeconds);
 }
 
+/**
+ * Every error answer is `{ error, message, ...extra, requestId }`: the requestId (the
+ * X-Request-Id header's, shared/http/request-log.ts) lets a client's report be matched to the
+ * access-log and error lines of its request.
+ */
 export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
+    const requestId = requestIdOf(res);
     const known =
-      err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger));
+      err instanceof HttpError
+        ? err
+        : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger, requestId));
     if (!known) {
-      logger.error({ err: errorMessage(err) }, 'unhandled request error');
-      res.status(500).json({ error: 'internal_error', message: 'unexpected error' });
+      logger.error({ err: errorMessage(err), requestId }, 'unhandled request error');
+      res.status(500).json({ error: 'internal_error', message: 'unexpected error', requestId });
       return;
     }
     metrics.rejected.inc({ reason: known.code });
     if (known instanceof RetryLaterError) res.set('Retry-After', String(known.retryAfterSeconds));
-    res.status(known.status).json({ error: known.code, message: known.message, ...known.extra });
+    res.status(known.status).json({ error: known.code, message: known.message, ...known.extra, requestId });
   };
 }

@@ -17,7 +17,12 @@ export interface Config {
   nodeEnv: NodeEnv;
   /** Set for `npm start` (Railway): which service the build runs. */
   service: ServiceName | undefined;
-  log: { level: string; pretty: boolean };
+  log: {
+    level: string;
+    pretty: boolean;
+    /** Fraction of HTTP access-log lines kept for answers below 500 (shared/http/request-log.ts); 0 = none. */
+    accessSampleRatio: number;
+  };
   http: {
     host: string;
     /** `PORT` (Railway) overrides the port of whichever service runs. */
@@ -166,6 +171,7 @@ const envSchema = Joi.object({
   SERVICE: Joi.string().valid(...SERVICE_NAMES),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   LOG_PRETTY: Joi.boolean().default(false),
+  LOG_ACCESS_SAMPLE_RATIO: Joi.number().min(0).max(1).default(1),
 
   HTTP_HOST: Joi.string().hostname().default('0.0.0.0'),
   PORT: port(),
@@ -380,7 +386,7 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   return {
     nodeEnv: v.NODE_ENV,
     service: v.SERVICE,
-    log: { level: v.LOG_LEVEL, pretty: v.LOG_PRETTY },
+    log: { level: v.LOG_LEVEL, pretty: v.LOG_PRETTY, accessSampleRatio: v.LOG_ACCESS_SAMPLE_RATIO },
     http: {
       host: v.HTTP_HOST,
       portOverride: v.PORT,
