@@ -161,7 +161,7 @@ export class OperationMeter {
     const read = await counters.read();
     const usage = new ProcessSampler({
       ...Object.fromEntries(Object.entries(h.stack.services).map(([name, s]) => [name, s.proc.pid ?? 0])),
-      ...infrastructurePids(h.stack.config),
+      ...infrastructurePids(h.stack.config, h.options.postgresPort),
       'bench-harness': process.pid,
     });
     return new OperationMeter(counters, usage, { ...read, cpuMs: usage.cpuMs(), machineBusyMs: usage.machineBusyMs(), atMs: performance.now() });

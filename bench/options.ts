@@ -56,6 +56,16 @@ export interface BenchOptions {
    * random key per run, as the JWT secret is.
    */
   intakeKey: string | undefined;
+  /**
+   * The port of the PostgreSQL behind FerretDB (scripts/services.sh's POSTGRES_PORT), whose process
+   * tree is sampled with the other servers; 5432 is left to a system PostgreSQL.
+   */
+  postgresPort: number;
+  /**
+   * NODE_OPTIONS for the ws-server alone, after the bench's own probes, e.g. to preload a profiler
+   * (`--cpu-prof` itself is not allowed in NODE_OPTIONS). `--env NODE_OPTIONS=...` is every service's.
+   */
+  wsNodeOptions: string;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -82,6 +92,8 @@ export const DEFAULTS: BenchOptions = {
   serviceEnv: {},
   agedNotifications: 0,
   intakeKey: undefined,
+  postgresPort: 5433,
+  wsNodeOptions: '',
 };
 
 export class OptionsError extends Error {
@@ -126,6 +138,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --aged-notifications N  other users' stored notifications loaded first  (default ${DEFAULTS.agedNotifications})
   --env NAME=VALUE    extra service variable, repeatable (e.g. --env CONSUMER_PREFETCH=256)
   --intake-key KEY    the producer's intake API key, sent as Authorization: ApiKey   (default: random per run)
+  --postgres-port N   PostgreSQL behind FerretDB, sampled with the servers (default ${DEFAULTS.postgresPort}, scripts/services.sh's POSTGRES_PORT)
+  --ws-node-options="OPTS"  extra NODE_OPTIONS for the ws-server only, e.g. --ws-node-options="--import ./profiler.mjs"
+                      (with "=": a value starting with "--" is otherwise taken for a flag)
   --no-build --no-baseline --no-progress --keep-data --out DIR
   --help              this text`;
 
@@ -165,6 +180,8 @@ function parseFlagsStrict(argv: string[]) {
       out: { type: 'string' },
       env: { type: 'string', multiple: true },
       'intake-key': { type: 'string' },
+      'postgres-port': { type: 'string' },
+      'ws-node-options': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -191,6 +208,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   const intakeKey = values['intake-key'];
   // The message never repeats the key: it is a credential.
   if (intakeKey !== undefined && !/^[\x21-\x2b\x2d-\x7e]+$/.test(intakeKey)) throw new OptionsError('--intake-key must be printable ASCII without spaces or commas');
+  const postgresPort = count('postgres-port', values['postgres-port'], DEFAULTS.postgresPort);
+  if (postgresPort < 1 || postgresPort > 65_535) throw new OptionsError(`--postgres-port must be a port (1-65535), got "${values['postgres-port']}"`);
   return {
     scenario: scenario as Scenario,
     rate: positive('rate', values.rate, DEFAULTS.rate),
@@ -215,5 +234,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     serviceEnv,
     agedNotifications: count('aged-notifications', values['aged-notifications'], DEFAULTS.agedNotifications),
     intakeKey,
+    postgresPort,
+    wsNodeOptions: values['ws-node-options'] ?? DEFAULTS.wsNodeOptions,
   };
 }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { localPort, pidsListeningOn } from './proc-sockets.js';
+import { DEFAULTS } from './options.js';
 
 /** Linux reports CPU time in clock ticks; 100 per second on every mainstream kernel config. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -117,9 +118,6 @@ export class MachineCpu {
   }
 }
 
-/** PostgreSQL behind FerretDB: scripts/services.sh's POSTGRES_PORT (5432 is left to a system one). */
-const POSTGRES_PORT = Number(process.env.POSTGRES_PORT ?? 5433);
-
 /** Where the services find the broker and the stores (shared/config.ts's Config has this shape). */
 export interface InfrastructureUrls {
   rabbitmq: { url: string };
@@ -132,13 +130,13 @@ export interface InfrastructureUrls {
  * bench/proc-sockets.ts): the processes behind the run's RABBITMQ_URL, REDIS_URL and MONGO_URL,
  * not the first `beam.smp` or `redis-server` on the machine, which may belong to a second set
  * (the chaos suite's, another checkout's). The MongoDB-port process is named by what it is
- * (`ferretdb` or `mongod`); behind FerretDB, PostgreSQL (POSTGRES_PORT, 5433) is the whole tree
+ * (`ferretdb` or `mongod`); behind FerretDB, PostgreSQL (`--postgres-port`, 5433) is the whole tree
  * of its postmaster: one backend per connection plus workers. A server on another host, or one
  * whose descriptors this user cannot read, is left out.
  */
-export function infrastructurePids(urls: InfrastructureUrls): Record<string, Target> {
+export function infrastructurePids(urls: InfrastructureUrls, postgresPort = DEFAULTS.postgresPort): Record<string, Target> {
   const ports = { rabbitmq: localPort(urls.rabbitmq.url), redis: localPort(urls.redis.url), mongo: localPort(urls.mongo.url) };
-  const wanted = [...Object.values(ports), POSTGRES_PORT].filter((p): p is number => p !== undefined);
+  const wanted = [...Object.values(ports), postgresPort].filter((p): p is number => p !== undefined);
   const pids = pidsListeningOn(wanted);
   const found: Record<string, Target> = {};
   const at = (port: number | undefined) => (port === undefined ? undefined : pids.get(port));
@@ -151,7 +149,7 @@ export function infrastructurePids(urls: InfrastructureUrls): Record<string, Tar
     const comm = readFileSync(`/proc/${mongo}/comm`, 'utf8').trim();
     const name = comm === 'ferretdb' || comm === 'mongod' ? comm : 'mongo';
     found[name] = mongo;
-    const postgres = at(POSTGRES_PORT);
+    const postgres = at(postgresPort);
     if (name === 'ferretdb' && postgres) found.postgres = { tree: postgres };
   }
   return found;

@@ -105,15 +105,20 @@ const CONNECTIONS_WS_MONGO_POOL = 20;
  * connections scenario loads the memory probe (bench/ws-memory-probe.ts) and caps the MongoDB
  * pool: every pooled connection is a file descriptor the sockets cannot have, and the process
  * may open only RLIMIT_NOFILE of them.
- * BENCH_WS_NODE_OPTIONS from the bench's own environment is added, e.g. to preload a profiler
- * (--cpu-prof itself is not allowed in NODE_OPTIONS).
+ * `--ws-node-options` is added, e.g. to preload a profiler (--cpu-prof itself is not allowed in
+ * NODE_OPTIONS).
  */
-function serviceEnv(name: ServiceName, env: Record<string, string>, scenario: BenchOptions['scenario'], probeSocket: string): Record<string, string> {
+function serviceEnv(
+  name: ServiceName,
+  env: Record<string, string>,
+  options: Pick<BenchOptions, 'scenario' | 'wsNodeOptions'>,
+  probeSocket: string,
+): Record<string, string> {
   const nodeOptions = (...options: string[]) => [...options, env.NODE_OPTIONS ?? '', REDIS_PROBE_NODE_OPTIONS].filter(Boolean).join(' ');
   const out: Record<string, string> = { ...env, BENCH_REDIS_PROBE_SOCKET: probeSocket, NODE_OPTIONS: nodeOptions() };
   if (name !== 'ws-server') return out;
-  out.NODE_OPTIONS = nodeOptions(scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', process.env.BENCH_WS_NODE_OPTIONS ?? '');
-  if (scenario === 'connections' && env.MONGO_URL) {
+  out.NODE_OPTIONS = nodeOptions(options.scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', options.wsNodeOptions);
+  if (options.scenario === 'connections' && env.MONGO_URL) {
     const url = new URL(env.MONGO_URL);
     if (!url.searchParams.has('maxPoolSize')) url.searchParams.set('maxPoolSize', String(CONNECTIONS_WS_MONGO_POOL));
     out.MONGO_URL = url.toString();
@@ -176,7 +181,7 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
   const probeDir = await mkdtemp(join(tmpdir(), `bench-${runId}-`));
   const redisProbeSockets = Object.fromEntries(SERVICE_ORDER.map((name) => [name, join(probeDir, `${name}.sock`)])) as Record<ServiceName, string>;
   try {
-    for (const name of SERVICE_ORDER) started.push(await startBuilt(name, serviceEnv(name, env, options.scenario, redisProbeSockets[name])));
+    for (const name of SERVICE_ORDER) started.push(await startBuilt(name, serviceEnv(name, env, options, redisProbeSockets[name])));
   } catch (err) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
     await rm(probeDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { eventsQueueList } from '../shared/amqp/topology.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { createOpsApp } from '../shared/http/ops.js';
+import { requestLog } from '../shared/http/request-log.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll, settleWithin } from '../shared/lifecycle.js';
@@ -100,7 +101,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   );
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
   await consumeDueWakes(channel, infra.amqp.topology, infra.redis, config.redis.keyPrefix, logger);
-  const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'consumer'), config.http.host, connectionLimits(config, 'consumer'));
+  const http = await listen(createOpsApp(infra.checks, registry, requestLog(logger, config)), servicePort(config, 'consumer'), config.http.host, connectionLimits(config, 'consumer'));
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'consumer listening');
 

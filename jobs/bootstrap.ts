@@ -1,5 +1,6 @@
 import { servicePort, type Config } from '../shared/config.js';
 import { createOpsApp } from '../shared/http/ops.js';
+import { requestLog } from '../shared/http/request-log.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll } from '../shared/lifecycle.js';
@@ -42,7 +43,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     ...ackCodec,
     handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
-  const http = await listen(createOpsApp(infra.checks, registry), servicePort(config, 'jobs'), config.http.host, connectionLimits(config, 'jobs'));
+  const http = await listen(createOpsApp(infra.checks, registry, requestLog(logger, config)), servicePort(config, 'jobs'), config.http.host, connectionLimits(config, 'jobs'));
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'jobs listening');
   return {

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import type { TokenVerifier } from '../shared/auth/jwt.js';
 import type { Config } from '../shared/config.js';
 import { mountOps } from '../shared/http/ops.js';
+import { accessLog, requestLog } from '../shared/http/request-log.js';
 import type { Infra } from '../shared/infra.js';
 import type { Logger } from '../shared/logger.js';
 import type { Registry } from '../shared/metrics.js';
@@ -51,6 +52,8 @@ export function createRequestListener(deps: ProducerDeps): RequestListener {
       metrics: deps.metrics,
       logger: deps.logger,
       retryAfterSeconds: deps.config.http.retryAfterSeconds,
+      accessLog: accessLog(deps.logger, deps.config),
+      trustProxyHops: deps.config.http.trustProxyHops,
     },
     app,
   );
@@ -62,6 +65,8 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
   app.disable('x-powered-by');
   // Behind Railway's proxy the socket's address is the proxy's: req.ip must come from X-Forwarded-For.
   if (config.http.trustProxyHops > 0) app.set('trust proxy', config.http.trustProxyHops);
+  // First: every answer, a preflight or a 404 included, carries its X-Request-Id and is logged.
+  app.use(requestLog(logger, config));
   app.use(cors(config));
   mountOps(app, infra.checks, registry);
 

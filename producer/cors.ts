@@ -20,11 +20,11 @@ export function cors(config: Pick<Config, 'http'>): RequestHandler {
     res.set('Access-Control-Allow-Origin', origin);
     res.vary('Origin');
     // A browser hides every response header but a few unless exposed: the Retry-After of a 503
-    // tells the page when to try again.
-    res.set('Access-Control-Expose-Headers', 'Retry-After');
+    // tells the page when to try again, the X-Request-Id names the request in a bug report.
+    res.set('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
     if (req.method !== 'OPTIONS') return next();
     res.set('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
-    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key');
+    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, X-Request-Id');
     res.set('Access-Control-Max-Age', '600');
     res.status(204).end();
   };

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorMessage } from '../shared/errors.js';
+import { requestIdOf } from '../shared/http/request-log.js';
 import type { Logger } from '../shared/logger.js';
 import { mongoUnavailable } from '../shared/mongo.js';
 import type { FieldProblem } from '../shared/schemas/event.js';
@@ -102,10 +103,10 @@ function fromRouter(err: unknown): HttpError | undefined {
   return new ValidationFailedError([{ field: '(path)', message: 'a path segment is not valid percent-encoding' }], 'invalid path');
 }
 
-function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger): HttpError | undefined {
+function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger, requestId: string | undefined): HttpError | undefined {
   const unavailable = mongoUnavailable(err);
   if (!unavailable) return undefined;
-  logger.warn({ err: unavailable.message }, 'mongodb unavailable; answering 503');
+  logger.warn({ err: unavailable.message, requestId }, 'mongodb unavailable; answering 503');
   return new StoreUnavailableError(retryAfterSeconds);
 }
 
@@ -118,23 +119,34 @@ export interface ErrorAnswer {
 
 /**
  * The one mapping from an error to its answer, used by the Express error handler and by the
- * intake fast path (producer/intake-fast-path.ts), so both answer a failure alike.
+ * intake fast path (producer/intake-fast-path.ts), so both answer a failure alike. Every error
+ * answer is `{ error, message, ...extra, requestId }`: the requestId (the X-Request-Id header's,
+ * shared/http/request-log.ts) lets a client's report be matched to the access-log and error
+ * lines of its request.
  */
-export function answerFor(err: unknown, logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorAnswer {
+export function answerFor(
+  err: unknown,
+  logger: Logger,
+  metrics: ProducerMetrics,
+  retryAfterSeconds: number,
+  requestId: string | undefined,
+): ErrorAnswer {
   const known =
-    err instanceof HttpError ? err : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger));
+    err instanceof HttpError
+      ? err
+      : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger, requestId));
   if (!known) {
-    logger.error({ err: errorMessage(err) }, 'unhandled request error');
-    return { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error' } };
+    logger.error({ err: errorMessage(err), requestId }, 'unhandled request error');
+    return { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error', requestId } };
   }
   metrics.rejected.inc({ reason: known.code });
   const headers: Record<string, string> = known instanceof RetryLaterError ? { 'Retry-After': String(known.retryAfterSeconds) } : {};
-  return { status: known.status, headers, body: { error: known.code, message: known.message, ...known.extra } };
+  return { status: known.status, headers, body: { error: known.code, message: known.message, ...known.extra, requestId } };
 }
 
 export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const answer = answerFor(err, logger, metrics, retryAfterSeconds);
+    const answer = answerFor(err, logger, metrics, retryAfterSeconds, requestIdOf(res));
     res.set(answer.headers);
     res.status(answer.status).json(answer.body);
   };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { REQUEST_ID_HEADER, requestIdFrom, type accessLog, type AccessLine } from '../shared/http/request-log.js';
 import type { Logger } from '../shared/logger.js';
 import { acceptEvent, type AcceptDeps } from './accept-event.js';
 import { answerFor, HttpError } from './http-errors.js';
@@ -29,6 +30,10 @@ export interface FastPathDeps extends AcceptDeps {
   maxBodyBytes: number;
   metrics: ProducerMetrics;
   logger: Logger;
+  /** Writes the access-log line (shared/http/request-log.ts), as the Express apps' middleware does. */
+  accessLog: ReturnType<typeof accessLog>;
+  /** TRUST_PROXY: how many proxies' X-Forwarded-For entries name the client (Express 'trust proxy'). */
+  trustProxyHops: number;
 }
 
 type Answer = { status: number; headers: Record<string, string>; body: unknown };
@@ -45,13 +50,27 @@ function takes(req: IncomingMessage, keys: IntakeKeys): boolean {
   );
 }
 
-function send(res: ServerResponse, answer: Answer): void {
+/**
+ * The client's address as Express's req.ip gives it with `trust proxy` set to a hop count: the
+ * socket's peer, or that many entries back along X-Forwarded-For (proxy-addr's rule).
+ */
+export function clientAddress(req: IncomingMessage, trustProxyHops: number): string | undefined {
+  const peer = req.socket.remoteAddress;
+  if (trustProxyHops === 0) return peer;
+  const forwarded = req.headers['x-forwarded-for'];
+  const chain = typeof forwarded === 'string' ? forwarded.split(',').map((a) => a.trim()).filter(Boolean).reverse() : [];
+  const addresses = [peer, ...chain];
+  return addresses[Math.min(trustProxyHops, addresses.length - 1)];
+}
+
+function send(res: ServerResponse, answer: Answer, requestId: string): void {
   const payload = JSON.stringify(answer.body);
-  res.writeHead(answer.status, {
-    ...answer.headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(payload),
-  });
+  // setHeader, not writeHead's object: the access-log line reads Content-Length back.
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  res.setHeader(REQUEST_ID_HEADER, requestId);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(payload));
+  res.statusCode = answer.status;
   res.end(payload);
 }
 
@@ -88,7 +107,7 @@ function parse(raw: Buffer): unknown {
   }
 }
 
-async function handle(deps: FastPathDeps, req: IncomingMessage): Promise<Answer> {
+async function handle(deps: FastPathDeps, req: IncomingMessage, requestId: string): Promise<Answer> {
   try {
     const raw = await readBody(req, deps.maxBodyBytes);
     if (raw === undefined) throw new HttpError(413, 'payload_too_large', 'the request body exceeds the size limit');
@@ -96,7 +115,7 @@ async function handle(deps: FastPathDeps, req: IncomingMessage): Promise<Answer>
     const headerKey = typeof header === 'string' && header !== '' ? header : undefined;
     return { status: 202, headers: {}, body: await acceptEvent(deps, parse(raw), headerKey) };
   } catch (err) {
-    return answerFor(err, deps.logger, deps.metrics, deps.retryAfterSeconds);
+    return answerFor(err, deps.logger, deps.metrics, deps.retryAfterSeconds, requestId);
   }
 }
 
@@ -108,12 +127,34 @@ export function withIntakeFastPath(deps: FastPathDeps, app: RequestListener): Re
       return;
     }
     deps.metrics.fastPath.inc();
-    handle(deps, req)
-      .then((answer) => send(res, answer))
+    const startedMs = performance.now();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    let eventId: string | undefined;
+    res.once('close', () => {
+      const line: AccessLine = {
+        requestId,
+        method: 'POST',
+        route: '/events',
+        path: undefined,
+        status: res.statusCode,
+        startedMs,
+        bytes: res.getHeader('content-length'),
+        client: clientAddress(req, deps.trustProxyHops),
+        eventId,
+        finished: res.writableFinished,
+        quiet: false,
+      };
+      deps.accessLog(line);
+    });
+    handle(deps, req, requestId)
+      .then((answer) => {
+        if (answer.status === 202) eventId = (answer.body as { eventId?: string }).eventId;
+        send(res, answer, requestId);
+      })
       .catch((err: unknown) => {
         // Nothing above throws by design; if it ever does, the client must still get an answer.
-        deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'intake fast path failed');
-        if (!res.headersSent) send(res, { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error' } });
+        deps.logger.error({ err: err instanceof Error ? err.message : String(err), requestId }, 'intake fast path failed');
+        if (!res.headersSent) send(res, { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error', requestId } }, requestId);
         else res.destroy();
       });
   };

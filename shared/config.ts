@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 import { readKeySource, type TokenRules } from './auth/key-source.js';
-import { envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
+import { decimal, envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
 
 /**
  * The one place that reads the environment. Every variable is declared once, in DECLARATIONS
@@ -86,6 +86,14 @@ const DECLARATIONS = {
       level: 'tuning',
       doc: 'Human-readable logs (the dev runner sets it); JSON otherwise. Needs pino-pretty, a dev dependency: without it (the Docker image) JSON and a warning.',
       production: '`false`: a log store wants JSON.',
+    }),
+    /** Fraction of HTTP access-log lines kept for answers below 500 (shared/http/request-log.ts); 0 = none. */
+    accessSampleRatio: envVar('LOG_ACCESS_SAMPLE_RATIO', decimal(0, 1), {
+      default: 1,
+      services: 'every',
+      level: 'tuning',
+      doc: 'Fraction of HTTP access-log lines kept for answers below 500 (0: none); a 5xx is always logged. Health checks and scrapes log at debug.',
+      production: '1, unless the intake rate makes one line per event too much for your log store (0.1 keeps one in ten).',
     }),
   },
   http: {

@@ -86,6 +86,11 @@ export function integer(min: number, max?: number): Parser<number> {
   };
 }
 
+/** A number from `min` to `max`, fractions allowed (a ratio). */
+export function decimal(min: number, max: number): Parser<number> {
+  return { schema: Joi.number().min(min).max(max), accepts: `number ${min}–${max}`, parse: (v) => v as number };
+}
+
 export function flag(): Parser<boolean> {
   return { schema: Joi.boolean(), accepts: 'true | false', parse: identity<boolean> };
 }

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
@@ -23,8 +23,14 @@ function prettyInstalled(): boolean {
  * Known secret-bearing fields are redacted so a careless `log.info({ req })` cannot leak them.
  * LOG_PRETTY without pino-pretty installed logs JSON and says so once, rather than refusing to
  * start: the output format is a convenience, and JSON is what a deployment's log store wants.
+ * `destination` (stdout when omitted; given, LOG_PRETTY does not apply) lets a test read the lines
+ * exactly as they would be written, redaction included.
  */
-export function createLogger(config: Pick<Config, 'log'>, service: string): Logger {
+export function createLogger(
+  config: { log: Pick<Config['log'], 'level' | 'pretty'> },
+  service: string,
+  destination?: DestinationStream,
+): Logger {
   const options: LoggerOptions = {
     name: service,
     level: config.log.level,
@@ -47,6 +53,7 @@ export function createLogger(config: Pick<Config, 'log'>, service: string): Logg
       censor: '[redacted]',
     },
   };
+  if (destination !== undefined) return pino(options, destination);
   if (config.log.pretty && prettyInstalled()) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } });
   }

@@ -7,6 +7,7 @@ import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createOpsApp } from '../shared/http/ops.js';
+import { requestLog } from '../shared/http/request-log.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll, settleWithin, withTimeout } from '../shared/lifecycle.js';
@@ -170,7 +171,7 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     logger,
   );
   route.start();
-  const app = createOpsApp(infra.checks, registry);
+  const app = createOpsApp(infra.checks, registry, requestLog(logger, config));
   mountClientScript(app);
   mountDemoPage(app, config);
   // A reconnect storm opens thousands of sockets at once; past the backlog the kernel drops

@@ -1,4 +1,5 @@
 import express, { Router, type RequestHandler } from 'express';
+import { noteEventId } from '../../shared/http/request-log.js';
 import { acceptBatch } from '../accept-batch.js';
 import { acceptEvent, type AcceptDeps } from '../accept-event.js';
 import { HttpError, requireJson } from '../http-errors.js';
@@ -29,7 +30,10 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
   });
 
   router.post('/events', intakeKey, requireJson, json, async (req, res) => {
-    res.status(202).json(await acceptEvent(deps, req.body, idempotencyKey(req.get('Idempotency-Key'))));
+    const accepted = await acceptEvent(deps, req.body, idempotencyKey(req.get('Idempotency-Key')));
+    // The access-log line then joins the request id to the eventId every later line carries.
+    noteEventId(res, accepted.eventId);
+    res.status(202).json(accepted);
   });
 
   router.post('/like', intakeKey, requireJson, json, async (req, res) => {
@@ -41,7 +45,9 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
     }
     // The legacy body may omit "type"; anything but LIKE is still refused by the schema.
     const event = { type: 'LIKE', ...body };
-    res.status(202).json(await acceptEvent(deps, event, idempotencyKey(req.get('Idempotency-Key'))));
+    const accepted = await acceptEvent(deps, event, idempotencyKey(req.get('Idempotency-Key')));
+    noteEventId(res, accepted.eventId);
+    res.status(202).json(accepted);
   });
 
   return router;

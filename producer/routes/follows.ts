@@ -2,6 +2,7 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import Joi from 'joi';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
+import { noteEventId } from '../../shared/http/request-log.js';
 import type { Models } from '../../shared/models/index.js';
 import { idSchema } from '../../shared/schemas/event.js';
 import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
@@ -61,6 +62,7 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
     const { userId } = validate<{ userId: string }>(userParams, req.params, 'path');
     const { targetId } = validate<{ targetId: string }>(followBody, req.body, 'request body');
     const result = await follow(followDeps, userId, targetId);
+    if (result.eventId !== null) noteEventId(res, result.eventId);
     res.status(result.created ? 201 : 200).json({ ...result.edge, eventId: result.eventId });
   });
 
@@ -72,7 +74,9 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
 
   router.delete('/users/:userId/follows/:targetId', deps.intakeKey, async (req, res) => {
     const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
-    res.json(await unfollow(followDeps, userId, targetId));
+    const removed = await unfollow(followDeps, userId, targetId);
+    noteEventId(res, removed.eventId);
+    res.json(removed);
   });
 
   const pageOf = (req: Request) => ({

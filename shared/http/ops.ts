@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
@@ -32,10 +32,15 @@ export function mountOps(app: Express, checks: ReadinessCheck[], registry: Regis
   });
 }
 
-/** An Express app with only the ops endpoints, for services that serve nothing else. */
-export function createOpsApp(checks: ReadinessCheck[], registry: Registry): Express {
+/**
+ * An Express app with only the ops endpoints, for services that serve nothing else (the
+ * ws-server adds its demo page). `requestLog` (shared/http/request-log.ts) comes first, so every
+ * answer carries an X-Request-Id and gets its access-log line.
+ */
+export function createOpsApp(checks: ReadinessCheck[], registry: Registry, requestLog: RequestHandler): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog);
   mountOps(app, checks, registry);
   return app;
 }

@@ -16,6 +16,7 @@ import { Cluster, SLOTS, type Slot } from './cluster.js';
 import { CHAOS_SERVERS, CHAOS_URLS, chaosInfra, type Server } from './infra.js';
 import { printTable, reconcile, settled, type ScenarioRow } from './ledger.js';
 import { runLoad } from './load.js';
+import { chaosOptions, pickScenarios } from './options.js';
 
 /*
  * The fault-injection suite: the four services as separate built processes (two ws-servers)
@@ -28,9 +29,10 @@ import { runLoad } from './load.js';
  * answering (docs/performance.md "FerretDB notes"); CHAOS_EVENTS=3600 CHAOS_RATE=240 runs it.
  */
 const CLIENTS = 200;
-// CHAOS_EVENTS / CHAOS_RATE override them, for working on one fault at another volume.
-const EVENTS_PER_SCENARIO = Number(process.env.CHAOS_EVENTS ?? 1080);
-const EVENTS_PER_SECOND = Number(process.env.CHAOS_RATE ?? 72);
+// CHAOS_EVENTS / CHAOS_RATE / CHAOS_SCENARIOS, for working on one fault at another volume (test/chaos/options.ts).
+const options = chaosOptions();
+const EVENTS_PER_SCENARIO = options.eventsPerScenario;
+const EVENTS_PER_SECOND = options.eventsPerSecond;
 const FAULT_AFTER_MS = 5000;
 
 const JWT_SECRET = 'chaos-secret-that-is-long-enough-for-hs256-0123456789';
@@ -155,9 +157,7 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
   ];
 
   // CHAOS_SCENARIOS=2,5 runs only those (1-based), for working on one fault.
-  const only = (process.env.CHAOS_SCENARIOS ?? '').split(',').filter(Boolean).map(Number);
-  for (const [i, scenario] of scenarios.entries()) {
-    if (only.length > 0 && !only.includes(i + 1)) continue;
+  for (const [i, scenario] of pickScenarios(scenarios, options.scenarios)) {
     it(scenario.name, async () => {
       const runId = `s${i}${Date.now().toString(36)}`;
       const load = runLoad({

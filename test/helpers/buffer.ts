@@ -34,7 +34,7 @@ export interface ExtraMark {
  *
  * - Only a higher version replaces a buffered one, so two consumers folding into one aggregate
  *   may commit in any order and the buffer ends with the newest (it holds every actor the
- *   older ones held: aggregation.ts only ever adds actors).
+ *   older ones held: consumer/commit.lua only ever adds actors to a window).
  * - A rewritten version is pending again: the inbox entry is re-added with the new seq and the
  *   `acked:{id}` mark is cleared, so a client that acked the old version must ack the new one.
  * - The unread count grows only when the id is buffered for the first time.

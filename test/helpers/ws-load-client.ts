@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 
 /*
  * A child process holding many authenticated sockets that ACK what they receive, for tests of
- * the ws-server under load (test/helpers/ws-load-fleet.ts drives it over IPC). A process of its
+ * the ws-server under load (test/e2e/ws-shutdown-load.test.ts drives it over IPC). A process of its
  * own so the sockets, their frames and their close handshakes do not compete with the test's
  * own event loop, and so one process's file-descriptor limit is not the test's.
  *

@@ -24,6 +24,7 @@ interface Answer {
   contentType: string | undefined;
   retryAfter: string | undefined;
   wwwAuthenticate: string | undefined;
+  requestId: string | undefined;
 }
 
 const FAST = 'application/json';
@@ -41,6 +42,8 @@ function send(port: number, contentType: string, body: Buffer | string, headers:
         headers: {
           'content-type': contentType,
           authorization: `ApiKey ${KEY}`,
+          // The same id both ways, so error bodies (which carry it) compare equal.
+          'x-request-id': 'parity-check',
           ...(chunked ? {} : { 'content-length': String(payload.length) }),
           ...headers,
         },
@@ -55,6 +58,7 @@ function send(port: number, contentType: string, body: Buffer | string, headers:
             contentType: res.headers['content-type'],
             retryAfter: res.headers['retry-after'],
             wwwAuthenticate: res.headers['www-authenticate'],
+            requestId: res.headers['x-request-id'] as string | undefined,
           }),
         );
       },
@@ -100,6 +104,10 @@ describe('intake fast path answers exactly as the Express route', () => {
     const answer = await both(JSON.stringify({ type: 'LIKE', actorId: 'u1', targetId: 'u2', postId: 'p1', eventId: 'fp-valid-1' }));
     assert.equal(answer.status, 202);
     assert.deepEqual(JSON.parse(answer.body), { eventId: 'fp-valid-1', status: 'accepted' });
+    assert.equal(answer.requestId, 'parity-check', 'the X-Request-Id is echoed');
+    const fresh = await send(producer.port, FAST, '{"type":"FOLLOW"}', { 'x-request-id': 'not a sane id' });
+    assert.match(fresh.requestId ?? '', /^[0-9a-f-]{36}$/, 'an insane id is replaced by a uuid');
+    assert.equal(JSON.parse(fresh.body).requestId, fresh.requestId, 'the error body names the request');
   });
 
   it('answers each malformed body alike', async () => {

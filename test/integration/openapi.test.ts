@@ -177,9 +177,29 @@ describe('docs/openapi.yaml against the code', () => {
     assert.equal(foreign.headers.get('access-control-allow-origin'), null);
   });
 
-  it('lets a page on an allowed origin read Retry-After (the answer to a 503 says when to try again)', async () => {
+  it('lets a page on an allowed origin read Retry-After (the answer to a 503 says when to try again) and X-Request-Id', async () => {
     const res = await fetch(`${base}/openapi.json`, { headers: { origin: 'http://localhost:8080' } });
     assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:8080');
     assert.match(res.headers.get('access-control-expose-headers') ?? '', /Retry-After/);
+    assert.match(res.headers.get('access-control-expose-headers') ?? '', /X-Request-Id/);
+  });
+
+  it('documents X-Request-Id on every answer but the 408 (which Node sends, not the app)', () => {
+    type Response = { $ref?: string; headers?: Record<string, unknown> };
+    const responses = (spec.components as unknown as { responses: Record<string, Response> }).responses;
+    const ref = { $ref: '#/components/headers/RequestId' };
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (method === 'parameters') continue;
+        for (const [status, answer] of Object.entries(op.responses as Record<string, Response>)) {
+          if (status === '408') continue;
+          const resolved = answer.$ref ? responses[answer.$ref.split('/').pop()!]! : answer;
+          if (JSON.stringify(resolved.headers?.['X-Request-Id']) !== JSON.stringify(ref)) missing.push(`${method} ${path} ${status}`);
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+    assert.ok(!responses.RequestTimeout!.headers, 'the 408 has no headers of the app');
   });
 });

@@ -26,7 +26,7 @@ describe('producer read API: RS256 tokens with JWT_PUBLIC_KEY, JWT_ISSUER and JW
   let base: string;
   const get = async (path: string, token?: string) => {
     const res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    return { status: res.status, requestId: res.headers.get('x-request-id'), body: (await res.json()) as Record<string, unknown> };
   };
 
   before(async () => {
@@ -61,7 +61,7 @@ describe('producer read API: RS256 tokens with JWT_PUBLIC_KEY, JWT_ISSUER and JW
     ] as const) {
       const res = await get('/users/alice/notifications', token);
       assert.equal(res.status, 401, message);
-      assert.deepEqual(res.body, { error: 'unauthorized', message });
+      assert.deepEqual(res.body, { error: 'unauthorized', message, requestId: res.requestId });
     }
   });
 });

@@ -41,7 +41,7 @@ void typeChecks;
 describe('config declared once', () => {
   it('keeps the shape services use, field for field', () => {
     assert.deepEqual(paths(loadConfig({})), [
-      'nodeEnv', 'service', 'log.level', 'log.pretty',
+      'nodeEnv', 'service', 'log.level', 'log.pretty', 'log.accessSampleRatio',
       'http.host', 'http.portOverride', 'http.ports.producer', 'http.ports.consumer', 'http.ports.ws-server', 'http.ports.jobs',
       'http.maxBodyBytes', 'http.batchMaxBodyBytes', 'http.retryAfterSeconds', 'http.headersTimeoutMs', 'http.requestTimeoutMs',
       'http.maxConnections', 'http.rateLimit.perMinute', 'http.trustProxyHops', 'http.cors.origins', 'http.cors.allowLocalhost',
