@@ -128,7 +128,7 @@ export interface Config {
     flushMs: number;
     prefetch: number;
     maxStoredPerUser: number;
-    /** Operations per bulkWrite command; larger batches are split (FerretDB stalls at 100+). */
+    /** Statements per bulkWrite command; larger batches are split into several commands. */
     bulkMaxOps: number;
   };
   ws: {
