@@ -7,15 +7,15 @@
  *   CHAOS_EVENTS=3600 CHAOS_RATE=240 CHAOS_SCENARIOS=2,5 npm run test:chaos
  */
 export interface ChaosOptions {
-  /** CHAOS_EVENTS: events each scenario sends (default 1,080). */
+  /** CHAOS_EVENTS: events each scenario sends (default 3,600). */
   eventsPerScenario: number;
-  /** CHAOS_RATE: events per second (default 72). */
+  /** CHAOS_RATE: events per second (default 240). */
   eventsPerSecond: number;
   /** CHAOS_SCENARIOS: the scenarios to run, 1-based (default: all). */
   scenarios: number[];
 }
 
-export const CHAOS_DEFAULTS: ChaosOptions = { eventsPerScenario: 1080, eventsPerSecond: 72, scenarios: [] };
+export const CHAOS_DEFAULTS: ChaosOptions = { eventsPerScenario: 3600, eventsPerSecond: 240, scenarios: [] };
 
 export class ChaosOptionsError extends Error {
   override name = 'ChaosOptionsError';
