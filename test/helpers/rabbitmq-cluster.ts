@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './process.js';
@@ -28,6 +29,13 @@ export const rabbitCluster = {
   /** One node's URL, for a connection that must go to that node. */
   urlOf: (n: NodeNumber): string => rabbitCluster.urls().split(',')[n - 1]!,
   up: () => script('up'),
+  down: () => script('down'),
+  /** Whether any node's AMQP port answers (another test, or a developer, brought the cluster up). */
+  anyNodeAnswering: async (): Promise<boolean> => {
+    const ports = rabbitCluster.urls().split(',').map((u) => Number(new URL(u).port));
+    const answers = await Promise.all(ports.map((port) => portAnswers(port)));
+    return answers.some(Boolean);
+  },
   stopNode: (n: NodeNumber) => script('stop-node', String(n)),
   killNode: (n: NodeNumber) => script('kill-node', String(n)),
   startNode: (n: NodeNumber) => script('start-node', String(n)),
@@ -41,6 +49,22 @@ export const rabbitCluster = {
     return n;
   },
 };
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 async function script(...args: string[]): Promise<string> {
   const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
