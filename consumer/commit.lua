@@ -141,12 +141,11 @@ if ARGV[10] == '1' then
         redis.call('PEXPIRE', KEYS[8], left)
       end
     end
-    id = redis.call('HGET', KEYS[5], 'id')
-    createdAt = redis.call('HGET', KEYS[5], 'createdAt')
-    local still = redis.call('HGET', KEYS[5], 'a1')
-    if still then
+    local w = redis.call('HMGET', KEYS[5], 'id', 'createdAt', 'a1', 'e1')
+    id, createdAt = w[1], w[2]
+    if w[3] then
       -- Still one actor (the opener came back): the window's state is its own fields.
-      count, actors, eventIds = 1, { still }, { redis.call('HGET', KEYS[5], 'e1') }
+      count, actors, eventIds = 1, { w[3] }, { w[4] }
     else
       count = redis.call('ZCARD', KEYS[6])
       actors = redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[19]) - 1)

@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import proxyAddr from 'proxy-addr';
 import { REQUEST_ID_HEADER, requestIdFrom, type accessLog, type AccessLine } from '../shared/http/request-log.js';
 import type { Logger } from '../shared/logger.js';
 import { acceptEvent, type AcceptDeps } from './accept-event.js';
@@ -51,16 +52,11 @@ function takes(req: IncomingMessage, keys: IntakeKeys): boolean {
 }
 
 /**
- * The client's address as Express's req.ip gives it with `trust proxy` set to a hop count: the
- * socket's peer, or that many entries back along X-Forwarded-For (proxy-addr's rule).
+ * The client's address exactly as Express's req.ip gives it with `trust proxy` set to a hop count:
+ * Express compiles that setting to this trust function and asks proxy-addr.
  */
 export function clientAddress(req: IncomingMessage, trustProxyHops: number): string | undefined {
-  const peer = req.socket.remoteAddress;
-  if (trustProxyHops === 0) return peer;
-  const forwarded = req.headers['x-forwarded-for'];
-  const chain = typeof forwarded === 'string' ? forwarded.split(',').map((a) => a.trim()).filter(Boolean).reverse() : [];
-  const addresses = [peer, ...chain];
-  return addresses[Math.min(trustProxyHops, addresses.length - 1)];
+  return proxyAddr(req, (_address, hop) => hop < trustProxyHops);
 }
 
 function send(res: ServerResponse, answer: Answer, requestId: string): void {

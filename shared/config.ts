@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 import { readKeySource, type TokenRules } from './auth/key-source.js';
-import { decimal, envVar, flag, flatten, integer, list, mapped, oneOf, readTree, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
+import { decimal, envVar, flag, flatten, integer, list, mapped, oneOf, readTree, splitList, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
 
 /**
  * The one place that reads the environment. Every variable is declared once, in DECLARATIONS
@@ -44,7 +44,7 @@ export const MIN_INTAKE_API_KEY_LENGTH = 32;
 
 /** `INTAKE_API_KEYS`: comma-separated, blanks around a key ignored, so `new,old` reads naturally. */
 export function parseKeyList(raw: string | undefined): string[] {
-  return raw === undefined ? [] : raw.split(',').map((k) => k.trim()).filter(Boolean);
+  return raw === undefined ? [] : splitList(raw);
 }
 
 const port = () => integer(0, 65535);

@@ -129,7 +129,8 @@ export function urlList(schemes: readonly string[], maxLength = 8000): Parser<st
   return { schema, accepts: `${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas`, parse: (v) => splitList(v as string) };
 }
 
-function splitList(raw: string): string[] {
+/** Comma-separated items, blanks around them ignored, empty ones dropped. */
+export function splitList(raw: string): string[] {
   return raw
     .split(',')
     .map((item) => item.trim())

@@ -1,25 +1,35 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { clientKey } from '../../producer/client-address.js';
+import express from 'express';
+import { clientAddress } from '../../producer/intake-fast-path.js';
 
-describe('the rate-limit key of a client address', () => {
-  it('is an IPv4 address as it is, also when Node shows it IPv4-mapped', () => {
-    assert.equal(clientKey('203.0.113.7'), '203.0.113.7');
-    assert.equal(clientKey('::ffff:203.0.113.7'), '203.0.113.7');
-  });
-
-  it('is the /64 of an IPv6 address, however the address is written', () => {
-    const key = '2001:db8:1:2::/64';
-    for (const ip of ['2001:db8:1:2::1', '2001:0db8:0001:0002:ffff:ffff:ffff:ffff', '2001:db8:1:2:0:0:0:9', '2001:db8:1:2::1%eth0']) {
-      assert.equal(clientKey(ip), key, ip);
+/*
+ * The intake fast path logs the client the Express routes log (req.ip): for every TRUST_PROXY
+ * hop count and X-Forwarded-For chain, the same address.
+ */
+describe('the fast path names the client as Express does', () => {
+  it('agrees with req.ip for 0 to 3 trusted hops and chains of 0 to 3 entries', async () => {
+    for (const hops of [0, 1, 2, 3]) {
+      const app = express();
+      if (hops > 0) app.set('trust proxy', hops);
+      app.get('/', (req, res) => {
+        res.json({ express: req.ip, fast: clientAddress(req, hops) });
+      });
+      const server = http.createServer(app).listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      try {
+        for (const chain of [undefined, '203.0.113.7', '203.0.113.7, 10.0.0.2', '198.51.100.1, 203.0.113.7, 10.0.0.2']) {
+          const res = await fetch(`http://127.0.0.1:${port}/`, { headers: chain === undefined ? {} : { 'x-forwarded-for': chain } });
+          const { express: expected, fast } = (await res.json()) as { express: string; fast: string };
+          assert.equal(fast, expected, `hops ${hops}, X-Forwarded-For ${chain ?? '(none)'}`);
+        }
+      } finally {
+        server.close();
+      }
     }
-    assert.equal(clientKey('2001:db8:1:3::1'), '2001:db8:1:3::/64');
-    assert.equal(clientKey('::1'), '0:0:0:0::/64');
-    assert.equal(clientKey('2001:db8::'), '2001:db8:0:0::/64');
-    assert.equal(clientKey('64:ff9b::192.0.2.1'), '64:ff9b:0:0::/64');
-  });
-
-  it('is one shared key when Express has no address', () => {
-    assert.equal(clientKey(undefined), 'unknown');
   });
 });
