@@ -38,14 +38,37 @@ export class ClientFleet {
   /** Called for every NOTIFICATION frame, repeats included (the fanout scenario counts per user). */
   onNotification: ((userId: string, notificationId: string, objectId: string | null) => void) | undefined;
 
+  private readonly wsPorts: readonly number[];
+  /** The ws-server each user's clients connect to: round-robin over `wsPorts` in order of first connect. */
+  private readonly portOfUser = new Map<string, number>();
+
   constructor(
-    private readonly wsPort: number,
+    /** The ws-server, or several (`--instances`): users are spread over them round-robin. */
+    wsPorts: number | readonly number[],
     private readonly jwtSecret: string,
     private readonly tracker: Tracker | undefined,
     /** The server's WS_MAX_ACK_BATCH (`stack.config.ws.maxAckBatch`). */
     private readonly maxAckBatch: number,
   ) {
+    this.wsPorts = typeof wsPorts === 'number' ? [wsPorts] : [...wsPorts];
     this.WebSocket = benchWebSocket({ onSend: tracker ? (data) => this.onSend(data, tracker) : undefined });
+  }
+
+  /** A user keeps its ws-server across reconnects, as a sticky load balancer would keep it. */
+  private portFor(userId: string): number {
+    const port = this.portOfUser.get(userId);
+    if (port !== undefined) return port;
+    const next = this.wsPorts[this.portOfUser.size % this.wsPorts.length];
+    if (next === undefined) throw new Error('ClientFleet needs at least one ws-server port');
+    this.portOfUser.set(userId, next);
+    return next;
+  }
+
+  /** Users assigned to each ws-server port so far. */
+  usersByPort(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const port of this.portOfUser.values()) out[port] = (out[port] ?? 0) + 1;
+    return out;
   }
 
   get size(): number {
@@ -98,7 +121,7 @@ export class ClientFleet {
   private connectOne(userId: string, token: string): Promise<void> {
     const startedAt = performance.now();
     const client = createClient({
-      url: `ws://127.0.0.1:${this.wsPort}/`,
+      url: `ws://127.0.0.1:${this.portFor(userId)}/`,
       token,
       WebSocket: this.WebSocket,
       ackDelayMs: ACK_DELAY_MS,

@@ -3,7 +3,8 @@ import type { LoadGenerator } from './load.js';
 import type { BenchOptions } from './options.js';
 import { waitForPersistence } from './persistence.js';
 import { scrapeSum } from './scrape.js';
-import type { Stack } from './stack.js';
+import type { ServiceName } from '../shared/config.js';
+import { stackProcesses, type Stack } from './stack.js';
 import type { Tracker } from './tracker.js';
 
 /** Everything a scenario drives: the running stack and the client side. */
@@ -59,11 +60,16 @@ export async function drain(h: Harness, pending: () => number = () => h.tracker.
   }
 }
 
+/** One metric summed over every process of a service (`--instances` runs several). */
+export async function scrapeService(stack: Pick<Stack, 'instances'>, service: ServiceName, metric: string, labelFilter?: string): Promise<number> {
+  const sums = await Promise.all(stack.instances[service].map((s) => scrapeSum(s.port, metric, labelFilter)));
+  return sums.reduce((a, b) => a + b, 0);
+}
+
 export async function bulkWrites(h: Harness): Promise<{ persist: number; acks: number }> {
-  const port = h.stack.services.jobs.port;
   return {
-    persist: await scrapeSum(port, 'jobs_mongo_bulk_writes_total', 'queue="persist"'),
-    acks: await scrapeSum(port, 'jobs_mongo_bulk_writes_total', 'queue="acks"'),
+    persist: await scrapeService(h.stack, 'jobs', 'jobs_mongo_bulk_writes_total', 'queue="persist"'),
+    acks: await scrapeService(h.stack, 'jobs', 'jobs_mongo_bulk_writes_total', 'queue="acks"'),
   };
 }
 
@@ -109,8 +115,8 @@ type StageCounters = Record<StageName, { sum: number; count: number }>;
 async function stageCounters(h: Harness): Promise<StageCounters> {
   const entries = await Promise.all(
     Object.entries(STAGE_HISTOGRAMS).map(async ([stage, [service, histogram]]) => {
-      const port = h.stack.services[service].port;
-      const [sum, count] = await Promise.all([scrapeSum(port, `${histogram}_sum`), scrapeSum(port, `${histogram}_count`)]);
+      // Over every process of the service: the mean is of all their observations.
+      const [sum, count] = await Promise.all([scrapeService(h.stack, service, `${histogram}_sum`), scrapeService(h.stack, service, `${histogram}_count`)]);
       return [stage, { sum, count }] as const;
     }),
   );
@@ -125,10 +131,9 @@ const afterWarmUp = new WeakMap<Harness, StageCounters>();
  * each service's event-loop lag: a lagging loop means the process waited for a CPU, not for I/O.
  */
 export async function stageBreakdown(h: Harness) {
-  const s = h.stack.services;
   const lag: Record<string, number> = {};
-  for (const [name, service] of Object.entries(s)) {
-    lag[name] = Math.round((await scrapeSum(service.port, 'nodejs_eventloop_lag_p99_seconds')) * 1000 * 100) / 100;
+  for (const { label, process } of stackProcesses(h.stack)) {
+    lag[label] = Math.round((await scrapeSum(process.port, 'nodejs_eventloop_lag_p99_seconds')) * 1000 * 100) / 100;
   }
   const now = await stageCounters(h);
   const before = afterWarmUp.get(h);
@@ -145,7 +150,7 @@ export async function stageBreakdown(h: Harness) {
 /** Warnings and errors each service logged during the run, grouped by message (at most 5 each). */
 export function serviceWarnings(h: Harness): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  for (const [name, service] of Object.entries(h.stack.services)) {
+  for (const { label: name, process: service } of stackProcesses(h.stack)) {
     const counts: Record<string, number> = {};
     for (const line of service.output().split('\n')) {
       if (!line.startsWith('{')) continue;

@@ -1,10 +1,12 @@
 import type { ServiceName } from '../shared/config.js';
 import { brokerCounterSource, brokerDelta, type BrokerCounterSource, type BrokerCounts, type BrokerSnapshot } from './broker-counters.js';
 import type { Harness } from './harness.js';
-import { infrastructurePids, ProcessSampler, type ProcessUsage } from './process-stats.js';
+import { scrapeService } from './harness.js';
+import { infrastructurePids, ProcessSampler, type ProcessUsage, type Target } from './process-stats.js';
 import { localPortsOf } from './proc-sockets.js';
 import { CommandStatsReader, countDelta, readRequestProbe, sumCounts, topCounts, type CommandStatsSnapshot } from './redis-counters.js';
 import { scrapeSum } from './scrape.js';
+import { stackProcesses, type Stack } from './stack.js';
 
 /**
  * What a measured span cost per event: broker messages, Redis requests and commands, MongoDB
@@ -22,6 +24,8 @@ export interface OperationMark {
   commandStats?: CommandStatsSnapshot;
   requests?: Record<string, Record<string, number>>;
   jobs?: { bulkWrites: number; inserted: number };
+  /** Counters of each ws-server and consumer process, by its report name (WORK_METRICS). */
+  work?: Record<string, Record<string, number>>;
   /** Local ports of the services' TCP sockets: which broker connections are the run's. */
   clientPorts: number[];
   cpuMs: Record<string, number>;
@@ -55,10 +59,50 @@ export interface OperationReport {
     topCommands: Record<string, number> | null;
   };
   mongo: { bulkWrites: number | null; inserted: number | null };
+  /**
+   * Each ws-server's and consumer's work in the span, by process (`ws-server#2` with several):
+   * NOTIFICATION frames sent and wakes handled or dropped (ws-server), events processed
+   * (consumer), each with its share of the service's total.
+   */
+  workByInstance: Record<string, Record<string, { count: number; share: number | null }>> | null;
 }
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 const perEvent = (count: number | null | undefined, events: number) => (count === null || count === undefined || events <= 0 ? null : round(count / events));
+
+/**
+ * Each ws-server's and consumer's share of the work, from its own /metrics: how evenly the
+ * clients (round-robin by user) and the events queue (competing consumers) spread it.
+ */
+const WORK_METRICS: Partial<Record<ServiceName, Record<string, [metric: string, labelFilter?: string]>>> = {
+  'ws-server': {
+    notificationsSent: ['ws_notifications_sent_total'],
+    wakesHandled: ['ws_wakes_received_total', 'outcome="handled"'],
+    wakesDropped: ['ws_wakes_received_total', 'outcome="dropped"'],
+  },
+  consumer: { eventsProcessed: ['consumer_events_processed_total'] },
+};
+
+async function readWork(processes: ReturnType<typeof stackProcesses>): Promise<Record<string, Record<string, number>>> {
+  const entries = await Promise.all(
+    processes.flatMap(({ service, label, process }) => {
+      const metrics = WORK_METRICS[service];
+      if (!metrics) return [];
+      return [
+        Promise.all(Object.entries(metrics).map(async ([name, [metric, filter]]) => [name, await scrapeSum(process.port, metric, filter)] as const)).then(
+          (counts) => [label, Object.fromEntries(counts)] as const,
+        ),
+      ];
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+const sumCountMaps = (maps: Record<string, number>[]) => {
+  const out: Record<string, number> = {};
+  for (const map of maps) for (const [name, n] of Object.entries(map)) out[name] = (out[name] ?? 0) + n;
+  return out;
+};
 
 /** Reads every counter source of a run; a source that fails is left out of the mark, never fatal. */
 class Counters {
@@ -74,22 +118,27 @@ class Counters {
   }
 
   async read(): Promise<Omit<OperationMark, 'cpuMs' | 'machineBusyMs' | 'atMs'>> {
-    const clientPorts = [...localPortsOf(Object.values(this.h.stack.services).map((s) => s.proc.pid ?? 0))];
+    const processes = stackProcesses(this.h.stack);
+    const clientPorts = [...localPortsOf(processes.map((p) => p.process.proc.pid ?? 0))];
     const settle = <T>(p: Promise<T>) => p.then((v) => v, () => undefined);
-    const jobsPort = this.h.stack.services.jobs.port;
-    const probes = Object.entries(this.h.stack.redisProbeSockets) as [ServiceName, string][];
-    const [broker, commandStats, requests, jobs] = await Promise.all([
+    const probes = Object.entries(this.h.stack.redisProbeSockets) as [ServiceName, string[]][];
+    const [broker, commandStats, requests, jobs, work] = await Promise.all([
       this.broker ? settle(this.broker.read()) : undefined,
       settle(this.commandStats.snapshot()),
-      settle(Promise.all(probes.map(async ([name, socket]) => [name, await readRequestProbe(socket)] as const)).then((e) => Object.fromEntries(e))),
+      // A service's requests are the sum of its processes' probes.
       settle(
-        Promise.all([scrapeSum(jobsPort, 'jobs_mongo_bulk_writes_total'), scrapeSum(jobsPort, 'jobs_notifications_persisted_total')]).then(([bulkWrites, inserted]) => ({
-          bulkWrites,
-          inserted,
-        })),
+        Promise.all(probes.map(async ([name, sockets]) => [name, sumCountMaps(await Promise.all(sockets.map((socket) => readRequestProbe(socket))))] as const)).then((e) =>
+          Object.fromEntries(e),
+        ),
       ),
+      settle(
+        Promise.all([scrapeService(this.h.stack, 'jobs', 'jobs_mongo_bulk_writes_total'), scrapeService(this.h.stack, 'jobs', 'jobs_notifications_persisted_total')]).then(
+          ([bulkWrites, inserted]) => ({ bulkWrites, inserted }),
+        ),
+      ),
+      settle(readWork(processes)),
     ]);
-    return { broker, commandStats, requests, jobs, clientPorts };
+    return { broker, commandStats, requests, jobs, work, clientPorts };
   }
 
   close(): void {
@@ -117,6 +166,7 @@ export function operationsBetween(from: OperationMark, to: OperationMark, events
     }
   }
   const jobs = from.jobs && to.jobs ? { bulkWrites: to.jobs.bulkWrites - from.jobs.bulkWrites, inserted: to.jobs.inserted - from.jobs.inserted } : undefined;
+  const workByInstance = from.work && to.work ? workShares(from.work, to.work) : null;
 
   return {
     per,
@@ -141,7 +191,46 @@ export function operationsBetween(from: OperationMark, to: OperationMark, events
       topCommands: commands ? topCounts(commands, TOP_COMMANDS) : null,
     },
     mongo: { bulkWrites: jobs?.bulkWrites ?? null, inserted: jobs?.inserted ?? null },
+    workByInstance,
   };
+}
+
+/** Each process's counts between two marks, and its share of its service's (`ws-server#2` → `ws-server`). */
+function workShares(from: Record<string, Record<string, number>>, to: Record<string, Record<string, number>>) {
+  const serviceOf = (label: string) => label.replace(/#\d+$/, '');
+  const deltas = Object.entries(to).map(([label, counts]) => [label, countDelta(from[label] ?? {}, counts)] as const);
+  const totals: Record<string, Record<string, number>> = {};
+  for (const [label, counts] of deltas) {
+    const total = (totals[serviceOf(label)] ??= {});
+    for (const [name, n] of Object.entries(counts)) total[name] = (total[name] ?? 0) + n;
+  }
+  const out: Record<string, Record<string, { count: number; share: number | null }>> = {};
+  for (const [label, counts] of deltas) {
+    const total = totals[serviceOf(label)] ?? {};
+    // Every counter of the process, zeros included (countDelta leaves them out).
+    out[label] = Object.fromEntries(
+      Object.keys(to[label] ?? {}).map((name) => {
+        const count = counts[name] ?? 0;
+        const all = total[name] ?? 0;
+        return [name, { count, share: all > 0 ? round(count / all) : null }];
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Each service's processes by pid (the harness started them): under the service's name, the
+ * one process or the sum over its instances; with several, each also as `<service>#<n>`.
+ */
+export function serviceTargets(stack: Pick<Stack, 'instances'>): Record<string, Target> {
+  const out: Record<string, Target> = {};
+  for (const [service, list] of Object.entries(stack.instances)) {
+    const pids = list.map((s) => s.proc.pid ?? 0);
+    out[service] = pids.length === 1 ? (pids[0] ?? 0) : { group: pids };
+  }
+  for (const { label, process } of stackProcesses(stack)) out[label] = process.proc.pid ?? 0;
+  return out;
 }
 
 /**
@@ -160,7 +249,7 @@ export class OperationMeter {
     const counters = await Counters.open(h);
     const read = await counters.read();
     const usage = new ProcessSampler({
-      ...Object.fromEntries(Object.entries(h.stack.services).map(([name, s]) => [name, s.proc.pid ?? 0])),
+      ...serviceTargets(h.stack),
       ...infrastructurePids(h.stack.config, h.options.postgresPort),
       'bench-harness': process.pid,
     });

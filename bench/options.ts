@@ -66,6 +66,16 @@ export interface BenchOptions {
    * (`--cpu-prof` itself is not allowed in NODE_OPTIONS). `--env NODE_OPTIONS=...` is every service's.
    */
   wsNodeOptions: string;
+  /**
+   * ws-server and consumer processes the run starts (producer and jobs: one each); the clients
+   * are spread over the ws-servers round-robin by user. steady and max only.
+   */
+  instances: number;
+  /**
+   * `--scale 1,2`: run the scenario once per count of ws-server and consumer processes, one after
+   * the other on fresh stacks, and print the runs side by side (bench/scale.ts); empty: off.
+   */
+  scale: number[];
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -94,7 +104,15 @@ export const DEFAULTS: BenchOptions = {
   intakeKey: undefined,
   postgresPort: 5433,
   wsNodeOptions: '',
+  instances: 1,
+  scale: [],
 };
+
+/** Scenarios whose load and clients spread over several ws-server and consumer processes. */
+export const SCALABLE_SCENARIOS: readonly Scenario[] = ['steady', 'max'];
+
+/** Bound on `--instances` and on each count of `--scale`: the machine runs every process. */
+export const MAX_INSTANCES = 8;
 
 export class OptionsError extends Error {
   override name = 'OptionsError';
@@ -116,6 +134,14 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new OptionsError(`--${name} must be a whole number of at least 0, got "${raw}"`);
+  return value;
+}
+
+function instanceCount(name: string, raw: string): number {
+  const value = Number(raw);
+  if (raw === '' || !Number.isInteger(value) || value < 1 || value > MAX_INSTANCES) {
+    throw new OptionsError(`--${name} takes whole numbers from 1 to ${MAX_INSTANCES}, got "${raw}"`);
+  }
   return value;
 }
 
@@ -141,6 +167,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --postgres-port N   PostgreSQL behind FerretDB, sampled with the servers (default ${DEFAULTS.postgresPort}, scripts/services.sh's POSTGRES_PORT)
   --ws-node-options="OPTS"  extra NODE_OPTIONS for the ws-server only, e.g. --ws-node-options="--import ./profiler.mjs"
                       (with "=": a value starting with "--" is otherwise taken for a flag)
+  --instances N       ws-server and consumer processes (steady, max)  (default ${DEFAULTS.instances}, at most ${MAX_INSTANCES})
+  --scale 1,2         steady or max once per count of ws-server and consumer processes, side by side
   --no-build --no-baseline --no-progress --keep-data --out DIR
   --help              this text`;
 
@@ -182,6 +210,8 @@ function parseFlagsStrict(argv: string[]) {
       'intake-key': { type: 'string' },
       'postgres-port': { type: 'string' },
       'ws-node-options': { type: 'string' },
+      instances: { type: 'string' },
+      scale: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -210,6 +240,13 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (intakeKey !== undefined && !/^[\x21-\x2b\x2d-\x7e]+$/.test(intakeKey)) throw new OptionsError('--intake-key must be printable ASCII without spaces or commas');
   const postgresPort = count('postgres-port', values['postgres-port'], DEFAULTS.postgresPort);
   if (postgresPort < 1 || postgresPort > 65_535) throw new OptionsError(`--postgres-port must be a port (1-65535), got "${values['postgres-port']}"`);
+  const instances = instanceCount('instances', values.instances ?? String(DEFAULTS.instances));
+  const scale = values.scale === undefined ? DEFAULTS.scale : values.scale.split(',').map((raw) => instanceCount('scale', raw.trim()));
+  if (new Set(scale).size !== scale.length) throw new OptionsError(`--scale lists each count once, got "${values.scale}"`);
+  if (values.scale !== undefined && values.instances !== undefined) throw new OptionsError('--scale sets the instances of each run: give --instances or --scale, not both');
+  if ((instances > 1 || scale.length > 0) && !SCALABLE_SCENARIOS.includes(scenario as Scenario)) {
+    throw new OptionsError(`--instances above 1 and --scale run ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
+  }
   return {
     scenario: scenario as Scenario,
     rate: positive('rate', values.rate, DEFAULTS.rate),
@@ -236,5 +273,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     intakeKey,
     postgresPort,
     wsNodeOptions: values['ws-node-options'] ?? DEFAULTS.wsNodeOptions,
+    instances,
+    scale,
   };
 }

@@ -13,10 +13,19 @@ export interface ProcessUsage {
 }
 
 /**
- * What to sample under one name: a process, or a process tree given by its root, for servers
- * that run as many processes (PostgreSQL: a postmaster and one backend per connection).
+ * What to sample under one name: a process; a process tree given by its root, for servers
+ * that run as many processes (PostgreSQL: a postmaster and one backend per connection); or a
+ * group of processes summed, for a service run as several instances (`--instances`).
  */
-export type Target = number | { tree: number };
+export type Target = number | { tree: number } | { group: number[] };
+
+/**
+ * Sums a reader over a group's processes. A member that exited makes the read fail, as a lone
+ * process's does, so the group's last sample stands rather than dropping by that member's share.
+ */
+function sumGroup(pids: number[], read: (pid: number) => number): number {
+  return pids.reduce((sum, pid) => sum + read(pid), 0);
+}
 
 function readRssKb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -79,6 +88,7 @@ function sumChildren(root: number, read: (pid: number) => number): number {
 
 function targetRssKb(target: Target): number {
   if (typeof target === 'number') return readRssKb(target);
+  if ('group' in target) return sumGroup(target.group, readRssKb);
   return readPssKb(target.tree) + sumChildren(target.tree, readPssKb);
 }
 
@@ -88,6 +98,7 @@ function targetRssKb(target: Target): number {
  */
 function targetCpuTicks(target: Target): number {
   if (typeof target === 'number') return readCpuTicks(target);
+  if ('group' in target) return sumGroup(target.group, readCpuTicks);
   const fields = statFields(target.tree);
   const own = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   return own + sumChildren(target.tree, readCpuTicks);

@@ -10,7 +10,7 @@ import { fanout } from './scenarios/fanout.js';
 import { max } from './scenarios/max.js';
 import { reconnectStorm } from './scenarios/reconnect-storm.js';
 import { steady } from './scenarios/steady.js';
-import { build, ensureInfrastructure, loadAgedDatabase, startStack } from './stack.js';
+import { build, ensureInfrastructure, instanceLabel, loadAgedDatabase, startStack, type Stack } from './stack.js';
 import { Tracker } from './tracker.js';
 
 const RUNNERS: Record<Scenario, ScenarioRunner> = {
@@ -38,7 +38,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   if (options.build) await build(log);
   const stack = await startStack(options, log);
   const tracker = new Tracker(`b${stack.runId}`);
-  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, tracker, stack.config.ws.maxAckBatch);
+  const fleet = new ClientFleet(
+    stack.instances['ws-server'].map((s) => s.port),
+    stack.jwtSecret,
+    tracker,
+    stack.config.ws.maxAckBatch,
+  );
   const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets, stack.intakeKey);
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {
@@ -52,6 +57,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     }
     const result = {
       runId: stack.runId,
+      ...(options.instances > 1 && { instances: options.instances, clientsByWsServer: clientsByWsServer(stack, fleet) }),
       ...outcome.result,
       ...(baseline && {
         brokerBaseline: baseline,
@@ -68,7 +74,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       windows: tracker.windows,
     };
     const agedNote = aged ? ` · aged DB ${aged.inserted} notifications` : '';
-    const subtitle = `${startedAt} · ${report.machine.cores} cores ${report.machine.cpuModel} · rate ${options.rate}/s · ${options.duration} s · ${options.users} users${agedNote} · load avg ${report.machine.loadAverageAtEnd.join(' ')}`;
+    const instancesNote = options.instances > 1 ? ` · ${options.instances} ws-server + ${options.instances} consumer processes` : '';
+    const subtitle = `${startedAt} · ${report.machine.cores} cores ${report.machine.cpuModel} · rate ${options.rate}/s · ${options.duration} s · ${options.users} users${agedNote}${instancesNote} · load avg ${report.machine.loadAverageAtEnd.join(' ')}`;
     const files = await writeReport(options.outDir, report, subtitle);
     return { report, files };
   } finally {
@@ -76,6 +83,13 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     load.close();
     await stack.close();
   }
+}
+
+/** The users the fleet put on each ws-server process, by its report name (`ws-server#1`...). */
+function clientsByWsServer(stack: Stack, fleet: ClientFleet): Record<string, number> {
+  const byPort = fleet.usersByPort();
+  const list = stack.instances['ws-server'];
+  return Object.fromEntries(list.map((s, i) => [instanceLabel('ws-server', i, list.length), byPort[s.port] ?? 0]));
 }
 
 export { printSummary };

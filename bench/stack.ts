@@ -30,13 +30,16 @@ export interface Stack {
   runId: string;
   env: Record<string, string>;
   config: Config;
+  /** The first process of each service: the address the load generator and scenarios use. */
   services: Record<ServiceName, RunningService>;
+  /** Every process of each service (`--instances`: several ws-servers and consumers). */
+  instances: Record<ServiceName, RunningService[]>;
   jwtSecret: string;
   /** The key the producer takes events with (undefined only if `--env` emptied INTAKE_API_KEYS). */
   intakeKey: string | undefined;
   userIds: string[];
-  /** Each service's Redis request probe (bench/redis-counters.ts). */
-  redisProbeSockets: Record<ServiceName, string>;
+  /** Each process's Redis request probe (bench/redis-counters.ts), by service, in `instances` order. */
+  redisProbeSockets: Record<ServiceName, string[]>;
   close(): Promise<void>;
 }
 
@@ -95,6 +98,24 @@ export function benchEnv(
 
 /** jobs first: it declares nothing the others need, but starting it early lets it warm up. */
 const SERVICE_ORDER = ['jobs', 'consumer', 'ws-server', 'producer'] as const;
+
+/** The services `--instances` multiplies; producer and jobs run once. */
+const SCALED_SERVICES: ReadonlySet<ServiceName> = new Set(['consumer', 'ws-server']);
+
+/**
+ * The name a process is reported under: the service's, or with several processes of it
+ * `<service>#<n>` from 1 (the service's own name then stands for the sum over them).
+ */
+export function instanceLabel(service: ServiceName, index: number, count: number): string {
+  return count > 1 ? `${service}#${index + 1}` : service;
+}
+
+/** Every process of the stack with its service and report name, in start order. */
+export function stackProcesses(stack: Pick<Stack, 'instances'>): { service: ServiceName; label: string; process: RunningService }[] {
+  return (Object.entries(stack.instances) as [ServiceName, RunningService[]][]).flatMap(([service, list]) =>
+    list.map((process, i) => ({ service, label: instanceLabel(service, i, list.length), process })),
+  );
+}
 
 /** MongoDB connections of the connections scenario's ws-server (the driver's default is 100). */
 const CONNECTIONS_WS_MONGO_POOL = 20;
@@ -176,25 +197,37 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
   // setup the storm does not measure.)
   if (options.scenario !== 'connections' && options.scenario !== 'reconnect-storm') await seedUsers(config, userIds);
 
-  log(`services: starting producer, consumer, ws-server, jobs (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
+  const counts = Object.fromEntries(SERVICE_ORDER.map((name) => [name, SCALED_SERVICES.has(name) ? options.instances : 1])) as Record<ServiceName, number>;
+  const scaled = options.instances > 1 ? ` (${options.instances} each of ws-server and consumer)` : '';
+  log(`services: starting producer, consumer, ws-server, jobs${scaled} (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
   const started: RunningService[] = [];
   const probeDir = await mkdtemp(join(tmpdir(), `bench-${runId}-`));
-  const redisProbeSockets = Object.fromEntries(SERVICE_ORDER.map((name) => [name, join(probeDir, `${name}.sock`)])) as Record<ServiceName, string>;
+  const redisProbeSockets = Object.fromEntries(
+    SERVICE_ORDER.map((name) => [name, Array.from({ length: counts[name] }, (_, i) => join(probeDir, `${name}-${i + 1}.sock`))]),
+  ) as Record<ServiceName, string[]>;
+  const instances = Object.fromEntries(SERVICE_ORDER.map((name) => [name, [] as RunningService[]])) as Record<ServiceName, RunningService[]>;
   try {
-    for (const name of SERVICE_ORDER) started.push(await startBuilt(name, serviceEnv(name, env, options, redisProbeSockets[name])));
+    for (const name of SERVICE_ORDER) {
+      for (const socket of redisProbeSockets[name]) {
+        const service = await startBuilt(name, serviceEnv(name, env, options, socket));
+        started.push(service);
+        instances[name].push(service);
+      }
+    }
   } catch (err) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
     await rm(probeDir, { recursive: true, force: true });
     if (options.cleanup) await deleteQueuesAndKeys(config).catch(() => undefined);
     throw err;
   }
-  const services = Object.fromEntries(started.map((s) => [s.name, s])) as Record<ServiceName, RunningService>;
+  const services = Object.fromEntries(SERVICE_ORDER.map((name) => [name, instances[name][0]])) as Record<ServiceName, RunningService>;
   let closed: Promise<void> | undefined;
   return {
     runId,
     env,
     config,
     services,
+    instances,
     jwtSecret,
     intakeKey,
     userIds,

@@ -47,7 +47,7 @@ export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Pro
   deps.metrics.acksLeftToPersist.inc(all.filter((a) => leftToPersist.has(a.id)).length);
   const ops = all
     .filter((a) => !leftToPersist.has(a.id))
-    .map((a) => ({ updateOne: deliveredOp(a.id, new Date(a.ackedAt), a.userId) }));
+    .map((a) => deliveredOp(a.id, new Date(a.ackedAt), a.userId));
   if (ops.length === 0) return;
   try {
     const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);

@@ -1,4 +1,4 @@
-import { mongo, type AnyBulkWriteOperation, type Model } from 'mongoose';
+import { mongo, type FilterQuery, type Model, type UpdateQuery } from 'mongoose';
 import type { NotificationDoc } from '../shared/models/index.js';
 
 export interface BulkOutcome {
@@ -9,20 +9,37 @@ export interface BulkOutcome {
   commands: number;
 }
 
+/** A state update of one document: its filter names the `_id` (shared/models/notification-state.ts). */
+export interface DocUpdate {
+  filter: FilterQuery<NotificationDoc> & { _id: string };
+  update: UpdateQuery<NotificationDoc>;
+}
+
 /**
- * One logical bulk write, sent as ordered commands of at most `maxOps` operations each
- * (PERSIST_BULK_MAX_OPS): MongoDB takes any size, FerretDB stalls on update commands of 100+.
- * Each command has `timeoutMs` (MONGO_BATCH_TIMEOUT_MS) instead of the single-query deadline.
+ * One logical bulk write of single-document updates, sent as ordered commands of at most
+ * `maxOps` statements each (PERSIST_BULK_MAX_OPS). Each command has `timeoutMs`
+ * (MONGO_BATCH_TIMEOUT_MS) instead of the single-query deadline.
+ *
+ * Every statement is sent as `updateMany`, not `updateOne`: the filter names the `_id`, so it
+ * changes at most the one document `updateOne` would, and costs MongoDB the same `_id` lookup.
+ * The difference is FerretDB 1.24's: for an `updateOne` it keeps the statement's read, and its
+ * PostgreSQL connection, open until the whole command ends, so a command of n matching
+ * statements holds n connections at once, and once its pool is spent it waits for one more
+ * forever, taking the whole store down with it (docs/persistence.md, "FerretDB waits forever
+ * for a connection"). An `updateMany` reads to the end before the next statement, so any command
+ * holds at most two. (A multi-document statement is not a retryable write on MongoDB; the batch's
+ * own retry covers that, and every update is guarded by the state it leaves.)
  */
 export async function bulkWrite(
   model: Model<NotificationDoc>,
-  ops: AnyBulkWriteOperation<NotificationDoc>[],
+  updates: DocUpdate[],
   maxOps: number,
   timeoutMs: number,
 ): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { inserted: new Set(), modified: 0, commands: 0 };
-  for (let start = 0; start < ops.length; start += maxOps) {
-    const result = await model.bulkWrite(ops.slice(start, start + maxOps), { ordered: true, timeoutMS: timeoutMs });
+  for (let start = 0; start < updates.length; start += maxOps) {
+    const ops = updates.slice(start, start + maxOps).map((updateMany) => ({ updateMany }));
+    const result = await model.bulkWrite(ops, { ordered: true, timeoutMS: timeoutMs });
     outcome.commands += 1;
     outcome.modified += result.modifiedCount;
     for (const id of Object.values(result.upsertedIds)) outcome.inserted.add(String(id));

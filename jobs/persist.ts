@@ -5,7 +5,7 @@ import { keys } from '../shared/keys.js';
 import type { Models } from '../shared/models/index.js';
 import { mongoUnavailable } from '../shared/mongo.js';
 import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
-import { bulkWrite, insertNew } from './bulk-write.js';
+import { bulkWrite, insertNew, type DocUpdate } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
 import { enforceCap } from './cap.js';
 import { afterWrite, type AfterWrite, type AfterWriteInput } from './after-write.js';
@@ -93,13 +93,13 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
     // written, is advanced now.
     const advance = notifications.flatMap((n, i) => {
       const fresh = written.inserted.has(n.id);
-      const ops = [];
+      const ops: DocUpdate[] = [];
       const newerBody = fresh ? null : newerBodyOp(n);
-      if (newerBody) ops.push({ updateOne: newerBody });
+      if (newerBody) ops.push(newerBody);
       const acked = after.state[i]!.ackedAtMs;
       const read = after.state[i]!.readAtMs;
-      if (acked !== null && !(fresh && before[i]!.ackedAtMs !== null)) ops.push({ updateOne: deliveredOp(n.id, new Date(acked)) });
-      if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push({ updateOne: readOp(n.id, new Date(read)) });
+      if (acked !== null && !(fresh && before[i]!.ackedAtMs !== null)) ops.push(deliveredOp(n.id, new Date(acked)));
+      if (read !== null && !(fresh && before[i]!.readAtMs !== null)) ops.push(readOp(n.id, new Date(read)));
       return ops;
     });
     const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);

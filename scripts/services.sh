@@ -330,6 +330,21 @@ PG_OS_USER=postgres
 PG_ROLE=postgres
 PG_DATABASE=ferretdb
 
+# FerretDB 1.24 can hold more than one PostgreSQL connection for one command, and waits for the
+# next one with no deadline: an `update` keeps each statement's read open (one connection per
+# matched statement, until the whole command ends) while it takes another for the write. Once
+# every connection of its pgx pool is held by commands waiting for one more, it waits forever:
+# no command gets a connection again (`Acquire` errors in its log, only idle sessions in
+# PostgreSQL) until FerretDB restarts. Its default pool is 50 connections; 50 matched `updateOne`
+# statements in one bulk write, or 50 concurrent single updates, were enough.
+# So the pool is made larger than the server's limit: the pool itself never waits, and a burst
+# beyond PG_MAX_CONNECTIONS fails its commands with PostgreSQL's "too many clients" (clients
+# retry) instead of wedging the store. Idle connections close after a minute
+# (pool_max_conn_idle_time; FerretDB 1.24 forces 1m whenever the parameter is given).
+# docs/persistence.md "FerretDB waits forever for a connection".
+PG_MAX_CONNECTIONS=500
+FERRETDB_POOL_MAX_CONNS=1000
+
 # Debian keeps the server programs (initdb, pg_ctl, postgres) out of PATH, in
 # /usr/lib/postgresql/<major>/bin; the newest installed major wins, PATH is the fallback.
 pg_bin() { # program
@@ -478,7 +493,10 @@ start_postgres() {
   say "postgres: starting PostgreSQL on $HOST:$port (cluster in $dir)"
   # pg_ctl -w returns once the server accepts connections; the postmaster it starts runs in
   # its own session (pg_ctl calls setsid), so Ctrl-C on the caller does not reach it.
-  as_pg "$(pg_bin pg_ctl)" start -D "$dir" -l "$log" -w -t "$DEFAULT_WAIT" -s -o "-p $port" 9>&- ||
+  # max_connections on the command line, not in postgresql.conf: it applies to clusters created
+  # before it was raised too (see PG_MAX_CONNECTIONS).
+  as_pg "$(pg_bin pg_ctl)" start -D "$dir" -l "$log" -w -t "$DEFAULT_WAIT" -s \
+    -o "-p $port -c max_connections=$PG_MAX_CONNECTIONS" 9>&- ||
     { show_log_tail postgres "$log"; die "postgres: pg_ctl start failed (see log above)"; }
   # The first line of postmaster.pid is the postmaster's PID: ours to stop later.
   read -r pid <"$dir/postmaster.pid" || true
@@ -582,7 +600,7 @@ start_ferretdb() {
     exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
     cd "$DATA/ferretdb"
     exec setsid nohup "$bin" --handler=postgresql \
-      --postgresql-url="postgres://$PG_ROLE@$HOST:$POSTGRES_PORT/$PG_DATABASE" \
+      --postgresql-url="postgres://$PG_ROLE@$HOST:$POSTGRES_PORT/$PG_DATABASE?pool_max_conns=$FERRETDB_POOL_MAX_CONNS&pool_max_conn_idle_time=1m" \
       --listen-addr="$HOST:$port" --state-dir="$DATA/ferretdb" --debug-addr=- \
       --telemetry=disable --log-level=warn >>"$log" 2>&1 </dev/null
   ) &

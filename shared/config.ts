@@ -525,7 +525,7 @@ const DECLARATIONS = {
       default: 90,
       services: ['jobs'],
       level: 'tuning',
-      doc: 'Statements per MongoDB bulk command; larger batches are split (FerretDB stalls at 100 or more).',
+      doc: 'Statements per MongoDB bulk command of state updates (a longer list is sent as several commands).',
     }),
     // 'keep-retrying' (shared/amqp/failure-policy.ts) needs a last rung to stay on, so at least one.
     retryLadderRungs: envVar('JOBS_RETRY_LADDER_RUNGS', integer(1, 20), {

@@ -21,8 +21,9 @@ const CLOSE_GRACE_MS = 1000;
  *
  * Every operation of the connection has a deadline, MONGO_QUERY_TIMEOUT_MS: the driver's
  * client-side operation timeout (`timeoutMS`) bounds server selection, connection checkout and
- * the socket read together, and sends the remaining time to the server as `maxTimeMS` (FerretDB
- * accepts it), so a slow query stops on the server too. A timed-out operation rejects with an
+ * the socket read together, and sends the remaining time to the server as `maxTimeMS`, so a slow
+ * query stops on the server too (FerretDB 1.24 honours it for find, aggregate and findAndModify
+ * only: its writes run to the end after the client gave up). A timed-out operation rejects with an
  * error `mongoUnavailable` turns into a DependencyUnavailableError.
  */
 export async function connectMongo(
@@ -39,9 +40,9 @@ export async function connectMongo(
     timeoutMS: config.mongo.queryTimeoutMs,
     // The driver's default is 100 per process. Operations a deadline gave up on may still run on
     // the server, and a retry adds its own: a small pool bounds what one process can pile onto a
-    // struggling store (FerretDB exhausted its PostgreSQL pool and stopped answering at all under
-    // the chaos suite's broker restart with four processes of 100 each). Atlas also counts
-    // connections against the cluster tier's limit.
+    // struggling store. Atlas also counts connections against the cluster tier's limit. (It did
+    // not stop FerretDB 1.24 from wedging its PostgreSQL pool: that took its update command's
+    // shape, docs/persistence.md "FerretDB waits forever for a connection".)
     maxPoolSize: config.mongo.maxPoolSize,
     // Mongoose would otherwise queue operations while disconnected for 10 s, past the deadline:
     // the driver's own server selection (bounded by timeoutMS) is the only wait.

@@ -7,7 +7,7 @@ import { parseSuiteOptions, pickScenarios, SuiteOptionsError, type SuiteOptions 
  */
 export type ChaosOptions = SuiteOptions;
 
-export const CHAOS_DEFAULTS: ChaosOptions = { eventsPerScenario: 1080, eventsPerSecond: 72, scenarios: [] };
+export const CHAOS_DEFAULTS: ChaosOptions = { eventsPerScenario: 3600, eventsPerSecond: 240, scenarios: [] };
 
 export { SuiteOptionsError as ChaosOptionsError, pickScenarios };
 

@@ -78,7 +78,6 @@ function scenarioEnv(i: number): { env: Record<string, string>; config: Config }
     PUBLISH_CONFIRM_TIMEOUT_MS: '3000',
     RETRY_AFTER_SECONDS: '1',
     CONNECT_TIMEOUT_MS: '15000',
-    PERSIST_BULK_MAX_OPS: '20',
   });
   delete env.REDIS_URL;
   Object.assign(env, redis.env);

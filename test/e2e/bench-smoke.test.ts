@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULTS, HelpRequested, OptionsError, parseOptions, type BenchOptions } from '../../bench/options.js';
 import { printSummary, runBench } from '../../bench/run.js';
+import { printScale, runScale } from '../../bench/scale.js';
 import type { OperationReport } from '../../bench/operations.js';
 import { percentile, summarize } from '../../bench/stats.js';
 import { ROOT } from '../helpers/process.js';
@@ -155,6 +156,53 @@ describe('npm run bench (smoke)', () => {
     assert.deepEqual({ complete, stored, distinctRecipients, missing, duplicates }, { complete: true, stored: 50, distinctRecipients: 50, missing: 0, duplicates: 0 });
   });
 
+  it('scale 1,2: the same steady run with one and with two ws-server and consumer processes, both reported, nothing lost', async () => {
+    const { report, file } = await runScale(small({ scenario: 'steady', warmup: 0, baseline: false, users: 6, scale: [1, 2] }), (l) => logs.push(l));
+    assert.deepEqual(
+      report.runs.map((r) => r.instances),
+      [1, 2],
+      `log:\n${logs.join('\n')}`,
+    );
+    const [one, two] = report.runs.map((r) => r.report.result as Record<string, unknown> & { services: Record<string, unknown>; operations: OperationReport });
+    assert.ok(one && two);
+    for (const [r, where] of [
+      [one, '1 instance'],
+      [two, '2 instances'],
+    ] as const) {
+      assert.deepEqual({ accepted: r.accepted, delivered: r.delivered, lost: r.lost, duplicatesAfterAck: r.duplicatesAfterAck }, { accepted: 40, delivered: 40, lost: 0, duplicatesAfterAck: 0 }, where);
+      assertOperations(r.operations, 40, where);
+    }
+    // The first run has one process of each service, the second two ws-servers and two consumers,
+    // each sampled on its own and summed under the service's name.
+    const wsEntries = (r: { services: Record<string, unknown> }) => Object.keys(r.services).filter((k) => k.startsWith('ws-server')).sort();
+    assert.deepEqual(wsEntries(one), ['ws-server']);
+    assert.deepEqual(wsEntries(two), ['ws-server', 'ws-server#1', 'ws-server#2']);
+    assert.ok('consumer#2' in two.services && !('producer#2' in two.services) && !('jobs#2' in two.services), `processes: ${Object.keys(two.services).join(', ')}`);
+    const cpu = two.operations.perEvent.cpuMs;
+    for (const name of ['ws-server#1', 'ws-server#2', 'consumer#1', 'consumer#2']) assertCount(cpu[name], `2 instances: perEvent.cpuMs.${name}`);
+    assert.ok(Math.abs((cpu['ws-server'] ?? 0) - (cpu['ws-server#1'] ?? 0) - (cpu['ws-server#2'] ?? 0)) < 0.01, `ws-server is the sum of its processes: ${JSON.stringify(cpu)}`);
+    // Clients round-robin by user (3 + 3), and each ws-server pushed its own users' notifications only.
+    assert.deepEqual(two.clientsByWsServer, { 'ws-server#1': 3, 'ws-server#2': 3 });
+    const work = two.operations.workByInstance ?? {};
+    const sent = ['ws-server#1', 'ws-server#2'].map((label) => work[label]?.notificationsSent?.count ?? 0);
+    assert.ok(sent.every((n) => n > 0) && (sent[0] ?? 0) + (sent[1] ?? 0) >= 40, `each ws-server sent some, together every one: ${JSON.stringify(work)}`);
+    assert.equal((work['consumer#1']?.eventsProcessed?.count ?? 0) + (work['consumer#2']?.eventsProcessed?.count ?? 0), 40, `the consumers processed each event once: ${JSON.stringify(work)}`);
+
+    const summary: string[] = [];
+    printScale(report, (l) => summary.push(l));
+    const text = summary.join('\n');
+    assert.match(text, /^ws-server \+ consumer processes\s+1 \+ 1\s+2 \+ 2$/m, text);
+    assert.match(text, /^lost \/ duplicates after ACK\s+0 \/ 0\s+0 \/ 0$/m, text);
+    assert.match(text, /^ {4}ws-server#2\s+–\s+[\d.]+$/m, 'a row per ws-server process, empty for the run without it');
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { kind: string; comparison: { instances: number }[]; runs: { report: { result: { services: object } } }[] };
+    assert.equal(saved.kind, 'scale');
+    assert.deepEqual(
+      saved.comparison.map((c) => c.instances),
+      [1, 2],
+    );
+    assert.ok('ws-server#2' in (saved.runs[1]?.report.result.services ?? {}), 'the JSON holds both runs whole');
+  });
+
   it('options: bad knobs are refused with a readable message', () => {
     assert.throws(() => parseOptions(['--scenario', 'fast']), (e: unknown) => e instanceof OptionsError && /steady, max/.test(e.message));
     assert.throws(() => parseOptions(['--rate=-5']), /--rate must be a positive number/);
@@ -169,6 +217,13 @@ describe('npm run bench (smoke)', () => {
     assert.throws(() => parseOptions(['--scenario', 'fanout', '--followers', '10', '--connected', '20']), /cannot exceed --followers/);
     assert.equal(parseOptions(['--intake-key', 'bench-key-0123456789']).intakeKey, 'bench-key-0123456789');
     assert.throws(() => parseOptions(['--intake-key', 'two,keys']), (e: unknown) => e instanceof OptionsError && !e.message.includes('two,keys'));
+    assert.deepEqual(parseOptions(['--scale', '1,2']).scale, [1, 2]);
+    assert.equal(parseOptions(['--scenario', 'max', '--instances', '2']).instances, 2);
+    assert.deepEqual(parseOptions([]).scale, [], '--scale is off by default');
+    assert.throws(() => parseOptions(['--scale', '1,0']), /--scale takes whole numbers from 1 to 8, got "0"/);
+    assert.throws(() => parseOptions(['--scale', '1,1']), /each count once/);
+    assert.throws(() => parseOptions(['--scale', '1,2', '--scenario', 'fanout']), /run steady or max, not fanout/);
+    assert.throws(() => parseOptions(['--instances', '2', '--scale', '1,2']), /not both/);
     assert.deepEqual(
       { ...parseOptions(['--scenario', 'max', '--rate', '500', '--no-build']) },
       { ...DEFAULTS, scenario: 'max', rate: 500, build: false },
@@ -178,7 +233,7 @@ describe('npm run bench (smoke)', () => {
   it('npm run bench -- --help prints the usage and exits 0', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--help'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^usage: npm run bench[\s\S]*--aged-notifications N/);
+    assert.match(run.stdout, /^usage: npm run bench[\s\S]*--aged-notifications N[\s\S]*--scale 1,2/);
   });
 
   it('percentiles are nearest-rank and empty input gives nulls', () => {

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './process.js';
@@ -42,6 +43,12 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
     urlOf: (n: NodeNumber): string => cluster.urls().split(',')[n - 1]!,
     up: () => script('up'),
     down: () => script('down'),
+    /** Whether any node's AMQP port answers (another test, or a developer, brought the cluster up). */
+    anyNodeAnswering: async (): Promise<boolean> => {
+      const ports = cluster.urls().split(',').map((u) => Number(new URL(u).port));
+      const answers = await Promise.all(ports.map((port) => portAnswers(port)));
+      return answers.some(Boolean);
+    },
     stopNode: (n: NodeNumber) => script('stop-node', String(n)),
     killNode: (n: NodeNumber) => script('kill-node', String(n)),
     startNode: (n: NodeNumber) => script('start-node', String(n)),
@@ -56,6 +63,22 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
     },
   };
   return cluster;
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 export type RabbitCluster = ReturnType<typeof rabbitClusterAt>;
