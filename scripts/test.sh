@@ -2,13 +2,13 @@
 # The one test command (`npm test`): brings up the real RabbitMQ, Redis and FerretDB (on
 # PostgreSQL) if they are not already answering, checks types and lint, builds (e2e tests start
 # the built services the way Railway does), then runs every test file with node's built-in runner.
-#   npm test              everything, then the fault-injection suite (test/chaos, ~6 min), then
-#                         the cluster suite (test/cluster, ~10 min)
+#   npm test              everything, then the fault-injection suite (test/chaos), then the
+#                         cluster suite (test/cluster, ~6 min)
 #   npm test -- unit      only the fast unit tests (no servers needed)
 #   npm run test:chaos    only the fault-injection suite (builds first; starts its own servers)
-#   npm run test:cluster  only the cluster suite (builds first; brings up its own RabbitMQ and
-#                         Redis clusters with `scripts/services.sh cluster up`, down at the end;
-#                         needs the shared FerretDB of `scripts/services.sh up`)
+#   npm run test:cluster  only the cluster suite (builds first; cluster.test.ts brings up RabbitMQ
+#                         and Redis clusters and a FerretDB of its own with scripts/services.sh,
+#                         and takes them down at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,7 +56,8 @@ case "$suite" in
   cluster)
     bash scripts/services.sh up
     echo "test: build"; npm run --silent build
-    exec node --import tsx --test --test-reporter=spec --test-timeout=1200000 test/cluster/cluster.test.ts
+    mapfile -t clusterFiles < <(find test/cluster -name '*.test.ts' | sort)
+    exec node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=1200000 "${clusterFiles[@]}"
     ;;
   all)
     bash scripts/services.sh up
@@ -89,7 +90,9 @@ node --import tsx --test --test-timeout=300000 "$LOADED"
 # Alone and last: it loads both cores and restarts its own (not the shared) servers.
 echo "test: chaos"
 node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
-# After the chaos suite, alone: seven service processes on three RabbitMQ nodes and six Redis
-# nodes of its own, which it kills one at a time and takes down at the end.
+# After the chaos suite, alone and one file at a time: the files of test/cluster kill nodes of
+# the local RabbitMQ and Redis clusters (cluster.test.ts runs seven service processes on clusters
+# of its own and takes them down at the end).
 echo "test: cluster"
-exec node --import tsx --test --test-reporter=spec --test-timeout=1200000 test/cluster/cluster.test.ts
+mapfile -t clusterFiles < <(find test/cluster -name '*.test.ts' | sort)
+exec node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=1200000 "${clusterFiles[@]}"

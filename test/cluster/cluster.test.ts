@@ -37,7 +37,7 @@ import { CLUSTER_SERVERS, clusterInfra, failoverLosingWrites, killRabbitLeader, 
  *   CLUSTER_EVENTS=2400 CLUSTER_RATE=80 CLUSTER_SCENARIOS=1,3 npm run test:cluster
  */
 const CLIENTS = 200;
-const options = parseSuiteOptions('CLUSTER', process.env, { eventsPerScenario: 2400, eventsPerSecond: 60, scenarios: [] });
+const options = parseSuiteOptions('CLUSTER', process.env, { eventsPerScenario: 4800, eventsPerSecond: 120, scenarios: [] });
 const FAULT_AFTER_MS = 5000;
 /** How long a killed broker node or Redis master stays down before it is started again. */
 const DOWN_MS = 10_000;
@@ -93,6 +93,8 @@ interface Scenario {
   inject(processes: ServiceProcesses, config: Config): Promise<string | void>;
   /** The ledger's verdict; by default the full one (assertLedger). */
   check?(row: ScenarioRow, processes: ServiceProcesses): void;
+  /** How long to wait for the pipeline to settle (runScenario's defaults otherwise). */
+  settle?: { settleMs: number; afterReconnectMs: number };
 }
 
 const scenarios: Scenario[] = [
@@ -116,8 +118,12 @@ const scenarios: Scenario[] = [
     name: 'Redis failover that loses acknowledged writes',
     skip: redis.missing,
     inject: () => failoverLosingWrites(LOSS_WINDOW_MS, DOWN_MS),
-    // What the design promises when Redis loses acknowledged writes (docs/reliability.md): nothing
-    // accepted is lost and every event is one notification, stored once.
+    // ACKs the failover undid leave their notifications stored undelivered until a fresh session
+    // acks them again: the pipeline does not settle, and waiting the full bounds would tell nothing.
+    settle: { settleMs: 15_000, afterReconnectMs: 15_000 },
+    // What the design promises when Redis loses acknowledged writes (docs/reliability.md "Redis
+    // failover"): nothing accepted is lost, every event is one notification, stored once. What
+    // the lost writes cost (ACKs undone: stored undelivered, shown again) is reported, not bounded.
     check: (row, processes) => {
       const problems = row.problems.join('; ');
       assert.deepEqual(processes.exited(), [], 'no service died on its own');
@@ -177,7 +183,7 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
           processes, fleet, users, models: store, redis: ledgerRedis,
           eventsPerScenario: options.eventsPerScenario, eventsPerSecond: options.eventsPerSecond, faultAfterMs: FAULT_AFTER_MS,
         };
-        row = await runScenario(setup, scenario.name, `c${i}${Date.now().toString(36)}`, () => scenario.inject(processes, config));
+        row = await runScenario(setup, scenario.name, `c${i}${Date.now().toString(36)}`, () => scenario.inject(processes, config), scenario.settle);
         rows.push(row);
         console.log(printTable([row]));
         progress(`scenario ${i + 1}: ledger\n${printTable([row])}${row.problems.length > 0 ? `\n  problems: ${row.problems.slice(0, 20).join('; ')}` : ''}`);

@@ -30,15 +30,16 @@ export interface ScenarioSetup {
  * 202), the fault injected `faultAfterMs` into it, then the wait for the pipeline to settle and
  * the ledger. `inject` may return a line about what it did (which node, how long the takeover
  * took); it is printed under the table. If connected clients still miss notifications after
- * `settleMs`, every client reconnects once (a wake is a hint, the AUTH replay is the guarantee)
- * and the row says so.
+ * `settleMs`, every client reconnects once (a wake is a hint, the AUTH replay is the guarantee),
+ * the pipeline gets `afterReconnectMs` more, and the row says so. A scenario that expects the
+ * pipeline never to settle (a failover that undid ACKs leaves them stored undelivered) waits less.
  */
 export async function runScenario(
   setup: ScenarioSetup,
   name: string,
   runId: string,
   inject: () => Promise<string | void>,
-  settleMs = 45_000,
+  { settleMs = 45_000, afterReconnectMs = 60_000 } = {},
 ): Promise<ScenarioRow> {
   const { processes, fleet, models, redis } = setup;
   const load = runLoad({
@@ -59,7 +60,7 @@ export async function runScenario(
   if (!ok) {
     neededReconnect = true;
     fleet.reconnectAll();
-    await eventually(isSettled, { what: 'the pipeline to settle after reconnects', timeoutMs: 60_000, intervalMs: 1000 }).catch(() => false);
+    await eventually(isSettled, { what: 'the pipeline to settle after reconnects', timeoutMs: afterReconnectMs, intervalMs: 1000 }).catch(() => false);
   }
   return {
     ...(await reconcile(name, runId, result.accepted, fleet.records(), models, redis)),
