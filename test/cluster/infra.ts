@@ -49,14 +49,20 @@ function singles(): string[] {
   return [...(redisBackend().onCluster ? [] : ['redis']), 'postgres', 'ferretdb'];
 }
 
+/** State dirs of the suite's servers under SERVICES_DATA_DIR (the scripts' names for them). */
+const STATE_DIRS = ['ferretdb', 'postgres', 'postgres.initdb', 'redis', 'redis-cluster', 'rabbitmq-c1', 'rabbitmq-c2', 'rabbitmq-c3'];
+
 export const clusterInfra = {
   /**
-   * The clusters (idempotent: what answers is reused; a killed node that an interrupted run left
-   * down is started) and fresh single servers (the data is disposable).
+   * Everything from empty (the data is disposable): whatever an interrupted run left is stopped
+   * and its state deleted, so no queue of an earlier run (a Raft group on every node) slows the
+   * cluster, and no node starts with a role an earlier failover gave it. A fresh RabbitMQ cluster
+   * boots and joins in about 25 s here.
    */
   up: async () => {
+    await script('services.sh', 'cluster', 'down');
     await script('services.sh', 'down', ...singles());
-    for (const dir of ['ferretdb', 'postgres', 'postgres.initdb', 'redis']) await rm(resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
+    for (const dir of STATE_DIRS) await rm(resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
     await script('services.sh', 'up', ...singles());
     await script('services.sh', 'cluster', 'up');
   },
@@ -68,6 +74,12 @@ export const clusterInfra = {
 };
 
 // ---------------------------------------------------------------- RabbitMQ
+
+/** The URL of the first cluster node that answers, for the test's own connections (cleanup, dead letters). */
+export async function liveRabbitUrl(): Promise<string> {
+  for (const n of NODES) if (await rabbit.answers(n)) return rabbit.urlOf(n);
+  throw new Error('no RabbitMQ cluster node answers');
+}
 
 /** A node that answers, to ask the cluster through (rabbitmqctl against a dead node fails). */
 async function liveNode(except: NodeNumber | undefined): Promise<NodeNumber> {

@@ -43,6 +43,8 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
     urlOf: (n: NodeNumber): string => cluster.urls().split(',')[n - 1]!,
     up: () => script('up'),
     down: () => script('down'),
+    /** Whether node `n`'s AMQP port answers. */
+    answers: (n: NodeNumber): Promise<boolean> => portAnswers(Number(new URL(cluster.urlOf(n)).port)),
     /** Whether any node's AMQP port answers (another test, or a developer, brought the cluster up). */
     anyNodeAnswering: async (): Promise<boolean> => {
       const ports = cluster.urls().split(',').map((u) => Number(new URL(u).port));
