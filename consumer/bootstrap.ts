@@ -1,3 +1,4 @@
+import { consumeTracked } from '../shared/amqp/deliveries.js';
 import { eventsQueueList } from '../shared/amqp/topology.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { createOpsApp } from '../shared/http/ops.js';
@@ -76,7 +77,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   // quorum queues have no channel-wide (global) prefetch.
   for (const queue of eventsQueueList(infra.amqp.topology)) {
     const handle = handler.forQueue(queue);
-    await channel.consume(
+    await consumeTracked(
+      channel,
       queue,
       (msg) => {
         const work = handle(msg).finally(() => inFlight.delete(work));
@@ -90,7 +92,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   // direct events need (docs/pipeline.md "Fan-out").
   const fanoutChannel = await infra.amqp.createChannel('consumer-fanout');
   const fanoutHandler = createFanoutHandler({ ...deps, channel: fanoutChannel, fanoutMetrics: createFanoutMetrics(registry) });
-  await fanoutChannel.consume(
+  await consumeTracked(
+    fanoutChannel,
     infra.amqp.topology.fanoutQueue,
     (msg) => {
       const work = fanoutHandler(msg).finally(() => inFlight.delete(work));

@@ -1,5 +1,6 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
+import { consumeTracked } from '../shared/amqp/deliveries.js';
 import { settle } from '../shared/amqp/envelope.js';
 import { failurePolicies } from '../shared/amqp/failure-policy.js';
 import { WAKE_DELAY_RUNGS_MS, type Topology } from '../shared/amqp/topology.js';
@@ -63,7 +64,8 @@ export async function consumeDueWakes(
   logger: Logger,
 ): Promise<void> {
   const policy = failurePolicies(topology).wakeDue;
-  await channel.consume(
+  await consumeTracked(
+    channel,
     topology.wakeDueQueue,
     async (msg: ConsumeMessage) => {
       let body: DelayedWakeMessage | undefined;
@@ -79,7 +81,7 @@ export async function consumeDueWakes(
         result = asError(err);
       }
       const settled = await settle(channel, policy, msg, result);
-      if (!settled.failed) return;
+      if (!settled.failed || settled.outcome === 'redelivered') return;
       const ids = body ? { userId: body.userId, notificationIds: firstIds(body.notificationIds) } : {};
       if (settled.outcome === 'requeued') logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
       else logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'delayed wake not forwarded');

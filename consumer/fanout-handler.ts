@@ -30,6 +30,8 @@ export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper
     }
     const settled = await settle(channel, policy, msg, result);
     const ids = { eventId: eventIdOf(msg), messageId: msg.properties.messageId as unknown };
+    // Counted when it comes again: this delivery's channel is gone (shared/amqp/deliveries.ts).
+    if (settled.outcome === 'redelivered') return;
     if (settled.outcome === 'requeued') {
       logger.error({ ...ids, err: settled.republishError }, 'could not retry or dead-letter a fan-out page; requeueing');
       return;

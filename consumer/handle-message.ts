@@ -45,6 +45,8 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
   const settleOne = async (msg: ConsumeMessage, policy: FailurePolicy, result: Outcome | Error): Promise<void> => {
     const settled = await settle(channel, policy, msg, result);
     const eventId = msg.properties.messageId as unknown;
+    // Counted when it comes again: this delivery's channel is gone (shared/amqp/deliveries.ts).
+    if (settled.outcome === 'redelivered') return;
     if (settled.outcome === 'requeued') {
       logger.error({ eventId, err: settled.republishError }, 'could not retry or dead-letter; requeueing');
       return;

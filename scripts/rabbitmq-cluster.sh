@@ -111,14 +111,18 @@ show_log_tail() { # node
 }
 
 wait_port() { # node
-  local n=$1 port pid i
+  local n=$1 port pid="" i
   port="$(amqp_port "$n")"
+  # The PID launch recorded, checked for life only: until the launched subshell has exec'd the
+  # broker, its command line is still this script's, and our_pid would call the file stale (and
+  # remove it) on a loaded machine, failing a boot that then goes on without a PID file.
+  if [[ -s "$(pid_file "$n")" ]]; then read -r pid <"$(pid_file "$n")" || true; fi
   for ((i = 0; i < BOOT_WAIT * 4; i++)); do
     if port_open "$port"; then
       say "node $n: $(node_name "$n") answering on $HOST:$port"
       return 0
     fi
-    if ! pid="$(our_pid "$n")"; then
+    if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
       show_log_tail "$n"
       die "node $n: the broker exited before $HOST:$port answered (see log above)"
     fi

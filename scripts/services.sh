@@ -13,6 +13,11 @@
 #   scripts/services.sh up       start whatever is not already answering
 #   scripts/services.sh down     stop only what this script started
 #   scripts/services.sh status   show what answers and who owns it
+#   scripts/services.sh cluster up|down|status
+#                                the clustered engines: a 3-node RabbitMQ cluster
+#                                (scripts/rabbitmq-cluster.sh) and, where the checkout has
+#                                scripts/redis-cluster.sh, a 3-master/3-replica Redis Cluster;
+#                                idempotent like up/down (see cluster_cmd below)
 #
 # Ports: RABBITMQ_PORT (5672), REDIS_PORT (6379), MONGO_PORT (27017) and
 # POSTGRES_PORT (5433; 5432 is left to a system PostgreSQL, e.g. the one the Debian
@@ -604,6 +609,56 @@ start_ferretdb() {
   wait_port ferretdb "$port" "$DEFAULT_WAIT" "$pid" "$log"
 }
 
+# ---------------------------------------------------------------- clusters
+
+# The clustered engines, each run by its own script from the same Debian packages (their headers
+# have ports, node names and the fault commands: kill-node, kill-master, ...). Both honour
+# SERVICES_DATA_DIR, so a second set (test/cluster's, on other ports) is brought up and down by
+# the same command with its own environment. Redis Cluster joins when the checkout has its script.
+CLUSTER_SCRIPTS=(rabbitmq-cluster redis-cluster)
+
+cluster_scripts() {
+  local s
+  for s in "${CLUSTER_SCRIPTS[@]}"; do
+    [[ -f "$ROOT/scripts/$s.sh" ]] && echo "$s"
+  done
+}
+
+# What the cluster scripts need and do not install themselves: the servers (as `up` installs
+# them) and jq, which reads rabbitmqctl's JSON.
+cluster_packages() {
+  [[ -n "$(rabbit_bin rabbitmq-server)" ]] || apt_install rabbitmq-server
+  command -v redis-server >/dev/null || apt_install redis-server
+  command -v jq >/dev/null || apt_install jq
+}
+
+# `cluster up|down|status`. up: RabbitMQ first (its three VMs boot slowest), then Redis; down in
+# reverse; status runs both and exits 3 when either has a node that does not answer.
+cluster_cmd() {
+  local sub="${1:-}" s rc=0 scripts
+  mapfile -t scripts < <(cluster_scripts)
+  case "$sub" in
+    up)
+      cluster_packages
+      for s in "${scripts[@]}"; do bash "$ROOT/scripts/$s.sh" up; done
+      say "clusters up: ${scripts[*]}"
+      ;;
+    down)
+      for ((s = ${#scripts[@]} - 1; s >= 0; s--)); do bash "$ROOT/scripts/${scripts[s]}.sh" down; done
+      ;;
+    status)
+      for s in "${scripts[@]}"; do
+        bash "$ROOT/scripts/$s.sh" status || rc=3
+      done
+      return "$rc"
+      ;;
+    *)
+      usage >&2
+      return 1
+      ;;
+  esac
+}
+
 # ---------------------------------------------------------------- commands
 
 up_one() {
@@ -687,6 +742,7 @@ take_lock() {
 usage() {
   cat <<EOF
 usage: $(basename "$0") up|down|status [rabbitmq|redis|postgres|ferretdb ...]
+       $(basename "$0") cluster up|down|status
 
   up      start RabbitMQ ($HOST:$RABBITMQ_PORT), Redis ($HOST:$REDIS_PORT), PostgreSQL
           ($HOST:$POSTGRES_PORT) and FerretDB on it ($HOST:$MONGO_PORT) unless
@@ -696,8 +752,15 @@ usage: $(basename "$0") up|down|status [rabbitmq|redis|postgres|ferretdb ...]
   status  show whether each port answers and whether it is ours or external
           (exit 3 if any server is not answering)
 
+  cluster up|down|status
+          the same for the clustered engines: a 3-node RabbitMQ cluster
+          (scripts/rabbitmq-cluster.sh, AMQP $HOST:5701-5703) and, when
+          scripts/redis-cluster.sh exists, a Redis Cluster of 3 masters and 3
+          replicas; status exits 3 if a node does not answer
+
 Ports: RABBITMQ_PORT, REDIS_PORT, POSTGRES_PORT, MONGO_PORT. State and logs: .data/ or SERVICES_DATA_DIR.
 RabbitMQ node: RABBITMQ_NODENAME (notif@localhost), RABBITMQ_DIST_PORT (default port + 20000).
+Clusters: RABBITMQ_CLUSTER_PORT, RABBITMQ_CLUSTER_NAME, REDIS_CLUSTER_PORT (their scripts' headers).
 EOF
 }
 
@@ -705,6 +768,11 @@ main() {
   local cmd="${1:-}" name i rc=0 selected=()
   case "$cmd" in
     up | down | status) ;;
+    cluster)
+      mkdir -p "$DATA"
+      cluster_cmd "${@:2}"
+      return
+      ;;
     -h | --help | help) usage; return 0 ;;
     *) usage >&2; return 1 ;;
   esac

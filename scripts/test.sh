@@ -2,9 +2,13 @@
 # The one test command (`npm test`): brings up the real RabbitMQ, Redis and FerretDB (on
 # PostgreSQL) if they are not already answering, checks types and lint, builds (e2e tests start
 # the built services the way Railway does), then runs every test file with node's built-in runner.
-#   npm test            everything, then the fault-injection suite (test/chaos, ~6 min)
-#   npm test -- unit    only the fast unit tests (no servers needed)
-#   npm run test:chaos  only the fault-injection suite (builds first; starts its own servers)
+#   npm test              everything, then the fault-injection suite (test/chaos), then the
+#                         cluster suite (test/cluster, ~6 min)
+#   npm test -- unit      only the fast unit tests (no servers needed)
+#   npm run test:chaos    only the fault-injection suite (builds first; starts its own servers)
+#   npm run test:cluster  only the cluster suite (builds first; cluster.test.ts brings up RabbitMQ
+#                         and Redis clusters and a FerretDB of its own with scripts/services.sh,
+#                         and takes them down at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,21 +53,27 @@ case "$suite" in
     echo "test: build"; npm run --silent build
     exec node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
     ;;
+  cluster)
+    bash scripts/services.sh up
+    echo "test: build"; npm run --silent build
+    mapfile -t clusterFiles < <(find test/cluster -name '*.test.ts' | sort)
+    exec node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=1200000 "${clusterFiles[@]}"
+    ;;
   all)
     bash scripts/services.sh up
     ensure_test_tools
     echo "test: typecheck"; npm run --silent typecheck
     echo "test: lint"; npm run --silent lint
     echo "test: build"; npm run --silent build
-    mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/fixtures/*' -not -path 'test/chaos/*' \
+    mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/fixtures/*' -not -path 'test/chaos/*' -not -path 'test/cluster/*' \
       -not -path "$ALONE" -not -path "$LOADED" | sort)
     ;;
   -h | --help | help)
-    echo "usage: npm test [-- unit|all|chaos]   (default: all; see the header of scripts/test.sh)"
+    echo "usage: npm test [-- unit|all|chaos|cluster]   (default: all; see the header of scripts/test.sh)"
     exit 0
     ;;
   *)
-    echo "usage: npm test [-- unit|all|chaos]" >&2
+    echo "usage: npm test [-- unit|all|chaos|cluster]" >&2
     exit 2
     ;;
 esac
@@ -79,4 +89,10 @@ echo "test: $LOADED"
 node --import tsx --test --test-timeout=300000 "$LOADED"
 # Alone and last: it loads both cores and restarts its own (not the shared) servers.
 echo "test: chaos"
-exec node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
+node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
+# After the chaos suite, alone and one file at a time: the files of test/cluster kill nodes of
+# the local RabbitMQ and Redis clusters (cluster.test.ts runs seven service processes on clusters
+# of its own and takes them down at the end).
+echo "test: cluster"
+mapfile -t clusterFiles < <(find test/cluster -name '*.test.ts' | sort)
+exec node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=1200000 "${clusterFiles[@]}"

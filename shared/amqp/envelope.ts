@@ -2,6 +2,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
 import { errorMessage, PermanentError } from '../errors.js';
 import { stripCredentials } from '../redact.js';
+import { deliveredOnOpenChannel } from './deliveries.js';
 import { ATTEMPT_HEADER, attemptOf, copyOptions, DEAD_REASON_HEADER, ERROR_HEADER, SOURCE_HEADER } from './failure-headers.js';
 import type { FailurePolicy } from './failure-policy.js';
 
@@ -86,13 +87,22 @@ export type Settled<O extends string> =
   | { failed: false; outcome: O }
   | { failed: true; outcome: FailureOutcome; reason: string }
   /** Not even the copy could be published: the original went back onto its queue. */
-  | { failed: true; outcome: 'requeued'; reason: string; republishError: string };
+  | { failed: true; outcome: 'requeued'; reason: string; republishError: string }
+  /**
+   * Delivered on a channel that has closed since (shared/amqp/deliveries.ts): the broker put it
+   * back then and delivers it again; nothing was acked, nacked or republished.
+   */
+  | { failed: true; outcome: 'redelivered'; reason: string };
+
+const REDELIVERED = { failed: true, outcome: 'redelivered', reason: 'its channel closed before it was settled; the broker delivers it again' } as const;
 
 /**
  * Settles one message of a consumer that acks message by message: a success (`result` is its
  * outcome) is acked; a failure (`result` is the error) is republished per the policy, then acked,
  * or nacked with requeue if that publish failed. Resolves once the message is acked or nacked;
- * the caller logs and counts what it says.
+ * the caller logs and counts what it says. A message whose channel closed before this point
+ * (consumed with consumeTracked) is left alone: it is on its queue again, and acking it on the
+ * channel open now would ack another message (shared/amqp/deliveries.ts).
  */
 export async function settle<O extends string>(
   channel: ChannelWrapper,
@@ -100,6 +110,7 @@ export async function settle<O extends string>(
   msg: ConsumeMessage,
   result: O | Error,
 ): Promise<Settled<O>> {
+  if (!deliveredOnOpenChannel(channel, msg)) return REDELIVERED;
   if (!(result instanceof Error)) {
     channel.ack(msg);
     return { failed: false, outcome: result };
@@ -108,9 +119,13 @@ export async function settle<O extends string>(
   try {
     republished = await republishFailed(channel, policy, msg, result);
   } catch (err) {
+    if (!deliveredOnOpenChannel(channel, msg)) return REDELIVERED;
     channel.nack(msg, false, true);
     return { failed: true, outcome: 'requeued', reason: reasonOf(result), republishError: reasonOf(err) };
   }
+  // The copy's confirm may have come on a new channel: the original is back on its queue then,
+  // and comes again (a second copy of a retry; the consumers are idempotent).
+  if (!deliveredOnOpenChannel(channel, msg)) return REDELIVERED;
   channel.ack(msg);
   return { failed: true, ...republished };
 }

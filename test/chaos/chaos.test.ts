@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import amqplib from 'amqplib';
 import { signUserToken } from '../../shared/auth/jwt.js';
-import { createTopology } from '../../shared/amqp/topology.js';
 import { loadConfig } from '../../shared/config.js';
 import { ensureIndexes, models, type Models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
+import { ClientFleet } from '../helpers/faults/clients.js';
+import { printTable, type ScenarioRow } from '../helpers/faults/ledger.js';
+import { ServiceProcesses, type Slot } from '../helpers/faults/processes.js';
+import { assertCleanShutdown, assertLedger, deadLetters, runScenario } from '../helpers/faults/scenario.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
-import { ClientFleet } from './clients.js';
-import { Cluster, SLOTS, type Slot } from './cluster.js';
 import { CHAOS_SERVERS, CHAOS_URLS, chaosInfra, type Server } from './infra.js';
-import { printTable, reconcile, settled, type ScenarioRow } from './ledger.js';
-import { runLoad } from './load.js';
 import { chaosOptions, pickScenarios } from './options.js';
 
 /*
@@ -27,6 +25,8 @@ import { chaosOptions, pickScenarios } from './options.js';
  * suite ran at before the hot path was made batch-native (issue #15). Until FerretDB's pool
  * settings and jobs' update shape were fixed, "restart RabbitMQ" at this rate wedged the local
  * FerretDB (docs/persistence.md "FerretDB waits forever for a connection").
+ * Processes, clients, load and ledger are test/helpers/faults/, which the cluster suite
+ * (test/cluster) shares.
  */
 const CLIENTS = 200;
 // CHAOS_EVENTS / CHAOS_RATE / CHAOS_SCENARIOS, for working on one fault at another volume (test/chaos/options.ts).
@@ -63,10 +63,12 @@ const env: Record<string, string> = {
 const config = loadConfig(env);
 const users = Array.from({ length: CLIENTS }, (_, i) => `chaosuser${i + 1}`);
 
-async function restartProcess(cluster: Cluster, slot: Slot, pauseMs: number): Promise<void> {
-  await cluster.kill(slot);
+const LAYOUT = { producer: 1, consumer: 1, jobs: 1, 'ws-server': 2 };
+
+async function restartProcess(processes: ServiceProcesses, slot: Slot, pauseMs: number): Promise<void> {
+  await processes.kill(slot);
   await sleep(pauseMs);
-  await cluster.start(slot);
+  await processes.start(slot);
 }
 
 async function readyz(port: number | undefined): Promise<number> {
@@ -78,35 +80,21 @@ async function readyz(port: number | undefined): Promise<number> {
  * Stops one server, checks that the services notice (a /readyz turns 503) but stay up, starts it
  * again and checks that every service is ready again on its own.
  */
-async function restartServer(cluster: Cluster, server: Server): Promise<void> {
+async function restartServer(processes: ServiceProcesses, server: Server): Promise<void> {
   await chaosInfra.down([server]);
-  const watched: Slot = server === 'mongodb' ? 'jobs' : 'consumer';
-  await eventually(async () => (await readyz(cluster.port(watched))) === 503, { what: `${watched} /readyz to say 503`, timeoutMs: 30_000 });
+  const watched: Slot = server === 'mongodb' ? 'jobs#0' : 'consumer#0';
+  await eventually(async () => (await readyz(processes.port(watched))) === 503, { what: `${watched} /readyz to say 503`, timeoutMs: 30_000 });
   await chaosInfra.up([server]);
-  for (const slot of SLOTS) {
-    await eventually(async () => (await readyz(cluster.port(slot))) === 200, { what: `${slot} /readyz 200 again`, timeoutMs: 60_000, intervalMs: 500 });
-  }
-}
-
-async function deadLetters(): Promise<Record<string, number>> {
-  const t = createTopology(config);
-  const conn = await amqplib.connect(config.rabbitmq.url);
-  try {
-    const ch = await conn.createChannel();
-    const counts: Record<string, number> = {};
-    for (const q of [t.eventsDeadQueue, t.persistDeadQueue]) counts[q] = (await ch.checkQueue(q)).messageCount;
-    await ch.close();
-    return counts;
-  } finally {
-    await conn.close();
+  for (const slot of processes.slots) {
+    await eventually(async () => (await readyz(processes.port(slot))) === 200, { what: `${slot} /readyz 200 again`, timeoutMs: 60_000, intervalMs: 500 });
   }
 }
 
 describe('fault injection: nothing accepted is lost, nothing acked is shown again', { timeout: 25 * 60_000 }, () => {
-  const cluster = new Cluster(env, `${CHAOS_SERVERS.SERVICES_DATA_DIR}/logs/services`);
+  const processes = new ServiceProcesses(env, `${CHAOS_SERVERS.SERVICES_DATA_DIR}/logs/services`, LAYOUT);
   const tokens = new Map<string, Promise<string>>();
   const fleet = new ClientFleet(users, {
-    ports: () => cluster.wsPorts(),
+    ports: () => processes.wsPorts(),
     token: (u) => {
       if (!tokens.has(u)) tokens.set(u, signUserToken(u, JWT_SECRET, 3600));
       return tokens.get(u)!;
@@ -127,7 +115,7 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
     m = models(mongo);
     await ensureIndexes(m);
     redis = await connectRedis(config, testLogger);
-    await cluster.startAll();
+    await processes.startAll();
     fleet.connectAll();
     await eventually(() => fleet.readyCount() === CLIENTS, { what: `${CLIENTS} authenticated clients`, timeoutMs: 60_000 });
     fleet.startChurn(0.005);
@@ -135,63 +123,38 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
 
   after(async () => {
     await fleet.stop();
-    const codes = await cluster.stopAll();
+    const codes = await processes.stopAll();
     console.log(`\nchaos results (${CLIENTS} clients, ${EVENTS_PER_SCENARIO} events per scenario)\n${printTable(rows)}\n`);
-    const output = cluster.output();
+    const output = processes.output();
     await mongo?.close();
     if (redis) await closeRedis(redis);
     await cleanupTestResources(config).catch(() => undefined);
     await chaosInfra.down();
-    assert.deepEqual(Object.values(codes).filter((c) => c !== 0), [], `every service exits 0 on SIGTERM: ${JSON.stringify(codes)}`);
-    for (const secret of [JWT_SECRET, 'guest:guest', 'eyJ']) assert.ok(!output.includes(secret), `logs must not contain ${secret}`);
+    assertCleanShutdown(codes, output, [JWT_SECRET, 'guest:guest', 'eyJ']);
   });
 
   const scenarios: { name: string; inject(): Promise<void> }[] = [
-    { name: 'SIGKILL consumer', inject: () => restartProcess(cluster, 'consumer', 3000) },
-    { name: 'SIGKILL ws-server#0', inject: () => restartProcess(cluster, 'ws-server#0', 3000) },
-    { name: 'SIGKILL jobs mid-batch', inject: () => restartProcess(cluster, 'jobs', 2000) },
-    { name: 'SIGKILL producer', inject: () => restartProcess(cluster, 'producer', 2000) },
-    { name: 'restart RabbitMQ', inject: () => restartServer(cluster, 'rabbitmq') },
-    { name: 'restart Redis (AOF)', inject: () => restartServer(cluster, 'redis') },
-    { name: 'restart MongoDB (FerretDB + PostgreSQL)', inject: () => restartServer(cluster, 'mongodb') },
+    { name: 'SIGKILL consumer', inject: () => restartProcess(processes, 'consumer#0', 3000) },
+    { name: 'SIGKILL ws-server#0', inject: () => restartProcess(processes, 'ws-server#0', 3000) },
+    { name: 'SIGKILL jobs mid-batch', inject: () => restartProcess(processes, 'jobs#0', 2000) },
+    { name: 'SIGKILL producer', inject: () => restartProcess(processes, 'producer#0', 2000) },
+    { name: 'restart RabbitMQ', inject: () => restartServer(processes, 'rabbitmq') },
+    { name: 'restart Redis (AOF)', inject: () => restartServer(processes, 'redis') },
+    { name: 'restart MongoDB (FerretDB + PostgreSQL)', inject: () => restartServer(processes, 'mongodb') },
   ];
 
   // CHAOS_SCENARIOS=2,5 runs only those (1-based), for working on one fault.
   for (const [i, scenario] of pickScenarios(scenarios, options.scenarios)) {
     it(scenario.name, async () => {
-      const runId = `s${i}${Date.now().toString(36)}`;
-      const load = runLoad({
-        runId, users, count: EVENTS_PER_SCENARIO, ratePerSecond: EVENTS_PER_SECOND,
-        producerUrl: () => cluster.producerUrl(), perEventDeadlineMs: 120_000,
-      });
-      await sleep(FAULT_AFTER_MS);
-      await scenario.inject();
-      const result = await load;
-      assert.deepEqual(result.unexpected, [], 'every POST ends with a 202 (503s and lost connections are retried)');
-      assert.equal(result.withoutRetryAfter, 0, 'every 503 carries Retry-After');
-
-      const isSettled = () => settled(result.accepted, fleet.records(), m);
-      let neededReconnect = false;
-      const ok = await eventually(isSettled, { what: 'the pipeline to settle', timeoutMs: 45_000, intervalMs: 1000 }).catch(() => false);
-      if (!ok) {
-        // Wakes are hints (docs/protocol.md): a reconnect's AUTH replay is the guarantee.
-        neededReconnect = true;
-        fleet.reconnectAll();
-        await eventually(isSettled, { what: 'the pipeline to settle after reconnects', timeoutMs: 60_000, intervalMs: 1000 }).catch(() => false);
-      }
-      const row = { ...(await reconcile(scenario.name, runId, result.accepted, fleet.records(), m, redis)), retriedPosts: result.retried, neededReconnect };
+      const setup = {
+        processes, fleet, users, models: m, redis,
+        eventsPerScenario: EVENTS_PER_SCENARIO, eventsPerSecond: EVENTS_PER_SECOND, faultAfterMs: FAULT_AFTER_MS,
+      };
+      const row = await runScenario(setup, scenario.name, `s${i}${Date.now().toString(36)}`, scenario.inject);
       rows.push(row);
       console.log(printTable([row]));
-
-      assert.deepEqual(cluster.exited(), [], 'no service died on its own');
-      assert.equal(row.lost, 0, `lost: ${row.problems.join('; ')}`);
-      assert.equal(row.duplicatesAfterAck, 0, row.problems.join('; '));
-      assert.equal(row.duplicateNotifications, 0, row.problems.join('; '));
-      assert.equal(row.persistedTwice, 0, row.problems.join('; '));
-      assert.equal(row.wrongState, 0, row.problems.join('; '));
-      assert.equal(row.delivered, row.accepted, `every accepted event reached its (connected) user: ${row.problems.join('; ')}`);
-      assert.equal(row.persisted, row.accepted, 'every notification persisted exactly once');
-      assert.deepEqual(Object.values(await deadLetters()), [0, 0], 'dead-letter queues stay empty');
+      assertLedger(row, processes);
+      assert.deepEqual(Object.values(await deadLetters(config)), [0, 0], 'dead-letter queues stay empty');
     });
   }
 });

@@ -23,6 +23,8 @@ const FILES = [
   'consumer-retry.test.ts',
   // the do-not-disturb wake ladder
   'delayed-wake.test.ts',
+  // acks after a reconnect: never on the new channel (what a cluster node's loss makes happen)
+  'consumer-reconnect.test.ts',
   // jobs' persist and acks retry ladders
   'jobs-retry.test.ts',
   // the producer routes each category to its queue, with its priority

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CHAOS_DEFAULTS, ChaosOptionsError, parseChaosOptions, pickScenarios } from '../chaos/options.js';
+import { parseSuiteOptions, SuiteOptionsError } from '../helpers/faults/options.js';
 
 /** The chaos suite reads its knobs once, in test/chaos/options.ts, and refuses a bad one by name. */
 describe('chaos options', () => {
@@ -35,5 +36,24 @@ describe('chaos options', () => {
     assert.deepEqual(pickScenarios(all, []), [[0, 'a'], [1, 'b'], [2, 'c']]);
     assert.deepEqual(pickScenarios(all, [3, 1]), [[0, 'a'], [2, 'c']]);
     assert.throws(() => pickScenarios(all, [2, 9]), /there are 3 scenarios, no 9/);
+  });
+});
+
+/** The same knobs for the cluster suite (test/cluster), under its own prefix and defaults. */
+describe('fault-suite options under another prefix', () => {
+  const defaults = { eventsPerScenario: 2400, eventsPerSecond: 60, scenarios: [] };
+
+  it('reads CLUSTER_* and only those', () => {
+    assert.deepEqual(parseSuiteOptions('CLUSTER', { CHAOS_EVENTS: '5', CHAOS_SCENARIOS: '2' }, defaults), defaults);
+    assert.deepEqual(parseSuiteOptions('CLUSTER', { CLUSTER_EVENTS: '600', CLUSTER_RATE: '20', CLUSTER_SCENARIOS: '1,3' }, defaults), {
+      eventsPerScenario: 600,
+      eventsPerSecond: 20,
+      scenarios: [1, 3],
+    });
+  });
+
+  it('names the suite\'s own variable when refusing', () => {
+    assert.throws(() => parseSuiteOptions('CLUSTER', { CLUSTER_RATE: '0' }, defaults), (err: unknown) => err instanceof SuiteOptionsError && err.message.startsWith('CLUSTER_RATE'));
+    assert.throws(() => pickScenarios(['a'], [4], 'CLUSTER_SCENARIOS'), /^SuiteOptionsError: CLUSTER_SCENARIOS: there are 1 scenarios, no 4/);
   });
 });

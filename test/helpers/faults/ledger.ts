@@ -1,6 +1,6 @@
-import { readPending } from '../helpers/buffer.js';
-import type { Models } from '../../shared/models/index.js';
-import type { Redis } from '../../shared/redis.js';
+import { readPending } from '../buffer.js';
+import type { Models } from '../../../shared/models/index.js';
+import type { Redis } from '../../../shared/redis.js';
 import type { ClientRecord } from './clients.js';
 import type { PostedEvent } from './load.js';
 
@@ -25,6 +25,8 @@ export interface ScenarioRow {
   /** The scenario needed a forced reconnect of every client to deliver the rest. */
   neededReconnect: boolean;
   problems: string[];
+  /** What the fault did (which node, how long the takeover took), printed under the table. */
+  note?: string;
 }
 
 interface StoredDoc {
@@ -145,5 +147,6 @@ export function printTable(rows: ScenarioRow[]): string {
   ];
   const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
   const widths = cols.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
-  return cells.map((line) => line.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n');
+  const notes = rows.flatMap((r) => (r.note ? [`  ${r.scenario}: ${r.note}`] : []));
+  return [...cells.map((line) => line.map((c, i) => c.padEnd(widths[i]!)).join(' | ')), ...notes].join('\n');
 }

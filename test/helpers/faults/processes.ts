@@ -1,38 +1,47 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ServiceName } from '../../shared/config.js';
-import { startBuilt, type RunningService } from '../helpers/process.js';
+import type { ServiceName } from '../../../shared/config.js';
+import { startBuilt, type RunningService } from '../process.js';
 
-/** A process slot: one of the four services, by name; ws-server has two (ws-server#0, #1). */
-export type Slot = 'producer' | 'consumer' | 'jobs' | 'ws-server#0' | 'ws-server#1';
-export const SLOTS: Slot[] = ['jobs', 'consumer', 'ws-server#0', 'ws-server#1', 'producer'];
+/** A process slot: a service and an instance number, `consumer#0`, `ws-server#1`. */
+export type Slot = `${ServiceName}#${number}`;
 
-function serviceOf(slot: Slot): ServiceName {
-  return slot.startsWith('ws-server') ? 'ws-server' : (slot as ServiceName);
+/** How many instances of each service run. */
+export type Layout = Record<ServiceName, number>;
+
+/** Start order: what consumes a queue is up before anything publishes to it; the producer last. */
+const START_ORDER: ServiceName[] = ['jobs', 'consumer', 'ws-server', 'producer'];
+
+export function serviceOf(slot: Slot): ServiceName {
+  return slot.slice(0, slot.indexOf('#')) as ServiceName;
 }
 
 /**
  * The pipeline as separate built processes (`node dist/start.js`, SERVICE=...), the way it runs
- * in production. Every process listens on an ephemeral port, so a restarted one has a new port:
- * callers always ask for the current one.
+ * in production, `layout` instances of each service. Every process listens on an ephemeral port,
+ * so a restarted one has a new port: callers always ask for the current one.
  */
-export class Cluster {
+export class ServiceProcesses {
   private readonly running = new Map<Slot, RunningService>();
   /** Output of processes that were killed, kept for the log-secret scan. */
   private readonly pastOutput: string[] = [];
+  readonly slots: Slot[];
 
   private starts = 0;
 
-  /** `logDir`: every process's output also goes to <slot>.<n>.log there, for the post-mortem. */
+  /** `logDir`: every process's output also goes to <slot>.<n>.log there (`ws-server1.3.log`), for the post-mortem. */
   constructor(
     private readonly env: Record<string, string>,
     private readonly logDir: string,
+    layout: Layout,
   ) {
     mkdirSync(logDir, { recursive: true });
+    this.slots = START_ORDER.flatMap((service) => Array.from({ length: layout[service] }, (_, i): Slot => `${service}#${i}`));
   }
 
+  /** Every slot, a service's instances side by side (they do not wait for each other). */
   async startAll(): Promise<void> {
-    for (const slot of SLOTS) await this.start(slot);
+    for (const service of START_ORDER) await Promise.all(this.slots.filter((s) => serviceOf(s) === service).map((s) => this.start(s)));
   }
 
   async start(slot: Slot): Promise<void> {
@@ -66,24 +75,30 @@ export class Cluster {
     return this.running.get(slot)?.port;
   }
 
-  wsPorts(): number[] {
-    return (['ws-server#0', 'ws-server#1'] as const).flatMap((s) => this.running.get(s)?.port ?? []);
+  /** The ports of a service's live instances. */
+  ports(service: ServiceName): number[] {
+    return this.slots.filter((s) => serviceOf(s) === service).flatMap((s) => this.running.get(s)?.port ?? []);
   }
 
+  wsPorts(): number[] {
+    return this.ports('ws-server');
+  }
+
+  /** The first live producer's base URL. */
   producerUrl(): string | undefined {
-    const port = this.port('producer');
+    const [port] = this.ports('producer');
     return port === undefined ? undefined : `http://127.0.0.1:${port}`;
   }
 
-  /** Every line every process of this cluster wrote, including the killed ones. */
+  /** Every line every process of this set wrote, including the killed ones. */
   output(): string {
     return [...this.pastOutput, ...[...this.running.values()].map((s) => s.output())].join('\n');
   }
 
-  /** SIGTERM everything; returns the exit code per slot. */
+  /** SIGTERM everything, in reverse start order; returns the exit code per slot. */
   async stopAll(): Promise<Record<string, number | null>> {
     const codes: Record<string, number | null> = {};
-    for (const slot of [...SLOTS].reverse()) {
+    for (const slot of [...this.slots].reverse()) {
       const s = this.running.get(slot);
       if (!s) continue;
       codes[slot] = await s.stop('SIGTERM');

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { createClient, type NotificationClient, type ServerFrame, type WebSocketConstructor } from '../../client/index.js';
+import { createClient, type NotificationClient, type ServerFrame, type WebSocketConstructor } from '../../../client/index.js';
 
 /** What one user's client saw over the whole run, across all its reconnects. */
 export interface ClientRecord {
@@ -36,7 +36,7 @@ const NO_BACKEND_PORT = 1;
  * - the ledger reads the server's frames from the client's 'frame' event, so a redelivery after
  *   ACKED is counted even though the client would never show it to the app twice.
  */
-class ChaosClient {
+class FleetClient {
   readonly record: ClientRecord;
   private client: NotificationClient | undefined;
   private socket: WebSocket | undefined;
@@ -106,11 +106,11 @@ class ChaosClient {
 }
 
 export class ClientFleet {
-  private readonly clients: ChaosClient[];
+  private readonly clients: FleetClient[];
   private churn: NodeJS.Timeout | undefined;
 
   constructor(userIds: string[], options: Options) {
-    this.clients = userIds.map((u) => new ChaosClient(u, options));
+    this.clients = userIds.map((u) => new FleetClient(u, options));
   }
 
   /** Starts every client; each connects (and keeps reconnecting) on its own. */

@@ -40,7 +40,7 @@ function eventFor(n: number, options: LoadOptions): { body: Record<string, unkno
   const target = users[Math.floor(Math.random() * users.length)]!;
   let actor = users[Math.floor(Math.random() * users.length)]!;
   if (actor === target) actor = users[(users.indexOf(target) + 1) % users.length]!;
-  const eventId = `chaos.${runId}.${n}`;
+  const eventId = `ev.${runId}.${n}`;
   const objectId = `obj.${runId}.${n}`;
   const kind = n % 3;
   const body =
