@@ -56,7 +56,13 @@ export interface Config {
     heartbeatSeconds: number;
     publishConfirmTimeoutMs: number;
   };
-  redis: { url: string; keyPrefix: string };
+  redis: {
+    /** A single server (or a primary with replicas behind one address); unused when `cluster` is set. */
+    url: string;
+    keyPrefix: string;
+    /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes; set, the services open an ioredis Cluster (shared/redis.ts). */
+    cluster: RedisClusterSettings | undefined;
+  };
   mongo: {
     url: string;
     /**
@@ -149,6 +155,16 @@ export interface Config {
   };
 }
 
+/** A Redis Cluster to connect to: any of its nodes (the client discovers the others). */
+export interface RedisClusterSettings {
+  nodes: Array<{ host: string; port: number }>;
+  /** From the entries' URLs (`redis://user:password@host:port`); the same for every node. */
+  username: string | undefined;
+  password: string | undefined;
+  /** `rediss://` entries: TLS to every node. */
+  tls: boolean;
+}
+
 /** Used only outside production so `npm run dev` works without setup; production refuses it. */
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
 
@@ -197,6 +213,9 @@ const envSchema = Joi.object({
 
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: Joi.string().allow('').max(64).default(''),
+  // Comma-separated `host:port` or `redis[s]://[user:password@]host:port` entries (checked in
+  // loadConfig, whose messages never repeat a password).
+  REDIS_CLUSTER_NODES: Joi.string().max(4096),
 
   MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
   MONGO_URI: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }),
@@ -315,6 +334,41 @@ function intakeKeyProblems(raw: string | undefined, keys: string[], production: 
   return problems;
 }
 
+/**
+ * REDIS_CLUSTER_NODES: seed nodes as `host:port` or `redis[s]://[user:password@]host:port`. Every
+ * entry that names credentials or TLS must name the same ones (one cluster, one ACL user).
+ * Problems name entries by position: an entry may carry a password.
+ */
+export function parseClusterNodes(raw: string): { settings: RedisClusterSettings } | { problems: string[] } {
+  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  if (entries.length === 0) return { problems: ['REDIS_CLUSTER_NODES: is set but names no node'] };
+  const problems: string[] = [];
+  const nodes: RedisClusterSettings['nodes'] = [];
+  const auth = new Set<string>();
+  entries.forEach((entry, i) => {
+    const which = `REDIS_CLUSTER_NODES: entry ${i + 1} of ${entries.length}`;
+    let url: URL;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `redis://${entry}`);
+    } catch {
+      problems.push(`${which} is neither host:port nor a redis:// URL`);
+      return;
+    }
+    const port = Number(url.port);
+    if (!['redis:', 'rediss:'].includes(url.protocol)) problems.push(`${which}: only redis:// and rediss:// are understood`);
+    else if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) {
+      problems.push(`${which} must name a host and a port, and no database (a cluster has only database 0)`);
+    } else {
+      nodes.push({ host: url.hostname, port });
+      auth.add(JSON.stringify([url.protocol === 'rediss:', decodeURIComponent(url.username), decodeURIComponent(url.password)]));
+    }
+  });
+  if (auth.size > 1) problems.push('REDIS_CLUSTER_NODES: the entries disagree on user, password or TLS; one cluster has one set for every node');
+  if (problems.length > 0) return { problems };
+  const [tls, username, password] = JSON.parse([...auth][0]!) as [boolean, string, string];
+  return { settings: { nodes, username: username || undefined, password: password || undefined, tls } };
+}
+
 /** Treats empty strings as unset: Railway and .env files often carry `VAR=`. */
 function withoutEmpty(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -333,6 +387,16 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   const problems: string[] = [];
   if (v.MONGO_URL && v.MONGO_URI && v.MONGO_URL !== v.MONGO_URI) {
     problems.push('MONGO_URL / MONGO_URI: both are set and differ; set only one');
+  }
+  const cluster = v.REDIS_CLUSTER_NODES === undefined ? undefined : parseClusterNodes(v.REDIS_CLUSTER_NODES);
+  if (cluster && 'problems' in cluster) problems.push(...cluster.problems);
+  if (cluster && withoutEmpty(env).REDIS_URL !== undefined) {
+    problems.push('REDIS_URL / REDIS_CLUSTER_NODES: both are set; a cluster is reached through REDIS_CLUSTER_NODES alone, so unset REDIS_URL');
+  }
+  if (cluster && /[{}]/.test(v.REDIS_KEY_PREFIX)) {
+    // The hash tag is the first {...} of a key: a brace in the prefix would decide every key's slot
+    // (shared/keys.ts), putting a user's keys in different slots or every key in one.
+    problems.push('REDIS_KEY_PREFIX: must not contain { or } on a Redis Cluster (braces choose the hash slot; shared/keys.ts)');
   }
   if (v.MONGO_QUERY_TIMEOUT_MS >= v.SHUTDOWN_TIMEOUT_MS) {
     // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
@@ -405,7 +469,7 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
       heartbeatSeconds: v.AMQP_HEARTBEAT_SECONDS,
       publishConfirmTimeoutMs: v.PUBLISH_CONFIRM_TIMEOUT_MS,
     },
-    redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX },
+    redis: { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX, cluster: cluster && 'settings' in cluster ? cluster.settings : undefined },
     mongo: {
       url: v.MONGO_URL ?? v.MONGO_URI ?? 'mongodb://127.0.0.1:27017/notifications',
       fallbackWaitMs: v.MONGO_FALLBACK_WAIT_MS,

@@ -5,29 +5,31 @@
   Inbox entries whose notification expired are dropped from the inbox here: jobs has persisted
   them as undelivered by then.
 
-  KEYS
-    1 inbox          inbox:<user>
-    2 replayClean    replay-clean:<user>
-    3 preferences    prefs:<user>
-    4 unreadCount    unread:<user>
-    5 unreadVersion  unread:v:<user>
-  Each notification's key (notif:<id>) is named from ARGV.key_prefix: the ids come from the inbox.
+  KEYS: all under the user's hash tag {u:<user>} (shared/keys.ts): one slot on a Redis Cluster.
+    1 inbox          inbox:{u:<user>}
+    2 replayClean    replay-clean:{u:<user>}
+    3 preferences    prefs:{u:<user>}
+    4 unreadCount    unread:{u:<user>}
+    5 unreadVersion  unread:v:{u:<user>}
+    6 notifications  notif:{u:<user>}:  (the user's notification key with an empty id; it never
+                                        exists: the key of an inbox id is this with the id appended,
+                                        as the ids are only known once the inbox is read)
 
   ARGV
-    1 key_prefix   REDIS_KEY_PREFIX (ioredis prefixes KEYS only)
+    1 key_prefix   REDIS_KEY_PREFIX (no longer read: every key comes from KEYS)
     2 limit        pending notifications returned at most; '0' = all (a lastSeq resume filters them)
 
   Returns { total, clean (0|1), preferences json or false, unread count or false,
             unread version or false, notification json... } in replay order.
 ]]
 
-local prefix, limit = ARGV[1], tonumber(ARGV[2])
+local limit = tonumber(ARGV[2])
 local ids = redis.call('ZRANGE', KEYS[1], 0, limit > 0 and limit - 1 or -1)
 local total = redis.call('ZCARD', KEYS[1])
 local out = { 0, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5]) }
 local expired = {}
 for _, id in ipairs(ids) do
-  local json = redis.call('GET', prefix .. 'notif:' .. id)
+  local json = redis.call('GET', KEYS[6] .. id)
   if json then
     out[#out + 1] = json
   else

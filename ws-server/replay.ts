@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { ackedAt } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
 import { markReplayClean } from '../shared/replay-clean.js';
@@ -146,7 +146,7 @@ async function mongoCandidates(
   const docs = await models.Notification.find(filter).sort({ priority: -1, seq: 1 }).limit(limit).lean<NotificationDoc[]>();
   if (docs.length === 0) return { notifications: [], total: 0 };
   const ids = docs.map((d) => d._id);
-  const [acked, buffered] = await Promise.all([ackedAt(redis, ids), redis.zmscore(keys.inbox(userId), ...ids)]);
+  const [acked, buffered] = await Promise.all([ackedAt(redis, userId, ids), redis.zmscore(keys.inbox(userId), ...ids)]);
   const stale = new Set(ids.filter((_, i) => acked[i] !== null || buffered[i] !== null));
   const notifications = docs.filter((d) => !stale.has(d._id)).map(toNotification);
   const total = docs.length < limit ? notifications.length : (await models.Notification.countDocuments(filter)) - stale.size;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { openSubscriber, type Redis } from '../shared/redis.js';
 import { errorMessage, PermanentError } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -36,8 +36,8 @@ export async function subscribeToWakes(redis: Redis, keyPrefix: string, handlers
   const connectionName = `ws-wake-${randomUUID().slice(0, 8)}`;
   const log = logger.child({ component: 'redis', connection: connectionName });
   // A subscribed connection can run nothing else, hence a dedicated one; it reconnects forever
-  // with the main client's retry strategy, and its subscribe is never pipelined with anything.
-  const sub = redis.duplicate({ connectionName, enableAutoPipelining: false, lazyConnect: true });
+  // (on a cluster to the next node) and its subscribe is never pipelined with anything.
+  const sub = openSubscriber(redis, connectionName);
   let dropped = false;
   let closing = false;
   sub.on('error', (err) => log.debug({ err: errorMessage(err) }, 'wake subscriber error'));

@@ -97,8 +97,8 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
     assert.deepEqual([n.userId, n.type, n.seq, n.priority, n.objectId, n.actorCount], ['r-basic', 'LIKE', 1, priorityOf('LIKE'), 'post3', 1]);
     assert.deepEqual(n.actors, ['user1']);
     assert.deepEqual(n.eventIds, [eventId]);
-    assert.equal(await redis.get(keys.eventSeen(eventId)), n.id, 'the eventId mark names the notification');
-    assert.ok(await redis.hget(keys.timeline(n.id), 'buffered'));
+    assert.equal(await redis.get(keys.eventSeen('r-basic', eventId)), n.id, 'the eventId mark names the notification');
+    assert.ok(await redis.hget(keys.timeline('r-basic', n.id), 'buffered'));
     const check = await amqpCh.checkQueue(topology.persistDelayQueue);
     assert.ok(check.messageCount >= 1, 'the persist job waits in the delay queue');
   });

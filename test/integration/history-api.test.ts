@@ -110,7 +110,7 @@ describe('history and read API through the real producer', () => {
     assert.equal((await call('PATCH', `/notifications/${n.id}/read`, 'someone-else')).status, 404);
     const res = await call('PATCH', `/notifications/${n.id}/read`, 'early');
     assert.equal(res.status, 200);
-    assert.ok(await redis.get(keys.readBeforeStored(n.id)));
+    assert.ok(await redis.get(keys.readBeforeStored('early', n.id)));
   });
 
   it("answers 404 for another user's notification, 403 for another user's history, 401 without a valid token, 400 for bad input", async () => {

@@ -68,7 +68,7 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
     assert.ok(ttlMs > 0 && ttlMs <= 2000, `clean mark bounded by the pending copy's expiry (pttl ${ttlMs})`);
 
     // The buffered copy expires (the mark with it); the notification now lives in MongoDB only.
-    await eventually(async () => (await consumer.redis.exists(keys.notification(n.id))) === 0, { what: 'the copy to expire' });
+    await eventually(async () => (await consumer.redis.exists(keys.notification('carol', n.id))) === 0, { what: 'the copy to expire' });
     await sleep(50);
 
     const [second, ok2] = await connect('carol');

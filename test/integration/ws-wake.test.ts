@@ -47,7 +47,7 @@ describe('ws-server: wakes on the Redis channel', () => {
     } finally {
       commands.restore();
     }
-    assert.equal((await readTimeline(suite.consumer.redis, n.id)).sent, undefined, "'sent' waits for the ACK");
+    assert.equal((await readTimeline(suite.consumer.redis, 'zero', n.id)).sent, undefined, "'sent' waits for the ACK");
   });
 
   it('does not send a push wake again at the version a socket holds in flight, but does send a newer one', async () => {
