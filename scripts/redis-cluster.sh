@@ -2,8 +2,9 @@
 # A local Redis Cluster for development and tests: 3 masters and 3 replicas on 127.0.0.1, from the
 # same Debian redis-server package scripts/services.sh uses (no Docker).
 #
-#   scripts/redis-cluster.sh up               start the nodes that do not answer, create the cluster
-#                                             once (3 masters + 1 replica each), wait until it is ok
+#   scripts/redis-cluster.sh up [PORT...]     start the nodes that do not answer, create the cluster
+#                                             once (3 masters + 1 replica each), wait until it is ok;
+#                                             with PORTs, only start those nodes (they rejoin)
 #   scripts/redis-cluster.sh down             stop the nodes this script started (state is kept)
 #   scripts/redis-cluster.sh status           each node's role and owner, and the cluster state
 #   scripts/redis-cluster.sh kill-master [PORT]
@@ -11,6 +12,8 @@
 #                                             order) and wait until its replica has taken over and
 #                                             the cluster is ok again; `up` brings the node back, as
 #                                             a replica of the new master
+#   scripts/redis-cluster.sh kill PORT        SIGKILL one node (a replica, say: its master then goes
+#                                             on alone, and what it accepts meanwhile exists once)
 #   scripts/redis-cluster.sh reset            `down`, then delete the cluster's state (a new cluster
 #                                             on the next `up`)
 #
@@ -174,8 +177,30 @@ create_cluster() {
   fi
 }
 
+# Starts only the named nodes, which know their cluster from nodes.conf.
+cmd_up_nodes() {
+  local port
+  for port in "$@"; do
+    [[ " ${PORTS[*]} " == *" $port "* ]] || die "$port is not one of the cluster's ports (${PORTS[*]})"
+    if answers "$port"; then say "redis $port: already answering"; continue; fi
+    start_node "$port"
+    wait_node "$port"
+  done
+}
+
+cmd_kill() { # port
+  local port="${1:-}" pid
+  [[ -n "$port" ]] || die "kill needs a PORT"
+  pid="$(our_pid "$port")" || die "redis $port was not started by this script; not killing it"
+  say "redis $port: SIGKILL ($(role "$port"), pid $pid)"
+  kill -KILL "$pid"
+  wait_gone "$pid" 5 || die "redis $port: pid $pid did not die"
+  rm -f "$(pid_file "$port")"
+}
+
 cmd_up() {
   local port pid started=()
+  if (($# > 0)); then cmd_up_nodes "$@"; return; fi
   for port in "${PORTS[@]}"; do
     if answers "$port"; then
       if pid="$(our_pid "$port")"; then
@@ -249,9 +274,9 @@ cmd_status() {
   return "$rc"
 }
 
-# The replicas of a master, as ports, from its ROLE reply (master, offset, then ip/port/offset each).
+# The replicas of a master, as ports, from its ROLE reply (master, offset, then ip, port, offset each).
 replicas_of() { # port
-  cli "$1" ROLE 2>/dev/null | tr -d '\r' | sed -n '3~3p'
+  cli "$1" ROLE 2>/dev/null | tr -d '\r' | sed -n '4~3p'
 }
 
 cmd_kill_master() {
@@ -302,10 +327,11 @@ usage() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    up) take_lock; cmd_up ;;
+    up) take_lock; cmd_up "${@:2}" ;;
     down) take_lock; cmd_down ;;
     status) cmd_status ;;
     kill-master) take_lock; cmd_kill_master "${2:-}" ;;
+    kill) take_lock; cmd_kill "${2:-}" ;;
     reset)
       take_lock
       cmd_down

@@ -101,12 +101,25 @@ export async function catchUpFromStore(
   heldBack: HoldRule,
 ): Promise<CatchUp> {
   const fromMongo = await mongoCandidates(stores.redis, stores.models, userId, limit, lastSeq, replay.window);
-  if (fromMongo.total === 0) await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
+  if (fromMongo.total === 0 && (lastSeq === undefined || !(await undeliveredOutside(stores.models, userId, replay.window)))) {
+    await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
+  }
   const room = Math.max(0, limit - replay.notifications.length);
   const held = fromMongo.notifications.filter(heldBack).length;
   const notifications = fromMongo.notifications.filter((n) => !heldBack(n)).slice(0, room);
   const pending = replay.pending + fromMongo.total - held;
   return { notifications, pending, recovered: pending <= replay.notifications.length + notifications.length };
+}
+
+/**
+ * Whether MongoDB holds any undelivered notification of the user outside the Redis window, whatever
+ * its seq. A resume's candidates are only those after its lastSeq, and finding none of those does
+ * not make the user clean: after a Redis failover that lost commits, jobs stores them undelivered
+ * with seqs the client has seen already (the seq counter went back; docs/reliability.md), and the
+ * mark would keep every later AUTH from sending them.
+ */
+async function undeliveredOutside(models: Models, userId: string, window: Notification[]): Promise<boolean> {
+  return (await models.Notification.exists({ userId, status: 'undelivered', _id: { $nin: window.map((n) => n.id) } })) !== null;
 }
 
 /** True for a notification that must not be pushed yet. */

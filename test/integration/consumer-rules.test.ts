@@ -99,8 +99,10 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
     assert.deepEqual(n.eventIds, [eventId]);
     assert.equal(await redis.get(keys.eventSeen('r-basic', eventId)), n.id, 'the eventId mark names the notification');
     assert.ok(await redis.hget(keys.timeline('r-basic', n.id), 'buffered'));
-    const check = await amqpCh.checkQueue(topology.persistDelayQueue);
-    assert.ok(check.messageCount >= 1, 'the persist job waits in the delay queue');
+    // The hand-off follows the commit (by up to PERSIST_HANDOFF_LINGER_MS): the job arrives shortly after.
+    await eventually(async () => (await amqpCh.checkQueue(topology.persistDelayQueue)).messageCount >= 1, {
+      what: 'the persist job to wait in the delay queue',
+    });
   });
 
   it('an unknown actor is named by its id, not an error', async () => {

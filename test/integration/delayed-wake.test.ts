@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis as RedisClient } from 'ioredis';
 import { consumeDueWakes } from '../../consumer/delayed-wake.js';
 import { connectAmqp } from '../../shared/amqp/connection.js';
 import { DEAD_REASON_HEADER, SOURCE_HEADER } from '../../shared/amqp/failure-headers.js';
 import { keys } from '../../shared/keys.js';
 import { encodeJson, type DelayedWakeMessage } from '../../shared/messages.js';
-import { closeRedis, connectRedis } from '../../shared/redis.js';
+import { closeRedis, connectRedis, openSubscriber } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -21,8 +20,10 @@ async function start() {
   const amqp = await connectAmqp(config, testLogger);
   const channel = await amqp.createChannel('test-due-wakes');
   const redis = await connectRedis(config, testLogger, 'test');
-  const subscriber = new RedisClient(config.redis.url);
+  // The ws-server's kind of subscriber: on a cluster a plain connection to one of its nodes.
+  const subscriber = openSubscriber(redis, 'test-sub');
   const published: string[] = [];
+  await subscriber.connect();
   await subscriber.subscribe(wakeChannel);
   subscriber.on('message', (_channel: string, message: string) => published.push(message));
   await consumeDueWakes(channel, amqp.topology, redis, wakeChannel, testLogger);
