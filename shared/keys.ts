@@ -13,7 +13,7 @@
  * tag). A user's keys live on one node, so a user's commit, ACK, AUTH read and after-write step
  * stay one atomic script; different users spread over the cluster.
  * Untagged keys are only ever used one at a time: the actor's rate limit (its own slot; on a
- * cluster the consumer counts it in a step of its own, consumer/actor-limit.ts), display names,
+ * cluster the consumer counts it in a step of its own, consumer/rate-limits.ts), display names,
  * idempotency, fan-out pages, the HTTP limiter. Reads of many users' keys go through
  * shared/redis.ts `getMany`. REDIS_KEY_PREFIX may hold no braces on a cluster (shared/config.ts).
  *

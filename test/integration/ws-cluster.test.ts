@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Cluster } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
@@ -38,7 +39,11 @@ describe('ws-server: two instances behind one wake channel', () => {
 
   it('subscribes each instance to the wake channel on a connection of its own', async () => {
     assert.notEqual(a.wakeConnectionName, b.wakeConnectionName);
-    const [, subscribers] = (await consumer.redis.pubsub('NUMSUB', keys.wakeChannel(config.redis.keyPrefix))) as [string, number];
+    // PUBSUB NUMSUB counts one server's subscribers: on a Redis Cluster, every node's are added up.
+    let subscribers = 0;
+    for (const server of consumer.redis instanceof Cluster ? consumer.redis.nodes('all') : [consumer.redis]) {
+      subscribers += ((await server.pubsub('NUMSUB', keys.wakeChannel(config.redis.keyPrefix))) as [string, number])[1];
+    }
     assert.equal(subscribers, 2);
   });
 
