@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ackedAt } from '../../shared/buffer.js';
+import { ackedAt, findBufferedOwner } from '../../shared/buffer.js';
 import { ackNotifications, bufferNotification, nextSeq, readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import type { Notification } from '../../shared/notification.js';
@@ -86,6 +86,14 @@ describe('the Redis notification buffer', () => {
     assert.ok(outcomes.every((o) => [...o.values()][0] === 'acked'));
     const left = await readPending(redis, 'busy', 100);
     assert.deepEqual(left.notifications.map((n) => n.id).sort(), ids.slice(50).sort());
+  });
+
+  it('finds the user of a notification known only by id (dev mode without a caller), on every node', async () => {
+    // Every key of a notification carries its user: only a scan can name the user from the id.
+    for (let i = 0; i < 12; i++) await bufferNotification(redis, notification(`owned-${i}`, `owner-${i}`, 1, 5), 60);
+    for (let i = 0; i < 12; i++) assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, `owned-${i}`), `owner-${i}`);
+    assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, 'owned-none'), undefined);
+    assert.equal(await findBufferedOwner(redis, 'another-prefix:', 'owned-1'), undefined, 'only under its own prefix');
   });
 
   it('drops index entries whose notification expired', async () => {

@@ -129,3 +129,35 @@ describe('history and read API through the real producer', () => {
     assert.equal((await call('GET', '/users/owner/notifications?before=garbage', 'owner')).status, 400);
   });
 });
+
+describe('the read API without a caller (WS_AUTH_MODE=dev, no token)', () => {
+  const { config: dev } = testEnv('historyapidev', { WS_AUTH_MODE: 'dev' });
+  let producer: ProducerService;
+  let redis: Redis;
+  before(async () => {
+    producer = await bootstrap(dev, testLogger);
+    redis = await connectRedis(dev, testLogger);
+  });
+  after(async () => {
+    await producer.close();
+    await closeRedis(redis);
+    await cleanupTestResources(dev);
+  });
+
+  it('finds the user of a notification only the buffer holds yet, to read it and show its timeline', async () => {
+    // The buffer's keys carry their user (shared/keys.ts); without a caller the id alone must find it.
+    const n = {
+      id: uuidv7(), userId: 'devuser', seq: 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
+      message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+    };
+    await bufferNotification(redis, n, 60);
+    const base = `http://127.0.0.1:${producer.port}`;
+    const read = await fetch(`${base}/notifications/${n.id}/read`, { method: 'PATCH' });
+    assert.equal(read.status, 200);
+    assert.ok(await redis.get(keys.readBeforeStored('devuser', n.id)), 'the read mark under its user');
+    const timeline = await fetch(`${base}/notifications/${n.id}/timeline`);
+    assert.equal(timeline.status, 200);
+    assert.equal(((await timeline.json()) as { userId: string }).userId, 'devuser');
+    assert.equal((await fetch(`${base}/notifications/${uuidv7()}/read`, { method: 'PATCH' })).status, 404);
+  });
+});
