@@ -43,8 +43,8 @@ export class LuaScript {
 
   /**
    * Many calls in one pipeline (one write, one round trip; on a cluster one per node): each call's
-   * result or its own error, in order. A call answered NOSCRIPT (Redis restarted) did not run, so only those are sent again,
-   * once, with the text; the others already ran and must not run twice.
+   * result or its own error, in order. A call answered NOSCRIPT (Redis restarted) did not run, so
+   * only those are sent again, once, with the text; the others already ran and must not run twice.
    */
   async runMany(redis: Redis, calls: Array<{ keys: string[]; args: Array<string | number> }>): Promise<unknown[]> {
     if (calls.length === 0) return [];
