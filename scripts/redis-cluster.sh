@@ -243,12 +243,13 @@ stop_node() { # port
 }
 
 cmd_down() {
-  local i
+  local i port replicas=() others=()
   # Replicas first: a master stopping before its replica would start a failover for nothing.
   for ((i = ${#PORTS[@]} - 1; i >= 0; i--)); do
-    [[ "$(role "${PORTS[i]}")" == master ]] || stop_node "${PORTS[i]}"
+    port=${PORTS[i]}
+    if [[ "$(role "$port")" == slave ]]; then replicas+=("$port"); else others+=("$port"); fi
   done
-  for ((i = ${#PORTS[@]} - 1; i >= 0; i--)); do stop_node "${PORTS[i]}"; done
+  for port in "${replicas[@]}" "${others[@]}"; do stop_node "$port"; done
 }
 
 cmd_status() {
