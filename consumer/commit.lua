@@ -6,26 +6,34 @@
   committed version with the unread count after it, atomically with the commit, on the channel of
   each ws-server instance the user's route lists as live (shared/wake-channel.ts); none, no PUBLISH.
 
-  KEYS
-    1 eventSeen      dedupe:event:<eventId>      (holds the id of the notification it produced)
-    2 actionSeen     dedupe:action:<fingerprint> (or any key when ARGV.action_dedupe = '0')
-    3 actorLimit     rl:actor:<actorId>
-    4 recipientLimit rl:recipient:<userId>
-    5 window         agg:<user>:<type>:<object>  (window hash; unused unless ARGV.aggregate = '1')
-    6 windowActors   aggactors:...               (zset, score = arrival order)
-    7 windowEvents   aggevents:...               (list of folded eventIds)
-    8 windowNames    aggnames:...                (hash actorId -> display name)
-    9 seq            seq:<user>
-   10 inbox          inbox:<user>
-   11 unreadCount    unread:<user>
-   12 unreadVersion  unread:v:<user>
-   13 eventTimeline  timeline:<eventId>
-   14 route          wsroute:<user>              (zset instanceId -> expiry; read only)
-  The notification's own keys (notif:<id>, acked:<id>, unpersisted:<id>, timeline:<id>) are
-  named here from ARGV.key_prefix: an aggregate's id is only known once the window is read.
+  KEYS: every one carries the recipient's hash tag {u:<user>} (shared/keys.ts), so the call is
+  one slot on a Redis Cluster; the one exception is the actor's limit, see 3.
+    1 eventSeen      dedupe:event:{u:<user>}:<eventId>  (holds the id of the notification it produced)
+    2 actionSeen     dedupe:action:{u:<user>}:<fp>      (or any key of the user when ARGV.action_dedupe = '0')
+    3 actorLimit     rl:actor:<actorId>                 (the actor's own slot: passed on a single server
+                                                        only; on a cluster KEYS[1] stands in, unused, and
+                                                        ARGV.actor_over carries the count made before,
+                                                        consumer/rate-limits.ts)
+    4 recipientLimit rl:recipient:{u:<user>}
+    5 window         agg:{u:<user>}:<type>:<object>     (window hash; unused unless ARGV.aggregate = '1')
+    6 windowActors   aggactors:...                      (zset, score = arrival order)
+    7 windowEvents   aggevents:...                      (list of folded eventIds)
+    8 windowNames    aggnames:...                       (hash actorId -> display name)
+    9 seq            seq:{u:<user>}
+   10 inbox          inbox:{u:<user>}
+   11 unreadCount    unread:{u:<user>}
+   12 unreadVersion  unread:v:{u:<user>}
+   13 eventTimeline  timeline:{u:<user>}:<eventId>
+   14 notification   notif:{u:<user>}:<candidate_id>
+   15 acked          acked:{u:<user>}:<candidate_id>
+   16 unpersisted    unpersisted:{u:<user>}:<candidate_id>
+   17 timeline       timeline:{u:<user>}:<candidate_id>
+  14-17 name the candidate id's keys. When the notification turns out to have another id (the id
+  an open aggregation window holds, or the one a duplicate produced: only known once read here),
+  its keys are 14-17 with the candidate id replaced: same names, same tag, so the same slot.
 
   ARGV
-    1 key_prefix        REDIS_KEY_PREFIX (ioredis prefixes KEYS only)
+    1 key_prefix        REDIS_KEY_PREFIX (no longer read: every key comes from KEYS)
     2 event_id
     3 user_id
     4 decision          'deliver' | 'hold' | 'suppress'
@@ -53,6 +61,7 @@
    25 now_ms
    26 accepted_at_ms    '' when unknown
    27 wake_channel_prefix  <REDIS_KEY_PREFIX>wake: (each live instance's id is appended)
+   28 actor_over        '1': the actor limit, counted before this call (on a cluster), is exceeded
 
   Returns { outcome, notificationId, json } where outcome is created | updated | stale
   (buffered; json = what the buffer holds now), duplicate (json = the buffered copy or false),
@@ -61,8 +70,14 @@
 
 --#include WAKE_ROUTE
 
-local prefix, eventId, userId = ARGV[1], ARGV[2], ARGV[3]
+local eventId, userId, candidate = ARGV[2], ARGV[3], ARGV[12]
 local nowMs, ttl = ARGV[25], tonumber(ARGV[21])
+
+-- KEYS[k] (14-17) names the candidate's key; the same key of notification `id`.
+local function keyOf(k, id)
+  if id == candidate then return KEYS[k] end
+  return string.sub(KEYS[k], 1, #KEYS[k] - #candidate) .. id
+end
 
 local function stage(key, name, atMs)
   redis.call('HSETNX', key, name, atMs)
@@ -74,7 +89,7 @@ if ARGV[26] ~= '' then stage(KEYS[13], 'accepted', ARGV[26]) end
 -- eventId dedupe: the mark holds what this event became, so a redelivery repeats the hand-off.
 local produced = redis.call('GET', KEYS[1])
 if produced then
-  return { 'duplicate', produced, redis.call('GET', prefix .. 'notif:' .. produced) }
+  return { 'duplicate', produced, redis.call('GET', keyOf(14, produced)) }
 end
 
 -- Action dedupe: SET NX owned by the claiming eventId, so its own redelivery is not a duplicate.
@@ -87,13 +102,12 @@ if ARGV[5] == '1' then
   end
 end
 
--- Fixed one-minute windows, the same as rate-limiter-flexible's RateLimiterRedis did.
--- The window starts with its first event (INCR creates the key, EXPIRE fixes its end).
+-- The rate limits' window rule (consumer/rate-limits.ts RATE_WINDOW_LUA: countInWindow):
+--#include RATE_WINDOW
 local function overLimit(key, max)
-  local used = redis.call('INCR', key)
-  if used == 1 then redis.call('EXPIRE', key, 60) end
-  return used > max
+  return countInWindow(key, 1) > max
 end
+if ARGV[28] == '1' then return { 'limited_actor', '', false } end
 if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return { 'limited_actor', '', false } end
 if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return { 'limited_recipient', '', false } end
 
@@ -179,7 +193,7 @@ end
 
 -- The buffer write: only a higher version replaces a buffered one (two consumers folding into
 -- one window may commit in any order); a rewritten version is pending again.
-local notifKey = prefix .. 'notif:' .. id
+local notifKey = keyOf(14, id)
 local outcome = 'created'
 local raw = redis.call('GET', notifKey)
 if raw then
@@ -193,8 +207,8 @@ if outcome ~= 'stale' then
   redis.call('ZADD', KEYS[10], score, id)
   redis.call('EXPIRE', KEYS[10], ttl)
   -- A new id was never acked; a rewritten version must be acked again.
-  if outcome == 'updated' then redis.call('DEL', prefix .. 'acked:' .. id) end
-  redis.call('SET', prefix .. 'unpersisted:' .. id, '1', 'EX', ttl)
+  if outcome == 'updated' then redis.call('DEL', keyOf(15, id)) end
+  redis.call('SET', keyOf(16, id), '1', 'EX', ttl)
 else
   json = raw
 end
@@ -208,7 +222,7 @@ end
 redis.call('SET', KEYS[1], id, 'EX', ARGV[7])
 -- The action claim runs from the commit; one made by this very call already does.
 if ARGV[5] == '1' and not claimedNow then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
-stage(prefix .. 'timeline:' .. id, 'buffered', nowMs)
+stage(keyOf(17, id), 'buffered', nowMs)
 
 if outcome ~= 'stale' and ARGV[4] == 'deliver' then
   local unread = ''
@@ -216,7 +230,7 @@ if outcome ~= 'stale' and ARGV[4] == 'deliver' then
   if count then
     unread = ',"unread":{"count":' .. count .. ',"version":' .. (redis.call('GET', KEYS[12]) or '0') .. '}'
   end
-  routeWake(KEYS[14], ARGV[27], '{"kind":"push","userId":' .. cjson.encode(userId) .. ',"notification":' .. json .. unread .. '}')
+  routeWake(KEYS[18], ARGV[27], '{"kind":"push","userId":' .. cjson.encode(userId) .. ',"notification":' .. json .. unread .. '}')
 end
 
 return { outcome, id, json }

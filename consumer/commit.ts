@@ -10,15 +10,18 @@ import { WAKE_ROUTE_LUA } from '../shared/wake-channel.js';
 import { actionFingerprint } from './dedupe.js';
 import type { ParsedEvent } from './parse-event.js';
 import type { PreferenceDecision } from './preferences.js';
+import { actorLimitOf, countActors, RATE_WINDOW_LUA, type ActorVerdict } from './rate-limits.js';
 
 /**
  * The commit step: one script call per event (consumer/commit.lua), all of a batch's calls in
  * one pipeline. Everything that used to be five sequential round trips (dedupe, limits, fold,
  * seq, buffer, timeline, wake) happens inside it, so a batch costs one write and one read on the
  * Redis socket whatever its size, and every rule keeps its old meaning because the script applies
- * them in the old order, atomically.
+ * them in the old order, atomically. Each call touches one user's keys only (one hash slot), so on
+ * a Redis Cluster the calls go to their users' nodes, one pipeline per node; there the actor limit
+ * is counted in a step before (consumer/rate-limits.ts), one more round trip per batch.
  */
-const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA, WAKE_ROUTE: WAKE_ROUTE_LUA });
+const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA, RATE_WINDOW: RATE_WINDOW_LUA, WAKE_ROUTE: WAKE_ROUTE_LUA });
 
 /** Actors listed on an aggregate (most recent first); actorCount holds the full number. */
 export const MAX_LISTED_ACTORS = 20;
@@ -56,8 +59,16 @@ export function isAggregatable(event: ParsedEvent): boolean {
   return factsOf(event.type).aggregateVerb !== null && objectIdOf(event) !== null && event.actorId !== undefined;
 }
 
-/** The KEYS and ARGV of one event's call, in commit.lua's header order. */
-export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.now()): { keys: string[]; args: string[] } {
+/**
+ * The KEYS and ARGV of one event's call, in commit.lua's header order. `actorOver` is the actor
+ * limit's verdict when it was counted before the call (a cluster); undefined: the script counts it.
+ */
+export function commitCall(
+  s: CommitSettings,
+  input: CommitInput,
+  nowMs = Date.now(),
+  actorOver: boolean | undefined = undefined,
+): { keys: string[]; args: string[] } {
   const { event, decision } = input;
   const facts = factsOf(event.type);
   const objectId = objectIdOf(event);
@@ -76,15 +87,16 @@ export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.n
   const head = aggregate
     ? common
     : `${common},"id":${JSON.stringify(id)},"createdAt":${JSON.stringify(createdAt)},"actors":${JSON.stringify(actors)},"actorCount":${actors.length},"message":${JSON.stringify(message)},"version":1,"eventIds":${JSON.stringify([event.eventId])}`;
-  // Rate limits: transactional events never; a fanned-out POST's recipients are one action of
-  // the actor, so only the recipient limit counts them.
-  const limitActor = facts.exempt.rateLimits || facts.fanout || event.actorId === undefined ? 0 : s.rateLimitActorPerMinute;
+  // Rate limits (consumer/rate-limits.ts): counted here unless counted before the call.
+  const limitActor = actorOver === undefined ? actorLimitOf(event, s.rateLimitActorPerMinute) : 0;
   const limitRecipient = facts.exempt.rateLimits ? 0 : s.rateLimitRecipientPerMinute;
+  const eventSeen = keys.eventSeen(user, event.eventId);
   return {
     keys: [
-      keys.eventSeen(event.eventId),
-      fingerprint === null ? keys.eventSeen(event.eventId) : keys.actionSeen(fingerprint),
-      keys.rateLimitActor(event.actorId ?? ''),
+      eventSeen,
+      fingerprint === null ? eventSeen : keys.actionSeen(user, fingerprint),
+      // The actor's key is another slot: on a cluster the user's own KEYS[1] stands in, unused.
+      actorOver === undefined ? keys.rateLimitActor(event.actorId ?? '') : eventSeen,
       keys.rateLimitRecipient(user),
       windowKey(keys.aggregate),
       windowKey(keys.aggregateActors),
@@ -94,7 +106,11 @@ export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.n
       keys.inbox(user),
       keys.unreadCount(user),
       keys.unreadVersion(user),
-      keys.timeline(event.eventId),
+      keys.timeline(user, event.eventId),
+      keys.notification(user, id),
+      keys.acked(user, id),
+      keys.unpersisted(user, id),
+      keys.timeline(user, id),
       keys.wsRoute(user),
     ],
     args: [
@@ -125,6 +141,7 @@ export function commitCall(s: CommitSettings, input: CommitInput, nowMs = Date.n
       String(nowMs),
       input.acceptedAtMs === undefined ? '' : String(input.acceptedAtMs),
       s.wakeChannelPrefix,
+      actorOver === true ? '1' : '',
     ],
   };
 }
@@ -149,12 +166,24 @@ function toResult(reply: unknown): CommitResult | Error {
   }
 }
 
-/** Commits every input in one pipeline; each gets its result or the error of its own call. */
+/**
+ * Commits every input in one pipeline; each gets its result or the error of its own call. On a
+ * cluster the actors' counts come first (one script call per distinct actor, one round trip), and
+ * an input whose count failed gets that error without being committed.
+ */
 export async function commitEvents(redis: Redis, s: CommitSettings, inputs: CommitInput[]): Promise<Array<CommitResult | Error>> {
   const nowMs = Date.now();
+  const verdicts: ActorVerdict[] = redis.isCluster
+    ? await countActors(redis, inputs.map((i) => i.event), s.rateLimitActorPerMinute)
+    : inputs.map(() => undefined);
+  // On a cluster an uncounted event (exempt) is passed as "counted, within": nothing to count.
+  const actorOver = (i: number) => (redis.isCluster ? verdicts[i] === true : undefined);
+  const committing = inputs.flatMap((input, i) => (verdicts[i] instanceof Error ? [] : [i]));
   const replies = await COMMIT.runMany(
     redis,
-    inputs.map((input) => commitCall(s, input, nowMs)),
+    committing.map((i) => commitCall(s, inputs[i]!, nowMs, actorOver(i))),
   );
-  return replies.map(toResult);
+  const results: Array<CommitResult | Error> = verdicts.map((v) => (v instanceof Error ? v : new Error('commit: no reply')));
+  committing.forEach((i, k) => (results[i] = toResult(replies[k])));
+  return results;
 }

@@ -57,7 +57,7 @@ export async function processEvents(
   items.forEach(({ event, acceptedAtMs }, i) => {
     if (!factsOf(event.type).exempt.selfNotification && event.actorId === event.targetId) {
       results[i] = 'self';
-      if (acceptedAtMs !== undefined) selfStages.push(recordStage(deps.redis, event.eventId, 'accepted', deps.commit.bufferTtlSeconds, acceptedAtMs));
+      if (acceptedAtMs !== undefined) selfStages.push(recordStage(deps.redis, event.targetId, event.eventId, 'accepted', deps.commit.bufferTtlSeconds, acceptedAtMs));
     } else {
       live.push(i);
     }

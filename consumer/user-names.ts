@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import type { BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
 import { fillUserName, readUserNames } from '../shared/user-directory.js';

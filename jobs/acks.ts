@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { unpersistedIds } from '../shared/buffer.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
@@ -40,7 +40,7 @@ export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Pro
   const all = [...acks.values()];
   let leftToPersist: Set<string>;
   try {
-    leftToPersist = await unpersistedIds(deps.redis, [...new Set(all.map((a) => a.id))]);
+    leftToPersist = await unpersistedIds(deps.redis, all);
   } catch (err) {
     throw new TransientError(`redis: cannot read unpersisted marks: ${errorMessage(err)}`, { cause: err });
   }

@@ -1,8 +1,10 @@
--- What follows a persist batch's insert, in one atomic call (jobs/after-write.ts).
--- KEYS: U  stored:{userId}                 users with inserts, in ARGV's order
+-- What follows a persist batch's insert, in one atomic call (jobs/after-write.ts): the whole
+-- batch on a single server, one user's part of it on a Redis Cluster (every key below carries its
+-- user's hash tag {u:<userId>}, shared/keys.ts, so such a call is one slot).
+-- KEYS: U  stored:{u:<user>}               users with inserts, in ARGV's order
 --       N  groups of 5, one per notification:
---          unpersisted:{id}, acked:{id}, readmark:{id}, timeline:{id}, notif:{id}
---       R  replay-clean:{userId}           users with a notification stored undelivered
+--          unpersisted:{u:<user>}:<id>, acked:..., readmark:..., timeline:..., notif:...
+--       R  replay-clean:{u:<user>}         users with a notification stored undelivered
 -- ARGV: U, N, timeline TTL seconds, persisted-at epoch ms,
 --       U increments (documents the insert created per user),
 --       N replay-clean indexes (0: stored delivered or read, nothing to check;

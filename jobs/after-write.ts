@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { keys } from '../shared/keys.js';
 import { LuaScript } from '../shared/lua.js';
 import type { DeliveryState } from '../shared/models/notification-state.js';
@@ -16,7 +16,8 @@ import type { DeliveryState } from '../shared/models/notification-state.js';
  * - a notification stored undelivered whose buffered copy is gone un-marks its user's
  *   "replay clean" (shared/replay-clean.ts).
  *
- * Like the buffer's scripts it names keys of many notifications and users: one Redis node.
+ * On a single server one call names every notification and user of the batch; on a cluster
+ * there is one call per user (afterWrite below).
  */
 const AFTER_WRITE = LuaScript.fromFile(new URL('./after-write.lua', import.meta.url));
 
@@ -40,33 +41,69 @@ export interface AfterWrite {
 
 const epochMs = (raw: unknown): number | null => (raw === null || raw === undefined ? null : Number(raw));
 
-export async function afterWrite(redis: Redis, input: AfterWriteInput): Promise<AfterWrite> {
-  const { notifications } = input;
-  const users = [...input.insertedByUser.keys()];
+/** One script call's share of the batch: all of it on one server, one user's part on a cluster. */
+function afterWriteCall(input: AfterWriteInput, part: number[]): { keys: string[]; args: Array<string | number>; users: string[] } {
+  const notifications = part.map((i) => input.notifications[i]!);
+  const users = [...new Set(notifications.map((n) => n.userId))].filter((u) => input.insertedByUser.has(u));
   const cleanUsers = new Map<string, number>();
-  const cleanIndex = notifications.map((n, i) => {
+  const cleanIndex = part.map((i) => {
     if (!input.storedUndelivered[i]) return 0;
-    let k = cleanUsers.get(n.userId);
-    if (k === undefined) cleanUsers.set(n.userId, (k = cleanUsers.size + 1));
+    const userId = input.notifications[i]!.userId;
+    let k = cleanUsers.get(userId);
+    if (k === undefined) cleanUsers.set(userId, (k = cleanUsers.size + 1));
     return k;
   });
-  const scriptKeys = [
-    ...users.map((u) => keys.storedCount(u)),
-    ...notifications.flatMap((n) => [keys.unpersisted(n.id), keys.acked(n.id), keys.readBeforeStored(n.id), keys.timeline(n.id), keys.notification(n.id)]),
-    ...[...cleanUsers.keys()].map((u) => keys.replayClean(u)),
-  ];
-  const args = [
-    users.length,
-    notifications.length,
-    input.timelineTtlSeconds,
-    input.persistedAtMs,
-    ...users.map((u) => input.insertedByUser.get(u)!),
-    ...cleanIndex,
-  ];
-  const out = (await AFTER_WRITE.run(redis, scriptKeys, args)) as unknown[];
-  const n = notifications.length;
   return {
-    counters: new Map(users.map((u, j) => [u, Number(out[j])])),
-    state: notifications.map((_, i) => ({ ackedAtMs: epochMs(out[users.length + i]), readAtMs: epochMs(out[users.length + n + i]) })),
+    keys: [
+      ...users.map((u) => keys.storedCount(u)),
+      ...notifications.flatMap((n) => [
+        keys.unpersisted(n.userId, n.id),
+        keys.acked(n.userId, n.id),
+        keys.readBeforeStored(n.userId, n.id),
+        keys.timeline(n.userId, n.id),
+        keys.notification(n.userId, n.id),
+      ]),
+      ...[...cleanUsers.keys()].map((u) => keys.replayClean(u)),
+    ],
+    args: [
+      users.length,
+      notifications.length,
+      input.timelineTtlSeconds,
+      input.persistedAtMs,
+      ...users.map((u) => input.insertedByUser.get(u)!),
+      ...cleanIndex,
+    ],
+    users,
   };
+}
+
+/**
+ * One script call for the whole batch on a single server. On a cluster a script may touch one
+ * slot, and every key of a user carries the user's tag (shared/keys.ts): one call per user of the
+ * batch, sent together (one pipeline per node). Each call still deletes a notification's
+ * unpersisted mark and reads its acked mark atomically, which is all the order above needs.
+ */
+export async function afterWrite(redis: Redis, input: AfterWriteInput): Promise<AfterWrite> {
+  const all = input.notifications.map((_, i) => i);
+  const byUser = new Map<string, number[]>();
+  for (const i of all) {
+    const userId = input.notifications[i]!.userId;
+    byUser.set(userId, [...(byUser.get(userId) ?? []), i]);
+  }
+  const parts = redis.isCluster ? [...byUser.values()] : [all];
+  const calls = parts.map((part) => afterWriteCall(input, part));
+  const replies = await AFTER_WRITE.runMany(redis, calls);
+  const counters = new Map<string, number>();
+  const state: DeliveryState[] = new Array(input.notifications.length);
+  parts.forEach((part, p) => {
+    const reply = replies[p];
+    if (reply instanceof Error) throw reply;
+    const out = reply as unknown[];
+    const { users } = calls[p]!;
+    users.forEach((userId, j) => counters.set(userId, Number(out[j])));
+    part.forEach((i, k) => {
+      state[i] = { ackedAtMs: epochMs(out[users.length + k]), readAtMs: epochMs(out[users.length + part.length + k]) };
+    });
+  });
+  return { counters, state };
 }

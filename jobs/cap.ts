@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import type { Model } from 'mongoose';
 import type { NotificationDoc } from '../shared/models/index.js';
 import type { JobsMetrics } from './metrics.js';

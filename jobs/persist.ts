@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { getMany, type Redis } from '../shared/redis.js';
 import type { Config } from '../shared/config.js';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
@@ -28,16 +28,19 @@ function latestVersions(notifications: Notification[]): Notification[] {
   return [...byId.values()];
 }
 
-/** The acked and read marks at flush time: one MGET for the whole batch. */
-async function deliveryState(redis: Redis, ids: string[]): Promise<DeliveryState[]> {
+/** The acked and read marks at flush time: one MGET for the whole batch (one GET each on a cluster, sent together). */
+async function deliveryState(redis: Redis, notifications: Notification[]): Promise<DeliveryState[]> {
   let raw: Array<string | null>;
   try {
-    raw = await redis.mget([...ids.map((id) => keys.acked(id)), ...ids.map((id) => keys.readBeforeStored(id))]);
+    raw = await getMany(redis, [
+      ...notifications.map((n) => keys.acked(n.userId, n.id)),
+      ...notifications.map((n) => keys.readBeforeStored(n.userId, n.id)),
+    ]);
   } catch (err) {
     throw new TransientError(`redis: cannot read delivery state: ${errorMessage(err)}`, { cause: err });
   }
   const epochMs = (r: string | null | undefined) => (r === null || r === undefined ? null : Number(r));
-  return ids.map((_, i) => ({ ackedAtMs: epochMs(raw[i]), readAtMs: epochMs(raw[ids.length + i]) }));
+  return notifications.map((_, i) => ({ ackedAtMs: epochMs(raw[i]), readAtMs: epochMs(raw[notifications.length + i]) }));
 }
 
 async function afterWriteOrTransient(redis: Redis, input: AfterWriteInput): Promise<AfterWrite> {
@@ -60,9 +63,8 @@ async function afterWriteOrTransient(redis: Redis, input: AfterWriteInput): Prom
 export async function persistNotifications(deps: PersistDeps, jobs: Notification[]): Promise<void> {
   const notifications = latestVersions(jobs);
   if (notifications.length === 0) return;
-  const ids = notifications.map((n) => n.id);
   const { Notification: model } = deps.models;
-  const before = await deliveryState(deps.redis, ids);
+  const before = await deliveryState(deps.redis, notifications);
 
   const now = new Date();
   let counters: Map<string, number>;

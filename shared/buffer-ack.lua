@@ -4,12 +4,14 @@
   unpersisted mark between the acked mark and its check here (jobs re-reads the acked marks
   after clearing, jobs/persist.ts).
 
-  KEYS[1]            the user's inbox (pending set)
+  Every key carries the user's hash tag {u:<userId>} (shared/keys.ts): one slot on a cluster.
+  KEYS[1]                 inbox:{u:<user>}              the user's pending set
   then 4 per id, for the i-th id at 1 + 4(i-1) + 1..4:
-    notif:{id}       the buffered notification (its userId is the ownership check)
-    acked:{id}       the acked mark (epoch ms of the first ack)
-    unpersisted:{id} exists until jobs has stored the buffered version
-    timeline:{id}    stage -> epoch ms
+    notif:{u:<user>}:<id>       the buffered notification (its userId is the ownership check,
+                                kept although another user's id now names a key that is absent)
+    acked:{u:<user>}:<id>       the acked mark (epoch ms of the first ack)
+    unpersisted:{u:<user>}:<id> exists until jobs has stored the buffered version
+    timeline:{u:<user>}:<id>    stage -> epoch ms
 
   ARGV[1]  userId
   ARGV[2]  nowMs (the ack time)

@@ -1,20 +1,50 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { keys } from './keys.js';
 import { decodeNotification, type Notification } from './notification.js';
 import { LuaScript } from './lua.js';
+import { getMany, type Redis } from './redis.js';
 
 /**
- * The Redis buffer: each notification under `notif:{id}` with a TTL, indexed in the user's
- * pending set until acked. It is the source of truth for delivery while it lasts; the socket
- * path only ever pushes what it read from here, so a lost wake-up delays but never loses.
+ * The Redis buffer: each notification under `notif:{u:<userId>}:<id>` with a TTL, indexed in the
+ * user's pending set until acked. Every key of a notification carries its user's hash tag
+ * (shared/keys.ts), so whoever reads or acks one names its user. It is the source of truth for
+ * delivery while it lasts; the socket path only ever pushes what it read from here, so a lost
+ * wake-up delays but never loses.
  * The consumer writes it in one script per event (consumer/commit.lua); AUTH reads it in one
  * (ws-server/replay-state.lua); this file holds the reads and the ACK the other services share.
  */
 
-export async function readNotifications(redis: Redis, ids: string[]): Promise<Array<Notification | null>> {
+/** The user's buffered notifications `ids` (one slot: one MGET on a cluster too); null where none is. */
+export async function readNotifications(redis: Redis, userId: string, ids: string[]): Promise<Array<Notification | null>> {
   if (ids.length === 0) return [];
-  const raw = await redis.mget(ids.map((id) => keys.notification(id)));
+  const raw = await redis.mget(ids.map((id) => keys.notification(userId, id)));
   return raw.map((r) => (r === null ? null : decodeNotification(r)));
+}
+
+/** Glob metacharacters of SCAN MATCH, escaped so a prefix is matched literally. */
+const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * The user of a buffered notification known only by id, or undefined. Only for a request without a
+ * caller (dev mode without a token, producer/notifications/read.ts): every other path knows the
+ * user. It SCANs the keyspace (every master of a cluster), so it costs what the keyspace is
+ * large; dev mode only ever runs on a developer's data, and production refuses dev mode.
+ */
+export async function findBufferedOwner(redis: Redis, keyPrefix: string, id: string): Promise<string | undefined> {
+  // The key with a marker for the user: what comes before and after it is the same for every user.
+  const [name, tail] = keys.notification('\u0000', id).split('\u0000') as [string, string];
+  const head = `${keyPrefix}${name}`;
+  const pattern = `${globLiteral(head)}*${globLiteral(tail)}`;
+  for (const server of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, found] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      const key = found.find((k) => k.startsWith(head) && k.endsWith(tail));
+      if (key !== undefined) return key.slice(head.length, -tail.length);
+    } while (cursor !== '0');
+  }
+  return undefined;
 }
 
 export type AckOutcome = 'acked' | 'already-acked' | 'not-found';
@@ -49,7 +79,7 @@ export async function ackInBuffer(
   const scriptKeys = [keys.inbox(userId)];
   const args: string[] = [userId, String(nowMs), String(ttlSeconds)];
   for (const id of unique) {
-    scriptKeys.push(keys.notification(id), keys.acked(id), keys.unpersisted(id), keys.timeline(id));
+    scriptKeys.push(keys.notification(userId, id), keys.acked(userId, id), keys.unpersisted(userId, id), keys.timeline(userId, id));
     args.push(id, String(sentAtMs(id) ?? ''));
   }
   const result = (await ACK_SCRIPT.run(redis, scriptKeys, args)) as Array<string | number>;
@@ -63,15 +93,15 @@ export async function ackInBuffer(
  * its write and before it re-reads the ack marks, so an ACK that still sees the mark is
  * certain to be carried by that re-read (jobs/persist.ts, jobs/acks.ts).
  */
-export async function unpersistedIds(redis: Redis, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const marks = await redis.mget(ids.map((id) => keys.unpersisted(id)));
-  return new Set(ids.filter((_, i) => marks[i] !== null));
+export async function unpersistedIds(redis: Redis, notifications: ReadonlyArray<{ userId: string; id: string }>): Promise<Set<string>> {
+  if (notifications.length === 0) return new Set();
+  const marks = await getMany(redis, notifications.map((n) => keys.unpersisted(n.userId, n.id)));
+  return new Set(notifications.filter((_, i) => marks[i] !== null).map((n) => n.id));
 }
 
-/** Epoch ms of each id's ack, or null if it was not acked (or Redis no longer knows). */
-export async function ackedAt(redis: Redis, ids: string[]): Promise<Array<number | null>> {
+/** Epoch ms of each of the user's ids' ack, or null if it was not acked (or Redis no longer knows). */
+export async function ackedAt(redis: Redis, userId: string, ids: string[]): Promise<Array<number | null>> {
   if (ids.length === 0) return [];
-  const raw = await redis.mget(ids.map((id) => keys.acked(id)));
+  const raw = await redis.mget(ids.map((id) => keys.acked(userId, id)));
   return raw.map((r) => (r === null ? null : Number(r)));
 }

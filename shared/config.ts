@@ -34,6 +34,16 @@ import { decimal, envVar, flag, flatten, integer, list, mapped, oneOf, readTree,
 
 export { SERVICE_NAMES, type ServiceName } from './env-var.js';
 
+/** A Redis Cluster to connect to: any of its nodes (the client discovers the others). */
+export interface RedisClusterSettings {
+  nodes: Array<{ host: string; port: number }>;
+  /** From the entries' URLs (`redis://user:password@host:port`); the same for every node. */
+  username: string | undefined;
+  password: string | undefined;
+  /** `rediss://` entries: TLS to every node. */
+  tls: boolean;
+}
+
 /** Used only outside production so `npm run dev` works without setup; production refuses it. */
 export const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
 
@@ -254,6 +264,13 @@ const DECLARATIONS = {
       level: 'essential',
       doc: 'Prefix of every Redis key (isolates tenants and test runs on one Redis).',
       production: 'Same value on every service: they share keys.',
+    }),
+    /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
+    clusterNodes: envVar('REDIS_CLUSTER_NODES', text(Joi.string().max(4096), '`host:port` or `redis[s]://[user:password@]host:port` entries, comma-separated'), {
+      services: 'every',
+      level: 'essential',
+      doc: 'A Redis Cluster\'s seed nodes (any of its nodes; the client discovers the rest); set, it replaces REDIS_URL. Every key one script touches carries the user\'s hash tag (shared/keys.ts), so the pipeline runs unchanged on a cluster.',
+      production: 'Unset for one Redis server; for a Redis Cluster, two or three of its nodes, the same on every service (docs/deploy.md).',
     }),
   },
   mongo: {
@@ -722,7 +739,12 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
 }
 
 /** The values built from several variables; everything else is the declared tree as read. */
-function assemble(d: Declared, token: { key: TokenRules['key']; algorithms: TokenRules['algorithms'] }, warnings: string[]) {
+function assemble(
+  d: Declared,
+  token: { key: TokenRules['key']; algorithms: TokenRules['algorithms'] },
+  cluster: RedisClusterSettings | undefined,
+  warnings: string[],
+) {
   const { corsOrigins, ...http } = d.http;
   const { jwtSecret, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds, mode } = d.auth;
   /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
@@ -731,6 +753,8 @@ function assemble(d: Declared, token: { key: TokenRules['key']; algorithms: Toke
     ...d,
     /** `url`: the first node, for tools and tests that open one plain connection. */
     rabbitmq: { ...d.rabbitmq, url: d.rabbitmq.urls[0] ?? 'amqp://guest:guest@127.0.0.1:5672' },
+    /** `cluster`: set from REDIS_CLUSTER_NODES, the services open an ioredis Cluster (shared/redis.ts); `url` is then unused. */
+    redis: { url: d.redis.url, keyPrefix: d.redis.keyPrefix, cluster },
     http: {
       ...http,
       /** Browser origins the producer answers with CORS (the ws-server's demo page). */
@@ -762,6 +786,41 @@ export type Config = ReturnType<typeof assemble>;
 export type AuthMode = Config['auth']['mode'];
 export type NodeEnv = Config['nodeEnv'];
 
+/**
+ * REDIS_CLUSTER_NODES: seed nodes as `host:port` or `redis[s]://[user:password@]host:port`. Every
+ * entry that names credentials or TLS must name the same ones (one cluster, one ACL user).
+ * Problems name entries by position: an entry may carry a password.
+ */
+export function parseClusterNodes(raw: string): { settings: RedisClusterSettings } | { problems: string[] } {
+  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  if (entries.length === 0) return { problems: ['REDIS_CLUSTER_NODES: is set but names no node'] };
+  const problems: string[] = [];
+  const nodes: RedisClusterSettings['nodes'] = [];
+  const auth = new Set<string>();
+  entries.forEach((entry, i) => {
+    const which = `REDIS_CLUSTER_NODES: entry ${i + 1} of ${entries.length}`;
+    let url: URL;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `redis://${entry}`);
+    } catch {
+      problems.push(`${which} is neither host:port nor a redis:// URL`);
+      return;
+    }
+    const port = Number(url.port);
+    if (!['redis:', 'rediss:'].includes(url.protocol)) problems.push(`${which}: only redis:// and rediss:// are understood`);
+    else if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) {
+      problems.push(`${which} must name a host and a port, and no database (a cluster has only database 0)`);
+    } else {
+      nodes.push({ host: url.hostname, port });
+      auth.add(JSON.stringify([url.protocol === 'rediss:', decodeURIComponent(url.username), decodeURIComponent(url.password)]));
+    }
+  });
+  if (auth.size > 1) problems.push('REDIS_CLUSTER_NODES: the entries disagree on user, password or TLS; one cluster has one set for every node');
+  if (problems.length > 0) return { problems };
+  const [tls, username, password] = JSON.parse([...auth][0]!) as [boolean, string, string];
+  return { settings: { nodes, username: username || undefined, password: password || undefined, tls } };
+}
+
 /** Treats empty strings as unset: Railway and .env files often carry `VAR=`. */
 function withoutEmpty(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -777,6 +836,16 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   // A malformed variable makes the rules across variables meaningless: report those first.
   if (problems.length > 0) throw new ConfigError(problems);
   problems.push(...problemsOf(values, service));
+  const cluster = values.redis.clusterNodes === undefined ? undefined : parseClusterNodes(values.redis.clusterNodes);
+  if (cluster && 'problems' in cluster) problems.push(...cluster.problems);
+  if (cluster && withoutEmpty(env).REDIS_URL !== undefined) {
+    problems.push('REDIS_URL / REDIS_CLUSTER_NODES: both are set; a cluster is reached through REDIS_CLUSTER_NODES alone, so unset REDIS_URL');
+  }
+  if (cluster && /[{}]/.test(values.redis.keyPrefix)) {
+    // The hash tag is the first {...} of a key: a brace in the prefix would decide every key's slot
+    // (shared/keys.ts), putting a user's keys in different slots or every key in one.
+    problems.push('REDIS_KEY_PREFIX: must not contain { or } on a Redis Cluster (braces choose the hash slot; shared/keys.ts)');
+  }
   const tokenKey = readKeySource({
     JWT_SECRET: values.auth.jwtSecret,
     JWT_PUBLIC_KEY: values.auth.publicKey,
@@ -785,7 +854,7 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   });
   if (!tokenKey.ok) problems.push(...tokenKey.problems);
   if (problems.length > 0 || !tokenKey.ok) throw new ConfigError(problems);
-  return assemble(values, tokenKey, warnings);
+  return assemble(values, tokenKey, cluster && 'settings' in cluster ? cluster.settings : undefined, warnings);
 }
 
 /** The port a service listens on: Railway's `PORT` wins over the per-service default. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis.js';
 
 /**
  * A Lua script sent by its SHA1 (EVALSHA), so its text crosses the socket once per Redis
@@ -42,12 +42,17 @@ export class LuaScript {
   }
 
   /**
-   * Many calls in one pipeline (one write, one round trip): each call's result or its own error,
-   * in order. A call answered NOSCRIPT (Redis restarted) did not run, so only those are sent again,
-   * once, with the text; the others already ran and must not run twice.
+   * Many calls in one pipeline (one write, one round trip; on a cluster one per node): each call's
+   * result or its own error, in order. A call answered NOSCRIPT (Redis restarted) did not run, so
+   * only those are sent again, once, with the text; the others already ran and must not run twice.
    */
   async runMany(redis: Redis, calls: Array<{ keys: string[]; args: Array<string | number> }>): Promise<unknown[]> {
     if (calls.length === 0) return [];
+    if (redis.isCluster) {
+      // One pipeline may only go to one node: the calls go out together instead, and
+      // auto-pipelining makes them one pipeline per node (each call names one slot's keys).
+      return Promise.all(calls.map((c) => this.run(redis, c.keys, c.args).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+    }
     const bySha = redis.pipeline();
     for (const c of calls) bySha.evalsha(this.sha, c.keys.length, ...c.keys, ...c.args);
     const results: unknown[] = ((await bySha.exec()) ?? []).map(([err, value]) => err ?? value);

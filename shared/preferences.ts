@@ -1,9 +1,9 @@
 import Joi from 'joi';
-import type { Redis } from 'ioredis';
 import type { BackgroundLoads } from './background.js';
 import { DependencyUnavailableError } from './errors.js';
 import { keys } from './keys.js';
 import type { Models } from './models/index.js';
+import { getMany, type Redis } from './redis.js';
 import { EVENT_TYPES, TRANSACTIONAL_TYPES } from './schemas/event.js';
 
 /**
@@ -145,7 +145,7 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
       const unique = [...new Set(userIds)];
       const found = new Map<string, Preferences>();
       if (unique.length === 0) return found;
-      const cached = await redis.mget(unique.map(key));
+      const cached = await getMany(redis, unique.map(key));
       const missing = unique.filter((userId, i) => {
         const copy = cached[i];
         if (copy === null || copy === undefined) return true;

@@ -1,42 +1,92 @@
-import { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { Cluster, Redis as RedisServer, type RedisOptions } from 'ioredis';
+import type { Config, RedisClusterSettings } from './config.js';
 import { DependencyUnavailableError, errorMessage } from './errors.js';
 import { withTimeout } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { describeUrl, stripCredentials } from './redact.js';
 
-export type { Redis } from 'ioredis';
+/**
+ * The client every service holds: one server (`REDIS_URL`) or a Redis Cluster
+ * (`REDIS_CLUSTER_NODES`). Both run the same commands; what differs is that on a cluster one
+ * command, script, MULTI or pipeline may only name keys of one hash slot. shared/keys.ts tags every
+ * key a user's scripts touch with the user, so a script is always one slot; the few reads and
+ * writes that span users go through `getMany` or the per-call paths of shared/lua.ts.
+ */
+export type Redis = RedisServer | Cluster;
+/** One connection to one server: a subscriber (`openSubscriber`), or a node of a cluster. */
+export type RedisConnection = RedisServer;
+export type { Cluster };
+
+/** Where the client points, without credentials, for logs and errors. */
+function describeTarget(config: Pick<Config, 'redis'>): string {
+  const { cluster } = config.redis;
+  if (!cluster) return describeUrl(config.redis.url);
+  return `cluster ${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}${cluster.tls ? ' (TLS)' : ''}`;
+}
+
+/** What every connection of a cluster needs besides its address: credentials and TLS. */
+function nodeOptions(cluster: RedisClusterSettings): RedisOptions {
+  return {
+    ...(cluster.username === undefined ? {} : { username: cluster.username }),
+    ...(cluster.password === undefined ? {} : { password: cluster.password }),
+    ...(cluster.tls ? { tls: {} } : {}),
+  };
+}
 
 /**
- * Opens an ioredis client and waits until it is ready. Key names come from shared/keys.ts;
+ * Opens the client and waits until it is ready. Key names come from shared/keys.ts;
  * REDIS_KEY_PREFIX is applied by ioredis to every command's keys (tests and tenants share one
- * server that way). Reconnects forever after start-up; readiness reports `status !== 'ready'`.
+ * server that way; on a cluster ioredis hashes the prefixed key, which is why the prefix may hold
+ * no braces). Reconnects forever after start-up; readiness reports `status !== 'ready'`.
  */
 export async function connectRedis(
   config: Pick<Config, 'redis' | 'connectTimeoutMs'>,
   logger: Logger,
   name = 'main',
 ): Promise<Redis> {
-  const target = describeUrl(config.redis.url);
+  const target = describeTarget(config);
   const log = logger.child({ component: 'redis', connection: name });
   let lastFailure = 'no answer yet';
-  const redis = new Redis(config.redis.url, {
-    lazyConnect: true,
-    keyPrefix: config.redis.keyPrefix,
+  const common = {
     connectionName: name,
-    // Commands issued in the same tick by concurrent handlers (64+ events in flight) leave as
-    // one pipeline: one write and one read syscall instead of one pair per command.
-    enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
     // Fail commands fast while disconnected so callers can nack and retry through the broker
     // instead of piling up an unbounded offline queue in memory.
     maxRetriesPerRequest: 2,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  });
+  } satisfies RedisOptions;
+  const { cluster } = config.redis;
+  const redis: Redis = cluster
+    ? new Cluster(cluster.nodes, {
+        lazyConnect: true,
+        keyPrefix: config.redis.keyPrefix,
+        // As on one server: commands of one tick leave together, one pipeline per node.
+        enableAutoPipelining: true,
+        // Every read from the master: a replica may lag behind the write a caller just made (an
+        // ACK's mark, a commit), and the pipeline reads its own writes all the time.
+        scaleReads: 'master',
+        redisOptions: { ...common, ...nodeOptions(cluster) },
+        clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+        // A failover moves slots: retry MOVED/TRYAGAIN/CLUSTERDOWN soon, a few times, then the
+        // command fails and its caller retries through the broker like any Redis outage.
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 200,
+        slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
+      })
+    : new RedisServer(config.redis.url, {
+        ...common,
+        lazyConnect: true,
+        keyPrefix: config.redis.keyPrefix,
+        // Commands issued in the same tick by concurrent handlers (64+ events in flight) leave as
+        // one pipeline: one write and one read syscall instead of one pair per command.
+        enableAutoPipelining: true,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+      });
   redis.on('error', (err) => {
     lastFailure = stripCredentials(errorMessage(err));
     log.debug({ target, err: lastFailure }, 'redis error');
   });
+  redis.on('node error', (err: unknown, node: string) => log.debug({ node, err: stripCredentials(errorMessage(err)) }, 'redis cluster node error'));
   redis.on('ready', () => log.info({ target }, 'redis ready'));
   redis.on('end', () => log.debug({ target }, 'redis connection ended'));
 
@@ -48,7 +98,7 @@ export async function connectRedis(
       config.connectTimeoutMs,
       () =>
         new DependencyUnavailableError(
-          `REDIS_URL: cannot reach Redis at ${target} within ${config.connectTimeoutMs} ms (${lastFailure})`,
+          `${cluster ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'}: cannot reach Redis at ${target} within ${config.connectTimeoutMs} ms (${lastFailure})`,
         ),
     );
   } catch (err) {
@@ -66,4 +116,50 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/**
+ * GET of keys that may lie in different hash slots (different users' copies, marks of a persist
+ * batch's many users): one MGET on a single server; on a cluster, where one MGET may only name one
+ * slot, one GET per key, sent in the same tick so auto-pipelining makes it one pipeline per node.
+ */
+export async function getMany(redis: Redis, keys: string[]): Promise<Array<string | null>> {
+  if (keys.length === 0) return [];
+  if (!redis.isCluster) return redis.mget(keys);
+  return Promise.all(keys.map((key) => redis.get(key)));
+}
+
+/**
+ * A connection of its own for SUBSCRIBE (a subscribed connection can run nothing else), never
+ * auto-pipelined, connected by the caller. It reconnects forever; ioredis re-subscribes its
+ * channels after each reconnect and emits 'ready'.
+ *
+ * On a cluster it is a plain connection to one node: PUBLISH (also from a script) is broadcast to
+ * every node of a cluster, so any node hears every wake. Each reconnect tries the next node the
+ * main client knows, so a dead node, a failed-over master included, costs one reconnect delay,
+ * and the caller's resync-after-reconnect covers the gap.
+ * (ioredis' own Cluster#subscribe also moves to another node, but silently: its caller cannot tell
+ * that wakes were missed.)
+ */
+export function openSubscriber(redis: Redis, connectionName: string): RedisConnection {
+  const options = { connectionName, enableAutoPipelining: false, lazyConnect: true } satisfies RedisOptions;
+  if (!(redis instanceof Cluster)) return redis.duplicate(options);
+  // The nodes the main client knows now, with the address, credentials and TLS it reaches them by.
+  const known = () => redis.nodes('all').map(({ options: o }) => ({ host: o.host, port: o.port, username: o.username, password: o.password, tls: o.tls }));
+  const nodes = known();
+  if (nodes.length === 0) throw new DependencyUnavailableError('redis cluster: no node known to subscribe on');
+  let turn = Math.floor(Math.random() * nodes.length);
+  const sub: RedisServer = new RedisServer({
+    ...nodes[turn]!,
+    ...options,
+    retryStrategy: (times) => {
+      // The connector reads the address from these options at each connect, so the reconnect
+      // goes to the next node the main client knows (a failed master drops out of that list).
+      const candidates = known();
+      const next = candidates.length > 0 ? candidates[++turn % candidates.length]! : undefined;
+      if (next) Object.assign(sub.options, next);
+      return Math.min(times * 200, 2000);
+    },
+  });
+  return sub;
 }

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { Models } from './models/index.js';
 import { UNREAD_STATUSES } from './models/notification-state.js';
 import { LuaScript } from './lua.js';
+import type { Redis } from './redis.js';
 
 /**
  * The one definition of a user's unread count, shared by the UNREAD frame, the count carried on
@@ -148,7 +148,7 @@ export async function unreadOnlyInBuffer(redis: Redis, models: Models, userId: s
   if (pendingIds.length === 0) return [];
   const [known, marks] = await Promise.all([
     models.Notification.find({ _id: { $in: pendingIds } }, { _id: 1 }).lean<Array<{ _id: string }>>(),
-    redis.mget(pendingIds.map((id) => keys.readBeforeStored(id))),
+    redis.mget(pendingIds.map((id) => keys.readBeforeStored(userId, id))),
   ]);
   const stored = new Set(known.map((d) => d._id));
   return pendingIds.filter((id, i) => !stored.has(id) && marks[i] === null);
@@ -177,7 +177,7 @@ return newly
  */
 export async function markReadOnce(redis: Redis, userId: string, ids: string[], atMs: number, markTtlSeconds: number): Promise<number> {
   if (ids.length === 0) return 0;
-  const scriptKeys = [keys.unreadCount(userId), keys.unreadVersion(userId), ...ids.map((id) => keys.readBeforeStored(id))];
+  const scriptKeys = [keys.unreadCount(userId), keys.unreadVersion(userId), ...ids.map((id) => keys.readBeforeStored(userId, id))];
   const newly = await MARK_READ_SCRIPT.run(redis, scriptKeys, [String(COUNT_TTL_SECONDS), String(atMs), String(markTtlSeconds)]);
   return Number(newly);
 }

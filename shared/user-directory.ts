@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
+import { getMany, type Redis } from './redis.js';
 
 /**
  * The Redis copy of users' display names, which the consumer formats messages from without
@@ -13,8 +13,14 @@ export const USER_NAME_COPY_TTL_SECONDS = 30 * 24 * 3600;
 
 export async function storeUserNames(redis: Redis, users: ReadonlyArray<{ _id: string; name: string }>): Promise<void> {
   if (users.length === 0) return;
+  const set = (u: { _id: string; name: string }) => [keys.userName(u._id), u.name, 'EX', USER_NAME_COPY_TTL_SECONDS] as const;
+  // Names are untagged (each user's in its own slot): on a cluster one SET each, sent together.
+  if (redis.isCluster) {
+    await Promise.all(users.map((u) => redis.set(...set(u))));
+    return;
+  }
   const tx = redis.multi();
-  for (const u of users) tx.set(keys.userName(u._id), u.name, 'EX', USER_NAME_COPY_TTL_SECONDS);
+  for (const u of users) tx.set(...set(u));
   await tx.exec();
 }
 
@@ -25,7 +31,7 @@ export async function fillUserName(redis: Redis, userId: string, name: string | 
 
 export async function readUserNames(redis: Redis, ids: string[]): Promise<Array<string | null | undefined>> {
   if (ids.length === 0) return [];
-  const copies = await redis.mget(ids.map((id) => keys.userName(id)));
+  const copies = await getMany(redis, ids.map((id) => keys.userName(id)));
   // undefined: no copy (look it up); null: a known unknown id; a string: the name.
   return copies.map((c) => (c === null ? undefined : c === '' ? null : c));
 }

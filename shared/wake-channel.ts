@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis.js';
 import { keys } from './keys.js';
 import { LuaScript } from './lua.js';
 import type { WakeExchangeMessage } from './messages.js';
@@ -59,7 +59,7 @@ const PUBLISH = LuaScript.fromFile(new URL('./wake-publish.lua', import.meta.url
 
 /**
  * Publishes one wake to every ws-server instance that holds the user (wake-publish.lua: one call,
- * one round trip). `keyPrefix` is REDIS_KEY_PREFIX: ioredis does not prefix channels, so the
+ * one round trip; the route is under the user's tag, so it runs on a Redis Cluster too). `keyPrefix` is REDIS_KEY_PREFIX: ioredis does not prefix channels, so the
  * caller names the tenant. Resolves with how many subscribers heard it (0 when no instance holds
  * the user, or the ones listed are gone); pub/sub is at most once, and a wake nobody heard costs only latency (the buffer is the truth).
  */

@@ -5,7 +5,7 @@
   same fragment inside consumer/commit.lua.
 
   KEYS
-    1 route   wsroute:<user>  (zset instanceId -> expiry, epoch ms on the Redis clock)
+    1 route   wsroute:{u:<user>}  (zset instanceId -> expiry, epoch ms on the Redis clock)
 
   ARGV
     1 channel_prefix  <REDIS_KEY_PREFIX>wake: (the instance id is appended)

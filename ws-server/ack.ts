@@ -1,5 +1,5 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { encodeAckBatch } from '../shared/ack-batch.js';
 import { ackInBuffer } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
@@ -78,7 +78,7 @@ export async function acknowledgeStored(
   nowMs = Date.now(),
 ): Promise<{ acked: string[]; notFound: string[] }> {
   const storedOnly = await ownedInMongo(deps.models, userId, ids);
-  await markStoredOnlyAcked(deps.redis, storedOnly, nowMs, deps.bufferTtlSeconds, sentAtMs);
+  await markStoredOnlyAcked(deps.redis, userId, storedOnly, nowMs, deps.bufferTtlSeconds, sentAtMs);
   await publishAcks(deps, userId, storedOnly, nowMs);
   const stored = new Set(storedOnly);
   return { acked: storedOnly, notFound: ids.filter((id) => !stored.has(id)) };
@@ -100,10 +100,12 @@ async function ownedInMongo(models: Models, userId: string, ids: string[]): Prom
 /*
  * The acked mark is what replay and redelivery consult, so a MongoDB-only notification acked
  * here is not replayed again before jobs has marked it delivered. NX keeps the first ack time;
- * the 'acked' and 'sent' stages go in the same transaction, as in the buffer's ACK script.
+ * the 'acked' and 'sent' stages go in the same transaction, as in the buffer's ACK script (one
+ * user's keys: one slot on a cluster).
  */
 async function markStoredOnlyAcked(
   redis: Redis,
+  userId: string,
   ids: string[],
   nowMs: number,
   ttlSeconds: number,
@@ -112,9 +114,9 @@ async function markStoredOnlyAcked(
   if (ids.length === 0) return;
   const tx = redis.multi();
   for (const id of ids) {
-    const timeline = keys.timeline(id);
+    const timeline = keys.timeline(userId, id);
     const sentAt = sentAtMs(id);
-    tx.set(keys.acked(id), String(nowMs), 'EX', ttlSeconds, 'NX').hsetnx(timeline, 'acked', String(nowMs));
+    tx.set(keys.acked(userId, id), String(nowMs), 'EX', ttlSeconds, 'NX').hsetnx(timeline, 'acked', String(nowMs));
     if (sentAt !== undefined) tx.hsetnx(timeline, 'sent', String(sentAt));
     tx.expire(timeline, ttlSeconds);
   }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocketServer } from 'ws';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { createTokenVerifier } from '../shared/auth/jwt.js';
 import { servicePort, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { ackedAt } from '../shared/buffer.js';
 import type { Logger } from '../shared/logger.js';
 import type { Notification } from '../shared/notification.js';
@@ -104,7 +104,7 @@ export class Delivery {
     const entry = session.inFlight.get(id);
     if (!entry || !session.open) return;
     // Another device, or another instance, may have acked it meanwhile.
-    const [acked] = await ackedAt(this.redis, [id]);
+    const [acked] = await ackedAt(this.redis, entry.notification.userId, [id]);
     if (acked !== null && acked !== undefined) {
       session.inFlight.delete(id);
       return;

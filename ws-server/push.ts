@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { readNotifications } from '../shared/buffer.js';
 import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
@@ -81,7 +81,7 @@ export async function pushWake(deps: PushDeps, wake: WakeMessage): Promise<void>
   if (liveSessions(registry, wake.userId).length === 0 || wake.notificationIds.length === 0) return;
   const ids = [...new Set(wake.notificationIds)];
   const [found, scores, unread] = await Promise.all([
-    readNotifications(redis, ids),
+    readNotifications(redis, wake.userId, ids),
     redis.zmscore(keys.inbox(wake.userId), ...ids),
     deps.readUnread(wake.userId),
   ]);

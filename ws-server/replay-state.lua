@@ -9,17 +9,19 @@
   in the same atomic call as the read: a notification committed before it is in this replay, one
   committed after it finds the registration and wakes this instance. No gap between the two.
 
-  KEYS
-    1 inbox          inbox:<user>
-    2 replayClean    replay-clean:<user>
-    3 preferences    prefs:<user>
-    4 unreadCount    unread:<user>
-    5 unreadVersion  unread:v:<user>
-    6 route          wsroute:<user>  (zset instanceId -> expiry)
-  Each notification's key (notif:<id>) is named from ARGV.key_prefix: the ids come from the inbox.
+  KEYS: all under the user's hash tag {u:<user>} (shared/keys.ts): one slot on a Redis Cluster.
+    1 inbox          inbox:{u:<user>}
+    2 replayClean    replay-clean:{u:<user>}
+    3 preferences    prefs:{u:<user>}
+    4 unreadCount    unread:{u:<user>}
+    5 unreadVersion  unread:v:{u:<user>}
+    6 notifications  notif:{u:<user>}:  (the user's notification key with an empty id; it never
+                                        exists: the key of an inbox id is this with the id appended,
+                                        as the ids are only known once the inbox is read)
+    7 route          wsroute:{u:<user>}  (zset instanceId -> expiry)
 
   ARGV
-    1 key_prefix   REDIS_KEY_PREFIX (ioredis prefixes KEYS only)
+    1 key_prefix   REDIS_KEY_PREFIX (no longer read: every key comes from KEYS)
     2 limit        pending notifications returned at most; '0' = all (a lastSeq resume filters them)
     3 instance_id  this ws-server instance
     4 route_ttl_ms how long the registration lives without a refresh
@@ -30,14 +32,14 @@
 
 --#include WAKE_ROUTE
 
-registerRoute(KEYS[6], ARGV[3], ARGV[4])
-local prefix, limit = ARGV[1], tonumber(ARGV[2])
+registerRoute(KEYS[7], ARGV[3], ARGV[4])
+local limit = tonumber(ARGV[2])
 local ids = redis.call('ZRANGE', KEYS[1], 0, limit > 0 and limit - 1 or -1)
 local total = redis.call('ZCARD', KEYS[1])
 local out = { 0, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5]) }
 local expired = {}
 for _, id in ipairs(ids) do
-  local json = redis.call('GET', prefix .. 'notif:' .. id)
+  local json = redis.call('GET', KEYS[6] .. id)
   if json then
     out[#out + 1] = json
   else

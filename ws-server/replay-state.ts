@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { keys } from '../shared/keys.js';
 import { LuaScript } from '../shared/lua.js';
 import { decodeNotification, type Notification } from '../shared/notification.js';
@@ -36,7 +36,15 @@ export async function readReplayState(
 ): Promise<ReplayState> {
   const reply = (await REPLAY_STATE.run(
     redis,
-    [keys.inbox(userId), keys.replayClean(userId), keys.preferences(userId), keys.unreadCount(userId), keys.unreadVersion(userId), keys.wsRoute(userId)],
+    [
+      keys.inbox(userId),
+      keys.replayClean(userId),
+      keys.preferences(userId),
+      keys.unreadCount(userId),
+      keys.unreadVersion(userId),
+      keys.notification(userId, ''),
+      keys.wsRoute(userId),
+    ],
     [keyPrefix, String(limit), route.instanceId, String(route.ttlMs)],
   )) as [number, number, string | null, string | null, string | null, ...string[]];
   const [total, clean, prefs, count, version, ...jsons] = reply;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { ackedAt } from '../shared/buffer.js';
 import { keys } from '../shared/keys.js';
 import { markReplayClean } from '../shared/replay-clean.js';
@@ -103,12 +103,25 @@ export async function catchUpFromStore(
   heldBack: HoldRule,
 ): Promise<CatchUp> {
   const fromMongo = await mongoCandidates(stores.redis, stores.models, userId, limit, lastSeq, replay.window);
-  if (fromMongo.total === 0) await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
+  if (fromMongo.total === 0 && (lastSeq === undefined || !(await undeliveredOutside(stores.models, userId, replay.window)))) {
+    await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
+  }
   const room = Math.max(0, limit - replay.notifications.length);
   const held = fromMongo.notifications.filter(heldBack).length;
   const notifications = fromMongo.notifications.filter((n) => !heldBack(n)).slice(0, room);
   const pending = replay.pending + fromMongo.total - held;
   return { notifications, pending, recovered: pending <= replay.notifications.length + notifications.length };
+}
+
+/**
+ * Whether MongoDB holds any undelivered notification of the user outside the Redis window, whatever
+ * its seq. A resume's candidates are only those after its lastSeq, and finding none of those does
+ * not make the user clean: after a Redis failover that lost commits, jobs stores them undelivered
+ * with seqs the client has seen already (the seq counter went back; docs/reliability.md), and the
+ * mark would keep every later AUTH from sending them.
+ */
+async function undeliveredOutside(models: Models, userId: string, window: Notification[]): Promise<boolean> {
+  return (await models.Notification.exists({ userId, status: 'undelivered', _id: { $nin: window.map((n) => n.id) } })) !== null;
 }
 
 /** True for a notification that must not be pushed yet. */
@@ -148,7 +161,7 @@ async function mongoCandidates(
   const docs = await models.Notification.find(filter).sort({ priority: -1, seq: 1 }).limit(limit).lean<NotificationDoc[]>();
   if (docs.length === 0) return { notifications: [], total: 0 };
   const ids = docs.map((d) => d._id);
-  const [acked, buffered] = await Promise.all([ackedAt(redis, ids), redis.zmscore(keys.inbox(userId), ...ids)]);
+  const [acked, buffered] = await Promise.all([ackedAt(redis, userId, ids), redis.zmscore(keys.inbox(userId), ...ids)]);
   const stale = new Set(ids.filter((_, i) => acked[i] !== null || buffered[i] !== null));
   const notifications = docs.filter((d) => !stale.has(d._id)).map(toNotification);
   const total = docs.length < limit ? notifications.length : (await models.Notification.countDocuments(filter)) - stale.size;

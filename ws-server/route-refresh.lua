@@ -4,7 +4,7 @@
   (ws-server/route.ts).
 
   KEYS
-    1 route   wsroute:<user>  (zset instanceId -> expiry, epoch ms on the Redis clock)
+    1 route   wsroute:{u:<user>}  (zset instanceId -> expiry, epoch ms on the Redis clock)
 
   ARGV
     1 instance_id

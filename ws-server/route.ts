@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';

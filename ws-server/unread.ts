@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../shared/redis.js';
 import { retryDelayMs, type BackgroundLoads } from '../shared/background.js';
 import type { Models } from '../shared/models/index.js';
 import { readCachedUnread, reconcileUnread, type UnreadState } from '../shared/unread.js';

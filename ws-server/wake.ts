@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { openSubscriber, type Redis } from '../shared/redis.js';
 import { errorMessage, PermanentError } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -45,8 +45,8 @@ export async function subscribeToWakes(
   const connectionName = `ws-wake-${instanceId}`;
   const log = logger.child({ component: 'redis', connection: connectionName });
   // A subscribed connection can run nothing else, hence a dedicated one; it reconnects forever
-  // with the main client's retry strategy, and its subscribe is never pipelined with anything.
-  const sub = redis.duplicate({ connectionName, enableAutoPipelining: false, lazyConnect: true });
+  // (on a cluster to the next node) and its subscribe is never pipelined with anything.
+  const sub = openSubscriber(redis, connectionName);
   let dropped = false;
   let closing = false;
   sub.on('error', (err) => log.debug({ err: errorMessage(err) }, 'wake subscriber error'));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../shared/redis.js';
 import type { Models, NotificationStatus } from '../../shared/models/index.js';
 import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';
 import type { HistoryPageBody } from '../../shared/protocol/http.js';

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { readNotifications } from '../../shared/buffer.js';
+import type { Redis } from '../../shared/redis.js';
+import { findBufferedOwner, readNotifications } from '../../shared/buffer.js';
 import { keys } from '../../shared/keys.js';
 import type { Models } from '../../shared/models/index.js';
 import { readAllOp, readOp } from '../../shared/models/notification-state.js';
@@ -9,6 +9,8 @@ import { bumpUnread, duringUnreadChange, markReadOnce, unreadOnlyInBuffer } from
 export interface ReadDeps {
   models: Models;
   redis: Redis;
+  /** REDIS_KEY_PREFIX: finding the owner of an id without a caller scans for its keys. */
+  keyPrefix: string;
   ttlSeconds: number;
   /** MONGO_BATCH_TIMEOUT_MS: read-all may update hundreds of documents in one command. */
   batchTimeoutMs: number;
@@ -32,12 +34,15 @@ export async function markRead(deps: ReadDeps, id: string, userId: string | unde
   return duringUnreadChange(deps.redis, owner, () => markReadOf(deps, id, owner, now));
 }
 
-/** Without a caller (open dev mode) the notification's own user. */
+/**
+ * Without a caller (open dev mode) the notification's own user: MongoDB's copy names it; one only
+ * the buffer holds yet is looked for by id (shared/buffer.ts findBufferedOwner, a keyspace scan:
+ * the buffer's keys carry their user, and dev mode is the one caller that does not know it).
+ */
 async function ownerOf(deps: ReadDeps, id: string): Promise<string | undefined> {
   const stored = await deps.models.Notification.findById(id, { userId: 1 }).lean();
   if (stored) return stored.userId;
-  const [buffered] = await readNotifications(deps.redis, [id]);
-  return buffered?.userId;
+  return findBufferedOwner(deps.redis, deps.keyPrefix, id);
 }
 
 async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date): Promise<ReadOutcome> {
@@ -46,18 +51,18 @@ async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date)
   const stored = await deps.models.Notification.findOne({ _id: id, userId }, { userId: 1, status: 1, readAt: 1 }).lean();
   if (stored) {
     const newly = modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;
-    await recordStage(deps.redis, id, 'read', deps.ttlSeconds, stored.readAt?.getTime() ?? now.getTime());
+    await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, stored.readAt?.getTime() ?? now.getTime());
     return { found: true, id, userId: stored.userId, status: 'read', readAt: (stored.readAt ?? now).toISOString(), countChanged: newly > 0 };
   }
-  const [buffered] = await readNotifications(deps.redis, [id]);
+  const [buffered] = await readNotifications(deps.redis, userId, [id]);
   if (!buffered || buffered.userId !== userId) return { found: false };
   // The first read wins, as in MongoDB: the mark keeps its first time.
   const newly = await markReadOnce(deps.redis, buffered.userId, [id], now.getTime(), deps.ttlSeconds);
-  const at = Number(await deps.redis.get(keys.readBeforeStored(id))) || now.getTime();
+  const at = Number(await deps.redis.get(keys.readBeforeStored(userId, id))) || now.getTime();
   // jobs may have stored it between the lookup and the mark: advance it there too (already counted).
   const late = readOp(id, new Date(at), buffered.userId);
   await deps.models.Notification.updateOne(late.filter, late.update);
-  await recordStage(deps.redis, id, 'read', deps.ttlSeconds, at);
+  await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, at);
   return { found: true, id, userId: buffered.userId, status: 'read', readAt: new Date(at).toISOString(), countChanged: newly > 0 };
 }
 

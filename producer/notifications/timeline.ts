@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { readNotifications } from '../../shared/buffer.js';
+import type { Redis } from '../../shared/redis.js';
+import { findBufferedOwner, readNotifications } from '../../shared/buffer.js';
 import type { Models } from '../../shared/models/index.js';
 import { readTimeline, TIMELINE_STAGES, type TimelineStage } from '../../shared/timeline.js';
 
@@ -9,16 +9,26 @@ export type Timeline = { id: string; userId: string; status: string; stages: Rec
  * When a notification was accepted, buffered, sent, acked, persisted and read. The pipeline's
  * own records in Redis (by notification id, and by its events' ids for `accepted`) come first;
  * MongoDB's timestamps fill what Redis has forgotten. Scoped to the caller: another user's
- * notification is not found.
+ * notification is not found. Without a caller (dev mode) the owner of a notification only the
+ * buffer holds is looked for by id (shared/buffer.ts findBufferedOwner).
  */
-export async function timelineOf(models: Models, redis: Redis, id: string, userId: string | undefined): Promise<Timeline | null> {
+export async function timelineOf(
+  models: Models,
+  redis: Redis,
+  keyPrefix: string,
+  id: string,
+  userId: string | undefined,
+): Promise<Timeline | null> {
   const owner = userId === undefined ? {} : { userId };
   const stored = await models.Notification.findOne({ _id: id, ...owner }).lean();
-  const [buffered] = stored ? [null] : await readNotifications(redis, [id]);
-  if (!stored && (!buffered || (userId !== undefined && buffered.userId !== userId))) return null;
+  const user = stored?.userId ?? userId ?? (await findBufferedOwner(redis, keyPrefix, id));
+  if (user === undefined) return null;
+  const [buffered] = stored ? [null] : await readNotifications(redis, user, [id]);
+  if (!stored && (!buffered || buffered.userId !== user)) return null;
   const eventIds = stored?.eventIds ?? buffered?.eventIds ?? [];
 
-  const [own, ...events] = await Promise.all([readTimeline(redis, id), ...eventIds.map((e) => readTimeline(redis, e))]);
+  // Every stage lives under the user's tag, the events' too (they were addressed to this user).
+  const [own, ...events] = await Promise.all([readTimeline(redis, user, id), ...eventIds.map((e) => readTimeline(redis, user, e))]);
   const acceptedTimes = events.map((e) => e.accepted).filter((t): t is number => t !== undefined);
   const fromMongo: Partial<Record<TimelineStage, number>> = {
     acked: stored?.deliveredAt?.getTime(),

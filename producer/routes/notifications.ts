@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import Joi from 'joi';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../shared/redis.js';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import { NOTIFICATION_STATUSES, type Models } from '../../shared/models/index.js';
@@ -13,7 +13,7 @@ import { timelineOf } from '../notifications/timeline.js';
 import type { UnreadSignal } from '../notifications/unread-signal.js';
 
 export interface NotificationsRouterDeps {
-  config: Pick<Config, 'auth' | 'pipeline' | 'mongo'>;
+  config: Pick<Config, 'auth' | 'pipeline' | 'mongo' | 'redis'>;
   tokens: TokenVerifier;
   models: Models;
   redis: Redis;
@@ -49,6 +49,7 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
   const announce = deps.unreadChanged ?? (async () => undefined);
   const ttlSeconds = deps.config.pipeline.bufferTtlSeconds;
   const batchTimeoutMs = deps.config.mongo.batchTimeoutMs;
+  const keyPrefix = deps.config.redis.keyPrefix;
   const router = Router();
   const auth = authenticate(deps.config, deps.tokens);
   const params = <T>(schema: Joi.ObjectSchema, req: Request) => validate<T>(schema, req.params);
@@ -67,14 +68,14 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    const marked = await markAllRead({ models, redis, ttlSeconds, batchTimeoutMs }, userId);
+    const marked = await markAllRead({ models, redis, keyPrefix, ttlSeconds, batchTimeoutMs }, userId);
     if (marked > 0) await announce(userId);
     res.json({ userId, marked } satisfies ReadAllBody);
   });
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
-    const outcome = await markRead({ models, redis, ttlSeconds, batchTimeoutMs }, notificationId, callerOf(res.locals));
+    const outcome = await markRead({ models, redis, keyPrefix, ttlSeconds, batchTimeoutMs }, notificationId, callerOf(res.locals));
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
     if (outcome.countChanged) await announce(outcome.userId);
     res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt } satisfies ReadBody);
@@ -82,7 +83,7 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.get('/notifications/:id/timeline', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
-    const timeline = await timelineOf(models, redis, notificationId, callerOf(res.locals));
+    const timeline = await timelineOf(models, redis, keyPrefix, notificationId, callerOf(res.locals));
     if (!timeline) throw new HttpError(404, 'not_found', 'no such notification');
     res.json(timeline satisfies TimelineBody);
   });

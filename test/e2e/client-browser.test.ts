@@ -55,7 +55,7 @@ describe('client: /client.js in Chromium', () => {
     const sent = [await suite.consumer.deliver(await suite.consumer.make(user)), await suite.consumer.deliver(await suite.consumer.make(user))];
     await page.waitForFunction((n) => (globalThis as unknown as { seen: string[] }).seen.length === n, sent.length);
     assert.deepEqual(await page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen), sent.map((n) => n.id));
-    await eventually(async () => (await ackedAt(suite.consumer.redis, sent.map((n) => n.id))).every((a) => a !== null), {
+    await eventually(async () => (await ackedAt(suite.consumer.redis, user, sent.map((n) => n.id))).every((a) => a !== null), {
       what: 'the acks recorded by the server',
     });
 

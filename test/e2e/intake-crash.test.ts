@@ -9,7 +9,7 @@ import { eventsQueueDepth } from '../helpers/events-queues.js';
 import { keys } from '../../shared/keys.js';
 import type { PersistBatchMessage } from '../../shared/messages.js';
 import { decodeNotification, type Notification } from '../../shared/notification.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { closeRedis, connectRedis, getMany, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -65,17 +65,16 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
     do {
       const [next, batch] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}notif:*`, 'COUNT', 1000);
       cursor = next;
-      const ids = batch.map((k) => k.slice(`${config.redis.keyPrefix}notif:`.length));
-      if (ids.length > 0) {
-        const raw = await redis.mget(ids.map((id) => keys.notification(id)));
-        for (const r of raw) if (r) found.push(decodeNotification(r));
-      }
+      // Full names back; the client adds the prefix again.
+      const names = batch.map((k) => k.slice(config.redis.keyPrefix.length));
+      const raw = await getMany(redis, names);
+      for (const r of raw) if (r) found.push(decodeNotification(r));
     } while (cursor !== '0');
     return found;
   }
 
   it('restarted, it leaves exactly one notification and a persist job for every event', async (t) => {
-    const eventIds: string[] = [];
+    const eventIds: Array<{ userId: string; eventId: string }> = [];
     for (let batch = 0; batch < TOTAL / 500; batch++) {
       const events = Array.from({ length: 500 }, (_, i) => {
         const n = batch * 500 + i;
@@ -88,7 +87,7 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
       });
       const body = (await res.json()) as { accepted: number };
       assert.equal(body.accepted, 500);
-      eventIds.push(...events.map((e) => e.eventId));
+      eventIds.push(...events.map((e) => ({ userId: e.targetId, eventId: e.eventId })));
     }
 
     const first = startConsumerProcess();
@@ -105,7 +104,7 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
 
     const second = startConsumerProcess();
     children.push(second.proc);
-    await eventually(async () => (await redis.exists(...eventIds.map((id) => keys.eventSeen(id)))) === TOTAL, {
+    await eventually(async () => (await getMany(redis, eventIds.map((e) => keys.eventSeen(e.userId, e.eventId)))).filter((v) => v !== null).length === TOTAL, {
       what: 'every event to be processed after the restart',
       timeoutMs: 120_000,
     });
@@ -115,7 +114,7 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
     assert.equal(notifications.length, TOTAL, 'one notification per event, no more');
     const perEvent = new Map<string, number>();
     for (const n of notifications) for (const id of n.eventIds) perEvent.set(id, (perEvent.get(id) ?? 0) + 1);
-    assert.deepEqual([...perEvent.keys()].sort(), [...eventIds].sort());
+    assert.deepEqual([...perEvent.keys()].sort(), eventIds.map((e) => e.eventId).sort());
     assert.ok([...perEvent.values()].every((count) => count === 1));
 
     const conn = await amqplib.connect(config.rabbitmq.url);

@@ -36,7 +36,7 @@ describe('a user offline longer than the buffer', () => {
       const items = await history();
       return items.length === 1 && items[0]!.status === 'undelivered' ? items : undefined;
     }, { what: 'the notification stored as undelivered' });
-    await eventually(async () => (await redis.exists(keys.notification(stored!.id))) === 0, {
+    await eventually(async () => (await redis.exists(keys.notification('user10', stored!.id))) === 0, {
       what: 'the buffered copy to expire',
     });
 

@@ -165,7 +165,7 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
     const pushOne = async () => {
       const n = await consumer.make(`drain${Math.floor(Math.random() * USERS)}`);
       await consumer.buffer(n);
-      await markPersisted(consumer.redis, [n.id]);
+      await markPersisted(consumer.redis, n.userId, [n.id]);
       await consumer.push(n);
       pushed.push({ userId: n.userId, id: n.id });
     };
@@ -209,7 +209,7 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
     const confirmed = Object.entries(report.acked).flatMap(([userId, idVersions]) => idVersions.map((iv) => ({ userId, id: iv.split(':')[0]! })));
     assert.ok(confirmed.length >= ACKS_BEFORE_SIGTERM);
     const [ackedMarks, stillPending] = await Promise.all([
-      Promise.all(confirmed.map(({ id }) => consumer.redis.exists(keys.acked(id)))),
+      Promise.all(confirmed.map(({ userId, id }) => consumer.redis.exists(keys.acked(userId, id)))),
       Promise.all(confirmed.map(({ userId, id }) => consumer.redis.zscore(keys.inbox(userId), id))),
     ]);
     const notAcked = confirmed.filter((_, i) => ackedMarks[i] !== 1 || stillPending[i] !== null);
@@ -218,7 +218,7 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
     const published = new Set((await drainAcks(config)).flatMap((m) => m.notificationIds));
     const unpublished = confirmed.filter(({ id }) => !published.has(id));
     assert.deepEqual(unpublished.slice(0, 10), [], `${unpublished.length} confirmed ACKs never reached the acks queue`);
-    const marks = await Promise.all(pushed.map(({ id }) => consumer.redis.exists(keys.acked(id))));
+    const marks = await Promise.all(pushed.map(({ userId, id }) => consumer.redis.exists(keys.acked(userId, id))));
     const ackedInRedisOnly = pushed.filter(({ id }, i) => marks[i] === 1 && !published.has(id));
     assert.deepEqual(ackedInRedisOnly.slice(0, 10), [], `${ackedInRedisOnly.length} acks written to Redis but never published`);
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../shared/redis.js';
 import { actionFingerprint, type DedupeWindows } from '../../consumer/dedupe.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { EVENTS_MAX_PRIORITY } from '../../shared/amqp/topology.js';
@@ -81,12 +81,12 @@ export async function bufferNotification(
   marks: ExtraMark[] = [],
 ): Promise<BufferOutcome> {
   const scriptKeys = [
-    keys.notification(n.id),
+    keys.notification(n.userId, n.id),
     keys.inbox(n.userId),
-    keys.acked(n.id),
+    keys.acked(n.userId, n.id),
     keys.unreadCount(n.userId),
     keys.unreadVersion(n.userId),
-    keys.unpersisted(n.id),
+    keys.unpersisted(n.userId, n.id),
     ...marks.map((m) => m.key),
   ];
   const args = [
@@ -120,7 +120,7 @@ export interface Pending {
 export async function readPending(redis: Redis, userId: string, limit: number): Promise<Pending> {
   const inbox = keys.inbox(userId);
   const [ids, total] = await Promise.all([redis.zrange(inbox, 0, limit - 1), redis.zcard(inbox)]);
-  const found = await readNotifications(redis, ids);
+  const found = await readNotifications(redis, userId, ids);
   const expired = ids.filter((_, i) => found[i] === null);
   if (expired.length > 0) await redis.zrem(inbox, ...expired);
   return {
@@ -143,19 +143,20 @@ export async function ackNotifications(
 }
 
 
-export async function markPersisted(redis: Redis, ids: string[]): Promise<void> {
-  if (ids.length > 0) await redis.del(...ids.map((id) => keys.unpersisted(id)));
+/** What jobs does after its insert: the unpersisted marks of one user's `ids` go. */
+export async function markPersisted(redis: Redis, userId: string, ids: string[]): Promise<void> {
+  if (ids.length > 0) await redis.del(...ids.map((id) => keys.unpersisted(userId, id)));
 }
 
 
 /** The dedupe marks the consumer's commit writes for an event (consumer/commit.lua), as `bufferNotification` marks. */
 export function dedupeMarks(event: ParsedEvent, notificationId: string, windows: DedupeWindows): ExtraMark[] {
   const marks: ExtraMark[] = [
-    { key: keys.eventSeen(event.eventId), ttlMs: windows.eventWindowSeconds * 1000, value: notificationId },
+    { key: keys.eventSeen(event.targetId, event.eventId), ttlMs: windows.eventWindowSeconds * 1000, value: notificationId },
   ];
   const fingerprint = actionFingerprint(event);
   if (fingerprint !== null) {
-    marks.push({ key: keys.actionSeen(fingerprint), ttlMs: windows.actionWindowMs, value: event.eventId });
+    marks.push({ key: keys.actionSeen(event.targetId, fingerprint), ttlMs: windows.actionWindowMs, value: event.eventId });
   }
   return marks;
 }

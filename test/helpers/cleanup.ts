@@ -1,8 +1,10 @@
 import amqplib from 'amqplib';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import mongoose from 'mongoose';
 import { allQueues, createTopology } from '../../shared/amqp/topology.js';
 import type { Config } from '../../shared/config.js';
+import { connectRedis } from '../../shared/redis.js';
+import { testLogger } from './logger.js';
 
 /** Removes everything a test file (or a bench run) created under its unique prefixes. */
 export async function cleanupTestResources(config: Config): Promise<void> {
@@ -21,14 +23,20 @@ export async function deleteQueuesAndKeys(config: Config): Promise<void> {
     await connection.close();
   }
 
-  const redis = new Redis(config.redis.url);
+  // Unprefixed: SCAN returns full key names. On a cluster every master holds some of the keys,
+  // and one DEL may only name one slot, so each key is deleted on its own (pipelined per node).
+  const redis = await connectRedis({ ...config, redis: { ...config.redis, keyPrefix: '' } }, testLogger, 'cleanup');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const server of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        if (redis instanceof Cluster) await server.pipeline(keys.map((k) => ['del', k])).exec();
+        else await server.del(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

@@ -11,6 +11,7 @@ export interface TestEnv {
  * (and one call), so test files run in parallel against the same real servers without seeing
  * each other's data. Infrastructure URLs come from the environment when set (CI, a developer
  * pointing at other servers), otherwise the local defaults from scripts/services.sh.
+ * TEST_REDIS_CLUSTER (seed nodes, as REDIS_CLUSTER_NODES) points Redis at a cluster instead.
  */
 export function testEnv(name: string, overrides: Record<string, string> = {}): TestEnv {
   const id = `${name.replace(/[^a-z0-9]/gi, '').slice(0, 20)}${randomBytes(3).toString('hex')}`.toLowerCase();
@@ -28,7 +29,11 @@ export function testEnv(name: string, overrides: Record<string, string> = {}): T
     RABBITMQ_URL: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     // test/integration/quorum-queues.test.ts runs files again with AMQP_QUEUE_TYPE=quorum.
     AMQP_QUEUE_TYPE: process.env.AMQP_QUEUE_TYPE ?? 'classic',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // TEST_REDIS_CLUSTER=127.0.0.1:7001,... runs the file against a Redis Cluster
+    // (scripts/redis-cluster.sh up) instead of the single server.
+    ...(process.env.TEST_REDIS_CLUSTER
+      ? { REDIS_CLUSTER_NODES: process.env.TEST_REDIS_CLUSTER }
+      : { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }),
     MONGO_URL: mongoUrl.toString(),
     AMQP_NAME_PREFIX: `t.${id}.`,
     REDIS_KEY_PREFIX: `t:${id}:`,

@@ -1,7 +1,6 @@
-import { Redis as RedisClient } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { keys } from '../../shared/keys.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { closeRedis, connectRedis, openSubscriber, type Redis, type RedisConnection } from '../../shared/redis.js';
 import { newInstanceId, registerRoutes } from '../../ws-server/route.js';
 import { testLogger } from './logger.js';
 
@@ -16,16 +15,18 @@ export class WakeListener {
   private constructor(
     readonly instanceId: string,
     readonly redis: Redis,
-    private readonly subscriber: RedisClient,
+    private readonly subscriber: RedisConnection,
     private readonly ttlMs: number,
   ) {}
 
   static async start(config: Config, userIds: string[] = [], ttlMs = 10 * 60_000): Promise<WakeListener> {
     const instanceId = newInstanceId();
     const redis = await connectRedis(config, testLogger, 'wake-listener');
-    const subscriber = new RedisClient(config.redis.url);
+    // The ws-server's kind of subscriber: on a cluster a plain connection to one of its nodes.
+    const subscriber = openSubscriber(redis, `wake-listener-${instanceId}`);
     const listener = new WakeListener(instanceId, redis, subscriber, ttlMs);
     subscriber.on('message', (_channel: string, raw: string) => listener.heard.push(raw));
+    await subscriber.connect();
     await subscriber.subscribe(keys.wakeChannel(config.redis.keyPrefix, instanceId));
     await listener.register(...userIds);
     return listener;

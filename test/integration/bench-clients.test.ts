@@ -41,7 +41,7 @@ describe('bench clients on client/', () => {
       tracker.recordAccepted(tracker.recordSent('k-fast', 'bc2', 0));
       await suite.consumer.deliver(fast);
       await eventually(() => tracker.delivered === 1 || undefined, { what: 'delivered' });
-      await eventually(async () => ((await ackedAt(suite.consumer.redis, [fast.id]))[0] ? true : undefined), {
+      await eventually(async () => ((await ackedAt(suite.consumer.redis, 'bc2', [fast.id]))[0] ? true : undefined), {
         what: 'the ACK recorded by the server',
       });
       const record = tracker.events.get('k-fast')!;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ackedAt } from '../../shared/buffer.js';
+import { ackedAt, findBufferedOwner } from '../../shared/buffer.js';
 import { ackNotifications, bufferNotification, nextSeq, readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import type { Notification } from '../../shared/notification.js';
@@ -58,8 +58,8 @@ describe('the Redis notification buffer', () => {
   });
 
   it('writes extra marks in the same transaction as the notification', async () => {
-    await bufferNotification(redis, notification('marked', 'u2', 1, 5), 60, [{ key: keys.eventSeen('evt-1'), ttlMs: 60_000 }]);
-    assert.equal(await redis.get(keys.eventSeen('evt-1')), '1');
+    await bufferNotification(redis, notification('marked', 'u2', 1, 5), 60, [{ key: keys.eventSeen('u2', 'evt-1'), ttlMs: 60_000 }]);
+    assert.equal(await redis.get(keys.eventSeen('u2', 'evt-1')), '1');
   });
 
   it('acks only the owner\'s notifications, idempotently', async () => {
@@ -71,11 +71,11 @@ describe('the Redis notification buffer', () => {
     const first = await ackNotifications(redis, 'owner', ['mine', 'missing'], 60, 1234);
     assert.deepEqual(Object.fromEntries(first), { mine: 'acked', missing: 'not-found' });
     assert.equal((await readPending(redis, 'owner', 10)).total, 0);
-    assert.deepEqual(await ackedAt(redis, ['mine', 'missing']), [1234, null]);
+    assert.deepEqual(await ackedAt(redis, 'owner', ['mine', 'missing']), [1234, null]);
 
     const again = await ackNotifications(redis, 'owner', ['mine'], 60, 9999);
     assert.equal(again.get('mine'), 'already-acked');
-    assert.deepEqual(await ackedAt(redis, ['mine']), [1234], 'the first ack time stands');
+    assert.deepEqual(await ackedAt(redis, 'owner', ['mine']), [1234], 'the first ack time stands');
   });
 
   it('keeps the pending set exact under 50 concurrent acks', async () => {
@@ -88,9 +88,17 @@ describe('the Redis notification buffer', () => {
     assert.deepEqual(left.notifications.map((n) => n.id).sort(), ids.slice(50).sort());
   });
 
+  it('finds the user of a notification known only by id (dev mode without a caller), on every node', async () => {
+    // Every key of a notification carries its user: only a scan can name the user from the id.
+    for (let i = 0; i < 12; i++) await bufferNotification(redis, notification(`owned-${i}`, `owner-${i}`, 1, 5), 60);
+    for (let i = 0; i < 12; i++) assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, `owned-${i}`), `owner-${i}`);
+    assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, 'owned-none'), undefined);
+    assert.equal(await findBufferedOwner(redis, 'another-prefix:', 'owned-1'), undefined, 'only under its own prefix');
+  });
+
   it('drops index entries whose notification expired', async () => {
     await bufferNotification(redis, notification('short', 'expiring', 1, 5), 60);
-    await redis.del(keys.notification('short'));
+    await redis.del(keys.notification('expiring', 'short'));
     const pending = await readPending(redis, 'expiring', 10);
     assert.equal(pending.total, 0);
     assert.equal(await redis.zcard(keys.inbox('expiring')), 0);

@@ -140,7 +140,7 @@ describe('client against the real ws-server', () => {
     const [a, b] = [await suite.consumer.deliver(await suite.consumer.make(user)), await suite.consumer.deliver(await suite.consumer.make(user))];
     await eventually(() => seen.notifications.length === 2, { what: 'two notifications' });
     client.ack(a.id);
-    await eventually(async () => (await ackedAt(suite.consumer.redis, [a.id]))[0] !== null, { what: 'the ack in Redis' });
+    await eventually(async () => (await ackedAt(suite.consumer.redis, user, [a.id]))[0] !== null, { what: 'the ack in Redis' });
     assert.deepEqual(acks(ws).map((f) => f.notificationIds), [[a.id]]);
     await client.close();
 

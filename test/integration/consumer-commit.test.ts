@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis as RedisClient } from 'ioredis';
 import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
 import { formatAggregateMessage } from '../helpers/format.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { readPending } from '../helpers/buffer.js';
+import { recordCommands } from '../helpers/redis-commands.js';
 import { keys } from '../../shared/keys.js';
 import type { PushWakeMessage } from '../../shared/messages.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { closeRedis, connectRedis, openSubscriber, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -52,17 +52,16 @@ describe('the consumer commit script', () => {
   });
 
   it('commits a batch of 50 events with 50 script calls in one pipeline, and wakes with each body', async () => {
-    let sent = 0;
-    const counted = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
-      sent += 1;
-      return counted(...args);
-    }) as Redis['sendCommand'];
+    const sent = recordCommands(redis);
     const inputs = Array.from({ length: 50 }, (_, i) => like(i, 'batch-user'));
     const results = await commitEvents(redis, settings(), inputs);
-    redis.sendCommand = counted;
+    sent.restore();
 
-    assert.equal(sent, 50, 'one request per event, nothing else');
+    // On a cluster each of the 50 actors is counted first, in its own slot (consumer/rate-limits.ts).
+    // An EVAL is the same call sent again with its text, where a server did not cache the script yet.
+    const calls = sent.names.filter((name) => name === 'evalsha');
+    assert.equal(calls.length, redis.isCluster ? 100 : 50, 'one request per event (and per actor on a cluster)');
+    assert.deepEqual(sent.names.filter((name) => name !== 'evalsha' && name !== 'eval'), [], 'nothing else');
     assert.ok(results.every((r) => !(r instanceof Error) && r.outcome === 'created'));
     const pending = await readPending(redis, 'batch-user', 100);
     assert.equal(pending.total, 50);
@@ -74,9 +73,9 @@ describe('the consumer commit script', () => {
     const first = pending.notifications[0]!;
     assert.equal(first.message, 'Actor 0 liked your post');
     assert.deepEqual([first.actors, first.actorCount, first.version, first.eventIds], [['a0'], 1, 1, ['e-batch-user-0-p0']]);
-    assert.equal(await redis.get(keys.eventSeen('e-batch-user-0-p0')), first.id);
-    assert.ok(await redis.hget(keys.timeline(first.id), 'buffered'));
-    assert.equal(await redis.exists(keys.unpersisted(first.id)), 1);
+    assert.equal(await redis.get(keys.eventSeen('batch-user', 'e-batch-user-0-p0')), first.id);
+    assert.ok(await redis.hget(keys.timeline('batch-user', first.id), 'buffered'));
+    assert.equal(await redis.exists(keys.unpersisted('batch-user', first.id)), 1);
     await waitFor(() => wakes().filter((w) => w.userId === 'batch-user').length === 50);
     const wake = wakes().find((w) => w.notification.id === first.id)!;
     assert.equal(wake.kind, 'push');
@@ -147,7 +146,9 @@ describe('the consumer commit script', () => {
 
   it("wakes only the live instances in the user's route, inside the call, and publishes nothing for a user no instance holds", async () => {
     // Every wake of this tenant, on any instance's channel, in publish order.
-    const all = new RedisClient(config.redis.url);
+    // A plain connection to one node: on a cluster PUBLISH reaches every node.
+    const all = openSubscriber(redis, 'commit-test-tap');
+    await all.connect();
     const published: Array<{ channel: string; userId: string }> = [];
     all.on('pmessage', (_p: string, channel: string, raw: string) => published.push({ channel, userId: (JSON.parse(raw) as PushWakeMessage).userId }));
     await all.psubscribe(`${keys.wakeChannelPrefix(config.redis.keyPrefix)}*`);
@@ -185,8 +186,21 @@ describe('the consumer commit script', () => {
       results.map((r) => (r instanceof Error ? r.message : r.outcome)),
       ['created', 'duplicate_action', 'created', 'limited_recipient', 'suppressed'],
     );
-    assert.ok(await redis.hget(keys.timeline(like(10, 'muted-user').event.eventId), 'suppressed'));
+    assert.ok(await redis.hget(keys.timeline('muted-user', like(10, 'muted-user').event.eventId), 'suppressed'));
     assert.equal((await readPending(redis, 'muted-user', 10)).total, 0);
+  });
+
+  it("counts an actor's events across recipients, after the dedupe rules", async () => {
+    // One actor, three recipients (three slots on a cluster), a limit of 2 a minute.
+    const byActor = (n: number, targetId: string): CommitInput => ({ ...like(n, targetId), event: { ...like(n, targetId).event, actorId: 'busy-actor' } });
+    const limited = settings({ rateLimitActorPerMinute: 2 });
+    const first = await commitEvents(redis, limited, [byActor(1, 'fan-a'), byActor(2, 'fan-b'), byActor(3, 'fan-c')]);
+    assert.deepEqual(first.map((r) => (r instanceof Error ? r.message : r.outcome)), ['created', 'created', 'limited_actor']);
+    // A redelivery of a committed event is what it produced, whatever its actor's count says.
+    const [again] = await commitEvents(redis, limited, [byActor(1, 'fan-a')]);
+    assert.ok(again && !(again instanceof Error) && again.outcome === 'duplicate');
+    const [later] = await commitEvents(redis, limited, [byActor(4, 'fan-d')]);
+    assert.ok(later && !(later instanceof Error) && later.outcome === 'limited_actor', 'the window is still full');
   });
 });
 

@@ -97,10 +97,12 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
     assert.deepEqual([n.userId, n.type, n.seq, n.priority, n.objectId, n.actorCount], ['r-basic', 'LIKE', 1, priorityOf('LIKE'), 'post3', 1]);
     assert.deepEqual(n.actors, ['user1']);
     assert.deepEqual(n.eventIds, [eventId]);
-    assert.equal(await redis.get(keys.eventSeen(eventId)), n.id, 'the eventId mark names the notification');
-    assert.ok(await redis.hget(keys.timeline(n.id), 'buffered'));
-    const check = await amqpCh.checkQueue(topology.persistDelayQueue);
-    assert.ok(check.messageCount >= 1, 'the persist job waits in the delay queue');
+    assert.equal(await redis.get(keys.eventSeen('r-basic', eventId)), n.id, 'the eventId mark names the notification');
+    assert.ok(await redis.hget(keys.timeline('r-basic', n.id), 'buffered'));
+    // The hand-off follows the commit (by up to PERSIST_HANDOFF_LINGER_MS): the job arrives shortly after.
+    await eventually(async () => (await amqpCh.checkQueue(topology.persistDelayQueue)).messageCount >= 1, {
+      what: 'the persist job to wait in the delay queue',
+    });
   });
 
   it('an unknown actor is named by its id, not an error', async () => {

@@ -110,7 +110,7 @@ describe('history and read API through the real producer', () => {
     assert.equal((await call('PATCH', `/notifications/${n.id}/read`, 'someone-else')).status, 404);
     const res = await call('PATCH', `/notifications/${n.id}/read`, 'early');
     assert.equal(res.status, 200);
-    assert.ok(await redis.get(keys.readBeforeStored(n.id)));
+    assert.ok(await redis.get(keys.readBeforeStored('early', n.id)));
   });
 
   it("answers 404 for another user's notification, 403 for another user's history, 401 without a valid token, 400 for bad input", async () => {
@@ -127,5 +127,37 @@ describe('history and read API through the real producer', () => {
     const fields = (invalid.body.details as Array<{ field: string }>).map((d) => d.field).sort();
     assert.deepEqual(fields, ['limit', 'status']);
     assert.equal((await call('GET', '/users/owner/notifications?before=garbage', 'owner')).status, 400);
+  });
+});
+
+describe('the read API without a caller (WS_AUTH_MODE=dev, no token)', () => {
+  const { config: dev } = testEnv('historyapidev', { WS_AUTH_MODE: 'dev' });
+  let producer: ProducerService;
+  let redis: Redis;
+  before(async () => {
+    producer = await bootstrap(dev, testLogger);
+    redis = await connectRedis(dev, testLogger);
+  });
+  after(async () => {
+    await producer.close();
+    await closeRedis(redis);
+    await cleanupTestResources(dev);
+  });
+
+  it('finds the user of a notification only the buffer holds yet, to read it and show its timeline', async () => {
+    // The buffer's keys carry their user (shared/keys.ts); without a caller the id alone must find it.
+    const n = {
+      id: uuidv7(), userId: 'devuser', seq: 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
+      message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+    };
+    await bufferNotification(redis, n, 60);
+    const base = `http://127.0.0.1:${producer.port}`;
+    const read = await fetch(`${base}/notifications/${n.id}/read`, { method: 'PATCH' });
+    assert.equal(read.status, 200);
+    assert.ok(await redis.get(keys.readBeforeStored('devuser', n.id)), 'the read mark under its user');
+    const timeline = await fetch(`${base}/notifications/${n.id}/timeline`);
+    assert.equal(timeline.status, 200);
+    assert.equal(((await timeline.json()) as { userId: string }).userId, 'devuser');
+    assert.equal((await fetch(`${base}/notifications/${uuidv7()}/read`, { method: 'PATCH' })).status, 404);
   });
 });

@@ -74,7 +74,7 @@ describe('jobs and the replay-clean mark', () => {
     const acked = makeNotification('batch-acked');
     await bufferNotification(redis, kept, 3600);
     // Acked before it was stored: stored as delivered, so a missing copy does not matter.
-    await redis.set(keys.acked(acked.id), Date.now());
+    await redis.set(keys.acked(acked.userId, acked.id), Date.now());
     for (const user of ['batch-kept', 'batch-lost', 'batch-acked']) await markReplayClean(redis, user, Date.now(), 3600);
     const batch = [kept, makeNotification('batch-lost'), acked];
     await publisher.sendToQueue(amqp.topology.persistQueue, encodePersistBatch(batch.map(encodeNotification)), {

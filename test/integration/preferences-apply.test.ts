@@ -61,13 +61,13 @@ describe('preferences: API, mute, do-not-disturb', () => {
     const [frame] = await client.waitForNotifications(1);
     assert.equal(frame!.notification.type, 'MENTION');
     const suppressedAt = await eventually(async () => {
-      // The suppressed event is recorded in its timeline (Redis, by eventId).
+      // The suppressed event is recorded in its timeline (Redis, by recipient and eventId).
       const { connectRedis, closeRedis } = await import('../../shared/redis.js');
       const { readTimeline } = await import('../../shared/timeline.js');
       const { testLogger } = await import('../helpers/logger.js');
       const redis = await connectRedis(p.config, testLogger, 'test');
       try {
-        const t = await readTimeline(redis, muted.body.eventId as string);
+        const t = await readTimeline(redis, 'user6', muted.body.eventId as string);
         return t.suppressed;
       } finally {
         await closeRedis(redis);

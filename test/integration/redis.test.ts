@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis as RawRedis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import { LuaScript } from '../../shared/lua.js';
@@ -12,14 +12,15 @@ const { config } = testEnv('redis');
 
 describe('shared Redis client against a real Redis', () => {
   let redis: Redis;
-  let raw: RawRedis;
+  /** The same server or cluster, without the prefix. */
+  let raw: Redis;
   before(async () => {
     redis = await connectRedis(config, testLogger);
-    raw = new RawRedis(config.redis.url);
+    raw = await connectRedis({ ...config, redis: { ...config.redis, keyPrefix: '' } }, testLogger, 'raw');
   });
   after(async () => {
     await closeRedis(redis);
-    raw.disconnect();
+    await closeRedis(raw);
     await cleanupTestResources(config);
   });
 
@@ -43,16 +44,20 @@ describe('shared Redis client against a real Redis', () => {
     assert.equal(await raw.get(`${config.redis.keyPrefix}lua-counter`), '1', 'KEYS get the prefix');
     // What a Redis restart does to the script cache: the next call answers NOSCRIPT, runs nothing,
     // and is repeated once with the script's text, so it runs exactly once.
-    await raw.script('FLUSH');
+    for (const server of raw instanceof Cluster ? raw.nodes('master') : [raw]) await server.script('FLUSH');
     assert.equal(await script.run(redis, ['lua-counter'], ['?']), '2?');
     assert.equal(await script.run(redis, ['lua-counter'], ['.']), '3.');
   });
 
   it('fails start-up with the variable and host when Redis cannot be reached', async () => {
     await assert.rejects(
-      connectRedis({ redis: { url: 'redis://127.0.0.1:1', keyPrefix: '' }, connectTimeoutMs: 500 }, testLogger),
+      connectRedis({ redis: { url: 'redis://127.0.0.1:1', keyPrefix: '', cluster: undefined }, connectTimeoutMs: 500 }, testLogger),
       (err: unknown) =>
         err instanceof DependencyUnavailableError && /REDIS_URL/.test(err.message) && /127\.0\.0\.1:1/.test(err.message),
+    );
+    const unreachable = { url: '', keyPrefix: '', cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], username: undefined, password: 'pw-0123', tls: false } };
+    await assert.rejects(connectRedis({ redis: unreachable, connectTimeoutMs: 500 }, testLogger), (err: unknown) =>
+      err instanceof DependencyUnavailableError && /REDIS_CLUSTER_NODES/.test(err.message) && /127\.0\.0\.1:1/.test(err.message) && !err.message.includes('pw-0123'),
     );
   });
 });

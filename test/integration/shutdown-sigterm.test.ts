@@ -128,7 +128,7 @@ describe('SIGTERM under load', () => {
       ),
     );
     assert.ok(publish.every((s) => s === 202));
-    const seen = async () => (await Promise.all(eventIds.map((e) => redis.exists(keys.eventSeen(e))))).filter(Boolean).length;
+    const seen = async () => (await Promise.all(eventIds.map((e, i) => redis.exists(keys.eventSeen(`sd${i % 20}`, e))))).filter(Boolean).length;
 
     let consumer = spawnService('consumer', 'info');
     // SIGTERM before the signal handlers exist would be a plain kill, not a shutdown.

@@ -22,7 +22,7 @@ describe('the unread counter', () => {
   let m: Models;
   let redis: Redis;
   let seq = 0;
-  const deps = () => ({ models: m, redis, ttlSeconds: 60, batchTimeoutMs: config.mongo.batchTimeoutMs });
+  const deps = () => ({ models: m, redis, keyPrefix: config.redis.keyPrefix, ttlSeconds: 60, batchTimeoutMs: config.mongo.batchTimeoutMs });
   const make = (userId: string): Notification => ({
     id: uuidv7(), userId, seq: (seq += 1), type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
     message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
@@ -60,7 +60,7 @@ describe('the unread counter', () => {
     await bufferNotification(redis, make(user), 60);
     const readEarly = make(user);
     await bufferNotification(redis, readEarly, 60);
-    await redis.set(keys.readBeforeStored(readEarly.id), String(Date.now()));
+    await redis.set(keys.readBeforeStored(user, readEarly.id), String(Date.now()));
 
     const first = await readUnread(redis, m, user);
     assert.equal(first.count, 4, '2 stored + 1 stored and buffered + 1 only buffered');
@@ -109,7 +109,7 @@ describe('the unread counter', () => {
     const after = await readUnread(redis, m, user);
     assert.equal(after.count, 0);
     assert.ok(after.version > before.version);
-    assert.ok(await redis.get(keys.readBeforeStored(buffered.id)), 'jobs will store the buffered one as read');
+    assert.ok(await redis.get(keys.readBeforeStored(user, buffered.id)), 'jobs will store the buffered one as read');
     assert.equal(await mongoUnread(user), 0);
     assert.equal(await markAllRead(deps(), user), 0);
     assert.equal((await readUnread(redis, m, user)).version, after.version, 'nothing changed, no new version');

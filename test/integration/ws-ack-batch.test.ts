@@ -37,7 +37,7 @@ describe('ws-server: an ACK frame in one round trip', () => {
     const sentBeforeAck = Date.now();
     // Jobs stored five of the twenty; the other fifteen are left to their persist jobs.
     const twenty = made.slice(2).map((n) => n.id);
-    await markPersisted(suite.consumer.redis, twenty.slice(0, 5));
+    await markPersisted(suite.consumer.redis, 'batch', twenty.slice(0, 5));
 
     // The first ACK may load the script into Redis (NOSCRIPT, then EVAL); count from the second.
     client.send({ type: 'ACK', notificationId: made[0]!.id });
@@ -64,12 +64,12 @@ describe('ws-server: an ACK frame in one round trip', () => {
     assert.ok(!Number.isNaN(Date.parse(published[0]!.ackedAt)));
 
     assert.equal((await readPending(suite.consumer.redis, 'batch', 50)).total, 0);
-    const acked = await ackedAt(suite.consumer.redis, twenty);
+    const acked = await ackedAt(suite.consumer.redis, 'batch', twenty);
     assert.ok(acked.every((at) => at !== null), 'every id carries its acked mark');
     const firstSent = new Map(frames.map((f) => [f.notification.id, f]));
     for (const id of [made[0]!.id, ...twenty]) {
       assert.ok(firstSent.has(id));
-      const timeline = await readTimeline(suite.consumer.redis, id);
+      const timeline = await readTimeline(suite.consumer.redis, 'batch', id);
       assert.ok(timeline.sent !== undefined && timeline.sent <= sentBeforeAck, `sent is the first send: ${JSON.stringify(timeline)}`);
       assert.ok(timeline.acked !== undefined && timeline.acked >= timeline.sent, `acked after sent: ${JSON.stringify(timeline)}`);
     }
@@ -79,13 +79,13 @@ describe('ws-server: an ACK frame in one round trip', () => {
     const [stored] = await bufferMany('again', 1);
     const client = await authed('again');
     await client.waitForNotifications(1);
-    await markPersisted(suite.consumer.redis, [stored!.id]);
+    await markPersisted(suite.consumer.redis, 'again', [stored!.id]);
     client.send({ type: 'ACK', notificationId: stored!.id });
     await client.next('ACKED');
-    const [first] = await ackedAt(suite.consumer.redis, [stored!.id]);
+    const [first] = await ackedAt(suite.consumer.redis, 'again', [stored!.id]);
     client.send({ type: 'ACK', notificationIds: [stored!.id, stored!.id] });
     assert.deepEqual((await client.next('ACKED')).ids, [stored!.id]);
-    assert.deepEqual(await ackedAt(suite.consumer.redis, [stored!.id]), [first]);
+    assert.deepEqual(await ackedAt(suite.consumer.redis, 'again', [stored!.id]), [first]);
     const published = await drainAcks(config);
     assert.deepEqual(published.map((m) => m.notificationIds), [[stored!.id], [stored!.id]], 'jobs applies acks idempotently');
   });

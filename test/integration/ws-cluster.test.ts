@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Cluster } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
@@ -38,7 +39,14 @@ describe('ws-server: two instances, each on its own wake channel', () => {
 
   it('subscribes each instance to its own wake channel on a connection of its own', async () => {
     assert.notEqual(a.wakeConnectionName, b.wakeConnectionName);
-    const numsub = async (channel: string) => ((await consumer.redis.pubsub('NUMSUB', channel)) as [string, number])[1];
+    // PUBSUB NUMSUB counts one server's subscribers: on a Redis Cluster, every node's are added up.
+    const numsub = async (channel: string) => {
+      let subscribers = 0;
+      for (const server of consumer.redis instanceof Cluster ? consumer.redis.nodes('all') : [consumer.redis]) {
+        subscribers += ((await server.pubsub('NUMSUB', channel)) as [string, number])[1];
+      }
+      return subscribers;
+    };
     assert.equal(await numsub(keys.wakeChannel(config.redis.keyPrefix, a.instanceId)), 1);
     assert.equal(await numsub(keys.wakeChannel(config.redis.keyPrefix, b.instanceId)), 1);
   });

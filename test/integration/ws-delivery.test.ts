@@ -3,6 +3,7 @@ import mongoose from 'mongoose';
 import { after, before, describe, it } from 'node:test';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { ackedAt } from '../../shared/buffer.js';
+import { keys } from '../../shared/keys.js';
 import { markPersisted, readPending } from '../helpers/buffer.js';
 import { models, type Models } from '../../shared/models/index.js';
 import { readTimeline } from '../../shared/timeline.js';
@@ -66,8 +67,8 @@ describe('ws-server: replay, live push and ACK', () => {
     const acked = await client.next('ACKED');
     assert.deepEqual(new Set(acked.ids as string[]), new Set([security.id, like1.id, like2.id, promo.id]));
     assert.equal((await readPending(consumer.redis, 'offline', 10)).total, 0);
-    assert.ok((await readTimeline(consumer.redis, security.id)).sent, 'sent stage recorded');
-    assert.ok((await readTimeline(consumer.redis, security.id)).acked, 'acked stage recorded');
+    assert.ok((await readTimeline(consumer.redis, 'offline', security.id)).sent, 'sent stage recorded');
+    assert.ok((await readTimeline(consumer.redis, 'offline', security.id)).acked, 'acked stage recorded');
     client.close();
 
     const [again, okAgain] = await authed('offline');
@@ -85,7 +86,7 @@ describe('ws-server: replay, live push and ACK', () => {
   it('publishes the ACK of a notification jobs has stored, for jobs to mark it delivered', async () => {
     const stored = await consumer.buffer(await consumer.make('stored-ack'));
     const unstored = await consumer.buffer(await consumer.make('stored-ack'));
-    await markPersisted(consumer.redis, [stored.id]); // what jobs does after its insert
+    await markPersisted(consumer.redis, 'stored-ack', [stored.id]); // what jobs does after its insert
     const [client] = await authed('stored-ack');
     const frames = await client.waitForNotifications(2);
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
@@ -128,7 +129,7 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.deepEqual(error.ids, [theirs.id]);
     assert.equal(intruder.of('ACKED').length, 0);
     assert.deepEqual((await readPending(consumer.redis, 'victim', 10)).notifications.map((n) => n.id), [theirs.id]);
-    assert.deepEqual(await ackedAt(consumer.redis, [theirs.id]), [null]);
+    assert.deepEqual(await ackedAt(consumer.redis, 'victim', [theirs.id]), [null]);
   });
 
   it('keeps the pending set exact under 50 concurrent ACKs on one socket', async () => {
@@ -177,7 +178,7 @@ describe('ws-server: replay, live push and ACK', () => {
       { ...stored({ _id: 'mongo-delivered', seq: 0, priority: 9 }), status: 'delivered' as const },
       { ...stored({ _id: 'other-user', seq: 0, priority: 9 }), userId: 'someone-else' },
     ]);
-    await consumer.redis.set('acked:mongo-acked', String(Date.now()));
+    await consumer.redis.set(keys.acked('archived', 'mongo-acked'), String(Date.now()));
 
     const [client, ok] = await authed('archived');
     assert.deepEqual([ok.pending, ok.recovered, ok.catchingUp], [1, false, true], 'AUTH_OK counts what Redis holds');

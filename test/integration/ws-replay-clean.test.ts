@@ -68,7 +68,7 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
     assert.ok(ttlMs > 0 && ttlMs <= 2000, `clean mark bounded by the pending copy's expiry (pttl ${ttlMs})`);
 
     // The buffered copy expires (the mark with it); the notification now lives in MongoDB only.
-    await eventually(async () => (await consumer.redis.exists(keys.notification(n.id))) === 0, { what: 'the copy to expire' });
+    await eventually(async () => (await consumer.redis.exists(keys.notification('carol', n.id))) === 0, { what: 'the copy to expire' });
     await sleep(50);
 
     const [second, ok2] = await connect('carol');
@@ -85,5 +85,20 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
     await client.waitForNotifications(1);
     assert.equal((await client.next('REPLAY_DONE')).pending, 1);
     assert.equal(await consumer.redis.exists(keys.replayClean('dave')), 0);
+  });
+
+  it('sets no mark when a resume finds nothing after its lastSeq but MongoDB holds older undelivered ones', async () => {
+    // A seq the client saw whose notification MongoDB holds undelivered: after a Redis failover
+    // that lost its commit and its ACK, jobs stores it so (docs/reliability.md "Redis failover").
+    const n = await consumer.make('erin');
+    await storeUndelivered(n);
+    const token = await signUserToken('erin', config.auth.jwtSecret);
+    const [resumed, ok] = await WsTestClient.authed(server.port, { token, lastSeq: n.seq });
+    clients.push(resumed);
+    assert.equal(ok.catchingUp, true);
+    assert.deepEqual(await resumed.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 0, recovered: true });
+    assert.equal(await consumer.redis.exists(keys.replayClean('erin')), 0, 'the next AUTH still asks MongoDB');
+    const [fresh] = await connect('erin');
+    assert.deepEqual((await fresh.waitForNotifications(1)).map((f) => f.notification.id), [n.id], 'a fresh AUTH replays it');
   });
 });

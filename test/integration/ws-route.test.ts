@@ -3,11 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis as RedisClient } from 'ioredis';
 import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
+import { openSubscriber, type Redis } from '../../shared/redis.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -37,8 +37,10 @@ const wakes = async (server: WsServerService) => ({
 });
 
 /** Every wake this tenant publishes, on any instance's channel, in publish order. */
-async function wakeTap(): Promise<{ channels: string[]; close(): void }> {
-  const tap = new RedisClient(config.redis.url);
+async function wakeTap(redis: Redis): Promise<{ channels: string[]; close(): void }> {
+  // A plain connection to one node: on a cluster PUBLISH reaches every node.
+  const tap = openSubscriber(redis, 'ws-route-test-tap');
+  await tap.connect();
   const channels: string[] = [];
   tap.on('pmessage', (_pattern: string, channel: string) => channels.push(channel));
   await tap.psubscribe(`${keys.wakeChannelPrefix(config.redis.keyPrefix)}*`);
@@ -188,7 +190,7 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
   it('an instance that dies without cleanup stays in the route only until its TTL; then no wake is published to it', async () => {
     const ttlMs = 1000;
     const child = await startWsProcess({ ...env, WS_ROUTE_TTL_MS: String(ttlMs), WS_ROUTE_REFRESH_MS: '300' });
-    const tap = await wakeTap();
+    const tap = await wakeTap(consumer.redis);
     try {
       await authed({ port: child.port }, 'ghost');
       const alive = await authed(a, 'ghost');

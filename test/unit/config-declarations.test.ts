@@ -47,7 +47,7 @@ describe('config declared once', () => {
       'http.maxConnections', 'http.rateLimit.perMinute', 'http.trustProxyHops', 'http.cors.origins', 'http.cors.allowLocalhost',
       'demo.producerUrl',
       'rabbitmq.urls', 'rabbitmq.queueType', 'rabbitmq.namePrefix', 'rabbitmq.heartbeatSeconds', 'rabbitmq.publishConfirmTimeoutMs', 'rabbitmq.url',
-      'redis.url', 'redis.keyPrefix',
+      'redis.url', 'redis.keyPrefix', 'redis.cluster',
       'mongo.url', 'mongo.fallbackWaitMs', 'mongo.queryTimeoutMs', 'mongo.batchTimeoutMs', 'mongo.maxPoolSize',
       'connectTimeoutMs', 'shutdownTimeoutMs',
       'auth.mode', 'auth.jwtSecret', 'auth.jwtSecretIsDefault', 'auth.token.key', 'auth.token.algorithms', 'auth.token.issuer',

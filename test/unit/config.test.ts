@@ -89,6 +89,34 @@ describe('config', () => {
     assert.match(problems[0]!, /MONGO_URL \/ MONGO_URI/);
   });
 
+  it('reads a Redis Cluster from REDIS_CLUSTER_NODES: host:port or redis[s]:// entries, one set of credentials', () => {
+    assert.equal(loadConfig({}).redis.cluster, undefined, 'a single server by default');
+    assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002' }).redis.cluster, {
+      nodes: [{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }],
+      username: undefined,
+      password: undefined,
+      tls: false,
+    });
+    assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@a.example:6380,rediss://app:s%40cret@b.example:6380' }).redis.cluster, {
+      nodes: [{ host: 'a.example', port: 6380 }, { host: 'b.example', port: 6380 }],
+      username: 'app',
+      password: 's@cret',
+      tls: true,
+    });
+  });
+
+  it('refuses a malformed REDIS_CLUSTER_NODES by entry position without printing it, and REDIS_URL beside it', () => {
+    const problems = problemsOf({ REDIS_CLUSTER_NODES: 'redis://u:hunter2@a:7001,b,redis://u:other@c:7003/2' });
+    assert.ok(problems.some((p) => /entry 2 of 3 .*host and a port/.test(p)), problems.join('; '));
+    assert.ok(problems.some((p) => /entry 3 of 3 .*no database/.test(p)), problems.join('; '));
+    assert.ok(problems.every((p) => !p.includes('hunter2')), 'no password in a message');
+    assert.match(problemsOf({ REDIS_CLUSTER_NODES: 'redis://u:a@x:1,redis://u:b@y:2' })[0]!, /disagree/);
+    assert.match(problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_URL: 'redis://b:6379' })[0]!, /^REDIS_URL \/ REDIS_CLUSTER_NODES/);
+    // A brace in the prefix would choose every key's hash slot (shared/keys.ts).
+    assert.deepEqual(problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_KEY_PREFIX: '{t}:' }).map((p) => p.split(':')[0]), ['REDIS_KEY_PREFIX']);
+    assert.equal(loadConfig({ REDIS_KEY_PREFIX: '{t}:' }).redis.keyPrefix, '{t}:', 'a single server has no slots');
+  });
+
   it('gives every MongoDB operation a deadline below the shutdown bound', () => {
     assert.equal(loadConfig({}).mongo.queryTimeoutMs, 2000);
     assert.equal(loadConfig({}).mongo.batchTimeoutMs, 5000);
