@@ -67,7 +67,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(node:|ws$|ioredis|pino|mongoose|amqp|express|joi|jose|prom-client|uuid)', message: 'client/ runs in browsers: no Node-only or server dependency.' }] },
+        {
+          patterns: [
+            {
+              regex: '^(node:|ws$|ioredis|pino|mongoose|amqp|express|joi|jose|prom-client|uuid)',
+              message: 'client/ runs in browsers: no Node-only or server dependency.',
+            },
+          ],
+        },
       ],
     },
   },

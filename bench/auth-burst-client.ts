@@ -13,7 +13,9 @@ import { benchWebSocket } from './websocket.js';
  */
 const [port, secret, prefix, countArg] = process.argv.slice(2);
 const count = Number(countArg);
-const tokens = await Promise.all(Array.from({ length: count }, (_, i) => signUserToken(`${prefix}${i}`, secret!, 3600)));
+const tokens = await Promise.all(
+  Array.from({ length: count }, (_, i) => signUserToken(`${prefix}${i}`, secret!, 3600)),
+);
 const WebSocket = benchWebSocket();
 const latenciesMs: number[] = [];
 const failures: string[] = [];
@@ -24,7 +26,13 @@ await Promise.all(
       new Promise<void>((resolve) => {
         const startedAt = performance.now();
         // One attempt, no PING: a refusal is a result here, not something to retry.
-        const client = createClient({ url: `ws://127.0.0.1:${port}/`, token, WebSocket, reconnect: false, heartbeat: false });
+        const client = createClient({
+          url: `ws://127.0.0.1:${port}/`,
+          token,
+          WebSocket,
+          reconnect: false,
+          heartbeat: false,
+        });
         clients.push(client);
         let lastError = '';
         let done = false;

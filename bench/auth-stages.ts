@@ -13,13 +13,21 @@ export interface StageStats {
 }
 
 /** Only what happened after `before` was read (the histograms are cumulative). */
-export function stagesSince(before: Record<string, StageStats>, after: Record<string, StageStats>): Record<string, StageStats> {
+export function stagesSince(
+  before: Record<string, StageStats>,
+  after: Record<string, StageStats>,
+): Record<string, StageStats> {
   const out: Record<string, StageStats> = {};
   for (const [stage, a] of Object.entries(after)) {
     const b = before[stage] ?? { count: 0, meanMs: null, over1s: 0, over5s: 0 };
     const count = a.count - b.count;
     const sumMs = (a.meanMs ?? 0) * a.count - (b.meanMs ?? 0) * b.count;
-    out[stage] = { count, meanMs: count > 0 ? Math.round((sumMs / count) * 10) / 10 : null, over1s: a.over1s - b.over1s, over5s: a.over5s - b.over5s };
+    out[stage] = {
+      count,
+      meanMs: count > 0 ? Math.round((sumMs / count) * 10) / 10 : null,
+      over1s: a.over1s - b.over1s,
+      over5s: a.over5s - b.over5s,
+    };
   }
   return out;
 }
@@ -30,7 +38,10 @@ export async function authStages(wsPort: number): Promise<Record<string, StageSt
   const lines = (await res.text()).split('\n').filter((l) => l.startsWith('ws_auth_stage_seconds_'));
   const value = (suffix: string, stage: string, le?: string) => {
     const line = lines.find(
-      (l) => l.startsWith(`ws_auth_stage_seconds_${suffix}{`) && l.includes(`stage="${stage}"`) && (le === undefined || l.includes(`le="${le}"`)),
+      (l) =>
+        l.startsWith(`ws_auth_stage_seconds_${suffix}{`) &&
+        l.includes(`stage="${stage}"`) &&
+        (le === undefined || l.includes(`le="${le}"`)),
     );
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };

@@ -16,7 +16,12 @@ const CONFIRM_WINDOW = 1000;
  * with the durability the pipeline asks for (persistent messages, confirms, manual acks),
  * without any of the pipeline's work. The pipeline's throughput is reported as a ratio of it.
  */
-export async function measureBrokerBaseline(url: string, queue: string, messages: number, bytesPerMessage: number): Promise<BrokerBaseline> {
+export async function measureBrokerBaseline(
+  url: string,
+  queue: string,
+  messages: number,
+  bytesPerMessage: number,
+): Promise<BrokerBaseline> {
   const connection = await amqplib.connect(url);
   try {
     const publisher = await connection.createConfirmChannel();
@@ -53,7 +58,12 @@ export async function measureBrokerBaseline(url: string, queue: string, messages
     await allConsumed;
     const seconds = (performance.now() - start) / 1000;
     await publisher.deleteQueue(queue);
-    return { messages, bytesPerMessage, seconds: Math.round(seconds * 1000) / 1000, messagesPerSecond: Math.round(messages / seconds) };
+    return {
+      messages,
+      bytesPerMessage,
+      seconds: Math.round(seconds * 1000) / 1000,
+      messagesPerSecond: Math.round(messages / seconds),
+    };
   } finally {
     await connection.close();
   }

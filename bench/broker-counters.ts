@@ -58,7 +58,9 @@ export interface BrokerCounterSource {
 /** A management API entry (`/api/queues/<vhost>`, `/api/exchanges/<vhost>`), only what is used. */
 interface ManagementEntry {
   name: string;
-  message_stats?: Partial<Record<'publish' | 'publish_in' | 'publish_out' | 'deliver_get' | 'redeliver' | 'ack', number>>;
+  message_stats?: Partial<
+    Record<'publish' | 'publish_in' | 'publish_out' | 'deliver_get' | 'redeliver' | 'ack', number>
+  >;
 }
 
 /**
@@ -101,7 +103,10 @@ export async function managementSource(amqpUrl: string, prefix: string): Promise
   return {
     source: 'management',
     read: async () => {
-      const [queues, exchanges] = await Promise.all([get(`/queues/${vhost}?columns=name,message_stats`), get(`/exchanges/${vhost}?columns=name,message_stats`)]);
+      const [queues, exchanges] = await Promise.all([
+        get(`/queues/${vhost}?columns=name,message_stats`),
+        get(`/exchanges/${vhost}?columns=name,message_stats`),
+      ]);
       return sumManagement(queues, exchanges, prefix);
     },
   };
@@ -128,11 +133,14 @@ export function parseGlobalCounters(output: string): BrokerSnapshot {
     const connection = /^connection (\S+) (\d+) (\d+)$/.exec(line.trim());
     if (connection) connections[`${connection[1]}:${connection[2]}`] = Number(connection[3]);
   }
-  if (!values.has('messages_received_total')) throw new Error(`rabbitmqctl eval printed no global counters: ${output.slice(0, 300)}`);
+  if (!values.has('messages_received_total'))
+    throw new Error(`rabbitmqctl eval printed no global counters: ${output.slice(0, 300)}`);
   const value = (name: string) => values.get(name) ?? 0;
   let deadLettered = 0;
   // `..._confirmed_total` counts at-least-once dead-letters confirmed by their target: a subset.
-  for (const [name, v] of values) if (name.startsWith('messages_dead_lettered_') && name !== 'messages_dead_lettered_confirmed_total') deadLettered += v;
+  for (const [name, v] of values)
+    if (name.startsWith('messages_dead_lettered_') && name !== 'messages_dead_lettered_confirmed_total')
+      deadLettered += v;
   return {
     source: 'rabbitmqctl',
     publishes: value('messages_received_total'),
@@ -146,7 +154,8 @@ export function parseGlobalCounters(output: string): BrokerSnapshot {
 
 /** `-sname`/`-name` on an Erlang VM's command line, else RABBITMQ_NODENAME in its environment. */
 export function nodeNameOf(cmdline: string[], environ: string[]): string | undefined {
-  for (let i = 0; i < cmdline.length - 1; i++) if (cmdline[i] === '-sname' || cmdline[i] === '-name') return cmdline[i + 1];
+  for (let i = 0; i < cmdline.length - 1; i++)
+    if (cmdline[i] === '-sname' || cmdline[i] === '-name') return cmdline[i + 1];
   return environ.find((e) => e.startsWith('RABBITMQ_NODENAME='))?.slice('RABBITMQ_NODENAME='.length) || undefined;
 }
 
@@ -172,7 +181,8 @@ export async function rabbitmqctlSource(amqpUrl: string): Promise<BrokerCounterS
     // Another user's broker: the CLI's defaults may still reach it.
   }
   const args = [...(node ? ['-n', node] : []), '-q', 'eval', GLOBAL_COUNTERS_EVAL];
-  const read = async () => parseGlobalCounters((await run(cli, args, { env: { ...process.env, HOME: home }, timeout: 30_000 })).stdout);
+  const read = async () =>
+    parseGlobalCounters((await run(cli, args, { env: { ...process.env, HOME: home }, timeout: 30_000 })).stdout);
   try {
     await read();
   } catch {
@@ -187,7 +197,11 @@ export async function brokerCounterSource(amqpUrl: string, prefix: string): Prom
 }
 
 /** Bytes of the connections open at `after` that are not from `ourPorts` on this machine, since `before`. */
-export function otherClientBytes(before: Record<string, number>, after: Record<string, number>, ourPorts: Set<number>): number {
+export function otherClientBytes(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  ourPorts: Set<number>,
+): number {
   let bytes = 0;
   for (const [client, total] of Object.entries(after)) {
     const host = client.slice(0, client.lastIndexOf(':'));
@@ -203,11 +217,15 @@ export function brokerDelta(before: BrokerSnapshot, after: BrokerSnapshot, ourPo
   return {
     source: after.source,
     scope: after.source === 'management' ? 'run' : 'broker',
-    otherClientBytes: before.connections && after.connections ? otherClientBytes(before.connections, after.connections, ourPorts) : null,
+    otherClientBytes:
+      before.connections && after.connections
+        ? otherClientBytes(before.connections, after.connections, ourPorts)
+        : null,
     publishes: after.publishes - before.publishes,
     deliveries: after.deliveries - before.deliveries,
     redeliveries: after.redeliveries - before.redeliveries,
     acks: after.acks - before.acks,
-    deadLettered: after.deadLettered === null || before.deadLettered === null ? null : after.deadLettered - before.deadLettered,
+    deadLettered:
+      after.deadLettered === null || before.deadLettered === null ? null : after.deadLettered - before.deadLettered,
   };
 }

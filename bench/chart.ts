@@ -39,17 +39,22 @@ function panel(title: string, unit: string, top: number, xs: number[], series: S
   }
   for (let i = 0; i <= 10; i++) {
     const t = (xMax / 10) * i;
-    parts.push(`<text x="${x(t)}" y="${top + PANEL_H + 16}" font-size="11" text-anchor="middle">${+t.toFixed(1)}</text>`);
+    parts.push(
+      `<text x="${x(t)}" y="${top + PANEL_H + 16}" font-size="11" text-anchor="middle">${+t.toFixed(1)}</text>`,
+    );
   }
   parts.push(`<text x="${W - RIGHT}" y="${top + PANEL_H + 32}" font-size="11" text-anchor="end">seconds</text>`);
-  parts.push(`<text x="14" y="${top + PANEL_H / 2}" font-size="11" transform="rotate(-90 14 ${top + PANEL_H / 2})" text-anchor="middle">${esc(unit)}</text>`);
+  parts.push(
+    `<text x="14" y="${top + PANEL_H / 2}" font-size="11" transform="rotate(-90 14 ${top + PANEL_H / 2})" text-anchor="middle">${esc(unit)}</text>`,
+  );
   parts.push(`<rect x="${LEFT}" y="${top}" width="${plotW}" height="${PANEL_H}" fill="none" stroke="#999"/>`);
   series.forEach((s, i) => {
     const points = s.values.map((v, j) => (v === null ? null : `${x(xs[j] ?? 0).toFixed(1)},${y(v).toFixed(1)}`));
     // Gaps (seconds with no delivery) split the line instead of drawing through zero.
     let run: string[] = [];
     const flush = () => {
-      if (run.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${run.join(' ')}"/>`);
+      if (run.length > 1)
+        parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${run.join(' ')}"/>`);
       if (run.length === 1) {
         const [cx, cy] = run[0]!.split(',');
         parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${s.color}"/>`);
@@ -71,16 +76,30 @@ function panel(title: string, unit: string, top: number, xs: number[], series: S
 export function renderChart(title: string, subtitle: string, windows: WindowSample[]): string {
   const xs = windows.map((w) => w.t);
   const xMax = Math.max(1, ...xs);
-  const latency = panel('POST accepted → NOTIFICATION received, per second', 'ms', TOP + 30, xs, [
-    { name: 'p50', color: '#2b8a3e', values: windows.map((w) => w.p50) },
-    { name: 'p90', color: '#e67700', values: windows.map((w) => w.p90) },
-    { name: 'p99', color: '#c92a2a', values: windows.map((w) => w.p99) },
-  ], xMax);
-  const throughput = panel('Throughput', 'per second', TOP + 30 + PANEL_H + GAP, xs, [
-    { name: 'sent/s', color: '#868e96', values: windows.map((w) => w.sent) },
-    { name: 'delivered/s', color: '#1c7ed6', values: windows.map((w) => w.delivered) },
-    { name: 'backlog', color: '#ae3ec9', values: windows.map((w) => w.backlog) },
-  ], xMax);
+  const latency = panel(
+    'POST accepted → NOTIFICATION received, per second',
+    'ms',
+    TOP + 30,
+    xs,
+    [
+      { name: 'p50', color: '#2b8a3e', values: windows.map((w) => w.p50) },
+      { name: 'p90', color: '#e67700', values: windows.map((w) => w.p90) },
+      { name: 'p99', color: '#c92a2a', values: windows.map((w) => w.p99) },
+    ],
+    xMax,
+  );
+  const throughput = panel(
+    'Throughput',
+    'per second',
+    TOP + 30 + PANEL_H + GAP,
+    xs,
+    [
+      { name: 'sent/s', color: '#868e96', values: windows.map((w) => w.sent) },
+      { name: 'delivered/s', color: '#1c7ed6', values: windows.map((w) => w.delivered) },
+      { name: 'backlog', color: '#ae3ec9', values: windows.map((w) => w.backlog) },
+    ],
+    xMax,
+  );
   const height = TOP + 30 + 2 * PANEL_H + GAP + 50;
   return `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">

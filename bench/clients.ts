@@ -101,7 +101,9 @@ export class ClientFleet {
       while (next < userIds.length) {
         const userId = userIds[next++];
         if (userId === undefined) continue;
-        await this.connectOne(userId, await this.token(userId)).catch((err: unknown) => failures.push(err instanceof Error ? err.message : String(err)));
+        await this.connectOne(userId, await this.token(userId)).catch((err: unknown) =>
+          failures.push(err instanceof Error ? err.message : String(err)),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, userIds.length) }, worker));
@@ -110,7 +112,8 @@ export class ClientFleet {
 
   async connectAll(userIds: string[], concurrency = 200): Promise<void> {
     const failures = await this.connect(userIds, concurrency);
-    if (failures.length > 0) throw new Error(`${failures.length} of ${userIds.length} clients could not authenticate, e.g. ${failures[0]}`);
+    if (failures.length > 0)
+      throw new Error(`${failures.length} of ${userIds.length} clients could not authenticate, e.g. ${failures[0]}`);
   }
 
   /** Pre-signs tokens so a reconnect storm measures the server, not the client's signing. */
@@ -153,7 +156,11 @@ export class ClientFleet {
           resolve();
         } else if (state === 'closed' && !authed) {
           this.authFailures++;
-          reject(new Error(`socket for ${userId} closed before AUTH_OK (code ${code}${reason ? ` ${reason}` : ''})${lastError ? `: ${lastError}` : ''}`));
+          reject(
+            new Error(
+              `socket for ${userId} closed before AUTH_OK (code ${code}${reason ? ` ${reason}` : ''})${lastError ? `: ${lastError}` : ''}`,
+            ),
+          );
         } else if (state === 'closed' && code !== 1000 && code !== 1005) {
           this.closedByServer++;
         }

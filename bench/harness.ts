@@ -61,7 +61,12 @@ export async function drain(h: Harness, pending: () => number = () => h.tracker.
 }
 
 /** One metric summed over every process of a service (`--instances` runs several). */
-export async function scrapeService(stack: Pick<Stack, 'instances'>, service: ServiceName, metric: string, labelFilter?: string): Promise<number> {
+export async function scrapeService(
+  stack: Pick<Stack, 'instances'>,
+  service: ServiceName,
+  metric: string,
+  labelFilter?: string,
+): Promise<number> {
   const sums = await Promise.all(stack.instances[service].map((s) => scrapeSum(s.port, metric, labelFilter)));
   return sums.reduce((a, b) => a + b, 0);
 }
@@ -96,11 +101,19 @@ export function deliveredPerSecond(h: Harness, phase?: number): number {
 export async function persistenceAndBatching(h: Harness) {
   const o = h.options;
   const timeoutMs = o.persistDelayMs + o.persistWaitSeconds * 1000;
-  const persistence = await waitForPersistence(h.stack.config.mongo.url, h.stack.userIds, h.tracker, timeoutMs, (line) => {
-    if (o.progress) h.log(line);
-  });
+  const persistence = await waitForPersistence(
+    h.stack.config.mongo.url,
+    h.stack.userIds,
+    h.tracker,
+    timeoutMs,
+    (line) => {
+      if (o.progress) h.log(line);
+    },
+  );
   const writes = await bulkWrites(h);
-  const perNotification = persistence.stored ? Math.round(((writes.persist + writes.acks) / persistence.stored) * 1000) / 1000 : null;
+  const perNotification = persistence.stored
+    ? Math.round(((writes.persist + writes.acks) / persistence.stored) * 1000) / 1000
+    : null;
   return { persistence, mongoBulkWrites: { ...writes, perNotification } };
 }
 
@@ -116,7 +129,10 @@ async function stageCounters(h: Harness): Promise<StageCounters> {
   const entries = await Promise.all(
     Object.entries(STAGE_HISTOGRAMS).map(async ([stage, [service, histogram]]) => {
       // Over every process of the service: the mean is of all their observations.
-      const [sum, count] = await Promise.all([scrapeService(h.stack, service, `${histogram}_sum`), scrapeService(h.stack, service, `${histogram}_count`)]);
+      const [sum, count] = await Promise.all([
+        scrapeService(h.stack, service, `${histogram}_sum`),
+        scrapeService(h.stack, service, `${histogram}_count`),
+      ]);
       return [stage, { sum, count }] as const;
     }),
   );

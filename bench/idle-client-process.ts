@@ -51,7 +51,9 @@ async function connectAll(port: number, secret: string, userIds: string[], concu
   const worker = async () => {
     while (next < tokens.length) {
       const i = next++;
-      await connectOne(port, tokens[i] ?? '').catch((err: unknown) => failures.push(`${userIds[i]}: ${err instanceof Error ? err.message : String(err)}`));
+      await connectOne(port, tokens[i] ?? '').catch((err: unknown) =>
+        failures.push(`${userIds[i]}: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, tokens.length) }, worker));

@@ -17,7 +17,10 @@ export type IdleChildMessage =
   | { type: 'connected'; authed: number; failures: number; firstFailure: string | null }
   | { type: 'count'; open: number; closedByServer: number };
 
-function nextMessage<T extends IdleChildMessage['type']>(child: ChildProcess, type: T): Promise<Extract<IdleChildMessage, { type: T }>> {
+function nextMessage<T extends IdleChildMessage['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<IdleChildMessage, { type: T }>> {
   return new Promise((resolvePromise, reject) => {
     const onMessage = (message: IdleChildMessage) => {
       if (message.type !== type) return;
@@ -25,7 +28,8 @@ function nextMessage<T extends IdleChildMessage['type']>(child: ChildProcess, ty
       child.off('exit', onExit);
       resolvePromise(message as Extract<IdleChildMessage, { type: T }>);
     };
-    const onExit = (code: number | null) => reject(new Error(`idle client process exited (code ${code}) while waiting for "${type}"`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`idle client process exited (code ${code}) while waiting for "${type}"`));
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
@@ -51,11 +55,21 @@ export class IdleFleet {
     const perChild = Math.max(1, Math.ceil(concurrency / shares.length));
     const results = await Promise.all(
       shares.map(async (share) => {
-        const child = fork(CHILD_SCRIPT, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const child = fork(CHILD_SCRIPT, [], {
+          cwd: ROOT,
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
         this.children.push(child);
         await nextMessage(child, 'ready');
         const done = nextMessage(child, 'connected');
-        child.send({ type: 'connect', port: this.wsPort, secret: this.jwtSecret, userIds: share, concurrency: perChild } satisfies IdleParentMessage);
+        child.send({
+          type: 'connect',
+          port: this.wsPort,
+          secret: this.jwtSecret,
+          userIds: share,
+          concurrency: perChild,
+        } satisfies IdleParentMessage);
         return done;
       }),
     );
@@ -76,7 +90,10 @@ export class IdleFleet {
         return reply;
       }),
     );
-    return { open: counts.reduce((s, c) => s + c.open, 0), closedByServer: counts.reduce((s, c) => s + c.closedByServer, 0) };
+    return {
+      open: counts.reduce((s, c) => s + c.open, 0),
+      closedByServer: counts.reduce((s, c) => s + c.closedByServer, 0),
+    };
   }
 
   async close(): Promise<void> {

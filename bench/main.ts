@@ -11,7 +11,10 @@ try {
     const { report, file } = await runScale(options, log);
     printScaleSummary(report, (line) => process.stdout.write(`${line}\n`));
     process.stdout.write(`\nresults: ${file}\n`);
-    for (const run of report.runs) process.stdout.write(`         ${run.files.json} (${run.instances} + ${run.instances})${run.files.svg ? `, chart ${run.files.svg}` : ''}\n`);
+    for (const run of report.runs)
+      process.stdout.write(
+        `         ${run.files.json} (${run.instances} + ${run.instances})${run.files.svg ? `, chart ${run.files.svg}` : ''}\n`,
+      );
     process.exit(0);
   }
   const { report, files } = await runBench(options, log);

@@ -1,10 +1,23 @@
 import type { ServiceName } from '../shared/config.js';
-import { brokerCounterSource, brokerDelta, type BrokerCounterSource, type BrokerCounts, type BrokerSnapshot } from './broker-counters.js';
+import {
+  brokerCounterSource,
+  brokerDelta,
+  type BrokerCounterSource,
+  type BrokerCounts,
+  type BrokerSnapshot,
+} from './broker-counters.js';
 import type { Harness } from './harness.js';
 import { scrapeService } from './harness.js';
 import { infrastructurePids, ProcessSampler, type ProcessUsage, type Target } from './process-stats.js';
 import { localPortsOf } from './proc-sockets.js';
-import { CommandStatsReader, countDelta, readRequestProbe, sumCounts, topCounts, type CommandStatsSnapshot } from './redis-counters.js';
+import {
+  CommandStatsReader,
+  countDelta,
+  readRequestProbe,
+  sumCounts,
+  topCounts,
+  type CommandStatsSnapshot,
+} from './redis-counters.js';
 import { scrapeSum } from './scrape.js';
 import { stackProcesses, type Stack } from './stack.js';
 
@@ -48,7 +61,9 @@ export interface OperationReport {
   };
   /** jobs' MongoDB write commands per notification it inserted in the span. */
   mongoWritesPerNotification: number | null;
-  broker: (BrokerCounts & { perEvent: { redeliveries: number | null; acks: number | null; deadLettered: number | null } }) | { source: null };
+  broker:
+    | (BrokerCounts & { perEvent: { redeliveries: number | null; acks: number | null; deadLettered: number | null } })
+    | { source: null };
   redis: {
     /** Sent by the run's services (their probes): exact, and only theirs. */
     requests: number | null;
@@ -68,7 +83,8 @@ export interface OperationReport {
 }
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
-const perEvent = (count: number | null | undefined, events: number) => (count === null || count === undefined || events <= 0 ? null : round(count / events));
+const perEvent = (count: number | null | undefined, events: number) =>
+  count === null || count === undefined || events <= 0 ? null : round(count / events);
 
 /**
  * Each ws-server's and consumer's share of the work, from its own /metrics: how evenly the
@@ -89,9 +105,11 @@ async function readWork(processes: ReturnType<typeof stackProcesses>): Promise<R
       const metrics = WORK_METRICS[service];
       if (!metrics) return [];
       return [
-        Promise.all(Object.entries(metrics).map(async ([name, [metric, filter]]) => [name, await scrapeSum(process.port, metric, filter)] as const)).then(
-          (counts) => [label, Object.fromEntries(counts)] as const,
-        ),
+        Promise.all(
+          Object.entries(metrics).map(
+            async ([name, [metric, filter]]) => [name, await scrapeSum(process.port, metric, filter)] as const,
+          ),
+        ).then((counts) => [label, Object.fromEntries(counts)] as const),
       ];
     }),
   );
@@ -114,27 +132,39 @@ class Counters {
 
   static async open(h: Harness): Promise<Counters> {
     const { rabbitmq } = h.stack.config;
-    return new Counters(h, await brokerCounterSource(rabbitmq.url, rabbitmq.namePrefix), new CommandStatsReader(h.stack.config.redis.url));
+    return new Counters(
+      h,
+      await brokerCounterSource(rabbitmq.url, rabbitmq.namePrefix),
+      new CommandStatsReader(h.stack.config.redis.url),
+    );
   }
 
   async read(): Promise<Omit<OperationMark, 'cpuMs' | 'machineBusyMs' | 'atMs'>> {
     const processes = stackProcesses(this.h.stack);
     const clientPorts = [...localPortsOf(processes.map((p) => p.process.proc.pid ?? 0))];
-    const settle = <T>(p: Promise<T>) => p.then((v) => v, () => undefined);
+    const settle = <T>(p: Promise<T>) =>
+      p.then(
+        (v) => v,
+        () => undefined,
+      );
     const probes = Object.entries(this.h.stack.redisProbeSockets) as [ServiceName, string[]][];
     const [broker, commandStats, requests, jobs, work] = await Promise.all([
       this.broker ? settle(this.broker.read()) : undefined,
       settle(this.commandStats.snapshot()),
       // A service's requests are the sum of its processes' probes.
       settle(
-        Promise.all(probes.map(async ([name, sockets]) => [name, sumCountMaps(await Promise.all(sockets.map((socket) => readRequestProbe(socket))))] as const)).then((e) =>
-          Object.fromEntries(e),
-        ),
+        Promise.all(
+          probes.map(
+            async ([name, sockets]) =>
+              [name, sumCountMaps(await Promise.all(sockets.map((socket) => readRequestProbe(socket))))] as const,
+          ),
+        ).then((e) => Object.fromEntries(e)),
       ),
       settle(
-        Promise.all([scrapeService(this.h.stack, 'jobs', 'jobs_mongo_bulk_writes_total'), scrapeService(this.h.stack, 'jobs', 'jobs_notifications_persisted_total')]).then(
-          ([bulkWrites, inserted]) => ({ bulkWrites, inserted }),
-        ),
+        Promise.all([
+          scrapeService(this.h.stack, 'jobs', 'jobs_mongo_bulk_writes_total'),
+          scrapeService(this.h.stack, 'jobs', 'jobs_notifications_persisted_total'),
+        ]).then(([bulkWrites, inserted]) => ({ bulkWrites, inserted })),
       ),
       settle(readWork(processes)),
     ]);
@@ -147,13 +177,22 @@ class Counters {
 }
 
 /** The operation counts and CPU per event between two marks. */
-export function operationsBetween(from: OperationMark, to: OperationMark, events: number, per: string): OperationReport {
+export function operationsBetween(
+  from: OperationMark,
+  to: OperationMark,
+  events: number,
+  per: string,
+): OperationReport {
   const cpuMs: Record<string, number | null> = {};
   for (const [name, ms] of Object.entries(to.cpuMs)) cpuMs[name] = perEvent(ms - (from.cpuMs[name] ?? 0), events);
   cpuMs.machine = perEvent(to.machineBusyMs - from.machineBusyMs, events);
 
-  const broker = from.broker && to.broker ? brokerDelta(from.broker, to.broker, new Set([...from.clientPorts, ...to.clientPorts])) : undefined;
-  const commands = from.commandStats && to.commandStats ? CommandStatsReader.delta(from.commandStats, to.commandStats) : undefined;
+  const broker =
+    from.broker && to.broker
+      ? brokerDelta(from.broker, to.broker, new Set([...from.clientPorts, ...to.clientPorts]))
+      : undefined;
+  const commands =
+    from.commandStats && to.commandStats ? CommandStatsReader.delta(from.commandStats, to.commandStats) : undefined;
   let requests: Record<string, number> | undefined;
   let requestsByService: Record<string, number | null> | null = null;
   if (from.requests && to.requests) {
@@ -165,7 +204,10 @@ export function operationsBetween(from: OperationMark, to: OperationMark, events
       for (const [name, n] of Object.entries(delta)) requests[name] = (requests[name] ?? 0) + n;
     }
   }
-  const jobs = from.jobs && to.jobs ? { bulkWrites: to.jobs.bulkWrites - from.jobs.bulkWrites, inserted: to.jobs.inserted - from.jobs.inserted } : undefined;
+  const jobs =
+    from.jobs && to.jobs
+      ? { bulkWrites: to.jobs.bulkWrites - from.jobs.bulkWrites, inserted: to.jobs.inserted - from.jobs.inserted }
+      : undefined;
   const workByInstance = from.work && to.work ? workShares(from.work, to.work) : null;
 
   return {
@@ -181,7 +223,14 @@ export function operationsBetween(from: OperationMark, to: OperationMark, events
     },
     mongoWritesPerNotification: jobs && jobs.inserted > 0 ? round(jobs.bulkWrites / jobs.inserted, 4) : null,
     broker: broker
-      ? { ...broker, perEvent: { redeliveries: perEvent(broker.redeliveries, events), acks: perEvent(broker.acks, events), deadLettered: perEvent(broker.deadLettered, events) } }
+      ? {
+          ...broker,
+          perEvent: {
+            redeliveries: perEvent(broker.redeliveries, events),
+            acks: perEvent(broker.acks, events),
+            deadLettered: perEvent(broker.deadLettered, events),
+          },
+        }
       : { source: null },
     redis: {
       requests: requests ? sumCounts(requests) : null,
@@ -253,7 +302,12 @@ export class OperationMeter {
       ...infrastructurePids(h.stack.config, h.options.postgresPort),
       'bench-harness': process.pid,
     });
-    return new OperationMeter(counters, usage, { ...read, cpuMs: usage.cpuMs(), machineBusyMs: usage.machineBusyMs(), atMs: performance.now() });
+    return new OperationMeter(counters, usage, {
+      ...read,
+      cpuMs: usage.cpuMs(),
+      machineBusyMs: usage.machineBusyMs(),
+      atMs: performance.now(),
+    });
   }
 
   /** The span's start. */
@@ -270,7 +324,10 @@ export class OperationMeter {
   }
 
   /** Ends the span: the processes' usage, the machine's CPU, and the operations per event. */
-  async stop(events: number, per = 'event'): Promise<{ services: Record<string, ProcessUsage>; machineCpuPercent: number; operations: OperationReport }> {
+  async stop(
+    events: number,
+    per = 'event',
+  ): Promise<{ services: Record<string, ProcessUsage>; machineCpuPercent: number; operations: OperationReport }> {
     const machineCpuPercent = this.usage.machineCpuPercent();
     const services = this.usage.stop();
     try {
@@ -291,7 +348,10 @@ export function formatOperations(o: OperationReport): string {
     .join(', ');
   const b = o.broker;
   const others = 'scope' in b && b.otherClientBytes !== null ? `, other clients ${b.otherClientBytes} B` : '';
-  const scope = 'scope' in b ? ` (${b.source}: ${b.scope === 'run' ? "the run's queues" : 'whole broker'}${others})` : ' (no broker counters)';
+  const scope =
+    'scope' in b
+      ? ` (${b.source}: ${b.scope === 'run' ? "the run's queues" : 'whole broker'}${others})`
+      : ' (no broker counters)';
   return (
     `per ${o.per} (${o.events} in ${o.seconds} s): broker ${n(o.perEvent.brokerPublishes)} publishes, ${n(o.perEvent.brokerDeliveries)} deliveries${scope}; ` +
     `Redis ${n(o.perEvent.redisRequests)} requests, ${n(o.perEvent.redisCommands)} commands; MongoDB ${n(o.mongoWritesPerNotification, 4)} writes per notification; ` +

@@ -126,14 +126,16 @@ export class HelpRequested extends OptionsError {
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new OptionsError(`--${name} must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new OptionsError(`--${name} must be a positive number, got "${raw}"`);
   return value;
 }
 
 function count(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new OptionsError(`--${name} must be a whole number of at least 0, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new OptionsError(`--${name} must be a whole number of at least 0, got "${raw}"`);
   return value;
 }
 
@@ -234,16 +236,24 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (users < 2) throw new OptionsError('--users must be at least 2 (an actor never notifies itself)');
   const followers = Math.floor(positive('followers', values.followers, DEFAULTS.followers));
   const connected = Math.floor(positive('connected', values.connected, DEFAULTS.connected));
-  if (connected > followers) throw new OptionsError(`--connected (${connected}) cannot exceed --followers (${followers})`);
+  if (connected > followers)
+    throw new OptionsError(`--connected (${connected}) cannot exceed --followers (${followers})`);
   const intakeKey = values['intake-key'];
   // The message never repeats the key: it is a credential.
-  if (intakeKey !== undefined && !/^[\x21-\x2b\x2d-\x7e]+$/.test(intakeKey)) throw new OptionsError('--intake-key must be printable ASCII without spaces or commas');
+  if (intakeKey !== undefined && !/^[\x21-\x2b\x2d-\x7e]+$/.test(intakeKey))
+    throw new OptionsError('--intake-key must be printable ASCII without spaces or commas');
   const postgresPort = count('postgres-port', values['postgres-port'], DEFAULTS.postgresPort);
-  if (postgresPort < 1 || postgresPort > 65_535) throw new OptionsError(`--postgres-port must be a port (1-65535), got "${values['postgres-port']}"`);
+  if (postgresPort < 1 || postgresPort > 65_535)
+    throw new OptionsError(`--postgres-port must be a port (1-65535), got "${values['postgres-port']}"`);
   const instances = instanceCount('instances', values.instances ?? String(DEFAULTS.instances));
-  const scale = values.scale === undefined ? DEFAULTS.scale : values.scale.split(',').map((raw) => instanceCount('scale', raw.trim()));
-  if (new Set(scale).size !== scale.length) throw new OptionsError(`--scale lists each count once, got "${values.scale}"`);
-  if (values.scale !== undefined && values.instances !== undefined) throw new OptionsError('--scale sets the instances of each run: give --instances or --scale, not both');
+  const scale =
+    values.scale === undefined
+      ? DEFAULTS.scale
+      : values.scale.split(',').map((raw) => instanceCount('scale', raw.trim()));
+  if (new Set(scale).size !== scale.length)
+    throw new OptionsError(`--scale lists each count once, got "${values.scale}"`);
+  if (values.scale !== undefined && values.instances !== undefined)
+    throw new OptionsError('--scale sets the instances of each run: give --instances or --scale, not both');
   if ((instances > 1 || scale.length > 0) && !SCALABLE_SCENARIOS.includes(scenario as Scenario)) {
     throw new OptionsError(`--instances above 1 and --scale run ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
   }

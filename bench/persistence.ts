@@ -49,7 +49,8 @@ export async function waitForPersistence(
     const ackToPersisted: number[] = [];
     let persistedBeforeAck = 0;
     const ackOf = new Map<string, number>();
-    for (const r of tracker.events.values()) if (r.notificationId && r.ackedWallMs !== undefined) ackOf.set(r.notificationId, r.ackedWallMs);
+    for (const r of tracker.events.values())
+      if (r.notificationId && r.ackedWallMs !== undefined) ackOf.set(r.notificationId, r.ackedWallMs);
     for (const doc of docs) {
       const acked = ackOf.get(doc._id);
       if (acked === undefined) continue;
@@ -66,7 +67,8 @@ export async function waitForPersistence(
       persistedBeforeAck,
       seconds: Math.round(performance.now() - start) / 1000,
       /** How fast jobs stored while the harness waited: the persistence path's own throughput. */
-      storedPerSecondWhileWaiting: Math.round(((docs.length - storedAtStart) / (performance.now() - start)) * 1000 * 10) / 10,
+      storedPerSecondWhileWaiting:
+        Math.round(((docs.length - storedAtStart) / (performance.now() - start)) * 1000 * 10) / 10,
     };
   } finally {
     await connection.close();

@@ -131,16 +131,27 @@ export function pidsListeningOn(ports: number[]): Map<number, number> {
 /** The local ports of every TCP socket the processes hold: their client connections' source ports among them. */
 export function localPortsOf(pids: number[]): Set<number> {
   const inodes = new Set(pids.flatMap(socketInodesOf));
-  return new Set(tcpSockets().filter((s) => inodes.has(s.inode)).map((s) => s.localPort));
+  return new Set(
+    tcpSockets()
+      .filter((s) => inodes.has(s.inode))
+      .map((s) => s.localPort),
+  );
 }
 
 /** Default ports of the servers, for URLs that name none. */
-const DEFAULT_PORTS: Record<string, number> = { 'amqp:': 5672, 'amqps:': 5671, 'redis:': 6379, 'rediss:': 6379, 'mongodb:': 27017 };
+const DEFAULT_PORTS: Record<string, number> = {
+  'amqp:': 5672,
+  'amqps:': 5671,
+  'redis:': 6379,
+  'rediss:': 6379,
+  'mongodb:': 27017,
+};
 
 /** Hosts whose listening sockets are in this machine's /proc (a remote server is not ours to sample). */
 export function isLocalHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
-  if (['localhost', '::1', '0.0.0.0', '::'].includes(bare) || bare.startsWith('127.') || bare.startsWith('::ffff:127.')) return true;
+  if (['localhost', '::1', '0.0.0.0', '::'].includes(bare) || bare.startsWith('127.') || bare.startsWith('::ffff:127.'))
+    return true;
   return Object.values(os.networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === bare));
 }
 

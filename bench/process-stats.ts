@@ -115,7 +115,12 @@ function readMachineTicks(): { busy: number; total: number } {
 /** How busy the whole machine was since construction, in % of one core (200 = two cores saturated). */
 export class MachineCpu {
   private readonly start = readMachineTicks();
-  private readonly cores = Math.max(1, readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).length);
+  private readonly cores = Math.max(
+    1,
+    readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d/.test(l)).length,
+  );
 
   percent(): number {
     const now = readMachineTicks();
@@ -145,8 +150,15 @@ export interface InfrastructureUrls {
  * of its postmaster: one backend per connection plus workers. A server on another host, or one
  * whose descriptors this user cannot read, is left out.
  */
-export function infrastructurePids(urls: InfrastructureUrls, postgresPort = DEFAULTS.postgresPort): Record<string, Target> {
-  const ports = { rabbitmq: localPort(urls.rabbitmq.url), redis: localPort(urls.redis.url), mongo: localPort(urls.mongo.url) };
+export function infrastructurePids(
+  urls: InfrastructureUrls,
+  postgresPort = DEFAULTS.postgresPort,
+): Record<string, Target> {
+  const ports = {
+    rabbitmq: localPort(urls.rabbitmq.url),
+    redis: localPort(urls.redis.url),
+    mongo: localPort(urls.mongo.url),
+  };
   const wanted = [...Object.values(ports), postgresPort].filter((p): p is number => p !== undefined);
   const pids = pidsListeningOn(wanted);
   const found: Record<string, Target> = {};
@@ -168,7 +180,10 @@ export function infrastructurePids(urls: InfrastructureUrls, postgresPort = DEFA
 
 /** Samples RSS and CPU of the service processes from /proc, once a second. */
 export class ProcessSampler {
-  private readonly state = new Map<string, { target: Target; peakRssKb: number; firstTicks: number; lastTicks: number; peakCpu: number }>();
+  private readonly state = new Map<
+    string,
+    { target: Target; peakRssKb: number; firstTicks: number; lastTicks: number; peakCpu: number }
+  >();
   private readonly startedAt = performance.now();
   private readonly machine = new MachineCpu();
   private last = performance.now();
@@ -238,7 +253,9 @@ export class ProcessSampler {
     clearInterval(this.timer);
     this.sample();
     this.stopped ??= {
-      cpuMs: Object.fromEntries([...this.state].map(([name, s]) => [name, ((s.lastTicks - s.firstTicks) * 1000) / CLOCK_TICKS_PER_SECOND])),
+      cpuMs: Object.fromEntries(
+        [...this.state].map(([name, s]) => [name, ((s.lastTicks - s.firstTicks) * 1000) / CLOCK_TICKS_PER_SECOND]),
+      ),
       machineBusyMs: this.machine.busyMs(),
     };
     const seconds = (performance.now() - this.startedAt) / 1000;

@@ -69,7 +69,13 @@ export class CommandStatsReader {
   private infosSent = 0;
 
   constructor(url: string) {
-    this.redis = new Redis(url, { enableReadyCheck: false, disableClientInfo: true, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    this.redis = new Redis(url, {
+      enableReadyCheck: false,
+      disableClientInfo: true,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    });
     this.redis.on('error', () => undefined);
   }
 

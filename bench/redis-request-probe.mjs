@@ -19,7 +19,8 @@ const send = Redis.prototype.sendCommand;
 Redis.prototype.sendCommand = function countedSendCommand(command, stream) {
   const written = command.isTraced;
   const result = send.call(this, command, stream);
-  if (written === undefined ? true : !written && command.isTraced) counts[command.name] = (counts[command.name] ?? 0) + 1;
+  if (written === undefined ? true : !written && command.isTraced)
+    counts[command.name] = (counts[command.name] ?? 0) + 1;
   return result;
 };
 

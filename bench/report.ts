@@ -55,7 +55,18 @@ export async function writeReport(outDir: string, report: BenchReport, subtitle:
   const chromium = CHROMIUM.find((p) => existsSync(p));
   if (chromium) {
     try {
-      await run(chromium, ['--headless', '--no-sandbox', '--disable-gpu', `--screenshot=${base}.png`, '--window-size=960,660', `file://${files.svg}`], { timeout: 30_000 });
+      await run(
+        chromium,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          `--screenshot=${base}.png`,
+          '--window-size=960,660',
+          `file://${files.svg}`,
+        ],
+        { timeout: 30_000 },
+      );
       files.png = `${base}.png`;
     } catch {
       // The SVG is the chart; the PNG is a convenience.
@@ -70,7 +81,9 @@ export function printSummary(report: BenchReport, write: (line: string) => void)
   write(`=== ${report.scenario} — ${report.machine.cores} cores, ${report.machine.cpuModel}`);
   if (report.agedDatabase) {
     const { notifications, loadMs } = report.agedDatabase;
-    write(`    aged database: ${notifications} stored notifications of other users, loaded in ${(loadMs / 1000).toFixed(1)} s`);
+    write(
+      `    aged database: ${notifications} stored notifications of other users, loaded in ${(loadMs / 1000).toFixed(1)} s`,
+    );
   }
   const operations = (report.result as { operations?: OperationReport }).operations;
   if (operations) write(`    ${formatOperations(operations)}`);

@@ -44,24 +44,42 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     tracker,
     stack.config.ws.maxAckBatch,
   );
-  const load = new LoadGenerator(stack.services.producer.port, tracker, stack.userIds, options.httpSockets, stack.intakeKey);
+  const load = new LoadGenerator(
+    stack.services.producer.port,
+    tracker,
+    stack.userIds,
+    options.httpSockets,
+    stack.intakeKey,
+  );
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {
-    const aged = options.agedNotifications > 0 ? await loadAgedDatabase(stack.config, options.agedNotifications, log) : undefined;
+    const aged =
+      options.agedNotifications > 0 ? await loadAgedDatabase(stack.config, options.agedNotifications, log) : undefined;
     const outcome = await RUNNERS[options.scenario](harness);
     let baseline: BrokerBaseline | undefined;
     if (options.baseline && outcome.baselineMessages > 0) {
       const messages = Math.min(BASELINE_MAX_MESSAGES, Math.max(1000, outcome.baselineMessages));
       log(`baseline: confirmed publish + consume of ${messages} messages with amqplib`);
-      baseline = await measureBrokerBaseline(stack.config.rabbitmq.url, `${stack.config.rabbitmq.namePrefix}bench.baseline`, messages, BASELINE_MESSAGE_BYTES);
+      baseline = await measureBrokerBaseline(
+        stack.config.rabbitmq.url,
+        `${stack.config.rabbitmq.namePrefix}bench.baseline`,
+        messages,
+        BASELINE_MESSAGE_BYTES,
+      );
     }
     const result = {
       runId: stack.runId,
-      ...(options.instances > 1 && { instances: options.instances, clientsByWsServer: clientsByWsServer(stack, fleet) }),
+      ...(options.instances > 1 && {
+        instances: options.instances,
+        clientsByWsServer: clientsByWsServer(stack, fleet),
+      }),
       ...outcome.result,
       ...(baseline && {
         brokerBaseline: baseline,
-        throughputVsBaseline: outcome.throughput !== undefined ? Math.round((outcome.throughput / baseline.messagesPerSecond) * 1000) / 1000 : null,
+        throughputVsBaseline:
+          outcome.throughput !== undefined
+            ? Math.round((outcome.throughput / baseline.messagesPerSecond) * 1000) / 1000
+            : null,
       }),
     };
     const report: BenchReport = {
@@ -74,7 +92,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       windows: tracker.windows,
     };
     const agedNote = aged ? ` · aged DB ${aged.inserted} notifications` : '';
-    const instancesNote = options.instances > 1 ? ` · ${options.instances} ws-server + ${options.instances} consumer processes` : '';
+    const instancesNote =
+      options.instances > 1 ? ` · ${options.instances} ws-server + ${options.instances} consumer processes` : '';
     const subtitle = `${startedAt} · ${report.machine.cores} cores ${report.machine.cpuModel} · rate ${options.rate}/s · ${options.duration} s · ${options.users} users${agedNote}${instancesNote} · load avg ${report.machine.loadAverageAtEnd.join(' ')}`;
     const files = await writeReport(options.outDir, report, subtitle);
     return { report, files };

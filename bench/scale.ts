@@ -66,13 +66,21 @@ export interface ScaleReport {
 }
 
 /** Runs the scenario once per `options.scale` count, one after the other. */
-export async function runScale(options: BenchOptions, log: (line: string) => void): Promise<{ report: ScaleReport; file: string }> {
+export async function runScale(
+  options: BenchOptions,
+  log: (line: string) => void,
+): Promise<{ report: ScaleReport; file: string }> {
   const startedAt = new Date().toISOString();
   const runs: ScaleRun[] = [];
   for (const [i, instances] of options.scale.entries()) {
-    log(`scale: run ${i + 1} of ${options.scale.length}, ${instances} ws-server and ${instances} consumer process${instances > 1 ? 'es' : ''}`);
+    log(
+      `scale: run ${i + 1} of ${options.scale.length}, ${instances} ws-server and ${instances} consumer process${instances > 1 ? 'es' : ''}`,
+    );
     // One build serves every run; the broker baseline measures the broker, not the pipeline: once.
-    const { report, files } = await runBench({ ...options, scale: [], instances, build: options.build && i === 0, baseline: options.baseline && i === 0 }, log);
+    const { report, files } = await runBench(
+      { ...options, scale: [], instances, build: options.build && i === 0, baseline: options.baseline && i === 0 },
+      log,
+    );
     runs.push({ instances, files, report });
   }
   const report: ScaleReport = {
@@ -161,7 +169,9 @@ export function headline(instances: number, report: BenchReport): ScaleHeadline 
 
 /** Every sampled process but the harness, each service once (its sum, not also its `#n` rows). */
 function pipelineCpu(cpuMs: Record<string, number | null>): number | null {
-  const parts = Object.entries(cpuMs).filter(([name]) => name !== 'machine' && name !== 'bench-harness' && !/#\d+$/.test(name));
+  const parts = Object.entries(cpuMs).filter(
+    ([name]) => name !== 'machine' && name !== 'bench-harness' && !/#\d+$/.test(name),
+  );
   if (parts.length === 0 || parts.some(([, ms]) => ms === null)) return null;
   return Math.round(parts.reduce((sum, [, ms]) => sum + (ms ?? 0), 0) * 1000) / 1000;
 }
@@ -186,7 +196,8 @@ function cpuRows(runs: ScaleHeadline[]): string[] {
 }
 
 const fmt = (v: number | null | undefined, digits = 0) => (v === null || v === undefined ? '–' : v.toFixed(digits));
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b !== null && b !== undefined ? `×${(b / a).toFixed(2)}` : '–');
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a && b !== null && b !== undefined ? `×${(b / a).toFixed(2)}` : '–';
 
 /** The side-by-side table: one column per run. */
 export function printScale(report: ScaleReport, write: (line: string) => void): void {
@@ -195,34 +206,81 @@ export function printScale(report: ScaleReport, write: (line: string) => void): 
   const m = report.machine;
   const labelWidth = 36;
   const colWidth = 18;
-  const row = (label: string, values: string[]) => write(`${label.padEnd(labelWidth)}${values.map((v) => v.padStart(colWidth)).join('')}`);
+  const row = (label: string, values: string[]) =>
+    write(`${label.padEnd(labelWidth)}${values.map((v) => v.padStart(colWidth)).join('')}`);
   const each = (f: (r: ScaleHeadline) => string) => runs.map(f);
-  const load = o.scenario === 'max' ? `from ${o.rate}/s by ${o.step}/s steps of ${o.duration} s` : `${o.rate} events/s for ${o.duration} s`;
+  const load =
+    o.scenario === 'max'
+      ? `from ${o.rate}/s by ${o.step}/s steps of ${o.duration} s`
+      : `${o.rate} events/s for ${o.duration} s`;
   write('');
-  write(`=== scale: ${o.scenario}, ${load}, ${o.users} users — ${m.cores} cores, ${m.cpuModel}, load avg at end ${m.loadAverageAtEnd.join(' ')}`);
-  row('ws-server + consumer processes', each((r) => `${r.instances} + ${r.instances}`));
-  row('delivered/s', each((r) => fmt(r.deliveredPerSecond)));
+  write(
+    `=== scale: ${o.scenario}, ${load}, ${o.users} users — ${m.cores} cores, ${m.cpuModel}, load avg at end ${m.loadAverageAtEnd.join(' ')}`,
+  );
+  row(
+    'ws-server + consumer processes',
+    each((r) => `${r.instances} + ${r.instances}`),
+  );
+  row(
+    'delivered/s',
+    each((r) => fmt(r.deliveredPerSecond)),
+  );
   if (o.scenario === 'max') {
-    row(`best rate (p99 ≤ ${o.p99BoundMs} ms) / sustained`, each((r) => `${fmt(r.bestRate)} / ${fmt(r.sustainedRate)}`));
+    row(
+      `best rate (p99 ≤ ${o.p99BoundMs} ms) / sustained`,
+      each((r) => `${fmt(r.bestRate)} / ${fmt(r.sustainedRate)}`),
+    );
   }
-  row('latency p50 / p99 (ms)', each((r) => `${fmt(r.latencyP50Ms, 1)} / ${fmt(r.latencyP99Ms, 1)}`));
-  row('accepted / delivered', each((r) => `${fmt(r.accepted)} / ${fmt(r.delivered)}`));
-  row('lost / duplicates after ACK', each((r) => `${fmt(r.lost)} / ${fmt(r.duplicatesAfterAck)}`));
-  row('machine CPU (% of one core)', each((r) => fmt(r.machineCpuPercent)));
-  row('per event: broker publishes / deliv.', each((r) => `${fmt(r.perEvent.brokerPublishes, 2)} / ${fmt(r.perEvent.brokerDeliveries, 2)}`));
-  row('per event: Redis requests / commands', each((r) => `${fmt(r.perEvent.redisRequests, 2)} / ${fmt(r.perEvent.redisCommands, 2)}`));
-  row('MongoDB writes per notification', each((r) => fmt(r.perEvent.mongoWritesPerNotification, 4)));
+  row(
+    'latency p50 / p99 (ms)',
+    each((r) => `${fmt(r.latencyP50Ms, 1)} / ${fmt(r.latencyP99Ms, 1)}`),
+  );
+  row(
+    'accepted / delivered',
+    each((r) => `${fmt(r.accepted)} / ${fmt(r.delivered)}`),
+  );
+  row(
+    'lost / duplicates after ACK',
+    each((r) => `${fmt(r.lost)} / ${fmt(r.duplicatesAfterAck)}`),
+  );
+  row(
+    'machine CPU (% of one core)',
+    each((r) => fmt(r.machineCpuPercent)),
+  );
+  row(
+    'per event: broker publishes / deliv.',
+    each((r) => `${fmt(r.perEvent.brokerPublishes, 2)} / ${fmt(r.perEvent.brokerDeliveries, 2)}`),
+  );
+  row(
+    'per event: Redis requests / commands',
+    each((r) => `${fmt(r.perEvent.redisRequests, 2)} / ${fmt(r.perEvent.redisCommands, 2)}`),
+  );
+  row(
+    'MongoDB writes per notification',
+    each((r) => fmt(r.perEvent.mongoWritesPerNotification, 4)),
+  );
   write('CPU ms per event (service = all its processes)');
   for (const name of cpuRows(runs)) {
     const indent = /#\d+$/.test(name) ? '    ' : '  ';
-    row(`${indent}${name}`, each((r) => fmt(r.cpuMsPerEvent[name], 3)));
+    row(
+      `${indent}${name}`,
+      each((r) => fmt(r.cpuMsPerEvent[name], 3)),
+    );
     // Next to the machine's figure, which on a shared machine holds other work too.
-    if (name === 'machine') row('  pipeline (all but the harness)', each((r) => fmt(r.pipelineCpuMsPerEvent, 3)));
+    if (name === 'machine')
+      row(
+        '  pipeline (all but the harness)',
+        each((r) => fmt(r.pipelineCpuMsPerEvent, 3)),
+      );
   }
-  const workLabels = [...new Set(runs.flatMap((r) => Object.keys(r.workByInstance ?? {})))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const workLabels = [...new Set(runs.flatMap((r) => Object.keys(r.workByInstance ?? {})))].sort((a, b) =>
+    a.localeCompare(b, 'en', { numeric: true }),
+  );
   if (workLabels.length > 0) {
     write('work by process in the span (share of its service)');
-    const counters = [...new Set(runs.flatMap((r) => Object.values(r.workByInstance ?? {}).flatMap((c) => Object.keys(c))))];
+    const counters = [
+      ...new Set(runs.flatMap((r) => Object.values(r.workByInstance ?? {}).flatMap((c) => Object.keys(c)))),
+    ];
     for (const label of workLabels) {
       for (const counter of counters) {
         if (!runs.some((r) => (r.workByInstance?.[label]?.[counter]?.count ?? 0) > 0)) continue;

@@ -111,7 +111,9 @@ export function instanceLabel(service: ServiceName, index: number, count: number
 }
 
 /** Every process of the stack with its service and report name, in start order. */
-export function stackProcesses(stack: Pick<Stack, 'instances'>): { service: ServiceName; label: string; process: RunningService }[] {
+export function stackProcesses(
+  stack: Pick<Stack, 'instances'>,
+): { service: ServiceName; label: string; process: RunningService }[] {
   return (Object.entries(stack.instances) as [ServiceName, RunningService[]][]).flatMap(([service, list]) =>
     list.map((process, i) => ({ service, label: instanceLabel(service, i, list.length), process })),
   );
@@ -135,10 +137,14 @@ function serviceEnv(
   options: Pick<BenchOptions, 'scenario' | 'wsNodeOptions'>,
   probeSocket: string,
 ): Record<string, string> {
-  const nodeOptions = (...options: string[]) => [...options, env.NODE_OPTIONS ?? '', REDIS_PROBE_NODE_OPTIONS].filter(Boolean).join(' ');
+  const nodeOptions = (...options: string[]) =>
+    [...options, env.NODE_OPTIONS ?? '', REDIS_PROBE_NODE_OPTIONS].filter(Boolean).join(' ');
   const out: Record<string, string> = { ...env, BENCH_REDIS_PROBE_SOCKET: probeSocket, NODE_OPTIONS: nodeOptions() };
   if (name !== 'ws-server') return out;
-  out.NODE_OPTIONS = nodeOptions(options.scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '', options.wsNodeOptions);
+  out.NODE_OPTIONS = nodeOptions(
+    options.scenario === 'connections' ? MEMORY_PROBE_NODE_OPTIONS : '',
+    options.wsNodeOptions,
+  );
   if (options.scenario === 'connections' && env.MONGO_URL) {
     const url = new URL(env.MONGO_URL);
     if (!url.searchParams.has('maxPoolSize')) url.searchParams.set('maxPoolSize', String(CONNECTIONS_WS_MONGO_POOL));
@@ -152,7 +158,11 @@ function serviceEnv(
  * created the indexes, so the load pays for index upkeep as a real aged collection did) and
  * before the scenario starts.
  */
-export async function loadAgedDatabase(config: Config, count: number, log: (line: string) => void): Promise<AgedResult> {
+export async function loadAgedDatabase(
+  config: Config,
+  count: number,
+  log: (line: string) => void,
+): Promise<AgedResult> {
   log(`aged database: loading ${count} stored notifications of other users`);
   const connection = await mongoose.createConnection(config.mongo.url).asPromise();
   try {
@@ -197,15 +207,25 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
   // setup the storm does not measure.)
   if (options.scenario !== 'connections' && options.scenario !== 'reconnect-storm') await seedUsers(config, userIds);
 
-  const counts = Object.fromEntries(SERVICE_ORDER.map((name) => [name, SCALED_SERVICES.has(name) ? options.instances : 1])) as Record<ServiceName, number>;
+  const counts = Object.fromEntries(
+    SERVICE_ORDER.map((name) => [name, SCALED_SERVICES.has(name) ? options.instances : 1]),
+  ) as Record<ServiceName, number>;
   const scaled = options.instances > 1 ? ` (${options.instances} each of ws-server and consumer)` : '';
-  log(`services: starting producer, consumer, ws-server, jobs${scaled} (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`);
+  log(
+    `services: starting producer, consumer, ws-server, jobs${scaled} (run ${runId}: AMQP prefix ${env.AMQP_NAME_PREFIX}, Redis prefix ${env.REDIS_KEY_PREFIX}, database bench_${runId})`,
+  );
   const started: RunningService[] = [];
   const probeDir = await mkdtemp(join(tmpdir(), `bench-${runId}-`));
   const redisProbeSockets = Object.fromEntries(
-    SERVICE_ORDER.map((name) => [name, Array.from({ length: counts[name] }, (_, i) => join(probeDir, `${name}-${i + 1}.sock`))]),
+    SERVICE_ORDER.map((name) => [
+      name,
+      Array.from({ length: counts[name] }, (_, i) => join(probeDir, `${name}-${i + 1}.sock`)),
+    ]),
   ) as Record<ServiceName, string[]>;
-  const instances = Object.fromEntries(SERVICE_ORDER.map((name) => [name, [] as RunningService[]])) as Record<ServiceName, RunningService[]>;
+  const instances = Object.fromEntries(SERVICE_ORDER.map((name) => [name, [] as RunningService[]])) as Record<
+    ServiceName,
+    RunningService[]
+  >;
   try {
     for (const name of SERVICE_ORDER) {
       for (const socket of redisProbeSockets[name]) {
@@ -220,7 +240,10 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
     if (options.cleanup) await deleteQueuesAndKeys(config).catch(() => undefined);
     throw err;
   }
-  const services = Object.fromEntries(SERVICE_ORDER.map((name) => [name, instances[name][0]])) as Record<ServiceName, RunningService>;
+  const services = Object.fromEntries(SERVICE_ORDER.map((name) => [name, instances[name][0]])) as Record<
+    ServiceName,
+    RunningService
+  >;
   let closed: Promise<void> | undefined;
   return {
     runId,
@@ -239,7 +262,9 @@ export async function startStack(options: BenchOptions, log: (line: string) => v
         if (!options.cleanup) return;
         await deleteQueuesAndKeys(config);
         if (codes.some((code) => code !== 0)) {
-          log(`cleanup: a service did not shut down cleanly (exit codes ${codes.join(', ')}); database bench_${runId} is left in place, drop it later`);
+          log(
+            `cleanup: a service did not shut down cleanly (exit codes ${codes.join(', ')}); database bench_${runId} is left in place, drop it later`,
+          );
           return;
         }
         // The server may still be answering requests the services sent just before exiting.

@@ -146,7 +146,10 @@ export class Tracker {
   }
 
   /** Accepted → received, ms. A notification can arrive before its 202 does; that counts as 0. */
-  latency(filter: (r: EventRecord) => boolean = () => true): { acceptedToReceived: LatencySummary; sentToReceived: LatencySummary } {
+  latency(filter: (r: EventRecord) => boolean = () => true): {
+    acceptedToReceived: LatencySummary;
+    sentToReceived: LatencySummary;
+  } {
     const accepted: number[] = [];
     const sent: number[] = [];
     for (const r of this.events.values()) {
@@ -159,6 +162,8 @@ export class Tracker {
 
   /** Accepted events never received: the number that must be 0. */
   lost(filter: (r: EventRecord) => boolean = () => true): EventRecord[] {
-    return [...this.events.values()].filter((r) => r.acceptedAt !== undefined && r.receivedAt === undefined && filter(r));
+    return [...this.events.values()].filter(
+      (r) => r.acceptedAt !== undefined && r.receivedAt === undefined && filter(r),
+    );
   }
 }

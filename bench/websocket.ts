@@ -15,7 +15,10 @@ export interface BenchSocketOptions {
  */
 export function benchWebSocket({ handshakeTimeoutMs, onSend }: BenchSocketOptions = {}): WebSocketConstructor {
   function BenchSocket(url: string): WebSocket {
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: handshakeTimeoutMs }) });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: handshakeTimeoutMs }),
+    });
     if (onSend) {
       const send = ws.send.bind(ws);
       ws.send = ((data: string) => {

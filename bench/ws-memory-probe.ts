@@ -21,7 +21,12 @@ process.on('SIGUSR2', () => {
   setTimeout(() => {
     gc?.();
     const heap = getHeapStatistics();
-    const sample = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, external: heap.external_memory, gcForced: gc !== undefined };
+    const sample = {
+      heapUsed: heap.used_heap_size,
+      heapTotal: heap.total_heap_size,
+      external: heap.external_memory,
+      gcForced: gc !== undefined,
+    };
     process.stdout.write(`${JSON.stringify({ [PROBE_KEY]: sample })}\n`);
   }, SETTLE_MS);
 });

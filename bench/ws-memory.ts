@@ -26,7 +26,11 @@ function readRssBytes(pid: number): number {
 
 /** Asks the ws-server's probe for its memory after a forced GC; resolves with the new sample. */
 export async function sampleMemory(ws: RunningService): Promise<MemorySample> {
-  const probeLines = () => ws.output().split('\n').filter((l) => l.startsWith(`{"${PROBE_KEY}"`));
+  const probeLines = () =>
+    ws
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith(`{"${PROBE_KEY}"`));
   const before = probeLines().length;
   ws.proc.kill('SIGUSR2');
   return eventually(
@@ -38,7 +42,12 @@ export async function sampleMemory(ws: RunningService): Promise<MemorySample> {
     },
     { what: 'the ws-server memory probe to answer', timeoutMs: 30_000 },
   ).catch((err: unknown) => {
-    const exited = ws.proc.exitCode !== null || ws.proc.signalCode !== null ? ` (it exited: ${ws.proc.exitCode ?? ws.proc.signalCode})` : '';
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${exited}; the end of its output:\n${ws.output().slice(-2000)}`);
+    const exited =
+      ws.proc.exitCode !== null || ws.proc.signalCode !== null
+        ? ` (it exited: ${ws.proc.exitCode ?? ws.proc.signalCode})`
+        : '';
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}${exited}; the end of its output:\n${ws.output().slice(-2000)}`,
+    );
   });
 }

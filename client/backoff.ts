@@ -9,7 +9,11 @@ export const DEFAULT_MAX_DELAY_MS = 30_000;
  * server restart every client reconnects at once, and spreading them over the whole window is
  * what keeps the new instance from taking them all in the same second.
  */
-export function backoffDelayMs(attempt: number, options: ReconnectOptions = {}, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  options: ReconnectOptions = {},
+  random: () => number = Math.random,
+): number {
   const initial = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
   const max = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
   // 2^attempt overflows to Infinity long after min() has capped it; clamp the exponent anyway.

@@ -1,4 +1,10 @@
-import { DEFAULT_MAX_ACK_BATCH, ERROR_CODES, type AuthFrame, type ClientFrame, type ServerFrame } from '../shared/protocol/frames.js';
+import {
+  DEFAULT_MAX_ACK_BATCH,
+  ERROR_CODES,
+  type AuthFrame,
+  type ClientFrame,
+  type ServerFrame,
+} from '../shared/protocol/frames.js';
 import { AckBatcher } from './acks.js';
 import { backoffDelayMs } from './backoff.js';
 import { closeAction, isAuthRefusal, type CloseAction } from './close-policy.js';
@@ -53,13 +59,18 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
   const pingTimeoutMs = heartbeat?.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
 
   const emitter = new Emitter((event, err) =>
-    report(CLIENT_ERROR_CODES.listenerFailed, `a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`),
+    report(
+      CLIENT_ERROR_CODES.listenerFailed,
+      `a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`,
+    ),
   );
   const dedupe = new NotificationDedupe();
   const unread = new UnreadTracker();
   const resume = new ResumeTracker(options.lastSeq);
-  const acks = new AckBatcher(options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH, (ids) =>
-    send({ type: 'ACK', notificationIds: ids }),
+  const acks = new AckBatcher(
+    options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS,
+    options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH,
+    (ids) => send({ type: 'ACK', notificationIds: ids }),
   );
 
   let state: ClientState = 'connecting';
@@ -74,7 +85,11 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
 
   function setState(next: ClientState, code?: number, reason?: string): void {
     state = next;
-    emitter.emit('state', { state: next, ...(code === undefined ? {} : { code }), ...(reason === undefined ? {} : { reason }) });
+    emitter.emit('state', {
+      state: next,
+      ...(code === undefined ? {} : { code }),
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
   function report(code: ErrorEvent['code'], message: string, ids?: string[]): void {
@@ -99,7 +114,8 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     let token: string | undefined;
     try {
       token = options.getToken ? await options.getToken() : options.token;
-      if (options.getToken && (typeof token !== 'string' || token === '')) throw new Error('getToken() returned no token');
+      if (options.getToken && (typeof token !== 'string' || token === ''))
+        throw new Error('getToken() returned no token');
     } catch (err) {
       if (closing) return;
       report(CLIENT_ERROR_CODES.tokenUnavailable, errorText(err));
@@ -139,7 +155,10 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     });
     ws.addEventListener('error', (event) => {
       if (conn !== current || closing || current.authenticated) return;
-      report(CLIENT_ERROR_CODES.connectionFailed, event.message ?? (event.error ? errorText(event.error) : `cannot connect to ${options.url}`));
+      report(
+        CLIENT_ERROR_CODES.connectionFailed,
+        event.message ?? (event.error ? errorText(event.error) : `cannot connect to ${options.url}`),
+      );
     });
     ws.addEventListener('close', (event) => {
       if (conn !== current) return;
@@ -164,7 +183,8 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
         current.authenticated = true;
         current.openedAtMs = Date.now();
         authRefusals = 0;
-        if (frame.unread !== undefined && frame.unreadVersion !== undefined) offerUnread(frame.unread, frame.unreadVersion);
+        if (frame.unread !== undefined && frame.unreadVersion !== undefined)
+          offerUnread(frame.unread, frame.unreadVersion);
         setState('open');
         acks.opened();
         const done = resume.authenticated(frame);
@@ -174,7 +194,8 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
       }
       case 'NOTIFICATION': {
         const n = frame.notification;
-        if (frame.unread !== undefined && frame.unreadVersion !== undefined) offerUnread(frame.unread, frame.unreadVersion);
+        if (frame.unread !== undefined && frame.unreadVersion !== undefined)
+          offerUnread(frame.unread, frame.unreadVersion);
         const done = resume.notification(n.seq);
         if (resume.awaitsQuiet) armQuiet();
         if (dedupe.admit(n.id, n.version)) emitter.emit('notification', n);
@@ -218,7 +239,12 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     if (isAuthRefusal(code, reason)) authRefusals += 1;
     const action = closeAction(code, reason, { refreshable: options.getToken !== undefined, authRefusals });
     if (action === 'stop') {
-      stop(CLIENT_ERROR_CODES.refused, `the server refused the connection (${code}${reason ? ` ${reason}` : ''})`, code, reason);
+      stop(
+        CLIENT_ERROR_CODES.refused,
+        `the server refused the connection (${code}${reason ? ` ${reason}` : ''})`,
+        code,
+        reason,
+      );
       return;
     }
     if (!reconnect) {
@@ -286,7 +312,10 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     deadTimer = undefined;
     const current = conn;
     if (!current || closing) return;
-    report(CLIENT_ERROR_CODES.heartbeatTimeout, `no answer from the server within ${pingIntervalMs + pingTimeoutMs} ms`);
+    report(
+      CLIENT_ERROR_CODES.heartbeatTimeout,
+      `no answer from the server within ${pingIntervalMs + pingTimeoutMs} ms`,
+    );
     // A dead connection may never complete a close handshake: forget it now.
     terminate(current.ws);
     onClosed(current, LOCAL_CLOSE.abnormal, 'heartbeat timeout');

@@ -24,7 +24,11 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const frame = value as { type?: unknown; notification?: { id?: unknown; seq?: unknown; version?: unknown }; ids?: unknown };
+  const frame = value as {
+    type?: unknown;
+    notification?: { id?: unknown; seq?: unknown; version?: unknown };
+    ids?: unknown;
+  };
   if (!SERVER_FRAME_TYPES.has(frame.type as ServerFrameType)) return undefined;
   if (frame.type === 'NOTIFICATION') {
     const n = frame.notification;

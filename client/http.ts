@@ -41,9 +41,17 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      res = await doFetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
     } catch (err) {
-      throw new HttpClientError(0, 'network_error', `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new HttpClientError(
+        0,
+        'network_error',
+        `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const text = await res.text();
     let parsed: unknown;
@@ -63,7 +71,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       );
     }
-    if (parsed === undefined) throw new HttpClientError(res.status, 'bad_response', `${method} ${path}: the answer is not JSON`);
+    if (parsed === undefined)
+      throw new HttpClientError(res.status, 'bad_response', `${method} ${path}: the answer is not JSON`);
     return parsed as T;
   }
 

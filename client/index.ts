@@ -12,7 +12,13 @@ export { createHttpClient, type HttpClient } from './http.js';
 export { HttpClientError, type HistoryOptions, type HistoryPage, type HttpClientOptions } from './http-types.js';
 export { CLIENT_ERROR_CODES } from './types.js';
 export type * from './types.js';
-export { CLOSE, ERROR_CODES, type ErrorCode, type NotificationBody, type ServerFrame } from '../shared/protocol/frames.js';
+export {
+  CLOSE,
+  ERROR_CODES,
+  type ErrorCode,
+  type NotificationBody,
+  type ServerFrame,
+} from '../shared/protocol/frames.js';
 export type {
   NotificationStatus,
   NotificationView,

@@ -33,7 +33,8 @@ export interface ReplayOutcome {
  */
 export class ResumeTracker {
   lastSeq: number | undefined;
-  private replay: { pending: number; recovered: boolean; catchingUp: boolean; count: number; maxSeq: number } | undefined;
+  private replay:
+    { pending: number; recovered: boolean; catchingUp: boolean; count: number; maxSeq: number } | undefined;
   /** Live notifications move the resume point (after a recovered replay). */
   private advancing = false;
   /** Live seqs received past a gap after lastSeq, waiting for the gap to fill. */
@@ -50,7 +51,13 @@ export class ResumeTracker {
   /** AUTH_OK. Returns the outcome when the replay is already complete (nothing to replay). */
   authenticated(ok: AuthOkFrame): ReplayOutcome | undefined {
     this.advancing = false;
-    this.replay = { pending: ok.pending, recovered: ok.recovered, catchingUp: ok.catchingUp, count: 0, maxSeq: this.lastSeq ?? 0 };
+    this.replay = {
+      pending: ok.pending,
+      recovered: ok.recovered,
+      catchingUp: ok.catchingUp,
+      count: 0,
+      maxSeq: this.lastSeq ?? 0,
+    };
     if (!ok.catchingUp && ok.recovered && ok.pending === 0) return this.finish(true, ok.pending);
     return undefined;
   }
@@ -64,7 +71,8 @@ export class ResumeTracker {
     }
     replay.count += 1;
     replay.maxSeq = Math.max(replay.maxSeq, seq);
-    if (!replay.catchingUp && replay.recovered && replay.count >= replay.pending) return this.finish(true, replay.pending);
+    if (!replay.catchingUp && replay.recovered && replay.count >= replay.pending)
+      return this.finish(true, replay.pending);
     return undefined;
   }
 
@@ -107,7 +115,8 @@ export class ResumeTracker {
     this.replay = undefined;
     if (recovered) {
       this.ahead.clear();
-      if (replay.maxSeq > 0 && (this.lastSeq === undefined || replay.maxSeq > this.lastSeq)) this.lastSeq = replay.maxSeq;
+      if (replay.maxSeq > 0 && (this.lastSeq === undefined || replay.maxSeq > this.lastSeq))
+        this.lastSeq = replay.maxSeq;
       this.advancing = true;
     }
     return { recovered, replayed: replay.count, pending };

@@ -91,7 +91,11 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   // Fan-out pages on their own channel and prefetch: a long fan-out never occupies the slots
   // direct events need (docs/pipeline.md "Fan-out").
   const fanoutChannel = await infra.amqp.createChannel('consumer-fanout');
-  const fanoutHandler = createFanoutHandler({ ...deps, channel: fanoutChannel, fanoutMetrics: createFanoutMetrics(registry) });
+  const fanoutHandler = createFanoutHandler({
+    ...deps,
+    channel: fanoutChannel,
+    fanoutMetrics: createFanoutMetrics(registry),
+  });
   await consumeTracked(
     fanoutChannel,
     infra.amqp.topology.fanoutQueue,
@@ -104,7 +108,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   );
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
   await consumeDueWakes(channel, infra.amqp.topology, infra.redis, config.redis.keyPrefix, logger);
-  const http = await listen(createOpsApp(infra.checks, registry, requestLog(logger, config)), servicePort(config, 'consumer'), config.http.host, connectionLimits(config, 'consumer'));
+  const http = await listen(
+    createOpsApp(infra.checks, registry, requestLog(logger, config)),
+    servicePort(config, 'consumer'),
+    config.http.host,
+    connectionLimits(config, 'consumer'),
+  );
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'consumer listening');
 

@@ -21,7 +21,11 @@ import { actorLimitOf, countActors, RATE_WINDOW_LUA, type ActorVerdict } from '.
  * a Redis Cluster the calls go to their users' nodes, one pipeline per node; there the actor limit
  * is counted in a step before (consumer/rate-limits.ts), one more round trip per batch.
  */
-const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), { UNREAD_BUMP: UNREAD_BUMP_LUA, RATE_WINDOW: RATE_WINDOW_LUA, WAKE_ROUTE: WAKE_ROUTE_LUA });
+const COMMIT = LuaScript.fromFile(new URL('./commit.lua', import.meta.url), {
+  UNREAD_BUMP: UNREAD_BUMP_LUA,
+  RATE_WINDOW: RATE_WINDOW_LUA,
+  WAKE_ROUTE: WAKE_ROUTE_LUA,
+});
 
 /** Actors listed on an aggregate (most recent first); actorCount holds the full number. */
 export const MAX_LISTED_ACTORS = 20;
@@ -75,7 +79,8 @@ export function commitCall(
   const aggregate = isAggregatable(event);
   const fingerprint = facts.exempt.actionDedupe ? null : actionFingerprint(event);
   const user = event.targetId;
-  const windowKey = (make: (u: string, t: string, o: string) => string) => (aggregate ? make(user, event.type, objectId!) : keys.seq(user));
+  const windowKey = (make: (u: string, t: string, o: string) => string) =>
+    aggregate ? make(user, event.type, objectId!) : keys.seq(user);
   const id = uuidv7();
   const createdAt = new Date(nowMs).toISOString();
   const message = facts.format(event, input.actorName);
@@ -171,10 +176,18 @@ function toResult(reply: unknown): CommitResult | Error {
  * cluster the actors' counts come first (one script call per distinct actor, one round trip), and
  * an input whose count failed gets that error without being committed.
  */
-export async function commitEvents(redis: Redis, s: CommitSettings, inputs: CommitInput[]): Promise<Array<CommitResult | Error>> {
+export async function commitEvents(
+  redis: Redis,
+  s: CommitSettings,
+  inputs: CommitInput[],
+): Promise<Array<CommitResult | Error>> {
   const nowMs = Date.now();
   const verdicts: ActorVerdict[] = redis.isCluster
-    ? await countActors(redis, inputs.map((i) => i.event), s.rateLimitActorPerMinute)
+    ? await countActors(
+        redis,
+        inputs.map((i) => i.event),
+        s.rateLimitActorPerMinute,
+      )
     : inputs.map(() => undefined);
   // On a cluster an uncounted event (exempt) is passed as "counted, within": nothing to count.
   const actorOver = (i: number) => (redis.isCluster ? verdicts[i] === true : undefined);
@@ -183,7 +196,9 @@ export async function commitEvents(redis: Redis, s: CommitSettings, inputs: Comm
     redis,
     committing.map((i) => commitCall(s, inputs[i]!, nowMs, actorOver(i))),
   );
-  const results: Array<CommitResult | Error> = verdicts.map((v) => (v instanceof Error ? v : new Error('commit: no reply')));
+  const results: Array<CommitResult | Error> = verdicts.map((v) =>
+    v instanceof Error ? v : new Error('commit: no reply'),
+  );
   committing.forEach((i, k) => (results[i] = toResult(replies[k])));
   return results;
 }

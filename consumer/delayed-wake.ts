@@ -29,7 +29,12 @@ function rungFor(topology: Topology, remainingMs: number): string {
 }
 
 /** Schedules a wake for `dueAtMs`. */
-export async function scheduleWake(channel: ChannelWrapper, topology: Topology, wake: WakeMessage, dueAtMs: number): Promise<void> {
+export async function scheduleWake(
+  channel: ChannelWrapper,
+  topology: Topology,
+  wake: WakeMessage,
+  dueAtMs: number,
+): Promise<void> {
   const body: DelayedWakeMessage = { ...wake, dueAtMs };
   await channel.sendToQueue(rungFor(topology, dueAtMs - Date.now()), encodeJson(body), {
     persistent: true,
@@ -45,7 +50,13 @@ function parseDelayedWake(content: Buffer): DelayedWakeMessage {
     // Not the parser's message: it quotes the body, and the reason is logged.
     throw new PermanentError('delayed wake: invalid_json');
   }
-  if (typeof body !== 'object' || body === null || typeof body.userId !== 'string' || !Array.isArray(body.notificationIds) || typeof body.dueAtMs !== 'number') {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    typeof body.userId !== 'string' ||
+    !Array.isArray(body.notificationIds) ||
+    typeof body.dueAtMs !== 'number'
+  ) {
     throw new PermanentError('delayed wake: not a {userId, notificationIds, dueAtMs} object');
   }
   return body;
@@ -83,7 +94,8 @@ export async function consumeDueWakes(
       const settled = await settle(channel, policy, msg, result);
       if (!settled.failed || settled.outcome === 'redelivered') return;
       const ids = body ? { userId: body.userId, notificationIds: firstIds(body.notificationIds) } : {};
-      if (settled.outcome === 'requeued') logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
+      if (settled.outcome === 'requeued')
+        logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
       else logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'delayed wake not forwarded');
     },
     { prefetch: 50 },

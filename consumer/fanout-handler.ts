@@ -33,7 +33,10 @@ export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper
     // Counted when it comes again: this delivery's channel is gone (shared/amqp/deliveries.ts).
     if (settled.outcome === 'redelivered') return;
     if (settled.outcome === 'requeued') {
-      logger.error({ ...ids, err: settled.republishError }, 'could not retry or dead-letter a fan-out page; requeueing');
+      logger.error(
+        { ...ids, err: settled.republishError },
+        'could not retry or dead-letter a fan-out page; requeueing',
+      );
       return;
     }
     if (settled.failed) logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'fan-out page failed');

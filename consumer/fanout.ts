@@ -29,7 +29,13 @@ export type PageOutcome = { status: 'done'; recipients: Partial<Record<Outcome, 
 
 /** The per-recipient event of a fan-out: the POST with one follower as its target. */
 export function recipientEvent(page: FanoutPage, followerId: string): ParsedEvent {
-  return { type: 'POST', actorId: page.actorId, postId: page.postId, targetId: followerId, eventId: `${page.eventId}:${followerId}` };
+  return {
+    type: 'POST',
+    actorId: page.actorId,
+    postId: page.postId,
+    targetId: followerId,
+    eventId: `${page.eventId}:${followerId}`,
+  };
 }
 
 async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
@@ -47,7 +53,8 @@ async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
 
 /** Starts the fan-out of a POST event: the caller acks the event once this resolves. */
 export async function startFanout(deps: FanoutDeps, event: IncomingEvent, acceptedAtMs?: number): Promise<void> {
-  if (event.actorId === undefined || event.postId === undefined) throw new PermanentError('a fan-out event needs actorId and postId');
+  if (event.actorId === undefined || event.postId === undefined)
+    throw new PermanentError('a fan-out event needs actorId and postId');
   await publishPage(deps, {
     eventId: event.eventId,
     actorId: event.actorId,

@@ -64,7 +64,10 @@ export class PersistHandOff {
     const used = new Set<Promise<void>>();
     for (const json of jsons) {
       const bytes = Buffer.byteLength(json) + 1;
-      const full = this.pending && (this.pending.jsons.length >= this.options.maxNotifications || this.pending.bytes + bytes > this.options.maxBytes);
+      const full =
+        this.pending &&
+        (this.pending.jsons.length >= this.options.maxNotifications ||
+          this.pending.bytes + bytes > this.options.maxBytes);
       if (full) this.flush();
       this.pending ??= newPending();
       this.pending.jsons.push(json);

@@ -51,8 +51,10 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
       logger.error({ eventId, err: settled.republishError }, 'could not retry or dead-letter; requeueing');
       return;
     }
-    if (settled.failed && result instanceof PermanentError) logger.warn({ eventId, reason: settled.reason }, 'event dead-lettered');
-    else if (settled.failed) logger.warn({ eventId, err: settled.reason, outcome: settled.outcome }, 'event processing failed');
+    if (settled.failed && result instanceof PermanentError)
+      logger.warn({ eventId, reason: settled.reason }, 'event dead-lettered');
+    else if (settled.failed)
+      logger.warn({ eventId, err: settled.reason, outcome: settled.outcome }, 'event processing failed');
     metrics.processed.inc({ outcome: settled.outcome });
   };
 

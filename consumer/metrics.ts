@@ -1,6 +1,15 @@
 import { Counter, Histogram, type Registry } from '../shared/metrics.js';
 
-export type Outcome = 'buffered' | 'duplicate' | 'limited' | 'self' | 'dead_lettered' | 'retried' | 'suppressed' | 'fanned_out' | 'graph_updated';
+export type Outcome =
+  | 'buffered'
+  | 'duplicate'
+  | 'limited'
+  | 'self'
+  | 'dead_lettered'
+  | 'retried'
+  | 'suppressed'
+  | 'fanned_out'
+  | 'graph_updated';
 export type LimitScope = 'actor' | 'recipient';
 
 export interface ConsumerMetrics {

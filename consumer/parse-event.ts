@@ -3,7 +3,10 @@ import { validateEvent, type ActivityEvent } from '../shared/schemas/event.js';
 
 /** A message that can never be processed, whatever happens: dead-lettered at once. */
 export class PoisonMessageError extends PermanentError {
-  constructor(readonly reason: 'invalid_json' | 'invalid_event' | 'missing_event_id', detail: string) {
+  constructor(
+    readonly reason: 'invalid_json' | 'invalid_event' | 'missing_event_id',
+    detail: string,
+  ) {
     super(`${reason}: ${detail}`);
     this.name = 'PoisonMessageError';
   }
@@ -30,6 +33,7 @@ export function parseEvent(content: Buffer, messageId: string | undefined): Inco
     throw new PoisonMessageError('invalid_event', result.problems.map((p) => `${p.field}: ${p.message}`).join('; '));
   }
   const eventId = result.event.eventId ?? messageId;
-  if (!eventId) throw new PoisonMessageError('missing_event_id', 'neither the body nor the messageId carries an eventId');
+  if (!eventId)
+    throw new PoisonMessageError('missing_event_id', 'neither the body nor the messageId carries an eventId');
   return { ...result.event, eventId };
 }

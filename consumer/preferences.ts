@@ -37,7 +37,8 @@ function decideWith(prefs: Preferences, type: EventType, nowMs: number): Prefere
   const category = categoryOf(type);
   if (factsOf(type).exempt.preferences) return { action: 'deliver' };
   if (prefs.mutedTypes.includes(type)) return { action: 'suppress', reason: 'muted' };
-  if (category === 'promotional' && prefs.promotionalOptOut) return { action: 'suppress', reason: 'promotional_opt_out' };
+  if (category === 'promotional' && prefs.promotionalOptOut)
+    return { action: 'suppress', reason: 'promotional_opt_out' };
   const until = doNotDisturbHoldsUntil(prefs, type, nowMs);
   return until === null ? { action: 'deliver' } : { action: 'hold', untilMs: until };
 }

@@ -57,7 +57,12 @@ export class PriorityOrder<T> {
       let oldest: Array<Waiting<T>> | undefined;
       for (const bucket of this.buckets.values()) {
         const head = bucket[0];
-        if (head && this.batches - head.arrivedAt >= MAX_PASSED_OVER && (!oldest || head.arrivedAt < oldest[0]!.arrivedAt)) oldest = bucket;
+        if (
+          head &&
+          this.batches - head.arrivedAt >= MAX_PASSED_OVER &&
+          (!oldest || head.arrivedAt < oldest[0]!.arrivedAt)
+        )
+          oldest = bucket;
       }
       if (!oldest) break;
       batch.push(oldest.shift()!.item);

@@ -57,7 +57,17 @@ export async function processEvents(
   items.forEach(({ event, acceptedAtMs }, i) => {
     if (!factsOf(event.type).exempt.selfNotification && event.actorId === event.targetId) {
       results[i] = 'self';
-      if (acceptedAtMs !== undefined) selfStages.push(recordStage(deps.redis, event.targetId, event.eventId, 'accepted', deps.commit.bufferTtlSeconds, acceptedAtMs));
+      if (acceptedAtMs !== undefined)
+        selfStages.push(
+          recordStage(
+            deps.redis,
+            event.targetId,
+            event.eventId,
+            'accepted',
+            deps.commit.bufferTtlSeconds,
+            acceptedAtMs,
+          ),
+        );
     } else {
       live.push(i);
     }
@@ -94,12 +104,22 @@ export async function processEvents(
       return;
     }
     results[i] = outcomeOf(deps, event, result.outcome, decisions[k]!);
-    if (result.outcome === 'created' || result.outcome === 'updated' || result.outcome === 'stale' || (result.outcome === 'duplicate' && result.json !== null)) {
+    if (
+      result.outcome === 'created' ||
+      result.outcome === 'updated' ||
+      result.outcome === 'stale' ||
+      (result.outcome === 'duplicate' && result.json !== null)
+    ) {
       const jsons = [result.json!];
       const decision = decisions[k]!;
       const held =
         decision.action === 'hold' && result.outcome !== 'duplicate' && decision.untilMs > Date.now()
-          ? scheduleWake(deps.channel, deps.topology, { userId: event.targetId, notificationIds: [result.notificationId] }, decision.untilMs)
+          ? scheduleWake(
+              deps.channel,
+              deps.topology,
+              { userId: event.targetId, notificationIds: [result.notificationId] },
+              decision.untilMs,
+            )
           : undefined;
       const done = Promise.all([deps.handOff.add(jsons), held]).then(() => undefined);
       waitsOn[i] = done;

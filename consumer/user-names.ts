@@ -53,7 +53,9 @@ export function createUserNames(models: Models, redis: Redis, options: UserNames
           if (copy === undefined) unknown.push(id);
           else remember(id, copy, now);
         });
-        const loaded = await Promise.all(unknown.map((id) => options.loads.attempt(`name:${id}`, () => load(id), options.fallbackWaitMs)));
+        const loaded = await Promise.all(
+          unknown.map((id) => options.loads.attempt(`name:${id}`, () => load(id), options.fallbackWaitMs)),
+        );
         unknown.forEach((id, i) => {
           const answer = loaded[i];
           if (answer?.done) remember(id, answer.value, now);

@@ -45,15 +45,21 @@ export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Pro
     throw new TransientError(`redis: cannot read unpersisted marks: ${errorMessage(err)}`, { cause: err });
   }
   deps.metrics.acksLeftToPersist.inc(all.filter((a) => leftToPersist.has(a.id)).length);
-  const ops = all
-    .filter((a) => !leftToPersist.has(a.id))
-    .map((a) => deliveredOp(a.id, new Date(a.ackedAt), a.userId));
+  const ops = all.filter((a) => !leftToPersist.has(a.id)).map((a) => deliveredOp(a.id, new Date(a.ackedAt), a.userId));
   if (ops.length === 0) return;
   try {
-    const outcome = await bulkWrite(deps.models.Notification, ops, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
+    const outcome = await bulkWrite(
+      deps.models.Notification,
+      ops,
+      deps.config.persist.bulkMaxOps,
+      deps.config.mongo.batchTimeoutMs,
+    );
     deps.metrics.bulkWrites.inc({ queue: 'acks' }, outcome.commands);
     deps.metrics.acksApplied.inc(outcome.modified);
   } catch (err) {
-    throw mongoUnavailable(err) ?? new TransientError(`mongodb: ack bulk write failed: ${errorMessage(err)}`, { cause: err });
+    throw (
+      mongoUnavailable(err) ??
+      new TransientError(`mongodb: ack bulk write failed: ${errorMessage(err)}`, { cause: err })
+    );
   }
 }

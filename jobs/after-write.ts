@@ -42,7 +42,10 @@ export interface AfterWrite {
 const epochMs = (raw: unknown): number | null => (raw === null || raw === undefined ? null : Number(raw));
 
 /** One script call's share of the batch: all of it on one server, one user's part on a cluster. */
-function afterWriteCall(input: AfterWriteInput, part: number[]): { keys: string[]; args: Array<string | number>; users: string[] } {
+function afterWriteCall(
+  input: AfterWriteInput,
+  part: number[],
+): { keys: string[]; args: Array<string | number>; users: string[] } {
   const notifications = part.map((i) => input.notifications[i]!);
   const users = [...new Set(notifications.map((n) => n.userId))].filter((u) => input.insertedByUser.has(u));
   const cleanUsers = new Map<string, number>();

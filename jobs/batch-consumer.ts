@@ -53,7 +53,11 @@ interface Delivery<T> extends Decoded<T> {
   generation: number;
 }
 
-export async function startBatchConsumer<T>(amqp: AmqpClient, logger: Logger, opts: BatchConsumerOptions<T>): Promise<BatchConsumer> {
+export async function startBatchConsumer<T>(
+  amqp: AmqpClient,
+  logger: Logger,
+  opts: BatchConsumerOptions<T>,
+): Promise<BatchConsumer> {
   const log = logger.child({ component: opts.name });
   let generation = 0;
   let stopping = false;
@@ -80,7 +84,11 @@ export async function startBatchConsumer<T>(amqp: AmqpClient, logger: Logger, op
       settle(live, true);
     } catch (err) {
       log.warn(
-        { err: errorMessage(err), messages: live.length, notificationIds: firstIds(live.flatMap((d) => opts.idsOf(d.body))) },
+        {
+          err: errorMessage(err),
+          messages: live.length,
+          notificationIds: firstIds(live.flatMap((d) => opts.idsOf(d.body))),
+        },
         'batch failed; returning it to the queue',
       );
       if (!stopping) await new Promise((resolve) => setTimeout(resolve, opts.requeueDelayMs));
@@ -113,7 +121,10 @@ export async function startBatchConsumer<T>(amqp: AmqpClient, logger: Logger, op
       // A write stuck on a struggling database must not hold the exit: its messages are still
       // unacked, so closing the channel hands them back to the broker, and the upserts make the
       // second attempt harmless.
-      const drained = await Promise.race([batcher.drain().then(() => true), sleep(opts.drainTimeoutMs, undefined, { ref: false }).then(() => false)]);
+      const drained = await Promise.race([
+        batcher.drain().then(() => true),
+        sleep(opts.drainTimeoutMs, undefined, { ref: false }).then(() => false),
+      ]);
       if (!drained) log.warn('batch still being written at shutdown; its messages go back to the queue');
       await channel.close().catch(() => undefined);
     },

@@ -43,13 +43,20 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     ...ackCodec,
     handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
-  const http = await listen(createOpsApp(infra.checks, registry, requestLog(logger, config)), servicePort(config, 'jobs'), config.http.host, connectionLimits(config, 'jobs'));
+  const http = await listen(
+    createOpsApp(infra.checks, registry, requestLog(logger, config)),
+    servicePort(config, 'jobs'),
+    config.http.host,
+    connectionLimits(config, 'jobs'),
+  );
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'jobs listening');
   return {
     port: http.port,
     registry,
     // Intake stops first, the batches already taken are written, the stores close last.
-    close: once(() => runAll([() => Promise.all([persist.stop(), acks.stop()]), () => http.close(), () => infra.close()])),
+    close: once(() =>
+      runAll([() => Promise.all([persist.stop(), acks.stop()]), () => http.close(), () => infra.close()]),
+    ),
   };
 }

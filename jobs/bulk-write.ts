@@ -54,21 +54,29 @@ const DUPLICATE_KEY = 11000;
  * a duplicate _id only means "stored before", any other write error fails the whole call.
  * Resolves with the ids this call inserted.
  */
-export async function insertNew(model: Model<NotificationDoc>, docs: NotificationDoc[], timeoutMs: number): Promise<BulkOutcome> {
+export async function insertNew(
+  model: Model<NotificationDoc>,
+  docs: NotificationDoc[],
+  timeoutMs: number,
+): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { inserted: new Set(), modified: 0, commands: 0 };
   if (docs.length === 0) return outcome;
   let duplicates = new Set<number>();
   try {
     // The driver's collection: the documents are complete and typed already, and mongoose would
     // build and cast a Document for each one (its largest CPU cost in jobs, docs/performance.md).
-    const collection = model.db.getClient().db(model.db.name).collection<NotificationDoc>(model.collection.collectionName);
+    const collection = model.db
+      .getClient()
+      .db(model.db.name)
+      .collection<NotificationDoc>(model.collection.collectionName);
     await collection.insertMany(docs, { ordered: false, timeoutMS: timeoutMs });
   } catch (err) {
     if (!(err instanceof mongo.MongoBulkWriteError)) throw err;
     // A MongoBulkWriteError also reports failures of the whole command (a refused connection,
     // a timeout) with no write errors at all: only a list made of duplicates alone is success.
     const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError) throw err;
+    if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError)
+      throw err;
     duplicates = new Set(writeErrors.map((e) => e.index));
   }
   outcome.commands = 1;

@@ -59,7 +59,10 @@ async function withoutDead<T>(
     await deadLetter(channel, policy, msg, body.error);
     metrics.deadLettered.inc({ queue: policy.sourceQueue });
     // A bare persist job's messageId is its notification's id; batch and ack bodies have none.
-    log.warn({ err: body.error.message, notificationId: msg.properties.messageId as unknown }, 'dead-lettered a message that can never be written');
+    log.warn(
+      { err: body.error.message, notificationId: msg.properties.messageId as unknown },
+      'dead-lettered a message that can never be written',
+    );
   }
   return valid;
 }
@@ -103,15 +106,34 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
     deps.metrics.batchSize.observe({ queue: 'persist' }, notifications.length);
     try {
       await persistNotifications(deps, notifications);
-      log.debug({ messages: valid.length, notificationCount: notifications.length, notificationIds: firstIds(notifications.map((n) => n.id)) }, 'persist batch written');
+      log.debug(
+        {
+          messages: valid.length,
+          notificationCount: notifications.length,
+          notificationIds: firstIds(notifications.map((n) => n.id)),
+        },
+        'persist batch written',
+      );
     } catch (err) {
       log.warn(
-        { err: errorMessage(err), messages: valid.length, notificationCount: notifications.length, notificationIds: firstIds(notifications.map((n) => n.id)) },
+        {
+          err: errorMessage(err),
+          messages: valid.length,
+          notificationCount: notifications.length,
+          notificationIds: firstIds(notifications.map((n) => n.id)),
+        },
         'persist batch failed; retrying with backoff',
       );
       // The body goes byte for byte as it came: a persist batch travels whole, invalid items
       // included (they are dead-lettered once the rest is stored).
-      await republishBatch(valid.map((v) => v.msg), channel, policy, err, deps.metrics, 'persist');
+      await republishBatch(
+        valid.map((v) => v.msg),
+        channel,
+        policy,
+        err,
+        deps.metrics,
+        'persist',
+      );
       return;
     }
     for (const { msg, body } of valid) {
@@ -120,7 +142,10 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
       const dead = encodePersistBatch(body.invalid.map((i) => JSON.stringify(i.item)));
       await deadLetter(channel, policy, msg, error, dead);
       deps.metrics.deadLettered.inc({ queue: policy.sourceQueue });
-      log.warn({ err: error.message, invalid: body.invalid.length, stored: body.notifications.length }, 'dead-lettered the invalid part of a persist batch');
+      log.warn(
+        { err: error.message, invalid: body.invalid.length, stored: body.notifications.length },
+        'dead-lettered the invalid part of a persist batch',
+      );
     }
   };
 }
@@ -135,10 +160,28 @@ export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): Batc
     deps.metrics.batchSize.observe({ queue: 'acks' }, ids.length);
     try {
       await applyAcks(deps, messages);
-      log.debug({ messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch applied');
+      log.debug(
+        { messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) },
+        'ack batch applied',
+      );
     } catch (err) {
-      log.warn({ err: errorMessage(err), messages: messages.length, notificationCount: ids.length, notificationIds: firstIds(ids) }, 'ack batch failed; retrying with backoff');
-      await republishBatch(valid.map((v) => v.msg), channel, policy, err, deps.metrics, 'acks');
+      log.warn(
+        {
+          err: errorMessage(err),
+          messages: messages.length,
+          notificationCount: ids.length,
+          notificationIds: firstIds(ids),
+        },
+        'ack batch failed; retrying with backoff',
+      );
+      await republishBatch(
+        valid.map((v) => v.msg),
+        channel,
+        policy,
+        err,
+        deps.metrics,
+        'acks',
+      );
     }
   };
 }

@@ -60,7 +60,9 @@ const joiIsoDate = Joi.string().isoDate();
 
 const isoDate: Check = (v, label) => {
   if (typeof v !== 'string') return `"${label}" must be a string`;
-  const valid = CANONICAL_ISO.test(v) ? !Number.isNaN(Date.parse(v)) : joiIsoDate.validate(v, { convert: false }).error === undefined;
+  const valid = CANONICAL_ISO.test(v)
+    ? !Number.isNaN(Date.parse(v))
+    : joiIsoDate.validate(v, { convert: false }).error === undefined;
   return valid ? null : `"${label}" must be in ISO 8601 date format`;
 };
 

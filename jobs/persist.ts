@@ -4,7 +4,13 @@ import { TransientError, errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Models } from '../shared/models/index.js';
 import { mongoUnavailable } from '../shared/mongo.js';
-import { deliveredOp, insertDoc, newerBodyOp, readOp, type DeliveryState } from '../shared/models/notification-state.js';
+import {
+  deliveredOp,
+  insertDoc,
+  newerBodyOp,
+  readOp,
+  type DeliveryState,
+} from '../shared/models/notification-state.js';
 import { bulkWrite, insertNew, type DocUpdate } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
 import { enforceCap } from './cap.js';
@@ -40,7 +46,10 @@ async function deliveryState(redis: Redis, notifications: Notification[]): Promi
     throw new TransientError(`redis: cannot read delivery state: ${errorMessage(err)}`, { cause: err });
   }
   const epochMs = (r: string | null | undefined) => (r === null || r === undefined ? null : Number(r));
-  return notifications.map((_, i) => ({ ackedAtMs: epochMs(raw[i]), readAtMs: epochMs(raw[notifications.length + i]) }));
+  return notifications.map((_, i) => ({
+    ackedAtMs: epochMs(raw[i]),
+    readAtMs: epochMs(raw[notifications.length + i]),
+  }));
 }
 
 async function afterWriteOrTransient(redis: Redis, input: AfterWriteInput): Promise<AfterWrite> {
@@ -110,12 +119,18 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
     if (err instanceof TransientError) throw err;
     // Past MONGO_QUERY_TIMEOUT_MS the batch is retried later like any failed write (nothing acked
     // before it is stored); the typed error only says why in the log.
-    throw mongoUnavailable(err) ?? new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err });
+    throw (
+      mongoUnavailable(err) ?? new TransientError(`mongodb: bulk write failed: ${errorMessage(err)}`, { cause: err })
+    );
   }
 
   try {
     // Redis and MongoDB calls only for users the counters put over the cap.
-    await enforceCap({ redis: deps.redis, model, metrics: deps.metrics }, counters, deps.config.persist.maxStoredPerUser);
+    await enforceCap(
+      { redis: deps.redis, model, metrics: deps.metrics },
+      counters,
+      deps.config.persist.maxStoredPerUser,
+    );
   } catch (err) {
     // The write itself is done; replaying the batch rewrites nothing and finishes this step.
     throw new TransientError(`after-write steps failed: ${errorMessage(err)}`, { cause: err });

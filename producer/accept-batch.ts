@@ -42,7 +42,10 @@ export async function acceptBatch(deps: AcceptDeps, body: unknown, maxEvents: nu
   const protoKey = protoKeyProblem(body, { deep: false });
   if (protoKey) throw new ValidationFailedError([protoKey]);
   const { error } = envelopeSchema(maxEvents).validate(body, { abortEarly: false });
-  if (error) throw new ValidationFailedError(error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })));
+  if (error)
+    throw new ValidationFailedError(
+      error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })),
+    );
   const events = (body as { events: unknown[] }).events;
   const results = await Promise.all(events.map((event, index) => acceptItem(deps, event, index)));
   const count = (status: BatchItemResult['status']) => results.filter((r) => r.status === status).length;

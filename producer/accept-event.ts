@@ -28,7 +28,10 @@ export function resolveEventId(bodyEventId: string | undefined, headerKey: strin
   // Not converted: a key Joi would trim (a no-break space around it) is refused, not used as is.
   if (headerKey !== undefined && eventIdSchema.validate(headerKey, { convert: false }).error) {
     throw new ValidationFailedError([
-      { field: 'Idempotency-Key', message: 'the Idempotency-Key header must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' },
+      {
+        field: 'Idempotency-Key',
+        message: 'the Idempotency-Key header must be 1-128 characters of A-Z a-z 0-9 . _ : @ -',
+      },
     ]);
   }
   if (bodyEventId !== undefined && headerKey !== undefined && bodyEventId !== headerKey) {
@@ -50,7 +53,8 @@ export async function publishAccepted(deps: AcceptDeps, event: ActivityEvent & {
   try {
     await deps.publisher.publish(event);
   } catch (err) {
-    if (err instanceof PublishFailedError) throw new BrokerUnavailableError(event.eventId, deps.retryAfterSeconds, err.message);
+    if (err instanceof PublishFailedError)
+      throw new BrokerUnavailableError(event.eventId, deps.retryAfterSeconds, err.message);
     throw err;
   } finally {
     stopTimer();

@@ -74,7 +74,14 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
   warnIfIntakeOpen(intakeKeys, logger);
   const intakeKey = requireIntakeKey(intakeKeys);
   // After the ops routes (never limited) and CORS (so a browser can read the 429).
-  app.use(rateLimit(config, { redis: infra.redis, logger, metrics, isTrustedCaller: (req) => presentsIntakeKey(intakeKeys, req) }));
+  app.use(
+    rateLimit(config, {
+      redis: infra.redis,
+      logger,
+      metrics,
+      isTrustedCaller: (req) => presentsIntakeKey(intakeKeys, req),
+    }),
+  );
   // Before the routers: a served path with another method is a 405 (Swagger UI's handler would
   // otherwise answer any method on /docs).
   app.use(methodNotAllowed(app));
@@ -100,8 +107,24 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
     loads: new BackgroundLoads(logger),
   });
   app.use(preferencesRouter({ config, tokens, store: preferences }));
-  app.use(notificationsRouter({ config, tokens, models: infra.models, redis: infra.redis, unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger) }));
-  app.use(followsRouter({ config, tokens, models: infra.models, intakeKey, accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger } }));
+  app.use(
+    notificationsRouter({
+      config,
+      tokens,
+      models: infra.models,
+      redis: infra.redis,
+      unreadChanged: unreadSignal(infra.redis, config.redis.keyPrefix, logger),
+    }),
+  );
+  app.use(
+    followsRouter({
+      config,
+      tokens,
+      models: infra.models,
+      intakeKey,
+      accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger },
+    }),
+  );
 
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(logger, metrics, config.http.retryAfterSeconds));

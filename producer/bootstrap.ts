@@ -22,7 +22,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Produce
   const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
   const metrics = createProducerMetrics(registry);
   const app = createRequestListener({ config, tokens, logger, infra, registry, metrics, publisher });
-  const http = await listen(app, servicePort(config, 'producer'), config.http.host, connectionLimits(config, 'producer'));
+  const http = await listen(
+    app,
+    servicePort(config, 'producer'),
+    config.http.host,
+    connectionLimits(config, 'producer'),
+  );
   reportDrops(http.server, logger);
   logger.info({ port: http.port }, 'producer listening');
   return {

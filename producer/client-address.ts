@@ -17,7 +17,8 @@ export function clientKey(ip: string | undefined): string {
 function first64Bits(ip: string): string {
   const address = ip.split('%')[0]!; // a zone (fe80::1%eth0) is not part of the address
   // A trailing dotted quad (::ffff:1.2.3.4, 64:ff9b::1.2.3.4) stands for two groups.
-  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const groups = (part: string) =>
+    part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
   const gap = address.indexOf('::');
   let full: string[];
   if (gap === -1) {
@@ -27,5 +28,8 @@ function first64Bits(ip: string): string {
     const tail = groups(address.slice(gap + 2));
     full = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
   }
-  return full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':');
+  return full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':');
 }

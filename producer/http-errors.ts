@@ -44,7 +44,13 @@ export class RetryLaterError extends HttpError {
 /** The client's address used up its requests of the minute (producer/rate-limit.ts). */
 export class RateLimitedError extends RetryLaterError {
   constructor(retryAfterSeconds: number) {
-    super('rate_limited', `too many requests from your address; retry in ${retryAfterSeconds} s`, retryAfterSeconds, {}, 429);
+    super(
+      'rate_limited',
+      `too many requests from your address; retry in ${retryAfterSeconds} s`,
+      retryAfterSeconds,
+      {},
+      429,
+    );
   }
 }
 
@@ -100,10 +106,18 @@ function fromBodyParser(err: BodyParserError): HttpError | undefined {
 /** Express could not percent-decode a path parameter (`/users/%zz/...`): the client's mistake. */
 function fromRouter(err: unknown): HttpError | undefined {
   if (!(err instanceof URIError) || (err as { status?: unknown }).status !== 400) return undefined;
-  return new ValidationFailedError([{ field: '(path)', message: 'a path segment is not valid percent-encoding' }], 'invalid path');
+  return new ValidationFailedError(
+    [{ field: '(path)', message: 'a path segment is not valid percent-encoding' }],
+    'invalid path',
+  );
 }
 
-function fromStore(err: unknown, retryAfterSeconds: number, logger: Logger, requestId: string | undefined): HttpError | undefined {
+function fromStore(
+  err: unknown,
+  retryAfterSeconds: number,
+  logger: Logger,
+  requestId: string | undefined,
+): HttpError | undefined {
   const unavailable = mongoUnavailable(err);
   if (!unavailable) return undefined;
   logger.warn({ err: unavailable.message, requestId }, 'mongodb unavailable; answering 503');
@@ -134,14 +148,21 @@ export function answerFor(
   const known =
     err instanceof HttpError
       ? err
-      : (fromBodyParser(err as BodyParserError) ?? fromRouter(err) ?? fromStore(err, retryAfterSeconds, logger, requestId));
+      : (fromBodyParser(err as BodyParserError) ??
+        fromRouter(err) ??
+        fromStore(err, retryAfterSeconds, logger, requestId));
   if (!known) {
     logger.error({ err: errorMessage(err), requestId }, 'unhandled request error');
     return { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error', requestId } };
   }
   metrics.rejected.inc({ reason: known.code });
-  const headers: Record<string, string> = known instanceof RetryLaterError ? { 'Retry-After': String(known.retryAfterSeconds) } : {};
-  return { status: known.status, headers, body: { error: known.code, message: known.message, ...known.extra, requestId } };
+  const headers: Record<string, string> =
+    known instanceof RetryLaterError ? { 'Retry-After': String(known.retryAfterSeconds) } : {};
+  return {
+    status: known.status,
+    headers,
+    body: { error: known.code, message: known.message, ...known.extra, requestId },
+  };
 }
 
 export function errorHandler(logger: Logger, metrics: ProducerMetrics, retryAfterSeconds: number): ErrorRequestHandler {

@@ -87,7 +87,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(tooLarge ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    req.on('end', () =>
+      resolve(tooLarge ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)),
+    );
     req.on('error', reject);
   });
 }
@@ -149,8 +151,16 @@ export function withIntakeFastPath(deps: FastPathDeps, app: RequestListener): Re
       })
       .catch((err: unknown) => {
         // Nothing above throws by design; if it ever does, the client must still get an answer.
-        deps.logger.error({ err: err instanceof Error ? err.message : String(err), requestId }, 'intake fast path failed');
-        if (!res.headersSent) send(res, { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error', requestId } }, requestId);
+        deps.logger.error(
+          { err: err instanceof Error ? err.message : String(err), requestId },
+          'intake fast path failed',
+        );
+        if (!res.headersSent)
+          send(
+            res,
+            { status: 500, headers: {}, body: { error: 'internal_error', message: 'unexpected error', requestId } },
+            requestId,
+          );
         else res.destroy();
       });
   };

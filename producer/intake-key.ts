@@ -85,9 +85,11 @@ export function requireIntakeKey(keys: IntakeKeys): RequestHandler {
     res.set('WWW-Authenticate', INTAKE_AUTH_SCHEME);
     if (key !== undefined) return next(unauthorized('the API key is not valid'));
     if (header !== undefined && BEARER_HEADER.test(header)) {
-      return next(unauthorized('a user token cannot send events: send Authorization: ApiKey <key> (one of INTAKE_API_KEYS)'));
+      return next(
+        unauthorized('a user token cannot send events: send Authorization: ApiKey <key> (one of INTAKE_API_KEYS)'),
+      );
     }
-    next(unauthorized('send Authorization: ApiKey <key> (one of the producer\'s INTAKE_API_KEYS)'));
+    next(unauthorized("send Authorization: ApiKey <key> (one of the producer's INTAKE_API_KEYS)"));
   };
   guards.add(guard);
   return guard;

@@ -44,7 +44,8 @@ function routesOf(stack: RouteLayer[], out: Map<string, Set<string>>): void {
       for (const path of paths) {
         if (typeof path !== 'string') throw new Error('method-not-allowed: a route path that is not a string');
         const methods = out.get(path) ?? new Set<string>();
-        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') methods.add(method.toUpperCase());
+        for (const [method, on] of Object.entries(layer.route.methods))
+          if (on && method !== '_all') methods.add(method.toUpperCase());
         out.set(path, methods);
       }
     } else if (layer.handle?.stack) {
@@ -81,6 +82,12 @@ export function methodNotAllowed(app: Express): RequestHandler {
       res.status(204).end();
       return;
     }
-    next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on this path; it allows ${allowed.join(', ')}`));
+    next(
+      new HttpError(
+        405,
+        'method_not_allowed',
+        `${req.method} is not allowed on this path; it allows ${allowed.join(', ')}`,
+      ),
+    );
   };
 }

@@ -12,7 +12,9 @@ export async function replacePreferences(store: PreferenceStore, userId: string,
   const protoKey = protoKeyProblem(body);
   const { value, error } = (preferencesSchema as Joi.ObjectSchema<Preferences>).validate(body ?? {});
   if (protoKey || error) {
-    const details = protoKey ? [protoKey] : (error?.details ?? []).map((d) => ({ field: d.path.join('.'), message: d.message }));
+    const details = protoKey
+      ? [protoKey]
+      : (error?.details ?? []).map((d) => ({ field: d.path.join('.'), message: d.message }));
     throw new HttpError(400, 'validation_failed', 'invalid preferences', { details });
   }
   return store.write(userId, value);

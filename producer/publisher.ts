@@ -19,7 +19,11 @@ export interface EventPublisher {
   publish(event: ActivityEvent & { eventId: string }): Promise<void>;
 }
 
-export function createEventPublisher(amqp: AmqpClient, channel: ChannelWrapper, confirmTimeoutMs: number): EventPublisher {
+export function createEventPublisher(
+  amqp: AmqpClient,
+  channel: ChannelWrapper,
+  confirmTimeoutMs: number,
+): EventPublisher {
   return {
     async publish(event) {
       // amqp-connection-manager would queue the message until the broker is back; an HTTP

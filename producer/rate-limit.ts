@@ -52,7 +52,11 @@ export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): Re
 
   return (req, _res, next) => {
     if (deps.isTrustedCaller(req)) return next();
-    const counted = withTimeout(limiter.consume(clientKey(req.ip)), REDIS_WAIT_MS, () => new Error(`no answer within ${REDIS_WAIT_MS} ms`));
+    const counted = withTimeout(
+      limiter.consume(clientKey(req.ip)),
+      REDIS_WAIT_MS,
+      () => new Error(`no answer within ${REDIS_WAIT_MS} ms`),
+    );
     counted.then(
       () => next(),
       (err: unknown) => {
@@ -63,7 +67,10 @@ export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): Re
         deps.metrics.rateLimitUnchecked.inc();
         if (Date.now() - lastWarnMs >= WARN_INTERVAL_MS) {
           lastWarnMs = Date.now();
-          deps.logger.warn({ err: errorMessage(err) }, 'rate limit not checked: Redis unavailable; letting requests through');
+          deps.logger.warn(
+            { err: errorMessage(err) },
+            'rate limit not checked: Redis unavailable; letting requests through',
+          );
         }
         next();
       },

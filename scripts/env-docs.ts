@@ -25,7 +25,6 @@ function readBy(v: Var): string {
   return v.services === 'every' ? 'every service' : v.services.join(', ');
 }
 
-
 function production(v: Var): string {
   if (v.production !== undefined) return v.production;
   if (v.defaultText !== undefined) return 'The default.';
@@ -54,7 +53,10 @@ function sections(): Section[] {
   const all = envVarDeclarations();
   return [
     { title: 'Every service', vars: all.filter((v) => v.services === 'every') },
-    ...SERVICE_NAMES.map((s) => ({ title: s, vars: all.filter((v) => v.services !== 'every' && v.services.includes(s)) })),
+    ...SERVICE_NAMES.map((s) => ({
+      title: s,
+      vars: all.filter((v) => v.services !== 'every' && v.services.includes(s)),
+    })),
   ];
 }
 
@@ -111,7 +113,9 @@ export function renderConfigurationDoc(): string {
       '',
       '| deprecated | read as | why |',
       '|---|---|---|',
-      ...deprecated.map(([alias, { why, readAs }]) => `| ${code(alias)} | ${readAs.map(code).join(', ')} | ${cell(why)} |`),
+      ...deprecated.map(
+        ([alias, { why, readAs }]) => `| ${code(alias)} | ${readAs.map(code).join(', ')} | ${cell(why)} |`,
+      ),
       '',
     );
   }
@@ -139,7 +143,8 @@ export function renderEnvExample(): string {
         listed.add(v.name);
         out.push(`# ${v.doc}`);
         out.push(v.defaultText === undefined ? `# ${v.name}=` : `${v.name}=${v.defaultText}`);
-        if (v.alias && v.alias.deprecated === undefined) out.push(`# Read as ${v.name} when that is unset (set only one)`, `# ${v.alias.name}=`);
+        if (v.alias && v.alias.deprecated === undefined)
+          out.push(`# Read as ${v.name} when that is unset (set only one)`, `# ${v.alias.name}=`);
       }
     }
   }

@@ -10,6 +10,7 @@ import { eventComponents } from '../producer/openapi/event-components.js';
 
 const path = openApiPath();
 const doc = parseDocument(readFileSync(path, 'utf8'));
-for (const [name, schema] of Object.entries(eventComponents())) doc.setIn(['components', 'schemas', name], doc.createNode(schema));
+for (const [name, schema] of Object.entries(eventComponents()))
+  doc.setIn(['components', 'schemas', name], doc.createNode(schema));
 writeFileSync(path, doc.toString({ lineWidth: 120 }));
 process.stdout.write(`updated ${path}\n`);

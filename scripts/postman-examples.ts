@@ -83,7 +83,11 @@ function bodyOf(r: Response): { text: string; language: string; cut: string | nu
   }
   if (text.length <= MAX_BODY_CHARS) return { text, language: json ? 'json' : 'text', cut: null };
   const head = text.slice(0, text.lastIndexOf('\n', MAX_BODY_CHARS));
-  return { text: `${head}\n… (${raw.length} bytes in all; cut by scripts/postman-examples.ts)`, language: 'text', cut: 'first lines' };
+  return {
+    text: `${head}\n… (${raw.length} bytes in all; cut by scripts/postman-examples.ts)`,
+    language: 'text',
+    cut: 'first lines',
+  };
 }
 
 function exampleOf(item: CollectionItem, r: Response, mode: Mode | null): Example {
@@ -137,5 +141,7 @@ const visit = (items: CollectionItem[], path: string[]) => {
 };
 visit(collection.item ?? [], []);
 writeFileSync(POSTMAN_COLLECTION, `${JSON.stringify(collection, null, 2)}\n`);
-process.stdout.write(`examples written to ${POSTMAN_COLLECTION}${missing.length ? `; not run, so none: ${missing.join(', ')}` : ''}\n`);
+process.stdout.write(
+  `examples written to ${POSTMAN_COLLECTION}${missing.length ? `; not run, so none: ${missing.join(', ')}` : ''}\n`,
+);
 process.exit(missing.length > 0 ? 1 : 0);

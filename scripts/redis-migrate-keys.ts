@@ -136,7 +136,8 @@ export async function migrateKeys(
         else report.skipped += 1;
         continue;
       }
-      if (/^(agg|aggactors|aggnames|aggevents|replay-clean|unread:busy|rl:recipient|dedupe:action):/.test(name)) report.skipped += 1;
+      if (/^(agg|aggactors|aggnames|aggevents|replay-clean|unread:busy|rl:recipient|dedupe:action):/.test(name))
+        report.skipped += 1;
       // Anything else kept its name (display names, idempotency, fan-out pages, the actor and HTTP
       // limits): on the same server it stays where it is, to another server it is copied as is.
       else if (options.copyUnchanged) await copy(full, name);
@@ -146,7 +147,9 @@ export async function migrateKeys(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, 'delete-old': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { from: { type: 'string' }, 'delete-old': { type: 'boolean', default: false } },
+  });
   const config = loadConfig();
   const logger = createLogger(config, 'redis-migrate-keys');
   // The target adds REDIS_KEY_PREFIX to the new names; the source is read unprefixed (SCAN returns full names).
@@ -156,7 +159,10 @@ async function main(): Promise<void> {
   }
   const source = values.from ? new RedisServer(values.from) : (target as RedisServer).duplicate({ keyPrefix: '' });
   try {
-    const report = await migrateKeys(source, target, config.redis.keyPrefix, { deleteOld: values['delete-old'], copyUnchanged: values.from !== undefined });
+    const report = await migrateKeys(source, target, config.redis.keyPrefix, {
+      deleteOld: values['delete-old'],
+      copyUnchanged: values.from !== undefined,
+    });
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
     source.disconnect();

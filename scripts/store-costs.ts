@@ -19,7 +19,12 @@ import { loadAgedNotifications } from '../test/helpers/aged-db.js';
  *   --keep      keeps the database (its name is printed) to look at it further
  */
 const { values: flags } = parseArgs({
-  options: { docs: { type: 'string' }, runs: { type: 'string' }, explain: { type: 'boolean' }, keep: { type: 'boolean' } },
+  options: {
+    docs: { type: 'string' },
+    runs: { type: 'string' },
+    explain: { type: 'boolean' },
+    keep: { type: 'boolean' },
+  },
 });
 const count = Number(flags.docs ?? 200_000);
 const runs = Number(flags.runs ?? 20);
@@ -56,7 +61,8 @@ async function time(query: string, fn: () => Promise<unknown>, describe: (r: unk
     samples.push(performance.now() - startedAt);
   }
   samples.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]! * 10) / 10;
+  const at = (q: number) =>
+    Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]! * 10) / 10;
   return { query, medianMs: at(0.5), p90Ms: at(0.9), minMs: at(0), result: describe(last) };
 }
 
@@ -116,9 +122,21 @@ try {
 
   const results: Row[] = [
     await time('history page: userId, sort createdAt -1, _id -1, limit 21', () => queries.history().lean(), rows),
-    await time('unread count: countDocuments userId + status $in [undelivered, delivered]', queries.unreadCount, String),
-    await time('replay: userId + status undelivered, sort priority -1, seq 1, limit 500', () => queries.replay().lean(), rows),
-    await time('_id lookup', () => queries.byId().lean(), (r) => (r ? '1 doc' : 'none')),
+    await time(
+      'unread count: countDocuments userId + status $in [undelivered, delivered]',
+      queries.unreadCount,
+      String,
+    ),
+    await time(
+      'replay: userId + status undelivered, sort priority -1, seq 1, limit 500',
+      () => queries.replay().lean(),
+      rows,
+    ),
+    await time(
+      '_id lookup',
+      () => queries.byId().lean(),
+      (r) => (r ? '1 doc' : 'none'),
+    ),
     await time('updateOne by _id', updateById, (r) => `${(r as { matchedCount: number }).matchedCount} matched`),
   ];
   // Built outside the timed span: only the insert is measured (unordered, as jobs writes).
@@ -133,7 +151,9 @@ try {
   );
 
   // Timings on a shared machine mean little without how busy it was.
-  const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   process.stdout.write(
     [
       `\n${count.toLocaleString('en')} aged documents loaded in ${(loaded.elapsedMs / 1000).toFixed(1)} s; user ${userId}; ${runs} runs each; load average ${load}\n`,

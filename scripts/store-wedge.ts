@@ -43,7 +43,9 @@ const timeoutMs = Number(flags['timeout-ms'] ?? 2000);
 const config = loadConfig();
 const base = new URL(config.mongo.url);
 if ((base.port || '27017') === '27017' && flags.shared !== true) {
-  throw new Error('MONGO_URL is the shared store (port 27017); a wedge would stop it for everyone. Use a store of your own, or --shared.');
+  throw new Error(
+    'MONGO_URL is the shared store (port 27017); a wedge would stop it for everyone. Use a store of your own, or --shared.',
+  );
 }
 
 interface Doc {
@@ -116,10 +118,13 @@ async function run(shape: Shape): Promise<boolean> {
           // Half replays of stored documents (duplicate _id: FerretDB then inserts one by one),
           // half new ones, unordered, as jobs' insert does.
           const batch = Array.from({ length: ops }, (_, i) =>
-            i % 2 === 0 ? { _id: `d${(r * ops + i) % seeded}`, status: 'undelivered', n: 0 } : { _id: `n${(next += 1)}`, status: 'undelivered', n: 0 },
+            i % 2 === 0
+              ? { _id: `d${(r * ops + i) % seeded}`, status: 'undelivered', n: 0 }
+              : { _id: `n${(next += 1)}`, status: 'undelivered', n: 0 },
           );
           await coll.insertMany(batch, { ordered: false }).catch((err: unknown) => {
-            if (err instanceof mongo.MongoBulkWriteError && [err.writeErrors].flat().every((e) => e.code === 11000)) return;
+            if (err instanceof mongo.MongoBulkWriteError && [err.writeErrors].flat().every((e) => e.code === 11000))
+              return;
             throw err;
           });
         }
@@ -131,9 +136,18 @@ async function run(shape: Shape): Promise<boolean> {
   // Commands the driver gave up on may still run in the store: give them a moment to finish.
   await new Promise((r) => setTimeout(r, 2000));
   const alive = await answers(db);
-  process.stdout.write(`${JSON.stringify({ shape, ops, clients, rounds, timeoutMs, ms, ...outcome, store: alive ? 'answering' : 'WEDGED' })}\n`);
-  if (alive) await setup.db(db).dropDatabase().catch(() => undefined);
-  else process.stdout.write(`database ${db} left in place; restart the store (bash scripts/services.sh down ferretdb && bash scripts/services.sh up)\n`);
+  process.stdout.write(
+    `${JSON.stringify({ shape, ops, clients, rounds, timeoutMs, ms, ...outcome, store: alive ? 'answering' : 'WEDGED' })}\n`,
+  );
+  if (alive)
+    await setup
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
+  else
+    process.stdout.write(
+      `database ${db} left in place; restart the store (bash scripts/services.sh down ferretdb && bash scripts/services.sh up)\n`,
+    );
   await setup.close(true).catch(() => undefined);
   return alive;
 }

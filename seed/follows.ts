@@ -31,10 +31,15 @@ export async function seedFollowGraph(models: Models, crowdSize = DEFAULT_CROWD_
   const edges = demoFollowEdges(crowdSize);
   // Upserts one by one are slow on FerretDB: read which edges exist, insert only the others.
   const followees = [...new Set(edges.map((e) => e.followeeId))];
-  const existing = await models.Follow.find({ followeeId: { $in: followees } }, { followerId: 1, followeeId: 1 }).lean();
+  const existing = await models.Follow.find(
+    { followeeId: { $in: followees } },
+    { followerId: 1, followeeId: 1 },
+  ).lean();
   const have = new Set(existing.map((e) => `${e.followerId}>${e.followeeId}`));
   const createdAt = new Date();
-  const missing = edges.filter((e) => !have.has(`${e.followerId}>${e.followeeId}`)).map((e) => ({ ...e, muted: false, createdAt }));
+  const missing = edges
+    .filter((e) => !have.has(`${e.followerId}>${e.followeeId}`))
+    .map((e) => ({ ...e, muted: false, createdAt }));
   for (let i = 0; i < missing.length; i += INSERT_BATCH) {
     await models.Follow.insertMany(missing.slice(i, i + INSERT_BATCH), { ordered: false }).catch((err: unknown) => {
       // A concurrent seed inserted some of them first: the unique index kept one of each.

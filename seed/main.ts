@@ -42,11 +42,16 @@ try {
   ];
   // Tokens can be minted here only when JWT_SECRET verifies them; an auth server's key signs its own.
   if (config.auth.token.key.kind !== 'secret') {
-    lines.push(`Tokens are verified with ${config.auth.token.key.kind === 'jwks' ? 'JWT_JWKS_FILE' : 'JWT_PUBLIC_KEY'}: get one from your auth server.`);
+    lines.push(
+      `Tokens are verified with ${config.auth.token.key.kind === 'jwks' ? 'JWT_JWKS_FILE' : 'JWT_PUBLIC_KEY'}: get one from your auth server.`,
+    );
   } else lines.push('Connect with wscat, then paste the AUTH frame shown for the user:');
   for (const user of config.auth.token.key.kind === 'secret' ? DEMO_USERS : []) {
     const { maxLifetimeSeconds, issuer, audience } = config.auth.token;
-    const token = await signUserToken(user._id, config.auth.jwtSecret, Math.min(24 * 3600, maxLifetimeSeconds), { issuer, audience });
+    const token = await signUserToken(user._id, config.auth.jwtSecret, Math.min(24 * 3600, maxLifetimeSeconds), {
+      issuer,
+      audience,
+    });
     lines.push(
       `  ${user._id} (${user.name})`,
       `    npx wscat -c ws://localhost:${wsPort}`,

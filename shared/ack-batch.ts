@@ -28,6 +28,7 @@ export function decodeAckBody(content: Buffer): AckBody {
   } catch {
     throw new PermanentError('ack message: body is not JSON');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PermanentError('ack message: body is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new PermanentError('ack message: body is not a JSON object');
   return { raw: raw as Record<string, unknown>, batch: 'notificationIds' in raw };
 }

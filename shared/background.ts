@@ -74,7 +74,9 @@ export class BackgroundLoads {
     });
     this.byKey.set(key, promise);
     // A caller that stopped waiting must not turn a failed load into an unhandled rejection.
-    promise.catch((err: unknown) => this.logger.debug({ err: errorMessage(err), key: key.split(':')[0] }, 'background load failed'));
+    promise.catch((err: unknown) =>
+      this.logger.debug({ err: errorMessage(err), key: key.split(':')[0] }, 'background load failed'),
+    );
     return promise;
   }
 

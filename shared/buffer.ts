@@ -15,7 +15,11 @@ import { getMany, type Redis } from './redis.js';
  */
 
 /** The user's buffered notifications `ids` (one slot: one MGET on a cluster too); null where none is. */
-export async function readNotifications(redis: Redis, userId: string, ids: string[]): Promise<Array<Notification | null>> {
+export async function readNotifications(
+  redis: Redis,
+  userId: string,
+  ids: string[],
+): Promise<Array<Notification | null>> {
   if (ids.length === 0) return [];
   const raw = await redis.mget(ids.map((id) => keys.notification(userId, id)));
   return raw.map((r) => (r === null ? null : decodeNotification(r)));
@@ -79,12 +83,20 @@ export async function ackInBuffer(
   const scriptKeys = [keys.inbox(userId)];
   const args: string[] = [userId, String(nowMs), String(ttlSeconds)];
   for (const id of unique) {
-    scriptKeys.push(keys.notification(userId, id), keys.acked(userId, id), keys.unpersisted(userId, id), keys.timeline(userId, id));
+    scriptKeys.push(
+      keys.notification(userId, id),
+      keys.acked(userId, id),
+      keys.unpersisted(userId, id),
+      keys.timeline(userId, id),
+    );
     args.push(id, String(sentAtMs(id) ?? ''));
   }
   const result = (await ACK_SCRIPT.run(redis, scriptKeys, args)) as Array<string | number>;
   return new Map(
-    unique.map((id, i) => [id, { outcome: (result[2 * i] ?? 'not-found') as AckOutcome, unpersisted: result[2 * i + 1] === 1 }]),
+    unique.map((id, i) => [
+      id,
+      { outcome: (result[2 * i] ?? 'not-found') as AckOutcome, unpersisted: result[2 * i + 1] === 1 },
+    ]),
   );
 }
 
@@ -93,9 +105,15 @@ export async function ackInBuffer(
  * its write and before it re-reads the ack marks, so an ACK that still sees the mark is
  * certain to be carried by that re-read (jobs/persist.ts, jobs/acks.ts).
  */
-export async function unpersistedIds(redis: Redis, notifications: ReadonlyArray<{ userId: string; id: string }>): Promise<Set<string>> {
+export async function unpersistedIds(
+  redis: Redis,
+  notifications: ReadonlyArray<{ userId: string; id: string }>,
+): Promise<Set<string>> {
   if (notifications.length === 0) return new Set();
-  const marks = await getMany(redis, notifications.map((n) => keys.unpersisted(n.userId, n.id)));
+  const marks = await getMany(
+    redis,
+    notifications.map((n) => keys.unpersisted(n.userId, n.id)),
+  );
   return new Set(notifications.filter((_, i) => marks[i] !== null).map((n) => n.id));
 }
 

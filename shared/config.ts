@@ -1,7 +1,26 @@
 import Joi from 'joi';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from './ack-frame.js';
 import { readKeySource, type TokenRules } from './auth/key-source.js';
-import { decimal, envVar, flag, flatten, integer, list, mapped, oneOf, readTree, splitList, text, url, urlList, SERVICE_NAMES, type Env, type EnvVar, type Resolved, type ServiceName } from './env-var.js';
+import {
+  decimal,
+  envVar,
+  flag,
+  flatten,
+  integer,
+  list,
+  mapped,
+  oneOf,
+  readTree,
+  splitList,
+  text,
+  url,
+  urlList,
+  SERVICE_NAMES,
+  type Env,
+  type EnvVar,
+  type Resolved,
+  type ServiceName,
+} from './env-var.js';
 
 /**
  * The one place that reads the environment. Every variable is declared once, in DECLARATIONS
@@ -65,7 +84,7 @@ const RETRY_MAX_ATTEMPTS = {
     'It meant two things: retries before a dead letter in the consumer, and the length of a ladder whose last rung jobs keeps for ever. ' +
     'It is read as both; 0 is now refused (jobs needs a rung to wait on: with none it requeued a failed batch in a loop).',
 };
-const portDefault = 'The default (a container runs one service); Railway\'s PORT overrides it.';
+const portDefault = "The default (a container runs one service); Railway's PORT overrides it.";
 const same = 'Same value on every service: each declares the whole topology, and the queue names carry it.';
 
 const DECLARATIONS = {
@@ -74,7 +93,7 @@ const DECLARATIONS = {
     services: 'every',
     level: 'essential',
     doc: 'production requires a strong JWT_SECRET (or a public key) on the producer and ws-server and INTAKE_API_KEYS on the producer, and refuses WS_AUTH_MODE=dev and CORS_ORIGINS=*; development and test allow them.',
-    production: '`production` (the Docker image\'s default; never override it).',
+    production: "`production` (the Docker image's default; never override it).",
   }),
   service: envVar('SERVICE', oneOf(SERVICE_NAMES), {
     services: 'every',
@@ -103,7 +122,8 @@ const DECLARATIONS = {
       services: 'every',
       level: 'tuning',
       doc: 'Fraction of HTTP access-log lines kept for answers below 500 (0: none); a 5xx is always logged. Health checks and scrapes log at debug.',
-      production: '1, unless the intake rate makes one line per event too much for your log store (0.1 keeps one in ten).',
+      production:
+        '1, unless the intake rate makes one line per event too much for your log store (0.1 keeps one in ten).',
     }),
   },
   http: {
@@ -124,10 +144,16 @@ const DECLARATIONS = {
         default: 3000,
         services: ['producer', 'ws-server'],
         level: 'essential',
-        doc: 'Producer HTTP API (the ws-server\'s demo page calls it here unless DEMO_PRODUCER_URL is set).',
+        doc: "Producer HTTP API (the ws-server's demo page calls it here unless DEMO_PRODUCER_URL is set).",
         production: portDefault,
       }),
-      consumer: envVar('CONSUMER_PORT', port(), { default: 3001, services: ['consumer'], level: 'essential', doc: 'Consumer health and metrics.', production: portDefault }),
+      consumer: envVar('CONSUMER_PORT', port(), {
+        default: 3001,
+        services: ['consumer'],
+        level: 'essential',
+        doc: 'Consumer health and metrics.',
+        production: portDefault,
+      }),
       'ws-server': envVar('WS_PORT', port(), {
         default: 8080,
         services: ['ws-server'],
@@ -135,7 +161,13 @@ const DECLARATIONS = {
         doc: 'ws-server: WebSocket, health, metrics, demo page.',
         production: portDefault,
       }),
-      jobs: envVar('JOBS_PORT', port(), { default: 3002, services: ['jobs'], level: 'essential', doc: 'jobs health and metrics.', production: portDefault }),
+      jobs: envVar('JOBS_PORT', port(), {
+        default: 3002,
+        services: ['jobs'],
+        level: 'essential',
+        doc: 'jobs health and metrics.',
+        production: portDefault,
+      }),
     },
     maxBodyBytes: envVar('MAX_BODY_BYTES', integer(1), {
       default: 64 * 1024,
@@ -168,7 +200,7 @@ const DECLARATIONS = {
       default: 10_000,
       services: 'every',
       level: 'tuning',
-      doc: 'Longest a client may take to send a request\'s headers, from connecting (or from the first byte of its next request on a keep-alive socket): 408 and closed beyond. Bounds a connection that sends nothing, a slowloris, and a ws-server connection that never completes its upgrade.',
+      doc: "Longest a client may take to send a request's headers, from connecting (or from the first byte of its next request on a keep-alive socket): 408 and closed beyond. Bounds a connection that sends nothing, a slowloris, and a ws-server connection that never completes its upgrade.",
     }),
     requestTimeoutMs: envVar('HTTP_REQUEST_TIMEOUT_MS', integer(1), {
       default: 30_000,
@@ -190,25 +222,32 @@ const DECLARATIONS = {
         services: ['producer'],
         level: 'tuning',
         doc: 'Producer requests per client address and minute, counted in Redis across every instance (429 + Retry-After beyond); /healthz, /readyz, /metrics and requests with a valid intake API key are not counted; an IPv6 client counts by its /64.',
-        production: 'Right only with TRUST_PROXY matching the proxies in front: otherwise every client shares one budget.',
+        production:
+          'Right only with TRUST_PROXY matching the proxies in front: otherwise every client shares one budget.',
       }),
     },
     trustProxyHops: envVar('TRUST_PROXY', integer(0, 10), {
       default: 0,
       services: ['producer'],
       level: 'essential',
-      doc: 'Proxies in front of the producer whose X-Forwarded-For is believed (Express \'trust proxy\' hops).',
-      production: '`1` on Railway (its edge proxy); `0` when clients connect directly. Never more than the proxies really in front: a client could then pick its address.',
+      doc: "Proxies in front of the producer whose X-Forwarded-For is believed (Express 'trust proxy' hops).",
+      production:
+        '`1` on Railway (its edge proxy); `0` when clients connect directly. Never more than the proxies really in front: a client could then pick its address.',
     }),
   },
   demo: {
     // Only a base URL: the page appends the API paths to it.
-    producerUrl: envVar('DEMO_PRODUCER_URL', mapped(url(['http', 'https'], 2000), (u) => u.replace(/\/+$/, '')), {
-      services: ['ws-server'],
-      level: 'essential',
-      doc: 'The producer\'s public base URL the ws-server\'s demo page calls; unset: the page\'s own host with PRODUCER_PORT (right for `npm run dev` and Docker Compose).',
-      production: 'On Railway, where each service has its own domain: `https://${{producer.RAILWAY_PUBLIC_DOMAIN}}` on the ws-server.',
-    }),
+    producerUrl: envVar(
+      'DEMO_PRODUCER_URL',
+      mapped(url(['http', 'https'], 2000), (u) => u.replace(/\/+$/, '')),
+      {
+        services: ['ws-server'],
+        level: 'essential',
+        doc: "The producer's public base URL the ws-server's demo page calls; unset: the page's own host with PRODUCER_PORT (right for `npm run dev` and Docker Compose).",
+        production:
+          'On Railway, where each service has its own domain: `https://${{producer.RAILWAY_PUBLIC_DOMAIN}}` on the ws-server.',
+      },
+    ),
   },
   rabbitmq: {
     /**
@@ -220,7 +259,8 @@ const DECLARATIONS = {
       services: 'every',
       level: 'essential',
       doc: 'The broker, or the nodes of a cluster separated by commas (a process fails over between them); credentials never appear in logs.',
-      production: 'Your broker, `amqps://user:pass@host/vhost` for TLS (CloudAMQP), or every node of a cluster; the same on every service.',
+      production:
+        'Your broker, `amqps://user:pass@host/vhost` for TLS (CloudAMQP), or every node of a cluster; the same on every service.',
     }),
     /** The type every queue is declared as (shared/amqp/topology.ts). */
     queueType: envVar('AMQP_QUEUE_TYPE', oneOf(['classic', 'quorum']), {
@@ -228,15 +268,26 @@ const DECLARATIONS = {
       services: 'every',
       level: 'essential',
       doc: 'What every queue is declared as. quorum: replicated queues, at-least-once dead-lettering, one events queue per priority category (docs/deploy.md). Queue names carry the type, so switching declares new queues.',
-      production: 'quorum on a RabbitMQ cluster (3.10+; CloudAMQP and Amazon MQ default to it on 4.x); the same on every service.',
+      production:
+        'quorum on a RabbitMQ cluster (3.10+; CloudAMQP and Amazon MQ default to it on 4.x); the same on every service.',
     }),
-    namePrefix: envVar('AMQP_NAME_PREFIX', text(Joi.string().allow('').pattern(/^[A-Za-z0-9._-]*$/).max(64), 'letters, digits, . _ -; 64 at most'), {
-      default: '',
-      services: 'every',
-      level: 'essential',
-      doc: 'Prefix of every exchange and queue name (isolates tenants and test runs on one vhost).',
-      production: same,
-    }),
+    namePrefix: envVar(
+      'AMQP_NAME_PREFIX',
+      text(
+        Joi.string()
+          .allow('')
+          .pattern(/^[A-Za-z0-9._-]*$/)
+          .max(64),
+        'letters, digits, . _ -; 64 at most',
+      ),
+      {
+        default: '',
+        services: 'every',
+        level: 'essential',
+        doc: 'Prefix of every exchange and queue name (isolates tenants and test runs on one vhost).',
+        production: same,
+      },
+    ),
     heartbeatSeconds: envVar('AMQP_HEARTBEAT_SECONDS', integer(1), {
       default: 15,
       services: 'every',
@@ -247,7 +298,7 @@ const DECLARATIONS = {
       default: 5000,
       services: 'every',
       level: 'tuning',
-      doc: 'How long a publish may wait for the broker\'s confirm before it counts as failed (the producer then answers 503).',
+      doc: "How long a publish may wait for the broker's confirm before it counts as failed (the producer then answers 503).",
     }),
   },
   redis: {
@@ -266,12 +317,17 @@ const DECLARATIONS = {
       production: 'Same value on every service: they share keys.',
     }),
     /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
-    clusterNodes: envVar('REDIS_CLUSTER_NODES', text(Joi.string().max(4096), '`host:port` or `redis[s]://[user:password@]host:port` entries, comma-separated'), {
-      services: 'every',
-      level: 'essential',
-      doc: 'A Redis Cluster\'s seed nodes (any of its nodes; the client discovers the rest); set, it replaces REDIS_URL. Every key one script touches carries the user\'s hash tag (shared/keys.ts), so the pipeline runs unchanged on a cluster.',
-      production: 'Unset for one Redis server; for a Redis Cluster, two or three of its nodes, the same on every service (docs/deploy.md).',
-    }),
+    clusterNodes: envVar(
+      'REDIS_CLUSTER_NODES',
+      text(Joi.string().max(4096), '`host:port` or `redis[s]://[user:password@]host:port` entries, comma-separated'),
+      {
+        services: 'every',
+        level: 'essential',
+        doc: "A Redis Cluster's seed nodes (any of its nodes; the client discovers the rest); set, it replaces REDIS_URL. Every key one script touches carries the user's hash tag (shared/keys.ts), so the pipeline runs unchanged on a cluster.",
+        production:
+          'Unset for one Redis server; for a Redis Cluster, two or three of its nodes, the same on every service (docs/deploy.md).',
+      },
+    ),
   },
   mongo: {
     url: envVar('MONGO_URL', url(['mongodb', 'mongodb+srv']), {
@@ -303,7 +359,7 @@ const DECLARATIONS = {
       default: 5000,
       services: ['producer', 'jobs'],
       level: 'tuning',
-      doc: 'Deadline of one multi-document write (jobs\' batches, read-all): FerretDB needs seconds for a few hundred documents.',
+      doc: "Deadline of one multi-document write (jobs' batches, read-all): FerretDB needs seconds for a few hundred documents.",
     }),
     maxPoolSize: envVar('MONGO_MAX_POOL_SIZE', integer(1, 1000), {
       default: 10,
@@ -323,14 +379,15 @@ const DECLARATIONS = {
     services: 'every',
     level: 'tuning',
     doc: 'SIGTERM: longest time to drain before exiting 1.',
-    production: 'Below the platform\'s grace period (Railway: drainingSeconds; Kubernetes: terminationGracePeriodSeconds).',
+    production:
+      "Below the platform's grace period (Railway: drainingSeconds; Kubernetes: terminationGracePeriodSeconds).",
   }),
   auth: {
     mode: envVar('WS_AUTH_MODE', oneOf(['token', 'dev']), {
       default: 'token',
       services: ['producer', 'ws-server'],
       level: 'essential',
-      doc: 'token: a user\'s JWT is required; dev: a bare userId is accepted (demos, Postman, wscat).',
+      doc: "token: a user's JWT is required; dev: a bare userId is accepted (demos, Postman, wscat).",
       production: '`token`; `dev` is refused.',
     }),
     // Required in production by the services that verify tokens, unless an auth server's public
@@ -339,32 +396,35 @@ const DECLARATIONS = {
       services: ['producer', 'ws-server'],
       level: 'essential',
       doc: 'HS256 secret that verifies user tokens (sub = userId); `npm run seed` signs with it. Unset outside production: a built-in development secret.',
-      production: 'Required on the producer and ws-server (the same value on both, a sealed variable) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set: `openssl rand -base64 48`.',
+      production:
+        'Required on the producer and ws-server (the same value on both, a sealed variable) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set: `openssl rand -base64 48`.',
     }),
     // PEM SPKI (RS256 or ES256); literal "\n" in a one-line variable are read as line breaks.
     publicKey: envVar('JWT_PUBLIC_KEY', text(Joi.string().max(16_384), 'PEM SPKI public key'), {
       services: ['producer', 'ws-server'],
       level: 'essential',
-      doc: 'Your auth server\'s PEM SPKI public key (RSA: RS256, EC P-256: ES256) instead of JWT_SECRET; \\n may stand for line breaks.',
-      production: 'When your auth server signs with RS256 or ES256: then no secret is shared with this service. Set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_FILE.',
+      doc: "Your auth server's PEM SPKI public key (RSA: RS256, EC P-256: ES256) instead of JWT_SECRET; \\n may stand for line breaks.",
+      production:
+        'When your auth server signs with RS256 or ES256: then no secret is shared with this service. Set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_FILE.',
     }),
     jwksFile: envVar('JWT_JWKS_FILE', text(Joi.string().max(4096), 'file path'), {
       services: ['producer', 'ws-server'],
       level: 'essential',
-      doc: 'Path to a JWKS file of your auth server\'s public keys (picked by kid) instead of JWT_SECRET; read at start-up.',
-      production: 'When the auth server rotates keys: list the old and the new key while tokens of both are alive (a restart reads the file again).',
+      doc: "Path to a JWKS file of your auth server's public keys (picked by kid) instead of JWT_SECRET; read at start-up.",
+      production:
+        'When the auth server rotates keys: list the old and the new key while tokens of both are alive (a restart reads the file again).',
     }),
     // Narrows the algorithms of the configured key, never widens them.
     algorithms: envVar('JWT_ALGORITHMS', text(Joi.string().max(200), 'comma-separated list of HS256, RS256, ES256'), {
       services: ['producer', 'ws-server'],
       level: 'tuning',
-      doc: 'Algorithms allowed, a subset of the key\'s; unset: the key\'s (HS256, RS256 or ES256).',
+      doc: "Algorithms allowed, a subset of the key's; unset: the key's (HS256, RS256 or ES256).",
     }),
     issuer: envVar('JWT_ISSUER', text(Joi.string().max(1000), 'text'), {
       services: ['producer', 'ws-server'],
       level: 'essential',
       doc: 'Required iss of every token, when set.',
-      production: 'Your auth server\'s issuer, so tokens it issued for other purposes are refused.',
+      production: "Your auth server's issuer, so tokens it issued for other purposes are refused.",
     }),
     audience: envVar('JWT_AUDIENCE', text(Joi.string().max(1000), 'text'), {
       services: ['producer', 'ws-server'],
@@ -383,7 +443,7 @@ const DECLARATIONS = {
       default: 30,
       services: ['producer', 'ws-server'],
       level: 'tuning',
-      doc: 'Slack for the issuer\'s clock on exp, nbf and iat; a socket is closed 4401 at exp plus this.',
+      doc: "Slack for the issuer's clock on exp, nbf and iat; a socket is closed 4401 at exp plus this.",
     }),
   },
   intake: {
@@ -392,8 +452,9 @@ const DECLARATIONS = {
     apiKeys: envVar('INTAKE_API_KEYS', list(4096, parseKeyList), {
       services: ['producer', 'ws-server'],
       level: 'essential',
-      doc: 'Keys the application\'s backend sends as `Authorization: ApiKey <key>` to POST /events, /like, /events/batch and follow/unfollow; comma-separated (two while rotating). Unset: intake open outside production (npm run dev sets a development key, which the ws-server\'s demo page uses in dev mode).',
-      production: 'Required on the producer: `openssl rand -base64 32`, at least 32 characters each, a sealed variable (docs/security.md "Intake API keys"). Not needed elsewhere.',
+      doc: "Keys the application's backend sends as `Authorization: ApiKey <key>` to POST /events, /like, /events/batch and follow/unfollow; comma-separated (two while rotating). Unset: intake open outside production (npm run dev sets a development key, which the ws-server's demo page uses in dev mode).",
+      production:
+        'Required on the producer: `openssl rand -base64 32`, at least 32 characters each, a sealed variable (docs/security.md "Intake API keys"). Not needed elsewhere.',
     }),
   },
   pipeline: {
@@ -443,7 +504,7 @@ const DECLARATIONS = {
       default: 1000,
       services: 'every',
       level: 'tuning',
-      doc: 'First rung of every retry ladder (the consumer\'s and jobs\'); each further rung doubles it. Also how long jobs holds a failed batch whose retry copy could not be published before requeueing it.',
+      doc: "First rung of every retry ladder (the consumer's and jobs'); each further rung doubles it. Also how long jobs holds a failed batch whose retry copy could not be published before requeueing it.",
       production: same,
     }),
     retriesBeforeDeadLetter: envVar('CONSUMER_RETRIES_BEFORE_DEAD_LETTER', integer(0, 20), {
@@ -470,13 +531,13 @@ const DECLARATIONS = {
       default: 5 * 60_000,
       services: ['consumer'],
       level: 'tuning',
-      doc: 'How long a display name stays cached (the consumer\'s memory, and Redis\'s copy).',
+      doc: "How long a display name stays cached (the consumer's memory, and Redis's copy).",
     }),
     preferencesCacheTtlSeconds: envVar('PREFERENCES_CACHE_TTL_SECONDS', integer(1), {
       default: 30 * 24 * 3600,
       services: ['producer', 'consumer', 'ws-server'],
       level: 'tuning',
-      doc: 'How long Redis keeps a user\'s copy of their preferences (an update replaces it at once; a missing copy is reloaded from MongoDB in the background).',
+      doc: "How long Redis keeps a user's copy of their preferences (an update replaces it at once; a missing copy is reloaded from MongoDB in the background).",
     }),
   },
   /** Follower fan-out (docs/pipeline.md "Fan-out"). */
@@ -550,7 +611,7 @@ const DECLARATIONS = {
       alias: RETRY_MAX_ATTEMPTS,
       services: 'every',
       level: 'tuning',
-      doc: 'Rungs of the retry ladder of jobs\' writes (persist and ack batches), RETRY_BASE_DELAY_MS·2ⁿ each: a write still failing after the last rung waits on that rung again for as long as the store is down, never dropped.',
+      doc: "Rungs of the retry ladder of jobs' writes (persist and ack batches), RETRY_BASE_DELAY_MS·2ⁿ each: a write still failing after the last rung waits on that rung again for as long as the store is down, never dropped.",
       production: same,
     }),
   },
@@ -624,7 +685,7 @@ const DECLARATIONS = {
       default: 4096,
       services: ['ws-server'],
       level: 'tuning',
-      doc: 'Handshakes the kernel queues before the ws-server accepts them (Node\'s default is 511; a reconnect storm of thousands overflows that and clients wait for TCP retries). The kernel caps it at net.core.somaxconn.',
+      doc: "Handshakes the kernel queues before the ws-server accepts them (Node's default is 511; a reconnect storm of thousands overflows that and clients wait for TCP retries). The kernel caps it at net.core.somaxconn.",
     }),
     // Room above the 20,000 idle sockets one process is sized for (docs/performance.md), for
     // scrapes and for the overlap of a reconnect storm; ~10 KB each, so about 250 MB at the cap.
@@ -640,7 +701,7 @@ const DECLARATIONS = {
       default: 30_000,
       services: ['ws-server'],
       level: 'tuning',
-      doc: 'How long a ws-server instance stays in a user\'s wake route without a refresh: a crashed instance receives (unheard) wakes for at most this long. At least twice WS_ROUTE_REFRESH_MS.',
+      doc: "How long a ws-server instance stays in a user's wake route without a refresh: a crashed instance receives (unheard) wakes for at most this long. At least twice WS_ROUTE_REFRESH_MS.",
     }),
     /** How often an instance refreshes the routes of every user it holds (one pipelined write). */
     routeRefreshMs: envVar('WS_ROUTE_REFRESH_MS', integer(100), {
@@ -673,16 +734,23 @@ function intakeKeyProblems(keys: string[] | undefined, production: boolean, requ
   if (keys !== undefined && keys.length === 0) return ['INTAKE_API_KEYS: is set but holds no key'];
   if (keys === undefined) {
     return required
-      ? ['INTAKE_API_KEYS: required in production: event intake would accept events from anyone (docs/security.md "Intake API keys" says how to create one)']
+      ? [
+          'INTAKE_API_KEYS: required in production: event intake would accept events from anyone (docs/security.md "Intake API keys" says how to create one)',
+        ]
       : [];
   }
   const problems: string[] = [];
   keys.forEach((key, i) => {
     const which = `key ${i + 1} of ${keys.length}`;
-    if (!KEY_CHARACTERS.test(key)) problems.push(`INTAKE_API_KEYS: ${which} has characters other than printable ASCII (no spaces, no commas)`);
+    if (!KEY_CHARACTERS.test(key))
+      problems.push(`INTAKE_API_KEYS: ${which} has characters other than printable ASCII (no spaces, no commas)`);
     if (!production) return;
-    if (key === DEV_INTAKE_API_KEY) problems.push(`INTAKE_API_KEYS: ${which} is the built-in development key, which is public; create a key of your own`);
-    else if (key.length < MIN_INTAKE_API_KEY_LENGTH) problems.push(`INTAKE_API_KEYS: ${which} is shorter than ${MIN_INTAKE_API_KEY_LENGTH} characters`);
+    if (key === DEV_INTAKE_API_KEY)
+      problems.push(
+        `INTAKE_API_KEYS: ${which} is the built-in development key, which is public; create a key of your own`,
+      );
+    else if (key.length < MIN_INTAKE_API_KEY_LENGTH)
+      problems.push(`INTAKE_API_KEYS: ${which} is shorter than ${MIN_INTAKE_API_KEY_LENGTH} characters`);
   });
   return problems;
 }
@@ -711,20 +779,34 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
   }
   // The consumer and jobs verify no token, so they need no secret (an unknown service counts as one that does).
   const verifiesTokens = !['consumer', 'jobs'].includes(which);
-  if (production && verifiesTokens && d.auth.jwtSecret === undefined && d.auth.publicKey === undefined && d.auth.jwksFile === undefined) {
-    problems.push('JWT_SECRET: required in production (it verifies users\' tokens) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set');
+  if (
+    production &&
+    verifiesTokens &&
+    d.auth.jwtSecret === undefined &&
+    d.auth.publicKey === undefined &&
+    d.auth.jwksFile === undefined
+  ) {
+    problems.push(
+      "JWT_SECRET: required in production (it verifies users' tokens) unless JWT_PUBLIC_KEY or JWT_JWKS_FILE is set",
+    );
   }
   if (d.http.headersTimeoutMs > d.http.requestTimeoutMs) {
     // Node refuses a headers timeout longer than the whole request's.
-    problems.push('HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout');
+    problems.push(
+      'HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS: the headers timeout must not exceed the request timeout',
+    );
   }
   if (production && d.auth.mode === 'dev') {
-    problems.push('WS_AUTH_MODE: dev accepts a bare userId without a token, so anyone could read any user\'s notifications; production needs token');
+    problems.push(
+      "WS_AUTH_MODE: dev accepts a bare userId without a token, so anyone could read any user's notifications; production needs token",
+    );
   }
   if (production && d.http.corsOrigins?.includes('*')) {
     // producer/cors.ts answers `*` by echoing whatever origin asks, so every website could send
     // requests carrying a user's token (or an intake key) from a browser and read the answers.
-    problems.push('CORS_ORIGINS: * lets any website call the API with a user\'s token and read the answers; list the allowed origins');
+    problems.push(
+      "CORS_ORIGINS: * lets any website call the API with a user's token and read the answers; list the allowed origins",
+    );
   }
   problems.push(...intakeKeyProblems(d.intake.apiKeys, production, production && which === 'producer'));
   const largestAck = ackFrameBytes(d.ws.maxAckBatch);
@@ -748,7 +830,14 @@ function assemble(
   const { corsOrigins, ...http } = d.http;
   const { jwtSecret, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds, mode } = d.auth;
   /** What a token must be to be accepted (shared/auth/key-source.ts, shared/auth/jwt.ts). */
-  const rules: TokenRules = { key: token.key, algorithms: token.algorithms, issuer, audience, maxLifetimeSeconds, clockToleranceSeconds };
+  const rules: TokenRules = {
+    key: token.key,
+    algorithms: token.algorithms,
+    issuer,
+    audience,
+    maxLifetimeSeconds,
+    clockToleranceSeconds,
+  };
   return {
     ...d,
     /** `url`: the first node, for tools and tests that open one plain connection. */
@@ -792,7 +881,10 @@ export type NodeEnv = Config['nodeEnv'];
  * Problems name entries by position: an entry may carry a password.
  */
 export function parseClusterNodes(raw: string): { settings: RedisClusterSettings } | { problems: string[] } {
-  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (entries.length === 0) return { problems: ['REDIS_CLUSTER_NODES: is set but names no node'] };
   const problems: string[] = [];
   const nodes: RedisClusterSettings['nodes'] = [];
@@ -807,15 +899,31 @@ export function parseClusterNodes(raw: string): { settings: RedisClusterSettings
       return;
     }
     const port = Number(url.port);
-    if (!['redis:', 'rediss:'].includes(url.protocol)) problems.push(`${which}: only redis:// and rediss:// are understood`);
-    else if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) {
+    if (!['redis:', 'rediss:'].includes(url.protocol))
+      problems.push(`${which}: only redis:// and rediss:// are understood`);
+    else if (
+      !url.hostname ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535 ||
+      (url.pathname !== '' && url.pathname !== '/')
+    ) {
       problems.push(`${which} must name a host and a port, and no database (a cluster has only database 0)`);
     } else {
       nodes.push({ host: url.hostname, port });
-      auth.add(JSON.stringify([url.protocol === 'rediss:', decodeURIComponent(url.username), decodeURIComponent(url.password)]));
+      auth.add(
+        JSON.stringify([
+          url.protocol === 'rediss:',
+          decodeURIComponent(url.username),
+          decodeURIComponent(url.password),
+        ]),
+      );
     }
   });
-  if (auth.size > 1) problems.push('REDIS_CLUSTER_NODES: the entries disagree on user, password or TLS; one cluster has one set for every node');
+  if (auth.size > 1)
+    problems.push(
+      'REDIS_CLUSTER_NODES: the entries disagree on user, password or TLS; one cluster has one set for every node',
+    );
   if (problems.length > 0) return { problems };
   const [tls, username, password] = JSON.parse([...auth][0]!) as [boolean, string, string];
   return { settings: { nodes, username: username || undefined, password: password || undefined, tls } };
@@ -839,12 +947,16 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   const cluster = values.redis.clusterNodes === undefined ? undefined : parseClusterNodes(values.redis.clusterNodes);
   if (cluster && 'problems' in cluster) problems.push(...cluster.problems);
   if (cluster && withoutEmpty(env).REDIS_URL !== undefined) {
-    problems.push('REDIS_URL / REDIS_CLUSTER_NODES: both are set; a cluster is reached through REDIS_CLUSTER_NODES alone, so unset REDIS_URL');
+    problems.push(
+      'REDIS_URL / REDIS_CLUSTER_NODES: both are set; a cluster is reached through REDIS_CLUSTER_NODES alone, so unset REDIS_URL',
+    );
   }
   if (cluster && /[{}]/.test(values.redis.keyPrefix)) {
     // The hash tag is the first {...} of a key: a brace in the prefix would decide every key's slot
     // (shared/keys.ts), putting a user's keys in different slots or every key in one.
-    problems.push('REDIS_KEY_PREFIX: must not contain { or } on a Redis Cluster (braces choose the hash slot; shared/keys.ts)');
+    problems.push(
+      'REDIS_KEY_PREFIX: must not contain { or } on a Redis Cluster (braces choose the hash slot; shared/keys.ts)',
+    );
   }
   const tokenKey = readKeySource({
     JWT_SECRET: values.auth.jwtSecret,
@@ -872,7 +984,9 @@ export function envVarDeclarations(): EnvVar<unknown>[] {
  * `.env.example` and docs/configuration.md are checked against it.
  */
 export function knownEnvVars(): string[] {
-  return envVarDeclarations().flatMap((v) => (v.alias && v.alias.deprecated === undefined ? [v.name, v.alias.name] : [v.name]));
+  return envVarDeclarations().flatMap((v) =>
+    v.alias && v.alias.deprecated === undefined ? [v.name, v.alias.name] : [v.name],
+  );
 }
 
 /** Deprecated names still read: why each was retired, and the variables it is read as. */

@@ -54,7 +54,11 @@ export interface EnvVar<T> extends Omit<VarMeta<T>, 'default'> {
   readonly read: (raw: string | undefined, label: string) => { ok: true; value: T } | { ok: false; problem: string };
 }
 
-export function envVar<T>(name: string, parser: Parser<T>, meta: VarMeta<NoInfer<T>> & { default: NoInfer<T> }): EnvVar<T>;
+export function envVar<T>(
+  name: string,
+  parser: Parser<T>,
+  meta: VarMeta<NoInfer<T>> & { default: NoInfer<T> },
+): EnvVar<T>;
 export function envVar<T>(name: string, parser: Parser<T>, meta: VarMeta<NoInfer<T>>): EnvVar<T | undefined>;
 export function envVar<T>(name: string, parser: Parser<T>, meta: VarMeta<T>): EnvVar<T | undefined> {
   const { default: fallback, ...rest } = meta;
@@ -122,11 +126,17 @@ export function urlList(schemes: readonly string[], maxLength = 8000): Parser<st
       const bad = urls.findIndex((u) => one.validate(u).error !== undefined);
       if (urls.length === 0 || bad >= 0) {
         const which = urls.length > 1 ? ` (URL ${bad + 1} of ${urls.length} is not)` : '';
-        return helpers.message({ custom: `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas${which}` });
+        return helpers.message({
+          custom: `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas${which}`,
+        });
       }
       return value;
     });
-  return { schema, accepts: `${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas`, parse: (v) => splitList(v as string) };
+  return {
+    schema,
+    accepts: `${schemes.map((s) => `${s}://`).join(' or ')} URL, or several separated by commas`,
+    parse: (v) => splitList(v as string),
+  };
 }
 
 /** Comma-separated items, blanks around them ignored, empty ones dropped. */
@@ -144,7 +154,11 @@ export function text(schema: Joi.StringSchema, accepts: string): Parser<string> 
 
 /** Comma-separated, blanks around an item ignored, empty items dropped. */
 export function list(maxLength: number, parseItems: (raw: string) => string[]): Parser<string[]> {
-  return { schema: Joi.string().max(maxLength), accepts: 'comma-separated list', parse: (v) => parseItems(v as string) };
+  return {
+    schema: Joi.string().max(maxLength),
+    accepts: 'comma-separated list',
+    parse: (v) => parseItems(v as string),
+  };
 }
 
 /** A parser whose value is shaped further (trimmed, split) after Joi validated the text. */
@@ -195,7 +209,8 @@ export function readTree<D extends Declarations>(tree: D, env: Env): ReadResult<
           if (own !== undefined && own !== aliased) {
             problems.push(`${child.name} / ${child.alias.name}: both are set and differ; set only one`);
           }
-          if (child.alias.deprecated !== undefined) deprecatedUse.set(child.alias.name, [...(deprecatedUse.get(child.alias.name) ?? []), child.name]);
+          if (child.alias.deprecated !== undefined)
+            deprecatedUse.set(child.alias.name, [...(deprecatedUse.get(child.alias.name) ?? []), child.name]);
         }
         const label = own === undefined && aliased !== undefined ? child.alias!.name : child.name;
         const result = child.read(own ?? aliased, label);
@@ -205,7 +220,8 @@ export function readTree<D extends Declarations>(tree: D, env: Env): ReadResult<
     );
   const values = walk(tree) as Resolved<D>;
   const warnings = [...deprecatedUse].map(
-    ([alias, names]) => `${alias} is deprecated: it is read as ${names.join(' and ')}; set ${names.length > 1 ? 'those' : 'that'} instead (docs/configuration.md)`,
+    ([alias, names]) =>
+      `${alias} is deprecated: it is read as ${names.join(' and ')}; set ${names.length > 1 ? 'those' : 'that'} instead (docs/configuration.md)`,
   );
   return { values, problems, warnings };
 }

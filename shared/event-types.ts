@@ -59,7 +59,8 @@ export const EVENT_TYPE_TABLE: Record<EventType, EventTypeFacts> = {
     aggregateVerb: null,
     fanout: false,
     exempt: social,
-    format: (e, actor) => (e.text ? `${actor} replied to your comment: "${e.text}"` : `${actor} replied to your comment`),
+    format: (e, actor) =>
+      e.text ? `${actor} replied to your comment: "${e.text}"` : `${actor} replied to your comment`,
   }),
   MENTION: facts('MENTION', {
     category: 'social',

@@ -31,7 +31,11 @@ export interface InfraOptions {
   mongoRequired: boolean;
 }
 
-export async function connectInfra(config: Config, logger: Logger, options: InfraOptions = { mongoRequired: false }): Promise<Infra> {
+export async function connectInfra(
+  config: Config,
+  logger: Logger,
+  options: InfraOptions = { mongoRequired: false },
+): Promise<Infra> {
   const results = await Promise.allSettled([
     connectAmqp(config, logger),
     connectRedis(config, logger),
@@ -59,7 +63,10 @@ export async function connectInfra(config: Config, logger: Logger, options: Infr
     // (a restart during an incident) must not keep the live path from starting: they try once,
     // in the background, and jobs' own start-up creates whatever this attempt missed.
     ensureIndexes(m, config.connectTimeoutMs).catch((err: unknown) =>
-      logger.warn({ err: stripCredentials(errorMessage(err)) }, 'mongodb indexes not ensured at start-up; jobs creates them'),
+      logger.warn(
+        { err: stripCredentials(errorMessage(err)) },
+        'mongodb indexes not ensured at start-up; jobs creates them',
+      ),
     );
   }
   return {

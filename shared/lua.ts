@@ -51,7 +51,13 @@ export class LuaScript {
     if (redis.isCluster) {
       // One pipeline may only go to one node: the calls go out together instead, and
       // auto-pipelining makes them one pipeline per node (each call names one slot's keys).
-      return Promise.all(calls.map((c) => this.run(redis, c.keys, c.args).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+      return Promise.all(
+        calls.map((c) =>
+          this.run(redis, c.keys, c.args).catch((err: unknown) =>
+            err instanceof Error ? err : new Error(String(err)),
+          ),
+        ),
+      );
     }
     const bySha = redis.pipeline();
     for (const c of calls) bySha.evalsha(this.sha, c.keys.length, ...c.keys, ...c.args);
@@ -69,6 +75,6 @@ export class LuaScript {
         results[i] = err ?? value;
       });
     }
-    return calls.map((_, i) => (i < results.length ? results[i] : new Error("redis: no reply for a script call")));
+    return calls.map((_, i) => (i < results.length ? results[i] : new Error('redis: no reply for a script call')));
   }
 }

@@ -56,7 +56,9 @@ export async function connectMongo(
   connection.on('disconnected', () => log.warn({ target }, 'mongodb disconnected'));
   connection.on('reconnected', () => log.info({ target }, 'mongodb reconnected'));
   // Without a listener, a driver error event would crash the process.
-  connection.on('error', (err: unknown) => log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'));
+  connection.on('error', (err: unknown) =>
+    log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'),
+  );
   try {
     await connection.asPromise();
   } catch (err) {

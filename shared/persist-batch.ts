@@ -44,7 +44,8 @@ export function decodePersistBody(content: Buffer): PersistBody {
   } catch {
     throw new PermanentError('persist job: body is not JSON');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PermanentError('persist job: body is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new PermanentError('persist job: body is not a JSON object');
   if (!('notifications' in raw)) return { items: [raw], batch: false };
   const { notifications } = raw as { notifications: unknown };
   if (!Array.isArray(notifications)) throw new PermanentError('persist batch: "notifications" must be an array');

@@ -38,7 +38,11 @@ export function isTimeZone(value: string): boolean {
 }
 
 export const preferencesSchema = Joi.object<Preferences>({
-  mutedTypes: Joi.array().items(Joi.string().valid(...MUTABLE_TYPES)).unique().max(MUTABLE_TYPES.length).default([]),
+  mutedTypes: Joi.array()
+    .items(Joi.string().valid(...MUTABLE_TYPES))
+    .unique()
+    .max(MUTABLE_TYPES.length)
+    .default([]),
   promotionalOptOut: Joi.boolean().default(false),
   doNotDisturb: Joi.object({
     start: timeOfDay().required(),
@@ -58,8 +62,13 @@ function secondsOf(time: string): number {
 }
 
 function localSecondsOfDay(atMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    .formatToParts(new Date(atMs));
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour12: false,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(atMs));
   const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return (part('hour') % 24) * 3600 + part('minute') * 60 + part('second');
 }
@@ -136,7 +145,11 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
     async read(userId) {
       const cached = await redis.get(key(userId));
       if (cached !== null) return JSON.parse(cached) as Preferences;
-      const loaded = await options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs);
+      const loaded = await options.loads.attempt(
+        `prefs:${userId}`,
+        () => loadFromMongo(userId),
+        options.fallbackWaitMs,
+      );
       if (loaded.done) return loaded.value;
       options.onFallback?.();
       return DEFAULT_PREFERENCES;
@@ -153,7 +166,9 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
         return false;
       });
       const loaded = await Promise.all(
-        missing.map((userId) => options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs)),
+        missing.map((userId) =>
+          options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs),
+        ),
       );
       missing.forEach((userId, i) => {
         const answer = loaded[i]!;
@@ -173,7 +188,8 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
       // Dropped first: if storing the new copy below fails (the API then answers an error), no
       // old copy outlives the update; a load racing the update is overwritten by the SET.
       await redis.del(key(userId));
-      const update = () => models.Preference.updateOne({ _id: userId }, { $set: { ...prefs, updatedAt: new Date() } }, { upsert: true });
+      const update = () =>
+        models.Preference.updateOne({ _id: userId }, { $set: { ...prefs, updatedAt: new Date() } }, { upsert: true });
       await update().catch((err: unknown) => {
         // Two concurrent first writes of one user both try to insert and one loses on _id (MongoDB
         // retries that itself, FerretDB does not): the document exists now, so the update applies.

@@ -86,7 +86,9 @@ export async function connectRedis(
     lastFailure = stripCredentials(errorMessage(err));
     log.debug({ target, err: lastFailure }, 'redis error');
   });
-  redis.on('node error', (err: unknown, node: string) => log.debug({ node, err: stripCredentials(errorMessage(err)) }, 'redis cluster node error'));
+  redis.on('node error', (err: unknown, node: string) =>
+    log.debug({ node, err: stripCredentials(errorMessage(err)) }, 'redis cluster node error'),
+  );
   redis.on('ready', () => log.info({ target }, 'redis ready'));
   redis.on('end', () => log.debug({ target }, 'redis connection ended'));
 
@@ -145,7 +147,14 @@ export function openSubscriber(redis: Redis, connectionName: string): RedisConne
   const options = { connectionName, enableAutoPipelining: false, lazyConnect: true } satisfies RedisOptions;
   if (!(redis instanceof Cluster)) return redis.duplicate(options);
   // The nodes the main client knows now, with the address, credentials and TLS it reaches them by.
-  const known = () => redis.nodes('all').map(({ options: o }) => ({ host: o.host, port: o.port, username: o.username, password: o.password, tls: o.tls }));
+  const known = () =>
+    redis.nodes('all').map(({ options: o }) => ({
+      host: o.host,
+      port: o.port,
+      username: o.username,
+      password: o.password,
+      tls: o.tls,
+    }));
   const nodes = known();
   if (nodes.length === 0) throw new DependencyUnavailableError('redis cluster: no node known to subscribe on');
   let turn = Math.floor(Math.random() * nodes.length);

@@ -26,9 +26,15 @@ export async function recordStage(
   await redis.multi().hsetnx(key, stage, String(atMs)).expire(key, ttlSeconds).exec();
 }
 
-export async function readTimeline(redis: Redis, userId: string, id: string): Promise<Partial<Record<TimelineStage, number>>> {
+export async function readTimeline(
+  redis: Redis,
+  userId: string,
+  id: string,
+): Promise<Partial<Record<TimelineStage, number>>> {
   const raw = await redis.hgetall(keys.timeline(userId, id));
   return Object.fromEntries(
-    Object.entries(raw).filter(([stage]) => ([...TIMELINE_STAGES, ...EVENT_ONLY_STAGES] as readonly string[]).includes(stage)).map(([s, v]) => [s, Number(v)]),
+    Object.entries(raw)
+      .filter(([stage]) => ([...TIMELINE_STAGES, ...EVENT_ONLY_STAGES] as readonly string[]).includes(stage))
+      .map(([s, v]) => [s, Number(v)]),
   );
 }

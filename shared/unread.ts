@@ -52,7 +52,11 @@ return 1
 /** +1 / -1 on the counter (if it exists) and a new version. A zero delta changes nothing. */
 export async function bumpUnread(redis: Redis, userId: string, delta: number): Promise<void> {
   if (delta === 0) return;
-  await BUMP_SCRIPT.run(redis, [keys.unreadCount(userId), keys.unreadVersion(userId)], [String(delta), String(COUNT_TTL_SECONDS)]);
+  await BUMP_SCRIPT.run(
+    redis,
+    [keys.unreadCount(userId), keys.unreadVersion(userId)],
+    [String(delta), String(COUNT_TTL_SECONDS)],
+  );
 }
 
 /** The count and version Redis holds; undefined when the counter is missing (a rebuild is due). */
@@ -117,7 +121,12 @@ return {tonumber(ARGV[1]), redis.call('INCR', KEYS[2])}
  * index of those); the counter is only missing after 30 idle days or a Redis loss, so that
  * residue is at most a few seconds of acks.
  */
-export async function reconcileUnread(redis: Redis, models: Models, userId: string, force: boolean): Promise<UnreadState> {
+export async function reconcileUnread(
+  redis: Redis,
+  models: Models,
+  userId: string,
+  force: boolean,
+): Promise<UnreadState> {
   let last: UnreadState = { count: 0, version: 0 };
   for (let attempt = 1; attempt <= REBUILD_ATTEMPTS; attempt += 1) {
     const expected = Number((await redis.get(keys.unreadVersion(userId))) ?? 0);
@@ -175,9 +184,23 @@ return newly
  * document, or a notification only the buffer holds), so a repeated read, or the same read seen
  * through both MongoDB and the buffer, lowers the count once. Returns how many were newly marked.
  */
-export async function markReadOnce(redis: Redis, userId: string, ids: string[], atMs: number, markTtlSeconds: number): Promise<number> {
+export async function markReadOnce(
+  redis: Redis,
+  userId: string,
+  ids: string[],
+  atMs: number,
+  markTtlSeconds: number,
+): Promise<number> {
   if (ids.length === 0) return 0;
-  const scriptKeys = [keys.unreadCount(userId), keys.unreadVersion(userId), ...ids.map((id) => keys.readBeforeStored(userId, id))];
-  const newly = await MARK_READ_SCRIPT.run(redis, scriptKeys, [String(COUNT_TTL_SECONDS), String(atMs), String(markTtlSeconds)]);
+  const scriptKeys = [
+    keys.unreadCount(userId),
+    keys.unreadVersion(userId),
+    ...ids.map((id) => keys.readBeforeStored(userId, id)),
+  ];
+  const newly = await MARK_READ_SCRIPT.run(redis, scriptKeys, [
+    String(COUNT_TTL_SECONDS),
+    String(atMs),
+    String(markTtlSeconds),
+  ]);
   return Number(newly);
 }

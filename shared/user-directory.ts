@@ -13,7 +13,8 @@ export const USER_NAME_COPY_TTL_SECONDS = 30 * 24 * 3600;
 
 export async function storeUserNames(redis: Redis, users: ReadonlyArray<{ _id: string; name: string }>): Promise<void> {
   if (users.length === 0) return;
-  const set = (u: { _id: string; name: string }) => [keys.userName(u._id), u.name, 'EX', USER_NAME_COPY_TTL_SECONDS] as const;
+  const set = (u: { _id: string; name: string }) =>
+    [keys.userName(u._id), u.name, 'EX', USER_NAME_COPY_TTL_SECONDS] as const;
   // Names are untagged (each user's in its own slot): on a cluster one SET each, sent together.
   if (redis.isCluster) {
     await Promise.all(users.map((u) => redis.set(...set(u))));
@@ -31,7 +32,10 @@ export async function fillUserName(redis: Redis, userId: string, name: string | 
 
 export async function readUserNames(redis: Redis, ids: string[]): Promise<Array<string | null | undefined>> {
   if (ids.length === 0) return [];
-  const copies = await getMany(redis, ids.map((id) => keys.userName(id)));
+  const copies = await getMany(
+    redis,
+    ids.map((id) => keys.userName(id)),
+  );
   // undefined: no copy (look it up); null: a known unknown id; a string: the name.
   return copies.map((c) => (c === null ? undefined : c === '' ? null : c));
 }

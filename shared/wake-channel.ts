@@ -64,5 +64,9 @@ const PUBLISH = LuaScript.fromFile(new URL('./wake-publish.lua', import.meta.url
  * the user, or the ones listed are gone); pub/sub is at most once, and a wake nobody heard costs only latency (the buffer is the truth).
  */
 export async function publishWake(redis: Redis, keyPrefix: string, message: WakeExchangeMessage): Promise<number> {
-  return (await PUBLISH.run(redis, [keys.wsRoute(message.userId)], [keys.wakeChannelPrefix(keyPrefix), JSON.stringify(message)])) as number;
+  return (await PUBLISH.run(
+    redis,
+    [keys.wsRoute(message.userId)],
+    [keys.wakeChannelPrefix(keyPrefix), JSON.stringify(message)],
+  )) as number;
 }

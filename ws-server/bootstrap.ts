@@ -188,7 +188,9 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
   reportDrops(http.server, logger, () => metrics.acceptErrors.inc({ code: 'max_connections' }));
   // No client tracking: `sessions` already holds every socket, and a second set would cost each one.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes, clientTracking: false });
-  const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) => s.close(CLOSE.authFailed, 'authentication timeout', 'auth'));
+  const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) =>
+    s.close(CLOSE.authFailed, 'authentication timeout', 'auth'),
+  );
   wss.on('connection', connectionHandler(deps, sessions, deadlines));
 
   // At the process's file-descriptor limit accept() fails with EMFILE; libuv sheds the pending
@@ -210,10 +212,14 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  const stopHeartbeat = startHeartbeat(() => sessions, config.ws.heartbeatIntervalMs, (s) => {
-    metrics.closed.inc({ reason: 'heartbeat' });
-    s.ws.terminate();
-  });
+  const stopHeartbeat = startHeartbeat(
+    () => sessions,
+    config.ws.heartbeatIntervalMs,
+    (s) => {
+      metrics.closed.inc({ reason: 'heartbeat' });
+      s.ws.terminate();
+    },
+  );
 
   logger.info({ port: http.port, authMode: config.auth.mode, instanceId }, 'ws-server listening');
   if (config.auth.mode === 'dev') logger.warn('WS_AUTH_MODE=dev: sockets may authenticate with a bare userId');
@@ -240,7 +246,9 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
    * Whoever has not answered within CLOSE_WAIT_MS is cut (the client has the 1001 frame already).
    */
   const awaitClosed = async (open: Session[]): Promise<{ sockets: number; cut: number }> => {
-    const closed = open.filter((s) => s.ws.readyState !== s.ws.CLOSED).map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
+    const closed = open
+      .filter((s) => s.ws.readyState !== s.ws.CLOSED)
+      .map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
     frames.close();
     if (await settleWithin(closed, CLOSE_WAIT_MS)) return { sockets: open.length, cut: 0 };
     const cut = sessions.size;
@@ -269,7 +277,8 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     redis: infra.redis,
     close: once(async () => {
       const startedMs = Date.now();
-      const deadlineMs = startedMs + config.shutdownTimeoutMs - Math.min(SHUTDOWN_MARGIN_MS, config.shutdownTimeoutMs / 10);
+      const deadlineMs =
+        startedMs + config.shutdownTimeoutMs - Math.min(SHUTDOWN_MARGIN_MS, config.shutdownTimeoutMs / 10);
       const left = () => Math.max(0, deadlineMs - Date.now());
       const inFlightAtStart = inFlight.size;
       accepting = false;
@@ -312,7 +321,11 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
       ]);
       const summary = { ms: Date.now() - startedMs, steps: ms, ...sockets, inFlightAtStart };
       if (drained) logger.info(summary, 'ws-server closed: sockets closed with 1001, frames in flight drained');
-      else logger.warn({ ...summary, inFlight: inFlight.size }, 'drain timed out; closed with frames in flight (their ACKs were not answered)');
+      else
+        logger.warn(
+          { ...summary, inFlight: inFlight.size },
+          'drain timed out; closed with frames in flight (their ACKs were not answered)',
+        );
     }),
   };
 }

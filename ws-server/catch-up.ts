@@ -19,7 +19,6 @@ export interface CatchUpDeps {
   logger: Logger;
 }
 
-
 let nextCatchUpId = 0;
 
 /**
@@ -43,7 +42,9 @@ export function startCatchUp(
   const run = (): void => {
     session.catchUpTimer = undefined;
     if (!session.open) return;
-    const job = deps.loads.run(key, () => catchUpFromStore(stores, userId, deps.replayLimit, lastSeq, replay, heldBack));
+    const job = deps.loads.run(key, () =>
+      catchUpFromStore(stores, userId, deps.replayLimit, lastSeq, replay, heldBack),
+    );
     if (!job) {
       retry(new Error('too many MongoDB reads waiting'));
       return;
@@ -59,7 +60,10 @@ export function startCatchUp(
     if (!session.open) return;
     const delayMs = retryDelayMs(attempt);
     attempt += 1;
-    deps.logger.warn({ err: errorMessage(err), userId, attempt, delayMs }, 'replay catch-up from MongoDB failed; trying again');
+    deps.logger.warn(
+      { err: errorMessage(err), userId, attempt, delayMs },
+      'replay catch-up from MongoDB failed; trying again',
+    );
     session.catchUpTimer = setTimeout(run, delayMs);
     session.catchUpTimer.unref();
   };

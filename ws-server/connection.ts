@@ -53,7 +53,11 @@ type SessionSocket = WebSocket & { [SESSION]?: Session };
  * The listeners are created once per server, not per socket: an idle socket then costs its
  * Session and what ws itself keeps, not five closures and a timer.
  */
-export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, deadlines: AuthDeadlines): (ws: WebSocket) => void {
+export function connectionHandler(
+  deps: ConnectionDeps,
+  sessions: Set<Session>,
+  deadlines: AuthDeadlines,
+): (ws: WebSocket) => void {
   const { config, metrics } = deps;
 
   function onPong(this: SessionSocket): void {
@@ -98,7 +102,10 @@ export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, 
       deps.track(
         dispatch(session, frame, deps).catch((err: unknown) => {
           const notificationIds = frame.type === 'ACK' ? firstIds(frame.notificationIds) : undefined;
-          deps.logger.warn({ err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds }, 'frame handling failed');
+          deps.logger.warn(
+            { err: errorMessage(err), frame: frame.type, userId: session.userId, notificationIds },
+            'frame handling failed',
+          );
           session.send(errorFrame(ERROR_CODES.unavailable, 'temporarily unavailable, retry'));
         }),
       );
@@ -115,7 +122,12 @@ export function connectionHandler(deps: ConnectionDeps, sessions: Set<Session>, 
   }
 
   return (ws) => {
-    const session = new Session(ws, config.ws.maxBufferedBytes, metrics, new FrameRateLimiter(config.ws.maxFramesPerSecond));
+    const session = new Session(
+      ws,
+      config.ws.maxBufferedBytes,
+      metrics,
+      new FrameRateLimiter(config.ws.maxFramesPerSecond),
+    );
     (ws as SessionSocket)[SESSION] = session;
     sessions.add(session);
     deadlines.add(session);
@@ -156,7 +168,10 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   const sentAtMs = (id: string) => deps.delivery.firstSentAtMs(userId, id);
   const result = await acknowledge(deps.ack, userId, frame.notificationIds, sentAtMs);
   deps.delivery.acked(userId, result.acked);
-  deps.logger.debug({ userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) }, 'notifications acked');
+  deps.logger.debug(
+    { userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) },
+    'notifications acked',
+  );
   deps.metrics.acked.inc(result.newlyAcked.length);
   if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
   if (result.missing.length === 0) return;
@@ -168,15 +183,24 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
     deps.metrics.acked.inc(stored.acked.length);
     if (stored.acked.length > 0) session.send({ type: 'ACKED', ids: stored.acked });
     if (stored.notFound.length > 0) {
-      session.send(errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', stored.notFound));
+      session.send(
+        errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', stored.notFound),
+      );
     }
   } catch (err) {
-    deps.logger.warn({ err: errorMessage(err), userId, notificationIds: firstIds(result.missing) }, 'ack of stored notifications failed');
+    deps.logger.warn(
+      { err: errorMessage(err), userId, notificationIds: firstIds(result.missing) },
+      'ack of stored notifications failed',
+    );
     session.send(errorFrame(ERROR_CODES.unavailable, 'could not check these ids now, ACK them again', result.missing));
   }
 }
 
-async function onAuth(session: Session, frame: Extract<ClientFrame, { type: 'AUTH' }>, deps: ConnectionDeps): Promise<void> {
+async function onAuth(
+  session: Session,
+  frame: Extract<ClientFrame, { type: 'AUTH' }>,
+  deps: ConnectionDeps,
+): Promise<void> {
   session.state = 'authenticating'; // from here the AUTH deadline no longer applies (auth-deadline.ts)
   const stage = stageTimer(deps.metrics, session.openedAtMs);
   stage('frame');

@@ -57,10 +57,18 @@ export class Delivery {
       if (session.ackedAlready(n.id, n.version)) continue;
       if (held) clearTimeout(held.timer);
       if (!session.sendEncoded(frames.of(n, session.unread))) return;
-      const entry = { notification: n, attempts: 1, firstSentAtMs: held?.firstSentAtMs ?? Date.now(), timer: undefined };
+      const entry = {
+        notification: n,
+        attempts: 1,
+        firstSentAtMs: held?.firstSentAtMs ?? Date.now(),
+        timer: undefined,
+      };
       session.inFlight.set(n.id, entry);
       this.metrics.sent.inc();
-      this.logger.debug({ notificationId: n.id, userId: n.userId, version: n.version, redelivery: held !== undefined }, 'notification sent');
+      this.logger.debug(
+        { notificationId: n.id, userId: n.userId, version: n.version, redelivery: held !== undefined },
+        'notification sent',
+      );
       this.schedule(session, n.id);
     }
   }

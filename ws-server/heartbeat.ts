@@ -5,7 +5,11 @@ import type { Session } from './session.js';
  * dead (a vanished phone, a half-open TCP connection) and is terminated, which frees its slot
  * and its in-flight state; its notifications stay pending for the next connection.
  */
-export function startHeartbeat(sessions: () => Iterable<Session>, intervalMs: number, onDead: (s: Session) => void): () => void {
+export function startHeartbeat(
+  sessions: () => Iterable<Session>,
+  intervalMs: number,
+  onDead: (s: Session) => void,
+): () => void {
   const timer = setInterval(() => {
     for (const session of sessions()) {
       // Not read while the frame window is full (frame-window.ts): its pong may be unread, not missing.

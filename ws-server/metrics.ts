@@ -1,22 +1,35 @@
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics.js';
 
-export type CloseReason = 'auth' | 'token-expired' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
+export type CloseReason =
+  'auth' | 'token-expired' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
 
 export function createWsMetrics(registry: Registry) {
   return {
-    connectedSockets: new Gauge({ name: 'ws_connected_sockets', help: 'Open WebSocket connections', registers: [registry] }),
+    connectedSockets: new Gauge({
+      name: 'ws_connected_sockets',
+      help: 'Open WebSocket connections',
+      registers: [registry],
+    }),
     authenticatedUsers: new Gauge({
       name: 'ws_authenticated_users',
       help: 'Distinct users with at least one authenticated socket on this instance',
       registers: [registry],
     }),
-    sent: new Counter({ name: 'ws_notifications_sent_total', help: 'NOTIFICATION frames sent, redeliveries included', registers: [registry] }),
+    sent: new Counter({
+      name: 'ws_notifications_sent_total',
+      help: 'NOTIFICATION frames sent, redeliveries included',
+      registers: [registry],
+    }),
     redelivered: new Counter({
       name: 'ws_notifications_redelivered_total',
       help: 'NOTIFICATION frames re-sent after ACK_TIMEOUT_MS without an ack',
       registers: [registry],
     }),
-    acked: new Counter({ name: 'ws_notifications_acked_total', help: 'Notifications newly acked by clients', registers: [registry] }),
+    acked: new Counter({
+      name: 'ws_notifications_acked_total',
+      help: 'Notifications newly acked by clients',
+      registers: [registry],
+    }),
     ackLatency: new Histogram({
       name: 'ws_ack_latency_seconds',
       help: 'From first send on a socket to its ack',
@@ -72,7 +85,7 @@ export function createWsMetrics(registry: Registry) {
     }),
     routeLapsed: new Counter({
       name: 'ws_route_lapsed_total',
-      help: "Users whose wake route registration a refresh round found lapsed; their sockets were resynced from the buffer",
+      help: 'Users whose wake route registration a refresh round found lapsed; their sockets were resynced from the buffer',
       registers: [registry],
     }),
     routeRefreshFailures: new Counter({

@@ -76,13 +76,19 @@ export function parseClientFrame(raw: string, limits: ParseLimits): ClientFrame 
       if (Array.isArray(ids) && ids.length > limits.maxAckBatch) {
         throw new ProtocolError(ERROR_CODES.ackBatchTooLarge, `at most ${limits.maxAckBatch} ids per ACK`);
       }
-      const ack = validate(ackSchema(limits.maxAckBatch), data) as { notificationId?: string; notificationIds?: string[] };
+      const ack = validate(ackSchema(limits.maxAckBatch), data) as {
+        notificationId?: string;
+        notificationIds?: string[];
+      };
       return { type: 'ACK', notificationIds: ack.notificationIds ?? [ack.notificationId as string] };
     }
     case 'PING':
       return validate(pingSchema, data) as ClientFrame;
     default:
-      throw new ProtocolError(ERROR_CODES.unknownType, `unknown frame type ${JSON.stringify(type ?? null)}; expected AUTH, ACK or PING`);
+      throw new ProtocolError(
+        ERROR_CODES.unknownType,
+        `unknown frame type ${JSON.stringify(type ?? null)}; expected AUTH, ACK or PING`,
+      );
   }
 }
 

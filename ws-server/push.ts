@@ -32,7 +32,9 @@ export function wakeHandler(
   logger: Logger,
 ): (message: WakeExchangeMessage) => void {
   return (message) => {
-    metrics.wakesReceived.inc({ outcome: liveSessions(deps.registry, message.userId).length > 0 ? 'handled' : 'dropped' });
+    metrics.wakesReceived.inc({
+      outcome: liveSessions(deps.registry, message.userId).length > 0 ? 'handled' : 'dropped',
+    });
     const work = onWakeMessage(deps, message);
     if (!work) return;
     track(work).catch((err: unknown) => {
@@ -85,6 +87,8 @@ export async function pushWake(deps: PushDeps, wake: WakeMessage): Promise<void>
     redis.zmscore(keys.inbox(wake.userId), ...ids),
     deps.readUnread(wake.userId),
   ]);
-  const pending = found.filter((n, i): n is Notification => n !== null && n.userId === wake.userId && scores[i] !== null);
+  const pending = found.filter(
+    (n, i): n is Notification => n !== null && n.userId === wake.userId && scores[i] !== null,
+  );
   delivery.pushToAll(liveSessions(registry, wake.userId), pending, unread);
 }

@@ -54,7 +54,13 @@ export interface ReplayDeps {
 export async function planReplay(deps: ReplayDeps, userId: string, limit: number, lastSeq?: number): Promise<AuthRead> {
   // Resuming: only what came after lastSeq counts, wherever it ranks in priority order, so
   // every pending one is read.
-  const state = await readReplayState(deps.redis, deps.keyPrefix, userId, lastSeq === undefined ? limit : 0, deps.route);
+  const state = await readReplayState(
+    deps.redis,
+    deps.keyPrefix,
+    userId,
+    lastSeq === undefined ? limit : 0,
+    deps.route,
+  );
   const [prefs, unread] = await Promise.all([
     state.preferences ?? deps.preferences.read(userId),
     state.unread ?? deps.readUnread(userId),
@@ -103,7 +109,10 @@ export async function catchUpFromStore(
   heldBack: HoldRule,
 ): Promise<CatchUp> {
   const fromMongo = await mongoCandidates(stores.redis, stores.models, userId, limit, lastSeq, replay.window);
-  if (fromMongo.total === 0 && (lastSeq === undefined || !(await undeliveredOutside(stores.models, userId, replay.window)))) {
+  if (
+    fromMongo.total === 0 &&
+    (lastSeq === undefined || !(await undeliveredOutside(stores.models, userId, replay.window)))
+  ) {
     await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
   }
   const room = Math.max(0, limit - replay.notifications.length);
@@ -121,7 +130,10 @@ export async function catchUpFromStore(
  * mark would keep every later AUTH from sending them.
  */
 async function undeliveredOutside(models: Models, userId: string, window: Notification[]): Promise<boolean> {
-  return (await models.Notification.exists({ userId, status: 'undelivered', _id: { $nin: window.map((n) => n.id) } })) !== null;
+  return (
+    (await models.Notification.exists({ userId, status: 'undelivered', _id: { $nin: window.map((n) => n.id) } })) !==
+    null
+  );
 }
 
 /** True for a notification that must not be pushed yet. */
@@ -158,13 +170,17 @@ async function mongoCandidates(
     _id: { $nin: window.map((n) => n.id) },
     ...(lastSeq === undefined ? {} : { seq: { $gt: lastSeq } }),
   };
-  const docs = await models.Notification.find(filter).sort({ priority: -1, seq: 1 }).limit(limit).lean<NotificationDoc[]>();
+  const docs = await models.Notification.find(filter)
+    .sort({ priority: -1, seq: 1 })
+    .limit(limit)
+    .lean<NotificationDoc[]>();
   if (docs.length === 0) return { notifications: [], total: 0 };
   const ids = docs.map((d) => d._id);
   const [acked, buffered] = await Promise.all([ackedAt(redis, userId, ids), redis.zmscore(keys.inbox(userId), ...ids)]);
   const stale = new Set(ids.filter((_, i) => acked[i] !== null || buffered[i] !== null));
   const notifications = docs.filter((d) => !stale.has(d._id)).map(toNotification);
-  const total = docs.length < limit ? notifications.length : (await models.Notification.countDocuments(filter)) - stale.size;
+  const total =
+    docs.length < limit ? notifications.length : (await models.Notification.countDocuments(filter)) - stale.size;
   return { notifications, total };
 }
 

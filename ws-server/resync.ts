@@ -39,7 +39,10 @@ export async function resyncSessions(deps: ResyncDeps, users = deps.registry.use
     while (next < users.length) {
       const userId = users[next++]!;
       await resyncUser(deps, userId).catch((err: unknown) =>
-        deps.logger.warn({ err: errorMessage(err), userId }, 'resync after a wake gap failed; the next replay or redelivery brings it'),
+        deps.logger.warn(
+          { err: errorMessage(err), userId },
+          'resync after a wake gap failed; the next replay or redelivery brings it',
+        ),
       );
     }
   };
@@ -48,7 +51,8 @@ export async function resyncSessions(deps: ResyncDeps, users = deps.registry.use
 }
 
 async function resyncUser(deps: ResyncDeps, userId: string): Promise<void> {
-  const live = () => deps.registry.sessionsOf(userId).filter((s) => s.state === 'ready' || s.state === 'authenticating');
+  const live = () =>
+    deps.registry.sessionsOf(userId).filter((s) => s.state === 'ready' || s.state === 'authenticating');
   if (live().length === 0) return;
   const { replay, unread } = await planReplay(deps, userId, deps.replayLimit);
   if (unread) announceUnreadState(deps.registry, userId, unread);

@@ -24,7 +24,12 @@ export function newInstanceId(): string {
  * AUTH's registration "lapsed" only because it overtook it. Resolves, per user, with whether the
  * registration was still live before (false: it had lapsed) or the error of that user's call.
  */
-export async function registerRoutes(redis: Redis, instanceId: string, userIds: string[], ttlMs: number): Promise<Array<boolean | Error>> {
+export async function registerRoutes(
+  redis: Redis,
+  instanceId: string,
+  userIds: string[],
+  ttlMs: number,
+): Promise<Array<boolean | Error>> {
   const ttl = String(ttlMs);
   return Promise.all(
     userIds.map((userId) =>
@@ -106,7 +111,10 @@ export class InstanceRoute {
     if (failed > 0) {
       this.metrics.routeRefreshFailures.inc(failed);
       // Tried again next round; the TTL is a few rounds long, so one failed round loses nothing.
-      this.logger.warn({ err: errorMessage(firstError), users: failed }, 'wake route refresh failed; retried next round');
+      this.logger.warn(
+        { err: errorMessage(firstError), users: failed },
+        'wake route refresh failed; retried next round',
+      );
     }
     if (lapsed.length > 0) {
       this.metrics.routeLapsed.inc(lapsed.length);

@@ -87,7 +87,8 @@ export class Session {
   rememberAcked(id: string, version: number): void {
     this.recentlyAcked.delete(id);
     this.recentlyAcked.set(id, version);
-    if (this.recentlyAcked.size > RECENTLY_ACKED_MAX) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
+    if (this.recentlyAcked.size > RECENTLY_ACKED_MAX)
+      this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
   }
 
   /** True when `version` of `id` (or a newer one) was acked on this socket. */

@@ -32,7 +32,6 @@ export interface UnreadReaderHandle {
   stop(): void;
 }
 
-
 export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
   const { redis, models, loads } = options;
   // In-process on purpose, like redelivery: only a connected socket's badge waits for it.
@@ -45,7 +44,11 @@ export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
       const delayMs = retryDelayMs(attempt);
       const timer = setTimeout(() => {
         retries.delete(userId);
-        if (options.wanted(userId)) rebuild(userId, attempt + 1)?.then((state) => options.onRebuilt(userId, state), () => undefined);
+        if (options.wanted(userId))
+          rebuild(userId, attempt + 1)?.then(
+            (state) => options.onRebuilt(userId, state),
+            () => undefined,
+          );
       }, delayMs);
       timer.unref();
       retries.set(userId, timer);
@@ -59,7 +62,9 @@ export function unreadReader(options: UnreadReaderOptions): UnreadReaderHandle {
       const answer = await loads.attempt(`unread:${userId}`, reconcile(userId), options.fallbackWaitMs);
       if (answer.done) return answer.value;
       // Joins the load attempt() started (same key), adding the retry and the UNREAD frame.
-      rebuild(userId, 0)?.then((state) => options.onRebuilt(userId, state)).catch(() => undefined);
+      rebuild(userId, 0)
+        ?.then((state) => options.onRebuilt(userId, state))
+        .catch(() => undefined);
       return undefined;
     },
     stop() {

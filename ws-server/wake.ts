@@ -113,15 +113,28 @@ export function parseWake(content: string | Buffer): WakeExchangeMessage {
   } catch {
     throw new PermanentError('wake-up is not JSON');
   }
-  const wake = body as { kind?: unknown; userId?: unknown; notificationIds?: unknown; notification?: unknown; unread?: unknown } | null;
+  const wake = body as {
+    kind?: unknown;
+    userId?: unknown;
+    notificationIds?: unknown;
+    notification?: unknown;
+    unread?: unknown;
+  } | null;
   if (typeof wake?.userId !== 'string') throw new PermanentError('wake-up lacks userId');
   if (wake.kind === 'unread') return { kind: 'unread', userId: wake.userId };
   if (wake.kind === 'push') {
-    if (!isNotificationOf(wake.notification, wake.userId)) throw new PermanentError('push wake lacks a notification of its user');
+    if (!isNotificationOf(wake.notification, wake.userId))
+      throw new PermanentError('push wake lacks a notification of its user');
     if (wake.unread === undefined) return { kind: 'push', userId: wake.userId, notification: wake.notification };
     const unread = wake.unread as { count?: unknown; version?: unknown } | null;
-    if (typeof unread?.count !== 'number' || typeof unread.version !== 'number') throw new PermanentError('push wake has a malformed unread');
-    return { kind: 'push', userId: wake.userId, notification: wake.notification, unread: { count: unread.count, version: unread.version } };
+    if (typeof unread?.count !== 'number' || typeof unread.version !== 'number')
+      throw new PermanentError('push wake has a malformed unread');
+    return {
+      kind: 'push',
+      userId: wake.userId,
+      notification: wake.notification,
+      unread: { count: unread.count, version: unread.version },
+    };
   }
   if (
     (wake.kind !== undefined && wake.kind !== 'notifications') ||

@@ -10,8 +10,20 @@ const WARM_UP_USERS = 20;
 const BURST_CLIENT = resolve(import.meta.dirname, '../auth-burst-client.ts');
 
 /** N new users' AUTH from a lean client process (auth-burst-client.ts). */
-async function leanBurst(h: Harness, n: number, prefix: string): Promise<{ latenciesMs: number[]; failures: string[] }> {
-  const args = ['--import', 'tsx', BURST_CLIENT, String(h.stack.services['ws-server'].port), h.stack.jwtSecret, prefix, String(n)];
+async function leanBurst(
+  h: Harness,
+  n: number,
+  prefix: string,
+): Promise<{ latenciesMs: number[]; failures: string[] }> {
+  const args = [
+    '--import',
+    'tsx',
+    BURST_CLIENT,
+    String(h.stack.services['ws-server'].port),
+    h.stack.jwtSecret,
+    prefix,
+    String(n),
+  ];
   const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { latenciesMs: number[]; failures: string[] };
 }

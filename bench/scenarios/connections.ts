@@ -14,7 +14,8 @@ const SCRAPE_TIMEOUT_MS = 5000;
 const CONNECT_CONCURRENCY = 200;
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-const kbEach = (delta: number, sockets: number) => (sockets > 0 ? Math.round((delta / 1024 / sockets) * 100) / 100 : null);
+const kbEach = (delta: number, sockets: number) =>
+  sockets > 0 ? Math.round((delta / 1024 / sockets) * 100) / 100 : null;
 
 /** The ws-server's own file-descriptor budget: what bounds the sockets one process can hold. */
 function fdUsage(pid: number): { openFds: number; maxOpenFiles: number | null } {
@@ -45,7 +46,9 @@ export async function connections(h: Harness): Promise<ScenarioResult> {
     await sleep(SETTLE_MS);
     const rssAfterNoGcMb = usage.rssMb('ws-server');
     const after = await sampleMemory(ws);
-    h.log(`connections: ${connected.authed} open (${connected.failures} failed) over ${connected.processes} processes; holding for ${o.duration} s`);
+    h.log(
+      `connections: ${connected.authed} open (${connected.failures} failed) over ${connected.processes} processes; holding for ${o.duration} s`,
+    );
     for (let held = 0; held < o.duration; held++) {
       await sleep(1000);
       if (o.progress) h.log(`[${held + 1}s] ws-server RSS ${usage.rssMb('ws-server').toFixed(1)} MB`);
@@ -54,7 +57,8 @@ export async function connections(h: Harness): Promise<ScenarioResult> {
     const counts = await fleet.count();
     const fds = fdUsage(ws.proc.pid ?? 0);
     // A server at its fd limit cannot accept the scrape's connection either: null then.
-    const scrape = <T>(read: () => Promise<T>) => Promise.race([read(), sleep(SCRAPE_TIMEOUT_MS).then(() => null)]).catch(() => null);
+    const scrape = <T>(read: () => Promise<T>) =>
+      Promise.race([read(), sleep(SCRAPE_TIMEOUT_MS).then(() => null)]).catch(() => null);
     const serverSockets = await scrape(() => scrapeSum(ws.port, 'ws_connected_sockets'));
     const acceptErrors = await scrape(() => scrapeSum(ws.port, 'ws_accept_errors_total'));
     const auth = await scrape(() => authStages(ws.port));

@@ -31,7 +31,12 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
   const connection = await mongoose.createConnection(stack.config.mongo.url).asPromise();
   // Its own fleet without the tracker (which matches one event to one recipient): every frame
   // is counted per follower here, and ACKed like any client does.
-  const fleet = new ClientFleet(stack.services['ws-server'].port, stack.jwtSecret, undefined, stack.config.ws.maxAckBatch);
+  const fleet = new ClientFleet(
+    stack.services['ws-server'].port,
+    stack.jwtSecret,
+    undefined,
+    stack.config.ws.maxAckBatch,
+  );
   const receipts = new Map<string, number>();
   const seen = { received: 0, allAt: null as number | null };
   fleet.onNotification = (userId, _id, objectId) => {
@@ -45,7 +50,11 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     const Follow = followModel(connection);
     const createdAt = new Date();
     for (let i = 0; i < n; i += FOLLOW_BATCH) {
-      await Follow.insertMany(followers.slice(i, i + FOLLOW_BATCH).map((followerId) => ({ followerId, followeeId: author, muted: false, createdAt })));
+      await Follow.insertMany(
+        followers
+          .slice(i, i + FOLLOW_BATCH)
+          .map((followerId) => ({ followerId, followeeId: author, muted: false, createdAt })),
+      );
     }
     h.log(`fanout: ${o.connected} followers connect (token AUTH)`);
     await fleet.connectAll(online);
@@ -55,7 +64,10 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     h.log(`fanout: ${author} posts ${postId}`);
     const res = await fetch(`http://127.0.0.1:${stack.services.producer.port}/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(stack.intakeKey === undefined ? {} : { authorization: `ApiKey ${stack.intakeKey}` }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(stack.intakeKey === undefined ? {} : { authorization: `ApiKey ${stack.intakeKey}` }),
+      },
       body: JSON.stringify({ type: 'POST', actorId: author, postId, eventId: postId }),
     });
     if (res.status !== 202) throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
@@ -73,7 +85,9 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
     }
     const received = seen.received;
     const deliveredMs = seen.allAt === null ? null : seen.allAt - acceptedAt;
-    h.log(`fanout: ${received}/${o.connected} connected followers received it${deliveredMs === null ? '' : ` in ${seconds(deliveredMs)} s`}`);
+    h.log(
+      `fanout: ${received}/${o.connected} connected followers received it${deliveredMs === null ? '' : ` in ${seconds(deliveredMs)} s`}`,
+    );
 
     // Persistence: one count per second until all N are stored, or the count has not moved for
     // --persist-wait seconds once PERSIST_DELAY_MS is over.
@@ -135,10 +149,16 @@ export async function fanout(h: Harness): Promise<ScenarioResult> {
           /** Stored documents beyond one per follower: must be 0. */
           duplicates: docs - users,
           /** N / (202 → all stored − PERSIST_DELAY_MS): overlaps the fan-out itself on large runs. */
-          storedPerSecondAfterDelay: storedMs === null || storedMs <= o.persistDelayMs ? null : Math.round((n / (storedMs - o.persistDelayMs)) * 1000 * 10) / 10,
+          storedPerSecondAfterDelay:
+            storedMs === null || storedMs <= o.persistDelayMs
+              ? null
+              : Math.round((n / (storedMs - o.persistDelayMs)) * 1000 * 10) / 10,
           persistDelayMs: o.persistDelayMs,
         },
-        mongoBulkWrites: { persist: writesAfter.persist - writesBefore.persist, acks: writesAfter.acks - writesBefore.acks },
+        mongoBulkWrites: {
+          persist: writesAfter.persist - writesBefore.persist,
+          acks: writesAfter.acks - writesBefore.acks,
+        },
         fleetErrors: { closedByServer: fleet.closedByServer, errorFrames: fleet.errors },
         operations,
         services,

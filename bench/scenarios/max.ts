@@ -1,4 +1,14 @@
-import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, stageBreakdown, sleep, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import {
+  serviceWarnings,
+  deliveredPerSecond,
+  drain,
+  persistenceAndBatching,
+  stageBreakdown,
+  sleep,
+  type Harness,
+  warmUp,
+  type ScenarioResult,
+} from '../harness.js';
 import { formatOperations, OperationMeter, operationsBetween, type OperationReport } from '../operations.js';
 import { MachineCpu } from '../process-stats.js';
 import { startProgress } from '../progress.js';
@@ -75,11 +85,14 @@ export async function max(h: Harness): Promise<ScenarioResult> {
       passed: false,
       operations,
     };
-    step.keptUp = step.backlogAfterGrace === 0 && step.backlogAtEnd <= rate * MAX_BACKLOG_AT_END_SECONDS && step.httpFailed === 0;
+    step.keptUp =
+      step.backlogAfterGrace === 0 && step.backlogAtEnd <= rate * MAX_BACKLOG_AT_END_SECONDS && step.httpFailed === 0;
     step.passed = step.keptUp && step.p99 !== null && step.p99 <= o.p99BoundMs;
     steps.push(step);
     const verdict = step.passed ? 'pass' : step.keptUp ? `kept up, p99 over ${o.p99BoundMs} ms` : 'FELL BEHIND';
-    h.log(`max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, machine CPU ${machineCpuPercent} %, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`);
+    h.log(
+      `max: ${rate}/s → ${verdict} (delivered ${step.deliveredPerSecond}/s, p99 ${step.p99} ms, machine CPU ${machineCpuPercent} %, backlog at end ${step.backlogAtEnd}, after grace ${step.backlogAfterGrace})`,
+    );
     h.log(`max: ${rate}/s ${formatOperations(operations)}`);
     if (!step.keptUp) break;
   }

@@ -26,7 +26,9 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
   await h.load.run(o.rate, total / o.rate, 0, (i) => i % n);
   await h.load.settle(o.drainSeconds * 1000);
   await eventually(
-    async () => (await scrapeSum(h.stack.services.consumer.port, 'consumer_events_processed_total', 'outcome="buffered"')) >= tracker.accepted || undefined,
+    async () =>
+      (await scrapeSum(h.stack.services.consumer.port, 'consumer_events_processed_total', 'outcome="buffered"')) >=
+        tracker.accepted || undefined,
     { what: 'the consumer to buffer every accepted event', timeoutMs: o.drainSeconds * 1000 + total * 10 },
   );
 
@@ -79,7 +81,8 @@ export async function reconnectStorm(h: Harness): Promise<ScenarioResult> {
       /** The client fleet's own CPU from the storm to the last delivery, % of one core. */
       harnessCpuPercent,
       /** Handshakes the kernel dropped during the storm: the listen backlog was full (machine-wide count). */
-      listenOverflowsInStorm: overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore,
+      listenOverflowsInStorm:
+        overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore,
       operations,
       services,
       serviceWarnings: serviceWarnings(h),

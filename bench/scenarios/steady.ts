@@ -1,4 +1,13 @@
-import { serviceWarnings, deliveredPerSecond, drain, persistenceAndBatching, stageBreakdown, type Harness, warmUp, type ScenarioResult } from '../harness.js';
+import {
+  serviceWarnings,
+  deliveredPerSecond,
+  drain,
+  persistenceAndBatching,
+  stageBreakdown,
+  type Harness,
+  warmUp,
+  type ScenarioResult,
+} from '../harness.js';
 import { OperationMeter } from '../operations.js';
 import { startProgress } from '../progress.js';
 

@@ -22,7 +22,12 @@ export interface EdgeView {
 }
 
 function view(edge: FollowDoc): EdgeView {
-  return { followerId: edge.followerId, followeeId: edge.followeeId, muted: edge.muted, createdAt: edge.createdAt.toISOString() };
+  return {
+    followerId: edge.followerId,
+    followeeId: edge.followeeId,
+    muted: edge.muted,
+    createdAt: edge.createdAt.toISOString(),
+  };
 }
 
 export async function follow(deps: FollowDeps, followerId: string, targetId: string) {
@@ -42,7 +47,8 @@ export async function follow(deps: FollowDeps, followerId: string, targetId: str
 }
 
 export async function unfollow(deps: FollowDeps, followerId: string, targetId: string) {
-  if (!(await findFollow(deps.follows, followerId, targetId))) throw new HttpError(404, 'not_following', `${followerId} does not follow ${targetId}`);
+  if (!(await findFollow(deps.follows, followerId, targetId)))
+    throw new HttpError(404, 'not_following', `${followerId} does not follow ${targetId}`);
   const accepted = await publishAccepted(deps, { type: 'UNFOLLOW', actorId: followerId, targetId, eventId: uuidv7() });
   await removeFollow(deps.follows, followerId, targetId);
   return { followerId, followeeId: targetId, eventId: accepted.eventId };

@@ -35,7 +35,10 @@ function nextCursor(rows: unknown[], limit: number, lastId: string | undefined):
 
 export async function listFollowers(follows: Model<FollowDoc>, q: PageQuery) {
   // One extra row says whether another page exists without a second query.
-  const rows = await followersPage(follows, q.userId, { after: q.after ? decodeCursor(q.after) : undefined, limit: q.limit + 1 });
+  const rows = await followersPage(follows, q.userId, {
+    after: q.after ? decodeCursor(q.after) : undefined,
+    limit: q.limit + 1,
+  });
   const page = rows.slice(0, q.limit);
   return {
     userId: q.userId,
@@ -46,11 +49,18 @@ export async function listFollowers(follows: Model<FollowDoc>, q: PageQuery) {
 }
 
 export async function listFollowing(follows: Model<FollowDoc>, q: PageQuery, showMuted: boolean) {
-  const rows = await followingPage(follows, q.userId, { after: q.after ? decodeCursor(q.after) : undefined, limit: q.limit + 1 });
+  const rows = await followingPage(follows, q.userId, {
+    after: q.after ? decodeCursor(q.after) : undefined,
+    limit: q.limit + 1,
+  });
   const page = rows.slice(0, q.limit);
   return {
     userId: q.userId,
-    following: page.map((e) => ({ userId: e.followeeId, since: e.createdAt.toISOString(), ...(showMuted ? { muted: e.muted } : {}) })),
+    following: page.map((e) => ({
+      userId: e.followeeId,
+      since: e.createdAt.toISOString(),
+      ...(showMuted ? { muted: e.muted } : {}),
+    })),
     nextCursor: nextCursor(rows, q.limit, page.at(-1)?.followeeId),
   };
 }

@@ -25,12 +25,16 @@ export async function historyPage(models: Models, q: HistoryQuery): Promise<Hist
     ...(q.before ? olderThan(decodeCursor(q.before)) : {}),
   };
   // One extra row says whether another page exists without a second query.
-  const rows = await models.Notification.find(filter).sort({ createdAt: -1, _id: -1 }).limit(q.limit + 1).lean();
+  const rows = await models.Notification.find(filter)
+    .sort({ createdAt: -1, _id: -1 })
+    .limit(q.limit + 1)
+    .lean();
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
   return {
     notifications: page.map(toView),
-    nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAtMs: last.createdAt.getTime(), id: last._id }) : null,
+    nextCursor:
+      rows.length > q.limit && last ? encodeCursor({ createdAtMs: last.createdAt.getTime(), id: last._id }) : null,
   };
 }
 

@@ -18,8 +18,7 @@ export interface ReadDeps {
 
 /** `countChanged`: this call moved the notification from unread to read (the unread count fell). */
 export type ReadOutcome =
-  | { found: false }
-  | { found: true; id: string; userId: string; status: 'read'; readAt: string; countChanged: boolean };
+  { found: false } | { found: true; id: string; userId: string; status: 'read'; readAt: string; countChanged: boolean };
 
 /**
  * Marks one notification read. `userId` (the caller) scopes the lookup so another user's id is
@@ -28,7 +27,12 @@ export type ReadOutcome =
  * The unread count falls only for the call that caused the transition (shared/unread.ts
  * markReadOnce), so reading twice, or racing another read, counts once.
  */
-export async function markRead(deps: ReadDeps, id: string, userId: string | undefined, now = new Date()): Promise<ReadOutcome> {
+export async function markRead(
+  deps: ReadDeps,
+  id: string,
+  userId: string | undefined,
+  now = new Date(),
+): Promise<ReadOutcome> {
   const owner = userId ?? (await ownerOf(deps, id));
   if (owner === undefined) return { found: false };
   return duringUnreadChange(deps.redis, owner, () => markReadOf(deps, id, owner, now));
@@ -48,11 +52,22 @@ async function ownerOf(deps: ReadDeps, id: string): Promise<string | undefined> 
 async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date): Promise<ReadOutcome> {
   const op = readOp(id, now, userId);
   const { modifiedCount } = await deps.models.Notification.updateOne(op.filter, op.update);
-  const stored = await deps.models.Notification.findOne({ _id: id, userId }, { userId: 1, status: 1, readAt: 1 }).lean();
+  const stored = await deps.models.Notification.findOne(
+    { _id: id, userId },
+    { userId: 1, status: 1, readAt: 1 },
+  ).lean();
   if (stored) {
-    const newly = modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;
+    const newly =
+      modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;
     await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, stored.readAt?.getTime() ?? now.getTime());
-    return { found: true, id, userId: stored.userId, status: 'read', readAt: (stored.readAt ?? now).toISOString(), countChanged: newly > 0 };
+    return {
+      found: true,
+      id,
+      userId: stored.userId,
+      status: 'read',
+      readAt: (stored.readAt ?? now).toISOString(),
+      countChanged: newly > 0,
+    };
   }
   const [buffered] = await readNotifications(deps.redis, userId, [id]);
   if (!buffered || buffered.userId !== userId) return { found: false };
@@ -63,7 +78,14 @@ async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date)
   const late = readOp(id, new Date(at), buffered.userId);
   await deps.models.Notification.updateOne(late.filter, late.update);
   await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, at);
-  return { found: true, id, userId: buffered.userId, status: 'read', readAt: new Date(at).toISOString(), countChanged: newly > 0 };
+  return {
+    found: true,
+    id,
+    userId: buffered.userId,
+    status: 'read',
+    readAt: new Date(at).toISOString(),
+    countChanged: newly > 0,
+  };
 }
 
 /**
@@ -80,7 +102,9 @@ async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise
   const op = readAllOp(userId, now);
   // Bounded by one user's unread notifications, found by the { userId, status } index. FerretDB
   // needs seconds for a few hundred, so the batch deadline; past it the caller gets a 503.
-  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update, { timeoutMS: deps.batchTimeoutMs });
+  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update, {
+    timeoutMS: deps.batchTimeoutMs,
+  });
   await bumpUnread(deps.redis, userId, -modifiedCount);
   const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
   const newly = await markReadOnce(deps.redis, userId, onlyBuffered, now.getTime(), deps.ttlSeconds);

@@ -28,7 +28,10 @@ export async function timelineOf(
   const eventIds = stored?.eventIds ?? buffered?.eventIds ?? [];
 
   // Every stage lives under the user's tag, the events' too (they were addressed to this user).
-  const [own, ...events] = await Promise.all([readTimeline(redis, user, id), ...eventIds.map((e) => readTimeline(redis, user, e))]);
+  const [own, ...events] = await Promise.all([
+    readTimeline(redis, user, id),
+    ...eventIds.map((e) => readTimeline(redis, user, e)),
+  ]);
   const acceptedTimes = events.map((e) => e.accepted).filter((t): t is number => t !== undefined);
   const fromMongo: Partial<Record<TimelineStage, number>> = {
     acked: stored?.deliveredAt?.getTime(),

@@ -18,7 +18,10 @@ export function unreadSignal(redis: Redis, keyPrefix: string, logger: Logger): U
     try {
       await publishWake(redis, keyPrefix, body);
     } catch (err) {
-      logger.warn({ err: errorMessage(err), userId }, 'unread change not announced; clients catch up on the next frame');
+      logger.warn(
+        { err: errorMessage(err), userId },
+        'unread change not announced; clients catch up on the next frame',
+      );
     }
   };
 }

@@ -38,7 +38,9 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T 
   const protoKey = protoKeyProblem(input);
   const { value, error } = schema.validate(input ?? {}, { abortEarly: false, convert: true });
   if (protoKey || error) {
-    const details = protoKey ? [protoKey] : (error?.details ?? []).map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
+    const details = protoKey
+      ? [protoKey]
+      : (error?.details ?? []).map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
     throw new HttpError(400, 'validation_failed', `invalid ${what}`, { details });
   }
   return value as T;

@@ -23,7 +23,10 @@ export interface NotificationsRouterDeps {
 
 export const HISTORY_MAX_LIMIT = 100;
 
-const id = Joi.string().min(1).max(200).pattern(/^[\w.:@-]+$/);
+const id = Joi.string()
+  .min(1)
+  .max(200)
+  .pattern(/^[\w.:@-]+$/);
 const userParams = Joi.object({ userId: id.required() });
 const idParams = Joi.object({ id: id.required() });
 const historyQuery = Joi.object({
@@ -75,7 +78,11 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
-    const outcome = await markRead({ models, redis, keyPrefix, ttlSeconds, batchTimeoutMs }, notificationId, callerOf(res.locals));
+    const outcome = await markRead(
+      { models, redis, keyPrefix, ttlSeconds, batchTimeoutMs },
+      notificationId,
+      callerOf(res.locals),
+    );
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
     if (outcome.countChanged) await announce(outcome.userId);
     res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt } satisfies ReadBody);

@@ -9,7 +9,11 @@ import { readPreferences, replacePreferences } from '../preferences.js';
 
 const USER_ID = /^[\w.:@-]{1,200}$/;
 
-export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>; tokens: TokenVerifier; store: PreferenceStore }): Router {
+export function preferencesRouter(deps: {
+  config: Pick<Config, 'auth' | 'http'>;
+  tokens: TokenVerifier;
+  store: PreferenceStore;
+}): Router {
   const router = Router();
   const auth = authenticate(deps.config, deps.tokens);
   const userIdOf = (raw: unknown): string => {
@@ -31,7 +35,8 @@ export function preferencesRouter(deps: { config: Pick<Config, 'auth' | 'http'>;
     requireSameUser,
     express.json({ limit: deps.config.http.maxBodyBytes }),
     async (req, res) => {
-      if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+      if (!req.is('application/json'))
+        throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
       res.json((await replacePreferences(deps.store, userIdOf(req.params.userId), req.body)) satisfies PreferencesBody);
     },
   );

@@ -52,7 +52,9 @@ export async function connectAmqp(
     reconnectTimeInSeconds: 1,
     connectionOptions: { timeout: config.connectTimeoutMs },
   });
-  manager.on('connect', ({ url }) => log.info({ target: typeof url === 'string' ? describeUrl(url) : target }, 'rabbitmq connected'));
+  manager.on('connect', ({ url }) =>
+    log.info({ target: typeof url === 'string' ? describeUrl(url) : target }, 'rabbitmq connected'),
+  );
   manager.on('disconnect', ({ err }) =>
     log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'rabbitmq disconnected'),
   );

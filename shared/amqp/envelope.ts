@@ -3,7 +3,14 @@ import type { ConsumeMessage } from 'amqplib';
 import { errorMessage, PermanentError } from '../errors.js';
 import { stripCredentials } from '../redact.js';
 import { deliveredOnOpenChannel } from './deliveries.js';
-import { ATTEMPT_HEADER, attemptOf, copyOptions, DEAD_REASON_HEADER, ERROR_HEADER, SOURCE_HEADER } from './failure-headers.js';
+import {
+  ATTEMPT_HEADER,
+  attemptOf,
+  copyOptions,
+  DEAD_REASON_HEADER,
+  ERROR_HEADER,
+  SOURCE_HEADER,
+} from './failure-headers.js';
 import type { FailurePolicy } from './failure-policy.js';
 
 /**
@@ -41,7 +48,11 @@ export async function deadLetter(
   await channel.sendToQueue(
     policy.deadQueue,
     content,
-    copyOptions(msg, { [DEAD_REASON_HEADER]: reason, [ATTEMPT_HEADER]: attemptOf(msg), [SOURCE_HEADER]: policy.sourceQueue }),
+    copyOptions(msg, {
+      [DEAD_REASON_HEADER]: reason,
+      [ATTEMPT_HEADER]: attemptOf(msg),
+      [SOURCE_HEADER]: policy.sourceQueue,
+    }),
   );
   return reason;
 }
@@ -52,7 +63,8 @@ function retryQueueFor(policy: FailurePolicy, attempt: number): string | undefin
   if (attempt < rungs.length) return rungs[attempt];
   if (policy.whenExhausted === 'dead-letter') return undefined;
   const last = rungs.at(-1);
-  if (last === undefined) throw new Error(`no retry queue for ${policy.sourceQueue}: a policy that keeps retrying needs at least one rung`);
+  if (last === undefined)
+    throw new Error(`no retry queue for ${policy.sourceQueue}: a policy that keeps retrying needs at least one rung`);
   return last;
 }
 
@@ -67,7 +79,8 @@ export async function republishFailed(
   msg: ConsumeMessage,
   err: unknown,
 ): Promise<{ outcome: FailureOutcome; reason: string }> {
-  if (err instanceof PermanentError) return { outcome: 'dead_lettered', reason: await deadLetter(channel, policy, msg, err) };
+  if (err instanceof PermanentError)
+    return { outcome: 'dead_lettered', reason: await deadLetter(channel, policy, msg, err) };
   const attempt = attemptOf(msg);
   const reason = reasonOf(err);
   const queue = retryQueueFor(policy, attempt);
@@ -94,7 +107,11 @@ export type Settled<O extends string> =
    */
   | { failed: true; outcome: 'redelivered'; reason: string };
 
-const REDELIVERED = { failed: true, outcome: 'redelivered', reason: 'its channel closed before it was settled; the broker delivers it again' } as const;
+const REDELIVERED = {
+  failed: true,
+  outcome: 'redelivered',
+  reason: 'its channel closed before it was settled; the broker delivers it again',
+} as const;
 
 /**
  * Settles one message of a consumer that acks message by message: a success (`result` is its

@@ -34,7 +34,9 @@ const WAKE_RETRY_MAX_MS = 15_000;
  * have one per category: each category's retries come back to its own events queue (the same
  * queue and ladder for all three on classic, shared/amqp/topology.ts).
  */
-export function failurePolicies(t: Topology): Record<PolicyQueue, FailurePolicy> & { events: Record<Category, FailurePolicy> } {
+export function failurePolicies(
+  t: Topology,
+): Record<PolicyQueue, FailurePolicy> & { events: Record<Category, FailurePolicy> } {
   const events = (c: Category): FailurePolicy => ({
     sourceQueue: t.eventsQueues[c],
     retryQueues: t.eventsRetryQueues[c],
@@ -43,9 +45,24 @@ export function failurePolicies(t: Topology): Record<PolicyQueue, FailurePolicy>
   });
   return {
     events: { transactional: events('transactional'), social: events('social'), promotional: events('promotional') },
-    fanout: { sourceQueue: t.fanoutQueue, retryQueues: t.fanoutRetryQueues, deadQueue: t.fanoutDeadQueue, whenExhausted: 'dead-letter' },
-    persist: { sourceQueue: t.persistQueue, retryQueues: t.persistRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },
-    acks: { sourceQueue: t.acksQueue, retryQueues: t.acksRetryQueues, deadQueue: t.persistDeadQueue, whenExhausted: 'keep-retrying' },
+    fanout: {
+      sourceQueue: t.fanoutQueue,
+      retryQueues: t.fanoutRetryQueues,
+      deadQueue: t.fanoutDeadQueue,
+      whenExhausted: 'dead-letter',
+    },
+    persist: {
+      sourceQueue: t.persistQueue,
+      retryQueues: t.persistRetryQueues,
+      deadQueue: t.persistDeadQueue,
+      whenExhausted: 'keep-retrying',
+    },
+    acks: {
+      sourceQueue: t.acksQueue,
+      retryQueues: t.acksRetryQueues,
+      deadQueue: t.persistDeadQueue,
+      whenExhausted: 'keep-retrying',
+    },
     wakeDue: {
       sourceQueue: t.wakeDueQueue,
       retryQueues: t.wakeDelayQueues.filter((_, i) => WAKE_DELAY_RUNGS_MS[i]! <= WAKE_RETRY_MAX_MS),

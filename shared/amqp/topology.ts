@@ -147,18 +147,31 @@ type QueueArguments = Record<string, unknown>;
  */
 function deadLetterTo(t: Topology, target: string): QueueArguments {
   const args: QueueArguments = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': target };
-  if (t.queueType === 'quorum') Object.assign(args, { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' });
+  if (t.queueType === 'quorum')
+    Object.assign(args, { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' });
   return args;
 }
 
-async function declareQueue(channel: ConfirmChannel, t: Topology, queue: string, args: QueueArguments = {}): Promise<void> {
+async function declareQueue(
+  channel: ConfirmChannel,
+  t: Topology,
+  queue: string,
+  args: QueueArguments = {},
+): Promise<void> {
   const typed = t.queueType === 'quorum' ? { 'x-queue-type': 'quorum', ...args } : args;
   await channel.assertQueue(queue, { durable: true, arguments: typed });
 }
 
 /** A queue consumers work from; on quorum, a message past QUORUM_DELIVERY_LIMIT returns goes to `deadQueue`. */
-async function declareWorkQueue(channel: ConfirmChannel, t: Topology, queue: string, deadQueue: string, args: QueueArguments = {}): Promise<void> {
-  const guard = t.queueType === 'quorum' ? { ...deadLetterTo(t, deadQueue), 'x-delivery-limit': QUORUM_DELIVERY_LIMIT } : {};
+async function declareWorkQueue(
+  channel: ConfirmChannel,
+  t: Topology,
+  queue: string,
+  deadQueue: string,
+  args: QueueArguments = {},
+): Promise<void> {
+  const guard =
+    t.queueType === 'quorum' ? { ...deadLetterTo(t, deadQueue), 'x-delivery-limit': QUORUM_DELIVERY_LIMIT } : {};
   await declareQueue(channel, t, queue, { ...guard, ...args });
 }
 
@@ -172,14 +185,17 @@ async function declareDelayQueue(channel: ConfirmChannel, t: Topology, queue: st
  * Dead-letter queues first: they are what the others dead-letter into.
  */
 export async function declareTopology(channel: ConfirmChannel, t: Topology): Promise<void> {
-  for (const queue of [t.eventsDeadQueue, t.persistDeadQueue, t.fanoutDeadQueue, t.wakeDeadQueue]) await declareQueue(channel, t, queue);
+  for (const queue of [t.eventsDeadQueue, t.persistDeadQueue, t.fanoutDeadQueue, t.wakeDeadQueue])
+    await declareQueue(channel, t, queue);
 
   // Classic: the one priority queue. Quorum: a queue per category, no priority argument (3.x
   // refuses it on a quorum queue; 4.x would accept it but have only two levels).
   const priority = t.queueType === 'classic' ? { 'x-max-priority': EVENTS_MAX_PRIORITY } : {};
   for (const queue of eventsQueueList(t)) await declareWorkQueue(channel, t, queue, t.eventsDeadQueue, priority);
   // Each rung once: on classic the three categories share one ladder.
-  const rungs = new Map(CATEGORIES.flatMap((c) => t.eventsRetryQueues[c].map((queue) => [queue, t.eventsQueues[c]] as const)));
+  const rungs = new Map(
+    CATEGORIES.flatMap((c) => t.eventsRetryQueues[c].map((queue) => [queue, t.eventsQueues[c]] as const)),
+  );
   for (const [queue, target] of rungs) await declareDelayQueue(channel, t, queue, target);
 
   await declareWorkQueue(channel, t, t.persistQueue, t.persistDeadQueue);

@@ -1,4 +1,12 @@
-import { SignJWT, createLocalJWKSet, errors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import {
+  SignJWT,
+  createLocalJWKSet,
+  errors,
+  importSPKI,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
 import { idSchema } from '../schemas/event.js';
 import type { TokenRules } from './key-source.js';
 
@@ -81,7 +89,10 @@ export async function createTokenVerifier(auth: { jwtSecret: string; token: Toke
     const keys = createLocalJWKSet(source.jwks);
     verifySignature = async (token) => (await jwtVerify(token, keys, options)).payload;
   } else {
-    const key = source.kind === 'public-key' ? await importSPKI(source.pem, source.algorithm) : new TextEncoder().encode(auth.jwtSecret);
+    const key =
+      source.kind === 'public-key'
+        ? await importSPKI(source.pem, source.algorithm)
+        : new TextEncoder().encode(auth.jwtSecret);
     verifySignature = async (token) => (await jwtVerify(token, key, options)).payload;
   }
   return {
@@ -116,7 +127,8 @@ function checkLifetime(exp: number, iat: number | undefined, rules: TokenRules):
 /** The subject becomes Redis keys and MongoDB queries: it follows the id rule of every other id. */
 function subjectOf(payload: JWTPayload): string {
   const sub = payload.sub;
-  if (typeof sub !== 'string' || idSchema.validate(sub, { convert: false }).error) throw new InvalidTokenError('subject');
+  if (typeof sub !== 'string' || idSchema.validate(sub, { convert: false }).error)
+    throw new InvalidTokenError('subject');
   return sub;
 }
 

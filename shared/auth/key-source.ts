@@ -38,7 +38,8 @@ export interface KeySourceEnv {
   JWT_ALGORITHMS?: string;
 }
 
-export type KeySourceResult = { ok: true; key: TokenKeySource; algorithms: TokenAlgorithm[] } | { ok: false; problems: string[] };
+export type KeySourceResult =
+  { ok: true; key: TokenKeySource; algorithms: TokenAlgorithm[] } | { ok: false; problems: string[] };
 
 /** RS256 below 2048 bits is refused by jose at the first token; refuse it at start-up instead. */
 const MIN_RSA_BITS = 2048;
@@ -48,10 +49,17 @@ export function readKeySource(env: KeySourceEnv): KeySourceResult {
   if (set.length > 1) {
     return {
       ok: false,
-      problems: [`${set.join(' / ')}: tokens are verified with exactly one key source; set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_FILE`],
+      problems: [
+        `${set.join(' / ')}: tokens are verified with exactly one key source; set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_FILE`,
+      ],
     };
   }
-  const source = env.JWT_PUBLIC_KEY !== undefined ? publicKeySource(env.JWT_PUBLIC_KEY) : env.JWT_JWKS_FILE !== undefined ? jwksSource(env.JWT_JWKS_FILE) : secretSource();
+  const source =
+    env.JWT_PUBLIC_KEY !== undefined
+      ? publicKeySource(env.JWT_PUBLIC_KEY)
+      : env.JWT_JWKS_FILE !== undefined
+        ? jwksSource(env.JWT_JWKS_FILE)
+        : secretSource();
   if (!source.ok) return source;
   return narrowAlgorithms(source, env.JWT_ALGORITHMS, set[0] ?? 'JWT_SECRET');
 }
@@ -64,8 +72,10 @@ function publicKeySource(raw: string): KeySourceResult {
   const fail = (why: string): KeySourceResult => ({ ok: false, problems: [`JWT_PUBLIC_KEY: ${why}`] });
   // Railway variables and .env lines are one line: a PEM pasted there often carries literal "\n".
   const pem = raw.replace(/\\n/g, '\n').trim();
-  if (/PRIVATE KEY/.test(pem)) return fail('holds a private key; give the public key only (PEM SPKI, "-----BEGIN PUBLIC KEY-----")');
-  if (!pem.startsWith('-----BEGIN PUBLIC KEY-----')) return fail('not a PEM SPKI public key (expected "-----BEGIN PUBLIC KEY-----")');
+  if (/PRIVATE KEY/.test(pem))
+    return fail('holds a private key; give the public key only (PEM SPKI, "-----BEGIN PUBLIC KEY-----")');
+  if (!pem.startsWith('-----BEGIN PUBLIC KEY-----'))
+    return fail('not a PEM SPKI public key (expected "-----BEGIN PUBLIC KEY-----")');
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });
@@ -95,7 +105,8 @@ function jwksSource(path: string): KeySourceResult {
     if (typeof jwk !== 'object' || jwk === null) return fail(`key ${i} is not an object`);
     const name = `key ${typeof jwk.kid === 'string' ? JSON.stringify(jwk.kid) : i}`;
     // A verifier needs no private material, and a file of secrets must not sit on every server.
-    if (jwk.kty === 'oct') return fail(`${name} is a symmetric key; HS256 tokens use JWT_SECRET, the JWKS holds public keys`);
+    if (jwk.kty === 'oct')
+      return fail(`${name} is a symmetric key; HS256 tokens use JWT_SECRET, the JWKS holds public keys`);
     if (jwk.d !== undefined) return fail(`${name} holds private key material ("d"); publish the public keys only`);
     let key: KeyObject;
     try {
@@ -107,7 +118,8 @@ function jwksSource(path: string): KeySourceResult {
     // are left out (a token naming one finds no key), and only a file with none left is refused.
     const algorithm = algorithmOf(key);
     if (typeof algorithm !== 'string') skipped.push(`${name} is ${algorithm.problem}`);
-    else if (jwk.use !== undefined && jwk.use !== 'sig') skipped.push(`${name} is for "use": ${JSON.stringify(jwk.use)}`);
+    else if (jwk.use !== undefined && jwk.use !== 'sig')
+      skipped.push(`${name} is for "use": ${JSON.stringify(jwk.use)}`);
     else if (jwk.alg !== undefined && jwk.alg !== algorithm) skipped.push(`${name} is for ${jwk.alg}`);
     else {
       usable.push(jwk);
@@ -115,7 +127,9 @@ function jwksSource(path: string): KeySourceResult {
     }
   }
   if (usable.length === 0) {
-    return fail(`${path} has no RS256 (RSA) or ES256 (EC P-256) signing key${skipped.length ? ` (${skipped.join('; ')})` : ''}`);
+    return fail(
+      `${path} has no RS256 (RSA) or ES256 (EC P-256) signing key${skipped.length ? ` (${skipped.join('; ')})` : ''}`,
+    );
   }
   return { ok: true, key: { kind: 'jwks', jwks: { keys: usable } }, algorithms: [...algorithms] };
 }
@@ -123,28 +137,46 @@ function jwksSource(path: string): KeySourceResult {
 function algorithmOf(key: KeyObject): AsymmetricAlgorithm | { problem: string } {
   if (key.asymmetricKeyType === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    return bits >= MIN_RSA_BITS ? 'RS256' : { problem: `an RSA key of ${bits} bits; RS256 needs at least ${MIN_RSA_BITS}` };
+    return bits >= MIN_RSA_BITS
+      ? 'RS256'
+      : { problem: `an RSA key of ${bits} bits; RS256 needs at least ${MIN_RSA_BITS}` };
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    return curve === 'prime256v1' ? 'ES256' : { problem: `an EC key on ${curve ?? 'an unknown curve'}; ES256 needs P-256` };
+    return curve === 'prime256v1'
+      ? 'ES256'
+      : { problem: `an EC key on ${curve ?? 'an unknown curve'}; ES256 needs P-256` };
   }
-  return { problem: `an unsupported key type (${key.asymmetricKeyType ?? 'unknown'}); RS256 (RSA) and ES256 (EC P-256) keys are supported` };
+  return {
+    problem: `an unsupported key type (${key.asymmetricKeyType ?? 'unknown'}); RS256 (RSA) and ES256 (EC P-256) keys are supported`,
+  };
 }
 
 /** JWT_ALGORITHMS may only narrow what the key allows: it cannot add HS256 to a public key. */
-function narrowAlgorithms(source: Extract<KeySourceResult, { ok: true }>, raw: string | undefined, keyVariable: string): KeySourceResult {
+function narrowAlgorithms(
+  source: Extract<KeySourceResult, { ok: true }>,
+  raw: string | undefined,
+  keyVariable: string,
+): KeySourceResult {
   if (raw === undefined) return source;
-  const wanted = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  const wanted = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   const unknown = wanted.filter((a) => !(TOKEN_ALGORITHMS as readonly string[]).includes(a));
   if (unknown.length > 0) {
-    return { ok: false, problems: [`JWT_ALGORITHMS: ${unknown.join(', ')} not supported; use ${TOKEN_ALGORITHMS.join(', ')}`] };
+    return {
+      ok: false,
+      problems: [`JWT_ALGORITHMS: ${unknown.join(', ')} not supported; use ${TOKEN_ALGORITHMS.join(', ')}`],
+    };
   }
   const mismatched = wanted.filter((a) => !(source.algorithms as string[]).includes(a));
   if (mismatched.length > 0 || wanted.length === 0) {
     return {
       ok: false,
-      problems: [`JWT_ALGORITHMS: ${mismatched.join(', ') || '(empty)'} does not match the key of ${keyVariable}, which allows ${source.algorithms.join(', ')}`],
+      problems: [
+        `JWT_ALGORITHMS: ${mismatched.join(', ') || '(empty)'} does not match the key of ${keyVariable}, which allows ${source.algorithms.join(', ')}`,
+      ],
     };
   }
   return { ...source, algorithms: wanted as TokenAlgorithm[] };

@@ -25,7 +25,9 @@ export function mountOps(app: Express, checks: ReadinessCheck[], registry: Regis
     const results = Object.fromEntries(checks.map((c) => [c.name, c.isReady() ? 'up' : 'down']));
     const ready = checks.every((c) => c.optional === true || results[c.name] === 'up');
     const degraded = ready && Object.values(results).some((s) => s === 'down');
-    res.status(ready ? 200 : 503).json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not ready', checks: results });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not ready', checks: results });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

@@ -52,12 +52,18 @@ export async function listen(
   limits: ConnectionLimits,
   backlog?: number,
 ): Promise<HttpServer> {
-  const server = createServer({
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    // At Node's 30 s a deadline of 10 s would really be up to 40 s.
-    connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
-  }, handler);
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // At Node's 30 s a deadline of 10 s would really be up to 40 s.
+      connectionsCheckingInterval: Math.min(
+        MAX_CHECK_INTERVAL_MS,
+        Math.max(50, Math.floor(limits.headersTimeoutMs / 4)),
+      ),
+    },
+    handler,
+  );
   // Idle keep-alive sockets outlive the client's and the proxy's (60 s on most load balancers):
   // with Node's 5 s default the server closes a socket just as a client reuses it, and that
   // request fails with "socket hang up" although the server never saw it. Between requests only
@@ -103,7 +109,10 @@ export function reportDrops(server: Server, logger: Logger, count: () => void = 
     droppedSinceWarning += 1;
     if (Date.now() - lastWarnMs < DROP_WARN_INTERVAL_MS) return;
     lastWarnMs = Date.now();
-    logger.warn({ maxConnections: server.maxConnections, droppedSinceWarning }, 'connection refused: at the connection cap');
+    logger.warn(
+      { maxConnections: server.maxConnections, droppedSinceWarning },
+      'connection refused: at the connection cap',
+    );
     droppedSinceWarning = 0;
   });
 }

@@ -27,7 +27,9 @@ followSchema.index({ followeeId: 1, followerId: 1 }, { unique: true });
 followSchema.index({ followerId: 1, followeeId: 1 });
 
 export function followModel(connection: Connection): Model<FollowDoc> {
-  return (connection.models.Follow as Model<FollowDoc> | undefined) ?? connection.model<FollowDoc>('Follow', followSchema);
+  return (
+    (connection.models.Follow as Model<FollowDoc> | undefined) ?? connection.model<FollowDoc>('Follow', followSchema)
+  );
 }
 
 /** The edge operations, here so the HTTP API and the consumer's FOLLOW/UNFOLLOW handling agree. */
@@ -85,7 +87,11 @@ export async function followersPage(
 }
 
 /** One page of who a user follows, in followeeId order, strictly after `after`. */
-export async function followingPage(Follow: Model<FollowDoc>, followerId: string, opts: { after?: string | undefined; limit: number }) {
+export async function followingPage(
+  Follow: Model<FollowDoc>,
+  followerId: string,
+  opts: { after?: string | undefined; limit: number },
+) {
   return Follow.find({ followerId, ...(opts.after !== undefined ? { followeeId: { $gt: opts.after } } : {}) })
     .sort({ followeeId: 1 })
     .limit(opts.limit)

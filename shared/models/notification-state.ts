@@ -37,9 +37,14 @@ function body(n: Notification) {
 /** The state a notification is first stored in, from what Redis knew at flush time. */
 function initialState(state: DeliveryState) {
   if (state.readAtMs !== null) {
-    return { status: 'read' as const, deliveredAt: new Date(state.ackedAtMs ?? state.readAtMs), readAt: new Date(state.readAtMs) };
+    return {
+      status: 'read' as const,
+      deliveredAt: new Date(state.ackedAtMs ?? state.readAtMs),
+      readAt: new Date(state.readAtMs),
+    };
   }
-  if (state.ackedAtMs !== null) return { status: 'delivered' as const, deliveredAt: new Date(state.ackedAtMs), readAt: null };
+  if (state.ackedAtMs !== null)
+    return { status: 'delivered' as const, deliveredAt: new Date(state.ackedAtMs), readAt: null };
   return { status: 'undelivered' as const, deliveredAt: null, readAt: null };
 }
 

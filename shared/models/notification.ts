@@ -67,6 +67,8 @@ notificationSchema.index({ userId: 1, status: 1, createdAt: -1, _id: -1 });
 notificationSchema.index({ userId: 1, status: 1, priority: -1, seq: 1 });
 
 export function notificationModel(connection: Connection): Model<NotificationDoc> {
-  return (connection.models.Notification as Model<NotificationDoc> | undefined) ??
-    connection.model<NotificationDoc>('Notification', notificationSchema);
+  return (
+    (connection.models.Notification as Model<NotificationDoc> | undefined) ??
+    connection.model<NotificationDoc>('Notification', notificationSchema)
+  );
 }

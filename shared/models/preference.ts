@@ -23,6 +23,8 @@ const preferenceSchema = new Schema<PreferenceDoc>(
 );
 
 export function preferenceModel(connection: Connection): Model<PreferenceDoc> {
-  return (connection.models.Preference as Model<PreferenceDoc> | undefined) ??
-    connection.model<PreferenceDoc>('Preference', preferenceSchema);
+  return (
+    (connection.models.Preference as Model<PreferenceDoc> | undefined) ??
+    connection.model<PreferenceDoc>('Preference', preferenceSchema)
+  );
 }

@@ -64,11 +64,17 @@ export type AuthOkFrame = {
   unreadVersion?: number;
 };
 export type ReplayDoneFrame = { type: 'REPLAY_DONE'; pending: number; recovered: boolean };
-export type NotificationFrame = { type: 'NOTIFICATION'; notification: NotificationBody; unread?: number; unreadVersion?: number };
+export type NotificationFrame = {
+  type: 'NOTIFICATION';
+  notification: NotificationBody;
+  unread?: number;
+  unreadVersion?: number;
+};
 export type UnreadFrame = { type: 'UNREAD'; count: number; version: number };
 export type AckedFrame = { type: 'ACKED'; ids: string[] };
 export type ErrorFrame = { type: 'ERROR'; code: ErrorCode; message: string; ids?: string[] };
 export type PongFrame = { type: 'PONG' };
 
-export type ServerFrame = AuthOkFrame | ReplayDoneFrame | NotificationFrame | UnreadFrame | AckedFrame | ErrorFrame | PongFrame;
+export type ServerFrame =
+  AuthOkFrame | ReplayDoneFrame | NotificationFrame | UnreadFrame | AckedFrame | ErrorFrame | PongFrame;
 export type ServerFrameType = ServerFrame['type'];

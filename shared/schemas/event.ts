@@ -14,7 +14,6 @@ export const PROMOTIONAL_TYPES = ['PROMO'] as const;
 export const EVENT_TYPES = [...SOCIAL_TYPES, ...TRANSACTIONAL_TYPES, ...PROMOTIONAL_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-
 export interface ActivityEvent {
   eventId?: string;
   type: EventType;
@@ -37,7 +36,11 @@ export interface ActivityEvent {
  * Strict, never converted: an id with surrounding spaces is refused, not trimmed, so the rule
  * docs/openapi.yaml states (generated from this file) is exactly the one applied.
  */
-const id = () => Joi.string().min(1).max(128).pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
+const id = () =>
+  Joi.string()
+    .min(1)
+    .max(128)
+    .pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
 /** The id rule every user, actor and object id follows (a token's `sub` too: shared/auth/jwt.ts). */
 export const idSchema = id();
 /** Event ids double as AMQP message ids and Redis key parts: keep them short and plain. */
@@ -64,15 +67,36 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
     postId: id(),
     text: text(),
   }),
-  MENTION: Joi.object({ ...base, type: Joi.valid('MENTION').required(), actorId: id().required(), postId: id().required() }),
+  MENTION: Joi.object({
+    ...base,
+    type: Joi.valid('MENTION').required(),
+    actorId: id().required(),
+    postId: id().required(),
+  }),
   FOLLOW: Joi.object({ ...base, type: Joi.valid('FOLLOW').required(), actorId: id().required() }),
-  SHARE: Joi.object({ ...base, type: Joi.valid('SHARE').required(), actorId: id().required(), postId: id().required() }),
+  SHARE: Joi.object({
+    ...base,
+    type: Joi.valid('SHARE').required(),
+    actorId: id().required(),
+    postId: id().required(),
+  }),
   // No targetId: every follower of the actor is a recipient.
-  POST: Joi.object({ eventId: eventIdSchema, type: Joi.valid('POST').required(), actorId: id().required(), postId: id().required() }),
+  POST: Joi.object({
+    eventId: eventIdSchema,
+    type: Joi.valid('POST').required(),
+    actorId: id().required(),
+    postId: id().required(),
+  }),
   // Removes the follow edge actor → target; notifies nobody.
   UNFOLLOW: Joi.object({ ...base, type: Joi.valid('UNFOLLOW').required(), actorId: id().required() }),
   SECURITY: Joi.object({ ...base, type: Joi.valid('SECURITY').required(), actorId: id(), text: text().required() }),
-  ORDER: Joi.object({ ...base, type: Joi.valid('ORDER').required(), actorId: id(), orderId: id().required(), text: text() }),
+  ORDER: Joi.object({
+    ...base,
+    type: Joi.valid('ORDER').required(),
+    actorId: id(),
+    orderId: id().required(),
+    text: text(),
+  }),
   PAYMENT: Joi.object({
     ...base,
     type: Joi.valid('PAYMENT').required(),
@@ -83,7 +107,9 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
     amount: Joi.number().strict().positive().precision(2),
     // Upper-cased after validation (validateEvent), not by Joi: Joi converts before its rules, so
     // "ıab" would pass as "IAB" and the rule could not say which input it accepts.
-    currency: Joi.string().pattern(/^[A-Za-z]{3}$/, 'ISO 4217 code').description('ISO 4217 code; converted to upper case'),
+    currency: Joi.string()
+      .pattern(/^[A-Za-z]{3}$/, 'ISO 4217 code')
+      .description('ISO 4217 code; converted to upper case'),
   }),
   PROMO: Joi.object({
     ...base,
@@ -99,7 +125,11 @@ export function eventSchemaOf(type: EventType): Joi.ObjectSchema {
   return schemas[type];
 }
 
-const typeOnly = Joi.object({ type: Joi.string().valid(...EVENT_TYPES).required() }).unknown(true);
+const typeOnly = Joi.object({
+  type: Joi.string()
+    .valid(...EVENT_TYPES)
+    .required(),
+}).unknown(true);
 
 export interface FieldProblem {
   field: string;

@@ -41,7 +41,10 @@ const env: Record<string, string> = {
   NODE_ENV: 'test',
   LOG_LEVEL: 'info',
   HTTP_HOST: '127.0.0.1',
-  PRODUCER_PORT: '0', CONSUMER_PORT: '0', WS_PORT: '0', JOBS_PORT: '0',
+  PRODUCER_PORT: '0',
+  CONSUMER_PORT: '0',
+  WS_PORT: '0',
+  JOBS_PORT: '0',
   AMQP_NAME_PREFIX: 'chaos.',
   REDIS_KEY_PREFIX: 'chaos:',
   WS_AUTH_MODE: 'token',
@@ -73,7 +76,10 @@ async function restartProcess(processes: ServiceProcesses, slot: Slot, pauseMs: 
 
 async function readyz(port: number | undefined): Promise<number> {
   if (port === undefined) return 0;
-  return fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+  return fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
+    (r) => r.status,
+    () => 0,
+  );
 }
 
 /**
@@ -83,10 +89,17 @@ async function readyz(port: number | undefined): Promise<number> {
 async function restartServer(processes: ServiceProcesses, server: Server): Promise<void> {
   await chaosInfra.down([server]);
   const watched: Slot = server === 'mongodb' ? 'jobs#0' : 'consumer#0';
-  await eventually(async () => (await readyz(processes.port(watched))) === 503, { what: `${watched} /readyz to say 503`, timeoutMs: 30_000 });
+  await eventually(async () => (await readyz(processes.port(watched))) === 503, {
+    what: `${watched} /readyz to say 503`,
+    timeoutMs: 30_000,
+  });
   await chaosInfra.up([server]);
   for (const slot of processes.slots) {
-    await eventually(async () => (await readyz(processes.port(slot))) === 200, { what: `${slot} /readyz 200 again`, timeoutMs: 60_000, intervalMs: 500 });
+    await eventually(async () => (await readyz(processes.port(slot))) === 200, {
+      what: `${slot} /readyz 200 again`,
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
   }
 }
 
@@ -117,14 +130,19 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
     redis = await connectRedis(config, testLogger);
     await processes.startAll();
     fleet.connectAll();
-    await eventually(() => fleet.readyCount() === CLIENTS, { what: `${CLIENTS} authenticated clients`, timeoutMs: 60_000 });
+    await eventually(() => fleet.readyCount() === CLIENTS, {
+      what: `${CLIENTS} authenticated clients`,
+      timeoutMs: 60_000,
+    });
     fleet.startChurn(0.005);
   });
 
   after(async () => {
     await fleet.stop();
     const codes = await processes.stopAll();
-    console.log(`\nchaos results (${CLIENTS} clients, ${EVENTS_PER_SCENARIO} events per scenario)\n${printTable(rows)}\n`);
+    console.log(
+      `\nchaos results (${CLIENTS} clients, ${EVENTS_PER_SCENARIO} events per scenario)\n${printTable(rows)}\n`,
+    );
     const output = processes.output();
     await mongo?.close();
     if (redis) await closeRedis(redis);
@@ -147,8 +165,14 @@ describe('fault injection: nothing accepted is lost, nothing acked is shown agai
   for (const [i, scenario] of pickScenarios(scenarios, options.scenarios)) {
     it(scenario.name, async () => {
       const setup = {
-        processes, fleet, users, models: m, redis,
-        eventsPerScenario: EVENTS_PER_SCENARIO, eventsPerSecond: EVENTS_PER_SECOND, faultAfterMs: FAULT_AFTER_MS,
+        processes,
+        fleet,
+        users,
+        models: m,
+        redis,
+        eventsPerScenario: EVENTS_PER_SCENARIO,
+        eventsPerSecond: EVENTS_PER_SECOND,
+        faultAfterMs: FAULT_AFTER_MS,
       };
       const row = await runScenario(setup, scenario.name, `s${i}${Date.now().toString(36)}`, scenario.inject);
       rows.push(row);

@@ -55,7 +55,8 @@ export const chaosInfra = {
   /** Stops leftovers of an interrupted run and starts from empty stores (the data is disposable). */
   fresh: async () => {
     await services('down');
-    for (const dir of ['ferretdb', 'postgres', 'postgres.initdb', 'redis']) await rm(resolve(CHAOS_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
+    for (const dir of ['ferretdb', 'postgres', 'postgres.initdb', 'redis'])
+      await rm(resolve(CHAOS_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
     await services('up');
   },
   up: (only: Server[] = []) => services('up', only),

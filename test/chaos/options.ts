@@ -11,7 +11,8 @@ export const CHAOS_DEFAULTS: ChaosOptions = { eventsPerScenario: 3600, eventsPer
 
 export { SuiteOptionsError as ChaosOptionsError, pickScenarios };
 
-export const parseChaosOptions = (env: Record<string, string | undefined>): ChaosOptions => parseSuiteOptions('CHAOS', env, CHAOS_DEFAULTS);
+export const parseChaosOptions = (env: Record<string, string | undefined>): ChaosOptions =>
+  parseSuiteOptions('CHAOS', env, CHAOS_DEFAULTS);
 
 /** The suite's options, from its environment. */
 export const chaosOptions = (): ChaosOptions => parseChaosOptions(process.env);

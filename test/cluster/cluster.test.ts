@@ -19,7 +19,17 @@ import { ServiceProcesses } from '../helpers/faults/processes.js';
 import { assertCleanShutdown, assertLedger, deadLetters, runScenario } from '../helpers/faults/scenario.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
-import { CLUSTER_SERVERS, clusterInfra, failoverLosingWrites, killRabbitLeader, killRedisMaster, liveRabbitUrl, MONGO_BASE_URL, rabbit, redisBackend } from './infra.js';
+import {
+  CLUSTER_SERVERS,
+  clusterInfra,
+  failoverLosingWrites,
+  killRabbitLeader,
+  killRedisMaster,
+  liveRabbitUrl,
+  MONGO_BASE_URL,
+  rabbit,
+  redisBackend,
+} from './infra.js';
 
 /*
  * The cluster suite (issue #17): the four services as built processes — 2 ws-servers, 2
@@ -37,7 +47,11 @@ import { CLUSTER_SERVERS, clusterInfra, failoverLosingWrites, killRabbitLeader, 
  *   CLUSTER_EVENTS=2400 CLUSTER_RATE=80 CLUSTER_SCENARIOS=1,3 npm run test:cluster
  */
 const CLIENTS = 200;
-const options = parseSuiteOptions('CLUSTER', process.env, { eventsPerScenario: 4800, eventsPerSecond: 120, scenarios: [] });
+const options = parseSuiteOptions('CLUSTER', process.env, {
+  eventsPerScenario: 4800,
+  eventsPerSecond: 120,
+  scenarios: [],
+});
 const FAULT_AFTER_MS = 5000;
 /** How long a killed broker node or Redis master stays down before it is started again. */
 const DOWN_MS = 10_000;
@@ -163,7 +177,11 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
   for (const [i, scenario] of pickScenarios(scenarios, options.scenarios, 'CLUSTER_SCENARIOS')) {
     it(scenario.name, { skip: scenario.skip ?? false }, async () => {
       const { env, config } = scenarioEnv(i);
-      const processes = new ServiceProcesses(env, resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, 'logs/services', `s${i + 1}`), LAYOUT);
+      const processes = new ServiceProcesses(
+        env,
+        resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, 'logs/services', `s${i + 1}`),
+        LAYOUT,
+      );
       const fleet = new ClientFleet(users, { ports: () => processes.wsPorts(), token });
       // The ledger's reads check thousands of notifications on FerretDB: a verifier's deadline.
       const mongo = await connectMongo({ ...config, mongo: { ...config.mongo, queryTimeoutMs: 120_000 } }, testLogger);
@@ -176,17 +194,34 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
         progress(`scenario ${i + 1}: starting ${processes.slots.length} processes`);
         await processes.startAll();
         fleet.connectAll();
-        await eventually(() => fleet.readyCount() === CLIENTS, { what: `${CLIENTS} authenticated clients`, timeoutMs: 60_000 });
+        await eventually(() => fleet.readyCount() === CLIENTS, {
+          what: `${CLIENTS} authenticated clients`,
+          timeoutMs: 60_000,
+        });
         fleet.startChurn(0.005);
         progress(`scenario ${i + 1}: ${CLIENTS} clients ready, load and fault: ${scenario.name}`);
         const setup = {
-          processes, fleet, users, models: store, redis: ledgerRedis,
-          eventsPerScenario: options.eventsPerScenario, eventsPerSecond: options.eventsPerSecond, faultAfterMs: FAULT_AFTER_MS,
+          processes,
+          fleet,
+          users,
+          models: store,
+          redis: ledgerRedis,
+          eventsPerScenario: options.eventsPerScenario,
+          eventsPerSecond: options.eventsPerSecond,
+          faultAfterMs: FAULT_AFTER_MS,
         };
-        row = await runScenario(setup, scenario.name, `c${i}${Date.now().toString(36)}`, () => scenario.inject(processes, config), scenario.settle);
+        row = await runScenario(
+          setup,
+          scenario.name,
+          `c${i}${Date.now().toString(36)}`,
+          () => scenario.inject(processes, config),
+          scenario.settle,
+        );
         rows.push(row);
         console.log(printTable([row]));
-        progress(`scenario ${i + 1}: ledger\n${printTable([row])}${row.problems.length > 0 ? `\n  problems: ${row.problems.slice(0, 20).join('; ')}` : ''}`);
+        progress(
+          `scenario ${i + 1}: ledger\n${printTable([row])}${row.problems.length > 0 ? `\n  problems: ${row.problems.slice(0, 20).join('; ')}` : ''}`,
+        );
         (scenario.check ?? assertLedger)(row, processes);
         assert.deepEqual(Object.values(await deadLetters(config)), [0, 0], 'dead-letter queues stay empty');
       } finally {
@@ -197,7 +232,8 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
         await closeRedis(ledgerRedis);
         // Through a node that answers (the first of the list may be the one a scenario killed);
         // bounded: a store that stopped answering must fail the run, not hold it until the runner's timeout.
-        const cleanup = async () => cleanupTestResources({ ...config, rabbitmq: { ...config.rabbitmq, url: await liveRabbitUrl() } });
+        const cleanup = async () =>
+          cleanupTestResources({ ...config, rabbitmq: { ...config.rabbitmq, url: await liveRabbitUrl() } });
         await withTimeout(cleanup(), 60_000, () => new Error('cleanup took over 60 s')).catch((err: unknown) =>
           progress(`scenario ${i + 1}: cleanup: ${String(err)}`),
         );

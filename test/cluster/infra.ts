@@ -38,7 +38,11 @@ export const MONGO_BASE_URL = `mongodb://127.0.0.1:${CLUSTER_SERVERS.MONGO_PORT}
 const scriptEnv = { ...process.env, ...CLUSTER_SERVERS };
 
 async function script(name: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('bash', [resolve(ROOT, 'scripts', name), ...args], { env: scriptEnv, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('bash', [resolve(ROOT, 'scripts', name), ...args], {
+    env: scriptEnv,
+    timeout: 300_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return stdout;
 }
 
@@ -50,7 +54,16 @@ function singles(): string[] {
 }
 
 /** State dirs of the suite's servers under SERVICES_DATA_DIR (the scripts' names for them). */
-const STATE_DIRS = ['ferretdb', 'postgres', 'postgres.initdb', 'redis', 'redis-cluster', 'rabbitmq-c1', 'rabbitmq-c2', 'rabbitmq-c3'];
+const STATE_DIRS = [
+  'ferretdb',
+  'postgres',
+  'postgres.initdb',
+  'redis',
+  'redis-cluster',
+  'rabbitmq-c1',
+  'rabbitmq-c2',
+  'rabbitmq-c3',
+];
 
 export const clusterInfra = {
   /**
@@ -62,7 +75,8 @@ export const clusterInfra = {
   up: async () => {
     await script('services.sh', 'cluster', 'down');
     await script('services.sh', 'down', ...singles());
-    for (const dir of STATE_DIRS) await rm(resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
+    for (const dir of STATE_DIRS)
+      await rm(resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
     await script('services.sh', 'up', ...singles());
     await script('services.sh', 'cluster', 'up');
   },
@@ -169,12 +183,17 @@ export interface RedisBackend {
 
 export function redisBackend(): RedisBackend {
   if (redisClusterSupported()) {
-    return { env: { REDIS_CLUSTER_NODES: redisPorts.map((p) => `127.0.0.1:${p}`).join(',') }, onCluster: true, missing: undefined };
+    return {
+      env: { REDIS_CLUSTER_NODES: redisPorts.map((p) => `127.0.0.1:${p}`).join(',') },
+      onCluster: true,
+      missing: undefined,
+    };
   }
   return {
     env: { REDIS_URL: `redis://127.0.0.1:${CLUSTER_SERVERS.REDIS_PORT}` },
     onCluster: false,
-    missing: 'this checkout has no Redis Cluster support (REDIS_CLUSTER_NODES and scripts/redis-cluster.sh, issue #17); the services run on the single Redis',
+    missing:
+      'this checkout has no Redis Cluster support (REDIS_CLUSTER_NODES and scripts/redis-cluster.sh, issue #17); the services run on the single Redis',
   };
 }
 
@@ -186,7 +205,10 @@ async function cli(port: number, ...args: string[]): Promise<string> {
 async function role(port: number): Promise<{ role: string; replicas: number[] }> {
   const lines = (await cli(port, 'ROLE').catch(() => '')).split('\n');
   // master: role, offset, then ip / port / offset per replica.
-  return { role: lines[0] ?? '', replicas: lines[0] === 'master' ? lines.filter((_, i) => i >= 2 && (i - 2) % 3 === 1).map(Number) : [] };
+  return {
+    role: lines[0] ?? '',
+    replicas: lines[0] === 'master' ? lines.filter((_, i) => i >= 2 && (i - 2) % 3 === 1).map(Number) : [],
+  };
 }
 
 async function infoField(port: number, section: string, field: string): Promise<string | undefined> {
@@ -207,7 +229,8 @@ async function waitTakeover(replicas: number[], dead: number): Promise<number> {
   return eventually(
     async () => {
       for (const r of replicas) {
-        if ((await role(r)).role === 'master' && /cluster_state:ok/.test(await cli(survivor, 'CLUSTER', 'INFO'))) return r;
+        if ((await role(r)).role === 'master' && /cluster_state:ok/.test(await cli(survivor, 'CLUSTER', 'INFO')))
+          return r;
       }
       return undefined;
     },
@@ -219,7 +242,8 @@ async function waitTakeover(replicas: number[], dead: number): Promise<number> {
 async function redisPid(port: number): Promise<number> {
   const pid = Number(await infoField(port, 'server', 'process_id'));
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('redis-server') || !cmdline.includes(`:${port}`)) throw new Error(`pid ${pid} is not the redis-server on ${port}`);
+  if (!cmdline.includes('redis-server') || !cmdline.includes(`:${port}`))
+    throw new Error(`pid ${pid} is not the redis-server on ${port}`);
   return pid;
 }
 

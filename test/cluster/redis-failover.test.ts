@@ -48,7 +48,13 @@ async function shardOf(redis: Redis, userId: string): Promise<Shard> {
     .split('\n')
     .map((line) => {
       const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
-      return { id: id!, port: Number(/:(\d+)@/.exec(address!)?.[1]), flags: flags!.split(','), masterId: masterId!, slots };
+      return {
+        id: id!,
+        port: Number(/:(\d+)@/.exec(address!)?.[1]),
+        flags: flags!.split(','),
+        masterId: masterId!,
+        slots,
+      };
     });
   const owns = (ranges: string[]) =>
     ranges.some((r) => {
@@ -62,7 +68,13 @@ async function shardOf(redis: Redis, userId: string): Promise<Shard> {
 }
 
 async function role(port: number): Promise<string> {
-  const node = new RedisServer({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const node = new RedisServer({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   try {
     await node.connect();
     return String(((await node.role()) as unknown[])[0]);
@@ -108,9 +120,19 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     const fleet = new ClientFleet(users, { ports: () => [p.wsPort], token: (u) => p.token(u) });
     try {
       fleet.connectAll();
-      await eventually(() => fleet.readyCount() === users.length, { what: 'every client authenticated', timeoutMs: 60_000 });
+      await eventually(() => fleet.readyCount() === users.length, {
+        what: 'every client authenticated',
+        timeoutMs: 60_000,
+      });
       const runId = `f${Date.now().toString(36)}`;
-      const load = runLoad({ runId, users, count: 450, ratePerSecond: 30, producerUrl: () => p.producerUrl, perEventDeadlineMs: 120_000 });
+      const load = runLoad({
+        runId,
+        users,
+        count: 450,
+        ratePerSecond: 30,
+        producerUrl: () => p.producerUrl,
+        perEventDeadlineMs: 120_000,
+      });
       await sleep(4000);
       const killed = await redisCluster('kill-master');
       console.log(killed.trim());
@@ -118,13 +140,25 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
       assert.deepEqual(result.unexpected, [], 'every POST ends with a 202');
 
       const isSettled = () => settled(result.accepted, fleet.records(), m);
-      const ok = await eventually(isSettled, { what: 'the pipeline to settle', timeoutMs: 60_000, intervalMs: 1000 }).catch(() => false);
+      const ok = await eventually(isSettled, {
+        what: 'the pipeline to settle',
+        timeoutMs: 60_000,
+        intervalMs: 1000,
+      }).catch(() => false);
       if (!ok) {
         // A wake is a hint; the AUTH replay is the guarantee (docs/protocol.md).
         fleet.reconnectAll();
-        await eventually(isSettled, { what: 'the pipeline to settle after reconnects', timeoutMs: 60_000, intervalMs: 1000 }).catch(() => false);
+        await eventually(isSettled, {
+          what: 'the pipeline to settle after reconnects',
+          timeoutMs: 60_000,
+          intervalMs: 1000,
+        }).catch(() => false);
       }
-      const row = { ...(await reconcile('SIGKILL a Redis master', runId, result.accepted, fleet.records(), m, redis)), retriedPosts: result.retried, neededReconnect: !ok };
+      const row = {
+        ...(await reconcile('SIGKILL a Redis master', runId, result.accepted, fleet.records(), m, redis)),
+        retriedPosts: result.retried,
+        neededReconnect: !ok,
+      };
       console.log(printTable([row]));
       assert.equal(row.lost, 0, row.problems.join('; '));
       assert.equal(row.delivered, row.accepted, row.problems.join('; '));
@@ -144,8 +178,17 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
   it('a failover to a replica that missed writes: what it lost comes back from the persist jobs, nothing accepted is lost', async () => {
     const user = 'lossy';
     const token = await signUserToken(user, p.config.auth.jwtSecret);
-    const order = (n: number) => ({ type: 'ORDER', targetId: user, orderId: `order-${n}`, text: 'has shipped', eventId: `lossy-${n}-${Date.now()}` });
-    const stored = () => m.Notification.find({ userId: user }, { status: 1, seq: 1 }).lean<Array<{ _id: string; status: string; seq: number }>>();
+    const order = (n: number) => ({
+      type: 'ORDER',
+      targetId: user,
+      orderId: `order-${n}`,
+      text: 'has shipped',
+      eventId: `lossy-${n}-${Date.now()}`,
+    });
+    const stored = () =>
+      m.Notification.find({ userId: user }, { status: 1, seq: 1 }).lean<
+        Array<{ _id: string; status: string; seq: number }>
+      >();
     const unread = async () => (await p.request('GET', `/users/${user}/notifications/unread-count`, user)).body.unread;
     const { master, replica } = await shardOf(redis, user);
 
@@ -163,7 +206,11 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     const frames = (await first.waitForNotifications(6)).slice(1);
     const lostIds = frames.map((f) => f.notification.id);
     first.send({ type: 'ACK', notificationIds: lostIds });
-    assert.deepEqual(new Set((await first.next('ACKED')).ids), new Set(lostIds), 'the client was told all five are acked');
+    assert.deepEqual(
+      new Set((await first.next('ACKED')).ids),
+      new Set(lostIds),
+      'the client was told all five are acked',
+    );
     assert.equal(await unread(), 6);
     const lastSeq = Math.max(...frames.map((f) => f.notification.seq));
 
@@ -174,7 +221,10 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     await eventually(async () => (await role(replica)) === 'slave' || undefined, { what: 'the replica to answer' });
     const promoted = new RedisServer({ port: replica, host: '127.0.0.1' });
     await promoted.call('CLUSTER', 'FAILOVER', 'TAKEOVER').finally(() => promoted.disconnect());
-    await eventually(async () => (await role(replica)) === 'master' || undefined, { what: 'the replica to take over', timeoutMs: 30_000 });
+    await eventually(async () => (await role(replica)) === 'master' || undefined, {
+      what: 'the replica to take over',
+      timeoutMs: 30_000,
+    });
     await redisCluster('up'); // the old master rejoins as a replica and drops what only it had
 
     // Lost from Redis: the five copies, their ACKs, the unread increments, the seq counter's steps.
@@ -187,13 +237,20 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
 
     // Kept: the persist jobs were in RabbitMQ before the events were acked, so jobs stores all
     // six; the five whose ACK Redis lost are stored undelivered.
-    const docs = await eventually(async () => {
-      const all = await stored();
-      return all.length === 6 ? all : undefined;
-    }, { what: 'all six stored', timeoutMs: 60_000, intervalMs: 500 });
+    const docs = await eventually(
+      async () => {
+        const all = await stored();
+        return all.length === 6 ? all : undefined;
+      },
+      { what: 'all six stored', timeoutMs: 60_000, intervalMs: 500 },
+    );
     const byId = new Map(docs.map((d) => [d._id, d.status]));
     assert.equal(byId.get(kept!.notification.id), 'delivered', 'the ack the replica had is kept');
-    assert.deepEqual(lostIds.map((id) => byId.get(id)), Array(5).fill('undelivered'), 'the lost ACKs are not in MongoDB');
+    assert.deepEqual(
+      lostIds.map((id) => byId.get(id)),
+      Array(5).fill('undelivered'),
+      'the lost ACKs are not in MongoDB',
+    );
     // The unread count lost its five increments with the commits (until it is rebuilt).
     assert.equal(await unread(), 1);
 
@@ -206,7 +263,10 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     // And the seq counter is the replica's: the next notification reuses a seq the client saw.
     assert.equal((await p.post('/events', order(6))).status, 202);
     const [reissued] = await resumed.waitForNotifications(1);
-    assert.ok(reissued!.notification.seq <= lastSeq, `seq ${reissued!.notification.seq} reissued (client had ${lastSeq})`);
+    assert.ok(
+      reissued!.notification.seq <= lastSeq,
+      `seq ${reissued!.notification.seq} reissued (client had ${lastSeq})`,
+    );
     resumed.send({ type: 'ACK', notificationIds: [reissued!.notification.id] });
     await resumed.next('ACKED');
     resumed.close();

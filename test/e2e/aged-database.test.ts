@@ -69,13 +69,19 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
         const startedAt = performance.now();
         const client = await AppClient.open(p.wsPort, { token });
         clients.push(client);
-        return [client, client.authOk(), performance.now() - startedAt] as [AppClient, ReturnType<AppClient['authOk']>, number];
+        return [client, client.authOk(), performance.now() - startedAt] as [
+          AppClient,
+          ReturnType<AppClient['authOk']>,
+          number,
+        ];
       }),
     );
   }
 
   async function postLikes(users: string[], postId: string): Promise<void> {
-    const results = await Promise.all(users.map((targetId) => p.post('/events', { actorId: 'user1', targetId, postId, type: 'LIKE' })));
+    const results = await Promise.all(
+      users.map((targetId) => p.post('/events', { actorId: 'user1', targetId, postId, type: 'LIKE' })),
+    );
     assert.deepEqual(new Set(results.map((r) => r.status)), new Set([202]));
   }
 
@@ -83,7 +89,9 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     const users = Array.from({ length: NEW_USERS }, (_, i) => `fresh${i}`);
     const connected = await connectAll(users);
     const latencies = connected.map(([, , ms]) => ms).sort((a, b) => a - b);
-    process.stdout.write(`# AUTH_OK on the aged database: p50 ${latencies[49]?.toFixed(1)} ms, p99 ${latencies[98]?.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `# AUTH_OK on the aged database: p50 ${latencies[49]?.toFixed(1)} ms, p99 ${latencies[98]?.toFixed(1)} ms\n`,
+    );
     for (const [, ok] of connected) assert.equal(ok.type, 'AUTH_OK');
 
     await postLikes(users, 'post1');
@@ -107,9 +115,12 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     await postLikes(offline, 'post2');
     const redis = await connectRedis(p.config, testLogger, 'test');
     try {
-      await eventually(async () => (await Promise.all(offline.map((u) => readPending(redis, u, 10)))).every((r) => r.total === 1), {
-        what: 'a like buffered for each offline user',
-      });
+      await eventually(
+        async () => (await Promise.all(offline.map((u) => readPending(redis, u, 10)))).every((r) => r.total === 1),
+        {
+          what: 'a like buffered for each offline user',
+        },
+      );
     } finally {
       await closeRedis(redis);
     }
@@ -132,8 +143,16 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
       const ns = await client.waitForNotifications(2);
       client.client.ack(ns[1]!.id);
     }
-    assert.equal(connected.some(([client]) => client.of('REPLAY_DONE').length > 0), false, 'no catch-up could finish meanwhile');
-    assert.equal(connected.some(([client]) => client.resumes.length > 0), false, 'so no client has ended its replay');
+    assert.equal(
+      connected.some(([client]) => client.of('REPLAY_DONE').length > 0),
+      false,
+      'no catch-up could finish meanwhile',
+    );
+    assert.equal(
+      connected.some(([client]) => client.resumes.length > 0),
+      false,
+      'so no client has ended its replay',
+    );
 
     // MongoDB answers again: the catch-ups finish, and jobs stores every notification, delivered.
     // (Both retry with backoff while the sockets are open: up to 30 s apart.)
@@ -147,7 +166,9 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     await eventually(
       async () => {
         const stored = await db.Notification.find({ userId: { $in: offline } }, { status: 1 }).lean();
-        return stored.length === 2 * offline.length && stored.every((n) => n.status === 'delivered') ? stored : undefined;
+        return stored.length === 2 * offline.length && stored.every((n) => n.status === 'delivered')
+          ? stored
+          : undefined;
       },
       { what: 'every notification stored as delivered', timeoutMs: 180_000, intervalMs: 500 },
     );

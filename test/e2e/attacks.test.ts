@@ -59,7 +59,14 @@ interface Answer {
 }
 
 /** One request on a connection of its own, from `localAddress` (127.0.0.0/8 is all loopback). */
-function http(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: unknown, localAddress = '127.0.0.1'): Promise<Answer> {
+function http(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: unknown,
+  localAddress = '127.0.0.1',
+): Promise<Answer> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   if (payload !== undefined) headers = { ...headers, 'content-type': 'application/json' };
   return new Promise((resolve, reject) => {
@@ -141,12 +148,19 @@ describe('the issue #16 attacker session against a production deployment', () =>
     }
 
     // The control, sent with the key after the refused ones, shows the pipe delivers.
-    const control = await post(`ApiKey ${INTAKE_KEY}`, { type: 'SECURITY', targetId: 'atkX', text: 'Your password was changed' });
+    const control = await post(`ApiKey ${INTAKE_KEY}`, {
+      type: 'SECURITY',
+      targetId: 'atkX',
+      text: 'Your password was changed',
+    });
     assert.equal(control.status, 202, control.body);
     const [delivered] = await target.waitForNotifications(1);
     assert.equal(delivered!.notification.message, 'Security alert: Your password was changed');
     await sleep(1000);
-    assert.deepEqual(target.notifications().map((n) => n.notification.message), ['Security alert: Your password was changed']);
+    assert.deepEqual(
+      target.notifications().map((n) => n.notification.message),
+      ['Security alert: Your password was changed'],
+    );
     assert.ok(!JSON.stringify(target.frames).includes('evil.example'), 'the phishing text reached the socket');
     // Nothing of the refused requests was published or consumed: only the control.
     const producerMetrics = (await http(port('producer'), 'GET', '/metrics')).body;
@@ -186,7 +200,8 @@ describe('the issue #16 attacker session against a production deployment', () =>
       assert.equal(code, 1, `${what} exits 1:\n${output}`);
       assert.match(output, new RegExp(`${variable}: `), what);
       assert.doesNotMatch(output, /listening/, what);
-      for (const value of [JWT_SECRET, INTAKE_KEY, shortSecret, shortKey]) assert.ok(!output.includes(value), `${what}: the output repeats a secret`);
+      for (const value of [JWT_SECRET, INTAKE_KEY, shortSecret, shortKey])
+        assert.ok(!output.includes(value), `${what}: the output repeats a secret`);
     });
   });
 
@@ -202,11 +217,17 @@ describe('the issue #16 attacker session against a production deployment', () =>
       ['expired', await token('atkA', -60), 'expired'],
     ];
     const closes = await Promise.all(attacks.map(([, t]) => refusedSocket(t)));
-    attacks.forEach(([what, , rule], i) => assert.deepEqual(closes[i], { code: 4401, reason: `authentication failed: ${rule}` }, what));
+    attacks.forEach(([what, , rule], i) =>
+      assert.deepEqual(closes[i], { code: 4401, reason: `authentication failed: ${rule}` }, what),
+    );
     for (const [what, t, rule] of attacks) {
       const answer = await readApi('atkA', `Bearer ${t}`);
       assert.equal(answer.status, 401, `${what} on the read API: ${answer.body}`);
-      assert.deepEqual(errorBody(answer), { error: 'unauthorized', message: rule === 'expired' ? 'token expired' : `token ${rule}` }, what);
+      assert.deepEqual(
+        errorBody(answer),
+        { error: 'unauthorized', message: rule === 'expired' ? 'token expired' : `token ${rule}` },
+        what,
+      );
     }
 
     const [lasting, ok] = await socket({ token: await token('atkA') });
@@ -220,7 +241,10 @@ describe('the issue #16 attacker session against a production deployment', () =>
     assert.equal(shortOk.userId, 'atkA');
     assert.deepEqual(await short.waitClosed(), { code: 4401, reason: 'token expired' });
     assert.ok(Date.now() >= expiresAt * 1000, 'closed at exp, not before');
-    assert.deepEqual(errorBody(await readApi('atkA', `Bearer ${expiring}`)), { error: 'unauthorized', message: 'token expired' });
+    assert.deepEqual(errorBody(await readApi('atkA', `Bearer ${expiring}`)), {
+      error: 'unauthorized',
+      message: 'token expired',
+    });
     lasting.send({ type: 'PING' });
     await lasting.next('PONG');
     assert.equal(lasting.closed, undefined, 'the longer-lived socket stays');
@@ -244,7 +268,12 @@ describe('the issue #16 attacker session against a production deployment', () =>
     assert.equal((await early.waitClosed()).code, 4401);
     assert.equal(early.of('PONG').length, 0);
 
-    for (const [what, c] of [['silent to ws-server', silent[0]!], ['silent to producer', silent[1]!], ['slowloris on ws-server', loris[0]!], ['slowloris on producer', loris[1]!]] as const) {
+    for (const [what, c] of [
+      ['silent to ws-server', silent[0]!],
+      ['silent to producer', silent[1]!],
+      ['slowloris on ws-server', loris[0]!],
+      ['slowloris on producer', loris[1]!],
+    ] as const) {
       await c.waitClosed(CLOSE_BOUND_MS, `${what} to be closed`);
       assert.match(c.received, /^HTTP\/1\.1 408 /, what);
     }
@@ -264,7 +293,10 @@ describe('the issue #16 attacker session against a production deployment', () =>
     assert.deepEqual(statuses, [...Array<number>(RATE_LIMIT_PER_MINUTE).fill(200), ...Array<number>(5).fill(429)]);
     assert.equal(json(refused!).error, 'rate_limited');
     const retryAfter = Number(refused!.headers['retry-after']);
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${refused!.headers['retry-after']}`);
+    assert.ok(
+      Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+      `Retry-After ${refused!.headers['retry-after']}`,
+    );
 
     const health = await http(port('producer'), 'GET', '/healthz', {}, undefined, flooder);
     assert.equal(health.status, 200);
@@ -279,7 +311,13 @@ describe('the issue #16 attacker session against a production deployment', () =>
     assert.equal(json(forbidden).error, 'forbidden');
 
     const [owner] = await socket({ token: await token('atkB') });
-    const sent = await http(port('producer'), 'POST', '/events', { authorization: `ApiKey ${INTAKE_KEY}` }, { type: 'LIKE', actorId: 'atkC', targetId: 'atkB', postId: 'post1' });
+    const sent = await http(
+      port('producer'),
+      'POST',
+      '/events',
+      { authorization: `ApiKey ${INTAKE_KEY}` },
+      { type: 'LIKE', actorId: 'atkC', targetId: 'atkB', postId: 'post1' },
+    );
     assert.equal(sent.status, 202, sent.body);
     const [n] = await owner.waitForNotifications(1);
     const id = n!.notification.id;

@@ -14,12 +14,23 @@ import { eventually } from '../helpers/wait.js';
 
 /** Debian's chromium (scripts/test.sh installs it if missing), never a downloaded build. */
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-  '--no-first-run', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Screenshots land here for a person to look at; the assertions are on the DOM, never on pixels. */
 const ARTIFACTS = '.artifacts';
 
-interface Stored { id: string; status: string }
+interface Stored {
+  id: string;
+  status: string;
+}
 /** What the reconnect test keeps in the page's global scope. */
 interface PageGlobals {
   seenStates: string[];
@@ -31,7 +42,8 @@ describe('the demo inbox page in a real browser', () => {
   let browser: Browser;
   const pageErrors: string[] = [];
 
-  const pageUrl = (port: number, userId: string) => `http://127.0.0.1:${port}/?user=${userId}&api=${encodeURIComponent(p.producerUrl)}`;
+  const pageUrl = (port: number, userId: string) =>
+    `http://127.0.0.1:${port}/?user=${userId}&api=${encodeURIComponent(p.producerUrl)}`;
   async function open(url: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
     const page = await browser.newPage({ viewport });
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -45,21 +57,29 @@ describe('the demo inbox page in a real browser', () => {
     await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
   }
   /** Every notification id shown in the inbox card, in order (an id twice would be a bug). */
-  const listedIds = (page: Page) => page.locator('#list li.item').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-id')!));
+  const listedIds = (page: Page) =>
+    page.locator('#list li.item').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-id')!));
   async function stored(userId: string): Promise<Stored[]> {
     const res = await p.request('GET', `/users/${userId}/notifications?limit=100`, userId);
     return res.body.notifications as Stored[];
   }
   /** read-all reaches stored notifications (and ones the buffer still holds), so wait for jobs. */
-  const allStoredAndAcked = (userId: string, count: number) => eventually(async () => {
-    const list = await stored(userId);
-    return list.length >= count && list.every((n) => n.status !== 'undelivered') ? list : undefined;
-  }, { what: `${count} notifications of ${userId} stored as delivered` });
+  const allStoredAndAcked = (userId: string, count: number) =>
+    eventually(
+      async () => {
+        const list = await stored(userId);
+        return list.length >= count && list.every((n) => n.status !== 'undelivered') ? list : undefined;
+      },
+      { what: `${count} notifications of ${userId} stored as delivered` },
+    );
 
   before(async () => {
     // The producer takes an intake key: the page's button fires events with the one the
     // ws-server serves it in development.
-    p = await startPipeline('demopage', { WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: randomBytes(32).toString('base64url') });
+    p = await startPipeline('demopage', {
+      WS_AUTH_MODE: 'dev',
+      INTAKE_API_KEYS: randomBytes(32).toString('base64url'),
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     mkdirSync(ARTIFACTS, { recursive: true });
   });
@@ -83,9 +103,22 @@ describe('the demo inbox page in a real browser', () => {
         return d.getTime();
       };
       const old = (i: number, at: number, status: 'read' | 'delivered' = 'read') => ({
-        _id: randomUUID(), userId: 'user2', seq: 0, type: 'ORDER', actors: [], actorCount: 0, objectId: `order-old-${i}`,
-        message: `Your order old-${i} has shipped`, priority: 9, status, version: 1, eventIds: [],
-        createdAt: new Date(at - i * 60_000), deliveredAt: new Date(at), readAt: status === 'read' ? new Date(at) : null, persistedAt: new Date(at),
+        _id: randomUUID(),
+        userId: 'user2',
+        seq: 0,
+        type: 'ORDER',
+        actors: [],
+        actorCount: 0,
+        objectId: `order-old-${i}`,
+        message: `Your order old-${i} has shipped`,
+        priority: 9,
+        status,
+        version: 1,
+        eventIds: [],
+        createdAt: new Date(at - i * 60_000),
+        deliveredAt: new Date(at),
+        readAt: status === 'read' ? new Date(at) : null,
+        persistedAt: new Date(at),
       });
       await models(mongo).Notification.insertMany([
         ...Array.from({ length: 3 }, (_, i) => old(i, noonDaysAgo(1))),
@@ -118,11 +151,14 @@ describe('the demo inbox page in a real browser', () => {
     await page.locator('#list li[data-acked="true"]').filter({ hasText: 'Ada liked your post' }).waitFor();
     const id = await item.getAttribute('data-id');
     assert.ok(id);
-    const timeline = await eventually(async () => {
-      const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
-      const stages = (res.body as { stages?: Record<string, string | null> }).stages;
-      return stages?.acked ? stages : undefined;
-    }, { what: 'the ACK recorded by the server' });
+    const timeline = await eventually(
+      async () => {
+        const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
+        const stages = (res.body as { stages?: Record<string, string | null> }).stages;
+        return stages?.acked ? stages : undefined;
+      },
+      { what: 'the ACK recorded by the server' },
+    );
     assert.ok(timeline.sent);
 
     // The page's own button fires an event through the producer (CORS, with the intake key it was
@@ -135,14 +171,20 @@ describe('the demo inbox page in a real browser', () => {
     const urgent = page.locator('#list li.item.prio-high').filter({ hasText: 'sign-in' });
     await urgent.waitFor();
     assert.equal(await urgent.locator('.tag-high').textContent(), 'Important');
-    assert.equal(await page.locator('#list li.item').first().getAttribute('data-id'), await urgent.getAttribute('data-id'));
+    assert.equal(
+      await page.locator('#list li.item').first().getAttribute('data-id'),
+      await urgent.getAttribute('data-id'),
+    );
     await page.locator('#badge[data-count="3"]').waitFor();
 
     // The bell opens a dropdown with the newest ones.
     await page.locator('#bell').click();
     await page.locator('#dropdown').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#bell').getAttribute('aria-expanded'), 'true');
-    assert.equal(await page.locator('#dd-list li.item').first().getAttribute('data-id'), await urgent.getAttribute('data-id'));
+    assert.equal(
+      await page.locator('#dd-list li.item').first().getAttribute('data-id'),
+      await urgent.getAttribute('data-id'),
+    );
     await page.locator('#dd-list li.item').filter({ hasText: 'Ada liked your post' }).waitFor();
     await shot(page, 'demo-page-dropdown');
     await page.keyboard.press('Escape');
@@ -155,10 +197,13 @@ describe('the demo inbox page in a real browser', () => {
     await page.locator('#list li.item[data-read="true"]').filter({ hasText: 'Ada liked your post' }).waitFor();
     await page.locator('#timeline li.done[data-stage="acked"]').waitFor();
     await page.locator('#timeline li.done[data-stage="read"]').waitFor();
-    const readStored = await eventually(async () => {
-      const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
-      return res.body.status === 'read' ? res.body : undefined;
-    }, { what: 'the read status stored' });
+    const readStored = await eventually(
+      async () => {
+        const res = await p.request('GET', `/notifications/${id}/timeline`, 'user2');
+        return res.body.status === 'read' ? res.body : undefined;
+      },
+      { what: 'the read status stored' },
+    );
     assert.equal(readStored.status, 'read');
 
     // Unread only: the alert, and the old unread one the unread tab's own first page brought
@@ -190,7 +235,11 @@ describe('the demo inbox page in a real browser', () => {
     await page.locator('#open-prefs').click();
     await page.locator('#prefs-status[data-state="loaded"]').waitFor();
     assert.equal(await page.locator('#prefs input[name="muted"][value="LIKE"]').isChecked(), false);
-    assert.equal(await page.locator('#prefs input[name="muted"][value="SECURITY"]').count(), 0, 'transactional types cannot be muted');
+    assert.equal(
+      await page.locator('#prefs input[name="muted"][value="SECURITY"]').count(),
+      0,
+      'transactional types cannot be muted',
+    );
     await page.locator('#prefs input[name="muted"][value="LIKE"]').check();
     await page.locator('#promo-opt-out').check();
     await page.locator('#dnd-on').check();
@@ -205,7 +254,8 @@ describe('the demo inbox page in a real browser', () => {
     await shot(page, 'demo-page-preferences');
     const saved = await p.request('GET', '/users/user2/preferences', 'user2');
     assert.deepEqual(saved.body, {
-      mutedTypes: ['LIKE'], promotionalOptOut: true,
+      mutedTypes: ['LIKE'],
+      promotionalOptOut: true,
       doNotDisturb: { start: '22:30', end: '06:45', timeZone: 'Europe/Paris' },
     });
 
@@ -230,7 +280,13 @@ describe('the demo inbox page in a real browser', () => {
     const tabA = await open(pageUrl(p.wsPort, 'user4'));
     const tabB = await open(pageUrl(p.wsPort, 'user4'));
     for (const [i, actor] of ['user1', 'user3', 'user5'].entries()) {
-      const res = await p.post('/events', { type: 'COMMENT', actorId: actor, targetId: 'user4', postId: `post${10 + i}`, text: `comment ${i}` });
+      const res = await p.post('/events', {
+        type: 'COMMENT',
+        actorId: actor,
+        targetId: 'user4',
+        postId: `post${10 + i}`,
+        text: `comment ${i}`,
+      });
       assert.equal(res.status, 202);
     }
     for (const tab of [tabA, tabB]) await tab.locator('#badge[data-count="3"]').waitFor();
@@ -242,7 +298,9 @@ describe('the demo inbox page in a real browser', () => {
     for (const tab of [tabA, tabB]) {
       await tab.locator('#badge[data-count="0"]').waitFor({ state: 'attached' });
       assert.equal(await tab.locator('#badge').isVisible(), false);
-      await eventually(async () => (await tab.locator('#list li.item[data-read="false"]').count()) === 0, { what: 'every item read' });
+      await eventually(async () => (await tab.locator('#list li.item[data-read="false"]').count()) === 0, {
+        what: 'every item read',
+      });
       assert.equal(await tab.locator('#list li.item').count(), 3);
       assert.equal(await tab.title(), 'Pulse · live inbox');
     }
@@ -285,12 +343,20 @@ describe('the demo inbox page in a real browser', () => {
       assert.equal(await page.locator('#state').textContent(), 'reconnecting…');
       await shot(page, 'demo-page-reconnecting');
       // Sent while the page is cut off: the resume after the reconnect must bring it.
-      const missed = await p.post('/events', { type: 'ORDER', targetId: 'user5', orderId: 'order-while-away', text: 'has shipped' });
+      const missed = await p.post('/events', {
+        type: 'ORDER',
+        targetId: 'user5',
+        orderId: 'order-while-away',
+        text: 'has shipped',
+      });
       assert.equal(missed.status, 202);
-      await eventually(async () => {
-        const res = await p.request('GET', '/users/user5/notifications/unread-count', 'user5');
-        return res.body.unread === 2;
-      }, { what: 'the missed notification buffered' });
+      await eventually(
+        async () => {
+          const res = await p.request('GET', '/users/user5/notifications/unread-count', 'user5');
+          return res.body.unread === 2;
+        },
+        { what: 'the missed notification buffered' },
+      );
 
       await proxy.start();
       await page.locator('#state[data-state="connected"]').waitFor();
@@ -311,8 +377,17 @@ describe('the demo inbox page in a real browser', () => {
   });
 
   it('fits a 390 px wide phone screen, dropdown and preferences included', async () => {
-    await p.post('/events', { type: 'SECURITY', targetId: 'user6', text: 'New sign-in from Firefox on Linux near Saint-Rémy-de-Provence, France, from a device never seen before' });
-    await p.post('/events', { type: 'PROMO', targetId: 'user6', campaignId: 'narrow-1', text: '20% off all plans this week only' });
+    await p.post('/events', {
+      type: 'SECURITY',
+      targetId: 'user6',
+      text: 'New sign-in from Firefox on Linux near Saint-Rémy-de-Provence, France, from a device never seen before',
+    });
+    await p.post('/events', {
+      type: 'PROMO',
+      targetId: 'user6',
+      campaignId: 'narrow-1',
+      text: '20% off all plans this week only',
+    });
     const page = await open(pageUrl(p.wsPort, 'user6'), { width: 390, height: 844 });
     await page.locator('#list li.item').nth(1).waitFor();
     const width = () => page.locator('html').evaluate((html) => html.scrollWidth);
@@ -322,7 +397,7 @@ describe('the demo inbox page in a real browser', () => {
       assert.ok(box.x >= 0 && box.x + box.width <= 390, `${selector} spans ${box.x}..${box.x + box.width}`);
     };
 
-    assert.ok(await width() <= 390, `page is ${await width()} px wide`);
+    assert.ok((await width()) <= 390, `page is ${await width()} px wide`);
     for (const selector of ['#bell', '#state', '#list li.item >> nth=0', '#send', '#read-all']) await inside(selector);
     // The long message wraps instead of widening its card.
     const msg = page.locator('#list li.item.prio-high .msg');
@@ -334,14 +409,14 @@ describe('the demo inbox page in a real browser', () => {
     await page.locator('#dropdown').waitFor({ state: 'visible' });
     await inside('#dropdown');
     assert.equal(await page.locator('#dd-list li.item').count(), 2);
-    assert.ok(await width() <= 390);
+    assert.ok((await width()) <= 390);
     await shot(page, 'demo-page-390-dropdown');
 
     await page.locator('#dd-prefs').click();
     await page.locator('#prefs-status[data-state="loaded"]').waitFor();
     await inside('#prefs');
     await inside('#prefs-save');
-    assert.ok(await width() <= 390);
+    assert.ok((await width()) <= 390);
     await shot(page, 'demo-page-390-preferences');
     await page.close();
     assert.deepEqual(pageErrors, []);
@@ -359,7 +434,11 @@ describe('the demo inbox page in a real browser', () => {
       assert.equal(await page.locator('#state').getAttribute('data-state'), 'idle');
       // The user list came from the producer (else the page says it cannot reach it).
       await page.locator('#actor option').filter({ hasText: 'Ada (user1)' }).waitFor({ state: 'attached' });
-      assert.equal(await page.locator('#banner').isVisible(), false, await page.locator('#banner').textContent() ?? '');
+      assert.equal(
+        await page.locator('#banner').isVisible(),
+        false,
+        (await page.locator('#banner').textContent()) ?? '',
+      );
       // No key is served outside dev mode: the page asks for one instead.
       assert.equal(await page.locator('#key-field').isVisible(), true);
 

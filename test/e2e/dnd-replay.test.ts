@@ -35,11 +35,20 @@ describe('do-not-disturb and the AUTH replay', () => {
     assert.equal(prefs.status, 200);
 
     // Both buffered while the user is offline (the live count sees both).
-    assert.equal((await p.post('/events', { actorId: 'user1', targetId: user, postId: 'post11', type: 'LIKE' })).status, 202);
+    assert.equal(
+      (await p.post('/events', { actorId: 'user1', targetId: user, postId: 'post11', type: 'LIKE' })).status,
+      202,
+    );
     assert.equal((await p.post('/events', { targetId: user, type: 'SECURITY', text: 'new sign-in' })).status, 202);
-    await eventually(async () => ((await p.request('GET', `/users/${user}/notifications/unread-count`, user)).body.unread === 2 ? true : undefined), {
-      what: 'both notifications buffered',
-    });
+    await eventually(
+      async () =>
+        (await p.request('GET', `/users/${user}/notifications/unread-count`, user)).body.unread === 2
+          ? true
+          : undefined,
+      {
+        what: 'both notifications buffered',
+      },
+    );
 
     const client = await AppClient.open(p.wsPort, { token: await p.token(user) });
     clients.push(client);
@@ -50,7 +59,10 @@ describe('do-not-disturb and the AUTH replay', () => {
     // The client says when the replay is over.
     assert.equal((await client.resume()).recovered, true);
     assert.ok(Date.now() < endsAt, 'still inside the window');
-    assert.deepEqual(client.notifications.map((n) => n.type), ['SECURITY']);
+    assert.deepEqual(
+      client.notifications.map((n) => n.type),
+      ['SECURITY'],
+    );
 
     const like = await eventually(() => client.notifications.find((n) => n.type === 'LIKE'), {
       what: 'the held like after the window',

@@ -78,7 +78,13 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
     for (let batch = 0; batch < TOTAL / 500; batch++) {
       const events = Array.from({ length: 500 }, (_, i) => {
         const n = batch * 500 + i;
-        return { type: 'LIKE', actorId: `actor${n}`, targetId: `crash-user${n % 50}`, postId: `post${n}`, eventId: `crash-${n}` };
+        return {
+          type: 'LIKE',
+          actorId: `actor${n}`,
+          targetId: `crash-user${n % 50}`,
+          postId: `post${n}`,
+          eventId: `crash-${n}`,
+        };
       });
       const res = await fetch(`http://127.0.0.1:${producer.port}/events/batch`, {
         method: 'POST',
@@ -104,10 +110,19 @@ describe('SIGKILL of the consumer between buffering and acking', () => {
 
     const second = startConsumerProcess();
     children.push(second.proc);
-    await eventually(async () => (await getMany(redis, eventIds.map((e) => keys.eventSeen(e.userId, e.eventId)))).filter((v) => v !== null).length === TOTAL, {
-      what: 'every event to be processed after the restart',
-      timeoutMs: 120_000,
-    });
+    await eventually(
+      async () =>
+        (
+          await getMany(
+            redis,
+            eventIds.map((e) => keys.eventSeen(e.userId, e.eventId)),
+          )
+        ).filter((v) => v !== null).length === TOTAL,
+      {
+        what: 'every event to be processed after the restart',
+        timeoutMs: 120_000,
+      },
+    );
     await kill(second.proc, 'SIGTERM');
 
     const notifications = await bufferedNotifications();

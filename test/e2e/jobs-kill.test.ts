@@ -18,7 +18,11 @@ import { testLogger } from '../helpers/logger.js';
 import { ROOT } from '../helpers/process.js';
 import { eventually } from '../helpers/wait.js';
 
-const { env, config } = testEnv('jobskill', { PERSIST_BATCH_SIZE: '50', PERSIST_FLUSH_MS: '50', PERSIST_PREFETCH: '100' });
+const { env, config } = testEnv('jobskill', {
+  PERSIST_BATCH_SIZE: '50',
+  PERSIST_FLUSH_MS: '50',
+  PERSIST_PREFETCH: '100',
+});
 
 /** jobs as a real process, from source, so other services' unfinished code cannot break the build. */
 function startJobs(): ChildProcess {
@@ -55,8 +59,18 @@ describe('jobs killed with SIGKILL mid-batch', () => {
 
   it('persists every notification exactly once with the right state after a restart', async () => {
     const all: Notification[] = Array.from({ length: 600 }, (_, i) => ({
-      id: uuidv7(), userId: `killed${i % 10}`, seq: i + 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1,
-      objectId: 'post1', message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+      id: uuidv7(),
+      userId: `killed${i % 10}`,
+      seq: i + 1,
+      type: 'LIKE',
+      priority: 5,
+      actors: ['a'],
+      actorCount: 1,
+      objectId: 'post1',
+      message: 'a liked your post',
+      createdAt: new Date().toISOString(),
+      version: 1,
+      eventIds: [],
     }));
     const acked = new Set(all.filter((_, i) => i % 2 === 0).map((n) => n.id));
     for (const n of all) {
@@ -67,15 +81,23 @@ describe('jobs killed with SIGKILL mid-batch', () => {
     // messages of 20 as the consumer publishes them.
     const bodies = [
       ...all.slice(0, 300).map((n) => encodeJson(n)),
-      ...Array.from({ length: 15 }, (_, i) => encodePersistBatch(all.slice(300 + i * 20, 320 + i * 20).map(encodeNotification))),
+      ...Array.from({ length: 15 }, (_, i) =>
+        encodePersistBatch(all.slice(300 + i * 20, 320 + i * 20).map(encodeNotification)),
+      ),
     ];
     await Promise.all(
-      bodies.map((body) => publisher.sendToQueue(amqp.topology.persistQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE })),
+      bodies.map((body) =>
+        publisher.sendToQueue(amqp.topology.persistQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE }),
+      ),
     );
     const stored = () => m.Notification.countDocuments({ userId: /^killed/ });
 
     proc = startJobs();
-    await eventually(async () => (await stored()) > 0, { what: 'the first batch to be written', timeoutMs: 30_000, intervalMs: 10 });
+    await eventually(async () => (await stored()) > 0, {
+      what: 'the first batch to be written',
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
     const exit = once(proc, 'exit');
     proc.kill('SIGKILL');
     await exit;
@@ -83,7 +105,10 @@ describe('jobs killed with SIGKILL mid-batch', () => {
     assert.ok(atKill < all.length, `killed mid-way (${atKill} of ${all.length} stored)`);
 
     proc = startJobs();
-    await eventually(async () => (await stored()) === all.length, { what: 'every notification stored', timeoutMs: 60_000 });
+    await eventually(async () => (await stored()) === all.length, {
+      what: 'every notification stored',
+      timeoutMs: 60_000,
+    });
     const docs = await m.Notification.find({ userId: /^killed/ }, { status: 1 }).lean();
     assert.equal(new Set(docs.map((d) => d._id)).size, all.length, 'each id exactly once');
     for (const d of docs) assert.equal(d.status, acked.has(d._id) ? 'delivered' : 'undelivered', d._id);

@@ -78,7 +78,10 @@ describe('jobs shutdown with a batch stuck on MongoDB', () => {
     const publisher = await amqp.createChannel('test-publisher');
     const jobs = Array.from({ length: 20 }, (_, i) => makeNotification(`u${i}`));
     for (const n of jobs) {
-      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
+      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), {
+        persistent: true,
+        contentType: JSON_CONTENT_TYPE,
+      });
     }
     // The batch is taken (unacked) and its write is waiting on MongoDB.
     await eventually(async () => (await publisher.checkQueue(amqp.topology.persistQueue)).messageCount === 0, {

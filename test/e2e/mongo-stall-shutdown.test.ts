@@ -55,7 +55,10 @@ describe('SIGTERM of every built service with MongoDB hung', () => {
     const token = await signUserToken('u1', base.config.auth.jwtSecret);
     const history = fetch(`http://127.0.0.1:${service('producer').port}/users/u1/notifications`, {
       headers: { authorization: `Bearer ${token}` },
-    }).then((r) => r.status, () => 0);
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
     const publisher = await amqp.createChannel('test-publisher');
     for (let i = 0; i < 10; i++) {
       await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(makeNotification(`u${i}`)), {

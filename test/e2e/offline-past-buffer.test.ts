@@ -25,17 +25,27 @@ describe('a user offline longer than the buffer', () => {
   });
 
   it('gets the notification from MongoDB after the buffered copy expired, and the ACK makes it delivered', async () => {
-    const accepted = await p.post('/events', { type: 'MENTION', actorId: 'user9', targetId: 'user10', postId: 'post2' });
+    const accepted = await p.post('/events', {
+      type: 'MENTION',
+      actorId: 'user9',
+      targetId: 'user10',
+      postId: 'post2',
+    });
     assert.equal(accepted.status, 202);
 
     const history = async () =>
-      ((await p.request('GET', '/users/user10/notifications', 'user10')).body as {
-        notifications: Array<{ id: string; status: string; message: string }>;
-      }).notifications;
-    const [stored] = await eventually(async () => {
-      const items = await history();
-      return items.length === 1 && items[0]!.status === 'undelivered' ? items : undefined;
-    }, { what: 'the notification stored as undelivered' });
+      (
+        (await p.request('GET', '/users/user10/notifications', 'user10')).body as {
+          notifications: Array<{ id: string; status: string; message: string }>;
+        }
+      ).notifications;
+    const [stored] = await eventually(
+      async () => {
+        const items = await history();
+        return items.length === 1 && items[0]!.status === 'undelivered' ? items : undefined;
+      },
+      { what: 'the notification stored as undelivered' },
+    );
     await eventually(async () => (await redis.exists(keys.notification('user10', stored!.id))) === 0, {
       what: 'the buffered copy to expire',
     });
@@ -47,7 +57,11 @@ describe('a user offline longer than the buffer', () => {
       assert.deepEqual([authOk.pending, authOk.catchingUp], [0, true]);
       const [n] = await client.waitForNotifications(1);
       assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 1, recovered: true });
-      assert.deepEqual(await client.resume(), { recovered: true, replayed: 1, pending: 1 }, 'the client ends the replay at REPLAY_DONE');
+      assert.deepEqual(
+        await client.resume(),
+        { recovered: true, replayed: 1, pending: 1 },
+        'the client ends the replay at REPLAY_DONE',
+      );
       assert.equal(n!.id, stored!.id);
       assert.equal(n!.message, 'Edsger mentioned you in a post');
       client.client.ack(stored!.id);

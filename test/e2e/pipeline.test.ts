@@ -65,7 +65,11 @@ describe('the whole pipeline, end to end', () => {
     const order = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
     for (const stage of order) assert.ok(stages[stage], `timeline records ${stage}: ${JSON.stringify(stages)}`);
     const times = order.map((stage) => Date.parse(stages[stage]!));
-    assert.deepEqual([...times].sort((a, b) => a - b), times, 'stages happened in pipeline order');
+    assert.deepEqual(
+      [...times].sort((a, b) => a - b),
+      times,
+      'stages happened in pipeline order',
+    );
   });
 
   it('keeps a notification for an offline user, persists it as undelivered, and delivers it on connect', async () => {
@@ -86,7 +90,8 @@ describe('the whole pipeline, end to end', () => {
     assert.deepEqual(await client.resume(), { recovered: true, replayed: 1, pending: 1 });
     await client.ack(undelivered.id);
     await eventually(
-      async () => (await history('user5')).notifications.find((i) => i.id === undelivered.id && i.status === 'delivered'),
+      async () =>
+        (await history('user5')).notifications.find((i) => i.id === undelivered.id && i.status === 'delivered'),
       { what: 'the late ACK to move the stored notification to delivered' },
     );
   });
@@ -101,10 +106,13 @@ describe('the whole pipeline, end to end', () => {
       assert.equal(res.body.eventId, 'retry-me-once');
     }
     await client.waitForNotifications(1);
-    const persisted = await eventually(async () => {
-      const items = (await history('user7')).notifications;
-      return items.length > 0 ? items : undefined;
-    }, { what: 'the comment persisted' });
+    const persisted = await eventually(
+      async () => {
+        const items = (await history('user7')).notifications;
+        return items.length > 0 ? items : undefined;
+      },
+      { what: 'the comment persisted' },
+    );
     assert.equal(persisted.length, 1);
     assert.equal(client.notifications.length, 1);
   });

@@ -39,7 +39,10 @@ describe('postman collection, dev mode (npm run dev): the shipped environment, o
   it('pressing Send twice on an event notifies twice: each send is a new actor and post', async () => {
     const [socket] = await WsTestClient.authed(p.wsPort, { userId: 'user2' });
     try {
-      const { summary, answers } = await runPostman([{ key: 'baseUrl', value: p.producerUrl }], { folder: 'LIKE event', iterationCount: 2 });
+      const { summary, answers } = await runPostman([{ key: 'baseUrl', value: p.producerUrl }], {
+        folder: 'LIKE event',
+        iterationCount: 2,
+      });
       assert.deepEqual(failuresOf(summary), []);
       const sent = answers.map((a) => JSON.parse(a.request.body?.raw ?? '{}') as { actorId: string; postId: string });
       assert.equal(sent.length, 2);
@@ -97,8 +100,16 @@ describe('postman collection, token mode: the shipped environment with a token f
     assert.deepEqual(failuresOf(summary), []);
     assertRan(summary);
     assert.deepEqual(skippedOf(summary), []);
-    const ran = new Set(summary.run.executions.flatMap((e) => (e.assertions ?? []).filter((a) => !a.skipped).map((a) => `${e.item.name}: ${a.assertion}`)));
-    for (const check of ['401 history without token: status is 401', "403 another user's history: status is 403", "403 another user's preferences: status is 403"]) {
+    const ran = new Set(
+      summary.run.executions.flatMap((e) =>
+        (e.assertions ?? []).filter((a) => !a.skipped).map((a) => `${e.item.name}: ${a.assertion}`),
+      ),
+    );
+    for (const check of [
+      '401 history without token: status is 401',
+      "403 another user's history: status is 403",
+      "403 another user's preferences: status is 403",
+    ]) {
       assert.ok(ran.has(check), `ran ${check}`);
     }
   });
@@ -108,6 +119,9 @@ describe('postman collection, token mode: the shipped environment with a token f
     assert.equal(summary.run.stats.requests.total, 1);
     const failures = failuresOf(summary);
     assert.equal(failures.length, 1, failures.join('\n'));
-    assert.match(failures[0] ?? '', /^Which auth mode\?: this producer runs in token mode: set the environment's `token` to a JWT/);
+    assert.match(
+      failures[0] ?? '',
+      /^Which auth mode\?: this producer runs in token mode: set the environment's `token` to a JWT/,
+    );
   });
 });

@@ -68,7 +68,12 @@ describe('scale-out: two consumers, two jobs and two ws-servers on one queue set
   });
   after(async () => {
     await Promise.all(apps.map((a) => a.close()));
-    await runAll([() => producer.close(), ...ws.map((s) => () => s.close()), ...consumers.map((c) => () => c.close()), ...jobs.map((j) => () => j.close())]);
+    await runAll([
+      () => producer.close(),
+      ...ws.map((s) => () => s.close()),
+      ...consumers.map((c) => () => c.close()),
+      ...jobs.map((j) => () => j.close()),
+    ]);
     await closeMongo();
     await cleanupTestResources(config);
   });
@@ -83,7 +88,14 @@ describe('scale-out: two consumers, two jobs and two ws-servers on one queue set
     }
 
     // The load: batches of events round-robin over the users, 2 requests in flight.
-    const events = users.flatMap((targetId) => Array.from({ length: PER_USER }, (_, k) => ({ type: 'ORDER', targetId, orderId: `o-${targetId}-${k}`, text: `step ${k}` })));
+    const events = users.flatMap((targetId) =>
+      Array.from({ length: PER_USER }, (_, k) => ({
+        type: 'ORDER',
+        targetId,
+        orderId: `o-${targetId}-${k}`,
+        text: `step ${k}`,
+      })),
+    );
     const accepted: string[] = [];
     const send = async (chunk: typeof events) => {
       const res = await fetch(`http://127.0.0.1:${producer.port}/events/batch`, {
@@ -105,10 +117,13 @@ describe('scale-out: two consumers, two jobs and two ws-servers on one queue set
 
     // Delivered: every socket gets each of its user's notifications, in one frame each.
     for (const [i, app] of apps.entries()) {
-      await eventually(() => new Set(app.of('NOTIFICATION').map((f) => f.notification.id)).size === PER_USER || undefined, {
-        what: `${users[i]}'s ${PER_USER} notifications`,
-        timeoutMs: 120_000,
-      });
+      await eventually(
+        () => new Set(app.of('NOTIFICATION').map((f) => f.notification.id)).size === PER_USER || undefined,
+        {
+          what: `${users[i]}'s ${PER_USER} notifications`,
+          timeoutMs: 120_000,
+        },
+      );
     }
 
     // Stored: one document per event, each event in exactly one, all delivered (the ACKs landed).
@@ -127,20 +142,33 @@ describe('scale-out: two consumers, two jobs and two ws-servers on one queue set
       const frames = app.of('NOTIFICATION');
       assert.equal(frames.length, PER_USER, `${users[i]}: no notification sent twice on its socket`);
       const mine = new Set(docs.filter((d) => d.userId === users[i]).map((d) => d._id));
-      assert.ok(frames.every((f) => mine.has(f.notification.id)), `${users[i]}: only its own notifications`);
+      assert.ok(
+        frames.every((f) => mine.has(f.notification.id)),
+        `${users[i]}: only its own notifications`,
+      );
     }
 
     // Both of each did a share, and together exactly the whole.
-    const buffered = await Promise.all(consumers.map((c) => metric(c.port, 'consumer_events_processed_total', 'outcome="buffered"')));
-    assert.ok(buffered.every((n) => n > 0), `both consumers buffered events: ${buffered.join(', ')}`);
+    const buffered = await Promise.all(
+      consumers.map((c) => metric(c.port, 'consumer_events_processed_total', 'outcome="buffered"')),
+    );
+    assert.ok(
+      buffered.every((n) => n > 0),
+      `both consumers buffered events: ${buffered.join(', ')}`,
+    );
     assert.equal(buffered[0]! + buffered[1]!, total, 'each event buffered by one consumer, once');
     const persisted = await Promise.all(jobs.map((j) => metric(j.port, 'jobs_notifications_persisted_total')));
-    assert.ok(persisted.every((n) => n > 0), `both jobs stored notifications: ${persisted.join(', ')}`);
+    assert.ok(
+      persisted.every((n) => n > 0),
+      `both jobs stored notifications: ${persisted.join(', ')}`,
+    );
     assert.equal(persisted[0]! + persisted[1]!, total, 'each notification inserted by one jobs process, once');
     const handled = await Promise.all(ws.map((s) => metric(s.port, 'ws_wakes_received_total', 'outcome="handled"')));
     const dropped = await Promise.all(ws.map((s) => metric(s.port, 'ws_wakes_received_total', 'outcome="dropped"')));
     assert.deepEqual(handled, [total / 2, total / 2], "each ws-server heard its own users' wakes only");
     assert.deepEqual(dropped, [0, 0]);
-    t.diagnostic(`shares: consumers ${buffered.join('/')}, jobs ${persisted.join('/')}, ws-servers ${handled.join('/')} of ${total}`);
+    t.diagnostic(
+      `shares: consumers ${buffered.join('/')}, jobs ${persisted.join('/')}, ws-servers ${handled.join('/')} of ${total}`,
+    );
   });
 });

@@ -58,13 +58,21 @@ describe('no secret in any log line', () => {
     secrets.push(wrongKey);
     assert.equal((await postEvent(`ApiKey ${wrongKey}`)).status, 401);
     assert.equal((await postEvent(`Bearer ${token}`)).status, 401);
-    assert.equal((await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `ApiKey ${INTAKE_KEY}` } })).status, 401);
+    assert.equal(
+      (await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `ApiKey ${INTAKE_KEY}` } }))
+        .status,
+      401,
+    );
     assert.equal((await postEvent(`ApiKey ${OLD_INTAKE_KEY}`)).status, 202);
     const [n] = await client.waitForNotifications(1);
     await client.ack(n!.id);
-    const history = await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `Bearer ${token}` } });
+    const history = await fetch(`${producer}/users/user2/notifications`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(history.status, 200);
-    const refused = await fetch(`${producer}/users/user2/notifications`, { headers: { authorization: `Bearer ${forged}` } });
+    const refused = await fetch(`${producer}/users/user2/notifications`, {
+      headers: { authorization: `Bearer ${forged}` },
+    });
     assert.equal(refused.status, 401);
     const intruder = await WsTestClient.connect(port('ws-server'));
     intruder.send({ type: 'AUTH', token: forged });
@@ -93,9 +101,18 @@ describe('JWT secret rules', () => {
 
   it('production refuses a missing, weak or the public development secret', () => {
     assert.match(problemsOf({ NODE_ENV: 'production' }).join(), /JWT_SECRET: .*required/);
-    assert.match(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) }).join(), /JWT_SECRET: .*at least 32/);
-    assert.match(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET }).join(), /JWT_SECRET: .*development secret/);
-    assert.deepEqual(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32), INTAKE_API_KEYS: 'k'.repeat(32) }), []);
+    assert.match(
+      problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) }).join(),
+      /JWT_SECRET: .*at least 32/,
+    );
+    assert.match(
+      problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET }).join(),
+      /JWT_SECRET: .*development secret/,
+    );
+    assert.deepEqual(
+      problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32), INTAKE_API_KEYS: 'k'.repeat(32) }),
+      [],
+    );
   });
 
   it('a production service without a secret stops at start-up, naming the variable', async () => {

@@ -24,7 +24,11 @@ describe('the four built services, started the Railway way (SERVICE=<name> node 
       assert.equal(health.status, 200, `${s.name} /healthz`);
       const ready = await fetch(`http://127.0.0.1:${s.port}/readyz`);
       assert.equal(ready.status, 200, `${s.name} /readyz`);
-      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { rabbitmq: 'up', redis: 'up', mongodb: 'up' });
+      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, {
+        rabbitmq: 'up',
+        redis: 'up',
+        mongodb: 'up',
+      });
       const metrics = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
       assert.match(metrics, new RegExp(`process_cpu_user_seconds_total\\{service="${s.name}"\\}`));
     }

@@ -59,9 +59,13 @@ describe('the live unread count', () => {
     return res.body as { userId: string; unread: number; version: number };
   };
   const stored = (ids: string[], extra: Record<string, unknown> = {}) =>
-    eventually(async () => ((await m.Notification.countDocuments({ _id: { $in: ids }, ...extra })) === ids.length ? true : undefined), {
-      what: `${ids.length} notifications stored ${JSON.stringify(extra)}`,
-    });
+    eventually(
+      async () =>
+        (await m.Notification.countDocuments({ _id: { $in: ids }, ...extra })) === ids.length ? true : undefined,
+      {
+        what: `${ids.length} notifications stored ${JSON.stringify(extra)}`,
+      },
+    );
   const newest = (c: AppClient) => c.notifications.at(-1)!;
 
   async function expectUnread(expected: number, sockets: AppClient[]) {
@@ -70,10 +74,13 @@ describe('the live unread count', () => {
     const http = await httpCount();
     assert.equal(http.unread, inMongo, 'the HTTP count equals MongoDB');
     for (const socket of sockets) {
-      const seen = await eventually(() => {
-        const s = latestUnread(socket);
-        return s.version === http.version ? s : undefined;
-      }, { what: `a socket told unread version ${http.version} (has ${JSON.stringify(latestUnread(socket))})` });
+      const seen = await eventually(
+        () => {
+          const s = latestUnread(socket);
+          return s.version === http.version ? s : undefined;
+        },
+        { what: `a socket told unread version ${http.version} (has ${JSON.stringify(latestUnread(socket))})` },
+      );
       assert.equal(seen.count, inMongo, 'the count on the socket equals MongoDB');
     }
     return http;
@@ -143,7 +150,10 @@ describe('the live unread count', () => {
     assert.equal(latestUnread(b).count, 0);
 
     // read-all with nothing unread changes nothing.
-    assert.deepEqual((await p.request('POST', `/users/${USER}/notifications/read-all`, USER)).body, { userId: USER, marked: 0 });
+    assert.deepEqual((await p.request('POST', `/users/${USER}/notifications/read-all`, USER)).body, {
+      userId: USER,
+      marked: 0,
+    });
     assert.equal((await httpCount()).version, zero.version);
 
     // A new delivery after read-all.

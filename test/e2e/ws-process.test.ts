@@ -33,7 +33,10 @@ describe('the built ws-server process (dev auth mode), as an app on the project 
     assert.equal(app.authOk().userId, 'user2');
     const acked = await consumer.deliver(await consumer.make('user2'));
     const kept = await consumer.deliver(await consumer.make('user2'));
-    assert.deepEqual((await app.waitForNotifications(2)).map((n) => n.id), [acked.id, kept.id]);
+    assert.deepEqual(
+      (await app.waitForNotifications(2)).map((n) => n.id),
+      [acked.id, kept.id],
+    );
     await app.ack(acked.id);
 
     const seen = app.states.length;
@@ -42,6 +45,9 @@ describe('the built ws-server process (dev auth mode), as an app on the project 
     // 1001: the instance is going away, so the client sets out to reconnect at once (to another one).
     const lost = await app.waitForState('reconnecting', seen);
     assert.equal(lost.code, 1001);
-    assert.deepEqual((await readPending(consumer.redis, 'user2', 10)).notifications.map((n) => n.id), [kept.id]);
+    assert.deepEqual(
+      (await readPending(consumer.redis, 'user2', 10)).notifications.map((n) => n.id),
+      [kept.id],
+    );
   });
 });

@@ -52,7 +52,10 @@ const CLIENT_SCRIPT = resolve(import.meta.dirname, '../helpers/ws-load-client.ts
 /** One entry per socket: the user it authenticates as. */
 const users = Array.from({ length: SOCKETS }, (_, i) => `drain${i % USERS}`);
 
-function nextMessage<T extends LoadChildMessage['type']>(child: ChildProcess, type: T): Promise<Extract<LoadChildMessage, { type: T }>> {
+function nextMessage<T extends LoadChildMessage['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<LoadChildMessage, { type: T }>> {
   return new Promise((resolvePromise, reject) => {
     const onMessage = (message: LoadChildMessage) => {
       if (message.type !== type) return;
@@ -60,7 +63,8 @@ function nextMessage<T extends LoadChildMessage['type']>(child: ChildProcess, ty
       child.off('exit', onExit);
       resolvePromise(message as Extract<LoadChildMessage, { type: T }>);
     };
-    const onExit = (code: number | null) => reject(new Error(`load client exited (code ${code}) while waiting for "${type}"`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`load client exited (code ${code}) while waiting for "${type}"`));
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
@@ -72,18 +76,32 @@ class Fleet {
 
   async start(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
-      const child = fork(CLIENT_SCRIPT, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(CLIENT_SCRIPT, [], {
+        cwd: ROOT,
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       this.children.push(child);
       await nextMessage(child, 'ready');
     }
   }
 
-  async connect(port: number, ack: boolean): Promise<{ authed: number; failures: number; firstFailure: string | null }> {
+  async connect(
+    port: number,
+    ack: boolean,
+  ): Promise<{ authed: number; failures: number; firstFailure: string | null }> {
     const results = await Promise.all(
       this.children.map((child, i) => {
         const share = users.filter((_, u) => u % this.children.length === i);
         const done = nextMessage(child, 'connected');
-        child.send({ type: 'connect', port, userIds: share, concurrency: 50, ack, replayLimit: config.ws.replayLimit } satisfies LoadParentMessage);
+        child.send({
+          type: 'connect',
+          port,
+          userIds: share,
+          concurrency: 50,
+          ack,
+          replayLimit: config.ws.replayLimit,
+        } satisfies LoadParentMessage);
         return done;
       }),
     );
@@ -103,7 +121,8 @@ class Fleet {
       }),
     );
     const closeCodes: Record<string, number> = {};
-    for (const r of reports) for (const [code, n] of Object.entries(r.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + n;
+    for (const r of reports)
+      for (const [code, n] of Object.entries(r.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + n;
     return {
       open: reports.reduce((s, r) => s + r.open, 0),
       received: reports.reduce((s, r) => s + r.received, 0),
@@ -130,7 +149,9 @@ class Fleet {
 /** A user's devices may sit in different children: the union per user. */
 function mergeAcked(all: Array<Record<string, string[]>>): Record<string, string[]> {
   const merged = new Map<string, Set<string>>();
-  for (const acked of all) for (const [userId, ids] of Object.entries(acked)) merged.set(userId, new Set([...(merged.get(userId) ?? []), ...ids]));
+  for (const acked of all)
+    for (const [userId, ids] of Object.entries(acked))
+      merged.set(userId, new Set([...(merged.get(userId) ?? []), ...ids]));
   return Object.fromEntries([...merged].map(([userId, ids]) => [userId, [...ids]]));
 }
 
@@ -181,7 +202,11 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
         await sleep(10);
       }
     })();
-    await eventually(async () => ackCount(await fleet.report()) >= ACKS_BEFORE_SIGTERM, { what: 'ACKs to flow', timeoutMs: 60_000, intervalMs: 200 });
+    await eventually(async () => ackCount(await fleet.report()) >= ACKS_BEFORE_SIGTERM, {
+      what: 'ACKs to flow',
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
     await sleep(FLOW_MS);
 
     const failedAcks = () => running.output().split('frame handling failed').length - 1;
@@ -191,22 +216,34 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
     const tookMs = Date.now() - startedMs;
     flowing = false;
     await pushing;
-    const closedLine = running.output().split('\n').find((l) => l.includes('ws-server closed') || l.includes('drain timed out')) ?? '(no summary line)';
+    const closedLine =
+      running
+        .output()
+        .split('\n')
+        .find((l) => l.includes('ws-server closed') || l.includes('drain timed out')) ?? '(no summary line)';
     console.log(
       `ws-server SIGTERM with ${SOCKETS} sockets open and ${pushed.length} notifications pushed: exit ${code} after ${tookMs} ms; ` +
         `frames failed before the signal ${failedBefore}, after ${failedAcks() - failedBefore}; ${closedLine}`,
     );
     assert.equal(code, 0, `exit 0 after ${tookMs} ms:\n${running.output().split('\n').slice(-15).join('\n')}`);
-    assert.ok(tookMs < SHUTDOWN_TIMEOUT_MS, `exited within SHUTDOWN_TIMEOUT_MS: ${tookMs} ms from the signal to the exit`);
+    assert.ok(
+      tookMs < SHUTDOWN_TIMEOUT_MS,
+      `exited within SHUTDOWN_TIMEOUT_MS: ${tookMs} ms from the signal to the exit`,
+    );
 
-    const report = await eventually(async () => {
-      const r = await fleet.report();
-      return r.open === 0 ? r : undefined;
-    }, { what: 'every client to see its socket closed' });
+    const report = await eventually(
+      async () => {
+        const r = await fleet.report();
+        return r.open === 0 ? r : undefined;
+      },
+      { what: 'every client to see its socket closed' },
+    );
     assert.deepEqual(report.closeCodes, { 1001: SOCKETS }, 'every socket closed with 1001 (going away)');
 
     // Every ACK the server confirmed: acked in the buffer (no longer pending)...
-    const confirmed = Object.entries(report.acked).flatMap(([userId, idVersions]) => idVersions.map((iv) => ({ userId, id: iv.split(':')[0]! })));
+    const confirmed = Object.entries(report.acked).flatMap(([userId, idVersions]) =>
+      idVersions.map((iv) => ({ userId, id: iv.split(':')[0]! })),
+    );
     assert.ok(confirmed.length >= ACKS_BEFORE_SIGTERM);
     const [ackedMarks, stillPending] = await Promise.all([
       Promise.all(confirmed.map(({ userId, id }) => consumer.redis.exists(keys.acked(userId, id)))),
@@ -220,17 +257,28 @@ describe(`ws-server SIGTERM with ${SOCKETS} sockets open and ACKs flowing`, () =
     assert.deepEqual(unpublished.slice(0, 10), [], `${unpublished.length} confirmed ACKs never reached the acks queue`);
     const marks = await Promise.all(pushed.map(({ userId, id }) => consumer.redis.exists(keys.acked(userId, id))));
     const ackedInRedisOnly = pushed.filter(({ id }, i) => marks[i] === 1 && !published.has(id));
-    assert.deepEqual(ackedInRedisOnly.slice(0, 10), [], `${ackedInRedisOnly.length} acks written to Redis but never published`);
+    assert.deepEqual(
+      ackedInRedisOnly.slice(0, 10),
+      [],
+      `${ackedInRedisOnly.length} acks written to Redis but never published`,
+    );
 
     // A fresh instance: every device reconnects, and no replay carries a notification it acked.
     ws = await startBuilt('ws-server', env);
     const again = await fleet.connect(ws.port, false);
     assert.equal(again.authed, SOCKETS, `every socket authenticated again (first failure: ${again.firstFailure})`);
-    const replayed = await eventually(async () => {
-      const r = await fleet.report();
-      return r.received - report.received >= r.replayExpected ? r : undefined;
-    }, { what: 'the replays after the reconnect' });
+    const replayed = await eventually(
+      async () => {
+        const r = await fleet.report();
+        return r.received - report.received >= r.replayExpected ? r : undefined;
+      },
+      { what: 'the replays after the reconnect' },
+    );
     assert.ok(replayed.pending > 0, 'some notifications were still pending (pushed after the shutdown began)');
-    assert.deepEqual(replayed.receivedAfterAck.slice(0, 10), [], `${replayed.receivedAfterAck.length} acked notifications replayed`);
+    assert.deepEqual(
+      replayed.receivedAfterAck.slice(0, 10),
+      [],
+      `${replayed.receivedAfterAck.length} acked notifications replayed`,
+    );
   });
 });

@@ -2,7 +2,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 
 /** The CommonJS plugin's function, whichever way the ESM loader hands it over. */
-const addFormats = ((addFormatsPlugin as unknown as { default?: unknown }).default ?? addFormatsPlugin) as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsPlugin as unknown as { default?: unknown }).default ?? addFormatsPlugin) as (
+  ajv: Ajv2020,
+) => void;
 
 /** Decimal places of a number as JSON writes it (its shortest form): 12.5 → 1, 1e-7 → 7. */
 function decimals(n: number): number {

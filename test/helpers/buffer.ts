@@ -105,7 +105,6 @@ export async function nextSeq(redis: Redis, userId: string): Promise<number> {
   return redis.incr(keys.seq(userId));
 }
 
-
 export interface Pending {
   /** In replay order, at most `limit`. */
   notifications: Notification[];
@@ -129,7 +128,6 @@ export async function readPending(redis: Redis, userId: string, limit: number): 
   };
 }
 
-
 /** `ackInBuffer`'s outcomes alone. */
 export async function ackNotifications(
   redis: Redis,
@@ -142,21 +140,27 @@ export async function ackNotifications(
   return new Map([...acks].map(([id, ack]) => [id, ack.outcome]));
 }
 
-
 /** What jobs does after its insert: the unpersisted marks of one user's `ids` go. */
 export async function markPersisted(redis: Redis, userId: string, ids: string[]): Promise<void> {
   if (ids.length > 0) await redis.del(...ids.map((id) => keys.unpersisted(userId, id)));
 }
 
-
 /** The dedupe marks the consumer's commit writes for an event (consumer/commit.lua), as `bufferNotification` marks. */
 export function dedupeMarks(event: ParsedEvent, notificationId: string, windows: DedupeWindows): ExtraMark[] {
   const marks: ExtraMark[] = [
-    { key: keys.eventSeen(event.targetId, event.eventId), ttlMs: windows.eventWindowSeconds * 1000, value: notificationId },
+    {
+      key: keys.eventSeen(event.targetId, event.eventId),
+      ttlMs: windows.eventWindowSeconds * 1000,
+      value: notificationId,
+    },
   ];
   const fingerprint = actionFingerprint(event);
   if (fingerprint !== null) {
-    marks.push({ key: keys.actionSeen(event.targetId, fingerprint), ttlMs: windows.actionWindowMs, value: event.eventId });
+    marks.push({
+      key: keys.actionSeen(event.targetId, fingerprint),
+      ttlMs: windows.actionWindowMs,
+      value: event.eventId,
+    });
   }
   return marks;
 }

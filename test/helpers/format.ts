@@ -13,7 +13,6 @@ export function formatMessage(event: ActivityEvent, nameOf: (userId: string) => 
   return factsOf(event.type).format(event, event.actorId !== undefined ? nameOf(event.actorId) : 'Someone');
 }
 
-
 /**
  * The message of an aggregate that absorbed more than one actor. `actors` are the display names,
  * most recent first; `count` is how many distinct actors it holds in all. Two names at most,

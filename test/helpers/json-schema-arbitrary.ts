@@ -14,9 +14,33 @@ export type Schema = Record<string, unknown>;
 export type Formats = Record<string, fc.Arbitrary<string>>;
 
 const KNOWN = new Set([
-  'type', 'const', 'enum', 'oneOf', 'anyOf', 'properties', 'required', 'additionalProperties', 'items', 'minItems',
-  'maxItems', 'uniqueItems', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum',
-  'exclusiveMaximum', 'multipleOf', 'format', 'default', 'description', 'examples', 'example', 'discriminator', 'title',
+  'type',
+  'const',
+  'enum',
+  'oneOf',
+  'anyOf',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'format',
+  'default',
+  'description',
+  'examples',
+  'example',
+  'discriminator',
+  'title',
 ]);
 
 /** Characters that break the id and time patterns, and JSON-Schema-length-changing ones. */
@@ -38,7 +62,8 @@ function typesOf(s: Schema): string[] | undefined {
 }
 
 function check(s: Schema): void {
-  for (const key of Object.keys(s)) if (!KNOWN.has(key)) throw new Error(`json-schema-arbitrary: unsupported keyword "${key}"`);
+  for (const key of Object.keys(s))
+    if (!KNOWN.has(key)) throw new Error(`json-schema-arbitrary: unsupported keyword "${key}"`);
 }
 
 function stringOf(s: Schema, formats: Formats): fc.Arbitrary<string> {
@@ -62,7 +87,8 @@ function numberOf(s: Schema, integer: boolean): fc.Arbitrary<number> {
     // k / (1 / step): 1234 / 100 is exactly the double nearest 12.34, 1234 * 0.01 is not.
     const per = Math.round(1 / step);
     const kLo = lo === undefined ? -1e9 : Math.floor(lo * per) + (s.exclusiveMinimum === undefined ? 0 : 1);
-    const kHi = hi === undefined ? 1e9 : Math.min(Math.ceil(hi * per) - (s.exclusiveMaximum === undefined ? 0 : 1), 1e12);
+    const kHi =
+      hi === undefined ? 1e9 : Math.min(Math.ceil(hi * per) - (s.exclusiveMaximum === undefined ? 0 : 1), 1e12);
     return fc.integer({ min: Math.max(kLo, -1e12), max: kHi }).map((k) => k / per);
   }
   if (integer) return fc.integer({ min: lo ?? -1e9, max: hi ?? 1e9 });
@@ -101,8 +127,13 @@ export function validOf(s: Schema, formats: Formats = {}): fc.Arbitrary<unknown>
     }
     case 'array': {
       const item = validOf((s.items ?? {}) as Schema, formats);
-      const bounds = { minLength: (s.minItems as number | undefined) ?? 0, maxLength: s.maxItems as number | undefined };
-      return s.uniqueItems ? fc.uniqueArray(item, { ...bounds, selector: (v) => JSON.stringify(v) }) : fc.array(item, bounds);
+      const bounds = {
+        minLength: (s.minItems as number | undefined) ?? 0,
+        maxLength: s.maxItems as number | undefined,
+      };
+      return s.uniqueItems
+        ? fc.uniqueArray(item, { ...bounds, selector: (v) => JSON.stringify(v) })
+        : fc.array(item, bounds);
     }
     default:
       throw new Error(`json-schema-arbitrary: unsupported type ${String(types[0])}`);
@@ -169,7 +200,8 @@ function invalidArray(s: Schema, formats: Formats): fc.Arbitrary<unknown>[] {
   const item = validOf((s.items ?? {}) as Schema, formats);
   const out: fc.Arbitrary<unknown>[] = [];
   if (((s.minItems as number | undefined) ?? 0) > 0) out.push(fc.constant([]));
-  if (typeof s.maxItems === 'number') out.push(item.map((v) => Array.from({ length: (s.maxItems as number) + 1 }, () => v)));
+  if (typeof s.maxItems === 'number')
+    out.push(item.map((v) => Array.from({ length: (s.maxItems as number) + 1 }, () => v)));
   if (s.uniqueItems) out.push(item.map((v) => [v, v]));
   const badItem = invalidOf((s.items ?? {}) as Schema, formats);
   if (badItem) out.push(fc.tuple(fc.array(item, { maxLength: 3 }), badItem).map(([items, bad]) => [...items, bad]));
@@ -185,11 +217,15 @@ export function invalidOf(s: Schema, formats: Formats = {}): fc.Arbitrary<unknow
     const allowed = 'const' in s ? [s.const] : (s.enum as unknown[]);
     out.push(fc.constantFrom(...WRONG_TYPED, 'OTHER', 'like').filter((v) => !allowed.includes(v)));
   } else if (s.oneOf ?? s.anyOf) {
-    const alternatives = ((s.oneOf ?? s.anyOf) as Schema[]).map((a) => invalidOf(a, formats)).filter((a) => a !== undefined);
+    const alternatives = ((s.oneOf ?? s.anyOf) as Schema[])
+      .map((a) => invalidOf(a, formats))
+      .filter((a) => a !== undefined);
     out.push(...alternatives);
   } else if (types) {
     // A value of a JSON type the schema does not allow ("integer" is also a "number").
-    const wrong = WRONG_TYPED.filter((v) => !types.includes(jsonType(v)) && !(jsonType(v) === 'integer' && types.includes('number')));
+    const wrong = WRONG_TYPED.filter(
+      (v) => !types.includes(jsonType(v)) && !(jsonType(v) === 'integer' && types.includes('number')),
+    );
     if (wrong.length > 0) out.push(fc.constantFrom(...wrong));
     for (const type of types) {
       const typed = { ...s, type };

@@ -17,7 +17,9 @@ export interface CapturedLog {
 /** A logger built exactly as a service's (shared/logger.ts) whose lines a test can read. */
 export function capturedLog(level = 'debug', service = 'test'): CapturedLog {
   const written: string[] = [];
-  const logger = createLogger({ log: { level: level as Config['log']['level'], pretty: false } }, service, { write: (line: string) => void written.push(line) });
+  const logger = createLogger({ log: { level: level as Config['log']['level'], pretty: false } }, service, {
+    write: (line: string) => void written.push(line),
+  });
   return {
     logger,
     text: () => written.join(''),

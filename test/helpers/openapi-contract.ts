@@ -94,7 +94,10 @@ export class Contract {
         const security = ((op.security ?? []) as Json[]).flatMap((s) => Object.keys(s))[0] ?? 'none';
         const bodyPointer = `${opPointer}/requestBody/content/application~1json/schema`;
         const responses = Object.fromEntries(
-          Object.entries(op.responses as Record<string, Json>).map(([status, r]) => [status, deref(raw, r, `${opPointer}/responses/${status}`)]),
+          Object.entries(op.responses as Record<string, Json>).map(([status, r]) => [
+            status,
+            deref(raw, r, `${opPointer}/responses/${status}`),
+          ]),
         );
         out.push({
           id: (op.operationId as string | undefined) ?? `${method.toUpperCase()} ${path}`,
@@ -147,7 +150,10 @@ export class Contract {
     if (!documented) return [`status ${status} is not documented (documented: ${Object.keys(responses).join(', ')})`];
     const problems: string[] = [];
     const content = documented.value.content as Record<string, Json> | undefined;
-    const type = String(headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = String(headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     if (!content) {
       if (text.length > 0) problems.push(`status ${status} documents no body, got ${type} "${text.slice(0, 80)}"`);
     } else if (!(type in content)) {
@@ -159,7 +165,8 @@ export class Contract {
       } catch {
         problems.push(`status ${status}: not JSON: ${text.slice(0, 80)}`);
       }
-      const wrong = body === undefined ? undefined : this.problem(`${documented.pointer}/content/application~1json/schema`, body);
+      const wrong =
+        body === undefined ? undefined : this.problem(`${documented.pointer}/content/application~1json/schema`, body);
       if (wrong) problems.push(`status ${status}: body ${text.slice(0, 200)} does not match: ${wrong}`);
     }
     for (const [name, header] of Object.entries((documented.value.headers ?? {}) as Record<string, Json>)) {

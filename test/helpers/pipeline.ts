@@ -29,7 +29,11 @@ export interface Pipeline {
    * POSTs JSON to the producer and returns status and parsed body; with INTAKE_API_KEYS set it
    * sends the first key, unless `headers` carry an authorization of their own.
    */
-  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  post(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** GETs (or another method) from the producer as `userId`, with a bearer token. */
   request(method: string, path: string, userId: string): Promise<{ status: number; body: Record<string, unknown> }>;
   close(): Promise<void>;
@@ -75,7 +79,8 @@ export async function startPipeline(name: string, overrides: Record<string, stri
     wsPort: ws.port,
     token,
     post: (path, body, headers = {}) => call('POST', path, body, { ...intakeAuthorization(config), ...headers }),
-    request: async (method, path, userId) => call(method, path, undefined, { authorization: `Bearer ${await token(userId)}` }),
+    request: async (method, path, userId) =>
+      call(method, path, undefined, { authorization: `Bearer ${await token(userId)}` }),
     close: async () => {
       await runAll([() => producer.close(), () => ws.close(), () => consumer.close(), () => jobs.close()]);
       await cleanupTestResources(config);

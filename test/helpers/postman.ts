@@ -31,20 +31,36 @@ export function runPostman(
   return new Promise((resolve, reject) => {
     newman
       .run(
-        { collection: POSTMAN_COLLECTION, environment: POSTMAN_ENVIRONMENT, envVar, reporters: [], timeoutRequest: 30_000, ...options },
+        {
+          collection: POSTMAN_COLLECTION,
+          environment: POSTMAN_ENVIRONMENT,
+          envVar,
+          reporters: [],
+          timeoutRequest: 30_000,
+          ...options,
+        },
         (err, summary) => {
           if (err) return reject(err);
           // The event's item is a detached copy (no parent): its path comes from the run's collection.
           const paths = new Map<string, string>();
-          summary.collection.forEachItem((item) => void paths.set(item.id, itemPath(item as NewmanRunExecution['item'])));
+          summary.collection.forEachItem(
+            (item) => void paths.set(item.id, itemPath(item as NewmanRunExecution['item'])),
+          );
           resolve({ summary, answers: sent.map(({ id, ...answer }) => ({ path: paths.get(id) ?? id, ...answer })) });
         },
       )
       // A request a script sends carries a scriptId. newman's own `executions` record those over
       // the request's answer (same cursor), so the answers are collected here instead.
-      .on('request', (err: Error | null, args: { cursor?: { scriptId?: string }; item: { id: string }; request: Request; response?: Response }) => {
-        if (!err && !args.cursor?.scriptId && args.response) sent.push({ id: args.item.id, request: args.request, response: args.response });
-      });
+      .on(
+        'request',
+        (
+          err: Error | null,
+          args: { cursor?: { scriptId?: string }; item: { id: string }; request: Request; response?: Response },
+        ) => {
+          if (!err && !args.cursor?.scriptId && args.response)
+            sent.push({ id: args.item.id, request: args.request, response: args.response });
+        },
+      );
   });
 }
 
@@ -56,7 +72,8 @@ interface Named {
 /** "Folder / Subfolder / Request": the names from the collection down, unique in it (the unit test checks). */
 export function itemPath(item: NewmanRunExecution['item']): string {
   const names: string[] = [];
-  for (let node: Named | undefined = item as unknown as Named; node?.parent(); node = node.parent()) names.unshift(node.name);
+  for (let node: Named | undefined = item as unknown as Named; node?.parent(); node = node.parent())
+    names.unshift(node.name);
   return names.join(' / ');
 }
 

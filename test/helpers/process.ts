@@ -28,10 +28,16 @@ function capture(proc: ChildProcess): () => string {
 
 /** `service` is a plain string so tests can also start the build with a wrong SERVICE. */
 export function spawnBuilt(service: string, env: Record<string, string>): { proc: ChildProcess; output(): string } {
-  if (!existsSync(BUILT_START)) throw new Error(`${BUILT_START} is missing: run \`npm run build\` first (scripts/test.sh does)`);
+  if (!existsSync(BUILT_START))
+    throw new Error(`${BUILT_START} is missing: run \`npm run build\` first (scripts/test.sh does)`);
   const proc = spawn(process.execPath, [BUILT_START], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, SERVICE: service, LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...env,
+      SERVICE: service,
+      LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return { proc, output: capture(proc) };

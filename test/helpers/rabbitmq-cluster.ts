@@ -24,7 +24,9 @@ export interface QueueReplicas {
  * (SERVICES_DATA_DIR), AMQP ports (RABBITMQ_CLUSTER_PORT and the two after it) and node names
  * (RABBITMQ_CLUSTER_NAME). Empty: the script's defaults, the development cluster on 5701-5703.
  */
-export type ClusterPlacement = Partial<Record<'SERVICES_DATA_DIR' | 'RABBITMQ_CLUSTER_PORT' | 'RABBITMQ_CLUSTER_NAME', string>>;
+export type ClusterPlacement = Partial<
+  Record<'SERVICES_DATA_DIR' | 'RABBITMQ_CLUSTER_PORT' | 'RABBITMQ_CLUSTER_NAME', string>
+>;
 
 /**
  * A local 3-node cluster of scripts/rabbitmq-cluster.sh, driven from tests: `up` is idempotent
@@ -47,7 +49,10 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
     answers: (n: NodeNumber): Promise<boolean> => portAnswers(Number(new URL(cluster.urlOf(n)).port)),
     /** Whether any node's AMQP port answers (another test, or a developer, brought the cluster up). */
     anyNodeAnswering: async (): Promise<boolean> => {
-      const ports = cluster.urls().split(',').map((u) => Number(new URL(u).port));
+      const ports = cluster
+        .urls()
+        .split(',')
+        .map((u) => Number(new URL(u).port));
       const answers = await Promise.all(ports.map((port) => portAnswers(port)));
       return answers.some(Boolean);
     },
@@ -56,7 +61,20 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
     startNode: (n: NodeNumber) => script('start-node', String(n)),
     /** Every queue of the default vhost with its replicas, asked of node `via`. */
     queues: async (via: NodeNumber): Promise<QueueReplicas[]> =>
-      JSON.parse(await script('ctl', String(via), 'list_queues', 'name', 'type', 'leader', 'members', 'online', '--formatter', 'json')) as QueueReplicas[],
+      JSON.parse(
+        await script(
+          'ctl',
+          String(via),
+          'list_queues',
+          'name',
+          'type',
+          'leader',
+          'members',
+          'online',
+          '--formatter',
+          'json',
+        ),
+      ) as QueueReplicas[],
     /** The node number of a node name (rabbit-c2@localhost → 2). */
     numberOf: (node: string): NodeNumber => {
       const n = Number(/(\d)@/.exec(node)?.[1]);

@@ -55,13 +55,16 @@ export class RawConnection {
   async get(path: string): Promise<string> {
     const before = this.data.length;
     this.write(`GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`);
-    const answer = await eventually(() => {
-      const text = this.data.slice(before);
-      const end = text.indexOf('\r\n\r\n');
-      if (end === -1) return undefined;
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
-      return Buffer.byteLength(text.slice(end + 4)) >= length ? text : undefined;
-    }, { timeoutMs: 5000, what: `an answer to GET ${path}` });
+    const answer = await eventually(
+      () => {
+        const text = this.data.slice(before);
+        const end = text.indexOf('\r\n\r\n');
+        if (end === -1) return undefined;
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+        return Buffer.byteLength(text.slice(end + 4)) >= length ? text : undefined;
+      },
+      { timeoutMs: 5000, what: `an answer to GET ${path}` },
+    );
     return answer.split('\r\n')[0]!;
   }
 

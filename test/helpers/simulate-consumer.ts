@@ -56,7 +56,12 @@ export class SimulatedConsumer {
   /** A push wake: the notification and the unread count after its commit, as the consumer sends them. */
   async push(n: Notification): Promise<number> {
     const unread = await readCachedUnread(this.redis, n.userId);
-    return publishWake(this.redis, this.config.redis.keyPrefix, { kind: 'push', userId: n.userId, notification: n, ...(unread ? { unread } : {}) });
+    return publishWake(this.redis, this.config.redis.keyPrefix, {
+      kind: 'push',
+      userId: n.userId,
+      notification: n,
+      ...(unread ? { unread } : {}),
+    });
   }
 
   /** Buffer, then a push wake: the consumer's order, so what a woken ws-server pushes is in the buffer. */

@@ -1,5 +1,12 @@
 import { WebSocket } from 'ws';
-import type { AuthFrame, AuthOkFrame, ClientFrame, NotificationFrame, ServerFrame, ServerFrameType } from '../../shared/protocol/frames.js';
+import type {
+  AuthFrame,
+  AuthOkFrame,
+  ClientFrame,
+  NotificationFrame,
+  ServerFrame,
+  ServerFrameType,
+} from '../../shared/protocol/frames.js';
 import { eventually } from './wait.js';
 
 /** A server frame as the test sees it: the shared protocol's types (shared/protocol/frames.ts). */

@@ -54,7 +54,10 @@ function send(message: LoadChildMessage): void {
 
 function connectOne(port: number, userId: string, ack: boolean, replayLimit: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, {
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
     let ok = false;
     /** id → version this socket sent an ACK for and awaits ACKED of. */
     const awaiting = new Map<string, number>();
@@ -103,7 +106,13 @@ function connectOne(port: number, userId: string, ack: boolean, replayLimit: num
   });
 }
 
-async function connectAll(port: number, userIds: string[], concurrency: number, ack: boolean, replayLimit: number): Promise<void> {
+async function connectAll(
+  port: number,
+  userIds: string[],
+  concurrency: number,
+  ack: boolean,
+  replayLimit: number,
+): Promise<void> {
   closeCodes.clear();
   pending = 0;
   replayExpected = 0;
@@ -138,7 +147,8 @@ function report(): void {
 }
 
 process.on('message', (message: LoadParentMessage) => {
-  if (message.type === 'connect') void connectAll(message.port, message.userIds, message.concurrency, message.ack, message.replayLimit);
+  if (message.type === 'connect')
+    void connectAll(message.port, message.userIds, message.concurrency, message.ack, message.replayLimit);
   else if (message.type === 'report') report();
   else {
     for (const ws of sockets) ws.terminate();

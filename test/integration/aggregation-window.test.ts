@@ -39,13 +39,15 @@ describe('aggregation: 100 likes through two consumers fold into one notificatio
     const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user2') });
     clients.push(client);
     const actors = Array.from({ length: 100 }, (_, i) => `fan${i + 1}`);
-    const results = await Promise.all(actors.map((actorId) => p.post('/events', { actorId, targetId: 'user2', postId: 'post1', type: 'LIKE' })));
+    const results = await Promise.all(
+      actors.map((actorId) => p.post('/events', { actorId, targetId: 'user2', postId: 'post1', type: 'LIKE' })),
+    );
     assert.ok(results.every((r) => r.status === 202));
 
-    const last = await eventually(
-      () => client.notifications().find((f) => f.notification.version === 100),
-      { what: 'the notification at version 100', timeoutMs: 30_000 },
-    );
+    const last = await eventually(() => client.notifications().find((f) => f.notification.version === 100), {
+      what: 'the notification at version 100',
+      timeoutMs: 30_000,
+    });
     const ids = new Set(client.notificationIds());
     assert.equal(ids.size, 1, 'every push is the same notification');
     const n = last.notification as unknown as Stored;
@@ -85,16 +87,22 @@ describe('aggregation: windows per object, and a closed window starts a new noti
     await p.post('/events', { actorId: 'user2', targetId: 'user3', postId: 'post6', type: 'LIKE' });
     const frames = await client.waitForNotifications(2);
     assert.notEqual(frames[0]!.notification.id, frames[1]!.notification.id);
-    assert.deepEqual(frames.map((f) => f.notification.message).sort(), ['Ada liked your post', 'Grace liked your post']);
+    assert.deepEqual(frames.map((f) => f.notification.message).sort(), [
+      'Ada liked your post',
+      'Grace liked your post',
+    ]);
 
     const onPost5 = frames.find((f) => f.notification.message === 'Ada liked your post')!.notification;
     client.send({ type: 'ACK', notificationId: onPost5.id });
     await client.next('ACKED');
 
     await p.post('/events', { actorId: 'user4', targetId: 'user3', postId: 'post5', type: 'LIKE' });
-    const grown = await eventually(() => client.notifications().find((f) => f.notification.id === onPost5.id && f.notification.version === 2), {
-      what: 'the grown aggregate',
-    });
+    const grown = await eventually(
+      () => client.notifications().find((f) => f.notification.id === onPost5.id && f.notification.version === 2),
+      {
+        what: 'the grown aggregate',
+      },
+    );
     assert.equal(grown.notification.message, 'Margaret and Ada liked your post');
     assert.ok(grown.notification.seq > onPost5.seq, 'an update gets a new seq so lastSeq resumes see it');
     client.send({ type: 'ACK', notificationId: onPost5.id });
@@ -102,17 +110,29 @@ describe('aggregation: windows per object, and a closed window starts a new noti
     assert.deepEqual(acked.ids, [onPost5.id]);
 
     // The same actor again inside the window is not counted twice.
-    await p.post('/events', { actorId: 'user4', targetId: 'user3', postId: 'post5', type: 'LIKE', eventId: 'again-user4-post5' });
+    await p.post('/events', {
+      actorId: 'user4',
+      targetId: 'user3',
+      postId: 'post5',
+      type: 'LIKE',
+      eventId: 'again-user4-post5',
+    });
 
     // After the window closes, a new like opens a new notification.
     await new Promise((resolve) => setTimeout(resolve, 2800));
     await p.post('/events', { actorId: 'user5', targetId: 'user3', postId: 'post5', type: 'LIKE' });
-    const fresh = await eventually(() => client.notifications().find((f) => f.notification.message === 'Ken liked your post'), {
-      what: 'a new notification after the window',
-    });
+    const fresh = await eventually(
+      () => client.notifications().find((f) => f.notification.message === 'Ken liked your post'),
+      {
+        what: 'a new notification after the window',
+      },
+    );
     assert.notEqual(fresh.notification.id, onPost5.id);
     assert.equal(fresh.notification.version, 1);
-    const versionsOfFirst = client.notifications().filter((f) => f.notification.id === onPost5.id).map((f) => f.notification.version);
+    const versionsOfFirst = client
+      .notifications()
+      .filter((f) => f.notification.id === onPost5.id)
+      .map((f) => f.notification.version);
     assert.equal(Math.max(...versionsOfFirst), 2, 'the repeated actor did not grow the aggregate');
   });
 });

@@ -17,7 +17,12 @@ import { eventually } from '../helpers/wait.js';
  * the real topology: the retry copies really wait in the TTL queues and come back through the
  * broker's dead-lettering, which is what adds the x-death history the envelope must not carry.
  */
-const { config } = testEnv('envelope', { RETRY_BASE_DELAY_MS: '100', CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2', JOBS_RETRY_LADDER_RUNGS: '2', PUBLISH_CONFIRM_TIMEOUT_MS: '1000' });
+const { config } = testEnv('envelope', {
+  RETRY_BASE_DELAY_MS: '100',
+  CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2',
+  JOBS_RETRY_LADDER_RUNGS: '2',
+  PUBLISH_CONFIRM_TIMEOUT_MS: '1000',
+});
 
 type Death = { queue: string; count: number };
 
@@ -39,7 +44,9 @@ describe('the consume envelope on a real RabbitMQ', () => {
 
   /** The next message of `queue`, unacked on `channel` (the envelope must settle it). */
   const next = (channel: ChannelWrapper, queue: string) =>
-    eventually(async () => ((await channel.get(queue)) || undefined) as ConsumeMessage | undefined, { what: `a message on ${queue}` });
+    eventually(async () => ((await channel.get(queue)) || undefined) as ConsumeMessage | undefined, {
+      what: `a message on ${queue}`,
+    });
   const headersOf = (msg: { properties: { headers?: MessagePropertyHeaders } }) => msg.properties.headers ?? {};
   const depth = async (queue: string) => (await publisher.checkQueue(queue)).messageCount;
 
@@ -65,7 +72,11 @@ describe('the consume envelope on a real RabbitMQ', () => {
       headers: { 'x-error': 'written by an older release' },
     });
     const { settled } = await failOnce(policy, new PermanentError('invalid_event: amqp://user:secret@host says no'));
-    assert.deepEqual(settled, { failed: true, outcome: 'dead_lettered', reason: 'invalid_event: amqp://***@host says no' });
+    assert.deepEqual(settled, {
+      failed: true,
+      outcome: 'dead_lettered',
+      reason: 'invalid_event: amqp://***@host says no',
+    });
     assert.equal(await depth(policy.sourceQueue), 0, 'the original was acked');
     assert.equal(await depth(policy.retryQueues[0]!), 0, 'a permanent error is never retried');
     const dead = await next(publisher, policy.deadQueue);
@@ -83,14 +94,20 @@ describe('the consume envelope on a real RabbitMQ', () => {
   it("'dead-letter': climbs the retry ladder with attempt+1, then dead-letters after the last rung without x-death", async () => {
     const policy = policies.events.social;
     assert.equal(policy.whenExhausted, 'dead-letter');
-    await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"flaky":true}'), { persistent: true, messageId: 'flaky-1' });
+    await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"flaky":true}'), {
+      persistent: true,
+      messageId: 'flaky-1',
+    });
     for (let attempt = 0; attempt <= policy.retryQueues.length; attempt += 1) {
       const { msg, settled } = await failOnce(policy, new TransientError(`redis down #${attempt}`));
       const h = headersOf(msg);
       assert.equal(h[ATTEMPT_HEADER], attempt === 0 ? undefined : attempt);
       if (attempt > 0) {
         // Only the broker's record of the hop just made: the copy did not carry the earlier ones.
-        assert.deepEqual((h['x-death'] as Death[]).map((d) => [d.queue, d.count]), [[policy.retryQueues[attempt - 1], 1]]);
+        assert.deepEqual(
+          (h['x-death'] as Death[]).map((d) => [d.queue, d.count]),
+          [[policy.retryQueues[attempt - 1], 1]],
+        );
         assert.equal(h[ERROR_HEADER], `redis down #${attempt - 1}`);
         assert.equal(h[SOURCE_HEADER], policy.sourceQueue);
       }
@@ -100,7 +117,10 @@ describe('the consume envelope on a real RabbitMQ', () => {
     const dead = await next(publisher, policy.deadQueue);
     const h = headersOf(dead);
     assert.equal(dead.properties.messageId, 'flaky-1');
-    assert.equal(h[DEAD_REASON_HEADER], `retries exhausted after ${policy.retryQueues.length} attempts: redis down #${policy.retryQueues.length}`);
+    assert.equal(
+      h[DEAD_REASON_HEADER],
+      `retries exhausted after ${policy.retryQueues.length} attempts: redis down #${policy.retryQueues.length}`,
+    );
     assert.equal(h[ATTEMPT_HEADER], policy.retryQueues.length);
     for (const name of ['x-death', 'x-first-death-queue', 'x-first-death-reason', 'x-first-death-exchange']) {
       assert.equal(h[name], undefined, `${name} is not carried into the dead letter`);
@@ -124,7 +144,10 @@ describe('the consume envelope on a real RabbitMQ', () => {
       if (round > 0) {
         // Attempt 1 waited on rung 1, the last: so does every attempt after it, and the broker's
         // history holds that one hop only (count 1), however often the message came through it.
-        assert.deepEqual((h['x-death'] as Death[]).map((d) => [d.queue, d.count]), [[policy.retryQueues[last], 1]]);
+        assert.deepEqual(
+          (h['x-death'] as Death[]).map((d) => [d.queue, d.count]),
+          [[policy.retryQueues[last], 1]],
+        );
         assert.equal(h['x-error'], undefined);
         assert.equal(h[ERROR_HEADER], 'mongodb: unreachable');
       }
@@ -139,7 +162,10 @@ describe('the consume envelope on a real RabbitMQ', () => {
   it('nacks the original back onto its queue when even the copy cannot be published', async () => {
     // A queue name AMQP cannot carry (over 255 bytes): the copy's publish fails, never confirmed.
     const policy = { ...policies.events.social, deadQueue: `${config.rabbitmq.namePrefix}${'x'.repeat(300)}` };
-    await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"stuck":true}'), { persistent: true, messageId: 'stuck-1' });
+    await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"stuck":true}'), {
+      persistent: true,
+      messageId: 'stuck-1',
+    });
     const { settled } = await failOnce(policy, new PermanentError('poison'));
     assert.equal(settled.outcome, 'requeued');
     const again = await next(publisher, policy.sourceQueue);

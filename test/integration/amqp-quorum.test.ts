@@ -49,7 +49,10 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
   };
   const leaderOf = async (queue: string): Promise<NodeNumber> => {
     const replicas = await eventually(
-      async () => (await rabbitCluster.queues(running())).find((q) => q.name === queue && q.leader !== '' && !down.has(rabbitCluster.numberOf(q.leader))),
+      async () =>
+        (await rabbitCluster.queues(running())).find(
+          (q) => q.name === queue && q.leader !== '' && !down.has(rabbitCluster.numberOf(q.leader)),
+        ),
       { what: `a live leader of ${queue}`, timeoutMs: 60_000, intervalMs: 500 },
     );
     return rabbitCluster.numberOf(replicas.leader);
@@ -60,7 +63,11 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
    * many deliveries that took (more than `expected` means duplicates). While the queue elects a
    * leader, a get fails and closes the channel: a new one is opened and the read goes on.
    */
-  async function drainFrom(via: NodeNumber, queue: string, expected: Set<string>): Promise<{ ids: Set<string>; deliveries: number; reasons: Set<string> }> {
+  async function drainFrom(
+    via: NodeNumber,
+    queue: string,
+    expected: Set<string>,
+  ): Promise<{ ids: Set<string>; deliveries: number; reasons: Set<string> }> {
     const conn = await amqplib.connect(rabbitCluster.urlOf(via));
     const ids = new Set<string>();
     const reasons = new Set<string>();
@@ -71,7 +78,11 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
         async () => {
           try {
             ch ??= await conn.createChannel();
-            for (let msg = await ch.get(queue, { noAck: true }); msg !== false; msg = await ch.get(queue, { noAck: true })) {
+            for (
+              let msg = await ch.get(queue, { noAck: true });
+              msg !== false;
+              msg = await ch.get(queue, { noAck: true })
+            ) {
               deliveries++;
               ids.add(String(msg.properties.messageId));
               const death = (msg.properties.headers?.['x-death'] as Array<{ reason: string }> | undefined)?.[0];
@@ -83,7 +94,11 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
           }
           return [...expected].every((id) => ids.has(id));
         },
-        { what: `all ${expected.size} messages on ${queue} via node ${via} (have ${ids.size})`, timeoutMs: 90_000, intervalMs: 250 },
+        {
+          what: `all ${expected.size} messages on ${queue} via node ${via} (have ${ids.size})`,
+          timeoutMs: 90_000,
+          intervalMs: 250,
+        },
       );
     } finally {
       await conn.close().catch(() => undefined);
@@ -127,7 +142,9 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
     const queue = amqp.topology.eventsQueues.transactional;
     const publisher = await amqp.createChannel('test-publisher');
     const ids = Array.from({ length: 200 }, (_, i) => `survivor-${i}`);
-    await Promise.all(ids.map((id) => publisher.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id })));
+    await Promise.all(
+      ids.map((id) => publisher.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id })),
+    );
 
     const leader = await leaderOf(queue);
     await rabbitCluster.killNode(leader);
@@ -136,7 +153,10 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
     // The pipeline's own connection (RABBITMQ_URL lists all three) comes back on a survivor: a
     // publish through it is confirmed again. The queue was declared through that connection, so
     // its leader was that connection's node, the one just killed.
-    await eventually(() => amqp.isConnected(), { what: 'the AMQP client to reconnect to a surviving node', timeoutMs: 30_000 });
+    await eventually(() => amqp.isConnected(), {
+      what: 'the AMQP client to reconnect to a surviving node',
+      timeoutMs: 30_000,
+    });
     await withTimeout(
       publisher.sendToQueue(queue, Buffer.from('after'), { persistent: true, messageId: 'after-the-crash' }),
       60_000,
@@ -183,7 +203,9 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
         if (i === 20) stopping = rabbitCluster.stopNode(targetNode).then(() => void down.add(targetNode));
         const id = `delayed-${i}`;
         await new Promise<void>((resolve, reject) =>
-          ch.sendToQueue(delayQueue, Buffer.from(id), { persistent: true, messageId: id }, (err) => (err ? reject(err as Error) : resolve())),
+          ch.sendToQueue(delayQueue, Buffer.from(id), { persistent: true, messageId: id }, (err) =>
+            err ? reject(err as Error) : resolve(),
+          ),
         );
         sent.add(id);
         await sleep(50);
@@ -225,7 +247,12 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
     }
 
     it('a SECURITY event published behind 500 PROMO events is processed among the first', async () => {
-      const events = Array.from({ length: 500 }, (_, i) => ({ type: 'PROMO', targetId: 'qprio-user', campaignId: `camp-${i}`, text: 'Spring sale' }));
+      const events = Array.from({ length: 500 }, (_, i) => ({
+        type: 'PROMO',
+        targetId: 'qprio-user',
+        campaignId: `camp-${i}`,
+        text: 'Spring sale',
+      }));
       assert.equal((await post('/events/batch', { events })).accepted, 500);
       const { eventId } = await post('/events', { type: 'SECURITY', targetId: 'qprio-user', text: 'password changed' });
 

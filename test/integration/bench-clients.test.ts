@@ -64,7 +64,12 @@ describe('bench clients on client/', () => {
   });
 
   it('a refused AUTH is a connect failure with its close code, not a reconnect loop', async () => {
-    const fleet = new ClientFleet(port(), 'another-secret-that-is-long-enough-for-hs256-00', undefined, config.ws.maxAckBatch);
+    const fleet = new ClientFleet(
+      port(),
+      'another-secret-that-is-long-enough-for-hs256-00',
+      undefined,
+      config.ws.maxAckBatch,
+    );
     try {
       const failures = await fleet.connect(['bc3']);
       assert.equal(failures.length, 1);
@@ -89,7 +94,11 @@ describe('bench clients on client/', () => {
   it('the lean auth-burst process times each AUTH_OK and reports refusals', async () => {
     const script = resolve(ROOT, 'bench/auth-burst-client.ts');
     const run = async (secret: string) => {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, String(port()), secret, 'bb', '3'], { cwd: ROOT });
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', script, String(port()), secret, 'bb', '3'],
+        { cwd: ROOT },
+      );
       return JSON.parse(stdout.trim()) as { latenciesMs: number[]; failures: string[] };
     };
     const ok = await run(config.auth.jwtSecret);

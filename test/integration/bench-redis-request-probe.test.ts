@@ -57,12 +57,21 @@ describe('bench/redis-request-probe.mjs: the Redis requests a process sends', ()
     let output = '';
     child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: config.redis.url, PREFIX: config.redis.keyPrefix, NODE_OPTIONS: REDIS_PROBE_NODE_OPTIONS, BENCH_REDIS_PROBE_SOCKET: socket },
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: config.redis.url,
+        PREFIX: config.redis.keyPrefix,
+        NODE_OPTIONS: REDIS_PROBE_NODE_OPTIONS,
+        BENCH_REDIS_PROBE_SOCKET: socket,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    await eventually(() => output.includes('done') || undefined, { what: 'the client to finish', timeoutMs: 10_000 }).catch((err: unknown) => {
+    await eventually(() => output.includes('done') || undefined, {
+      what: 'the client to finish',
+      timeoutMs: 10_000,
+    }).catch((err: unknown) => {
       throw new Error(`${String(err)}; its output:\n${output}`);
     });
 

@@ -40,7 +40,10 @@ describe('the Redis notification buffer', () => {
 
   it('hands out strictly increasing per-user seq numbers', async () => {
     const seqs = await Promise.all(Array.from({ length: 20 }, () => nextSeq(redis, 'seq-user')));
-    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...seqs].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.equal(await nextSeq(redis, 'other-user'), 1);
   });
 
@@ -50,19 +53,27 @@ describe('the Redis notification buffer', () => {
     await bufferNotification(redis, notification('security', 'u1', 3, 9), 60);
     await bufferNotification(redis, notification('like-b', 'u1', 4, 5), 60);
     const pending = await readPending(redis, 'u1', 10);
-    assert.deepEqual(pending.notifications.map((n) => n.id), ['security', 'like-a', 'like-b', 'promo']);
+    assert.deepEqual(
+      pending.notifications.map((n) => n.id),
+      ['security', 'like-a', 'like-b', 'promo'],
+    );
     assert.equal(pending.total, 4);
     const limited = await readPending(redis, 'u1', 2);
-    assert.deepEqual(limited.notifications.map((n) => n.id), ['security', 'like-a']);
+    assert.deepEqual(
+      limited.notifications.map((n) => n.id),
+      ['security', 'like-a'],
+    );
     assert.equal(limited.total, 4);
   });
 
   it('writes extra marks in the same transaction as the notification', async () => {
-    await bufferNotification(redis, notification('marked', 'u2', 1, 5), 60, [{ key: keys.eventSeen('u2', 'evt-1'), ttlMs: 60_000 }]);
+    await bufferNotification(redis, notification('marked', 'u2', 1, 5), 60, [
+      { key: keys.eventSeen('u2', 'evt-1'), ttlMs: 60_000 },
+    ]);
     assert.equal(await redis.get(keys.eventSeen('u2', 'evt-1')), '1');
   });
 
-  it('acks only the owner\'s notifications, idempotently', async () => {
+  it("acks only the owner's notifications, idempotently", async () => {
     await bufferNotification(redis, notification('mine', 'owner', 1, 5), 60);
     const foreign = await ackNotifications(redis, 'intruder', ['mine'], 60);
     assert.equal(foreign.get('mine'), 'not-found');
@@ -91,7 +102,8 @@ describe('the Redis notification buffer', () => {
   it('finds the user of a notification known only by id (dev mode without a caller), on every node', async () => {
     // Every key of a notification carries its user: only a scan can name the user from the id.
     for (let i = 0; i < 12; i++) await bufferNotification(redis, notification(`owned-${i}`, `owner-${i}`, 1, 5), 60);
-    for (let i = 0; i < 12; i++) assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, `owned-${i}`), `owner-${i}`);
+    for (let i = 0; i < 12; i++)
+      assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, `owned-${i}`), `owner-${i}`);
     assert.equal(await findBufferedOwner(redis, config.redis.keyPrefix, 'owned-none'), undefined);
     assert.equal(await findBufferedOwner(redis, 'another-prefix:', 'owned-1'), undefined, 'only under its own prefix');
   });

@@ -23,9 +23,22 @@ describe('client: createHttpClient against the real producer', () => {
   const store = async (userId: string, status: NotificationStatus) => {
     const id = uuidv7();
     await m.Notification.create({
-      _id: id, userId, seq: (seq += 1), type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
-      message: 'a liked your post', status, version: 1, eventIds: [], createdAt: new Date(Date.UTC(2026, 0, 1) + seq * 1000),
-      deliveredAt: null, readAt: status === 'read' ? new Date() : null, persistedAt: new Date(),
+      _id: id,
+      userId,
+      seq: (seq += 1),
+      type: 'LIKE',
+      priority: 5,
+      actors: ['a'],
+      actorCount: 1,
+      objectId: 'post1',
+      message: 'a liked your post',
+      status,
+      version: 1,
+      eventIds: [],
+      createdAt: new Date(Date.UTC(2026, 0, 1) + seq * 1000),
+      deliveredAt: null,
+      readAt: status === 'read' ? new Date() : null,
+      persistedAt: new Date(),
     });
     return id;
   };
@@ -85,7 +98,11 @@ describe('client: createHttpClient against the real producer', () => {
     const user = 'prefs';
     const api = http(user);
     assert.deepEqual(await api.getPreferences(user), { mutedTypes: [], promotionalOptOut: false, doNotDisturb: null });
-    const wanted = { mutedTypes: ['FOLLOW'], promotionalOptOut: true, doNotDisturb: { start: '22:00', end: '07:00', timeZone: 'Europe/Paris' } };
+    const wanted = {
+      mutedTypes: ['FOLLOW'],
+      promotionalOptOut: true,
+      doNotDisturb: { start: '22:00', end: '07:00', timeZone: 'Europe/Paris' },
+    };
     assert.deepEqual(await api.putPreferences(user, wanted), wanted);
     assert.deepEqual(await api.getPreferences(user), wanted);
   });
@@ -108,8 +125,15 @@ describe('client: createHttpClient against the real producer', () => {
     await expectError(http('intruder').markRead('intruder', id), 404, 'not_found');
     await expectError(createHttpClient({ baseUrl: base }).unreadCount(owner), 401, 'unauthorized');
     const invalid = await expectError(http(owner).history(owner, { limit: 0 }), 400, 'validation_failed');
-    assert.deepEqual(invalid.body?.details?.map((d) => d.field), ['limit']);
+    assert.deepEqual(
+      invalid.body?.details?.map((d) => d.field),
+      ['limit'],
+    );
     await expectError(http(owner).putPreferences(owner, { mutedTypes: ['SECURITY'] }), 400, 'validation_failed');
-    await expectError(createHttpClient({ baseUrl: 'http://127.0.0.1:1', token: 'x' }).unreadCount(owner), 0, 'network_error');
+    await expectError(
+      createHttpClient({ baseUrl: 'http://127.0.0.1:1', token: 'x' }).unreadCount(owner),
+      0,
+      'network_error',
+    );
   });
 });

@@ -101,14 +101,18 @@ describe('client against the real ws-server', () => {
     await eventually(() => isOpen(client), { what: 'open' });
     await eventually(() => seen.resumes.length === 1, { what: 'the first replay to end' });
     assert.deepEqual(seen.resumes[0], { recovered: true, replayed: 0, pending: 0 });
-    const framesOf = (id: string) => ws.received.filter((f) => f.type === 'NOTIFICATION' && f.notification.id === id).length;
+    const framesOf = (id: string) =>
+      ws.received.filter((f) => f.type === 'NOTIFICATION' && f.notification.id === id).length;
     const sent: Notification[] = [];
     for (let i = 0; i < 3; i++) sent.push(await suite.consumer.deliver(await suite.consumer.make(user)));
     await eventually(() => seen.notifications.length === 3, { what: 'three notifications' });
     await eventually(() => sent.every((n) => framesOf(n.id) >= 2), { what: 'the unacked ones redelivered' });
     assert.deepEqual(ids(seen.notifications), ids(sent), 'each emitted once however often it came');
     assert.deepEqual(client.unread, { count: 3, version: seen.unread.at(-1)?.version });
-    assert.ok(seen.unread.every((u, i) => i === 0 || u.version > seen.unread[i - 1]!.version), 'versions only grow');
+    assert.ok(
+      seen.unread.every((u, i) => i === 0 || u.version > seen.unread[i - 1]!.version),
+      'versions only grow',
+    );
     assert.deepEqual(
       seen.states.map((s) => s.state),
       ['connecting', 'authenticating', 'open'],
@@ -137,11 +141,19 @@ describe('client against the real ws-server', () => {
     const user = 'acker';
     const { client, seen, ws } = start({ url: url(suite.server.port), token: await token(user) });
     await eventually(() => isOpen(client), { what: 'open' });
-    const [a, b] = [await suite.consumer.deliver(await suite.consumer.make(user)), await suite.consumer.deliver(await suite.consumer.make(user))];
+    const [a, b] = [
+      await suite.consumer.deliver(await suite.consumer.make(user)),
+      await suite.consumer.deliver(await suite.consumer.make(user)),
+    ];
     await eventually(() => seen.notifications.length === 2, { what: 'two notifications' });
     client.ack(a.id);
-    await eventually(async () => (await ackedAt(suite.consumer.redis, user, [a.id]))[0] !== null, { what: 'the ack in Redis' });
-    assert.deepEqual(acks(ws).map((f) => f.notificationIds), [[a.id]]);
+    await eventually(async () => (await ackedAt(suite.consumer.redis, user, [a.id]))[0] !== null, {
+      what: 'the ack in Redis',
+    });
+    assert.deepEqual(
+      acks(ws).map((f) => f.notificationIds),
+      [[a.id]],
+    );
     await client.close();
 
     const again = start({ url: url(suite.server.port), token: await token(user) });
@@ -164,16 +176,27 @@ describe('client against the real ws-server', () => {
 
   it('batches acks: many acks become few ACK frames of at most maxAckBatch ids', async () => {
     const user = 'batcher';
-    const { client, seen, ws } = start({ url: url(suite.server.port), token: await token(user), maxAckBatch: 16, ackDelayMs: 50 });
+    const { client, seen, ws } = start({
+      url: url(suite.server.port),
+      token: await token(user),
+      maxAckBatch: 16,
+      ackDelayMs: 50,
+    });
     await eventually(() => isOpen(client), { what: 'open' });
     const sent: Notification[] = [];
     for (let i = 0; i < 40; i++) sent.push(await suite.consumer.deliver(await suite.consumer.make(user)));
     await eventually(() => seen.notifications.length === 40, { what: '40 notifications' });
     for (const n of seen.notifications) client.ack(n.id);
     client.ack(sent[0]!.id); // twice: still once on the wire
-    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 0, { what: 'every ack recorded' });
+    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 0, {
+      what: 'every ack recorded',
+    });
     const frames = acks(ws);
-    assert.deepEqual(frames.map((f) => f.notificationIds.length), [16, 16, 8], 'one frame per delay, never over the batch limit');
+    assert.deepEqual(
+      frames.map((f) => f.notificationIds.length),
+      [16, 16, 8],
+      'one frame per delay, never over the batch limit',
+    );
     assert.deepEqual(frames.flatMap((f) => f.notificationIds).sort(), ids(sent).sort());
     assert.deepEqual(seen.errors, []);
   });
@@ -194,7 +217,9 @@ describe('client against the real ws-server', () => {
     await proxy.cut();
     await first.close();
     for (let i = 0; i < 5; i++) sent.push(await suite.consumer.deliver(await suite.consumer.make(user)));
-    await eventually(() => client.state === 'reconnecting' || client.state === 'connecting', { what: 'the client to notice' });
+    await eventually(() => client.state === 'reconnecting' || client.state === 'connecting', {
+      what: 'the client to notice',
+    });
     const second = await extraServer();
     proxy.retarget(second.port);
     await proxy.start();
@@ -202,13 +227,18 @@ describe('client against the real ws-server', () => {
     for (let i = 0; i < 5; i++) sent.push(await suite.consumer.deliver(await suite.consumer.make(user)));
 
     await eventually(() => seen.notifications.length >= sent.length, { what: 'all 20 notifications' });
-    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 0, { what: 'every ack recorded' });
+    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 0, {
+      what: 'every ack recorded',
+    });
     assert.deepEqual(new Set(ids(seen.notifications)), new Set(ids(sent)), 'nothing missed');
     assert.equal(seen.notifications.length, sent.length, 'nothing emitted twice');
     const resumedWith = auths(ws).at(-1)?.lastSeq;
     assert.equal(typeof resumedWith, 'number', 'the reconnect resumed with lastSeq');
     assert.ok(resumedWith! >= sent[0]!.seq, 'from what the first connection received');
-    assert.ok(seen.states.some((s) => s.state === 'reconnecting' && s.code === 1006), 'an abnormal close, not a goodbye');
+    assert.ok(
+      seen.states.some((s) => s.state === 'reconnecting' && s.code === 1006),
+      'an abnormal close, not a goodbye',
+    );
   });
 
   it('refreshes the token after 4401 "token expired": getToken() again, then open', async () => {
@@ -224,7 +254,9 @@ describe('client against the real ws-server', () => {
       },
     });
     await eventually(() => isOpen(client), { what: 'open' });
-    await eventually(() => seen.states.some((s) => s.state === 'reconnecting' && s.code === 4401), { what: 'the expiry close' });
+    await eventually(() => seen.states.some((s) => s.state === 'reconnecting' && s.code === 4401), {
+      what: 'the expiry close',
+    });
     const expired = seen.states.find((s) => s.code === 4401);
     assert.equal(expired?.reason, 'token expired');
     await eventually(() => isOpen(client), { what: 'open with a fresh token' });
@@ -242,16 +274,24 @@ describe('client against the real ws-server', () => {
     // Any backoff would now wait its whole window, a minute: longer than the test waits.
     Math.random = () => 0.999_999;
     try {
-      const { client, seen } = start({ url: url(proxy.port), token: await token(user), reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+      const { client, seen } = start({
+        url: url(proxy.port),
+        token: await token(user),
+        reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
       await eventually(() => isOpen(client), { what: 'open' });
       const staying = await extraServer();
       proxy.retarget(staying.port);
       await leaving.close();
-      await eventually(() => seen.states.filter((s) => s.state === 'open').length === 2, { what: 'open on the other instance' });
+      await eventually(() => seen.states.filter((s) => s.state === 'open').length === 2, {
+        what: 'open on the other instance',
+      });
       const goodbye = seen.states.find((s) => s.state === 'reconnecting');
       assert.deepEqual(goodbye, { state: 'reconnecting', code: 1001, reason: 'server shutting down' });
       const n = await suite.consumer.deliver(await suite.consumer.make(user));
-      await eventually(() => seen.notifications.some((x) => x.id === n.id), { what: 'a notification from the new instance' });
+      await eventually(() => seen.notifications.some((x) => x.id === n.id), {
+        what: 'a notification from the new instance',
+      });
     } finally {
       Math.random = random;
     }
@@ -260,12 +300,18 @@ describe('client against the real ws-server', () => {
   it('says recovered:false when more than REPLAY_LIMIT are pending; acked, the next replay carries the rest', async () => {
     const user = 'backlog';
     const buffered: Notification[] = [];
-    for (let i = 0; i < REPLAY_LIMIT + 3; i++) buffered.push(await suite.consumer.buffer(await suite.consumer.make(user)));
+    for (let i = 0; i < REPLAY_LIMIT + 3; i++)
+      buffered.push(await suite.consumer.buffer(await suite.consumer.make(user)));
     const proxy = await proxyTo(suite.server.port);
-    const { client, seen, ws } = start({ url: url(proxy.port), token: await token(user), reconnect: { initialDelayMs: 50, maxDelayMs: 300 } }, { ackAll: true });
+    const { client, seen, ws } = start(
+      { url: url(proxy.port), token: await token(user), reconnect: { initialDelayMs: 50, maxDelayMs: 300 } },
+      { ackAll: true },
+    );
     await eventually(() => seen.resumes.length === 1, { what: 'the replay to end' });
     assert.deepEqual(seen.resumes[0], { recovered: false, replayed: REPLAY_LIMIT, pending: REPLAY_LIMIT + 3 });
-    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 3, { what: 'the replayed ones acked' });
+    await eventually(async () => (await readPending(suite.consumer.redis, user, 100)).total === 3, {
+      what: 'the replayed ones acked',
+    });
     assert.equal(client.lastSeq, undefined, 'an incomplete replay does not move the resume point');
 
     await proxy.cut();

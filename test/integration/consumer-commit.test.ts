@@ -61,7 +61,11 @@ describe('the consumer commit script', () => {
     // An EVAL is the same call sent again with its text, where a server did not cache the script yet.
     const calls = sent.names.filter((name) => name === 'evalsha');
     assert.equal(calls.length, redis.isCluster ? 100 : 50, 'one request per event (and per actor on a cluster)');
-    assert.deepEqual(sent.names.filter((name) => name !== 'evalsha' && name !== 'eval'), [], 'nothing else');
+    assert.deepEqual(
+      sent.names.filter((name) => name !== 'evalsha' && name !== 'eval'),
+      [],
+      'nothing else',
+    );
     assert.ok(results.every((r) => !(r instanceof Error) && r.outcome === 'created'));
     const pending = await readPending(redis, 'batch-user', 100);
     assert.equal(pending.total, 50);
@@ -72,7 +76,10 @@ describe('the consumer commit script', () => {
     );
     const first = pending.notifications[0]!;
     assert.equal(first.message, 'Actor 0 liked your post');
-    assert.deepEqual([first.actors, first.actorCount, first.version, first.eventIds], [['a0'], 1, 1, ['e-batch-user-0-p0']]);
+    assert.deepEqual(
+      [first.actors, first.actorCount, first.version, first.eventIds],
+      [['a0'], 1, 1, ['e-batch-user-0-p0']],
+    );
     assert.equal(await redis.get(keys.eventSeen('batch-user', 'e-batch-user-0-p0')), first.id);
     assert.ok(await redis.hget(keys.timeline('batch-user', first.id), 'buffered'));
     assert.equal(await redis.exists(keys.unpersisted('batch-user', first.id)), 1);
@@ -103,9 +110,17 @@ describe('the consumer commit script', () => {
     assert.equal(n.version, 4);
     assert.equal(n.actorCount, 4);
     assert.deepEqual(n.actors, ['a4', 'a3', 'a2', 'a1'], 'most recent first');
-    assert.deepEqual(n.eventIds, [4, 3, 2, 1].map((k) => `e-agg-user-${k}-shared-post`), 'newest first');
+    assert.deepEqual(
+      n.eventIds,
+      [4, 3, 2, 1].map((k) => `e-agg-user-${k}-shared-post`),
+      'newest first',
+    );
     assert.equal(n.message, formatAggregateMessage('LIKE', ['Actor 4', 'Actor 3'], 4));
-    const two = await commitEvents(redis, settings(), [1, 2].map((k) => like(k, 'agg-two', 'p')));
+    const two = await commitEvents(
+      redis,
+      settings(),
+      [1, 2].map((k) => like(k, 'agg-two', 'p')),
+    );
     assert.ok(two.every((r) => !(r instanceof Error)));
     const [pair] = (await readPending(redis, 'agg-two', 10)).notifications;
     assert.equal(pair?.message, formatAggregateMessage('LIKE', ['Actor 2', 'Actor 1'], 2));
@@ -113,7 +128,9 @@ describe('the consumer commit script', () => {
 
   it('keeps a one-actor window in one key, and takes the full form at the second actor', async () => {
     const windowKeys = (user: string) =>
-      [keys.aggregate, keys.aggregateActors, keys.aggregateEvents, keys.aggregateNames].map((k) => k(user, 'LIKE', 'lazy-post'));
+      [keys.aggregate, keys.aggregateActors, keys.aggregateEvents, keys.aggregateNames].map((k) =>
+        k(user, 'LIKE', 'lazy-post'),
+      );
     const [opened] = await commitEvents(redis, settings({ actionWindowMs: 1 }), [like(1, 'lazy-user', 'lazy-post')]);
     assert.ok(opened && !(opened instanceof Error) && opened.outcome === 'created');
     const [win, ...rest] = windowKeys('lazy-user');
@@ -125,11 +142,20 @@ describe('the consumer commit script', () => {
     // The opener again (a new eventId past the action dedupe window): not counted twice.
     const again = like(1, 'lazy-user', 'lazy-post');
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const [repeat] = await commitEvents(redis, settings({ actionWindowMs: 1 }), [{ ...again, event: { ...again.event, eventId: 'lazy-repeat' } }]);
-    assert.ok(repeat && !(repeat instanceof Error) && repeat.outcome === 'stale', 'the same actor does not make a new version');
+    const [repeat] = await commitEvents(redis, settings({ actionWindowMs: 1 }), [
+      { ...again, event: { ...again.event, eventId: 'lazy-repeat' } },
+    ]);
+    assert.ok(
+      repeat && !(repeat instanceof Error) && repeat.outcome === 'stale',
+      'the same actor does not make a new version',
+    );
     assert.equal(await redis.exists(...rest), 0);
 
-    const more = await commitEvents(redis, settings(), [2, 3].map((n) => like(n, 'lazy-user', 'lazy-post')));
+    const more = await commitEvents(
+      redis,
+      settings(),
+      [2, 3].map((n) => like(n, 'lazy-user', 'lazy-post')),
+    );
     assert.ok(more.every((r) => !(r instanceof Error) && r.outcome === 'updated'));
     assert.equal(await redis.exists(...rest), 3, 'the second actor moves the window to its full form');
     for (const key of rest) {
@@ -140,7 +166,10 @@ describe('the consumer commit script', () => {
     assert.ok(n);
     assert.equal(n.id, opened.notificationId);
     assert.deepEqual([n.version, n.actorCount, n.actors], [3, 3, ['a3', 'a2', 'a1']]);
-    assert.deepEqual(n.eventIds, [3, 2, 1].map((k) => `e-lazy-user-${k}-lazy-post`));
+    assert.deepEqual(
+      n.eventIds,
+      [3, 2, 1].map((k) => `e-lazy-user-${k}-lazy-post`),
+    );
     assert.equal(n.message, formatAggregateMessage('LIKE', ['Actor 3', 'Actor 2'], 3));
   });
 
@@ -150,7 +179,9 @@ describe('the consumer commit script', () => {
     const all = openSubscriber(redis, 'commit-test-tap');
     await all.connect();
     const published: Array<{ channel: string; userId: string }> = [];
-    all.on('pmessage', (_p: string, channel: string, raw: string) => published.push({ channel, userId: (JSON.parse(raw) as PushWakeMessage).userId }));
+    all.on('pmessage', (_p: string, channel: string, raw: string) =>
+      published.push({ channel, userId: (JSON.parse(raw) as PushWakeMessage).userId }),
+    );
     await all.psubscribe(`${keys.wakeChannelPrefix(config.redis.keyPrefix)}*`);
     const live = await WakeListener.start(config, ['routed']);
     const dead = await WakeListener.start(config, ['routed'], 200); // died without leaving: its entry expires
@@ -192,10 +223,16 @@ describe('the consumer commit script', () => {
 
   it("counts an actor's events across recipients, after the dedupe rules", async () => {
     // One actor, three recipients (three slots on a cluster), a limit of 2 a minute.
-    const byActor = (n: number, targetId: string): CommitInput => ({ ...like(n, targetId), event: { ...like(n, targetId).event, actorId: 'busy-actor' } });
+    const byActor = (n: number, targetId: string): CommitInput => ({
+      ...like(n, targetId),
+      event: { ...like(n, targetId).event, actorId: 'busy-actor' },
+    });
     const limited = settings({ rateLimitActorPerMinute: 2 });
     const first = await commitEvents(redis, limited, [byActor(1, 'fan-a'), byActor(2, 'fan-b'), byActor(3, 'fan-c')]);
-    assert.deepEqual(first.map((r) => (r instanceof Error ? r.message : r.outcome)), ['created', 'created', 'limited_actor']);
+    assert.deepEqual(
+      first.map((r) => (r instanceof Error ? r.message : r.outcome)),
+      ['created', 'created', 'limited_actor'],
+    );
     // A redelivery of a committed event is what it produced, whatever its actor's count says.
     const [again] = await commitEvents(redis, limited, [byActor(1, 'fan-a')]);
     assert.ok(again && !(again instanceof Error) && again.outcome === 'duplicate');

@@ -38,7 +38,9 @@ describe('consumer fan-out while MongoDB hangs', () => {
 
   const retriedPages = async () => {
     const text = await (await fetch(`http://127.0.0.1:${consumer.port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('consumer_fanout_pages_total') && l.includes('outcome="retried"'));
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('consumer_fanout_pages_total') && l.includes('outcome="retried"'));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
 
@@ -48,7 +50,9 @@ describe('consumer fan-out while MongoDB hangs', () => {
     await ensureIndexes(m);
     redis = await connectRedis(direct, testLogger, 'test');
     await seedDemoData(m, redis);
-    await m.Follow.insertMany(FOLLOWERS.map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt: new Date() })));
+    await m.Follow.insertMany(
+      FOLLOWERS.map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt: new Date() })),
+    );
     producer = await bootstrapProducer(direct, testLogger);
     const proxied = await mongoBehindProxy(direct);
     proxy = proxied.proxy;

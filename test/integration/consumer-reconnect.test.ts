@@ -44,7 +44,10 @@ describe('consumer: a broker connection lost between commit and ack', () => {
 
   before(async () => {
     await proxy.start();
-    consumer = await startConsumer(loadConfig({ ...env, RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}` }), log.logger);
+    consumer = await startConsumer(
+      loadConfig({ ...env, RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}` }),
+      log.logger,
+    );
     redis = await connectRedis(config, testLogger, 'test');
     conn = await amqplib.connect(config.rabbitmq.url);
     ch = await conn.createConfirmChannel();
@@ -57,10 +60,19 @@ describe('consumer: a broker connection lost between commit and ack', () => {
     await cleanupTestResources(config);
   });
 
-  it('settles the old channel\'s events by their redelivery, never on the new channel', async () => {
+  it("settles the old channel's events by their redelivery, never on the new channel", async () => {
     for (let i = 0; i < EVENTS; i++) {
-      const body = { type: 'ORDER', targetId: USER, orderId: `order-${i}`, text: 'has shipped', eventId: `reconnect-${i}` };
-      ch.sendToQueue(topology.eventsQueues.transactional, Buffer.from(JSON.stringify(body)), { persistent: true, messageId: body.eventId });
+      const body = {
+        type: 'ORDER',
+        targetId: USER,
+        orderId: `order-${i}`,
+        text: 'has shipped',
+        eventId: `reconnect-${i}`,
+      };
+      ch.sendToQueue(topology.eventsQueues.transactional, Buffer.from(JSON.stringify(body)), {
+        persistent: true,
+        messageId: body.eventId,
+      });
     }
     await ch.waitForConfirms();
     // Every event committed (buffered), none acked yet: their persist batch waits out the linger.
@@ -73,15 +85,26 @@ describe('consumer: a broker connection lost between commit and ack', () => {
 
     // Back on a new channel: the batch is confirmed there, the events come again (duplicates:
     // their eventId marks name the notifications) and are acked once each.
-    await eventually(async () => {
-      const q = await ch.checkQueue(topology.eventsQueues.transactional);
-      return q.messageCount === 0 && q.consumerCount === 1;
-    }, { what: 'the events queue to drain with the consumer back', timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const q = await ch.checkQueue(topology.eventsQueues.transactional);
+        return q.messageCount === 0 && q.consumerCount === 1;
+      },
+      { what: 'the events queue to drain with the consumer back', timeoutMs: 30_000 },
+    );
     // Long enough for the redelivered copies' own hand-off (one linger) and acks to land.
     await sleep(3000);
     const closed = log.lines().filter((l) => String(l.err ?? '').includes('PRECONDITION'));
-    assert.deepEqual(closed.map((l) => l.err), [], 'the broker never closed the consumer\'s channel for an ack it did not expect');
-    assert.equal((await ch.checkQueue(topology.eventsQueues.transactional)).messageCount, 0, 'nothing left on the queue');
+    assert.deepEqual(
+      closed.map((l) => l.err),
+      [],
+      "the broker never closed the consumer's channel for an ack it did not expect",
+    );
+    assert.equal(
+      (await ch.checkQueue(topology.eventsQueues.transactional)).messageCount,
+      0,
+      'nothing left on the queue',
+    );
 
     const pending = await readPending(redis, USER, 1000);
     assert.equal(pending.notifications.length, EVENTS, 'each event one notification, none made twice');

@@ -34,7 +34,10 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
 
   before(async () => {
     await redisProxy.start();
-    consumer = await startConsumer(loadConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }), testLogger);
+    consumer = await startConsumer(
+      loadConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }),
+      testLogger,
+    );
     redis = await connectRedis(config, testLogger, 'test');
     conn = await amqplib.connect(config.rabbitmq.url);
     ch = await conn.createConfirmChannel();
@@ -49,7 +52,9 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
 
   const publish = (body: unknown) =>
     new Promise<void>((resolve, reject) =>
-      ch.sendToQueue(topology.eventsQueues.social, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) => (err ? reject(err) : resolve())),
+      ch.sendToQueue(topology.eventsQueues.social, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
     );
 
   async function metric(label: string): Promise<number> {
@@ -63,10 +68,13 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
     await publish({ type: 'FOLLOW', actorId: 'user1', targetId: 'retry-user', eventId: 'retry-1' });
     await eventually(async () => (await metric('outcome="retried"')) >= 1, { what: 'a retry' });
     await redisProxy.start();
-    const list = await eventually(async () => {
-      const p = await readPending(redis, 'retry-user', 10);
-      return p.total === 1 ? p.notifications : undefined;
-    }, { what: 'the event to be buffered after Redis came back' });
+    const list = await eventually(
+      async () => {
+        const p = await readPending(redis, 'retry-user', 10);
+        return p.total === 1 ? p.notifications : undefined;
+      },
+      { what: 'the event to be buffered after Redis came back' },
+    );
     assert.deepEqual(list[0]?.eventIds, ['retry-1']);
   });
 
@@ -75,13 +83,16 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
     await publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'retry-user', eventId: 'retry-exhausted' });
     // Only this test's event: under load the previous test's event may also have used up its
     // retries while Redis was down, which is the same rule at work.
-    const dead = await eventually(async () => {
-      for (;;) {
-        const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
-        if (!msg) return undefined;
-        if ((JSON.parse(msg.content.toString()) as { eventId?: string }).eventId === 'retry-exhausted') return msg;
-      }
-    }, { what: 'the dead letter', timeoutMs: 30_000 });
+    const dead = await eventually(
+      async () => {
+        for (;;) {
+          const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
+          if (!msg) return undefined;
+          if ((JSON.parse(msg.content.toString()) as { eventId?: string }).eventId === 'retry-exhausted') return msg;
+        }
+      },
+      { what: 'the dead letter', timeoutMs: 30_000 },
+    );
     await redisProxy.start();
     assert.equal(JSON.parse(dead.content.toString()).eventId, 'retry-exhausted');
     assert.match(String(dead.properties.headers?.[DEAD_REASON_HEADER]), /^retries exhausted after 3 attempts: /);
@@ -90,7 +101,13 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
 
   it('a redelivered event that was already buffered repeats the hand-off instead of creating a second notification', async () => {
     // The state a crash after buffering leaves: notification and marks in Redis, no persist job.
-    const event = { type: 'LIKE' as const, actorId: 'user3', targetId: 'crash-state', postId: 'post1', eventId: 'crashed-1' };
+    const event = {
+      type: 'LIKE' as const,
+      actorId: 'user3',
+      targetId: 'crash-state',
+      postId: 'post1',
+      eventId: 'crashed-1',
+    };
     const n: Notification = {
       id: '0190aaaa-0000-7000-8000-000000000001',
       userId: 'crash-state',
@@ -105,15 +122,27 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
       version: 1,
       eventIds: ['crashed-1'],
     };
-    await bufferNotification(redis, n, 60, dedupeMarks(event, n.id, { eventWindowSeconds: 60, actionWindowMs: 60_000 }));
+    await bufferNotification(
+      redis,
+      n,
+      60,
+      dedupeMarks(event, n.id, { eventWindowSeconds: 60, actionWindowMs: 60_000 }),
+    );
     await publish(event);
-    const job = await eventually(async () => {
-      const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
-      const body = msg ? (JSON.parse(msg.content.toString()) as PersistBatchMessage) : undefined;
-      return body?.notifications.find((carried) => carried.id === n.id);
-    }, { what: 'the persist job to be published again' });
+    const job = await eventually(
+      async () => {
+        const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
+        const body = msg ? (JSON.parse(msg.content.toString()) as PersistBatchMessage) : undefined;
+        return body?.notifications.find((carried) => carried.id === n.id);
+      },
+      { what: 'the persist job to be published again' },
+    );
     assert.deepEqual(job, n);
     const pending = await readPending(redis, 'crash-state', 10);
-    assert.deepEqual(pending.notifications.map((p) => p.id), [n.id], 'no second notification');
+    assert.deepEqual(
+      pending.notifications.map((p) => p.id),
+      [n.id],
+      'no second notification',
+    );
   });
 });

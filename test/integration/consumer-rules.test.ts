@@ -88,13 +88,19 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
   it('buffers a readable notification with the seeded name, a seq, its priority, and schedules persist + timeline', async () => {
     const eventId = await post({ type: 'LIKE', actorId: 'user1', targetId: 'r-basic', postId: 'post3' });
     processed += 1;
-    const [n] = await eventually(async () => {
-      const list = await pending('r-basic');
-      return list.length === 1 ? list : undefined;
-    }, { what: 'the notification to be buffered' });
+    const [n] = await eventually(
+      async () => {
+        const list = await pending('r-basic');
+        return list.length === 1 ? list : undefined;
+      },
+      { what: 'the notification to be buffered' },
+    );
     assert.ok(n);
     assert.equal(n.message, 'Ada liked your post');
-    assert.deepEqual([n.userId, n.type, n.seq, n.priority, n.objectId, n.actorCount], ['r-basic', 'LIKE', 1, priorityOf('LIKE'), 'post3', 1]);
+    assert.deepEqual(
+      [n.userId, n.type, n.seq, n.priority, n.objectId, n.actorCount],
+      ['r-basic', 'LIKE', 1, priorityOf('LIKE'), 'post3', 1],
+    );
     assert.deepEqual(n.actors, ['user1']);
     assert.deepEqual(n.eventIds, [eventId]);
     assert.equal(await redis.get(keys.eventSeen('r-basic', eventId)), n.id, 'the eventId mark names the notification');
@@ -108,15 +114,22 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
   it('an unknown actor is named by its id, not an error', async () => {
     await post({ type: 'FOLLOW', actorId: 'stranger42', targetId: 'r-unknown' });
     processed += 1;
-    const [n] = await eventually(async () => {
-      const list = await pending('r-unknown');
-      return list.length === 1 ? list : undefined;
-    }, { what: 'the follow notification' });
+    const [n] = await eventually(
+      async () => {
+        const list = await pending('r-unknown');
+        return list.length === 1 ? list : undefined;
+      },
+      { what: 'the follow notification' },
+    );
     assert.equal(n?.message, 'stranger42 started following you');
   });
 
   it('a retried POST with the same Idempotency-Key yields one notification', async () => {
-    for (let i = 0; i < 3; i++) await post({ type: 'COMMENT', actorId: 'user2', targetId: 'r-retry', postId: 'post1' }, { 'Idempotency-Key': 'retry-key' });
+    for (let i = 0; i < 3; i++)
+      await post(
+        { type: 'COMMENT', actorId: 'user2', targetId: 'r-retry', postId: 'post1' },
+        { 'Idempotency-Key': 'retry-key' },
+      );
     processed += 3;
     await settled(processed);
     const list = await pending('r-retry');
@@ -126,7 +139,9 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
 
   it('10 identical events (different eventIds) → 1 notification, the rest counted as duplicates', async () => {
     const before = await metric('consumer_events_processed_total', 'outcome="duplicate"');
-    await Promise.all(Array.from({ length: 10 }, () => post({ type: 'SHARE', actorId: 'user3', targetId: 'r-ten', postId: 'post9' })));
+    await Promise.all(
+      Array.from({ length: 10 }, () => post({ type: 'SHARE', actorId: 'user3', targetId: 'r-ten', postId: 'post9' })),
+    );
     processed += 10;
     await settled(processed);
     assert.equal((await pending('r-ten')).length, 1);
@@ -145,12 +160,15 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
   });
 
   it('SECURITY events are never limited', async () => {
-    for (let i = 0; i < 5; i++) await post({ type: 'SECURITY', actorId: 'user5', targetId: 'r-sec', text: `sign-in ${i}` });
+    for (let i = 0; i < 5; i++)
+      await post({ type: 'SECURITY', actorId: 'user5', targetId: 'r-sec', text: `sign-in ${i}` });
     processed += 5;
     await settled(processed);
     const list = await pending('r-sec');
     assert.equal(list.length, 5);
-    assert.ok(list.every((n) => n.priority === priorityOf('SECURITY') && n.message.startsWith('Security alert: sign-in')));
+    assert.ok(
+      list.every((n) => n.priority === priorityOf('SECURITY') && n.message.startsWith('Security alert: sign-in')),
+    );
   });
 
   it('a social event to oneself produces no notification', async () => {
@@ -165,24 +183,41 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
   it('poison messages land in the dead-letter queue with their reason; the consumer keeps consuming', async () => {
     const send = (body: string, messageId: string) =>
       new Promise<void>((resolve, reject) =>
-        amqpCh.sendToQueue(topology.eventsQueues.social, Buffer.from(body), { persistent: true, messageId }, (err) => (err ? reject(err) : resolve())),
+        amqpCh.sendToQueue(topology.eventsQueues.social, Buffer.from(body), { persistent: true, messageId }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       );
     await send('{not json', 'poison-json');
     await send(JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'r-poison' }), 'poison-schema');
-    await send(JSON.stringify({ type: 'LIKE', actorId: 'user6', targetId: 'r-poison', postId: 'post1' }), 'after-poison');
+    await send(
+      JSON.stringify({ type: 'LIKE', actorId: 'user6', targetId: 'r-poison', postId: 'post1' }),
+      'after-poison',
+    );
     processed += 3;
     await settled(processed);
     const dead: amqplib.GetMessage[] = [];
-    await eventually(async () => {
-      const msg = await amqpCh.get(topology.eventsDeadQueue, { noAck: true });
-      if (msg) dead.push(msg);
-      return dead.length === 2;
-    }, { what: 'two dead letters' });
-    const reasons = Object.fromEntries(dead.map((m) => [m.properties.messageId as string, String(m.properties.headers?.[DEAD_REASON_HEADER])]));
+    await eventually(
+      async () => {
+        const msg = await amqpCh.get(topology.eventsDeadQueue, { noAck: true });
+        if (msg) dead.push(msg);
+        return dead.length === 2;
+      },
+      { what: 'two dead letters' },
+    );
+    const reasons = Object.fromEntries(
+      dead.map((m) => [m.properties.messageId as string, String(m.properties.headers?.[DEAD_REASON_HEADER])]),
+    );
     assert.match(reasons['poison-json'] ?? '', /^invalid_json: /);
     assert.match(reasons['poison-schema'] ?? '', /^invalid_event: postId: "postId" is required/);
-    assert.equal(dead.find((m) => m.properties.messageId === 'poison-json')?.content.toString(), '{not json', 'the original body is kept');
+    assert.equal(
+      dead.find((m) => m.properties.messageId === 'poison-json')?.content.toString(),
+      '{not json',
+      'the original body is kept',
+    );
     const list = await pending('r-poison');
-    assert.deepEqual(list.map((n) => n.eventIds[0]), ['after-poison']);
+    assert.deepEqual(
+      list.map((n) => n.eventIds[0]),
+      ['after-poison'],
+    );
   });
 });

@@ -46,14 +46,19 @@ describe('due wakes', () => {
     const due: DelayedWakeMessage = { userId: 'dnd-user', notificationIds: ['n1'], dueAtMs: Date.now() - 1 };
     await channel.sendToQueue(amqp.topology.wakeDueQueue, encodeJson(due), { persistent: true });
 
-    const dead = await eventually(async () => (await channel.get(amqp.topology.wakeDeadQueue, { noAck: true })) || undefined, {
-      what: 'the malformed wake in the dead-letter queue',
-    });
+    const dead = await eventually(
+      async () => (await channel.get(amqp.topology.wakeDeadQueue, { noAck: true })) || undefined,
+      {
+        what: 'the malformed wake in the dead-letter queue',
+      },
+    );
     assert.equal(dead.content.toString(), 'not json');
     assert.equal(dead.properties.headers?.[DEAD_REASON_HEADER], 'delayed wake: invalid_json');
     assert.equal(dead.properties.headers?.[SOURCE_HEADER], amqp.topology.wakeDueQueue);
     await eventually(() => published.length === 1, { what: "the due wake on the instance's channel" });
     assert.deepEqual(JSON.parse(published[0]!), { userId: 'dnd-user', notificationIds: ['n1'] });
-    await eventually(async () => (await channel.checkQueue(amqp.topology.wakeDueQueue)).messageCount === 0, { what: 'both acked' });
+    await eventually(async () => (await channel.checkQueue(amqp.topology.wakeDueQueue)).messageCount === 0, {
+      what: 'both acked',
+    });
   });
 });

@@ -60,7 +60,9 @@ describe('SIGKILL of the consumer in the middle of a fan-out', () => {
     await seedDemoData(m, redis);
     const createdAt = new Date();
     for (let i = 0; i < FOLLOWERS; i += 1000) {
-      await m.Follow.insertMany(ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })));
+      await m.Follow.insertMany(
+        ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })),
+      );
     }
     producer = await startProducer(config, testLogger);
   });
@@ -74,7 +76,9 @@ describe('SIGKILL of the consumer in the middle of a fan-out', () => {
 
   /** Pages are published ahead of their work, so the fan-out is over only when every page is done. */
   const pagesDone = async (eventId: string) => {
-    const flags = await Promise.all(Array.from({ length: LAST_PAGE + 1 }, (_, n) => redis.exists(keys.fanoutPageDone(eventId, n))));
+    const flags = await Promise.all(
+      Array.from({ length: LAST_PAGE + 1 }, (_, n) => redis.exists(keys.fanoutPageDone(eventId, n))),
+    );
     return flags.filter((f) => f === 1).length;
   };
 

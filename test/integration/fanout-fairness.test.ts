@@ -33,7 +33,9 @@ describe('fan-out fairness', () => {
     m = models(mongo);
     const createdAt = new Date();
     for (let i = 0; i < FOLLOWERS; i += 1000) {
-      await m.Follow.insertMany(ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })));
+      await m.Follow.insertMany(
+        ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })),
+      );
     }
   });
   after(async () => {
@@ -44,7 +46,8 @@ describe('fan-out fairness', () => {
   });
 
   /** Pages are published ahead of their work: the fan-out is over only when every page is done. */
-  const pagesDone = async (eventId: string) => redis.exists(...Array.from({ length: LAST_PAGE + 1 }, (_, n) => keys.fanoutPageDone(eventId, n)));
+  const pagesDone = async (eventId: string) =>
+    redis.exists(...Array.from({ length: LAST_PAGE + 1 }, (_, n) => keys.fanoutPageDone(eventId, n)));
 
   it('delivers a SECURITY event posted during a 20,000-follower fan-out before the fan-out finishes', async () => {
     const [victim] = await WsTestClient.authed(p.wsPort, { token: await p.token('user5') });
@@ -54,17 +57,31 @@ describe('fan-out fairness', () => {
     assert.equal(post.status, 202);
     const eventId = post.body.eventId as string;
     // The fan-out is under way: its first page is done.
-    await eventually(async () => (await redis.exists(keys.fanoutPageDone(eventId, 0))) === 1, { what: 'the first page done', timeoutMs: 60_000 });
+    await eventually(async () => (await redis.exists(keys.fanoutPageDone(eventId, 0))) === 1, {
+      what: 'the first page done',
+      timeoutMs: 60_000,
+    });
 
-    const security = await p.post('/events', { type: 'SECURITY', targetId: 'user5', text: 'new sign-in from an unknown device' });
+    const security = await p.post('/events', {
+      type: 'SECURITY',
+      targetId: 'user5',
+      text: 'new sign-in from an unknown device',
+    });
     assert.equal(security.status, 202);
     const [frame] = await victim.waitForNotifications(1);
     const doneWhenDelivered = await pagesDone(eventId);
     assert.equal(frame!.notification.type, 'SECURITY');
-    assert.ok(doneWhenDelivered < LAST_PAGE + 1, `the fan-out was still running (${doneWhenDelivered}/${LAST_PAGE + 1} pages done)`);
+    assert.ok(
+      doneWhenDelivered < LAST_PAGE + 1,
+      `the fan-out was still running (${doneWhenDelivered}/${LAST_PAGE + 1} pages done)`,
+    );
 
     // And the fan-out itself completes: every follower exactly once.
-    await eventually(async () => (await pagesDone(eventId)) === LAST_PAGE + 1, { what: 'the whole fan-out done', timeoutMs: 600_000, intervalMs: 500 });
+    await eventually(async () => (await pagesDone(eventId)) === LAST_PAGE + 1, {
+      what: 'the whole fan-out done',
+      timeoutMs: 600_000,
+      intervalMs: 500,
+    });
     const replies = (await redis.pipeline(ids.map((id) => ['zcard', keys.inbox(id)])).exec()) ?? [];
     const wrong = ids.filter((_, i) => Number(replies[i]?.[1]) !== 1);
     assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} followers without exactly one notification`);

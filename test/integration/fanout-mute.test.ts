@@ -40,7 +40,10 @@ describe('fan-out: mute and unfollow', () => {
   async function call(method: string, path: string, asUser: string, body?: unknown) {
     const res = await fetch(`${p.producerUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${await p.token(asUser)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${await p.token(asUser)}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -63,7 +66,9 @@ describe('fan-out: mute and unfollow', () => {
     for (const follower of ['user2', 'user3', 'user4']) {
       assert.equal((await call('POST', `/users/${follower}/follows`, follower, { targetId: 'user1' })).status, 201);
     }
-    await m.Follow.insertMany(FILLERS.map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt: new Date() })));
+    await m.Follow.insertMany(
+      FILLERS.map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt: new Date() })),
+    );
     assert.equal((await call('PUT', '/users/user3/follows/user1', 'user3', { muted: true })).status, 200);
     assert.equal((await call('DELETE', '/users/user4/follows/user1', 'user4')).status, 200);
     // The consumer applies the UNFOLLOW event too; let it land before posting.
@@ -90,9 +95,12 @@ describe('fan-out: mute and unfollow', () => {
 
     // Persisted once each, by the real jobs service.
     const recipients = ['user2', ...FILLERS];
-    await eventually(async () => (await m.Notification.countDocuments({ type: 'POST', objectId: 'post1' })) >= recipients.length, {
-      what: 'the fan-out persisted',
-    });
+    await eventually(
+      async () => (await m.Notification.countDocuments({ type: 'POST', objectId: 'post1' })) >= recipients.length,
+      {
+        what: 'the fan-out persisted',
+      },
+    );
     const stored = await m.Notification.find({ type: 'POST', objectId: 'post1' }).lean();
     assert.deepEqual(stored.map((n) => n.userId).sort(), recipients.sort(), 'one stored notification per recipient');
   });

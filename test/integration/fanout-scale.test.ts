@@ -57,7 +57,9 @@ describe('fan-out to 5,000 followers', () => {
     m = models(mongo);
     const createdAt = new Date();
     for (let i = 0; i < FOLLOWERS; i += 1000) {
-      await m.Follow.insertMany(ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })));
+      await m.Follow.insertMany(
+        ids.slice(i, i + 1000).map((followerId) => ({ followerId, followeeId: 'user1', muted: false, createdAt })),
+      );
     }
   });
   after(async () => {
@@ -83,7 +85,10 @@ describe('fan-out to 5,000 followers', () => {
     // Pages 0..10 (the last one empty, ending the chain); they are published ahead of their
     // work, so the fan-out is over only when every one is done.
     const pages = Array.from({ length: FOLLOWERS / 500 + 1 }, (_, n) => keys.fanoutPageDone(eventId, n));
-    await eventually(async () => (await redis.exists(...pages)) === pages.length, { what: 'the whole fan-out done', timeoutMs: 300_000 });
+    await eventually(async () => (await redis.exists(...pages)) === pages.length, {
+      what: 'the whole fan-out done',
+      timeoutMs: 300_000,
+    });
 
     for (const client of clients) {
       const [frame] = await client.waitForNotifications(1);

@@ -33,11 +33,20 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     await p.close();
   });
 
-  async function call(method: string, path: string, asUser: string | null, body?: unknown): Promise<{ status: number; body: Json }> {
+  async function call(
+    method: string,
+    path: string,
+    asUser: string | null,
+    body?: unknown,
+  ): Promise<{ status: number; body: Json }> {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
     if (asUser === BACKEND) Object.assign(headers, intakeAuthorization(p.config));
     else if (asUser !== null) headers.authorization = `Bearer ${await p.token(asUser)}`;
-    const res = await fetch(`${p.producerUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${p.producerUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
   }
@@ -51,10 +60,13 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal(typeof res.body.eventId, 'string');
     assert.ok(await findFollow(m.Follow, 'user3', 'user4'), 'edge stored before the answer');
 
-    const pending = await eventually(async () => {
-      const items = (await readPending(redis, 'user4', 10)).notifications;
-      return items.length > 0 ? items : undefined;
-    }, { what: 'the FOLLOW notification buffered for user4' });
+    const pending = await eventually(
+      async () => {
+        const items = (await readPending(redis, 'user4', 10)).notifications;
+        return items.length > 0 ? items : undefined;
+      },
+      { what: 'the FOLLOW notification buffered for user4' },
+    );
     assert.equal(pending.length, 1);
     assert.equal(pending[0]!.message, 'Linus started following you');
 
@@ -101,7 +113,10 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal((await findFollow(m.Follow, 'user6', 'user7'))?.muted, true);
 
     const following = await call('GET', '/users/user6/following', 'user6');
-    assert.deepEqual((following.body.following as Json[]).map((f) => [f.userId, f.muted]), [['user7', true]]);
+    assert.deepEqual(
+      (following.body.following as Json[]).map((f) => [f.userId, f.muted]),
+      [['user7', true]],
+    );
     const seenByOthers = await call('GET', '/users/user6/following', 'user7');
     assert.equal((seenByOthers.body.following as Json[])[0]!.muted, undefined, 'a mute is private to the follower');
 
@@ -121,7 +136,9 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
 
   it('pages followers and following with a cursor: every edge once, in id order', async () => {
     const followers = Array.from({ length: 7 }, (_, i) => `pager${i}`);
-    await m.Follow.insertMany(followers.map((followerId) => ({ followerId, followeeId: 'user8', muted: false, createdAt: new Date() })));
+    await m.Follow.insertMany(
+      followers.map((followerId) => ({ followerId, followeeId: 'user8', muted: false, createdAt: new Date() })),
+    );
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -137,7 +154,10 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal(pages, 3);
 
     const following = await call('GET', '/users/pager3/following', 'pager3');
-    assert.deepEqual((following.body.following as Json[]).map((f) => f.userId), ['user8']);
+    assert.deepEqual(
+      (following.body.following as Json[]).map((f) => f.userId),
+      ['user8'],
+    );
 
     const bad = await call('GET', '/users/user8/followers?after=nonsense', 'user1');
     assert.equal(bad.status, 400);
@@ -148,22 +168,35 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
   it('a FOLLOW event records the edge and an UNFOLLOW event removes it, idempotently', async () => {
     const follow = await p.post('/events', { type: 'FOLLOW', actorId: 'user9', targetId: 'user10' });
     assert.equal(follow.status, 202);
-    await eventually(() => findFollow(m.Follow, 'user9', 'user10').then((e) => e ?? undefined), { what: 'the edge recorded' });
+    await eventually(() => findFollow(m.Follow, 'user9', 'user10').then((e) => e ?? undefined), {
+      what: 'the edge recorded',
+    });
     const unfollow = await p.post('/events', { type: 'UNFOLLOW', actorId: 'user9', targetId: 'user10' });
     assert.equal(unfollow.status, 202);
-    await eventually(async () => (await findFollow(m.Follow, 'user9', 'user10')) === null, { what: 'the edge removed' });
+    await eventually(async () => (await findFollow(m.Follow, 'user9', 'user10')) === null, {
+      what: 'the edge removed',
+    });
     // An unfollow notifies nobody: user10 holds exactly the FOLLOW notification.
-    const pending = await eventually(async () => {
-      const items = (await readPending(redis, 'user10', 10)).notifications;
-      return items.length > 0 ? items : undefined;
-    }, { what: 'the FOLLOW notification buffered for user10' });
-    assert.deepEqual(pending.map((n) => n.type), ['FOLLOW']);
+    const pending = await eventually(
+      async () => {
+        const items = (await readPending(redis, 'user10', 10)).notifications;
+        return items.length > 0 ? items : undefined;
+      },
+      { what: 'the FOLLOW notification buffered for user10' },
+    );
+    assert.deepEqual(
+      pending.map((n) => n.type),
+      ['FOLLOW'],
+    );
   });
 
   it('validates POST events: an author and a post, no target', async () => {
     const withTarget = await p.post('/events', { type: 'POST', actorId: 'user1', postId: 'post1', targetId: 'user2' });
     assert.equal(withTarget.status, 400);
-    assert.deepEqual((withTarget.body.details as Json[]).map((d) => d.field), ['targetId']);
+    assert.deepEqual(
+      (withTarget.body.details as Json[]).map((d) => d.field),
+      ['targetId'],
+    );
     const noPost = await p.post('/events', { type: 'POST', actorId: 'user1' });
     assert.equal(noPost.status, 400);
   });

@@ -33,7 +33,12 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function send(method: string, path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Answer> {
+async function send(
+  method: string,
+  path: string,
+  body?: string | Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await fetch(`${base}${path}`, { method, headers, body });
   const text = await res.text();
   let parsed: Record<string, unknown> = {};
@@ -46,7 +51,10 @@ async function send(method: string, path: string, body?: string | Uint8Array, he
 }
 
 function assertClearRejection(a: Answer, what: string): void {
-  assert.ok(a.status >= 400 && a.status < 500, `${what}: expected a 4xx, got ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`);
+  assert.ok(
+    a.status >= 400 && a.status < 500,
+    `${what}: expected a 4xx, got ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`,
+  );
   assert.equal(typeof a.body.error, 'string', `${what}: an error code`);
   assert.ok(typeof a.body.message === 'string' && a.body.message.length > 0, `${what}: a readable message`);
 }
@@ -74,9 +82,13 @@ const badValue = fc.oneof(
 const brokenEvent = fc.oneof(
   fc.constantFrom(...required).map((drop) => JSON.stringify({ ...valid, [drop]: undefined })),
   fc.tuple(fc.constantFrom(...required), badValue).map(([field, v]) => JSON.stringify({ ...valid, [field]: v })),
-  fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'isAdmin', 'status'), fc.jsonValue({ maxDepth: 2 }))
+  fc
+    .tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'isAdmin', 'status'), fc.jsonValue({ maxDepth: 2 }))
     .map(([key, v]) => `{${JSON.stringify(key)}:${JSON.stringify(v) ?? 'null'},${JSON.stringify(valid).slice(1)}`),
-  fc.string({ maxLength: 20 }).filter((t) => !['LIKE'].includes(t)).map((t) => JSON.stringify({ ...valid, type: `${t}X` })),
+  fc
+    .string({ maxLength: 20 })
+    .filter((t) => !['LIKE'].includes(t))
+    .map((t) => JSON.stringify({ ...valid, type: `${t}X` })),
 );
 
 /** Bodies that are not an event at all. */
@@ -129,9 +141,18 @@ describe('HTTP fuzzing of every endpoint', () => {
     it(`POST ${path}: anything but JSON is a 415`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', ''),
+          fc.constantFrom(
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'multipart/form-data; boundary=x',
+            'application/xml',
+            '',
+          ),
           async (type) => {
-            const answer = await send('POST', path, JSON.stringify(valid), { ...apiKey, ...(type ? { 'content-type': type } : {}) });
+            const answer = await send('POST', path, JSON.stringify(valid), {
+              ...apiKey,
+              ...(type ? { 'content-type': type } : {}),
+            });
             assertClearRejection(answer, type);
             assert.equal(answer.status, 415);
           },
@@ -144,7 +165,9 @@ describe('HTTP fuzzing of every endpoint', () => {
   it('the intake routes refuse every generated credential but the key itself with a 401, and a user token too', async () => {
     const printable = (s: string) => s.replace(/[^\x21-\x7e]/g, 'a');
     const nearKey = fc.oneof(
-      fc.nat({ max: INTAKE_KEY.length - 1 }).map((i) => `${INTAKE_KEY.slice(0, i)}${INTAKE_KEY[i] === 'Z' ? 'Y' : 'Z'}${INTAKE_KEY.slice(i + 1)}`),
+      fc
+        .nat({ max: INTAKE_KEY.length - 1 })
+        .map((i) => `${INTAKE_KEY.slice(0, i)}${INTAKE_KEY[i] === 'Z' ? 'Y' : 'Z'}${INTAKE_KEY.slice(i + 1)}`),
       fc.nat({ max: INTAKE_KEY.length - 1 }).map((n) => INTAKE_KEY.slice(0, n)),
       fc.string({ minLength: 1, maxLength: 10 }).map((tail) => `${INTAKE_KEY}${printable(tail)}`),
       fc.constant(INTAKE_KEY.toUpperCase()),
@@ -157,11 +180,18 @@ describe('HTTP fuzzing of every endpoint', () => {
       fc.constantFrom(`Bearer ${INTAKE_KEY}`, `Basic ${INTAKE_KEY}`, INTAKE_KEY, `ApiKey  ${INTAKE_KEY} ${INTAKE_KEY}`),
       fc.constant('user token'),
     );
-    const route = fc.constantFrom(['/events', JSON.stringify(valid)], ['/like', JSON.stringify(valid)], ['/events/batch', JSON.stringify({ events: [valid] })]);
+    const route = fc.constantFrom(
+      ['/events', JSON.stringify(valid)],
+      ['/like', JSON.stringify(valid)],
+      ['/events/batch', JSON.stringify({ events: [valid] })],
+    );
     await fc.assert(
       fc.asyncProperty(route, credential, async ([path, body], generated) => {
         const authorization = generated === 'user token' ? `Bearer ${token}` : generated;
-        const answer = await send('POST', path, body, { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) });
+        const answer = await send('POST', path, body, {
+          'content-type': 'application/json',
+          ...(authorization === undefined ? {} : { authorization }),
+        });
         assertClearRejection(answer, `${path} with ${String(authorization).slice(0, 60)}`);
         assert.equal(answer.status, 401, `${path} with ${String(authorization).slice(0, 60)}: ${answer.status}`);
       }),
@@ -177,11 +207,17 @@ describe('HTTP fuzzing of every endpoint', () => {
       fc.asyncProperty(fc.string({ minLength: 1, maxLength: 300 }), async (key) => {
         const clean = key.replace(/[^\x21-\x7e]/g, '!');
         fc.pre(!/^[A-Za-z0-9._:@-]{1,128}$/.test(clean));
-        assertClearRejection(await send('POST', '/events', JSON.stringify(valid), { ...json, 'idempotency-key': clean }), clean);
+        assertClearRejection(
+          await send('POST', '/events', JSON.stringify(valid), { ...json, 'idempotency-key': clean }),
+          clean,
+        );
       }),
       { numRuns: 200 },
     );
-    const conflict = await send('POST', '/events', JSON.stringify({ ...valid, eventId: 'a' }), { ...json, 'idempotency-key': 'b' });
+    const conflict = await send('POST', '/events', JSON.stringify({ ...valid, eventId: 'a' }), {
+      ...json,
+      'idempotency-key': 'b',
+    });
     assertClearRejection(conflict, 'conflicting key');
   });
 
@@ -210,10 +246,21 @@ describe('HTTP fuzzing of every endpoint', () => {
   it('the history, read and timeline routes answer generated params with a 4xx, never a 5xx', async () => {
     const segment = fc.string({ maxLength: 300 }).map((s) => encodeURIComponent(s) || 'x');
     const route = fc.oneof(
-      fc.tuple(segment, fc.string(), fc.string(), fc.string()).map(
-        ([u, limit, before, status]) => ['GET', `/users/${u}/notifications?${new URLSearchParams({ limit, before, status })}`] as const,
-      ),
-      fc.tuple(fc.string(), fc.string()).map(([limit, status]) => ['GET', `/users/user1/notifications?limit=${encodeURIComponent(limit)}x&status=${encodeURIComponent(status)}`] as const),
+      fc
+        .tuple(segment, fc.string(), fc.string(), fc.string())
+        .map(
+          ([u, limit, before, status]) =>
+            ['GET', `/users/${u}/notifications?${new URLSearchParams({ limit, before, status })}`] as const,
+        ),
+      fc
+        .tuple(fc.string(), fc.string())
+        .map(
+          ([limit, status]) =>
+            [
+              'GET',
+              `/users/user1/notifications?limit=${encodeURIComponent(limit)}x&status=${encodeURIComponent(status)}`,
+            ] as const,
+        ),
       segment.map((u) => ['GET', `/users/${u}/notifications/unread-count`] as const),
       segment.map((id) => ['PATCH', `/notifications/${id}/read`] as const),
       segment.map((id) => ['GET', `/notifications/${id}/timeline`] as const),

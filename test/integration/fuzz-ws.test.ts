@@ -13,7 +13,15 @@ import { WsTestClient } from '../helpers/ws-client.js';
  * receiving their notifications. Frames per second are raised here so the generator is not
  * cut off as a flooder; the flood limit has its own test below.
  */
-const ERROR_CODES = ['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_TYPE', 'NOT_AUTHENTICATED', 'ALREADY_AUTHENTICATED', 'ACK_BATCH_TOO_LARGE', 'NOT_FOUND'];
+const ERROR_CODES = [
+  'BAD_JSON',
+  'BAD_FRAME',
+  'UNKNOWN_TYPE',
+  'NOT_AUTHENTICATED',
+  'ALREADY_AUTHENTICATED',
+  'ACK_BATCH_TOO_LARGE',
+  'NOT_FOUND',
+];
 const CLOSE_CODES = [4401, 1008, 1009];
 
 let pipeline: Pipeline;
@@ -23,9 +31,17 @@ const hostileFrame = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? 'null'),
   fc.record({ type: fc.string({ maxLength: 12 }) }, { requiredKeys: [] }).map((f) => JSON.stringify(f)),
   fc.record({ type: fc.constant('ACK'), notificationId: fc.jsonValue({ maxDepth: 1 }) }).map((f) => JSON.stringify(f)),
-  fc.record({ type: fc.constant('ACK'), notificationIds: fc.array(fc.string({ maxLength: 60 }), { maxLength: 600 }) }).map((f) => JSON.stringify(f)),
-  fc.record({ type: fc.constant('AUTH'), token: fc.string({ maxLength: 300 }), lastSeq: fc.jsonValue({ maxDepth: 1 }) }).map((f) => JSON.stringify(f)),
-  fc.constantFrom('{"__proto__":{"type":"PING"}}', '{"type":"PING","constructor":{"prototype":{"x":1}}}', '{"type":"ACK","notificationIds":{"length":1e9}}'),
+  fc
+    .record({ type: fc.constant('ACK'), notificationIds: fc.array(fc.string({ maxLength: 60 }), { maxLength: 600 }) })
+    .map((f) => JSON.stringify(f)),
+  fc
+    .record({ type: fc.constant('AUTH'), token: fc.string({ maxLength: 300 }), lastSeq: fc.jsonValue({ maxDepth: 1 }) })
+    .map((f) => JSON.stringify(f)),
+  fc.constantFrom(
+    '{"__proto__":{"type":"PING"}}',
+    '{"type":"PING","constructor":{"prototype":{"x":1}}}',
+    '{"type":"ACK","notificationIds":{"length":1e9}}',
+  ),
 );
 
 /**
@@ -33,24 +49,33 @@ const hostileFrame = fc.oneof(
  * shows the frame was handled.
  */
 async function roundTrip(client: WsTestClient, frame: string | Buffer, authed = true): Promise<void> {
-  const answers = () => (authed ? client.of('PONG') : client.of('ERROR').filter((f) => f.code === 'NOT_AUTHENTICATED')).length;
+  const answers = () =>
+    (authed ? client.of('PONG') : client.of('ERROR').filter((f) => f.code === 'NOT_AUTHENTICATED')).length;
   const before = answers();
   client.ws.send(frame);
   client.send({ type: 'PING' });
   await eventually(() => client.closed !== undefined || answers() > before, {
-    what: 'the server to answer', timeoutMs: 10_000, intervalMs: 5,
+    what: 'the server to answer',
+    timeoutMs: 10_000,
+    intervalMs: 5,
   });
 }
 
 function assertOnlyDocumentedAnswers(client: WsTestClient): void {
-  for (const f of client.of('ERROR')) assert.ok(ERROR_CODES.includes(String(f.code)), `stable error code: ${JSON.stringify(f)}`);
-  if (client.closed) assert.ok(CLOSE_CODES.includes(client.closed.code), `documented close code: ${JSON.stringify(client.closed)}`);
+  for (const f of client.of('ERROR'))
+    assert.ok(ERROR_CODES.includes(String(f.code)), `stable error code: ${JSON.stringify(f)}`);
+  if (client.closed)
+    assert.ok(CLOSE_CODES.includes(client.closed.code), `documented close code: ${JSON.stringify(client.closed)}`);
 }
 
 describe('WebSocket fuzzing', () => {
   before(async () => {
     // A small frame limit (generated frames cross it often) needs a batch limit whose largest ACK fits it.
-    pipeline = await startPipeline('fuzzws', { WS_MAX_FRAMES_PER_SECOND: '5000', WS_MAX_FRAME_BYTES: '4096', WS_MAX_ACK_BATCH: '50' });
+    pipeline = await startPipeline('fuzzws', {
+      WS_MAX_FRAMES_PER_SECOND: '5000',
+      WS_MAX_FRAME_BYTES: '4096',
+      WS_MAX_ACK_BATCH: '50',
+    });
   });
   after(async () => {
     await pipeline.close();
@@ -61,7 +86,8 @@ describe('WebSocket fuzzing', () => {
     let [client] = await WsTestClient.authed(pipeline.wsPort, { token: await pipeline.token('user1') });
     await fc.assert(
       fc.asyncProperty(hostileFrame, async (frame) => {
-        if (client.closed) [client] = await WsTestClient.authed(pipeline.wsPort, { token: await pipeline.token('user1') });
+        if (client.closed)
+          [client] = await WsTestClient.authed(pipeline.wsPort, { token: await pipeline.token('user1') });
         await roundTrip(client, frame);
         assertOnlyDocumentedAnswers(client);
         assert.equal(client.notifications().length, 0, 'hostile frames never produce notifications');
@@ -100,7 +126,10 @@ describe('WebSocket fuzzing', () => {
 
   it('forged, expired, wrongly-signed and not strictly valid tokens are closed with 4401', async () => {
     // Signed with the right secret, but without exp, living too long, or with a sub that is no id.
-    const signed = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pipeline.config.auth.jwtSecret));
+    const signed = (claims: JWTPayload) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode(pipeline.config.auth.jwtSecret));
     const exp = Math.floor(Date.now() / 1000) + 600;
     const tokens = [
       await signUserToken('user1', 'another-secret-that-is-long-enough-0123456789'),

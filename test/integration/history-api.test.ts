@@ -27,12 +27,29 @@ describe('history and read API through the real producer', () => {
     const res = await fetch(`${base}${path}`, { method, headers });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  const store = async (userId: string, status: NotificationStatus, createdAt = new Date(Date.UTC(2026, 0, 1) + (seq += 1) * 1000)) => {
+  const store = async (
+    userId: string,
+    status: NotificationStatus,
+    createdAt = new Date(Date.UTC(2026, 0, 1) + (seq += 1) * 1000),
+  ) => {
     const id = uuidv7();
     await m.Notification.create({
-      _id: id, userId, seq, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
-      message: 'a liked your post', status, version: 1, eventIds: [], createdAt, deliveredAt: null,
-      readAt: status === 'read' ? new Date() : null, persistedAt: new Date(),
+      _id: id,
+      userId,
+      seq,
+      type: 'LIKE',
+      priority: 5,
+      actors: ['a'],
+      actorCount: 1,
+      objectId: 'post1',
+      message: 'a liked your post',
+      status,
+      version: 1,
+      eventIds: [],
+      createdAt,
+      deliveredAt: null,
+      readAt: status === 'read' ? new Date() : null,
+      persistedAt: new Date(),
     });
     return id;
   };
@@ -103,8 +120,18 @@ describe('history and read API through the real producer', () => {
 
   it('remembers a read of a notification not stored yet, for jobs to store as read', async () => {
     const n = {
-      id: uuidv7(), userId: 'early', seq: 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
-      message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+      id: uuidv7(),
+      userId: 'early',
+      seq: 1,
+      type: 'LIKE',
+      priority: 5,
+      actors: ['a'],
+      actorCount: 1,
+      objectId: null,
+      message: 'a liked your post',
+      createdAt: new Date().toISOString(),
+      version: 1,
+      eventIds: [],
     };
     await bufferNotification(redis, n, 60);
     assert.equal((await call('PATCH', `/notifications/${n.id}/read`, 'someone-else')).status, 404);
@@ -147,8 +174,18 @@ describe('the read API without a caller (WS_AUTH_MODE=dev, no token)', () => {
   it('finds the user of a notification only the buffer holds yet, to read it and show its timeline', async () => {
     // The buffer's keys carry their user (shared/keys.ts); without a caller the id alone must find it.
     const n = {
-      id: uuidv7(), userId: 'devuser', seq: 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: null,
-      message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+      id: uuidv7(),
+      userId: 'devuser',
+      seq: 1,
+      type: 'LIKE',
+      priority: 5,
+      actors: ['a'],
+      actorCount: 1,
+      objectId: null,
+      message: 'a liked your post',
+      createdAt: new Date().toISOString(),
+      version: 1,
+      eventIds: [],
     };
     await bufferNotification(redis, n, 60);
     const base = `http://127.0.0.1:${producer.port}`;

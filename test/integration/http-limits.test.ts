@@ -77,7 +77,9 @@ describe('producer: header and request timeouts, connection cap', () => {
 
   it('closes a request whose body dribbles in, at the request deadline', async () => {
     const slow = await raw();
-    slow.write('POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{');
+    slow.write(
+      'POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{',
+    );
     let bytes = 1;
     slow.dribble(() => ((bytes += 1), ' '), 50);
     const ms = await slow.waitClosed(BOUND_MS);
@@ -122,9 +124,17 @@ describe('producer: per-client rate limit shared through Redis', () => {
   const call = async (producer: ProducerService, client: string, path: string, init: RequestInit = {}) => {
     const res = await fetch(`http://127.0.0.1:${producer.port}${path}`, {
       ...init,
-      headers: { 'x-forwarded-for': client, authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        'x-forwarded-for': client,
+        authorization: `Bearer ${token}`,
+        ...(init.headers as Record<string, string> | undefined),
+      },
     });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      body: (await res.json()) as Record<string, unknown>,
+    };
   };
   const history = '/users/u1/notifications';
 
@@ -152,7 +162,10 @@ describe('producer: per-client rate limit shared through Redis', () => {
       assert.equal(refused.body.error, 'rate_limited');
       assert.equal(typeof refused.body.message, 'string');
       const retryAfter = Number(refused.retryAfter);
-      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After in seconds: ${refused.retryAfter}`);
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+        `Retry-After in seconds: ${refused.retryAfter}`,
+      );
     }
     // 404s and other routes share the one budget: scanning is limited too.
     assert.equal((await call(a, client, '/no-such-route')).status, 429);
@@ -172,7 +185,11 @@ describe('producer: per-client rate limit shared through Redis', () => {
 
   it('counts each address on its own, an IPv6 client by its /64', async () => {
     for (let i = 0; i <= API_LIMIT; i++) await call(a, '2001:db8:1:2::1', history);
-    assert.equal((await call(b, '2001:db8:1:2:ffff::9', history)).status, 429, 'another address of the same /64 shares the budget');
+    assert.equal(
+      (await call(b, '2001:db8:1:2:ffff::9', history)).status,
+      429,
+      'another address of the same /64 shares the budget',
+    );
     assert.equal((await call(b, '2001:db8:1:3::1', history)).status, 200, 'the next /64 has its own');
     assert.equal((await call(b, '198.51.100.12', history)).status, 200, 'another IPv4 address has its own');
   });
@@ -190,7 +207,8 @@ describe('producer: per-client rate limit shared through Redis', () => {
       assert.equal((await post(i % 2 === 0 ? a : b, `ApiKey ${INTAKE_KEY}`)).status, 202, `keyed event ${i + 1}`);
     }
     // The same address guessing keys spends the ordinary budget, then gets 429.
-    for (let i = 0; i < API_LIMIT; i++) assert.equal((await post(a, 'ApiKey wrong-key')).status, 401, `guess ${i + 1} is refused as unauthorized`);
+    for (let i = 0; i < API_LIMIT; i++)
+      assert.equal((await post(a, 'ApiKey wrong-key')).status, 401, `guess ${i + 1} is refused as unauthorized`);
     const refused = await post(b, 'ApiKey wrong-key');
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'rate_limited');
@@ -201,7 +219,9 @@ describe('producer: per-client rate limit shared through Redis', () => {
 });
 
 // A TCP proxy stands in for the one Redis server (a cluster's nodes announce their own addresses).
-const onCluster = testEnv('httpratelimitprobe').config.redis.cluster ? 'cuts a single Redis server through a TCP proxy' : false;
+const onCluster = testEnv('httpratelimitprobe').config.redis.cluster
+  ? 'cuts a single Redis server through a TCP proxy'
+  : false;
 describe('producer: the rate limit fails open while Redis is unreachable', { skip: onCluster }, () => {
   const direct = testEnv('httpratelimitredis', { HTTP_RATE_LIMIT_PER_MINUTE: '1' });
   let proxy: TcpProxy;

@@ -30,7 +30,13 @@ interface Answer {
 const FAST = 'application/json';
 const EXPRESS = 'application/json; charset=utf-8';
 
-function send(port: number, contentType: string, body: Buffer | string, headers: Record<string, string> = {}, chunked = false): Promise<Answer> {
+function send(
+  port: number,
+  contentType: string,
+  body: Buffer | string,
+  headers: Record<string, string> = {},
+  chunked = false,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = typeof body === 'string' ? Buffer.from(body) : body;
     const req = http.request(
@@ -101,7 +107,9 @@ describe('intake fast path answers exactly as the Express route', () => {
   }
 
   it('accepts a valid event with the same 202', async () => {
-    const answer = await both(JSON.stringify({ type: 'LIKE', actorId: 'u1', targetId: 'u2', postId: 'p1', eventId: 'fp-valid-1' }));
+    const answer = await both(
+      JSON.stringify({ type: 'LIKE', actorId: 'u1', targetId: 'u2', postId: 'p1', eventId: 'fp-valid-1' }),
+    );
     assert.equal(answer.status, 202);
     assert.deepEqual(JSON.parse(answer.body), { eventId: 'fp-valid-1', status: 'accepted' });
     assert.equal(answer.requestId, 'parity-check', 'the X-Request-Id is echoed');
@@ -120,9 +128,28 @@ describe('intake fast path answers exactly as the Express route', () => {
       ['missing fields', '{"type":"LIKE"}', 400],
       ['unknown type', '{"type":"NOPE","actorId":"a","targetId":"b"}', 400],
       ['unknown field', '{"type":"FOLLOW","actorId":"a","targetId":"b","x":1}', 400],
-      ['UTF-8 BOM before a valid event', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"type":"FOLLOW","actorId":"a","targetId":"b","eventId":"fp-bom"}')]), 202],
-      ['invalid UTF-8 inside a string', Buffer.concat([Buffer.from('{"type":"FOLLOW","actorId":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('","targetId":"b"}')]), 400],
-      ['over the size limit', JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', pad: 'x'.repeat(3000) }), 413],
+      [
+        'UTF-8 BOM before a valid event',
+        Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from('{"type":"FOLLOW","actorId":"a","targetId":"b","eventId":"fp-bom"}'),
+        ]),
+        202,
+      ],
+      [
+        'invalid UTF-8 inside a string',
+        Buffer.concat([
+          Buffer.from('{"type":"FOLLOW","actorId":"a'),
+          Buffer.from([0xc3, 0x28]),
+          Buffer.from('","targetId":"b"}'),
+        ]),
+        400,
+      ],
+      [
+        'over the size limit',
+        JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', pad: 'x'.repeat(3000) }),
+        413,
+      ],
     ];
     for (const [what, body, status] of cases) {
       const answer = await both(body);
@@ -131,9 +158,17 @@ describe('intake fast path answers exactly as the Express route', () => {
   });
 
   it('enforces the size limit on a chunked body with no Content-Length', async () => {
-    const answer = await both(JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', pad: 'x'.repeat(4000) }), {}, true);
+    const answer = await both(
+      JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', pad: 'x'.repeat(4000) }),
+      {},
+      true,
+    );
     assert.equal(answer.status, 413);
-    const small = await both(JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', eventId: 'fp-chunked' }), {}, true);
+    const small = await both(
+      JSON.stringify({ type: 'FOLLOW', actorId: 'a', targetId: 'b', eventId: 'fp-chunked' }),
+      {},
+      true,
+    );
     assert.equal(small.status, 202);
   });
 
@@ -182,7 +217,11 @@ describe('intake fast path answers exactly as the Express route', () => {
     });
     assert.equal(browser.status, 202);
     assert.equal(browser.headers.get('access-control-allow-origin'), 'http://localhost:8080');
-    const query = await fetch(`http://127.0.0.1:${producer.port}/events?x=1`, { method: 'POST', headers: { 'content-type': FAST, authorization: `ApiKey ${KEY}` }, body });
+    const query = await fetch(`http://127.0.0.1:${producer.port}/events?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': FAST, authorization: `ApiKey ${KEY}` },
+      body,
+    });
     assert.equal(query.status, 202);
     assert.equal(await fastPathCount(producer.port), before, 'none of these took the fast path');
   });

@@ -29,7 +29,11 @@ async function call(port: number, method: string, path: string, authorization: s
   const headers: Record<string, string> = {};
   if (authorization !== undefined) headers.authorization = authorization;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Json };
 }
@@ -78,7 +82,8 @@ describe('intake API keys through the producer', () => {
       ['the key under another scheme', `Basic ${KEY_OLD}`],
       ['an empty key', 'ApiKey '],
     ];
-    for (const [what, authorization] of refused) assertUnauthorized(await call(producer.port, 'POST', '/events', authorization, like), what);
+    for (const [what, authorization] of refused)
+      assertUnauthorized(await call(producer.port, 'POST', '/events', authorization, like), what);
     const res = await call(producer.port, 'POST', '/events', undefined, like);
     assert.match(String(res.body.message), /Authorization: ApiKey/);
     assert.equal(await queuedEvents(), 0, 'nothing was published');
@@ -92,17 +97,29 @@ describe('intake API keys through the producer', () => {
     }
     // The scheme is case-insensitive (RFC 9110); the key is not.
     assert.equal((await call(producer.port, 'POST', '/like', `apikey ${KEY_NEW}`, like)).status, 202);
-    assertUnauthorized(await call(producer.port, 'POST', '/like', `ApiKey ${KEY_NEW.toLowerCase()}X`, like), 'case-changed key');
+    assertUnauthorized(
+      await call(producer.port, 'POST', '/like', `ApiKey ${KEY_NEW.toLowerCase()}X`, like),
+      'case-changed key',
+    );
     const batch = await call(producer.port, 'POST', '/events/batch', `ApiKey ${KEY_OLD}`, { events: [like, like] });
     assert.equal(batch.status, 200);
     assert.equal(batch.body.accepted, 2);
-    assertUnauthorized(await call(producer.port, 'POST', '/events/batch', undefined, { events: [like] }), 'batch without a key');
+    assertUnauthorized(
+      await call(producer.port, 'POST', '/events/batch', undefined, { events: [like] }),
+      'batch without a key',
+    );
     assert.equal(await queuedEvents(), 5);
   });
 
   it("refuses a user's bearer JWT on intake, saying intake wants an API key", async () => {
     for (const path of ['/events', '/like', '/events/batch']) {
-      const res = await call(producer.port, 'POST', path, `Bearer ${userToken}`, path === '/events/batch' ? { events: [like] } : like);
+      const res = await call(
+        producer.port,
+        'POST',
+        path,
+        `Bearer ${userToken}`,
+        path === '/events/batch' ? { events: [like] } : like,
+      );
       assertUnauthorized(res, `${path} with a user token`);
       assert.match(String(res.body.message), /user token/);
     }
@@ -116,29 +133,63 @@ describe('intake API keys through the producer', () => {
       body: JSON.stringify({ ...like, text: 'x'.repeat(config.http.maxBodyBytes * 2) }),
     });
     assert.equal(huge.status, 401);
-    const text = await fetch(`http://127.0.0.1:${producer.port}/events`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const text = await fetch(`http://127.0.0.1:${producer.port}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     assert.equal(text.status, 401);
   });
 
   it('refuses an API key on the read API, which keeps its bearer JWT', async () => {
-    for (const path of ['/users/user1/notifications', '/users/user1/notifications/unread-count', '/users/user1/preferences', '/users/user1/followers']) {
+    for (const path of [
+      '/users/user1/notifications',
+      '/users/user1/notifications/unread-count',
+      '/users/user1/preferences',
+      '/users/user1/followers',
+    ]) {
       const res = await call(producer.port, 'GET', path, `ApiKey ${KEY_OLD}`);
       assert.equal(res.status, 401, `${path} with an API key`);
       assert.equal(res.body.error, 'unauthorized');
-      assert.equal((await call(producer.port, 'GET', path, `Bearer ${userToken}`)).status, 200, `${path} with the user's token`);
+      assert.equal(
+        (await call(producer.port, 'GET', path, `Bearer ${userToken}`)).status,
+        200,
+        `${path} with the user's token`,
+      );
     }
   });
 
   it("following and unfollowing take the API key for any user; a user's token is refused; muting keeps the user's token", async () => {
-    assertUnauthorized(await call(producer.port, 'POST', '/users/user5/follows', `Bearer ${await signUserToken('user5', config.auth.jwtSecret)}`, { targetId: 'user6' }), 'follow with the follower\'s own token');
-    assertUnauthorized(await call(producer.port, 'POST', '/users/user5/follows', undefined, { targetId: 'user6' }), 'follow without credentials');
-    const followed = await call(producer.port, 'POST', '/users/user5/follows', `ApiKey ${KEY_NEW}`, { targetId: 'user6' });
+    assertUnauthorized(
+      await call(
+        producer.port,
+        'POST',
+        '/users/user5/follows',
+        `Bearer ${await signUserToken('user5', config.auth.jwtSecret)}`,
+        { targetId: 'user6' },
+      ),
+      "follow with the follower's own token",
+    );
+    assertUnauthorized(
+      await call(producer.port, 'POST', '/users/user5/follows', undefined, { targetId: 'user6' }),
+      'follow without credentials',
+    );
+    const followed = await call(producer.port, 'POST', '/users/user5/follows', `ApiKey ${KEY_NEW}`, {
+      targetId: 'user6',
+    });
     assert.equal(followed.status, 201, JSON.stringify(followed.body));
     assert.equal(followed.body.followerId, 'user5');
     const user5 = `Bearer ${await signUserToken('user5', config.auth.jwtSecret)}`;
     assert.equal((await call(producer.port, 'PUT', '/users/user5/follows/user6', user5, { muted: true })).status, 200);
-    assert.equal((await call(producer.port, 'PUT', '/users/user5/follows/user6', `ApiKey ${KEY_NEW}`, { muted: false })).status, 401, 'muting is the user\'s');
-    assertUnauthorized(await call(producer.port, 'DELETE', '/users/user5/follows/user6', user5), 'unfollow with the user\'s token');
+    assert.equal(
+      (await call(producer.port, 'PUT', '/users/user5/follows/user6', `ApiKey ${KEY_NEW}`, { muted: false })).status,
+      401,
+      "muting is the user's",
+    );
+    assertUnauthorized(
+      await call(producer.port, 'DELETE', '/users/user5/follows/user6', user5),
+      "unfollow with the user's token",
+    );
     assert.equal((await call(producer.port, 'DELETE', '/users/user5/follows/user6', `ApiKey ${KEY_OLD}`)).status, 200);
     assert.equal(await queuedEvents(), 2, 'one FOLLOW and one UNFOLLOW event');
   });
@@ -160,7 +211,9 @@ describe('intake without INTAKE_API_KEYS (development and tests only)', () => {
       const res = await call(producer.port, 'POST', '/events', undefined, like);
       assert.equal(res.status, 202);
       await call(producer.port, 'POST', '/events', undefined, like);
-      const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => /INTAKE_API_KEYS/.test(l.msg));
+      const warnings = lines
+        .map((l) => JSON.parse(l) as { level: number; msg: string })
+        .filter((l) => /INTAKE_API_KEYS/.test(l.msg));
       assert.equal(warnings.length, 1, lines.join('\n'));
       assert.equal(warnings[0]!.level, 40, 'a warning');
       assert.match(warnings[0]!.msg, /OPEN/);

@@ -82,18 +82,29 @@ describe('jobs while MongoDB hangs', () => {
       intervalMs: 50,
     });
     assert.ok(performance.now() - started < QUERY_TIMEOUT_MS + 4000);
-    assert.equal(await models(mongo).Notification.countDocuments({ _id: { $in: ids } }), 0, 'nothing stored while stalled');
+    assert.equal(
+      await models(mongo).Notification.countDocuments({ _id: { $in: ids } }),
+      0,
+      'nothing stored while stalled',
+    );
     assert.equal(await depth(amqp.topology.persistDeadQueue), 0, 'a timeout is transient: nothing dead-lettered');
 
     proxy.resume();
-    await eventually(async () => (await models(mongo).Notification.countDocuments({ _id: { $in: ids } })) === ids.length, {
-      what: 'every notification stored after the stall',
-      timeoutMs: 60_000,
-    });
+    await eventually(
+      async () => (await models(mongo).Notification.countDocuments({ _id: { $in: ids } })) === ids.length,
+      {
+        what: 'every notification stored after the stall',
+        timeoutMs: 60_000,
+      },
+    );
     // Nothing left behind in any queue, nothing inserted twice.
     const queues = [amqp.topology.persistQueue, ...amqp.topology.persistRetryQueues];
-    await eventually(async () => (await Promise.all(queues.map(depth))).every((d) => d === 0), { what: 'the persist queues to drain' });
-    const docs = await models(mongo).Notification.find({ userId: /^stall\d$/ }, { _id: 1 }).lean();
+    await eventually(async () => (await Promise.all(queues.map(depth))).every((d) => d === 0), {
+      what: 'the persist queues to drain',
+    });
+    const docs = await models(mongo)
+      .Notification.find({ userId: /^stall\d$/ }, { _id: 1 })
+      .lean();
     assert.deepEqual(docs.map((d) => d._id).sort(), [...ids].sort());
     assert.equal(await metric('jobs_notifications_persisted_total'), ids.length, 'each notification inserted once');
     assert.equal(await depth(amqp.topology.persistDeadQueue), 0);

@@ -59,21 +59,38 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
   let m: Models;
 
   const publishJob = (n: Notification | Buffer, queue = amqp.topology.persistQueue) =>
-    publisher.sendToQueue(queue, Buffer.isBuffer(n) ? n : encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
+    publisher.sendToQueue(queue, Buffer.isBuffer(n) ? n : encodeJson(n), {
+      persistent: true,
+      contentType: JSON_CONTENT_TYPE,
+    });
   const publishAck = (a: AckMessage | Buffer) =>
-    publisher.sendToQueue(amqp.topology.acksQueue, Buffer.isBuffer(a) ? a : encodeJson(a), { persistent: true, contentType: JSON_CONTENT_TYPE });
+    publisher.sendToQueue(amqp.topology.acksQueue, Buffer.isBuffer(a) ? a : encodeJson(a), {
+      persistent: true,
+      contentType: JSON_CONTENT_TYPE,
+    });
   /** One persist message carrying every notification given (raw items may be invalid ones). */
   const publishBatch = (items: unknown[]) =>
-    publishJob(encodePersistBatch(items.map((n) => (typeof n === 'object' && n !== null && 'eventIds' in n ? encodeNotification(n as Notification) : JSON.stringify(n)))));
+    publishJob(
+      encodePersistBatch(
+        items.map((n) =>
+          typeof n === 'object' && n !== null && 'eventIds' in n
+            ? encodeNotification(n as Notification)
+            : JSON.stringify(n),
+        ),
+      ),
+    );
   /** Takes dead letters off the queue until `match` finds one (others of earlier tests are dropped). */
   const deadLetterWhere = (match: (body: string, error: string) => boolean) =>
-    eventually(async () => {
-      const msg = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
-      if (msg === false) return undefined;
-      const body = msg.content.toString();
-      const error = String((msg.properties.headers as Record<string, unknown> | undefined)?.[DEAD_REASON_HEADER]);
-      return match(body, error) ? { body, error } : undefined;
-    }, { what: 'the dead letter' });
+    eventually(
+      async () => {
+        const msg = await publisher.get(amqp.topology.persistDeadQueue, { noAck: true });
+        if (msg === false) return undefined;
+        const body = msg.content.toString();
+        const error = String((msg.properties.headers as Record<string, unknown> | undefined)?.[DEAD_REASON_HEADER]);
+        return match(body, error) ? { body, error } : undefined;
+      },
+      { what: 'the dead letter' },
+    );
   const doc = (id: string) => m.Notification.findById(id).lean<NotificationDoc>();
   const counter = async (name: string, labels = ''): Promise<number> => {
     const text = await jobs.registry.metrics();
@@ -117,7 +134,10 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       what: '1,000 stored notifications',
       timeoutMs: 60_000,
     });
-    assert.equal(await m.Notification.countDocuments({ userId: /^bulk/, status: 'delivered', deliveredAt: { $ne: null } }), 1000);
+    assert.equal(
+      await m.Notification.countDocuments({ userId: /^bulk/, status: 'delivered', deliveredAt: { $ne: null } }),
+      1000,
+    );
     const writes = (await counter('jobs_mongo_bulk_writes_total', 'queue="persist"')) - writesBefore;
     // One insert per batch of 100, and no update: every ack was known when its batch was written.
     assert.ok(writes >= 10 && writes <= 1000 / 50, `1,000 notifications in ${writes} bulk writes (batch size 100)`);
@@ -129,7 +149,9 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const n = notification('late');
     await bufferNotification(redis, n, TTL);
     await publishJob(n, amqp.topology.persistDelayQueue);
-    const stored = await eventually(async () => (await doc(n.id)) ?? undefined, { what: 'the delayed job to be stored' });
+    const stored = await eventually(async () => (await doc(n.id)) ?? undefined, {
+      what: 'the delayed job to be stored',
+    });
     assert.equal(stored.status, 'undelivered');
     assert.equal(stored.deliveredAt ?? null, null);
     assert.equal(stored.message, n.message);
@@ -137,10 +159,13 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
 
     const ackedAt = new Date().toISOString();
     await publishAck({ notificationId: n.id, userId: n.userId, ackedAt });
-    const delivered = await eventually(async () => {
-      const d = await doc(n.id);
-      return d?.status === 'delivered' ? d : undefined;
-    }, { what: 'the ack to mark it delivered' });
+    const delivered = await eventually(
+      async () => {
+        const d = await doc(n.id);
+        return d?.status === 'delivered' ? d : undefined;
+      },
+      { what: 'the ack to mark it delivered' },
+    );
     assert.equal(delivered.deliveredAt?.toISOString(), ackedAt);
   });
 
@@ -152,14 +177,24 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const leftBefore = await counter('jobs_acks_left_to_persist_total');
     const ackWritesBefore = await counter('jobs_mongo_bulk_writes_total', 'queue="acks"');
     await publishAck({ notificationId: n.id, userId: n.userId, ackedAt: new Date(ackedAt).toISOString() });
-    await eventually(async () => (await counter('jobs_acks_left_to_persist_total')) === leftBefore + 1, { what: 'the ack to be handled' });
-    assert.equal(await counter('jobs_mongo_bulk_writes_total', 'queue="acks"'), ackWritesBefore, 'no MongoDB write for the ack');
+    await eventually(async () => (await counter('jobs_acks_left_to_persist_total')) === leftBefore + 1, {
+      what: 'the ack to be handled',
+    });
+    assert.equal(
+      await counter('jobs_mongo_bulk_writes_total', 'queue="acks"'),
+      ackWritesBefore,
+      'no MongoDB write for the ack',
+    );
 
     await publishJob(n);
     const stored = await eventually(async () => (await doc(n.id)) ?? undefined, { what: 'the job to be stored' });
     assert.equal(stored.status, 'delivered', 'the persist job carried the ack');
     assert.equal(stored.deliveredAt?.getTime(), ackedAt);
-    assert.equal(await redis.exists(keys.unpersisted(n.userId, n.id)), 0, 'stored: the mark is gone, so a later ack writes');
+    assert.equal(
+      await redis.exists(keys.unpersisted(n.userId, n.id)),
+      0,
+      'stored: the mark is gone, so a later ack writes',
+    );
   });
 
   it('stores a job whose Redis entry is gone as undelivered from its own body', async () => {
@@ -186,10 +221,13 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     await eventually(() => doc(second.id), { what: 'the unacked job to be stored' });
     await publishAck({ notificationId: second.id, userId: second.userId, ackedAt: new Date(ackedAt).toISOString() });
 
-    const [a, b] = await eventually(async () => {
-      const [x, y] = await Promise.all([doc(first.id), doc(second.id)]);
-      return x?.status === 'delivered' && y?.status === 'delivered' ? [x, y] : undefined;
-    }, { what: 'both to be delivered' });
+    const [a, b] = await eventually(
+      async () => {
+        const [x, y] = await Promise.all([doc(first.id), doc(second.id)]);
+        return x?.status === 'delivered' && y?.status === 'delivered' ? [x, y] : undefined;
+      },
+      { what: 'both to be delivered' },
+    );
     const comparable = (d: NotificationDoc) => {
       const { _id: _i, persistedAt: _p, eventIds: _e, ...rest } = d;
       return rest;
@@ -229,12 +267,21 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     await ackNotifications(redis, n.userId, [n.id], TTL);
     await publishJob(n);
     await eventually(async () => (await doc(n.id))?.status === 'delivered', { what: 'v1 delivered' });
-    const grown = { ...n, version: 2, actors: ['actor2', 'actor1'], actorCount: 2, message: 'actor2 and actor1 liked your post' };
+    const grown = {
+      ...n,
+      version: 2,
+      actors: ['actor2', 'actor1'],
+      actorCount: 2,
+      message: 'actor2 and actor1 liked your post',
+    };
     await publishJob(grown);
-    const stored = await eventually(async () => {
-      const d = await doc(n.id);
-      return d?.version === 2 ? d : undefined;
-    }, { what: 'v2 body' });
+    const stored = await eventually(
+      async () => {
+        const d = await doc(n.id);
+        return d?.version === 2 ? d : undefined;
+      },
+      { what: 'v2 body' },
+    );
     assert.equal(stored.message, grown.message);
     assert.equal(stored.status, 'delivered');
     await publishJob(n); // the old version arriving late changes nothing
@@ -259,13 +306,21 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       { what: 'both dead letters' },
     );
     const errors = all.map((d) => String(d.properties.headers?.[DEAD_REASON_HEADER]));
-    assert.ok(errors.some((e) => /not JSON/.test(e)), errors.join(' | '));
-    assert.ok(errors.some((e) => /"id" is required/.test(e)), errors.join(' | '));
+    assert.ok(
+      errors.some((e) => /not JSON/.test(e)),
+      errors.join(' | '),
+    );
+    assert.ok(
+      errors.some((e) => /"id" is required/.test(e)),
+      errors.join(' | '),
+    );
   });
 
   it('caps a user at MAX_STORED_PER_USER by removing only the oldest read notifications', async () => {
     const userId = 'capped';
-    const old = Array.from({ length: 105 }, (_, i) => notification(userId, { createdAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() }));
+    const old = Array.from({ length: 105 }, (_, i) =>
+      notification(userId, { createdAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() }),
+    );
     // The 5 oldest are unread: they must survive whatever the cap does.
     await m.Notification.insertMany(
       old.map((n, i) => ({
@@ -286,7 +341,9 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       what: 'the cap to bring the user to 100',
     });
     assert.ok((await counter('jobs_cap_checks_total')) > checks, 'the over-cap user was checked');
-    await eventually(async () => (await storedCounter(userId)) === 100, { what: 'the counter to settle at the real count' });
+    await eventually(async () => (await storedCounter(userId)) === 100, {
+      what: 'the counter to settle at the real count',
+    });
     for (const n of old.slice(0, 5)) assert.ok(await doc(n.id), 'unread old notification kept');
     for (const n of old.slice(5, 13)) assert.equal(await doc(n.id), null, 'oldest read notification removed');
     for (const n of [...old.slice(13), ...fresh]) assert.ok(await doc(n.id), 'newer notification kept');
@@ -307,7 +364,9 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const userId = 'heavy';
     const atCap = Array.from({ length: 100 }, () => notification(userId));
     await Promise.all(atCap.map((n) => publishJob(n)));
-    await eventually(async () => (await m.Notification.countDocuments({ userId })) === atCap.length, { what: '100 stored' });
+    await eventually(async () => (await m.Notification.countDocuments({ userId })) === atCap.length, {
+      what: '100 stored',
+    });
     await earlierBatchesDone();
     assert.equal((await counter('jobs_cap_checks_total')) - checks, 0, 'no cap query at the cap');
     assert.equal(await storedCounter(userId), 100);
@@ -315,9 +374,12 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     await m.Notification.updateMany({ userId }, { $set: { status: 'read', readAt: new Date() } });
     const over = notification(userId);
     await publishJob(over);
-    await eventually(async () => (await storedCounter(userId)) === 100 && (await counter('jobs_cap_checks_total')) > checks, {
-      what: 'the over-cap user to be checked and its counter settled',
-    });
+    await eventually(
+      async () => (await storedCounter(userId)) === 100 && (await counter('jobs_cap_checks_total')) > checks,
+      {
+        what: 'the over-cap user to be checked and its counter settled',
+      },
+    );
     assert.equal((await counter('jobs_cap_checks_total')) - checks, 1, 'one cap query, for the one user over the cap');
     assert.equal(await m.Notification.countDocuments({ userId }), 100);
     assert.equal(await doc(atCap[0]!.id), null, 'the oldest read notification removed');
@@ -341,14 +403,23 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     // 150 notifications in one message (PERSIST_BATCH_SIZE 100: a message is never split), all
     // states known at flush time: one insert and nothing to advance.
     assert.equal((await counter('jobs_mongo_bulk_writes_total', 'queue="persist"')) - writesBefore, 1);
-    const docs = new Map((await m.Notification.find({ userId: /^batch/ }).lean<NotificationDoc[]>()).map((d) => [d._id, d]));
+    const docs = new Map(
+      (await m.Notification.find({ userId: /^batch/ }).lean<NotificationDoc[]>()).map((d) => [d._id, d]),
+    );
     for (const [i, n] of batch.entries()) {
       assert.equal(docs.get(n.id)?.status, ['undelivered', 'delivered', 'read'][i % 3], n.id);
       if (i % 3 === 2) assert.equal(docs.get(n.id)?.readAt?.getTime(), readAt);
     }
-    const unpersisted = await getMany(redis, batch.map((n) => keys.unpersisted(n.userId, n.id)));
-    assert.ok(unpersisted.every((v) => v === null), 'every unpersisted mark cleared');
-    for (const n of [batch[0]!, batch[77]!, batch[149]!]) assert.equal(typeof (await readTimeline(redis, n.userId, n.id)).persisted, 'number');
+    const unpersisted = await getMany(
+      redis,
+      batch.map((n) => keys.unpersisted(n.userId, n.id)),
+    );
+    assert.ok(
+      unpersisted.every((v) => v === null),
+      'every unpersisted mark cleared',
+    );
+    for (const n of [batch[0]!, batch[77]!, batch[149]!])
+      assert.equal(typeof (await readTimeline(redis, n.userId, n.id)).persisted, 'number');
     assert.equal(await storedCounter('batch0'), 10, 'stored counters grew by what was inserted');
   });
 
@@ -356,16 +427,24 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const bare = notification('formats');
     const batch = [notification('formats'), notification('formats')];
     await Promise.all([publishJob(bare), publishBatch(batch)]);
-    await eventually(async () => (await m.Notification.countDocuments({ userId: 'formats' })) === 3, { what: 'both formats stored' });
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'formats' })) === 3, {
+      what: 'both formats stored',
+    });
   });
 
   it('stores the valid notifications of a batch and dead-letters only its invalid one, once', async () => {
     const valid = Array.from({ length: 9 }, () => notification('partial'));
     const invalid = { ...notification('partial'), seq: -1 };
     await publishBatch([...valid.slice(0, 3), invalid, ...valid.slice(3)]);
-    await eventually(async () => (await m.Notification.countDocuments({ userId: 'partial' })) === valid.length, { what: 'the valid ones stored' });
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'partial' })) === valid.length, {
+      what: 'the valid ones stored',
+    });
     const dead = await deadLetterWhere((body) => body.includes(invalid.id));
-    assert.deepEqual(JSON.parse(dead.body), { notifications: [invalid] }, 'the dead letter carries the invalid item only');
+    assert.deepEqual(
+      JSON.parse(dead.body),
+      { notifications: [invalid] },
+      'the dead letter carries the invalid item only',
+    );
     assert.match(dead.error, /notifications\[3\]: "seq" must be greater than or equal to 0/);
     assert.equal(await doc(invalid.id), null);
     await earlierBatchesDone();
@@ -385,22 +464,30 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const ns = Array.from({ length: 6 }, () => notification('batchack'));
     const other = notification('someone');
     await publishBatch([...ns, other]);
-    await eventually(async () => (await m.Notification.countDocuments({ userId: { $in: ['batchack', 'someone'] } })) === 7, { what: 'stored' });
+    await eventually(
+      async () => (await m.Notification.countDocuments({ userId: { $in: ['batchack', 'someone'] } })) === 7,
+      { what: 'stored' },
+    );
     const ackedAt = new Date(Date.UTC(2026, 3, 1)).toISOString();
     const applied = await counter('jobs_acks_applied_total');
     // `other` belongs to someone else: the owner filter leaves it alone.
     const body = encodeAckBatch('batchack', ackedAt, [...ns.map((n) => n.id), other.id]);
     await publishAck(body);
-    await eventually(async () => (await m.Notification.countDocuments({ userId: 'batchack', status: 'delivered' })) === ns.length, {
-      what: 'all delivered',
-    });
+    await eventually(
+      async () => (await m.Notification.countDocuments({ userId: 'batchack', status: 'delivered' })) === ns.length,
+      {
+        what: 'all delivered',
+      },
+    );
     for (const n of ns) assert.equal((await doc(n.id))?.deliveredAt?.toISOString(), ackedAt);
     assert.equal((await doc(other.id))?.status, 'undelivered');
     assert.equal((await counter('jobs_acks_applied_total')) - applied, ns.length);
 
     const ackWrites = await counter('jobs_mongo_bulk_writes_total', 'queue="acks"');
     await publishAck(body);
-    await eventually(async () => (await counter('jobs_mongo_bulk_writes_total', 'queue="acks"')) > ackWrites, { what: 'the replayed ack batch' });
+    await eventually(async () => (await counter('jobs_mongo_bulk_writes_total', 'queue="acks"')) > ackWrites, {
+      what: 'the replayed ack batch',
+    });
     assert.equal((await counter('jobs_acks_applied_total')) - applied, ns.length, 'nothing moved twice');
   });
 
@@ -433,7 +520,9 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     const markerDone = async () => {
       const marker = notification('marker');
       await publishJob(marker);
-      await eventually(async () => (await readTimeline(redis, marker.userId, marker.id)).persisted, { what: 'the marker persisted' });
+      await eventually(async () => (await readTimeline(redis, marker.userId, marker.id)).persisted, {
+        what: 'the marker persisted',
+      });
     };
     try {
       await markerDone(); // also caches the after-write script in Redis
@@ -443,7 +532,9 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
         seen = [];
         // Nothing buffered, nothing acked: none of these notifications has a Redis key yet.
         await publishBatch(Array.from({ length: size }, () => notification(userId)));
-        await eventually(async () => (await m.Notification.countDocuments({ userId })) === size, { what: `${size} stored` });
+        await eventually(async () => (await m.Notification.countDocuments({ userId })) === size, {
+          what: `${size} stored`,
+        });
         await markerDone();
         await fence();
         return [...seen];

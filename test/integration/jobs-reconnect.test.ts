@@ -16,7 +16,6 @@ import { eventually } from '../helpers/wait.js';
 
 const base = testEnv('jobsreconnect', { PERSIST_BATCH_SIZE: '20', PERSIST_FLUSH_MS: '100', PERSIST_PREFETCH: '200' });
 
-
 /**
  * A RabbitMQ outage leaves a backlog in the persist queue; when jobs reconnects, the broker
  * delivers it the instant the consumer is re-subscribed. Every one of those must be written and
@@ -32,7 +31,11 @@ describe('jobs after losing RabbitMQ', () => {
 
   before(async () => {
     await proxy.start();
-    const config = loadConfig({ ...base.env, RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`, AMQP_HEARTBEAT_SECONDS: '1' });
+    const config = loadConfig({
+      ...base.env,
+      RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      AMQP_HEARTBEAT_SECONDS: '1',
+    });
     jobs = await bootstrap(config, testLogger);
     amqp = await connectAmqp(base.config, testLogger); // direct, not through the proxy
     publisher = await amqp.createChannel('test-publisher');
@@ -54,7 +57,10 @@ describe('jobs after losing RabbitMQ', () => {
     });
     const backlog = Array.from({ length: 150 }, (_, i) => makeNotification(`user${i % 7}`, { seq: i + 1 }));
     for (const n of backlog) {
-      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
+      await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), {
+        persistent: true,
+        contentType: JSON_CONTENT_TYPE,
+      });
     }
     await proxy.start();
 

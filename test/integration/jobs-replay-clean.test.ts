@@ -20,7 +20,6 @@ import { eventually } from '../helpers/wait.js';
 
 const { config } = testEnv('jobsreplayclean', { PERSIST_FLUSH_MS: '50' });
 
-
 /**
  * If Redis lost a buffered copy (a crash losing its last writes), the ws-server's "replay clean"
  * mark must not hide the notification: jobs, storing it as undelivered, clears the mark.
@@ -33,7 +32,10 @@ describe('jobs and the replay-clean mark', () => {
   let mongo: Connection;
   let m: Models;
   const persist = async (n: Notification) => {
-    await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), { persistent: true, contentType: JSON_CONTENT_TYPE });
+    await publisher.sendToQueue(amqp.topology.persistQueue, encodeJson(n), {
+      persistent: true,
+      contentType: JSON_CONTENT_TYPE,
+    });
     await eventually(() => m.Notification.findById(n.id).lean(), { what: 'the notification to be stored' });
   };
 
@@ -56,7 +58,9 @@ describe('jobs and the replay-clean mark', () => {
   it('clears the mark of a user whose undelivered notification has no buffered copy', async () => {
     await markReplayClean(redis, 'lost-copy', null, 3600);
     await persist(makeNotification('lost-copy')); // never buffered: as if Redis had lost it
-    await eventually(async () => (await redis.exists(keys.replayClean('lost-copy'))) === 0, { what: 'the mark to be cleared' });
+    await eventually(async () => (await redis.exists(keys.replayClean('lost-copy'))) === 0, {
+      what: 'the mark to be cleared',
+    });
   });
 
   it('keeps the mark while the undelivered notification is still buffered', async () => {
@@ -75,13 +79,16 @@ describe('jobs and the replay-clean mark', () => {
     await bufferNotification(redis, kept, 3600);
     // Acked before it was stored: stored as delivered, so a missing copy does not matter.
     await redis.set(keys.acked(acked.userId, acked.id), Date.now());
-    for (const user of ['batch-kept', 'batch-lost', 'batch-acked']) await markReplayClean(redis, user, Date.now(), 3600);
+    for (const user of ['batch-kept', 'batch-lost', 'batch-acked'])
+      await markReplayClean(redis, user, Date.now(), 3600);
     const batch = [kept, makeNotification('batch-lost'), acked];
     await publisher.sendToQueue(amqp.topology.persistQueue, encodePersistBatch(batch.map(encodeNotification)), {
       persistent: true,
       contentType: JSON_CONTENT_TYPE,
     });
-    await eventually(async () => (await redis.exists(keys.replayClean('batch-lost'))) === 0, { what: 'the lost copy to clear its mark' });
+    await eventually(async () => (await redis.exists(keys.replayClean('batch-lost'))) === 0, {
+      what: 'the lost copy to clear its mark',
+    });
     assert.equal(await redis.exists(keys.replayClean('batch-kept')), 1);
     assert.equal(await redis.exists(keys.replayClean('batch-acked')), 1);
   });

@@ -19,11 +19,23 @@ const keyText = (key: Record<string, unknown>) => JSON.stringify(Object.entries(
  */
 const NOTIFICATION_QUERIES: { query: string; equal: string[]; sort: Key }[] = [
   { query: 'history page (producer/notifications/history.ts)', equal: ['userId'], sort: { createdAt: -1, _id: -1 } },
-  { query: 'history page by status (producer/notifications/history.ts)', equal: ['userId', 'status'], sort: { createdAt: -1, _id: -1 } },
-  { query: 'unread count, mark all read (shared/unread.ts, producer/notifications/read.ts)', equal: ['userId', 'status'], sort: {} },
+  {
+    query: 'history page by status (producer/notifications/history.ts)',
+    equal: ['userId', 'status'],
+    sort: { createdAt: -1, _id: -1 },
+  },
+  {
+    query: 'unread count, mark all read (shared/unread.ts, producer/notifications/read.ts)',
+    equal: ['userId', 'status'],
+    sort: {},
+  },
   { query: 'replay of undelivered (ws-server/replay.ts)', equal: ['userId', 'status'], sort: { priority: -1, seq: 1 } },
   { query: 'stored count for the cap (jobs/cap.ts)', equal: ['userId'], sort: {} },
-  { query: 'oldest read ones beyond the cap (jobs/cap.ts)', equal: ['userId', 'status'], sort: { createdAt: 1, _id: 1 } },
+  {
+    query: 'oldest read ones beyond the cap (jobs/cap.ts)',
+    equal: ['userId', 'status'],
+    sort: { createdAt: 1, _id: 1 },
+  },
 ];
 
 function serves(index: Key, q: { equal: string[]; sort: Key }): boolean {
@@ -48,8 +60,15 @@ describe('indexes: what the schemas declare is what the store has', () => {
       const declared = model.schema.indexes();
       for (const [fields, options] of declared) {
         const found = byKey.get(keyText(fields));
-        assert.ok(found, `${model.collection.collectionName}: index ${keyText(fields)} is missing; the store has ${[...byKey.keys()].join(' ')}`);
-        assert.equal(Boolean(found.unique), Boolean(options.unique), `${model.collection.collectionName}: ${keyText(fields)} unique`);
+        assert.ok(
+          found,
+          `${model.collection.collectionName}: index ${keyText(fields)} is missing; the store has ${[...byKey.keys()].join(' ')}`,
+        );
+        assert.equal(
+          Boolean(found.unique),
+          Boolean(options.unique),
+          `${model.collection.collectionName}: ${keyText(fields)} unique`,
+        );
       }
       assert.ok(byKey.has(keyText({ _id: 1 })), `${model.collection.collectionName}: the _id index`);
     }
@@ -64,7 +83,9 @@ describe('indexes: what the schemas declare is what the store has', () => {
 
   for (const q of NOTIFICATION_QUERIES) {
     it(`the notification schema has an index for: ${q.query}`, () => {
-      const declared = models().Notification.schema.indexes().map(([fields]) => fields as Key);
+      const declared = models()
+        .Notification.schema.indexes()
+        .map(([fields]) => fields as Key);
       assert.ok(
         declared.some((index) => serves(index, q)),
         `no declared index starts with ${q.equal.join(', ')} then ${keyText(q.sort)}; declared: ${declared.map(keyText).join(' ')}`,

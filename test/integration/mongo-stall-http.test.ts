@@ -76,7 +76,9 @@ describe('producer while MongoDB hangs', () => {
       ['PUT', '/users/u1/follows/u5', { muted: true }],
       ['GET', '/users'],
     ];
-    const answers = await Promise.all(routes.map(([method, path, body]) => call(method, path, 'u1', body).then((a) => ({ method, path, ...a }))));
+    const answers = await Promise.all(
+      routes.map(([method, path, body]) => call(method, path, 'u1', body).then((a) => ({ method, path, ...a }))),
+    );
     for (const a of answers) {
       const what = `${a.method} ${a.path}`;
       assert.equal(a.status, 503, `${what}: ${JSON.stringify(a.body)}`);
@@ -86,7 +88,12 @@ describe('producer while MongoDB hangs', () => {
     }
 
     // The broker is fine: intake does not wait on MongoDB at all.
-    const accepted = await call('POST', '/events', 'u1', { type: 'ORDER', targetId: 'u1', orderId: 'o-stall', eventId: 'e-stall' });
+    const accepted = await call('POST', '/events', 'u1', {
+      type: 'ORDER',
+      targetId: 'u1',
+      orderId: 'o-stall',
+      eventId: 'e-stall',
+    });
     assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
     assert.ok(accepted.ms < MARGIN_MS, `intake answered in ${Math.round(accepted.ms)} ms`);
 

@@ -37,7 +37,13 @@ describe('shared mongoose connection against the MongoDB-compatible server', () 
   it('upserts idempotently by id', async () => {
     const write = () =>
       models().User.bulkWrite([
-        { updateOne: { filter: { _id: 'u1' }, update: { $set: { name: 'Ada' }, $setOnInsert: { createdAt: new Date() } }, upsert: true } },
+        {
+          updateOne: {
+            filter: { _id: 'u1' },
+            update: { $set: { name: 'Ada' }, $setOnInsert: { createdAt: new Date() } },
+            upsert: true,
+          },
+        },
       ]);
     await write();
     await write();

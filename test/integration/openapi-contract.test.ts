@@ -69,11 +69,16 @@ const isOp = (op: Operation, method: string, path: string) => op.method === meth
 
 function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: producer.port, method, path, headers, agent, timeout: 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: producer.port, method, path, headers, agent, timeout: 15_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 15 s`)));
     req.on('error', reject);
     req.end(body);
@@ -124,7 +129,9 @@ function paramArb(op: Operation, p: Operation['parameters'][number], valid: bool
 }
 
 function validParams(op: Operation): fc.Arbitrary<Record<string, string>> {
-  const entries = op.parameters.map((p) => paramArb(op, p, true).map((v): [string, string | undefined] => [`${p.in}:${p.name}`, v]));
+  const entries = op.parameters.map((p) =>
+    paramArb(op, p, true).map((v): [string, string | undefined] => [`${p.in}:${p.name}`, v]),
+  );
   return fc.tuple(...entries).map((pairs) => {
     const out: Record<string, string> = {};
     for (const [key, value] of pairs) if (value !== undefined) out[key] = value;
@@ -152,7 +159,9 @@ function draftsOf(op: Operation): fc.Arbitrary<Draft> {
     body: op.body ? bodyArb(op).map((json) => ({ json })) : fc.constant({ json: undefined }),
   });
   const breaks: fc.Arbitrary<(d: Draft) => Draft>[] = [
-    fc.constantFrom<Credential>('none', 'other-user', 'wrong-scheme', 'garbage').map((credential) => (d: Draft) => ({ ...d, credential })),
+    fc
+      .constantFrom<Credential>('none', 'other-user', 'wrong-scheme', 'garbage')
+      .map((credential) => (d: Draft) => ({ ...d, credential })),
   ];
   for (const p of op.parameters) {
     const key = `${p.in}:${p.name}`;
@@ -161,9 +170,15 @@ function draftsOf(op: Operation): fc.Arbitrary<Draft> {
   if (op.body) {
     const bad = invalidOf(op.body.schema as Schema);
     if (bad) breaks.push(bad.map((json) => (d: Draft) => ({ ...d, body: { json } })));
-    breaks.push(fc.constantFrom<RawBody>('broken-json', 'wrong-media-type', 'oversize', 'none').map((raw) => (d: Draft) => ({ ...d, body: { raw } })));
+    breaks.push(
+      fc
+        .constantFrom<RawBody>('broken-json', 'wrong-media-type', 'oversize', 'none')
+        .map((raw) => (d: Draft) => ({ ...d, body: { raw } })),
+    );
   }
-  return fc.tuple(valid, fc.option(fc.oneof(...breaks), { nil: undefined, freq: 2 })).map(([d, broken]) => (broken ? broken(d) : d));
+  return fc
+    .tuple(valid, fc.option(fc.oneof(...breaks), { nil: undefined, freq: 2 }))
+    .map(([d, broken]) => (broken ? broken(d) : d));
 }
 
 function bodyLimit(op: Operation): number {
@@ -186,7 +201,11 @@ async function authorization(d: Draft): Promise<string | undefined> {
     case 'other-user':
       return d.op.security === 'intakeApiKey' ? apiKey : `Bearer ${await token('contract-someone-else')}`;
     case 'valid':
-      return d.op.security === 'intakeApiKey' ? apiKey : d.op.security === 'bearer' ? `Bearer ${await token(self)}` : undefined;
+      return d.op.security === 'intakeApiKey'
+        ? apiKey
+        : d.op.security === 'bearer'
+          ? `Bearer ${await token(self)}`
+          : undefined;
   }
 }
 
@@ -209,7 +228,11 @@ function wire(d: Draft): { path: string; headers: Record<string, string>; body?:
     case 'wrong-media-type':
       return { path: url, headers: { ...headers, 'content-type': 'text/plain' }, body: json };
     case 'oversize':
-      return { path: url, headers: { ...headers, 'content-type': 'application/json' }, body: json.padEnd(bodyLimit(d.op) + 1, ' ') };
+      return {
+        path: url,
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: json.padEnd(bodyLimit(d.op) + 1, ' '),
+      };
     case 'none':
       return { path: url, headers };
   }
@@ -220,7 +243,8 @@ type Verdict = 'valid' | 'invalid' | 'indeterminate';
 /** What the document says of a request; `indeterminate` where validity depends on more than schemas. */
 function verdictOf(d: Draft): { verdict: Verdict; why: string } {
   const { op } = d;
-  if (op.security !== 'none' && !['valid', 'other-user'].includes(d.credential)) return { verdict: 'invalid', why: `credential ${d.credential}` };
+  if (op.security !== 'none' && !['valid', 'other-user'].includes(d.credential))
+    return { verdict: 'invalid', why: `credential ${d.credential}` };
   for (const p of op.parameters) {
     const text = d.params[`${p.in}:${p.name}`];
     if (text === undefined) {
@@ -238,10 +262,13 @@ function verdictOf(d: Draft): { verdict: Verdict; why: string } {
   // Rules the descriptions state and no schema can: an opaque cursor, no following oneself, a
   // body eventId equal to the Idempotency-Key, a time zone Intl knows.
   const body = (op.body && 'json' in d.body ? d.body.json : {}) as Json;
-  if (d.params['query:before'] !== undefined || d.params['query:after'] !== undefined) return { verdict: 'indeterminate', why: 'cursor' };
-  if (isOp(op, 'POST', '/users/{userId}/follows') && body.targetId === d.params['path:userId']) return { verdict: 'indeterminate', why: 'follows itself' };
+  if (d.params['query:before'] !== undefined || d.params['query:after'] !== undefined)
+    return { verdict: 'indeterminate', why: 'cursor' };
+  if (isOp(op, 'POST', '/users/{userId}/follows') && body.targetId === d.params['path:userId'])
+    return { verdict: 'indeterminate', why: 'follows itself' };
   const key = d.params['header:Idempotency-Key'];
-  if (key && body.eventId !== undefined && body.eventId !== key) return { verdict: 'indeterminate', why: 'eventId ≠ Idempotency-Key' };
+  if (key && body.eventId !== undefined && body.eventId !== key)
+    return { verdict: 'indeterminate', why: 'eventId ≠ Idempotency-Key' };
   const zone = (body.doNotDisturb as Json | null | undefined)?.timeZone;
   if (typeof zone === 'string' && !isTimeZone(zone)) return { verdict: 'indeterminate', why: 'time zone' };
   return { verdict: 'valid', why: '' };
@@ -262,9 +289,11 @@ interface Mismatch {
 
 async function runAll<T>(items: T[], worker: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < items.length) await worker(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < items.length) await worker(items[next++]!);
+    }),
+  );
 }
 
 function report(mismatches: Mismatch[], seed: number): string {
@@ -273,7 +302,9 @@ function report(mismatches: Mismatch[], seed: number): string {
     const kind = `${mm.op} ${mm.status} ${mm.problem.split(':')[0]}`;
     if (!first.has(kind)) first.set(kind, mm);
   }
-  const lines = [...first.values()].map((mm) => `- ${mm.op} → ${mm.status}: ${mm.problem.slice(0, 300)}\n    ${mm.request.slice(0, 300)}`);
+  const lines = [...first.values()].map(
+    (mm) => `- ${mm.op} → ${mm.status}: ${mm.problem.slice(0, 300)}\n    ${mm.request.slice(0, 300)}`,
+  );
   return `${mismatches.length} mismatches of ${first.size} kinds (fast-check seed ${seed}):\n${lines.join('\n')}`;
 }
 
@@ -284,19 +315,40 @@ describe('the running producer against docs/openapi.yaml (generated requests)', 
     mongo = await connectMongo(config, testLogger);
     m = models(mongo);
     const createdAt = new Date();
-    await m.User.create([{ _id: 'contract-u1', name: 'Ada', createdAt }, { _id: 'contract-u2', name: 'Grace', createdAt }]);
+    await m.User.create([
+      { _id: 'contract-u1', name: 'Ada', createdAt },
+      { _id: 'contract-u2', name: 'Grace', createdAt },
+    ]);
     await m.Post.create([{ _id: 'contract-p1', authorId: 'contract-u1', title: 'Hello', createdAt }]);
     for (const status of ['undelivered', 'delivered', 'read'] as const) {
       const id = uuidv7();
       notificationIds.push(id);
       await m.Notification.create({
-        _id: id, userId: OWNER, seq: notificationIds.length, type: 'LIKE', priority: 5, actors: ['contract-u1'], actorCount: 1,
-        objectId: 'contract-p1', message: 'Ada liked your post', status, version: 1, eventIds: [], createdAt: new Date(),
-        deliveredAt: null, readAt: status === 'read' ? new Date() : null, persistedAt: new Date(),
+        _id: id,
+        userId: OWNER,
+        seq: notificationIds.length,
+        type: 'LIKE',
+        priority: 5,
+        actors: ['contract-u1'],
+        actorCount: 1,
+        objectId: 'contract-p1',
+        message: 'Ada liked your post',
+        status,
+        version: 1,
+        eventIds: [],
+        createdAt: new Date(),
+        deliveredAt: null,
+        readAt: status === 'read' ? new Date() : null,
+        persistedAt: new Date(),
       });
     }
     for (const targetId of [...TO_MUTE, ...TO_UNFOLLOW]) {
-      const res = await send('POST', `/users/${FOLLOWER}/follows`, { authorization: `ApiKey ${INTAKE_KEY}`, 'content-type': 'application/json' }, JSON.stringify({ targetId }));
+      const res = await send(
+        'POST',
+        `/users/${FOLLOWER}/follows`,
+        { authorization: `ApiKey ${INTAKE_KEY}`, 'content-type': 'application/json' },
+        JSON.stringify({ targetId }),
+      );
       assert.equal(res.status, 201, res.text);
     }
   });
@@ -319,10 +371,13 @@ describe('the running producer against docs/openapi.yaml (generated requests)', 
       const answer = await send(d.op.method, path, { ...headers, ...(auth ? { authorization: auth } : {}) }, body);
       const request = `${d.op.method} ${path} [${d.credential}] ${String(body ?? '').slice(0, 200)} — ${verdict}${why ? `: ${why.slice(0, 160)}` : ''}`;
       const add = (problem: string) => mismatches.push({ op: d.op.id, request, status: answer.status, problem });
-      for (const problem of contract.conformance(d.op.responses, answer.status, answer.headers, answer.text)) add(problem);
+      for (const problem of contract.conformance(d.op.responses, answer.status, answer.headers, answer.text))
+        add(problem);
       if (answer.status >= 500) add('a server error');
-      if (verdict === 'valid' && INVALID_INPUT.has(answer.status)) add(`a valid request refused: ${answer.text.slice(0, 200)}`);
-      if (verdict === 'invalid' && (answer.status < 400 || answer.status >= 500)) add(`an invalid request (${why}) not refused`);
+      if (verdict === 'valid' && INVALID_INPUT.has(answer.status))
+        add(`a valid request refused: ${answer.text.slice(0, 200)}`);
+      if (verdict === 'invalid' && (answer.status < 400 || answer.status >= 500))
+        add(`an invalid request (${why}) not refused`);
       const exact = expectedFor(d);
       if (exact !== undefined && answer.status !== exact) add(`expected ${exact}`);
       const counts = seen.get(d.op.id) ?? { valid: 0, invalid: 0, success: 0 };
@@ -337,21 +392,36 @@ describe('the running producer against docs/openapi.yaml (generated requests)', 
     for (const op of contract.operations) {
       const counts = seen.get(op.id);
       const breakable = op.parameters.length > 0 || op.body !== undefined || op.security !== 'none';
-      assert.ok(counts && counts.valid > 0 && counts.success > 0 && (counts.invalid > 0 || !breakable), `${op.id}: ${JSON.stringify(counts)}`);
+      assert.ok(
+        counts && counts.valid > 0 && counts.success > 0 && (counts.invalid > 0 || !breakable),
+        `${op.id}: ${JSON.stringify(counts)}`,
+      );
     }
-    const total = [...seen.values()].reduce((a, c) => ({ valid: a.valid + c.valid, invalid: a.invalid + c.invalid }), { valid: 0, invalid: 0 });
-    t.diagnostic(`${drafts.length} requests over ${seen.size} operations: ${total.valid} valid, ${total.invalid} invalid, the rest undecidable by schema`);
+    const total = [...seen.values()].reduce((a, c) => ({ valid: a.valid + c.valid, invalid: a.invalid + c.invalid }), {
+      valid: 0,
+      invalid: 0,
+    });
+    t.diagnostic(
+      `${drafts.length} requests over ${seen.size} operations: ${total.valid} valid, ${total.invalid} invalid, the rest undecidable by schema`,
+    );
   });
 
   it('answers every path asked with a method it does not list with 405 and Allow, OPTIONS with 204 and Allow', async () => {
     const methodNotAllowed = contract.raw.components as { responses: Record<string, unknown> };
-    const responses = { '405': { pointer: '#/components/responses/MethodNotAllowed', value: methodNotAllowed.responses.MethodNotAllowed as Json } };
+    const responses = {
+      '405': {
+        pointer: '#/components/responses/MethodNotAllowed',
+        value: methodNotAllowed.responses.MethodNotAllowed as Json,
+      },
+    };
     const paths = [...new Set(contract.operations.map((op) => op.path))];
     let cases = 0;
     for (const template of paths) {
       const path = template.replace(/\{\w+\}/g, 'contract-x');
       const allow = contract.allowOf(template);
-      for (const method of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'TRACE', 'OPTIONS'].filter((mm) => !allow.includes(mm) || mm === 'OPTIONS')) {
+      for (const method of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'TRACE', 'OPTIONS'].filter(
+        (mm) => !allow.includes(mm) || mm === 'OPTIONS',
+      )) {
         cases += 1;
         const answer = await send(method, path, {});
         assert.equal(answer.headers.allow, allow.join(', '), `${method} ${path}: Allow`);
@@ -360,7 +430,11 @@ describe('the running producer against docs/openapi.yaml (generated requests)', 
           continue;
         }
         assert.equal(answer.status, 405, `${method} ${path}: ${answer.text}`);
-        assert.deepEqual(contract.conformance(responses, answer.status, answer.headers, answer.text), [], `${method} ${path}`);
+        assert.deepEqual(
+          contract.conformance(responses, answer.status, answer.headers, answer.text),
+          [],
+          `${method} ${path}`,
+        );
       }
     }
     assert.ok(cases > paths.length * 3, `${cases} cases`);

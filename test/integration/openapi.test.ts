@@ -19,7 +19,11 @@ import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 
 const { config } = testEnv('openapi', { INTAKE_API_KEYS: 'openapi-test-intake-key-0123456789abcdef' });
-type Operation = { responses: Record<string, unknown>; security?: Array<Record<string, unknown>>; requestBody?: unknown };
+type Operation = {
+  responses: Record<string, unknown>;
+  security?: Array<Record<string, unknown>>;
+  requestBody?: unknown;
+};
 type Spec = {
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
@@ -59,7 +63,9 @@ function routesOf(app: Express, guardedOnly = false): string[] {
 function documented(): string[] {
   const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
   return Object.entries(spec.paths).flatMap(([path, ops]) =>
-    Object.keys(ops).filter((m) => methods.includes(m)).map((m) => `${m.toUpperCase()} ${path}`),
+    Object.keys(ops)
+      .filter((m) => methods.includes(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
   );
 }
 
@@ -75,7 +81,15 @@ describe('docs/openapi.yaml against the code', () => {
     const channel = await infra.amqp.createChannel('openapi-test');
     const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);
     const tokens = await createTokenVerifier(config.auth);
-    app = createApp({ config, tokens, logger: testLogger, infra, registry, metrics: createProducerMetrics(registry), publisher });
+    app = createApp({
+      config,
+      tokens,
+      logger: testLogger,
+      infra,
+      registry,
+      metrics: createProducerMetrics(registry),
+      publisher,
+    });
     const http = await listen(app, 0, '127.0.0.1', connectionLimits(config, 'producer'));
     base = `http://127.0.0.1:${http.port}`;
     close = async () => {
@@ -108,20 +122,32 @@ describe('docs/openapi.yaml against the code', () => {
       for (const [method, op] of Object.entries(ops)) {
         if (method === 'parameters') continue;
         const statuses = Object.keys(op.responses);
-        assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} has a 2xx`);
+        assert.ok(
+          statuses.some((s) => s.startsWith('2')),
+          `${method} ${path} has a 2xx`,
+        );
         if (path.includes('{')) assert.ok(statuses.includes('400'), `${method} ${path} documents 400 for bad params`);
         // Every route but the ops ones goes through the per-client rate limit (producer/rate-limit.ts).
-        if (!['/healthz', '/readyz', '/metrics'].includes(path)) assert.ok(statuses.includes('429'), `${method} ${path} documents 429`);
+        if (!['/healthz', '/readyz', '/metrics'].includes(path))
+          assert.ok(statuses.includes('429'), `${method} ${path} documents 429`);
         if (['post', 'put', 'patch'].includes(method) && !path.includes('{')) {
           for (const s of ['400', '413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
         }
         // A JSON body can be unparsable (invalid_json), too big or of another media type.
         if (op.requestBody) {
-          assert.deepEqual(op.responses['400'], { $ref: '#/components/responses/InvalidBody' }, `${method} ${path}: invalid_json is a 400 too`);
+          assert.deepEqual(
+            op.responses['400'],
+            { $ref: '#/components/responses/InvalidBody' },
+            `${method} ${path}: invalid_json is a 400 too`,
+          );
           for (const s of ['413', '415']) assert.ok(statuses.includes(s), `${method} ${path} documents ${s}`);
         }
         // Node's HTTP server answers a request that is too slow to arrive with a 408, on any path.
-        assert.deepEqual(op.responses['408'], { $ref: '#/components/responses/RequestTimeout' }, `${method} ${path} documents 408`);
+        assert.deepEqual(
+          op.responses['408'],
+          { $ref: '#/components/responses/RequestTimeout' },
+          `${method} ${path} documents 408`,
+        );
       }
     }
   });
@@ -129,15 +155,29 @@ describe('docs/openapi.yaml against the code', () => {
   it('every route behind the intake key declares the intakeApiKey scheme and its 401, and no other route does', () => {
     assert.ok(spec.components.securitySchemes.intakeApiKey, 'the scheme is declared');
     const guarded = routesOf(app, true).sort();
-    assert.deepEqual(guarded, ['DELETE /users/{userId}/follows/{targetId}', 'POST /events', 'POST /events/batch', 'POST /like', 'POST /users/{userId}/follows']);
+    assert.deepEqual(guarded, [
+      'DELETE /users/{userId}/follows/{targetId}',
+      'POST /events',
+      'POST /events/batch',
+      'POST /like',
+      'POST /users/{userId}/follows',
+    ]);
     const declaring = Object.entries(spec.paths)
-      .flatMap(([path, ops]) => Object.entries(ops).filter(([m, op]) => m !== 'parameters' && op.security?.some((s) => 'intakeApiKey' in s)).map(([m]) => `${m.toUpperCase()} ${path}`))
+      .flatMap(([path, ops]) =>
+        Object.entries(ops)
+          .filter(([m, op]) => m !== 'parameters' && op.security?.some((s) => 'intakeApiKey' in s))
+          .map(([m]) => `${m.toUpperCase()} ${path}`),
+      )
       .sort();
     assert.deepEqual(declaring, guarded);
     for (const route of guarded) {
       const [method, path] = route.split(' ') as [string, string];
       const op = spec.paths[path]![method.toLowerCase()]!;
-      assert.deepEqual(op.responses['401'], { $ref: '#/components/responses/IntakeUnauthorized' }, `${route} documents the intake 401`);
+      assert.deepEqual(
+        op.responses['401'],
+        { $ref: '#/components/responses/IntakeUnauthorized' },
+        `${route} documents the intake 401`,
+      );
       assert.ok(!op.security!.some((s) => 'bearer' in s), `${route} does not offer the bearer scheme`);
     }
   });
@@ -149,7 +189,11 @@ describe('docs/openapi.yaml against the code', () => {
       assert.deepEqual(spec.components.schemas[name], generated[name], `${name} drifted from shared/schemas/event.ts`);
     }
     assert.deepEqual(spec.components.schemas.Event, generated.Event);
-    assert.deepEqual(spec.components.schemas.LegacyLike, generated.LegacyLike, 'LegacyLike drifted from the LIKE schema');
+    assert.deepEqual(
+      spec.components.schemas.LegacyLike,
+      generated.LegacyLike,
+      'LegacyLike drifted from the LIKE schema',
+    );
   });
 
   it('serves the document at /openapi.json and renders it at /docs', async () => {
@@ -165,7 +209,11 @@ describe('docs/openapi.yaml against the code', () => {
     const preflight = (origin: string) =>
       fetch(`${base}/events`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
       });
     const local = await preflight('http://localhost:8080');
     assert.equal(local.status, 204);
@@ -195,7 +243,8 @@ describe('docs/openapi.yaml against the code', () => {
         for (const [status, answer] of Object.entries(op.responses as Record<string, Response>)) {
           if (status === '408') continue;
           const resolved = answer.$ref ? responses[answer.$ref.split('/').pop()!]! : answer;
-          if (JSON.stringify(resolved.headers?.['X-Request-Id']) !== JSON.stringify(ref)) missing.push(`${method} ${path} ${status}`);
+          if (JSON.stringify(resolved.headers?.['X-Request-Id']) !== JSON.stringify(ref))
+            missing.push(`${method} ${path} ${status}`);
         }
       }
     }

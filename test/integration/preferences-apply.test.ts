@@ -34,12 +34,17 @@ describe('preferences: API, mute, do-not-disturb', () => {
       promotionalOptOut: false,
       doNotDisturb: null,
     });
-    const bad = await put('user6', { mutedTypes: ['SECURITY'], doNotDisturb: { start: '9pm', end: '07:00', timeZone: 'UTC' } });
+    const bad = await put('user6', {
+      mutedTypes: ['SECURITY'],
+      doNotDisturb: { start: '9pm', end: '07:00', timeZone: 'UTC' },
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error, 'validation_failed');
     assert.equal((await put('user6', { mutedTypes: ['FOLLOW'] })).status, 200);
     assert.deepEqual((await p.request('GET', '/users/user6/preferences', 'user6')).body.mutedTypes, ['FOLLOW']);
-    const other = await fetch(`${p.producerUrl}/users/user6/preferences`, { headers: { authorization: `Bearer ${await p.token('user7')}` } });
+    const other = await fetch(`${p.producerUrl}/users/user6/preferences`, {
+      headers: { authorization: `Bearer ${await p.token('user7')}` },
+    });
     assert.equal(other.status, 403);
   });
 
@@ -48,8 +53,14 @@ describe('preferences: API, mute, do-not-disturb', () => {
     // lost the insert race on _id, and the API answered 500.
     for (let round = 0; round < 5; round++) {
       const userId = `race-${round}`;
-      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => put(userId, { promotionalOptOut: i % 2 === 0 })));
-      assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200), JSON.stringify(answers.find((a) => a.status !== 200)?.body));
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => put(userId, { promotionalOptOut: i % 2 === 0 })),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array(8).fill(200),
+        JSON.stringify(answers.find((a) => a.status !== 200)?.body),
+      );
     }
   });
 
@@ -60,19 +71,22 @@ describe('preferences: API, mute, do-not-disturb', () => {
     await p.post('/events', { actorId: 'user1', targetId: 'user6', postId: 'post2', type: 'MENTION' });
     const [frame] = await client.waitForNotifications(1);
     assert.equal(frame!.notification.type, 'MENTION');
-    const suppressedAt = await eventually(async () => {
-      // The suppressed event is recorded in its timeline (Redis, by recipient and eventId).
-      const { connectRedis, closeRedis } = await import('../../shared/redis.js');
-      const { readTimeline } = await import('../../shared/timeline.js');
-      const { testLogger } = await import('../helpers/logger.js');
-      const redis = await connectRedis(p.config, testLogger, 'test');
-      try {
-        const t = await readTimeline(redis, 'user6', muted.body.eventId as string);
-        return t.suppressed;
-      } finally {
-        await closeRedis(redis);
-      }
-    }, { what: 'the suppressed stage' });
+    const suppressedAt = await eventually(
+      async () => {
+        // The suppressed event is recorded in its timeline (Redis, by recipient and eventId).
+        const { connectRedis, closeRedis } = await import('../../shared/redis.js');
+        const { readTimeline } = await import('../../shared/timeline.js');
+        const { testLogger } = await import('../helpers/logger.js');
+        const redis = await connectRedis(p.config, testLogger, 'test');
+        try {
+          const t = await readTimeline(redis, 'user6', muted.body.eventId as string);
+          return t.suppressed;
+        } finally {
+          await closeRedis(redis);
+        }
+      },
+      { what: 'the suppressed stage' },
+    );
     assert.ok(suppressedAt > 0);
     assert.equal(client.notifications().filter((f) => f.notification.type === 'FOLLOW').length, 0);
   });
@@ -80,7 +94,11 @@ describe('preferences: API, mute, do-not-disturb', () => {
   it('during do-not-disturb a like waits for the window end; a security alert goes through at once', async () => {
     const now = Date.now();
     const endsAt = now + 4000;
-    assert.equal((await put('user8', { doNotDisturb: { start: hhmmss(now - 60_000), end: hhmmss(endsAt), timeZone: 'UTC' } })).status, 200);
+    assert.equal(
+      (await put('user8', { doNotDisturb: { start: hhmmss(now - 60_000), end: hhmmss(endsAt), timeZone: 'UTC' } }))
+        .status,
+      200,
+    );
     const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user8') });
     clients.push(client);
     await p.post('/events', { actorId: 'user1', targetId: 'user8', postId: 'post9', type: 'LIKE' });

@@ -68,7 +68,12 @@ describe('producer HTTP intake', () => {
 
   it('202 after the broker confirmed a persistent, prioritized message whose messageId is the eventId', async () => {
     await drainEvents();
-    const res = await post(service.port, '/events', { ...like, type: 'SECURITY', text: 'new sign-in', postId: undefined });
+    const res = await post(service.port, '/events', {
+      ...like,
+      type: 'SECURITY',
+      text: 'new sign-in',
+      postId: undefined,
+    });
     assert.equal(res.status, 202);
     assert.equal(res.body.status, 'accepted');
     assert.match(String(res.body.eventId), /^[0-9a-f-]{36}$/);
@@ -96,7 +101,10 @@ describe('producer HTTP intake', () => {
     const res = await post(service.port, '/events', { ...like, eventId: 'a' }, { 'Idempotency-Key': 'b' });
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'validation_failed');
-    assert.deepEqual((res.body.details as Json[]).map((d) => d.field), ['eventId']);
+    assert.deepEqual(
+      (res.body.details as Json[]).map((d) => d.field),
+      ['eventId'],
+    );
   });
 
   it('POST /like accepts the legacy body, with or without "type"', async () => {
@@ -118,7 +126,10 @@ describe('producer HTTP intake', () => {
 
     const unknownType = await post(service.port, '/events', { type: 'POKE', actorId: 'a', targetId: 'b' });
     assert.equal(unknownType.status, 400);
-    assert.deepEqual((unknownType.body.details as Json[]).map((d) => d.field), ['type']);
+    assert.deepEqual(
+      (unknownType.body.details as Json[]).map((d) => d.field),
+      ['type'],
+    );
 
     const notObject = await post(service.port, '/events', '[1,2]');
     assert.equal(notObject.status, 400);
@@ -154,14 +165,20 @@ describe('producer HTTP intake', () => {
     const results = res.body.results as Json[];
     assert.equal(results[0]?.status, 'accepted');
     assert.equal(results[1]?.status, 'rejected');
-    assert.deepEqual((results[1]?.details as Json[]).map((d) => d.field), ['targetId']);
+    assert.deepEqual(
+      (results[1]?.details as Json[]).map((d) => d.field),
+      ['targetId'],
+    );
     assert.deepEqual(results[2], { index: 2, status: 'accepted', eventId: 'batch-item-3' });
     const published = (await drainEvents()).map((m) => m.properties.messageId as string).sort();
     assert.deepEqual(published, [results[0]?.eventId, 'batch-item-3'].sort());
 
     const tooMany = await post(service.port, '/events/batch', { events: Array.from({ length: 6 }, () => like) });
     assert.equal(tooMany.status, 400);
-    assert.deepEqual((tooMany.body.details as Json[]).map((d) => d.field), ['events']);
+    assert.deepEqual(
+      (tooMany.body.details as Json[]).map((d) => d.field),
+      ['events'],
+    );
   });
 
   it('GET /users and GET /posts serve the seeded demo data', async () => {

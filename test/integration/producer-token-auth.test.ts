@@ -15,7 +15,12 @@ const ISSUER = 'https://auth.test.example';
 const AUDIENCE = 'notifications-api';
 const rsa = await generateKeyPair('RS256', { extractable: true });
 const pem = await exportSPKI(rsa.publicKey);
-const { config } = testEnv('prodtokrsa', { JWT_SECRET: '', JWT_PUBLIC_KEY: pem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+const { config } = testEnv('prodtokrsa', {
+  JWT_SECRET: '',
+  JWT_PUBLIC_KEY: pem,
+  JWT_ISSUER: ISSUER,
+  JWT_AUDIENCE: AUDIENCE,
+});
 
 const now = () => Math.floor(Date.now() / 1000);
 const rs256 = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
@@ -26,7 +31,11 @@ describe('producer read API: RS256 tokens with JWT_PUBLIC_KEY, JWT_ISSUER and JW
   let base: string;
   const get = async (path: string, token?: string) => {
     const res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    return { status: res.status, requestId: res.headers.get('x-request-id'), body: (await res.json()) as Record<string, unknown> };
+    return {
+      status: res.status,
+      requestId: res.headers.get('x-request-id'),
+      body: (await res.json()) as Record<string, unknown>,
+    };
   };
 
   before(async () => {
@@ -50,8 +59,14 @@ describe('producer read API: RS256 tokens with JWT_PUBLIC_KEY, JWT_ISSUER and JW
   it('answers 401 naming the broken rule for every token that is not strictly valid', async () => {
     const other = await generateKeyPair('RS256');
     for (const [token, message] of [
-      [await new SignJWT(valid('alice')).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem)), 'token invalid (algorithm)'],
-      [await new SignJWT(valid('alice')).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey), 'token invalid (signature)'],
+      [
+        await new SignJWT(valid('alice')).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem)),
+        'token invalid (algorithm)',
+      ],
+      [
+        await new SignJWT(valid('alice')).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey),
+        'token invalid (signature)',
+      ],
       [await rs256({ ...valid('alice'), exp: undefined }), 'token invalid (exp-missing)'],
       [await rs256({ ...valid('alice'), iat: now() - 600, exp: now() - 60 }), 'token expired'],
       [await rs256({ ...valid('alice'), exp: now() + 2 * 86_400 }), 'token invalid (lifetime)'],

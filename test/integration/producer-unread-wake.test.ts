@@ -36,10 +36,24 @@ describe('producer: the unread wake', () => {
   it('publishes {kind:"unread", userId} to the instance holding the user when a read lowers the count', async () => {
     const userId = 'reader';
     const id = uuidv7();
-    await bufferNotification(redis, {
-      id, userId, seq: 1, type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
-      message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
-    }, 60);
+    await bufferNotification(
+      redis,
+      {
+        id,
+        userId,
+        seq: 1,
+        type: 'LIKE',
+        priority: 5,
+        actors: ['a'],
+        actorCount: 1,
+        objectId: 'post1',
+        message: 'a liked your post',
+        createdAt: new Date().toISOString(),
+        version: 1,
+        eventIds: [],
+      },
+      60,
+    );
     const res = await fetch(`http://127.0.0.1:${producer.port}/notifications/${id}/read`, {
       method: 'PATCH',
       headers: { authorization: `Bearer ${await signUserToken(userId, config.auth.jwtSecret)}` },

@@ -50,11 +50,15 @@ describe('the broker integration tests with every queue a quorum queue', () => {
 
   for (const file of FILES) {
     it(file, async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', resolve(ROOT, 'test/integration', file)], {
-        cwd: ROOT,
-        env: childEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-reporter=tap', resolve(ROOT, 'test/integration', file)],
+        {
+          cwd: ROOT,
+          env: childEnv,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -48,10 +48,13 @@ describe('/readyz follows the real dependencies', () => {
 
   it('turns 503 while Redis is unreachable and 200 again when it is back', async () => {
     await redisProxy.cut();
-    const down = await eventually(async () => {
-      const r = await readiness(service.port);
-      return r.status === 503 ? r : undefined;
-    }, { what: '/readyz to report redis down' });
+    const down = await eventually(
+      async () => {
+        const r = await readiness(service.port);
+        return r.status === 503 ? r : undefined;
+      },
+      { what: '/readyz to report redis down' },
+    );
     assert.equal(down.checks.redis, 'down');
     assert.equal(down.checks.rabbitmq, 'up');
     await redisProxy.start();
@@ -60,10 +63,13 @@ describe('/readyz follows the real dependencies', () => {
 
   it('turns 503 while RabbitMQ is unreachable and 200 again when it is back', async () => {
     await amqpProxy.cut();
-    const down = await eventually(async () => {
-      const r = await readiness(service.port);
-      return r.status === 503 ? r : undefined;
-    }, { what: '/readyz to report rabbitmq down' });
+    const down = await eventually(
+      async () => {
+        const r = await readiness(service.port);
+        return r.status === 503 ? r : undefined;
+      },
+      { what: '/readyz to report rabbitmq down' },
+    );
     assert.equal(down.checks.rabbitmq, 'down');
     await amqpProxy.start();
     await eventually(async () => (await readiness(service.port)).status === 200, { what: 'rabbitmq to reconnect' });

@@ -36,9 +36,22 @@ describe('the key migration of issue #17', () => {
     await cleanupTestResources(config);
   });
 
-  it('carries a user\'s seq, unread version, pending and acked notifications, marks and preferences over, with their TTLs', async () => {
+  it("carries a user's seq, unread version, pending and acked notifications, marks and preferences over, with their TTLs", async () => {
     const body = (id: string, seq: number, eventId: string) =>
-      JSON.stringify({ userId: 'mia', type: 'ORDER', priority: 9, objectId: 'o', id, createdAt: new Date().toISOString(), actors: [], actorCount: 0, message: 'has shipped', version: 1, eventIds: [eventId], seq });
+      JSON.stringify({
+        userId: 'mia',
+        type: 'ORDER',
+        priority: 9,
+        objectId: 'o',
+        id,
+        createdAt: new Date().toISOString(),
+        actors: [],
+        actorCount: 0,
+        message: 'has shipped',
+        version: 1,
+        eventIds: [eventId],
+        seq,
+      });
     await old
       .multi()
       .set(`${prefix}notif:n1`, body('n1', 40, 'ev1'), 'EX', 3600)
@@ -70,7 +83,11 @@ describe('the key migration of issue #17', () => {
     const ttl = await redis.pttl(keys.notification('mia', 'n1'));
     assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `the TTL is kept (${ttl} ms)`);
     const state = await readReplayState(redis, prefix, 'mia', 10, { instanceId: 'migrate-test', ttlMs: 60_000 });
-    assert.deepEqual(state.notifications.map((n) => n.id), ['n1'], 'the pending notification replays');
+    assert.deepEqual(
+      state.notifications.map((n) => n.id),
+      ['n1'],
+      'the pending notification replays',
+    );
     assert.deepEqual(state.unread, { count: 2, version: 17 });
     assert.ok(state.preferences);
     assert.equal(await redis.get(keys.userName('mia')), 'Mia');
@@ -81,10 +98,18 @@ describe('the key migration of issue #17', () => {
     // The seq counter goes on: a client resuming after seq 41 is sent the next notification.
     const event = { type: 'ORDER', targetId: 'mia', orderId: 'o2', eventId: 'ev3' } as ParsedEvent;
     const settings = {
-      keyPrefix: prefix, eventWindowSeconds: 60, actionWindowMs: 1000, aggregationWindowMs: 1000, bufferTtlSeconds: 60,
-      rateLimitActorPerMinute: 100, rateLimitRecipientPerMinute: 100, wakeChannelPrefix: keys.wakeChannelPrefix(prefix),
+      keyPrefix: prefix,
+      eventWindowSeconds: 60,
+      actionWindowMs: 1000,
+      aggregationWindowMs: 1000,
+      bufferTtlSeconds: 60,
+      rateLimitActorPerMinute: 100,
+      rateLimitRecipientPerMinute: 100,
+      wakeChannelPrefix: keys.wakeChannelPrefix(prefix),
     };
-    const [result] = await commitEvents(redis, settings, [{ event, decision: { action: 'deliver' }, actorName: 'Someone' }]);
+    const [result] = await commitEvents(redis, settings, [
+      { event, decision: { action: 'deliver' }, actorName: 'Someone' },
+    ]);
     assert.ok(result && !(result instanceof Error) && 'json' in result);
     assert.equal((JSON.parse(result.json!) as { seq: number }).seq, 42);
   });

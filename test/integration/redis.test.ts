@@ -51,13 +51,27 @@ describe('shared Redis client against a real Redis', () => {
 
   it('fails start-up with the variable and host when Redis cannot be reached', async () => {
     await assert.rejects(
-      connectRedis({ redis: { url: 'redis://127.0.0.1:1', keyPrefix: '', cluster: undefined }, connectTimeoutMs: 500 }, testLogger),
+      connectRedis(
+        { redis: { url: 'redis://127.0.0.1:1', keyPrefix: '', cluster: undefined }, connectTimeoutMs: 500 },
+        testLogger,
+      ),
       (err: unknown) =>
-        err instanceof DependencyUnavailableError && /REDIS_URL/.test(err.message) && /127\.0\.0\.1:1/.test(err.message),
+        err instanceof DependencyUnavailableError &&
+        /REDIS_URL/.test(err.message) &&
+        /127\.0\.0\.1:1/.test(err.message),
     );
-    const unreachable = { url: '', keyPrefix: '', cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], username: undefined, password: 'pw-0123', tls: false } };
-    await assert.rejects(connectRedis({ redis: unreachable, connectTimeoutMs: 500 }, testLogger), (err: unknown) =>
-      err instanceof DependencyUnavailableError && /REDIS_CLUSTER_NODES/.test(err.message) && /127\.0\.0\.1:1/.test(err.message) && !err.message.includes('pw-0123'),
+    const unreachable = {
+      url: '',
+      keyPrefix: '',
+      cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], username: undefined, password: 'pw-0123', tls: false },
+    };
+    await assert.rejects(
+      connectRedis({ redis: unreachable, connectTimeoutMs: 500 }, testLogger),
+      (err: unknown) =>
+        err instanceof DependencyUnavailableError &&
+        /REDIS_CLUSTER_NODES/.test(err.message) &&
+        /127\.0\.0\.1:1/.test(err.message) &&
+        !err.message.includes('pw-0123'),
     );
   });
 });

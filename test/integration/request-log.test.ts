@@ -33,7 +33,11 @@ describe('request id and access log', () => {
   let producer: ProducerService;
   let base: string;
   const accessLines = () => log.lines().filter((l) => l.msg === 'request');
-  const lineOf = (requestId: string) => eventually(() => accessLines().find((l) => l.requestId === requestId), { timeoutMs: 5000, what: `access-log line of ${requestId}` });
+  const lineOf = (requestId: string) =>
+    eventually(() => accessLines().find((l) => l.requestId === requestId), {
+      timeoutMs: 5000,
+      what: `access-log line of ${requestId}`,
+    });
 
   before(async () => {
     producer = await bootstrap(config, log.logger);
@@ -91,7 +95,9 @@ describe('request id and access log', () => {
 
   it('generates an id when none is sent, logs the route pattern (not the ids in the path), and never a token, key or query', async () => {
     const token = await signUserToken('alice', config.auth.jwtSecret);
-    const res = await fetch(`${base}/users/alice/notifications?limit=5&token=${QUERY_SECRET}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${base}/users/alice/notifications?limit=5&token=${QUERY_SECRET}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.ok(res.status === 200 || res.status === 400, `answered ${res.status}`);
     const id = res.headers.get('x-request-id') ?? '';
     assert.match(id, UUID);
@@ -99,7 +105,9 @@ describe('request id and access log', () => {
     assert.equal(line.route, '/users/:userId/notifications');
     assert.equal(line.method, 'GET');
 
-    const unknown = await fetch(`${base}/no/such/route?apiKey=${QUERY_SECRET}`, { headers: { authorization: `ApiKey ${INTAKE_KEY}` } });
+    const unknown = await fetch(`${base}/no/such/route?apiKey=${QUERY_SECRET}`, {
+      headers: { authorization: `ApiKey ${INTAKE_KEY}` },
+    });
     assert.equal(unknown.status, 404);
     const notFound = await lineOf(unknown.headers.get('x-request-id')!);
     assert.equal(notFound.path, '/no/such/route', 'an unmatched request is logged by its path, without the query');
@@ -107,7 +115,8 @@ describe('request id and access log', () => {
     assert.equal(((await unknown.json()) as { requestId: string }).requestId, unknown.headers.get('x-request-id'));
 
     const text = log.text();
-    for (const secret of [INTAKE_KEY, token, QUERY_SECRET, 'ApiKey', 'Bearer']) assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 12)}…`);
+    for (const secret of [INTAKE_KEY, token, QUERY_SECRET, 'ApiKey', 'Bearer'])
+      assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 12)}…`);
   });
 
   it('logs health checks and scrapes at debug, the API at info', async () => {
@@ -123,7 +132,11 @@ describe('request id and access log', () => {
   it('lets a browser send and read X-Request-Id across origins', async () => {
     const preflight = await fetch(`${base}/events`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:8080', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-request-id' },
+      headers: {
+        origin: 'http://localhost:8080',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-request-id',
+      },
     });
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /X-Request-Id/);
     assert.match(preflight.headers.get('x-request-id') ?? '', UUID, 'a preflight gets an id too');
@@ -153,7 +166,10 @@ describe('request id and access log on the ops listener and the error handler', 
     assert.equal(health.headers.get('x-request-id'), 'probe-1');
     const ready = await fetch(`${base}/readyz`, { headers: { 'x-request-id': 'probe-2' } });
     assert.equal(ready.status, 503);
-    const line = await eventually(() => log.lines().find((l) => l.requestId === 'probe-2'), { timeoutMs: 5000, what: 'the 503 line' });
+    const line = await eventually(() => log.lines().find((l) => l.requestId === 'probe-2'), {
+      timeoutMs: 5000,
+      what: 'the 503 line',
+    });
     assert.equal(line.level, LEVEL.warn);
     assert.equal(line.route, '/readyz');
     assert.equal(line.service, 'consumer');
@@ -175,7 +191,10 @@ describe('request id and access log on the ops listener and the error handler', 
     const errorLine = log.lines().find((l) => l.msg === 'unhandled request error');
     assert.equal(errorLine?.requestId, 'boom-1');
     assert.equal(errorLine?.level, LEVEL.error);
-    const access = await eventually(() => log.lines().find((l) => l.msg === 'request'), { timeoutMs: 5000, what: 'the access line' });
+    const access = await eventually(() => log.lines().find((l) => l.msg === 'request'), {
+      timeoutMs: 5000,
+      what: 'the access line',
+    });
     assert.equal(access.requestId, 'boom-1');
     assert.equal(access.status, 500);
   });

@@ -92,14 +92,20 @@ describe('SIGTERM under load', () => {
 
   it('producer: POSTs in flight at SIGTERM of a producer process end in a 202 (and are queued) or fail without a 202', async () => {
     const proc = spawnService('producer', 'info');
-    const port = await eventually(() => /"port":(\d+)[^\n]*listening/.exec(output(proc))?.[1], { what: 'producer to listen', timeoutMs: 30_000 });
+    const port = await eventually(() => /"port":(\d+)[^\n]*listening/.exec(output(proc))?.[1], {
+      what: 'producer to listen',
+      timeoutMs: 30_000,
+    });
     const before = await eventsDepth();
     const post = (i: number) =>
       fetch(`http://127.0.0.1:${port}/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ type: 'ORDER', targetId: `pt${i % 20}`, orderId: `term-${i}`, eventId: `term-${i}` }),
-      }).then((r) => r.status, () => 0);
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
     // A steady stream, 10 at a time, until the process is gone; SIGTERM lands mid-stream.
     const statuses: number[] = [];
     let next = 0;
@@ -112,7 +118,10 @@ describe('SIGTERM under load', () => {
     assert.equal(code, 0, 'exit 0');
     const accepted = statuses.filter((s) => s === 202).length;
     assert.ok(accepted >= 50);
-    assert.ok(statuses.every((s) => s === 202 || s === 503 || s === 0), `only 202, 503 or no answer: ${[...new Set(statuses)]}`);
+    assert.ok(
+      statuses.every((s) => s === 202 || s === 503 || s === 0),
+      `only 202, 503 or no answer: ${[...new Set(statuses)]}`,
+    );
     assert.ok((await eventsDepth()) - before >= accepted, 'every 202 is a message in the queue');
   });
 
@@ -128,19 +137,31 @@ describe('SIGTERM under load', () => {
       ),
     );
     assert.ok(publish.every((s) => s === 202));
-    const seen = async () => (await Promise.all(eventIds.map((e, i) => redis.exists(keys.eventSeen(`sd${i % 20}`, e))))).filter(Boolean).length;
+    const seen = async () =>
+      (await Promise.all(eventIds.map((e, i) => redis.exists(keys.eventSeen(`sd${i % 20}`, e))))).filter(Boolean)
+        .length;
 
     let consumer = spawnService('consumer', 'info');
     // SIGTERM before the signal handlers exist would be a plain kill, not a shutdown.
-    await eventually(() => /consumer listening/.test(output(consumer)), { what: 'the consumer to start', timeoutMs: 30_000 });
-    await eventually(async () => (await seen()) > 20, { what: 'the consumer to be busy', timeoutMs: 30_000, intervalMs: 10 });
+    await eventually(() => /consumer listening/.test(output(consumer)), {
+      what: 'the consumer to start',
+      timeoutMs: 30_000,
+    });
+    await eventually(async () => (await seen()) > 20, {
+      what: 'the consumer to be busy',
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
     assert.equal(await sigterm(consumer), 0, 'exit 0');
     const buffered = await seen();
     assert.ok(buffered < EVENTS, `stopped mid-stream (${buffered} of ${EVENTS})`);
     assert.ok((await eventsDepth()) >= EVENTS - buffered - 200, 'unfinished events are back in the queue');
 
     consumer = spawnService('consumer');
-    await eventually(async () => (await seen()) === EVENTS, { what: 'every event processed after the restart', timeoutMs: 60_000 });
+    await eventually(async () => (await seen()) === EVENTS, {
+      what: 'every event processed after the restart',
+      timeoutMs: 60_000,
+    });
     await eventually(async () => (await eventsDepth()) === 0, { what: 'the events queue to drain' });
     let notifications = 0;
     for (let u = 0; u < 20; u++) notifications += await redis.zcard(keys.inbox(`sd${u}`));
@@ -169,7 +190,10 @@ describe('SIGTERM under load', () => {
     // The first instance may have stored every batch before it stopped; a SIGTERM before this one
     // installed its handlers would be a plain kill (exit code null), not a shutdown.
     await eventually(() => /jobs listening/.test(output(jobs)), { what: 'jobs to restart', timeoutMs: 30_000 });
-    await eventually(async () => (await stored()) === EVENTS, { what: 'every notification stored once', timeoutMs: 60_000 });
+    await eventually(async () => (await stored()) === EVENTS, {
+      what: 'every notification stored once',
+      timeoutMs: 60_000,
+    });
     assert.equal(await queueDepth(topology.persistDeadQueue), 0);
     assert.equal(await sigterm(jobs), 0);
   });

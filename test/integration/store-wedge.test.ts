@@ -43,7 +43,10 @@ const services = (command: 'up' | 'down') =>
 
 /** A fresh client's count, with a short deadline: does the store still answer at all? */
 async function answers(port: number): Promise<boolean> {
-  const probe = new mongo.MongoClient(`mongodb://127.0.0.1:${port}/`, { timeoutMS: 5000, serverSelectionTimeoutMS: 5000 });
+  const probe = new mongo.MongoClient(`mongodb://127.0.0.1:${port}/`, {
+    timeoutMS: 5000,
+    serverSelectionTimeoutMS: 5000,
+  });
   try {
     await probe.db('wedge_probe').collection('docs').countDocuments({});
     return true;
@@ -77,7 +80,8 @@ describe('FerretDB under write shapes that used to wedge it (its own store, neve
 
   before(async () => {
     await services('down');
-    for (const dir of ['ferretdb', 'postgres', 'postgres.initdb']) await rm(resolve(SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
+    for (const dir of ['ferretdb', 'postgres', 'postgres.initdb'])
+      await rm(resolve(SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
     await services('up');
     // The binary services.sh chose, read from the command line of the FerretDB it started.
     const pid = (await readFile(resolve(SERVERS.SERVICES_DATA_DIR, 'pids/ferretdb.pid'), 'utf8')).trim();
@@ -112,7 +116,9 @@ describe('FerretDB under write shapes that used to wedge it (its own store, neve
       await docs.insertMany(Array.from({ length: 90 }, (_, i) => ({ _id: `d${i}`, status: 'undelivered' })));
       // FerretDB's default pool (50 connections) waited for its 51st forever here.
       const result = await docs.bulkWrite(
-        Array.from({ length: 90 }, (_, i) => ({ updateOne: { filter: { _id: `d${i}`, status: 'undelivered' }, update: { $set: { status: 'delivered' } } } })),
+        Array.from({ length: 90 }, (_, i) => ({
+          updateOne: { filter: { _id: `d${i}`, status: 'undelivered' }, update: { $set: { status: 'delivered' } } },
+        })),
         { ordered: true },
       );
       assert.equal(result.modifiedCount, 90);
@@ -124,17 +130,29 @@ describe('FerretDB under write shapes that used to wedge it (its own store, neve
   });
 
   it("jobs' state updates hold at most two of FerretDB's connections per command", async () => {
-    const { config } = testEnv('storewedge', { MONGO_URL: `mongodb://127.0.0.1:${SMALL_POOL_PORT}/wedge_jobs`, MONGO_BATCH_TIMEOUT_MS: '20000' });
+    const { config } = testEnv('storewedge', {
+      MONGO_URL: `mongodb://127.0.0.1:${SMALL_POOL_PORT}/wedge_jobs`,
+      MONGO_BATCH_TIMEOUT_MS: '20000',
+    });
     connection = await connectMongo(config, testLogger);
     const { Notification } = models(connection);
     const stored = Array.from({ length: 60 }, (_, i) => notification('wedge-user', i));
     const now = new Date();
-    const inserted = await insertNew(Notification, stored.map((n) => insertDoc(n, { ackedAtMs: null, readAtMs: null }, now)), 20_000);
+    const inserted = await insertNew(
+      Notification,
+      stored.map((n) => insertDoc(n, { ackedAtMs: null, readAtMs: null }, now)),
+      20_000,
+    );
     assert.equal(inserted.inserted.size, 60);
 
     // 60 matched statements in one command, against a pool of 4: an updateOne per statement
     // would hold 60 connections by the end of the command.
-    const outcome = await bulkWrite(Notification, stored.map((n) => deliveredOp(n.id, now, n.userId)), 90, 20_000);
+    const outcome = await bulkWrite(
+      Notification,
+      stored.map((n) => deliveredOp(n.id, now, n.userId)),
+      90,
+      20_000,
+    );
     assert.equal(outcome.commands, 1);
     assert.equal(outcome.modified, 60);
     assert.equal(await Notification.countDocuments({ userId: 'wedge-user', status: 'delivered' }), 60);

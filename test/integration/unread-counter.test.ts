@@ -22,20 +22,42 @@ describe('the unread counter', () => {
   let m: Models;
   let redis: Redis;
   let seq = 0;
-  const deps = () => ({ models: m, redis, keyPrefix: config.redis.keyPrefix, ttlSeconds: 60, batchTimeoutMs: config.mongo.batchTimeoutMs });
+  const deps = () => ({
+    models: m,
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    ttlSeconds: 60,
+    batchTimeoutMs: config.mongo.batchTimeoutMs,
+  });
   const make = (userId: string): Notification => ({
-    id: uuidv7(), userId, seq: (seq += 1), type: 'LIKE', priority: 5, actors: ['a'], actorCount: 1, objectId: 'post1',
-    message: 'a liked your post', createdAt: new Date().toISOString(), version: 1, eventIds: [],
+    id: uuidv7(),
+    userId,
+    seq: (seq += 1),
+    type: 'LIKE',
+    priority: 5,
+    actors: ['a'],
+    actorCount: 1,
+    objectId: 'post1',
+    message: 'a liked your post',
+    createdAt: new Date().toISOString(),
+    version: 1,
+    eventIds: [],
   });
   const store = async (userId: string, status: NotificationStatus) => {
     const n = make(userId);
     await m.Notification.create({
-      _id: n.id, ...n, createdAt: new Date(n.createdAt), status, deliveredAt: null,
-      readAt: status === 'read' ? new Date() : null, persistedAt: new Date(),
+      _id: n.id,
+      ...n,
+      createdAt: new Date(n.createdAt),
+      status,
+      deliveredAt: null,
+      readAt: status === 'read' ? new Date() : null,
+      persistedAt: new Date(),
     });
     return n.id;
   };
-  const mongoUnread = (userId: string) => m.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
+  const mongoUnread = (userId: string) =>
+    m.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
 
   before(async () => {
     mongo = await connectMongo(config, testLogger);
@@ -56,7 +78,13 @@ describe('the unread counter', () => {
     await store(user, 'read');
     const both = make(user); // buffered and already stored: counted once
     await bufferNotification(redis, both, 60);
-    await m.Notification.create({ _id: both.id, ...both, createdAt: new Date(both.createdAt), status: 'undelivered', persistedAt: new Date() });
+    await m.Notification.create({
+      _id: both.id,
+      ...both,
+      createdAt: new Date(both.createdAt),
+      status: 'undelivered',
+      persistedAt: new Date(),
+    });
     await bufferNotification(redis, make(user), 60);
     const readEarly = make(user);
     await bufferNotification(redis, readEarly, 60);

@@ -12,13 +12,19 @@ import { recordCommands } from '../helpers/redis-commands.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 // No wake route refresh round during the tests: they count the Redis commands an ACK sends.
-const { config } = testEnv('wsackbatch', { WS_MAX_FRAMES_PER_SECOND: '200', WS_ROUTE_REFRESH_MS: '600000', WS_ROUTE_TTL_MS: '1200000' });
+const { config } = testEnv('wsackbatch', {
+  WS_MAX_FRAMES_PER_SECOND: '200',
+  WS_ROUTE_REFRESH_MS: '600000',
+  WS_ROUTE_TTL_MS: '1200000',
+});
 
 /** What one ACK frame costs the ws-server: Redis requests and broker messages, whatever its size. */
 describe('ws-server: an ACK frame in one round trip', () => {
   const suite = wsServerSuite(config);
   const authed = async (userId: string) => {
-    const [client, ok] = await WsTestClient.authed(suite.server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    const [client, ok] = await WsTestClient.authed(suite.server.port, {
+      token: await signUserToken(userId, config.auth.jwtSecret),
+    });
     suite.clients.push(client);
     if (ok.catchingUp) await client.next('REPLAY_DONE');
     return client;
@@ -28,7 +34,6 @@ describe('ws-server: an ACK frame in one round trip', () => {
     for (let i = 0; i < count; i++) made.push(await suite.consumer.buffer(await suite.consumer.make(userId)));
     return made;
   };
-
 
   it('acks 1 or 20 ids with one Redis request and at most one broker message, recording sent and acked', async () => {
     const made = await bufferMany('batch', 22);
@@ -65,13 +70,22 @@ describe('ws-server: an ACK frame in one round trip', () => {
 
     assert.equal((await readPending(suite.consumer.redis, 'batch', 50)).total, 0);
     const acked = await ackedAt(suite.consumer.redis, 'batch', twenty);
-    assert.ok(acked.every((at) => at !== null), 'every id carries its acked mark');
+    assert.ok(
+      acked.every((at) => at !== null),
+      'every id carries its acked mark',
+    );
     const firstSent = new Map(frames.map((f) => [f.notification.id, f]));
     for (const id of [made[0]!.id, ...twenty]) {
       assert.ok(firstSent.has(id));
       const timeline = await readTimeline(suite.consumer.redis, 'batch', id);
-      assert.ok(timeline.sent !== undefined && timeline.sent <= sentBeforeAck, `sent is the first send: ${JSON.stringify(timeline)}`);
-      assert.ok(timeline.acked !== undefined && timeline.acked >= timeline.sent, `acked after sent: ${JSON.stringify(timeline)}`);
+      assert.ok(
+        timeline.sent !== undefined && timeline.sent <= sentBeforeAck,
+        `sent is the first send: ${JSON.stringify(timeline)}`,
+      );
+      assert.ok(
+        timeline.acked !== undefined && timeline.acked >= timeline.sent,
+        `acked after sent: ${JSON.stringify(timeline)}`,
+      );
     }
   });
 
@@ -87,6 +101,10 @@ describe('ws-server: an ACK frame in one round trip', () => {
     assert.deepEqual((await client.next('ACKED')).ids, [stored!.id]);
     assert.deepEqual(await ackedAt(suite.consumer.redis, 'again', [stored!.id]), [first]);
     const published = await drainAcks(config);
-    assert.deepEqual(published.map((m) => m.notificationIds), [[stored!.id], [stored!.id]], 'jobs applies acks idempotently');
+    assert.deepEqual(
+      published.map((m) => m.notificationIds),
+      [[stored!.id], [stored!.id]],
+      'jobs applies acks idempotently',
+    );
   });
 });

@@ -8,7 +8,12 @@ import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
-const tokenEnv = testEnv('wsauth', { AUTH_TIMEOUT_MS: '300', WS_MAX_FRAME_BYTES: '1024', WS_MAX_FRAMES_PER_SECOND: '20', WS_MAX_ACK_BATCH: '5' });
+const tokenEnv = testEnv('wsauth', {
+  AUTH_TIMEOUT_MS: '300',
+  WS_MAX_FRAME_BYTES: '1024',
+  WS_MAX_FRAMES_PER_SECOND: '20',
+  WS_MAX_ACK_BATCH: '5',
+});
 const devEnv = testEnv('wsauthdev', { WS_AUTH_MODE: 'dev' });
 const secret = tokenEnv.config.auth.jwtSecret;
 
@@ -39,15 +44,39 @@ describe('ws-server: authentication and protocol errors', () => {
     clients.push(client);
     // A first connection: Redis cannot vouch that MongoDB holds nothing older, so the catch-up
     // runs after AUTH_OK and REPLAY_DONE closes it; the next AUTH needs no catch-up.
-    assert.deepEqual(ok, { type: 'AUTH_OK', userId: 'alice', pending: 0, recovered: false, catchingUp: true, unread: 0, unreadVersion: 1 });
+    assert.deepEqual(ok, {
+      type: 'AUTH_OK',
+      userId: 'alice',
+      pending: 0,
+      recovered: false,
+      catchingUp: true,
+      unread: 0,
+      unreadVersion: 1,
+    });
     assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 0, recovered: true });
     const [again, ok2] = await WsTestClient.authed(server.port, { token: await signUserToken('alice', secret) });
     clients.push(again);
-    assert.deepEqual(ok2, { type: 'AUTH_OK', userId: 'alice', pending: 0, recovered: true, catchingUp: false, unread: 0, unreadVersion: 1 });
+    assert.deepEqual(ok2, {
+      type: 'AUTH_OK',
+      userId: 'alice',
+      pending: 0,
+      recovered: true,
+      catchingUp: false,
+      unread: 0,
+      unreadVersion: 1,
+    });
   });
 
   for (const [name, token] of [
-    ['an expired token', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(secret))],
+    [
+      'an expired token',
+      () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('alice')
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(new TextEncoder().encode(secret)),
+    ],
     ['a token with a bad signature', () => signUserToken('alice', 'another-secret-that-is-long-enough-0123456789')],
     ['garbage instead of a token', async () => 'not.a.jwt'],
   ] as const) {

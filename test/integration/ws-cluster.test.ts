@@ -19,7 +19,9 @@ describe('ws-server: two instances, each on its own wake channel', () => {
   let consumer: SimulatedConsumer;
   const clients: WsTestClient[] = [];
   const authed = async (server: WsServerService, userId: string) => {
-    const [client] = await WsTestClient.authed(server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    const [client] = await WsTestClient.authed(server.port, {
+      token: await signUserToken(userId, config.auth.jwtSecret),
+    });
     clients.push(client);
     return client;
   };

@@ -83,10 +83,13 @@ describe('ws-server: connections that never become WebSockets, and the connectio
 
     held[0]!.ws.close();
     await held[0]!.waitClosed();
-    const metrics = await eventually(async () => {
-      const text = await scrape(suite.server.port).catch(() => '');
-      return /ws_accept_errors_total\{[^}]*code="max_connections"[^}]*\} [1-9]/.test(text) ? text : undefined;
-    }, { what: 'the refused connection in ws_accept_errors_total' });
+    const metrics = await eventually(
+      async () => {
+        const text = await scrape(suite.server.port).catch(() => '');
+        return /ws_accept_errors_total\{[^}]*code="max_connections"[^}]*\} [1-9]/.test(text) ? text : undefined;
+      },
+      { what: 'the refused connection in ws_accept_errors_total' },
+    );
     assert.ok(metrics);
     await sleep(100);
     const [again] = await WsTestClient.authed(suite.server.port, { token: await token('capped-again') });

@@ -55,13 +55,27 @@ describe('ws-server: replay, live push and ACK', () => {
 
     const [client, ok] = await authed('offline');
     const { unreadVersion, ...rest } = ok;
-    assert.deepEqual(rest, { type: 'AUTH_OK', userId: 'offline', pending: 4, recovered: false, catchingUp: true, unread: 4 });
+    assert.deepEqual(rest, {
+      type: 'AUTH_OK',
+      userId: 'offline',
+      pending: 4,
+      recovered: false,
+      catchingUp: true,
+      unread: 4,
+    });
     assert.ok(typeof unreadVersion === 'number' && unreadVersion > 0, 'the counter carries its version');
     const frames = await client.waitForNotifications(4);
-    assert.deepEqual(frames.map((f) => f.notification.id), [security.id, like1.id, like2.id, promo.id]);
+    assert.deepEqual(
+      frames.map((f) => f.notification.id),
+      [security.id, like1.id, like2.id, promo.id],
+    );
     assert.equal(frames[0]?.notification.type, 'SECURITY');
     assert.equal(client.frames[0]?.type, 'AUTH_OK', 'AUTH_OK comes before the replay');
-    assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 4, recovered: true }, 'MongoDB adds nothing');
+    assert.deepEqual(
+      await client.next('REPLAY_DONE'),
+      { type: 'REPLAY_DONE', pending: 4, recovered: true },
+      'MongoDB adds nothing',
+    );
 
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
     const acked = await client.next('ACKED');
@@ -92,7 +106,11 @@ describe('ws-server: replay, live push and ACK', () => {
     client.send({ type: 'ACK', notificationIds: frames.map((f) => f.notification.id) });
     await client.next('ACKED');
     const published = (await drainAcks(config)).filter((a) => a.userId === 'stored-ack');
-    assert.deepEqual(published.map((a) => a.notificationIds), [[stored.id]], `one message, only the stored one; ${unstored.id} is left to its persist job`);
+    assert.deepEqual(
+      published.map((a) => a.notificationIds),
+      [[stored.id]],
+      `one message, only the stored one; ${unstored.id} is left to its persist job`,
+    );
   });
 
   it('pushes a notification to a connected user when the consumer wakes the servers', async () => {
@@ -100,8 +118,16 @@ describe('ws-server: replay, live push and ACK', () => {
     const n = await consumer.deliver(await consumer.make('live', { message: 'live one' }));
     const [frame] = await client.waitForNotifications(1);
     assert.deepEqual(frame?.notification, {
-      id: n.id, seq: n.seq, type: n.type, message: 'live one', actors: n.actors, actorCount: n.actorCount,
-      objectId: n.objectId, priority: n.priority, createdAt: n.createdAt, version: n.version,
+      id: n.id,
+      seq: n.seq,
+      type: n.type,
+      message: 'live one',
+      actors: n.actors,
+      actorCount: n.actorCount,
+      objectId: n.objectId,
+      priority: n.priority,
+      createdAt: n.createdAt,
+      version: n.version,
     });
   });
 
@@ -120,7 +146,7 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.equal(client.notificationIds().filter((id) => id === n.id).length, 2, 'the acked id is not sent again');
   });
 
-  it('refuses an ACK of another user\'s notification and leaves it pending', async () => {
+  it("refuses an ACK of another user's notification and leaves it pending", async () => {
     const theirs = await consumer.buffer(await consumer.make('victim'));
     const [intruder] = await authed('intruder');
     intruder.send({ type: 'ACK', notificationId: theirs.id });
@@ -128,7 +154,10 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.equal(error.code, 'NOT_FOUND');
     assert.deepEqual(error.ids, [theirs.id]);
     assert.equal(intruder.of('ACKED').length, 0);
-    assert.deepEqual((await readPending(consumer.redis, 'victim', 10)).notifications.map((n) => n.id), [theirs.id]);
+    assert.deepEqual(
+      (await readPending(consumer.redis, 'victim', 10)).notifications.map((n) => n.id),
+      [theirs.id],
+    );
     assert.deepEqual(await ackedAt(consumer.redis, 'victim', [theirs.id]), [null]);
   });
 
@@ -142,7 +171,10 @@ describe('ws-server: replay, live push and ACK', () => {
     await eventually(() => client.of('ACKED').length === 50, { what: '50 ACKED frames' });
     assert.deepEqual(new Set(client.of('ACKED').flatMap((f) => f.ids as string[])), new Set(toAck));
     const left = await readPending(consumer.redis, 'many', 100);
-    assert.deepEqual(left.notifications.map((n) => n.id), all.slice(50).map((n) => n.id));
+    assert.deepEqual(
+      left.notifications.map((n) => n.id),
+      all.slice(50).map((n) => n.id),
+    );
   });
 
   it('resumes after lastSeq and says when the replay is incomplete', async () => {
@@ -154,7 +186,10 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.equal(ok.catchingUp, true);
     assert.deepEqual(await partial.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 55, recovered: true });
     const frames = await partial.waitForNotifications(55);
-    assert.deepEqual(frames.map((f) => f.notification.seq), made.slice(10).map((n) => n.seq));
+    assert.deepEqual(
+      frames.map((f) => f.notification.seq),
+      made.slice(10).map((n) => n.seq),
+    );
 
     const [full, okFull] = await authed('resumer');
     assert.equal(okFull.pending, 65);
@@ -166,8 +201,18 @@ describe('ws-server: replay, live push and ACK', () => {
   it('replays undelivered notifications from MongoDB that left the buffer, without duplicates, and accepts their ACK', async () => {
     const buffered = await consumer.buffer(await consumer.make('archived', { priority: 5 }));
     const stored = (overrides: { _id: string; seq: number; priority: number }) => ({
-      userId: 'archived', type: 'COMMENT', actors: ['x'], actorCount: 1, objectId: 'p', message: 'x commented',
-      status: 'undelivered' as const, version: 1, eventIds: [], createdAt: new Date(), persistedAt: new Date(), ...overrides,
+      userId: 'archived',
+      type: 'COMMENT',
+      actors: ['x'],
+      actorCount: 1,
+      objectId: 'p',
+      message: 'x commented',
+      status: 'undelivered' as const,
+      version: 1,
+      eventIds: [],
+      createdAt: new Date(),
+      persistedAt: new Date(),
+      ...overrides,
     });
     // Both stores hold `buffered`: it must come once. `acked` was acked in Redis, jobs is behind.
     await db.Notification.insertMany([
@@ -184,19 +229,29 @@ describe('ws-server: replay, live push and ACK', () => {
     assert.deepEqual([ok.pending, ok.recovered, ok.catchingUp], [1, false, true], 'AUTH_OK counts what Redis holds');
     const frames = await client.waitForNotifications(3);
     // Redis's replay before AUTH_OK's catch-up from MongoDB, each in priority order.
-    assert.deepEqual(frames.map((f) => f.notification.id), [buffered.id, 'mongo-high', 'mongo-low']);
+    assert.deepEqual(
+      frames.map((f) => f.notification.id),
+      [buffered.id, 'mongo-high', 'mongo-low'],
+    );
     assert.deepEqual(await client.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 3, recovered: true });
 
     client.send({ type: 'ACK', notificationIds: ['mongo-high', 'other-user'] });
     assert.deepEqual((await client.next('ACKED')).ids, ['mongo-high']);
     assert.deepEqual((await client.next('ERROR')).ids, ['other-user']);
     const published = (await drainAcks(config)).filter((a) => a.userId === 'archived');
-    assert.deepEqual(published.map((a) => [a.notificationIds, a.userId]), [[['mongo-high'], 'archived']]);
+    assert.deepEqual(
+      published.map((a) => [a.notificationIds, a.userId]),
+      [[['mongo-high'], 'archived']],
+    );
     client.close();
 
     const [again] = await authed('archived');
     const replayed = await again.waitForNotifications(2);
-    assert.deepEqual(replayed.map((f) => f.notification.id), [buffered.id, 'mongo-low'], 'an acked MongoDB-only id is not replayed');
+    assert.deepEqual(
+      replayed.map((f) => f.notification.id),
+      [buffered.id, 'mongo-low'],
+      'an acked MongoDB-only id is not replayed',
+    );
   });
 });
 
@@ -219,20 +274,26 @@ describe('ws-server: redelivery of unacked notifications', () => {
   });
 
   it('re-sends an unacked notification with the same id and seq, a bounded number of times', async () => {
-    const [client] = await WsTestClient.authed(server.port, { token: await signUserToken('slow', short.config.auth.jwtSecret) });
+    const [client] = await WsTestClient.authed(server.port, {
+      token: await signUserToken('slow', short.config.auth.jwtSecret),
+    });
     clients.push(client);
     const n = await consumer.deliver(await consumer.make('slow'));
     const frames = await client.waitForNotifications(3);
     for (const f of frames) assert.deepEqual([f.notification.id, f.notification.seq], [n.id, n.seq]);
     // 1 send + MAX_REDELIVERIES re-sends, then it waits for the next connection.
     const marker = await consumer.deliver(await consumer.make('slow'));
-    await eventually(() => client.notificationIds().filter((id) => id === marker.id).length === 3, { what: 'marker redelivered twice' });
+    await eventually(() => client.notificationIds().filter((id) => id === marker.id).length === 3, {
+      what: 'marker redelivered twice',
+    });
     assert.equal(client.notificationIds().filter((id) => id === n.id).length, 3);
     assert.equal((await readPending(consumer.redis, 'slow', 10)).total, 2, 'still pending for the next connection');
   });
 
   it('never sends an id again after its ACK', async () => {
-    const [client] = await WsTestClient.authed(server.port, { token: await signUserToken('prompt', short.config.auth.jwtSecret) });
+    const [client] = await WsTestClient.authed(server.port, {
+      token: await signUserToken('prompt', short.config.auth.jwtSecret),
+    });
     clients.push(client);
     const n = await consumer.deliver(await consumer.make('prompt'));
     await client.waitForNotifications(1);
@@ -240,7 +301,9 @@ describe('ws-server: redelivery of unacked notifications', () => {
     await client.next('ACKED');
     // A later notification that is redelivered twice proves ACK_TIMEOUT_MS passed several times.
     const later = await consumer.deliver(await consumer.make('prompt'));
-    await eventually(() => client.notificationIds().filter((id) => id === later.id).length >= 2, { what: 'later redelivered' });
+    await eventually(() => client.notificationIds().filter((id) => id === later.id).length >= 2, {
+      what: 'later redelivered',
+    });
     assert.equal(client.notificationIds().filter((id) => id === n.id).length, 1);
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     assert.match(metrics, /ws_notifications_redelivered_total\{service="ws-server"\} [1-9]/);

@@ -31,12 +31,12 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
   const suite = wsServerSuite(config);
   const token = (userId: string) => signUserToken(userId, config.auth.jwtSecret);
 
-
   it('cuts off a client that stops reading, with the send buffer bounded by the cap', async () => {
     // ~24 MB of notifications: far more than the kernel's socket buffers can absorb.
     const big = 'x'.repeat(32 * 1024);
     const pipeline = [];
-    for (let i = 0; i < 750; i++) pipeline.push(suite.consumer.make('reader-who-stops', { message: big }).then((n) => suite.consumer.buffer(n)));
+    for (let i = 0; i < 750; i++)
+      pipeline.push(suite.consumer.make('reader-who-stops', { message: big }).then((n) => suite.consumer.buffer(n)));
     await Promise.all(pipeline);
 
     const client = await WsTestClient.connect(suite.server.port);
@@ -54,7 +54,11 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     const { code } = await client.waitClosed();
     assert.ok(code === 1013 || code === 1006, `closed with 1013 (or cut, 1006), got ${code}`);
     assert.ok(client.notifications().length < 750, 'it did not receive everything');
-    assert.equal((await readPending(suite.consumer.redis, 'reader-who-stops', 1)).total, 750, 'nothing was lost: all still pending');
+    assert.equal(
+      (await readPending(suite.consumer.redis, 'reader-who-stops', 1)).total,
+      750,
+      'nothing was lost: all still pending',
+    );
   });
 
   it('answers the largest ACK the limits allow (WS_MAX_ACK_BATCH ids of the longest id) instead of closing with 1009', async () => {
@@ -66,7 +70,7 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     const answer = await client.next('ERROR', 'NOT_FOUND for the full batch');
     assert.equal(client.closed, undefined, `still open, not closed with ${client.closed?.code}`);
     assert.equal(answer.code, 'NOT_FOUND');
-    assert.deepEqual(answer.ids, ids, 'every id was looked up: none of them is this user\'s');
+    assert.deepEqual(answer.ids, ids, "every id was looked up: none of them is this user's");
 
     client.send({ type: 'ACK', notificationIds: [...ids, 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)] });
     const tooMany = await client.next('ERROR', 'ACK_BATCH_TOO_LARGE');
@@ -78,7 +82,9 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
 
   it('a client that ACKs a full replay in one frame gets it ACKED, not the same replay on every reconnect', async () => {
     const max = config.ws.maxAckBatch;
-    const made = await Promise.all(Array.from({ length: max }, () => suite.consumer.make('replay-in-one-ack').then((n) => suite.consumer.buffer(n))));
+    const made = await Promise.all(
+      Array.from({ length: max }, () => suite.consumer.make('replay-in-one-ack').then((n) => suite.consumer.buffer(n))),
+    );
     const [client] = await WsTestClient.authed(suite.server.port, { token: await token('replay-in-one-ack') });
     suite.clients.push(client);
     const frames = await client.waitForNotifications(max);
@@ -90,7 +96,8 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
   });
 
   it('refuses a socket beyond WS_MAX_SOCKETS_PER_USER', async () => {
-    for (let i = 0; i < 2; i++) suite.clients.push((await WsTestClient.authed(suite.server.port, { token: await token('phone') }))[0]);
+    for (let i = 0; i < 2; i++)
+      suite.clients.push((await WsTestClient.authed(suite.server.port, { token: await token('phone') }))[0]);
     const third = await WsTestClient.connect(suite.server.port);
     suite.clients.push(third);
     third.send({ type: 'AUTH', token: await token('phone') });
@@ -122,7 +129,10 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     await closing;
     await eventually(() => refused, { what: 'the reconnect attempt to finish' });
     assert.equal(refused, 503);
-    assert.deepEqual((await readPending(suite.consumer.redis, 'leaving', 10)).notifications.map((x) => x.id), [n.id]);
+    assert.deepEqual(
+      (await readPending(suite.consumer.redis, 'leaving', 10)).notifications.map((x) => x.id),
+      [n.id],
+    );
   });
 });
 
@@ -139,12 +149,16 @@ describe('ws-server: heartbeats', () => {
   });
 
   it('terminates a socket that stops answering pings', async () => {
-    const [client] = await WsTestClient.authed(hbServer.port, { token: await signUserToken('ghost', heartbeatEnv.config.auth.jwtSecret) });
+    const [client] = await WsTestClient.authed(hbServer.port, {
+      token: await signUserToken('ghost', heartbeatEnv.config.auth.jwtSecret),
+    });
     clients.push(client);
     // Stop the automatic pong: the client still holds its socket open but looks dead.
     (client.ws as unknown as { pong(): void }).pong = () => undefined;
     client.ws.removeAllListeners('ping');
-    (client.ws as unknown as { _receiver: { removeAllListeners(e: string): void } })._receiver.removeAllListeners('ping');
+    (client.ws as unknown as { _receiver: { removeAllListeners(e: string): void } })._receiver.removeAllListeners(
+      'ping',
+    );
     const { code } = await client.waitClosed();
     assert.equal(code, 1006, 'terminated without a close frame');
     assert.ok((await metric(hbServer.port, 'ws_closed_by_server_total', 'heartbeat')) >= 1);

@@ -44,14 +44,22 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
   });
 
   async function connect(userId: string) {
-    const [client, ok] = await WsTestClient.authed(server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    const [client, ok] = await WsTestClient.authed(server.port, {
+      token: await signUserToken(userId, config.auth.jwtSecret),
+    });
     clients.push(client);
     return [client, ok] as const;
   }
 
   /** What jobs stores for a notification nobody acked within PERSIST_DELAY_MS. */
   async function storeUndelivered(n: Notification): Promise<void> {
-    await db.Notification.create({ ...n, _id: n.id, createdAt: new Date(n.createdAt), status: 'undelivered', persistedAt: new Date() });
+    await db.Notification.create({
+      ...n,
+      _id: n.id,
+      createdAt: new Date(n.createdAt),
+      status: 'undelivered',
+      persistedAt: new Date(),
+    });
   }
 
   it('marks a user clean until the oldest pending copy expires, then replays the expired one from MongoDB', async () => {
@@ -60,7 +68,10 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
 
     const [first, ok1] = await connect('carol');
     assert.equal(ok1.pending, 1);
-    assert.deepEqual((await first.waitForNotifications(1)).map((f) => f.notification.id), [n.id]);
+    assert.deepEqual(
+      (await first.waitForNotifications(1)).map((f) => f.notification.id),
+      [n.id],
+    );
     assert.deepEqual(await first.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 1, recovered: true });
     first.close();
 
@@ -68,12 +79,18 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
     assert.ok(ttlMs > 0 && ttlMs <= 2000, `clean mark bounded by the pending copy's expiry (pttl ${ttlMs})`);
 
     // The buffered copy expires (the mark with it); the notification now lives in MongoDB only.
-    await eventually(async () => (await consumer.redis.exists(keys.notification('carol', n.id))) === 0, { what: 'the copy to expire' });
+    await eventually(async () => (await consumer.redis.exists(keys.notification('carol', n.id))) === 0, {
+      what: 'the copy to expire',
+    });
     await sleep(50);
 
     const [second, ok2] = await connect('carol');
     assert.deepEqual([ok2.pending, ok2.catchingUp], [0, true], 'nothing in Redis, MongoDB to be asked');
-    assert.deepEqual((await second.waitForNotifications(1)).map((f) => f.notification.id), [n.id], 'replayed from MongoDB');
+    assert.deepEqual(
+      (await second.waitForNotifications(1)).map((f) => f.notification.id),
+      [n.id],
+      'replayed from MongoDB',
+    );
     assert.deepEqual(await second.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 1, recovered: true });
   });
 
@@ -99,6 +116,10 @@ describe('ws-server: replay skips MongoDB only while nothing can be missing from
     assert.deepEqual(await resumed.next('REPLAY_DONE'), { type: 'REPLAY_DONE', pending: 0, recovered: true });
     assert.equal(await consumer.redis.exists(keys.replayClean('erin')), 0, 'the next AUTH still asks MongoDB');
     const [fresh] = await connect('erin');
-    assert.deepEqual((await fresh.waitForNotifications(1)).map((f) => f.notification.id), [n.id], 'a fresh AUTH replays it');
+    assert.deepEqual(
+      (await fresh.waitForNotifications(1)).map((f) => f.notification.id),
+      [n.id],
+      'a fresh AUTH replays it',
+    );
   });
 });

@@ -18,7 +18,11 @@ import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 // No redelivery during the file: every NOTIFICATION frame counted is a push, a replay or a resync.
-const { env, config } = testEnv('wsroute', { ACK_TIMEOUT_MS: '600000', WS_ROUTE_TTL_MS: '4000', WS_ROUTE_REFRESH_MS: '1000' });
+const { env, config } = testEnv('wsroute', {
+  ACK_TIMEOUT_MS: '600000',
+  WS_ROUTE_TTL_MS: '4000',
+  WS_ROUTE_REFRESH_MS: '1000',
+});
 
 /** A counter of the instance's /metrics, summed over the series whose labels include `labels`. */
 async function metric(server: { port: number }, name: string, labels = ''): Promise<number> {
@@ -53,7 +57,9 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
   let consumer: SimulatedConsumer;
   const clients: WsTestClient[] = [];
   const authed = async (server: { port: number }, userId: string) => {
-    const [client] = await WsTestClient.authed(server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    const [client] = await WsTestClient.authed(server.port, {
+      token: await signUserToken(userId, config.auth.jwtSecret),
+    });
     clients.push(client);
     return client;
   };
@@ -79,8 +85,11 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
 
   it('each instance hears only the wakes of its own users; every socket gets each notification once, a user on both gets it on both', async () => {
     assert.notEqual(a.instanceId, b.instanceId);
-    const [, subsA] = (await consumer.redis.pubsub('NUMSUB', keys.wakeChannel(config.redis.keyPrefix, a.instanceId))) as [string, number];
-    assert.equal(subsA, 1, "A listens on its own channel");
+    const [, subsA] = (await consumer.redis.pubsub(
+      'NUMSUB',
+      keys.wakeChannel(config.redis.keyPrefix, a.instanceId),
+    )) as [string, number];
+    assert.equal(subsA, 1, 'A listens on its own channel');
     const onA = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
     const onB = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'];
     const sockets = new Map<WsTestClient, string>();
@@ -111,7 +120,11 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
       { a: (onA.length + 1) * perUser, b: (onB.length + 1) * perUser },
       "each instance's wakes: its own users' only",
     );
-    assert.deepEqual([afterA.dropped - beforeA.dropped, afterB.dropped - beforeB.dropped], [0, 0], 'none heard in vain');
+    assert.deepEqual(
+      [afterA.dropped - beforeA.dropped, afterB.dropped - beforeB.dropped],
+      [0, 0],
+      'none heard in vain',
+    );
   });
 
   it("a user's last socket closing on an instance takes the instance out of the route; the other goes on alone", async () => {
@@ -162,7 +175,13 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
       clients.push(client);
       const token = await signUserToken(userId, config.auth.jwtSecret);
       const input: CommitInput = {
-        event: { type: 'LIKE', actorId: `actor-${i}`, targetId: userId, postId: `post-${i}`, eventId: `race-evt-${i}` } as ParsedEvent,
+        event: {
+          type: 'LIKE',
+          actorId: `actor-${i}`,
+          targetId: userId,
+          postId: `post-${i}`,
+          eventId: `race-evt-${i}`,
+        } as ParsedEvent,
         decision: { action: 'deliver' },
         actorName: `Actor ${i}`,
       };
@@ -202,7 +221,10 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
       const first = await consumer.deliver(await consumer.make('ghost'));
       await alive.waitForNotifications(1);
       await eventually(() => tap.channels.length === 2, { what: 'the wake on both channels' });
-      assert.ok(tap.channels.includes(keys.wakeChannel(config.redis.keyPrefix, child.instanceId)), 'published to the dead instance while its entry lasted');
+      assert.ok(
+        tap.channels.includes(keys.wakeChannel(config.redis.keyPrefix, child.instanceId)),
+        'published to the dead instance while its entry lasted',
+      );
 
       await sleep(ttlMs + 200);
       tap.channels.length = 0;
@@ -210,8 +232,14 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
       await alive.waitForNotifications(2);
       await settled(alive);
       assert.deepEqual(alive.notificationIds(), [first.id, second.id]);
-      assert.deepEqual(tap.channels, [keys.wakeChannel(config.redis.keyPrefix, a.instanceId)], 'the expired instance gets no wake');
-      await eventually(async () => (await route('ghost')).length === 1 || undefined, { what: "A's next refresh to prune the dead entry" });
+      assert.deepEqual(
+        tap.channels,
+        [keys.wakeChannel(config.redis.keyPrefix, a.instanceId)],
+        'the expired instance gets no wake',
+      );
+      await eventually(async () => (await route('ghost')).length === 1 || undefined, {
+        what: "A's next refresh to prune the dead entry",
+      });
       assert.deepEqual(await route('ghost'), [a.instanceId]);
     } finally {
       tap.close();
@@ -221,7 +249,9 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
 });
 
 /** ws-server/main.ts in a process of its own (from source), so it can die without running any cleanup. */
-async function startWsProcess(vars: Record<string, string>): Promise<{ proc: ChildProcess; port: number; instanceId: string }> {
+async function startWsProcess(
+  vars: Record<string, string>,
+): Promise<{ proc: ChildProcess; port: number; instanceId: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'ws-server/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...vars, LOG_LEVEL: 'info' },

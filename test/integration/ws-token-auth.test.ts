@@ -29,7 +29,9 @@ describe('ws-server: a socket lives no longer than its token', () => {
   it('closes an authenticated socket with 4401 "token expired" when its token expires', async () => {
     // exp is in whole seconds: 1.5 to 2.5 s from now.
     const exp = Math.ceil(Date.now() / 1000 + 1.5);
-    const [client, ok] = await WsTestClient.authed(hsSuite.server.port, { token: await signUserToken('expiring', hs.config.auth.jwtSecret, exp - now()) });
+    const [client, ok] = await WsTestClient.authed(hsSuite.server.port, {
+      token: await signUserToken('expiring', hs.config.auth.jwtSecret, exp - now()),
+    });
     hsSuite.clients.push(client);
     assert.equal(ok.userId, 'expiring');
     await sleep(Math.max(0, exp * 1000 - Date.now() - 400));
@@ -42,7 +44,9 @@ describe('ws-server: a socket lives no longer than its token', () => {
   });
 
   it('keeps a socket with a longer-lived token, and refuses a token without exp or with a bad sub at AUTH', async () => {
-    const [client] = await WsTestClient.authed(hsSuite.server.port, { token: await signUserToken('lasting', hs.config.auth.jwtSecret, 3600) });
+    const [client] = await WsTestClient.authed(hsSuite.server.port, {
+      token: await signUserToken('lasting', hs.config.auth.jwtSecret, 3600),
+    });
     hsSuite.clients.push(client);
     const key = new TextEncoder().encode(hs.config.auth.jwtSecret);
     for (const [claims, reason] of [
@@ -64,7 +68,9 @@ describe('ws-server: a socket lives no longer than its token', () => {
 
 describe('ws-server: JWT_PUBLIC_KEY (RS256)', () => {
   it("authenticates an RS256 token of the auth server's key", async () => {
-    const [client, ok] = await WsTestClient.authed(rsSuite.server.port, { token: await rs256({ sub: 'alice', exp: now() + 300 }) });
+    const [client, ok] = await WsTestClient.authed(rsSuite.server.port, {
+      token: await rs256({ sub: 'alice', exp: now() + 300 }),
+    });
     rsSuite.clients.push(client);
     assert.equal(ok.type, 'AUTH_OK');
     assert.equal(ok.userId, 'alice');
@@ -74,9 +80,15 @@ describe('ws-server: JWT_PUBLIC_KEY (RS256)', () => {
     const other = await generateKeyPair('RS256');
     const claims = { sub: 'alice', exp: now() + 300 };
     for (const [token, reason] of [
-      [await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(rsaPem)), 'authentication failed: invalid (algorithm)'],
+      [
+        await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(rsaPem)),
+        'authentication failed: invalid (algorithm)',
+      ],
       [await signUserToken('alice', rs.config.auth.jwtSecret), 'authentication failed: invalid (algorithm)'],
-      [await new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey), 'authentication failed: invalid (signature)'],
+      [
+        await new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey),
+        'authentication failed: invalid (signature)',
+      ],
     ] as const) {
       const socket = await WsTestClient.connect(rsSuite.server.port);
       rsSuite.clients.push(socket);

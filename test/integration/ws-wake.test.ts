@@ -16,12 +16,13 @@ const { config } = testEnv('wswake', { WS_ROUTE_REFRESH_MS: '600000', WS_ROUTE_T
 describe('ws-server: wakes on the Redis channel', () => {
   const suite = wsServerSuite(config);
   const authed = async (userId: string) => {
-    const [client, ok] = await WsTestClient.authed(suite.server.port, { token: await signUserToken(userId, config.auth.jwtSecret) });
+    const [client, ok] = await WsTestClient.authed(suite.server.port, {
+      token: await signUserToken(userId, config.auth.jwtSecret),
+    });
     suite.clients.push(client);
     if (ok.catchingUp) await client.next('REPLAY_DONE'); // the catch-up's Redis writes are over
     return [client, ok] as const;
   };
-
 
   it('pushes a push wake to every socket of the user without a single Redis command, with the count it carries', async () => {
     // A counter that exists (none has to be rebuilt from MongoDB), so the commit below bumps it.
@@ -61,20 +62,33 @@ describe('ws-server: wakes on the Redis channel', () => {
     await eventually(() => client.notifications().some((f) => f.notification.version === 2), { what: 'version 2' });
     client.send({ type: 'PING' });
     await client.next('PONG');
-    assert.deepEqual(client.notifications().map((f) => f.notification.version), [1, 2]);
+    assert.deepEqual(
+      client.notifications().map((f) => f.notification.version),
+      [1, 2],
+    );
   });
 
   it('drops a malformed wake and goes on with the next one', async () => {
     const [client] = await authed('garbage');
     const channel = keys.wakeChannel(config.redis.keyPrefix, suite.server.instanceId);
     await suite.consumer.redis.publish(channel, '{not json');
-    await suite.consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: { id: 'x' } }));
+    await suite.consumer.redis.publish(
+      channel,
+      JSON.stringify({ kind: 'push', userId: 'garbage', notification: { id: 'x' } }),
+    );
     const other = await suite.consumer.make('someone-else');
-    await suite.consumer.redis.publish(channel, JSON.stringify({ kind: 'push', userId: 'garbage', notification: other }));
+    await suite.consumer.redis.publish(
+      channel,
+      JSON.stringify({ kind: 'push', userId: 'garbage', notification: other }),
+    );
     const n = await suite.consumer.deliver(await suite.consumer.make('garbage'));
     const [frame] = await client.waitForNotifications(1);
     assert.equal(frame?.notification.id, n.id);
-    assert.deepEqual(client.notificationIds(), [n.id], "nothing from the malformed ones, nor another user's notification");
+    assert.deepEqual(
+      client.notificationIds(),
+      [n.id],
+      "nothing from the malformed ones, nor another user's notification",
+    );
   });
 
   it('replays from the buffer what was published while its subscriber connection was cut', async () => {
@@ -82,7 +96,10 @@ describe('ws-server: wakes on the Redis channel', () => {
     const before = await suite.consumer.deliver(await suite.consumer.make('gap'));
     await client.waitForNotifications(1);
     const lost = await suite.consumer.buffer(await suite.consumer.make('gap', { message: 'published into the gap' }));
-    assert.ok(await killConnection(suite.consumer.redis, suite.server.wakeConnectionName), 'the subscriber connection was there');
+    assert.ok(
+      await killConnection(suite.consumer.redis, suite.server.wakeConnectionName),
+      'the subscriber connection was there',
+    );
     assert.equal(await suite.consumer.push(lost), 0, 'nobody heard this wake');
     const frame = await eventually(() => client.notifications().find((f) => f.notification.id === lost.id), {
       what: 'the lost notification after the resync',

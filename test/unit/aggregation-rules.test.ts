@@ -7,12 +7,19 @@ import { dndEndsAt, DEFAULT_PREFERENCES, preferencesSchema } from '../../shared/
 /** The rule over (type, object, actor), as the consumer sees an event. */
 function isAggregatable(type: ParsedEvent['type'], objectId: string | null, actorId: string | undefined): boolean {
   const object = objectId === null ? {} : type === 'ORDER' ? { orderId: objectId } : { postId: objectId };
-  return aggregates({ type, targetId: 'u', eventId: 'e', ...object, ...(actorId === undefined ? {} : { actorId }) } as ParsedEvent);
+  return aggregates({
+    type,
+    targetId: 'u',
+    eventId: 'e',
+    ...object,
+    ...(actorId === undefined ? {} : { actorId }),
+  } as ParsedEvent);
 }
 
 describe('aggregation applies to likes, comments and shares on an object', () => {
   it('folds LIKE, COMMENT, SHARE with an object and an actor', () => {
-    for (const type of ['LIKE', 'COMMENT', 'SHARE'] as const) assert.equal(isAggregatable(type, 'post1', 'user1'), true);
+    for (const type of ['LIKE', 'COMMENT', 'SHARE'] as const)
+      assert.equal(isAggregatable(type, 'post1', 'user1'), true);
   });
   it('never folds transactional, follows, mentions, or events without an object', () => {
     assert.equal(isAggregatable('ORDER', 'o1', 'user1'), false);
@@ -25,7 +32,10 @@ describe('aggregation applies to likes, comments and shares on an object', () =>
 
 describe('do-not-disturb clock', () => {
   const at = Date.UTC(2026, 0, 10, 23, 30, 0);
-  const dnd = (start: string, end: string, timeZone = 'UTC') => ({ ...DEFAULT_PREFERENCES, doNotDisturb: { start, end, timeZone } });
+  const dnd = (start: string, end: string, timeZone = 'UTC') => ({
+    ...DEFAULT_PREFERENCES,
+    doNotDisturb: { start, end, timeZone },
+  });
   it('a window spanning midnight ends the next morning', () => {
     assert.equal(dndEndsAt(dnd('22:00', '07:00'), at), Date.UTC(2026, 0, 11, 7, 0, 0));
   });
@@ -37,7 +47,9 @@ describe('do-not-disturb clock', () => {
     assert.equal(dndEndsAt(dnd('00:00', '01:00', 'Europe/Paris'), at), Date.UTC(2026, 0, 11, 0, 0, 0));
   });
   it('rejects unknown time zones, bad times and muting transactional types', () => {
-    assert.ok(preferencesSchema.validate({ doNotDisturb: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' } }).error);
+    assert.ok(
+      preferencesSchema.validate({ doNotDisturb: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' } }).error,
+    );
     assert.ok(preferencesSchema.validate({ doNotDisturb: { start: '25:00', end: '07:00', timeZone: 'UTC' } }).error);
     assert.ok(preferencesSchema.validate({ mutedTypes: ['SECURITY'] }).error);
     assert.equal(preferencesSchema.validate({ mutedTypes: ['LIKE'] }).error, undefined);

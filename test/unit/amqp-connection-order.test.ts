@@ -6,10 +6,22 @@ describe('the order a process tries the RabbitMQ nodes in', () => {
   const urls = ['amqp://a', 'amqp://b', 'amqp://c'];
 
   it('is the configured list rotated, so every node follows the one before it', () => {
-    assert.deepEqual(connectionOrder(urls, () => 0), ['amqp://a', 'amqp://b', 'amqp://c']);
-    assert.deepEqual(connectionOrder(urls, () => 0.4), ['amqp://b', 'amqp://c', 'amqp://a']);
-    assert.deepEqual(connectionOrder(urls, () => 0.99), ['amqp://c', 'amqp://a', 'amqp://b']);
-    assert.deepEqual(connectionOrder(['amqp://only'], () => 0.7), ['amqp://only']);
+    assert.deepEqual(
+      connectionOrder(urls, () => 0),
+      ['amqp://a', 'amqp://b', 'amqp://c'],
+    );
+    assert.deepEqual(
+      connectionOrder(urls, () => 0.4),
+      ['amqp://b', 'amqp://c', 'amqp://a'],
+    );
+    assert.deepEqual(
+      connectionOrder(urls, () => 0.99),
+      ['amqp://c', 'amqp://a', 'amqp://b'],
+    );
+    assert.deepEqual(
+      connectionOrder(['amqp://only'], () => 0.7),
+      ['amqp://only'],
+    );
   });
 
   it('starts on every node about as often: instances spread over a cluster', () => {

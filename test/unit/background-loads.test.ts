@@ -54,10 +54,18 @@ describe('background loads: bounded, shared per key, waited on briefly', () => {
     const g = gate<void>();
     const running = loads.run('a', () => g.promise);
     const queued = loads.run('b', async () => undefined);
-    assert.equal(loads.run('c', async () => undefined), undefined, 'the queue holds one');
+    assert.equal(
+      loads.run('c', async () => undefined),
+      undefined,
+      'the queue holds one',
+    );
     loads.close();
     await assert.rejects(queued!, /closed/);
-    assert.equal(loads.run('d', async () => undefined), undefined, 'closed');
+    assert.equal(
+      loads.run('d', async () => undefined),
+      undefined,
+      'closed',
+    );
     g.open();
     await running;
   });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { brokerDelta, nodeNameOf, otherClientBytes, parseGlobalCounters, sumManagement } from '../../bench/broker-counters.js';
+import {
+  brokerDelta,
+  nodeNameOf,
+  otherClientBytes,
+  parseGlobalCounters,
+  sumManagement,
+} from '../../bench/broker-counters.js';
 import { formatOperations, operationsBetween, type OperationMark } from '../../bench/operations.js';
 import { CommandStatsReader, countDelta, parseCommandStats, topCounts } from '../../bench/redis-counters.js';
 
@@ -42,7 +48,11 @@ describe('bench operation counts: parsing the servers’ counters', () => {
     const after = { calls: { evalsha: 30, get: 5, set: 4, info: 6 }, ownInfosBefore: 3 };
     assert.deepEqual(CommandStatsReader.delta(before, after), { evalsha: 20, set: 4 });
     const otherClientInfo = { calls: { ...after.calls, info: 8 }, ownInfosBefore: 3 };
-    assert.deepEqual(CommandStatsReader.delta(before, otherClientInfo), { evalsha: 20, set: 4, info: 2 }, "another client's INFO stays");
+    assert.deepEqual(
+      CommandStatsReader.delta(before, otherClientInfo),
+      { evalsha: 20, set: 4, info: 2 },
+      "another client's INFO stays",
+    );
   });
 
   it('keeps per-name differences and the largest counts first', () => {
@@ -88,7 +98,10 @@ describe('bench operation counts: parsing the servers’ counters', () => {
       deadLettered: 313,
       connections: { '127.0.0.1:48448': 460, '::1:48450': 1200 },
     });
-    assert.throws(() => parseGlobalCounters('Error: unable to perform an operation on node'), /printed no global counters/);
+    assert.throws(
+      () => parseGlobalCounters('Error: unable to perform an operation on node'),
+      /printed no global counters/,
+    );
   });
 
   it('counts the bytes of connections that are not the run’s, so broker-wide counts show when others were counted', () => {
@@ -97,7 +110,11 @@ describe('bench operation counts: parsing the servers’ counters', () => {
     // 40001 is a service's; 40002 sent one heartbeat; the remote client shares a port number only; 40003 is new.
     assert.equal(otherClientBytes(before, after, new Set([40001])), 8 + 200 + 64);
     const snapshot = parseGlobalCounters(GLOBAL_COUNTERS);
-    const later = { ...snapshot, publishes: snapshot.publishes + 30, connections: { '127.0.0.1:48448': 9460, '::1:48450': 1200 } };
+    const later = {
+      ...snapshot,
+      publishes: snapshot.publishes + 30,
+      connections: { '127.0.0.1:48448': 9460, '::1:48450': 1200 },
+    };
     assert.deepEqual(brokerDelta(snapshot, later, new Set([48448])), {
       source: 'rabbitmqctl',
       scope: 'broker',
@@ -111,16 +128,36 @@ describe('bench operation counts: parsing the servers’ counters', () => {
   });
 
   it('finds the RabbitMQ node name on the command line, else in the environment', () => {
-    assert.equal(nodeNameOf(['beam.smp', '-sname', 'rabbit@host', '-noshell'], ['RABBITMQ_NODENAME=other@x']), 'rabbit@host');
-    assert.equal(nodeNameOf(['beam.smp', '-noshell'], ['HOME=/root', 'RABBITMQ_NODENAME=notif@localhost']), 'notif@localhost');
+    assert.equal(
+      nodeNameOf(['beam.smp', '-sname', 'rabbit@host', '-noshell'], ['RABBITMQ_NODENAME=other@x']),
+      'rabbit@host',
+    );
+    assert.equal(
+      nodeNameOf(['beam.smp', '-noshell'], ['HOME=/root', 'RABBITMQ_NODENAME=notif@localhost']),
+      'notif@localhost',
+    );
     assert.equal(nodeNameOf(['beam.smp'], ['HOME=/root']), undefined);
   });
 });
 
 describe('bench operation counts: per event over a span', () => {
-  const mark = (overrides: Partial<OperationMark>): OperationMark => ({ clientPorts: [], cpuMs: {}, machineBusyMs: 0, atMs: 0, ...overrides });
+  const mark = (overrides: Partial<OperationMark>): OperationMark => ({
+    clientPorts: [],
+    cpuMs: {},
+    machineBusyMs: 0,
+    atMs: 0,
+    ...overrides,
+  });
   const start = mark({
-    broker: { source: 'rabbitmqctl', publishes: 100, deliveries: 100, redeliveries: 0, acks: 90, deadLettered: 10, connections: { '127.0.0.1:40001': 0 } },
+    broker: {
+      source: 'rabbitmqctl',
+      publishes: 100,
+      deliveries: 100,
+      redeliveries: 0,
+      acks: 90,
+      deadLettered: 10,
+      connections: { '127.0.0.1:40001': 0 },
+    },
     commandStats: { calls: { evalsha: 50, get: 20, info: 1 }, ownInfosBefore: 0 },
     requests: { consumer: { evalsha: 30, mget: 10 }, 'ws-server': { evalsha: 20 } },
     jobs: { bulkWrites: 2, inserted: 100 },
@@ -128,7 +165,15 @@ describe('bench operation counts: per event over a span', () => {
     cpuMs: { consumer: 0, rabbitmq: 0 },
   });
   const end = mark({
-    broker: { source: 'rabbitmqctl', publishes: 400, deliveries: 420, redeliveries: 20, acks: 390, deadLettered: 110, connections: { '127.0.0.1:40001': 99999 } },
+    broker: {
+      source: 'rabbitmqctl',
+      publishes: 400,
+      deliveries: 420,
+      redeliveries: 20,
+      acks: 390,
+      deadLettered: 110,
+      connections: { '127.0.0.1:40001': 99999 },
+    },
     commandStats: { calls: { evalsha: 350, get: 320, info: 2 }, ownInfosBefore: 1 },
     requests: { consumer: { evalsha: 230, mget: 110 }, 'ws-server': { evalsha: 120 } },
     jobs: { bulkWrites: 4, inserted: 200 },
@@ -168,12 +213,21 @@ describe('bench operation counts: per event over a span', () => {
       deadLettered: 100,
       perEvent: { redeliveries: 0.2, acks: 3, deadLettered: 1 },
     });
-    assert.match(formatOperations(o), /^per event \(100 in 20 s\): broker 3\.00 publishes, 3\.20 deliveries \(rabbitmqctl: whole broker, other clients 0 B\); Redis 4\.00 requests, 6\.00 commands; .*CPU ms: machine 4\.00 \(consumer 1\.50, rabbitmq 0\.90\)$/);
+    assert.match(
+      formatOperations(o),
+      /^per event \(100 in 20 s\): broker 3\.00 publishes, 3\.20 deliveries \(rabbitmqctl: whole broker, other clients 0 B\); Redis 4\.00 requests, 6\.00 commands; .*CPU ms: machine 4\.00 \(consumer 1\.50, rabbitmq 0\.90\)$/,
+    );
   });
 
   it('gives null, not a number, for what could not be read or has no events', () => {
     const o = operationsBetween(mark({}), mark({ atMs: 1000 }), 0, 'event');
-    assert.deepEqual(o.perEvent, { brokerPublishes: null, brokerDeliveries: null, redisRequests: null, redisCommands: null, cpuMs: { machine: null } });
+    assert.deepEqual(o.perEvent, {
+      brokerPublishes: null,
+      brokerDeliveries: null,
+      redisRequests: null,
+      redisCommands: null,
+      cpuMs: { machine: null },
+    });
     assert.equal(o.mongoWritesPerNotification, null);
     assert.deepEqual(o.broker, { source: null });
     assert.equal(o.redis.requests, null);

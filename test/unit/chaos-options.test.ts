@@ -27,14 +27,25 @@ describe('chaos options', () => {
       [{ CHAOS_SCENARIOS: '0' }, 'CHAOS_SCENARIOS'],
       [{ CHAOS_SCENARIOS: '1,,2' }, 'CHAOS_SCENARIOS'],
     ] as const) {
-      assert.throws(() => parseChaosOptions(env), (err: unknown) => err instanceof ChaosOptionsError && err.message.startsWith(name), JSON.stringify(env));
+      assert.throws(
+        () => parseChaosOptions(env),
+        (err: unknown) => err instanceof ChaosOptionsError && err.message.startsWith(name),
+        JSON.stringify(env),
+      );
     }
   });
 
   it('picks the listed scenarios with their index, and refuses one that does not exist', () => {
     const all = ['a', 'b', 'c'];
-    assert.deepEqual(pickScenarios(all, []), [[0, 'a'], [1, 'b'], [2, 'c']]);
-    assert.deepEqual(pickScenarios(all, [3, 1]), [[0, 'a'], [2, 'c']]);
+    assert.deepEqual(pickScenarios(all, []), [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+    assert.deepEqual(pickScenarios(all, [3, 1]), [
+      [0, 'a'],
+      [2, 'c'],
+    ]);
     assert.throws(() => pickScenarios(all, [2, 9]), /there are 3 scenarios, no 9/);
   });
 });
@@ -45,15 +56,24 @@ describe('fault-suite options under another prefix', () => {
 
   it('reads CLUSTER_* and only those', () => {
     assert.deepEqual(parseSuiteOptions('CLUSTER', { CHAOS_EVENTS: '5', CHAOS_SCENARIOS: '2' }, defaults), defaults);
-    assert.deepEqual(parseSuiteOptions('CLUSTER', { CLUSTER_EVENTS: '600', CLUSTER_RATE: '20', CLUSTER_SCENARIOS: '1,3' }, defaults), {
-      eventsPerScenario: 600,
-      eventsPerSecond: 20,
-      scenarios: [1, 3],
-    });
+    assert.deepEqual(
+      parseSuiteOptions('CLUSTER', { CLUSTER_EVENTS: '600', CLUSTER_RATE: '20', CLUSTER_SCENARIOS: '1,3' }, defaults),
+      {
+        eventsPerScenario: 600,
+        eventsPerSecond: 20,
+        scenarios: [1, 3],
+      },
+    );
   });
 
-  it('names the suite\'s own variable when refusing', () => {
-    assert.throws(() => parseSuiteOptions('CLUSTER', { CLUSTER_RATE: '0' }, defaults), (err: unknown) => err instanceof SuiteOptionsError && err.message.startsWith('CLUSTER_RATE'));
-    assert.throws(() => pickScenarios(['a'], [4], 'CLUSTER_SCENARIOS'), /^SuiteOptionsError: CLUSTER_SCENARIOS: there are 1 scenarios, no 4/);
+  it("names the suite's own variable when refusing", () => {
+    assert.throws(
+      () => parseSuiteOptions('CLUSTER', { CLUSTER_RATE: '0' }, defaults),
+      (err: unknown) => err instanceof SuiteOptionsError && err.message.startsWith('CLUSTER_RATE'),
+    );
+    assert.throws(
+      () => pickScenarios(['a'], [4], 'CLUSTER_SCENARIOS'),
+      /^SuiteOptionsError: CLUSTER_SCENARIOS: there are 1 scenarios, no 4/,
+    );
   });
 });

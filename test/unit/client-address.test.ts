@@ -22,8 +22,15 @@ describe('the fast path names the client as Express does', () => {
       await once(server, 'listening');
       const { port } = server.address() as AddressInfo;
       try {
-        for (const chain of [undefined, '203.0.113.7', '203.0.113.7, 10.0.0.2', '198.51.100.1, 203.0.113.7, 10.0.0.2']) {
-          const res = await fetch(`http://127.0.0.1:${port}/`, { headers: chain === undefined ? {} : { 'x-forwarded-for': chain } });
+        for (const chain of [
+          undefined,
+          '203.0.113.7',
+          '203.0.113.7, 10.0.0.2',
+          '198.51.100.1, 203.0.113.7, 10.0.0.2',
+        ]) {
+          const res = await fetch(`http://127.0.0.1:${port}/`, {
+            headers: chain === undefined ? {} : { 'x-forwarded-for': chain },
+          });
           const { express: expected, fast } = (await res.json()) as { express: string; fast: string };
           assert.equal(fast, expected, `hops ${hops}, X-Forwarded-For ${chain ?? '(none)'}`);
         }

@@ -27,7 +27,11 @@ describe('client: reconnect backoff with full jitter', () => {
       [0, 1, 2, 3, 6, 7, 30].map((a) => backoffDelayMs(a, { initialDelayMs: 500, maxDelayMs: 30_000 }, top)),
       [499, 999, 1999, 3999, 29_999, 29_999, 29_999],
     );
-    assert.equal(backoffDelayMs(5, {}, () => 0), 0, 'a draw of 0 reconnects at once: the window starts at 0');
+    assert.equal(
+      backoffDelayMs(5, {}, () => 0),
+      0,
+      'a draw of 0 reconnects at once: the window starts at 0',
+    );
     assert.equal(backoffDelayMs(0, {}, top), DEFAULT_INITIAL_DELAY_MS - 1);
     assert.equal(backoffDelayMs(99, {}, top), DEFAULT_MAX_DELAY_MS - 1);
     const draws = Array.from({ length: 2000 }, () => backoffDelayMs(4, { initialDelayMs: 100, maxDelayMs: 10_000 }));
@@ -53,8 +57,12 @@ describe('client: what a close code means', () => {
     );
   });
   it('backs off on transient closes', () => {
-    assert.equal(closeAction(4401, 'authentication failed: expired', { refreshable: true, authRefusals: 1 }), 'backoff');
+    assert.equal(
+      closeAction(4401, 'authentication failed: expired', { refreshable: true, authRefusals: 1 }),
+      'backoff',
+    );
     assert.equal(closeAction(4401, 'authentication timeout', ctx), 'backoff');
-    for (const code of [1006, 1008, 1009, 1011, 1012, 1013]) assert.equal(closeAction(code, '', ctx), 'backoff', String(code));
+    for (const code of [1006, 1008, 1009, 1011, 1012, 1013])
+      assert.equal(closeAction(code, '', ctx), 'backoff', String(code));
   });
 });

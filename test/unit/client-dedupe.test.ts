@@ -9,7 +9,15 @@ describe('client: dedupe and unread versions', () => {
   it('admits an id once, then only a higher version of it (an aggregate that grew)', () => {
     const d = new NotificationDedupe();
     assert.deepEqual(
-      [d.admit('a', 1), d.admit('a', 1), d.admit('b', 1), d.admit('a', 2), d.admit('a', 2), d.admit('a', 1), d.admit('a', 3)],
+      [
+        d.admit('a', 1),
+        d.admit('a', 1),
+        d.admit('b', 1),
+        d.admit('a', 2),
+        d.admit('a', 2),
+        d.admit('a', 1),
+        d.admit('a', 3),
+      ],
       [true, false, true, true, false, false, true],
     );
   });
@@ -86,7 +94,11 @@ describe('client: resume point', () => {
     r.authenticated(authOk(1, false, true));
     r.notification(6);
     assert.equal(r.lastSeq, 5);
-    assert.deepEqual(r.replayDone({ type: 'REPLAY_DONE', pending: 2, recovered: true }), { recovered: true, replayed: 1, pending: 2 });
+    assert.deepEqual(r.replayDone({ type: 'REPLAY_DONE', pending: 2, recovered: true }), {
+      recovered: true,
+      replayed: 1,
+      pending: 2,
+    });
     assert.equal(r.lastSeq, 6);
 
     r.authenticated(authOk(900, false));
@@ -133,7 +145,11 @@ describe('client: ack batching', () => {
     acks.flushAll();
     acks.shrink();
     acks.flushAll();
-    assert.deepEqual(frames, [['a', 'b', 'c', 'd'], ['a', 'b'], ['c', 'd']]);
+    assert.deepEqual(frames, [
+      ['a', 'b', 'c', 'd'],
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
     acks.stop();
   });
 });
@@ -141,8 +157,17 @@ describe('client: ack batching', () => {
 describe('client: server frames', () => {
   it('accepts the protocol frames and rejects anything else', () => {
     assert.equal(parseServerFrame('{"type":"PONG"}')?.type, 'PONG');
-    assert.equal(parseServerFrame('{"type":"NOTIFICATION","notification":{"id":"x","seq":1,"version":1}}')?.type, 'NOTIFICATION');
-    for (const bad of ['nope', '{"type":"HELLO"}', '{"type":"NOTIFICATION","notification":{}}', '[]', '{"type":"ACKED"}']) {
+    assert.equal(
+      parseServerFrame('{"type":"NOTIFICATION","notification":{"id":"x","seq":1,"version":1}}')?.type,
+      'NOTIFICATION',
+    );
+    for (const bad of [
+      'nope',
+      '{"type":"HELLO"}',
+      '{"type":"NOTIFICATION","notification":{}}',
+      '[]',
+      '{"type":"ACKED"}',
+    ]) {
       assert.equal(parseServerFrame(bad), undefined, bad);
     }
     assert.equal(parseServerFrame(new Uint8Array([123, 125])), undefined, 'binary frames are not protocol frames');

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createClient, type ServerFrame, type WebSocketConstructor, type WebSocketEventLike } from '../../client/index.js';
+import {
+  createClient,
+  type ServerFrame,
+  type WebSocketConstructor,
+  type WebSocketEventLike,
+} from '../../client/index.js';
 import { eventually } from '../helpers/wait.js';
 
 /**
@@ -42,7 +47,14 @@ function scriptedSocket() {
 describe("client: the 'frame' event", () => {
   it('shows every server frame, the redelivery the client deduplicates and the ACKED included, before the client acts on it', async () => {
     const ws = scriptedSocket();
-    const client = createClient({ url: 'ws://test', userId: 'u1', WebSocket: ws.Ctor, heartbeat: false, reconnect: false, ackDelayMs: 1 });
+    const client = createClient({
+      url: 'ws://test',
+      userId: 'u1',
+      WebSocket: ws.Ctor,
+      heartbeat: false,
+      reconnect: false,
+      ackDelayMs: 1,
+    });
     const seen: string[] = [];
     client.on('frame', (f) => seen.push(f.type === 'NOTIFICATION' ? `frame ${f.notification.id}` : `frame ${f.type}`));
     client.on('notification', (n) => {
@@ -51,7 +63,18 @@ describe("client: the 'frame' event", () => {
     });
     await eventually(() => ws.sockets[0]?.sent.length === 1 || undefined, { what: 'AUTH sent' });
     const socket = ws.sockets[0]!;
-    const n = { id: 'n1', seq: 1, type: 'LIKE', message: 'm', actors: ['a'], actorCount: 1, objectId: 'p', priority: 1, createdAt: new Date(0).toISOString(), version: 1 };
+    const n = {
+      id: 'n1',
+      seq: 1,
+      type: 'LIKE',
+      message: 'm',
+      actors: ['a'],
+      actorCount: 1,
+      objectId: 'p',
+      priority: 1,
+      createdAt: new Date(0).toISOString(),
+      version: 1,
+    };
     socket.deliver({ type: 'AUTH_OK', userId: 'u1', pending: 0, recovered: true, catchingUp: false });
     socket.deliver({ type: 'NOTIFICATION', notification: n });
     await eventually(() => socket.sent.some((s) => s.includes('"ACK"')) || undefined, { what: 'the ACK' });

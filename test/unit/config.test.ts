@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
-import { ConfigError, DEV_INTAKE_API_KEY, DEV_JWT_SECRET, loadConfig, parseKeyList, servicePort, type ServiceName } from '../../shared/config.js';
+import {
+  ConfigError,
+  DEV_INTAKE_API_KEY,
+  DEV_JWT_SECRET,
+  loadConfig,
+  parseKeyList,
+  servicePort,
+  type ServiceName,
+} from '../../shared/config.js';
 
 function problemsOf(env: Record<string, string>, service?: ServiceName): string[] {
   try {
@@ -44,7 +52,11 @@ describe('config', () => {
       RABBITMQ_URL: 'amqp://u:p@10.0.0.1:5672, amqps://u:p@10.0.0.2/vhost,amqp://u:p@10.0.0.3:5672',
       AMQP_QUEUE_TYPE: 'quorum',
     });
-    assert.deepEqual(config.rabbitmq.urls, ['amqp://u:p@10.0.0.1:5672', 'amqps://u:p@10.0.0.2/vhost', 'amqp://u:p@10.0.0.3:5672']);
+    assert.deepEqual(config.rabbitmq.urls, [
+      'amqp://u:p@10.0.0.1:5672',
+      'amqps://u:p@10.0.0.2/vhost',
+      'amqp://u:p@10.0.0.3:5672',
+    ]);
     assert.equal(config.rabbitmq.url, 'amqp://u:p@10.0.0.1:5672');
     assert.equal(config.rabbitmq.queueType, 'quorum');
     assert.equal(loadConfig({}).rabbitmq.queueType, 'classic');
@@ -52,7 +64,10 @@ describe('config', () => {
   });
 
   it('names the bad URL of a list by position, never by its text (it may hold a password)', () => {
-    const problems = problemsOf({ RABBITMQ_URL: 'amqp://u:secret@a:5672,http://u:secret@b:5672', AMQP_QUEUE_TYPE: 'mirrored' });
+    const problems = problemsOf({
+      RABBITMQ_URL: 'amqp://u:secret@a:5672,http://u:secret@b:5672',
+      AMQP_QUEUE_TYPE: 'mirrored',
+    });
     assert.equal(problems.length, 2);
     const url = problems.find((p) => p.startsWith('RABBITMQ_URL: '));
     assert.ok(url);
@@ -84,7 +99,10 @@ describe('config', () => {
   });
 
   it('accepts MONGO_URI as an alias of MONGO_URL and refuses two different values', () => {
-    assert.equal(loadConfig({ MONGO_URI: 'mongodb://db.example:27017/app' }).mongo.url, 'mongodb://db.example:27017/app');
+    assert.equal(
+      loadConfig({ MONGO_URI: 'mongodb://db.example:27017/app' }).mongo.url,
+      'mongodb://db.example:27017/app',
+    );
     const problems = problemsOf({ MONGO_URL: 'mongodb://a:27017/x', MONGO_URI: 'mongodb://b:27017/y' });
     assert.match(problems[0]!, /MONGO_URL \/ MONGO_URI/);
   });
@@ -92,28 +110,53 @@ describe('config', () => {
   it('reads a Redis Cluster from REDIS_CLUSTER_NODES: host:port or redis[s]:// entries, one set of credentials', () => {
     assert.equal(loadConfig({}).redis.cluster, undefined, 'a single server by default');
     assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002' }).redis.cluster, {
-      nodes: [{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }],
+      nodes: [
+        { host: '127.0.0.1', port: 7001 },
+        { host: '127.0.0.1', port: 7002 },
+      ],
       username: undefined,
       password: undefined,
       tls: false,
     });
-    assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@a.example:6380,rediss://app:s%40cret@b.example:6380' }).redis.cluster, {
-      nodes: [{ host: 'a.example', port: 6380 }, { host: 'b.example', port: 6380 }],
-      username: 'app',
-      password: 's@cret',
-      tls: true,
-    });
+    assert.deepEqual(
+      loadConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@a.example:6380,rediss://app:s%40cret@b.example:6380' })
+        .redis.cluster,
+      {
+        nodes: [
+          { host: 'a.example', port: 6380 },
+          { host: 'b.example', port: 6380 },
+        ],
+        username: 'app',
+        password: 's@cret',
+        tls: true,
+      },
+    );
   });
 
   it('refuses a malformed REDIS_CLUSTER_NODES by entry position without printing it, and REDIS_URL beside it', () => {
     const problems = problemsOf({ REDIS_CLUSTER_NODES: 'redis://u:hunter2@a:7001,b,redis://u:other@c:7003/2' });
-    assert.ok(problems.some((p) => /entry 2 of 3 .*host and a port/.test(p)), problems.join('; '));
-    assert.ok(problems.some((p) => /entry 3 of 3 .*no database/.test(p)), problems.join('; '));
-    assert.ok(problems.every((p) => !p.includes('hunter2')), 'no password in a message');
+    assert.ok(
+      problems.some((p) => /entry 2 of 3 .*host and a port/.test(p)),
+      problems.join('; '),
+    );
+    assert.ok(
+      problems.some((p) => /entry 3 of 3 .*no database/.test(p)),
+      problems.join('; '),
+    );
+    assert.ok(
+      problems.every((p) => !p.includes('hunter2')),
+      'no password in a message',
+    );
     assert.match(problemsOf({ REDIS_CLUSTER_NODES: 'redis://u:a@x:1,redis://u:b@y:2' })[0]!, /disagree/);
-    assert.match(problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_URL: 'redis://b:6379' })[0]!, /^REDIS_URL \/ REDIS_CLUSTER_NODES/);
+    assert.match(
+      problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_URL: 'redis://b:6379' })[0]!,
+      /^REDIS_URL \/ REDIS_CLUSTER_NODES/,
+    );
     // A brace in the prefix would choose every key's hash slot (shared/keys.ts).
-    assert.deepEqual(problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_KEY_PREFIX: '{t}:' }).map((p) => p.split(':')[0]), ['REDIS_KEY_PREFIX']);
+    assert.deepEqual(
+      problemsOf({ REDIS_CLUSTER_NODES: 'a:7001', REDIS_KEY_PREFIX: '{t}:' }).map((p) => p.split(':')[0]),
+      ['REDIS_KEY_PREFIX'],
+    );
     assert.equal(loadConfig({ REDIS_KEY_PREFIX: '{t}:' }).redis.keyPrefix, '{t}:', 'a single server has no slots');
   });
 
@@ -143,9 +186,15 @@ describe('config', () => {
 
   it('by default, the largest ACK the protocol allows fits one frame', () => {
     const { ws } = loadConfig({});
-    const largest = JSON.stringify({ type: 'ACK', notificationIds: Array.from({ length: ws.maxAckBatch }, () => 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)) });
+    const largest = JSON.stringify({
+      type: 'ACK',
+      notificationIds: Array.from({ length: ws.maxAckBatch }, () => 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)),
+    });
     assert.equal(ackFrameBytes(ws.maxAckBatch), Buffer.byteLength(largest), 'the arithmetic matches the real frame');
-    assert.ok(Buffer.byteLength(largest) <= ws.maxFrameBytes, `${Buffer.byteLength(largest)} bytes fit WS_MAX_FRAME_BYTES=${ws.maxFrameBytes}`);
+    assert.ok(
+      Buffer.byteLength(largest) <= ws.maxFrameBytes,
+      `${Buffer.byteLength(largest)} bytes fit WS_MAX_FRAME_BYTES=${ws.maxFrameBytes}`,
+    );
   });
 
   it('refuses a WS_MAX_ACK_BATCH whose largest ACK exceeds WS_MAX_FRAME_BYTES, naming both and the numbers', () => {
@@ -155,14 +204,24 @@ describe('config', () => {
     assert.match(problems[0]!, /WS_MAX_FRAME_BYTES=16384/);
     assert.match(problems[0]!, new RegExp(`${ackFrameBytes(500)} bytes`));
     // The boundary is exact: a frame limit of precisely the largest ACK is enough, one byte less is not.
-    assert.equal(loadConfig({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10)) }).ws.maxAckBatch, 10);
+    assert.equal(
+      loadConfig({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10)) }).ws.maxAckBatch,
+      10,
+    );
     assert.equal(problemsOf({ WS_MAX_ACK_BATCH: '10', WS_MAX_FRAME_BYTES: String(ackFrameBytes(10) - 1) }).length, 1);
   });
 
   it('bounds connections by default: headers 10 s, a request 30 s, 5,000 HTTP and 25,000 ws-server connections, 600 requests a minute per address', () => {
     const { http, ws } = loadConfig({});
     assert.deepEqual(
-      { headers: http.headersTimeoutMs, request: http.requestTimeoutMs, max: http.maxConnections, wsMax: ws.maxConnections, rate: http.rateLimit, hops: http.trustProxyHops },
+      {
+        headers: http.headersTimeoutMs,
+        request: http.requestTimeoutMs,
+        max: http.maxConnections,
+        wsMax: ws.maxConnections,
+        rate: http.rateLimit,
+        hops: http.trustProxyHops,
+      },
       { headers: 10_000, request: 30_000, max: 5000, wsMax: 25_000, rate: { perMinute: 600 }, hops: 0 },
     );
   });
@@ -211,7 +270,10 @@ describe('production refuses unsafe settings, naming the variable', () => {
     const bad = problemsOf({ ...safe, INTAKE_API_KEYS: `${STRONG_KEY}\u00e9` });
     assert.match(bad[0]!, /^INTAKE_API_KEYS: key 1 of 1 has characters other than printable ASCII/);
     for (const p of [...problems, ...dev, ...bad]) {
-      assert.ok(!p.includes(short) && !p.includes(DEV_INTAKE_API_KEY) && !p.includes(STRONG_KEY), `a problem repeats a key: ${p}`);
+      assert.ok(
+        !p.includes(short) && !p.includes(DEV_INTAKE_API_KEY) && !p.includes(STRONG_KEY),
+        `a problem repeats a key: ${p}`,
+      );
     }
   });
 
@@ -226,22 +288,40 @@ describe('production refuses unsafe settings, naming the variable', () => {
     assert.deepEqual(parseKeyList(' new-key , old-key ,'), ['new-key', 'old-key']);
     assert.deepEqual(parseKeyList(',,'), []);
     assert.deepEqual(parseKeyList(undefined), []);
-    assert.deepEqual(loadConfig({ ...safe, INTAKE_API_KEYS: `${'a'.repeat(32)},${'b'.repeat(32)}` }).intake.apiKeys, ['a'.repeat(32), 'b'.repeat(32)]);
+    assert.deepEqual(loadConfig({ ...safe, INTAKE_API_KEYS: `${'a'.repeat(32)},${'b'.repeat(32)}` }).intake.apiKeys, [
+      'a'.repeat(32),
+      'b'.repeat(32),
+    ]);
   });
 
   it('refuses WS_AUTH_MODE=dev', () => {
-    assert.deepEqual(problemsOf({ ...safe, WS_AUTH_MODE: 'dev' }).map((p) => p.split(':')[0]), ['WS_AUTH_MODE']);
+    assert.deepEqual(
+      problemsOf({ ...safe, WS_AUTH_MODE: 'dev' }).map((p) => p.split(':')[0]),
+      ['WS_AUTH_MODE'],
+    );
     assert.equal(loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev' }).auth.mode, 'dev');
   });
 
   it('refuses CORS_ORIGINS=*, alone or in a list', () => {
-    assert.deepEqual(problemsOf({ ...safe, CORS_ORIGINS: '*' }).map((p) => p.split(':')[0]), ['CORS_ORIGINS']);
-    assert.deepEqual(problemsOf({ ...safe, CORS_ORIGINS: 'https://app.example, *' }).map((p) => p.split(':')[0]), ['CORS_ORIGINS']);
+    assert.deepEqual(
+      problemsOf({ ...safe, CORS_ORIGINS: '*' }).map((p) => p.split(':')[0]),
+      ['CORS_ORIGINS'],
+    );
+    assert.deepEqual(
+      problemsOf({ ...safe, CORS_ORIGINS: 'https://app.example, *' }).map((p) => p.split(':')[0]),
+      ['CORS_ORIGINS'],
+    );
     assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }).http.cors.origins, ['*'], 'allowed outside production');
   });
 
   it('names every unsafe setting at once', () => {
-    const names = problemsOf({ ...safe, WS_AUTH_MODE: 'dev', CORS_ORIGINS: '*', INTAKE_API_KEYS: 'short', JWT_SECRET: DEV_JWT_SECRET })
+    const names = problemsOf({
+      ...safe,
+      WS_AUTH_MODE: 'dev',
+      CORS_ORIGINS: '*',
+      INTAKE_API_KEYS: 'short',
+      JWT_SECRET: DEV_JWT_SECRET,
+    })
       .map((p) => p.split(':')[0])
       .sort();
     assert.deepEqual(names, ['CORS_ORIGINS', 'INTAKE_API_KEYS', 'JWT_SECRET', 'WS_AUTH_MODE']);

@@ -47,15 +47,38 @@ describe('demo page day grouping and times', () => {
 
   it('groups newest day first and newest first within a day', () => {
     const n = (id: string, ms: number, seq = 0) => ({ id, seq, createdAt: new Date(ms).toISOString() });
-    const groups = groupByDay([n('a', at(2025, 3, 10, 9)), n('b', at(2025, 3, 12, 8)), n('c', at(2025, 3, 12, 14)), n('d', at(2025, 3, 10, 20))], now);
+    const groups = groupByDay(
+      [
+        n('a', at(2025, 3, 10, 9)),
+        n('b', at(2025, 3, 12, 8)),
+        n('c', at(2025, 3, 12, 14)),
+        n('d', at(2025, 3, 10, 20)),
+      ],
+      now,
+    );
     assert.deepEqual(groups.map((g: { label: string }) => g.label).slice(0, 1), ['Today']);
-    assert.deepEqual(groups.map((g: { items: { id: string }[] }) => g.items.map((i) => i.id)), [['c', 'b'], ['d', 'a']]);
+    assert.deepEqual(
+      groups.map((g: { items: { id: string }[] }) => g.items.map((i) => i.id)),
+      [
+        ['c', 'b'],
+        ['d', 'a'],
+      ],
+    );
   });
 
   it('orders notifications created in the same millisecond by seq', () => {
     const ms = at(2025, 3, 12, 10);
-    const groups = groupByDay([{ id: 'x', seq: 1, createdAt: new Date(ms).toISOString() }, { id: 'y', seq: 2, createdAt: new Date(ms).toISOString() }], now);
-    assert.deepEqual(groups[0].items.map((i: { id: string }) => i.id), ['y', 'x']);
+    const groups = groupByDay(
+      [
+        { id: 'x', seq: 1, createdAt: new Date(ms).toISOString() },
+        { id: 'y', seq: 2, createdAt: new Date(ms).toISOString() },
+      ],
+      now,
+    );
+    assert.deepEqual(
+      groups[0].items.map((i: { id: string }) => i.id),
+      ['y', 'x'],
+    );
   });
 
   it('says how long ago something happened', () => {

@@ -42,7 +42,10 @@ function watched(patterns: string[], file: string): boolean {
 
 describe('Railway: one config file per service (railway/<service>.json)', () => {
   type RailwayConfig = {
-    build: { builder: string; dockerfilePath?: string; buildCommand?: string; watchPatterns: string[] } & Record<string, unknown>;
+    build: { builder: string; dockerfilePath?: string; buildCommand?: string; watchPatterns: string[] } & Record<
+      string,
+      unknown
+    >;
     deploy: {
       startCommand?: string;
       healthcheckPath: string;
@@ -60,7 +63,12 @@ describe('Railway: one config file per service (railway/<service>.json)', () => 
   const extraRoots: Record<ServiceName, string[]> = {
     producer: ['producer/main.ts', 'docs/openapi.yaml', 'seed/main.ts'],
     consumer: ['consumer/main.ts'],
-    'ws-server': ['ws-server/main.ts', 'ws-server/public/index.html', 'client/browser-entry.ts', 'scripts/build-client.ts'],
+    'ws-server': [
+      'ws-server/main.ts',
+      'ws-server/public/index.html',
+      'client/browser-entry.ts',
+      'scripts/build-client.ts',
+    ],
     jobs: ['jobs/main.ts'],
   };
 
@@ -74,13 +82,20 @@ describe('Railway: one config file per service (railway/<service>.json)', () => 
       assert.equal(config.build.builder, 'DOCKERFILE', name);
       assert.ok(existsSync(config.build.dockerfilePath ?? 'Dockerfile'), `${name}: the Dockerfile exists`);
       assert.equal(config.build.buildCommand, undefined, `${name}: the Dockerfile builds`);
-      assert.deepEqual(Object.keys(config.build).filter((k) => /nixpacks|railpack/i.test(k)), [], name);
+      assert.deepEqual(
+        Object.keys(config.build).filter((k) => /nixpacks|railpack/i.test(k)),
+        [],
+        name,
+      );
     }
   });
 
   it("starts node itself: the Dockerfile's CMD, or exactly the same command", () => {
     for (const [name, config] of Object.entries(configs)) {
-      assert.ok([undefined, 'node dist/start.js'].includes(config.deploy.startCommand), `${name}: ${config.deploy.startCommand}`);
+      assert.ok(
+        [undefined, 'node dist/start.js'].includes(config.deploy.startCommand),
+        `${name}: ${config.deploy.startCommand}`,
+      );
     }
   });
 
@@ -105,7 +120,14 @@ describe('Railway: one config file per service (railway/<service>.json)', () => 
   });
 
   it("redeploys a service when anything it runs changes, and not for another service's folder", () => {
-    const build = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+    const build = [
+      'Dockerfile',
+      '.dockerignore',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ];
     for (const name of SERVICE_NAMES) {
       const patterns = configs[name].build.watchPatterns;
       for (const p of patterns) assert.match(p, /^\/[^*]+(\/\*\*)?$/, `${name}: ${p} is /dir/** or /file`);
@@ -155,12 +177,16 @@ describe('Dockerfile', () => {
   it('ships what the services read at run time and the health check it declares', () => {
     const copies = runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     for (const path of ['dist', 'docs/openapi.yaml', 'ws-server/public']) {
-      assert.ok(copies.some((c) => c.includes(`/app/${path} `)), `copies ${path}`);
+      assert.ok(
+        copies.some((c) => c.includes(`/app/${path} `)),
+        `copies ${path}`,
+      );
     }
     const check = runtime.find((i) => i.keyword === 'HEALTHCHECK');
     assert.match(check!.args, /CMD \["node", "dist\/healthcheck\.js"\]$/);
     const build = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
-    for (const entry of ['start.ts', 'healthcheck.ts', 'seed']) assert.ok(build.include.includes(entry), `the build compiles ${entry}`);
+    for (const entry of ['start.ts', 'healthcheck.ts', 'seed'])
+      assert.ok(build.include.includes(entry), `the build compiles ${entry}`);
   });
 });
 
@@ -188,7 +214,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds one image once: one build section, every app service runs that image', () => {
-    const building = Object.entries(services).filter(([, s]) => s.build !== undefined).map(([name]) => name);
+    const building = Object.entries(services)
+      .filter(([, s]) => s.build !== undefined)
+      .map(([name]) => name);
     assert.deepEqual(building, ['producer']);
     const image = services.producer!.image;
     assert.ok(image);
@@ -205,9 +233,11 @@ describe('docker-compose.yml', () => {
   it('starts in order of health: stores with healthchecks, services after the stores are healthy', () => {
     for (const store of stores) assert.ok(services[store]!.healthcheck?.test?.length, `${store} has a healthcheck`);
     for (const name of app) {
-      for (const store of stores) assert.equal(services[name]!.depends_on?.[store]?.condition, 'service_healthy', `${name} waits for ${store}`);
+      for (const store of stores)
+        assert.equal(services[name]!.depends_on?.[store]?.condition, 'service_healthy', `${name} waits for ${store}`);
     }
-    for (const name of SERVICE_NAMES) assert.deepEqual(services[name]!.healthcheck?.test, ['CMD', 'node', 'dist/healthcheck.js'], name);
+    for (const name of SERVICE_NAMES)
+      assert.deepEqual(services[name]!.healthcheck?.test, ['CMD', 'node', 'dist/healthcheck.js'], name);
   });
 
   it('seeds the demo data once, after the producer is healthy, with what `npm run seed` runs', () => {
@@ -249,6 +279,9 @@ describe('docker-compose.yml', () => {
       const production = loadConfig({ ...env, NODE_ENV: 'production', WS_AUTH_MODE: 'token' }, name);
       assert.equal(production.nodeEnv, 'production');
     }
-    assert.throws(() => loadConfig({ ...services.producer!.environment, NODE_ENV: 'production' }, 'producer'), /WS_AUTH_MODE/);
+    assert.throws(
+      () => loadConfig({ ...services.producer!.environment, NODE_ENV: 'production' }, 'producer'),
+      /WS_AUTH_MODE/,
+    );
   });
 });

@@ -31,7 +31,9 @@ describe('environment documentation', () => {
 
   it('docs/configuration.md is rendered from the declarations and names every variable, deprecated ones included', () => {
     assert.equal(configurationDoc, renderConfigurationDoc(), regenerate);
-    const missing = [...knownEnvVars(), ...deprecatedEnvVars().keys()].filter((name) => !configurationDoc.includes(`\`${name}\``));
+    const missing = [...knownEnvVars(), ...deprecatedEnvVars().keys()].filter(
+      (name) => !configurationDoc.includes(`\`${name}\``),
+    );
     assert.deepEqual(missing, []);
   });
 
@@ -41,8 +43,14 @@ describe('environment documentation', () => {
     const tuning = envVarDeclarations().filter((v) => v.level === 'tuning');
     assert.ok(essential.length > 0 && tuning.length > 0);
     const table = readme.slice(readme.indexOf('| variable |'));
-    assert.deepEqual(essential.filter((v) => !table.includes(`| \`${v.name}\` |`)).map((v) => v.name), []);
-    assert.deepEqual(tuning.filter((v) => table.includes(`| \`${v.name}\` |`)).map((v) => v.name), []);
+    assert.deepEqual(
+      essential.filter((v) => !table.includes(`| \`${v.name}\` |`)).map((v) => v.name),
+      [],
+    );
+    assert.deepEqual(
+      tuning.filter((v) => table.includes(`| \`${v.name}\` |`)).map((v) => v.name),
+      [],
+    );
     assert.match(readme, /\]\(docs\/configuration\.md\)/);
   });
 });
@@ -51,9 +59,16 @@ describe('variable declarations', () => {
   const declarations = envVarDeclarations();
 
   it('give each name once, aliases included', () => {
-    const names = declarations.flatMap((v) => [v.name, ...(v.alias && v.alias.deprecated === undefined ? [v.alias.name] : [])]);
-    assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), []);
-    for (const name of deprecatedEnvVars().keys()) assert.ok(!names.includes(name), `${name} is both current and deprecated`);
+    const names = declarations.flatMap((v) => [
+      v.name,
+      ...(v.alias && v.alias.deprecated === undefined ? [v.alias.name] : []),
+    ]);
+    assert.deepEqual(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      [],
+    );
+    for (const name of deprecatedEnvVars().keys())
+      assert.ok(!names.includes(name), `${name} is both current and deprecated`);
   });
 
   it('each say what the variable does and who reads it', () => {
@@ -65,8 +80,13 @@ describe('variable declarations', () => {
   });
 
   it('carry the unit of a duration in its name', () => {
-    const unitless = declarations.filter((v) => /(TIMEOUT|DELAY|TTL|WINDOW|INTERVAL|LINGER|LIFETIME|TOLERANCE)$/.test(v.name));
-    assert.deepEqual(unitless.map((v) => v.name), []);
+    const unitless = declarations.filter((v) =>
+      /(TIMEOUT|DELAY|TTL|WINDOW|INTERVAL|LINGER|LIFETIME|TOLERANCE)$/.test(v.name),
+    );
+    assert.deepEqual(
+      unitless.map((v) => v.name),
+      [],
+    );
   });
 
   it('have defaults their own parser accepts and reads back unchanged', () => {

@@ -19,7 +19,10 @@ describe('notification messages', () => {
     [{ targetId: 'user2', type: 'SECURITY', text: 'new sign-in' }, 'Security alert: new sign-in'],
     [{ targetId: 'user2', type: 'ORDER', orderId: 'o-7', text: 'has shipped' }, 'Your order o-7 has shipped'],
     [{ targetId: 'user2', type: 'ORDER', orderId: 'o-7' }, 'Your order o-7 was updated'],
-    [{ targetId: 'user2', type: 'PAYMENT', paymentId: 'p-1', amount: 12.5, currency: 'EUR' }, 'Payment p-1 of 12.50 EUR received'],
+    [
+      { targetId: 'user2', type: 'PAYMENT', paymentId: 'p-1', amount: 12.5, currency: 'EUR' },
+      'Payment p-1 of 12.50 EUR received',
+    ],
     [{ targetId: 'user2', type: 'PROMO', campaignId: 'c', text: 'Spring sale' }, 'Spring sale'],
   ];
   for (const [event, message] of cases) {
@@ -27,7 +30,10 @@ describe('notification messages', () => {
   }
 
   it('uses the id of an unknown user', () => {
-    assert.equal(formatMessage({ type: 'FOLLOW', actorId: 'ghost', targetId: 'user2' }, nameOf), 'ghost started following you');
+    assert.equal(
+      formatMessage({ type: 'FOLLOW', actorId: 'ghost', targetId: 'user2' }, nameOf),
+      'ghost started following you',
+    );
   });
 
   it('asks for the actor name only when there is an actor', () => {

@@ -29,7 +29,9 @@ describe('healthcheck.ts', () => {
   before(async () => {
     server = createServer((req, res) => {
       paths.push(req.url ?? '');
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ status: status === 200 ? 'ready' : 'not ready' }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: status === 200 ? 'ready' : 'not ready' }));
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

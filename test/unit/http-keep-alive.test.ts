@@ -27,7 +27,7 @@ describe('HTTP servers keep idle keep-alive sockets longer than their clients do
     await server.close();
   });
 
-  it('answers a request on a socket that was idle longer than Node\'s 5 s default', async () => {
+  it("answers a request on a socket that was idle longer than Node's 5 s default", async () => {
     assert.equal((await get(server.port, agent)).status, 200);
     await sleep(6000);
     // With the default the server would have closed this socket at 5 s; a client reusing it at

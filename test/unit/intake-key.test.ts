@@ -10,9 +10,14 @@ import { DEV_INTAKE_API_KEY, loadConfig } from '../../shared/config.js';
 import { demoIntakeKey } from '../../ws-server/demo-page.js';
 
 /** Runs the guard on a request with `authorization` and reports what it decided. */
-function guardWith(keys: IntakeKeys, authorization: string | undefined): { passed: boolean; error?: HttpError; headers: Record<string, string> } {
+function guardWith(
+  keys: IntakeKeys,
+  authorization: string | undefined,
+): { passed: boolean; error?: HttpError; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
-  const req = { get: (name: string) => (name.toLowerCase() === 'authorization' ? authorization : undefined) } as unknown as Request;
+  const req = {
+    get: (name: string) => (name.toLowerCase() === 'authorization' ? authorization : undefined),
+  } as unknown as Request;
   const res = { set: (name: string, value: string) => (headers[name] = value) } as unknown as Response;
   let outcome: { passed: boolean; error?: HttpError } = { passed: false };
   requireIntakeKey(keys)(req, res, (err?: unknown) => {
@@ -29,7 +34,14 @@ describe('intake keys', () => {
     const keys = new IntakeKeys([newKey, oldKey]);
     assert.equal(keys.accepts(oldKey), true);
     assert.equal(keys.accepts(newKey), true);
-    for (const wrong of ['', oldKey.slice(0, -1), `${oldKey}=`, oldKey.toUpperCase() === oldKey ? oldKey.toLowerCase() : oldKey.toUpperCase(), `${newKey},${oldKey}`, ' '.repeat(44)]) {
+    for (const wrong of [
+      '',
+      oldKey.slice(0, -1),
+      `${oldKey}=`,
+      oldKey.toUpperCase() === oldKey ? oldKey.toLowerCase() : oldKey.toUpperCase(),
+      `${newKey},${oldKey}`,
+      ' '.repeat(44),
+    ]) {
       assert.equal(keys.accepts(wrong), false, `accepted ${JSON.stringify(wrong.slice(0, 8))}…`);
     }
     // Once the old key is removed from the list, it is refused.
@@ -38,7 +50,8 @@ describe('intake keys', () => {
 
   it('compares digests, so keys of any length are compared (timingSafeEqual would throw on unequal lengths) and refused', () => {
     const keys = new IntakeKeys([oldKey]);
-    for (const length of [0, 1, oldKey.length - 1, oldKey.length + 1, 10_000]) assert.equal(keys.accepts('a'.repeat(length)), false);
+    for (const length of [0, 1, oldKey.length - 1, oldKey.length + 1, 10_000])
+      assert.equal(keys.accepts('a'.repeat(length)), false);
   });
 
   it('keeps no key in clear: logging the object cannot leak one', () => {
@@ -51,7 +64,15 @@ describe('intake keys', () => {
     const keys = new IntakeKeys([oldKey]);
     assert.equal(guardWith(keys, `ApiKey ${oldKey}`).passed, true);
     assert.equal(guardWith(keys, `APIKEY\t${oldKey}`).passed, true, 'the scheme is case-insensitive');
-    for (const header of [undefined, '', `ApiKey ${newKey}`, `Bearer ${oldKey}`, `ApiKey ${oldKey} extra`, `ApiKey`, oldKey]) {
+    for (const header of [
+      undefined,
+      '',
+      `ApiKey ${newKey}`,
+      `Bearer ${oldKey}`,
+      `ApiKey ${oldKey} extra`,
+      `ApiKey`,
+      oldKey,
+    ]) {
       const { passed, error, headers } = guardWith(keys, header);
       assert.equal(passed, false, String(header));
       assert.ok(error instanceof HttpError);
@@ -67,23 +88,39 @@ describe('intake keys', () => {
     assert.equal(guardWith(new IntakeKeys([]), undefined).passed, true);
     assert.equal(new IntakeKeys([]).open, true);
     assert.equal(isIntakeKeyGuard(requireIntakeKey(new IntakeKeys([]))), true);
-    assert.equal(isIntakeKeyGuard(() => undefined), false);
+    assert.equal(
+      isIntakeKeyGuard(() => undefined),
+      false,
+    );
   });
 });
 
 describe('the development intake key', () => {
   it('is the one npm run dev sets and the Postman environment sends', () => {
     assert.match(readFileSync('scripts/dev.sh', 'utf8'), new RegExp(`INTAKE_API_KEYS=${DEV_INTAKE_API_KEY}\\n`));
-    const env = JSON.parse(readFileSync('postman/local.postman_environment.json', 'utf8')) as { values: Array<{ key: string; value: string }> };
+    const env = JSON.parse(readFileSync('postman/local.postman_environment.json', 'utf8')) as {
+      values: Array<{ key: string; value: string }>;
+    };
     assert.equal(env.values.find((v) => v.key === 'intakeApiKey')?.value, DEV_INTAKE_API_KEY);
   });
 
   it('reaches the demo page only outside production and in dev auth mode', () => {
     const key = 'k'.repeat(40);
-    assert.equal(demoIntakeKey(loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: `${key},${'o'.repeat(40)}` })), key);
-    assert.equal(demoIntakeKey(loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'token', INTAKE_API_KEYS: key })), undefined);
+    assert.equal(
+      demoIntakeKey(
+        loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: `${key},${'o'.repeat(40)}` }),
+      ),
+      key,
+    );
+    assert.equal(
+      demoIntakeKey(loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'token', INTAKE_API_KEYS: key })),
+      undefined,
+    );
     // Production refuses dev mode, so build the combination by hand: the rule must hold on its own.
-    const production = { ...loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: key }), nodeEnv: 'production' as const };
+    const production = {
+      ...loadConfig({ NODE_ENV: 'development', WS_AUTH_MODE: 'dev', INTAKE_API_KEYS: key }),
+      nodeEnv: 'production' as const,
+    };
     assert.equal(demoIntakeKey(production), undefined);
     assert.equal(demoIntakeKey(loadConfig({ WS_AUTH_MODE: 'dev' })), undefined);
   });

@@ -24,7 +24,8 @@ const joiNotification = Joi.object({
   version: Joi.number().integer().min(1).required(),
   eventIds: Joi.array().items(Joi.string()).required(),
 }).unknown(true);
-const joiAccepts = (value: unknown) => joiNotification.validate(value, { abortEarly: false, convert: false }).error === undefined;
+const joiAccepts = (value: unknown) =>
+  joiNotification.validate(value, { abortEarly: false, convert: false }).error === undefined;
 
 const valid: Notification = {
   id: '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
@@ -48,7 +49,16 @@ const anyValue = fc.oneof(
   fc.boolean(),
   fc.integer({ min: -5, max: 300 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom('', 'x', 'x'.repeat(65), 'x'.repeat(201), '2026-12-06', '2026-12-06T04:00:00+01:00', '2026-13-01T00:00:00Z', 'yesterday'),
+  fc.constantFrom(
+    '',
+    'x',
+    'x'.repeat(65),
+    'x'.repeat(201),
+    '2026-12-06',
+    '2026-12-06T04:00:00+01:00',
+    '2026-13-01T00:00:00Z',
+    'yesterday',
+  ),
   fc.string(),
   fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 3 }),
   fc.object({ maxDepth: 1 }),
@@ -59,7 +69,9 @@ describe('jobs body validation', () => {
     assert.deepEqual(notificationProblems(valid), []);
     fc.assert(
       fc.property(
-        fc.dictionary(fc.constantFrom(...(Object.keys(valid) as Array<keyof Notification>), 'extra'), anyValue, { maxKeys: 4 }),
+        fc.dictionary(fc.constantFrom(...(Object.keys(valid) as Array<keyof Notification>), 'extra'), anyValue, {
+          maxKeys: 4,
+        }),
         (changes) => {
           const candidate: Record<string, unknown> = { ...valid, ...changes };
           for (const [k, v] of Object.entries(changes)) if (v === undefined) delete candidate[k];
@@ -68,28 +80,54 @@ describe('jobs body validation', () => {
       ),
       { numRuns: 3000 },
     );
-    for (const other of [null, [], 'a notification', 42]) assert.equal(notificationProblems(other).length > 0, !joiAccepts(other));
+    for (const other of [null, [], 'a notification', 42])
+      assert.equal(notificationProblems(other).length > 0, !joiAccepts(other));
   });
 
   it('keeps the valid items of a batch and reports the invalid ones by index', () => {
-    const body = encodePersistBatch([encodeNotification(valid), JSON.stringify({ ...valid, seq: -1 }), encodeNotification({ ...valid, id: 'n2' })]);
+    const body = encodePersistBatch([
+      encodeNotification(valid),
+      JSON.stringify({ ...valid, seq: -1 }),
+      encodeNotification({ ...valid, id: 'n2' }),
+    ]);
     const job = parsePersistJob(body);
-    assert.deepEqual(job.notifications.map((n) => n.id), [valid.id, 'n2']);
-    assert.deepEqual(job.invalid.map((i) => [i.index, i.problems]), [[1, ['"seq" must be greater than or equal to 0']]]);
-    assert.deepEqual(parsePersistJob(Buffer.from(encodeNotification(valid))), { notifications: [valid], invalid: [] }, 'a bare notification');
+    assert.deepEqual(
+      job.notifications.map((n) => n.id),
+      [valid.id, 'n2'],
+    );
+    assert.deepEqual(
+      job.invalid.map((i) => [i.index, i.problems]),
+      [[1, ['"seq" must be greater than or equal to 0']]],
+    );
+    assert.deepEqual(
+      parsePersistJob(Buffer.from(encodeNotification(valid))),
+      { notifications: [valid], invalid: [] },
+      'a bare notification',
+    );
     assert.throws(() => parsePersistJob(Buffer.from('{"id":1}')), PermanentError);
-    assert.throws(() => parsePersistJob(encodePersistBatch(['{}'])), PermanentError, 'nothing storable: dead-lettered whole');
+    assert.throws(
+      () => parsePersistJob(encodePersistBatch(['{}'])),
+      PermanentError,
+      'nothing storable: dead-lettered whole',
+    );
     assert.throws(() => parsePersistJob(Buffer.from('{"notifications":{}}')), PermanentError);
   });
 
   it('reads a batch ack message and the single one before it as batches', () => {
     const at = '2026-12-06T04:00:00.000Z';
-    assert.deepEqual(parseAckMessage(encodeAckBatch('user1', at, ['a', 'b'])), { userId: 'user1', ackedAt: at, notificationIds: ['a', 'b'] });
-    assert.deepEqual(parseAckMessage(Buffer.from(JSON.stringify({ notificationId: 'a', userId: 'user1', ackedAt: at }))), {
+    assert.deepEqual(parseAckMessage(encodeAckBatch('user1', at, ['a', 'b'])), {
       userId: 'user1',
       ackedAt: at,
-      notificationIds: ['a'],
+      notificationIds: ['a', 'b'],
     });
+    assert.deepEqual(
+      parseAckMessage(Buffer.from(JSON.stringify({ notificationId: 'a', userId: 'user1', ackedAt: at }))),
+      {
+        userId: 'user1',
+        ackedAt: at,
+        notificationIds: ['a'],
+      },
+    );
     assert.throws(() => parseAckMessage(encodeAckBatch('user1', at, ['a', ''])), /notificationIds\[1\]/);
     assert.throws(() => parseAckMessage(Buffer.from('{"notificationId":"a"}')), /"userId" is required/);
   });

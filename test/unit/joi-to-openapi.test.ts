@@ -19,7 +19,9 @@ const documented = (name: string) => ajv.getSchema(`#/components/schemas/${name}
 const payment = { type: 'PAYMENT', targetId: 'user2', paymentId: 'pay-1' };
 const order = { type: 'ORDER', targetId: 'user2', orderId: 'o-1' };
 const EDGES: Array<Record<string, unknown>> = [
-  ...[' ', '\u00a0', '\ufeff', '\u2028x\u2028', ' a ', '\ta\n', `  ${'a'.repeat(500)}  `, 'a'.repeat(501), ''].map((text) => ({ ...order, text })),
+  ...[' ', '\u00a0', '\ufeff', '\u2028x\u2028', ' a ', '\ta\n', `  ${'a'.repeat(500)}  `, 'a'.repeat(501), ''].map(
+    (text) => ({ ...order, text }),
+  ),
   ...['12.5', 12.345, 0.001, 0.01, 9007199254740991, 9007199254740992, -1, 0].map((amount) => ({ ...payment, amount })),
   ...['eur', 'EUR', 'eu', 'euro', 'ıab', 'ßab', 'e1r', ' eur'].map((currency) => ({ ...payment, currency })),
   ...[' user1', 'user1 ', 'a'.repeat(128), 'a'.repeat(129), 'a b'].map((actorId) => ({ ...order, actorId })),

@@ -38,10 +38,16 @@ describe('LOG_PRETTY without pino-pretty installed (the production image)', () =
       ].join('\n'),
     );
     const { stdout } = await run(process.execPath, [join(dir, 'probe.js')], { cwd: dir, timeout: 30_000 });
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string; service: string; n?: number });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string; service: string; n?: number });
     assert.equal(lines.length, 2, stdout);
     assert.equal(lines[0]!.level, 40, 'a warning first');
     assert.match(lines[0]!.msg, /LOG_PRETTY=true, but pino-pretty .* is not installed: logging JSON/);
-    assert.deepEqual({ msg: lines[1]!.msg, service: lines[1]!.service, n: lines[1]!.n }, { msg: 'after start-up', service: 'probe', n: 1 });
+    assert.deepEqual(
+      { msg: lines[1]!.msg, service: lines[1]!.service, n: lines[1]!.n },
+      { msg: 'after start-up', service: 'probe', n: 1 },
+    );
   });
 });

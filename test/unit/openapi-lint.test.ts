@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Accepted on purpose (.redocly.lint-ignore.yaml says why): reported as ignored, never as problems. */
 const ACCEPTED = ['info-license #/info', 'no-unused-components #/components/responses/MethodNotAllowed'];
 
-describe('docs/openapi.yaml under Redocly\'s recommended rules', () => {
+describe("docs/openapi.yaml under Redocly's recommended rules", () => {
   it('has no error and no warning but the accepted ones', async () => {
     const config = await loadConfig({ configPath: `${root}redocly.yaml` });
     const problems = await lint({ ref: `${root}docs/openapi.yaml`, config });
@@ -22,6 +22,12 @@ describe('docs/openapi.yaml under Redocly\'s recommended rules', () => {
     const reported = problems.filter((p) => !p.ignored).map((p) => `${p.severity} ${label(p)}: ${p.message}`);
     assert.deepEqual(reported, [], `Redocly reports:\n${reported.join('\n')}`);
     // An accepted problem that went away is removed from the ignore file too.
-    assert.deepEqual(problems.filter((p) => p.ignored).map(label).sort(), ACCEPTED);
+    assert.deepEqual(
+      problems
+        .filter((p) => p.ignored)
+        .map(label)
+        .sort(),
+      ACCEPTED,
+    );
   });
 });

@@ -34,7 +34,10 @@ const environment = JSON.parse(readFileSync(POSTMAN_ENVIRONMENT, 'utf8')) as {
   values: Array<{ key: string; value: string; description?: string }>;
 };
 
-function walk(items: Item[], path: string[] = []): Array<{ path: string; item: Item; folder: boolean; parents: Item[] }> {
+function walk(
+  items: Item[],
+  path: string[] = [],
+): Array<{ path: string; item: Item; folder: boolean; parents: Item[] }> {
   return items.flatMap((item) => {
     const here = [...path, item.name];
     const self = { path: here.join(' / '), item, folder: item.item !== undefined, parents: [] as Item[] };
@@ -48,7 +51,9 @@ const requests = entries.filter((e) => !e.folder);
 describe('postman collection file', () => {
   it('has a description on the collection, every folder and every request', () => {
     assert.ok(collection.info.description.length > 200);
-    const bare = entries.filter((e) => ((e.folder ? e.item.description : e.item.request?.description) ?? '').trim().length < 40).map((e) => e.path);
+    const bare = entries
+      .filter((e) => ((e.folder ? e.item.description : e.item.request?.description) ?? '').trim().length < 40)
+      .map((e) => e.path);
     assert.deepEqual(bare, []);
     assert.ok(requests.length >= 67, `requests: ${requests.length}`);
   });
@@ -58,12 +63,19 @@ describe('postman collection file', () => {
     assert.deepEqual(without, []);
     for (const { path, item } of requests) {
       for (const example of item.response ?? []) {
-        assert.ok(Number.isInteger(example.code) && example.code >= 200 && example.code < 600, `${path}: ${example.name}`);
+        assert.ok(
+          Number.isInteger(example.code) && example.code >= 200 && example.code < 600,
+          `${path}: ${example.name}`,
+        );
         assert.ok(example.name.startsWith(`${example.code} ${example.status}`), `${path}: ${example.name}`);
         assert.equal(example.originalRequest.method, item.request?.method, path);
         assert.ok(example.body.length > 0, `${path}: ${example.name} has a body`);
         // Recorded with a real token: none may end up in the file.
-        assert.doesNotMatch(JSON.stringify(example), /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, `${path}: ${example.name} holds a JWT`);
+        assert.doesNotMatch(
+          JSON.stringify(example),
+          /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/,
+          `${path}: ${example.name} holds a JWT`,
+        );
       }
       const names = (item.response ?? []).map((r) => r.name);
       assert.equal(new Set(names).size, names.length, `${path}: example names are unique`);
@@ -76,17 +88,31 @@ describe('postman collection file', () => {
   });
 
   it('takes the intake key from the environment, declared once per folder that needs it', () => {
-    assert.doesNotMatch(JSON.stringify(collection), new RegExp(DEV_INTAKE_API_KEY), 'the key itself is only in the environment');
-    const keyAuth = (auth: Auth | undefined) => auth?.apikey?.some((p) => p.value.includes('{{intakeApiKey}}')) ?? false;
+    assert.doesNotMatch(
+      JSON.stringify(collection),
+      new RegExp(DEV_INTAKE_API_KEY),
+      'the key itself is only in the environment',
+    );
+    const keyAuth = (auth: Auth | undefined) =>
+      auth?.apikey?.some((p) => p.value.includes('{{intakeApiKey}}')) ?? false;
     // No request repeats it: each inherits its folder's auth.
     assert.deepEqual(
       requests.filter((e) => keyAuth(e.item.request?.auth)).map((e) => e.path),
       [],
     );
     const folders = entries.filter((e) => e.folder && keyAuth(e.item.auth)).map((e) => e.path);
-    assert.deepEqual(folders, ['Events', 'Bad inputs: intake', 'Follows / 1. Follow (intake key)', 'Follows / 3. Unfollow (intake key)']);
+    assert.deepEqual(folders, [
+      'Events',
+      'Bad inputs: intake',
+      'Follows / 1. Follow (intake key)',
+      'Follows / 3. Unfollow (intake key)',
+    ]);
     // Every intake route is under one of them (or says otherwise on purpose: the 401 requests).
-    const intake = requests.filter((e) => /^(POST \{\{baseUrl\}\}\/(events|like)|POST .*\/follows$|DELETE .*\/follows\/)/.test(`${e.item.request?.method} ${e.item.request?.url.raw.split('?')[0]}`));
+    const intake = requests.filter((e) =>
+      /^(POST \{\{baseUrl\}\}\/(events|like)|POST .*\/follows$|DELETE .*\/follows\/)/.test(
+        `${e.item.request?.method} ${e.item.request?.url.raw.split('?')[0]}`,
+      ),
+    );
     for (const e of intake) {
       const inherits = e.item.request?.auth === undefined && e.parents.some((p) => keyAuth(p.auth));
       assert.ok(inherits || e.item.name.startsWith('401 '), `${e.path} sends the intake key`);

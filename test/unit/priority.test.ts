@@ -6,8 +6,10 @@ import { EVENT_TYPES, PROMOTIONAL_TYPES, SOCIAL_TYPES, TRANSACTIONAL_TYPES } fro
 
 describe('priorities', () => {
   it('orders transactional > social > promotional', () => {
-    for (const t of TRANSACTIONAL_TYPES) for (const s of SOCIAL_TYPES) assert.ok(priorityOf(t) > priorityOf(s), `${t} > ${s}`);
-    for (const s of SOCIAL_TYPES) for (const p of PROMOTIONAL_TYPES) assert.ok(priorityOf(s) > priorityOf(p), `${s} > ${p}`);
+    for (const t of TRANSACTIONAL_TYPES)
+      for (const s of SOCIAL_TYPES) assert.ok(priorityOf(t) > priorityOf(s), `${t} > ${s}`);
+    for (const s of SOCIAL_TYPES)
+      for (const p of PROMOTIONAL_TYPES) assert.ok(priorityOf(s) > priorityOf(p), `${s} > ${p}`);
   });
 
   it('stays within the events queue x-max-priority', () => {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { listeningInodes, localPort, parentPid, parseTcpTable, rootHolder, socketInode } from '../../bench/proc-sockets.js';
+import {
+  listeningInodes,
+  localPort,
+  parentPid,
+  parseTcpTable,
+  rootHolder,
+  socketInode,
+} from '../../bench/proc-sockets.js';
 
 /** /proc/net/tcp as the kernel prints it: a LISTEN socket on 127.0.0.1:6379, one on 0.0.0.0:5672, a client connection from port 6379's neighbour, a dying socket. */
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -53,7 +60,16 @@ describe('bench/proc-sockets: which process owns a TCP socket, from /proc text',
 
   it('names a server whose forked workers inherit its socket by the root of the tree', () => {
     assert.equal(rootHolder(new Map([[500, 1]])), 500);
-    assert.equal(rootHolder(new Map([[510, 500], [500, 1], [520, 500]])), 500);
+    assert.equal(
+      rootHolder(
+        new Map([
+          [510, 500],
+          [500, 1],
+          [520, 500],
+        ]),
+      ),
+      500,
+    );
     assert.equal(rootHolder(new Map()), undefined);
   });
 

@@ -5,7 +5,10 @@ import { describeUrl, stripCredentials } from '../../shared/redact.js';
 describe('redact', () => {
   it('describes a URL by scheme, host and port only', () => {
     assert.equal(describeUrl('amqps://user:s3cret@rabbit.example.com:5671/vhost'), 'amqps://rabbit.example.com:5671');
-    assert.equal(describeUrl('mongodb+srv://u:p@cluster0.abc.mongodb.net/db?retryWrites=true'), 'mongodb+srv://cluster0.abc.mongodb.net');
+    assert.equal(
+      describeUrl('mongodb+srv://u:p@cluster0.abc.mongodb.net/db?retryWrites=true'),
+      'mongodb+srv://cluster0.abc.mongodb.net',
+    );
     assert.equal(describeUrl('not a url'), '<unparseable url>');
   });
 

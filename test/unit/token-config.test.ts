@@ -55,10 +55,19 @@ describe('config: token rules and key sources', () => {
   });
 
   it('refuses more than one key source, naming them', () => {
-    assert.match(problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: rsaPem }).join(), /^JWT_SECRET \/ JWT_PUBLIC_KEY: .*exactly one key source/);
+    assert.match(
+      problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: rsaPem }).join(),
+      /^JWT_SECRET \/ JWT_PUBLIC_KEY: .*exactly one key source/,
+    );
     const jwks = file('one.json', JSON.stringify({ keys: [] }));
-    assert.match(problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_JWKS_FILE: jwks }).join(), /^JWT_PUBLIC_KEY \/ JWT_JWKS_FILE: /);
-    assert.match(problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: rsaPem, JWT_JWKS_FILE: jwks }).join(), /^JWT_SECRET \/ JWT_PUBLIC_KEY \/ JWT_JWKS_FILE: /);
+    assert.match(
+      problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_JWKS_FILE: jwks }).join(),
+      /^JWT_PUBLIC_KEY \/ JWT_JWKS_FILE: /,
+    );
+    assert.match(
+      problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: rsaPem, JWT_JWKS_FILE: jwks }).join(),
+      /^JWT_SECRET \/ JWT_PUBLIC_KEY \/ JWT_JWKS_FILE: /,
+    );
   });
 
   it('names JWT_PUBLIC_KEY when it is not a usable public key', () => {
@@ -70,49 +79,93 @@ describe('config: token rules and key sources', () => {
     assert.match(problemsOf({ JWT_PUBLIC_KEY: privatePem }).join(), /^JWT_PUBLIC_KEY: holds a private key/);
     const pkcs1 = publicKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     assert.match(problemsOf({ JWT_PUBLIC_KEY: pkcs1 }).join(), /^JWT_PUBLIC_KEY: not a PEM SPKI public key/);
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     assert.match(problemsOf({ JWT_PUBLIC_KEY: small }).join(), /^JWT_PUBLIC_KEY: an RSA key of 1024 bits/);
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    assert.match(problemsOf({ JWT_PUBLIC_KEY: p384 }).join(), /^JWT_PUBLIC_KEY: an EC key on secp384r1; ES256 needs P-256/);
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    assert.match(
+      problemsOf({ JWT_PUBLIC_KEY: p384 }).join(),
+      /^JWT_PUBLIC_KEY: an EC key on secp384r1; ES256 needs P-256/,
+    );
     const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
     assert.match(problemsOf({ JWT_PUBLIC_KEY: ed }).join(), /^JWT_PUBLIC_KEY: an unsupported key type \(ed25519\)/);
   });
 
   it('lets JWT_ALGORITHMS narrow the key but never add HS256 or none to a public key', () => {
     assert.deepEqual(loadConfig({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'RS256' }).auth.token.algorithms, ['RS256']);
-    assert.match(problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'RS256,HS256' }).join(), /^JWT_ALGORITHMS: HS256 does not match the key of JWT_PUBLIC_KEY, which allows RS256/);
-    assert.match(problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'ES256' }).join(), /^JWT_ALGORITHMS: ES256 does not match/);
-    assert.match(problemsOf({ JWT_SECRET: SECRET, JWT_ALGORITHMS: 'RS256' }).join(), /^JWT_ALGORITHMS: RS256 does not match the key of JWT_SECRET/);
-    assert.match(problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'none' }).join(), /^JWT_ALGORITHMS: none not supported/);
+    assert.match(
+      problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'RS256,HS256' }).join(),
+      /^JWT_ALGORITHMS: HS256 does not match the key of JWT_PUBLIC_KEY, which allows RS256/,
+    );
+    assert.match(
+      problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'ES256' }).join(),
+      /^JWT_ALGORITHMS: ES256 does not match/,
+    );
+    assert.match(
+      problemsOf({ JWT_SECRET: SECRET, JWT_ALGORITHMS: 'RS256' }).join(),
+      /^JWT_ALGORITHMS: RS256 does not match the key of JWT_SECRET/,
+    );
+    assert.match(
+      problemsOf({ JWT_PUBLIC_KEY: rsaPem, JWT_ALGORITHMS: 'none' }).join(),
+      /^JWT_ALGORITHMS: none not supported/,
+    );
   });
 
   it('reads JWT_JWKS_FILE at start-up: its signing keys stay, the rest is left out, bad files are refused', async () => {
     const rsa = await exportJWK((await generateKeyPair('RS256', { extractable: true })).publicKey);
     const ec = await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey);
     const enc = { ...rsa, kid: 'enc', use: 'enc' };
-    const path = file('mixed.json', JSON.stringify({ keys: [{ ...rsa, kid: 'a' }, { ...ec, kid: 'b', alg: 'ES256' }, enc, { ...rsa, kid: 'ps', alg: 'PS256' }] }));
+    const path = file(
+      'mixed.json',
+      JSON.stringify({
+        keys: [{ ...rsa, kid: 'a' }, { ...ec, kid: 'b', alg: 'ES256' }, enc, { ...rsa, kid: 'ps', alg: 'PS256' }],
+      }),
+    );
     const { key, algorithms } = loadConfig({ JWT_JWKS_FILE: path }).auth.token;
     assert.deepEqual(algorithms, ['RS256', 'ES256']);
     assert.deepEqual(key.kind === 'jwks' && key.jwks.keys.map((k) => k.kid), ['a', 'b']);
 
-    assert.match(problemsOf({ JWT_JWKS_FILE: join(dir, 'missing.json') }).join(), /^JWT_JWKS_FILE: cannot read .*missing\.json \(ENOENT\)/);
+    assert.match(
+      problemsOf({ JWT_JWKS_FILE: join(dir, 'missing.json') }).join(),
+      /^JWT_JWKS_FILE: cannot read .*missing\.json \(ENOENT\)/,
+    );
     assert.match(problemsOf({ JWT_JWKS_FILE: file('bad.json', '{nope') }).join(), /^JWT_JWKS_FILE: .* is not JSON/);
     assert.match(problemsOf({ JWT_JWKS_FILE: file('shape.json', '[]') }).join(), /^JWT_JWKS_FILE: .* is not a JWKS/);
-    assert.match(problemsOf({ JWT_JWKS_FILE: file('none.json', JSON.stringify({ keys: [enc] })) }).join(), /^JWT_JWKS_FILE: .* has no RS256 .* signing key \(key "enc" is for "use": "enc"\)/);
+    assert.match(
+      problemsOf({ JWT_JWKS_FILE: file('none.json', JSON.stringify({ keys: [enc] })) }).join(),
+      /^JWT_JWKS_FILE: .* has no RS256 .* signing key \(key "enc" is for "use": "enc"\)/,
+    );
     const privateJwk = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
-    assert.match(problemsOf({ JWT_JWKS_FILE: file('private.json', JSON.stringify({ keys: [privateJwk] })) }).join(), /^JWT_JWKS_FILE: key 0 holds private key material/);
+    assert.match(
+      problemsOf({ JWT_JWKS_FILE: file('private.json', JSON.stringify({ keys: [privateJwk] })) }).join(),
+      /^JWT_JWKS_FILE: key 0 holds private key material/,
+    );
     const oct = { kty: 'oct', k: Buffer.from(SECRET).toString('base64url'), kid: 'hs' };
-    assert.match(problemsOf({ JWT_JWKS_FILE: file('oct.json', JSON.stringify({ keys: [oct, rsa] })) }).join(), /^JWT_JWKS_FILE: key "hs" is a symmetric key/);
+    assert.match(
+      problemsOf({ JWT_JWKS_FILE: file('oct.json', JSON.stringify({ keys: [oct, rsa] })) }).join(),
+      /^JWT_JWKS_FILE: key "hs" is a symmetric key/,
+    );
   });
 
   it('requires JWT_SECRET in production only when no public key or JWKS verifies tokens', () => {
     assert.match(problemsOf({ NODE_ENV: 'production' }).join(), /^JWT_SECRET: .*required/);
     // The ws-server: the producer would also need INTAKE_API_KEYS in production.
-    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_PUBLIC_KEY: rsaPem }, 'ws-server').auth.token.key.kind, 'public-key');
+    assert.equal(
+      loadConfig({ NODE_ENV: 'production', JWT_PUBLIC_KEY: rsaPem }, 'ws-server').auth.token.key.kind,
+      'public-key',
+    );
   });
 
   it('bounds the lifetime and the tolerance', () => {
-    const { token } = loadConfig({ JWT_MAX_LIFETIME_SECONDS: '900', JWT_CLOCK_TOLERANCE_SECONDS: '0', JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'api' }).auth;
+    const { token } = loadConfig({
+      JWT_MAX_LIFETIME_SECONDS: '900',
+      JWT_CLOCK_TOLERANCE_SECONDS: '0',
+      JWT_ISSUER: 'https://auth.example',
+      JWT_AUDIENCE: 'api',
+    }).auth;
     assert.equal(token.maxLifetimeSeconds, 900);
     assert.equal(token.clockToleranceSeconds, 0);
     assert.equal(token.issuer, 'https://auth.example');

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { createTokenVerifier, InvalidTokenError, signUserToken, type InvalidTokenDetail, type TokenVerifier } from '../../shared/auth/jwt.js';
+import {
+  createTokenVerifier,
+  InvalidTokenError,
+  signUserToken,
+  type InvalidTokenDetail,
+  type TokenVerifier,
+} from '../../shared/auth/jwt.js';
 import { loadConfig } from '../../shared/config.js';
 
 const SECRET = 'unit-test-secret-that-is-long-enough-0123456789';
@@ -34,7 +40,11 @@ type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 describe('token verifier: HS256 with JWT_SECRET', () => {
   let verifier: TokenVerifier;
   before(async () => {
-    verifier = await verifierFor({ JWT_SECRET: SECRET, JWT_MAX_LIFETIME_SECONDS: '3600', JWT_CLOCK_TOLERANCE_SECONDS: '5' });
+    verifier = await verifierFor({
+      JWT_SECRET: SECRET,
+      JWT_MAX_LIFETIME_SECONDS: '3600',
+      JWT_CLOCK_TOLERANCE_SECONDS: '5',
+    });
   });
 
   it('accepts a token of the seed and tests, valid until exp plus the tolerance', async () => {
@@ -48,49 +58,96 @@ describe('token verifier: HS256 with JWT_SECRET', () => {
   });
 
   it('refuses an exp further ahead than JWT_MAX_LIFETIME_SECONDS', async () => {
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp: now() + 7200 }, 'HS256', secretKey)), 'lifetime');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp: now() + 7200 }, 'HS256', secretKey)),
+      'lifetime',
+    );
     // Within the lifetime from now, but issued for longer than it.
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', iat: now() - 3600, exp: now() + 60 }, 'HS256', secretKey)), 'lifetime');
-    assert.equal((await verifier.verify(await sign({ sub: 'alice', exp: now() + 3600 }, 'HS256', secretKey))).userId, 'alice');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', iat: now() - 3600, exp: now() + 60 }, 'HS256', secretKey)),
+      'lifetime',
+    );
+    assert.equal(
+      (await verifier.verify(await sign({ sub: 'alice', exp: now() + 3600 }, 'HS256', secretKey))).userId,
+      'alice',
+    );
   });
 
   it('refuses an expired token as expired, and one issued in the future', async () => {
     const expired = await refusal(verifier, await sign({ sub: 'alice', exp: now() - 10 }, 'HS256', secretKey));
     assert.equal(expired, 'expired');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', iat: now() + 60, exp: now() + 120 }, 'HS256', secretKey)), 'not-yet-valid');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', iat: now() + 60, exp: now() + 120 }, 'HS256', secretKey)),
+      'not-yet-valid',
+    );
   });
 
   it('honours the clock tolerance for exp', async () => {
-    assert.equal((await verifier.verify(await sign({ sub: 'alice', exp: now() - 2 }, 'HS256', secretKey))).userId, 'alice');
+    assert.equal(
+      (await verifier.verify(await sign({ sub: 'alice', exp: now() - 2 }, 'HS256', secretKey))).userId,
+      'alice',
+    );
   });
 
   it('refuses a sub that breaks the id rules', async () => {
     for (const sub of ['../atkB', '', ' alice', 'a'.repeat(129), 'al/ice', 'ali ce']) {
-      assert.equal(await refusal(verifier, await sign({ sub, exp: now() + 60 }, 'HS256', secretKey)), 'subject', JSON.stringify(sub));
+      assert.equal(
+        await refusal(verifier, await sign({ sub, exp: now() + 60 }, 'HS256', secretKey)),
+        'subject',
+        JSON.stringify(sub),
+      );
     }
     assert.equal(await refusal(verifier, await sign({ exp: now() + 60 }, 'HS256', secretKey)), 'subject');
-    assert.equal(await refusal(verifier, await sign({ sub: 42 as unknown as string, exp: now() + 60 }, 'HS256', secretKey)), 'subject');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 42 as unknown as string, exp: now() + 60 }, 'HS256', secretKey)),
+      'subject',
+    );
   });
 
   it('refuses alg:none, another secret and garbage', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const body = Buffer.from(JSON.stringify({ sub: 'alice', exp: now() + 60 })).toString('base64url');
     assert.equal(await refusal(verifier, `${header}.${body}.`), 'algorithm');
-    assert.equal(await refusal(verifier, await signUserToken('alice', 'another-secret-that-is-long-enough-0123456789')), 'signature');
+    assert.equal(
+      await refusal(verifier, await signUserToken('alice', 'another-secret-that-is-long-enough-0123456789')),
+      'signature',
+    );
     assert.equal(await refusal(verifier, 'not.a.jwt'), 'malformed');
   });
 });
 
 describe('token verifier: JWT_ISSUER and JWT_AUDIENCE', () => {
   it('requires both when set, and signUserToken can carry them', async () => {
-    const verifier = await verifierFor({ JWT_SECRET: SECRET, JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'notifications' });
+    const verifier = await verifierFor({
+      JWT_SECRET: SECRET,
+      JWT_ISSUER: 'https://auth.example',
+      JWT_AUDIENCE: 'notifications',
+    });
     const exp = now() + 60;
     const right = { issuer: 'https://auth.example', audience: 'notifications' };
     assert.equal((await verifier.verify(await signUserToken('alice', SECRET, 60, right))).userId, 'alice');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp, aud: 'notifications' }, 'HS256', secretKey)), 'issuer');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp, iss: 'https://evil.example', aud: 'notifications' }, 'HS256', secretKey)), 'issuer');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp, iss: 'https://auth.example' }, 'HS256', secretKey)), 'audience');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp, iss: 'https://auth.example', aud: 'billing' }, 'HS256', secretKey)), 'audience');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp, aud: 'notifications' }, 'HS256', secretKey)),
+      'issuer',
+    );
+    assert.equal(
+      await refusal(
+        verifier,
+        await sign({ sub: 'alice', exp, iss: 'https://evil.example', aud: 'notifications' }, 'HS256', secretKey),
+      ),
+      'issuer',
+    );
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp, iss: 'https://auth.example' }, 'HS256', secretKey)),
+      'audience',
+    );
+    assert.equal(
+      await refusal(
+        verifier,
+        await sign({ sub: 'alice', exp, iss: 'https://auth.example', aud: 'billing' }, 'HS256', secretKey),
+      ),
+      'audience',
+    );
   });
 });
 
@@ -107,16 +164,28 @@ describe('token verifier: RS256 and ES256 public keys', () => {
   it('accepts an RS256 token with JWT_PUBLIC_KEY (PEM SPKI), also pasted with literal \\n', async () => {
     const token = await sign({ sub: 'alice', exp: now() + 60 }, 'RS256', rsa.privateKey);
     assert.equal((await (await verifierFor({ JWT_PUBLIC_KEY: rsaPem })).verify(token)).userId, 'alice');
-    assert.equal((await (await verifierFor({ JWT_PUBLIC_KEY: rsaPem.replace(/\n/g, '\\n') })).verify(token)).userId, 'alice');
+    assert.equal(
+      (await (await verifierFor({ JWT_PUBLIC_KEY: rsaPem.replace(/\n/g, '\\n') })).verify(token)).userId,
+      'alice',
+    );
   });
 
   it('accepts an ES256 token with an EC P-256 JWT_PUBLIC_KEY', async () => {
     const verifier = await verifierFor({ JWT_PUBLIC_KEY: await exportSPKI(ec.publicKey) });
-    assert.equal((await verifier.verify(await sign({ sub: 'bob', exp: now() + 60 }, 'ES256', ec.privateKey))).userId, 'bob');
+    assert.equal(
+      (await verifier.verify(await sign({ sub: 'bob', exp: now() + 60 }, 'ES256', ec.privateKey))).userId,
+      'bob',
+    );
     // Another EC key's signature, and an RS256 token, are not this key's.
     const other = await generateKeyPair('ES256');
-    assert.equal(await refusal(verifier, await sign({ sub: 'bob', exp: now() + 60 }, 'ES256', other.privateKey)), 'signature');
-    assert.equal(await refusal(verifier, await sign({ sub: 'bob', exp: now() + 60 }, 'RS256', rsa.privateKey)), 'algorithm');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'bob', exp: now() + 60 }, 'ES256', other.privateKey)),
+      'signature',
+    );
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'bob', exp: now() + 60 }, 'RS256', rsa.privateKey)),
+      'algorithm',
+    );
   });
 
   it('refuses HS256 signed with the public key PEM as secret (key confusion), and alg:none', async () => {
@@ -133,9 +202,18 @@ describe('token verifier: RS256 and ES256 public keys', () => {
   it('applies the same claim rules as HS256: exp, lifetime, sub', async () => {
     const verifier = await verifierFor({ JWT_PUBLIC_KEY: rsaPem });
     assert.equal(await refusal(verifier, await sign({ sub: 'alice' }, 'RS256', rsa.privateKey)), 'exp-missing');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp: now() + 2 * 86400 }, 'RS256', rsa.privateKey)), 'lifetime');
-    assert.equal(await refusal(verifier, await sign({ sub: '../atkB', exp: now() + 60 }, 'RS256', rsa.privateKey)), 'subject');
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp: now() - 120 }, 'RS256', rsa.privateKey)), 'expired');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp: now() + 2 * 86400 }, 'RS256', rsa.privateKey)),
+      'lifetime',
+    );
+    assert.equal(
+      await refusal(verifier, await sign({ sub: '../atkB', exp: now() + 60 }, 'RS256', rsa.privateKey)),
+      'subject',
+    );
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp: now() - 120 }, 'RS256', rsa.privateKey)),
+      'expired',
+    );
   });
 });
 
@@ -175,12 +253,20 @@ describe('token verifier: JWT_JWKS_FILE', () => {
 
   it('refuses HS256 signed with a key of the file as secret', async () => {
     const verifier = await verifierFor({ JWT_JWKS_FILE: file });
-    const forged = await sign({ sub: 'alice', exp: now() + 60 }, 'HS256', new TextEncoder().encode(JSON.stringify(await exportJWK(first.publicKey))), 'rsa-2024');
+    const forged = await sign(
+      { sub: 'alice', exp: now() + 60 },
+      'HS256',
+      new TextEncoder().encode(JSON.stringify(await exportJWK(first.publicKey))),
+      'rsa-2024',
+    );
     assert.equal(await refusal(verifier, forged), 'algorithm');
   });
 
   it('JWT_ALGORITHMS narrows the file to ES256', async () => {
     const verifier = await verifierFor({ JWT_JWKS_FILE: file, JWT_ALGORITHMS: 'ES256' });
-    assert.equal(await refusal(verifier, await sign({ sub: 'alice', exp: now() + 60 }, 'RS256', first.privateKey, 'rsa-2024')), 'algorithm');
+    assert.equal(
+      await refusal(verifier, await sign({ sub: 'alice', exp: now() + 60 }, 'RS256', first.privateKey, 'rsa-2024')),
+      'algorithm',
+    );
   });
 });

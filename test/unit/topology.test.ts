@@ -4,7 +4,13 @@ import { allQueues, categoriesOf, createTopology, eventsQueueList, retryDelaysMs
 import { loadConfig } from '../../shared/config.js';
 import { CATEGORIES } from '../../shared/priority.js';
 
-const settings = { AMQP_NAME_PREFIX: 'tenant.', CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2', JOBS_RETRY_LADDER_RUNGS: '2', RETRY_BASE_DELAY_MS: '500', PERSIST_DELAY_MS: '3000' };
+const settings = {
+  AMQP_NAME_PREFIX: 'tenant.',
+  CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '2',
+  JOBS_RETRY_LADDER_RUNGS: '2',
+  RETRY_BASE_DELAY_MS: '500',
+  PERSIST_DELAY_MS: '3000',
+};
 
 describe('topology', () => {
   it('grows retry delays exponentially from the base', () => {
@@ -17,7 +23,10 @@ describe('topology', () => {
     assert.equal(t.queueType, 'classic');
     for (const c of CATEGORIES) {
       assert.equal(t.eventsQueues[c], 'tenant.notify.events');
-      assert.deepEqual(t.eventsRetryQueues[c], ['tenant.notify.events.retry.500ms', 'tenant.notify.events.retry.1000ms']);
+      assert.deepEqual(t.eventsRetryQueues[c], [
+        'tenant.notify.events.retry.500ms',
+        'tenant.notify.events.retry.1000ms',
+      ]);
     }
     assert.deepEqual(eventsQueueList(t), ['tenant.notify.events']);
     assert.deepEqual(categoriesOf(t, 'tenant.notify.events'), CATEGORIES);
@@ -46,6 +55,10 @@ describe('topology', () => {
     const shared = allQueues(t).filter((q) => allQueues(classic).includes(q));
     assert.deepEqual(shared, []);
     assert.equal(new Set(allQueues(t)).size, allQueues(t).length, 'queue names are distinct');
-    assert.equal(allQueues(t).length, allQueues(classic).length + 2 + 2 * 2, 'two more events queues, each with its own ladder');
+    assert.equal(
+      allQueues(t).length,
+      allQueues(classic).length + 2 + 2 * 2,
+      'two more events queues, each with its own ladder',
+    );
   });
 });

@@ -4,7 +4,8 @@ import { AuthDeadlines } from '../../ws-server/auth-deadline.js';
 import type { Session } from '../../ws-server/session.js';
 
 /** Only what the deadline reads: when the socket opened and whether its AUTH frame came. */
-const socket = (name: string, openedAtMs: number, state: Session['state'] = 'new') => ({ name, openedAtMs, state }) as unknown as Session & { name: string };
+const socket = (name: string, openedAtMs: number, state: Session['state'] = 'new') =>
+  ({ name, openedAtMs, state }) as unknown as Session & { name: string };
 
 describe('AUTH deadline sweep', () => {
   it('cuts only sockets past the deadline that never sent AUTH, each once', () => {

@@ -12,7 +12,16 @@ import type { Session } from '../../ws-server/session.js';
 
 /** The parts of a Session the window touches; `ws` counts pause()/resume(). */
 function fakeSession(maxFramesPerSecond = 50) {
-  const ws = { paused: 0, resumed: 0, pause() { this.paused++; }, resume() { this.resumed++; } };
+  const ws = {
+    paused: 0,
+    resumed: 0,
+    pause() {
+      this.paused++;
+    },
+    resume() {
+      this.resumed++;
+    },
+  };
   const session = { state: 'ready', ws, limiter: new FrameRateLimiter(maxFramesPerSecond) };
   return { session: session as unknown as Session & { state: string }, ws };
 }

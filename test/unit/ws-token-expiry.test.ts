@@ -15,9 +15,19 @@ describe('a session closes when its token expires', () => {
 
   function fakeSession() {
     const closes: { code: number; reason: string }[] = [];
-    const ws = { OPEN: 1, readyState: 1, close: (code: number, reason: string) => closes.push({ code, reason }), terminate: () => undefined };
+    const ws = {
+      OPEN: 1,
+      readyState: 1,
+      close: (code: number, reason: string) => closes.push({ code, reason }),
+      terminate: () => undefined,
+    };
     const metrics = { closed: { inc: () => undefined } };
-    const session = new Session(ws as unknown as WebSocket, 1024, metrics as unknown as WsMetrics, {} as FrameRateLimiter);
+    const session = new Session(
+      ws as unknown as WebSocket,
+      1024,
+      metrics as unknown as WsMetrics,
+      {} as FrameRateLimiter,
+    );
     return { session, closes };
   }
 
@@ -41,7 +51,10 @@ describe('a session closes when its token expires', () => {
       mock.timers.tick(1);
       assert.deepEqual(closes, [{ code: 4401, reason: 'token expired' }]);
       assert.equal(session.state, 'closed');
-      assert.ok(delays.length >= 2 && delays.every((ms) => ms <= 2 ** 31 - 1), `every delay fits a timer: ${delays.join(', ')}`);
+      assert.ok(
+        delays.length >= 2 && delays.every((ms) => ms <= 2 ** 31 - 1),
+        `every delay fits a timer: ${delays.join(', ')}`,
+      );
     } finally {
       mock.restoreAll();
       mock.timers.reset();

@@ -36,9 +36,15 @@ describe('WakeQueue', () => {
     assert.equal(handled.length, 0, 'nothing is handled while the read is being parsed');
     await nextTurn();
     await nextTurn();
-    assert.ok(handled.length > 0 && handled.length < 100, `one slice of about 10 ms, not all 100 ms at once (${handled.length})`);
+    assert.ok(
+      handled.length > 0 && handled.length < 100,
+      `one slice of about 10 ms, not all 100 ms at once (${handled.length})`,
+    );
     await eventually(() => handled.length === 100, { what: 'every wake handled' });
-    assert.deepEqual(handled, Array.from({ length: 100 }, (_, i) => `w${i}`));
+    assert.deepEqual(
+      handled,
+      Array.from({ length: 100 }, (_, i) => `w${i}`),
+    );
   });
 
   it('stops reading the subscriber past its bound and reads again at half of it', async () => {

@@ -16,8 +16,18 @@ const DROPDOWN_SIZE = 6;
 const STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'];
 /** A pasted token lives as long as the tab (token mode only); never in the URL or localStorage. */
 const TOKEN_STORAGE = 'pulse.demo.token';
-const FALLBACK_USERS = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger', 'Radia']
-  .map((name, i) => ({ id: `user${i + 1}`, name }));
+const FALLBACK_USERS = [
+  'Ada',
+  'Grace',
+  'Linus',
+  'Margaret',
+  'Ken',
+  'Barbara',
+  'Dennis',
+  'Frances',
+  'Edsger',
+  'Radia',
+].map((name, i) => ({ id: `user${i + 1}`, name }));
 const TIMELINE_HINT = '<p class="hint">Select a notification to follow it through the pipeline.</p>';
 
 const params = new URLSearchParams(location.search);
@@ -69,19 +79,29 @@ function showBanner(text, kind = 'other') {
 
 /** Elements of either view currently on screen: what the user has seen gets acknowledged. */
 const onScreen = new Set();
-const observer = new IntersectionObserver((entries) => {
-  for (const e of entries) {
-    if (e.isIntersecting) onScreen.add(e.target);
-    else onScreen.delete(e.target);
-  }
-  ackOnScreen();
-}, { threshold: 0.6 });
+const observer = new IntersectionObserver(
+  (entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) onScreen.add(e.target);
+      else onScreen.delete(e.target);
+    }
+    ackOnScreen();
+  },
+  { threshold: 0.6 },
+);
 
 const views = [
-  new InboxView($('list'), { onSelect: (id) => void select(id), observe: (li) => observer.observe(li), unobserve: forget }),
+  new InboxView($('list'), {
+    onSelect: (id) => void select(id),
+    observe: (li) => observer.observe(li),
+    unobserve: forget,
+  }),
   new InboxView($('dd-list'), {
     limit: DROPDOWN_SIZE,
-    onSelect: (id) => { closeDropdown(); void select(id, { reveal: true }); },
+    onSelect: (id) => {
+      closeDropdown();
+      void select(id, { reveal: true });
+    },
     observe: (li) => observer.observe(li),
     unobserve: forget,
   }),
@@ -107,12 +127,14 @@ function render() {
   const [inbox, dropdown] = views;
   const inInbox = inbox.render(shown, state.selected);
   const inDropdown = dropdown.render(shown, state.selected);
-  const emptyText = state.filter === 'unread' ? 'No unread notifications.' : 'Nothing yet. Fire an event and watch it land here.';
+  const emptyText =
+    state.filter === 'unread' ? 'No unread notifications.' : 'Nothing yet. Fire an event and watch it land here.';
   $('empty').textContent = emptyText;
   $('empty').hidden = inInbox > 0;
   $('dd-empty').textContent = state.filter === 'unread' ? 'You are all caught up.' : 'No notifications yet.';
   $('dd-empty').hidden = inDropdown > 0;
-  for (const tab of document.querySelectorAll('.tab[data-filter]')) tab.setAttribute('aria-pressed', String(tab.dataset.filter === state.filter));
+  for (const tab of document.querySelectorAll('.tab[data-filter]'))
+    tab.setAttribute('aria-pressed', String(tab.dataset.filter === state.filter));
   const more = $('load-more');
   more.hidden = !state.userId || typeof state.cursors[state.filter] !== 'string';
   more.disabled = state.loading[state.filter];
@@ -160,7 +182,11 @@ function fromSocket(n) {
   state.items.set(n.id, item);
   scheduleRender();
   // Long enough for the highlight's animation (style.css) to play once.
-  if (item.flash) setTimeout(() => { item.flash = false; scheduleRender(); }, 1000);
+  if (item.flash)
+    setTimeout(() => {
+      item.flash = false;
+      scheduleRender();
+    }, 1000);
   if (state.selected === n.id && !same) void loadTimeline(n.id);
 }
 
@@ -266,11 +292,14 @@ async function markAllRead() {
 
 function describeState({ state: s, code, reason }) {
   switch (s) {
-    case 'connecting': case 'authenticating': return setConnection('connecting', 'connecting…');
+    case 'connecting':
+    case 'authenticating':
+      return setConnection('connecting', 'connecting…');
     case 'open':
       if ($('banner').dataset.kind === 'connection') showBanner('');
       return setConnection('connected', 'live');
-    case 'reconnecting': return setConnection('reconnecting', 'reconnecting…');
+    case 'reconnecting':
+      return setConnection('reconnecting', 'reconnecting…');
     case 'closed':
       setConnection('error', code ? 'refused' : 'offline');
       if (code) {
@@ -286,7 +315,12 @@ async function switchUser(userId) {
   state.offs = [];
   state.client = null;
   Object.assign(state, {
-    userId, items: new Map(), selected: null, cursors: { all: undefined, unread: undefined }, loading: { all: false, unread: false }, unread: { count: 0, version: -1 },
+    userId,
+    items: new Map(),
+    selected: null,
+    cursors: { all: undefined, unread: undefined },
+    loading: { all: false, unread: false },
+    unread: { count: 0, version: -1 },
   });
   for (const view of views) view.clear();
   drawBadge();
@@ -307,14 +341,22 @@ async function switchUser(userId) {
   });
   state.client = client;
   state.offs = [
-    client.on('state', (s) => { if (state.client === client) describeState(s); }),
-    client.on('notification', (n) => { if (state.client === client) fromSocket(n); }),
-    client.on('unread', (u) => { if (state.client === client) setUnread(u); }),
+    client.on('state', (s) => {
+      if (state.client === client) describeState(s);
+    }),
+    client.on('notification', (n) => {
+      if (state.client === client) fromSocket(n);
+    }),
+    client.on('unread', (u) => {
+      if (state.client === client) setUnread(u);
+    }),
     client.on('resume', ({ recovered }) => {
       // More was missed than the replay carries: the newest page of the history fills the gap.
       if (state.client === client && recovered === false) void loadPage({ first: true });
     }),
-    client.on('error', ({ code, message }) => { if (state.client === client) showBanner(`${code}: ${message}`, 'connection'); }),
+    client.on('error', ({ code, message }) => {
+      if (state.client === client) showBanner(`${code}: ${message}`, 'connection');
+    }),
   ];
   await loadPage({ first: true });
 }
@@ -322,7 +364,9 @@ async function switchUser(userId) {
 function fillUsers() {
   const others = state.users.filter((u) => u.id !== state.userId);
   $('actor').innerHTML = others.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
-  const listed = state.users.some((u) => u.id === state.userId) ? state.users : [...state.users, { id: state.userId, name: state.userId }];
+  const listed = state.users.some((u) => u.id === state.userId)
+    ? state.users
+    : [...state.users, { id: state.userId, name: state.userId }];
   const selectable = state.config.authMode === 'dev' ? listed : listed.filter((u) => u.id === state.userId);
   $('user').innerHTML = selectable.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
   if (state.userId) $('user').value = state.userId;
@@ -356,15 +400,27 @@ function closeDropdown() {
 }
 
 $('bell').addEventListener('click', () => ($('dropdown').hidden ? openDropdown() : closeDropdown()));
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('dropdown').hidden) { closeDropdown(); $('bell').focus(); } });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !$('dropdown').hidden) {
+    closeDropdown();
+    $('bell').focus();
+  }
+});
 document.addEventListener('click', (e) => {
   if (!$('dropdown').hidden && !e.target.closest('.bell-wrap')) closeDropdown();
 });
-$('dd-all').addEventListener('click', () => { closeDropdown(); $('inbox').scrollIntoView({ behavior: 'smooth' }); });
+$('dd-all').addEventListener('click', () => {
+  closeDropdown();
+  $('inbox').scrollIntoView({ behavior: 'smooth' });
+});
 $('dd-read-all').addEventListener('click', () => void markAllRead());
 const openPrefs = () => {
   closeDropdown();
-  if (state.userId) void prefs.open({ get: () => state.http.getPreferences(state.userId), put: (p) => state.http.putPreferences(state.userId, p) });
+  if (state.userId)
+    void prefs.open({
+      get: () => state.http.getPreferences(state.userId),
+      put: (p) => state.http.putPreferences(state.userId, p),
+    });
 };
 $('dd-prefs').addEventListener('click', openPrefs);
 $('open-prefs').addEventListener('click', openPrefs);
@@ -412,12 +468,17 @@ $('fire').addEventListener('submit', async (event) => {
 
 /** `?api=` first (a producer elsewhere), then DEMO_PRODUCER_URL, then this host's producer port. */
 function producerBase(config) {
-  const url = params.get('api') || config.producerUrl || `${location.protocol}//${location.hostname}:${config.producerPort ?? 3000}`;
+  const url =
+    params.get('api') ||
+    config.producerUrl ||
+    `${location.protocol}//${location.hostname}:${config.producerPort ?? 3000}`;
   return url.replace(/\/+$/, '');
 }
 
 async function start() {
-  const config = await fetch('demo-config.json').then((r) => r.json()).catch(() => ({ authMode: 'unknown' }));
+  const config = await fetch('demo-config.json')
+    .then((r) => r.json())
+    .catch(() => ({ authMode: 'unknown' }));
   state.config = config;
   state.apiBase = producerBase(config);
   state.producer = producerApi(state.apiBase);
@@ -428,7 +489,9 @@ async function start() {
     const users = await state.producer.users();
     if (users.length) state.users = users;
   } catch {
-    showBanner(`Cannot reach the producer at ${state.apiBase} (start it, set DEMO_PRODUCER_URL, or pass ?api=http://host:port).`);
+    showBanner(
+      `Cannot reach the producer at ${state.apiBase} (start it, set DEMO_PRODUCER_URL, or pass ?api=http://host:port).`,
+    );
   }
   fillUsers();
   if (config.authMode !== 'dev') {

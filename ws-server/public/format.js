@@ -32,7 +32,9 @@ export function dayLabel(key, now = Date.now()) {
   const today = new Date(now);
   today.setHours(0, 0, 0, 0);
   // Calendar days apart, counted in local dates so a daylight-saving shift is not a day.
-  const diff = Math.round((Date.UTC(today.getFullYear(), today.getMonth(), today.getDate()) - Date.UTC(y, m - 1, d)) / 86_400_000);
+  const diff = Math.round(
+    (Date.UTC(today.getFullYear(), today.getMonth(), today.getDate()) - Date.UTC(y, m - 1, d)) / 86_400_000,
+  );
   if (diff === 0) return 'Today';
   if (diff === 1) return 'Yesterday';
   const options = { weekday: 'long', month: 'long', day: 'numeric' };
@@ -65,7 +67,12 @@ export function tokenSubject(token) {
   const part = String(token).split('.')[1];
   if (!part) return undefined;
   try {
-    const binary = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const binary = atob(
+      part
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(part.length / 4) * 4, '='),
+    );
     // atob gives one character per byte; the JSON is UTF-8.
     const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
     const sub = JSON.parse(json).sub;

@@ -6,7 +6,19 @@
 import { ago, groupByDay, newestFirst, priorityClass } from './format.js';
 
 // Plain symbols every system font has (headless Linux browsers often lack colour emoji).
-const ICONS = { LIKE: '♥', COMMENT: '✎', REPLY: '↩', MENTION: '@', FOLLOW: '+', SHARE: '⇄', POST: '▤', SECURITY: '⚠', ORDER: '▣', PAYMENT: '€', PROMO: '★' };
+const ICONS = {
+  LIKE: '♥',
+  COMMENT: '✎',
+  REPLY: '↩',
+  MENTION: '@',
+  FOLLOW: '+',
+  SHARE: '⇄',
+  POST: '▤',
+  SECURITY: '⚠',
+  ORDER: '▣',
+  PAYMENT: '€',
+  PROMO: '★',
+};
 
 function fill(li, n, selected) {
   const prio = priorityClass(n.priority);
@@ -56,7 +68,9 @@ export class InboxView {
       if (li && this.root.contains(li)) onSelect(li.dataset.id);
     };
     root.addEventListener('click', pick);
-    root.addEventListener('keydown', (event) => { if (event.key === 'Enter') pick(event); });
+    root.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') pick(event);
+    });
   }
 
   /** Draws `notifications` (already filtered); returns how many it shows. */

@@ -4,7 +4,16 @@
 
 const $ = (id) => document.getElementById(id);
 
-const LABELS = { LIKE: 'Likes', COMMENT: 'Comments', REPLY: 'Replies', MENTION: 'Mentions', FOLLOW: 'New followers', SHARE: 'Shares', POST: 'New posts by people I follow', PROMO: 'Promotions' };
+const LABELS = {
+  LIKE: 'Likes',
+  COMMENT: 'Comments',
+  REPLY: 'Replies',
+  MENTION: 'Mentions',
+  FOLLOW: 'New followers',
+  SHARE: 'Shares',
+  POST: 'New posts by people I follow',
+  PROMO: 'Promotions',
+};
 
 function localTimeZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -26,9 +35,12 @@ export function preferencesScreen({ mutableTypes }) {
   let api = null;
 
   $('muted-types').innerHTML = mutableTypes
-    .map((t) => `<label class="check"><input type="checkbox" name="muted" value="${t}"> ${LABELS[t] ?? t}</label>`).join('');
+    .map((t) => `<label class="check"><input type="checkbox" name="muted" value="${t}"> ${LABELS[t] ?? t}</label>`)
+    .join('');
   if (typeof Intl.supportedValuesOf === 'function') {
-    $('time-zones').innerHTML = Intl.supportedValuesOf('timeZone').map((z) => `<option value="${z}"></option>`).join('');
+    $('time-zones').innerHTML = Intl.supportedValuesOf('timeZone')
+      .map((z) => `<option value="${z}"></option>`)
+      .join('');
   }
 
   const syncDnd = () => {

@@ -25,6 +25,7 @@ export function producerApi(baseUrl) {
   return {
     users: async () => (await call('GET', '/users')).users,
     /** Intake takes the backend's API key, never a user's token. */
-    fire: (event, apiKey) => call('POST', '/events', { body: event, headers: apiKey ? { authorization: `ApiKey ${apiKey}` } : {} }),
+    fire: (event, apiKey) =>
+      call('POST', '/events', { body: event, headers: apiKey ? { authorization: `ApiKey ${apiKey}` } : {} }),
   };
 }

@@ -1,5 +1,10 @@
 import { WebSocket } from 'ws';
-import { createClient, type NotificationClient, type ServerFrame, type WebSocketConstructor } from '../../../client/index.js';
+import {
+  createClient,
+  type NotificationClient,
+  type ServerFrame,
+  type WebSocketConstructor,
+} from '../../../client/index.js';
 
 /** What one user's client saw over the whole run, across all its reconnects. */
 export interface ClientRecord {
@@ -45,7 +50,14 @@ class FleetClient {
     userId: string,
     private readonly options: Options,
   ) {
-    this.record = { userId, received: new Map(), acked: new Set(), duplicatesAfterAck: [], redelivered: [], connects: 0 };
+    this.record = {
+      userId,
+      received: new Map(),
+      acked: new Set(),
+      duplicatesAfterAck: [],
+      redelivered: [],
+      connects: 0,
+    };
   }
 
   get ready(): boolean {

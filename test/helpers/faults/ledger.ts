@@ -49,7 +49,9 @@ async function storedForUsers(models: Models, userIds: string[]): Promise<Stored
   const lane = async () => {
     while (next < users.length) {
       const userId = users[next++]!;
-      docs.push(...(await models.Notification.find({ userId }, { userId: 1, status: 1, eventIds: 1 }).lean<StoredDoc[]>()));
+      docs.push(
+        ...(await models.Notification.find({ userId }, { userId: 1, status: 1, eventIds: 1 }).lean<StoredDoc[]>()),
+      );
     }
   };
   await Promise.all(Array.from({ length: 8 }, lane));
@@ -59,7 +61,10 @@ async function storedForUsers(models: Models, userIds: string[]): Promise<Stored
 async function storedByEvent(models: Models, accepted: PostedEvent[]): Promise<Map<string, StoredDoc[]>> {
   const wanted = new Set(accepted.map((e) => e.eventId));
   const byEvent = new Map<string, StoredDoc[]>();
-  for (const d of await storedForUsers(models, accepted.map((e) => e.targetId))) {
+  for (const d of await storedForUsers(
+    models,
+    accepted.map((e) => e.targetId),
+  )) {
     for (const e of d.eventIds) if (wanted.has(e)) byEvent.set(e, [...(byEvent.get(e) ?? []), d]);
   }
   return byEvent;
@@ -81,12 +86,24 @@ export async function reconcile(
   const byUser = new Map(records.map((r) => [r.userId, r]));
   const stored = await storedByEvent(models, accepted);
   const row = {
-    scenario, accepted: accepted.length, delivered: 0, duplicateNotifications: 0, duplicatesAfterAck: 0, redeliveries: 0,
-    persisted: 0, persistedTwice: 0, wrongState: 0, pending: 0, lost: 0, problems: [] as string[],
+    scenario,
+    accepted: accepted.length,
+    delivered: 0,
+    duplicateNotifications: 0,
+    duplicatesAfterAck: 0,
+    redeliveries: 0,
+    persisted: 0,
+    persistedTwice: 0,
+    wrongState: 0,
+    pending: 0,
+    lost: 0,
+    problems: [] as string[],
   };
   for (const event of accepted) {
     const record = byUser.get(event.targetId);
-    const ids = record ? [...record.received].filter(([, objectId]) => objectId === event.objectId).map(([id]) => id) : [];
+    const ids = record
+      ? [...record.received].filter(([, objectId]) => objectId === event.objectId).map(([id]) => id)
+      : [];
     const docs = stored.get(event.eventId) ?? [];
     if (docs.length === 1) row.persisted++;
     if (docs.length > 1) {
@@ -131,19 +148,39 @@ export async function reconcile(
  * with that would slow the very pipeline under test.
  */
 export async function settled(accepted: PostedEvent[], records: ClientRecord[], models: Models): Promise<boolean> {
-  const byUser = new Map(records.map((r) => [r.userId, new Map([...r.received].map(([id, objectId]) => [objectId, id]))]));
+  const byUser = new Map(
+    records.map((r) => [r.userId, new Map([...r.received].map(([id, objectId]) => [objectId, id]))]),
+  );
   const ids = accepted.map((e) => byUser.get(e.targetId)?.get(e.objectId));
   if (ids.some((id) => id === undefined)) return false;
   const delivered = new Set(
-    (await storedForUsers(models, accepted.map((e) => e.targetId))).filter((d) => d.status !== 'undelivered').map((d) => d._id),
+    (
+      await storedForUsers(
+        models,
+        accepted.map((e) => e.targetId),
+      )
+    )
+      .filter((d) => d.status !== 'undelivered')
+      .map((d) => d._id),
   );
   return ids.every((id) => delivered.has(id!));
 }
 
 export function printTable(rows: ScenarioRow[]): string {
   const cols: (keyof ScenarioRow)[] = [
-    'scenario', 'accepted', 'delivered', 'duplicatesAfterAck', 'redeliveries', 'duplicateNotifications', 'persisted',
-    'persistedTwice', 'wrongState', 'pending', 'lost', 'retriedPosts', 'neededReconnect',
+    'scenario',
+    'accepted',
+    'delivered',
+    'duplicatesAfterAck',
+    'redeliveries',
+    'duplicateNotifications',
+    'persisted',
+    'persistedTwice',
+    'wrongState',
+    'pending',
+    'lost',
+    'retriedPosts',
+    'neededReconnect',
   ];
   const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
   const widths = cols.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));

@@ -24,28 +24,39 @@ export class SuiteOptionsError extends Error {
 function wholePositive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new SuiteOptionsError(`${name} must be a whole number of at least 1, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new SuiteOptionsError(`${name} must be a whole number of at least 1, got "${raw}"`);
   return value;
 }
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new SuiteOptionsError(`${name} must be a number above 0, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new SuiteOptionsError(`${name} must be a number above 0, got "${raw}"`);
   return value;
 }
 
 /** The options `<prefix>_EVENTS`, `<prefix>_RATE` and `<prefix>_SCENARIOS` give, `defaults` for the unset ones. */
-export function parseSuiteOptions(prefix: string, env: Record<string, string | undefined>, defaults: SuiteOptions): SuiteOptions {
+export function parseSuiteOptions(
+  prefix: string,
+  env: Record<string, string | undefined>,
+  defaults: SuiteOptions,
+): SuiteOptions {
   const name = (knob: string) => `${prefix}_${knob}`;
   const list = env[name('SCENARIOS')]?.trim() ?? '';
-  const scenarios = list === '' ? defaults.scenarios : list.split(',').map((part) => {
-    const value = Number(part.trim());
-    if (part.trim() === '' || !Number.isInteger(value) || value < 1) {
-      throw new SuiteOptionsError(`${name('SCENARIOS')} must be scenario numbers from 1, comma-separated, got "${list}"`);
-    }
-    return value;
-  });
+  const scenarios =
+    list === ''
+      ? defaults.scenarios
+      : list.split(',').map((part) => {
+          const value = Number(part.trim());
+          if (part.trim() === '' || !Number.isInteger(value) || value < 1) {
+            throw new SuiteOptionsError(
+              `${name('SCENARIOS')} must be scenario numbers from 1, comma-separated, got "${list}"`,
+            );
+          }
+          return value;
+        });
   return {
     eventsPerScenario: wholePositive(name('EVENTS'), env[name('EVENTS')], defaults.eventsPerScenario),
     eventsPerSecond: positive(name('RATE'), env[name('RATE')], defaults.eventsPerSecond),
@@ -56,6 +67,7 @@ export function parseSuiteOptions(prefix: string, env: Record<string, string | u
 /** The scenarios `wanted` picks, with their 0-based index; one it does not have is an error. */
 export function pickScenarios<T>(all: T[], wanted: number[], variable = 'CHAOS_SCENARIOS'): Array<[number, T]> {
   const missing = wanted.filter((n) => n > all.length);
-  if (missing.length > 0) throw new SuiteOptionsError(`${variable}: there are ${all.length} scenarios, no ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new SuiteOptionsError(`${variable}: there are ${all.length} scenarios, no ${missing.join(', ')}`);
   return [...all.entries()].filter(([i]) => wanted.length === 0 || wanted.includes(i + 1));
 }

@@ -36,12 +36,15 @@ export class ServiceProcesses {
     layout: Layout,
   ) {
     mkdirSync(logDir, { recursive: true });
-    this.slots = START_ORDER.flatMap((service) => Array.from({ length: layout[service] }, (_, i): Slot => `${service}#${i}`));
+    this.slots = START_ORDER.flatMap((service) =>
+      Array.from({ length: layout[service] }, (_, i): Slot => `${service}#${i}`),
+    );
   }
 
   /** Every slot, a service's instances side by side (they do not wait for each other). */
   async startAll(): Promise<void> {
-    for (const service of START_ORDER) await Promise.all(this.slots.filter((s) => serviceOf(s) === service).map((s) => this.start(s)));
+    for (const service of START_ORDER)
+      await Promise.all(this.slots.filter((s) => serviceOf(s) === service).map((s) => this.start(s)));
   }
 
   async start(slot: Slot): Promise<void> {
@@ -64,7 +67,9 @@ export class ServiceProcesses {
 
   /** Slots whose process exited on its own: a service must survive any dependency outage. */
   exited(): string[] {
-    return [...this.running].filter(([, s]) => s.proc.exitCode !== null || s.proc.signalCode !== null).map(([slot]) => slot);
+    return [...this.running]
+      .filter(([, s]) => s.proc.exitCode !== null || s.proc.signalCode !== null)
+      .map(([slot]) => slot);
   }
 
   isUp(slot: Slot): boolean {

@@ -43,8 +43,12 @@ export async function runScenario(
 ): Promise<ScenarioRow> {
   const { processes, fleet, models, redis } = setup;
   const load = runLoad({
-    runId, users: setup.users, count: setup.eventsPerScenario, ratePerSecond: setup.eventsPerSecond,
-    producerUrl: () => processes.producerUrl(), perEventDeadlineMs: 120_000,
+    runId,
+    users: setup.users,
+    count: setup.eventsPerScenario,
+    ratePerSecond: setup.eventsPerSecond,
+    producerUrl: () => processes.producerUrl(),
+    perEventDeadlineMs: 120_000,
   });
   // The load runs on; a failed injection must not leave it unawaited.
   load.catch(() => undefined);
@@ -56,11 +60,19 @@ export async function runScenario(
 
   const isSettled = () => settled(result.accepted, fleet.records(), models);
   let neededReconnect = false;
-  const ok = await eventually(isSettled, { what: 'the pipeline to settle', timeoutMs: settleMs, intervalMs: 1000 }).catch(() => false);
+  const ok = await eventually(isSettled, {
+    what: 'the pipeline to settle',
+    timeoutMs: settleMs,
+    intervalMs: 1000,
+  }).catch(() => false);
   if (!ok) {
     neededReconnect = true;
     fleet.reconnectAll();
-    await eventually(isSettled, { what: 'the pipeline to settle after reconnects', timeoutMs: afterReconnectMs, intervalMs: 1000 }).catch(() => false);
+    await eventually(isSettled, {
+      what: 'the pipeline to settle after reconnects',
+      timeoutMs: afterReconnectMs,
+      intervalMs: 1000,
+    }).catch(() => false);
   }
   return {
     ...(await reconcile(name, runId, result.accepted, fleet.records(), models, redis)),
@@ -114,6 +126,10 @@ export async function deadLetters(config: Config): Promise<Record<string, number
 
 /** The final SIGTERM: every service exits 0, and no log line holds a secret. */
 export function assertCleanShutdown(codes: Record<string, number | null>, output: string, secrets: string[]): void {
-  assert.deepEqual(Object.values(codes).filter((c) => c !== 0), [], `every service exits 0 on SIGTERM: ${JSON.stringify(codes)}`);
+  assert.deepEqual(
+    Object.values(codes).filter((c) => c !== 0),
+    [],
+    `every service exits 0 on SIGTERM: ${JSON.stringify(codes)}`,
+  );
   for (const secret of secrets) assert.ok(!output.includes(secret), `logs must not contain ${secret}`);
 }
