@@ -614,15 +614,8 @@ start_ferretdb() {
 # The clustered engines, each run by its own script from the same Debian packages (their headers
 # have ports, node names and the fault commands: kill-node, kill-master, ...). Both honour
 # SERVICES_DATA_DIR, so a second set (test/cluster's, on other ports) is brought up and down by
-# the same command with its own environment. Redis Cluster joins when the checkout has its script.
+# the same command with its own environment.
 CLUSTER_SCRIPTS=(rabbitmq-cluster redis-cluster)
-
-cluster_scripts() {
-  local s
-  for s in "${CLUSTER_SCRIPTS[@]}"; do
-    [[ -f "$ROOT/scripts/$s.sh" ]] && echo "$s"
-  done
-}
 
 # What the cluster scripts need and do not install themselves: the servers (as `up` installs
 # them) and jq, which reads rabbitmqctl's JSON.
@@ -635,8 +628,8 @@ cluster_packages() {
 # `cluster up|down|status`. up: RabbitMQ first (its three VMs boot slowest), then Redis; down in
 # reverse; status runs both and exits 3 when either has a node that does not answer.
 cluster_cmd() {
-  local sub="${1:-}" s rc=0 scripts
-  mapfile -t scripts < <(cluster_scripts)
+  local sub="${1:-}" s rc=0
+  local scripts=("${CLUSTER_SCRIPTS[@]}")
   case "$sub" in
     up)
       cluster_packages
@@ -754,9 +747,9 @@ usage: $(basename "$0") up|down|status [rabbitmq|redis|postgres|ferretdb ...]
 
   cluster up|down|status
           the same for the clustered engines: a 3-node RabbitMQ cluster
-          (scripts/rabbitmq-cluster.sh, AMQP $HOST:5701-5703) and, when
-          scripts/redis-cluster.sh exists, a Redis Cluster of 3 masters and 3
-          replicas; status exits 3 if a node does not answer
+          (scripts/rabbitmq-cluster.sh, AMQP $HOST:5701-5703) and a Redis
+          Cluster of 3 masters and 3 replicas (scripts/redis-cluster.sh,
+          $HOST:7001-7006); status exits 3 if a node does not answer
 
 Ports: RABBITMQ_PORT, REDIS_PORT, POSTGRES_PORT, MONGO_PORT. State and logs: .data/ or SERVICES_DATA_DIR.
 RabbitMQ node: RABBITMQ_NODENAME (notif@localhost), RABBITMQ_DIST_PORT (default port + 20000).

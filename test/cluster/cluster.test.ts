@@ -28,7 +28,7 @@ import {
   liveRabbitUrl,
   MONGO_BASE_URL,
   rabbit,
-  redisBackend,
+  REDIS_CLUSTER_ENV,
 } from './infra.js';
 
 /*
@@ -40,9 +40,7 @@ import {
  * clients, load and ledger: test/helpers/faults/). One fault per scenario, each on a fresh
  * prefix (its own queues, keys and database, its own seven processes), and each must end with
  * nothing lost and nothing shown again after its ACKED.
- *
- * Before the Redis Cluster support is in the checkout, the services run on the single shared
- * Redis and the Redis scenarios are skipped, saying why (test/cluster/infra.ts redisBackend).
+
  *
  *   CLUSTER_EVENTS=2400 CLUSTER_RATE=80 CLUSTER_SCENARIOS=1,3 npm run test:cluster
  */
@@ -70,7 +68,6 @@ function progress(line: string): void {
 }
 
 const JWT_SECRET = 'cluster-secret-that-is-long-enough-for-hs256-0123456789';
-const redis = redisBackend();
 const users = Array.from({ length: CLIENTS }, (_, i) => `clusteruser${i + 1}`);
 
 /** A fresh prefix, queue set, key space and database for one scenario. */
@@ -94,7 +91,7 @@ function scenarioEnv(i: number): { env: Record<string, string>; config: Config }
     CONNECT_TIMEOUT_MS: '15000',
   });
   delete env.REDIS_URL;
-  Object.assign(env, redis.env);
+  Object.assign(env, REDIS_CLUSTER_ENV);
   // The suite's own store, the database testEnv named.
   env.MONGO_URL = `${MONGO_BASE_URL}${new URL(env.MONGO_URL!).pathname}`;
   return { env, config: loadConfig(env) };
@@ -102,8 +99,6 @@ function scenarioEnv(i: number): { env: Record<string, string>; config: Config }
 
 interface Scenario {
   name: string;
-  /** Why it cannot run in this checkout, if it cannot. */
-  skip?: string | undefined;
   inject(processes: ServiceProcesses, config: Config): Promise<string | void>;
   /** The ledger's verdict; by default the full one (assertLedger). */
   check?(row: ScenarioRow, processes: ServiceProcesses): void;
@@ -118,7 +113,6 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'SIGKILL a Redis master (its replica takes over)',
-    skip: redis.missing,
     inject: () => killRedisMaster(DOWN_MS),
   },
   {
@@ -130,7 +124,6 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'Redis failover that loses acknowledged writes',
-    skip: redis.missing,
     inject: () => failoverLosingWrites(LOSS_WINDOW_MS, DOWN_MS),
     // ACKs the failover undid leave their notifications stored undelivered until a fresh session
     // acks them again: the pipeline does not settle, and waiting the full bounds would tell nothing.
@@ -167,7 +160,7 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
   after(async () => {
     const table =
       `cluster results (${CLIENTS} clients, ${options.eventsPerScenario} events per scenario at ${options.eventsPerSecond}/s; ` +
-      `RabbitMQ 3 nodes, quorum; Redis ${redis.onCluster ? 'Cluster 3+3' : 'single server'})\n${printTable(rows)}`;
+      `RabbitMQ 3 nodes, quorum; Redis Cluster 3+3)\n${printTable(rows)}`;
     console.log(`\n${table}\n`);
     progress(table);
     await clusterInfra.down();
@@ -175,7 +168,7 @@ describe('clusters: killing a broker node, a Redis master, a ws-server loses not
   });
 
   for (const [i, scenario] of pickScenarios(scenarios, options.scenarios, 'CLUSTER_SCENARIOS')) {
-    it(scenario.name, { skip: scenario.skip ?? false }, async () => {
+    it(scenario.name, async () => {
       const { env, config } = scenarioEnv(i);
       const processes = new ServiceProcesses(
         env,

@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { loadConfig } from '../../shared/config.js';
 import { ROOT } from '../helpers/process.js';
 import { NODES, rabbitClusterAt, type NodeNumber } from '../helpers/rabbitmq-cluster.js';
 import { eventually } from '../helpers/wait.js';
@@ -25,9 +23,10 @@ export const CLUSTER_SERVERS = {
   // RabbitMQ: rabbit-t1..3@localhost on AMQP 5711-5713 (distribution 25711-25713).
   RABBITMQ_CLUSTER_PORT: '5711',
   RABBITMQ_CLUSTER_NAME: 'rabbit-t',
-  // Redis Cluster: 7101-7106 (bus 17101-17106), when the checkout has scripts/redis-cluster.sh.
+  // Redis Cluster: 7101-7106 (bus 17101-17106).
   REDIS_CLUSTER_PORT: '7101',
-  // The single servers of scripts/services.sh.
+  // The single servers of scripts/services.sh (the store; REDIS_PORT keeps services.sh off the
+  // shared Redis even though the suite starts no single Redis).
   REDIS_PORT: '6398',
   POSTGRES_PORT: '5498',
   MONGO_PORT: '27098',
@@ -48,10 +47,8 @@ async function script(name: string, ...args: string[]): Promise<string> {
 
 export const rabbit = rabbitClusterAt(CLUSTER_SERVERS);
 
-/** The single servers the suite runs beside the clusters: the store, and Redis while there is no Redis Cluster. */
-function singles(): string[] {
-  return [...(redisBackend().onCluster ? [] : ['redis']), 'postgres', 'ferretdb'];
-}
+/** The single servers the suite runs beside the clusters: the store. */
+const SINGLES = ['postgres', 'ferretdb'];
 
 /** State dirs of the suite's servers under SERVICES_DATA_DIR (the scripts' names for them). */
 const STATE_DIRS = [
@@ -74,16 +71,16 @@ export const clusterInfra = {
    */
   up: async () => {
     await script('services.sh', 'cluster', 'down');
-    await script('services.sh', 'down', ...singles());
+    await script('services.sh', 'down', ...SINGLES);
     for (const dir of STATE_DIRS)
       await rm(resolve(CLUSTER_SERVERS.SERVICES_DATA_DIR, dir), { recursive: true, force: true });
-    await script('services.sh', 'up', ...singles());
+    await script('services.sh', 'up', ...SINGLES);
     await script('services.sh', 'cluster', 'up');
   },
   /** Stops all of it, so three Erlang VMs and six Redis nodes do not hold the CPU after the suite. */
   down: async () => {
     await script('services.sh', 'cluster', 'down');
-    await script('services.sh', 'down', ...singles());
+    await script('services.sh', 'down', ...SINGLES);
   },
 };
 
@@ -155,47 +152,10 @@ export async function killRabbitLeader(queues: string[], downMs: number): Promis
 
 // ---------------------------------------------------------------- Redis
 
-const REDIS_CLUSTER_SCRIPT = resolve(ROOT, 'scripts/redis-cluster.sh');
 const redisPorts = Array.from({ length: 6 }, (_, i) => Number(CLUSTER_SERVERS.REDIS_CLUSTER_PORT) + i);
 
-/**
- * Whether this checkout runs on a Redis Cluster: it has scripts/redis-cluster.sh, and its config
- * understands REDIS_CLUSTER_NODES (issue #17's Redis part). Checked by asking the config, not by
- * naming a field: a variable the config does not know leaves it unchanged.
- */
-function redisClusterSupported(): boolean {
-  if (!existsSync(REDIS_CLUSTER_SCRIPT)) return false;
-  const without = loadConfig({}).redis;
-  const withNodes = loadConfig({ REDIS_CLUSTER_NODES: redisPorts.map((p) => `127.0.0.1:${p}`).join(',') }).redis;
-  return JSON.stringify(without) !== JSON.stringify(withNodes);
-}
-
-/**
- * Where the services' Redis is. On a checkout with Redis Cluster support: the suite's cluster
- * (REDIS_CLUSTER_NODES), and the Redis scenarios run. Before it: the suite's single Redis
- * (REDIS_URL), and the Redis scenarios are skipped with `missing` as the reason.
- */
-export interface RedisBackend {
-  env: Record<string, string>;
-  onCluster: boolean;
-  missing: string | undefined;
-}
-
-export function redisBackend(): RedisBackend {
-  if (redisClusterSupported()) {
-    return {
-      env: { REDIS_CLUSTER_NODES: redisPorts.map((p) => `127.0.0.1:${p}`).join(',') },
-      onCluster: true,
-      missing: undefined,
-    };
-  }
-  return {
-    env: { REDIS_URL: `redis://127.0.0.1:${CLUSTER_SERVERS.REDIS_PORT}` },
-    onCluster: false,
-    missing:
-      'this checkout has no Redis Cluster support (REDIS_CLUSTER_NODES and scripts/redis-cluster.sh, issue #17); the services run on the single Redis',
-  };
-}
+/** The services' Redis: the suite's own Redis Cluster (REDIS_CLUSTER_NODES, all six nodes). */
+export const REDIS_CLUSTER_ENV = { REDIS_CLUSTER_NODES: redisPorts.map((p) => `127.0.0.1:${p}`).join(',') };
 
 async function cli(port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 });
