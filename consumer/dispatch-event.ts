@@ -9,6 +9,8 @@ import { processEvents, type EventToProcess } from './process-event.js';
 export interface IncomingToProcess {
   event: IncomingEvent;
   acceptedAtMs?: number;
+  /** The producer's HTTP request id (the message's correlationId), for log lines about the event. */
+  requestId?: string;
 }
 
 /**
@@ -25,10 +27,10 @@ export async function dispatchEvents(
   const results: Array<Outcome | Error> = new Array(items.length);
   const direct: Array<{ index: number; item: EventToProcess }> = [];
   await Promise.all(
-    items.map(async ({ event, acceptedAtMs }, index) => {
+    items.map(async ({ event, ...origin }, index) => {
       try {
         if (isFanoutType(event.type) || event.targetId === undefined) {
-          await startFanout(deps, event, acceptedAtMs);
+          await startFanout(deps, event, origin);
           results[index] = 'fanned_out';
           return;
         }
@@ -38,7 +40,7 @@ export async function dispatchEvents(
           results[index] = 'graph_updated';
           return;
         }
-        direct.push({ index, item: { event: parsed, ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }) } });
+        direct.push({ index, item: { event: parsed, ...origin } });
       } catch (err) {
         results[index] = err instanceof Error ? err : new Error(errorMessage(err));
       }

@@ -3,6 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import { settle } from '../shared/amqp/envelope.js';
 import { failurePolicies } from '../shared/amqp/failure-policy.js';
 import { asError } from '../shared/errors.js';
+import { requestIdOfMessage } from '../shared/request-id.js';
 import { runFanoutPage, type FanoutDeps, type PageOutcome } from './fanout.js';
 import { parseFanoutPage } from './fanout-message.js';
 import type { FanoutMetrics } from './fanout-metrics.js';
@@ -29,7 +30,11 @@ export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper
       result = asError(err);
     }
     const settled = await settle(channel, policy, msg, result);
-    const ids = { eventId: eventIdOf(msg), messageId: msg.properties.messageId as unknown };
+    const ids = {
+      eventId: eventIdOf(msg),
+      messageId: msg.properties.messageId as unknown,
+      requestId: requestIdOfMessage(msg),
+    };
     // Counted when it comes again: this delivery's channel is gone (shared/amqp/deliveries.ts).
     if (settled.outcome === 'redelivered') return;
     if (settled.outcome === 'requeued') {

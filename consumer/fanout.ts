@@ -44,6 +44,7 @@ async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
   await deps.channel.sendToQueue(deps.topology.fanoutQueue, encodeJson(page), {
     persistent: true,
     messageId: `${page.eventId}#${page.page}`,
+    ...(page.requestId === undefined ? {} : { correlationId: page.requestId }),
     contentType: JSON_CONTENT_TYPE,
   });
   // After the confirm: a crash in between only risks a second copy of the page, which the
@@ -52,7 +53,11 @@ async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
 }
 
 /** Starts the fan-out of a POST event: the caller acks the event once this resolves. */
-export async function startFanout(deps: FanoutDeps, event: IncomingEvent, acceptedAtMs?: number): Promise<void> {
+export async function startFanout(
+  deps: FanoutDeps,
+  event: IncomingEvent,
+  origin: { acceptedAtMs?: number; requestId?: string } = {},
+): Promise<void> {
   if (event.actorId === undefined || event.postId === undefined)
     throw new PermanentError('a fan-out event needs actorId and postId');
   await publishPage(deps, {
@@ -61,7 +66,7 @@ export async function startFanout(deps: FanoutDeps, event: IncomingEvent, accept
     postId: event.postId,
     page: 0,
     after: null,
-    ...(acceptedAtMs !== undefined ? { acceptedAtMs } : {}),
+    ...origin,
   });
 }
 
@@ -86,6 +91,7 @@ export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise
     rows.map((row) => ({
       event: recipientEvent(page, row.followerId),
       ...(page.acceptedAtMs === undefined ? {} : { acceptedAtMs: page.acceptedAtMs }),
+      ...(page.requestId === undefined ? {} : { requestId: page.requestId }),
     })),
   );
   const failed = outcomes.find((o): o is Error => o instanceof Error);

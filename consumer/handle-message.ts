@@ -4,6 +4,7 @@ import { failurePolicies, type FailurePolicy } from '../shared/amqp/failure-poli
 import { settle } from '../shared/amqp/envelope.js';
 import { categoriesOf } from '../shared/amqp/topology.js';
 import { EVENTS_MAX_PRIORITY, PRIORITY_OF_CATEGORY } from '../shared/priority.js';
+import { requestIdOfMessage } from '../shared/request-id.js';
 import { asError, PermanentError } from '../shared/errors.js';
 import { dispatchEvents, type IncomingToProcess } from './dispatch-event.js';
 import type { FanoutDeps } from './fanout.js';
@@ -45,16 +46,17 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
   const settleOne = async (msg: ConsumeMessage, policy: FailurePolicy, result: Outcome | Error): Promise<void> => {
     const settled = await settle(channel, policy, msg, result);
     const eventId = msg.properties.messageId as unknown;
+    const requestId = requestIdOfMessage(msg);
     // Counted when it comes again: this delivery's channel is gone (shared/amqp/deliveries.ts).
     if (settled.outcome === 'redelivered') return;
     if (settled.outcome === 'requeued') {
-      logger.error({ eventId, err: settled.republishError }, 'could not retry or dead-letter; requeueing');
+      logger.error({ eventId, requestId, err: settled.republishError }, 'could not retry or dead-letter; requeueing');
       return;
     }
     if (settled.failed && result instanceof PermanentError)
-      logger.warn({ eventId, reason: settled.reason }, 'event dead-lettered');
+      logger.warn({ eventId, requestId, reason: settled.reason }, 'event dead-lettered');
     else if (settled.failed)
-      logger.warn({ eventId, err: settled.reason, outcome: settled.outcome }, 'event processing failed');
+      logger.warn({ eventId, requestId, err: settled.reason, outcome: settled.outcome }, 'event processing failed');
     metrics.processed.inc({ outcome: settled.outcome });
   };
 
@@ -66,7 +68,15 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
       try {
         const event = parseEvent(msg.content, msg.properties.messageId as string | undefined);
         const acceptedAtMs = typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp : undefined;
-        valid.push({ index, item: { event, ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }) } });
+        const requestId = requestIdOfMessage(msg);
+        valid.push({
+          index,
+          item: {
+            event,
+            ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
+            ...(requestId === undefined ? {} : { requestId }),
+          },
+        });
       } catch (err) {
         results[index] = asError(err);
       }

@@ -28,6 +28,8 @@ export interface ProcessDeps {
 export interface EventToProcess {
   event: ParsedEvent;
   acceptedAtMs?: number;
+  /** The producer's HTTP request id, named in the log lines about the event. */
+  requestId?: string;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function processEvents(
       results[i] = result;
       return;
     }
-    results[i] = outcomeOf(deps, event, result.outcome, decisions[k]!);
+    results[i] = outcomeOf(deps, items[i]!, result.outcome, decisions[k]!);
     if (
       result.outcome === 'created' ||
       result.outcome === 'updated' ||
@@ -137,13 +139,18 @@ export async function processEvents(
   return results;
 }
 
-function outcomeOf(deps: ProcessDeps, event: ParsedEvent, outcome: string, decision: PreferenceDecision): Outcome {
+function outcomeOf(
+  deps: ProcessDeps,
+  { event, requestId }: EventToProcess,
+  outcome: string,
+  decision: PreferenceDecision,
+): Outcome {
   switch (outcome) {
     case 'limited_actor':
     case 'limited_recipient': {
       const scope = outcome === 'limited_actor' ? 'actor' : 'recipient';
       deps.metrics.limited.inc({ scope });
-      deps.logger.info({ eventId: event.eventId, scope, type: event.type }, 'event rate limited');
+      deps.logger.info({ eventId: event.eventId, requestId, scope, type: event.type }, 'event rate limited');
       return 'limited';
     }
     case 'suppressed':

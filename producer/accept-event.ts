@@ -16,6 +16,16 @@ export interface AcceptDeps {
   retryAfterSeconds: number;
   /** Per-event `debug` line with the eventId, the first hop of docs/operations.md "Following one event". */
   logger?: Logger;
+  /**
+   * The HTTP request's id (shared/request-id.ts), set per request (`forRequest`): the message
+   * carries it as its correlationId, so the consumer's lines about the event name the request.
+   */
+  requestId?: string;
+}
+
+/** The deps of one request: the same, carrying its request id into every event it publishes. */
+export function forRequest<D extends AcceptDeps>(deps: D, requestId: string | undefined): D {
+  return requestId === undefined ? deps : { ...deps, requestId };
 }
 
 export interface Accepted {
@@ -51,7 +61,7 @@ export function validateOrThrow(input: unknown): ActivityEvent {
 export async function publishAccepted(deps: AcceptDeps, event: ActivityEvent & { eventId: string }): Promise<Accepted> {
   const stopTimer = deps.metrics.publishSeconds.startTimer();
   try {
-    await deps.publisher.publish(event);
+    await deps.publisher.publish(event, deps.requestId);
   } catch (err) {
     if (err instanceof PublishFailedError)
       throw new BrokerUnavailableError(event.eventId, deps.retryAfterSeconds, err.message);
@@ -60,7 +70,7 @@ export async function publishAccepted(deps: AcceptDeps, event: ActivityEvent & {
     stopTimer();
   }
   deps.metrics.accepted.inc({ type: event.type });
-  deps.logger?.debug({ eventId: event.eventId, type: event.type }, 'event accepted');
+  deps.logger?.debug({ eventId: event.eventId, type: event.type, requestId: deps.requestId }, 'event accepted');
   return { eventId: event.eventId, status: 'accepted' };
 }
 

@@ -15,8 +15,11 @@ export class PublishFailedError extends Error {
 }
 
 export interface EventPublisher {
-  /** Resolves only once the broker confirmed the persistent message. */
-  publish(event: ActivityEvent & { eventId: string }): Promise<void>;
+  /**
+   * Resolves only once the broker confirmed the persistent message. `requestId` (the HTTP
+   * request's) travels as the message's correlationId, for the consumer's log lines.
+   */
+  publish(event: ActivityEvent & { eventId: string }, requestId?: string): Promise<void>;
 }
 
 export function createEventPublisher(
@@ -25,13 +28,14 @@ export function createEventPublisher(
   confirmTimeoutMs: number,
 ): EventPublisher {
   return {
-    async publish(event) {
+    async publish(event, requestId) {
       // amqp-connection-manager would queue the message until the broker is back; an HTTP
       // client must not wait for that, so a disconnected broker is an immediate 503.
       if (!amqp.isConnected()) throw new PublishFailedError('the message broker is unreachable');
       const sent = channel.sendToQueue(amqp.topology.eventsQueues[categoryOf(event.type)], encodeJson(event), {
         persistent: true,
         messageId: event.eventId,
+        ...(requestId === undefined ? {} : { correlationId: requestId }),
         priority: priorityOf(event.type),
         contentType: JSON_CONTENT_TYPE,
         timestamp: Date.now(),

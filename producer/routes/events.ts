@@ -1,7 +1,7 @@
 import express, { Router, type RequestHandler } from 'express';
-import { noteEventId } from '../../shared/http/request-log.js';
+import { noteEventId, requestIdOf } from '../../shared/http/request-log.js';
 import { acceptBatch } from '../accept-batch.js';
-import { acceptEvent, type AcceptDeps } from '../accept-event.js';
+import { acceptEvent, forRequest, type AcceptDeps } from '../accept-event.js';
 import { HttpError, requireJson } from '../http-errors.js';
 
 export interface EventsRouterOptions {
@@ -24,13 +24,17 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
   const batchJson = express.json({ limit: options.batchMaxBodyBytes, strict: false });
 
   router.post('/events/batch', intakeKey, requireJson, batchJson, async (req, res) => {
-    const result = await acceptBatch(deps, req.body, options.batchMaxEvents);
+    const result = await acceptBatch(forRequest(deps, requestIdOf(res)), req.body, options.batchMaxEvents);
     if (result.accepted === 0 && result.failed > 0) res.set('Retry-After', String(deps.retryAfterSeconds));
     res.status(result.accepted === 0 && result.failed > 0 ? 503 : 200).json(result);
   });
 
   router.post('/events', intakeKey, requireJson, json, async (req, res) => {
-    const accepted = await acceptEvent(deps, req.body, idempotencyKey(req.get('Idempotency-Key')));
+    const accepted = await acceptEvent(
+      forRequest(deps, requestIdOf(res)),
+      req.body,
+      idempotencyKey(req.get('Idempotency-Key')),
+    );
     // The access-log line then joins the request id to the eventId every later line carries.
     noteEventId(res, accepted.eventId);
     res.status(202).json(accepted);
@@ -45,7 +49,11 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
     }
     // The legacy body may omit "type"; anything but LIKE is still refused by the schema.
     const event = { type: 'LIKE', ...body };
-    const accepted = await acceptEvent(deps, event, idempotencyKey(req.get('Idempotency-Key')));
+    const accepted = await acceptEvent(
+      forRequest(deps, requestIdOf(res)),
+      event,
+      idempotencyKey(req.get('Idempotency-Key')),
+    );
     noteEventId(res, accepted.eventId);
     res.status(202).json(accepted);
   });

@@ -2,11 +2,11 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import Joi from 'joi';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
-import { noteEventId } from '../../shared/http/request-log.js';
+import { noteEventId, requestIdOf } from '../../shared/http/request-log.js';
 import type { Models } from '../../shared/models/index.js';
 import { idSchema } from '../../shared/schemas/event.js';
 import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
-import type { AcceptDeps } from '../accept-event.js';
+import { forRequest, type AcceptDeps } from '../accept-event.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { follow, mute, unfollow } from '../follows/edges.js';
 import { listFollowers, listFollowing } from '../follows/pages.js';
@@ -63,7 +63,7 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
   router.post('/users/:userId/follows', deps.intakeKey, requireJson, json, async (req, res) => {
     const { userId } = validate<{ userId: string }>(userParams, req.params, 'path');
     const { targetId } = validate<{ targetId: string }>(followBody, req.body, 'request body');
-    const result = await follow(followDeps, userId, targetId);
+    const result = await follow(forRequest(followDeps, requestIdOf(res)), userId, targetId);
     if (result.eventId !== null) noteEventId(res, result.eventId);
     res.status(result.created ? 201 : 200).json({ ...result.edge, eventId: result.eventId });
   });
@@ -76,7 +76,7 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
 
   router.delete('/users/:userId/follows/:targetId', deps.intakeKey, async (req, res) => {
     const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
-    const removed = await unfollow(followDeps, userId, targetId);
+    const removed = await unfollow(forRequest(followDeps, requestIdOf(res)), userId, targetId);
     noteEventId(res, removed.eventId);
     res.json(removed);
   });

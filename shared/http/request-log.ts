@@ -1,27 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { requestIdFrom } from '../request-id.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
-
-/**
- * What an inbound X-Request-Id may be to be kept: a proxy's or a caller's id (uuid, ULID,
- * `trace:span`...). Anything else (too long, spaces, quotes, control characters) is replaced, so
- * what lands in logs and in the response header is always a short, inert token.
- */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Scraped every few seconds: at `debug`, so they do not drown the requests that matter. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** An unmatched path (a scanner's) is logged, but not at any length. */
 const MAX_LOGGED_PATH_CHARS = 200;
-
-/** The inbound id when it is a sane token, else a new random one. */
-export function requestIdFrom(header: string | string[] | undefined): string {
-  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
-}
 
 interface RequestLocals {
   requestId?: string;
