@@ -11,6 +11,7 @@ import { ClientFleet } from '../helpers/faults/clients.js';
 import { printTable, type ScenarioRow } from '../helpers/faults/ledger.js';
 import { ServiceProcesses, type Slot } from '../helpers/faults/processes.js';
 import { assertCleanShutdown, assertLedger, deadLetters, runScenario } from '../helpers/faults/scenario.js';
+import { FAULT_SUITE_SETTINGS } from '../helpers/faults/options.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
 import { CHAOS_SERVERS, CHAOS_URLS, chaosInfra, type Server } from './infra.js';
@@ -47,21 +48,8 @@ const env: Record<string, string> = {
   JOBS_PORT: '0',
   AMQP_NAME_PREFIX: 'chaos.',
   REDIS_KEY_PREFIX: 'chaos:',
-  WS_AUTH_MODE: 'token',
+  ...FAULT_SUITE_SETTINGS,
   JWT_SECRET,
-  // The documented rules that legitimately drop events are out of the way: this suite is about faults.
-  RATE_LIMIT_ACTOR_PER_MINUTE: '1000000',
-  RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000',
-  // Every client of the suite is 127.0.0.1: the per-address HTTP limit would count them as one.
-  HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
-  PERSIST_DELAY_MS: '1000',
-  PERSIST_FLUSH_MS: '100',
-  RETRY_BASE_DELAY_MS: '500',
-  ACK_TIMEOUT_MS: '3000',
-  AMQP_HEARTBEAT_SECONDS: '2',
-  PUBLISH_CONFIRM_TIMEOUT_MS: '3000',
-  RETRY_AFTER_SECONDS: '1',
-  CONNECT_TIMEOUT_MS: '15000',
 };
 const config = loadConfig(env);
 const users = Array.from({ length: CLIENTS }, (_, i) => `chaosuser${i + 1}`);

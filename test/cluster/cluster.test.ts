@@ -14,7 +14,7 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { ClientFleet } from '../helpers/faults/clients.js';
 import { printTable, type ScenarioRow } from '../helpers/faults/ledger.js';
-import { parseSuiteOptions, pickScenarios } from '../helpers/faults/options.js';
+import { FAULT_SUITE_SETTINGS, parseSuiteOptions, pickScenarios } from '../helpers/faults/options.js';
 import { ServiceProcesses } from '../helpers/faults/processes.js';
 import { assertCleanShutdown, assertLedger, deadLetters, runScenario } from '../helpers/faults/scenario.js';
 import { testLogger } from '../helpers/logger.js';
@@ -76,19 +76,8 @@ function scenarioEnv(i: number): { env: Record<string, string>; config: Config }
     LOG_LEVEL: 'info',
     RABBITMQ_URL: rabbit.urls(),
     AMQP_QUEUE_TYPE: 'quorum',
-    WS_AUTH_MODE: 'token',
+    ...FAULT_SUITE_SETTINGS,
     JWT_SECRET,
-    // As in the chaos suite: the rules that legitimately drop events are out of the way.
-    RATE_LIMIT_ACTOR_PER_MINUTE: '1000000',
-    RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000',
-    PERSIST_DELAY_MS: '1000',
-    PERSIST_FLUSH_MS: '100',
-    RETRY_BASE_DELAY_MS: '500',
-    ACK_TIMEOUT_MS: '3000',
-    AMQP_HEARTBEAT_SECONDS: '2',
-    PUBLISH_CONFIRM_TIMEOUT_MS: '3000',
-    RETRY_AFTER_SECONDS: '1',
-    CONNECT_TIMEOUT_MS: '15000',
   });
   delete env.REDIS_URL;
   Object.assign(env, REDIS_CLUSTER_ENV);

@@ -71,3 +71,24 @@ export function pickScenarios<T>(all: T[], wanted: number[], variable = 'CHAOS_S
     throw new SuiteOptionsError(`${variable}: there are ${all.length} scenarios, no ${missing.join(', ')}`);
   return [...all.entries()].filter(([i]) => wanted.length === 0 || wanted.includes(i + 1));
 }
+
+/**
+ * The services' settings every fault suite runs with (test/chaos, test/cluster): the documented
+ * rules that legitimately drop events are out of the way (the suites are about faults), every
+ * delay is short so a scenario settles in seconds, and a dependency that is down is noticed fast.
+ */
+export const FAULT_SUITE_SETTINGS = {
+  WS_AUTH_MODE: 'token',
+  RATE_LIMIT_ACTOR_PER_MINUTE: '1000000',
+  RATE_LIMIT_RECIPIENT_PER_MINUTE: '1000000',
+  // Every client of a suite is 127.0.0.1: the per-address HTTP limit would count them as one.
+  HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
+  PERSIST_DELAY_MS: '1000',
+  PERSIST_FLUSH_MS: '100',
+  RETRY_BASE_DELAY_MS: '500',
+  ACK_TIMEOUT_MS: '3000',
+  AMQP_HEARTBEAT_SECONDS: '2',
+  PUBLISH_CONFIRM_TIMEOUT_MS: '3000',
+  RETRY_AFTER_SECONDS: '1',
+  CONNECT_TIMEOUT_MS: '15000',
+} as const;
