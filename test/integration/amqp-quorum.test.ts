@@ -2,16 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqplib from 'amqplib';
-import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
-import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { allQueues, declareTopology, QUORUM_DELIVERY_LIMIT } from '../../shared/amqp/topology.js';
 import { withTimeout } from '../../shared/lifecycle.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
-import { readPending } from '../helpers/buffer.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { transactionalOvertakesPromotional } from '../helpers/priority-check.js';
 import { NODES, rabbitCluster, type NodeNumber } from '../helpers/rabbitmq-cluster.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -223,51 +220,9 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
   });
 
   describe('priority on quorum queues: transactional before promotional', () => {
-    let producer: ProducerService;
-    let consumer: ConsumerService | undefined;
-    let redis: Redis;
-    before(async () => {
-      producer = await startProducer(config, testLogger);
-      redis = await connectRedis(config, testLogger, 'test');
-    });
-    after(async () => {
-      await producer?.close();
-      await consumer?.close();
-      await closeRedis(redis);
-    });
-
-    async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
-      const res = await fetch(`http://127.0.0.1:${producer.port}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.ok(res.status === 200 || res.status === 202, `${path}: ${res.status}`);
-      return (await res.json()) as Record<string, unknown>;
-    }
-
-    it('a SECURITY event published behind 500 PROMO events is processed among the first', async () => {
-      const events = Array.from({ length: 500 }, (_, i) => ({
-        type: 'PROMO',
-        targetId: 'qprio-user',
-        campaignId: `camp-${i}`,
-        text: 'Spring sale',
-      }));
-      assert.equal((await post('/events/batch', { events })).accepted, 500);
-      const { eventId } = await post('/events', { type: 'SECURITY', targetId: 'qprio-user', text: 'password changed' });
-
-      consumer = await startConsumer(config, testLogger);
-      const all = await eventually(
-        async () => {
-          const p = await readPending(redis, 'qprio-user', 1000);
-          return p.total === 501 ? p.notifications : undefined;
-        },
-        { what: 'all 501 notifications buffered', timeoutMs: 90_000 },
-      );
-      const security = all.find((n) => n.eventIds[0] === eventId);
-      assert.ok(security);
-      assert.ok(security.seq <= 2 * PREFETCH, `SECURITY was number ${security.seq} of 501`);
-      assert.equal(all[0]?.id, security.id, 'and it replays first');
-    });
+    // Its resources go with the rest of the file's, in the outer after.
+    const check = transactionalOvertakesPromotional(config);
+    it('a SECURITY event published behind 500 PROMO events is processed among the first', () =>
+      check({ promoBatches: 1, userId: 'qprio-user', prefetch: PREFETCH, timeoutMs: 90_000 }));
   });
 });

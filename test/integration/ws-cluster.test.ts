@@ -1,43 +1,21 @@
 import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
-import { after, before, describe, it } from 'node:test';
-import { signUserToken } from '../../shared/auth/jwt.js';
+import { before, describe, it } from 'node:test';
 import { keys } from '../../shared/keys.js';
-import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
+import type { WsServerService } from '../../ws-server/bootstrap.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
-import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
+import type { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { wsServerPairSuite } from '../helpers/ws-suite.js';
 
 const { config } = testEnv('wscluster');
 
 describe('ws-server: two instances, each on its own wake channel', () => {
-  let a: WsServerService;
-  let b: WsServerService;
-  let consumer: SimulatedConsumer;
-  const clients: WsTestClient[] = [];
-  const authed = async (server: WsServerService, userId: string) => {
-    const [client] = await WsTestClient.authed(server.port, {
-      token: await signUserToken(userId, config.auth.jwtSecret),
-    });
-    clients.push(client);
-    return client;
-  };
-
-  before(async () => {
-    a = await bootstrap(config, testLogger);
-    b = await bootstrap(config, testLogger);
-    consumer = await SimulatedConsumer.start(config);
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await a.close();
-    await b.close();
-    await consumer.close();
-    await cleanupTestResources(config);
-  });
+  const pair = wsServerPairSuite(config);
+  const { authed } = pair;
+  // Set once the pair's before hook (registered first, so run first) has started them.
+  let a: WsServerService, b: WsServerService, consumer: SimulatedConsumer;
+  before(() => ({ a, b, consumer } = pair));
 
   it('subscribes each instance to its own wake channel on a connection of its own', async () => {
     assert.notEqual(a.wakeConnectionName, b.wakeConnectionName);

@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
 import { openSubscriber, type Redis } from '../../shared/redis.js';
-import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
+import type { WsServerService } from '../../ws-server/bootstrap.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
 import { ROOT } from '../helpers/process.js';
-import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
+import type { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
+import { wsServerPairSuite } from '../helpers/ws-suite.js';
 
 // No redelivery during the file: every NOTIFICATION frame counted is a push, a replay or a resync.
 const { env, config } = testEnv('wsroute', {
@@ -52,36 +51,17 @@ async function wakeTap(redis: Redis): Promise<{ channels: string[]; close(): voi
 }
 
 describe('ws-server: wakes go only to the instances that hold the user', () => {
-  let a: WsServerService;
-  let b: WsServerService;
-  let consumer: SimulatedConsumer;
-  const clients: WsTestClient[] = [];
-  const authed = async (server: { port: number }, userId: string) => {
-    const [client] = await WsTestClient.authed(server.port, {
-      token: await signUserToken(userId, config.auth.jwtSecret),
-    });
-    clients.push(client);
-    return client;
-  };
+  const pair = wsServerPairSuite(config);
+  const { clients, authed } = pair;
+  // Set once the pair's before hook (registered first, so run first) has started them.
+  let a: WsServerService, b: WsServerService, consumer: SimulatedConsumer;
+  before(() => ({ a, b, consumer } = pair));
   /** A PING answered: every frame the instance sent the socket before it has arrived. */
   const settled = async (client: WsTestClient) => {
     client.send({ type: 'PING' });
     await client.next('PONG');
   };
   const route = (userId: string) => consumer.redis.zrange(keys.wsRoute(userId), 0, -1);
-
-  before(async () => {
-    a = await bootstrap(config, testLogger);
-    b = await bootstrap(config, testLogger);
-    consumer = await SimulatedConsumer.start(config);
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await a.close();
-    await b.close();
-    await consumer.close();
-    await cleanupTestResources(config);
-  });
 
   it('each instance hears only the wakes of its own users; every socket gets each notification once, a user on both gets it on both', async () => {
     assert.notEqual(a.instanceId, b.instanceId);
