@@ -32,13 +32,12 @@
 # after a node loss, never lost (docs/reliability.md).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA="${SERVICES_DATA_DIR:-$ROOT/.data}"
-PIDS="$DATA/pids"
-LOGS="$DATA/logs"
-SHARED="$DATA/rabbitmq-cluster"
+# ROOT, DATA, PIDS, LOGS, HOST and the helpers (say, die, port_open, live_pid_from_file,
+# wait_gone, wait_port, take_lock, ...) shared with services.sh and redis-cluster.sh.
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-HOST=127.0.0.1
+SHARED="$DATA/rabbitmq-cluster"
 BASE_PORT="${RABBITMQ_CLUSTER_PORT:-5701}"
 NAME="${RABBITMQ_CLUSTER_NAME:-rabbit-c}"
 NODES=(1 2 3)
@@ -47,89 +46,43 @@ NODES=(1 2 3)
 BOOT_WAIT=120
 STOP_WAIT=30
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 node_name() { echo "$NAME$1@localhost"; }
 amqp_port() { echo $((BASE_PORT + $1 - 1)); }
 slot() { echo "rabbitmq-c$1"; } # file names: pids/<slot>.pid, logs/<slot>.log, <slot>/
 pid_file() { echo "$PIDS/$(slot "$1").pid"; }
 log_file() { echo "$LOGS/$(slot "$1").log"; }
 
-port_open() {
-  # shellcheck disable=SC2016 # $0/$1 are expanded by the inner bash
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
-pid_matches() { # pid marker
-  local cmdline
-  kill -0 "$1" 2>/dev/null || return 1
-  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
-  [[ "$cmdline" == *"$2"* ]]
-}
-
 # The PID of our rabbitmq-server wrapper for node N; a stale PID file (process gone, or the PID
 # reused by something else) is removed quietly, so `down` never signals an unrelated process.
-our_pid() {
-  local f pid
-  f="$(pid_file "$1")"
-  [[ -s "$f" ]] || return 1
-  read -r pid <"$f" || true
-  if [[ "$pid" =~ ^[0-9]+$ ]] && pid_matches "$pid" rabbitmq-server; then
-    echo "$pid"
-    return 0
-  fi
-  rm -f "$f"
-  return 1
+our_pid() { # node
+  live_pid_from_file "$(pid_file "$1")" rabbitmq-server
 }
 
 # The node's Erlang VM, from the PID file the broker writes itself; only if it is this node's:
 # a beam whose working directory is the node's state dir (launch starts it there; 3.10 does not
 # put the node name on the VM's command line).
 beam_pid() {
-  local base="$DATA/$(slot "$1")" pid
+  local base pid
+  base="$DATA/$(slot "$1")"
   [[ -s "$base/beam.pid" ]] || return 1
   read -r pid <"$base/beam.pid" || true
   [[ "$pid" =~ ^[0-9]+$ ]] && pid_matches "$pid" beam && [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$base" ]] && echo "$pid"
 }
 
-wait_gone() { # pid seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    kill -0 "$1" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-show_log_tail() { # node
-  local f
-  f="$(log_file "$1")"
-  [[ -f "$f" ]] || return 0
-  printf 'node %s: last 20 lines of %s:\n' "$1" "$f" >&2
-  tail -n 20 "$f" | sed 's/^/    /' >&2
-}
-
-wait_port() { # node
-  local n=$1 port pid="" i
+# Waits for node N's AMQP port, failing as soon as the broker launch started has exited.
+wait_node() { # node
+  local n=$1 port pid=""
   port="$(amqp_port "$n")"
   # The PID launch recorded, checked for life only: until the launched subshell has exec'd the
   # broker, its command line is still this script's, and our_pid would call the file stale (and
   # remove it) on a loaded machine, failing a boot that then goes on without a PID file.
   if [[ -s "$(pid_file "$n")" ]]; then read -r pid <"$(pid_file "$n")" || true; fi
-  for ((i = 0; i < BOOT_WAIT * 4; i++)); do
-    if port_open "$port"; then
-      say "node $n: $(node_name "$n") answering on $HOST:$port"
-      return 0
-    fi
-    if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
-      show_log_tail "$n"
-      die "node $n: the broker exited before $HOST:$port answered (see log above)"
-    fi
-    sleep 0.25
-  done
-  show_log_tail "$n"
-  die "node $n: $HOST:$port did not answer within ${BOOT_WAIT}s (see log above)"
+  # No PID recorded: no broker of ours to wait for (wait_port would wait out the whole bound).
+  if [[ ! "$pid" =~ ^[0-9]+$ ]] && ! port_open "$port"; then
+    show_log_tail "node $n" "$(log_file "$n")"
+    die "node $n: the broker exited before $HOST:$port answered (see log above)"
+  fi
+  wait_port "node $n" "$port" "$BOOT_WAIT" "$pid" "$(log_file "$n")"
 }
 
 # As in services.sh: Debian's /usr/sbin wrappers switch to the rabbitmq user (and its cookie);
@@ -210,7 +163,7 @@ launch() { # node
   write_node_config "$n"
   say "node $n: starting $(node_name "$n") on $HOST:$(amqp_port "$n") (state in $base)"
   (
-    exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
+    exec 9>&- # never let a long-lived server inherit the lock (see take_lock, scripts/lib/common.sh)
     rabbit_env "$n"
     cd "$base"
     exec setsid nohup "$server" >>"$log" 2>&1 </dev/null
@@ -250,7 +203,7 @@ start_nodes() { # node...
       started+=("$n")
     fi
   done
-  for n in "${started[@]}"; do wait_port "$n"; done
+  for n in "${started[@]}"; do wait_node "$n"; done
 }
 
 # Joins nodes 2 and 3 to node 1's cluster unless they already are members. join_cluster resets
@@ -290,11 +243,7 @@ stop_node() { # node signal
   if pid="$(our_pid "$n")"; then
     [[ $sig == KILL ]] || say "node $n: stopping (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" "$STOP_WAIT"; then
-      say "node $n: still running after ${STOP_WAIT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 5 || die "node $n: pid $pid did not exit"
-    fi
+    wait_gone_or_kill "node $n" "$pid" "$STOP_WAIT"
   elif [[ $sig != KILL ]]; then
     say "node $n: not started by this script, nothing to stop"
   fi
@@ -321,11 +270,6 @@ status() {
   return "$rc"
 }
 
-take_lock() {
-  exec 9>"$DATA/rabbitmq-cluster.lock"
-  flock -w 900 9 || die "timed out waiting for another rabbitmq-cluster.sh run to finish"
-}
-
 node_arg() { # value
   [[ "$1" =~ ^[123]$ ]] || die "expected a node number 1, 2 or 3, got '${1:-}'"
 }
@@ -341,25 +285,25 @@ main() {
   case "$cmd" in
     up)
       command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
-      take_lock
+      take_lock "$DATA/rabbitmq-cluster.lock" 900
       ensure_cookie
       start_nodes "${NODES[@]}"
       join_nodes
       say "rabbitmq cluster up: RABBITMQ_URL=$(urls)"
       ;;
     down)
-      take_lock
+      take_lock "$DATA/rabbitmq-cluster.lock" 900
       for ((n = ${#NODES[@]}; n >= 1; n--)); do stop_node "$n" TERM; done
       ;;
     status) status ;;
     stop-node | kill-node)
       node_arg "${2:-}"
-      take_lock
+      take_lock "$DATA/rabbitmq-cluster.lock" 900
       if [[ $cmd == kill-node ]]; then stop_node "$2" KILL; else stop_node "$2" TERM; fi
       ;;
     start-node)
       node_arg "${2:-}"
-      take_lock
+      take_lock "$DATA/rabbitmq-cluster.lock" 900
       ensure_cookie
       start_nodes "$2"
       ;;

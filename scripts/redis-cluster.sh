@@ -31,13 +31,12 @@
 # answer or the cluster is not ok, so `scripts/redis-cluster.sh status || scripts/redis-cluster.sh up`.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA="${SERVICES_DATA_DIR:-$ROOT/.data}"
-BASE="$DATA/redis-cluster"
-PIDS="$DATA/pids"
-LOGS="$DATA/logs"
+# ROOT, DATA, PIDS, LOGS, HOST and the helpers (say, die, live_pid_from_file, wait_gone,
+# take_lock, ...) shared with services.sh and rabbitmq-cluster.sh.
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-HOST=127.0.0.1
+BASE="$DATA/redis-cluster"
 FIRST_PORT="${REDIS_CLUSTER_PORT:-7001}"
 NODE_TIMEOUT_MS="${REDIS_CLUSTER_NODE_TIMEOUT_MS:-3000}"
 NODE_COUNT=6
@@ -45,9 +44,6 @@ START_WAIT=20
 STOP_WAIT=30
 # Forming the cluster and a failover: node timeout + election, with room for a loaded machine.
 CLUSTER_WAIT=60
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [[ "$FIRST_PORT" =~ ^[0-9]+$ ]] || die "REDIS_CLUSTER_PORT must be a port number, got '$FIRST_PORT'"
 [[ "$NODE_TIMEOUT_MS" =~ ^[0-9]+$ ]] || die "REDIS_CLUSTER_NODE_TIMEOUT_MS must be a number, got '$NODE_TIMEOUT_MS'"
@@ -63,39 +59,12 @@ answers() { # port
 }
 
 pid_file() { echo "$PIDS/redis-cluster-$1.pid"; }
+log_file() { echo "$LOGS/redis-cluster-$1.log"; }
 
 # Our live redis-server on that port, by PID file; the command line (`redis-server
 # 127.0.0.1:7001 [cluster]`) guards against a reused PID. A stale file is removed quietly.
 our_pid() { # port
-  local f pid cmdline
-  f="$(pid_file "$1")"
-  [[ -s "$f" ]] || return 1
-  read -r pid <"$f" || true
-  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || cmdline=""
-    if [[ "$cmdline" == *redis-server* && "$cmdline" == *":$1"* ]]; then
-      echo "$pid"
-      return 0
-    fi
-  fi
-  rm -f "$f"
-  return 1
-}
-
-wait_gone() { # pid seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    kill -0 "$1" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-show_log_tail() { # port
-  local f="$LOGS/redis-cluster-$1.log"
-  [[ -f "$f" ]] || return 0
-  printf 'redis %s: last 20 lines of %s:\n' "$1" "$f" >&2
-  tail -n 20 "$f" | sed 's/^/    /' >&2
+  live_pid_from_file "$(pid_file "$1")" redis-server ":$1"
 }
 
 info_field() { # port section field
@@ -115,7 +84,8 @@ known_nodes() { # port
 }
 
 start_node() { # port
-  local port=$1 dir="$BASE/$1" log="$LOGS/redis-cluster-$1.log" pid=""
+  local port=$1 dir="$BASE/$1" log
+  log="$(log_file "$1")"
   command -v redis-server >/dev/null || die "redis-server is not installed (scripts/services.sh up installs it, or: apt-get install redis-server)"
   mkdir -p "$dir"
   say "redis $port: starting a cluster node (state in ${dir#"$ROOT"/})"
@@ -127,7 +97,7 @@ start_node() { # port
     --cluster-require-full-coverage no \
     --appendonly yes --save "" --daemonize yes \
     --pidfile "$(pid_file "$port")" --logfile "$log" 9>&- ||
-    { show_log_tail "$port"; die "redis $port: redis-server failed to start"; }
+    { show_log_tail "redis $port" "$log"; die "redis $port: redis-server failed to start"; }
 }
 
 wait_node() { # port
@@ -136,7 +106,7 @@ wait_node() { # port
     answers "$1" && return 0
     sleep 0.25
   done
-  show_log_tail "$1"
+  show_log_tail "redis $1" "$(log_file "$1")"
   die "redis $1: $HOST:$1 did not answer within ${START_WAIT}s (see log above)"
 }
 
@@ -234,11 +204,7 @@ stop_node() { # port
   say "redis $port: stopping pid $pid"
   # SIGTERM: redis flushes the AOF and saves nodes.conf before it exits.
   kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" "$STOP_WAIT"; then
-    say "redis $port: still running after ${STOP_WAIT}s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 5 || die "redis $port: pid $pid did not exit"
-  fi
+  wait_gone_or_kill "redis $port" "$pid" "$STOP_WAIT"
   rm -f "$(pid_file "$port")"
 }
 
@@ -296,7 +262,7 @@ cmd_kill_master() {
     [[ "$r" != "$port" ]] && answers "$r" && { survivor=$r; break; }
   done
   started=$(date +%s%N)
-  say "redis $port: SIGKILL master (pid $pid); waiting for one of its replicas ($(echo $replicas)) to take over"
+  say "redis $port: SIGKILL master (pid $pid); waiting for one of its replicas (${replicas//$'\n'/ }) to take over"
   kill -KILL "$pid"
   wait_gone "$pid" 5 || die "redis $port: pid $pid did not die"
   rm -f "$(pid_file "$port")"
@@ -313,12 +279,9 @@ cmd_kill_master() {
   die "no replica of $port took over within ${CLUSTER_WAIT}s"
 }
 
-take_lock() {
+lock_cluster() {
   mkdir -p "$DATA" "$PIDS" "$LOGS" "$BASE"
-  exec 9>"$DATA/redis-cluster.lock"
-  if command -v flock >/dev/null; then
-    flock -w 300 9 || die "timed out waiting for another redis-cluster.sh run to finish"
-  fi
+  take_lock "$DATA/redis-cluster.lock" 300
 }
 
 usage() {
@@ -328,13 +291,13 @@ usage() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    up) take_lock; cmd_up "${@:2}" ;;
-    down) take_lock; cmd_down ;;
+    up) lock_cluster; cmd_up "${@:2}" ;;
+    down) lock_cluster; cmd_down ;;
     status) cmd_status ;;
-    kill-master) take_lock; cmd_kill_master "${2:-}" ;;
-    kill) take_lock; cmd_kill "${2:-}" ;;
+    kill-master) lock_cluster; cmd_kill_master "${2:-}" ;;
+    kill) lock_cluster; cmd_kill "${2:-}" ;;
     reset)
-      take_lock
+      lock_cluster
       cmd_down
       say "redis cluster: deleting ${BASE#"$ROOT"/}"
       rm -rf "$BASE"

@@ -41,12 +41,11 @@
 #   /usr/lib/rabbitmq/bin/rabbitmqctl -n notif@localhost status
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA="${SERVICES_DATA_DIR:-$ROOT/.data}"
-PIDS="$DATA/pids"
-LOGS="$DATA/logs"
+# ROOT, DATA, PIDS, LOGS, HOST and the helpers (say, die, port_open, live_pid_from_file,
+# wait_gone, wait_port, take_lock, ...) shared with the cluster scripts.
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-HOST=127.0.0.1
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 MONGO_PORT="${MONGO_PORT:-27017}"
@@ -68,9 +67,6 @@ SERVICES=(rabbitmq redis postgres ferretdb)
 
 # ---------------------------------------------------------------- helpers
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 port_of() {
   case "$1" in
     rabbitmq) echo "$RABBITMQ_PORT" ;;
@@ -78,13 +74,6 @@ port_of() {
     postgres) echo "$POSTGRES_PORT" ;;
     ferretdb) echo "$MONGO_PORT" ;;
   esac
-}
-
-# A plain TCP connect is protocol-agnostic and needs no client binaries;
-# "answers" is all we promise (a foreign server on the port is reused as is).
-port_open() {
-  # shellcheck disable=SC2016 # $0/$1 are expanded by the inner bash
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
 }
 
 pid_file() { echo "$PIDS/$1.pid"; }
@@ -102,63 +91,10 @@ cmd_marker() {
   esac
 }
 
-pid_matches() { # pid marker
-  local cmdline
-  kill -0 "$1" 2>/dev/null || return 1
-  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
-  [[ "$cmdline" == *"$2"* ]]
-}
-
 # Prints the PID of our live process for a service; removes a stale PID file
 # quietly (process gone, or PID now belongs to something else).
-our_pid() {
-  local f pid
-  f="$(pid_file "$1")"
-  [[ -s "$f" ]] || return 1
-  read -r pid <"$f" || true
-  if [[ "$pid" =~ ^[0-9]+$ ]] && pid_matches "$pid" "$(cmd_marker "$1")"; then
-    echo "$pid"
-    return 0
-  fi
-  rm -f "$f"
-  return 1
-}
-
-wait_gone() { # pid seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    kill -0 "$1" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-show_log_tail() { # name logfile...
-  local f
-  for f in "${@:2}"; do
-    [[ -f "$f" ]] || continue
-    printf '%s: last 20 lines of %s:\n' "$1" "$f" >&2
-    tail -n 20 "$f" | sed 's/^/    /' >&2
-  done
-}
-
-# Wait until the port answers. Fails fast if the process we launched died,
-# instead of sitting out the whole bound.
-wait_port() { # name port seconds pid logfile...
-  local name=$1 port=$2 secs=$3 pid=$4 i
-  for ((i = 0; i < secs * 4; i++)); do
-    if port_open "$port"; then
-      say "$name: answering on $HOST:$port"
-      return 0
-    fi
-    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-      show_log_tail "$name" "${@:5}"
-      die "$name: process $pid exited before $HOST:$port answered (see log above)"
-    fi
-    sleep 0.25
-  done
-  show_log_tail "$name" "${@:5}"
-  die "$name: $HOST:$port did not answer within ${secs}s (see log above)"
+our_pid() { # name
+  live_pid_from_file "$(pid_file "$1")" "$(cmd_marker "$1")"
 }
 
 # Run a command as root: directly, or through passwordless sudo. Returns 2 if
@@ -297,7 +233,7 @@ EOF
   # (including the broker log, RABBITMQ_LOGS=-) land in our log file.
   # setsid detaches it from the caller's process group (Ctrl-C, job kills).
   (
-    exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
+    exec 9>&- # never let a long-lived server inherit the lock (see take_lock, scripts/lib/common.sh)
     rabbit_env
     cd "$base"
     exec setsid nohup "$server" >>"$log" 2>&1 </dev/null
@@ -597,7 +533,7 @@ start_ferretdb() {
   # --state-dir: default is the CWD. --debug-addr=-: the default debug HTTP
   # listener on 127.0.0.1:8088 would collide with other instances/tools.
   (
-    exec 9>&- # never let a long-lived server inherit the lock (see take_lock)
+    exec 9>&- # never let a long-lived server inherit the lock (see take_lock, scripts/lib/common.sh)
     cd "$DATA/ferretdb"
     exec setsid nohup "$bin" --handler=postgresql \
       --postgresql-url="postgres://$PG_ROLE@$HOST:$POSTGRES_PORT/$PG_DATABASE?pool_max_conns=$FERRETDB_POOL_MAX_CONNS&pool_max_conn_idle_time=1m" \
@@ -696,11 +632,7 @@ down_one() {
     # PostgreSQL connections.
     kill -TERM "$pid" 2>/dev/null || true
   fi
-  if ! wait_gone "$pid" "$STOP_WAIT"; then
-    say "$name: still running after ${STOP_WAIT}s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 5 || die "$name: pid $pid did not exit"
-  fi
+  wait_gone_or_kill "$name" "$pid" "$STOP_WAIT"
   [[ $name == rabbitmq ]] && stop_rabbitmq_beam
   rm -f "$(pid_file "$name")"
   say "$name: stopped"
@@ -719,17 +651,6 @@ status_one() {
   fi
   printf '%-9s %s:%-6s %-14s %s\n' "$name" "$HOST" "$port" "$state" "$owner"
   [[ $state == answering ]]
-}
-
-# Serialise concurrent up/down runs (several engineers or test runners on one
-# machine) so two invocations never start the same server twice. The lock is
-# held via fd 9; every server we spawn gets fd 9 closed, otherwise the server
-# would keep the lock for its whole lifetime and block every later run.
-take_lock() {
-  exec 9>"$DATA/services.lock"
-  if command -v flock >/dev/null; then
-    flock -w 900 9 || die "timed out waiting for another services.sh run to finish"
-  fi
 }
 
 usage() {
@@ -784,12 +705,12 @@ main() {
   mkdir -p "$PIDS" "$LOGS"
   case "$cmd" in
     up)
-      take_lock
+      take_lock "$DATA/services.lock" 900
       for name in "${selected[@]}"; do up_one "$name"; done
       say "services up: ${selected[*]}"
       ;;
     down)
-      take_lock
+      take_lock "$DATA/services.lock" 900
       for ((i = ${#selected[@]} - 1; i >= 0; i--)); do down_one "${selected[i]}"; done
       ;;
     status)
