@@ -20,6 +20,14 @@ import { PersistHandOff } from './hand-off.js';
 import { PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import { keys } from '../shared/keys.js';
 import { createUserNames } from './user-names.js';
+import { PreferenceCache } from './preference-cache.js';
+import { followPreferenceChanges } from './preference-changes.js';
+
+/**
+ * Recipients whose preferences one consumer keeps in memory at most: a few hundred bytes each,
+ * so about 10 MB; past it the least recently read go (a miss costs one Redis read).
+ */
+const PREFERENCE_CACHE_MAX_USERS = 50_000;
 
 export interface ConsumerService extends ServiceHandle {
   port: number;
@@ -38,6 +46,25 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     maxNotifications: config.persist.handOffMaxNotifications,
     maxBytes: PERSIST_BATCH_MAX_BYTES,
   });
+  const preferences = new PreferenceCache(
+    preferenceStore(infra.models, infra.redis, {
+      cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
+      fallbackWaitMs,
+      loads,
+      onFallback: () => metrics.storeFallbacks.inc({ read: 'preferences' }),
+      changesChannel: keys.preferencesChanged(config.redis.keyPrefix),
+    }),
+    {
+      ttlMs: config.pipeline.consumerPreferencesCacheMs,
+      maxEntries: PREFERENCE_CACHE_MAX_USERS,
+      onLookup: (outcome, count) => metrics.preferenceLookups.inc({ outcome }, count),
+    },
+  );
+  // Before the first event: the cache serves nothing until its subscription is live.
+  const preferenceChanges =
+    config.pipeline.consumerPreferencesCacheMs > 0
+      ? await followPreferenceChanges(infra.redis, config.redis.keyPrefix, preferences, logger)
+      : undefined;
   const deps = {
     redis: infra.redis,
     channel,
@@ -61,12 +88,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
     },
     handOff,
-    preferences: preferenceStore(infra.models, infra.redis, {
-      cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
-      fallbackWaitMs,
-      loads,
-      onFallback: () => metrics.storeFallbacks.inc({ read: 'preferences' }),
-    }),
+    preferences,
     follows: infra.models.Follow,
     chunkSize: config.fanout.chunkSize,
   };
@@ -128,6 +150,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     close: once(() =>
       runAll([
         () => loads.close(),
+        () => preferenceChanges?.close(),
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
         drain,

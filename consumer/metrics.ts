@@ -18,6 +18,7 @@ export interface ConsumerMetrics {
   suppressed: Counter<'reason'>;
   bufferSeconds: Histogram;
   storeFallbacks: Counter<'read'>;
+  preferenceLookups: Counter<'outcome'>;
 }
 
 export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
@@ -32,6 +33,12 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
       name: 'consumer_events_limited_total',
       help: 'Events dropped by a rate limit (a product decision), by the limit that applied',
       labelNames: ['scope'],
+      registers: [registry],
+    }),
+    preferenceLookups: new Counter({
+      name: 'consumer_preference_lookups_total',
+      help: "Recipients' preferences the decide step looked up: hit = from the consumer's memory, miss = read from Redis",
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     storeFallbacks: new Counter({

@@ -21,7 +21,7 @@ export type PreferenceDecision =
  * from preferences read nothing), then the same rule for each.
  */
 export async function decideMany(
-  store: PreferenceStore,
+  store: Pick<PreferenceStore, 'readMany'>,
   items: Array<{ userId: string; type: EventType }>,
   nowMs = Date.now(),
 ): Promise<PreferenceDecision[]> {

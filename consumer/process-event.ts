@@ -20,7 +20,7 @@ export interface ProcessDeps {
   names: UserNames;
   metrics: ConsumerMetrics;
   logger: Logger;
-  preferences: PreferenceStore;
+  preferences: Pick<PreferenceStore, 'readMany'>;
   commit: CommitSettings;
   handOff: PersistHandOff;
 }

@@ -24,6 +24,7 @@ import { preferencesRouter } from './routes/preferences.js';
 import { rateLimit } from './rate-limit.js';
 import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
+import { keys } from '../shared/keys.js';
 
 /** Everything the producer's routers need; built once by bootstrap, passed to createApp. */
 export interface ProducerDeps {
@@ -105,6 +106,7 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
     cacheTtlSeconds: config.pipeline.preferencesCacheTtlSeconds,
     fallbackWaitMs: config.mongo.fallbackWaitMs,
     loads: new BackgroundLoads(logger),
+    changesChannel: keys.preferencesChanged(config.redis.keyPrefix),
   });
   app.use(preferencesRouter({ config, tokens, store: preferences }));
   app.use(

@@ -539,6 +539,13 @@ const DECLARATIONS = {
       level: 'tuning',
       doc: "How long Redis keeps a user's copy of their preferences (an update replaces it at once; a missing copy is reloaded from MongoDB in the background).",
     }),
+    /** How long the consumer keeps a recipient's preferences in memory (consumer/preference-cache.ts); 0 = off. */
+    consumerPreferencesCacheMs: envVar('CONSUMER_PREFERENCES_CACHE_MS', integer(0, 3_600_000), {
+      default: 30_000,
+      services: ['consumer'],
+      level: 'tuning',
+      doc: "Longest the consumer keeps a recipient's preferences in memory (0: off, every batch reads Redis). An update through the API reaches every consumer at once over Redis pub/sub; this bounds only a change made around the API, or one announced while a consumer's subscription was down.",
+    }),
   },
   /** Follower fan-out (docs/pipeline.md "Fan-out"). */
   fanout: {

@@ -99,6 +99,12 @@ export const keys = {
    * (shared/redis.ts openSubscriber).
    */
   wakeChannel: (keyPrefix: string, instanceId: string) => `${keyPrefix}wake:${instanceId}`,
+  /**
+   * The pub/sub channel on which a preferences write names its user (shared/preferences.ts), so
+   * consumers drop their in-process copy (consumer/preference-cache.ts). A channel, not a key: the
+   * caller passes REDIS_KEY_PREFIX.
+   */
+  preferencesChanged: (keyPrefix: string) => `${keyPrefix}prefs-changed`,
   /** What wakeChannel puts before the instance id (the Lua publishers append it). */
   wakeChannelPrefix: (keyPrefix: string) => `${keyPrefix}wake:`,
   /**

@@ -110,6 +110,11 @@ export interface PreferenceStore {
   read(userId: string): Promise<Preferences>;
   /** `read` for many users in one MGET (the consumer's batch); misses as in `read`. */
   readMany(userIds: string[]): Promise<Map<string, Preferences>>;
+  /**
+   * `readMany`, also naming the users whose answer is the defaults standing in for a MongoDB
+   * read that did not finish in time: a cache must not keep those.
+   */
+  readManyWithStandIns(userIds: string[]): Promise<{ prefs: Map<string, Preferences>; standIns: Set<string> }>;
   /** For the API: the Redis copy, else MongoDB with its deadline (errors propagate: 503). */
   readOrLoad(userId: string): Promise<Preferences>;
   write(userId: string, prefs: Preferences): Promise<Preferences>;
@@ -120,6 +125,11 @@ export interface PreferenceStoreOptions {
   cacheTtlSeconds: number;
   /** The longest the live path waits for MongoDB behind a miss (MONGO_FALLBACK_WAIT_MS). */
   fallbackWaitMs: number;
+  /**
+   * keys.preferencesChanged(REDIS_KEY_PREFIX): a write PUBLISHes its userId there once the new
+   * copy is stored, so consumers drop what they hold in memory (consumer/preference-cache.ts).
+   */
+  changesChannel: string;
   loads: BackgroundLoads;
   onFallback?: () => void;
 }
@@ -141,6 +151,33 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
     return prefs;
   };
   const load = (userId: string) => options.loads.run(`prefs:${userId}`, () => loadFromMongo(userId));
+  const readManyWithStandIns = async (userIds: string[]) => {
+    const unique = [...new Set(userIds)];
+    const found = new Map<string, Preferences>();
+    const standIns = new Set<string>();
+    if (unique.length === 0) return { prefs: found, standIns };
+    const cached = await getMany(redis, unique.map(key));
+    const missing = unique.filter((userId, i) => {
+      const copy = cached[i];
+      if (copy === null || copy === undefined) return true;
+      found.set(userId, JSON.parse(copy) as Preferences);
+      return false;
+    });
+    const loaded = await Promise.all(
+      missing.map((userId) =>
+        options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs),
+      ),
+    );
+    missing.forEach((userId, i) => {
+      const answer = loaded[i]!;
+      if (!answer.done) {
+        options.onFallback?.();
+        standIns.add(userId);
+      }
+      found.set(userId, answer.done ? answer.value : DEFAULT_PREFERENCES);
+    });
+    return { prefs: found, standIns };
+  };
   return {
     async read(userId) {
       const cached = await redis.get(key(userId));
@@ -155,28 +192,9 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
       return DEFAULT_PREFERENCES;
     },
     async readMany(userIds) {
-      const unique = [...new Set(userIds)];
-      const found = new Map<string, Preferences>();
-      if (unique.length === 0) return found;
-      const cached = await getMany(redis, unique.map(key));
-      const missing = unique.filter((userId, i) => {
-        const copy = cached[i];
-        if (copy === null || copy === undefined) return true;
-        found.set(userId, JSON.parse(copy) as Preferences);
-        return false;
-      });
-      const loaded = await Promise.all(
-        missing.map((userId) =>
-          options.loads.attempt(`prefs:${userId}`, () => loadFromMongo(userId), options.fallbackWaitMs),
-        ),
-      );
-      missing.forEach((userId, i) => {
-        const answer = loaded[i]!;
-        if (!answer.done) options.onFallback?.();
-        found.set(userId, answer.done ? answer.value : DEFAULT_PREFERENCES);
-      });
-      return found;
+      return (await readManyWithStandIns(userIds)).prefs;
     },
+    readManyWithStandIns,
     async readOrLoad(userId) {
       const cached = await redis.get(key(userId));
       if (cached !== null) return JSON.parse(cached) as Preferences;
@@ -197,6 +215,10 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
         throw err;
       });
       await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds);
+      // After the new copy is stored: a consumer that drops its copy on this message and reads
+      // again gets the new one. Pub/sub is at most once; a consumer whose subscription was down
+      // drops everything when it is back, and keeps nothing longer than its cache's TTL.
+      await redis.publish(options.changesChannel, userId);
       return prefs;
     },
   };

@@ -15,6 +15,7 @@ import type { Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
 import { BackgroundLoads } from '../shared/background.js';
 import { preferenceStore } from '../shared/preferences.js';
+import { keys } from '../shared/keys.js';
 import type { ServiceHandle } from '../shared/service.js';
 import { AuthDeadlines } from './auth-deadline.js';
 import { connectionHandler } from './connection.js';
@@ -120,6 +121,7 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     fallbackWaitMs,
     loads,
     onFallback: () => metrics.storeFallbacks.inc({ read: 'preferences' }),
+    changesChannel: keys.preferencesChanged(config.redis.keyPrefix),
   });
   const deps = {
     config,

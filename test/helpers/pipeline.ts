@@ -24,6 +24,8 @@ export interface Pipeline {
   env: Record<string, string>;
   producerUrl: string;
   wsPort: number;
+  /** The consumer's ops port (/metrics). */
+  consumerPort: number;
   token(userId: string): Promise<string>;
   /**
    * POSTs JSON to the producer and returns status and parsed body; with INTAKE_API_KEYS set it
@@ -77,6 +79,7 @@ export async function startPipeline(name: string, overrides: Record<string, stri
     env,
     producerUrl,
     wsPort: ws.port,
+    consumerPort: consumer.port,
     token,
     post: (path, body, headers = {}) => call('POST', path, body, { ...intakeAuthorization(config), ...headers }),
     request: async (method, path, userId) =>

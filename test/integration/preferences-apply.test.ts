@@ -19,6 +19,15 @@ describe('preferences: API, mute, do-not-disturb', () => {
     await p.close();
   });
 
+  /** The consumer's count of preference lookups served from memory (hit) or read from Redis (miss). */
+  async function lookups(outcome: 'hit' | 'miss'): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${p.consumerPort}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('consumer_preference_lookups_total{') && l.includes(`outcome="${outcome}"`));
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  }
+
   async function put(userId: string, body: unknown) {
     const res = await fetch(`${p.producerUrl}/users/${userId}/preferences`, {
       method: 'PUT',
@@ -89,6 +98,62 @@ describe('preferences: API, mute, do-not-disturb', () => {
     );
     assert.ok(suppressedAt > 0);
     assert.equal(client.notifications().filter((f) => f.notification.type === 'FOLLOW').length, 0);
+  });
+
+  it("an update reaches the consumer's in-memory copy at once: the next event after the 200 is decided by it", async () => {
+    const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user9') });
+    clients.push(client);
+    // Two events read user9's preferences: the first from Redis, the second from memory.
+    const missesBefore = await lookups('miss');
+    await p.post('/events', { actorId: 'user1', targetId: 'user9', postId: 'post3', type: 'LIKE' });
+    await client.waitForNotifications(1);
+    const hitsBefore = await lookups('hit');
+    await p.post('/events', { actorId: 'user2', targetId: 'user9', postId: 'post4', type: 'LIKE' });
+    await client.waitForNotifications(2);
+    assert.equal((await lookups('miss')) - missesBefore, 1, 'only the first read went to Redis');
+    assert.equal((await lookups('hit')) - hitsBefore, 1, 'the second came from memory');
+    // Muted now: with no invalidation the consumer would still hold "nothing muted" and deliver.
+    assert.equal((await put('user9', { mutedTypes: ['LIKE'] })).status, 200);
+    await p.post('/events', { actorId: 'user3', targetId: 'user9', postId: 'post5', type: 'LIKE' });
+    await p.post('/events', { actorId: 'user3', targetId: 'user9', postId: 'post5', type: 'MENTION' });
+    const frames = await client.waitForNotifications(3);
+    assert.deepEqual(
+      frames.map((f) => f.notification.type),
+      ['LIKE', 'LIKE', 'MENTION'],
+      'the like after the mute was suppressed',
+    );
+  });
+
+  it('a consumer whose change subscription dropped forgets every copy it held, and caches again once back', async () => {
+    const [client] = await WsTestClient.authed(p.wsPort, { token: await p.token('user10') });
+    clients.push(client);
+    await p.post('/events', { actorId: 'user1', targetId: 'user10', postId: 'post6', type: 'MENTION' });
+    await client.waitForNotifications(1); // user10's preferences are held now
+    // Writes announced while a subscriber is away are lost to it (pub/sub is at most once).
+    const { connectRedis, closeRedis } = await import('../../shared/redis.js');
+    const { testLogger } = await import('../helpers/logger.js');
+    const redis = await connectRedis(p.config, testLogger, 'test');
+    try {
+      const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ids = list
+        .split('\n')
+        .filter((line) => / name=consumer-prefs-[0-9a-f]+ /.test(line))
+        .map((line) => /^id=(\d+) /.exec(line)![1]!);
+      assert.ok(ids.length > 0, 'the consumer subscribes to preference changes');
+      // Every consumer's subscriber on this Redis: another test file's just reconnects too.
+      for (const id of ids) await redis.call('CLIENT', 'KILL', 'ID', id);
+    } finally {
+      await closeRedis(redis);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // reconnected and re-subscribed
+    const misses = await lookups('miss');
+    const hits = await lookups('hit');
+    await p.post('/events', { actorId: 'user2', targetId: 'user10', postId: 'post7', type: 'MENTION' });
+    await client.waitForNotifications(2);
+    await p.post('/events', { actorId: 'user3', targetId: 'user10', postId: 'post8', type: 'MENTION' });
+    await client.waitForNotifications(3);
+    assert.equal((await lookups('miss')) - misses, 1, 'the copy held before the drop was not served');
+    assert.equal((await lookups('hit')) - hits, 1, 'and the cache serves again after the re-subscribe');
   });
 
   it('during do-not-disturb a like waits for the window end; a security alert goes through at once', async () => {

@@ -104,6 +104,7 @@ describe('config declared once', () => {
       'pipeline.batchMaxEvents',
       'pipeline.userNameCacheTtlMs',
       'pipeline.preferencesCacheTtlSeconds',
+      'pipeline.consumerPreferencesCacheMs',
       'fanout.chunkSize',
       'fanout.prefetch',
       'persist.handOffLingerMs',
