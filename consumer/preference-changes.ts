@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { openSubscriber, type Redis } from '../shared/redis.js';
+import type { Redis } from '../shared/redis.js';
+import { subscribeOnOwnConnection } from '../shared/redis-subscription.js';
 import type { PreferenceCache } from './preference-cache.js';
 
 /**
@@ -24,37 +24,24 @@ export async function followPreferenceChanges(
   cache: PreferenceCache,
   logger: Logger,
 ): Promise<PreferenceChanges> {
-  const channel = keys.preferencesChanged(keyPrefix);
   const connectionName = `consumer-prefs-${randomBytes(4).toString('hex')}`;
-  const log = logger.child({ component: 'redis', connection: connectionName });
-  // A subscribed connection can run nothing else, hence its own.
-  const sub = openSubscriber(redis, connectionName);
-  let closing = false;
-  sub.on('error', (err) => log.debug({ err: errorMessage(err) }, 'preferences subscriber error'));
-  sub.on('close', () => cache.suspend());
-  sub.on('ready', () => {
-    if (closing) return;
-    // ioredis re-subscribes right after 'ready'; the answer to this SUBSCRIBE comes after that
-    // one, so from here on every change is heard and the cache may serve again.
-    sub.subscribe(channel).then(
-      () => cache.resume(),
-      (err: unknown) => log.warn({ err: errorMessage(err) }, 'preferences re-subscribe failed; the cache stays off'),
-    );
-  });
-  sub.on('message', (_channel: string, userId: string) => cache.invalidate(userId));
-  try {
-    await sub.connect();
-  } catch (err) {
-    closing = true;
-    sub.disconnect();
-    throw err;
-  }
+  const subscription = await subscribeOnOwnConnection(
+    redis,
+    connectionName,
+    [keys.preferencesChanged(keyPrefix)],
+    {
+      onMessage: (_channel, userId) => cache.invalidate(userId),
+      onLost: () => cache.suspend(),
+      onRestored: () => cache.resume(),
+    },
+    logger,
+  );
+  cache.resume();
   return {
     connectionName,
     close: () => {
-      closing = true;
       cache.suspend();
-      sub.disconnect();
+      subscription.close();
     },
   };
 }

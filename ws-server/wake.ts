@@ -1,4 +1,5 @@
-import { openSubscriber, type Redis } from '../shared/redis.js';
+import type { Redis, RedisConnection } from '../shared/redis.js';
+import { subscribeOnOwnConnection } from '../shared/redis-subscription.js';
 import { errorMessage, PermanentError } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -44,28 +45,8 @@ export async function subscribeToWakes(
   const channels = [keys.wakeChannel(keyPrefix, instanceId), keys.legacyWakeChannel(keyPrefix)];
   const connectionName = `ws-wake-${instanceId}`;
   const log = logger.child({ component: 'redis', connection: connectionName });
-  // A subscribed connection can run nothing else, hence a dedicated one; it reconnects forever
-  // (on a cluster to the next node) and its subscribe is never pipelined with anything.
-  const sub = openSubscriber(redis, connectionName);
-  let dropped = false;
-  let closing = false;
-  sub.on('error', (err) => log.debug({ err: errorMessage(err) }, 'wake subscriber error'));
-  sub.on('close', () => {
-    if (!closing) dropped = true;
-  });
-  sub.on('ready', () => {
-    if (!dropped || closing) return;
-    dropped = false;
-    // ioredis re-subscribes right after 'ready'; the reply to this SUBSCRIBE comes after that one,
-    // so once it is here every wake from now on is heard, and the replay reads after it.
-    sub.subscribe(...channels).then(
-      () => {
-        log.info('wake subscriber back; resyncing local sockets from the buffer');
-        handlers.onResync();
-      },
-      (err: unknown) => log.warn({ err: errorMessage(err) }, 'wake re-subscribe failed; the next reconnect resyncs'),
-    );
-  });
+  // Set once subscribed; the queue pauses the connection's reading when it falls behind.
+  const subscribed: { connection?: RedisConnection } = {};
   const queue = new WakeQueue(
     (raw) => {
       let wake: WakeExchangeMessage;
@@ -78,25 +59,30 @@ export async function subscribeToWakes(
       }
       handlers.onWake(wake);
     },
-    { pause: () => sub.stream?.pause(), resume: () => sub.stream?.resume() },
+    { pause: () => subscribed.connection?.stream?.pause(), resume: () => subscribed.connection?.stream?.resume() },
   );
-  sub.on('message', (_channel: string, raw: string) => queue.push(raw));
-  try {
-    await sub.connect();
-    await sub.subscribe(...channels);
-  } catch (err) {
-    closing = true;
-    sub.disconnect();
+  const subscription = await subscribeOnOwnConnection(
+    redis,
+    connectionName,
+    channels,
+    {
+      onMessage: (_channel, raw) => queue.push(raw),
+      onRestored: () => {
+        log.info('wake subscriber back; resyncing local sockets from the buffer');
+        handlers.onResync();
+      },
+    },
+    logger,
+  ).catch((err: unknown) => {
+    queue.close();
     throw err;
-  }
+  });
+  subscribed.connection = subscription.connection;
   return {
     connectionName,
     close: async () => {
-      closing = true;
       queue.close();
-      // Dropped, not QUIT: a subscriber has nothing to flush, and under load QUIT's answer queues
-      // behind every wake Redis still holds for this connection.
-      sub.disconnect();
+      subscription.close();
     },
   };
 }
