@@ -21,7 +21,8 @@ import { WsTestClient } from '../helpers/ws-client.js';
 /*
  * Redis Cluster failover under the pipeline (docs/reliability.md "Redis failover"): the four
  * services (in this process) on the local cluster of scripts/redis-cluster.sh (3 masters, 3
- * replicas; started here if it is not up), RabbitMQ and FerretDB as every other test uses them.
+ * replicas; started here if it is not up, and then taken down again at the end), RabbitMQ and
+ * FerretDB as every other test uses them.
  *
  * 1. A master is SIGKILLed under a steady load of ACKing clients: its replica takes over; nothing
  *    accepted is lost, stored twice or shown again after its ACKED.
@@ -34,6 +35,16 @@ process.env.TEST_REDIS_CLUSTER ??= '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
 const exec = promisify(execFile);
 const redisCluster = async (...args: string[]) =>
   (await exec('bash', ['scripts/redis-cluster.sh', ...args], { cwd: ROOT, timeout: 180_000 })).stdout;
+
+/** Whether a Redis answers on the port (the cluster's first node). */
+async function nodeAnswers(port: number): Promise<boolean> {
+  try {
+    const { stdout } = await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { timeout: 5000 });
+    return stdout.trim() === 'PONG';
+  } catch {
+    return false;
+  }
+}
 
 interface Shard {
   master: number;
@@ -91,7 +102,12 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
   let mongo: Connection;
   let m: Models;
 
+  // A cluster this file booted is taken down again: six idle nodes would otherwise outlive the
+  // run, and another checkout's run would meet nodes whose PID files it does not have.
+  let bootedHere = false;
+
   before(async () => {
+    bootedHere = !(await nodeAnswers(7001));
     await redisCluster('up');
     p = await startPipeline('redisfailover', {
       // Scenario 2 kills the master within this delay of its commits, so jobs stores them after.
@@ -113,6 +129,7 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     await p?.close();
     // Whatever a scenario left down comes back, as replicas of the masters that took over.
     await redisCluster('up');
+    if (bootedHere) await redisCluster('down');
   });
 
   it('a master dies under load: its replica takes over; nothing accepted is lost, stored twice or shown again after ACKED', async () => {
