@@ -28,6 +28,7 @@
    15 acked          acked:{u:<user>}:<candidate_id>
    16 unpersisted    unpersisted:{u:<user>}:<candidate_id>
    17 timeline       timeline:{u:<user>}:<candidate_id>
+   18 route          wsroute:{u:<user>}                 (zset instanceId -> expiry; read only)
   14-17 name the candidate id's keys. When the notification turns out to have another id (the id
   an open aggregation window holds, or the one a duplicate produced: only known once read here),
   its keys are 14-17 with the candidate id replaced: same names, same tag, so the same slot.

@@ -21,7 +21,7 @@ export function createFanoutHandler(deps: FanoutDeps & { channel: ChannelWrapper
     if (msg === null) return;
     let result: PageOutcome['status'] | Error;
     try {
-      const page = await runFanoutPage(deps, parseFanoutPage(msg.content));
+      const page = await runFanoutPage(deps, parseFanoutPage(msg.content), requestIdOfMessage(msg));
       result = page.status;
       if (page.status === 'done') {
         for (const [o, n] of Object.entries(page.recipients)) fanoutMetrics.recipients.inc({ outcome: o }, n);

@@ -1,5 +1,4 @@
 import Joi from 'joi';
-import { REQUEST_ID_PATTERN } from '../shared/request-id.js';
 import { eventIdSchema } from '../shared/schemas/event.js';
 import { PoisonMessageError } from './parse-event.js';
 
@@ -19,8 +18,6 @@ export interface FanoutPage {
   after: string | null;
   /** When the producer accepted the POST (epoch ms), for the buffer-latency metric. */
   acceptedAtMs?: number;
-  /** The HTTP request that posted it (shared/request-id.ts), for the log lines of every page. */
-  requestId?: string;
 }
 
 const pageSchema = Joi.object({
@@ -30,7 +27,6 @@ const pageSchema = Joi.object({
   page: Joi.number().integer().min(0).required(),
   after: Joi.string().min(1).max(256).allow(null).required(),
   acceptedAtMs: Joi.number().integer().min(0),
-  requestId: Joi.string().pattern(REQUEST_ID_PATTERN),
 });
 
 export function parseFanoutPage(content: Buffer): FanoutPage {

@@ -38,13 +38,18 @@ export function recipientEvent(page: FanoutPage, followerId: string): ParsedEven
   };
 }
 
-async function publishPage(deps: FanoutDeps, page: FanoutPage): Promise<void> {
+/**
+ * `requestId` (the HTTP request that posted the event) travels as the page message's
+ * correlationId, not in its body: the body's schema is strict, and a consumer of the release
+ * before would dead-letter a page carrying a field it does not know.
+ */
+async function publishPage(deps: FanoutDeps, page: FanoutPage, requestId: string | undefined): Promise<void> {
   const published = keys.fanoutPagePublished(page.eventId, page.page);
   if ((await deps.redis.exists(published)) === 1) return;
   await deps.channel.sendToQueue(deps.topology.fanoutQueue, encodeJson(page), {
     persistent: true,
     messageId: `${page.eventId}#${page.page}`,
-    ...(page.requestId === undefined ? {} : { correlationId: page.requestId }),
+    ...(requestId === undefined ? {} : { correlationId: requestId }),
     contentType: JSON_CONTENT_TYPE,
   });
   // After the confirm: a crash in between only risks a second copy of the page, which the
@@ -60,18 +65,23 @@ export async function startFanout(
 ): Promise<void> {
   if (event.actorId === undefined || event.postId === undefined)
     throw new PermanentError('a fan-out event needs actorId and postId');
-  await publishPage(deps, {
-    eventId: event.eventId,
-    actorId: event.actorId,
-    postId: event.postId,
-    page: 0,
-    after: null,
-    ...origin,
-  });
+  const { acceptedAtMs, requestId } = origin;
+  await publishPage(
+    deps,
+    {
+      eventId: event.eventId,
+      actorId: event.actorId,
+      postId: event.postId,
+      page: 0,
+      after: null,
+      ...(acceptedAtMs === undefined ? {} : { acceptedAtMs }),
+    },
+    requestId,
+  );
 }
 
 /** One page: resolving means it may be acked; any error means it may not (it is retried). */
-export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise<PageOutcome> {
+export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage, requestId?: string): Promise<PageOutcome> {
   const done = keys.fanoutPageDone(page.eventId, page.page);
   if ((await deps.redis.exists(done)) === 1) return { status: 'duplicate' };
 
@@ -82,7 +92,7 @@ export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise
   });
   const last = rows.at(-1);
   if (rows.length === deps.chunkSize && last !== undefined) {
-    await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId });
+    await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId }, requestId);
   }
 
   // The whole page is one batch: one pipeline of script calls, one persist message per flush.
@@ -91,7 +101,7 @@ export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage): Promise
     rows.map((row) => ({
       event: recipientEvent(page, row.followerId),
       ...(page.acceptedAtMs === undefined ? {} : { acceptedAtMs: page.acceptedAtMs }),
-      ...(page.requestId === undefined ? {} : { requestId: page.requestId }),
+      ...(requestId === undefined ? {} : { requestId }),
     })),
   );
   const failed = outcomes.find((o): o is Error => o instanceof Error);

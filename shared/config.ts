@@ -544,7 +544,7 @@ const DECLARATIONS = {
       default: 30_000,
       services: ['consumer'],
       level: 'tuning',
-      doc: "Longest the consumer keeps a recipient's preferences in memory (0: off, every batch reads Redis). An update through the API reaches every consumer at once over Redis pub/sub; this bounds only a change made around the API, or one announced while a consumer's subscription was down.",
+      doc: "Longest the consumer keeps a recipient's preferences in memory (0: off, every batch reads Redis). An update through the API reaches every consumer at once over Redis pub/sub; this bounds only a change made around the API, one announced while a consumer's subscription was down, or one whose announcement failed.",
     }),
   },
   /** Follower fan-out (docs/pipeline.md "Fan-out"). */

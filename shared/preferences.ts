@@ -214,11 +214,16 @@ export function preferenceStore(models: Models, redis: Redis, options: Preferenc
         if ((err as { code?: unknown }).code === DUPLICATE_KEY) return update();
         throw err;
       });
-      await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds);
-      // After the new copy is stored: a consumer that drops its copy on this message and reads
-      // again gets the new one. Pub/sub is at most once; a consumer whose subscription was down
-      // drops everything when it is back, and keeps nothing longer than its cache's TTL.
-      await redis.publish(options.changesChannel, userId);
+      try {
+        await redis.set(key(userId), JSON.stringify(prefs), 'EX', options.cacheTtlSeconds);
+      } finally {
+        // After the new copy is stored: a consumer that drops its copy on this message and reads
+        // again gets the new one. Announced even when that SET failed (MongoDB holds the change
+        // already; the missing copy is reloaded from it). Pub/sub is at most once: a consumer whose
+        // subscription was down drops everything when it is back, and one that missed this message
+        // while connected (this PUBLISH failed too) keeps its copy at most its cache's TTL.
+        await redis.publish(options.changesChannel, userId);
+      }
       return prefs;
     },
   };
