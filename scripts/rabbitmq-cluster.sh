@@ -105,16 +105,7 @@ rabbit_env() { # node
   export RABBITMQ_NODENAME RABBITMQ_NODE_PORT
   export RABBITMQ_NODE_IP_ADDRESS="$HOST"
   export RABBITMQ_DIST_PORT=$((BASE_PORT + n - 1 + 20000))
-  export RABBITMQ_MNESIA_BASE="$base/mnesia"
-  export RABBITMQ_LOG_BASE="$base/log"
-  export RABBITMQ_LOGS=-
-  export RABBITMQ_PID_FILE="$base/beam.pid"
-  export RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
-  export RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
-  export RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
-  export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
-  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-  export ERL_EPMD_ADDRESS="$HOST"
+  rabbit_node_files "$base"
   # The shared cookie: Erlang reads $HOME/.erlang.cookie.
   export HOME="$SHARED"
 }

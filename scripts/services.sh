@@ -192,18 +192,8 @@ rabbit_env() {
   export RABBITMQ_NODE_IP_ADDRESS="$HOST"
   export RABBITMQ_NODE_PORT="$RABBITMQ_PORT"
   if [[ -n "$RABBIT_DIST_PORT" ]]; then export RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT"; else unset RABBITMQ_DIST_PORT; fi
-  export RABBITMQ_MNESIA_BASE="$base/mnesia"
-  export RABBITMQ_LOG_BASE="$base/log"
-  # Main log to stdout, which we redirect into .data/logs/rabbitmq.log.
-  export RABBITMQ_LOGS=-
-  export RABBITMQ_PID_FILE="$base/beam.pid"
-  export RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
-  export RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
-  export RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
-  export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
-  # Keep Erlang distribution (inter-node/CLI port) and epmd on loopback too.
-  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-  export ERL_EPMD_ADDRESS="$HOST"
+  # Main log to stdout, which start_rabbitmq redirects into .data/logs/rabbitmq.log.
+  rabbit_node_files "$base"
   # The Erlang cookie lives in $HOME/.erlang.cookie (created on first boot);
   # server and rabbitmqctl must see the same HOME.
   export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"

@@ -33,6 +33,7 @@
 #                                   does not within SECONDS, or as soon as PID (if not empty) exits
 #   take_lock LOCKFILE SECONDS      opens LOCKFILE on fd 9 and flocks it (when flock exists); dies
 #                                   after SECONDS naming the running script ($0)
+#   rabbit_node_files BASE          exports the file layout of one RabbitMQ node under BASE (both broker scripts)
 #
 # LABEL starts the helpers' own lines ("LABEL: answering on ...", "LABEL: last 20 lines of ..."):
 # the server's name, "node 2", "redis 7003".
@@ -136,4 +137,21 @@ take_lock() { # lockfile seconds
   if command -v flock >/dev/null; then
     flock -w "$2" 9 || die "timed out waiting for another ${0##*/} run to finish"
   fi
+}
+
+# The files of one RabbitMQ node under BASE, and Erlang distribution and epmd kept on loopback:
+# what services.sh's broker and each node of rabbitmq-cluster.sh set alike, so that no state is
+# read from or written to /etc or /var. The caller sets the node's name, ports and HOME (cookie).
+rabbit_node_files() { # base
+  export RABBITMQ_MNESIA_BASE="$1/mnesia"
+  export RABBITMQ_LOG_BASE="$1/log"
+  # Main log to stdout, which the caller redirects into its log file.
+  export RABBITMQ_LOGS=-
+  export RABBITMQ_PID_FILE="$1/beam.pid"
+  export RABBITMQ_CONFIG_FILE="$1/rabbitmq.conf"
+  export RABBITMQ_ADVANCED_CONFIG_FILE="$1/advanced.config"
+  export RABBITMQ_CONF_ENV_FILE="$1/rabbitmq-env.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$1/enabled_plugins"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export ERL_EPMD_ADDRESS="$HOST"
 }
