@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { testEnv } from '../helpers/config.js';
 import { ROOT } from '../helpers/process.js';
@@ -31,10 +32,59 @@ const FILES = [
   'producer-http.test.ts',
 ];
 
+/**
+ * Each file alone takes 3-25 s; this whole file has the runner's 300 s. A child's file gets its own
+ * budget (`--test-timeout` bounds the file's whole run, hooks included): just before it runs out,
+ * the file's process writes what keeps its event loop alive (test/helpers/report-handles.mjs),
+ * and the runner then ends it. Should the child's runner itself not end, it is killed a little
+ * later. Either way the failure names the file, with its log and that report, instead of this
+ * whole file timing out with nothing to read.
+ */
+const CHILD_TIMEOUT_MS = 90_000;
+const REPORT_HANDLES_AFTER_MS = CHILD_TIMEOUT_MS - 3000;
+const CHILD_DEADLINE_MS = CHILD_TIMEOUT_MS + 15_000;
+
 // Without NODE_TEST_CONTEXT: the runner sets it for the files it runs, and a child that inherits
-// it takes itself for a nested run and runs nothing.
+// it takes itself for a nested run and runs nothing. Logs at debug (the test logger is silent by
+// default): only a failing run's tail is shown, and then what the services did is what is wanted.
 const { NODE_TEST_CONTEXT: _nested, ...inherited } = process.env;
-const childEnv = { ...inherited, AMQP_QUEUE_TYPE: 'quorum' };
+const childEnv = {
+  ...inherited,
+  AMQP_QUEUE_TYPE: 'quorum',
+  TEST_LOG_LEVEL: inherited.TEST_LOG_LEVEL ?? 'debug',
+  NODE_OPTIONS: `${inherited.NODE_OPTIONS ?? ''} --import=${pathToFileURL(resolve(ROOT, 'test/helpers/report-handles.mjs')).href}`,
+  REPORT_HANDLES_AFTER_MS: String(REPORT_HANDLES_AFTER_MS),
+};
+
+async function runBounded(file: string): Promise<{ code: number | null; output: string; killed: boolean }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      `--test-timeout=${CHILD_TIMEOUT_MS}`,
+      resolve(ROOT, 'test/integration', file),
+    ],
+    // Its own process group: the runner runs the file in a grandchild, which must go with it.
+    { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  let killed = false;
+  const deadline = setTimeout(() => {
+    killed = true;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, CHILD_DEADLINE_MS);
+  try {
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, output, killed };
+  } finally {
+    clearTimeout(deadline);
+  }
+}
 
 describe('the broker integration tests with every queue a quorum queue', () => {
   it('the test config takes AMQP_QUEUE_TYPE from the environment (else the runs below would be classic)', () => {
@@ -50,21 +100,13 @@ describe('the broker integration tests with every queue a quorum queue', () => {
 
   for (const file of FILES) {
     it(file, async () => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', '--test', '--test-reporter=tap', resolve(ROOT, 'test/integration', file)],
-        {
-          cwd: ROOT,
-          env: childEnv,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+      const { code, output, killed } = await runBounded(file);
+      assert.ok(
+        !killed,
+        `${file} did not finish within ${CHILD_DEADLINE_MS} ms with AMQP_QUEUE_TYPE=quorum:\n${output.slice(-12_000)}`,
       );
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const [code] = (await once(child, 'exit')) as [number | null];
       const passed = Number(/^# pass (\d+)$/m.exec(output)?.[1] ?? 0);
-      assert.equal(code, 0, `${file} failed with AMQP_QUEUE_TYPE=quorum:\n${output.slice(-6000)}`);
+      assert.equal(code, 0, `${file} failed with AMQP_QUEUE_TYPE=quorum:\n${output.slice(-12_000)}`);
       assert.ok(passed > 0, `${file} ran no test:\n${output.slice(-2000)}`);
       assert.match(output, /^# fail 0$/m);
       assert.match(output, /^# skipped 0$/m, 'nothing skipped');
