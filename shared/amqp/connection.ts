@@ -5,6 +5,7 @@ import { DependencyUnavailableError, errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { describeUrl, stripCredentials } from '../redact.js';
+import { coalesceWrites, socketOf } from './coalesce-writes.js';
 import { createTopology, declareTopology, type Topology } from './topology.js';
 
 export interface AmqpClient {
@@ -52,9 +53,12 @@ export async function connectAmqp(
     reconnectTimeInSeconds: 1,
     connectionOptions: { timeout: config.connectTimeoutMs },
   });
-  manager.on('connect', ({ url }) =>
-    log.info({ target: typeof url === 'string' ? describeUrl(url) : target }, 'rabbitmq connected'),
-  );
+  manager.on('connect', ({ connection, url }) => {
+    const socket = socketOf(connection);
+    if (socket) coalesceWrites(socket);
+    else log.warn('amqplib connection without its socket at connection.stream: frames are written one by one');
+    log.info({ target: typeof url === 'string' ? describeUrl(url) : target }, 'rabbitmq connected');
+  });
   manager.on('disconnect', ({ err }) =>
     log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'rabbitmq disconnected'),
   );
