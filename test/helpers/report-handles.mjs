@@ -2,6 +2,9 @@
 // before it, the child writes what keeps its event loop alive (a socket, a timer, a server left
 // open) to stderr, so a run that never ends names its cause instead of only timing out. The timer
 // is unref'd: it keeps nothing alive itself.
+import process from 'node:process';
+import { setTimeout } from 'node:timers';
+
 const afterMs = Number(process.env.REPORT_HANDLES_AFTER_MS);
 if (afterMs > 0) {
   setTimeout(() => {
