@@ -2,6 +2,7 @@
 -- batch on a single server, one user's part of it on a Redis Cluster (every key below carries its
 -- user's hash tag {u:<userId>}, shared/keys.ts, so such a call is one slot).
 -- KEYS: U  stored:{u:<user>}               users with inserts, in ARGV's order
+--       U  caprecheck:{u:<user>}           the same users' cap thresholds (jobs/cap.ts; read only)
 --       N  groups of 5, one per notification:
 --          unpersisted:{u:<user>}:<id>, acked:..., readmark:..., timeline:..., notif:...
 --       R  replay-clean:{u:<user>}         users with a notification stored undelivered
@@ -9,8 +10,8 @@
 --       U increments (documents the insert created per user),
 --       N replay-clean indexes (0: stored delivered or read, nothing to check;
 --         k > 0: stored undelivered, its user's mark is the k-th of the R keys)
--- Returns U + 2N values: each user's counter after the increment, then each notification's
--- acked mark, then its read mark (nil when absent).
+-- Returns 2U + 2N values: each user's counter after the increment, then each user's cap
+-- threshold, then each notification's acked mark, then its read mark (nil when absent).
 local u = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local ttl = ARGV[3]
@@ -19,16 +20,17 @@ local out = {}
 
 for j = 1, u do
   out[j] = redis.call('INCRBY', KEYS[j], ARGV[4 + j])
+  out[u + j] = redis.call('GET', KEYS[u + j])
 end
 
-local marks = u + 5 * n
+local marks = 2 * u + 5 * n
 for i = 1, n do
-  local k = u + (i - 1) * 5
+  local k = 2 * u + (i - 1) * 5
   -- The unpersisted mark goes before the acked mark is read, in the same atomic call: an ACK
   -- that still saw the mark had set acked:{id} before this script ran, so the read below sees it.
   redis.call('DEL', KEYS[k + 1])
-  out[u + i] = redis.call('GET', KEYS[k + 2])
-  out[u + n + i] = redis.call('GET', KEYS[k + 3])
+  out[2 * u + i] = redis.call('GET', KEYS[k + 2])
+  out[2 * u + n + i] = redis.call('GET', KEYS[k + 3])
   redis.call('HSETNX', KEYS[k + 4], 'persisted', at)
   redis.call('EXPIRE', KEYS[k + 4], ttl)
   local clean = tonumber(ARGV[4 + u + i])

@@ -7,7 +7,8 @@ import type { DeliveryState } from '../shared/models/notification-state.js';
  * Everything a persist batch tells Redis after its insert, in one script call whatever the
  * batch's size (it used to be about one request per notification):
  *
- * - the per-user stored counters grow by what the insert created (jobs/stored-count.ts);
+ * - the per-user stored counters grow by what the insert created (jobs/stored-count.ts), and
+ *   come back with each user's cap threshold (jobs/cap.ts);
  * - the `unpersisted:{id}` marks are deleted and then the ack and read marks are read again, for
  *   the advance of documents that existed already or were acked during the write. Inside one
  *   script this is atomic, so the order shared/buffer.ts relies on holds trivially: an ACK that
@@ -32,9 +33,16 @@ export interface AfterWriteInput {
   persistedAtMs: number;
 }
 
+/** A user's stored counter after a batch's increment, and when the cap is worth asking about them again. */
+export interface StoredCount {
+  counted: number;
+  /** Set by a cap check that left the user over the cap (jobs/cap.ts); null when none. */
+  recheckAt: number | null;
+}
+
 export interface AfterWrite {
-  /** Each user's stored counter after this batch's increment (for jobs/cap.ts). */
-  counters: Map<string, number>;
+  /** Per user with inserts in this batch (for jobs/cap.ts). */
+  counters: Map<string, StoredCount>;
   /** Per notification, the delivery state Redis holds now. */
   state: DeliveryState[];
 }
@@ -59,6 +67,7 @@ function afterWriteCall(
   return {
     keys: [
       ...users.map((u) => keys.storedCount(u)),
+      ...users.map((u) => keys.capRecheckAt(u)),
       ...notifications.flatMap((n) => [
         keys.unpersisted(n.userId, n.id),
         keys.acked(n.userId, n.id),
@@ -96,16 +105,17 @@ export async function afterWrite(redis: Redis, input: AfterWriteInput): Promise<
   const parts = redis.isCluster ? [...byUser.values()] : [all];
   const calls = parts.map((part) => afterWriteCall(input, part));
   const replies = await AFTER_WRITE.runMany(redis, calls);
-  const counters = new Map<string, number>();
+  const counters = new Map<string, StoredCount>();
   const state: DeliveryState[] = new Array(input.notifications.length);
   parts.forEach((part, p) => {
     const reply = replies[p];
     if (reply instanceof Error) throw reply;
     const out = reply as unknown[];
     const { users } = calls[p]!;
-    users.forEach((userId, j) => counters.set(userId, Number(out[j])));
+    const u = users.length;
+    users.forEach((userId, j) => counters.set(userId, { counted: Number(out[j]), recheckAt: epochMs(out[u + j]) }));
     part.forEach((i, k) => {
-      state[i] = { ackedAtMs: epochMs(out[users.length + k]), readAtMs: epochMs(out[users.length + part.length + k]) };
+      state[i] = { ackedAtMs: epochMs(out[2 * u + k]), readAtMs: epochMs(out[2 * u + part.length + k]) };
     });
   });
   return { counters, state };

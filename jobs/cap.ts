@@ -1,6 +1,8 @@
-import type { Redis } from '../shared/redis.js';
 import type { Model } from 'mongoose';
+import { keys } from '../shared/keys.js';
 import type { NotificationDoc } from '../shared/models/index.js';
+import type { Redis } from '../shared/redis.js';
+import type { StoredCount } from './after-write.js';
 import type { JobsMetrics } from './metrics.js';
 import { settleStored } from './stored-count.js';
 
@@ -9,6 +11,29 @@ export interface CapDeps {
   model: Model<NotificationDoc>;
   metrics: Pick<JobsMetrics, 'capChecks' | 'capRemoved'>;
 }
+
+/**
+ * A user the cap could not bring down (unread notifications are never removed) is asked about
+ * again only once this many more of theirs are stored: a tenth of the cap. Checking them on every
+ * batch, as before, cost two queries per such user per batch; with every user of a busy instance
+ * over the cap (the benchmark's `max` run: 200 users, 1,150 each) that was hundreds of queries per
+ * batch, the pool ran dry, the batches failed on their deadlines and were retried, and storing
+ * fell to ~60 notifications/s (docs/performance.md). The price: a user who reads in between keeps
+ * up to this many read notifications past the cap until the next check.
+ */
+export function recheckStep(maxPerUser: number): number {
+  return Math.max(1, Math.ceil(maxPerUser / 10));
+}
+
+/** A forgotten threshold only costs an early check: it goes after a day without one. */
+const RECHECK_TTL_SECONDS = 86_400;
+
+/**
+ * Cap queries in flight at once. A fan-out batch can bring hundreds of users over the cap
+ * together; each query holds a pooled connection (MONGO_MAX_POOL_SIZE, 10 by default), which the
+ * batch's own writes and the acks consumer need as well.
+ */
+const CAP_QUERIES_IN_FLIGHT = 4;
 
 /** Removes the user's oldest read notifications beyond the cap; returns what is left and what went. */
 async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUser: number) {
@@ -27,20 +52,45 @@ async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUse
   return { stored: stored - result.deletedCount, removed: result.deletedCount };
 }
 
+/** Runs `work` on every item, at most `limit` at a time; stops taking new ones after a failure. */
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /**
  * MAX_STORED_PER_USER: a user keeps at most that many stored notifications, but only read ones
  * are ever removed (oldest first), so nothing the user has not seen is dropped. A fan-out batch
  * touches hundreds of users, so MongoDB is asked only about those whose Redis counter says they
- * can be over the cap (`counters`: what the after-write script returned for the batch's inserts).
+ * can be over the cap (`counters`: what the after-write script returned for the batch's inserts),
+ * and of those, a user the last check left over the cap only once `recheckStep` more are stored
+ * (the threshold comes back with the counter, from the same script: no extra request).
  */
-export async function enforceCap(deps: CapDeps, counters: Map<string, number>, maxPerUser: number): Promise<void> {
-  const suspects = [...counters].filter(([, counted]) => counted > maxPerUser);
-  await Promise.all(
-    suspects.map(async ([userId, counted]) => {
-      deps.metrics.capChecks.inc();
-      const { stored, removed } = await trimUser(deps.model, userId, maxPerUser);
-      deps.metrics.capRemoved.inc(removed);
-      await settleStored(deps.redis, userId, counted, stored);
-    }),
-  );
+export async function enforceCap(deps: CapDeps, counters: Map<string, StoredCount>, maxPerUser: number): Promise<void> {
+  const suspects = [...counters]
+    .filter(([, { counted, recheckAt }]) => counted > maxPerUser && (recheckAt === null || counted >= recheckAt))
+    .map(([userId, count]) => ({ userId, ...count }));
+  await forEachLimited(suspects, CAP_QUERIES_IN_FLIGHT, async ({ userId, counted, recheckAt }) => {
+    deps.metrics.capChecks.inc();
+    const { stored, removed } = await trimUser(deps.model, userId, maxPerUser);
+    deps.metrics.capRemoved.inc(removed);
+    await settleStored(deps.redis, userId, counted, stored);
+    if (stored > maxPerUser) {
+      await deps.redis.set(keys.capRecheckAt(userId), stored + recheckStep(maxPerUser), 'EX', RECHECK_TTL_SECONDS);
+    } else if (recheckAt !== null) {
+      await deps.redis.del(keys.capRecheckAt(userId));
+    }
+  });
 }

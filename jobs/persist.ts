@@ -14,7 +14,7 @@ import {
 import { bulkWrite, insertNew, type DocUpdate } from './bulk-write.js';
 import type { Notification } from '../shared/notification.js';
 import { enforceCap } from './cap.js';
-import { afterWrite, type AfterWrite, type AfterWriteInput } from './after-write.js';
+import { afterWrite, type AfterWrite, type AfterWriteInput, type StoredCount } from './after-write.js';
 import type { JobsMetrics } from './metrics.js';
 
 export interface PersistDeps {
@@ -76,7 +76,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
   const before = await deliveryState(deps.redis, notifications);
 
   const now = new Date();
-  let counters: Map<string, number>;
+  let counters: Map<string, StoredCount>;
   try {
     const written = await insertNew(
       model,

@@ -35,6 +35,8 @@ export const keys = {
   replayClean: (userId: string) => `replay-clean:${user(userId)}`,
   /** Notifications jobs inserted for the user, minus what the cap removed; jobs checks the cap only above it (docs/persistence.md). */
   storedCount: (userId: string) => `stored:${user(userId)}`,
+  /** The stored count at which a user left over the cap (too little read to remove) is worth a cap query again (jobs/cap.ts). */
+  capRecheckAt: (userId: string) => `caprecheck:${user(userId)}`,
   /** Set when a notification was acked: epoch ms of the ack. Jobs read it at flush time. */
   acked: (userId: string, id: string) => `acked:${user(userId)}:${id}`,
   /** Exists from the buffer commit of a version until jobs has stored it (shared/buffer.ts). */

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import { Redis as RawRedis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
+import { recheckStep } from '../../jobs/cap.js';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
 import { DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { encodeAckBatch } from '../../shared/ack-batch.js';
@@ -391,6 +392,39 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     assert.ok(await doc(over.id), 'the new one kept');
   });
 
+  it('asks again about a user the cap left over it (nothing read to remove) only after a tenth of the cap more', async () => {
+    const userId = 'unreader';
+    const step = recheckStep(100);
+    assert.equal(step, 10);
+    const checks = () => counter('jobs_cap_checks_total');
+    // 101 stored, all unread: one check, which can remove nothing and says when to ask again. (A
+    // batch's cap step runs after its insert: the stored documents alone do not say it is done.)
+    await publishBatch(Array.from({ length: 101 }, () => notification(userId)));
+    await eventually(async () => (await redis.get(keys.capRecheckAt(userId))) === String(101 + step), {
+      what: 'the check of 101 unread to set the next one at 111',
+    });
+    const first = await checks();
+
+    // The next nine, each in a batch of its own: before, each cost a check (a count and a find).
+    for (let i = 0; i < step - 1; i++) {
+      await publishJob(notification(userId));
+      await earlierBatchesDone();
+    }
+    assert.equal(await m.Notification.countDocuments({ userId }), 110);
+
+    // The user reads everything; the tenth brings the count to the threshold: checked and trimmed.
+    await m.Notification.updateMany({ userId }, { $set: { status: 'read', readAt: new Date() } });
+    await publishJob(notification(userId));
+    await eventually(
+      async () =>
+        (await m.Notification.countDocuments({ userId })) === 100 &&
+        (await redis.get(keys.capRecheckAt(userId))) === null,
+      { what: 'the check at the threshold to trim to the cap and drop the threshold' },
+    );
+    assert.equal((await checks()) - first, 1, 'one cap query for the ten inserts past the first check');
+    await eventually(async () => (await storedCounter(userId)) === 100, { what: 'the counter at the real count' });
+  });
+
   it('stores a batch message of many notifications with one insert, in the state Redis knew for each', async () => {
     await earlierBatchesDone();
     const writesBefore = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
@@ -535,11 +569,16 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
         const userId = `requests${size}`;
         await fence();
         seen = [];
-        // Nothing buffered, nothing acked: none of these notifications has a Redis key yet.
-        await publishBatch(Array.from({ length: size }, () => notification(userId)));
-        await eventually(async () => (await m.Notification.countDocuments({ userId })) === size, {
-          what: `${size} stored`,
-        });
+        // Nothing buffered, nothing acked: none of these notifications has a Redis key yet. Four
+        // users, so that none of them goes over this file's cap of 100 (a check there is MongoDB's
+        // work, and leaves a threshold in Redis: jobs/cap.ts).
+        await publishBatch(Array.from({ length: size }, (_, i) => notification(`${userId}-${i % 4}`)));
+        await eventually(
+          async () => (await m.Notification.countDocuments({ userId: { $regex: `^${userId}-` } })) === size,
+          {
+            what: `${size} stored`,
+          },
+        );
         await markerDone();
         await fence();
         return [...seen];
