@@ -3,7 +3,7 @@ import { notificationModel } from '../shared/models/notification.js';
 import { summarize, type LatencySummary } from './stats.js';
 import type { Tracker } from './tracker.js';
 
-const COUNTS_IN_FLIGHT = 8;
+const QUERIES_IN_FLIGHT = 8;
 
 export interface PersistenceResult {
   expected: number;
@@ -37,18 +37,18 @@ export async function waitForPersistence(
   try {
     const Notification = notificationModel(connection);
     const expected = tracker.delivered + tracker.warmupDelivered;
-    // One count per user, a few at a time: { userId, status, createdAt } is indexed, and an
+    // Every query is per user, a few at a time: { userId, status, createdAt } is indexed, and an
     // equality on userId reaches it on FerretDB too, where `userId: { $in: [...] }` is not pushed
     // down and decodes every document: 100 s and more for 230,000 of them, longer than the wait.
-    const countOurs = async (filter: Record<string, unknown>) => {
-      const counts: number[] = [];
-      for (let i = 0; i < userIds.length; i += COUNTS_IN_FLIGHT) {
-        const slice = userIds.slice(i, i + COUNTS_IN_FLIGHT);
-        counts.push(...(await Promise.all(slice.map((userId) => Notification.countDocuments({ userId, ...filter })))));
+    const perUser = async <R>(query: (userId: string) => Promise<R>): Promise<R[]> => {
+      const out: R[] = [];
+      for (let i = 0; i < userIds.length; i += QUERIES_IN_FLIGHT) {
+        out.push(...(await Promise.all(userIds.slice(i, i + QUERIES_IN_FLIGHT).map(query))));
       }
-      return counts.reduce((a, b) => a + b, 0);
+      return out;
     };
-    const ours = { userId: { $in: userIds } };
+    const countOurs = async (filter: Record<string, unknown>) =>
+      (await perUser((userId) => Notification.countDocuments({ userId, ...filter }))).reduce((a, b) => a + b, 0);
     let storedDelivered = 0;
     const storedAtStart = await countOurs({});
     // Counted at least once, however long the first count took.
@@ -58,7 +58,7 @@ export async function waitForPersistence(
       if (storedDelivered >= expected) break;
       await new Promise((r) => setTimeout(r, 1000));
     } while (performance.now() - start < timeoutMs);
-    const docs = await Notification.find(ours, { _id: 1, persistedAt: 1 }).lean();
+    const docs = (await perUser((userId) => Notification.find({ userId }, { _id: 1, persistedAt: 1 }).lean())).flat();
     const ackToPersisted: number[] = [];
     let persistedBeforeAck = 0;
     const ackOf = new Map<string, number>();

@@ -17,15 +17,19 @@ export interface CapDeps {
  * again only once this many more of theirs are stored: a tenth of the cap. Checking them on every
  * batch, as before, cost two queries per such user per batch; with every user of a busy instance
  * over the cap (the benchmark's `max` run: 200 users, 1,150 each) that was hundreds of queries per
- * batch, the pool ran dry, the batches failed on their deadlines and were retried, and storing
- * fell to ~60 notifications/s (docs/performance.md). The price: a user who reads in between keeps
- * up to this many read notifications past the cap until the next check.
+ * batch, the pool ran dry, and 52 batches failed their cap step and were retried
+ * (docs/performance.md, "`max` again"). The price: a user who reads in between keeps, until the
+ * next check, up to what they were over the cap at the last one plus this step of read
+ * notifications past the cap.
  */
 export function recheckStep(maxPerUser: number): number {
   return Math.max(1, Math.ceil(maxPerUser / 10));
 }
 
-/** A forgotten threshold only costs an early check: it goes after a day without one. */
+/**
+ * A threshold that outlives its reason (two checks of one user racing, one setting it after the
+ * other trimmed the user within the cap) delays that user's next check at most this long.
+ */
 const RECHECK_TTL_SECONDS = 86_400;
 
 /**
@@ -52,22 +56,30 @@ async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUse
   return { stored: stored - result.deletedCount, removed: result.deletedCount };
 }
 
-/** Runs `work` on every item, at most `limit` at a time; stops taking new ones after a failure. */
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` on every item, at most `limit` at a time. After a failure no new item is started,
+ * and the ones running are waited for before the first error is thrown: the caller's next batch
+ * must not start while this one's queries still hold pooled connections.
+ */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  let failed = false;
+  const errors: unknown[] = [];
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (errors.length === 0 && next < items.length) {
       const item = items[next++]!;
       try {
         await work(item);
       } catch (err) {
-        failed = true;
-        throw err;
+        errors.push(err);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
 }
 
 /**
@@ -82,14 +94,15 @@ export async function enforceCap(deps: CapDeps, counters: Map<string, StoredCoun
   const suspects = [...counters]
     .filter(([, { counted, recheckAt }]) => counted > maxPerUser && (recheckAt === null || counted >= recheckAt))
     .map(([userId, count]) => ({ userId, ...count }));
-  await forEachLimited(suspects, CAP_QUERIES_IN_FLIGHT, async ({ userId, counted, recheckAt }) => {
+  await forEachLimited(suspects, CAP_QUERIES_IN_FLIGHT, async ({ userId, counted }) => {
     deps.metrics.capChecks.inc();
     const { stored, removed } = await trimUser(deps.model, userId, maxPerUser);
     deps.metrics.capRemoved.inc(removed);
     await settleStored(deps.redis, userId, counted, stored);
+    // Within the cap, any threshold goes, also one a concurrent check set after this batch read it.
     if (stored > maxPerUser) {
       await deps.redis.set(keys.capRecheckAt(userId), stored + recheckStep(maxPerUser), 'EX', RECHECK_TTL_SECONDS);
-    } else if (recheckAt !== null) {
+    } else {
       await deps.redis.del(keys.capRecheckAt(userId));
     }
   });

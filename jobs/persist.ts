@@ -132,7 +132,9 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       deps.config.persist.maxStoredPerUser,
     );
   } catch (err) {
-    // The write itself is done; replaying the batch rewrites nothing and finishes this step.
+    // The write itself is done and the batch is retried like any failed one. Its replay inserts
+    // nothing, so it counts no one and checks no one: a user this step skipped is checked with
+    // their next insert (their counter is still over the cap, their threshold unchanged).
     throw new TransientError(`after-write steps failed: ${errorMessage(err)}`, { cause: err });
   }
 }
