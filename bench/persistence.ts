@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import { forEachLimited } from '../shared/each-limited.js';
 import { notificationModel } from '../shared/models/notification.js';
 import { summarize, type LatencySummary } from './stats.js';
 import type { Tracker } from './tracker.js';
@@ -41,10 +42,10 @@ export async function waitForPersistence(
     // equality on userId reaches it on FerretDB too, where `userId: { $in: [...] }` is not pushed
     // down and decodes every document: 100 s and more for 230,000 of them, longer than the wait.
     const perUser = async <R>(query: (userId: string) => Promise<R>): Promise<R[]> => {
-      const out: R[] = [];
-      for (let i = 0; i < userIds.length; i += QUERIES_IN_FLIGHT) {
-        out.push(...(await Promise.all(userIds.slice(i, i + QUERIES_IN_FLIGHT).map(query))));
-      }
+      const out = new Array<R>(userIds.length);
+      await forEachLimited(userIds, QUERIES_IN_FLIGHT, async (userId, i) => {
+        out[i] = await query(userId);
+      });
       return out;
     };
     const countOurs = async (filter: Record<string, unknown>) =>

@@ -1,4 +1,5 @@
 import type { Model } from 'mongoose';
+import { forEachLimited } from '../shared/each-limited.js';
 import { keys } from '../shared/keys.js';
 import type { NotificationDoc } from '../shared/models/index.js';
 import type { Redis } from '../shared/redis.js';
@@ -54,32 +55,6 @@ async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUse
   if (oldestRead.length === 0) return { stored, removed: 0 };
   const result = await model.deleteMany({ _id: { $in: oldestRead.map((d) => d._id) }, status: 'read' });
   return { stored: stored - result.deletedCount, removed: result.deletedCount };
-}
-
-/**
- * Runs `work` on every item, at most `limit` at a time. After a failure no new item is started,
- * and the ones running are waited for before the first error is thrown: the caller's next batch
- * must not start while this one's queries still hold pooled connections.
- */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (errors.length === 0 && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
 }
 
 /**

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { forEachLimited } from '../../jobs/cap.js';
+import { forEachLimited } from '../../shared/each-limited.js';
 
-describe("jobs' cap checks, a few at a time (jobs/cap.ts forEachLimited)", () => {
+describe("a few at a time (shared/each-limited.ts forEachLimited: jobs' cap checks, the bench's queries)", () => {
   it('runs every item with at most `limit` in flight', async () => {
     let running = 0;
     let peak = 0;
