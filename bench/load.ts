@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Tracker } from './tracker.js';
+import type { EventRecord, Tracker } from './tracker.js';
 
 /**
  * The open-loop load generator: events are sent on a fixed schedule whatever the replies do
@@ -18,27 +18,40 @@ export class LoadGenerator {
     sockets: number,
     /** The producer's intake key; undefined when its intake is open. */
     private readonly intakeKey: string | undefined,
+    /**
+     * Events per request: 1 sends each as its own `POST /events`; more sends them together as one
+     * `POST /events/batch`, as a backend with a steady stream of events would.
+     */
+    private readonly batchSize = 1,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   }
 
   /** One LIKE on a post nobody else touches, so no dedupe or aggregation merges two events. */
-  private sendOne(phase: number, recipientIndex?: number): void {
+  private nextEvent(phase: number, recipientIndex?: number): { body: object; record: EventRecord } {
     const n = this.counter++;
     const users = this.userIds.length;
     const target = recipientIndex ?? n % users;
     const key = `${this.tracker.runTag}${phase < 0 ? 'w' : ''}-${n}`;
     const targetId = this.userIds[target] ?? 'bu0';
     const actorId = this.userIds[(target + 1 + (n % (users - 1))) % users] ?? 'bu1';
-    const body = JSON.stringify({ type: 'LIKE', actorId, targetId, postId: key, eventId: key });
-    const record = this.tracker.recordSent(key, targetId, phase);
+    const body = { type: 'LIKE', actorId, targetId, postId: key, eventId: key };
+    return { body, record: this.tracker.recordSent(key, targetId, phase) };
+  }
+
+  private post(
+    path: string,
+    body: string,
+    answered: (status: number, text: string) => void,
+    failed: (err: Error) => void,
+  ): void {
     this.inFlight++;
     const req = http.request(
       {
         agent: this.agent,
         host: '127.0.0.1',
         port: this.producerPort,
-        path: '/events',
+        path,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -47,19 +60,59 @@ export class LoadGenerator {
         },
       },
       (res) => {
-        res.resume();
+        // A single event's answer is not read (its status says it all); a batch's is, per item.
+        const chunks: Buffer[] = [];
+        if (path === '/events') res.resume();
+        else res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           this.inFlight--;
-          if (res.statusCode === 202) this.tracker.recordAccepted(record);
-          else this.tracker.recordFailed(record, `http_${res.statusCode}`);
+          answered(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
         });
       },
     );
     req.on('error', (err) => {
       this.inFlight--;
-      this.tracker.recordFailed(record, err.message);
+      failed(err);
     });
     req.end(body);
+  }
+
+  private sendOne(phase: number, recipientIndex?: number): void {
+    const { body, record } = this.nextEvent(phase, recipientIndex);
+    this.post(
+      '/events',
+      JSON.stringify(body),
+      (status) => {
+        if (status === 202) this.tracker.recordAccepted(record);
+        else this.tracker.recordFailed(record, `http_${status}`);
+      },
+      (err) => this.tracker.recordFailed(record, err.message),
+    );
+  }
+
+  /** `POST /events/batch`: each event counts as accepted only if its own result says so. */
+  private sendBatch(phase: number, recipientIndexes: number[]): void {
+    const events = recipientIndexes.map((i) => this.nextEvent(phase, i));
+    this.post(
+      '/events/batch',
+      JSON.stringify({ events: events.map((e) => e.body) }),
+      (status, text) => {
+        let results: { index: number; status: string; error?: string }[] | undefined;
+        try {
+          results = (JSON.parse(text) as { results?: typeof results }).results;
+        } catch {
+          results = undefined;
+        }
+        events.forEach(({ record }, index) => {
+          const result = results?.[index];
+          if (result?.index === index && result.status === 'accepted') this.tracker.recordAccepted(record);
+          else this.tracker.recordFailed(record, result?.error ?? `http_${status}`);
+        });
+      },
+      (err) => {
+        for (const { record } of events) this.tracker.recordFailed(record, err.message);
+      },
+    );
   }
 
   /** Sends `rate` events/s for `seconds`, resolving when the last one is sent (not answered). */
@@ -70,9 +123,18 @@ export class LoadGenerator {
     await new Promise<void>((resolve) => {
       const tick = () => {
         const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-        while (sent < due) {
-          const n = sent++;
-          this.sendOne(phase, recipients ? recipients(n) : n % this.userIds.length);
+        const recipient = (n: number) => (recipients ? recipients(n) : n % this.userIds.length);
+        if (this.batchSize === 1) {
+          while (sent < due) this.sendOne(phase, recipient(sent++));
+        } else {
+          // Whole batches as they fall due; the last, partial one when the schedule ends.
+          while (due - sent >= this.batchSize || (due === total && sent < due)) {
+            const size = Math.min(this.batchSize, due - sent);
+            this.sendBatch(
+              phase,
+              Array.from({ length: size }, () => recipient(sent++)),
+            );
+          }
         }
         if (sent >= total) {
           clearInterval(timer);

@@ -72,6 +72,8 @@ export interface OperationReport {
     /** Executed by Redis (INFO commandstats): requests plus commands called by scripts, and any other client's. */
     commands: number | null;
     topCommands: Record<string, number> | null;
+    /** AOF rewrites Redis did in the span (each a forked child writing the whole dataset); null: not reported. */
+    aofRewrites: number | null;
   };
   mongo: { bulkWrites: number | null; inserted: number | null };
   /**
@@ -238,6 +240,10 @@ export function operationsBetween(
       topRequests: requests ? topCounts(requests, TOP_COMMANDS) : null,
       commands: commands ? sumCounts(commands) : null,
       topCommands: commands ? topCounts(commands, TOP_COMMANDS) : null,
+      aofRewrites:
+        from.commandStats?.aofRewrites != null && to.commandStats?.aofRewrites != null
+          ? to.commandStats.aofRewrites - from.commandStats.aofRewrites
+          : null,
     },
     mongo: { bulkWrites: jobs?.bulkWrites ?? null, inserted: jobs?.inserted ?? null },
     workByInstance,
@@ -354,7 +360,7 @@ export function formatOperations(o: OperationReport): string {
       : ' (no broker counters)';
   return (
     `per ${o.per} (${o.events} in ${o.seconds} s): broker ${n(o.perEvent.brokerPublishes)} publishes, ${n(o.perEvent.brokerDeliveries)} deliveries${scope}; ` +
-    `Redis ${n(o.perEvent.redisRequests)} requests, ${n(o.perEvent.redisCommands)} commands; MongoDB ${n(o.mongoWritesPerNotification, 4)} writes per notification; ` +
+    `Redis ${n(o.perEvent.redisRequests)} requests, ${n(o.perEvent.redisCommands)} commands${o.redis.aofRewrites ? `, ${o.redis.aofRewrites} AOF rewrites` : ''}; MongoDB ${n(o.mongoWritesPerNotification, 4)} writes per notification; ` +
     `CPU ms: machine ${n(o.perEvent.cpuMs.machine)} (${cpu})`
   );
 }

@@ -30,6 +30,11 @@ export interface BenchOptions {
   drainSeconds: number;
   /** Concurrent HTTP sockets of the load generator. */
   httpSockets: number;
+  /**
+   * Events per intake request (steady, max): 1 posts each to `POST /events`; N > 1 posts every N
+   * that fall due together to `POST /events/batch`, as a backend with a steady stream would.
+   */
+  batch: number;
   /** Bound on waiting (after PERSIST_DELAY_MS) for MongoDB to hold every notification. */
   persistWaitSeconds: number;
   /** PERSIST_DELAY_MS given to the services (the pipeline's default is 5000). */
@@ -92,6 +97,7 @@ export const DEFAULTS: BenchOptions = {
   warmup: 5,
   drainSeconds: 30,
   httpSockets: 64,
+  batch: 1,
   persistWaitSeconds: 60,
   persistDelayMs: 5000,
   build: true,
@@ -161,6 +167,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --warmup S          unmeasured load first (steady, max); 0 = none  (default ${DEFAULTS.warmup})
   --drain S           bound on waiting for stragglers              (default ${DEFAULTS.drainSeconds})
   --http-sockets N    load generator keep-alive sockets            (default ${DEFAULTS.httpSockets})
+  --batch N           events per intake request (steady, max): 1 = POST /events each, N > 1 = POST /events/batch  (default ${DEFAULTS.batch})
   --persist-wait S    bound on waiting for MongoDB after the delay   (default ${DEFAULTS.persistWaitSeconds})
   --persist-delay-ms  PERSIST_DELAY_MS for the services            (default ${DEFAULTS.persistDelayMs})
   --aged-notifications N  other users' stored notifications loaded first  (default ${DEFAULTS.agedNotifications})
@@ -200,6 +207,7 @@ function parseFlagsStrict(argv: string[]) {
       drain: { type: 'string' },
       warmup: { type: 'string' },
       'http-sockets': { type: 'string' },
+      batch: { type: 'string' },
       'persist-delay-ms': { type: 'string' },
       'persist-wait': { type: 'string' },
       'aged-notifications': { type: 'string' },
@@ -257,6 +265,11 @@ export function parseOptions(argv: string[]): BenchOptions {
   if ((instances > 1 || scale.length > 0) && !SCALABLE_SCENARIOS.includes(scenario as Scenario)) {
     throw new OptionsError(`--instances above 1 and --scale run ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
   }
+  const batch = count('batch', values.batch, DEFAULTS.batch);
+  // 500 is the producer's BATCH_MAX_EVENTS default: a larger batch would be refused whole.
+  if (batch < 1 || batch > 500) throw new OptionsError(`--batch must be 1 to 500 events, got "${values.batch}"`);
+  if (batch > 1 && !SCALABLE_SCENARIOS.includes(scenario as Scenario))
+    throw new OptionsError(`--batch above 1 runs ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
   return {
     scenario: scenario as Scenario,
     rate: positive('rate', values.rate, DEFAULTS.rate),
@@ -271,6 +284,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmup: values.warmup === '0' ? 0 : positive('warmup', values.warmup, DEFAULTS.warmup),
     drainSeconds: positive('drain', values.drain, DEFAULTS.drainSeconds),
     httpSockets: Math.floor(positive('http-sockets', values['http-sockets'], DEFAULTS.httpSockets)),
+    batch,
     persistWaitSeconds: positive('persist-wait', values['persist-wait'], DEFAULTS.persistWaitSeconds),
     persistDelayMs: Math.floor(positive('persist-delay-ms', values['persist-delay-ms'], DEFAULTS.persistDelayMs)),
     build: !values['no-build'],

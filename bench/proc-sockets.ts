@@ -77,16 +77,19 @@ function tcpSockets(): TcpSocket[] {
   return [...parseTcpTable(readOrEmpty('/proc/net/tcp')), ...parseTcpTable(readOrEmpty('/proc/net/tcp6'))];
 }
 
-/** The socket inodes a process holds; empty when it exited or its descriptors are not ours to read. */
-function socketInodesOf(pid: number): number[] {
-  let fds: string[];
+/** The entries of a /proc directory; empty when its process exited or is not ours to read. */
+export function listOrEmpty(path: string): string[] {
   try {
-    fds = readdirSync(`/proc/${pid}/fd`);
+    return readdirSync(path);
   } catch {
     return [];
   }
+}
+
+/** The socket inodes a process holds; empty when it exited or its descriptors are not ours to read. */
+function socketInodesOf(pid: number): number[] {
   const out: number[] = [];
-  for (const fd of fds) {
+  for (const fd of listOrEmpty(`/proc/${pid}/fd`)) {
     try {
       const inode = socketInode(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (inode !== undefined) out.push(inode);

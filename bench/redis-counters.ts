@@ -51,8 +51,20 @@ export function topCounts(counts: Record<string, number>, n: number): Record<str
   );
 }
 
+/** `aof_rewrites` of INFO persistence (Redis 7.0 on); null where the server does not say. */
+export function parseAofRewrites(info: string): number | null {
+  const match = /^aof_rewrites:(\d+)/m.exec(info);
+  return match ? Number(match[1]) : null;
+}
+
 export interface CommandStatsSnapshot {
   calls: Record<string, number>;
+  /**
+   * AOF rewrites the server has done so far. Each forks a child that writes the whole dataset
+   * (other tenants' keys too) and compresses it: CPU the run's own writes bring about, counted
+   * with Redis's (bench/process-stats.ts samples Redis as a process tree).
+   */
+  aofRewrites: number | null;
   /** INFO commands this reader had sent before this snapshot's own. */
   ownInfosBefore: number;
 }
@@ -84,7 +96,9 @@ export class CommandStatsReader {
     const ownInfosBefore = this.infosSent++;
     this.redis.stream.ref();
     try {
-      return { calls: parseCommandStats(await this.redis.info('commandstats')), ownInfosBefore };
+      // One INFO, two sections (Redis 7.0 takes several), so the subtraction below stays one per snapshot.
+      const info = await this.redis.info('commandstats', 'persistence');
+      return { calls: parseCommandStats(info), aofRewrites: parseAofRewrites(info), ownInfosBefore };
     } finally {
       this.redis.stream.unref();
     }

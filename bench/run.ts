@@ -50,6 +50,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     stack.userIds,
     options.httpSockets,
     stack.intakeKey,
+    options.batch,
   );
   const harness: Harness = { options, stack, tracker, fleet, load, log };
   try {

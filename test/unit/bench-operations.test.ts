@@ -8,7 +8,13 @@ import {
   sumManagement,
 } from '../../bench/broker-counters.js';
 import { formatOperations, operationsBetween, type OperationMark } from '../../bench/operations.js';
-import { CommandStatsReader, countDelta, parseCommandStats, topCounts } from '../../bench/redis-counters.js';
+import {
+  CommandStatsReader,
+  countDelta,
+  parseAofRewrites,
+  parseCommandStats,
+  topCounts,
+} from '../../bench/redis-counters.js';
 
 /** INFO commandstats as Redis 7.0 sends it (CRLF line ends, subcommands after a `|`). */
 const COMMANDSTATS = [
@@ -42,12 +48,20 @@ describe('bench operation counts: parsing the servers’ counters', () => {
     assert.deepEqual(parseCommandStats(COMMANDSTATS), { evalsha: 199, get: 159, 'client|setname': 4, info: 7 });
   });
 
+  it('reads the AOF rewrites from INFO persistence, null where the server does not say', () => {
+    assert.equal(
+      parseAofRewrites('# Persistence\r\naof_enabled:1\r\naof_rewrites:34\r\naof_rewrites_consecutive_failures:0\r\n'),
+      34,
+    );
+    assert.equal(parseAofRewrites(COMMANDSTATS), null);
+  });
+
   it('subtracts the INFO of each earlier snapshot from a span of Redis commands', () => {
-    const before = { calls: { evalsha: 10, get: 5, info: 3 }, ownInfosBefore: 0 };
+    const before = { calls: { evalsha: 10, get: 5, info: 3 }, aofRewrites: null, ownInfosBefore: 0 };
     // Two snapshots taken in between (a `max` run's steps): three own INFOs counted by the last one.
-    const after = { calls: { evalsha: 30, get: 5, set: 4, info: 6 }, ownInfosBefore: 3 };
+    const after = { calls: { evalsha: 30, get: 5, set: 4, info: 6 }, aofRewrites: null, ownInfosBefore: 3 };
     assert.deepEqual(CommandStatsReader.delta(before, after), { evalsha: 20, set: 4 });
-    const otherClientInfo = { calls: { ...after.calls, info: 8 }, ownInfosBefore: 3 };
+    const otherClientInfo = { calls: { ...after.calls, info: 8 }, aofRewrites: null, ownInfosBefore: 3 };
     assert.deepEqual(
       CommandStatsReader.delta(before, otherClientInfo),
       { evalsha: 20, set: 4, info: 2 },
@@ -158,7 +172,7 @@ describe('bench operation counts: per event over a span', () => {
       deadLettered: 10,
       connections: { '127.0.0.1:40001': 0 },
     },
-    commandStats: { calls: { evalsha: 50, get: 20, info: 1 }, ownInfosBefore: 0 },
+    commandStats: { calls: { evalsha: 50, get: 20, info: 1 }, aofRewrites: 3, ownInfosBefore: 0 },
     requests: { consumer: { evalsha: 30, mget: 10 }, 'ws-server': { evalsha: 20 } },
     jobs: { bulkWrites: 2, inserted: 100 },
     clientPorts: [40001],
@@ -174,7 +188,7 @@ describe('bench operation counts: per event over a span', () => {
       deadLettered: 110,
       connections: { '127.0.0.1:40001': 99999 },
     },
-    commandStats: { calls: { evalsha: 350, get: 320, info: 2 }, ownInfosBefore: 1 },
+    commandStats: { calls: { evalsha: 350, get: 320, info: 2 }, aofRewrites: 5, ownInfosBefore: 1 },
     requests: { consumer: { evalsha: 230, mget: 110 }, 'ws-server': { evalsha: 120 } },
     jobs: { bulkWrites: 4, inserted: 200 },
     clientPorts: [40001],
@@ -201,6 +215,7 @@ describe('bench operation counts: per event over a span', () => {
       topRequests: { evalsha: 300, mget: 100 },
       commands: 600,
       topCommands: { evalsha: 300, get: 300 },
+      aofRewrites: 2,
     });
     assert.deepEqual(o.broker, {
       source: 'rabbitmqctl',
@@ -215,7 +230,7 @@ describe('bench operation counts: per event over a span', () => {
     });
     assert.match(
       formatOperations(o),
-      /^per event \(100 in 20 s\): broker 3\.00 publishes, 3\.20 deliveries \(rabbitmqctl: whole broker, other clients 0 B\); Redis 4\.00 requests, 6\.00 commands; .*CPU ms: machine 4\.00 \(consumer 1\.50, rabbitmq 0\.90\)$/,
+      /^per event \(100 in 20 s\): broker 3\.00 publishes, 3\.20 deliveries \(rabbitmqctl: whole broker, other clients 0 B\); Redis 4\.00 requests, 6\.00 commands, 2 AOF rewrites; .*CPU ms: machine 4\.00 \(consumer 1\.50, rabbitmq 0\.90\)$/,
     );
   });
 
