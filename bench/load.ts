@@ -90,7 +90,11 @@ export class LoadGenerator {
     );
   }
 
-  /** `POST /events/batch`: each event counts as accepted only if its own result says so. */
+  /**
+   * `POST /events/batch`: each event counts as accepted only if its own result says so. Its send
+   * time is the request's: an event waits up to N / rate for its batch to fill, and that wait is
+   * in no latency figure (accepted → received starts at the answer anyway).
+   */
   private sendBatch(phase: number, recipientIndexes: number[]): void {
     const events = recipientIndexes.map((i) => this.nextEvent(phase, i));
     this.post(
