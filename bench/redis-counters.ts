@@ -70,9 +70,9 @@ export interface CommandStatsSnapshot {
 }
 
 /**
- * Reads INFO commandstats over one connection of its own: no ready check, no client name or
- * library info, no key prefix, so each snapshot is exactly one INFO command, which the next
- * snapshot subtracts (Redis counts a command after it ran: an INFO's output never includes
+ * Reads INFO commandstats (and persistence) over one connection of its own: no ready check, no
+ * client name or library info, no key prefix, so each snapshot is exactly two INFO commands, which
+ * the next snapshot subtracts (Redis counts a command after it ran: an INFO's output never includes
  * itself). The socket holds the process only while a snapshot waits for its answer: a scenario
  * that fails before closing the reader must not keep the harness (or a test file) alive.
  */
@@ -93,12 +93,14 @@ export class CommandStatsReader {
 
   async snapshot(): Promise<CommandStatsSnapshot> {
     if (this.redis.status === 'wait') await this.redis.connect();
-    const ownInfosBefore = this.infosSent++;
+    // Two INFO commands per snapshot (one section each: Redis before 7.0 takes only one), the
+    // commandstats one first, so it never counts its own snapshot's; the next snapshot counts both.
+    const ownInfosBefore = this.infosSent;
+    this.infosSent += 2;
     this.redis.stream.ref();
     try {
-      // One INFO, two sections (Redis 7.0 takes several), so the subtraction below stays one per snapshot.
-      const info = await this.redis.info('commandstats', 'persistence');
-      return { calls: parseCommandStats(info), aofRewrites: parseAofRewrites(info), ownInfosBefore };
+      const calls = parseCommandStats(await this.redis.info('commandstats'));
+      return { calls, aofRewrites: parseAofRewrites(await this.redis.info('persistence')), ownInfosBefore };
     } finally {
       this.redis.stream.unref();
     }
