@@ -31,8 +31,9 @@ export interface BenchOptions {
   /** Concurrent HTTP sockets of the load generator. */
   httpSockets: number;
   /**
-   * Events per intake request (steady, max): 1 posts each to `POST /events`; N > 1 posts every N
-   * that fall due together to `POST /events/batch`, as a backend with a steady stream would.
+   * Events per intake request (steady, max): 1 posts each to `POST /events`; N > 1 holds events
+   * until N are due and posts them in one `POST /events/batch`, as a backend with a steady stream
+   * would. N must not exceed the producer's BATCH_MAX_EVENTS (default 500), or every request fails.
    */
   batch: number;
   /** Bound on waiting (after PERSIST_DELAY_MS) for MongoDB to hold every notification. */

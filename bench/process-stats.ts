@@ -47,8 +47,10 @@ function readCpuTicks(pid: number): number {
 /**
  * PIDs whose parent is `pid` (a PostgreSQL cluster's backends and workers, Redis's AOF-rewrite
  * child). Read from the kernel's per-thread `children` lists: a few small files, where listing
- * every process's stat twice a second was a visible share of the harness's own CPU. Kernels built
- * without those lists get the full /proc scan.
+ * every process's stat twice a second was a visible share of the harness's own CPU. The kernel
+ * promises those lists exact only for a stopped process; a child forked or reaped during the
+ * read may be missed, which a once-a-second CPU sample shrugs off. Kernels built without them
+ * get the full /proc scan.
  */
 export function childPids(pid: number): number[] {
   const out: number[] = [];
@@ -119,9 +121,18 @@ function targetRssKb(target: Target): number {
 function targetCpuTicks(target: Target): number {
   if (typeof target === 'number') return readCpuTicks(target);
   if ('group' in target) return sumGroup(target.group, readCpuTicks);
-  const fields = statFields(target.tree);
-  const own = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-  return own + sumChildren(target.tree, readCpuTicks);
+  const reaped = (fields: string[]) => Number(fields[13]) + Number(fields[14]);
+  // A child reaped between reading the root and reading the children would be in neither (for
+  // Redis, a whole AOF rewrite): read the root again afterwards, and again if a child was reaped.
+  let fields = statFields(target.tree);
+  for (let attempt = 0; ; attempt++) {
+    const children = sumChildren(target.tree, readCpuTicks);
+    const after = statFields(target.tree);
+    if (reaped(after) === reaped(fields) || attempt === 2) {
+      return Number(after[11]) + Number(after[12]) + reaped(after) + children;
+    }
+    fields = after;
+  }
 }
 
 /** Busy and total CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */

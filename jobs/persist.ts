@@ -84,6 +84,9 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       deps.config.mongo.batchTimeoutMs,
     );
     deps.metrics.persisted.inc(written.inserted.size);
+    // Counted as each write is made: a document visible in MongoDB has its insert counted once the
+    // script below has run (test/integration/jobs-persist.test.ts relies on that order).
+    deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands);
     const insertedByUser = new Map<string, number>();
     for (const n of notifications) {
       if (written.inserted.has(n.id)) insertedByUser.set(n.userId, (insertedByUser.get(n.userId) ?? 0) + 1);
@@ -114,7 +117,7 @@ export async function persistNotifications(deps: PersistDeps, jobs: Notification
       return ops;
     });
     const advanced = await bulkWrite(model, advance, deps.config.persist.bulkMaxOps, deps.config.mongo.batchTimeoutMs);
-    deps.metrics.bulkWrites.inc({ queue: 'persist' }, written.commands + advanced.commands);
+    deps.metrics.bulkWrites.inc({ queue: 'persist' }, advanced.commands);
   } catch (err) {
     if (err instanceof TransientError) throw err;
     // Past MONGO_QUERY_TIMEOUT_MS the batch is retried later like any failed write (nothing acked

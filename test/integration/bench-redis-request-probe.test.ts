@@ -83,7 +83,7 @@ describe('bench/redis-request-probe.mjs: the Redis requests a process sends', ()
     // The same work as Redis counts it (other clients of this Redis may add to it, never take away).
     const last = await stats.snapshot();
     const executed = CommandStatsReader.delta(before, last);
-    // The same single INFO also says how many AOF rewrites the server has done (Redis 7 with AOF on, as here).
+    // The snapshot's second INFO (persistence) says how many AOF rewrites the server has done (Redis 7 with AOF on, as here).
     assert.equal(typeof last.aofRewrites, 'number');
     assert.ok((executed.incr ?? 0) >= 1, 'the INCR inside the script counts as a command');
     assert.ok((executed.set ?? 0) >= 2, 'the SET inside the script and the one in the MULTI');

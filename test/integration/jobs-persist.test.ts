@@ -107,10 +107,10 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
   /**
    * Batches flush one at a time: once a job published now is stored, every earlier batch has
    * finished its cap step. The marker's own batch has not finished yet: its document is visible
-   * before its after-write script ran and before its writes are counted in
-   * jobs_mongo_bulk_writes_total (jobs/persist.ts), and a test that reads that counter next would
-   * count the marker's write as its own. So wait for the script's 'persisted' stage, then for
-   * the counter to stop moving.
+   * before its after-write script has run, and a test that reads jobs_mongo_bulk_writes_total
+   * next could miss the marker's insert and count it as its own write (seen once in CI: 2 !== 1).
+   * jobs counts the insert before that script runs (jobs/persist.ts), so wait for the script's
+   * 'persisted' stage. The marker has nothing to advance, so no later write of its batch counts.
    */
   const earlierBatchesDone = async () => {
     const marker = notification('marker');
@@ -119,16 +119,6 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     await eventually(async () => (await redis.hget(keys.timeline(marker.userId, marker.id), 'persisted')) !== null, {
       what: "the marker batch's after-write step",
     });
-    let last = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
-    await eventually(
-      async () => {
-        const now = await counter('jobs_mongo_bulk_writes_total', 'queue="persist"');
-        const still = now === last;
-        last = now;
-        return still;
-      },
-      { what: 'the bulk-write counter settled after the marker batch', intervalMs: 50 },
-    );
   };
   const storedCounter = async (userId: string) => Number(await redis.get(keys.storedCount(userId)));
 
