@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { envVarDeclarations } from '../shared/config.js';
 
 /**
  * Every knob of `npm run bench`, with the defaults a first run on a laptop should use.
@@ -33,7 +34,7 @@ export interface BenchOptions {
   /**
    * Events per intake request (steady, max): 1 posts each to `POST /events`; N > 1 holds events
    * until N are due and posts them in one `POST /events/batch`, as a backend with a steady stream
-   * would. N must not exceed the producer's BATCH_MAX_EVENTS (default 500), or every request fails.
+   * would. At most the producer's BATCH_MAX_EVENTS (with `--env BATCH_MAX_EVENTS=N`, that N).
    */
   batch: number;
   /** Bound on waiting (after PERSIST_DELAY_MS) for MongoDB to hold every notification. */
@@ -136,6 +137,14 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   if (!Number.isFinite(value) || value <= 0)
     throw new OptionsError(`--${name} must be a positive number, got "${raw}"`);
   return value;
+}
+
+/** The producer's BATCH_MAX_EVENTS for this run: `--env BATCH_MAX_EVENTS=N`, else the config's default. */
+function batchMaxEvents(serviceEnv: Record<string, string>): number {
+  const declaration = envVarDeclarations().find((v) => v.name === 'BATCH_MAX_EVENTS');
+  const read = declaration?.read(serviceEnv.BATCH_MAX_EVENTS, '--env BATCH_MAX_EVENTS');
+  if (!read?.ok) throw new OptionsError(read?.problem ?? 'BATCH_MAX_EVENTS is not a declared variable');
+  return read.value as number;
 }
 
 function count(name: string, raw: string | undefined, fallback: number): number {
@@ -267,8 +276,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     throw new OptionsError(`--instances above 1 and --scale run ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
   }
   const batch = count('batch', values.batch, DEFAULTS.batch);
-  // 500 is the producer's BATCH_MAX_EVENTS default: a larger batch would be refused whole.
-  if (batch < 1 || batch > 500) throw new OptionsError(`--batch must be 1 to 500 events, got "${values.batch}"`);
+  // The producer refuses a larger request whole: its limit as the run's services will read it.
+  const batchMax = batchMaxEvents(serviceEnv);
+  if (batch < 1 || batch > batchMax)
+    throw new OptionsError(`--batch must be 1 to ${batchMax} events (BATCH_MAX_EVENTS), got "${values.batch}"`);
   if (batch > 1 && !SCALABLE_SCENARIOS.includes(scenario as Scenario))
     throw new OptionsError(`--batch above 1 runs ${SCALABLE_SCENARIOS.join(' or ')}, not ${scenario}`);
   return {

@@ -36,16 +36,17 @@ ensure_test_tools() {
       "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }
 }
 
-# Alone, after the others: it loads the shared store with 200,000 documents, and on a slow disk
-# that load made every other file's first MongoDB work (creating its database's collections and
-# indexes at service start-up) miss CONNECT_TIMEOUT_MS.
-ALONE=test/e2e/aged-database.test.ts
-# Alone too: 3,000 sockets and a steady push and ACK load fill both cores for about 40 s, which
-# would slow whatever ran beside it, and it measures the ws-server's SIGTERM under that load.
-LOADED=test/e2e/ws-shutdown-load.test.ts
-# Alone as well: a 20,000-follower fan-out (60-110 s beside one other file) went past the
-# per-file 300 s once when the machine was busier than CI's, and the file then says nothing.
-FANOUT=test/integration/fanout-fairness.test.ts
+# Files run alone, after the others, one at a time, each with its budget in ms:
+# - aged-database loads the shared store with 200,000 documents, and on a slow disk that load
+#   made every other file's first MongoDB work (creating its database's collections and indexes
+#   at service start-up) miss CONNECT_TIMEOUT_MS;
+# - ws-shutdown-load: 3,000 sockets and a steady push and ACK load fill both cores for about
+#   40 s, which would slow whatever ran beside it, and it measures the ws-server's SIGTERM under
+#   that load;
+# - fanout-fairness: a 20,000-follower fan-out (60-110 s beside one other file) went past the
+#   per-file 300 s once when the machine was busier than CI's, and the file then said nothing.
+ALONE_FILES=(test/e2e/aged-database.test.ts test/e2e/ws-shutdown-load.test.ts test/integration/fanout-fairness.test.ts)
+ALONE_BUDGETS_MS=(600000 300000 600000)
 
 suite=${1:-all}
 case "$suite" in
@@ -68,8 +69,10 @@ case "$suite" in
     echo "test: typecheck"; npm run --silent typecheck
     echo "test: lint"; npm run --silent lint
     echo "test: build"; npm run --silent build
+    not_alone=()
+    for f in "${ALONE_FILES[@]}"; do not_alone+=(-not -path "$f"); done
     mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/fixtures/*' -not -path 'test/chaos/*' -not -path 'test/cluster/*' \
-      -not -path "$ALONE" -not -path "$LOADED" -not -path "$FANOUT" | sort)
+      "${not_alone[@]}" | sort)
     ;;
   -h | --help | help)
     echo "usage: npm test [-- unit|all|chaos|cluster]   (default: all; see the header of scripts/test.sh)"
@@ -86,12 +89,10 @@ if [[ $suite == unit ]]; then
   exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
 fi
 node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
-echo "test: $ALONE"
-node --import tsx --test --test-timeout=600000 "$ALONE"
-echo "test: $LOADED"
-node --import tsx --test --test-timeout=300000 "$LOADED"
-echo "test: $FANOUT"
-node --import tsx --test --test-timeout=600000 "$FANOUT"
+for i in "${!ALONE_FILES[@]}"; do
+  echo "test: ${ALONE_FILES[$i]}"
+  node --import tsx --test --test-timeout="${ALONE_BUDGETS_MS[$i]}" "${ALONE_FILES[$i]}"
+done
 # Alone and last: it loads both cores and restarts its own (not the shared) servers.
 echo "test: chaos"
 node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts

@@ -80,7 +80,7 @@ describe('bench load generator, --batch', () => {
     assert.equal(tracker.accepted, 10);
   });
 
-  it('--batch takes 1 to 500 events, for steady and max only', () => {
+  it("--batch takes 1 to BATCH_MAX_EVENTS events (the run's own, if --env sets it), for steady and max only", () => {
     assert.equal(parseOptions([]).batch, 1);
     assert.equal(parseOptions(['--batch', '20']).batch, 20);
     assert.equal(parseOptions(['--scenario', 'max', '--batch', '500']).batch, 500);
@@ -91,5 +91,11 @@ describe('bench load generator, --batch', () => {
       );
     }
     assert.throws(() => parseOptions(['--scenario', 'fanout', '--batch', '5']), /--batch above 1 runs steady or max/);
+    assert.equal(parseOptions(['--env', 'BATCH_MAX_EVENTS=1000', '--batch', '800']).batch, 800);
+    assert.throws(
+      () => parseOptions(['--env', 'BATCH_MAX_EVENTS=10', '--batch', '11']),
+      /--batch must be 1 to 10 events/,
+    );
+    assert.throws(() => parseOptions(['--env', 'BATCH_MAX_EVENTS=x']), /BATCH_MAX_EVENTS/);
   });
 });
