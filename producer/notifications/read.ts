@@ -49,13 +49,26 @@ async function ownerOf(deps: ReadDeps, id: string): Promise<string | undefined> 
   return findBufferedOwner(deps.redis, deps.keyPrefix, id);
 }
 
-async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date): Promise<ReadOutcome> {
+async function markReadOf(
+  deps: ReadDeps,
+  id: string,
+  userId: string,
+  now: Date,
+  retried = false,
+): Promise<ReadOutcome> {
   const op = readOp(id, now, userId);
   const { modifiedCount } = await deps.models.Notification.updateOne(op.filter, op.update);
   const stored = await deps.models.Notification.findOne(
     { _id: id, userId },
     { userId: 1, status: 1, readAt: 1 },
   ).lean();
+  // Stored unread between the update and this lookup (jobs inserting a buffered one: this path
+  // sets no read mark in Redis, so jobs stored it unread): the update missed it and nothing else
+  // would ever mark it, so make it again, once. The document exists now, so the second update
+  // finds it unless another read got there first.
+  if (stored && modifiedCount === 0 && stored.status !== 'read' && !retried) {
+    return markReadOf(deps, id, userId, now, true);
+  }
   if (stored) {
     const newly =
       modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;

@@ -125,6 +125,42 @@ describe('the unread counter', () => {
     assert.equal(await mongoUnread(user), 1, 'MongoDB agrees (the buffered one will be stored as read)');
   });
 
+  it("keeps a read that jobs' insert overtakes: stored unread between the update and the lookup", async () => {
+    const user = 'overtaken';
+    const n = make(user);
+    await bufferNotification(redis, n, 60);
+    assert.equal((await readUnread(redis, m, user)).count, 1);
+    // jobs stores the buffered notification (unread: no read mark yet) right after the read's
+    // update found nothing, before its lookup: the real model, with the insert put in that gap.
+    let raced = false;
+    const Notification = new Proxy(m.Notification, {
+      get(target, prop) {
+        if (prop === 'updateOne' && !raced) {
+          return async (...args: Parameters<typeof target.updateOne>) => {
+            const result = await target.updateOne(...args);
+            raced = true;
+            await m.Notification.create({
+              _id: n.id,
+              ...n,
+              createdAt: new Date(n.createdAt),
+              status: 'delivered',
+              deliveredAt: new Date(),
+              persistedAt: new Date(),
+            });
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const outcome = await markRead({ ...deps(), models: { ...m, Notification } }, n.id, user);
+    assert.ok(raced, 'the insert landed in the gap');
+    assert.ok(outcome.found && outcome.countChanged, JSON.stringify(outcome));
+    assert.equal((await m.Notification.findById(n.id).lean())?.status, 'read', 'stored as read, not left unread');
+    assert.equal((await readUnread(redis, m, user)).count, 0);
+  });
+
   it('read-all reaches stored and buffer-only notifications and leaves the count at zero', async () => {
     const user = 'everything';
     await store(user, 'undelivered');
