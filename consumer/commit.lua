@@ -23,7 +23,8 @@
    10 inbox          inbox:{u:<user>}
    11 unreadCount    unread:{u:<user>}
    12 unreadVersion  unread:v:{u:<user>}
-   13 eventTimeline  timeline:{u:<user>}:<eventId>
+   13 eventTimeline  timeline:{u:<user>}:<eventId>      (written only for a suppressed event: one that
+                                                        becomes a notification has its stages on 17)
    14 notification   notif:{u:<user>}:<candidate_id>
    15 acked          acked:{u:<user>}:<candidate_id>
    16 unpersisted    unpersisted:{u:<user>}:<candidate_id>
@@ -85,8 +86,6 @@ local function stage(key, name, atMs)
   redis.call('EXPIRE', key, ttl)
 end
 
-if ARGV[26] ~= '' then stage(KEYS[13], 'accepted', ARGV[26]) end
-
 -- eventId dedupe: the mark holds what this event became, so a redelivery repeats the hand-off.
 local produced = redis.call('GET', KEYS[1])
 if produced then
@@ -113,6 +112,8 @@ if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return {
 if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return { 'limited_recipient', '', false } end
 
 if ARGV[4] == 'suppress' then
+  -- No notification to hang the stages on: the event's own key holds them.
+  if ARGV[26] ~= '' then redis.call('HSETNX', KEYS[13], 'accepted', ARGV[26]) end
   stage(KEYS[13], 'suppressed', nowMs)
   return { 'suppressed', '', false }
 end
@@ -223,7 +224,15 @@ end
 redis.call('SET', KEYS[1], id, 'EX', ARGV[7])
 -- The action claim runs from the commit; one made by this very call already does.
 if ARGV[5] == '1' and not claimedNow then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
-stage(keyOf(17, id), 'buffered', nowMs)
+-- The notification's timeline: 'accepted' is the earliest of its events' (the events of one
+-- aggregate may commit out of order), kept on its own key rather than one key per event.
+local timeline = keyOf(17, id)
+if ARGV[26] ~= '' and redis.call('HSETNX', timeline, 'accepted', ARGV[26]) == 0 then
+  if tonumber(ARGV[26]) < tonumber(redis.call('HGET', timeline, 'accepted')) then
+    redis.call('HSET', timeline, 'accepted', ARGV[26])
+  end
+end
+stage(timeline, 'buffered', nowMs)
 
 if outcome ~= 'stale' and ARGV[4] == 'deliver' then
   local unread = ''

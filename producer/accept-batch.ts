@@ -21,8 +21,15 @@ export interface BatchResult {
   results: BatchItemResult[];
 }
 
-function envelopeSchema(maxEvents: number) {
-  return Joi.object({ events: Joi.array().min(1).max(maxEvents).required() });
+/** Built once per limit: building a Joi schema costs more than validating with it. */
+const envelopeSchemas = new Map<number, Joi.ObjectSchema>();
+function envelopeSchema(maxEvents: number): Joi.ObjectSchema {
+  let schema = envelopeSchemas.get(maxEvents);
+  if (!schema) {
+    schema = Joi.object({ events: Joi.array().min(1).max(maxEvents).required() });
+    envelopeSchemas.set(maxEvents, schema);
+  }
+  return schema;
 }
 
 async function acceptItem(deps: AcceptDeps, input: unknown, index: number): Promise<BatchItemResult> {

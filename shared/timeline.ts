@@ -5,8 +5,10 @@ import type { Redis } from './redis.js';
  * What the pipeline records about one event or notification, for
  * `GET /notifications/:id/timeline`. Each stage records its own moment; the first time a stage
  * happens is kept (HSETNX), so a redelivery or a retried job does not rewrite history.
- * Stages of an event are keyed by eventId, stages of a notification by notification id, both
- * under the (recipient) user's hash tag (shared/keys.ts).
+ * Stages of a notification are keyed by notification id, its 'accepted' being the earliest of
+ * its events' (consumer/commit.lua). An event that becomes no notification (suppressed, or a
+ * self-notification) keeps its stages under its eventId. Both under the (recipient) user's hash
+ * tag (shared/keys.ts).
  */
 export const TIMELINE_STAGES = ['accepted', 'buffered', 'sent', 'acked', 'persisted', 'read'] as const;
 /** Stages only an event can reach: its recipient's preferences suppressed it (consumer/preferences.ts). */

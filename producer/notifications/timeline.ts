@@ -7,7 +7,7 @@ export type Timeline = { id: string; userId: string; status: string; stages: Rec
 
 /**
  * When a notification was accepted, buffered, sent, acked, persisted and read. The pipeline's
- * own records in Redis (by notification id, and by its events' ids for `accepted`) come first;
+ * own records in Redis (by notification id; by its events' ids for an older `accepted`) come first;
  * MongoDB's timestamps fill what Redis has forgotten. Scoped to the caller: another user's
  * notification is not found. Without a caller (dev mode) the owner of a notification only the
  * buffer holds is looked for by id (shared/buffer.ts findBufferedOwner).
@@ -27,11 +27,10 @@ export async function timelineOf(
   if (!stored && (!buffered || buffered.userId !== user)) return null;
   const eventIds = stored?.eventIds ?? buffered?.eventIds ?? [];
 
-  // Every stage lives under the user's tag, the events' too (they were addressed to this user).
-  const [own, ...events] = await Promise.all([
-    readTimeline(redis, user, id),
-    ...eventIds.map((e) => readTimeline(redis, user, e)),
-  ]);
+  // Every stage lives under the user's tag. The consumer records 'accepted' on the notification's
+  // own key; one committed by an earlier release has it on its events' keys instead, read then.
+  const own = await readTimeline(redis, user, id);
+  const events = own.accepted === undefined ? await Promise.all(eventIds.map((e) => readTimeline(redis, user, e))) : [];
   const acceptedTimes = events.map((e) => e.accepted).filter((t): t is number => t !== undefined);
   const fromMongo: Partial<Record<TimelineStage, number>> = {
     acked: stored?.deliveredAt?.getTime(),

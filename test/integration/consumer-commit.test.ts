@@ -221,6 +221,36 @@ describe('the consumer commit script', () => {
     assert.equal((await readPending(redis, 'muted-user', 10)).total, 0);
   });
 
+  it("keeps a notification's 'accepted' on its own timeline, the earliest of its events', with no key per event", async () => {
+    // Two actors liking one post: one aggregate. The later-accepted event commits first.
+    const first = { ...like(1, 'accepted-user', 'same-post'), acceptedAtMs: 2_000 };
+    const second = { ...like(2, 'accepted-user', 'same-post'), acceptedAtMs: 1_000 };
+    const [a, b] = await commitEvents(redis, settings(), [first]).then(async (one) => [
+      ...one,
+      ...(await commitEvents(redis, settings(), [second])),
+    ]);
+    assert.ok(a && !(a instanceof Error) && a.outcome === 'created', `first: ${JSON.stringify(a)}`);
+    assert.ok(b && !(b instanceof Error) && b.outcome === 'updated', `second: ${JSON.stringify(b)}`);
+    assert.equal(a.notificationId, b.notificationId, 'one aggregate');
+    const timeline = keys.timeline('accepted-user', a.notificationId);
+    assert.equal(await redis.hget(timeline, 'accepted'), '1000', 'the earliest acceptance, whatever the commit order');
+    assert.ok(await redis.hget(timeline, 'buffered'));
+    assert.ok((await redis.ttl(timeline)) > 0, 'the timeline expires with the buffer');
+    for (const input of [first, second])
+      assert.equal(await redis.exists(keys.timeline('accepted-user', input.event.eventId)), 0, 'no key per event');
+
+    // A suppressed event makes no notification: its own key holds its stages.
+    const muted = {
+      ...like(3, 'accepted-user'),
+      acceptedAtMs: 3_000,
+      decision: { action: 'suppress', reason: 'muted' },
+    };
+    await commitEvents(redis, settings(), [muted as CommitInput]);
+    const own = await redis.hgetall(keys.timeline('accepted-user', muted.event.eventId));
+    assert.equal(own.accepted, '3000');
+    assert.ok(own.suppressed);
+  });
+
   it("counts an actor's events across recipients, after the dedupe rules", async () => {
     // One actor, three recipients (three slots on a cluster), a limit of 2 a minute.
     const byActor = (n: number, targetId: string): CommitInput => ({
