@@ -39,9 +39,14 @@ export class LoadGenerator {
     return { body, record: this.tracker.recordSent(key, targetId, phase) };
   }
 
+  /**
+   * `answered` gets the status, and the body's text when `readBody` asks for it (a batch's
+   * per-item results); a single event's answer is drained unread, its status says it all.
+   */
   private post(
     path: string,
     body: string,
+    readBody: boolean,
     answered: (status: number, text: string) => void,
     failed: (err: Error) => void,
   ): void {
@@ -60,10 +65,9 @@ export class LoadGenerator {
         },
       },
       (res) => {
-        // A single event's answer is not read (its status says it all); a batch's is, per item.
         const chunks: Buffer[] = [];
-        if (path === '/events') res.resume();
-        else res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        if (readBody) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        else res.resume();
         res.on('end', () => {
           this.inFlight--;
           answered(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
@@ -82,6 +86,7 @@ export class LoadGenerator {
     this.post(
       '/events',
       JSON.stringify(body),
+      false,
       (status) => {
         if (status === 202) this.tracker.recordAccepted(record);
         else this.tracker.recordFailed(record, `http_${status}`);
@@ -100,6 +105,7 @@ export class LoadGenerator {
     this.post(
       '/events/batch',
       JSON.stringify({ events: events.map((e) => e.body) }),
+      true,
       (status, text) => {
         let results: { index: number; status: string; error?: string }[] | undefined;
         try {
