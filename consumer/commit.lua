@@ -228,9 +228,10 @@ if ARGV[5] == '1' and not claimedNow then redis.call('SET', KEYS[2], eventId, 'P
 -- aggregate may commit out of order), kept on its own key rather than one key per event.
 local timeline = keyOf(17, id)
 if ARGV[26] ~= '' and redis.call('HSETNX', timeline, 'accepted', ARGV[26]) == 0 then
-  if tonumber(ARGV[26]) < tonumber(redis.call('HGET', timeline, 'accepted')) then
-    redis.call('HSET', timeline, 'accepted', ARGV[26])
-  end
+  -- A value that is not a number (nothing here writes one) is replaced, not compared: an error
+  -- would send a good event down the retry ladder.
+  local was = tonumber(redis.call('HGET', timeline, 'accepted'))
+  if not was or tonumber(ARGV[26]) < was then redis.call('HSET', timeline, 'accepted', ARGV[26]) end
 end
 stage(timeline, 'buffered', nowMs)
 

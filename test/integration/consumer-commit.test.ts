@@ -251,6 +251,22 @@ describe('the consumer commit script', () => {
     assert.ok(own.suppressed);
   });
 
+  it("replaces an 'accepted' that is not a number instead of failing the event", async () => {
+    const first = { ...like(1, 'garbled-user', 'same-post'), acceptedAtMs: 5_000 };
+    const [a] = await commitEvents(redis, settings(), [first]);
+    assert.ok(a && !(a instanceof Error) && a.outcome === 'created');
+    const timeline = keys.timeline('garbled-user', a.notificationId);
+    await redis.hset(timeline, 'accepted', 'not-a-time');
+    const [b] = await commitEvents(redis, settings(), [
+      { ...like(2, 'garbled-user', 'same-post'), acceptedAtMs: 6_000 },
+    ]);
+    assert.ok(
+      b && !(b instanceof Error) && b.outcome === 'updated',
+      `second: ${b instanceof Error ? b.message : b?.outcome}`,
+    );
+    assert.equal(await redis.hget(timeline, 'accepted'), '6000');
+  });
+
   it("counts an actor's events across recipients, after the dedupe rules", async () => {
     // One actor, three recipients (three slots on a cluster), a limit of 2 a minute.
     const byActor = (n: number, targetId: string): CommitInput => ({
