@@ -68,7 +68,7 @@ our_pid() { # port
 }
 
 info_field() { # port section field
-  cli "$1" "${@:2:1}" 2>/dev/null | tr -d '\r' | sed -n "s/^$3:\(.*\)$/\1/p"
+  cli "$1" INFO "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3:\(.*\)$/\1/p"
 }
 
 role() { # port -> master | slave | ''
@@ -92,9 +92,12 @@ start_node() { # port
   # As scripts/services.sh's Redis: no config file, AOF on, RDB snapshots off. Cluster options:
   # nodes.conf lives next to the data, so a restarted node rejoins with its old identity;
   # require-full-coverage off keeps the other masters' slots answering while one master is down.
+  # repl-diskless-sync-delay 0: Redis 7 otherwise waits 5 s for more replicas before it streams a
+  # full sync, and a restarted master always needs one (an AOF keeps no replication ID); with one
+  # replica per master there is nobody to wait for, and a master is not failover-ready until then.
   redis-server --bind "$HOST" --port "$port" --dir "$dir" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT_MS" \
-    --cluster-require-full-coverage no \
+    --cluster-require-full-coverage no --repl-diskless-sync-delay 0 \
     --appendonly yes --save "" --daemonize yes \
     --pidfile "$(pid_file "$port")" --logfile "$log" 9>&- ||
     { show_log_tail "redis $port" "$log"; die "redis $port: redis-server failed to start"; }
@@ -110,12 +113,17 @@ wait_node() { # port
   die "redis $1: $HOST:$1 did not answer within ${START_WAIT}s (see log above)"
 }
 
-# True when every node answers, every node sees the cluster as ok and all 16384 slots are served.
+# True when every node answers, every node sees the cluster as ok, every replica has finished
+# its sync with its master and all 16384 slots are served. "ok" alone comes seconds before the
+# replicas hold the data: a master killed in between has nobody to take over.
 cluster_ok() {
   local port
   for port in "${PORTS[@]}"; do
     answers "$port" || return 1
     [[ "$(cluster_state "$port")" == ok ]] || return 1
+    if [[ "$(role "$port")" == slave ]]; then
+      [[ "$(info_field "$port" replication master_link_status)" == up ]] || return 1
+    fi
   done
   [[ "$(cli "${PORTS[0]}" CLUSTER INFO 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_slots_ok:\(.*\)$/\1/p')" == 16384 ]]
 }
@@ -241,7 +249,8 @@ cmd_status() {
   return "$rc"
 }
 
-# The replicas of a master, as ports, from its ROLE reply (master, offset, then ip, port, offset each).
+# The replicas of a master, as ports, from its ROLE reply (master, offset, then ip, port, offset
+# each). ROLE lists only replicas whose sync is done: one still loading could not take over.
 replicas_of() { # port
   cli "$1" ROLE 2>/dev/null | tr -d '\r' | sed -n '4~3p'
 }
@@ -249,14 +258,23 @@ replicas_of() { # port
 cmd_kill_master() {
   local port="${1:-}" pid replicas r i started survivor
   if [[ -z "$port" ]]; then
-    for r in "${PORTS[@]}"; do
-      if [[ "$(role "$r")" == master && -n "$(replicas_of "$r")" ]]; then port=$r; break; fi
+    # A replica that has just (re)started is listed by its master only once its sync is done.
+    for ((i = 0; i < CLUSTER_WAIT * 4; i++)); do
+      for r in "${PORTS[@]}"; do
+        if [[ "$(role "$r")" == master && -n "$(replicas_of "$r")" ]]; then port=$r; break; fi
+      done
+      [[ -n "$port" ]] && break
+      sleep 0.25
     done
-    [[ -n "$port" ]] || die "no master with a replica answers"
+    [[ -n "$port" ]] || die "no master with a synced replica answers within ${CLUSTER_WAIT}s"
   fi
   [[ "$(role "$port")" == master ]] || die "redis $port is not a master (role: $(role "$port"))"
-  replicas="$(replicas_of "$port")"
-  [[ -n "$replicas" ]] || die "redis $port has no replica to take over"
+  for ((i = 0; i < CLUSTER_WAIT * 4; i++)); do
+    replicas="$(replicas_of "$port")"
+    [[ -n "$replicas" ]] && break
+    sleep 0.25
+  done
+  [[ -n "$replicas" ]] || die "redis $port has no synced replica to take over within ${CLUSTER_WAIT}s"
   pid="$(our_pid "$port")" || die "redis $port was not started by this script; not killing it"
   for r in "${PORTS[@]}"; do
     [[ "$r" != "$port" ]] && answers "$r" && { survivor=$r; break; }
