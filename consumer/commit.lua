@@ -226,14 +226,22 @@ redis.call('SET', KEYS[1], id, 'EX', ARGV[7])
 if ARGV[5] == '1' and not claimedNow then redis.call('SET', KEYS[2], eventId, 'PX', ARGV[6]) end
 -- The notification's timeline: 'accepted' is the earliest of its events' (the events of one
 -- aggregate may commit out of order), kept on its own key rather than one key per event.
+-- Both stages in one HSET of what changes: each write here is replicated and appended to the AOF.
 local timeline = keyOf(17, id)
-if ARGV[26] ~= '' and redis.call('HSETNX', timeline, 'accepted', ARGV[26]) == 0 then
+local have = redis.call('HMGET', timeline, 'accepted', 'buffered')
+local fields = {}
+if ARGV[26] ~= '' then
   -- A value that is not a number (nothing here writes one) is replaced, not compared: an error
   -- would send a good event down the retry ladder.
-  local was = tonumber(redis.call('HGET', timeline, 'accepted'))
-  if not was or tonumber(ARGV[26]) < was then redis.call('HSET', timeline, 'accepted', ARGV[26]) end
+  local was = tonumber(have[1])
+  if not was or tonumber(ARGV[26]) < was then fields = { 'accepted', ARGV[26] } end
 end
-stage(timeline, 'buffered', nowMs)
+if not have[2] then
+  fields[#fields + 1] = 'buffered'
+  fields[#fields + 1] = nowMs
+end
+if #fields > 0 then redis.call('HSET', timeline, unpack(fields)) end
+redis.call('EXPIRE', timeline, ttl)
 
 if outcome ~= 'stale' and ARGV[4] == 'deliver' then
   local unread = ''

@@ -6,7 +6,7 @@
 --       N  groups of 5, one per notification:
 --          unpersisted:{u:<user>}:<id>, acked:..., readmark:..., timeline:..., notif:...
 --       R  replay-clean:{u:<user>}         users with a notification stored undelivered
--- ARGV: U, N, timeline TTL seconds, persisted-at epoch ms,
+-- ARGV: U, N, timeline TTL seconds (for a timeline without an expiry), persisted-at epoch ms,
 --       U increments (documents the insert created per user),
 --       N replay-clean indexes (0: stored delivered or read, nothing to check;
 --         k > 0: stored undelivered, its user's mark is the k-th of the R keys)
@@ -31,8 +31,11 @@ for i = 1, n do
   redis.call('DEL', KEYS[k + 1])
   out[2 * u + i] = redis.call('GET', KEYS[k + 2])
   out[2 * u + n + i] = redis.call('GET', KEYS[k + 3])
-  redis.call('HSETNX', KEYS[k + 4], 'persisted', at)
-  redis.call('EXPIRE', KEYS[k + 4], ttl)
+  -- The expiry the commit gave the timeline stays (a rewritten one is one more PEXPIREAT in
+  -- the AOF per notification); one made here, the buffer's having lapsed, gets the TTL.
+  if redis.call('HSETNX', KEYS[k + 4], 'persisted', at) == 1 and redis.call('TTL', KEYS[k + 4]) == -1 then
+    redis.call('EXPIRE', KEYS[k + 4], ttl)
+  end
   local clean = tonumber(ARGV[4 + u + i])
   if clean > 0 and redis.call('EXISTS', KEYS[k + 5]) == 0 then
     redis.call('DEL', KEYS[marks + clean])

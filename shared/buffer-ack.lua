@@ -15,7 +15,7 @@
 
   ARGV[1]  userId
   ARGV[2]  nowMs (the ack time)
-  ARGV[3]  ttlSeconds (acked mark and timeline)
+  ARGV[3]  ttlSeconds (acked mark, and a timeline that has no expiry)
   then 2 per id, for the i-th id at 3 + 2(i-1) + 1..2:
     id
     sentAtMs: when the acking instance first sent it, or '' when it does not know
@@ -48,10 +48,18 @@ for i = 1, n do
       out[#out + 1] = 'already-acked'
     end
     out[#out + 1] = redis.call('EXISTS', KEYS[k + 3])
+    -- The stages in one HSET of the fields not yet there (the first time of each is kept), and
+    -- an expiry only on a timeline without one: the commit gave it the buffer's, and every write
+    -- here is replicated and appended to the AOF (a rewritten expiry is a PEXPIREAT there).
     local timeline = KEYS[k + 4]
-    redis.call('HSETNX', timeline, 'acked', nowMs)
-    if ARGV[a + 2] ~= '' then redis.call('HSETNX', timeline, 'sent', ARGV[a + 2]) end
-    redis.call('EXPIRE', timeline, ttl)
+    local have = redis.call('HMGET', timeline, 'acked', 'sent')
+    local fields = {}
+    if not have[1] then fields[#fields + 1] = 'acked'; fields[#fields + 1] = nowMs end
+    if not have[2] and ARGV[a + 2] ~= '' then fields[#fields + 1] = 'sent'; fields[#fields + 1] = ARGV[a + 2] end
+    if #fields > 0 then
+      redis.call('HSET', timeline, unpack(fields))
+      if redis.call('TTL', timeline) == -1 then redis.call('EXPIRE', timeline, ttl) end
+    end
   end
 end
 return out

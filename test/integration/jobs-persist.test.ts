@@ -445,6 +445,8 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
       if (i % 3 === 1) await ackNotifications(redis, n.userId, [n.id], TTL);
       if (i % 3 === 2) await redis.set(keys.readBeforeStored(n.userId, n.id), readAt);
     }
+    // batch[1]'s ACK gave its timeline an expiry; a shorter one tells whether jobs rewrites it.
+    await redis.pexpire(keys.timeline(batch[1]!.userId, batch[1]!.id), 500_000);
     await publishBatch(batch);
     await eventually(async () => (await m.Notification.countDocuments({ userId: /^batch/ })) === batch.length, {
       what: 'the whole batch stored',
@@ -469,6 +471,10 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     );
     for (const n of [batch[0]!, batch[77]!, batch[149]!])
       assert.equal(typeof (await readTimeline(redis, n.userId, n.id)).persisted, 'number');
+    const kept = await redis.pttl(keys.timeline(batch[1]!.userId, batch[1]!.id));
+    assert.ok(kept > 0 && kept <= 500_000, `the 'persisted' stage leaves the timeline's expiry alone: ${kept} ms`);
+    const made = await redis.ttl(keys.timeline(batch[0]!.userId, batch[0]!.id));
+    assert.ok(made > 0 && made <= TTL, `a timeline jobs made expires with the buffer: ${made} s`);
     assert.equal(await storedCounter('batch0'), 10, 'stored counters grew by what was inserted');
   });
 

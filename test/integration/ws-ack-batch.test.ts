@@ -4,6 +4,7 @@ import { signUserToken } from '../../shared/auth/jwt.js';
 import { ackedAt } from '../../shared/buffer.js';
 import { markPersisted, readPending } from '../helpers/buffer.js';
 import type { Notification } from '../../shared/notification.js';
+import { keys } from '../../shared/keys.js';
 import { readTimeline } from '../../shared/timeline.js';
 import { drainAcks } from '../helpers/acks-queue.js';
 import { testEnv } from '../helpers/config.js';
@@ -87,6 +88,29 @@ describe('ws-server: an ACK frame in one round trip', () => {
         `acked after sent: ${JSON.stringify(timeline)}`,
       );
     }
+  });
+
+  it("records an ACK's stages without moving the timeline's expiry, and gives one to a timeline that had none", async () => {
+    const redis = suite.consumer.redis;
+    const [committed, bare] = await bufferMany('expiry', 2);
+    // What the commit leaves: its stages and an expiry (here a shorter one than the buffer TTL, to tell them apart).
+    await redis.hset(keys.timeline('expiry', committed!.id), 'buffered', '1');
+    await redis.pexpire(keys.timeline('expiry', committed!.id), 500_000);
+    const client = await authed('expiry');
+    await client.waitForNotifications(2);
+    client.send({ type: 'ACK', notificationIds: [committed!.id, bare!.id] });
+    await client.next('ACKED');
+
+    const kept = await redis.pttl(keys.timeline('expiry', committed!.id));
+    assert.ok(kept > 0 && kept <= 500_000, `the commit's expiry stays: ${kept} ms left`);
+    const timeline = await readTimeline(redis, 'expiry', committed!.id);
+    assert.equal(timeline.buffered, 1, 'an earlier stage is kept');
+    assert.ok(timeline.acked !== undefined && timeline.sent !== undefined, JSON.stringify(timeline));
+    const made = await redis.ttl(keys.timeline('expiry', bare!.id));
+    assert.ok(
+      made > 0 && made <= config.pipeline.bufferTtlSeconds,
+      `a timeline the ACK made expires with the buffer: ${made} s`,
+    );
   });
 
   it('keeps the first ack time and answers a repeated ACK again, publishing the stored ids again', async () => {
