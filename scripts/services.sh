@@ -23,6 +23,7 @@
 # POSTGRES_PORT (5433; 5432 is left to a system PostgreSQL, e.g. the one the Debian
 # package starts on install).
 # State, logs and PID files live in <repo>/.data (git-ignored), or SERVICES_DATA_DIR.
+# FerretDB runs with GOGC=400 unless GOGC is set (see FERRETDB_GOGC below).
 # A second, independent set (the chaos suite's) needs its own SERVICES_DATA_DIR, ports and
 # RABBITMQ_NODENAME (optionally RABBITMQ_DIST_PORT); `down` with the same environment stops
 # only that set. `up`/`down` take optional server names to act on only those:
