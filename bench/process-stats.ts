@@ -215,8 +215,9 @@ export function infrastructurePids(
  * A tree's memory is read every this many samples. It is its PSS (smaps_rollup), which the kernel
  * computes by walking every mapping of every process in the tree: about 10 ms of the harness's CPU
  * (system time) per read of Redis's and PostgreSQL's trees here (19 processes, measured during a
- * 1,500/s run), charged to the harness and so to the machine's CPU per event. A tree's peak under a steady load needs no
- * finer grain; a single process's RSS (VmRSS) costs next to nothing and is read every time.
+ * 1,500/s run), charged to the harness and so to the machine's CPU per event. A tree's peak under
+ * a steady load needs no finer grain; a single process's RSS (VmRSS) costs next to nothing and is
+ * read every time.
  */
 const MEMORY_EVERY_SAMPLES = 5;
 

@@ -12,6 +12,9 @@
 --         k > 0: stored undelivered, its user's mark is the k-th of the R keys)
 -- Returns 2U + 2N values: each user's counter after the increment, then each user's cap
 -- threshold, then each notification's acked mark, then its read mark (nil when absent).
+-- The timeline's rule (shared/timeline.ts RECORD_STAGES_LUA): recordStages(key, ttl, stages).
+--#include RECORD_STAGES
+
 local u = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local ttl = ARGV[3]
@@ -31,11 +34,7 @@ for i = 1, n do
   redis.call('DEL', KEYS[k + 1])
   out[2 * u + i] = redis.call('GET', KEYS[k + 2])
   out[2 * u + n + i] = redis.call('GET', KEYS[k + 3])
-  -- The expiry the commit gave the timeline stays (a rewritten one is one more PEXPIREAT in
-  -- the AOF per notification); one made here, the buffer's having lapsed, gets the TTL.
-  if redis.call('HSETNX', KEYS[k + 4], 'persisted', at) == 1 and redis.call('TTL', KEYS[k + 4]) == -1 then
-    redis.call('EXPIRE', KEYS[k + 4], ttl)
-  end
+  recordStages(KEYS[k + 4], ttl, { 'persisted', at })
   local clean = tonumber(ARGV[4 + u + i])
   if clean > 0 and redis.call('EXISTS', KEYS[k + 5]) == 0 then
     redis.call('DEL', KEYS[marks + clean])

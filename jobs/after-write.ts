@@ -1,6 +1,7 @@
 import type { Redis } from '../shared/redis.js';
 import { keys } from '../shared/keys.js';
 import { LuaScript } from '../shared/lua.js';
+import { RECORD_STAGES_LUA } from '../shared/timeline.js';
 import type { DeliveryState } from '../shared/models/notification-state.js';
 
 /**
@@ -20,7 +21,9 @@ import type { DeliveryState } from '../shared/models/notification-state.js';
  * On a single server one call names every notification and user of the batch; on a cluster
  * there is one call per user (afterWrite below).
  */
-const AFTER_WRITE = LuaScript.fromFile(new URL('./after-write.lua', import.meta.url));
+const AFTER_WRITE = LuaScript.fromFile(new URL('./after-write.lua', import.meta.url), {
+  RECORD_STAGES: RECORD_STAGES_LUA,
+});
 
 export interface AfterWriteInput {
   /** The batch's notifications (one entry per id). */

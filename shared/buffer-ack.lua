@@ -24,6 +24,9 @@
   unpersisted mark exists (jobs' persist job will carry the ack) else 0. A 'not-found' id (not
   buffered, or another user's) changes nothing.
 ]]
+-- The timeline's rule (shared/timeline.ts RECORD_STAGES_LUA): recordStages(key, ttl, stages).
+--#include RECORD_STAGES
+
 local userId, nowMs, ttl = ARGV[1], ARGV[2], ARGV[3]
 local n = (#KEYS - 1) / 4
 local out = {}
@@ -48,18 +51,7 @@ for i = 1, n do
       out[#out + 1] = 'already-acked'
     end
     out[#out + 1] = redis.call('EXISTS', KEYS[k + 3])
-    -- The stages in one HSET of the fields not yet there (the first time of each is kept), and
-    -- an expiry only on a timeline without one: the commit gave it the buffer's, and every write
-    -- here is replicated and appended to the AOF (a rewritten expiry is a PEXPIREAT there).
-    local timeline = KEYS[k + 4]
-    local have = redis.call('HMGET', timeline, 'acked', 'sent')
-    local fields = {}
-    if not have[1] then fields[#fields + 1] = 'acked'; fields[#fields + 1] = nowMs end
-    if not have[2] and ARGV[a + 2] ~= '' then fields[#fields + 1] = 'sent'; fields[#fields + 1] = ARGV[a + 2] end
-    if #fields > 0 then
-      redis.call('HSET', timeline, unpack(fields))
-      if redis.call('TTL', timeline) == -1 then redis.call('EXPIRE', timeline, ttl) end
-    end
+    recordStages(KEYS[k + 4], ttl, { 'acked', nowMs, 'sent', ARGV[a + 2] })
   end
 end
 return out

@@ -3,6 +3,7 @@ import { keys } from './keys.js';
 import { decodeNotification, type Notification } from './notification.js';
 import { LuaScript } from './lua.js';
 import { getMany, type Redis } from './redis.js';
+import { RECORD_STAGES_LUA } from './timeline.js';
 
 /**
  * The Redis buffer: each notification under `notif:{u:<userId>}:<id>` with a TTL, indexed in the
@@ -64,7 +65,9 @@ export interface BufferAck {
  * ownership against the buffered notification itself, out of the pending set, the acked mark,
  * the unpersisted check, and the 'acked' and 'sent' timeline stages.
  */
-const ACK_SCRIPT = LuaScript.fromFile(new URL('./buffer-ack.lua', import.meta.url));
+const ACK_SCRIPT = LuaScript.fromFile(new URL('./buffer-ack.lua', import.meta.url), {
+  RECORD_STAGES: RECORD_STAGES_LUA,
+});
 
 /**
  * Acks `ids` of `userId` in the buffer. `sentAtMs` gives when an id was first sent (recorded as

@@ -25,7 +25,8 @@ describe('scripts/redis-cluster.sh', () => {
   const script = async (...args: string[]) =>
     (
       await run('bash', [resolve(ROOT, 'scripts/redis-cluster.sh'), ...args], {
-        env: { ...process.env, SERVICES_DATA_DIR: dataDir, REDIS_CLUSTER_PORT: String(FIRST_PORT) },
+        // Only what the script needs: no REDIS_CLUSTER_* of the caller's shell leaks into this cluster.
+        env: { PATH: process.env.PATH ?? '', SERVICES_DATA_DIR: dataDir, REDIS_CLUSTER_PORT: String(FIRST_PORT) },
         timeout: 180_000,
       })
     ).stdout;
