@@ -98,6 +98,8 @@ export async function processEvents(
 
   // 4. hand off
   const waitsOn: Array<Promise<void> | undefined> = new Array(items.length);
+  // Checked once per batch: at the default level the per-event line costs nothing, not even its object.
+  const traceBuffered = deps.logger.isLevelEnabled('debug');
   live.forEach((i, k) => {
     const result = committed[k]!;
     const { event, acceptedAtMs } = items[i]!;
@@ -106,6 +108,18 @@ export async function processEvents(
       return;
     }
     results[i] = outcomeOf(deps, items[i]!, result.outcome, decisions[k]!);
+    // The bridge from eventId to notificationId when following one event (docs/operations.md).
+    if (traceBuffered && 'notificationId' in result)
+      deps.logger.debug(
+        {
+          eventId: event.eventId,
+          notificationId: result.notificationId,
+          userId: event.targetId,
+          requestId: items[i]!.requestId,
+          outcome: result.outcome,
+        },
+        'notification buffered',
+      );
     if (
       result.outcome === 'created' ||
       result.outcome === 'updated' ||

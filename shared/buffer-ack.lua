@@ -1,5 +1,5 @@
 --[[
-  One ACK frame of one user, atomically (shared/buffer.ts ackNotifications): two devices or
+  One ACK frame of one user, atomically (shared/buffer.ts ackInBuffer): two devices or
   concurrent ACKs on one socket cannot corrupt the pending set, and jobs cannot clear an id's
   unpersisted mark between the acked mark and its check here (jobs re-reads the acked marks
   after clearing, jobs/persist.ts).

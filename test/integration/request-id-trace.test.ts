@@ -4,9 +4,11 @@ import amqplib from 'amqplib';
 import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { bootstrap as startProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { createTopology } from '../../shared/amqp/topology.js';
+import { keys } from '../../shared/keys.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { capturedLog } from '../helpers/logger.js';
+import { capturedLog, testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
 
 /*
@@ -29,14 +31,17 @@ describe('the request id in the consumer’s lines about the event', () => {
   const consumerLog = capturedLog('debug', 'consumer');
   let producer: ProducerService;
   let consumer: ConsumerService;
+  let redis: Redis;
   let base: string;
 
   before(async () => {
     producer = await startProducer(config, capturedLog('debug', 'producer').logger);
     consumer = await startConsumer(config, consumerLog.logger);
+    redis = await connectRedis(config, testLogger);
     base = `http://127.0.0.1:${producer.port}`;
   });
   after(async () => {
+    await closeRedis(redis);
     await consumer.close();
     await producer.close();
     await cleanupTestResources(config);
@@ -76,6 +81,33 @@ describe('the request id in the consumer’s lines about the event', () => {
     const results = batch.results as Array<{ eventId: string }>;
     assert.equal(results.length, 2);
     for (const r of results) assert.equal((await limitedLine(r.eventId)).requestId, 'trace-batch-1');
+  });
+
+  it('a buffered event’s debug line names the notification it became (the eventId → notificationId bridge)', async () => {
+    const event = { ...like('actor-d', 21), eventId: 'trace-buffered-event-1' };
+    await post('/events', event, 'trace-buffered-1');
+    const bufferedLine = (outcome: string) =>
+      eventually(
+        () =>
+          consumerLog
+            .lines()
+            .find(
+              (l: Line) => l.msg === 'notification buffered' && l.eventId === event.eventId && l.outcome === outcome,
+            ),
+        { timeoutMs: 10_000, what: `the consumer's "notification buffered" line (${outcome}) of ${event.eventId}` },
+      );
+    const line = await bufferedLine('created');
+    assert.equal(line.userId, 'owner-21');
+    assert.equal(line.requestId, 'trace-buffered-1');
+    assert.equal(typeof line.notificationId, 'string');
+    const buffered = await redis.get(keys.notification('owner-21', String(line.notificationId)));
+    assert.ok(buffered, 'the line names the buffered notification');
+    assert.deepEqual((JSON.parse(buffered) as { eventIds: string[] }).eventIds, [event.eventId]);
+    // The same event again (a client's retry) is a duplicate of that same notification.
+    await post('/events', event, 'trace-buffered-2');
+    const again = await bufferedLine('duplicate');
+    assert.equal(again.notificationId, line.notificationId);
+    assert.equal(again.requestId, 'trace-buffered-2');
   });
 
   it('a POST fanned out to followers: the fan-out pages carry it to each follower’s event', async () => {
