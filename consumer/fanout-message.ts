@@ -33,10 +33,16 @@ export function parseFanoutPage(content: Buffer): FanoutPage {
   let body: unknown;
   try {
     body = JSON.parse(content.toString('utf8'));
-  } catch (err) {
-    throw new PoisonMessageError('invalid_json', err instanceof Error ? err.message : String(err));
+  } catch {
+    // Not the parser's message: it quotes the body, and the reason is logged and sent as a header.
+    throw new PoisonMessageError('invalid_json', 'the fan-out page is not JSON');
   }
   const { value, error } = pageSchema.validate(body, { abortEarly: false });
-  if (error) throw new PoisonMessageError('invalid_event', `fan-out page: ${error.message}`);
+  // Field names and rules only: Joi's messages may quote values.
+  if (error)
+    throw new PoisonMessageError(
+      'invalid_event',
+      `fan-out page: ${error.details.map((d) => `${d.path.join('.') || '(body)'} (${d.type})`).join('; ')}`,
+    );
   return value as FanoutPage;
 }

@@ -25,8 +25,9 @@ export function parseEvent(content: Buffer, messageId: string | undefined): Inco
   let body: unknown;
   try {
     body = JSON.parse(content.toString('utf8'));
-  } catch (err) {
-    throw new PoisonMessageError('invalid_json', err instanceof Error ? err.message : String(err));
+  } catch {
+    // Not the parser's message: it quotes the body, and the reason is logged and sent as a header.
+    throw new PoisonMessageError('invalid_json', 'the body is not JSON');
   }
   const result = validateEvent(body);
   if (!result.ok) {

@@ -49,6 +49,18 @@ const text = () => Joi.string().trim().min(1).max(500);
 
 const base = { eventId: eventIdSchema, targetId: id().required() };
 
+/**
+ * Joi's pattern messages quote the value ('"actorId" with value "…" fails to match …'). These
+ * messages reach 400 answers, but also the consumer's log lines and dead-letter headers, which
+ * must never carry a payload: the same messages without the value.
+ */
+const NO_VALUE_MESSAGES: Joi.LanguageMessages = {
+  'string.pattern.base': '{{#label}} fails to match the required pattern: {{#regex}}',
+  'string.pattern.name': '{{#label}} fails to match the {{#name}} pattern',
+  'string.pattern.invert.base': '{{#label}} matches the inverted pattern: {{#regex}}',
+  'string.pattern.invert.name': '{{#label}} matches the inverted {{#name}} pattern',
+};
+
 const schemas: Record<EventType, Joi.ObjectSchema> = {
   LIKE: Joi.object({ ...base, type: Joi.valid('LIKE').required(), actorId: id().required(), postId: id().required() }),
   COMMENT: Joi.object({
@@ -120,6 +132,9 @@ const schemas: Record<EventType, Joi.ObjectSchema> = {
   }),
 };
 
+// Compiled once here: messages passed to validate() would be compiled again on every call.
+for (const type of EVENT_TYPES) schemas[type] = schemas[type].messages(NO_VALUE_MESSAGES);
+
 /** The Joi schema of one type, for docs/openapi.yaml's drift check. */
 export function eventSchemaOf(type: EventType): Joi.ObjectSchema {
   return schemas[type];
@@ -129,7 +144,9 @@ const typeOnly = Joi.object({
   type: Joi.string()
     .valid(...EVENT_TYPES)
     .required(),
-}).unknown(true);
+})
+  .unknown(true)
+  .messages(NO_VALUE_MESSAGES);
 
 export interface FieldProblem {
   field: string;

@@ -187,8 +187,9 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
           err ? reject(err) : resolve(),
         ),
       );
-    await send('{not json', 'poison-json');
-    await send(JSON.stringify({ type: 'LIKE', actorId: 'user1', targetId: 'r-poison' }), 'poison-schema');
+    // Each carries a value that must reach neither a log line nor a dead-letter header.
+    await send('{not json secret-body', 'poison-json');
+    await send(JSON.stringify({ type: 'LIKE', actorId: 'user1 secret-actor', targetId: 'r-poison' }), 'poison-schema');
     await send(
       JSON.stringify({ type: 'LIKE', actorId: 'user6', targetId: 'r-poison', postId: 'post1' }),
       'after-poison',
@@ -207,11 +208,13 @@ describe('consumer rules, end to end from HTTP to the Redis buffer', () => {
     const reasons = Object.fromEntries(
       dead.map((m) => [m.properties.messageId as string, String(m.properties.headers?.[DEAD_REASON_HEADER])]),
     );
-    assert.match(reasons['poison-json'] ?? '', /^invalid_json: /);
-    assert.match(reasons['poison-schema'] ?? '', /^invalid_event: postId: "postId" is required/);
+    assert.equal(reasons['poison-json'], 'invalid_json: the body is not JSON');
+    assert.match(reasons['poison-schema'] ?? '', /^invalid_event: actorId: "actorId" fails to match/);
+    assert.match(reasons['poison-schema'] ?? '', /postId: "postId" is required/);
+    for (const reason of Object.values(reasons)) assert.doesNotMatch(reason, /secret/, 'no value in the reason');
     assert.equal(
       dead.find((m) => m.properties.messageId === 'poison-json')?.content.toString(),
-      '{not json',
+      '{not json secret-body',
       'the original body is kept',
     );
     const list = await pending('r-poison');
