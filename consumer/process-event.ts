@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { Redis } from '../shared/redis.js';
 import { recordStage } from '../shared/timeline.js';
+import { publishWake } from '../shared/wake-channel.js';
 import { commitEvents, type CommitInput, type CommitSettings } from './commit.js';
 import { scheduleWake } from './delayed-wake.js';
 import type { PersistHandOff } from './hand-off.js';
@@ -127,17 +128,19 @@ export async function processEvents(
       (result.outcome === 'duplicate' && result.json !== null)
     ) {
       const jsons = [result.json!];
+      const wake = { userId: event.targetId, notificationIds: [result.notificationId] };
       const decision = decisions[k]!;
-      const held =
-        decision.action === 'hold' && result.outcome !== 'duplicate' && decision.untilMs > Date.now()
-          ? scheduleWake(
-              deps.channel,
-              deps.topology,
-              { userId: event.targetId, notificationIds: [result.notificationId] },
-              decision.untilMs,
-            )
+      const holding = decision.action === 'hold' && decision.untilMs > Date.now();
+      // A duplicate repeats the wake as it repeats the hand-off: the first delivery may have
+      // committed and then failed to schedule its held wake (or died first), and the commit
+      // script publishes none for a duplicate. An ids-only wake pushes only what is still
+      // pending (ws-server/push.ts), so a repeat costs a lookup, never a second copy after an ACK.
+      const woken = holding
+        ? scheduleWake(deps.channel, deps.topology, wake, decision.untilMs)
+        : result.outcome === 'duplicate'
+          ? publishWake(deps.redis, deps.commit.keyPrefix, wake)
           : undefined;
-      const done = Promise.all([deps.handOff.add(jsons), held]).then(() => undefined);
+      const done = Promise.all([deps.handOff.add(jsons), woken]).then(() => undefined);
       waitsOn[i] = done;
       if (result.outcome !== 'duplicate' && acceptedAtMs !== undefined) {
         deps.metrics.bufferSeconds.observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
