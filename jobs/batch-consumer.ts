@@ -13,12 +13,20 @@ export interface Decoded<T> {
   body: T;
 }
 
+/** A message whose retry or dead-letter copy the broker did not confirm, and why. */
+export interface Unsettled {
+  msg: ConsumeMessage;
+  err: unknown;
+}
+
 /**
- * Handles one batch. Resolving means every message of it is written or handed over to another
- * queue with a broker confirm, so all of them are acked; rejecting means none was, so all of
- * them go back to the queue.
+ * Handles one batch and resolves with the messages that must go back to their queue: those
+ * neither written nor handed over to another queue with a broker confirm. Every other message of
+ * the batch is acked, each by its own result: a message whose copy was confirmed must not also
+ * be requeued (it would then exist twice), and one whose copy failed must not be acked.
+ * Rejecting means no message was handled, so all of them go back to the queue.
  */
-export type BatchHandler<T> = (batch: Array<Decoded<T>>, channel: ChannelWrapper) => Promise<void>;
+export type BatchHandler<T> = (batch: Array<Decoded<T>>, channel: ChannelWrapper) => Promise<Unsettled[]>;
 
 export interface BatchConsumerOptions<T> {
   name: string;
@@ -27,8 +35,6 @@ export interface BatchConsumerOptions<T> {
   /** What a batch may weigh (`weight`): a batch is flushed once its messages reach it. */
   batchSize: number;
   flushMs: number;
-  /** How long a rejected batch is held (unacked, so still safe in the broker) before requeueing. */
-  requeueDelayMs: number;
   /** On stop, the longest wait for the batch being written before its messages are handed back. */
   drainTimeoutMs: number;
   /**
@@ -62,13 +68,23 @@ export async function startBatchConsumer<T>(
   let generation = 0;
   let stopping = false;
 
-  const settle = (batch: Array<Delivery<T>>, ok: boolean) => {
+  /**
+   * Acks every message of `batch` but those in `requeue`, which are nacked back onto their queue.
+   * The requeue is immediate, as the shared envelope's (shared/amqp/envelope.ts `settle`): the
+   * delay of a failure lives in the broker's retry queues, and a message lands here only when
+   * even its copy could not be published, so no process timer holds it (nor this consumer's one
+   * flush slot, jobs/batcher.ts) meanwhile. While publishes keep failing, each round still costs
+   * the failed write and the copy's confirm timeout, and a quorum queue parks a message requeued
+   * QUORUM_DELIVERY_LIMIT times (docs/reliability.md).
+   */
+  const settle = (batch: Array<Delivery<T>>, requeue: ReadonlySet<ConsumeMessage>) => {
     for (const d of batch) {
       if (d.generation !== generation) continue;
-      if (ok) channel.ack(d.msg);
-      else channel.nack(d.msg, false, true);
+      if (requeue.has(d.msg)) channel.nack(d.msg, false, true);
+      else channel.ack(d.msg);
     }
   };
+  const requeueAll = (batch: Array<Delivery<T>>) => settle(batch, new Set(batch.map((d) => d.msg)));
 
   const flush = async (batch: Array<Delivery<T>>) => {
     const live = batch.filter((d) => d.generation === generation);
@@ -76,12 +92,12 @@ export async function startBatchConsumer<T>(
     if (stopping) {
       // Shutting down: a batch not started yet goes back to the broker instead of holding up the
       // exit (a backlog of PERSIST_PREFETCH messages can take longer than SHUTDOWN_TIMEOUT_MS).
-      settle(live, false);
+      requeueAll(live);
       return;
     }
+    let unsettled: Unsettled[];
     try {
-      await opts.handle(live, channel);
-      settle(live, true);
+      unsettled = await opts.handle(live, channel);
     } catch (err) {
       log.warn(
         {
@@ -91,9 +107,22 @@ export async function startBatchConsumer<T>(
         },
         'batch failed; returning it to the queue',
       );
-      if (!stopping) await new Promise((resolve) => setTimeout(resolve, opts.requeueDelayMs));
-      settle(live, false);
+      requeueAll(live);
+      return;
     }
+    const requeue = new Set(unsettled.map((u) => u.msg));
+    if (requeue.size > 0) {
+      log.warn(
+        {
+          err: errorMessage(unsettled[0]!.err),
+          messages: requeue.size,
+          of: live.length,
+          notificationIds: firstIds(live.filter((d) => requeue.has(d.msg)).flatMap((d) => opts.idsOf(d.body))),
+        },
+        'could not retry or dead-letter part of a batch; returning those messages to the queue',
+      );
+    }
+    settle(live, requeue);
   };
   const batcher = new Batcher<Delivery<T>>(opts.batchSize, opts.flushMs, flush, (d) => opts.weight(d.body));
 

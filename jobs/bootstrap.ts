@@ -25,7 +25,6 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     prefetch: config.persist.prefetch,
     batchSize: config.persist.batchSize,
     flushMs: config.persist.flushMs,
-    requeueDelayMs: config.pipeline.retryBaseDelayMs,
     // Half the shutdown budget: the rest is for closing channels and stores.
     drainTimeoutMs: Math.floor(config.shutdownTimeoutMs / 2),
   };

@@ -9,7 +9,7 @@ import { firstIds } from '../shared/log-ids.js';
 import type { AckBatchMessage } from '../shared/messages.js';
 import { encodePersistBatch } from '../shared/persist-batch.js';
 import { applyAcks, type AckDeps } from './acks.js';
-import type { BatchConsumerOptions, BatchHandler, Decoded } from './batch-consumer.js';
+import type { BatchConsumerOptions, BatchHandler, Decoded, Unsettled } from './batch-consumer.js';
 import { describeInvalid, parseAckMessage, parsePersistJob, type PersistJob } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 import { persistNotifications, type PersistDeps } from './persist.js';
@@ -42,11 +42,40 @@ export const ackCodec: Codec<AckBatchMessage> = {
   idsOf: (b) => (b.ok ? b.value.notificationIds : []),
 };
 
+/**
+ * The broker-confirmed copies (retries, dead letters) of one batch, made one at a time, and the
+ * messages left without one. A message whose copy was confirmed is acked; one whose copy failed
+ * goes back to its queue, so each message exists once: as its copy or as itself. Once a copy has
+ * failed, the later ones of the batch are not tried and their messages go back too: such a
+ * failure is the channel's or the broker's (a confirm timeout, a closed channel, a blocked
+ * connection), so each further copy would only wait out its own PUBLISH_CONFIRM_TIMEOUT_MS in
+ * the batch consumer's one flush slot.
+ */
+class Copies {
+  readonly unsettled: Unsettled[] = [];
+
+  /** The publish's result once confirmed; undefined when the message goes back to its queue. */
+  async make<R>(msg: ConsumeMessage, publish: () => Promise<R>): Promise<R | undefined> {
+    const failed = this.unsettled[0];
+    if (failed) {
+      this.unsettled.push({ msg, err: failed.err });
+      return undefined;
+    }
+    try {
+      return await publish();
+    } catch (err) {
+      this.unsettled.push({ msg, err });
+      return undefined;
+    }
+  }
+}
+
 /** Dead-letters the messages nothing of which can be written; returns the others with their bodies. */
 async function withoutDead<T>(
   batch: Array<Decoded<Body<T>>>,
   channel: ChannelWrapper,
   policy: FailurePolicy,
+  copies: Copies,
   metrics: JobsMetrics,
   log: Logger,
 ): Promise<Array<{ msg: ConsumeMessage; body: T }>> {
@@ -56,7 +85,8 @@ async function withoutDead<T>(
       valid.push({ msg, body: body.value });
       continue;
     }
-    await deadLetter(channel, policy, msg, body.error);
+    const { error } = body;
+    if ((await copies.make(msg, () => deadLetter(channel, policy, msg, error))) === undefined) continue;
     metrics.deadLettered.inc({ queue: policy.sourceQueue });
     // A bare persist job's messageId is its notification's id; batch and ack bodies have none.
     log.warn(
@@ -69,25 +99,25 @@ async function withoutDead<T>(
 
 /**
  * A batch whose write failed: each message goes where the queue's FailurePolicy sends it (the
- * shared envelope: a transient failure to the retry ladder, waited out on its last rung). Counted
- * under `label` once every copy is confirmed; a copy that cannot be published rejects, and the
- * batch consumer returns the whole batch to the queue.
+ * shared envelope: a transient failure to the retry ladder, waited out on its last rung), counted
+ * under `label` once its copy is confirmed. A message whose copy could not be published (or was
+ * not tried after one that could not) is left in `copies`, and the batch consumer returns it
+ * alone to the queue.
  */
 async function republishBatch(
   messages: ConsumeMessage[],
   channel: ChannelWrapper,
   policy: FailurePolicy,
+  copies: Copies,
   err: unknown,
   metrics: JobsMetrics,
   label: 'persist' | 'acks',
 ): Promise<void> {
-  let retried = 0;
   for (const msg of messages) {
-    const { outcome } = await republishFailed(channel, policy, msg, err);
-    if (outcome === 'retried') retried += 1;
-    else metrics.deadLettered.inc({ queue: policy.sourceQueue });
+    const republished = await copies.make(msg, () => republishFailed(channel, policy, msg, err));
+    if (republished?.outcome === 'retried') metrics.retried.inc({ queue: label });
+    else if (republished?.outcome === 'dead_lettered') metrics.deadLettered.inc({ queue: policy.sourceQueue });
   }
-  metrics.retried.inc({ queue: label }, retried);
 }
 
 /**
@@ -96,12 +126,14 @@ async function republishBatch(
  * not a batch at all is dead-lettered first; the invalid items of a batch message are
  * dead-lettered (a dead message of their own, body `{notifications: [those items]}`) only once
  * the rest is stored, so a failed store retries the original body intact and its invalid part is
- * dead-lettered once. Every message is acked only after all that (batch-consumer.ts).
+ * dead-lettered once. Each message is acked only after all that, and only if every copy it needed
+ * was confirmed; the others go back to the queue (batch-consumer.ts).
  */
 export function persistHandler(deps: PersistDeps, topology: Topology, log: Logger): BatchHandler<Body<PersistJob>> {
   const policy = failurePolicies(topology).persist;
   return async (batch, channel) => {
-    const valid = await withoutDead(batch, channel, policy, deps.metrics, log);
+    const copies = new Copies();
+    const valid = await withoutDead(batch, channel, policy, copies, deps.metrics, log);
     const notifications = valid.flatMap((v) => v.body.notifications);
     deps.metrics.batchSize.observe({ queue: 'persist' }, notifications.length);
     try {
@@ -130,23 +162,27 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
         valid.map((v) => v.msg),
         channel,
         policy,
+        copies,
         err,
         deps.metrics,
         'persist',
       );
-      return;
+      return copies.unsettled;
     }
     for (const { msg, body } of valid) {
       if (body.invalid.length === 0) continue;
       const error = new PermanentError(describeInvalid(body.invalid));
       const dead = encodePersistBatch(body.invalid.map((i) => JSON.stringify(i.item)));
-      await deadLetter(channel, policy, msg, error, dead);
+      // Not confirmed: the message goes back and, its notifications already stored, comes again
+      // only to have its invalid part dead-lettered.
+      if ((await copies.make(msg, () => deadLetter(channel, policy, msg, error, dead))) === undefined) continue;
       deps.metrics.deadLettered.inc({ queue: policy.sourceQueue });
       log.warn(
         { err: error.message, invalid: body.invalid.length, stored: body.notifications.length },
         'dead-lettered the invalid part of a persist batch',
       );
     }
+    return copies.unsettled;
   };
 }
 
@@ -154,7 +190,8 @@ export function persistHandler(deps: PersistDeps, topology: Topology, log: Logge
 export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): BatchHandler<Body<AckBatchMessage>> {
   const policy = failurePolicies(topology).acks;
   return async (batch, channel) => {
-    const valid = await withoutDead(batch, channel, policy, deps.metrics, log);
+    const copies = new Copies();
+    const valid = await withoutDead(batch, channel, policy, copies, deps.metrics, log);
     const messages = valid.map((v) => v.body);
     const ids = messages.flatMap((m) => m.notificationIds);
     deps.metrics.batchSize.observe({ queue: 'acks' }, ids.length);
@@ -178,10 +215,12 @@ export function ackHandler(deps: AckDeps, topology: Topology, log: Logger): Batc
         valid.map((v) => v.msg),
         channel,
         policy,
+        copies,
         err,
         deps.metrics,
         'acks',
       );
     }
+    return copies.unsettled;
   };
 }

@@ -504,7 +504,7 @@ const DECLARATIONS = {
       default: 1000,
       services: 'every',
       level: 'tuning',
-      doc: "First rung of every retry ladder (the consumer's and jobs'); each further rung doubles it. Also how long jobs holds a failed batch whose retry copy could not be published before requeueing it.",
+      doc: "First rung of every retry ladder (the consumer's and jobs'); each further rung doubles it.",
       production: same,
     }),
     retriesBeforeDeadLetter: envVar('CONSUMER_RETRIES_BEFORE_DEAD_LETTER', integer(0, 20), {

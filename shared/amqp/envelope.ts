@@ -70,8 +70,9 @@ function retryQueueFor(policy: FailurePolicy, attempt: number): string | undefin
 
 /**
  * Republishes a failed message where its policy sends it, with confirm, and says where. Does not
- * ack: a batch consumer acks its whole batch once every copy is confirmed. Rejects when the copy
- * could not be published; the original must then go back to its queue.
+ * ack: a batch consumer acks each message of its batch once that message's copy is confirmed
+ * (jobs/batch-consumer.ts). Rejects when the copy could not be published; the original must then
+ * go back to its queue.
  */
 export async function republishFailed(
   channel: ChannelWrapper,
