@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { commitEvents, type CommitInput, type CommitResult, type CommitSettings } from '../../consumer/commit.js';
+import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { ackedAt, findBufferedOwner } from '../../shared/buffer.js';
-import { ackNotifications, bufferNotification, nextSeq, readPending } from '../helpers/buffer.js';
+import { ackNotifications, bufferNotification, readPending } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
-import type { Notification } from '../../shared/notification.js';
+import { decodeNotification, type Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { readReplayState } from '../../ws-server/replay-state.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 
 const { config } = testEnv('buffer');
 
+/** A notification as the ack and owner-lookup cases set it up (the state a commit leaves). */
 function notification(id: string, userId: string, seq: number, priority: number): Notification {
   return {
     id,
@@ -28,6 +32,30 @@ function notification(id: string, userId: string, seq: number, priority: number)
   };
 }
 
+// The writer and reader the services run: consumer/commit.lua through commitEvents, and
+// ws-server/replay-state.lua through readReplayState (what AUTH replays).
+const settings: CommitSettings = {
+  keyPrefix: config.redis.keyPrefix,
+  eventWindowSeconds: 3600,
+  actionWindowMs: 10_000,
+  aggregationWindowMs: 60_000,
+  bufferTtlSeconds: 3600,
+  rateLimitActorPerMinute: 1000,
+  rateLimitRecipientPerMinute: 1000,
+  wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
+};
+const route = { instanceId: 'buffer-test', ttlMs: 60_000 };
+
+function input(event: ParsedEvent): CommitInput {
+  return { event, decision: { action: 'deliver' }, actorName: 'Actor' };
+}
+
+/** The notification one commit buffered; fails the test on any other outcome. */
+function committed(result: CommitResult | Error | undefined): Notification {
+  assert.ok(result && !(result instanceof Error) && result.outcome === 'created', `committed: ${String(result)}`);
+  return decodeNotification(result.json);
+}
+
 describe('the Redis notification buffer', () => {
   let redis: Redis;
   before(async () => {
@@ -38,39 +66,47 @@ describe('the Redis notification buffer', () => {
     await cleanupTestResources(config);
   });
 
-  it('hands out strictly increasing per-user seq numbers', async () => {
-    const seqs = await Promise.all(Array.from({ length: 20 }, () => nextSeq(redis, 'seq-user')));
+  it('hands out strictly increasing per-user seq numbers, to concurrent commits too', async () => {
+    // 20 commits in flight at once, each its own pipeline: the seq comes from the script's INCR.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        commitEvents(redis, settings, [
+          input({ type: 'MENTION', actorId: `a${i}`, targetId: 'seq-user', postId: `p${i}`, eventId: `seq-${i}` }),
+        ]),
+      ),
+    );
+    const seqs = results.map(([r]) => committed(r).seq);
     assert.deepEqual(
       [...seqs].sort((a, b) => a - b),
       Array.from({ length: 20 }, (_, i) => i + 1),
     );
-    assert.equal(await nextSeq(redis, 'other-user'), 1);
+    const [other] = await commitEvents(redis, settings, [
+      input({ type: 'MENTION', actorId: 'a0', targetId: 'other-user', postId: 'p0', eventId: 'seq-other' }),
+    ]);
+    assert.equal(committed(other).seq, 1, "another user's seq starts on its own");
   });
 
   it('replays pending notifications by priority, then oldest first', async () => {
-    await bufferNotification(redis, notification('promo', 'u1', 1, 1), 60);
-    await bufferNotification(redis, notification('like-a', 'u1', 2, 5), 60);
-    await bufferNotification(redis, notification('security', 'u1', 3, 9), 60);
-    await bufferNotification(redis, notification('like-b', 'u1', 4, 5), 60);
-    const pending = await readPending(redis, 'u1', 10);
-    assert.deepEqual(
-      pending.notifications.map((n) => n.id),
-      ['security', 'like-a', 'like-b', 'promo'],
-    );
-    assert.equal(pending.total, 4);
-    const limited = await readPending(redis, 'u1', 2);
-    assert.deepEqual(
-      limited.notifications.map((n) => n.id),
-      ['security', 'like-a'],
-    );
-    assert.equal(limited.total, 4);
-  });
+    // Committed in this order (seq 1..4): promotional, social, transactional, social.
+    const events: ParsedEvent[] = [
+      { type: 'PROMO', targetId: 'u1', campaignId: 'c1', eventId: 'promo' },
+      { type: 'LIKE', actorId: 'a1', targetId: 'u1', postId: 'post-a', eventId: 'like-a' },
+      { type: 'SECURITY', targetId: 'u1', eventId: 'security' },
+      { type: 'LIKE', actorId: 'a2', targetId: 'u1', postId: 'post-b', eventId: 'like-b' },
+    ];
+    const ids = new Map<string, string>();
+    for (const event of events) {
+      const [result] = await commitEvents(redis, settings, [input(event)]);
+      ids.set(committed(result).id, event.eventId);
+    }
+    const order = (ns: Notification[]) => ns.map((n) => ids.get(n.id));
 
-  it('writes extra marks in the same transaction as the notification', async () => {
-    await bufferNotification(redis, notification('marked', 'u2', 1, 5), 60, [
-      { key: keys.eventSeen('u2', 'evt-1'), ttlMs: 60_000 },
-    ]);
-    assert.equal(await redis.get(keys.eventSeen('u2', 'evt-1')), '1');
+    const all = await readReplayState(redis, config.redis.keyPrefix, 'u1', 10, route);
+    assert.deepEqual(order(all.notifications), ['security', 'like-a', 'like-b', 'promo']);
+    assert.equal(all.total, 4);
+    const limited = await readReplayState(redis, config.redis.keyPrefix, 'u1', 2, route);
+    assert.deepEqual(order(limited.notifications), ['security', 'like-a']);
+    assert.equal(limited.total, 4, 'the total counts what the limit left out');
   });
 
   it("acks only the owner's notifications, idempotently", async () => {
@@ -109,10 +145,22 @@ describe('the Redis notification buffer', () => {
   });
 
   it('drops index entries whose notification expired', async () => {
-    await bufferNotification(redis, notification('short', 'expiring', 1, 5), 60);
-    await redis.del(keys.notification('expiring', 'short'));
-    const pending = await readPending(redis, 'expiring', 10);
-    assert.equal(pending.total, 0);
-    assert.equal(await redis.zcard(keys.inbox('expiring')), 0);
+    const [kept, gone] = await commitEvents(redis, settings, [
+      input({ type: 'MENTION', actorId: 'a1', targetId: 'expiring', postId: 'p1', eventId: 'kept' }),
+      input({ type: 'MENTION', actorId: 'a2', targetId: 'expiring', postId: 'p2', eventId: 'gone' }),
+    ]);
+    const keptId = committed(kept).id;
+    const goneId = committed(gone).id;
+    // What the buffer TTL does to a notification nobody acked; its inbox entry outlives it.
+    await redis.del(keys.notification('expiring', goneId));
+    assert.equal(await redis.zcard(keys.inbox('expiring')), 2);
+
+    const state = await readReplayState(redis, config.redis.keyPrefix, 'expiring', 10, route);
+    assert.deepEqual(
+      state.notifications.map((n) => n.id),
+      [keptId],
+    );
+    assert.equal(state.total, 1);
+    assert.deepEqual(await redis.zrange(keys.inbox('expiring'), 0, -1), [keptId], 'the expired entry left the inbox');
   });
 });
