@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import { LuaScript } from '../../shared/lua.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
+import { recordCommands } from '../helpers/redis-commands.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 
@@ -38,15 +40,28 @@ describe('shared Redis client against a real Redis', () => {
     assert.equal(results.filter((r) => r === 'OK').length, 1);
   });
 
-  it('runs a Lua script by its SHA, under the key prefix, and again after Redis forgot every script', async () => {
-    const script = new LuaScript(`redis.call('INCR', KEYS[1]) return redis.call('GET', KEYS[1]) .. ARGV[1]`);
-    assert.equal(await script.run(redis, ['lua-counter'], ['!']), '1!');
-    assert.equal(await raw.get(`${config.redis.keyPrefix}lua-counter`), '1', 'KEYS get the prefix');
-    // What a Redis restart does to the script cache: the next call answers NOSCRIPT, runs nothing,
-    // and is repeated once with the script's text, so it runs exactly once.
-    for (const server of raw instanceof Cluster ? raw.nodes('master') : [raw]) await server.script('FLUSH');
-    assert.equal(await script.run(redis, ['lua-counter'], ['?']), '2?');
-    assert.equal(await script.run(redis, ['lua-counter'], ['.']), '3.');
+  it('runs a Lua script the server does not know (as after a restart) by its text once, then by its SHA', async () => {
+    // A body no server has seen: a random token in a comment gives it its own SHA, so the first
+    // EVALSHA answers NOSCRIPT, as after a Redis restart, without flushing the script cache of a
+    // server other test files are using at the same time.
+    const source = `-- ${randomUUID()}\nredis.call('INCR', KEYS[1]) return redis.call('GET', KEYS[1]) .. ARGV[1]`;
+    const sha = createHash('sha1').update(source).digest('hex');
+    for (const server of raw instanceof Cluster ? raw.nodes('master') : [raw])
+      assert.deepEqual(await server.script('EXISTS', sha), [0], 'no server knows the script yet');
+    const script = new LuaScript(source);
+
+    // NOSCRIPT means nothing ran: the call is repeated once with the text, so it runs exactly once.
+    const first = recordCommands(redis);
+    const answer = await script.run(redis, ['lua-counter'], ['!']).finally(() => first.restore());
+    assert.deepEqual(first.names, ['evalsha', 'eval'], 'answered NOSCRIPT, then sent with its text');
+    assert.equal(answer, '1!');
+    assert.equal(await raw.get(`${config.redis.keyPrefix}lua-counter`), '1', 'KEYS get the prefix; ran once');
+
+    // The EVAL cached it: from now on the SHA alone.
+    const second = recordCommands(redis);
+    const again = await script.run(redis, ['lua-counter'], ['?']).finally(() => second.restore());
+    assert.deepEqual(second.names, ['evalsha']);
+    assert.equal(again, '2?');
   });
 
   it('fails start-up with the variable and host when Redis cannot be reached', async () => {
