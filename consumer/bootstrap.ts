@@ -31,6 +31,8 @@ const PREFERENCE_CACHE_MAX_USERS = 50_000;
 
 export interface ConsumerService extends ServiceHandle {
   port: number;
+  /** The preference-change subscriber's CLIENT SETNAME (none with the cache off): tests cut it by name. */
+  preferencesConnectionName: string | undefined;
 }
 
 export async function bootstrap(config: Config, logger: Logger): Promise<ConsumerService> {
@@ -147,6 +149,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   };
   return {
     port: http.port,
+    preferencesConnectionName: preferenceChanges?.connectionName,
     close: once(() =>
       runAll([
         () => loads.close(),

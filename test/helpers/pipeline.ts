@@ -26,6 +26,8 @@ export interface Pipeline {
   wsPort: number;
   /** The consumer's ops port (/metrics). */
   consumerPort: number;
+  /** The consumer's preference-change subscriber connection, by CLIENT SETNAME. */
+  consumerPreferencesConnection: string | undefined;
   token(userId: string): Promise<string>;
   /**
    * POSTs JSON to the producer and returns status and parsed body; with INTAKE_API_KEYS set it
@@ -80,6 +82,7 @@ export async function startPipeline(name: string, overrides: Record<string, stri
     producerUrl,
     wsPort: ws.port,
     consumerPort: consumer.port,
+    consumerPreferencesConnection: consumer.preferencesConnectionName,
     token,
     post: (path, body, headers = {}) => call('POST', path, body, { ...intakeAuthorization(config), ...headers }),
     request: async (method, path, userId) =>

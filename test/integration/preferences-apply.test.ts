@@ -1,8 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Cluster } from 'ioredis';
+import { keys } from '../../shared/keys.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { killConnection } from '../helpers/redis-commands.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
+
+/** Subscribers of `channel` (on a cluster, on whichever node each one is connected to). */
+async function subscribers(redis: Redis, channel: string): Promise<number> {
+  let count = 0;
+  for (const server of redis instanceof Cluster ? redis.nodes('all') : [redis]) {
+    const [, n] = (await server.pubsub('NUMSUB', channel)) as [string, number];
+    count += Number(n);
+  }
+  return count;
+}
 
 function hhmmss(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
@@ -130,22 +145,22 @@ describe('preferences: API, mute, do-not-disturb', () => {
     await p.post('/events', { actorId: 'user1', targetId: 'user10', postId: 'post6', type: 'MENTION' });
     await client.waitForNotifications(1); // user10's preferences are held now
     // Writes announced while a subscriber is away are lost to it (pub/sub is at most once).
-    const { connectRedis, closeRedis } = await import('../../shared/redis.js');
-    const { testLogger } = await import('../helpers/logger.js');
+    // Only this file's consumer is cut: other files' consumers share the server.
+    const name = p.consumerPreferencesConnection;
+    assert.ok(name, 'the consumer subscribes to preference changes');
+    const channel = keys.preferencesChanged(p.config.redis.keyPrefix);
     const redis = await connectRedis(p.config, testLogger, 'test');
     try {
-      const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-      const ids = list
-        .split('\n')
-        .filter((line) => / name=consumer-prefs-[0-9a-f]+ /.test(line))
-        .map((line) => /^id=(\d+) /.exec(line)![1]!);
-      assert.ok(ids.length > 0, 'the consumer subscribes to preference changes');
-      // Every consumer's subscriber on this Redis: another test file's just reconnects too.
-      for (const id of ids) await redis.call('CLIENT', 'KILL', 'ID', id);
+      const subscribed = await subscribers(redis, channel);
+      assert.equal(subscribed, 1, "this file's channel has the consumer's subscriber");
+      assert.ok(await killConnection(redis, name), 'the subscriber connection was cut');
+      // Back once it re-subscribed: the count fell to 0 with the kill (CLIENT KILL frees at once).
+      await eventually(async () => (await subscribers(redis, channel)) === subscribed, {
+        what: 'the consumer to re-subscribe',
+      });
     } finally {
       await closeRedis(redis);
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // reconnected and re-subscribed
     const misses = await lookups('miss');
     const hits = await lookups('hit');
     await p.post('/events', { actorId: 'user2', targetId: 'user10', postId: 'post7', type: 'MENTION' });
