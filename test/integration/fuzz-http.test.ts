@@ -9,6 +9,7 @@ import { eventsQueueDepth } from '../helpers/events-queues.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { eventually } from '../helpers/wait.js';
 
 /*
  * Hostile HTTP input, generated: every answer is a 4xx with a readable { error, message }, never
@@ -282,13 +283,21 @@ describe('HTTP fuzzing of every endpoint', () => {
     );
   });
 
-  it('after all of it the producer is healthy and nothing was queued', async () => {
+  it('after all of it the producer is healthy and nothing was queued; a valid event sent then is', async () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const conn = await amqplib.connect(config.rabbitmq.url);
     try {
       const ch = await conn.createChannel();
-      const messageCount = await eventsQueueDepth(ch, createTopology(config));
+      const topology = createTopology(config);
+      const messageCount = await eventsQueueDepth(ch, topology);
       assert.equal(messageCount, 0, 'rejected input must not be published');
+      // The control: one valid event through the same door does show in the depth read above.
+      const accepted = await send('POST', '/events', JSON.stringify(valid), json);
+      assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+      const depth = await eventually(async () => (await eventsQueueDepth(ch, topology)) || undefined, {
+        what: 'the valid event in the events queue',
+      });
+      assert.equal(depth, 1, 'only the valid event was published');
       await ch.close();
     } finally {
       await conn.close();
