@@ -21,6 +21,15 @@ async function history(p: Pipeline, userId: string): Promise<Stored[]> {
   return (res.body as { notifications: Stored[] }).notifications;
 }
 
+/** The consumer's consumer_events_processed_total for one outcome. */
+async function processed(p: Pipeline, outcome: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${p.consumerPort}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('consumer_events_processed_total{') && l.includes(`outcome="${outcome}"`));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
 describe('aggregation: 100 likes through two consumers fold into one notification', () => {
   let p: Pipeline;
   let second: ConsumerService;
@@ -109,13 +118,20 @@ describe('aggregation: windows per object, and a closed window starts a new noti
     const acked = await client.next('ACKED');
     assert.deepEqual(acked.ids, [onPost5.id]);
 
-    // The same actor again inside the window is not counted twice.
-    await p.post('/events', {
+    // The same actor again inside the window is not counted twice. Only once the consumer has
+    // handled it does the version checked below say anything: it is counted as a duplicate (the
+    // same like inside ACTION_DEDUPE_WINDOW_MS).
+    const duplicates = await processed(p, 'duplicate');
+    const again = await p.post('/events', {
       actorId: 'user4',
       targetId: 'user3',
       postId: 'post5',
       type: 'LIKE',
       eventId: 'again-user4-post5',
+    });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    await eventually(async () => (await processed(p, 'duplicate')) === duplicates + 1, {
+      what: 'the repeated like handled as a duplicate',
     });
 
     // After the window closes, a new like opens a new notification.
