@@ -75,6 +75,18 @@ export function rabbitClusterAt(placement: ClusterPlacement = {}) {
           'json',
         ),
       ) as QueueReplicas[],
+    /**
+     * Every queue of the default vhost with the arguments it was declared with (x-delivery-limit,
+     * x-dead-letter-routing-key, ...), asked of node `via`: what the broker enforces, not what the
+     * code meant to send.
+     */
+    queueArguments: async (via: NodeNumber): Promise<Map<string, Record<string, unknown>>> => {
+      // rabbitmqctl lists each argument as [name, AMQP type, value].
+      const rows = JSON.parse(
+        await script('ctl', String(via), 'list_queues', 'name', 'arguments', '--formatter', 'json'),
+      ) as Array<{ name: string; arguments: Array<[string, string, unknown]> }>;
+      return new Map(rows.map((r) => [r.name, Object.fromEntries(r.arguments.map(([key, , value]) => [key, value]))]));
+    },
     /** The node number of a node name (rabbit-c2@localhost → 2). */
     numberOf: (node: string): NodeNumber => {
       const n = Number(/(\d)@/.exec(node)?.[1]);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqplib from 'amqplib';
 import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
-import { allQueues, declareTopology, QUORUM_DELIVERY_LIMIT } from '../../shared/amqp/topology.js';
+import { allQueues, declareTopology, eventsQueueList, QUORUM_DELIVERY_LIMIT } from '../../shared/amqp/topology.js';
 import { withTimeout } from '../../shared/lifecycle.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
@@ -132,7 +132,23 @@ describe('quorum queues on a 3-node RabbitMQ cluster', () => {
       listed.filter((l) => l.name.startsWith(prefix) && l.type !== 'quorum').map((l) => l.name),
       [],
     );
-    assert.equal(QUORUM_DELIVERY_LIMIT, 20);
+    // The poison guard as the broker holds it: each work queue dead-letters a message returned
+    // QUORUM_DELIVERY_LIMIT times to its dead-letter queue (RabbitMQ 3.x has no limit by default).
+    const t = amqp.topology;
+    const workQueues: Array<[string, string]> = [
+      ...eventsQueueList(t).map((q): [string, string] => [q, t.eventsDeadQueue]),
+      [t.persistQueue, t.persistDeadQueue],
+      [t.acksQueue, t.persistDeadQueue],
+      [t.fanoutQueue, t.fanoutDeadQueue],
+      [t.wakeDueQueue, t.wakeDeadQueue],
+    ];
+    const declared = await rabbitCluster.queueArguments(1);
+    for (const [queue, dead] of workQueues) {
+      const args = declared.get(queue);
+      assert.ok(args, `${queue} is declared`);
+      assert.equal(args['x-delivery-limit'], QUORUM_DELIVERY_LIMIT, `${queue} has a delivery limit`);
+      assert.equal(args['x-dead-letter-routing-key'], dead, `${queue} dead-letters to ${dead}`);
+    }
   });
 
   it('a confirmed message survives a crash of the node leading its queue; the client fails over to another node', async () => {
