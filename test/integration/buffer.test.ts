@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { commitEvents, type CommitInput, type CommitResult, type CommitSettings } from '../../consumer/commit.js';
+import { commitEvents, type CommitInput, type CommitResult } from '../../consumer/commit.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { ackedAt, findBufferedOwner } from '../../shared/buffer.js';
 import { ackNotifications, bufferNotification, readPending } from '../helpers/buffer.js';
@@ -11,6 +11,7 @@ import { readReplayState } from '../../ws-server/replay-state.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { commitSettings } from '../helpers/commit-settings.js';
 
 const { config } = testEnv('buffer');
 
@@ -34,16 +35,7 @@ function notification(id: string, userId: string, seq: number, priority: number)
 
 // The writer and reader the services run: consumer/commit.lua through commitEvents, and
 // ws-server/replay-state.lua through readReplayState (what AUTH replays).
-const settings: CommitSettings = {
-  keyPrefix: config.redis.keyPrefix,
-  eventWindowSeconds: 3600,
-  actionWindowMs: 10_000,
-  aggregationWindowMs: 60_000,
-  bufferTtlSeconds: 3600,
-  rateLimitActorPerMinute: 1000,
-  rateLimitRecipientPerMinute: 1000,
-  wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
-};
+const settings = commitSettings(config);
 const route = { instanceId: 'buffer-test', ttlMs: 60_000 };
 
 function input(event: ParsedEvent): CommitInput {

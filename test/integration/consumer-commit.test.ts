@@ -12,6 +12,7 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { WakeListener } from '../helpers/wake-listener.js';
+import { commitSettings } from '../helpers/commit-settings.js';
 
 const { config } = testEnv('consumercommit');
 
@@ -23,17 +24,7 @@ describe('the consumer commit script', () => {
   let redis: Redis;
   let instance: WakeListener;
   const wakes = () => instance.wakes<PushWakeMessage>();
-  const settings = (overrides: Partial<CommitSettings> = {}): CommitSettings => ({
-    keyPrefix: config.redis.keyPrefix,
-    eventWindowSeconds: 3600,
-    actionWindowMs: 10_000,
-    aggregationWindowMs: 60_000,
-    bufferTtlSeconds: 3600,
-    rateLimitActorPerMinute: 1000,
-    rateLimitRecipientPerMinute: 1000,
-    wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
-    ...overrides,
-  });
+  const settings = (overrides: Partial<CommitSettings> = {}): CommitSettings => commitSettings(config, overrides);
   const like = (n: number, targetId: string, postId = `p${n}`): CommitInput => ({
     event: { type: 'LIKE', actorId: `a${n}`, targetId, postId, eventId: `e-${targetId}-${n}-${postId}` } as ParsedEvent,
     decision: { action: 'deliver' },

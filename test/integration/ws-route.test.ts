@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { commitEvents, type CommitInput, type CommitSettings } from '../../consumer/commit.js';
+import { commitEvents, type CommitInput } from '../../consumer/commit.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { keys } from '../../shared/keys.js';
@@ -15,6 +15,7 @@ import type { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 import { wsServerPairSuite } from '../helpers/ws-suite.js';
+import { commitSettings } from '../helpers/commit-settings.js';
 
 // No redelivery during the file: every NOTIFICATION frame counted is a push, a replay or a resync.
 const { env, config } = testEnv('wsroute', {
@@ -137,16 +138,7 @@ describe('ws-server: wakes go only to the instances that hold the user', () => {
   });
 
   it('AUTH racing a commit (200 times): a notification committed before the AUTH read is replayed, one after it is woken; never lost, never twice', async () => {
-    const settings: CommitSettings = {
-      keyPrefix: config.redis.keyPrefix,
-      eventWindowSeconds: 3600,
-      actionWindowMs: 10_000,
-      aggregationWindowMs: 60_000,
-      bufferTtlSeconds: 3600,
-      rateLimitActorPerMinute: 0,
-      rateLimitRecipientPerMinute: 0,
-      wakeChannelPrefix: keys.wakeChannelPrefix(config.redis.keyPrefix),
-    };
+    const settings = commitSettings(config, { rateLimitActorPerMinute: 0, rateLimitRecipientPerMinute: 0 });
     const lapsedBefore = (await metric(a, 'ws_route_lapsed_total')) + (await metric(b, 'ws_route_lapsed_total'));
     const replayed = { before: 0, woken: 0 };
     const race = async (i: number) => {
