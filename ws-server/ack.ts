@@ -18,7 +18,7 @@ export interface AckResult {
   /** Accepted: acked now, or acked before (harmless). */
   acked: string[];
   newlyAcked: string[];
-  /** Not buffered in Redis: not this user's, unknown, or stored in MongoDB only (acknowledgeStored). */
+  /** Not buffered in Redis: not this user's, unknown, or stored in MongoDB only (stored-ack.ts). */
   missing: string[];
 }
 
@@ -29,7 +29,7 @@ export interface AckResult {
  * copies delivered. Redis first, because it is what stops redelivery; a failed publish rejects
  * so the client retries, and a retried ACK of an already-acked id is published again (jobs
  * applies acks idempotently), so no ack is lost between the two. Redis and RabbitMQ only: ids
- * Redis does not buffer are left to acknowledgeStored, which asks MongoDB after this answer.
+ * Redis does not buffer are left to stored-ack.ts, which asks MongoDB after this answer.
  *
  * Not published: acks of notifications jobs has not stored yet (the script saw their
  * `unpersisted` mark after setting the acked mark). jobs clears that mark after its insert and
@@ -66,22 +66,29 @@ export async function acknowledge(
 }
 
 /**
- * Acks of ids Redis does not buffer: past the buffer's TTL a notification lives only in MongoDB
- * (the replay catch-up sends those). Ownership is checked there, with MongoDB's deadline; this
- * runs after the Redis part was answered, so a slow MongoDB delays only these ids.
+ * Which of `ids` (none of them buffered in Redis) MongoDB holds for this user: past the buffer's
+ * TTL a notification lives only there (the replay catch-up sends those). One query, with
+ * MongoDB's deadline; stored-ack.ts runs it among the background loads, off the frame path.
+ */
+export async function ownedInMongo(models: Models, userId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const docs = await models.Notification.find({ _id: { $in: ids }, userId }, { _id: 1 }).lean<Array<{ _id: string }>>();
+  return docs.map((d) => d._id);
+}
+
+/**
+ * Acks MongoDB-only notifications whose ownership ownedInMongo confirmed: their acked marks in
+ * Redis, then one broker message for jobs. Redis and RabbitMQ only, like `acknowledge`.
  */
 export async function acknowledgeStored(
   deps: AckDeps,
   userId: string,
-  ids: string[],
+  owned: string[],
   sentAtMs: (id: string) => number | undefined = () => undefined,
   nowMs = Date.now(),
-): Promise<{ acked: string[]; notFound: string[] }> {
-  const storedOnly = await ownedInMongo(deps.models, userId, ids);
-  await markStoredOnlyAcked(deps.redis, userId, storedOnly, nowMs, deps.bufferTtlSeconds, sentAtMs);
-  await publishAcks(deps, userId, storedOnly, nowMs);
-  const stored = new Set(storedOnly);
-  return { acked: storedOnly, notFound: ids.filter((id) => !stored.has(id)) };
+): Promise<void> {
+  await markStoredOnlyAcked(deps.redis, userId, owned, nowMs, deps.bufferTtlSeconds, sentAtMs);
+  await publishAcks(deps, userId, owned, nowMs);
 }
 
 /** One AckBatchMessage for all of `ids` (none when there are none). */
@@ -89,12 +96,6 @@ async function publishAcks(deps: AckDeps, userId: string, ids: string[], nowMs: 
   if (ids.length === 0) return;
   const body = encodeAckBatch(userId, new Date(nowMs).toISOString(), ids);
   await deps.publisher.sendToQueue(deps.acksQueue, body, { persistent: true, contentType: JSON_CONTENT_TYPE });
-}
-
-async function ownedInMongo(models: Models, userId: string, ids: string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const docs = await models.Notification.find({ _id: { $in: ids }, userId }, { _id: 1 }).lean<Array<{ _id: string }>>();
-  return docs.map((d) => d._id);
 }
 
 /*

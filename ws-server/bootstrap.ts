@@ -140,6 +140,7 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     },
     registry: connections,
     route,
+    loads,
     delivery,
     metrics,
     logger,
@@ -284,12 +285,6 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
       const left = () => Math.max(0, deadlineMs - Date.now());
       const inFlightAtStart = inFlight.size;
       accepting = false;
-      // No refresh from here; each user's last socket closing below leaves the route (route.ts).
-      route.stop();
-      loads.close();
-      unread.stop();
-      stopHeartbeat();
-      deadlines.stop();
       const ms: Record<string, number> = {};
       let sockets = { sockets: 0, cut: 0 };
       let drained = true;
@@ -301,7 +296,14 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
           ms[name] = Date.now() - t;
         }
       };
+      // Each step its own: one that throws must not skip the rest (the stores would stay open).
       await runAll([
+        // No refresh from here; each user's last socket closing below leaves the route (route.ts).
+        () => route.stop(),
+        () => loads.close(),
+        () => unread.stop(),
+        () => stopHeartbeat(),
+        () => deadlines.stop(),
         // Nothing new to push from here on.
         timed('wakes', () => wakes.close()),
         // Sockets get 1001; then, together, their close answers come and the frames in hand finish

@@ -1,12 +1,13 @@
 import type { RawData, WebSocket } from 'ws';
 import type { TokenVerifier } from '../shared/auth/jwt.js';
+import type { BackgroundLoads } from '../shared/background.js';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { firstIds } from '../shared/log-ids.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
-import { acknowledge, acknowledgeStored } from './ack.js';
+import { acknowledge } from './ack.js';
 import { AuthFailedError, authenticate } from './auth.js';
 import type { AuthDeadlines } from './auth-deadline.js';
 import type { Delivery } from './delivery.js';
@@ -19,6 +20,7 @@ import { planReplay } from './replay.js';
 import type { InstanceRoute } from './route.js';
 import { startCatchUp, type CatchUpDeps } from './catch-up.js';
 import { Session } from './session.js';
+import { acknowledgeStoredOffPath } from './stored-ack.js';
 import type { UnreadReader } from './unread.js';
 
 export interface ConnectionDeps {
@@ -34,6 +36,8 @@ export interface ConnectionDeps {
   readUnread: UnreadReader;
   preferences: PreferenceStore;
   catchUp: CatchUpDeps;
+  /** Bounded MongoDB reads off the frame path (shared/background.ts): an ACK's MongoDB-only ids. */
+  loads: BackgroundLoads;
   logger: Logger;
   /** Keeps shutdown waiting for frames being handled. */
   track<T>(work: Promise<T>): Promise<T>;
@@ -166,7 +170,8 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   const userId = session.userId;
   // Read before `acked` below forgets them: the script records each id's first send as 'sent'.
   const sentAtMs = (id: string) => deps.delivery.firstSentAtMs(userId, id);
-  const result = await acknowledge(deps.ack, userId, frame.notificationIds, sentAtMs);
+  const nowMs = Date.now();
+  const result = await acknowledge(deps.ack, userId, frame.notificationIds, sentAtMs, nowMs);
   deps.delivery.acked(userId, result.acked);
   deps.logger.debug(
     { userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) },
@@ -175,25 +180,9 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   deps.metrics.acked.inc(result.newlyAcked.length);
   if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
   if (result.missing.length === 0) return;
-  // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame,
-  // so a slow MongoDB never holds back the ACKED of what Redis buffers.
-  try {
-    const stored = await acknowledgeStored(deps.ack, userId, result.missing, sentAtMs);
-    deps.delivery.acked(userId, stored.acked);
-    deps.metrics.acked.inc(stored.acked.length);
-    if (stored.acked.length > 0) session.send({ type: 'ACKED', ids: stored.acked });
-    if (stored.notFound.length > 0) {
-      session.send(
-        errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', stored.notFound),
-      );
-    }
-  } catch (err) {
-    deps.logger.warn(
-      { err: errorMessage(err), userId, notificationIds: firstIds(result.missing) },
-      'ack of stored notifications failed',
-    );
-    session.send(errorFrame(ERROR_CODES.unavailable, 'could not check these ids now, ACK them again', result.missing));
-  }
+  // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame, off
+  // the frame path: a slow MongoDB holds neither the ACKED above nor this frame's slot.
+  acknowledgeStoredOffPath(deps, session, userId, result.missing, sentAtMs, nowMs);
 }
 
 async function onAuth(

@@ -1,5 +1,6 @@
 import type { Redis } from '../shared/redis.js';
 import { ackedAt } from '../shared/buffer.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
@@ -102,7 +103,10 @@ export class Delivery {
     if (!entry) return;
     entry.timer = setTimeout(() => {
       this.redeliver(session, id).catch((err: unknown) =>
-        this.logger.warn({ err, notificationId: id }, 'redelivery check failed; the buffer keeps it for replay'),
+        this.logger.warn(
+          { err: errorMessage(err), notificationId: id },
+          'redelivery check failed; the buffer keeps it for replay',
+        ),
       );
     }, this.options.ackTimeoutMs);
     entry.timer.unref();
