@@ -12,6 +12,7 @@ import { testLogger } from '../helpers/logger.js';
 import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { WsTestClient } from '../helpers/ws-client.js';
+import { storedNotification } from '../helpers/stored-notification.js';
 
 /*
  * An ACK of notifications only MongoDB holds (the replay's catch-up sends those) waits for
@@ -63,24 +64,7 @@ describe('ws-server: ACKs of MongoDB-only notifications while MongoDB hangs', ()
   it('still authenticates and answers the ACK of a buffered notification', async () => {
     // The staller's notifications past the buffer's TTL: in MongoDB only.
     const storedIds = Array.from({ length: MAX_FRAMES_IN_FLIGHT }, (_, i) => `stored-${i}`);
-    await models(mongo).Notification.insertMany(
-      storedIds.map((_id) => ({
-        _id,
-        userId: 'staller',
-        seq: 0,
-        type: 'COMMENT',
-        priority: 5,
-        actors: ['x'],
-        actorCount: 1,
-        objectId: 'p',
-        message: 'x commented',
-        status: 'undelivered' as const,
-        version: 1,
-        eventIds: [],
-        createdAt: new Date(),
-        persistedAt: new Date(),
-      })),
-    );
+    await models(mongo).Notification.insertMany(storedIds.map((_id) => storedNotification({ _id, userId: 'staller' })));
     const own = await consumer.buffer(await consumer.make('staller'));
     const [staller] = await authed('staller');
     await staller.waitForNotifications(1);

@@ -15,6 +15,7 @@ import { testLogger } from '../helpers/logger.js';
 import { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
+import { storedNotification } from '../helpers/stored-notification.js';
 
 const { config } = testEnv('wsdelivery', { REPLAY_LIMIT: '60', WS_MAX_FRAMES_PER_SECOND: '200' });
 
@@ -200,20 +201,8 @@ describe('ws-server: replay, live push and ACK', () => {
 
   it('replays undelivered notifications from MongoDB that left the buffer, without duplicates, and accepts their ACK', async () => {
     const buffered = await consumer.buffer(await consumer.make('archived', { priority: 5 }));
-    const stored = (overrides: { _id: string; seq: number; priority: number }) => ({
-      userId: 'archived',
-      type: 'COMMENT',
-      actors: ['x'],
-      actorCount: 1,
-      objectId: 'p',
-      message: 'x commented',
-      status: 'undelivered' as const,
-      version: 1,
-      eventIds: [],
-      createdAt: new Date(),
-      persistedAt: new Date(),
-      ...overrides,
-    });
+    const stored = (overrides: { _id: string; seq: number; priority: number }) =>
+      storedNotification({ userId: 'archived', ...overrides });
     // Both stores hold `buffered`: it must come once. `acked` was acked in Redis, jobs is behind.
     await db.Notification.insertMany([
       stored({ _id: buffered.id, seq: buffered.seq, priority: 5 }),
