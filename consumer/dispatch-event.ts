@@ -1,7 +1,7 @@
 import { isFanoutType } from '../shared/event-types.js';
 import { errorMessage } from '../shared/errors.js';
 import { startFanout, type FanoutDeps } from './fanout.js';
-import { applyToFollowGraph } from './follow-graph.js';
+import { affectsFollowGraph, applyToFollowGraph } from './follow-graph.js';
 import type { Outcome } from './metrics.js';
 import type { IncomingEvent, ParsedEvent } from './parse-event.js';
 import { processEvents, type EventToProcess } from './process-event.js';
@@ -18,6 +18,12 @@ export interface IncomingToProcess {
  * UNFOLLOW only changes the follow graph; FOLLOW changes it and notifies the followed user; every
  * other event goes straight to the per-recipient path, all of them together (process-event.ts).
  * Each event gets its outcome or its own error.
+ *
+ * The graph lives in MongoDB, so its writes run beside the commit, never before it: a slow
+ * MongoDB delays only the FOLLOW or UNFOLLOW's own ack, not the delivery of the batch's other
+ * events (nor the next batch, which waits for this commit). A FOLLOW whose graph write fails is
+ * retried although its notification was committed: the retry commits as a duplicate (nothing is
+ * sent twice) and writes the edge again, which is idempotent.
  */
 export async function dispatchEvents(
   deps: FanoutDeps,
@@ -26,6 +32,8 @@ export async function dispatchEvents(
 ): Promise<Array<Outcome | Error>> {
   const results: Array<Outcome | Error> = new Array(items.length);
   const direct: Array<{ index: number; item: EventToProcess }> = [];
+  /** Each graph write's error, or undefined once it is done; caught at once, awaited after the commit starts. */
+  const graphWrites: Array<{ index: number; done: Promise<Error | undefined> }> = [];
   await Promise.all(
     items.map(async ({ event, ...origin }, index) => {
       try {
@@ -35,9 +43,16 @@ export async function dispatchEvents(
           return;
         }
         const parsed: ParsedEvent = { ...event, targetId: event.targetId };
-        await applyToFollowGraph(deps.follows, parsed);
+        if (affectsFollowGraph(parsed)) {
+          const done = applyToFollowGraph(deps.follows, parsed).then(
+            () => undefined,
+            (err: unknown) => (err instanceof Error ? err : new Error(errorMessage(err))),
+          );
+          graphWrites.push({ index, done });
+        }
         if (parsed.type === 'UNFOLLOW') {
-          results[index] = 'graph_updated';
+          // Nothing to write (an unfollow of oneself): done; otherwise its write decides below.
+          if (!affectsFollowGraph(parsed)) results[index] = 'graph_updated';
           return;
         }
         direct.push({ index, item: { event: parsed, ...origin } });
@@ -48,11 +63,19 @@ export async function dispatchEvents(
   );
   // Arrival order within the batch: the script calls of one user's events run in that order.
   direct.sort((a, b) => a.index - b.index);
-  const processed = await processEvents(
-    deps,
-    direct.map((d) => d.item),
-    onCommitted,
-  );
+  const [processed, graphed] = await Promise.all([
+    processEvents(
+      deps,
+      direct.map((d) => d.item),
+      onCommitted,
+    ),
+    Promise.all(graphWrites.map((g) => g.done)),
+  ]);
   direct.forEach((d, k) => (results[d.index] = processed[k]!));
+  graphWrites.forEach(({ index }, k) => {
+    const failed = graphed[k];
+    if (failed) results[index] = failed;
+    else if (items[index]!.event.type === 'UNFOLLOW') results[index] = 'graph_updated';
+  });
   return results;
 }
