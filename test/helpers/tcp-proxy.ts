@@ -3,12 +3,22 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../../shared/config.js';
 
 /**
+ * Past this many bytes held from one connection, the proxy stops reading it, as a hung server's
+ * full receive buffer would stop the client's writes.
+ */
+const HELD_LIMIT_BYTES = 1 << 20;
+
+/**
  * A TCP pass-through to a real server that a test can cut and restore, to show how a service
  * behaves while its broker or store is unreachable without stopping the shared server itself.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** What each client connection sent since the last stall() that went nowhere. */
+  private readonly held = new Map<Socket, Buffer[]>();
+  /** Client connections whose bytes are recorded while stalled (the listener is added once). */
+  private readonly holding = new WeakSet<Socket>();
   port = 0;
 
   constructor(
@@ -29,9 +39,12 @@ export class TcpProxy {
         this.sockets.add(client);
         client.on('close', () => this.sockets.delete(client));
         client.on('error', () => client.destroy());
+        this.clients.add(client);
+        this.hold(client);
         return;
       }
       const upstream = connect(this.targetPort, this.targetHost);
+      this.clients.add(client);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -47,17 +60,44 @@ export class TcpProxy {
   }
 
   private stalled = false;
+  /** The client side of each connection (the rest of `sockets` are the upstreams of forwarded ones). */
+  private readonly clients = new WeakSet<Socket>();
 
   /**
    * Keeps every connection open but stops passing bytes, and accepts new ones without
    * answering: requests hang instead of failing, as with a server that stopped responding.
+   * What clients send from now on is kept (heldIncludes), as a hung server's socket buffers would
+   * take it in: the evidence that a request reached the server and hangs there.
    */
   stall(): void {
     this.stalled = true;
+    this.held.clear();
     for (const s of this.sockets) {
       s.unpipe();
-      s.pause();
+      if (this.clients.has(s)) this.hold(s);
+      else s.pause();
     }
+  }
+
+  /** Records what a client sends from now on, forwarding none of it. */
+  private hold(client: Socket): void {
+    if (!this.holding.has(client)) {
+      this.holding.add(client);
+      client.on('data', (chunk: Buffer) => {
+        const chunks = this.held.get(client) ?? [];
+        this.held.set(client, chunks);
+        chunks.push(chunk);
+        if (chunks.reduce((n, c) => n + c.length, 0) >= HELD_LIMIT_BYTES) client.pause();
+      });
+    }
+    // unpipe() may have left it paused (backpressure, or no pipe left): nothing would be read.
+    client.resume();
+  }
+
+  /** Whether one client connection sent `bytes` since the last stall(), which the proxy held. */
+  heldIncludes(bytes: Buffer): boolean {
+    for (const chunks of this.held.values()) if (Buffer.concat(chunks).includes(bytes)) return true;
+    return false;
   }
 
   /**
@@ -79,6 +119,19 @@ export class TcpProxy {
   async close(): Promise<void> {
     await this.cut();
   }
+}
+
+/**
+ * How a MongoDB command on `collection` looks on the wire, to find in what a stalled proxy held: an
+ * OP_MSG body is a BSON document whose first element is the command, a string element (type 0x02)
+ * whose value is the collection, e.g. { find: "notifications", ... }. The driver's heartbeats
+ * (hello) never match. The services do not compress their MongoDB traffic, so it is readable.
+ */
+export function mongoCommand(command: string, collection: string): Buffer {
+  const value = Buffer.from(`${collection}\0`);
+  const length = Buffer.alloc(4);
+  length.writeInt32LE(value.length);
+  return Buffer.concat([Buffer.from([0x02]), Buffer.from(`${command}\0`), length, value]);
 }
 
 /** A proxy in front of the config's MongoDB, and a copy of the config that reaches MongoDB through it. */

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { bootstrap as bootstrapConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { bootstrap as bootstrapProducer, type ProducerService } from '../../producer/bootstrap.js';
 import { readPending } from '../helpers/buffer.js';
+import { keys } from '../../shared/keys.js';
 import { ensureIndexes, models } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
@@ -15,6 +16,8 @@ import { eventually } from '../helpers/wait.js';
 
 const QUERY_TIMEOUT_MS = 1000;
 const FOLLOWERS = ['stallf1', 'stallf2', 'stallf3'];
+/** Followers per fan-out page: the fan-out has floor(FOLLOWERS / CHUNK) + 1 pages, the last short. */
+const CHUNK = 2;
 
 /*
  * The consumer's MongoDB hangs (a stalling proxy) while a POST fans out: reading the followers
@@ -27,6 +30,7 @@ const { config: direct } = testEnv('consumermongostall', {
   CONNECT_TIMEOUT_MS: '30000',
   RETRY_BASE_DELAY_MS: '200',
   CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '10',
+  FANOUT_CHUNK_SIZE: String(CHUNK),
 });
 
 describe('consumer fan-out while MongoDB hangs', () => {
@@ -75,6 +79,7 @@ describe('consumer fan-out while MongoDB hangs', () => {
       body: JSON.stringify({ type: 'POST', actorId: 'user1', postId: 'post1' }),
     });
     assert.equal(res.status, 202);
+    const { eventId } = (await res.json()) as { eventId: string };
 
     // Without a deadline the followers read would hang on the held connection, unacked.
     await eventually(async () => (await retriedPages()) >= 1, {
@@ -84,14 +89,18 @@ describe('consumer fan-out while MongoDB hangs', () => {
     });
 
     proxy.resume();
+    // Counted only once the fan-out is over: every page done (each marks it after notifying its
+    // followers, and a later copy of a done page notifies nobody), so no retried page is left to
+    // add a second notification after the count.
+    const pages = Array.from({ length: Math.floor(FOLLOWERS.length / CHUNK) + 1 }, (_, n) =>
+      keys.fanoutPageDone(eventId, n),
+    );
+    await eventually(async () => (await redis.exists(...pages)) === pages.length, {
+      what: 'every fan-out page done after the stall',
+      timeoutMs: 60_000,
+    });
     for (const follower of FOLLOWERS) {
-      const pending = await eventually(
-        async () => {
-          const { notifications } = await readPending(redis, follower, 10);
-          return notifications.length > 0 ? notifications : undefined;
-        },
-        { what: `${follower} to be notified after the stall`, timeoutMs: 60_000 },
-      );
+      const pending = (await readPending(redis, follower, 10)).notifications;
       assert.equal(pending.length, 1, `${follower}: exactly one notification`);
       assert.equal(pending[0]!.type, 'POST');
     }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import amqplib from 'amqplib';
 import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { createTopology } from '../../shared/amqp/topology.js';
@@ -8,6 +7,7 @@ import { loadConfig } from '../../shared/config.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { readPending } from '../helpers/buffer.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
+import { eventsProcessed } from '../helpers/consumer-metrics.js';
 import { testEnv } from '../helpers/config.js';
 import { capturedLog, testLogger } from '../helpers/logger.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -60,20 +60,22 @@ describe('consumer: a broker connection lost between commit and ack', () => {
     await cleanupTestResources(config);
   });
 
+  const send = (n: number | string) => {
+    const body = {
+      type: 'ORDER',
+      targetId: USER,
+      orderId: `order-${n}`,
+      text: 'has shipped',
+      eventId: `reconnect-${n}`,
+    };
+    ch.sendToQueue(topology.eventsQueues.transactional, Buffer.from(JSON.stringify(body)), {
+      persistent: true,
+      messageId: body.eventId,
+    });
+  };
+
   it("settles the old channel's events by their redelivery, never on the new channel", async () => {
-    for (let i = 0; i < EVENTS; i++) {
-      const body = {
-        type: 'ORDER',
-        targetId: USER,
-        orderId: `order-${i}`,
-        text: 'has shipped',
-        eventId: `reconnect-${i}`,
-      };
-      ch.sendToQueue(topology.eventsQueues.transactional, Buffer.from(JSON.stringify(body)), {
-        persistent: true,
-        messageId: body.eventId,
-      });
-    }
+    for (let i = 0; i < EVENTS; i++) send(i);
     await ch.waitForConfirms();
     // Every event committed (buffered), none acked yet: their persist batch waits out the linger.
     await eventually(async () => (await readPending(redis, USER, 1000)).notifications.length === EVENTS || undefined, {
@@ -84,16 +86,26 @@ describe('consumer: a broker connection lost between commit and ack', () => {
     await proxy.start();
 
     // Back on a new channel: the batch is confirmed there, the events come again (duplicates:
-    // their eventId marks name the notifications) and are acked once each.
+    // their eventId marks name the notifications) and are acked once each. The consumer counts a
+    // delivery when it settles it, not one whose channel closed (its redelivery is counted), so
+    // EVENTS counted means every event's last copy was acked, not only taken off the queue.
     await eventually(
       async () => {
         const q = await ch.checkQueue(topology.eventsQueues.transactional);
-        return q.messageCount === 0 && q.consumerCount === 1;
+        return q.messageCount === 0 && q.consumerCount === 1 && (await eventsProcessed(consumer.port)) >= EVENTS;
       },
-      { what: 'the events queue to drain with the consumer back', timeoutMs: 30_000 },
+      { what: 'every event settled with the consumer back', timeoutMs: 30_000 },
     );
-    // Long enough for the redelivered copies' own hand-off (one linger) and acks to land.
-    await sleep(3000);
+    // The broker's answer to those acks (a channel close, had one named a tag it did not expect)
+    // comes after them on the consumer's connection. One more event, settled on the consumer's
+    // channel after a linger, puts that answer in the past.
+    const settled = await eventsProcessed(consumer.port);
+    send('marker');
+    await ch.waitForConfirms();
+    await eventually(async () => (await eventsProcessed(consumer.port)) > settled, {
+      what: 'the marker event settled after the redelivered ones',
+      timeoutMs: 30_000,
+    });
     const closed = log.lines().filter((l) => String(l.err ?? '').includes('PRECONDITION'));
     assert.deepEqual(
       closed.map((l) => l.err),
@@ -107,7 +119,7 @@ describe('consumer: a broker connection lost between commit and ack', () => {
     );
 
     const pending = await readPending(redis, USER, 1000);
-    assert.equal(pending.notifications.length, EVENTS, 'each event one notification, none made twice');
-    assert.equal(new Set(pending.notifications.map((n) => n.objectId)).size, EVENTS);
+    assert.equal(pending.notifications.length, EVENTS + 1, 'each event one notification, none made twice');
+    assert.equal(new Set(pending.notifications.map((n) => n.objectId)).size, EVENTS + 1);
   });
 });

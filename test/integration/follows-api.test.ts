@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { after, before, describe, it } from 'node:test';
 import { readPending } from '../helpers/buffer.js';
+import { eventsProcessed } from '../helpers/consumer-metrics.js';
 import { findFollow, models, type Models } from '../../shared/models/index.js';
 import { connectMongo } from '../../shared/mongo.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
@@ -52,6 +53,7 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
   }
 
   it('follows over HTTP: records the edge at once, notifies the followed user once, and a repeat changes nothing', async () => {
+    const processedBefore = await eventsProcessed(p.consumerPort);
     const res = await call('POST', '/users/user3/follows', BACKEND, { targetId: 'user4' });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.followerId, 'user3');
@@ -60,13 +62,13 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal(typeof res.body.eventId, 'string');
     assert.ok(await findFollow(m.Follow, 'user3', 'user4'), 'edge stored before the answer');
 
-    const pending = await eventually(
-      async () => {
-        const items = (await readPending(redis, 'user4', 10)).notifications;
-        return items.length > 0 ? items : undefined;
-      },
-      { what: 'the FOLLOW notification buffered for user4' },
-    );
+    // Counted once the consumer settled the FOLLOW event (it acks only after the event's work,
+    // the notification buffered, is done), not at the first notification seen, while that
+    // work could still add a second one.
+    await eventually(async () => (await eventsProcessed(p.consumerPort)) >= processedBefore + 1, {
+      what: 'the consumer to settle the FOLLOW event',
+    });
+    const pending = (await readPending(redis, 'user4', 10)).notifications;
     assert.equal(pending.length, 1);
     assert.equal(pending[0]!.message, 'Linus started following you');
 

@@ -3,6 +3,13 @@ import { describe, it } from 'node:test';
 import { formatAggregateMessage } from '../helpers/format.js';
 import type { EventType } from '../../shared/schemas/event.js';
 
+/**
+ * Tests the test oracle test/helpers/format.ts (`formatAggregateMessage`), not production code:
+ * test/integration/consumer-commit.test.ts compares the messages consumer/commit.lua writes with
+ * it, so a wrong oracle there would pass or fail that test for the wrong reason. The expected
+ * strings here are written out by hand, independently of both.
+ */
+
 describe('aggregate messages, as a table', () => {
   const cases: Array<[EventType, string[], number, string]> = [
     ['LIKE', ['user1'], 1, 'user1 liked your post'],
