@@ -10,6 +10,9 @@ import { createRequestListener } from './app.js';
 import { createProducerMetrics } from './metrics.js';
 import { createEventPublisher } from './publisher.js';
 
+/** After the confirm timeout, the time a request needs to send its 503. */
+const ANSWER_MARGIN_MS = 1000;
+
 export interface ProducerService extends ServiceHandle {
   port: number;
 }
@@ -32,7 +35,15 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Produce
   logger.info({ port: http.port }, 'producer listening');
   return {
     port: http.port,
-    // In-flight requests finish (and get their confirms) before the channel closes.
-    close: once(() => runAll([() => http.close(), () => channel.close(), () => infra.close()])),
+    // In-flight requests finish (and get their confirms) before the channel closes: closing it
+    // rejects a publish still waiting ("Channel closed") although the broker may hold the message.
+    // A publish waits up to PUBLISH_CONFIRM_TIMEOUT_MS, so the grace covers that and the 503.
+    close: once(() =>
+      runAll([
+        () => http.close(config.rabbitmq.publishConfirmTimeoutMs + ANSWER_MARGIN_MS),
+        () => channel.close(),
+        () => infra.close(),
+      ]),
+    ),
   };
 }

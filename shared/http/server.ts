@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ServiceName } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -29,8 +29,10 @@ export interface HttpServer {
   server: Server;
   port: number;
   /**
-   * Stops accepting, lets in-flight requests finish, then drops idle keep-alive sockets; whatever
-   * is still open after `graceMs` (default 2 s) is destroyed.
+   * Stops accepting and drops idle keep-alive sockets at once; a request in flight gets its
+   * answer, after which its socket is closed (`Connection: close`), so no further request comes
+   * in on it. Whatever is still open after `graceMs` (default 2 s) is destroyed: a service whose
+   * requests may wait longer for a dependency passes that wait plus a margin.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -52,6 +54,9 @@ export async function listen(
   limits: ConnectionLimits,
   backlog?: number,
 ): Promise<HttpServer> {
+  // The responses not yet finished, with their sockets (a finished response no longer names it).
+  const inFlight = new Map<ServerResponse, Socket>();
+  let closing: Promise<void> | undefined;
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -62,7 +67,13 @@ export async function listen(
         Math.max(50, Math.floor(limits.headersTimeoutMs / 4)),
       ),
     },
-    handler,
+    (req, res) => {
+      const socket = req.socket;
+      inFlight.set(res, socket);
+      res.once('close', () => inFlight.delete(res));
+      if (closing) endAfter(res, socket);
+      handler(req, res);
+    },
   );
   // Idle keep-alive sockets outlive the client's and the proxy's (60 s on most load balancers):
   // with Node's 5 s default the server closes a socket just as a client reuses it, and that
@@ -82,7 +93,6 @@ export async function listen(
       resolve();
     });
   });
-  let closing: Promise<void> | undefined;
   return {
     server,
     port: (server.address() as AddressInfo).port,
@@ -90,6 +100,9 @@ export async function listen(
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // Node keeps a busy keep-alive socket open after its answer, serving the client's next
+        // request, until the keep-alive timeout: shutdown would wait out the whole grace for it.
+        for (const [res, socket] of inFlight) endAfter(res, socket);
         // A client holding a keep-alive socket open must not stall shutdown forever.
         setTimeout(() => {
           for (const socket of sockets) socket.destroy();
@@ -98,6 +111,13 @@ export async function listen(
       return closing;
     },
   };
+}
+
+/** The response's socket closes once it is answered: the server is shutting down. */
+function endAfter(res: ServerResponse, socket: Socket): void {
+  // Node ends the socket itself after a response that says so, and the client knows not to reuse it.
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+  else res.once('close', () => socket.end());
 }
 
 /** Logs (at most every 10 s) and counts the connections refused at `maxConnections`. */

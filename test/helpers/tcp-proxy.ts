@@ -17,8 +17,10 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   /** What each client connection sent since the last stall() that went nowhere. */
   private readonly held = new Map<Socket, Buffer[]>();
-  /** Client connections whose bytes are recorded while stalled (the listener is added once). */
-  private readonly holding = new WeakSet<Socket>();
+  /** The recording listener of each client connection held now (added once per stall). */
+  private readonly holding = new Map<Socket, (chunk: Buffer) => void>();
+  /** Each forwarded connection's two ends, so `unstall()` can join them again. */
+  private readonly pairs = new Set<[Socket, Socket]>();
   port = 0;
 
   constructor(
@@ -50,8 +52,13 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
       client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      client.on('close', () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
@@ -82,13 +89,14 @@ export class TcpProxy {
   /** Records what a client sends from now on, forwarding none of it. */
   private hold(client: Socket): void {
     if (!this.holding.has(client)) {
-      this.holding.add(client);
-      client.on('data', (chunk: Buffer) => {
+      const record = (chunk: Buffer) => {
         const chunks = this.held.get(client) ?? [];
         this.held.set(client, chunks);
         chunks.push(chunk);
         if (chunks.reduce((n, c) => n + c.length, 0) >= HELD_LIMIT_BYTES) client.pause();
-      });
+      };
+      this.holding.set(client, record);
+      client.on('data', record);
     }
     // unpipe() may have left it paused (backpressure, or no pipe left): nothing would be read.
     client.resume();
@@ -106,6 +114,26 @@ export class TcpProxy {
    */
   resume(): void {
     this.stalled = false;
+  }
+
+  /**
+   * Ends a `stall()` for the connections it held too: what each side sent meanwhile (buffered
+   * while paused) arrives late, as after a network hiccup, not a lost connection. Connections
+   * accepted while stalled stay unanswered.
+   */
+  unstall(): void {
+    this.stalled = false;
+    for (const [client, upstream] of this.pairs) {
+      // What the client sent meanwhile was recorded (hold), not left in its buffer: send it first.
+      const record = this.holding.get(client);
+      if (record) client.off('data', record);
+      this.holding.delete(client);
+      const chunks = this.held.get(client);
+      if (chunks) upstream.write(Buffer.concat(chunks));
+      this.held.delete(client);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
   }
 
   /** Drops every connection and refuses new ones until `start()` is called again. */
