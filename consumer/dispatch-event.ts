@@ -1,7 +1,7 @@
 import { isFanoutType } from '../shared/event-types.js';
-import { errorMessage } from '../shared/errors.js';
+import { asError } from '../shared/errors.js';
 import { startFanout, type FanoutDeps } from './fanout.js';
-import { affectsFollowGraph, applyToFollowGraph } from './follow-graph.js';
+import { applyToFollowGraph } from './follow-graph.js';
 import type { Outcome } from './metrics.js';
 import type { IncomingEvent, ParsedEvent } from './parse-event.js';
 import { processEvents, type EventToProcess } from './process-event.js';
@@ -43,21 +43,14 @@ export async function dispatchEvents(
           return;
         }
         const parsed: ParsedEvent = { ...event, targetId: event.targetId };
-        if (affectsFollowGraph(parsed)) {
-          const done = applyToFollowGraph(deps.follows, parsed).then(
-            () => undefined,
-            (err: unknown) => (err instanceof Error ? err : new Error(errorMessage(err))),
-          );
+        if (parsed.type === 'FOLLOW' || parsed.type === 'UNFOLLOW') {
+          const done = applyToFollowGraph(deps.follows, parsed).then(() => undefined, asError);
           graphWrites.push({ index, done });
-        }
-        if (parsed.type === 'UNFOLLOW') {
-          // Nothing to write (an unfollow of oneself): done; otherwise its write decides below.
-          if (!affectsFollowGraph(parsed)) results[index] = 'graph_updated';
-          return;
+          if (parsed.type === 'UNFOLLOW') return;
         }
         direct.push({ index, item: { event: parsed, ...origin } });
       } catch (err) {
-        results[index] = err instanceof Error ? err : new Error(errorMessage(err));
+        results[index] = asError(err);
       }
     }),
   );

@@ -18,8 +18,6 @@ export interface StoredAckDeps {
   track<T>(work: Promise<T>): Promise<T>;
 }
 
-let nextCheckId = 0;
-
 /**
  * The MongoDB half of an ACK frame: the ids Redis does not buffer (MongoDB-only notifications the
  * replay catch-up sent, or ids that are not the user's). Started once the frame's Redis part was
@@ -52,7 +50,8 @@ export function acknowledgeStoredOffPath(
     );
     session.send(errorFrame(ERROR_CODES.unavailable, 'could not check these ids now, ACK them again', ids));
   };
-  const check = deps.loads.run(`ack:${userId}:${(nextCheckId += 1)}`, () => ownedInMongo(deps.ack.models, userId, ids));
+  // Keyed by the ids: the same ACK frame again (a retry, another device) shares the one query.
+  const check = deps.loads.run(`ack:${userId}:${ids.join(',')}`, () => ownedInMongo(deps.ack.models, userId, ids));
   if (!check) {
     unavailable(new Error('too many MongoDB reads waiting'));
     return;
