@@ -96,21 +96,21 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
   };
   const handler = createMessageHandler(deps, { maxBatch: config.pipeline.consumerBatchMax });
 
+  // Every consumer's handlers, so close() drains them all before the channels close.
   const inFlight = new Set<Promise<void>>();
+  const track = (work: Promise<void>): Promise<void> => {
+    const tracked = work.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    return tracked;
+  };
   // One queue on classic, one per category on quorum (highest first), each with its own prefetch:
   // quorum queues have no channel-wide (global) prefetch.
   for (const queue of eventsQueueList(infra.amqp.topology)) {
     const handle = handler.forQueue(queue);
-    await consumeTracked(
-      channel,
-      queue,
-      (msg) => {
-        const work = handle(msg).finally(() => inFlight.delete(work));
-        inFlight.add(work);
-        return work;
-      },
-      { prefetch: config.pipeline.consumerPrefetch, noAck: false },
-    );
+    await consumeTracked(channel, queue, (msg) => track(handle(msg)), {
+      prefetch: config.pipeline.consumerPrefetch,
+      noAck: false,
+    });
   }
   // Fan-out pages on their own channel and prefetch: a long fan-out never occupies the slots
   // direct events need (docs/pipeline.md "Fan-out").
@@ -120,18 +120,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     channel: fanoutChannel,
     fanoutMetrics: createFanoutMetrics(registry),
   });
-  await consumeTracked(
-    fanoutChannel,
-    infra.amqp.topology.fanoutQueue,
-    (msg) => {
-      const work = fanoutHandler(msg).finally(() => inFlight.delete(work));
-      inFlight.add(work);
-      return work;
-    },
-    { prefetch: config.fanout.prefetch, noAck: false },
-  );
+  await consumeTracked(fanoutChannel, infra.amqp.topology.fanoutQueue, (msg) => track(fanoutHandler(msg)), {
+    prefetch: config.fanout.prefetch,
+    noAck: false,
+  });
   // Do-not-disturb wake-ups, due or not, on the same channel (they are few and tiny).
-  await consumeDueWakes(channel, infra.amqp.topology, infra.redis, config.redis.keyPrefix, logger);
+  await consumeDueWakes(channel, infra.amqp.topology, infra.redis, config.redis.keyPrefix, logger, track);
   const http = await listen(
     createOpsApp(infra.checks, registry, requestLog(logger, config)),
     servicePort(config, 'consumer'),
@@ -152,11 +146,13 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     preferencesConnectionName: preferenceChanges?.connectionName,
     close: once(() =>
       runAll([
-        () => loads.close(),
-        () => preferenceChanges?.close(),
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
+        // The handlers in flight still read preferences and names from MongoDB behind a Redis
+        // miss: closed before they finish, a muted user's event would pass on the defaults.
         drain,
+        () => loads.close(),
+        () => preferenceChanges?.close(),
         () => handOff.close(),
         () => http.close(),
         () => fanoutChannel.close(),

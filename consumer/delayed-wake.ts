@@ -66,6 +66,8 @@ function parseDelayedWake(content: Buffer): DelayedWakeMessage {
  * Consumes the ladder's exit: re-schedules what is early, publishes what is due. A failure is
  * settled by the shared envelope with the due queue's FailurePolicy: a body that is not a delayed
  * wake is dead-lettered, a failed forward (Redis or the broker) waits on the ladder's short rungs.
+ * `track` receives each message's work, so the service's shutdown drain waits for it to settle
+ * before the channel closes.
  */
 export async function consumeDueWakes(
   channel: ChannelWrapper,
@@ -73,31 +75,29 @@ export async function consumeDueWakes(
   redis: Redis,
   keyPrefix: string,
   logger: Logger,
+  track: (work: Promise<void>) => Promise<void> = (work) => work,
 ): Promise<void> {
   const policy = failurePolicies(topology).wakeDue;
-  await consumeTracked(
-    channel,
-    topology.wakeDueQueue,
-    async (msg: ConsumeMessage) => {
-      let body: DelayedWakeMessage | undefined;
-      let result: 'forwarded' | Error;
-      try {
-        body = parseDelayedWake(msg.content);
-        const { dueAtMs, ...wake } = body;
-        if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
-        // Ids only, so the ws-server reads the buffer's current versions (the hold may have outlived older ones).
-        else await publishWake(redis, keyPrefix, wake);
-        result = 'forwarded';
-      } catch (err) {
-        result = asError(err);
-      }
-      const settled = await settle(channel, policy, msg, result);
-      if (!settled.failed || settled.outcome === 'redelivered') return;
-      const ids = body ? { userId: body.userId, notificationIds: firstIds(body.notificationIds) } : {};
-      if (settled.outcome === 'requeued')
-        logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
-      else logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'delayed wake not forwarded');
-    },
-    { prefetch: 50 },
-  );
+  await consumeTracked(channel, topology.wakeDueQueue, (msg: ConsumeMessage) => track(forward(msg)), { prefetch: 50 });
+
+  async function forward(msg: ConsumeMessage): Promise<void> {
+    let body: DelayedWakeMessage | undefined;
+    let result: 'forwarded' | Error;
+    try {
+      body = parseDelayedWake(msg.content);
+      const { dueAtMs, ...wake } = body;
+      if (dueAtMs > Date.now()) await scheduleWake(channel, topology, wake, dueAtMs);
+      // Ids only, so the ws-server reads the buffer's current versions (the hold may have outlived older ones).
+      else await publishWake(redis, keyPrefix, wake);
+      result = 'forwarded';
+    } catch (err) {
+      result = asError(err);
+    }
+    const settled = await settle(channel, policy, msg, result);
+    if (!settled.failed || settled.outcome === 'redelivered') return;
+    const ids = body ? { userId: body.userId, notificationIds: firstIds(body.notificationIds) } : {};
+    if (settled.outcome === 'requeued')
+      logger.error({ ...ids, err: settled.republishError }, 'delayed wake not forwarded nor retried; requeued');
+    else logger.warn({ ...ids, err: settled.reason, outcome: settled.outcome }, 'delayed wake not forwarded');
+  }
 }

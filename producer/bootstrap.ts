@@ -1,5 +1,5 @@
 import { createTokenVerifier } from '../shared/auth/jwt.js';
-import { servicePort, type Config } from '../shared/config.js';
+import { CONFIRM_ANSWER_MARGIN_MS, servicePort, type Config } from '../shared/config.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
 import { once, runAll } from '../shared/lifecycle.js';
@@ -9,9 +9,6 @@ import type { ServiceHandle } from '../shared/service.js';
 import { createRequestListener } from './app.js';
 import { createProducerMetrics } from './metrics.js';
 import { createEventPublisher } from './publisher.js';
-
-/** After the confirm timeout, the time a request needs to send its 503. */
-const ANSWER_MARGIN_MS = 1000;
 
 export interface ProducerService extends ServiceHandle {
   port: number;
@@ -37,10 +34,11 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Produce
     port: http.port,
     // In-flight requests finish (and get their confirms) before the channel closes: closing it
     // rejects a publish still waiting ("Channel closed") although the broker may hold the message.
-    // A publish waits up to PUBLISH_CONFIRM_TIMEOUT_MS, so the grace covers that and the 503.
+    // A publish waits up to PUBLISH_CONFIRM_TIMEOUT_MS, so the grace covers that and the 503
+    // (the config refuses a SHUTDOWN_TIMEOUT_MS that leaves no room for it).
     close: once(() =>
       runAll([
-        () => http.close(config.rabbitmq.publishConfirmTimeoutMs + ANSWER_MARGIN_MS),
+        () => http.close(config.rabbitmq.publishConfirmTimeoutMs + CONFIRM_ANSWER_MARGIN_MS),
         () => channel.close(),
         () => infra.close(),
       ]),

@@ -298,7 +298,7 @@ const DECLARATIONS = {
       default: 5000,
       services: 'every',
       level: 'tuning',
-      doc: "How long a publish may wait for the broker's confirm before it counts as failed (the producer then answers 503).",
+      doc: "How long a publish may wait for the broker's confirm before it counts as failed (the producer then answers 503). On the producer, at least 1 s below SHUTDOWN_TIMEOUT_MS: a POST waiting for its confirm at SIGTERM is answered before the exit.",
     }),
   },
   redis: {
@@ -722,6 +722,12 @@ const DECLARATIONS = {
 
 type Declared = Resolved<typeof DECLARATIONS>;
 
+/**
+ * What the producer's shutdown grants a POST beyond PUBLISH_CONFIRM_TIMEOUT_MS to write its
+ * answer (producer/bootstrap.ts); SHUTDOWN_TIMEOUT_MS must leave room for both.
+ */
+export const CONFIRM_ANSWER_MARGIN_MS = 1000;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -780,6 +786,13 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
     // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
     // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
     problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
+  }
+  if (which === 'producer' && d.rabbitmq.publishConfirmTimeoutMs + CONFIRM_ANSWER_MARGIN_MS >= d.shutdownTimeoutMs) {
+    // The producer's close() answers every POST waiting for a confirm (202, or 503 at the
+    // deadline) before its socket closes; a shutdown bound shorter than that wait would cut them.
+    problems.push(
+      `PUBLISH_CONFIRM_TIMEOUT_MS: must be at least ${CONFIRM_ANSWER_MARGIN_MS} ms below SHUTDOWN_TIMEOUT_MS on the producer`,
+    );
   }
   if (production && d.auth.jwtSecret === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the built-in development secret is public; set a secret of your own');

@@ -29,6 +29,8 @@ function startJobs(): { proc: ChildProcess; output(): string } {
       MONGO_URL: mongoUrl.toString(),
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: '3000',
+      // Below SHUTDOWN_TIMEOUT_MS with the producer's answer margin (shared/config.ts).
+      PUBLISH_CONFIRM_TIMEOUT_MS: '1000',
       MONGO_QUERY_TIMEOUT_MS: '1000',
       MONGO_BATCH_TIMEOUT_MS: '1000',
       PERSIST_FLUSH_MS: '50',

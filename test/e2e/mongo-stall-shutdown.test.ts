@@ -28,6 +28,8 @@ const POLL_MS = 10;
  */
 const base = testEnv('mongostallterm', {
   SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+  // Below SHUTDOWN_TIMEOUT_MS with the producer's answer margin (shared/config.ts).
+  PUBLISH_CONFIRM_TIMEOUT_MS: '2000',
   MONGO_QUERY_TIMEOUT_MS: String(QUERY_DEADLINE_MS),
   MONGO_BATCH_TIMEOUT_MS: String(QUERY_DEADLINE_MS),
   CONNECT_TIMEOUT_MS: '10000',

@@ -164,8 +164,22 @@ describe('config', () => {
     assert.equal(loadConfig({}).mongo.queryTimeoutMs, 2000);
     assert.equal(loadConfig({}).mongo.batchTimeoutMs, 5000);
     assert.equal(loadConfig({ MONGO_QUERY_TIMEOUT_MS: '750' }).mongo.queryTimeoutMs, 750);
-    const problems = problemsOf({ MONGO_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const problems = problemsOf({ MONGO_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' }, 'consumer');
     assert.deepEqual(problems, ['MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS']);
+  });
+
+  it("leaves the producer's shutdown room to answer a POST waiting for its confirm", () => {
+    const tooShort = 'PUBLISH_CONFIRM_TIMEOUT_MS: must be at least 1000 ms below SHUTDOWN_TIMEOUT_MS on the producer';
+    assert.deepEqual(problemsOf({ SHUTDOWN_TIMEOUT_MS: '6000' }, 'producer'), [tooShort]);
+    assert.deepEqual(
+      problemsOf({ PUBLISH_CONFIRM_TIMEOUT_MS: '9500' }),
+      [tooShort],
+      'no SERVICE counts as the producer',
+    );
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '6001' }, 'producer').shutdownTimeoutMs, 6001);
+    // Only the producer answers a client that waits on a confirm.
+    for (const service of ['consumer', 'ws-server', 'jobs'] as const)
+      assert.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '3000' }, service).shutdownTimeoutMs, 3000);
   });
 
   it('treats empty variables as unset', () => {
