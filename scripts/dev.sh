@@ -21,6 +21,13 @@ esac
 bash scripts/services.sh up
 
 export NODE_ENV=${NODE_ENV:-development}
+# PORT is one service's port on a platform (Railway sets it), and it overrides every service's:
+# left in the environment (`railway run`, a cloud IDE, a shell profile), all four would try to
+# bind it. Here each keeps its own (PRODUCER_PORT, WS_PORT, ...).
+if [[ -n "${PORT:-}" ]]; then
+  echo "dev: ignoring PORT=$PORT (each service uses its own port variable here)"
+  unset PORT
+fi
 export LOG_PRETTY=${LOG_PRETTY:-true}
 # Dev mode lets Postman and wscat authenticate with a bare userId; never the production default.
 export WS_AUTH_MODE=${WS_AUTH_MODE:-dev}
@@ -58,7 +65,13 @@ trap 'stop_all; exit 0' INT TERM
 for service in producer consumer ws-server jobs; do
   start "$service" node --import tsx "$service/main.ts"
 done
-node --import tsx seed/main.ts 2>&1 | sed -u 's/^/[seed] /'
+# A failed seed stops the services too: left running, they would hold the ports the next
+# `npm run dev` needs.
+if ! node --import tsx seed/main.ts 2>&1 | sed -u 's/^/[seed] /'; then
+  echo "dev: seeding the demo data failed; stopping the services"
+  stop_all
+  exit 1
+fi
 
 # Ends when any service exits on its own; then the rest are stopped too.
 set +e

@@ -1,5 +1,5 @@
 import { signUserToken } from '../shared/auth/jwt.js';
-import { loadConfig, servicePort } from '../shared/config.js';
+import { loadConfig } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { ensureIndexes, models } from '../shared/models/index.js';
@@ -29,15 +29,18 @@ try {
     await runAll([() => mongo.close(), () => closeRedis(redis)]);
   }
 
-  const wsPort = servicePort(config, 'ws-server');
-  const producerPort = servicePort(config, 'producer');
+  // PORT is set on a platform (Railway), where this runs inside the producer's container: it is
+  // that container's port, not where users reach the services, so no local address is printed.
+  const local = config.http.portOverride === undefined;
+  const wsUrl = local ? `ws://localhost:${config.http.ports['ws-server']}` : 'wss://<your ws-server domain>';
+  const producerUrl = local ? `http://localhost:${config.http.ports.producer}` : 'https://<your producer domain>';
   const lines = [
     '',
-    `Demo users seeded. Producer: http://localhost:${producerPort}  WebSocket: ws://localhost:${wsPort}`,
+    `Demo users seeded. Producer: ${producerUrl}  WebSocket: ${wsUrl}`,
     `WS_AUTH_MODE=${config.auth.mode}${config.auth.mode === 'dev' ? ' (a bare {"type":"AUTH","userId":"user1"} is accepted)' : ''}`,
     // Never the key itself: this may run against a real deployment's configuration.
     config.intake.apiKeys.length > 0
-      ? 'Events: send Authorization: ApiKey <one of INTAKE_API_KEYS> (npm run dev printed its development key)'
+      ? `Events: send Authorization: ApiKey <one of INTAKE_API_KEYS>${config.nodeEnv === 'production' ? '' : ' (npm run dev printed its development key)'}`
       : 'Events: INTAKE_API_KEYS is unset, so event intake is open (refused in production)',
   ];
   // Tokens can be minted here only when JWT_SECRET verifies them; an auth server's key signs its own.
@@ -52,11 +55,7 @@ try {
       issuer,
       audience,
     });
-    lines.push(
-      `  ${user._id} (${user.name})`,
-      `    npx wscat -c ws://localhost:${wsPort}`,
-      `    {"type":"AUTH","token":"${token}"}`,
-    );
+    lines.push(`  ${user._id} (${user.name})`, `    npx wscat -c ${wsUrl}`, `    {"type":"AUTH","token":"${token}"}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 } catch (err) {

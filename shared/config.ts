@@ -13,6 +13,7 @@ import {
   readTree,
   splitList,
   text,
+  mongoUrl,
   url,
   urlList,
   SERVICE_NAMES,
@@ -330,7 +331,7 @@ const DECLARATIONS = {
     ),
   },
   mongo: {
-    url: envVar('MONGO_URL', url(['mongodb', 'mongodb+srv']), {
+    url: envVar('MONGO_URL', mongoUrl(), {
       default: 'mongodb://127.0.0.1:27017/notifications',
       alias: { name: 'MONGO_URI' },
       services: 'every',
@@ -723,6 +724,16 @@ const DECLARATIONS = {
 type Declared = Resolved<typeof DECLARATIONS>;
 
 /**
+ * The database a MongoDB URL names in its path, '' for none. Credentials cannot hold an unescaped
+ * '/' (the connection string spec), so the first one after the scheme starts the path.
+ */
+function mongoDatabaseOf(url: string): string {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const slash = rest.indexOf('/');
+  return slash < 0 ? '' : rest.slice(slash + 1).split('?')[0]!;
+}
+
+/**
  * What the producer's shutdown grants a POST beyond PUBLISH_CONFIRM_TIMEOUT_MS to write its
  * answer (producer/bootstrap.ts); SHUTDOWN_TIMEOUT_MS must leave room for both.
  */
@@ -792,6 +803,12 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
     // deadline) before its socket closes; a shutdown bound shorter than that wait would cut them.
     problems.push(
       `PUBLISH_CONFIRM_TIMEOUT_MS: must be at least ${CONFIRM_ANSWER_MARGIN_MS} ms below SHUTDOWN_TIMEOUT_MS on the producer`,
+    );
+  }
+  if (production && mongoDatabaseOf(d.mongo.url) === '') {
+    // The driver would quietly use a database named "test" (a hosted template's URL names none).
+    problems.push(
+      'MONGO_URL: name the database in the path, e.g. mongodb+srv://…/notifications (with ?authSource=admin when the user is defined in admin)',
     );
   }
   if (production && d.auth.jwtSecret === DEV_JWT_SECRET) {

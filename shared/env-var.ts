@@ -114,6 +114,33 @@ export function url(schemes: readonly string[], maxLength?: number): Parser<stri
 }
 
 /**
+ * A MongoDB connection string: `mongodb://` may list several hosts (a replica set's seed list,
+ * `mongodb://h1:27017,h2:27017/db?replicaSet=rs`), which a URI check refuses, so the list is
+ * checked host by host and the rest as one URL. The error never quotes the value (a password).
+ */
+export function mongoUrl(): Parser<string> {
+  const one = Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] });
+  const host = /^[A-Za-z0-9.\-_[\]:%]+$/;
+  const schema = Joi.string()
+    .max(8000)
+    .custom((value: string, helpers) => {
+      const match = /^(mongodb(?:\+srv)?:\/\/)((?:[^@/]*@)?)([^/?]*)(.*)$/.exec(value);
+      const hosts = match ? match[3]!.split(',') : [];
+      const ok =
+        match !== null &&
+        hosts.every((h) => host.test(h)) &&
+        (hosts.length === 1 || match[1] === 'mongodb://') &&
+        one.validate(`${match[1]}${match[2]}${hosts[0]}${match[4]}`).error === undefined;
+      return ok ? value : helpers.message({ custom: 'must be a mongodb:// or mongodb+srv:// URL' });
+    });
+  return {
+    schema,
+    accepts: 'mongodb:// or mongodb+srv:// URL (several hosts comma-separated)',
+    parse: identity<string>,
+  };
+}
+
+/**
  * One URL or several separated by commas (the nodes of a cluster), blanks around them ignored.
  * The error names which item is wrong, never the URL itself: it may carry a password.
  */

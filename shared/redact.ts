@@ -8,7 +8,9 @@ export function describeUrl(raw: string): string {
     const port = url.port ? `:${url.port}` : '';
     return `${url.protocol}//${url.hostname}${port}`;
   } catch {
-    return '<unparseable url>';
+    // A MongoDB seed list (mongodb://h1:27017,h2:27017/db) is no WHATWG URL: its hosts, without credentials.
+    const seedList = /^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/]*@)?([^/?#]+)/i.exec(raw);
+    return seedList ? `${seedList[1]}${seedList[2]}` : '<unparseable url>';
   }
 }
 

@@ -17,9 +17,11 @@ describe('the dev runner', () => {
   });
 
   it('starts the infrastructure, the four services and the seed, and Ctrl-C stops them all', async () => {
+    // A PORT left in the shell (a platform's, a cloud IDE's) must not pull all four onto one port.
+    const strayPort = String(20_000 + Math.floor(Math.random() * 20_000));
     const dev = spawn('bash', ['scripts/dev.sh'], {
       cwd: ROOT,
-      env: { ...process.env, ...env, NODE_ENV: 'development' },
+      env: { ...process.env, ...env, NODE_ENV: 'development', PORT: strayPort },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -49,7 +51,11 @@ describe('the dev runner', () => {
         timeoutMs: 60_000,
       });
       assert.match(output, /dev: WS_AUTH_MODE=dev/);
-      assert.match(output, /\[seed\]\s+npx wscat -c ws:\/\/localhost:/);
+      assert.equal(new Set(ports.values()).size, SERVICE_NAMES.length, 'four ports, none of them PORT');
+      assert.ok(![...ports.values()].includes(Number(strayPort)));
+      // The command the seed prints names WS_PORT (0 here: the test's services take free ports), not PORT.
+      assert.match(output, /\[seed\]\s+npx wscat -c ws:\/\/localhost:\d+/);
+      assert.ok(!output.includes(`localhost:${strayPort}`), 'the seed printed the stray PORT');
 
       // Intake takes the development key the runner prints (the README's curl sends it), and only it.
       assert.ok(output.includes(`dev: intake key ${DEV_INTAKE_API_KEY}`));

@@ -258,6 +258,16 @@ describe('production refuses unsafe settings, naming the variable', () => {
     assert.equal(config.auth.mode, 'token');
   });
 
+  it('refuses a MONGO_URL that names no database (the driver would use "test")', () => {
+    const none = /^MONGO_URL: name the database in the path/;
+    for (const url of ['mongodb://mongo:pw@db.internal:27017', 'mongodb+srv://u:p@c.example.net/?retryWrites=true'])
+      assert.match(problemsOf({ ...safe, MONGO_URL: url })[0]!, none, url);
+    for (const url of ['mongodb+srv://u:p@c.example.net/notifications?retryWrites=true', 'mongodb://a:1,b:2/app'])
+      assert.equal(loadConfig({ ...safe, MONGO_URL: url }).mongo.url, url);
+    // Outside production a tool may point at a server only (scripts/store-costs.ts names its own database).
+    assert.equal(loadConfig({ MONGO_URL: 'mongodb://127.0.0.1:27017' }).mongo.url, 'mongodb://127.0.0.1:27017');
+  });
+
   it('refuses a producer without INTAKE_API_KEYS', () => {
     const { INTAKE_API_KEYS: _omitted, ...rest } = safe;
     const problems = problemsOf(rest);

@@ -10,6 +10,8 @@ describe('redact', () => {
       'mongodb+srv://cluster0.abc.mongodb.net',
     );
     assert.equal(describeUrl('not a url'), '<unparseable url>');
+    // A replica set's seed list is no WHATWG URL: its hosts, never its credentials.
+    assert.equal(describeUrl('mongodb://u:s3cret@h1:27017,h2:27017/db?replicaSet=rs'), 'mongodb://h1:27017,h2:27017');
   });
 
   it('strips credentials from URLs embedded in error text', () => {
