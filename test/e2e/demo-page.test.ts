@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { bootstrap as bootstrapWs } from '../../ws-server/bootstrap.js';
@@ -35,6 +37,47 @@ interface Stored {
 interface PageGlobals {
   seenStates: string[];
   MutationObserver: new (callback: () => void) => { observe(target: unknown, options: unknown): void };
+}
+
+/** What a request to the stand-in for a hostile producer carried. */
+interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * A stand-in for a server a link's `?api=` could name: it records every request, lets any page
+ * call it (CORS, the Authorization header included, as an attacker's server would) and answers
+ * with markup where the page shows text: a user's name in /users and an error message elsewhere.
+ */
+async function hostileProducer(): Promise<{ url: string; requests: Recorded[]; close(): Promise<void> }> {
+  const requests: Recorded[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-allow-methods', 'GET, POST, PUT, PATCH, OPTIONS');
+    res.setHeader('access-control-allow-headers', 'authorization, content-type, accept');
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    res.setHeader('content-type', 'application/json');
+    if (req.method === 'GET' && req.url === '/users') {
+      return void res.end(
+        JSON.stringify({
+          users: [
+            { id: 'user8', name: 'Eve' },
+            { id: 'user1', name: '<img src="x" id="injected-name">' },
+          ],
+        }),
+      );
+    }
+    res.writeHead(500).end(JSON.stringify({ error: 'internal', message: '<img src="x" id="injected-error">' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('the demo inbox page in a real browser', () => {
@@ -468,6 +511,88 @@ describe('the demo inbox page in a real browser', () => {
       await page.close();
     } finally {
       await ws.close();
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('in token mode ignores ?api= and sends the token only to the configured producer, under a CSP', async () => {
+    // A link naming another server: were the page to follow it, the pasted token would go there.
+    const hostile = await hostileProducer();
+    // No DEMO_PRODUCER_URL: the producer is the page's own host on PRODUCER_PORT (the CSP's
+    // connect-src allows that port on any host).
+    const config = loadConfig({ ...p.env, WS_AUTH_MODE: 'token', PRODUCER_PORT: new URL(p.producerUrl).port });
+    const ws = await bootstrapWs(config, testLogger);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      const res = await page.goto(`http://127.0.0.1:${ws.port}/?api=${encodeURIComponent(hostile.url)}`);
+      await page.locator('#signin').waitFor({ state: 'visible' });
+      const leaked = () => hostile.requests.map((r) => `${r.method} ${r.url} ${r.headers.authorization ?? ''}`);
+
+      await page.locator('#token').fill(await p.token('user9'));
+      await page.locator('#signin-form button[type="submit"]').click();
+      await page.locator('#state[data-state="connected"]').waitFor();
+      await p.post('/events', { type: 'FOLLOW', actorId: 'user1', targetId: 'user9' });
+      await page.locator('#list li.item').filter({ hasText: 'follow' }).waitFor();
+      // By now the page has asked for the user list and the first history page (with the token).
+      assert.deepEqual(leaked(), [], 'nothing reached the server ?api= named');
+      // Those went to the real producer instead: its user list, its stored history.
+      await page.locator('#actor option').filter({ hasText: 'Ada (user1)' }).waitFor({ state: 'attached' });
+      await page.locator('#list li.item').filter({ hasText: 'Ada' }).waitFor();
+      await page.locator('#badge[data-count="1"]').waitFor();
+      // Reading it goes through the producer's read API with the token: the stored status says so.
+      await page.locator('#list li.item').first().click();
+      await page.locator('#timeline li.done[data-stage="read"]').waitFor();
+      await page.locator('#badge[data-count="0"]').waitFor({ state: 'attached' });
+      const unread = await p.request('GET', '/users/user9/notifications/unread-count', 'user9');
+      assert.equal(unread.body.unread, 0);
+
+      // A typed intake key goes nowhere else either.
+      await page.locator('#intake-key').fill('a-key-typed-by-the-user-0123456789abcdef');
+      await page.locator('#send').click();
+      await page
+        .locator('#fire-result')
+        .filter({ hasText: /Accepted|Refused/ })
+        .waitFor();
+      await page.reload();
+      await page.locator('#state[data-state="connected"]').waitFor();
+      await page.close();
+      assert.deepEqual(leaked(), [], 'still nothing reached the server ?api= named');
+      // And a second line of defence, should markup or script ever get in again.
+      const csp = res?.headers()['content-security-policy'] ?? '';
+      for (const directive of ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"])
+        assert.ok(csp.includes(directive), `${directive} in ${csp}`);
+      assert.match(csp, /connect-src 'self' [^;]*:\d+/, csp);
+    } finally {
+      await ws.close();
+      await hostile.close();
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("shows a producer's names and error messages as text, never as markup (dev mode, ?api= honoured)", async () => {
+    const hostile = await hostileProducer();
+    try {
+      const page = await open(`http://127.0.0.1:${p.wsPort}/?user=user8&api=${encodeURIComponent(hostile.url)}`);
+      // Dev mode has no secret to lose: ?api= still picks the producer (the user list is the hostile one's).
+      const options = page.locator('#actor option');
+      await options.first().waitFor({ state: 'attached' });
+      assert.deepEqual(await options.allTextContents(), ['<img src="x" id="injected-name"> (user1)']);
+      assert.equal(await page.locator('#user').inputValue(), 'user8');
+      assert.ok(hostile.requests.some((r) => r.method === 'GET' && r.url === '/users'));
+
+      // A notification through the real pipeline; selecting it asks the hostile server for its timeline.
+      await p.post('/events', { type: 'FOLLOW', actorId: 'user3', targetId: 'user8' });
+      await page.locator('#list li.item').first().click();
+      await page.locator('#timeline p.hint').filter({ hasText: 'Timeline unavailable' }).waitFor();
+      assert.equal(
+        await page.locator('#timeline p.hint').textContent(),
+        'Timeline unavailable: <img src="x" id="injected-error">',
+      );
+      assert.equal(await page.locator('#injected-name, #injected-error, img[src="x"]').count(), 0, 'no markup parsed');
+      await page.close();
+    } finally {
+      await hostile.close();
     }
     assert.deepEqual(pageErrors, []);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../shared/config.js';
-import { demoConfig } from '../../ws-server/demo-page.js';
+import { demoConfig, demoContentSecurityPolicy } from '../../ws-server/demo-page.js';
 // The page's own pure helpers, plain browser ES modules that run in Node as they are.
 // @ts-expect-error: a JavaScript module of the page, without types
 import { ago, dayKey, dayLabel, groupByDay, tokenSubject } from '../../ws-server/public/format.js';
@@ -23,6 +23,42 @@ describe('demo page configuration', () => {
   it('refuses a DEMO_PRODUCER_URL that is not an http(s) URL', () => {
     assert.throws(() => loadConfig({ DEMO_PRODUCER_URL: 'producer:3000' }), /DEMO_PRODUCER_URL/);
     assert.throws(() => loadConfig({ DEMO_PRODUCER_URL: 'ws://producer' }), /DEMO_PRODUCER_URL/);
+  });
+
+  it('lets ?api= pick the producer only in dev auth mode outside production, where the page holds no secret', () => {
+    assert.equal(demoConfig(loadConfig({ WS_AUTH_MODE: 'dev' })).apiOverride, true);
+    // The page sends a pasted token (and a typed intake key) to the producer: a link must not name it.
+    assert.equal(demoConfig(loadConfig({ WS_AUTH_MODE: 'token' })).apiOverride, false);
+    const dev = loadConfig({ WS_AUTH_MODE: 'dev' });
+    assert.equal(demoConfig({ ...dev, nodeEnv: 'production' }).apiOverride, false);
+  });
+
+  it('sends a CSP that allows no foreign script and connects only to this origin and the producer', () => {
+    const csp = (env: Record<string, string>) =>
+      demoContentSecurityPolicy(loadConfig(env))
+        .split('; ')
+        .map((d) => d.split(' '));
+    const connect = (env: Record<string, string>) =>
+      csp(env)
+        .find(([name]) => name === 'connect-src')
+        ?.slice(1);
+    const token = { WS_AUTH_MODE: 'token' };
+    for (const [name, ...sources] of csp(token)) {
+      if (name === 'script-src') assert.deepEqual(sources, ["'self'"]);
+      if (['object-src', 'base-uri', 'frame-ancestors'].includes(name!)) assert.deepEqual(sources, ["'none'"]);
+    }
+    for (const name of ['default-src', 'script-src', 'object-src', 'base-uri', 'frame-ancestors'])
+      assert.ok(
+        csp(token).some(([n]) => n === name),
+        name,
+      );
+    assert.deepEqual(connect({ ...token, DEMO_PRODUCER_URL: 'https://producer.example/api/' }), [
+      "'self'",
+      'https://producer.example',
+    ]);
+    assert.deepEqual(connect({ ...token, PRODUCER_PORT: '4123' }), ["'self'", 'http://*:4123', 'https://*:4123']);
+    // Dev mode: ?api= may name any producer, so connect-src cannot list it.
+    assert.deepEqual(connect({ WS_AUTH_MODE: 'dev' }), ["'self'", 'http:', 'https:', 'ws:', 'wss:']);
   });
 
   it('offers the types the preferences API lets a user mute, and no transactional one', () => {

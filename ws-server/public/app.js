@@ -1,4 +1,4 @@
-/* global URLSearchParams, location, document, fetch, IntersectionObserver, sessionStorage, setInterval, setTimeout, history, queueMicrotask */
+/* global URLSearchParams, location, document, fetch, IntersectionObserver, sessionStorage, setInterval, setTimeout, history, queueMicrotask, Option */
 // The demo inbox, built on the project's client (served by this ws-server as /client.js, from
 // client/index.ts): the socket (AUTH, replay, resume, acks, unread count, reconnects) is the
 // client's; the read API (history, read marks, preferences) is its HTTP helper's. This file only
@@ -28,10 +28,21 @@ const FALLBACK_USERS = [
   'Edsger',
   'Radia',
 ].map((name, i) => ({ id: `user${i + 1}`, name }));
-const TIMELINE_HINT = '<p class="hint">Select a notification to follow it through the pipeline.</p>';
+const TIMELINE_HINT = 'Select a notification to follow it through the pipeline.';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
+
+/**
+ * An element with `text` as text, never as markup: what the producer (or a page pointed at
+ * another one) answers must not become elements or script in this page.
+ */
+function el(tag, text = '', className = '') {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.textContent = text;
+  return node;
+}
 
 const state = {
   config: null,
@@ -269,12 +280,17 @@ async function loadTimeline(id) {
   try {
     const t = await state.http.timeline(id);
     if (state.selected !== id) return;
-    box.innerHTML = `<ol>${STAGES.map((s) => {
+    const list = el('ol');
+    for (const s of STAGES) {
       const at = t.stages[s];
-      return `<li class="${at ? 'done' : ''}" data-stage="${s}"><strong>${s}</strong><br><span class="when">${at ? new Date(at).toLocaleTimeString() : 'pending'}</span></li>`;
-    }).join('')}</ol>`;
+      const li = el('li', '', at ? 'done' : '');
+      li.dataset.stage = s;
+      li.append(el('strong', s), el('br'), el('span', at ? new Date(at).toLocaleTimeString() : 'pending', 'when'));
+      list.append(li);
+    }
+    box.replaceChildren(list);
   } catch (err) {
-    if (state.selected === id) box.innerHTML = `<p class="hint">Timeline unavailable: ${err.message}</p>`;
+    if (state.selected === id) box.replaceChildren(el('p', `Timeline unavailable: ${err.message}`, 'hint'));
   }
 }
 
@@ -324,7 +340,7 @@ async function switchUser(userId) {
   });
   for (const view of views) view.clear();
   drawBadge();
-  $('timeline').innerHTML = TIMELINE_HINT;
+  $('timeline').replaceChildren(el('p', TIMELINE_HINT, 'hint'));
   fillUsers();
   if (state.config.authMode === 'dev') {
     history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), user: userId })}`);
@@ -361,14 +377,17 @@ async function switchUser(userId) {
   await loadPage({ first: true });
 }
 
+/** Names and ids come from the producer's /users: text of an <option>, never markup. */
+const userOption = (u) => new Option(`${u.name} (${u.id})`, u.id);
+
 function fillUsers() {
   const others = state.users.filter((u) => u.id !== state.userId);
-  $('actor').innerHTML = others.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
+  $('actor').replaceChildren(...others.map(userOption));
   const listed = state.users.some((u) => u.id === state.userId)
     ? state.users
     : [...state.users, { id: state.userId, name: state.userId }];
   const selectable = state.config.authMode === 'dev' ? listed : listed.filter((u) => u.id === state.userId);
-  $('user').innerHTML = selectable.map((u) => `<option value="${u.id}">${u.name} (${u.id})</option>`).join('');
+  $('user').replaceChildren(...selectable.map(userOption));
   if (state.userId) $('user').value = state.userId;
   $('user').disabled = state.config.authMode !== 'dev';
 }
@@ -466,10 +485,15 @@ $('fire').addEventListener('submit', async (event) => {
 
 // ---- start -----------------------------------------------------------------------------------
 
-/** `?api=` first (a producer elsewhere), then DEMO_PRODUCER_URL, then this host's producer port. */
+/**
+ * DEMO_PRODUCER_URL, else this host's producer port. `?api=` (a producer elsewhere) comes first
+ * only where the server allows it (apiOverride: dev auth mode outside production): the page sends
+ * the user's token and a typed intake key to this address, so elsewhere a link could name a
+ * server of its own and collect them.
+ */
 function producerBase(config) {
   const url =
-    params.get('api') ||
+    (config.apiOverride === true && params.get('api')) ||
     config.producerUrl ||
     `${location.protocol}//${location.hostname}:${config.producerPort ?? 3000}`;
   return url.replace(/\/+$/, '');
@@ -490,7 +514,7 @@ async function start() {
     if (users.length) state.users = users;
   } catch {
     showBanner(
-      `Cannot reach the producer at ${state.apiBase} (start it, set DEMO_PRODUCER_URL, or pass ?api=http://host:port).`,
+      `Cannot reach the producer at ${state.apiBase} (start it or set DEMO_PRODUCER_URL${config.apiOverride ? ', or pass ?api=http://host:port' : ''}).`,
     );
   }
   fillUsers();

@@ -1,4 +1,4 @@
-/* global document */
+/* global document, Option */
 // The preferences screen: GET /users/:userId/preferences fills it, Save PUTs the whole document
 // (the API replaces it; docs/http-api.md "Preferences").
 
@@ -34,13 +34,22 @@ export function preferencesScreen({ mutableTypes }) {
   const status = $('prefs-status');
   let api = null;
 
-  $('muted-types').innerHTML = mutableTypes
-    .map((t) => `<label class="check"><input type="checkbox" name="muted" value="${t}"> ${LABELS[t] ?? t}</label>`)
-    .join('');
+  // The types come from the server's /demo-config.json: built as elements, so no answer is ever
+  // parsed as markup.
+  $('muted-types').replaceChildren(
+    ...mutableTypes.map((t) => {
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.name = 'muted';
+      box.value = t;
+      const label = document.createElement('label');
+      label.className = 'check';
+      label.append(box, ` ${LABELS[t] ?? t}`);
+      return label;
+    }),
+  );
   if (typeof Intl.supportedValuesOf === 'function') {
-    $('time-zones').innerHTML = Intl.supportedValuesOf('timeZone')
-      .map((z) => `<option value="${z}"></option>`)
-      .join('');
+    $('time-zones').replaceChildren(...Intl.supportedValuesOf('timeZone').map((z) => new Option('', z)));
   }
 
   const syncDnd = () => {
