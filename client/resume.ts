@@ -20,21 +20,36 @@ export interface ReplayOutcome {
  * highest seq seen" is safe to resume from only once a replay has been received whole: a
  * connection cut in the middle of it (a security notification with seq 9 received, a like with
  * seq 3 not yet) would otherwise resume after 9 and never see 3. So the resume point moves:
- * - at the end of a replay that says `recovered: true`, to the highest seq received;
- * - afterwards, with live notifications, but only over seqs without a gap: seqs are per user and
+ * - at the end of a replay that says `recovered: true`, to the highest seq received or AUTH_OK's
+ *   `seq` (the user's latest when the replay was read: up to it, everything unacked was in the
+ *   replay), whichever is higher;
+ * - afterwards, with live notifications (and those that came during a MongoDB catch-up after
+ *   Redis's replay), but only over seqs without a gap: seqs are per user and
  *   consecutive (every notification and every aggregate update takes the next one), and a live
  *   push is only a hint (a wake lost while Redis restarts, a push racing a resync), so seq 11
  *   arriving while 10 has not must not let a resume skip 10. The point stops at the gap and moves
  *   past it when the missing seq arrives (a resync re-sends it) or at the next recovered replay.
  *   A gap that never fills (an aggregate version superseded before it was pushed) costs only a
- *   larger replay, never a missed notification;
+ *   larger replay, never a missed notification. With no point yet (a server without AUTH_OK's
+ *   `seq`, and a replay that carried nothing) live seqs set none: the first may follow a lost one;
  * - never during a connection whose replay said `recovered: false`: the next connection's replay
  *   then starts where this one did and carries what this one could not (less what was acked).
  */
 export class ResumeTracker {
   lastSeq: number | undefined;
   private replay:
-    { pending: number; recovered: boolean; catchingUp: boolean; count: number; maxSeq: number } | undefined;
+    | {
+        pending: number;
+        recovered: boolean;
+        catchingUp: boolean;
+        count: number;
+        maxSeq: number;
+        /** During a catch-up, the seqs after Redis's `pending` frames (see `notification`). */
+        later: number[];
+        /** AUTH_OK's `seq`: nothing up to it is missing once this replay is whole and recovered. */
+        upTo: number | undefined;
+      }
+    | undefined;
   /** Live notifications move the resume point (after a recovered replay). */
   private advancing = false;
   /** Live seqs received past a gap after lastSeq, waiting for the gap to fill. */
@@ -57,6 +72,8 @@ export class ResumeTracker {
       catchingUp: ok.catchingUp,
       count: 0,
       maxSeq: this.lastSeq ?? 0,
+      later: [],
+      upTo: ok.seq,
     };
     if (!ok.catchingUp && ok.recovered && ok.pending === 0) return this.finish(true, ok.pending);
     return undefined;
@@ -70,7 +87,12 @@ export class ResumeTracker {
       return undefined;
     }
     replay.count += 1;
-    replay.maxSeq = Math.max(replay.maxSeq, seq);
+    // A catch-up's first `pending` frames are Redis's replay, complete by itself. What follows
+    // mixes MongoDB's older notifications with live pushes, and a live push is only a hint (its
+    // wake may have been lost while an earlier one's was not): those seqs move the point only
+    // over consecutive seqs, like live ones after a replay (advanceLive at the end).
+    if (replay.catchingUp && replay.count > replay.pending) replay.later.push(seq);
+    else replay.maxSeq = Math.max(replay.maxSeq, seq);
     if (!replay.catchingUp && replay.recovered && replay.count >= replay.pending)
       return this.finish(true, replay.pending);
     return undefined;
@@ -100,11 +122,10 @@ export class ResumeTracker {
   }
 
   private advanceLive(seq: number): void {
-    if (this.lastSeq === undefined) {
-      // No point yet to count a gap from (a replay of nothing, first connection).
-      this.lastSeq = seq;
-      return;
-    }
+    // No point yet to count a gap from (a replay of nothing, first connection): the first live
+    // seq may itself follow a lost one, so none is taken. Resuming without lastSeq replays
+    // everything pending, which costs a larger replay, never a missed notification.
+    if (this.lastSeq === undefined) return;
     if (seq <= this.lastSeq) return;
     this.ahead.add(seq);
     while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
@@ -115,8 +136,10 @@ export class ResumeTracker {
     this.replay = undefined;
     if (recovered) {
       this.ahead.clear();
-      if (replay.maxSeq > 0 && (this.lastSeq === undefined || replay.maxSeq > this.lastSeq))
-        this.lastSeq = replay.maxSeq;
+      // 0 from AUTH_OK is a point too (a new user: nothing missed yet); a maxSeq of 0 is no seq seen.
+      const whole = replay.upTo === undefined ? replay.maxSeq || undefined : Math.max(replay.maxSeq, replay.upTo);
+      if (whole !== undefined && (this.lastSeq === undefined || whole > this.lastSeq)) this.lastSeq = whole;
+      for (const seq of replay.later) this.advanceLive(seq);
       this.advancing = true;
     }
     return { recovered, replayed: replay.count, pending };

@@ -241,6 +241,7 @@ async function onAuth(
       pending: replay.pending,
       recovered: replay.recovered,
       catchingUp: replay.catchingUp,
+      seq: replay.seq,
       ...(current ? { unread: current.count, unreadVersion: current.version } : {}),
     });
     stage('ready');

@@ -25,6 +25,8 @@ export interface ReplayState {
   preferences: Preferences | undefined;
   /** Undefined when the counter is missing (a rebuild is due). */
   unread: UnreadState | undefined;
+  /** The latest seq the user's notifications took when this was read; 0 before the first. */
+  seq: number;
 }
 
 export async function readReplayState(
@@ -44,15 +46,17 @@ export async function readReplayState(
       keys.unreadVersion(userId),
       keys.notification(userId, ''),
       keys.wsRoute(userId),
+      keys.seq(userId),
     ],
     [keyPrefix, String(limit), route.instanceId, String(route.ttlMs)],
-  )) as [number, number, string | null, string | null, string | null, ...string[]];
-  const [total, clean, prefs, count, version, ...jsons] = reply;
+  )) as [number, number, string | null, string | null, string | null, string | null, ...string[]];
+  const [total, clean, prefs, count, version, seq, ...jsons] = reply;
   return {
     notifications: jsons.map(decodeNotification),
     total,
     clean: clean === 1,
     preferences: prefs === null ? undefined : (JSON.parse(prefs) as Preferences),
     unread: count === null ? undefined : { count: Number(count), version: Number(version ?? 0) },
+    seq: Number(seq ?? 0),
   };
 }

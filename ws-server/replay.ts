@@ -24,6 +24,12 @@ export interface Replay {
   /** For the catch-up: the Redis window, and when its oldest notification was created. */
   window: Notification[];
   oldestPendingAtMs: number | null | undefined;
+  /**
+   * AUTH_OK's `seq`: every notification of the user up to it is acked, held back or in this
+   * replay (read in the same call), so a client that receives the whole replay may resume from
+   * it. Kept below the first one do-not-disturb holds back, which the replay leaves out.
+   */
+  seq: number;
 }
 
 /** What AUTH needs besides the replay: the unread count and the do-not-disturb rule. */
@@ -70,9 +76,9 @@ export async function planReplay(deps: ReplayDeps, userId: string, limit: number
   const after = lastSeq === undefined ? state.notifications : state.notifications.filter((n) => n.seq > lastSeq);
   const window = after.slice(0, limit);
   const total = lastSeq === undefined ? state.total : after.length;
-  const held = window.filter(heldBack).length;
+  const heldSeqs = window.filter(heldBack).map((n) => n.seq);
   const notifications = window.filter((n) => !heldBack(n));
-  const pending = total - held;
+  const pending = total - heldSeqs.length;
   return {
     replay: {
       notifications,
@@ -81,6 +87,7 @@ export async function planReplay(deps: ReplayDeps, userId: string, limit: number
       catchingUp: !state.clean,
       window,
       oldestPendingAtMs,
+      seq: Math.min(state.seq, ...heldSeqs.map((seq) => seq - 1)),
     },
     unread,
     heldBack,

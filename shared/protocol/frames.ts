@@ -60,6 +60,12 @@ export type AuthOkFrame = {
   pending: number;
   recovered: boolean;
   catchingUp: boolean;
+  /**
+   * The user's latest seq when the replay was read (below any do-not-disturb holds back): after
+   * a whole replay that says `recovered: true`, nothing up to it is missing. Absent from servers
+   * before it was added.
+   */
+  seq?: number;
   unread?: number;
   unreadVersion?: number;
 };

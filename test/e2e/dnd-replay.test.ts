@@ -69,6 +69,9 @@ describe('do-not-disturb and the AUTH replay', () => {
     });
     assert.ok(Date.now() >= endsAt - 1000, 'the like came when the window ended');
     assert.equal(like.message, 'Ada liked your post');
+    // AUTH_OK's seq (what a whole replay vouches for) stays below the like it held back.
+    assert.equal(typeof ok.seq, 'number');
+    assert.ok(ok.seq! < like.seq, `AUTH_OK seq ${ok.seq} is below the held like's ${like.seq}`);
 
     // After the window a new session (a page load without a saved lastSeq) replays the like
     // too: it was not acked.

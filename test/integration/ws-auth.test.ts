@@ -50,6 +50,7 @@ describe('ws-server: authentication and protocol errors', () => {
       pending: 0,
       recovered: false,
       catchingUp: true,
+      seq: 0,
       unread: 0,
       unreadVersion: 1,
     });
@@ -62,6 +63,7 @@ describe('ws-server: authentication and protocol errors', () => {
       pending: 0,
       recovered: true,
       catchingUp: false,
+      seq: 0,
       unread: 0,
       unreadVersion: 1,
     });

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ResumeTracker } from '../../client/resume.js';
+
+/** The resume point never skips a seq the client did not receive (client/resume.ts). */
+describe('client: resume point around lost wakes', () => {
+  const authOk = (pending: number, recovered: boolean, catchingUp = false, seq?: number) =>
+    ({ type: 'AUTH_OK', userId: 'u', pending, recovered, catchingUp, ...(seq === undefined ? {} : { seq }) }) as const;
+
+  it('during a MongoDB catch-up, moves past Redis replay only over consecutive live seqs', () => {
+    const r = new ResumeTracker(10);
+    r.authenticated(authOk(1, false, true));
+    r.notification(11); // Redis's replay: complete by itself
+    r.notification(13); // live, while 12's wake was lost
+    r.notification(3); // MongoDB's older notification
+    assert.deepEqual(r.replayDone({ type: 'REPLAY_DONE', pending: 3, recovered: true }), {
+      recovered: true,
+      replayed: 3,
+      pending: 3,
+    });
+    assert.equal(r.lastSeq, 11, 'a resume now must still replay 12');
+    r.notification(12); // a resync sends it
+    assert.equal(r.lastSeq, 13, 'the gap filled: 13 was received before');
+  });
+
+  it('takes consecutive live seqs of a catch-up', () => {
+    const r = new ResumeTracker(10);
+    r.authenticated(authOk(1, false, true));
+    r.notification(11);
+    r.notification(12);
+    r.notification(13);
+    r.replayDone({ type: 'REPLAY_DONE', pending: 3, recovered: true });
+    assert.equal(r.lastSeq, 13);
+  });
+
+  it("starts from AUTH_OK's seq after a whole replay, then moves over consecutive live seqs only", () => {
+    const r = new ResumeTracker(undefined);
+    assert.deepEqual(r.authenticated(authOk(0, true, false, 18)), { recovered: true, replayed: 0, pending: 0 });
+    assert.equal(r.lastSeq, 18, 'nothing up to 18 is missing');
+    r.notification(20); // 19's wake was lost
+    assert.equal(r.lastSeq, 18);
+    r.notification(19);
+    assert.equal(r.lastSeq, 20);
+    // A replay whose frames stop below AUTH_OK's seq (the rest was acked) still reaches it.
+    r.disconnected();
+    r.authenticated(authOk(1, true, false, 30));
+    r.notification(25);
+    assert.equal(r.lastSeq, 30);
+    // Not after a replay that was not whole.
+    r.disconnected();
+    r.authenticated(authOk(5, false, false, 40));
+    r.notification(31);
+    r.quiet();
+    assert.equal(r.lastSeq, 30);
+  });
+
+  it('sets no point from a first live seq when the first replay carried nothing (a server without seq)', () => {
+    const r = new ResumeTracker(undefined);
+    r.authenticated(authOk(0, true));
+    r.notification(20); // 19's wake may have been lost
+    assert.equal(r.lastSeq, undefined, 'resuming without lastSeq replays everything pending');
+    // A later recovered replay gives the point.
+    r.disconnected();
+    r.authenticated(authOk(2, true));
+    r.notification(19);
+    r.notification(20);
+    assert.equal(r.lastSeq, 20);
+  });
+});
