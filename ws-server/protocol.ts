@@ -87,15 +87,34 @@ export function parseClientFrame(raw: string, limits: ParseLimits): ClientFrame 
     default:
       throw new ProtocolError(
         ERROR_CODES.unknownType,
-        `unknown frame type ${JSON.stringify(type ?? null)}; expected AUTH, ACK or PING`,
+        `unknown frame type ${quoted(type)}; expected AUTH, ACK or PING`,
       );
   }
 }
 
 function validate(schema: Joi.ObjectSchema, data: unknown): unknown {
   const { value, error } = schema.validate(data, { abortEarly: true, convert: false });
-  if (error) throw new ProtocolError(ERROR_CODES.badFrame, error.message);
-  return value;
+  if (!error) return value;
+  // Joi names a field it does not know by its key, which the client chose: clipped like a type.
+  const detail = error.details[0];
+  if (detail?.type === 'object.unknown') {
+    throw new ProtocolError(ERROR_CODES.badFrame, `field ${quoted(detail.context?.key)} is not allowed`);
+  }
+  // Every other message names a field of the schema and a rule, never the value it broke.
+  throw new ProtocolError(ERROR_CODES.badFrame, error.message);
+}
+
+/** Characters of a client's value an ERROR quotes back: enough to recognise it. */
+const QUOTED_MAX = 32;
+
+/**
+ * A client's value as an ERROR names it: JSON, cut to QUOTED_MAX characters. Quoted whole, a
+ * 60 KB `type` came back as a 60 KB ERROR to a socket that had not even authenticated: the
+ * server as an echo, which it must not be before AUTH_OK (docs/security.md).
+ */
+function quoted(value: unknown): string {
+  const json = JSON.stringify(value ?? null);
+  return json.length > QUOTED_MAX ? `${json.slice(0, QUOTED_MAX)}…` : json;
 }
 
 /**

@@ -163,6 +163,25 @@ describe('ws-server: authentication and protocol errors', () => {
     assert.equal(client.closed, undefined);
   });
 
+  it('answers a 60 KB unknown type or field before AUTH without quoting it back', async () => {
+    // The dev server: its frames may be WS_MAX_FRAME_BYTES' default of 64 KiB.
+    const client = await WsTestClient.connect(devServer.port);
+    clients.push(client);
+    const long = 'x'.repeat(60_000);
+    client.send({ type: long });
+    client.send({ type: 'PING', [long]: 1 });
+    const [unknownType, unknownField] = [await client.next('ERROR'), await client.next('ERROR')];
+    assert.equal(unknownType.code, 'UNKNOWN_TYPE');
+    assert.equal(unknownField.code, 'BAD_FRAME');
+    for (const error of [unknownType, unknownField]) {
+      // A short prefix at most, to recognise the value by: no echo of what the client sent.
+      assert.ok(JSON.stringify(error).length < 200, JSON.stringify(error).slice(0, 300));
+      assert.match(error.message, /"x{31}…/);
+    }
+    assert.match(unknownType.message, /expected AUTH, ACK or PING$/);
+    assert.equal(client.closed, undefined);
+  });
+
   it('closes 1009 on a frame larger than WS_MAX_FRAME_BYTES', async () => {
     const client = await connect();
     client.send({ type: 'PING', pad: 'x'.repeat(2048) });
