@@ -66,7 +66,9 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
   const tokens = await createTokenVerifier(config.auth);
   const infra = await connectInfra(config, logger);
   const registry = createRegistry('ws-server');
-  const metrics = createWsMetrics(registry);
+  // MongoDB reads the socket path wants but never waits on (shared/background.ts).
+  const loads = new BackgroundLoads(logger);
+  const metrics = createWsMetrics(registry, loads);
   const connections = new ConnectionRegistry(config.ws.maxSocketsPerUser);
   const sessions = new Set<Session>();
   const delivery = new Delivery(
@@ -104,8 +106,6 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
   const frames = new FrameWindow(MAX_FRAMES_IN_FLIGHT, () => metrics.readsPaused.inc());
 
   const publisher = await infra.amqp.createChannel('ws-acks');
-  // MongoDB reads the socket path wants but never waits on (shared/background.ts).
-  const loads = new BackgroundLoads(logger);
   const fallbackWaitMs = config.mongo.fallbackWaitMs;
   const unread = unreadReader({
     redis: infra.redis,

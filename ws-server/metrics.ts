@@ -3,7 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics.js';
 export type CloseReason =
   'auth' | 'token-expired' | 'flood' | 'slow-consumer' | 'too-many-sockets' | 'heartbeat' | 'shutdown' | 'unavailable';
 
-export function createWsMetrics(registry: Registry) {
+/** `loads`: the instance's MongoDB reads off the socket path (shared/background.ts), read at each scrape. */
+export function createWsMetrics(registry: Registry, loads: { readonly size: number }) {
   return {
     connectedSockets: new Gauge({
       name: 'ws_connected_sockets',
@@ -71,6 +72,14 @@ export function createWsMetrics(registry: Registry) {
       help: 'Socket-path reads that went on without MongoDB (Redis had no copy and MongoDB did not answer within MONGO_FALLBACK_WAIT_MS), by what',
       labelNames: ['read'],
       registers: [registry],
+    }),
+    backgroundLoads: new Gauge({
+      name: 'ws_background_loads',
+      help: 'MongoDB reads off the socket path (unread counts, preferences, replay catch-ups, ACK checks) running or waiting; past 10,000 waiting new ones are refused',
+      registers: [registry],
+      collect() {
+        this.set(loads.size);
+      },
     }),
     sendBufferPeak: new Gauge({
       name: 'ws_send_buffer_peak_bytes',

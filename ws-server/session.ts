@@ -44,6 +44,12 @@ export class Session {
   catchUpTimer: NodeJS.Timeout | undefined;
   /** The newest unread count this socket knows (highest version); frames never carry an older one. */
   unread: UnreadState | undefined;
+  /**
+   * MongoDB checks of this socket's ACKs (stored-ack.ts) waiting or running, with the Redis and
+   * broker writes that follow them: at most MAX_STORED_ACK_CHECKS, so one socket cannot fill the
+   * instance's background loads.
+   */
+  storedAckChecks = 0;
   /** Closes the socket when its token stops being valid (expireAt). */
   private expiryTimer: NodeJS.Timeout | undefined;
 
