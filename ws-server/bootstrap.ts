@@ -188,7 +188,12 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
   );
   // Past WS_MAX_CONNECTIONS a new connection is closed before its handshake: the sockets held
   // keep working, and memory stays bounded whatever a flood of connections does.
-  reportDrops(http.server, logger, () => metrics.acceptErrors.inc({ code: 'max_connections' }));
+  reportDrops(
+    http.server,
+    logger,
+    () => metrics.acceptErrors.inc({ code: 'max_connections' }),
+    (closed) => metrics.idleConnectionsClosed.inc(closed),
+  );
   // No client tracking: `sessions` already holds every socket, and a second set would cost each one.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxFrameBytes, clientTracking: false });
   const deadlines = new AuthDeadlines(config.ws.authTimeoutMs, (s) =>

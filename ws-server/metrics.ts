@@ -54,6 +54,11 @@ export function createWsMetrics(registry: Registry, loads: { readonly size: numb
       labelNames: ['code'],
       registers: [registry],
     }),
+    idleConnectionsClosed: new Counter({
+      name: 'ws_idle_connections_closed_total',
+      help: 'Idle keep-alive HTTP connections closed because the open connections neared WS_MAX_CONNECTIONS (WebSockets are never closed this way)',
+      registers: [registry],
+    }),
     authStage: new Histogram({
       name: 'ws_auth_stage_seconds',
       help: 'AUTH by stage: frame (socket open to AUTH frame read), verified (token checked), ready (replay read, AUTH_OK sent)',

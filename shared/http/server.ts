@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ServiceName } from '../config.js';
 import type { Logger } from '../logger.js';
+import { IDLE_SWEEP_EVENT, idleSweeper } from './idle-sweep.js';
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** At most one warning this often while connections are refused at the cap. */
@@ -45,7 +46,9 @@ export interface HttpServer {
  * a slowloris dribbling header lines, no longer holds a slot. The WebSocket upgrade is an HTTP
  * request, so this bounds a TCP connection that never completes the handshake too; once
  * upgraded, the socket is the ws-server's (AUTH_TIMEOUT_MS, heartbeats). Past `maxConnections`
- * open connections a new one is closed at once ('drop' event), the ones held keep working.
+ * open connections a new one is closed at once ('drop' event), the ones held keep working; from
+ * 90 % of it idle keep-alive connections are closed (idle-sweep.ts), so idle sockets never hold
+ * the cap for their 65 s.
  */
 export async function listen(
   handler: RequestListener,
@@ -57,6 +60,7 @@ export async function listen(
   // The responses not yet finished, with their sockets (a finished response no longer names it).
   const inFlight = new Map<ServerResponse, Socket>();
   let closing: Promise<void> | undefined;
+  const sockets = new Set<Socket>();
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -70,7 +74,11 @@ export async function listen(
     (req, res) => {
       const socket = req.socket;
       inFlight.set(res, socket);
-      res.once('close', () => inFlight.delete(res));
+      res.once('close', () => {
+        inFlight.delete(res);
+        // Its socket may be idle now, and one more idle socket may be what holds the cap.
+        nudgeSweep();
+      });
       if (closing) endAfter(res, socket);
       handler(req, res);
     },
@@ -81,11 +89,14 @@ export async function listen(
   // this applies: the headers deadline starts with the next request's first byte (Node 18+).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = limits.maxConnections;
-  const sockets = new Set<Socket>();
+  // Declared after the handler that calls it, but before listening, so before any request.
+  const nudgeSweep = idleSweeper(server, sockets, limits.maxConnections);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    nudgeSweep();
   });
+  server.on('drop', () => nudgeSweep());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host, ...(backlog === undefined ? {} : { backlog }) }, () => {
@@ -120,10 +131,31 @@ function endAfter(res: ServerResponse, socket: Socket): void {
   else res.once('close', () => socket.end());
 }
 
-/** Logs (at most every 10 s) and counts the connections refused at `maxConnections`. */
-export function reportDrops(server: Server, logger: Logger, count: () => void = () => undefined): void {
+/**
+ * Logs (at most every 10 s) and counts the connections refused at `maxConnections`, and the idle
+ * keep-alive connections closed near it (`countIdleClosed`).
+ */
+export function reportDrops(
+  server: Server,
+  logger: Logger,
+  count: () => void = () => undefined,
+  countIdleClosed: (closed: number) => void = () => undefined,
+): void {
   let lastWarnMs = 0;
   let droppedSinceWarning = 0;
+  let lastSweepWarnMs = 0;
+  let idleClosedSinceWarning = 0;
+  server.on(IDLE_SWEEP_EVENT, (closed: number) => {
+    countIdleClosed(closed);
+    idleClosedSinceWarning += closed;
+    if (Date.now() - lastSweepWarnMs < DROP_WARN_INTERVAL_MS) return;
+    lastSweepWarnMs = Date.now();
+    logger.warn(
+      { maxConnections: server.maxConnections, idleClosedSinceWarning },
+      'idle keep-alive connections closed: near the connection cap',
+    );
+    idleClosedSinceWarning = 0;
+  });
   server.on('drop', () => {
     count();
     droppedSinceWarning += 1;

@@ -22,6 +22,10 @@ const HEADERS_TIMEOUT_MS = 500;
 const REQUEST_TIMEOUT_MS = 1000;
 /** Far below the 66 s (headers) and 300 s (request) a connection was kept before. */
 const BOUND_MS = 5000;
+/** A valid event POST in two parts: the head with the first bytes of its body, then the rest. */
+const SLOW_BODY = '{"type":"FOLLOW","actorId":"cap-a","targetId":"cap-b"}';
+const SLOW_POST_HEAD = `POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${SLOW_BODY.length}\r\n\r\n`;
+const SLOW_POST_REST = SLOW_BODY.slice('{"type":'.length);
 
 const timeouts = testEnv('httptimeouts', {
   HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
@@ -100,19 +104,71 @@ describe('producer: header and request timeouts, connection cap', () => {
   it('refuses a connection past HTTP_MAX_CONNECTIONS while the open ones keep working', async () => {
     // Let the server see the sockets of earlier tests closed.
     await sleep(200);
+    // Each held connection is mid-request (its body not all sent): idle ones would be closed
+    // near the cap instead (see the describe below).
     const held = [await raw(), await raw(), await raw()];
-    for (const c of held) assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK');
+    for (const c of held) c.write(SLOW_POST_HEAD + '{"type":');
+    await sleep(100);
     const extra = await raw();
     extra.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
     await extra.waitClosed(BOUND_MS, 'the connection past the cap to be closed');
     assert.equal(extra.received, '', 'refused before any answer');
-    for (const c of held) assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK', 'the held connections still work');
-
-    held[0]!.destroy();
-    await eventually(() => held[0]!.closed, { what: 'a held socket to close' });
+    for (const c of held) {
+      assert.equal(c.closed, false, 'a connection mid-request is not cut');
+      c.write(SLOW_POST_REST);
+      await eventually(() => /^HTTP\/1\.1 \d{3} /.test(c.received), { timeoutMs: BOUND_MS, what: 'its answer' });
+    }
+    for (const c of held) c.destroy();
+    await eventually(() => held.every((c) => c.closed), { what: 'the held sockets to close' });
     await sleep(100);
     const next = await raw();
     assert.equal(await next.get('/healthz'), 'HTTP/1.1 200 OK', 'a slot freed is a slot again');
+  });
+});
+
+describe('producer: idle keep-alive connections near the connection cap', () => {
+  const CAP = 10;
+  const capped = testEnv('httpidlecap', { HTTP_MAX_CONNECTIONS: String(CAP) });
+  let producer: ProducerService;
+  const open: RawConnection[] = [];
+  const raw = async () => {
+    const c = await RawConnection.open(producer.port);
+    open.push(c);
+    return c;
+  };
+  before(async () => {
+    producer = await bootstrap(capped.config, testLogger);
+  });
+  after(async () => {
+    for (const c of open) c.destroy();
+    await producer.close();
+    await cleanupTestResources(capped.config);
+  });
+
+  it('closes idle keep-alive connections so a new client gets in, and leaves a request in flight alone', async () => {
+    // One address fills the cap: one request on each connection, then quiet (65 s each before).
+    const idle: RawConnection[] = [];
+    for (let i = 0; i < CAP - 1; i++) {
+      const c = await raw();
+      assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK');
+      idle.push(c);
+    }
+    // The last slot: a POST whose body is still arriving.
+    const slow = await raw();
+    slow.write(SLOW_POST_HEAD + '{"type":');
+    await sleep(1000);
+
+    const client = await raw();
+    assert.equal(await client.get('/healthz'), 'HTTP/1.1 200 OK', 'a new client is served within a second');
+    // Closing stops below 90 % of the cap, so some idle ones may be left; enough were closed.
+    const closed = idle.filter((c) => c.closed).length;
+    assert.ok(closed >= 2, `idle connections were closed to make room (${closed} of ${idle.length})`);
+    assert.equal(slow.closed, false, 'the request in flight is not cut');
+    slow.write(SLOW_POST_REST);
+    await eventually(() => /^HTTP\/1\.1 202 /.test(slow.received), {
+      timeoutMs: BOUND_MS,
+      what: 'the slow POST to be answered',
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { testEnv } from '../helpers/config.js';
@@ -94,5 +94,49 @@ describe('ws-server: connections that never become WebSockets, and the connectio
     await sleep(100);
     const [again] = await WsTestClient.authed(suite.server.port, { token: await token('capped-again') });
     suite.clients.push(again);
+  });
+});
+
+describe('ws-server: idle keep-alive connections near WS_MAX_CONNECTIONS', () => {
+  const CAP = 6;
+  const capped = testEnv('wsidlecap', { WS_MAX_CONNECTIONS: String(CAP) });
+  const suite = wsServerSuite(capped.config);
+  const raws: RawConnection[] = [];
+  after(() => {
+    for (const c of raws) c.destroy();
+  });
+
+  it('closes idle keep-alive connections so a new client gets in, and leaves WebSockets alone', async () => {
+    const sockets: WsTestClient[] = [];
+    for (let i = 0; i < 2; i++) {
+      const [client] = await WsTestClient.authed(suite.server.port, {
+        token: await signUserToken(`idlecap${i}`, capped.config.auth.jwtSecret),
+      });
+      sockets.push(client);
+      suite.clients.push(client);
+    }
+    // The rest of the cap: connections that sent one request each and went quiet.
+    for (let i = 0; i < CAP - sockets.length; i++) {
+      const c = await RawConnection.open(suite.server.port);
+      raws.push(c);
+      assert.equal(await c.get('/healthz'), 'HTTP/1.1 200 OK');
+    }
+    await sleep(1000);
+
+    const [newcomer] = await WsTestClient.authed(suite.server.port, {
+      token: await signUserToken('idlecap-new', capped.config.auth.jwtSecret),
+    });
+    suite.clients.push(newcomer);
+    assert.ok(
+      raws.some((c) => c.closed),
+      'an idle keep-alive connection was closed to make room',
+    );
+    for (const client of sockets) {
+      assert.equal(client.closed, undefined, 'an upgraded socket is not idle');
+      client.send({ type: 'PING' });
+      await client.next('PONG');
+    }
+    const text = await scrape(suite.server.port);
+    assert.match(text, /^ws_idle_connections_closed_total(?:\{[^}]*\})? [1-9]/m);
   });
 });
