@@ -5,6 +5,7 @@ import { keys } from './keys.js';
 import type { Models } from './models/index.js';
 import { getMany, type Redis } from './redis.js';
 import { EVENT_TYPES, TRANSACTIONAL_TYPES } from './schemas/event.js';
+import { NO_VALUE_MESSAGES } from './schemas/no-value-messages.js';
 
 /**
  * A user's notification preferences: their shape, validation, storage (MongoDB, copied to
@@ -54,7 +55,10 @@ export const preferencesSchema = Joi.object<Preferences>({
   })
     .allow(null)
     .default(null),
-}).prefs({ abortEarly: false, convert: false });
+})
+  .prefs({ abortEarly: false, convert: false })
+  // The 400 answer's messages say which pattern a field fails, never what it held (docs/security.md).
+  .messages(NO_VALUE_MESSAGES);
 
 function secondsOf(time: string): number {
   const [h = 0, m = 0, s = 0] = time.split(':').map(Number);

@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config.js';
 import { noteEventId, requestIdOf } from '../../shared/http/request-log.js';
 import type { Models } from '../../shared/models/index.js';
 import { idSchema } from '../../shared/schemas/event.js';
+import { NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
 import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
 import { forRequest, type AcceptDeps } from '../accept-event.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
@@ -25,14 +26,15 @@ export const FOLLOWS_MAX_LIMIT = 200;
 
 // The event ids' rule (follows publish FOLLOW and UNFOLLOW events about these users).
 const id = idSchema;
-const userParams = Joi.object({ userId: id.required() });
-const edgeParams = Joi.object({ userId: id.required(), targetId: id.required() });
-const followBody = Joi.object({ targetId: id.required() });
-const muteBody = Joi.object({ muted: Joi.boolean().strict().required() });
+// The 400 answer's messages say which pattern a field fails, never what it held (docs/security.md).
+const userParams = Joi.object({ userId: id.required() }).messages(NO_VALUE_MESSAGES);
+const edgeParams = Joi.object({ userId: id.required(), targetId: id.required() }).messages(NO_VALUE_MESSAGES);
+const followBody = Joi.object({ targetId: id.required() }).messages(NO_VALUE_MESSAGES);
+const muteBody = Joi.object({ muted: Joi.boolean().strict().required() }).messages(NO_VALUE_MESSAGES);
 const pageQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(FOLLOWS_MAX_LIMIT).default(50),
   after: Joi.string().max(500),
-});
+}).messages(NO_VALUE_MESSAGES);
 
 function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T {
   const protoKey = protoKeyProblem(input);

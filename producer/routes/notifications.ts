@@ -4,6 +4,7 @@ import type { Redis } from '../../shared/redis.js';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import { NOTIFICATION_STATUSES, type Models } from '../../shared/models/index.js';
+import { NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
 import type { ReadAllBody, ReadBody, TimelineBody, UnreadCountBody } from '../../shared/protocol/http.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { HttpError } from '../http-errors.js';
@@ -27,14 +28,15 @@ const id = Joi.string()
   .min(1)
   .max(200)
   .pattern(/^[\w.:@-]+$/);
-const userParams = Joi.object({ userId: id.required() });
-const idParams = Joi.object({ id: id.required() });
+// The 400 answer's messages say which pattern a field fails, never what it held (docs/security.md).
+const userParams = Joi.object({ userId: id.required() }).messages(NO_VALUE_MESSAGES);
+const idParams = Joi.object({ id: id.required() }).messages(NO_VALUE_MESSAGES);
 const historyQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(HISTORY_MAX_LIMIT).default(20),
   before: Joi.string().max(500),
   // 'unread': undelivered or delivered, the notifications the unread count counts (shared/unread.ts).
   status: Joi.string().valid(...NOTIFICATION_STATUSES, HISTORY_UNREAD),
-});
+}).messages(NO_VALUE_MESSAGES);
 
 function validate<T>(schema: Joi.ObjectSchema, input: unknown): T {
   const { value, error } = schema.validate(input, { abortEarly: false, convert: true });

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { NO_VALUE_MESSAGES } from './no-value-messages.js';
 import { protoKeyProblem } from './proto-key.js';
 
 /**
@@ -48,18 +49,6 @@ export const eventIdSchema = id();
 const text = () => Joi.string().trim().min(1).max(500);
 
 const base = { eventId: eventIdSchema, targetId: id().required() };
-
-/**
- * Joi's pattern messages quote the value ('"actorId" with value "…" fails to match …'). These
- * messages reach 400 answers, but also the consumer's log lines and dead-letter headers, which
- * must never carry a payload: the same messages without the value.
- */
-const NO_VALUE_MESSAGES: Joi.LanguageMessages = {
-  'string.pattern.base': '{{#label}} fails to match the required pattern: {{#regex}}',
-  'string.pattern.name': '{{#label}} fails to match the {{#name}} pattern',
-  'string.pattern.invert.base': '{{#label}} matches the inverted pattern: {{#regex}}',
-  'string.pattern.invert.name': '{{#label}} matches the inverted {{#name}} pattern',
-};
 
 const schemas: Record<EventType, Joi.ObjectSchema> = {
   LIKE: Joi.object({ ...base, type: Joi.valid('LIKE').required(), actorId: id().required(), postId: id().required() }),
