@@ -167,6 +167,29 @@ describe('follows: HTTP API and FOLLOW/UNFOLLOW events', () => {
     assert.equal((await call('GET', '/users/user8/followers?limit=1000', 'user1')).status, 400);
   });
 
+  it("reads anyone's followers and following with any valid token (a public graph); no token or the intake key: 401", async () => {
+    assert.equal((await call('POST', '/users/reader1/follows', BACKEND, { targetId: 'reader2' })).status, 201);
+    // Another user's token, neither the follower's nor the followee's: 200 (docs/http-api.md "Follows").
+    const followers = await call('GET', '/users/reader2/followers', 'reader9');
+    assert.equal(followers.status, 200);
+    assert.deepEqual(
+      (followers.body.followers as Json[]).map((f) => f.userId),
+      ['reader1'],
+    );
+    const following = await call('GET', '/users/reader1/following', 'reader9');
+    assert.equal(following.status, 200);
+    assert.deepEqual(
+      (following.body.following as Json[]).map((f) => f.userId),
+      ['reader2'],
+    );
+    for (const path of ['/users/reader2/followers', '/users/reader1/following']) {
+      const anonymous = await call('GET', path, null);
+      assert.equal(anonymous.status, 401, path);
+      assert.equal(anonymous.body.followers ?? anonymous.body.following, undefined, 'nothing of the list');
+      assert.equal((await call('GET', path, BACKEND)).status, 401, `${path} with the intake key`);
+    }
+  });
+
   it('a FOLLOW event records the edge and an UNFOLLOW event removes it, idempotently', async () => {
     const follow = await p.post('/events', { type: 'FOLLOW', actorId: 'user9', targetId: 'user10' });
     assert.equal(follow.status, 202);
