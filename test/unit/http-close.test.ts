@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { Agent, request, type RequestListener } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../shared/config.js';
 import { connectionLimits, listen } from '../../shared/http/server.js';
@@ -27,11 +26,23 @@ function get(port: number, agent: Agent): Promise<{ status: number; connection: 
 }
 
 async function closeDuringRequest(handler: RequestListener) {
-  const server = await listen(handler, 0, '127.0.0.1', connectionLimits(loadConfig({}), 'producer'));
+  // close() starts once the handler runs: a fixed sleep could start it before the request
+  // arrived on a busy machine, and the client would see a reset instead of the case under test.
+  let entered!: () => void;
+  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  const server = await listen(
+    (req, res) => {
+      handler(req, res);
+      entered();
+    },
+    0,
+    '127.0.0.1',
+    connectionLimits(loadConfig({}), 'producer'),
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const answer = get(server.port, agent);
-    await sleep(50);
+    await inHandler;
     const startedMs = Date.now();
     const closed = server.close(GRACE_MS).then(() => Date.now() - startedMs);
     return { answer: await answer, closeMs: await closed };
