@@ -2,14 +2,20 @@
  * Acks, batched: one ACK frame per `delayMs` carrying at most `maxBatch` ids (the server's
  * WS_MAX_ACK_BATCH; more is refused whole). An id stays owed until an ACKED frame names it:
  * ids sent on a socket that closed before the answer are sent again after the next AUTH_OK,
- * and acks made while disconnected wait for it. An ACK is idempotent on the server, so sending
- * one twice costs a few bytes and never a wrong state.
+ * and acks made while disconnected wait for it. An id acked again while its ACK is in flight (a
+ * grown aggregate) is sent again, and an ACKED settles one ACK frame, never a later ack still
+ * queued. An ACK is idempotent on the server, so sending one twice costs a few bytes and never a
+ * wrong state.
  */
 export class AckBatcher {
   /** Waiting to be sent. */
   private readonly queued = new Set<string>();
-  /** Sent on the current socket, not confirmed yet. */
-  private readonly sent = new Set<string>();
+  /**
+   * Sent on the current socket and not answered yet: how many ACK frames carrying the id are in
+   * flight. Usually 1; 2 when a grown aggregate was acked again before the first ACK's answer
+   * (see add), and the id is settled only once every one of them is answered.
+   */
+  private readonly sent = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private open = false;
 
@@ -26,11 +32,19 @@ export class AckBatcher {
 
   /** Ids neither confirmed nor dropped. */
   get owed(): number {
-    return this.queued.size + this.sent.size;
+    let owed = this.queued.size;
+    for (const id of this.sent.keys()) if (!this.queued.has(id)) owed += 1;
+    return owed;
   }
 
+  /**
+   * Queued even when an ACK of the id is in flight: a grown aggregate (same id, higher version)
+   * is unacked again on the server (consumer/commit.lua deletes its acked mark), and the ACK in
+   * flight may have been applied to the old version before the new one was committed. Skipping
+   * the new ack would leave the new version pending forever, hidden by the client's dedupe.
+   */
   add(id: string): void {
-    if (this.sent.has(id) || this.queued.has(id)) return;
+    if (this.queued.has(id)) return;
     this.queued.add(id);
     this.schedule();
   }
@@ -45,21 +59,28 @@ export class AckBatcher {
   closed(): void {
     this.open = false;
     this.stopTimer();
-    this.retry([...this.sent]);
+    this.retry();
   }
 
-  /** ACKED. */
+  /**
+   * ACKED. It answers an ACK already sent, never one still queued: a queued id is a newer ack
+   * (a grown aggregate acked again) that this answer does not cover, so it stays queued.
+   */
   confirmed(ids: readonly string[]): void {
-    for (const id of ids) {
-      this.sent.delete(id);
-      this.queued.delete(id);
-    }
+    for (const id of ids) this.settle(id);
   }
 
-  /** UNAVAILABLE: send these again (all unconfirmed ones when the server did not say which). */
-  retry(ids: readonly string[] = [...this.sent]): void {
-    for (const id of ids) {
-      if (this.sent.delete(id)) this.queued.add(id);
+  /**
+   * UNAVAILABLE: send these again. Without ids the server did not say which frame failed, so every
+   * id in flight is sent again (an ACK is idempotent; a late ACKED for one of them then finds
+   * nothing in flight and the extra ACK costs a few bytes).
+   */
+  retry(ids?: readonly string[]): void {
+    if (ids === undefined) {
+      for (const id of this.sent.keys()) this.queued.add(id);
+      this.sent.clear();
+    } else {
+      for (const id of ids) if (this.settle(id)) this.queued.add(id);
     }
     this.schedule();
   }
@@ -106,6 +127,15 @@ export class AckBatcher {
     if (this.sendBatch()) this.schedule();
   }
 
+  /** One ACK frame carrying the id was answered; false when none was in flight. */
+  private settle(id: string): boolean {
+    const inFlight = this.sent.get(id);
+    if (inFlight === undefined) return false;
+    if (inFlight > 1) this.sent.set(id, inFlight - 1);
+    else this.sent.delete(id);
+    return true;
+  }
+
   private sendBatch(): boolean {
     const ids: string[] = [];
     for (const id of this.queued) {
@@ -115,7 +145,7 @@ export class AckBatcher {
     if (!this.send(ids)) return false;
     for (const id of ids) {
       this.queued.delete(id);
-      this.sent.add(id);
+      this.sent.set(id, (this.sent.get(id) ?? 0) + 1);
     }
     return true;
   }
