@@ -1,3 +1,15 @@
+import { ackRetryDelayMs } from './backoff.js';
+
+/** Longest wait before acks the server shed with UNAVAILABLE are sent again. */
+export const ACK_RETRY_MAX_DELAY_MS = 5_000;
+
+export interface AckRetryOptions {
+  /** Cap of the doubling wait after UNAVAILABLE (ms, default ACK_RETRY_MAX_DELAY_MS). */
+  maxDelayMs?: number;
+  /** The jitter's draw, in [0, 1) (tests pin it). */
+  random?: () => number;
+}
+
 /**
  * Acks, batched: one ACK frame per `delayMs` carrying at most `maxBatch` ids (the server's
  * WS_MAX_ACK_BATCH; more is refused whole). An id stays owed until an ACKED frame names it:
@@ -18,12 +30,15 @@ export class AckBatcher {
   private readonly sent = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private open = false;
+  /** UNAVAILABLE answers since the last ACKED: how long the next resend waits (ackRetryDelayMs). */
+  private shed = 0;
 
   constructor(
     private readonly delayMs: number,
     private maxBatch: number,
     /** Sends one ACK frame; false when the socket cannot take it. */
     private readonly send: (ids: string[]) => boolean,
+    private readonly retryOptions: AckRetryOptions = {},
   ) {}
 
   get batchLimit(): number {
@@ -67,21 +82,39 @@ export class AckBatcher {
    * (a grown aggregate acked again) that this answer does not cover, so it stays queued.
    */
   confirmed(ids: readonly string[]): void {
+    // The server takes acks again: resends after the next UNAVAILABLE start from the ack delay.
+    if (ids.length > 0) this.shed = 0;
     for (const id of ids) this.settle(id);
   }
 
   /**
-   * UNAVAILABLE: send these again. Without ids the server did not say which frame failed, so every
-   * id in flight is sent again (an ACK is idempotent; a late ACKED for one of them then finds
-   * nothing in flight and the extra ACK costs a few bytes).
+   * ERROR UNAVAILABLE: the server sheds load or a store is briefly away. The ids are sent again
+   * (as retry), but after a wait that doubles with each UNAVAILABLE until an ACKED comes: resending
+   * every ack delay (20 times a second by default) would hammer an overloaded server for as long
+   * as it lasts.
+   * Acks made meanwhile wait with them.
    */
+  unavailable(ids?: readonly string[]): void {
+    // Nothing of ours in flight: the answer was to another frame (an AUTH, a PING).
+    if (!this.requeue(ids)) return;
+    const delayMs = ackRetryDelayMs(
+      this.shed,
+      this.delayMs,
+      this.retryOptions.maxDelayMs ?? ACK_RETRY_MAX_DELAY_MS,
+      this.retryOptions.random,
+    );
+    this.shed += 1;
+    this.stopTimer();
+    if (!this.open) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, delayMs);
+  }
+
+  /** Sends these again with the next batch: a batch refused as too large, a socket that closed. */
   retry(ids?: readonly string[]): void {
-    if (ids === undefined) {
-      for (const id of this.sent.keys()) this.queued.add(id);
-      this.sent.clear();
-    } else {
-      for (const id of ids) if (this.settle(id)) this.queued.add(id);
-    }
+    this.requeue(ids);
     this.schedule();
   }
 
@@ -125,6 +158,27 @@ export class AckBatcher {
     this.stopTimer();
     if (!this.open || this.queued.size === 0) return;
     if (this.sendBatch()) this.schedule();
+  }
+
+  /**
+   * Moves ids in flight back to the queue; true when there were any. Without ids (the server did
+   * not say which frame failed) every id in flight goes back: an ACK is idempotent, and a late
+   * ACKED for one of them then finds nothing in flight and the extra ACK costs a few bytes.
+   */
+  private requeue(ids: readonly string[] | undefined): boolean {
+    let moved = false;
+    if (ids === undefined) {
+      for (const id of this.sent.keys()) this.queued.add(id);
+      moved = this.sent.size > 0;
+      this.sent.clear();
+    } else {
+      for (const id of ids) {
+        if (!this.settle(id)) continue;
+        this.queued.add(id);
+        moved = true;
+      }
+    }
+    return moved;
   }
 
   /** One ACK frame carrying the id was answered; false when none was in flight. */

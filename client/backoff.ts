@@ -20,3 +20,20 @@ export function backoffDelayMs(
   const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 52));
   return Math.floor(random() * ceiling);
 }
+
+/**
+ * The wait before acks the server shed (ERROR UNAVAILABLE) are sent again, after `attempt` such
+ * answers in a row (0 for the first): uniform in [c/2, c) with c = min(max, 2·base·2^attempt), so
+ * it starts at the ack delay and doubles up to the cap. Unlike a reconnect ("full jitter" above)
+ * the lower half is kept: the server sheds load, and a draw near 0 would retry at once however
+ * many times it already said no; the upper half still spreads the clients it shed together.
+ */
+export function ackRetryDelayMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.max(baseMs, Math.min(maxMs, 2 * baseMs * 2 ** Math.min(attempt, 52)));
+  return Math.floor(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -213,7 +213,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
         return;
       case 'ERROR':
         if (frame.code === ERROR_CODES.notFound && frame.ids) acks.drop(frame.ids);
-        else if (frame.code === ERROR_CODES.unavailable) acks.retry(frame.ids);
+        else if (frame.code === ERROR_CODES.unavailable) acks.unavailable(frame.ids);
         else if (frame.code === ERROR_CODES.ackBatchTooLarge) acks.shrink();
         report(frame.code, frame.message, frame.ids);
         return;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { AckBatcher } from '../../client/acks.js';
 import { createClient, type NotificationClient } from '../../client/index.js';
 import { notificationBody, scriptedSocket, type ScriptedSocket } from '../helpers/scripted-socket.js';
@@ -7,8 +7,9 @@ import { eventually } from '../helpers/wait.js';
 
 const AUTH_OK = { type: 'AUTH_OK', userId: 'u1', pending: 0, recovered: true, catchingUp: false } as const;
 
-/** A client on a scripted socket that acks every notification it emits, authenticated. */
+/** A client on a scripted socket that acks every notification it emits, authenticated; closed after the test. */
 async function openClient(
+  t: TestContext,
   ackDelayMs: number,
 ): Promise<{ client: NotificationClient; socket: ScriptedSocket; errors: string[] }> {
   const ws = scriptedSocket();
@@ -20,6 +21,8 @@ async function openClient(
     reconnect: false,
     ackDelayMs,
   });
+  // Even when an assertion fails: a client left running would keep the test process alive.
+  t.after(() => client.close());
   const errors: string[] = [];
   client.on('error', (e) => errors.push(e.code));
   client.on('notification', (n) => client.ack(n.id));
@@ -66,8 +69,8 @@ describe('client: acking a grown aggregate', () => {
     acks.stop();
   });
 
-  it('sends an ACK for version 2 that arrived between the ACK of version 1 and its ACKED', async () => {
-    const { client, socket } = await openClient(20);
+  it('sends an ACK for version 2 that arrived between the ACK of version 1 and its ACKED', async (t: TestContext) => {
+    const { client, socket } = await openClient(t, 20);
     socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 1, 1) });
     await eventually(() => socket.acks().length === 1 || undefined, { what: 'the ACK of version 1', timeoutMs: 2000 });
     socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 2, 2) });
@@ -77,6 +80,76 @@ describe('client: acking a grown aggregate', () => {
       timeoutMs: 2000,
     });
     assert.deepEqual(socket.acks(), [['n1'], ['n1']]);
+    await client.close();
+  });
+});
+
+describe('client: acks the server sheds with UNAVAILABLE', () => {
+  it('sends them again after a wait that doubles per UNAVAILABLE up to the cap, and from the ack delay again after an ACKED', (t: TestContext) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = 0;
+    const frames: { at: number; ids: string[] }[] = [];
+    const unanswered: string[][] = [];
+    const acks = new AckBatcher(10, 10, (ids) => (frames.push({ at: now, ids }), unanswered.push(ids), true), {
+      maxDelayMs: 80,
+      random: () => 0, // the lowest draw: each wait is exactly half its ceiling
+    });
+    /** Advances the fake clock 1 ms at a time, the server answering each ACK as it goes out. */
+    const run = (ms: number, answer: (ids: string[]) => void) => {
+      for (let i = 0; i < ms; i += 1) {
+        now += 1;
+        t.mock.timers.tick(1);
+        for (let ids = unanswered.shift(); ids; ids = unanswered.shift()) answer(ids);
+      }
+    };
+    acks.opened();
+    acks.add('a');
+    run(300, (ids) => acks.unavailable(ids));
+    const gaps = (from: number) => frames.slice(from + 1).map((f, i) => f.at - frames[from + i]!.at);
+    assert.equal(frames[0]?.at, 10, 'the first ACK one ack delay after the ack');
+    assert.deepEqual(gaps(0).slice(0, 5), [10, 20, 40, 40, 40], 'doubling from the ack delay, then capped');
+
+    // The server recovers: an ACKED resets the wait.
+    const before = frames.length;
+    run(40, (ids) => acks.confirmed(ids));
+    assert.equal(frames.length, before + 1, 'the pending resend went out and was confirmed');
+    acks.add('b');
+    run(100, (ids) => acks.unavailable(ids));
+    const after = frames.slice(before + 1);
+    assert.deepEqual(
+      after.slice(1, 3).map((f, i) => f.at - after[i]!.at),
+      [10, 20],
+      'after an ACKED the first resend waits the ack delay again',
+    );
+    acks.stop();
+  });
+
+  it('sends a handful of ACK frames, not one per ack delay, to a server answering every ACK with UNAVAILABLE', async (t: TestContext) => {
+    const ackDelayMs = 10;
+    const { client, socket, errors } = await openClient(t, ackDelayMs);
+    const sentAt: number[] = [];
+    socket.onSend = (frame) => {
+      if (frame.type !== 'ACK') return;
+      sentAt.push(Date.now());
+      // Answered on a later turn, as a server would, never inside send().
+      setImmediate(() =>
+        socket.deliver({ type: 'ERROR', code: 'UNAVAILABLE', message: 'shed', ids: frame.notificationIds }),
+      );
+    };
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 1) });
+    await eventually(() => sentAt.length > 0 || undefined, { what: 'the first ACK', timeoutMs: 2000 });
+    const windowMs = 600;
+    await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() - sentAt[0]!)));
+    const inWindow = sentAt.filter((at) => at - sentAt[0]! <= windowMs);
+    // Waits of at least 10, 20, 40, 80, 160, 320 ms: the 7th ACK cannot come before 630 ms.
+    // Without the backoff it would be about 60 (one per ack delay).
+    assert.ok(inWindow.length <= 6, `${inWindow.length} ACK frames in ${windowMs} ms`);
+    assert.ok(inWindow.length >= 3, `still resent (${inWindow.length} ACK frames)`);
+    for (let i = 1; i < inWindow.length; i += 1) {
+      const gap = inWindow[i]! - inWindow[i - 1]!;
+      assert.ok(gap >= ackDelayMs * 2 ** (i - 1) - 2, `wait ${i} was ${gap} ms`);
+    }
+    assert.ok(errors.every((code) => code === 'UNAVAILABLE') && errors.length > 0, 'reported on error');
     await client.close();
   });
 });

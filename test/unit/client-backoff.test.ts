@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, backoffDelayMs } from '../../client/backoff.js';
+import {
+  DEFAULT_INITIAL_DELAY_MS,
+  DEFAULT_MAX_DELAY_MS,
+  ackRetryDelayMs,
+  backoffDelayMs,
+} from '../../client/backoff.js';
 import { MAX_AUTH_REFUSALS, closeAction } from '../../client/close-policy.js';
 
 describe('client: reconnect backoff with full jitter', () => {
@@ -36,6 +41,28 @@ describe('client: reconnect backoff with full jitter', () => {
     assert.equal(backoffDelayMs(99, {}, top), DEFAULT_MAX_DELAY_MS - 1);
     const draws = Array.from({ length: 2000 }, () => backoffDelayMs(4, { initialDelayMs: 100, maxDelayMs: 10_000 }));
     assert.ok(Math.min(...draws) < 1600 * 0.1 && Math.max(...draws) > 1600 * 0.9, 'spread over [0, 1600]');
+  });
+});
+
+describe('client: the wait before resending acks the server shed', () => {
+  it('is in the upper half of min(max, 2·base·2^attempt), so it grows whatever the draw', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, baseMs, maxMs, r) => {
+          const delay = ackRetryDelayMs(attempt, baseMs, maxMs, () => r);
+          const ceiling = Math.max(baseMs, Math.min(maxMs, 2 * baseMs * 2 ** attempt));
+          return Number.isInteger(delay) && delay >= Math.floor(ceiling / 2) && delay <= ceiling;
+        },
+      ),
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3, 10].map((a) => ackRetryDelayMs(a, 50, 5000, () => 0)),
+      [50, 100, 200, 400, 2500],
+    );
   });
 });
 
