@@ -57,6 +57,11 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
   const heartbeat = options.heartbeat === false ? undefined : (options.heartbeat ?? {});
   const pingIntervalMs = heartbeat?.intervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const pingTimeoutMs = heartbeat?.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
+  /**
+   * How long getToken() may take before the attempt counts as a token failure: the silence the
+   * heartbeat allows a connection, so that no step of connecting can hold the client for ever.
+   */
+  const tokenTimeoutMs = pingIntervalMs + pingTimeoutMs;
 
   const emitter = new Emitter((event, err) =>
     report(
@@ -82,6 +87,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   let deadTimer: ReturnType<typeof setTimeout> | undefined;
   let quietTimer: ReturnType<typeof setTimeout> | undefined;
+  let tokenTimer: ReturnType<typeof setTimeout> | undefined;
 
   function setState(next: ClientState, code?: number, reason?: string): void {
     state = next;
@@ -113,7 +119,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     setState('connecting');
     let token: string | undefined;
     try {
-      token = options.getToken ? await options.getToken() : options.token;
+      token = options.getToken ? await fetchToken(options.getToken) : options.token;
       if (options.getToken && (typeof token !== 'string' || token === ''))
         throw new Error('getToken() returned no token');
     } catch (err) {
@@ -141,12 +147,14 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     }
     const current: Connection = { ws, authenticated: false, openedAtMs: 0 };
     conn = current;
+    // Armed now, not at 'open': a server that accepts TCP and never completes the handshake (or a
+    // network that drops it) would otherwise hold the socket in CONNECTING until the OS gives up
+    // on TCP, minutes later. One window covers the handshake and the AUTH answer together.
+    armHeartbeat();
     const auth: AuthFrame = { type: 'AUTH', ...(token ? { token } : { userId: options.userId }) };
     ws.addEventListener('open', () => {
       if (conn !== current || closing) return;
       setState('authenticating');
-      // From here silence means a dead connection too: an AUTH that is never answered.
-      armHeartbeat();
       send(resume.lastSeq === undefined ? auth : { ...auth, lastSeq: resume.lastSeq });
     });
     ws.addEventListener('message', (event) => {
@@ -163,6 +171,27 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     ws.addEventListener('close', (event) => {
       if (conn !== current) return;
       onClosed(current, event.code ?? LOCAL_CLOSE.abnormal, String(event.reason ?? ''));
+    });
+  }
+
+  /** getToken() within tokenTimeoutMs: a promise that never settles must not hold 'connecting' for ever. */
+  function fetchToken(getToken: () => string | Promise<string>): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (tokenTimer === timer) tokenTimer = undefined;
+        reject(new Error(`getToken() did not settle within ${tokenTimeoutMs} ms`));
+      }, tokenTimeoutMs);
+      tokenTimer = timer;
+      // A late answer of a timed-out call must not clear the timer of the next attempt's call.
+      const settled = () => {
+        clearTimeout(timer);
+        if (tokenTimer === timer) tokenTimer = undefined;
+      };
+      // Inside the executor, so a getToken that throws at once rejects like one that rejects later.
+      Promise.resolve(getToken()).then(
+        (token) => (settled(), resolve(token)),
+        (err: unknown) => (settled(), reject(err)),
+      );
     });
   }
 
@@ -284,7 +313,8 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
 
   function shutdown(): void {
     if (retryTimer !== undefined) clearTimeout(retryTimer);
-    retryTimer = undefined;
+    if (tokenTimer !== undefined) clearTimeout(tokenTimer);
+    retryTimer = tokenTimer = undefined;
     acks.stop();
     clearHeartbeat();
     clearQuiet();
@@ -314,7 +344,9 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
     if (!current || closing) return;
     report(
       CLIENT_ERROR_CODES.heartbeatTimeout,
-      `no answer from the server within ${pingIntervalMs + pingTimeoutMs} ms`,
+      current.authenticated
+        ? `no answer from the server within ${pingIntervalMs + pingTimeoutMs} ms`
+        : `the socket did not open and authenticate within ${pingIntervalMs + pingTimeoutMs} ms`,
     );
     // A dead connection may never complete a close handshake: forget it now.
     terminate(current.ws);

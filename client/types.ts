@@ -38,7 +38,10 @@ export interface ResumeEvent {
 export const CLIENT_ERROR_CODES = {
   /** No WebSocket implementation: no global WebSocket, no `options.WebSocket`, and `ws` cannot be imported. */
   noWebSocket: 'NO_WEBSOCKET',
-  /** `getToken()` threw or returned something that is not a non-empty string; retried with backoff. */
+  /**
+   * `getToken()` threw, returned something that is not a non-empty string, or did not settle
+   * within `heartbeat.intervalMs + timeoutMs`; retried with backoff.
+   */
   tokenUnavailable: 'TOKEN_UNAVAILABLE',
   /** The socket could not be opened or failed (network, HTTP 503 during a server shutdown). */
   connectionFailed: 'CONNECTION_FAILED',
@@ -46,7 +49,10 @@ export const CLIENT_ERROR_CODES = {
   refused: 'REFUSED',
   /** The server sent a frame that is not a known JSON frame. */
   badServerFrame: 'BAD_SERVER_FRAME',
-  /** No frame came back for a PING within `heartbeat.timeoutMs`: the connection is dropped and reopened. */
+  /**
+   * No frame came back for a PING within `heartbeat.timeoutMs`, or the socket did not open and
+   * get its AUTH_OK within `intervalMs + timeoutMs` of its creation: it is dropped and reopened.
+   */
   heartbeatTimeout: 'HEARTBEAT_TIMEOUT',
   /** An event listener threw; the client carries on. */
   listenerFailed: 'LISTENER_FAILED',
@@ -105,7 +111,11 @@ export interface ReconnectOptions {
 export interface HeartbeatOptions {
   /** A PING after this long without a frame from the server (ms, default 25000). */
   intervalMs?: number;
-  /** Without any frame this long after the PING the connection is dead: reopened (ms, default 10000). */
+  /**
+   * Without any frame this long after the PING the connection is dead: reopened (ms, default
+   * 10000). intervalMs + timeoutMs also bounds a new socket's handshake and AUTH answer, and
+   * getToken() (that one even with `heartbeat: false`).
+   */
   timeoutMs?: number;
 }
 
@@ -114,7 +124,10 @@ export interface ClientOptions {
   url: string;
   /** A bearer token (JWT, `sub` = userId). A static token cannot be refreshed: after it expires the client stops. */
   token?: string;
-  /** Called before every (re)connect; the fresh token survives expiry (4401 "token expired"). */
+  /**
+   * Called before every (re)connect; the fresh token survives expiry (4401 "token expired"). Not
+   * settled within heartbeat intervalMs + timeoutMs: TOKEN_UNAVAILABLE, retried with backoff.
+   */
   getToken?: () => string | Promise<string>;
   /** Dev mode only (WS_AUTH_MODE=dev): AUTH with a bare userId. */
   userId?: string;
