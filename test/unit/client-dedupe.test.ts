@@ -126,11 +126,26 @@ describe('client: ack batching', () => {
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(frames[1], ['d'], 'the rest one delay later');
     acks.confirmed(['a', 'b']);
-    acks.closed(); // c and d were never confirmed
-    socketUp = true;
+    // The socket goes down; its close event comes later. An ack made meanwhile cannot be sent.
+    socketUp = false;
     acks.add('e');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(frames.length, 2, 'nothing goes out on a socket that is down');
+    acks.closed(); // the close event: c and d were never confirmed
+    acks.add('f'); // an ack made while disconnected
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(frames.length, 2, 'nothing is sent until the next AUTH_OK');
+    assert.equal(acks.owed, 4, 'c, d (unconfirmed), e (refused by the dead socket) and f are owed');
+    socketUp = true;
     acks.opened();
-    assert.deepEqual(frames[2], ['c', 'd', 'e'], 'unconfirmed ids are sent again after the next AUTH_OK');
+    assert.deepEqual(
+      [...frames[2]!].sort(),
+      ['c', 'd', 'e'],
+      'unconfirmed and unsent ids go after the next AUTH_OK, at most 3 a frame',
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(frames[3], ['f'], 'the rest one delay later');
+    acks.confirmed(['f']);
     acks.drop(['c']);
     acks.confirmed(['d', 'e']);
     assert.equal(acks.owed, 0);
