@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_ACK_BATCH,
   ERROR_CODES,
+  MAX_NOTIFICATION_ID_LENGTH,
   type AuthFrame,
   type ClientFrame,
   type ServerFrame,
@@ -384,7 +385,15 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
   return {
     on: (event, listener) => emitter.on(event, listener),
     ack: (id) => {
-      if (typeof id !== 'string' || id === '') return;
+      // Refused here rather than by the server: one id it rejects makes it refuse the whole ACK
+      // frame (BAD_FRAME), the good ids in it included, and the batch would stay owed for ever.
+      if (typeof id !== 'string' || id === '' || id.length > MAX_NOTIFICATION_ID_LENGTH) {
+        report(
+          CLIENT_ERROR_CODES.invalidAckId,
+          `ack() ignored ${describeId(id)}: a notification id is a string of 1 to ${MAX_NOTIFICATION_ID_LENGTH} characters`,
+        );
+        return;
+      }
       acks.add(id);
     },
     close,
@@ -431,6 +440,13 @@ function terminate(ws: WebSocketLike): void {
   } catch {
     // Already closed.
   }
+}
+
+/** Enough of a bad id to recognise it in a log, never all of a huge string. */
+function describeId(id: unknown): string {
+  if (typeof id !== 'string') return `a ${id === null ? 'null' : typeof id}`;
+  if (id === '') return 'an empty id';
+  return `an id of ${id.length} characters (${JSON.stringify(id.slice(0, 16))}…)`;
 }
 
 function errorText(err: unknown): string {

@@ -56,6 +56,11 @@ export const CLIENT_ERROR_CODES = {
   heartbeatTimeout: 'HEARTBEAT_TIMEOUT',
   /** An event listener threw; the client carries on. */
   listenerFailed: 'LISTENER_FAILED',
+  /**
+   * ack() got something the server cannot take as a notification id (not a string of 1 to
+   * MAX_NOTIFICATION_ID_LENGTH characters); it is ignored and never sent.
+   */
+  invalidAckId: 'INVALID_ACK_ID',
 } as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[keyof typeof CLIENT_ERROR_CODES];
 
@@ -150,7 +155,10 @@ export type Listener<T> = (event: T) => void;
 export interface NotificationClient {
   /** Subscribes; returns the unsubscribe function. */
   on<K extends ClientEventName>(event: K, listener: Listener<ClientEvents[K]>): () => void;
-  /** Marks a notification received. Batched; kept across reconnects until the server confirms it. */
+  /**
+   * Marks a notification received. Batched; kept across reconnects until the server confirms it.
+   * An id the server would refuse is ignored and reported as an 'error' INVALID_ACK_ID.
+   */
   ack(id: string): void;
   /** Stops everything (no reconnect); resolves once the socket is closed. */
   close(): Promise<void>;

@@ -4,12 +4,10 @@
  * WS_MAX_FRAME_BYTES at load time and shared/ must not import a service.
  */
 
-/**
- * Longest notification id an ACK may carry. The pipeline's ids are uuid v7 (36 characters);
- * 64 leaves room for another id scheme while keeping the largest ACK frame small (it was 128,
- * which made a full batch twice as large as any real one).
- */
-export const MAX_NOTIFICATION_ID_LENGTH = 64;
+import { MAX_NOTIFICATION_ID_LENGTH } from './protocol/frames.js';
+
+// Defined with the frames (the client checks it too); re-exported for the server's existing imports.
+export { MAX_NOTIFICATION_ID_LENGTH };
 
 /** `{"type":"ACK","notificationIds":[]}`: everything around the ids. */
 const ENVELOPE_BYTES = JSON.stringify({ type: 'ACK', notificationIds: [] }).length;

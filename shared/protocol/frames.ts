@@ -32,6 +32,14 @@ export const ERROR_CODES = {
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
+/**
+ * Longest notification id an ACK may carry; a longer one makes the server refuse the whole frame
+ * (BAD_FRAME). The pipeline's ids are uuid v7 (36 characters); 64 leaves room for another id
+ * scheme while keeping the largest ACK frame small (shared/ack-frame.ts; it was 128, which made a
+ * full batch twice as large as any real one). Here, not there, because the client checks it too.
+ */
+export const MAX_NOTIFICATION_ID_LENGTH = 64;
+
 /** Default WS_MAX_ACK_BATCH: the most ids one ACK frame may carry unless the server says otherwise. */
 export const DEFAULT_MAX_ACK_BATCH = 500;
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { AckBatcher } from '../../client/acks.js';
 import { createClient, type NotificationClient } from '../../client/index.js';
+import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/protocol/frames.js';
 import { notificationBody, scriptedSocket, type ScriptedSocket } from '../helpers/scripted-socket.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -151,5 +152,21 @@ describe('client: acks the server sheds with UNAVAILABLE', () => {
     }
     assert.ok(errors.every((code) => code === 'UNAVAILABLE') && errors.length > 0, 'reported on error');
     await client.close();
+  });
+});
+
+describe('client: ack() of an id the server would refuse', () => {
+  it('ignores it at once with INVALID_ACK_ID, so the ids acked with it still go out', async (t: TestContext) => {
+    const { socket, client, errors } = await openClient(t, 20);
+    const tooLong = 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH + 1);
+    const longest = 'y'.repeat(MAX_NOTIFICATION_ID_LENGTH);
+    client.ack('n1');
+    client.ack(tooLong);
+    client.ack('');
+    client.ack(undefined as unknown as string); // a JavaScript caller
+    client.ack(longest);
+    assert.deepEqual(errors, ['INVALID_ACK_ID', 'INVALID_ACK_ID', 'INVALID_ACK_ID'], 'reported as ack() is called');
+    await eventually(() => socket.acks().length === 1 || undefined, { what: 'the ACK', timeoutMs: 2000 });
+    assert.deepEqual(socket.acks(), [['n1', longest]], 'only ids the server accepts are sent');
   });
 });
