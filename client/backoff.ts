@@ -21,6 +21,20 @@ export function backoffDelayMs(
   return Math.floor(random() * ceiling);
 }
 
+/** The widest spread of a reconnect "at once" (see nowDelayMs). */
+export const NOW_SPREAD_MS = 1000;
+
+/**
+ * The wait before a reconnect the close code says to make at once (1001 from an instance shutting
+ * down, an expired token): uniform in [0, min(initialDelayMs, NOW_SPREAD_MS)]. Not zero: an
+ * instance closes its sockets hundreds per event-loop turn, and without a spread all its clients
+ * would land on the remaining instances within the same few milliseconds.
+ */
+export function nowDelayMs(options: ReconnectOptions = {}, random: () => number = Math.random): number {
+  const initial = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
+  return Math.floor(random() * Math.min(initial, NOW_SPREAD_MS));
+}
+
 /**
  * The wait before acks the server shed (ERROR UNAVAILABLE) are sent again, after `attempt` such
  * answers in a row (0 for the first): uniform in [c/2, c) with c = min(max, 2·base·2^attempt), so

@@ -7,7 +7,7 @@ import {
   type ServerFrame,
 } from '../shared/protocol/frames.js';
 import { AckBatcher } from './acks.js';
-import { backoffDelayMs } from './backoff.js';
+import { backoffDelayMs, nowDelayMs } from './backoff.js';
 import { closeAction, isAuthRefusal, type CloseAction } from './close-policy.js';
 import { NotificationDedupe, UnreadTracker } from './dedupe.js';
 import { Emitter } from './emitter.js';
@@ -292,7 +292,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
       return;
     }
     if (state !== 'reconnecting') setState('reconnecting');
-    const delay = action === 'now' ? 0 : backoffDelayMs(attempt, reconnect);
+    const delay = action === 'now' ? nowDelayMs(reconnect) : backoffDelayMs(attempt, reconnect);
     if (action === 'backoff') attempt += 1;
     retryTimer = setTimeout(() => void connect(), delay);
   }

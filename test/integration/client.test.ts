@@ -266,12 +266,13 @@ describe('client against the real ws-server', () => {
     assert.ok(!seen.errors.some((e) => e.code === CLIENT_ERROR_CODES.refused));
   });
 
-  it('reconnects at once, without backoff, after 1001 from a ws-server shutting down', async () => {
+  it('reconnects within a second, without backoff, after 1001 from a ws-server shutting down', async () => {
     const user = 'migrant';
     const leaving = await extraServer();
     const proxy = await proxyTo(leaving.port);
     const random = Math.random;
-    // Any backoff would now wait its whole window, a minute: longer than the test waits.
+    // Any backoff would now wait its whole window, a minute: longer than the test waits. The
+    // spread of a reconnect "at once" waits its whole second (client/backoff.ts nowDelayMs).
     Math.random = () => 0.999_999;
     try {
       const { client, seen } = start({
@@ -283,9 +284,13 @@ describe('client against the real ws-server', () => {
       const staying = await extraServer();
       proxy.retarget(staying.port);
       await leaving.close();
+      await eventually(() => seen.states.some((s) => s.state === 'reconnecting'), { what: 'the goodbye' });
+      const goodbyeAtMs = Date.now();
       await eventually(() => seen.states.filter((s) => s.state === 'open').length === 2, {
         what: 'open on the other instance',
       });
+      const waitedMs = Date.now() - goodbyeAtMs;
+      assert.ok(waitedMs >= 900 && waitedMs < 10_000, `reconnected ${waitedMs} ms after 1001: spread, not backoff`);
       const goodbye = seen.states.find((s) => s.state === 'reconnecting');
       assert.deepEqual(goodbye, { state: 'reconnecting', code: 1001, reason: 'server shutting down' });
       const n = await suite.consumer.deliver(await suite.consumer.make(user));

@@ -4,10 +4,31 @@ import fc from 'fast-check';
 import {
   DEFAULT_INITIAL_DELAY_MS,
   DEFAULT_MAX_DELAY_MS,
+  NOW_SPREAD_MS,
   ackRetryDelayMs,
   backoffDelayMs,
+  nowDelayMs,
 } from '../../client/backoff.js';
 import { MAX_AUTH_REFUSALS, closeAction } from '../../client/close-policy.js';
+
+describe('client: a reconnect "at once" (1001, an expired token)', () => {
+  it('is spread over [0, min(initialDelayMs, 1 s)], not all at 0', () => {
+    assert.equal(
+      nowDelayMs({}, () => 0),
+      0,
+    );
+    assert.equal(
+      nowDelayMs({}, () => 0.999_999),
+      DEFAULT_INITIAL_DELAY_MS - 1,
+    );
+    assert.equal(
+      nowDelayMs({ initialDelayMs: 60_000 }, () => 0.999_999),
+      NOW_SPREAD_MS - 1,
+    );
+    const draws = Array.from({ length: 200 }, () => nowDelayMs({ initialDelayMs: 1000 }));
+    assert.ok(new Set(draws).size > 50, 'clients of one instance do not all come back in the same millisecond');
+  });
+});
 
 describe('client: reconnect backoff with full jitter', () => {
   it('waits between 0 and min(max, initial·2^attempt), whatever the random draw', () => {
