@@ -30,8 +30,10 @@ export class AckBatcher {
   private readonly sent = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private open = false;
-  /** UNAVAILABLE answers since the last ACKED: how long the next resend waits (ackRetryDelayMs). */
+  /** UNAVAILABLE answers since the server last answered a shed id: how long the next resend waits (ackRetryDelayMs). */
   private shed = 0;
+  /** Ids the server shed and has not answered since: only an answer naming one ends the backoff. */
+  private readonly shedIds = new Set<string>();
 
   constructor(
     private readonly delayMs: number,
@@ -82,9 +84,22 @@ export class AckBatcher {
    * (a grown aggregate acked again) that this answer does not cover, so it stays queued.
    */
   confirmed(ids: readonly string[]): void {
-    // The server takes acks again: resends after the next UNAVAILABLE start from the ack delay.
-    if (ids.length > 0) this.shed = 0;
+    this.answered(ids);
     for (const id of ids) this.settle(id);
+  }
+
+  /**
+   * The server answered these ids. If one was shed, it takes them again: resends after the next
+   * UNAVAILABLE start from the ack delay. An ACKED of other ids does not say so: one ACK frame can
+   * be answered ACKED for the ids Redis holds and UNAVAILABLE for those MongoDB must check
+   * (ws-server/stored-ack.ts), and resetting on it would resend the shed ones every ack delay.
+   */
+  private answered(ids: readonly string[]): void {
+    let reset = false;
+    for (const id of ids) if (this.shedIds.delete(id)) reset = true;
+    if (!reset) return;
+    this.shed = 0;
+    this.shedIds.clear();
   }
 
   /**
@@ -95,8 +110,10 @@ export class AckBatcher {
    * Acks made meanwhile wait with them.
    */
   unavailable(ids?: readonly string[]): void {
+    const refused = ids ?? [...this.sent.keys()];
     // Nothing of ours in flight: the answer was to another frame (an AUTH, a PING).
     if (!this.requeue(ids)) return;
+    for (const id of refused) this.shedIds.add(id);
     const delayMs = ackRetryDelayMs(
       this.shed,
       this.delayMs,
@@ -120,6 +137,7 @@ export class AckBatcher {
 
   /** NOT_FOUND: not the user's, or unknown; acking them again cannot succeed. */
   drop(ids: readonly string[]): void {
+    this.answered(ids);
     for (const id of ids) {
       this.sent.delete(id);
       this.queued.delete(id);

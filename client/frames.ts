@@ -28,6 +28,7 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     type?: unknown;
     notification?: { id?: unknown; seq?: unknown; version?: unknown };
     ids?: unknown;
+    seq?: unknown;
   };
   if (!SERVER_FRAME_TYPES.has(frame.type as ServerFrameType)) return undefined;
   if (frame.type === 'NOTIFICATION') {
@@ -35,5 +36,12 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     if (!n || typeof n.id !== 'string' || typeof n.seq !== 'number' || typeof n.version !== 'number') return undefined;
   }
   if (frame.type === 'ACKED' && !Array.isArray(frame.ids)) return undefined;
+  // The resume point is taken from it: anything but a whole number would make lastSeq unusable.
+  if (
+    frame.type === 'AUTH_OK' &&
+    frame.seq !== undefined &&
+    !(Number.isSafeInteger(frame.seq) && (frame.seq as number) >= 0)
+  )
+    return undefined;
   return value as ServerFrame;
 }

@@ -20,9 +20,10 @@ export interface ReplayOutcome {
  * highest seq seen" is safe to resume from only once a replay has been received whole: a
  * connection cut in the middle of it (a security notification with seq 9 received, a like with
  * seq 3 not yet) would otherwise resume after 9 and never see 3. So the resume point moves:
- * - at the end of a replay that says `recovered: true`, to the highest seq received or AUTH_OK's
- *   `seq` (the user's latest when the replay was read: up to it, everything unacked was in the
- *   replay), whichever is higher;
+ * - at the end of a replay that says `recovered: true`, to the server's `seq` (AUTH_OK's, or
+ *   REPLAY_DONE's after a MongoDB catch-up: the user's latest when the replay was read, kept
+ *   below anything do-not-disturb holds back; up to it, everything unacked was in the replay),
+ *   or, from a server without it, to the highest seq of Redis's replay;
  * - afterwards, with live notifications (and those that came during a MongoDB catch-up after
  *   Redis's replay), but only over seqs without a gap: seqs are per user and
  *   consecutive (every notification and every aggregate update takes the next one), and a live
@@ -101,6 +102,8 @@ export class ResumeTracker {
   /** REPLAY_DONE: the MongoDB half has been sent; its counts are final. */
   replayDone(frame: ReplayDoneFrame): ReplayOutcome | undefined {
     if (!this.replay) return undefined;
+    // AUTH_OK's seq did not know what MongoDB's half would hold back; REPLAY_DONE's does.
+    this.replay.upTo = frame.seq;
     return this.finish(frame.recovered, frame.pending);
   }
 
@@ -136,8 +139,12 @@ export class ResumeTracker {
     this.replay = undefined;
     if (recovered) {
       this.ahead.clear();
-      // 0 from AUTH_OK is a point too (a new user: nothing missed yet); a maxSeq of 0 is no seq seen.
-      const whole = replay.upTo === undefined ? replay.maxSeq || undefined : Math.max(replay.maxSeq, replay.upTo);
+      // The server's seq (AUTH_OK's, or REPLAY_DONE's after a catch-up), when it sent one, even
+      // below a seq received: it stays below what do-not-disturb holds back, which the replay
+      // leaves out and a point past it would skip for good (the replay frames above it come
+      // again, deduplicated). From a server without it, the highest seq of Redis's replay.
+      // 0 is a point too (a new user: nothing missed yet).
+      const whole = replay.upTo ?? (replay.maxSeq || undefined);
       if (whole !== undefined && (this.lastSeq === undefined || whole > this.lastSeq)) this.lastSeq = whole;
       for (const seq of replay.later) this.advanceLive(seq);
       this.advancing = true;

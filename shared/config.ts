@@ -728,9 +728,10 @@ type Declared = Resolved<typeof DECLARATIONS>;
  * '/' (the connection string spec), so the first one after the scheme starts the path.
  */
 function mongoDatabaseOf(url: string): string {
-  const rest = url.slice(url.indexOf('://') + 3);
+  // The options may hold a '/' (tlsCAFile=/etc/ssl/ca.pem) and come after the path, if any.
+  const rest = url.slice(url.indexOf('://') + 3).split('?')[0]!;
   const slash = rest.indexOf('/');
-  return slash < 0 ? '' : rest.slice(slash + 1).split('?')[0]!;
+  return slash < 0 ? '' : rest.slice(slash + 1);
 }
 
 /**

@@ -52,7 +52,7 @@ export function startCatchUp(
     job.then((result) => {
       deps.metrics.catchUps.inc({ outcome: 'done' });
       deps.delivery.push(session, result.notifications);
-      session.send({ type: 'REPLAY_DONE', pending: result.pending, recovered: result.recovered });
+      session.send({ type: 'REPLAY_DONE', pending: result.pending, recovered: result.recovered, seq: result.seq });
     }, retry);
   };
   const retry = (err: unknown): void => {

@@ -100,6 +100,8 @@ export interface CatchUp {
   /** Everything pending for the user: the Redis part of the replay plus what MongoDB adds. */
   pending: number;
   recovered: boolean;
+  /** REPLAY_DONE's `seq`: AUTH_OK's, kept below what do-not-disturb holds back of MongoDB's too. */
+  seq: number;
 }
 
 /**
@@ -123,10 +125,15 @@ export async function catchUpFromStore(
     await markReplayClean(stores.redis, userId, replay.oldestPendingAtMs, stores.bufferTtlSeconds);
   }
   const room = Math.max(0, limit - replay.notifications.length);
-  const held = fromMongo.notifications.filter(heldBack).length;
+  const heldSeqs = fromMongo.notifications.filter(heldBack).map((n) => n.seq);
   const notifications = fromMongo.notifications.filter((n) => !heldBack(n)).slice(0, room);
-  const pending = replay.pending + fromMongo.total - held;
-  return { notifications, pending, recovered: pending <= replay.notifications.length + notifications.length };
+  const pending = replay.pending + fromMongo.total - heldSeqs.length;
+  return {
+    notifications,
+    pending,
+    recovered: pending <= replay.notifications.length + notifications.length,
+    seq: Math.min(replay.seq, ...heldSeqs.map((seq) => seq - 1)),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Config } from '../../shared/config.js';
 import { noteEventId, requestIdOf } from '../../shared/http/request-log.js';
 import type { Models } from '../../shared/models/index.js';
 import { idSchema } from '../../shared/schemas/event.js';
-import { NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
+import { fieldProblems, NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
 import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
 import { forRequest, type AcceptDeps } from '../accept-event.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
@@ -40,9 +40,7 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown, what: string): T 
   const protoKey = protoKeyProblem(input);
   const { value, error } = schema.validate(input ?? {}, { abortEarly: false, convert: true });
   if (protoKey || error) {
-    const details = protoKey
-      ? [protoKey]
-      : (error?.details ?? []).map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
+    const details = protoKey ? [protoKey] : error ? fieldProblems(error) : [];
     throw new HttpError(400, 'validation_failed', `invalid ${what}`, { details });
   }
   return value as T;

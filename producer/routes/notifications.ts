@@ -4,7 +4,7 @@ import type { Redis } from '../../shared/redis.js';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config.js';
 import { NOTIFICATION_STATUSES, type Models } from '../../shared/models/index.js';
-import { NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
+import { fieldProblems, NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
 import type { ReadAllBody, ReadBody, TimelineBody, UnreadCountBody } from '../../shared/protocol/http.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { HttpError } from '../http-errors.js';
@@ -42,7 +42,7 @@ function validate<T>(schema: Joi.ObjectSchema, input: unknown): T {
   const { value, error } = schema.validate(input, { abortEarly: false, convert: true });
   if (error) {
     throw new HttpError(400, 'validation_failed', 'invalid request', {
-      details: error.details.map((d) => ({ field: d.path.join('.'), message: d.message })),
+      details: fieldProblems(error, '(query)'),
     });
   }
   return value as T;

@@ -77,7 +77,8 @@ export type AuthOkFrame = {
   unread?: number;
   unreadVersion?: number;
 };
-export type ReplayDoneFrame = { type: 'REPLAY_DONE'; pending: number; recovered: boolean };
+/** `seq`: as AUTH_OK's, kept below what the MongoDB half held back too (absent from older servers). */
+export type ReplayDoneFrame = { type: 'REPLAY_DONE'; pending: number; recovered: boolean; seq?: number };
 export type NotificationFrame = {
   type: 'NOTIFICATION';
   notification: NotificationBody;

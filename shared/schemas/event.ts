@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { NO_VALUE_MESSAGES } from './no-value-messages.js';
+import { fieldProblems, NO_VALUE_MESSAGES } from './no-value-messages.js';
 import { protoKeyProblem } from './proto-key.js';
 
 /**
@@ -144,9 +144,7 @@ export interface FieldProblem {
 
 export type EventValidation = { ok: true; event: ActivityEvent } | { ok: false; problems: FieldProblem[] };
 
-function problemsOf(error: Joi.ValidationError): FieldProblem[] {
-  return error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message }));
-}
+const problemsOf = (error: Joi.ValidationError): FieldProblem[] => fieldProblems(error);
 
 /** Validates one event against the schema of its type; every problem is reported at once. */
 export function validateEvent(input: unknown): EventValidation {

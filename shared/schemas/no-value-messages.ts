@@ -1,4 +1,5 @@
 import type Joi from 'joi';
+import type { FieldProblem } from './event.js';
 
 /**
  * Joi's pattern messages quote the value ('"actorId" with value "…" fails to match …'). These
@@ -11,4 +12,24 @@ export const NO_VALUE_MESSAGES: Joi.LanguageMessages = {
   'string.pattern.name': '{{#label}} fails to match the {{#name}} pattern',
   'string.pattern.invert.base': '{{#label}} matches the inverted pattern: {{#regex}}',
   'string.pattern.invert.name': '{{#label}} matches the inverted {{#name}} pattern',
+  // Joi's '"<key>" is not allowed' quotes a key the client chose, as long as the body allows:
+  // the key is in `field`, cut (fieldProblems).
+  'object.unknown': 'not a known field',
 };
+
+/** The most of a client's field name an answer or a log line repeats. */
+const FIELD_MAX_CHARS = 32;
+
+/**
+ * A validation error as the answers' `details` (and the consumer's dead-letter reasons): each
+ * problem's path, cut to FIELD_MAX_CHARS (an unknown key is the client's text), and its message.
+ */
+export function fieldProblems(error: Joi.ValidationError, wholeInput = '(body)'): FieldProblem[] {
+  return error.details.map((d) => {
+    const field = d.path.join('.') || wholeInput;
+    return {
+      field: field.length > FIELD_MAX_CHARS ? `${field.slice(0, FIELD_MAX_CHARS)}…` : field,
+      message: d.message,
+    };
+  });
+}

@@ -11,6 +11,7 @@ import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 import { AppClient } from '../helpers/app-client.js';
+import { replayCounts } from '../helpers/ws-client.js';
 
 /**
  * What users run on after a month: a `notifications` collection with 200,000 documents of other
@@ -103,7 +104,7 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
     // found nothing to add; the client ends the replay there.
     for (const [client] of connected) {
       const done = await client.next('REPLAY_DONE', { timeoutMs: 120_000 });
-      assert.deepEqual(done, { type: 'REPLAY_DONE', pending: 0, recovered: true });
+      assert.deepEqual(replayCounts(done), { type: 'REPLAY_DONE', pending: 0, recovered: true });
       const resume = await client.resume();
       assert.deepEqual([resume.recovered, resume.pending], [true, 0]);
     }

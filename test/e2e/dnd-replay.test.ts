@@ -58,6 +58,8 @@ describe('do-not-disturb and the AUTH replay', () => {
     assert.equal(client.client.unread?.count, 2, 'the app shows 2 unread');
     // The client says when the replay is over.
     assert.equal((await client.resume()).recovered, true);
+    // Its resume point stays below the held like (seq 1), though the replay carried seq 2.
+    assert.equal(client.client.lastSeq, ok.seq, 'resumes from AUTH_OK seq, not past the held like');
     assert.ok(Date.now() < endsAt, 'still inside the window');
     assert.deepEqual(
       client.notifications.map((n) => n.type),

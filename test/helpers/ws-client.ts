@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type {
   AuthFrame,
@@ -93,4 +94,14 @@ export class WsTestClient {
   close(): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
   }
+}
+
+/**
+ * REPLAY_DONE without its `seq`, which must be a whole number (the client's resume point after a
+ * catch-up, client/resume.ts): most tests compare the counts, whose seq depends on their setup.
+ */
+export function replayCounts(frame: FrameOf<'REPLAY_DONE'>): Omit<FrameOf<'REPLAY_DONE'>, 'seq'> {
+  const { seq, ...counts } = frame;
+  assert.ok(seq !== undefined && Number.isSafeInteger(seq) && seq >= 0, `REPLAY_DONE's seq: ${JSON.stringify(frame)}`);
+  return counts;
 }

@@ -50,6 +50,37 @@ describe('producer: 400 answers name the rule, never the value', () => {
     },
   ];
 
+  /** A key the client chose: answers repeat at most its first 32 characters, in `field`. */
+  const LONG_KEY = `k${'zq'.repeat(200)}`;
+  const unknownKeys: { what: string; method: string; path: string; body?: unknown }[] = [
+    {
+      what: 'an event',
+      method: 'POST',
+      path: '/events',
+      body: { type: 'SECURITY', targetId: 'u2', text: 'x', [LONG_KEY]: 1 },
+    },
+    { what: 'a follow', method: 'POST', path: '/users/u1/follows', body: { targetId: 'u2', [LONG_KEY]: 1 } },
+    { what: 'the preferences', method: 'PUT', path: '/users/u1/preferences', body: { [LONG_KEY]: 1 } },
+    { what: 'the history query', method: 'GET', path: `/users/u1/notifications?${LONG_KEY}=1` },
+  ];
+  for (const { what, method, path, body } of unknownKeys) {
+    it(`an unknown field in ${what}: 400 naming at most 32 characters of it`, async () => {
+      const res = await fetch(`http://127.0.0.1:${producer.port}${path}`, {
+        method,
+        headers: {
+          authorization: path === '/events' ? `ApiKey ${config.intake.apiKeys[0] ?? ''}` : `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      assert.equal(res.status, 400, text);
+      const answer = JSON.parse(text) as { details: { field: string; message: string }[] };
+      assert.deepEqual(answer.details, [{ field: `${LONG_KEY.slice(0, 32)}…`, message: 'not a known field' }]);
+      assert.ok(!text.includes(LONG_KEY.slice(0, 40)), `the key is not echoed whole: ${text.slice(0, 300)}`);
+    });
+  }
+
   for (const { what, method, path, body } of requests) {
     it(`${what}: 400 without the value`, async () => {
       const res = await fetch(`http://127.0.0.1:${producer.port}${path}`, {

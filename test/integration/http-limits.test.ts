@@ -156,7 +156,8 @@ describe('producer: idle keep-alive connections near the connection cap', () => 
     // The last slot: a POST whose body is still arriving.
     const slow = await raw();
     slow.write(SLOW_POST_HEAD + '{"type":');
-    await sleep(1000);
+    // The cap is reached: the sweep runs on the last connection (at most one per 500 ms).
+    await eventually(() => idle.some((c) => c.closed), { what: 'idle connections closed', timeoutMs: 5000 });
 
     const client = await raw();
     assert.equal(await client.get('/healthz'), 'HTTP/1.1 200 OK', 'a new client is served within a second');

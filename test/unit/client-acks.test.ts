@@ -125,6 +125,39 @@ describe('client: acks the server sheds with UNAVAILABLE', () => {
     acks.stop();
   });
 
+  it('keeps backing off a shed id while the same frames get other ids ACKED', (t: TestContext) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = 0;
+    const frames: { at: number; ids: string[] }[] = [];
+    const unanswered: string[][] = [];
+    const acks = new AckBatcher(10, 10, (ids) => (frames.push({ at: now, ids }), unanswered.push(ids), true), {
+      maxDelayMs: 160,
+      random: () => 0,
+    });
+    acks.opened();
+    acks.add('stored'); // only MongoDB holds it, and the server sheds its check
+    let live = 0;
+    for (let ms = 1; ms <= 400; ms += 1) {
+      now = ms;
+      if (ms % 15 === 0) acks.add(`live-${(live += 1)}`); // a live notification shown and acked
+      t.mock.timers.tick(1);
+      for (let ids = unanswered.shift(); ids; ids = unanswered.shift()) {
+        // As the ws-server answers one ACK frame: ACKED for what Redis holds, then UNAVAILABLE.
+        const buffered = ids.filter((id) => id !== 'stored');
+        if (buffered.length > 0) acks.confirmed(buffered);
+        if (ids.includes('stored')) acks.unavailable(['stored']);
+      }
+    }
+    const resends = frames.filter((f) => f.ids.includes('stored')).map((f) => f.at);
+    const gaps = resends.slice(1).map((at, i) => at - resends[i]!);
+    assert.deepEqual(gaps.slice(0, 4), [10, 20, 40, 80], `the shed id's resends still double: ${resends.join(' ')}`);
+    assert.ok(
+      frames.some((f) => f.ids.includes('live-1')),
+      'the live acks went out meanwhile',
+    );
+    acks.stop();
+  });
+
   it('sends a handful of ACK frames, not one per ack delay, to a server answering every ACK with UNAVAILABLE', async (t: TestContext) => {
     const ackDelayMs = 10;
     const { client, socket, errors } = await openClient(t, ackDelayMs);

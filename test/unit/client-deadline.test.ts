@@ -17,7 +17,7 @@ describe('client: deadlines before the socket is open', () => {
     const ws = scriptedSocket();
     const client = createClient({
       url: 'ws://test',
-      getToken: () => (calls.push(Date.now()), new Promise<string>(() => {})),
+      getToken: () => (calls.push(performance.now()), new Promise<string>(() => {})),
       WebSocket: ws.Ctor,
       heartbeat,
       reconnect,
@@ -31,7 +31,8 @@ describe('client: deadlines before the socket is open', () => {
     await eventually(() => calls.length >= 2 || undefined, { what: 'a second getToken() call', timeoutMs: 3000 });
     assert.equal(errors[0]?.code, 'TOKEN_UNAVAILABLE');
     assert.match(errors[0]!.message, new RegExp(`within ${DEADLINE_MS} ms`));
-    assert.ok(calls[1]! - calls[0]! >= DEADLINE_MS, 'not given up on before the deadline');
+    // A timer may fire a fraction of a millisecond early against the clock it is measured with.
+    assert.ok(calls[1]! - calls[0]! >= DEADLINE_MS - 2, 'not given up on before the deadline');
     assert.deepEqual(states.slice(0, 3), ['connecting', 'reconnecting', 'connecting']);
     assert.equal(ws.sockets.length, 0, 'no socket without a token');
   });

@@ -172,6 +172,11 @@ describe('client: ack batching', () => {
 describe('client: server frames', () => {
   it('accepts the protocol frames and rejects anything else', () => {
     assert.equal(parseServerFrame('{"type":"PONG"}')?.type, 'PONG');
+    for (const seq of ['', ',"seq":0', ',"seq":42'])
+      assert.equal(
+        parseServerFrame(`{"type":"AUTH_OK","userId":"u","pending":0,"recovered":true,"catchingUp":false${seq}}`)?.type,
+        'AUTH_OK',
+      );
     assert.equal(
       parseServerFrame('{"type":"NOTIFICATION","notification":{"id":"x","seq":1,"version":1}}')?.type,
       'NOTIFICATION',
@@ -182,6 +187,10 @@ describe('client: server frames', () => {
       '{"type":"NOTIFICATION","notification":{}}',
       '[]',
       '{"type":"ACKED"}',
+      // The resume point would be taken from a seq that is not a whole number.
+      '{"type":"AUTH_OK","userId":"u","pending":0,"recovered":true,"catchingUp":false,"seq":"7"}',
+      '{"type":"AUTH_OK","userId":"u","pending":0,"recovered":true,"catchingUp":false,"seq":-1}',
+      '{"type":"AUTH_OK","userId":"u","pending":0,"recovered":true,"catchingUp":false,"seq":1.5}',
     ]) {
       assert.equal(parseServerFrame(bad), undefined, bad);
     }

@@ -23,6 +23,16 @@ describe('client: resume point around lost wakes', () => {
     assert.equal(r.lastSeq, 13, 'the gap filled: 13 was received before');
   });
 
+  it("after a catch-up, starts from REPLAY_DONE's seq (below what MongoDB held back), not AUTH_OK's", () => {
+    const r = new ResumeTracker(undefined);
+    r.authenticated(authOk(0, false, true, 9));
+    r.notification(8); // MongoDB's; a like with seq 7 is held back by do-not-disturb
+    r.replayDone({ type: 'REPLAY_DONE', pending: 1, recovered: true, seq: 6 });
+    assert.equal(r.lastSeq, 6, 'the held 7 is replayed on the next resume');
+    r.notification(10); // live: 7 to 9 are not all in hand
+    assert.equal(r.lastSeq, 6);
+  });
+
   it('takes consecutive live seqs of a catch-up', () => {
     const r = new ResumeTracker(10);
     r.authenticated(authOk(1, false, true));
@@ -46,12 +56,18 @@ describe('client: resume point around lost wakes', () => {
     r.authenticated(authOk(1, true, false, 30));
     r.notification(25);
     assert.equal(r.lastSeq, 30);
+    // A replay frame above AUTH_OK's seq (one do-not-disturb holds back lies between) does not
+    // carry the point past the held one.
+    r.disconnected();
+    r.authenticated(authOk(1, true, false, 33));
+    r.notification(35);
+    assert.equal(r.lastSeq, 33, 'the held 34 is replayed on the next resume');
     // Not after a replay that was not whole.
     r.disconnected();
     r.authenticated(authOk(5, false, false, 40));
     r.notification(31);
     r.quiet();
-    assert.equal(r.lastSeq, 30);
+    assert.equal(r.lastSeq, 33);
   });
 
   it('sets no point from a first live seq when the first replay carried nothing (a server without seq)', () => {

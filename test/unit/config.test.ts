@@ -260,7 +260,11 @@ describe('production refuses unsafe settings, naming the variable', () => {
 
   it('refuses a MONGO_URL that names no database (the driver would use "test")', () => {
     const none = /^MONGO_URL: name the database in the path/;
-    for (const url of ['mongodb://mongo:pw@db.internal:27017', 'mongodb+srv://u:p@c.example.net/?retryWrites=true'])
+    for (const url of [
+      'mongodb://mongo:pw@db.internal:27017',
+      'mongodb+srv://u:p@c.example.net/?retryWrites=true',
+      'mongodb://h1:27017?tls=true&tlsCAFile=/etc/ssl/ca.pem',
+    ])
       assert.match(problemsOf({ ...safe, MONGO_URL: url })[0]!, none, url);
     for (const url of ['mongodb+srv://u:p@c.example.net/notifications?retryWrites=true', 'mongodb://a:1,b:2/app'])
       assert.equal(loadConfig({ ...safe, MONGO_URL: url }).mongo.url, url);
