@@ -65,22 +65,43 @@ function secondsOf(time: string): number {
   return h * 3600 + m * 60 + s;
 }
 
-function localSecondsOfDay(atMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hour12: false,
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(atMs));
+/** One formatter per time zone: building one costs more than the rest of a decision. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const FORMATTERS_MAX = 1000;
+
+/** Undefined for a zone this runtime does not know (a value a write that bypassed the API stored). */
+function formatterOf(timeZone: string): Intl.DateTimeFormat | undefined {
+  let formatter = formatters.get(timeZone);
+  if (formatter) return formatter;
+  try {
+    formatter = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      hour12: false,
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+  } catch {
+    return undefined;
+  }
+  if (formatters.size >= FORMATTERS_MAX) formatters.clear();
+  formatters.set(timeZone, formatter);
+  return formatter;
+}
+
+function localSecondsOfDay(atMs: number, formatter: Intl.DateTimeFormat): number {
+  const parts = formatter.formatToParts(new Date(atMs));
   const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return (part('hour') % 24) * 3600 + part('minute') * 60 + part('second');
 }
 
 /**
  * When the do-not-disturb window active at `atMs` ends (epoch ms), or null if none is active.
- * Wall-clock arithmetic on the local time of day: a DST shift inside the window moves its end by
- * the shift, which is acceptable for "hold social notifications overnight".
+ * The end is the next instant whose local time of day is the window's end, so a daylight-saving
+ * change inside the window does not move it by an hour. An end that falls in a spring-forward
+ * gap (02:30 on a night that skips from 02:00 to 03:00) ends the window at the wall-clock
+ * reckoning, a little late rather than early. A time zone this runtime does not know counts as no
+ * window: throwing here would fail every event decided with it, other users' included.
  */
 export function dndEndsAt(prefs: Preferences, atMs: number): number | null {
   const dnd = prefs.doNotDisturb;
@@ -88,11 +109,25 @@ export function dndEndsAt(prefs: Preferences, atMs: number): number | null {
   const start = secondsOf(dnd.start);
   const end = secondsOf(dnd.end);
   if (start === end) return null;
-  const now = localSecondsOfDay(atMs, dnd.timeZone);
+  const formatter = formatterOf(dnd.timeZone);
+  if (!formatter) return null;
+  const now = localSecondsOfDay(atMs, formatter);
   const inside = start < end ? now >= start && now < end : now >= start || now < end;
   if (!inside) return null;
   const remaining = (end - now + 86_400) % 86_400;
-  return atMs - (atMs % 1000) + remaining * 1000;
+  const wallClock = atMs - (atMs % 1000) + remaining * 1000;
+  // The offset the zone gained or lost by then (an hour across a DST change), given back.
+  const shifted = wallClock + offsetChangeMs(atMs, wallClock, formatter);
+  return shifted !== wallClock && localSecondsOfDay(shifted, formatter) === end ? shifted : wallClock;
+}
+
+/** How much the zone's UTC offset at `fromMs` exceeds the one at `toMs` (0 without a DST change between). */
+function offsetChangeMs(fromMs: number, toMs: number, formatter: Intl.DateTimeFormat): number {
+  const offsetAt = (ms: number) => {
+    const utcSecondsOfDay = Math.floor((((ms / 1000) % 86_400) + 86_400) % 86_400);
+    return ((((localSecondsOfDay(ms, formatter) - utcSecondsOfDay) % 86_400) + 86_400 + 43_200) % 86_400) - 43_200;
+  };
+  return (offsetAt(fromMs) - offsetAt(toMs)) * 1000;
 }
 
 /**

@@ -17,7 +17,8 @@ export function encodeCursor(p: Position): string {
 export function decodeCursor(cursor: string): Position {
   try {
     const [createdAtMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAtMs === 'number' && Number.isFinite(createdAtMs) && typeof id === 'string')
+    // A time a Date can hold (±8.64e15 ms): past it the query's date would be invalid, a 500.
+    if (typeof createdAtMs === 'number' && !Number.isNaN(new Date(createdAtMs).getTime()) && typeof id === 'string')
       return { createdAtMs, id };
   } catch {
     // falls through to the 400 below

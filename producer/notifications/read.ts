@@ -4,7 +4,7 @@ import { keys } from '../../shared/keys.js';
 import type { Models } from '../../shared/models/index.js';
 import { readAllOp, readOp } from '../../shared/models/notification-state.js';
 import { recordStage } from '../../shared/timeline.js';
-import { bumpUnread, duringUnreadChange, markReadOnce, unreadOnlyInBuffer } from '../../shared/unread.js';
+import { duringUnreadChange, markReadOnce, unreadOnlyInBuffer } from '../../shared/unread.js';
 
 export interface ReadDeps {
   models: Models;
@@ -111,19 +111,37 @@ export async function markAllRead(deps: ReadDeps, userId: string, now = new Date
   return duringUnreadChange(deps.redis, userId, () => markAllReadOf(deps, userId, now));
 }
 
+/** Read marks set per script call (a user may have thousands unread). */
+const MARK_CHUNK = 500;
+
 async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise<number> {
   const op = readAllOp(userId, now);
+  // The buffer's unread ids first, then the stored ones: one that jobs stores in between is in
+  // both lists, and one stored after the second lookup is in the first, so none is in neither.
+  const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
   // Bounded by one user's unread notifications, found by the { userId, status } index. FerretDB
   // needs seconds for a few hundred, so the batch deadline; past it the caller gets a 503.
-  const { modifiedCount } = await deps.models.Notification.updateMany(op.filter, op.update, {
-    timeoutMS: deps.batchTimeoutMs,
-  });
-  await bumpUnread(deps.redis, userId, -modifiedCount);
-  const onlyBuffered = await unreadOnlyInBuffer(deps.redis, deps.models, userId);
-  const newly = await markReadOnce(deps.redis, userId, onlyBuffered, now.getTime(), deps.ttlSeconds);
+  const stored = (
+    await deps.models.Notification.find(op.filter, { _id: 1 }, { timeoutMS: deps.batchTimeoutMs }).lean<
+      Array<{ _id: string }>
+    >()
+  ).map((d) => d._id);
+  if (stored.length > 0) {
+    await deps.models.Notification.updateMany({ ...op.filter, _id: { $in: stored } }, op.update, {
+      timeoutMS: deps.batchTimeoutMs,
+    });
+  }
+  // The count falls through the once-only read marks, never by what the update changed: a
+  // notification read while only the buffer held it was counted then, and jobs may have stored it
+  // unread a moment before switching it to read; counted again here, the count would drift low.
+  const ids = [...new Set([...stored, ...onlyBuffered])];
+  let newly = 0;
+  for (let i = 0; i < ids.length; i += MARK_CHUNK) {
+    newly += await markReadOnce(deps.redis, userId, ids.slice(i, i + MARK_CHUNK), now.getTime(), deps.ttlSeconds);
+  }
   if (onlyBuffered.length > 0) {
     // Stored by jobs since the lookup: advance them too (already counted by their mark).
     await deps.models.Notification.updateMany({ ...op.filter, _id: { $in: onlyBuffered } }, op.update);
   }
-  return modifiedCount + newly;
+  return newly;
 }

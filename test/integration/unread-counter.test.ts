@@ -178,4 +178,27 @@ describe('the unread counter', () => {
     assert.equal(await markAllRead(deps(), user), 0);
     assert.equal((await readUnread(redis, m, user)).version, after.version, 'nothing changed, no new version');
   });
+
+  it('read-all does not count again a notification read while only the buffer held it', async () => {
+    const user = 'readbeforestored';
+    const n = make(user);
+    await bufferNotification(redis, n, 60);
+    await store(user, 'delivered');
+    assert.equal((await readUnread(redis, m, user)).count, 2);
+    const read = await markRead(deps(), n.id, user);
+    assert.ok(read.found && read.countChanged);
+    assert.equal((await readUnread(redis, m, user)).count, 1);
+    // jobs stores it with the state it read before the mark (unread), its switch to read not yet run.
+    await m.Notification.create({
+      _id: n.id,
+      ...n,
+      createdAt: new Date(n.createdAt),
+      status: 'delivered',
+      deliveredAt: new Date(),
+      persistedAt: new Date(),
+    });
+    assert.equal(await markAllRead(deps(), user), 1, 'the other one, which was still unread');
+    assert.equal((await readUnread(redis, m, user)).count, 0, 'not -1: the first read was counted once');
+    assert.equal(await mongoUnread(user), 0);
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAggregatable as aggregates } from '../../consumer/commit.js';
 import type { ParsedEvent } from '../../consumer/parse-event.js';
-import { dndEndsAt, DEFAULT_PREFERENCES, preferencesSchema } from '../../shared/preferences.js';
+import { dndEndsAt, DEFAULT_PREFERENCES, doNotDisturbHoldsUntil, preferencesSchema } from '../../shared/preferences.js';
 
 /** The rule over (type, object, actor), as the consumer sees an event. */
 function isAggregatable(type: ParsedEvent['type'], objectId: string | null, actorId: string | undefined): boolean {
@@ -45,6 +45,21 @@ describe('do-not-disturb clock', () => {
   });
   it('honours the time zone (23:30 UTC is 00:30 in Paris in winter)', () => {
     assert.equal(dndEndsAt(dnd('00:00', '01:00', 'Europe/Paris'), at), Date.UTC(2026, 0, 11, 0, 0, 0));
+  });
+  it('ends at the local end time across a daylight-saving change, not an hour early or late', () => {
+    const berlin = dnd('22:00', '07:00', 'Europe/Berlin');
+    // Held at 00:30 CEST on the night clocks go back (03:00 CEST -> 02:00 CET): 07:00 CET.
+    assert.equal(dndEndsAt(berlin, Date.UTC(2026, 9, 24, 22, 30)), Date.UTC(2026, 9, 25, 6, 0));
+    // Held at 00:30 CET on the night clocks go forward (02:00 CET -> 03:00 CEST): 07:00 CEST.
+    assert.equal(dndEndsAt(berlin, Date.UTC(2026, 2, 28, 23, 30)), Date.UTC(2026, 2, 29, 5, 0));
+    // An end inside the skipped hour (02:30 in New York): later rather than earlier.
+    const gap = dndEndsAt(dnd('22:00', '02:30', 'America/New_York'), Date.UTC(2026, 2, 8, 4, 0));
+    assert.ok(gap !== null && gap >= Date.UTC(2026, 2, 8, 7, 0), 'not before 03:00 EDT, when 02:30 has passed');
+  });
+  it('counts a time zone the runtime does not know (stored around the API) as no window, never throws', () => {
+    const mars = dnd('00:00', '23:59', 'Mars/Olympus');
+    assert.equal(dndEndsAt(mars, at), null);
+    assert.equal(doNotDisturbHoldsUntil(mars, 'LIKE', at), null);
   });
   it('rejects unknown time zones, bad times and muting transactional types', () => {
     assert.ok(
