@@ -53,7 +53,8 @@ async function trimUser(model: Model<NotificationDoc>, userId: string, maxPerUse
     .select({ _id: 1 })
     .lean();
   if (oldestRead.length === 0) return { stored, removed: 0 };
-  const result = await model.deleteMany({ _id: { $in: oldestRead.map((d) => d._id) }, status: 'read' });
+  // userId too: FerretDB answers an `_id: { $in }` alone by scanning the whole collection.
+  const result = await model.deleteMany({ userId, _id: { $in: oldestRead.map((d) => d._id) }, status: 'read' });
   return { stored: stored - result.deletedCount, removed: result.deletedCount };
 }
 

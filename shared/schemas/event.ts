@@ -159,6 +159,11 @@ export function validateEvent(input: unknown): EventValidation {
   const { value, error } = schemas[type].validate(input, { abortEarly: false, convert: true });
   if (error) return { ok: false, problems: problemsOf(error) };
   const event = value as ActivityEvent;
+  // No NUL in free text: MongoDB stores it, but PostgreSQL under FerretDB refuses the whole insert,
+  // and one such notification would fail every persist batch it lands in. Checked here, not as a
+  // Joi pattern: the OpenAPI generator cannot express a pattern on a trimmed string.
+  if (typeof event.text === 'string' && event.text.includes('\u0000'))
+    return { ok: false, problems: [{ field: 'text', message: '"text" must not contain NUL characters' }] };
   if (event.currency !== undefined) event.currency = event.currency.toUpperCase();
   return { ok: true, event };
 }

@@ -61,6 +61,20 @@ describe('the event schema', () => {
     assert.deepEqual(missing({ type: 'PROMO', targetId: 'b', text: 'x' }), ['campaignId']);
   });
 
+  it('refuses a NUL character in free text, naming the rule, not the text', () => {
+    const result = validateEvent({
+      type: 'COMMENT',
+      actorId: 'u1',
+      targetId: 'u2',
+      postId: 'p1',
+      text: 'hi\u0000there',
+    });
+    assert.equal(result.ok, false);
+    assert.deepEqual(!result.ok && result.problems, [
+      { field: 'text', message: '"text" must not contain NUL characters' },
+    ]);
+  });
+
   it('keeps eventIds short and plain (they become AMQP ids and Redis key parts)', () => {
     assert.ok(validateEvent({ ...valid.FOLLOW, eventId: 'abc-123_x:y@z.1' }).ok);
     assert.ok(!validateEvent({ ...valid.FOLLOW, eventId: 'has space' }).ok);

@@ -84,6 +84,13 @@ describe('jobs body validation', () => {
       assert.equal(notificationProblems(other).length > 0, !joiAccepts(other));
   });
 
+  it('refuses a NUL character, which PostgreSQL under FerretDB refuses for the whole insert', () => {
+    assert.deepEqual(notificationProblems({ ...valid, message: 'a\u0000b' }), [
+      '"message" must not contain NUL characters',
+    ]);
+    assert.equal(notificationProblems({ ...valid, userId: 'u\u0000' }).length, 1);
+  });
+
   it('keeps the valid items of a batch and reports the invalid ones by index', () => {
     const body = encodePersistBatch([
       encodeNotification(valid),
