@@ -130,14 +130,20 @@ export async function processEvents(
       const jsons = [result.json!];
       const wake = { userId: event.targetId, notificationIds: [result.notificationId] };
       const decision = decisions[k]!;
-      const holding = decision.action === 'hold' && decision.untilMs > Date.now();
-      // A duplicate repeats the wake as it repeats the hand-off: the first delivery may have
-      // committed and then failed to schedule its held wake (or died first), and the commit
-      // script publishes none for a duplicate. An ids-only wake pushes only what is still
-      // pending (ws-server/push.ts), so a repeat costs a lookup, never a second copy after an ACK.
+      const held = decision.action === 'hold';
+      const holding = held && decision.untilMs > Date.now();
+      // The commit script publishes no wake for a held notification, nor for a duplicate, so each
+      // of those is woken here; an ids-only wake pushes only what is still pending
+      // (ws-server/push.ts), so a repeat costs a lookup, never a second copy after an ACK.
+      // - A hold whose window still runs schedules its wake for the window's end.
+      // - A hold whose window ended since the decision (the commit waited on Redis, the
+      //   preferences read on MongoDB) is woken at once: scheduling nothing would leave it in
+      //   the buffer until the user's next AUTH.
+      // - A duplicate repeats the wake as it repeats the hand-off: the first delivery may have
+      //   committed and then failed to schedule its held wake (or died first).
       const woken = holding
         ? scheduleWake(deps.channel, deps.topology, wake, decision.untilMs)
-        : result.outcome === 'duplicate'
+        : held || result.outcome === 'duplicate'
           ? publishWake(deps.redis, deps.commit.keyPrefix, wake)
           : undefined;
       const done = Promise.all([deps.handOff.add(jsons), woken]).then(() => undefined);
