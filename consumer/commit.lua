@@ -8,7 +8,7 @@
 
   KEYS: every one carries the recipient's hash tag {u:<user>} (shared/keys.ts), so the call is
   one slot on a Redis Cluster; the one exception is the actor's limit, see 3.
-    1 eventSeen      dedupe:event:{u:<user>}:<eventId>  (holds the id of the notification it produced)
+    1 eventSeen      dedupe:event:{u:<user>}:<eventId>  (the id of the notification it produced; '-' for a suppressed event)
     2 actionSeen     dedupe:action:{u:<user>}:<fp>      (or any key of the user when ARGV.action_dedupe = '0')
     3 actorLimit     rl:actor:<actorId>                 (the actor's own slot: passed on a single server
                                                         only; on a cluster KEYS[1] stands in, unused, and
@@ -73,6 +73,8 @@
 --#include WAKE_ROUTE
 
 local eventId, userId, candidate = ARGV[2], ARGV[3], ARGV[12]
+-- The eventId mark of an event that made no notification (a notification id is never '-').
+local SUPPRESSED_MARK = '-'
 local nowMs, ttl = ARGV[25], tonumber(ARGV[21])
 
 -- KEYS[k] (14-17) names the candidate's key; the same key of notification `id`.
@@ -88,6 +90,7 @@ end
 
 -- eventId dedupe: the mark holds what this event became, so a redelivery repeats the hand-off.
 local produced = redis.call('GET', KEYS[1])
+if produced == SUPPRESSED_MARK then return { 'duplicate', '', false } end
 if produced then
   return { 'duplicate', produced, redis.call('GET', keyOf(14, produced)) }
 end
@@ -107,14 +110,24 @@ end
 local function overLimit(key, max)
   return countInWindow(key, 1) > max
 end
-if ARGV[28] == '1' then return { 'limited_actor', '', false } end
-if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return { 'limited_actor', '', false } end
-if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return { 'limited_recipient', '', false } end
+-- A limited event delivers nothing, so it gives back the action it claimed: the same action
+-- again (once the limit allows) is not a duplicate of something the user never got. It sets no
+-- eventId mark: a flood of limited events must not cost a key each for the event window; a
+-- redelivery after a crash is counted again, which only a crash can cause.
+local function limited(outcome)
+  if claimedNow then redis.call('DEL', KEYS[2]) end
+  return { outcome, '', false }
+end
+if ARGV[28] == '1' then return limited('limited_actor') end
+if tonumber(ARGV[8]) > 0 and overLimit(KEYS[3], tonumber(ARGV[8])) then return limited('limited_actor') end
+if tonumber(ARGV[9]) > 0 and overLimit(KEYS[4], tonumber(ARGV[9])) then return limited('limited_recipient') end
 
 if ARGV[4] == 'suppress' then
-  -- No notification to hang the stages on: the event's own key holds them.
+  -- No notification to hang the stages on: the event's own key holds them. The eventId mark
+  -- says it was decided, so a redelivery is a duplicate, not counted against the limits again.
   if ARGV[26] ~= '' then redis.call('HSETNX', KEYS[13], 'accepted', ARGV[26]) end
   stage(KEYS[13], 'suppressed', nowMs)
+  redis.call('SET', KEYS[1], SUPPRESSED_MARK, 'EX', ARGV[7])
   return { 'suppressed', '', false }
 end
 

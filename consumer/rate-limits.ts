@@ -8,7 +8,9 @@ import type { ParsedEvent } from './parse-event.js';
  * The consumer's two rate limits: RATE_LIMIT_ACTOR_PER_MINUTE per actor and
  * RATE_LIMIT_RECIPIENT_PER_MINUTE per recipient (docs/pipeline.md "What rate limiting drops").
  * Both are applied by the commit script (consumer/commit.lua), after the dedupe rules, so a
- * redelivery of a committed event is a duplicate, never "limited".
+ * redelivery of a committed event (one that made a notification, or was suppressed) is a
+ * duplicate, never "limited". A limited event leaves no mark (a flood of them must not cost a key
+ * each), so its redelivery after a crash is counted again; it gives back the action it claimed.
  *
  * On a Redis Cluster the actor's counter cannot be in the commit: commit.lua touches only the
  * recipient's slot (shared/keys.ts), and an actor's events go to many recipients. There the

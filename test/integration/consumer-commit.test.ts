@@ -212,6 +212,29 @@ describe('the consumer commit script', () => {
     assert.equal((await readPending(redis, 'muted-user', 10)).total, 0);
   });
 
+  it('counts a redelivered suppressed event as a duplicate, and a limited event gives back its action', async () => {
+    const limits = settings({ rateLimitRecipientPerMinute: 3 });
+    const muted = { ...like(20, 'quiet-rules'), decision: { action: 'suppress', reason: 'muted' } } as CommitInput;
+    const [first, redelivered] = await commitEvents(redis, limits, [muted, muted]);
+    assert.deepEqual(
+      [first, redelivered].map((r) => (r instanceof Error ? r.message : r?.outcome)),
+      ['suppressed', 'duplicate'],
+    );
+    // The suppressed event used one of the recipient's three a minute, its redelivery none: two fit.
+    const [a, b, c] = await commitEvents(redis, limits, [
+      like(21, 'quiet-rules'),
+      like(22, 'quiet-rules'),
+      like(23, 'quiet-rules'),
+    ]);
+    assert.deepEqual(
+      [a, b, c].map((r) => (r instanceof Error ? r.message : r?.outcome)),
+      ['created', 'created', 'limited_recipient'],
+    );
+    const claim = await redis.keys(`${config.redis.keyPrefix}dedupe:action:{u:quiet-rules}:*`);
+    // The suppressed like and the two delivered ones hold their actions; the limited one gave its back.
+    assert.equal(claim.length, 3);
+  });
+
   it("keeps a notification's 'accepted' on its own timeline, the earliest of its events', with no key per event", async () => {
     // Two actors liking one post: one aggregate. The later-accepted event commits first.
     const first = { ...like(1, 'accepted-user', 'same-post'), acceptedAtMs: 2_000 };
