@@ -19,6 +19,12 @@ import { processEvents, type ProcessDeps } from './process-event.js';
  *
  * Two marks per (eventId, page) keep a redelivered page from doing the whole chain again:
  * "page n published" (so page n's publisher publishes it once) and "page n done".
+ *
+ * The "published" mark also holds the cursor the page went out with (`after:<followerId>`), and
+ * a re-run of page n reads its range from page n+1's mark instead of by `chunkSize`: page n
+ * covers exactly (page.after, that cursor]. Read by limit again, a follow (or an unmute) added
+ * inside page n's range since the first run would end the page before the cursor page n+1
+ * starts after, and the followers in between would be in neither page.
  */
 export interface FanoutDeps extends ProcessDeps {
   follows: Model<FollowDoc>;
@@ -54,7 +60,27 @@ async function publishPage(deps: FanoutDeps, page: FanoutPage, requestId: string
   });
   // After the confirm: a crash in between only risks a second copy of the page, which the
   // per-recipient dedupe and the "done" mark absorb; the reverse order could lose the page.
-  await deps.redis.set(published, '1', 'EX', deps.commit.eventWindowSeconds);
+  await deps.redis.set(published, publishedMark(page.after), 'EX', deps.commit.eventWindowSeconds);
+}
+
+/**
+ * The "published" mark's value: the cursor the page was published with, so a re-run of the page
+ * before it ends its range where this one starts. Page 0 has no cursor (and no page before it).
+ */
+const CURSOR_MARK = 'after:';
+function publishedMark(after: string | null): string {
+  return after === null ? 'first' : `${CURSOR_MARK}${after}`;
+}
+
+/**
+ * The cursor a "published" mark holds, or undefined when it holds none: no mark, page 0's, or
+ * '1', written by the release before, which did not record cursors (the page is then read by
+ * `chunkSize` as that release did).
+ */
+function cursorOfMark(mark: string | null): string | undefined {
+  return mark !== null && mark.startsWith(CURSOR_MARK) && mark.length > CURSOR_MARK.length
+    ? mark.slice(CURSOR_MARK.length)
+    : undefined;
 }
 
 /** Starts the fan-out of a POST event: the caller acks the event once this resolves. */
@@ -85,14 +111,19 @@ export async function runFanoutPage(deps: FanoutDeps, page: FanoutPage, requestI
   const done = keys.fanoutPageDone(page.eventId, page.page);
   if ((await deps.redis.exists(done)) === 1) return { status: 'duplicate' };
 
-  const rows = await followersPage(deps.follows, page.actorId, {
-    after: page.after ?? undefined,
-    limit: deps.chunkSize,
-    notifiable: true,
-  });
-  const last = rows.at(-1);
-  if (rows.length === deps.chunkSize && last !== undefined) {
-    await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId }, requestId);
+  const after = page.after ?? undefined;
+  // A re-run (a retry, a redelivery) after page n+1 went out: this page ends where page n+1
+  // starts, not after `chunkSize` rows (see the comment at the top), and n+1 is not published again.
+  const next = cursorOfMark(await deps.redis.get(keys.fanoutPagePublished(page.eventId, page.page + 1)));
+  let rows;
+  if (next !== undefined) {
+    rows = await followersPage(deps.follows, page.actorId, { after, through: next, notifiable: true });
+  } else {
+    rows = await followersPage(deps.follows, page.actorId, { after, limit: deps.chunkSize, notifiable: true });
+    const last = rows.at(-1);
+    if (rows.length === deps.chunkSize && last !== undefined) {
+      await publishPage(deps, { ...page, page: page.page + 1, after: last.followerId }, requestId);
+    }
   }
 
   // The whole page is one batch: one pipeline of script calls, one persist message per flush.

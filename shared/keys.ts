@@ -83,7 +83,10 @@ export const keys = {
   userName: (userId: string) => `name:${userId}`,
   /** A user's preferences (JSON), copied from MongoDB, replaced on update (AUTH reads it in replay-state.lua). */
   preferences: (userId: string) => `prefs:${user(userId)}`,
-  /** Fan-out page `page` of POST event `eventId` was published (so a redelivery does not publish it twice). */
+  /**
+   * Fan-out page `page` of POST event `eventId` was published (so a redelivery does not publish it
+   * twice); holds `after:<cursor>`, the page's cursor, where the page before it ends (consumer/fanout.ts).
+   */
   fanoutPagePublished: (eventId: string, page: number) => `fanout:published:${eventId}:${page}`,
   /** Every recipient of fan-out page `page` went through the per-recipient path: a copy is skipped. */
   fanoutPageDone: (eventId: string, page: number) => `fanout:done:${eventId}:${page}`,

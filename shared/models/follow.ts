@@ -69,21 +69,28 @@ export async function findFollow(Follow: Model<FollowDoc>, followerId: string, f
 
 /**
  * One page of a user's followers in followerId order, strictly after `after`. `notifiable`
- * leaves out muted edges (what a fan-out needs). Never more than `limit` rows in memory.
+ * leaves out muted edges (what a fan-out needs). Bounded either by `limit` rows or by `through`,
+ * an inclusive upper followerId: a re-run fan-out page reads exactly the range it was first cut
+ * to (consumer/fanout.ts), however many follows were added inside it since. Both bounds are on
+ * the `{followeeId, followerId}` index.
  */
 export async function followersPage(
   Follow: Model<FollowDoc>,
   followeeId: string,
-  opts: { after?: string | undefined; limit: number; notifiable?: boolean },
+  opts: { after?: string | undefined; notifiable?: boolean } & (
+    { limit: number; through?: undefined } | { through: string; limit?: number }
+  ),
 ) {
-  return Follow.find({
+  const range = {
+    ...(opts.after !== undefined ? { $gt: opts.after } : {}),
+    ...(opts.through !== undefined ? { $lte: opts.through } : {}),
+  };
+  const query = Follow.find({
     followeeId,
-    ...(opts.after !== undefined ? { followerId: { $gt: opts.after } } : {}),
+    ...(Object.keys(range).length > 0 ? { followerId: range } : {}),
     ...(opts.notifiable ? { muted: false } : {}),
-  })
-    .sort({ followerId: 1 })
-    .limit(opts.limit)
-    .lean();
+  }).sort({ followerId: 1 });
+  return (opts.limit !== undefined ? query.limit(opts.limit) : query).lean();
 }
 
 /** One page of who a user follows, in followeeId order, strictly after `after`. */
