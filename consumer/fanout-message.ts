@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { clipped } from '../shared/client-text.js';
 import { eventIdSchema } from '../shared/schemas/event.js';
 import { PoisonMessageError } from './parse-event.js';
 
@@ -42,7 +43,7 @@ export function parseFanoutPage(content: Buffer): FanoutPage {
   if (error)
     throw new PoisonMessageError(
       'invalid_event',
-      `fan-out page: ${error.details.map((d) => `${d.path.join('.') || '(body)'} (${d.type})`).join('; ')}`,
+      `fan-out page: ${error.details.map((d) => `${clipped(d.path.join('.') || '(body)')} (${d.type})`).join('; ')}`,
     );
   return value as FanoutPage;
 }

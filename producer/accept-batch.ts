@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { v7 as uuidv7 } from 'uuid';
 import { validateEvent, type FieldProblem } from '../shared/schemas/event.js';
+import { fieldProblems, NO_VALUE_MESSAGES } from '../shared/schemas/no-value-messages.js';
 import { protoKeyProblem } from '../shared/schemas/proto-key.js';
 import { publishAccepted, type AcceptDeps } from './accept-event.js';
 import { BrokerUnavailableError, ValidationFailedError } from './http-errors.js';
@@ -26,7 +27,7 @@ const envelopeSchemas = new Map<number, Joi.ObjectSchema>();
 function envelopeSchema(maxEvents: number): Joi.ObjectSchema {
   let schema = envelopeSchemas.get(maxEvents);
   if (!schema) {
-    schema = Joi.object({ events: Joi.array().min(1).max(maxEvents).required() });
+    schema = Joi.object({ events: Joi.array().min(1).max(maxEvents).required() }).messages(NO_VALUE_MESSAGES);
     envelopeSchemas.set(maxEvents, schema);
   }
   return schema;
@@ -49,10 +50,7 @@ export async function acceptBatch(deps: AcceptDeps, body: unknown, maxEvents: nu
   const protoKey = protoKeyProblem(body, { deep: false });
   if (protoKey) throw new ValidationFailedError([protoKey]);
   const { error } = envelopeSchema(maxEvents).validate(body, { abortEarly: false });
-  if (error)
-    throw new ValidationFailedError(
-      error.details.map((d) => ({ field: d.path.join('.') || '(body)', message: d.message })),
-    );
+  if (error) throw new ValidationFailedError(fieldProblems(error));
   const events = (body as { events: unknown[] }).events;
   const results = await Promise.all(events.map((event, index) => acceptItem(deps, event, index)));
   const count = (status: BatchItemResult['status']) => results.filter((r) => r.status === status).length;

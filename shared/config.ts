@@ -14,6 +14,7 @@ import {
   splitList,
   text,
   mongoUrl,
+  mongoUrlParts,
   url,
   urlList,
   SERVICE_NAMES,
@@ -724,17 +725,6 @@ const DECLARATIONS = {
 type Declared = Resolved<typeof DECLARATIONS>;
 
 /**
- * The database a MongoDB URL names in its path, '' for none. Credentials cannot hold an unescaped
- * '/' (the connection string spec), so the first one after the scheme starts the path.
- */
-function mongoDatabaseOf(url: string): string {
-  // The options may hold a '/' (tlsCAFile=/etc/ssl/ca.pem) and come after the path, if any.
-  const rest = url.slice(url.indexOf('://') + 3).split('?')[0]!;
-  const slash = rest.indexOf('/');
-  return slash < 0 ? '' : rest.slice(slash + 1);
-}
-
-/**
  * What the producer's shutdown grants a POST beyond PUBLISH_CONFIRM_TIMEOUT_MS to write its
  * answer (producer/bootstrap.ts); SHUTDOWN_TIMEOUT_MS must leave room for both.
  */
@@ -806,7 +796,7 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
       `PUBLISH_CONFIRM_TIMEOUT_MS: must be at least ${CONFIRM_ANSWER_MARGIN_MS} ms below SHUTDOWN_TIMEOUT_MS on the producer`,
     );
   }
-  if (production && mongoDatabaseOf(d.mongo.url) === '') {
+  if (production && mongoUrlParts(d.mongo.url)?.database === '') {
     // The driver would quietly use a database named "test" (a hosted template's URL names none).
     problems.push(
       'MONGO_URL: name the database in the path, e.g. mongodb+srv://…/notifications (with ?authSource=admin when the user is defined in admin)',

@@ -124,13 +124,12 @@ export function mongoUrl(): Parser<string> {
   const schema = Joi.string()
     .max(8000)
     .custom((value: string, helpers) => {
-      const match = /^(mongodb(?:\+srv)?:\/\/)((?:[^@/]*@)?)([^/?]*)(.*)$/.exec(value);
-      const hosts = match ? match[3]!.split(',') : [];
+      const parts = mongoUrlParts(value);
       const ok =
-        match !== null &&
-        hosts.every((h) => host.test(h)) &&
-        (hosts.length === 1 || match[1] === 'mongodb://') &&
-        one.validate(`${match[1]}${match[2]}${hosts[0]}${match[4]}`).error === undefined;
+        parts !== undefined &&
+        parts.hosts.every((h) => host.test(h)) &&
+        (parts.hosts.length === 1 || parts.scheme === 'mongodb://') &&
+        one.validate(`${parts.scheme}${parts.credentials}${parts.hosts[0]}${parts.rest}`).error === undefined;
       return ok ? value : helpers.message({ custom: 'must be a mongodb:// or mongodb+srv:// URL' });
     });
   return {
@@ -138,6 +137,22 @@ export function mongoUrl(): Parser<string> {
     accepts: 'mongodb:// or mongodb+srv:// URL (several hosts comma-separated)',
     parse: identity<string>,
   };
+}
+
+/**
+ * A MongoDB connection string cut into its parts, undefined when it is none. Credentials cannot
+ * hold an unescaped '/', '?' or '@' (the connection string spec), so the host list ends at the
+ * first '/' or '?' after them; `database` is the path before the options ('' for none: the driver
+ * would then use "test").
+ */
+export function mongoUrlParts(
+  url: string,
+): { scheme: string; credentials: string; hosts: string[]; rest: string; database: string } | undefined {
+  const match = /^(mongodb(?:\+srv)?:\/\/)((?:[^@/]*@)?)([^/?]*)(.*)$/.exec(url);
+  if (!match) return undefined;
+  const rest = match[4]!;
+  const database = rest.startsWith('/') ? rest.slice(1).split('?')[0]! : '';
+  return { scheme: match[1]!, credentials: match[2]!, hosts: match[3]!.split(','), rest, database };
 }
 
 /**

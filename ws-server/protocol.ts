@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../shared/ack-frame.js';
+import { clipped } from '../shared/client-text.js';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
 import { ERROR_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../shared/protocol/frames.js';
@@ -104,17 +105,13 @@ function validate(schema: Joi.ObjectSchema, data: unknown): unknown {
   throw new ProtocolError(ERROR_CODES.badFrame, error.message);
 }
 
-/** Characters of a client's value an ERROR quotes back: enough to recognise it. */
-const QUOTED_MAX = 32;
-
 /**
- * A client's value as an ERROR names it: JSON, cut to QUOTED_MAX characters. Quoted whole, a
+ * A client's value as an ERROR names it: JSON, clipped (shared/client-text.ts). Quoted whole, a
  * 60 KB `type` came back as a 60 KB ERROR to a socket that had not even authenticated: the
  * server as an echo, which it must not be before AUTH_OK (docs/security.md).
  */
 function quoted(value: unknown): string {
-  const json = JSON.stringify(value ?? null);
-  return json.length > QUOTED_MAX ? `${json.slice(0, QUOTED_MAX)}…` : json;
+  return clipped(JSON.stringify(value ?? null));
 }
 
 /**

@@ -141,30 +141,32 @@ export function reportDrops(
   count: () => void = () => undefined,
   countIdleClosed: (closed: number) => void = () => undefined,
 ): void {
-  let lastWarnMs = 0;
-  let droppedSinceWarning = 0;
-  let lastSweepWarnMs = 0;
-  let idleClosedSinceWarning = 0;
+  const idleClosed = throttledWarning(
+    logger,
+    server,
+    'idleClosedSinceWarning',
+    'idle keep-alive connections closed: near the connection cap',
+  );
+  const dropped = throttledWarning(logger, server, 'droppedSinceWarning', 'connection refused: at the connection cap');
   server.on(IDLE_SWEEP_EVENT, (closed: number) => {
     countIdleClosed(closed);
-    idleClosedSinceWarning += closed;
-    if (Date.now() - lastSweepWarnMs < DROP_WARN_INTERVAL_MS) return;
-    lastSweepWarnMs = Date.now();
-    logger.warn(
-      { maxConnections: server.maxConnections, idleClosedSinceWarning },
-      'idle keep-alive connections closed: near the connection cap',
-    );
-    idleClosedSinceWarning = 0;
+    idleClosed(closed);
   });
   server.on('drop', () => {
     count();
-    droppedSinceWarning += 1;
+    dropped(1);
+  });
+}
+
+/** Adds to a count and logs it, with the cap, at most every DROP_WARN_INTERVAL_MS: a flood is one line, not one each. */
+function throttledWarning(logger: Logger, server: Server, countField: string, message: string): (n: number) => void {
+  let lastWarnMs = 0;
+  let sinceWarning = 0;
+  return (n) => {
+    sinceWarning += n;
     if (Date.now() - lastWarnMs < DROP_WARN_INTERVAL_MS) return;
     lastWarnMs = Date.now();
-    logger.warn(
-      { maxConnections: server.maxConnections, droppedSinceWarning },
-      'connection refused: at the connection cap',
-    );
-    droppedSinceWarning = 0;
-  });
+    logger.warn({ maxConnections: server.maxConnections, [countField]: sinceWarning }, message);
+    sinceWarning = 0;
+  };
 }

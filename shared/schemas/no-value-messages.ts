@@ -1,4 +1,5 @@
 import type Joi from 'joi';
+import { clipped } from '../client-text.js';
 import type { FieldProblem } from './event.js';
 
 /**
@@ -17,19 +18,11 @@ export const NO_VALUE_MESSAGES: Joi.LanguageMessages = {
   'object.unknown': 'not a known field',
 };
 
-/** The most of a client's field name an answer or a log line repeats. */
-const FIELD_MAX_CHARS = 32;
-
 /**
  * A validation error as the answers' `details` (and the consumer's dead-letter reasons): each
- * problem's path, cut to FIELD_MAX_CHARS (an unknown key is the client's text), and its message.
+ * problem's path, clipped (an unknown key is the client's text: shared/client-text.ts), and its
+ * message.
  */
 export function fieldProblems(error: Joi.ValidationError, wholeInput = '(body)'): FieldProblem[] {
-  return error.details.map((d) => {
-    const field = d.path.join('.') || wholeInput;
-    return {
-      field: field.length > FIELD_MAX_CHARS ? `${field.slice(0, FIELD_MAX_CHARS)}…` : field,
-      message: d.message,
-    };
-  });
+  return error.details.map((d) => ({ field: clipped(d.path.join('.') || wholeInput), message: d.message }));
 }

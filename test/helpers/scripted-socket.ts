@@ -1,4 +1,11 @@
-import type { ServerFrame, WebSocketConstructor, WebSocketEventLike } from '../../client/index.js';
+import {
+  createClient,
+  type ClientOptions,
+  type NotificationClient,
+  type ServerFrame,
+  type WebSocketConstructor,
+  type WebSocketEventLike,
+} from '../../client/index.js';
 
 export interface ScriptedSocket {
   readyState: number;
@@ -80,4 +87,19 @@ export function notificationBody(id: string, seq: number, version = 1) {
     createdAt: new Date(0).toISOString(),
     version,
   };
+}
+
+/** A client on a scripted socket as user u1, without heartbeat or reconnect unless `options` say otherwise. */
+export function scriptedClient(
+  ws: { Ctor: WebSocketConstructor },
+  options: Partial<ClientOptions> = {},
+): NotificationClient {
+  return createClient({
+    url: 'ws://test',
+    userId: 'u1',
+    WebSocket: ws.Ctor,
+    heartbeat: false,
+    reconnect: false,
+    ...options,
+  });
 }

@@ -41,22 +41,30 @@ const limited = testEnv('httpratelimit', {
   TRUST_PROXY: '1',
 });
 
-describe('producer: header and request timeouts, connection cap', () => {
+/**
+ * A producer on `config` for the suite it is called in, and `raw()`, which opens a raw
+ * connection to it; the connections and the producer are closed after the suite.
+ */
+function producerWithRawConnections(config: Config): () => Promise<RawConnection> {
   let producer: ProducerService;
   const open: RawConnection[] = [];
-  const raw = async () => {
-    const c = await RawConnection.open(producer.port);
-    open.push(c);
-    return c;
-  };
   before(async () => {
-    producer = await bootstrap(timeouts.config, testLogger);
+    producer = await bootstrap(config, testLogger);
   });
   after(async () => {
     for (const c of open) c.destroy();
     await producer.close();
-    await cleanupTestResources(timeouts.config);
+    await cleanupTestResources(config);
   });
+  return async () => {
+    const c = await RawConnection.open(producer.port);
+    open.push(c);
+    return c;
+  };
+}
+
+describe('producer: header and request timeouts, connection cap', () => {
+  const raw = producerWithRawConnections(timeouts.config);
 
   it('closes a connection that sends nothing, and one that sent half a request line, with 408', async () => {
     const silent = await raw();
@@ -128,22 +136,7 @@ describe('producer: header and request timeouts, connection cap', () => {
 
 describe('producer: idle keep-alive connections near the connection cap', () => {
   const CAP = 10;
-  const capped = testEnv('httpidlecap', { HTTP_MAX_CONNECTIONS: String(CAP) });
-  let producer: ProducerService;
-  const open: RawConnection[] = [];
-  const raw = async () => {
-    const c = await RawConnection.open(producer.port);
-    open.push(c);
-    return c;
-  };
-  before(async () => {
-    producer = await bootstrap(capped.config, testLogger);
-  });
-  after(async () => {
-    for (const c of open) c.destroy();
-    await producer.close();
-    await cleanupTestResources(capped.config);
-  });
+  const raw = producerWithRawConnections(testEnv('httpidlecap', { HTTP_MAX_CONNECTIONS: String(CAP) }).config);
 
   it('closes idle keep-alive connections so a new client gets in, and leaves a request in flight alone', async () => {
     // One address fills the cap: one request on each connection, then quiet (65 s each before).

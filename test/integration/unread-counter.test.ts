@@ -43,19 +43,20 @@ describe('the unread counter', () => {
     version: 1,
     eventIds: [],
   });
-  const store = async (userId: string, status: NotificationStatus) => {
-    const n = make(userId);
+  /** `n` stored by jobs in `status`: also a buffered one, stored behind the buffer's back. */
+  const storeAs = async (n: Notification, status: NotificationStatus) => {
     await m.Notification.create({
       _id: n.id,
       ...n,
       createdAt: new Date(n.createdAt),
       status,
-      deliveredAt: null,
+      deliveredAt: status === 'undelivered' ? null : new Date(),
       readAt: status === 'read' ? new Date() : null,
       persistedAt: new Date(),
     });
     return n.id;
   };
+  const store = (userId: string, status: NotificationStatus) => storeAs(make(userId), status);
   const mongoUnread = (userId: string) =>
     m.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
 
@@ -78,13 +79,7 @@ describe('the unread counter', () => {
     await store(user, 'read');
     const both = make(user); // buffered and already stored: counted once
     await bufferNotification(redis, both, 60);
-    await m.Notification.create({
-      _id: both.id,
-      ...both,
-      createdAt: new Date(both.createdAt),
-      status: 'undelivered',
-      persistedAt: new Date(),
-    });
+    await storeAs(both, 'undelivered');
     await bufferNotification(redis, make(user), 60);
     const readEarly = make(user);
     await bufferNotification(redis, readEarly, 60);
@@ -139,14 +134,7 @@ describe('the unread counter', () => {
           return async (...args: Parameters<typeof target.updateOne>) => {
             const result = await target.updateOne(...args);
             raced = true;
-            await m.Notification.create({
-              _id: n.id,
-              ...n,
-              createdAt: new Date(n.createdAt),
-              status: 'delivered',
-              deliveredAt: new Date(),
-              persistedAt: new Date(),
-            });
+            await storeAs(n, 'delivered');
             return result;
           };
         }
@@ -189,14 +177,7 @@ describe('the unread counter', () => {
     assert.ok(read.found && read.countChanged);
     assert.equal((await readUnread(redis, m, user)).count, 1);
     // jobs stores it with the state it read before the mark (unread), its switch to read not yet run.
-    await m.Notification.create({
-      _id: n.id,
-      ...n,
-      createdAt: new Date(n.createdAt),
-      status: 'delivered',
-      deliveredAt: new Date(),
-      persistedAt: new Date(),
-    });
+    await storeAs(n, 'delivered');
     assert.equal(await markAllRead(deps(), user), 1, 'the other one, which was still unread');
     assert.equal((await readUnread(redis, m, user)).count, 0, 'not -1: the first read was counted once');
     assert.equal(await mongoUnread(user), 0);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { AckBatcher } from '../../client/acks.js';
-import { createClient, type NotificationClient } from '../../client/index.js';
+import type { NotificationClient } from '../../client/index.js';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/protocol/frames.js';
-import { notificationBody, scriptedSocket, type ScriptedSocket } from '../helpers/scripted-socket.js';
+import { notificationBody, scriptedClient, scriptedSocket, type ScriptedSocket } from '../helpers/scripted-socket.js';
 import { eventually } from '../helpers/wait.js';
 
 const AUTH_OK = { type: 'AUTH_OK', userId: 'u1', pending: 0, recovered: true, catchingUp: false } as const;
@@ -14,14 +14,7 @@ async function openClient(
   ackDelayMs: number,
 ): Promise<{ client: NotificationClient; socket: ScriptedSocket; errors: string[] }> {
   const ws = scriptedSocket();
-  const client = createClient({
-    url: 'ws://test',
-    userId: 'u1',
-    WebSocket: ws.Ctor,
-    heartbeat: false,
-    reconnect: false,
-    ackDelayMs,
-  });
+  const client = scriptedClient(ws, { ackDelayMs });
   // Even when an assertion fails: a client left running would keep the test process alive.
   t.after(() => client.close());
   const errors: string[] = [];

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createClient } from '../../client/index.js';
-import { notificationBody, scriptedSocket } from '../helpers/scripted-socket.js';
+import { notificationBody, scriptedClient, scriptedSocket } from '../helpers/scripted-socket.js';
 import { eventually } from '../helpers/wait.js';
 
 describe("client: the 'frame' event", () => {
   it('shows every server frame, the redelivery the client deduplicates and the ACKED included, before the client acts on it', async () => {
     const ws = scriptedSocket();
-    const client = createClient({
-      url: 'ws://test',
-      userId: 'u1',
-      WebSocket: ws.Ctor,
-      heartbeat: false,
-      reconnect: false,
-      ackDelayMs: 1,
-    });
+    const client = scriptedClient(ws, { ackDelayMs: 1 });
     const seen: string[] = [];
     client.on('frame', (f) => seen.push(f.type === 'NOTIFICATION' ? `frame ${f.notification.id}` : `frame ${f.type}`));
     client.on('notification', (n) => {
