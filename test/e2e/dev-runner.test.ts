@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { DEV_INTAKE_API_KEY, SERVICE_NAMES } from '../../shared/config.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { ROOT } from '../helpers/process.js';
+import { childEnv, ROOT } from '../helpers/process.js';
 import { eventually } from '../helpers/wait.js';
 
 const { env, config } = testEnv('devrunner', { LOG_PRETTY: 'false', LOG_LEVEL: 'info' });
@@ -21,7 +21,7 @@ describe('the dev runner', () => {
     const strayPort = String(20_000 + Math.floor(Math.random() * 20_000));
     const dev = spawn('bash', ['scripts/dev.sh'], {
       cwd: ROOT,
-      env: { ...process.env, ...env, NODE_ENV: 'development', PORT: strayPort },
+      env: childEnv({ ...env, NODE_ENV: 'development', PORT: strayPort }),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

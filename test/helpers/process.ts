@@ -26,18 +26,25 @@ function capture(proc: ChildProcess): () => string {
   return () => chunks.join('');
 }
 
+/**
+ * A child's environment: `env` and what finding programs needs (PATH, HOME), nothing else of this
+ * process's, so a variable set where the tests run (a PORT, a REDIS_URL) cannot leak into it.
+ */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
+}
+
 /** `service` is a plain string so tests can also start the build with a wrong SERVICE. */
 export function spawnBuilt(service: string, env: Record<string, string>): { proc: ChildProcess; output(): string } {
   if (!existsSync(BUILT_START))
     throw new Error(`${BUILT_START} is missing: run \`npm run build\` first (scripts/test.sh does)`);
   const proc = spawn(process.execPath, [BUILT_START], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
+    env: childEnv({
       ...env,
       SERVICE: service,
       LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'),
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return { proc, output: capture(proc) };
