@@ -514,7 +514,7 @@ const DECLARATIONS = {
       alias: RETRY_MAX_ATTEMPTS,
       services: 'every',
       level: 'tuning',
-      doc: 'Retries of an event or fan-out page that keeps failing transiently before the consumer dead-letters it (waits RETRY_BASE_DELAY_MS·2ⁿ: 1, 2, 4, 8, 16 s by default); 0 dead-letters at the first failure.',
+      doc: 'Retries of an event or fan-out page that keeps failing on its own (a Redis script error, an unknown error) before the consumer dead-letters it (waits RETRY_BASE_DELAY_MS·2ⁿ: 1, 2, 4, 8, 16 s by default). An outage of Redis, RabbitMQ or MongoDB is never dead-lettered: the message waits on the last rung until the outage ends. 0 dead-letters at the first failure, an outage too (no rung to wait on).',
       production: same,
     }),
     aggregationWindowMs: envVar('AGGREGATION_WINDOW_MS', integer(1), {

@@ -1,5 +1,6 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
+import { isDependencyOutage } from '../dependency-outage.js';
 import { errorMessage, PermanentError } from '../errors.js';
 import { stripCredentials } from '../redact.js';
 import { deliveredOnOpenChannel } from './deliveries.js';
@@ -17,9 +18,11 @@ import type { FailurePolicy } from './failure-policy.js';
  * What every consumer does with a message it failed to handle, whatever its queue: a
  * PermanentError goes to the dead-letter queue with its reason, anything else to the retry
  * ladder of the queue's FailurePolicy (the delay lives in the broker: a TTL queue dead-letters
- * the copy back into the work queue). Either way the copy is published with a broker confirm
- * before the original is acked, so the message is always held by RabbitMQ; only when even that
- * publish fails does the original go back onto its queue (nack with requeue) — never acked.
+ * the copy back into the work queue); past the ladder, an outage of a dependency
+ * (shared/dependency-outage.ts) waits on its last rung whatever the policy. Either way the copy
+ * is published with a broker confirm before the original is acked, so the message is always held
+ * by RabbitMQ; only when even that publish fails does the original go back onto its queue (nack
+ * with requeue) — never acked.
  */
 
 export type FailureOutcome = 'retried' | 'dead_lettered';
@@ -57,12 +60,18 @@ export async function deadLetter(
   return reason;
 }
 
-/** The rung for a message that failed `attempt` times before, or undefined when the ladder is used up. */
-function retryQueueFor(policy: FailurePolicy, attempt: number): string | undefined {
+/**
+ * The rung for a message that failed `attempt` times before with `err`, or undefined when it is
+ * to be dead-lettered. Past the ladder a 'dead-letter' policy gives up on a message that keeps
+ * failing on its own, but an outage waits on the last rung as under 'keep-retrying': the message
+ * is not at fault, and a dead letter would need a manual replay. (A ladder of no rungs, which only
+ * the consumer allows, CONSUMER_RETRIES_BEFORE_DEAD_LETTER=0, has nowhere to wait: dead letter.)
+ */
+function retryQueueFor(policy: FailurePolicy, attempt: number, err: unknown): string | undefined {
   const rungs = policy.retryQueues;
   if (attempt < rungs.length) return rungs[attempt];
-  if (policy.whenExhausted === 'dead-letter') return undefined;
   const last = rungs.at(-1);
+  if (policy.whenExhausted === 'dead-letter') return isDependencyOutage(err) ? last : undefined;
   if (last === undefined)
     throw new Error(`no retry queue for ${policy.sourceQueue}: a policy that keeps retrying needs at least one rung`);
   return last;
@@ -84,7 +93,7 @@ export async function republishFailed(
     return { outcome: 'dead_lettered', reason: await deadLetter(channel, policy, msg, err) };
   const attempt = attemptOf(msg);
   const reason = reasonOf(err);
-  const queue = retryQueueFor(policy, attempt);
+  const queue = retryQueueFor(policy, attempt, err);
   if (queue === undefined) {
     const exhausted = `retries exhausted after ${attempt} attempts: ${reason}`;
     return { outcome: 'dead_lettered', reason: await deadLetter(channel, policy, msg, exhausted) };

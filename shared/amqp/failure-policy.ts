@@ -13,9 +13,11 @@ export interface FailurePolicy {
   /** Where a message goes that can never be handled (a PermanentError), with the reason. */
   deadQueue: string;
   /**
-   * Once every retry queue was used: 'dead-letter' gives up on the message (an event that keeps
-   * failing is more likely poison than an outage); 'keep-retrying' waits on the last rung for
-   * as long as it takes (a write that fails only while a store is down must never be dropped).
+   * Once every retry queue was used: 'dead-letter' gives up on a message that keeps failing on
+   * its own (a script error its content causes: poison), but not on an outage of Redis, RabbitMQ
+   * or MongoDB (shared/dependency-outage.ts), which waits on the last rung for as long as it
+   * lasts; 'keep-retrying' waits on the last rung whatever the failure (a write that fails only
+   * while a store is down must never be dropped).
    */
   whenExhausted: 'dead-letter' | 'keep-retrying';
 }

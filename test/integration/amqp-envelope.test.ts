@@ -6,7 +6,7 @@ import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
 import { settle } from '../../shared/amqp/envelope.js';
 import { ATTEMPT_HEADER, DEAD_REASON_HEADER, ERROR_HEADER, SOURCE_HEADER } from '../../shared/amqp/failure-headers.js';
 import { failurePolicies, type FailurePolicy } from '../../shared/amqp/failure-policy.js';
-import { PermanentError, TransientError } from '../../shared/errors.js';
+import { DependencyUnavailableError, PermanentError, TransientError } from '../../shared/errors.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
@@ -126,6 +126,35 @@ describe('the consume envelope on a real RabbitMQ', () => {
       assert.equal(h[name], undefined, `${name} is not carried into the dead letter`);
     }
     publisher.ack(dead);
+  });
+
+  it("'dead-letter': an outage of a dependency waits on the last rung past the ladder instead of dead-lettering", async () => {
+    const policy = policies.fanout;
+    assert.equal(policy.whenExhausted, 'dead-letter');
+    const last = policy.retryQueues.length - 1;
+    await publisher.sendToQueue(policy.sourceQueue, Buffer.from('{"page":1}'), {
+      persistent: true,
+      messageId: 'outage-1',
+    });
+    // As the fan-out handler meets it: a wrapper whose cause is the outage.
+    const outage = new TransientError('fan-out page failed', {
+      cause: new DependencyUnavailableError('redis: unreachable'),
+    });
+    for (let attempt = 0; attempt <= policy.retryQueues.length + 1; attempt += 1) {
+      const { msg, settled } = await failOnce(policy, outage);
+      assert.equal(headersOf(msg)[ATTEMPT_HEADER], attempt === 0 ? undefined : attempt);
+      if (attempt > policy.retryQueues.length)
+        assert.deepEqual(
+          (headersOf(msg)['x-death'] as Death[]).map((d) => [d.queue, d.count]),
+          [[policy.retryQueues[last], 1]],
+          'past the ladder it waited on the last rung',
+        );
+      assert.deepEqual(settled, { failed: true, outcome: 'retried', reason: 'fan-out page failed' });
+    }
+    assert.equal(await depth(policy.deadQueue), 0, 'an outage is never dead-lettered');
+    const back = await next(publisher, policy.sourceQueue);
+    assert.equal(headersOf(back)[ATTEMPT_HEADER], policy.retryQueues.length + 2);
+    publisher.ack(back);
   });
 
   it("'keep-retrying': stays on the last rung instead of dead-lettering, and reads an x-attempt written before", async () => {

@@ -4,6 +4,7 @@ import amqplib from 'amqplib';
 import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
 import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { createTopology } from '../../shared/amqp/topology.js';
+import { keys } from '../../shared/keys.js';
 import { bufferNotification, dedupeMarks, readPending } from '../helpers/buffer.js';
 import { loadConfig } from '../../shared/config.js';
 import type { PersistBatchMessage } from '../../shared/messages.js';
@@ -78,25 +79,66 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
     assert.deepEqual(list[0]?.eventIds, ['retry-1']);
   });
 
-  it('dead-letters with the error once every retry was used', async () => {
+  /** The dead letters of `eventId` in the events dead queue, taken off it. */
+  async function takeDead(eventId: string): Promise<amqplib.GetMessage[]> {
+    const found: amqplib.GetMessage[] = [];
+    for (;;) {
+      const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
+      if (!msg) return found;
+      if ((JSON.parse(msg.content.toString()) as { eventId?: string }).eventId === eventId) found.push(msg);
+    }
+  }
+
+  it('waits on the last rung while Redis is down for longer than the whole ladder, then buffers: nothing is dead-lettered', async () => {
+    const rungs = topology.eventsRetryQueues.social.length;
+    const retriedBefore = await metric('outcome="retried"');
+    const deadBefore = await metric('outcome="dead_lettered"');
     await redisProxy.cut();
-    await publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'retry-user', eventId: 'retry-exhausted' });
-    // Only this test's event: under load the previous test's event may also have used up its
-    // retries while Redis was down, which is the same rule at work.
-    const dead = await eventually(
-      async () => {
-        for (;;) {
-          const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
-          if (!msg) return undefined;
-          if ((JSON.parse(msg.content.toString()) as { eventId?: string }).eventId === 'retry-exhausted') return msg;
-        }
-      },
-      { what: 'the dead letter', timeoutMs: 30_000 },
+    await publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'outage-user', eventId: 'outage-long' });
+    // Two attempts past the ladder: the outage outlasted every rung. Before the fix the event was
+    // dead-lettered after its last rung instead (stop waiting then, and say so below).
+    await eventually(
+      async () =>
+        (await metric('outcome="retried"')) >= retriedBefore + rungs + 2 ||
+        (await metric('outcome="dead_lettered"')) > deadBefore,
+      { what: 'the event to be retried past the ladder', timeoutMs: 60_000 },
     );
+    const deadDuringOutage = await metric('outcome="dead_lettered"');
     await redisProxy.start();
-    assert.equal(JSON.parse(dead.content.toString()).eventId, 'retry-exhausted');
-    assert.match(String(dead.properties.headers?.[DEAD_REASON_HEADER]), /^retries exhausted after 3 attempts: /);
-    assert.equal(dead.properties.headers?.[ATTEMPT_HEADER], 3);
+    assert.equal(deadDuringOutage, deadBefore, 'the outage dead-lettered the event');
+    const list = await eventually(
+      async () => {
+        const p = await readPending(redis, 'outage-user', 10);
+        return p.total === 1 ? p.notifications : undefined;
+      },
+      { what: 'the event to be buffered after Redis came back' },
+    );
+    assert.deepEqual(list[0]?.eventIds, ['outage-long']);
+    assert.equal((await ch.checkQueue(topology.eventsDeadQueue)).messageCount, 0, 'the dead queue is empty');
+  });
+
+  it('dead-letters with the error once every retry was used when the event fails on its own (a Redis script error)', async () => {
+    // The recipient's seq counter holds no integer: commit.lua's INCR fails for every event of
+    // this user, a ReplyError whatever the attempt, while Redis serves everyone else.
+    await redis.set(keys.seq('script-error-user'), 'not-a-number');
+    await publish({
+      type: 'LIKE',
+      actorId: 'user4',
+      targetId: 'script-error-user',
+      postId: 'post4',
+      eventId: 'script-error',
+    });
+    const dead = await eventually(async () => (await takeDead('script-error'))[0], {
+      what: 'the dead letter',
+      timeoutMs: 30_000,
+    });
+    const rungs = topology.eventsRetryQueues.social.length;
+    assert.match(
+      String(dead.properties.headers?.[DEAD_REASON_HEADER]),
+      new RegExp(`^retries exhausted after ${rungs} attempts: ERR value is not an integer`),
+    );
+    assert.equal(dead.properties.headers?.[ATTEMPT_HEADER], rungs);
+    await redis.del(keys.seq('script-error-user'));
   });
 
   it('a redelivered event that was already buffered repeats the hand-off instead of creating a second notification', async () => {
