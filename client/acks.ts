@@ -10,9 +10,26 @@ export interface AckRetryOptions {
   random?: () => number;
 }
 
+/** The version an ACK names of an id the client may hold two of: the known one, the higher of two. */
+function newest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
+}
+
+/** An id's ACK frames in flight on the current socket. */
+interface SentAck {
+  /** How many ACK frames carrying the id are unanswered. */
+  frames: number;
+  /** The highest version they named (undefined: none known), named again if they are resent. */
+  version: number | undefined;
+}
+
 /**
  * Acks, batched: one ACK frame per `delayMs` carrying at most `maxBatch` ids (the server's
- * WS_MAX_ACK_BATCH; more is refused whole). An id stays owed until an ACKED frame names it:
+ * WS_MAX_ACK_BATCH; more is refused whole), each with the version of it the client holds
+ * (undefined when it does not know): the server settles that version only, never a newer one it
+ * committed meanwhile (docs/protocol.md). An id stays owed until an ACKED frame names it:
  * ids sent on a socket that closed before the answer are sent again after the next AUTH_OK,
  * and acks made while disconnected wait for it. An id acked again while its ACK is in flight (a
  * grown aggregate) is sent again, and an ACKED settles one ACK frame, never a later ack still
@@ -20,14 +37,14 @@ export interface AckRetryOptions {
  * wrong state.
  */
 export class AckBatcher {
-  /** Waiting to be sent. */
-  private readonly queued = new Set<string>();
+  /** Waiting to be sent, with the version to name. */
+  private readonly queued = new Map<string, number | undefined>();
   /**
    * Sent on the current socket and not answered yet: how many ACK frames carrying the id are in
    * flight. Usually 1; 2 when a grown aggregate was acked again before the first ACK's answer
    * (see add), and the id is settled only once every one of them is answered.
    */
-  private readonly sent = new Map<string, number>();
+  private readonly sent = new Map<string, SentAck>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private open = false;
   /** UNAVAILABLE answers since the server last answered a shed id: how long the next resend waits (ackRetryDelayMs). */
@@ -38,8 +55,8 @@ export class AckBatcher {
   constructor(
     private readonly delayMs: number,
     private maxBatch: number,
-    /** Sends one ACK frame; false when the socket cannot take it. */
-    private readonly send: (ids: string[]) => boolean,
+    /** Sends one ACK frame (`versions` parallel to `ids`, null where unknown); false when the socket cannot take it. */
+    private readonly send: (ids: string[], versions: Array<number | null>) => boolean,
     private readonly retryOptions: AckRetryOptions = {},
   ) {}
 
@@ -59,10 +76,14 @@ export class AckBatcher {
    * is unacked again on the server (consumer/commit.lua deletes its acked mark), and the ACK in
    * flight may have been applied to the old version before the new one was committed. Skipping
    * the new ack would leave the new version pending forever, hidden by the client's dedupe.
+   * `version`: the version of the id the client holds; an id queued twice names the higher.
    */
-  add(id: string): void {
-    if (this.queued.has(id)) return;
-    this.queued.add(id);
+  add(id: string, version?: number): void {
+    if (this.queued.has(id)) {
+      this.queued.set(id, newest(this.queued.get(id), version));
+      return;
+    }
+    this.queued.set(id, version);
     this.schedule();
   }
 
@@ -186,13 +207,14 @@ export class AckBatcher {
   private requeue(ids: readonly string[] | undefined): boolean {
     let moved = false;
     if (ids === undefined) {
-      for (const id of this.sent.keys()) this.queued.add(id);
+      for (const [id, sent] of this.sent) this.queued.set(id, newest(this.queued.get(id), sent.version));
       moved = this.sent.size > 0;
       this.sent.clear();
     } else {
       for (const id of ids) {
+        const version = this.sent.get(id)?.version;
         if (!this.settle(id)) continue;
-        this.queued.add(id);
+        this.queued.set(id, newest(this.queued.get(id), version));
         moved = true;
       }
     }
@@ -203,22 +225,31 @@ export class AckBatcher {
   private settle(id: string): boolean {
     const inFlight = this.sent.get(id);
     if (inFlight === undefined) return false;
-    if (inFlight > 1) this.sent.set(id, inFlight - 1);
+    if (inFlight.frames > 1) inFlight.frames -= 1;
     else this.sent.delete(id);
     return true;
   }
 
   private sendBatch(): boolean {
     const ids: string[] = [];
-    for (const id of this.queued) {
+    const versions: Array<number | null> = [];
+    for (const [id, version] of this.queued) {
       ids.push(id);
+      versions.push(version ?? null);
       if (ids.length >= this.maxBatch) break;
     }
-    if (!this.send(ids)) return false;
-    for (const id of ids) {
+    if (!this.send(ids, versions)) return false;
+    ids.forEach((id, i) => {
       this.queued.delete(id);
-      this.sent.set(id, (this.sent.get(id) ?? 0) + 1);
-    }
+      const sent = this.sent.get(id);
+      const version = versions[i] ?? undefined;
+      if (sent) {
+        sent.frames += 1;
+        sent.version = newest(sent.version, version);
+      } else {
+        this.sent.set(id, { frames: 1, version });
+      }
+    });
     return true;
   }
 

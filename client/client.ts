@@ -11,7 +11,7 @@ import { backoffDelayMs, nowDelayMs } from './backoff.js';
 import { closeAction, isAuthRefusal, type CloseAction } from './close-policy.js';
 import { NotificationDedupe, UnreadTracker } from './dedupe.js';
 import { Emitter } from './emitter.js';
-import { parseServerFrame } from './frames.js';
+import { ackFrame, parseServerFrame } from './frames.js';
 import { REPLAY_QUIET_MS, ResumeTracker, type ReplayOutcome } from './resume.js';
 import {
   CLIENT_ERROR_CODES,
@@ -43,6 +43,8 @@ interface Connection {
   ws: WebSocketLike;
   authenticated: boolean;
   openedAtMs: number;
+  /** Its AUTH_OK said the server reads the versions of an ACK (frames.ts ackFrame). */
+  ackVersions: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
   const acks = new AckBatcher(
     options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS,
     options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH,
-    (ids) => send({ type: 'ACK', notificationIds: ids }),
+    (ids, versions) => send(ackFrame(ids, versions, conn?.ackVersions === true)),
   );
 
   let state: ClientState = 'connecting';
@@ -146,7 +148,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
       stop(CLIENT_ERROR_CODES.connectionFailed, errorText(err));
       return;
     }
-    const current: Connection = { ws, authenticated: false, openedAtMs: 0 };
+    const current: Connection = { ws, authenticated: false, openedAtMs: 0, ackVersions: false };
     conn = current;
     // Armed now, not at 'open': a server that accepts TCP and never completes the handshake (or a
     // network that drops it) would otherwise hold the socket in CONNECTING until the OS gives up
@@ -212,6 +214,7 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
       case 'AUTH_OK': {
         current.authenticated = true;
         current.openedAtMs = Date.now();
+        current.ackVersions = frame.ackVersions === true;
         authRefusals = 0;
         if (frame.unread !== undefined && frame.unreadVersion !== undefined)
           offerUnread(frame.unread, frame.unreadVersion);
@@ -394,7 +397,9 @@ export function createClientWith(options: ClientOptions, resolve: WebSocketResol
         );
         return;
       }
-      acks.add(id);
+      // The version emitted last: what the application holds. A newer one the server committed
+      // meanwhile stays pending there and is emitted next, for an ack of its own.
+      acks.add(id, dedupe.version(id));
     },
     close,
     get state() {

@@ -14,6 +14,11 @@ export class NotificationDedupe {
 
   constructor(private readonly capacity = DEDUPE_CAPACITY) {}
 
+  /** The highest version of `id` emitted, or undefined once forgotten (or never seen): what an ack of it names. */
+  version(id: string): number | undefined {
+    return this.versions.get(id);
+  }
+
   /** True when (id, version) is new and should be emitted; records it. */
   admit(id: string, version: number): boolean {
     const seen = this.versions.get(id);

@@ -1,4 +1,9 @@
-import type { ServerFrame, ServerFrameType } from '../shared/protocol/frames.js';
+import {
+  MAX_NOTIFICATION_VERSION,
+  type AckFrame,
+  type ServerFrame,
+  type ServerFrameType,
+} from '../shared/protocol/frames.js';
 
 const SERVER_FRAME_TYPES: ReadonlySet<ServerFrameType> = new Set<ServerFrameType>([
   'AUTH_OK',
@@ -44,4 +49,24 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
   )
     return undefined;
   return value as ServerFrame;
+}
+
+/**
+ * The ACK frame of `ids`, naming the version of each the client holds (`versions`, null where
+ * unknown) when the server reads versions (AUTH_OK `ackVersions`): it then settles those versions
+ * only, and a newer one it committed meanwhile stays pending and comes again. To a server before
+ * versions, or with none known, the ids alone, as before: such a server refuses a frame with a
+ * field it does not know whole. A version the server would refuse (not a whole number from 1 to
+ * MAX_NOTIFICATION_VERSION) is sent as null rather than lose the frame.
+ */
+export function ackFrame(
+  ids: string[],
+  versions: ReadonlyArray<number | null>,
+  serverReadsVersions: boolean,
+): AckFrame {
+  const named = versions.map((v) =>
+    v !== null && Number.isSafeInteger(v) && v >= 1 && v <= MAX_NOTIFICATION_VERSION ? v : null,
+  );
+  if (!serverReadsVersions || named.every((v) => v === null)) return { type: 'ACK', notificationIds: ids };
+  return { type: 'ACK', notificationIds: ids, versions: named };
 }

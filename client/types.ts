@@ -156,8 +156,10 @@ export interface NotificationClient {
   /** Subscribes; returns the unsubscribe function. */
   on<K extends ClientEventName>(event: K, listener: Listener<ClientEvents[K]>): () => void;
   /**
-   * Marks a notification received. Batched; kept across reconnects until the server confirms it.
-   * An id the server would refuse is ignored and reported as an 'error' INVALID_ACK_ID.
+   * Marks a notification received, at the version of it emitted last (a newer one the server
+   * committed meanwhile stays pending and is emitted for an ack of its own). Batched; kept across
+   * reconnects until the server confirms it. An id the server would refuse is ignored and
+   * reported as an 'error' INVALID_ACK_ID.
    */
   ack(id: string): void;
   /** Stops everything (no reconnect); resolves once the socket is closed. */

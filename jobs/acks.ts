@@ -22,19 +22,25 @@ export interface AckDeps {
  * stores or advances it as delivered (jobs/persist.ts). ws-servers do not even publish those;
  * the check here covers the ones that still arrive (an older ws-server, an aggregate's newer
  * version marked again). The filter names the owner too, so an ack can only touch its own
- * user's notification. Idempotent: each update is guarded by the status it leaves, so a
- * redelivered batch, or an id acked twice, matches nothing the second time.
+ * user's notification, and the version the ack settled when the message carries it (a grown
+ * aggregate stored after an ack of its old version stays undelivered). Idempotent: each update
+ * is guarded by the status it leaves, so a redelivered batch, or an id acked twice, matches
+ * nothing the second time.
  * One Redis request per batch (the unpersisted marks), then one bulk write.
  */
 export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Promise<void> {
   // The same ack twice in one batch (two devices, a retried frame): the first one is kept. Keyed
   // by owner too, so an ack naming another user's id cannot hide the owner's.
-  const acks = new Map<string, { id: string; userId: string; ackedAt: string }>();
+  // Of the same id acked at two versions, the higher one: it covers the lower.
+  const acks = new Map<string, { id: string; userId: string; ackedAt: string; version?: number }>();
   for (const m of messages) {
-    for (const id of m.notificationIds) {
+    m.notificationIds.forEach((id, i) => {
       const key = `${m.userId}\n${id}`;
-      if (!acks.has(key)) acks.set(key, { id, userId: m.userId, ackedAt: m.ackedAt });
-    }
+      const version = m.versions?.[i];
+      const seen = acks.get(key);
+      if (!seen) acks.set(key, { id, userId: m.userId, ackedAt: m.ackedAt, version });
+      else if (seen.version !== undefined && (version === undefined || version > seen.version)) seen.version = version;
+    });
   }
   if (acks.size === 0) return;
   const all = [...acks.values()];
@@ -45,7 +51,9 @@ export async function applyAcks(deps: AckDeps, messages: AckBatchMessage[]): Pro
     throw new TransientError(`redis: cannot read unpersisted marks: ${errorMessage(err)}`, { cause: err });
   }
   deps.metrics.acksLeftToPersist.inc(all.filter((a) => leftToPersist.has(a.id)).length);
-  const ops = all.filter((a) => !leftToPersist.has(a.id)).map((a) => deliveredOp(a.id, new Date(a.ackedAt), a.userId));
+  const ops = all
+    .filter((a) => !leftToPersist.has(a.id))
+    .map((a) => deliveredOp(a.id, new Date(a.ackedAt), a.userId, a.version));
   if (ops.length === 0) return;
   try {
     const outcome = await bulkWrite(

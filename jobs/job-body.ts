@@ -172,8 +172,27 @@ const ACK_BATCH_FIELDS: ReadonlyArray<readonly [string, Check]> = [
 export function parseAckMessage(content: Buffer): AckBatchMessage {
   const { raw, batch } = decodeAckBody(content);
   const problems = problemsOf(raw, batch ? ACK_BATCH_FIELDS : ACK_FIELDS);
+  if (batch && raw.versions !== undefined) {
+    const problem = versionsProblem(raw.versions, (raw.notificationIds as unknown[]).length);
+    if (problem) problems.push(problem);
+  }
   if (problems.length > 0) throw new PermanentError(`ack message: ${problems.join('; ')}`);
   const { userId, ackedAt } = raw as { userId: string; ackedAt: string };
-  const notificationIds = batch ? (raw.notificationIds as string[]) : [raw.notificationId as string];
-  return { userId, ackedAt, notificationIds };
+  if (!batch) return { userId, ackedAt, notificationIds: [raw.notificationId as string] };
+  const notificationIds = raw.notificationIds as string[];
+  return raw.versions === undefined
+    ? { userId, ackedAt, notificationIds }
+    : { userId, ackedAt, notificationIds, versions: raw.versions as number[] };
+}
+
+/** An ack batch's optional versions: one per id, each a version (ws-server/ack.ts publishAcks). */
+function versionsProblem(v: unknown, ids: number): string | null {
+  if (!Array.isArray(v)) return '"versions" must be an array';
+  if (v.length !== ids) return `"versions" must have one entry per notification id (${ids})`;
+  const version = integer(1);
+  for (let i = 0; i < v.length; i++) {
+    const problem = version(v[i], `versions[${i}]`);
+    if (problem) return problem;
+  }
+  return null;
 }

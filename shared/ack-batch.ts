@@ -8,8 +8,18 @@ import { encodeJson, type AckBatchMessage } from './messages.js';
  * MAX_NOTIFICATION_ID_LENGTH characters (shared/ack-frame.ts), so a body stays a few KB.
  */
 
-export function encodeAckBatch(userId: string, ackedAt: string, notificationIds: readonly string[]): Buffer {
-  const body: AckBatchMessage = { userId, ackedAt, notificationIds: [...notificationIds] };
+export function encodeAckBatch(
+  userId: string,
+  ackedAt: string,
+  notificationIds: readonly string[],
+  versions?: readonly number[],
+): Buffer {
+  const body: AckBatchMessage = {
+    userId,
+    ackedAt,
+    notificationIds: [...notificationIds],
+    ...(versions ? { versions: [...versions] } : {}),
+  };
   return encodeJson(body);
 }
 

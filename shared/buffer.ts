@@ -52,34 +52,50 @@ export async function findBufferedOwner(redis: Redis, keyPrefix: string, id: str
   return undefined;
 }
 
-export type AckOutcome = 'acked' | 'already-acked' | 'not-found';
+export type AckOutcome = 'acked' | 'already-acked' | 'not-found' | 'stale-version';
 
 export interface BufferAck {
   outcome: AckOutcome;
   /** The unpersisted mark was there after the acked mark was set: jobs' persist job carries the ack. */
   unpersisted: boolean;
+  /** The buffered version: the one the ack settled, or for 'stale-version' the newer one left pending (0: not found). */
+  version: number;
+  /** 'stale-version' only: the newer buffered notification, still pending, for the socket to be sent. */
+  newer?: Notification;
 }
 
 /*
  * The whole ACK frame in one script call, whatever its size (header in buffer-ack.lua):
- * ownership against the buffered notification itself, out of the pending set, the acked mark,
- * the unpersisted check, and the 'acked' and 'sent' timeline stages.
+ * ownership against the buffered notification itself, its version against the acked one, out
+ * of the pending set, the acked mark, the unpersisted check, and the 'acked' and 'sent' timeline
+ * stages.
  */
 const ACK_SCRIPT = LuaScript.fromFile(new URL('./buffer-ack.lua', import.meta.url), {
   RECORD_STAGES: RECORD_STAGES_LUA,
 });
 
-/**
- * Acks `ids` of `userId` in the buffer. `sentAtMs` gives when an id was first sent (recorded as
- * its 'sent' stage; undefined records none). Duplicate ids count once.
- */
+/** What an ACK says of each id besides the id: optional, an unknown answer keeps the plain ack. */
+export interface AckDetails {
+  /** When an id was first sent (recorded as its 'sent' stage; undefined records none). */
+  sentAtMs?: (id: string) => number | undefined;
+  /**
+   * The version of an id the client acks: a newer buffered one stays pending ('stale-version').
+   * Undefined acks whatever version is buffered (clients before versions).
+   */
+  versionOf?: (id: string) => number | undefined;
+}
+
+/** Values the script returns per id (buffer-ack.lua). */
+const ACK_VALUES_PER_ID = 4;
+
+/** Acks `ids` of `userId` in the buffer. Duplicate ids count once. */
 export async function ackInBuffer(
   redis: Redis,
   userId: string,
   ids: string[],
   ttlSeconds: number,
   nowMs = Date.now(),
-  sentAtMs: (id: string) => number | undefined = () => undefined,
+  details: AckDetails = {},
 ): Promise<Map<string, BufferAck>> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return new Map();
@@ -92,14 +108,22 @@ export async function ackInBuffer(
       keys.unpersisted(userId, id),
       keys.timeline(userId, id),
     );
-    args.push(id, String(sentAtMs(id) ?? ''));
+    args.push(id, String(details.sentAtMs?.(id) ?? ''), String(details.versionOf?.(id) ?? ''));
   }
-  const result = (await ACK_SCRIPT.run(redis, scriptKeys, args)) as Array<string | number>;
+  const result = (await ACK_SCRIPT.run(redis, scriptKeys, args)) as Array<string | number | null>;
   return new Map(
-    unique.map((id, i) => [
-      id,
-      { outcome: (result[2 * i] ?? 'not-found') as AckOutcome, unpersisted: result[2 * i + 1] === 1 },
-    ]),
+    unique.map((id, i) => {
+      const at = ACK_VALUES_PER_ID * i;
+      const outcome = (result[at] ?? 'not-found') as AckOutcome;
+      const newer = result[at + 3];
+      const ack: BufferAck = {
+        outcome,
+        unpersisted: result[at + 1] === 1,
+        version: Number(result[at + 2] ?? 0),
+      };
+      if (outcome === 'stale-version' && typeof newer === 'string') ack.newer = decodeNotification(newer);
+      return [id, ack];
+    }),
   );
 }
 

@@ -655,15 +655,15 @@ const DECLARATIONS = {
       level: 'tuning',
       doc: 'Most notifications replayed on AUTH (recovered:false when more remain).',
     }),
-    // 64 KiB: a full ACK batch (WS_MAX_ACK_BATCH = 500 ids of up to 64 characters) is 33,534
-    // bytes and must fit one frame (problemsOf checks it), with room to raise the batch to 977.
-    // 16 KiB held only 244 such ids, so a client ACKing a 500-notification replay in one frame
-    // was closed with 1009 and got the same replay on every reconnect.
+    // 64 KiB: a full ACK batch (WS_MAX_ACK_BATCH = 500 ids of up to 64 characters, each with the
+    // longest version) is 42,047 bytes and must fit one frame (problemsOf checks it), with room to
+    // raise the batch to 779. 16 KiB held only 244 ids, so a client ACKing a 500-notification
+    // replay in one frame was closed with 1009 and got the same replay on every reconnect.
     maxFrameBytes: envVar('WS_MAX_FRAME_BYTES', integer(1), {
       default: 64 * 1024,
       services: ['ws-server'],
       level: 'tuning',
-      doc: 'Largest accepted frame (close 1009 beyond); must hold an ACK of WS_MAX_ACK_BATCH ids of 64 characters (33534 bytes for 500), the config refuses less.',
+      doc: 'Largest accepted frame (close 1009 beyond); must hold an ACK of WS_MAX_ACK_BATCH ids of 64 characters with their versions (42047 bytes for 500), the config refuses less.',
     }),
     maxFramesPerSecond: envVar('WS_MAX_FRAMES_PER_SECOND', integer(1), {
       default: 50,
@@ -840,7 +840,7 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
   const largestAck = ackFrameBytes(d.ws.maxAckBatch);
   if (largestAck > d.ws.maxFrameBytes) {
     problems.push(
-      `WS_MAX_ACK_BATCH / WS_MAX_FRAME_BYTES: an ACK of ${d.ws.maxAckBatch} ids of ${MAX_NOTIFICATION_ID_LENGTH} characters is ` +
+      `WS_MAX_ACK_BATCH / WS_MAX_FRAME_BYTES: an ACK of ${d.ws.maxAckBatch} ids of ${MAX_NOTIFICATION_ID_LENGTH} characters with their versions is ` +
         `${largestAck} bytes, more than WS_MAX_FRAME_BYTES=${d.ws.maxFrameBytes}; a client sending the largest allowed ACK ` +
         `would be closed with 1009. Raise WS_MAX_FRAME_BYTES to at least ${largestAck} or lower WS_MAX_ACK_BATCH`,
     );

@@ -26,6 +26,12 @@ export interface AckBatchMessage {
   /** ISO 8601. */
   ackedAt: string;
   notificationIds: string[];
+  /**
+   * Parallel to notificationIds: the version each ack settled; a stored copy of a higher version
+   * (a grown aggregate stored after the ack) is not marked delivered. Absent from ws-servers
+   * before it: then any version is.
+   */
+  versions?: number[];
 }
 
 /** ws-server → jobs: a user acked a notification (the format before AckBatchMessage; still accepted). */

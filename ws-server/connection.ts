@@ -8,6 +8,7 @@ import { firstIds } from '../shared/log-ids.js';
 import type { PreferenceStore } from '../shared/preferences.js';
 import type { AckDeps } from './ack.js';
 import { acknowledge } from './ack.js';
+import { ackVersions } from './ack-versions.js';
 import { AuthFailedError, authenticate } from './auth.js';
 import type { AuthDeadlines } from './auth-deadline.js';
 import type { Delivery } from './delivery.js';
@@ -20,6 +21,7 @@ import { planReplay } from './replay.js';
 import type { InstanceRoute } from './route.js';
 import { startCatchUp, type CatchUpDeps } from './catch-up.js';
 import { Session } from './session.js';
+import { sendNewerVersions } from './stale-ack.js';
 import { acknowledgeStoredOffPath } from './stored-ack.js';
 import type { UnreadReader } from './unread.js';
 
@@ -168,21 +170,34 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
     return;
   }
   const userId = session.userId;
-  // Read before `acked` below forgets them: the script records each id's first send as 'sent'.
+  // Read before `acked` below forgets them: the script records each id's first send as 'sent',
+  // and an id's version may be the one this socket sent (ack-versions.ts).
   const sentAtMs = (id: string) => deps.delivery.firstSentAtMs(userId, id);
+  const versionOf = ackVersions(frame, session);
   const nowMs = Date.now();
-  const result = await acknowledge(deps.ack, userId, frame.notificationIds, sentAtMs, nowMs);
-  deps.delivery.acked(userId, result.acked);
+  const result = await acknowledge(deps.ack, userId, frame.notificationIds, { sentAtMs, versionOf }, nowMs);
+  deps.delivery.acked(userId, result.ackedVersions);
+  const stale = result.stale.map((n) => n.id);
   deps.logger.debug(
-    { userId, notificationIds: firstIds(result.acked), missing: firstIds(result.missing) },
+    {
+      userId,
+      notificationIds: firstIds(result.acked),
+      missing: firstIds(result.missing),
+      ...(stale.length > 0 ? { staleVersions: firstIds(stale) } : {}),
+    },
     'notifications acked',
   );
   deps.metrics.acked.inc(result.newlyAcked.length);
-  if (result.acked.length > 0) session.send({ type: 'ACKED', ids: result.acked });
+  deps.metrics.staleVersionAcks.inc(stale.length);
+  // A stale version's ACK is answered too: the client is done with that ACK (it stops resending
+  // it), and the newer version it has not acked comes as a NOTIFICATION asking for its own.
+  const answered = [...result.acked, ...stale];
+  if (answered.length > 0) session.send({ type: 'ACKED', ids: answered });
+  if (result.stale.length > 0) await sendNewerVersions(deps, session, userId, result.stale);
   if (result.missing.length === 0) return;
   // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame, off
   // the frame path: a slow MongoDB holds neither the ACKED above nor this frame's slot.
-  acknowledgeStoredOffPath(deps, session, userId, result.missing, sentAtMs, nowMs);
+  acknowledgeStoredOffPath(deps, session, userId, result.missing, { sentAtMs, versionOf }, nowMs);
 }
 
 async function onAuth(
@@ -243,6 +258,7 @@ async function onAuth(
       catchingUp: replay.catchingUp,
       seq: replay.seq,
       ...(current ? { unread: current.count, unreadVersion: current.version } : {}),
+      ackVersions: true,
     });
     stage('ready');
     deps.delivery.push(session, replay.notifications);

@@ -84,18 +84,53 @@ export class Delivery {
     return first;
   }
 
-  /** Every socket of the user on this instance stops re-sending these ids. */
-  acked(userId: string, ids: string[], nowMs = Date.now()): void {
+  /**
+   * Every socket of the user on this instance stops re-sending these ids, each up to the version
+   * its ack settled (`versions`: id → version): a higher version one of them holds in flight, a
+   * grown aggregate committed and pushed while the ACK was being handled, keeps its redelivery,
+   * for the ack does not cover it.
+   */
+  acked(userId: string, versions: ReadonlyMap<string, number>, nowMs = Date.now()): void {
     for (const session of this.registry.sessionsOf(userId)) {
-      for (const id of ids) {
+      for (const [id, version] of versions) {
         const entry = session.inFlight.get(id);
-        if (!entry) continue;
+        if (!entry || entry.notification.version > version) continue;
         clearTimeout(entry.timer);
         session.inFlight.delete(id);
-        session.rememberAcked(id, entry.notification.version);
+        session.rememberAcked(id, version);
         this.metrics.ackLatency.observe((nowMs - entry.firstSentAtMs) / 1000);
       }
     }
+  }
+
+  /**
+   * The client on `session` acked an older version of these notifications than the buffer holds
+   * (shared/buffer-ack.lua 'stale-version'): each newer one stays pending and is sent to this
+   * socket unless it holds it in flight already, whose redelivery timer then keeps running. An
+   * older version in flight is replaced by it (push does), so the one the client acked is not
+   * re-sent. While do-not-disturb holds a newer one back (`held`, as its wake is held back) the
+   * older one just stops being re-sent: the newer one comes with its wake when the window ends,
+   * or with the next replay.
+   */
+  ackedOlder(session: Session, newer: Notification[], held: (n: Notification) => boolean): void {
+    const send: Notification[] = [];
+    for (const n of newer) {
+      const entry = session.inFlight.get(n.id);
+      if (entry && entry.notification.version >= n.version) continue;
+      if (!held(n)) {
+        send.push(n);
+      } else if (entry) {
+        clearTimeout(entry.timer);
+        session.inFlight.delete(n.id);
+        session.rememberAcked(n.id, entry.notification.version);
+      }
+    }
+    this.push(session, send);
+  }
+
+  /** The notifications of `newer` that `ackedOlder` would have to send or stop: none held in flight at their version. */
+  notHeldInFlight(session: Session, newer: Notification[]): Notification[] {
+    return newer.filter((n) => (session.inFlight.get(n.id)?.notification.version ?? 0) < n.version);
   }
 
   private schedule(session: Session, id: string): void {

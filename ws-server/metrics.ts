@@ -31,6 +31,11 @@ export function createWsMetrics(registry: Registry, loads: { readonly size: numb
       help: 'Notifications newly acked by clients',
       registers: [registry],
     }),
+    staleVersionAcks: new Counter({
+      name: 'ws_acks_stale_version_total',
+      help: 'Acked ids whose buffered version was newer than the one acked (a grown aggregate): left pending, the newer version sent',
+      registers: [registry],
+    }),
     ackLatency: new Histogram({
       name: 'ws_ack_latency_seconds',
       help: 'From first send on a socket to its ack',

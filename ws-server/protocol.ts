@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../shared/ack-frame.js';
+import { MAX_NOTIFICATION_VERSION } from '../shared/protocol/frames.js';
 import { clipped } from '../shared/client-text.js';
 import type { Notification } from '../shared/notification.js';
 import type { UnreadState } from '../shared/unread.js';
@@ -11,7 +12,7 @@ import { ERROR_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from 
  * too; they are re-exported here so the server's modules keep one import.
  */
 export { CLOSE, ERROR_CODES } from '../shared/protocol/frames.js';
-export type { ClientFrame, ErrorCode, NotificationBody, ServerFrame } from '../shared/protocol/frames.js';
+export type { AckFrame, ClientFrame, ErrorCode, NotificationBody, ServerFrame } from '../shared/protocol/frames.js';
 
 /** A frame the client got wrong: answered with an ERROR frame, the socket stays open. */
 export class ProtocolError extends Error {
@@ -27,6 +28,8 @@ export class ProtocolError extends Error {
 const id = () => Joi.string().min(1).max(128);
 // Shorter than a user id: WS_MAX_FRAME_BYTES must hold WS_MAX_ACK_BATCH of them (shared/ack-frame.ts).
 const notificationId = () => Joi.string().min(1).max(MAX_NOTIFICATION_ID_LENGTH);
+// Bounded so the largest ACK has a size WS_MAX_FRAME_BYTES can be checked against (shared/ack-frame.ts).
+const version = () => Joi.number().integer().min(1).max(MAX_NOTIFICATION_VERSION);
 
 const authSchema = Joi.object({
   type: Joi.string().valid('AUTH').required(),
@@ -45,7 +48,14 @@ function ackSchema(maxAckBatch: number): Joi.ObjectSchema {
       type: Joi.string().valid('ACK').required(),
       notificationId: notificationId(),
       notificationIds: Joi.array().items(notificationId()).min(1).max(maxAckBatch),
-    }).xor('notificationId', 'notificationIds');
+      // The version of each id the client holds (null: it does not know); both optional, so a
+      // client that sends none keeps the ACK of ids alone (docs/protocol.md).
+      version: version(),
+      versions: Joi.array().items(version().allow(null)).max(maxAckBatch),
+    })
+      .xor('notificationId', 'notificationIds')
+      .with('version', 'notificationId')
+      .with('versions', 'notificationIds');
     ackSchemas.set(maxAckBatch, schema);
   }
   return schema;
@@ -80,8 +90,28 @@ export function parseClientFrame(raw: string, limits: ParseLimits): ClientFrame 
       const ack = validate(ackSchema(limits.maxAckBatch), data) as {
         notificationId?: string;
         notificationIds?: string[];
+        version?: number;
+        versions?: Array<number | null>;
       };
-      return { type: 'ACK', notificationIds: ack.notificationIds ?? [ack.notificationId as string] };
+      if (ack.notificationIds) {
+        if (ack.versions && ack.versions.length !== ack.notificationIds.length) {
+          // Parallel lists that do not line up name no version for certain: refused, never guessed.
+          throw new ProtocolError(
+            ERROR_CODES.badFrame,
+            `"versions" must have one entry per notification id (${ack.notificationIds.length}), null where unknown`,
+          );
+        }
+        return {
+          type: 'ACK',
+          notificationIds: ack.notificationIds,
+          ...(ack.versions ? { versions: ack.versions } : {}),
+        };
+      }
+      return {
+        type: 'ACK',
+        notificationIds: [ack.notificationId as string],
+        ...(ack.version === undefined ? {} : { versions: [ack.version] }),
+      };
     }
     case 'PING':
       return validate(pingSchema, data) as ClientFrame;

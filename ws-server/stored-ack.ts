@@ -3,6 +3,7 @@ import type { BackgroundLoads } from '../shared/background.js';
 import { errorMessage } from '../shared/errors.js';
 import { firstIds } from '../shared/log-ids.js';
 import type { Logger } from '../shared/logger.js';
+import type { AckDetails } from '../shared/buffer.js';
 import { acknowledgeStored, ownedInMongo, type AckDeps } from './ack.js';
 import type { Delivery } from './delivery.js';
 import type { WsMetrics } from './metrics.js';
@@ -47,7 +48,9 @@ export const MAX_STORED_ACK_CHECKS = 2;
  * instead, like the catch-up that sent these notifications.
  *
  * When MongoDB answers, the owned ids are acked (Redis, then the broker: ack.ts) and answered in a
- * second ACKED, the others with NOT_FOUND. If the socket closed meanwhile (the client left, or
+ * second ACKED, the others with NOT_FOUND. An owned id whose stored version is newer than the one
+ * the client acks (ack-versions.ts) is answered ACKED but not acked, as the buffer does with a
+ * stale version (stale-ack.ts): the newer copy stays undelivered for the next replay. If the socket closed meanwhile (the client left, or
  * shutdown), nothing is written: the client never saw the ACKED, and the catch-up of its next
  * AUTH sends the ids again. A check refused (MAX_STORED_ACK_CHECKS on this socket already, or too
  * many loads waiting) or failed is UNAVAILABLE with the ids, for the client to ACK them again.
@@ -57,9 +60,11 @@ export function acknowledgeStoredOffPath(
   session: Session,
   userId: string,
   ids: string[],
-  sentAtMs: (id: string) => number | undefined,
+  details: Required<AckDetails>,
   nowMs = Date.now(),
 ): void {
+  // Read now, not when MongoDB answers: what this socket holds in flight may change meanwhile.
+  const versions = new Map(ids.map((id) => [id, details.versionOf(id)]));
   const unavailable = (err: unknown) => {
     // Nobody to tell (a shutdown cancels thousands of queued checks at once: no line each).
     if (!session.open) return;
@@ -85,11 +90,16 @@ export function acknowledgeStoredOffPath(
   check
     .then(async (owned) => {
       if (!session.open) return;
-      await deps.track(acknowledgeStored(deps.ack, userId, owned, sentAtMs, nowMs));
-      deps.delivery.acked(userId, owned);
-      deps.metrics.acked.inc(owned.length);
-      if (owned.length > 0) session.send({ type: 'ACKED', ids: owned });
-      const stored = new Set(owned);
+      // The stored copy is newer than what the client acks (as buffer-ack.lua's 'stale-version'):
+      // not acked, answered ACKED all the same; the next replay's catch-up sends the newer one.
+      const stale = owned.filter((o) => (versions.get(o.id) ?? o.version) < o.version);
+      const acked = owned.filter((o) => !stale.includes(o));
+      await deps.track(acknowledgeStored(deps.ack, userId, acked, details.sentAtMs, nowMs));
+      deps.delivery.acked(userId, new Map(acked.map((o) => [o.id, o.version])));
+      deps.metrics.acked.inc(acked.length);
+      deps.metrics.staleVersionAcks.inc(stale.length);
+      if (owned.length > 0) session.send({ type: 'ACKED', ids: owned.map((o) => o.id) });
+      const stored = new Set(owned.map((o) => o.id));
       const notFound = ids.filter((id) => !stored.has(id));
       if (notFound.length > 0) {
         session.send(errorFrame(ERROR_CODES.notFound, 'no pending notification of yours with these ids', notFound));

@@ -67,10 +67,18 @@ export function newerBodyOp(n: Notification) {
   return { filter: { _id: n.id, version: { $lt: n.version } }, update: { $set: body(n) } };
 }
 
-/** undelivered → delivered. */
-export function deliveredOp(id: string, at: Date, userId?: string) {
+/**
+ * undelivered → delivered. `upToVersion`: the version the ack settled; a copy of a higher version
+ * (a grown aggregate stored after the ack) stays undelivered, its own ack is still to come.
+ */
+export function deliveredOp(id: string, at: Date, userId?: string, upToVersion?: number) {
   return {
-    filter: { _id: id, status: 'undelivered' as const, ...(userId === undefined ? {} : { userId }) },
+    filter: {
+      _id: id,
+      status: 'undelivered' as const,
+      ...(userId === undefined ? {} : { userId }),
+      ...(upToVersion === undefined ? {} : { version: { $lte: upToVersion } }),
+    },
     update: { $set: { status: 'delivered' as const, deliveredAt: at } },
   };
 }

@@ -43,8 +43,22 @@ export const MAX_NOTIFICATION_ID_LENGTH = 64;
 /** Default WS_MAX_ACK_BATCH: the most ids one ACK frame may carry unless the server says otherwise. */
 export const DEFAULT_MAX_ACK_BATCH = 500;
 
+/**
+ * Highest version an ACK may name (`version` / `versions`); a larger one makes the server refuse
+ * the whole frame (BAD_FRAME). A version counts an aggregate's actors, so any real one is far
+ * below; bounded so that the largest ACK frame has a size (shared/ack-frame.ts), at the largest
+ * integer JSON numbers carry exactly. Here, not there, because the client checks it too.
+ */
+export const MAX_NOTIFICATION_VERSION = Number.MAX_SAFE_INTEGER;
+
 export type AuthFrame = { type: 'AUTH'; token?: string; userId?: string; lastSeq?: number };
-export type AckFrame = { type: 'ACK'; notificationIds: string[] };
+/**
+ * `versions` (optional, parallel to `notificationIds`): the version of each id the client holds,
+ * null where it does not know. An ACK settles that version only: a newer one the server committed
+ * meanwhile (a grown aggregate) stays pending (docs/protocol.md). On the wire a single id may
+ * also come as `notificationId` with an optional `version`; the server reads it as this.
+ */
+export type AckFrame = { type: 'ACK'; notificationIds: string[]; versions?: Array<number | null> };
 export type PingFrame = { type: 'PING' };
 export type ClientFrame = AuthFrame | AckFrame | PingFrame;
 
@@ -76,6 +90,12 @@ export type AuthOkFrame = {
   seq?: number;
   unread?: number;
   unreadVersion?: number;
+  /**
+   * True: this server reads the versions of an ACK (AckFrame `versions`). A client sends them only
+   * to a server that says so: a server before them refuses a frame with an unknown field whole
+   * (BAD_FRAME), so every ack would be lost during a rolling deploy. Absent from older servers.
+   */
+  ackVersions?: true;
 };
 /** `seq`: as AUTH_OK's, kept below what the MongoDB half held back too (absent from older servers). */
 export type ReplayDoneFrame = { type: 'REPLAY_DONE'; pending: number; recovered: boolean; seq?: number };

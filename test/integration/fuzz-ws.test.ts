@@ -37,6 +37,24 @@ const hostileFrame = fc.oneof(
   fc
     .record({ type: fc.constant('ACK'), notificationIds: fc.array(fc.string({ maxLength: 60 }), { maxLength: 600 }) })
     .map((f) => JSON.stringify(f)),
+  // The versions an ACK may name: any JSON where a version goes, lists that do not line up.
+  fc
+    .record({
+      type: fc.constant('ACK'),
+      notificationId: fc.string({ maxLength: 60 }),
+      version: fc.jsonValue({ maxDepth: 1 }),
+    })
+    .map((f) => JSON.stringify(f)),
+  fc
+    .record({
+      type: fc.constant('ACK'),
+      notificationIds: fc.array(fc.string({ maxLength: 60 }), { maxLength: 20 }),
+      versions: fc.oneof(
+        fc.array(fc.oneof(fc.integer(), fc.constant(null), fc.double()), { maxLength: 20 }),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
+    })
+    .map((f) => JSON.stringify(f)),
   fc
     .record({ type: fc.constant('AUTH'), token: fc.string({ maxLength: 300 }), lastSeq: fc.jsonValue({ maxDepth: 1 }) })
     .map((f) => JSON.stringify(f)),
@@ -77,7 +95,7 @@ describe('WebSocket fuzzing', () => {
     pipeline = await startPipeline('fuzzws', {
       WS_MAX_FRAMES_PER_SECOND: '5000',
       WS_MAX_FRAME_BYTES: '4096',
-      WS_MAX_ACK_BATCH: '50',
+      WS_MAX_ACK_BATCH: '45',
     });
   });
   after(async () => {

@@ -551,6 +551,27 @@ describe('jobs: delayed, batched persistence against real RabbitMQ, Redis and Mo
     assert.equal((await counter('jobs_acks_applied_total')) - applied, ns.length, 'nothing moved twice');
   });
 
+  it('marks a stored copy delivered only up to the version its ack settled: an aggregate stored at version 2 stays undelivered after an ack of version 1', async () => {
+    const grown = notification('ackversion', { version: 2, actorCount: 2, actors: ['actor2', 'actor1'] });
+    const plain = notification('ackversion');
+    await publishBatch([grown, plain]);
+    await eventually(async () => (await m.Notification.countDocuments({ userId: 'ackversion' })) === 2, {
+      what: 'stored',
+    });
+    const ackedAt = new Date(Date.UTC(2026, 3, 2)).toISOString();
+    // The client's ack of version 1 of `grown`, published before version 2 was stored, applied after.
+    await publishAck(encodeAckBatch('ackversion', ackedAt, [grown.id, plain.id], [1, 1]));
+    await eventually(async () => ((await doc(plain.id))?.status === 'delivered' ? true : undefined), {
+      what: 'the ack of the same message applied to the other notification',
+    });
+    assert.equal((await doc(grown.id))?.status, 'undelivered', 'nobody acked version 2');
+
+    await publishAck(encodeAckBatch('ackversion', ackedAt, [grown.id], [2]));
+    await eventually(async () => ((await doc(grown.id))?.status === 'delivered' ? true : undefined), {
+      what: 'version 2 delivered by its own ack',
+    });
+  });
+
   // A single server's property: on a cluster the batch's marks are read one GET each and the
   // after-write script runs once per user (shared/redis.ts getMany, jobs/after-write.ts).
   const clusterSkip = config.redis.cluster ? 'single-server request count (MONITOR of one server)' : false;

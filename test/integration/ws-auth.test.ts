@@ -53,6 +53,7 @@ describe('ws-server: authentication and protocol errors', () => {
       seq: 0,
       unread: 0,
       unreadVersion: 1,
+      ackVersions: true,
     });
     assert.deepEqual(replayCounts(await client.next('REPLAY_DONE')), {
       type: 'REPLAY_DONE',
@@ -70,6 +71,7 @@ describe('ws-server: authentication and protocol errors', () => {
       seq: 0,
       unread: 0,
       unreadVersion: 1,
+      ackVersions: true,
     });
   });
 

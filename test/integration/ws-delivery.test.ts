@@ -64,6 +64,7 @@ describe('ws-server: replay, live push and ACK', () => {
       catchingUp: true,
       seq: Math.max(promo.seq, like1.seq, security.seq, like2.seq),
       unread: 4,
+      ackVersions: true,
     });
     assert.ok(typeof unreadVersion === 'number' && unreadVersion > 0, 'the counter carries its version');
     const frames = await client.waitForNotifications(4);

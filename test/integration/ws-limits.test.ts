@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
+import { MAX_NOTIFICATION_VERSION } from '../../shared/protocol/frames.js';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { readPending } from '../helpers/buffer.js';
 import { bootstrap, type WsServerService } from '../../ws-server/bootstrap.js';
@@ -61,12 +62,12 @@ describe('ws-server: limits, heartbeats and shutdown', () => {
     );
   });
 
-  it('answers the largest ACK the limits allow (WS_MAX_ACK_BATCH ids of the longest id) instead of closing with 1009', async () => {
+  it('answers the largest ACK the limits allow (WS_MAX_ACK_BATCH ids of the longest id, each with the highest version) instead of closing with 1009', async () => {
     const max = config.ws.maxAckBatch;
     const [client] = await WsTestClient.authed(suite.server.port, { token: await token('acks-a-lot') });
     suite.clients.push(client);
     const ids = Array.from({ length: max }, (_, i) => String(i).padStart(MAX_NOTIFICATION_ID_LENGTH, 'n'));
-    client.send({ type: 'ACK', notificationIds: ids });
+    client.send({ type: 'ACK', notificationIds: ids, versions: ids.map(() => MAX_NOTIFICATION_VERSION) });
     const answer = await client.next('ERROR', 'NOT_FOUND for the full batch');
     assert.equal(client.closed, undefined, `still open, not closed with ${client.closed?.code}`);
     assert.equal(answer.code, 'NOT_FOUND');

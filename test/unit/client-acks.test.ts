@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { AckBatcher } from '../../client/acks.js';
+import { ackFrame } from '../../client/frames.js';
 import type { NotificationClient } from '../../client/index.js';
-import { MAX_NOTIFICATION_ID_LENGTH } from '../../shared/protocol/frames.js';
+import { MAX_NOTIFICATION_ID_LENGTH, type ServerFrame } from '../../shared/protocol/frames.js';
 import { notificationBody, scriptedClient, scriptedSocket, type ScriptedSocket } from '../helpers/scripted-socket.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -12,6 +13,7 @@ const AUTH_OK = { type: 'AUTH_OK', userId: 'u1', pending: 0, recovered: true, ca
 async function openClient(
   t: TestContext,
   ackDelayMs: number,
+  authOk: ServerFrame = AUTH_OK,
 ): Promise<{ client: NotificationClient; socket: ScriptedSocket; errors: string[] }> {
   const ws = scriptedSocket();
   const client = scriptedClient(ws, { ackDelayMs });
@@ -24,8 +26,16 @@ async function openClient(
     what: 'AUTH sent',
     timeoutMs: 2000,
   });
-  socket.deliver(AUTH_OK);
+  socket.deliver(authOk);
   return { client, socket, errors };
+}
+
+/** The ACK frames the client sent, as sent. */
+function ackFrames(socket: ScriptedSocket): Array<{ notificationIds: string[]; versions?: Array<number | null> }> {
+  return socket.sent
+    .map((s) => JSON.parse(s) as { type: string; notificationIds: string[]; versions?: Array<number | null> })
+    .filter((f) => f.type === 'ACK')
+    .map(({ type: _type, ...ack }) => ack);
 }
 
 describe('client: acking a grown aggregate', () => {
@@ -194,5 +204,72 @@ describe('client: ack() of an id the server would refuse', () => {
     assert.deepEqual(errors, ['INVALID_ACK_ID', 'INVALID_ACK_ID', 'INVALID_ACK_ID'], 'reported as ack() is called');
     await eventually(() => socket.acks().length === 1 || undefined, { what: 'the ACK', timeoutMs: 2000 });
     assert.deepEqual(socket.acks(), [['n1', longest]], 'only ids the server accepts are sent');
+  });
+});
+
+describe('client: the version an ACK names', () => {
+  it('names the version it emitted of each id to a server that reads versions, so a late ACK of version 1 cannot settle version 2', async (t: TestContext) => {
+    const { client, socket } = await openClient(t, 20, { ...AUTH_OK, ackVersions: true });
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 1, 1) });
+    await eventually(() => ackFrames(socket).length === 1 || undefined, {
+      what: 'the ACK of version 1',
+      timeoutMs: 2000,
+    });
+    // Version 2 arrives before version 1's ACKED, with another notification.
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 2, 2) });
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n2', 3, 4) });
+    await eventually(() => ackFrames(socket).length === 2 || undefined, {
+      what: 'the ACK of version 2',
+      timeoutMs: 2000,
+    });
+    assert.deepEqual(ackFrames(socket), [
+      { notificationIds: ['n1'], versions: [1] },
+      { notificationIds: ['n1', 'n2'], versions: [2, 4] },
+    ]);
+    await client.close();
+  });
+
+  it('sends the ids alone to a server whose AUTH_OK does not say it reads versions (one before them refuses the field)', async (t: TestContext) => {
+    const { client, socket } = await openClient(t, 20);
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 1, 3) });
+    await eventually(() => ackFrames(socket).length === 1 || undefined, { what: 'the ACK', timeoutMs: 2000 });
+    assert.deepEqual(ackFrames(socket), [{ notificationIds: ['n1'] }]);
+    await client.close();
+  });
+
+  it('names null for an id it never emitted (acked from the history API), and the higher version of an id acked twice', () => {
+    const frames: Array<{ ids: string[]; versions: Array<number | null> }> = [];
+    const acks = new AckBatcher(1000, 10, (ids, versions) => (frames.push({ ids, versions }), true));
+    acks.opened();
+    acks.add('n1', 1);
+    acks.add('from-history');
+    acks.add('n1', 2);
+    acks.flushAll();
+    assert.deepEqual(frames, [{ ids: ['n1', 'from-history'], versions: [2, null] }]);
+    acks.stop();
+  });
+
+  it('sends a version the server would refuse as null, and no versions when none is known', () => {
+    assert.deepEqual(ackFrame(['a', 'b', 'c'], [0, 2 ** 60, 7], true), {
+      type: 'ACK',
+      notificationIds: ['a', 'b', 'c'],
+      versions: [null, null, 7],
+    });
+    assert.deepEqual(ackFrame(['a'], [null], true), { type: 'ACK', notificationIds: ['a'] });
+  });
+
+  it('resends an unanswered ACK after a reconnect with the highest version it named', () => {
+    const frames: Array<{ ids: string[]; versions: Array<number | null> }> = [];
+    const acks = new AckBatcher(1000, 10, (ids, versions) => (frames.push({ ids, versions }), true));
+    acks.opened();
+    acks.add('n1', 1);
+    acks.flushAll();
+    acks.add('n1', 2);
+    acks.flushAll();
+    acks.add('n1', 1); // queued again with the old version: the one in flight is newer
+    acks.closed();
+    acks.opened();
+    assert.deepEqual(frames.at(-1), { ids: ['n1'], versions: [2] }, 'one ACK, of version 2');
+    acks.stop();
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ackFrameBytes, MAX_NOTIFICATION_ID_LENGTH } from '../../shared/ack-frame.js';
+import { MAX_NOTIFICATION_VERSION } from '../../shared/protocol/frames.js';
 import {
   ConfigError,
   DEV_INTAKE_API_KEY,
@@ -198,11 +199,12 @@ describe('config', () => {
     assert.match(problemsOf({ SERVICE: 'mailer' })[0]!, /^SERVICE: /);
   });
 
-  it('by default, the largest ACK the protocol allows fits one frame', () => {
+  it('by default, the largest ACK the protocol allows (longest ids, highest versions) fits one frame', () => {
     const { ws } = loadConfig({});
     const largest = JSON.stringify({
       type: 'ACK',
       notificationIds: Array.from({ length: ws.maxAckBatch }, () => 'x'.repeat(MAX_NOTIFICATION_ID_LENGTH)),
+      versions: Array.from({ length: ws.maxAckBatch }, () => MAX_NOTIFICATION_VERSION),
     });
     assert.equal(ackFrameBytes(ws.maxAckBatch), Buffer.byteLength(largest), 'the arithmetic matches the real frame');
     assert.ok(

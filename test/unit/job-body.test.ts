@@ -138,4 +138,20 @@ describe('jobs body validation', () => {
     assert.throws(() => parseAckMessage(encodeAckBatch('user1', at, ['a', ''])), /notificationIds\[1\]/);
     assert.throws(() => parseAckMessage(Buffer.from('{"notificationId":"a"}')), /"userId" is required/);
   });
+
+  it('reads the versions of a batch ack message, and dead-letters versions that do not line up', () => {
+    const at = '2026-12-06T04:00:00.000Z';
+    assert.deepEqual(parseAckMessage(encodeAckBatch('user1', at, ['a', 'b'], [2, 1])), {
+      userId: 'user1',
+      ackedAt: at,
+      notificationIds: ['a', 'b'],
+      versions: [2, 1],
+    });
+    const batch = (versions: unknown) =>
+      Buffer.from(JSON.stringify({ userId: 'user1', ackedAt: at, notificationIds: ['a', 'b'], versions }));
+    assert.throws(() => parseAckMessage(batch([1])), /"versions" must have one entry per notification id \(2\)/);
+    assert.throws(() => parseAckMessage(batch([1, 0])), /"versions\[1\]" must be greater than or equal to 1/);
+    assert.throws(() => parseAckMessage(batch([1, null])), /"versions\[1\]" must be a number/);
+    assert.throws(() => parseAckMessage(batch('1,2')), /"versions" must be an array/);
+  });
 });
