@@ -34,7 +34,11 @@ export interface ReplayOutcome {
  *   larger replay, never a missed notification. With no point yet (a server without AUTH_OK's
  *   `seq`, and a replay that carried nothing) live seqs set none: the first may follow a lost one;
  * - never during a connection whose replay said `recovered: false`: the next connection's replay
- *   then starts where this one did and carries what this one could not (less what was acked).
+ *   then starts where this one did and carries what this one could not (less what was acked);
+ * - back to none when AUTH_OK says `resumeReset`: the point was above every seq the server has
+ *   (its Redis lost the user's data and the seq counter started again), so the server ignored it
+ *   and replays everything; the point is the server's `seq` once that replay has arrived whole
+ *   and recovered, as after a first connection.
  */
 export class ResumeTracker {
   lastSeq: number | undefined;
@@ -67,6 +71,14 @@ export class ResumeTracker {
   /** AUTH_OK. Returns the outcome when the replay is already complete (nothing to replay). */
   authenticated(ok: AuthOkFrame): ReplayOutcome | undefined {
     this.advancing = false;
+    if (ok.resumeReset === true) {
+      // The server's seqs started again below our point (its Redis lost the user's data) and it
+      // replays everything: no point until this replay is whole, then the server's `seq`. Its
+      // `seq` taken now would let a reconnect in the middle of the replay skip the rest of it;
+      // the old point kept would hide the new seqs again once they pass it.
+      this.lastSeq = undefined;
+      this.ahead.clear();
+    }
     this.replay = {
       pending: ok.pending,
       recovered: ok.recovered,

@@ -246,6 +246,13 @@ async function onAuth(
       frame.lastSeq,
     );
     if (!session.open) return;
+    if (replay.resumeReset) {
+      // Only a Redis that lost the user's keys makes it: worth a line, one per resuming socket.
+      deps.logger.info(
+        { userId, lastSeq: frame.lastSeq, seq: replay.seq },
+        'AUTH lastSeq above the user seq (Redis lost its data?): whole replay, resume point reset',
+      );
+    }
     if (unread) session.observeUnread(unread);
     else deps.metrics.storeFallbacks.inc({ read: 'unread' });
     const current = session.unread; // a wake during the replay may have brought a newer one
@@ -257,13 +264,15 @@ async function onAuth(
       recovered: replay.recovered,
       catchingUp: replay.catchingUp,
       seq: replay.seq,
+      ...(replay.resumeReset ? { resumeReset: true } : {}),
       ...(current ? { unread: current.count, unreadVersion: current.version } : {}),
       ackVersions: true,
     });
     stage('ready');
     deps.delivery.push(session, replay.notifications);
     deps.delivery.push(session, session.takeDeferred());
-    if (replay.catchingUp) startCatchUp(deps.catchUp, session, userId, frame.lastSeq, replay, heldBack);
+    // The lastSeq the replay followed: none when it was above the user's seq (resumeReset).
+    if (replay.catchingUp) startCatchUp(deps.catchUp, session, userId, replay.lastSeq, replay, heldBack);
   } catch (err) {
     // Without a replay the socket would silently miss notifications: let the client reconnect.
     session.close(CLOSE.tryAgainLater, 'replay unavailable, reconnect', 'unavailable');

@@ -6,7 +6,7 @@ import type { Models, NotificationDoc } from '../shared/models/index.js';
 import type { Notification } from '../shared/notification.js';
 import { doNotDisturbHoldsUntil, type Preferences, type PreferenceStore } from '../shared/preferences.js';
 import type { UnreadState } from '../shared/unread.js';
-import { readReplayState, type RouteRegistration } from './replay-state.js';
+import { readReplayState, type ReplayState, type RouteRegistration } from './replay-state.js';
 import type { UnreadReader } from './unread.js';
 
 export interface Replay {
@@ -30,6 +30,19 @@ export interface Replay {
    * it. Kept below the first one do-not-disturb holds back, which the replay leaves out.
    */
   seq: number;
+  /**
+   * The resume point the replay followed: the client's `lastSeq`, or undefined when it sent none
+   * or when it was above the user's seq and ignored (`resumeReset`). The catch-up uses this one.
+   */
+  lastSeq: number | undefined;
+  /**
+   * The client's `lastSeq` was above the user's latest seq, which only a Redis that lost the
+   * user's keys makes possible (a restart without persistence, a failover to a replica that was
+   * behind: the seq counter started again, docs/reliability.md). Followed, it would hide every
+   * pending notification (their seqs all sit below it), so the replay is a whole one and AUTH_OK
+   * says so: the client drops its point and takes the server's `seq` after this replay.
+   */
+  resumeReset: boolean;
 }
 
 /** What AUTH needs besides the replay: the unread count and the do-not-disturb rule. */
@@ -58,13 +71,13 @@ export interface ReplayDeps {
  * found by the catch-up after AUTH_OK (catch-up.ts), unless the replay-clean mark says there is none.
  */
 export async function planReplay(deps: ReplayDeps, userId: string, limit: number, lastSeq?: number): Promise<AuthRead> {
-  // Resuming: only what came after lastSeq counts, wherever it ranks in priority order, so
-  // every pending one is read.
+  // Resuming: only what came after lastSeq counts, wherever it ranks in priority order; the
+  // script reads the first `limit` of those per priority band, never the whole inbox.
   const state = await readReplayState(
     deps.redis,
     deps.keyPrefix,
     userId,
-    lastSeq === undefined ? limit : 0,
+    lastSeq === undefined ? { limit } : { limit, lastSeq },
     deps.route,
   );
   const [prefs, unread] = await Promise.all([
@@ -72,13 +85,10 @@ export async function planReplay(deps: ReplayDeps, userId: string, limit: number
     state.unread ?? deps.readUnread(userId),
   ]);
   const heldBack = holdRule(prefs, Date.now());
-  const oldestPendingAtMs = oldestOf(state.notifications, state.total);
-  const after = lastSeq === undefined ? state.notifications : state.notifications.filter((n) => n.seq > lastSeq);
-  const window = after.slice(0, limit);
-  const total = lastSeq === undefined ? state.total : after.length;
+  const window = state.notifications;
   const heldSeqs = window.filter(heldBack).map((n) => n.seq);
   const notifications = window.filter((n) => !heldBack(n));
-  const pending = total - heldSeqs.length;
+  const pending = state.total - heldSeqs.length;
   return {
     replay: {
       notifications,
@@ -86,8 +96,10 @@ export async function planReplay(deps: ReplayDeps, userId: string, limit: number
       recovered: state.clean && pending <= notifications.length,
       catchingUp: !state.clean,
       window,
-      oldestPendingAtMs,
+      oldestPendingAtMs: oldestOf(state),
       seq: Math.min(state.seq, ...heldSeqs.map((seq) => seq - 1)),
+      lastSeq: state.resumeReset ? undefined : lastSeq,
+      resumeReset: state.resumeReset,
     },
     unread,
     heldBack,
@@ -158,11 +170,18 @@ export function holdRule(prefs: Preferences, nowMs: number): HoldRule {
   return (n) => doNotDisturbHoldsUntil(prefs, n.type, nowMs) !== null;
 }
 
-/** createdAt of the oldest pending notification; null when none; undefined when not all were read. */
-function oldestOf(notifications: Notification[], total: number): number | null | undefined {
-  if (total > notifications.length) return undefined;
-  if (notifications.length === 0) return null;
-  return Math.min(...notifications.map((n) => Date.parse(n.createdAt)));
+/**
+ * When the first pending copy was buffered at the latest (the replay-clean mark's bound): the
+ * oldest createdAt read, null when nothing is pending, undefined when neither every pending
+ * notification nor the first written of them was read. The first written (lowest seq: seq and
+ * the copy's TTL are set in one commit) is the first to expire, and its createdAt comes before
+ * its commit, so with it the bound holds without reading the rest.
+ */
+function oldestOf(state: ReplayState): number | null | undefined {
+  const read = state.earliest ? [...state.notifications, state.earliest] : state.notifications;
+  if (state.pendingInAll > state.notifications.length && state.earliest === undefined) return undefined;
+  if (read.length === 0) return null;
+  return Math.min(...read.map((n) => Date.parse(n.createdAt)));
 }
 
 /**

@@ -88,6 +88,13 @@ export type AuthOkFrame = {
    * before it was added.
    */
   seq?: number;
+  /**
+   * Present (true) when the AUTH's `lastSeq` was above the user's latest seq, which only a Redis
+   * that lost the user's data makes possible (its seq counter started again): the server ignored
+   * it and replays everything pending, as without it. The client drops its resume point; after
+   * this replay, whole and recovered, `seq` is the new one.
+   */
+  resumeReset?: true;
   unread?: number;
   unreadVersion?: number;
   /**

@@ -271,40 +271,41 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
     // The unread count lost its five increments with the commits (until it is rebuilt).
     assert.equal(await unread(), 1);
 
-    // A client resuming with its lastSeq is not sent them again: their seqs are not above it.
+    // A client resuming with its lastSeq: it is above the seq counter the replica has (the
+    // failover took the counter back), so the server ignores it and replays everything pending:
+    // the five whose ACK was lost come once more, from MongoDB (the client library drops a
+    // repeated id), and AUTH_OK tells the client to drop its resume point.
     first.close();
     const [resumed, resumedOk] = await WsTestClient.authed(p.wsPort, { token, lastSeq });
+    assert.equal(resumedOk.resumeReset, true, `lastSeq ${lastSeq} is above the replica's seq`);
+    assert.equal(resumedOk.catchingUp, true, 'jobs cleared the replay-clean mark: the copies were gone');
     assert.deepEqual(replayCounts(await resumed.next('REPLAY_DONE')), {
       type: 'REPLAY_DONE',
-      pending: 0,
+      pending: 5,
       recovered: true,
     });
-    assert.equal(resumedOk.catchingUp, true, 'jobs cleared the replay-clean mark: the copies were gone');
-    assert.equal(resumed.notifications().length, 0);
-    // And the seq counter is the replica's: the next notification reuses a seq the client saw.
-    assert.equal((await p.post('/events', order(6))).status, 202);
-    const [reissued] = await resumed.waitForNotifications(1);
-    assert.ok(
-      reissued!.notification.seq <= lastSeq,
-      `seq ${reissued!.notification.seq} reissued (client had ${lastSeq})`,
-    );
-    resumed.send({ type: 'ACK', notificationIds: [reissued!.notification.id] });
-    await resumed.next('ACKED');
-    resumed.close();
-
-    // A fresh AUTH (no lastSeq) replays them from MongoDB: each comes once more after its ACKED
-    // (the client library drops a repeated id), and this ACK stores them delivered.
-    const [fresh] = await WsTestClient.authed(p.wsPort, { token });
-    await fresh.next('REPLAY_DONE');
-    const again = fresh.notificationIds();
+    const again = resumed.notificationIds();
     assert.deepEqual(new Set(again), new Set(lostIds), 'the five lost ACKs, and nothing else, come again');
-    fresh.send({ type: 'ACK', notificationIds: again });
-    await fresh.next('ACKED');
+    const newPoint = resumedOk.seq!;
+    assert.ok(newPoint < lastSeq, `the server's seq ${newPoint}, the client's new point, is below ${lastSeq}`);
+    resumed.send({ type: 'ACK', notificationIds: again });
+    await resumed.next('ACKED');
+    // And the seq counter is the replica's: the next notification reuses a seq the client saw,
+    // above the new point.
+    assert.equal((await p.post('/events', order(6))).status, 202);
+    const reissued = await eventually(() => resumed.notifications().find((f) => !lostIds.includes(f.notification.id)), {
+      what: 'the notification after the failover',
+    });
+    const seq = reissued.notification.seq;
+    assert.ok(seq <= lastSeq && seq > newPoint, `seq ${seq} reissued (client had ${lastSeq}, then ${newPoint})`);
+    resumed.send({ type: 'ACK', notificationIds: [reissued.notification.id] });
+    await resumed.next('ACKED');
+    // Those ACKs store the five delivered at last.
     await eventually(async () => (await stored()).every((d) => d.status === 'delivered') || undefined, {
       what: 'everything stored as delivered',
       timeoutMs: 30_000,
       intervalMs: 500,
     });
-    fresh.close();
+    resumed.close();
   });
 });

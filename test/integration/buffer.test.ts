@@ -93,12 +93,69 @@ describe('the Redis notification buffer', () => {
     }
     const order = (ns: Notification[]) => ns.map((n) => ids.get(n.id));
 
-    const all = await readReplayState(redis, config.redis.keyPrefix, 'u1', 10, route);
+    const all = await readReplayState(redis, config.redis.keyPrefix, 'u1', { limit: 10 }, route);
     assert.deepEqual(order(all.notifications), ['security', 'like-a', 'like-b', 'promo']);
     assert.equal(all.total, 4);
-    const limited = await readReplayState(redis, config.redis.keyPrefix, 'u1', 2, route);
+    const limited = await readReplayState(redis, config.redis.keyPrefix, 'u1', { limit: 2 }, route);
     assert.deepEqual(order(limited.notifications), ['security', 'like-a']);
     assert.equal(limited.total, 4, 'the total counts what the limit left out');
+  });
+
+  it('reads a resume band by band: the first `limit` after lastSeq in replay order, the rest counted', async () => {
+    // Committed in this order (seq 1..9): promotional, social, transactional, three times over.
+    const kinds: Array<(i: number) => ParsedEvent> = [
+      (i) => ({ type: 'PROMO', targetId: 'bands', campaignId: `c${i}`, eventId: `promo-${i}` }),
+      (i) => ({ type: 'MENTION', actorId: `a${i}`, targetId: 'bands', postId: `p${i}`, eventId: `mention-${i}` }),
+      (i) => ({ type: 'SECURITY', targetId: 'bands', eventId: `security-${i}` }),
+    ];
+    const made: Notification[] = [];
+    for (let i = 0; i < 3; i++)
+      for (const kind of kinds) made.push(committed((await commitEvents(redis, settings, [input(kind(i))]))[0]));
+    assert.deepEqual(
+      made.map((n) => n.seq),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    const seqs = (ns: Notification[]) => ns.map((n) => n.seq);
+    const read = (limit: number, lastSeq: number) =>
+      readReplayState(redis, config.redis.keyPrefix, 'bands', { limit, lastSeq }, route);
+
+    const all = await read(10, 4);
+    assert.deepEqual(seqs(all.notifications), [6, 9, 5, 8, 7], 'priority first, then seq, after seq 4 only');
+    assert.equal(all.total, 5);
+    assert.equal(all.pendingInAll, 9);
+    assert.equal(all.earliest?.seq, 1, 'the first written, for the replay-clean bound');
+    assert.equal(all.resumeReset, false);
+
+    const limited = await read(3, 4);
+    assert.deepEqual(seqs(limited.notifications), [6, 9, 5], 'the limit stops the read inside a band');
+    assert.equal(limited.total, 5, 'what the limit left out is counted');
+
+    const atTheEnd = await read(10, 9);
+    assert.deepEqual(seqs(atTheEnd.notifications), []);
+    assert.equal(atTheEnd.total, 0);
+    assert.equal(atTheEnd.resumeReset, false, 'a lastSeq equal to the seq is a resume from now');
+  });
+
+  it('ignores a lastSeq above the user seq and says so: a replay as without it', async () => {
+    for (let i = 0; i < 3; i++)
+      committed(
+        (
+          await commitEvents(redis, settings, [
+            input({ type: 'MENTION', actorId: `a${i}`, targetId: 'restarted', postId: `p${i}`, eventId: `r-${i}` }),
+          ])
+        )[0],
+      );
+    const state = await readReplayState(redis, config.redis.keyPrefix, 'restarted', { limit: 2, lastSeq: 40 }, route);
+    assert.equal(state.resumeReset, true);
+    assert.deepEqual(
+      state.notifications.map((n) => n.seq),
+      [1, 2],
+    );
+    assert.equal(state.total, 3);
+    assert.equal(state.seq, 3);
+    const none = await readReplayState(redis, config.redis.keyPrefix, 'never-seen', { limit: 2, lastSeq: 1 }, route);
+    assert.equal(none.resumeReset, true, 'no seq at all (every key of the user lost) is seq 0');
+    assert.equal(none.total, 0);
   });
 
   it("acks only the owner's notifications, idempotently", async () => {
@@ -147,7 +204,7 @@ describe('the Redis notification buffer', () => {
     await redis.del(keys.notification('expiring', goneId));
     assert.equal(await redis.zcard(keys.inbox('expiring')), 2);
 
-    const state = await readReplayState(redis, config.redis.keyPrefix, 'expiring', 10, route);
+    const state = await readReplayState(redis, config.redis.keyPrefix, 'expiring', { limit: 10 }, route);
     assert.deepEqual(
       state.notifications.map((n) => n.id),
       [keptId],

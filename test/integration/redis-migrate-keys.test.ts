@@ -82,7 +82,13 @@ describe('the key migration of issue #17', () => {
     assert.deepEqual(await ackedAt(redis, 'mia', ['n1', 'n2']), [null, 1234]);
     const ttl = await redis.pttl(keys.notification('mia', 'n1'));
     assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `the TTL is kept (${ttl} ms)`);
-    const state = await readReplayState(redis, prefix, 'mia', 10, { instanceId: 'migrate-test', ttlMs: 60_000 });
+    const state = await readReplayState(
+      redis,
+      prefix,
+      'mia',
+      { limit: 10 },
+      { instanceId: 'migrate-test', ttlMs: 60_000 },
+    );
     assert.deepEqual(
       state.notifications.map((n) => n.id),
       ['n1'],

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ResumeTracker } from '../../client/resume.js';
+import { notificationBody, scriptedClient, scriptedSocket } from '../helpers/scripted-socket.js';
+import { eventually } from '../helpers/wait.js';
 
 /** The resume point never skips a seq the client did not receive (client/resume.ts). */
 describe('client: resume point around lost wakes', () => {
@@ -81,5 +83,42 @@ describe('client: resume point around lost wakes', () => {
     r.notification(19);
     r.notification(20);
     assert.equal(r.lastSeq, 20);
+  });
+
+  it('drops the point at an AUTH_OK with resumeReset and takes the server seq once that replay is whole', () => {
+    // The server's Redis lost the user's data: its seqs started again and are all below 40.
+    const r = new ResumeTracker(40);
+    r.authenticated({ ...authOk(2, true, false, 2), resumeReset: true });
+    assert.equal(r.lastSeq, undefined, 'a reconnect now must not send 40 again (nor 2: the replay is not in hand)');
+    r.notification(2);
+    r.disconnected(); // cut in the middle of the replay
+    assert.equal(r.lastSeq, undefined, 'the next AUTH replays everything again');
+
+    r.authenticated({ ...authOk(2, true, false, 2), resumeReset: true });
+    r.notification(2);
+    assert.deepEqual(r.notification(1), { recovered: true, replayed: 2, pending: 2 });
+    assert.equal(r.lastSeq, 2, "the server's seq, below the old point");
+    r.notification(3);
+    assert.equal(r.lastSeq, 3, 'live seqs move it from there');
+  });
+
+  it('the client resumes from the server seq after a resumeReset, not from the saved point', async () => {
+    const ws = scriptedSocket();
+    const client = scriptedClient(ws, { lastSeq: 40 });
+    await eventually(() => ws.sockets[0]?.sent.length === 1 || undefined, { what: 'AUTH sent' });
+    const socket = ws.sockets[0]!;
+    assert.equal((JSON.parse(socket.sent[0]!) as { lastSeq?: number }).lastSeq, 40);
+    socket.deliver({
+      type: 'AUTH_OK',
+      userId: 'u1',
+      pending: 1,
+      recovered: true,
+      catchingUp: false,
+      seq: 1,
+      resumeReset: true,
+    });
+    socket.deliver({ type: 'NOTIFICATION', notification: notificationBody('n1', 1) });
+    assert.equal(client.lastSeq, 1, 'the saved point moved back to the server seq');
+    await client.close();
   });
 });
