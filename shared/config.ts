@@ -374,7 +374,7 @@ const DECLARATIONS = {
     default: 10_000,
     services: 'every',
     level: 'tuning',
-    doc: 'A dependency not reachable within this stops start-up (exit 1, naming the variable and host).',
+    doc: 'A dependency not reachable within this stops start-up (exit 1, naming the variable and host): RabbitMQ and Redis for every service, MongoDB for jobs only (the others start without it, reconnect in the background and answer what needs it with 503 or a fallback). Also the deadline of each attempt to connect, and of creating a collection.',
   }),
   shutdownTimeoutMs: envVar('SHUTDOWN_TIMEOUT_MS', integer(1), {
     default: 10_000,

@@ -1,11 +1,10 @@
 import { connectAmqp, type AmqpClient } from './amqp/connection.js';
 import type { Config } from './config.js';
 import type { ReadinessCheck } from './http/ops.js';
-import { errorMessage } from './errors.js';
+import { startIndexBuild } from './index-build.js';
 import { runAll } from './lifecycle.js';
-import { stripCredentials } from './redact.js';
 import type { Logger } from './logger.js';
-import { ensureIndexes, models, type Models } from './models/index.js';
+import { models, type Models } from './models/index.js';
 import { closeMongo, connectMongo, isMongoReady, type Connection } from './mongo.js';
 import { closeRedis, connectRedis, type Redis } from './redis.js';
 
@@ -25,11 +24,16 @@ export interface Infra {
 
 export interface InfraOptions {
   /**
-   * Whether the service cannot do its main work without MongoDB (jobs). Elsewhere MongoDB down
-   * only degrades what reads it, so /readyz stays 200 and says "degraded".
+   * Whether the service cannot do its main work without MongoDB (jobs): start-up waits for it and
+   * fails after CONNECT_TIMEOUT_MS. Elsewhere MongoDB down only degrades what reads it: start-up
+   * does not wait (the driver goes on connecting in the background), and /readyz stays 200 and
+   * says "degraded" until it connects.
    */
   mongoRequired: boolean;
 }
+
+/** jobs tries its index build again this long after MongoDB failed it (a failover, a network cut). */
+const INDEX_BUILD_RETRY_MS = 10_000;
 
 export async function connectInfra(
   config: Config,
@@ -39,7 +43,7 @@ export async function connectInfra(
   const results = await Promise.allSettled([
     connectAmqp(config, logger),
     connectRedis(config, logger),
-    connectMongo(config, logger),
+    connectMongo(config, logger, { wait: options.mongoRequired }),
   ]);
   const [amqpResult, redisResult, mongoResult] = results;
   if (amqpResult.status === 'rejected' || redisResult.status === 'rejected' || mongoResult.status === 'rejected') {
@@ -55,20 +59,18 @@ export async function connectInfra(
   const redis = redisResult.value;
   const mongo = mongoResult.value;
   const m = models(mongo);
-  if (options.mongoRequired) {
-    await ensureIndexes(m, config.connectTimeoutMs);
-  } else {
-    // Only jobs must have the collections and indexes before it works (it writes them). The
-    // others read, which works on a missing collection, so a slow or busy MongoDB at start-up
-    // (a restart during an incident) must not keep the live path from starting: they try once,
-    // in the background, and jobs' own start-up creates whatever this attempt missed.
-    ensureIndexes(m, config.connectTimeoutMs).catch((err: unknown) =>
-      logger.warn(
-        { err: stripCredentials(errorMessage(err)) },
-        'mongodb indexes not ensured at start-up; jobs creates them',
-      ),
-    );
-  }
+  // In the background for every service, jobs included (shared/index-build.ts): an index build
+  // on a large collection takes minutes. Only jobs retries: the others' one attempt is a head
+  // start on a fresh database, and jobs builds whatever it missed.
+  const indexBuild = startIndexBuild(
+    mongo,
+    m,
+    {
+      createTimeoutMs: config.connectTimeoutMs,
+      retryDelayMs: options.mongoRequired ? INDEX_BUILD_RETRY_MS : undefined,
+    },
+    logger,
+  );
   return {
     amqp,
     redis,
@@ -79,6 +81,7 @@ export async function connectInfra(
       { name: 'redis', isReady: () => redis.status === 'ready' },
       { name: 'mongodb', isReady: () => isMongoReady(mongo), optional: !options.mongoRequired },
     ],
-    close: () => runAll([() => amqp.close(), () => closeRedis(redis), () => closeMongo(mongo, logger)]),
+    close: () =>
+      runAll([() => indexBuild.stop(), () => amqp.close(), () => closeRedis(redis), () => closeMongo(mongo, logger)]),
   };
 }

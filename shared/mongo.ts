@@ -15,6 +15,26 @@ export type { Connection } from 'mongoose';
 const CLOSE_GRACE_MS = 1000;
 
 /**
+ * Between a failed connect and the next one, when start-up does not wait for MongoDB. Each attempt
+ * itself takes up to CONNECT_TIMEOUT_MS against a host that does not answer.
+ */
+const RECONNECT_DELAY_MS = 1000;
+
+/** Stops the background connecting of a connection start-up did not wait for (connectMongo). */
+const backgroundConnects = new WeakMap<Connection, () => void>();
+
+export interface MongoConnectOptions {
+  /**
+   * Whether start-up waits for MongoDB and fails after CONNECT_TIMEOUT_MS without it (jobs, and
+   * tools). The other services do not: their live path never touches MongoDB, so they start at
+   * once and the driver keeps connecting in the background; until it does, every operation
+   * fails at once with an error mongoUnavailable() recognises (bufferCommands is off), which
+   * their reads already answer with a fallback or a 503.
+   */
+  wait: boolean;
+}
+
+/**
  * A dedicated mongoose connection per service instance (not the global default), so two
  * bootstraps in one test process stay independent. Plain MongoDB features only: production
  * runs on Atlas, local development and CI on FerretDB.
@@ -24,15 +44,46 @@ const CLOSE_GRACE_MS = 1000;
  * the socket read together, and sends the remaining time to the server as `maxTimeMS`, so a slow
  * query stops on the server too (FerretDB 1.24 honours it for find, aggregate and findAndModify
  * only: its writes run to the end after the client gave up). A timed-out operation rejects with an
- * error `mongoUnavailable` turns into a DependencyUnavailableError.
+ * error `mongoUnavailable` turns into a DependencyUnavailableError. (Index builds are the
+ * exception: shared/models/index.ts gives them no deadline.)
  */
 export async function connectMongo(
   config: Pick<Config, 'mongo' | 'connectTimeoutMs'>,
   logger: Logger,
+  { wait }: MongoConnectOptions = { wait: true },
 ): Promise<Connection> {
   const target = describeUrl(config.mongo.url);
   const log = logger.child({ component: 'mongo' });
-  const connection = mongoose.createConnection(config.mongo.url, {
+  const connection = mongoose.createConnection(config.mongo.url, connectionOptions(config));
+  connection.on('disconnected', () => log.warn({ target }, 'mongodb disconnected'));
+  connection.on('reconnected', () => log.info({ target }, 'mongodb reconnected'));
+  // Without a listener, a driver error event would crash the process.
+  connection.on('error', (err: unknown) =>
+    log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'),
+  );
+  if (!wait) {
+    keepConnecting(connection, config, log, target);
+    return connection;
+  }
+  try {
+    await connection.asPromise();
+  } catch (err) {
+    await connection.close(true).catch(() => undefined);
+    throw new DependencyUnavailableError(
+      `MONGO_URL: cannot reach MongoDB at ${target} within ${config.connectTimeoutMs} ms (${stripCredentials(errorMessage(err))})`,
+    );
+  }
+  log.info({ target, db: connection.name }, 'mongodb connected');
+  return connection;
+}
+
+/**
+ * The services' connection options (exported for tests that need the same connection with command
+ * monitoring on). A fresh object per connect: mongoose deletes its own keys (autoIndex,
+ * bufferCommands...) from the options it is given.
+ */
+export function connectionOptions(config: Pick<Config, 'mongo' | 'connectTimeoutMs'>): mongoose.ConnectOptions {
+  return {
     // The initial connect ignores timeoutMS (driver 6), so start-up keeps CONNECT_TIMEOUT_MS;
     // operations take the smaller of these and timeoutMS.
     serverSelectionTimeoutMS: config.connectTimeoutMs,
@@ -45,30 +96,57 @@ export async function connectMongo(
     // shape, docs/persistence.md "FerretDB waits forever for a connection".)
     maxPoolSize: config.mongo.maxPoolSize,
     // Mongoose would otherwise queue operations while disconnected for 10 s, past the deadline:
-    // the driver's own server selection (bounded by timeoutMS) is the only wait.
+    // the driver's own server selection (bounded by timeoutMS) is the only wait. Before the first
+    // connect, an operation fails at once ("before initial connection").
     bufferCommands: false,
-    // Indexes are built explicitly by ensureIndexes() at start-up, so a failure is visible there.
+    // Indexes are built explicitly by ensureIndexes() (shared/infra.ts), so a failure is logged.
     autoIndex: false,
     // Not at model compile time under a query's deadline: ensureIndexes() creates the collections
-    // with their indexes, under start-up's deadline, and an insert creates any other.
+    // with their indexes, and an insert creates any other.
     autoCreate: false,
-  });
-  connection.on('disconnected', () => log.warn({ target }, 'mongodb disconnected'));
-  connection.on('reconnected', () => log.info({ target }, 'mongodb reconnected'));
-  // Without a listener, a driver error event would crash the process.
-  connection.on('error', (err: unknown) =>
-    log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'),
-  );
-  try {
-    await connection.asPromise();
-  } catch (err) {
-    await connection.close(true).catch(() => undefined);
-    throw new DependencyUnavailableError(
-      `MONGO_URL: cannot reach MongoDB at ${target} within ${config.connectTimeoutMs} ms (${stripCredentials(errorMessage(err))})`,
+  };
+}
+
+/**
+ * The driver gives up for good when its first connect fails (it closes its topology), so a
+ * connection start-up did not wait for is opened again, RECONNECT_DELAY_MS after each failure,
+ * until it connects or closeMongo() stops it. Once connected, the driver itself heals later
+ * outages. Each failure is logged by the connection's 'error' listener.
+ */
+function keepConnecting(
+  connection: Connection,
+  config: Pick<Config, 'mongo' | 'connectTimeoutMs'>,
+  log: Logger,
+  target: string,
+): void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  const attempt = (opening: Promise<unknown>) =>
+    opening.then(
+      () => {
+        if (stopped) return;
+        log.info({ target, db: connection.name, failedAttempts: failures }, 'mongodb connected');
+      },
+      () => {
+        if (stopped) return;
+        failures += 1;
+        if (failures === 1) {
+          log.warn(
+            { target, retryMs: RECONNECT_DELAY_MS },
+            'mongodb not reachable at start-up: starting without it (reads fall back, /readyz says degraded) and connecting in the background',
+          );
+        }
+        timer = setTimeout(() => {
+          if (!stopped) attempt(connection.openUri(config.mongo.url, connectionOptions(config)));
+        }, RECONNECT_DELAY_MS);
+      },
     );
-  }
-  log.info({ target, db: connection.name }, 'mongodb connected');
-  return connection;
+  attempt(connection.asPromise());
+  backgroundConnects.set(connection, () => {
+    stopped = true;
+    clearTimeout(timer);
+  });
 }
 
 export function isMongoReady(connection: Connection): boolean {
@@ -109,6 +187,7 @@ export function mongoUnavailable(err: unknown): DependencyUnavailableError | und
  * drain their own work first, so nothing that matters is still running here.
  */
 export async function closeMongo(connection: Connection, logger: Logger): Promise<void> {
+  backgroundConnects.get(connection)?.();
   const closing = connection.close(true);
   try {
     await withTimeout(closing, CLOSE_GRACE_MS, () => new Error(`mongodb did not close within ${CLOSE_GRACE_MS} ms`));

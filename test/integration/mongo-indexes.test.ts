@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { ensureIndexes } from '../../shared/models/index.js';
+import { after, describe, it } from 'node:test';
+import mongoose, { type mongo } from 'mongoose';
+import { ensureIndexes, models } from '../../shared/models/index.js';
+import { connectionOptions } from '../../shared/mongo.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { useIndexedModels } from '../helpers/mongo-suite.js';
 
 const { config } = testEnv('mongo-indexes');
+const { config: monitored } = testEnv('mongo-index-deadline', { MONGO_QUERY_TIMEOUT_MS: '2000' });
 
 type Key = Record<string, 1 | -1>;
 
@@ -92,4 +96,37 @@ describe('indexes: what the schemas declare is what the store has', () => {
       );
     });
   }
+});
+
+describe('indexes: a build has no deadline', () => {
+  after(() => cleanupTestResources(monitored));
+
+  it('sends every createIndexes without maxTimeMS, although the connection has MONGO_QUERY_TIMEOUT_MS', async () => {
+    // On MongoDB 4.4+ a createIndexes stopped at its maxTimeMS aborts the build: a 2 s deadline
+    // would make an index added to a large collection fail at every start.
+    // The services' connection options (MONGO_QUERY_TIMEOUT_MS as timeoutMS), commands monitored.
+    const connection = await mongoose
+      .createConnection(monitored.mongo.url, { ...connectionOptions(monitored), monitorCommands: true })
+      .asPromise();
+    const sent: Array<{ collection: string; maxTimeMS: unknown }> = [];
+    try {
+      connection.getClient().on('commandStarted', (e: mongo.CommandStartedEvent) => {
+        if (e.commandName === 'createIndexes') {
+          sent.push({ collection: String(e.command.createIndexes), maxTimeMS: e.command.maxTimeMS as unknown });
+        }
+      });
+      const m = models(connection);
+      await ensureIndexes(m, monitored.connectTimeoutMs);
+      const declared = Object.values(m).reduce((n, model) => n + model.schema.indexes().length, 0);
+      assert.equal(sent.length, declared, `one createIndexes per declared index: ${JSON.stringify(sent)}`);
+      for (const command of sent) {
+        assert.ok(
+          command.maxTimeMS === undefined || command.maxTimeMS === 0,
+          `createIndexes on ${command.collection} carried maxTimeMS ${String(command.maxTimeMS)}`,
+        );
+      }
+    } finally {
+      await connection.close();
+    }
+  });
 });
