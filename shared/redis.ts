@@ -72,6 +72,10 @@ export async function connectRedis(
         retryDelayOnClusterDown: 200,
         retryDelayOnTryAgain: 200,
         slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
+        // Connect to each node by the name it was given or announced, not an address ioredis
+        // looked up first: TLS checks the certificate against what was connected to, and a
+        // managed cluster's certificate names hosts (ElastiCache), so an IP never matches.
+        dnsLookup: (address, callback) => callback(null, address),
       })
     : new RedisServer(config.redis.url, {
         ...common,
