@@ -1,12 +1,31 @@
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
 import type { Config } from '../config.js';
-import { DependencyUnavailableError, errorMessage } from '../errors.js';
+import { DependencyUnavailableError, PermanentError, errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { describeUrl, stripCredentials } from '../redact.js';
 import { coalesceWrites, socketOf } from './coalesce-writes.js';
 import { createTopology, declareTopology, type Topology } from './topology.js';
+
+/**
+ * The broker refused to declare the topology as this release declares it (406
+ * PRECONDITION_FAILED): a queue of the same name exists with other arguments. No retry changes
+ * that, so start-up fails at once, naming the queue and the argument.
+ */
+export class TopologyRefusedError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TopologyRefusedError';
+  }
+}
+
+/** AMQP's reply code for a declaration whose arguments differ from the existing entity's. */
+const PRECONDITION_FAILED = 406;
+
+function isPreconditionFailed(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === PRECONDITION_FAILED;
+}
 
 export interface AmqpClient {
   readonly topology: Topology;
@@ -84,19 +103,45 @@ export async function connectAmqp(
     // A setup that fails (the channel closed under it, the broker refused a declaration) is
     // reported as an 'error' event; without a listener that event throws inside
     // amqp-connection-manager's promise chain and surfaces as an unhandled rejection, which
-    // ends the process. The wrapper retries on the next reconnect, so logging is enough.
-    wrapper.on('error', (err: unknown) =>
-      log.warn({ channel: name, err: stripCredentials(errorMessage(err)) }, 'amqp channel setup failed'),
-    );
-    channels.push(wrapper);
-    await withTimeout(
-      wrapper.waitForConnect(),
-      config.connectTimeoutMs,
-      () =>
-        new DependencyUnavailableError(
-          `RABBITMQ_URL: cannot reach RabbitMQ at ${target} within ${config.connectTimeoutMs} ms (${lastFailure})`,
+    // ends the process. The wrapper tries again on the next reconnect. A refusal of the
+    // topology's arguments (406) will not pass on a retry: it fails this call at once, with the
+    // broker's reason (which names the queue and the argument), instead of a timeout that says
+    // "cannot reach".
+    let refuse: (err: Error) => void = () => undefined;
+    const refused = new Promise<never>((_, reject) => (refuse = reject));
+    refused.catch(() => undefined);
+    wrapper.on('error', (err: unknown) => {
+      const reason = stripCredentials(errorMessage(err));
+      lastFailure = `channel ${name}: ${reason}`;
+      if (!isPreconditionFailed(err)) {
+        log.warn({ channel: name, err: reason }, 'amqp channel setup failed');
+        return;
+      }
+      log.error({ channel: name, err: reason }, 'rabbitmq refused the topology: a queue exists with other arguments');
+      refuse(
+        new TopologyRefusedError(
+          `RABBITMQ_URL: RabbitMQ at ${target} refused a declaration of channel ${name} (${reason}). A queue of ` +
+            'that name exists with other arguments (declared by hand, by a release with other settings, or ' +
+            'with the vhost\'s default queue type): see docs/deploy.md, "A queue that exists with other arguments"',
+          { cause: err },
         ),
-    );
+      );
+    });
+    channels.push(wrapper);
+    try {
+      await withTimeout(
+        Promise.race([wrapper.waitForConnect(), refused]),
+        config.connectTimeoutMs,
+        () =>
+          new DependencyUnavailableError(
+            `RABBITMQ_URL: cannot reach RabbitMQ at ${target} within ${config.connectTimeoutMs} ms (${lastFailure})`,
+          ),
+      );
+    } catch (err) {
+      channels.splice(channels.indexOf(wrapper), 1);
+      await wrapper.close().catch(() => undefined);
+      throw err;
+    }
     return wrapper;
   };
 
