@@ -74,8 +74,10 @@ export async function startBatchConsumer<T>(
    * delay of a failure lives in the broker's retry queues, and a message lands here only when
    * even its copy could not be published, so no process timer holds it (nor this consumer's one
    * flush slot, jobs/batcher.ts) meanwhile. While publishes keep failing, each round still costs
-   * the failed write and the copy's confirm timeout, and a quorum queue parks a message requeued
-   * QUORUM_DELIVERY_LIMIT times (docs/reliability.md).
+   * the failed write and the copy's confirm timeout. A nack, not a reject: the message is not at
+   * fault. Up to RabbitMQ 4.2 a quorum queue still counts it and parks a message requeued
+   * QUORUM_DELIVERY_LIMIT times; from 4.3 a nack does not count and the message comes back until a
+   * copy is published, which loses nothing (docs/deploy.md "What counts toward the delivery limit").
    */
   const settle = (batch: Array<Delivery<T>>, requeue: ReadonlySet<ConsumeMessage>) => {
     for (const d of batch) {

@@ -30,12 +30,21 @@ export type QueueType = 'classic' | 'quorum';
 export const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
 
 /**
- * Deliveries of one message a quorum work queue allows before it dead-letters the message to
- * the queue's dead-letter queue (x-death reason `delivery_limit`): a message that keeps killing
- * its consumer is poison. Set explicitly so RabbitMQ 3.x and 4.x behave alike: 4.x has a default
- * of 20 and, without a dead-letter target, drops such a message. Only returns count (a consumer
- * that died or closed its channel with the message unacked, a nack with requeue); the envelope's
- * retries are new copies and start from zero.
+ * Returns of one message a quorum work queue allows before it dead-letters the message to the
+ * queue's dead-letter queue (x-death reason `delivery_limit`): a message that keeps killing its
+ * consumer is poison. Set explicitly so RabbitMQ 3.x and 4.x behave alike: 4.x has a default of
+ * 20 and, without a dead-letter target, drops such a message. What counts depends on the broker
+ * (docs/deploy.md "What counts toward the delivery limit"): a consumer that died or closed its
+ * channel with the message unacked counts on every version, which is all this project relies
+ * on; a nack with requeue counts up to RabbitMQ 4.2 only. The envelope's retries are new copies
+ * and start from zero.
+ *
+ * Frozen. RabbitMQ compares x-delivery-limit whenever a queue is declared again, and it is not
+ * part of the queue's name (as the TTLs and the queue type are): a release that changed it would
+ * stop at start-up on every existing quorum deployment (406 PRECONDITION_FAILED). It stays out of
+ * the names because renaming a work queue strands what it holds, where a renamed delay queue's
+ * messages still expire into their work queue. Changing it takes new names and a drain
+ * (docs/deploy.md); test/unit/topology.test.ts holds the value.
  */
 export const QUORUM_DELIVERY_LIMIT = 20;
 

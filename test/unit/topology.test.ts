@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allQueues, categoriesOf, createTopology, eventsQueueList, retryDelaysMs } from '../../shared/amqp/topology.js';
+import {
+  allQueues,
+  categoriesOf,
+  createTopology,
+  eventsQueueList,
+  QUORUM_DELIVERY_LIMIT,
+  retryDelaysMs,
+} from '../../shared/amqp/topology.js';
 import { loadConfig } from '../../shared/config.js';
 import { CATEGORIES } from '../../shared/priority.js';
 
@@ -60,5 +67,12 @@ describe('topology', () => {
       allQueues(classic).length + 2 + 2 * 2,
       'two more events queues, each with its own ladder',
     );
+  });
+
+  it('the quorum delivery limit is frozen at 20: existing queues were declared with it', () => {
+    // RabbitMQ compares x-delivery-limit on every redeclare and the limit is not in the queue
+    // names: another value stops every existing quorum deployment at start-up (406). Changing it
+    // takes new names and a drain (docs/deploy.md "What counts toward the delivery limit").
+    assert.equal(QUORUM_DELIVERY_LIMIT, 20);
   });
 });
