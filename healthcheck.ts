@@ -9,9 +9,12 @@ import { errorMessage } from './shared/errors.js';
  */
 const PROBE_TIMEOUT_MS = 3_000;
 
-/** A service listening on every interface is reached on loopback; a named one where it listens. */
-function probeHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
+/**
+ * A service listening on every interface is reached on loopback (IPv4: a service that listens on
+ * `::` by default takes IPv4 too); a named one where it listens.
+ */
+function probeHost(host: string | undefined): string {
+  if (host === undefined || host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
 }

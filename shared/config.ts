@@ -130,10 +130,10 @@ const DECLARATIONS = {
   },
   http: {
     host: envVar('HTTP_HOST', text(Joi.string().hostname(), 'hostname or IP address'), {
-      default: '0.0.0.0',
       services: 'every',
       level: 'tuning',
-      doc: 'Interface every service listens on.',
+      doc: "Interface every service listens on. Unset: every interface, IPv6 and IPv4 alike (Node listens on `::`, which takes IPv4 connections too, or on 0.0.0.0 on a host without IPv6), so a private network of either family reaches the HTTP port (Railway's is IPv6-only in environments created before 16 October 2025). `0.0.0.0` listens on IPv4 only.",
+      production: 'Leave it unset.',
     }),
     portOverride: envVar('PORT', port(), {
       services: 'every',

@@ -53,7 +53,8 @@ export interface HttpServer {
 export async function listen(
   handler: RequestListener,
   port: number,
-  host: string,
+  /** Undefined: every interface, IPv6 and IPv4 (Node's default: `::`, or 0.0.0.0 without IPv6). */
+  host: string | undefined,
   limits: ConnectionLimits,
   backlog?: number,
 ): Promise<HttpServer> {
@@ -99,10 +100,13 @@ export async function listen(
   server.on('drop', () => nudgeSweep());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host, ...(backlog === undefined ? {} : { backlog }) }, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    server.listen(
+      { port, ...(host === undefined ? {} : { host }), ...(backlog === undefined ? {} : { backlog }) },
+      () => {
+        server.off('error', reject);
+        resolve();
+      },
+    );
   });
   return {
     server,
