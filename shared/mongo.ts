@@ -55,11 +55,17 @@ export async function connectMongo(
   const target = describeUrl(config.mongo.url);
   const log = logger.child({ component: 'mongo' });
   const connection = mongoose.createConnection(config.mongo.url, connectionOptions(config));
-  connection.on('disconnected', () => log.warn({ target }, 'mongodb disconnected'));
+  // Before the first connect, a failed attempt is reported once by start-up (the error it throws,
+  // or keepConnecting's warning), not as a disconnect and an error every attempt.
+  let connectedOnce = false;
+  connection.once('open', () => (connectedOnce = true));
+  connection.on('disconnected', () => {
+    if (connectedOnce) log.warn({ target }, 'mongodb disconnected');
+  });
   connection.on('reconnected', () => log.info({ target }, 'mongodb reconnected'));
   // Without a listener, a driver error event would crash the process.
   connection.on('error', (err: unknown) =>
-    log.warn({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'),
+    log[connectedOnce ? 'warn' : 'debug']({ target, err: stripCredentials(errorMessage(err)) }, 'mongodb error'),
   );
   if (!wait) {
     keepConnecting(connection, config, log, target);
@@ -111,7 +117,8 @@ export function connectionOptions(config: Pick<Config, 'mongo' | 'connectTimeout
  * The driver gives up for good when its first connect fails (it closes its topology), so a
  * connection start-up did not wait for is opened again, RECONNECT_DELAY_MS after each failure,
  * until it connects or closeMongo() stops it. Once connected, the driver itself heals later
- * outages. Each failure is logged by the connection's 'error' listener.
+ * outages. The first failure is a warning with its error; the later ones are logged at debug
+ * (the connection's 'error' listener), one per attempt.
  */
 function keepConnecting(
   connection: Connection,
@@ -128,12 +135,12 @@ function keepConnecting(
         if (stopped) return;
         log.info({ target, db: connection.name, failedAttempts: failures }, 'mongodb connected');
       },
-      () => {
+      (err: unknown) => {
         if (stopped) return;
         failures += 1;
         if (failures === 1) {
           log.warn(
-            { target, retryMs: RECONNECT_DELAY_MS },
+            { target, err: stripCredentials(errorMessage(err)), retryMs: RECONNECT_DELAY_MS },
             'mongodb not reachable at start-up: starting without it (reads fall back, /readyz says degraded) and connecting in the background',
           );
         }
