@@ -14,11 +14,13 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive, installed if missing, as scripts/services.sh installs the
 # servers: chromium for the demo page (through playwright-core, never a downloaded browser) and
-# iproute2's `ss`, which reads the ws-server's listen backlog from the kernel.
+# iproute2's `ss`, which reads the ws-server's listen backlog from the kernel; openssl, which
+# makes the certificate of the Redis Cluster TLS test.
 ensure_test_tools() {
   local missing=() as_root=()
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v ss >/dev/null || missing+=(iproute2)
+  command -v openssl >/dev/null || missing+=(openssl)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   if [[ $EUID -ne 0 ]]; then
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
