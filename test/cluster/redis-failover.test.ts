@@ -12,6 +12,7 @@ import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { ClientFleet } from '../helpers/faults/clients.js';
 import { printTable, reconcile, settled } from '../helpers/faults/ledger.js';
 import { runLoad } from '../helpers/faults/load.js';
+import { assertLiveDelivery } from '../helpers/faults/scenario.js';
 import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { ROOT } from '../helpers/process.js';
@@ -186,6 +187,7 @@ describe('Redis Cluster failover under the pipeline', { timeout: 15 * 60_000 }, 
       // replica alive) nothing an ACKED answered, so no ack is undone. The next test loses some.
       assert.equal(row.duplicatesAfterAck, 0, row.problems.join('; '));
       assert.equal(row.wrongState, 0, row.problems.join('; '));
+      assertLiveDelivery(row);
     } finally {
       await fleet.stop();
       await redisCluster('up');

@@ -30,9 +30,12 @@ export interface ScenarioSetup {
  * 202), the fault injected `faultAfterMs` into it, then the wait for the pipeline to settle and
  * the ledger. `inject` may return a line about what it did (which node, how long the takeover
  * took); it is printed under the table. If connected clients still miss notifications after
- * `settleMs`, every client reconnects once (a wake is a hint, the AUTH replay is the guarantee),
- * the pipeline gets `afterReconnectMs` more, and the row says so. A scenario that expects the
- * pipeline never to settle (a failover that undid ACKs leaves them stored undelivered) waits less.
+ * `settleMs`, every client reconnects once, the pipeline gets `afterReconnectMs` more, and the row
+ * says so (`neededReconnect`). That reconnect is a diagnosis, not a pass: it tells a notification
+ * that was kept (the AUTH replay delivers it) from one that was lost, but a client that stays
+ * connected must get its notifications live, so assertLedger fails a row that needed it. A
+ * scenario that expects the pipeline never to settle (a failover that undid ACKs leaves them
+ * stored undelivered) waits less and says in its own check that it allows the reconnect.
  */
 export async function runScenario(
   setup: ScenarioSetup,
@@ -87,7 +90,7 @@ export async function runScenario(
  * notification per event stored exactly once in its final state, and every service still
  * running (none may die because a dependency went away).
  */
-export function assertLedger(row: ScenarioRow, processes: ServiceProcesses): void {
+export function assertLedger(row: ScenarioRow, processes: Pick<ServiceProcesses, 'exited'>): void {
   const problems = row.problems.join('; ');
   assert.deepEqual(processes.exited(), [], 'no service died on its own');
   assert.equal(row.lost, 0, `lost: ${problems}`);
@@ -97,6 +100,22 @@ export function assertLedger(row: ScenarioRow, processes: ServiceProcesses): voi
   assert.equal(row.wrongState, 0, problems);
   assert.equal(row.delivered, row.accepted, `every accepted event reached its (connected) user: ${problems}`);
   assert.equal(row.persisted, row.accepted, 'every notification persisted exactly once');
+  assertLiveDelivery(row);
+}
+
+/**
+ * Connected clients got every notification live: the pipeline settled without the forced
+ * reconnect of every client. Without this, a fault after which ws-servers stopped pushing (a
+ * lost wake subscription, a stalled consumer) would pass the ledger, because the AUTH replay of
+ * the reconnect delivers everything that was kept.
+ */
+export function assertLiveDelivery(row: Pick<ScenarioRow, 'scenario' | 'neededReconnect'>): void {
+  assert.equal(
+    row.neededReconnect,
+    false,
+    `${row.scenario}: connected clients stopped getting live pushes after the fault; ` +
+      'the rest arrived only when every client reconnected (the AUTH replay)',
+  );
 }
 
 /** Messages in the dead-letter queues that must stay empty, asked of the first node of `urls` that answers. */
