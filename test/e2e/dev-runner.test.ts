@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { DEV_INTAKE_API_KEY, SERVICE_NAMES } from '../../shared/config.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { childEnv, ROOT } from '../helpers/process.js';
+import { childEnv, ROOT, untilOutput } from '../helpers/process.js';
 import { eventually } from '../helpers/wait.js';
 
 const { env, config } = testEnv('devrunner', { LOG_PRETTY: 'false', LOG_LEVEL: 'info' });
@@ -29,19 +29,20 @@ describe('the dev runner', () => {
     dev.stdout.on('data', (d: Buffer) => (output += d.toString()));
     dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
     try {
-      const ports = await eventually(
-        () => {
+      // At once if the runner exits first (a server it could not start), with what it printed.
+      const ports = await untilOutput(
+        dev,
+        () => output,
+        (text) => {
           const found = new Map<string, number>();
           for (const name of SERVICE_NAMES) {
-            const match = new RegExp(`\\[${name}\\] .*"port":(\\d+)[^\\n]*listening`).exec(output);
+            const match = new RegExp(`\\[${name}\\] .*"port":(\\d+)[^\\n]*listening`).exec(text);
             if (match) found.set(name, Number(match[1]));
           }
           return found.size === SERVICE_NAMES.length ? found : undefined;
         },
         { what: 'all four services to listen', timeoutMs: 90_000 },
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}\n${output}`);
-      });
+      );
       for (const [name, port] of ports) {
         const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         assert.equal(res.status, 200, `${name} /healthz`);

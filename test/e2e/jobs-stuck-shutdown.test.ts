@@ -10,7 +10,7 @@ import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeNotification } from '../helpers/notifications.js';
-import { ROOT } from '../helpers/process.js';
+import { ROOT, untilOutput } from '../helpers/process.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -43,13 +43,10 @@ function startJobs(): { proc: ChildProcess; output(): string } {
   return { proc, output: () => out };
 }
 
-/** Waits for jobs to listen; a failure says how jobs ended, with what it printed. */
+/** Waits for jobs to listen; a failure (at once if jobs exits) says how jobs ended, with what it printed. */
 async function listening(jobs: { proc: ChildProcess; output(): string }): Promise<void> {
-  await eventually(() => jobs.proc.exitCode === null && /jobs listening/.test(jobs.output()), {
+  await untilOutput(jobs.proc, jobs.output, (text) => /jobs listening/.test(text) || undefined, {
     what: 'jobs to start',
-    timeoutMs: 60_000,
-  }).catch((err: unknown) => {
-    throw new Error(`${String(err)} (exit code ${jobs.proc.exitCode}):\n${jobs.output()}`);
   });
 }
 

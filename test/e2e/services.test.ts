@@ -68,6 +68,14 @@ describe('start-up failures', () => {
     assert.match(output(), /REDIS_URL: /);
   });
 
+  it('startBuilt rejects as soon as the service exits during start-up, with the end of its output', async () => {
+    // The rejection must come from the exit, not from the helper's 60 s bound on listening.
+    await assert.rejects(
+      startBuilt('producer', { ...env, REDIS_URL: 'localhost:6379' }),
+      /^Error: waiting for producer to listen: the process exited \(code 1\) first; the end of its output:\n[^]*REDIS_URL: /,
+    );
+  });
+
   it('an unknown SERVICE exits non-zero and lists the valid names', async () => {
     const { proc, output } = spawnBuilt('mailer', env);
     const [code] = (await once(proc, 'exit')) as [number | null];

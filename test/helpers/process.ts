@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { ServiceName } from '../../shared/config.js';
-import { eventually } from './wait.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BUILT_START = resolve(ROOT, 'dist/start.js');
@@ -50,21 +49,78 @@ export function spawnBuilt(service: string, env: Record<string, string>): { proc
   return { proc, output: capture(proc) };
 }
 
+/** How long a child that exited gets to flush the last of its output through the pipes. */
+const LAST_OUTPUT_MS = 1000;
+
+/**
+ * What `find` first returns (not undefined) from a child's output, read again on every chunk the
+ * child writes. Rejects as soon as the child exits first, with how it ended and the tail of its
+ * output (a service that refuses its config or cannot reach a server fails the test in a second,
+ * not when a polling bound runs out), and after `timeoutMs` if it neither answers nor exits. The
+ * child is left as it is: the caller decides whether to kill it. `output` must be fed by listeners
+ * added before this is called (capture does), so each chunk is in it when `find` reads it.
+ */
+export function untilOutput<T>(
+  proc: ChildProcess,
+  output: () => string,
+  find: (text: string) => T | undefined,
+  { what, timeoutMs = 60_000 }: { what: string; timeoutMs?: number },
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const tail = () => output().slice(-4000);
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the end of its output:\n${tail()}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      proc.stdout?.off('data', check);
+      proc.stderr?.off('data', check);
+      proc.off('exit', onExit);
+    };
+    function check(): boolean {
+      const found = find(output());
+      if (found === undefined) return false;
+      done();
+      resolve(found);
+      return true;
+    }
+    function onExit(): void {
+      done();
+      // 'exit' can come before the last chunks have left the pipes; 'close' comes after them.
+      const closed =
+        proc.stdout?.readableEnded === false || proc.stderr?.readableEnded === false
+          ? Promise.race([new Promise((r) => proc.once('close', r)), new Promise((r) => setTimeout(r, LAST_OUTPUT_MS))])
+          : Promise.resolve();
+      void closed.then(() => {
+        const found = find(output());
+        if (found !== undefined) return resolve(found);
+        const how = proc.signalCode ? `signal ${proc.signalCode}` : `code ${proc.exitCode}`;
+        reject(new Error(`waiting for ${what}: the process exited (${how}) first; the end of its output:\n${tail()}`));
+      });
+    }
+    if (check()) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) return onExit();
+    proc.stdout?.on('data', check);
+    proc.stderr?.on('data', check);
+    proc.once('exit', onExit);
+  });
+}
+
+/** The port a service reports in its "listening" log line. */
+export const listeningPort = (text: string): number | undefined => {
+  const match = /"port":(\d+)[^\n]*listening/.exec(text);
+  return match ? Number(match[1]) : undefined;
+};
+
 export async function startBuilt(service: ServiceName, env: Record<string, string>): Promise<RunningService> {
   const { proc, output } = spawnBuilt(service, env);
-  let exited = false;
-  proc.once('exit', () => (exited = true));
-  const port = await eventually(
-    () => {
-      if (exited) throw new Error(`${service} exited during start-up:\n${output()}`);
-      const match = /"port":(\d+)[^\n]*listening/.exec(output());
-      return match ? Number(match[1]) : undefined;
+  const port = await untilOutput(proc, output, listeningPort, { what: `${service} to listen` }).catch(
+    (err: unknown) => {
+      proc.kill('SIGKILL');
+      throw err;
     },
-    { what: `${service} to listen`, timeoutMs: 60_000 },
-  ).catch((err: unknown) => {
-    proc.kill('SIGKILL');
-    throw err;
-  });
+  );
   return {
     name: service,
     proc,

@@ -11,7 +11,7 @@ import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
-import { ROOT } from '../helpers/process.js';
+import { listeningPort, ROOT, untilOutput } from '../helpers/process.js';
 import { eventually } from '../helpers/wait.js';
 
 /*
@@ -44,6 +44,7 @@ function spawnService(service: string, logLevel = 'warn'): ChildProcess {
 }
 
 const output = (proc: ChildProcess) => (outputs.get(proc) ?? []).join('');
+const jobsListening = (text: string) => /jobs listening/.test(text) || undefined;
 
 /** SIGTERM, and the exit code; the output is in the message of a failed assertion on it. */
 async function sigterm(proc: ChildProcess): Promise<number | null> {
@@ -92,7 +93,7 @@ describe('SIGTERM under load', () => {
 
   it('producer: POSTs in flight at SIGTERM of a producer process end in a 202 (and are queued) or fail without a 202', async () => {
     const proc = spawnService('producer', 'info');
-    const port = await eventually(() => /"port":(\d+)[^\n]*listening/.exec(output(proc))?.[1], {
+    const port = await untilOutput(proc, () => output(proc), listeningPort, {
       what: 'producer to listen',
       timeoutMs: 30_000,
     });
@@ -143,10 +144,15 @@ describe('SIGTERM under load', () => {
 
     let consumer = spawnService('consumer', 'info');
     // SIGTERM before the signal handlers exist would be a plain kill, not a shutdown.
-    await eventually(() => /consumer listening/.test(output(consumer)), {
-      what: 'the consumer to start',
-      timeoutMs: 30_000,
-    });
+    await untilOutput(
+      consumer,
+      () => output(consumer),
+      (text) => /consumer listening/.test(text) || undefined,
+      {
+        what: 'the consumer to start',
+        timeoutMs: 30_000,
+      },
+    );
     await eventually(async () => (await seen()) > 20, {
       what: 'the consumer to be busy',
       timeoutMs: 30_000,
@@ -183,13 +189,13 @@ describe('SIGTERM under load', () => {
     };
     // The consumer test above left EVENTS persist jobs behind the persist delay.
     let jobs = spawnService('jobs', 'info');
-    await eventually(() => /jobs listening/.test(output(jobs)), { what: 'jobs to start', timeoutMs: 30_000 });
+    await untilOutput(jobs, () => output(jobs), jobsListening, { what: 'jobs to start', timeoutMs: 30_000 });
     await eventually(async () => (await stored()) > 0, { what: 'the first batch', timeoutMs: 30_000, intervalMs: 20 });
     assert.equal(await sigterm(jobs), 0, 'exit 0');
     jobs = spawnService('jobs', 'info');
     // The first instance may have stored every batch before it stopped; a SIGTERM before this one
     // installed its handlers would be a plain kill (exit code null), not a shutdown.
-    await eventually(() => /jobs listening/.test(output(jobs)), { what: 'jobs to restart', timeoutMs: 30_000 });
+    await untilOutput(jobs, () => output(jobs), jobsListening, { what: 'jobs to restart', timeoutMs: 30_000 });
     await eventually(async () => (await stored()) === EVENTS, {
       what: 'every notification stored once',
       timeoutMs: 60_000,

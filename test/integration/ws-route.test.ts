@@ -10,7 +10,7 @@ import { keys } from '../../shared/keys.js';
 import { openSubscriber, type Redis } from '../../shared/redis.js';
 import type { WsServerService } from '../../ws-server/bootstrap.js';
 import { testEnv } from '../helpers/config.js';
-import { ROOT } from '../helpers/process.js';
+import { ROOT, untilOutput } from '../helpers/process.js';
 import type { SimulatedConsumer } from '../helpers/simulate-consumer.js';
 import { eventually } from '../helpers/wait.js';
 import { WsTestClient } from '../helpers/ws-client.js';
@@ -233,15 +233,16 @@ async function startWsProcess(
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   try {
-    return await eventually(
-      () => {
-        if (proc.exitCode !== null) throw new Error(`ws-server exited during start-up:\n${output}`);
-        const line = output.split('\n').find((l) => l.includes('ws-server listening'));
+    return await untilOutput(
+      proc,
+      () => output,
+      (text) => {
+        const line = text.split('\n').find((l) => l.includes('ws-server listening'));
         if (!line) return undefined;
         const parsed = JSON.parse(line) as { port: number; instanceId: string };
         return { proc, port: parsed.port, instanceId: parsed.instanceId };
       },
-      { what: 'the ws-server process to listen', timeoutMs: 60_000 },
+      { what: 'the ws-server process to listen' },
     );
   } catch (err) {
     proc.kill('SIGKILL');
