@@ -42,6 +42,8 @@ export interface WsServerService extends ServiceHandle {
   wakeConnectionName: string;
   /** The instance's main Redis client (tests count the commands it sends). */
   redis: Redis;
+  /** Connections the server holds now, upgraded or not: what WS_MAX_CONNECTIONS counts (tests wait on it). */
+  connections(): Promise<number>;
 }
 
 /** How long shutdown waits for clients to answer the 1001 close before cutting them. */
@@ -283,6 +285,10 @@ export async function bootstrap(config: Config, baseLogger: Logger): Promise<WsS
     instanceId,
     wakeConnectionName: wakes.connectionName,
     redis: infra.redis,
+    connections: () =>
+      new Promise<number>((resolve, reject) =>
+        http.server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+      ),
     close: once(async () => {
       const startedMs = Date.now();
       const deadlineMs =

@@ -27,7 +27,10 @@ describe('a held wake lost after the commit comes back with the redelivered even
   const clients: WsTestClient[] = [];
 
   before(async () => {
-    p = await startPipeline('heldwake');
+    // The consumer reads preferences from Redis for every batch (its in-memory copy off): a
+    // PUT's 200 comes after the new Redis copy is stored, so the next event is decided by it with
+    // no pub/sub hop to wait for. The invalidation of that copy is preferences-apply.test.ts's.
+    p = await startPipeline('heldwake', { CONSUMER_PREFERENCES_CACHE_MS: '0' });
     topology = createTopology(p.config);
     conn = await amqplib.connect(p.config.rabbitmq.url);
     ch = await conn.createChannel();
@@ -88,11 +91,10 @@ describe('a held wake lost after the commit comes back with the redelivered even
   it('the window lifted meanwhile: the duplicate wakes the socket at once', async () => {
     const { client, like } = await heldAndWakeLost('user9', 'held-again-2', Date.now() + 60_000);
     assert.equal(client.notifications().length, 0, 'held: nothing pushed yet');
-    // The lift is announced to the consumer's preference cache before the PUT answers; the pause
-    // covers the pub/sub hop. The event is then decided 'deliver', a duplicate, and only its own
-    // wake can reach the socket (a stale 'hold' would schedule one for the window's end, a minute away).
+    // The lift is in Redis before the PUT answers, and the consumer reads it there (cache off, see
+    // before). The event is then decided 'deliver', a duplicate, and only its own wake can reach
+    // the socket (a stale 'hold' would schedule one for the window's end, a minute away).
     await put('user9', { doNotDisturb: null });
-    await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal((await p.post('/events', like)).status, 202, 'the same event again: a duplicate');
     const got = await arrived(client, 'held-again-2', 10_000);
     assert.equal(got.notification.type, 'LIKE');

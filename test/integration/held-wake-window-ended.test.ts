@@ -21,7 +21,8 @@ import { WakeListener } from '../helpers/wake-listener.js';
  * there is nothing left to schedule by the hand-off, and the notification must be woken at once,
  * or it waits in the buffer until the user's next AUTH. Shown by holding the commit in a stalled
  * proxy until the window has ended; the decision reads nothing from Redis (warm caches), so the
- * stall holds the commit itself.
+ * stall holds the commit itself. The window is set after the consumer's warm-up, so how long
+ * that took does not eat into it.
  */
 const { env, config } = testEnv('heldwakeended');
 const topology = createTopology(config);
@@ -39,6 +40,7 @@ describe('a hold whose window ends during the commit', { skip: onCluster }, () =
   let conn: amqplib.ChannelModel;
   let ch: amqplib.ConfirmChannel;
   const userId = 'held-ended-user';
+  const warmUserId = 'held-ended-warm-user';
 
   before(async () => {
     redis = await connectRedis(config, testLogger, 'test');
@@ -66,23 +68,33 @@ describe('a hold whose window ends during the commit', { skip: onCluster }, () =
     );
 
   it('wakes the notification at once instead of scheduling nothing', async () => {
-    // The window ends on a whole second (HH:MM:SS), about 3 s from now.
+    // Warms the consumer (its first batch, its Redis scripts) and its cache of this actor's name,
+    // on a user of its own: however long that takes on a loaded machine, no window runs yet.
+    await publish({ type: 'FOLLOW', actorId: 'user1', targetId: warmUserId, eventId: 'held-ended-warm' });
+    await eventually(
+      async () =>
+        (await readPending(redis, warmUserId, 10)).notifications.some((n) => n.eventIds.includes('held-ended-warm')),
+      { what: 'the warm-up event buffered' },
+    );
+
+    // The window ends on a whole second (HH:MM:SS), about 3 s from now: after the warm-up, so only
+    // the one warm event below and the like's decision run inside it.
     const endsAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
     const prefs: Preferences = {
       mutedTypes: [],
       promotionalOptOut: false,
       doNotDisturb: { start: hhmmss(Date.now() - 60_000), end: hhmmss(endsAt), timeZone: 'UTC' },
     };
-    // As shared/preferences.ts stores the copy the consumer reads.
+    // As shared/preferences.ts stores the copy the consumer reads (never read before: nothing cached).
     await redis.set(keys.preferences(userId), JSON.stringify(prefs), 'EX', 600);
-
-    // Warms the consumer's caches of this user's preferences and this actor's name. A social
-    // event: a transactional one reads no preferences. It is held too; its own wake names only it.
-    await publish({ type: 'FOLLOW', actorId: 'user1', targetId: userId, eventId: 'held-ended-warm' });
+    // Puts this user's preferences in the consumer's cache, so the like's decision reads nothing
+    // from Redis. A social event: a transactional one reads no preferences. It is held too; its
+    // own wake names only it.
+    await publish({ type: 'FOLLOW', actorId: 'user1', targetId: userId, eventId: 'held-ended-prefs' });
     await eventually(
       async () =>
-        (await readPending(redis, userId, 10)).notifications.some((n) => n.eventIds.includes('held-ended-warm')),
-      { what: 'the warm-up event buffered' },
+        (await readPending(redis, userId, 10)).notifications.some((n) => n.eventIds.includes('held-ended-prefs')),
+      { what: "the event that caches the user's preferences buffered" },
     );
 
     proxy.stall();

@@ -8,7 +8,7 @@ import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { mongoBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
-const QUERY_TIMEOUT_MS = 1000;
+const QUERY_TIMEOUT_MS = 2000;
 /** Scheduling, the HTTP round trip, a loaded CI machine: far below "hung". */
 const MARGIN_MS = 1500;
 
@@ -95,7 +95,13 @@ describe('producer while MongoDB hangs', () => {
       eventId: 'e-stall',
     });
     assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
-    assert.ok(accepted.ms < MARGIN_MS, `intake answered in ${Math.round(accepted.ms)} ms`);
+    // Against the deadline this file sets, not a guess at how fast a machine is: a request that
+    // waits on the hung MongoDB is answered no earlier than MONGO_QUERY_TIMEOUT_MS (the routes
+    // above), so an answer before it shows intake did not wait on MongoDB at all.
+    assert.ok(
+      accepted.ms < QUERY_TIMEOUT_MS,
+      `intake answered in ${Math.round(accepted.ms)} ms, not before MONGO_QUERY_TIMEOUT_MS (${QUERY_TIMEOUT_MS} ms): it waited on MongoDB`,
+    );
 
     proxy.resume();
   });

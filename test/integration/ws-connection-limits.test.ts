@@ -58,7 +58,11 @@ describe('ws-server: connections that never become WebSockets, and the connectio
   });
 
   it('refuses the connection past WS_MAX_CONNECTIONS while the sockets held keep working', async () => {
-    await sleep(200); // the previous test's connections are gone
+    // The previous test's connections are gone on the server's side too (the client sees its
+    // end closed before the server has let go of the socket).
+    await eventually(async () => (await suite.server.connections()) === 0, {
+      what: "the server to release the previous test's connections",
+    });
     const held: WsTestClient[] = [];
     for (let i = 0; i < MAX_CONNECTIONS; i++) {
       const [client] = await WsTestClient.authed(suite.server.port, { token: await token(`capped${i}`) });
@@ -91,7 +95,10 @@ describe('ws-server: connections that never become WebSockets, and the connectio
       { what: 'the refused connection in ws_accept_errors_total' },
     );
     assert.ok(metrics);
-    await sleep(100);
+    // The closed socket and the scrape's connection released: one slot is free.
+    await eventually(async () => (await suite.server.connections()) === MAX_CONNECTIONS - 1, {
+      what: 'the server to release the closed socket',
+    });
     const [again] = await WsTestClient.authed(suite.server.port, { token: await token('capped-again') });
     suite.clients.push(again);
   });
