@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mongoose from 'mongoose';
 import { readPending } from '../helpers/buffer.js';
-import { ensureIndexes, models, type Models } from '../../shared/models/index.js';
+import { envVarDeclarations } from '../../shared/config.js';
+import { keys } from '../../shared/keys.js';
+import { ensureIndexes, models, type Models, type NotificationDoc } from '../../shared/models/index.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
-import { loadAgedNotifications } from '../helpers/aged-db.js';
+import { agedUserId, loadAgedNotifications } from '../helpers/aged-db.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
@@ -14,13 +16,20 @@ import { AppClient } from '../helpers/app-client.js';
 import { replayCounts } from '../helpers/ws-client.js';
 
 /**
- * What users run on after a month: a `notifications` collection with 200,000 documents of other
- * users, and a MongoDB that can hang. The live path (AUTH, replay of the buffer, push, ACK) must
- * not notice either: it touches only Redis and RabbitMQ. MongoDB sits behind a TCP proxy the
- * test can stall, so "MongoDB hung" is real bytes not arriving, not a mock.
+ * What users run on after a month: a `notifications` collection with 200,000 documents, and a
+ * MongoDB that can hang. The live path (AUTH, replay of the buffer, push, ACK) must not notice
+ * either: it touches only Redis and RabbitMQ. The users who own those documents get what only
+ * MongoDB holds (the catch-up of their undelivered ones, history pages, counts, read-all) within
+ * the documented deadlines, the defaults of MONGO_QUERY_TIMEOUT_MS and MONGO_BATCH_TIMEOUT_MS,
+ * not the longer ones other tests run with. MongoDB sits behind a TCP proxy the test can stall,
+ * so "MongoDB hung" is real bytes not arriving, not a mock.
  */
 const AGED_DOCUMENTS = Number(process.env.TEST_AGED_DOCUMENTS ?? 200_000);
 const NEW_USERS = 100;
+/** The deadlines docs/http-api.md documents: the defaults (shared/config.ts). */
+const defaultOf = (name: string) => envVarDeclarations().find((v) => v.name === name)!.defaultText!;
+const QUERY_TIMEOUT_MS = defaultOf('MONGO_QUERY_TIMEOUT_MS');
+const BATCH_TIMEOUT_MS = defaultOf('MONGO_BATCH_TIMEOUT_MS');
 
 describe('live delivery on an aged database, and with MongoDB hung', { timeout: 10 * 60_000 }, () => {
   let p: Pipeline;
@@ -51,6 +60,8 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
       // let them come back within the test's bound (what is tested is that they come back).
       RETRY_BASE_DELAY_MS: '250',
       RATE_LIMIT_ACTOR_PER_MINUTE: '100000',
+      MONGO_QUERY_TIMEOUT_MS: QUERY_TIMEOUT_MS,
+      MONGO_BATCH_TIMEOUT_MS: BATCH_TIMEOUT_MS,
     });
   });
   after(async () => {
@@ -108,6 +119,157 @@ describe('live delivery on an aged database, and with MongoDB hung', { timeout: 
       const resume = await client.resume();
       assert.deepEqual([resume.recovered, resume.pending], [true, 0]);
     }
+  });
+
+  /**
+   * Everything the aged store holds for one of its owners, read directly, and their Redis seq
+   * counter set to the newest stored seq, as the Redis of a deployment that stored them holds it
+   * (the counter never expires); their unread counter and replay-clean mark stay missing, as after
+   * a month they may well be.
+   */
+  async function agedOwner(userId: string): Promise<NotificationDoc[]> {
+    const docs = await db.Notification.find({ userId }).lean<NotificationDoc[]>();
+    const redis = await connectRedis(p.config, testLogger, 'test');
+    try {
+      await redis.set(keys.seq(userId), String(Math.max(0, ...docs.map((d) => d.seq))));
+    } finally {
+      await closeRedis(redis);
+    }
+    return docs;
+  }
+
+  /** A producer route as the user, with how long it took (for the log line; the deadline is the 503). */
+  async function timed(method: string, path: string, userId: string) {
+    const startedAt = performance.now();
+    const answer = await p.request(method, path, userId);
+    return { ...answer, ms: performance.now() - startedAt };
+  }
+
+  const unreadOf = (docs: NotificationDoc[]) => docs.filter((d) => d.status !== 'read').length;
+
+  it('an owner of aged undelivered notifications: the catch-up delivers them after AUTH_OK and ends in REPLAY_DONE; their ACKs store them delivered', async () => {
+    const owner = agedUserId(0);
+    const stored = await agedOwner(owner);
+    const undelivered = stored.filter((d) => d.status === 'undelivered');
+    assert.ok(undelivered.length > 0, `${owner} owns undelivered aged notifications (the case to show)`);
+    // Replay order: priority first, then seq.
+    const expected = [...undelivered].sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((d) => d._id);
+
+    const app = await AppClient.open(p.wsPort, { token: await p.token(owner) });
+    clients.push(app);
+    assert.equal(app.authOk().pending, 0, 'nothing of theirs is buffered in Redis');
+    const done = await app.next('REPLAY_DONE', { timeoutMs: 120_000 });
+    assert.deepEqual(replayCounts(done), { type: 'REPLAY_DONE', pending: undelivered.length, recovered: true });
+    assert.equal(done.seq, Math.max(...stored.map((d) => d.seq)), "REPLAY_DONE's seq covers everything replayed");
+    assert.deepEqual(
+      app.notifications.map((n) => n.id),
+      expected,
+      'each undelivered one pushed once, in replay order, after AUTH_OK',
+    );
+    assert.equal((await app.resume()).recovered, true);
+    // The count, rebuilt from the aged store (the counter was missing): everything not read.
+    await eventually(() => app.client.unread?.count === unreadOf(stored) || undefined, {
+      what: `the rebuilt unread count (${unreadOf(stored)}) on the app`,
+      timeoutMs: 60_000,
+    });
+
+    // Acked through the client: MongoDB's ownership check, Redis's acked marks, jobs's write.
+    await app.ack(...expected);
+    await eventually(
+      async () => (await db.Notification.countDocuments({ userId: owner, status: 'undelivered' })) === 0 || undefined,
+      { what: `every aged notification of ${owner} stored as delivered`, timeoutMs: 120_000, intervalMs: 500 },
+    );
+    assert.equal(
+      await db.Notification.countDocuments({ userId: owner, status: 'delivered', _id: { $in: expected } }),
+      expected.length,
+    );
+
+    // A fresh session of the same user finds nothing left to catch up.
+    await app.close();
+    const again = await AppClient.open(p.wsPort, { token: await p.token(owner) });
+    clients.push(again);
+    const clean = await again.next('REPLAY_DONE', { timeoutMs: 120_000 });
+    assert.deepEqual(replayCounts(clean), { type: 'REPLAY_DONE', pending: 0, recovered: true });
+    assert.equal(again.notifications.length, 0, 'nothing acked comes again');
+  });
+
+  it('an owner of aged notifications: history pages (cursor paging) and the unread count answer from the aged store within MONGO_QUERY_TIMEOUT_MS', async () => {
+    const owner = agedUserId(1);
+    const stored = await agedOwner(owner);
+    const LIMIT = 50;
+    assert.ok(stored.length > 2 * LIMIT, `${owner} owns ${stored.length} aged notifications: several pages`);
+    // Newest first, by (createdAt, id): the cursor's order.
+    const newestFirst = (docs: NotificationDoc[]) =>
+      [...docs]
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : -1))
+        .map((d) => d._id);
+    const times: number[] = [];
+
+    /** Every page of one listing; each page a 200, since a query past its deadline answers 503. */
+    const pages = async (query: string) => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      for (let n = 0; ; n++) {
+        assert.ok(n <= stored.length / LIMIT + 1, 'the pages end');
+        const before = cursor ? `&before=${encodeURIComponent(cursor)}` : '';
+        const page = await timed('GET', `/users/${owner}/notifications?limit=${LIMIT}${query}${before}`, owner);
+        times.push(page.ms);
+        assert.equal(page.status, 200, `page ${n + 1} (${QUERY_TIMEOUT_MS} ms deadline): ${JSON.stringify(page.body)}`);
+        const body = page.body as { notifications: Array<{ id: string; userId: string }>; nextCursor: string | null };
+        assert.ok(body.notifications.length <= LIMIT);
+        assert.ok(
+          body.notifications.every((v) => v.userId === owner),
+          'only their own',
+        );
+        ids.push(...body.notifications.map((v) => v.id));
+        cursor = body.nextCursor;
+        if (cursor === null) return ids;
+        assert.equal(body.notifications.length, LIMIT, 'a page with a next one is full');
+      }
+    };
+    assert.deepEqual(await pages(''), newestFirst(stored), 'every stored one, once, newest first');
+    const unread = stored.filter((d) => d.status !== 'read');
+    assert.deepEqual(await pages('&status=unread'), newestFirst(unread), 'the unread ones');
+    const read = stored.filter((d) => d.status === 'read');
+    assert.deepEqual(await pages('&status=read'), newestFirst(read), 'the read ones');
+
+    const count = await timed('GET', `/users/${owner}/notifications/unread-count`, owner);
+    times.push(count.ms);
+    assert.equal(count.status, 200, `unread-count (${QUERY_TIMEOUT_MS} ms deadline): ${JSON.stringify(count.body)}`);
+    assert.equal(count.body.unread, unread.length, "MongoDB's count of the ones not read (the counter was rebuilt)");
+    times.sort((a, b) => a - b);
+    process.stdout.write(
+      `# history and unread-count of an aged owner: ${times.length} requests, median ${times[times.length >> 1]?.toFixed(1)} ms, max ${times.at(-1)?.toFixed(1)} ms\n`,
+    );
+  });
+
+  it('an owner of aged notifications: read-all marks every one not read within MONGO_BATCH_TIMEOUT_MS, and the count and the socket say 0', async () => {
+    const owner = agedUserId(2);
+    const stored = await agedOwner(owner);
+    const unread = unreadOf(stored);
+    assert.ok(unread > 0, `${owner} owns aged notifications not read (the case to show)`);
+    const app = await AppClient.open(p.wsPort, { token: await p.token(owner) });
+    clients.push(app);
+    await app.next('REPLAY_DONE', { timeoutMs: 120_000 });
+    await eventually(() => app.client.unread?.count === unread || undefined, {
+      what: `the rebuilt unread count (${unread}) on the app`,
+      timeoutMs: 60_000,
+    });
+
+    const readAll = await timed('POST', `/users/${owner}/notifications/read-all`, owner);
+    assert.equal(
+      readAll.status,
+      200,
+      `read-all (${BATCH_TIMEOUT_MS} ms deadline, ${readAll.ms.toFixed(0)} ms): ${JSON.stringify(readAll.body)}`,
+    );
+    assert.deepEqual(readAll.body, { userId: owner, marked: unread });
+    process.stdout.write(`# read-all of ${unread} aged notifications: ${readAll.ms.toFixed(1)} ms\n`);
+    assert.equal(await db.Notification.countDocuments({ userId: owner, status: { $ne: 'read' } }), 0);
+    assert.equal(await db.Notification.countDocuments({ userId: owner }), stored.length, 'nothing else changed');
+    await eventually(() => app.client.unread?.count === 0 || undefined, { what: 'the UNREAD frame with 0' });
+    const count = await p.request('GET', `/users/${owner}/notifications/unread-count`, owner);
+    assert.equal(count.status, 200);
+    assert.equal(count.body.unread, 0);
   });
 
   it('with MongoDB hung: AUTH, replay of the buffer, live push and ACK go on; what needed MongoDB catches up when it answers again', async () => {

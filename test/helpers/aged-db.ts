@@ -28,12 +28,16 @@ export interface AgedResult {
 }
 
 const TYPES = ['LIKE', 'COMMENT', 'FOLLOW', 'MENTION', 'REPLY', 'ORDER', 'SECURITY', 'PROMO'] as const;
+const USER_PREFIX = 'aged-user-';
+
+/** The id of the n-th owner of an aged store loaded with the default prefix. */
+export const agedUserId = (n: number): string => `${USER_PREFIX}${n}`;
 const DAY_MS = 24 * 3600 * 1000;
 
 export async function loadAgedNotifications(connection: Connection, options: AgedOptions): Promise<AgedResult> {
   const startedAt = performance.now();
   const users = Math.max(1, options.users ?? Math.ceil(options.count / 200));
-  const prefix = options.userPrefix ?? 'aged-user-';
+  const prefix = options.userPrefix ?? USER_PREFIX;
   const batchSize = options.batchSize ?? 5000;
   const concurrency = options.concurrency ?? 2;
   const collection = connection.collection<NotificationDoc>('notifications');
