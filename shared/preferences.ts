@@ -26,7 +26,8 @@ export const DEFAULT_PREFERENCES: Preferences = { mutedTypes: [], promotionalOpt
 
 /** The types a user may mute: everything but transactional ones. */
 export const MUTABLE_TYPES = EVENT_TYPES.filter((t) => !(TRANSACTIONAL_TYPES as readonly string[]).includes(t));
-const timeOfDay = () => Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'HH:MM or HH:MM:SS');
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/;
+const timeOfDay = () => Joi.string().pattern(TIME_OF_DAY, 'HH:MM or HH:MM:SS');
 
 /** An IANA time zone name this runtime knows (the preferences' `timeZone`). */
 export function isTimeZone(value: string): boolean {
@@ -47,7 +48,15 @@ export const preferencesSchema = Joi.object<Preferences>({
   promotionalOptOut: Joi.boolean().default(false),
   doNotDisturb: Joi.object({
     start: timeOfDay().required(),
-    end: timeOfDay().required(),
+    // An end equal to the start (22:00 and 22:00:00 too) would be no window at all (dndEndsAt),
+    // silently: refused, so a user who meant "all day" learns it is not one.
+    end: timeOfDay()
+      .required()
+      .custom((value: string, helpers) => {
+        const start: unknown = (helpers.state.ancestors as Array<{ start?: unknown }>)[0]?.start;
+        const same = typeof start === 'string' && TIME_OF_DAY.test(start) && secondsOf(start) === secondsOf(value);
+        return same ? helpers.error('dnd.empty') : value;
+      }, 'differs from start'),
     timeZone: Joi.string()
       .max(64)
       .required()
@@ -58,7 +67,10 @@ export const preferencesSchema = Joi.object<Preferences>({
 })
   .prefs({ abortEarly: false, convert: false })
   // The 400 answer's messages say which pattern a field fails, never what it held (docs/security.md).
-  .messages(NO_VALUE_MESSAGES);
+  .messages({
+    ...NO_VALUE_MESSAGES,
+    'dnd.empty': '{{#label}} must differ from "doNotDisturb.start": the same start and end make no window',
+  });
 
 function secondsOf(time: string): number {
   const [h = 0, m = 0, s = 0] = time.split(':').map(Number);

@@ -260,7 +260,7 @@ function verdictOf(d: Draft): { verdict: Verdict; why: string } {
     if (wrong) return { verdict: 'invalid', why: `body: ${wrong}` };
   }
   // Rules the descriptions state and no schema can: an opaque cursor, no following oneself, a
-  // body eventId equal to the Idempotency-Key, a time zone Intl knows.
+  // body eventId equal to the Idempotency-Key, a time zone Intl knows, a do-not-disturb end other than its start.
   const body = (op.body && 'json' in d.body ? d.body.json : {}) as Json;
   if (d.params['query:before'] !== undefined || d.params['query:after'] !== undefined)
     return { verdict: 'indeterminate', why: 'cursor' };
@@ -269,8 +269,14 @@ function verdictOf(d: Draft): { verdict: Verdict; why: string } {
   const key = d.params['header:Idempotency-Key'];
   if (key && body.eventId !== undefined && body.eventId !== key)
     return { verdict: 'indeterminate', why: 'eventId ≠ Idempotency-Key' };
-  const zone = (body.doNotDisturb as Json | null | undefined)?.timeZone;
-  if (typeof zone === 'string' && !isTimeZone(zone)) return { verdict: 'indeterminate', why: 'time zone' };
+  const dnd = body.doNotDisturb as Json | null | undefined;
+  if (typeof dnd?.timeZone === 'string' && !isTimeZone(dnd.timeZone))
+    return { verdict: 'indeterminate', why: 'time zone' };
+  const secondsOf = (time: unknown) =>
+    String(time)
+      .split(':')
+      .reduce((total, part, i) => total + Number(part) * [3600, 60, 1][i]!, 0);
+  if (dnd && secondsOf(dnd.start) === secondsOf(dnd.end)) return { verdict: 'indeterminate', why: 'empty window' };
   return { verdict: 'valid', why: '' };
 }
 

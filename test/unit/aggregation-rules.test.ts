@@ -69,4 +69,23 @@ describe('do-not-disturb clock', () => {
     assert.ok(preferencesSchema.validate({ mutedTypes: ['SECURITY'] }).error);
     assert.equal(preferencesSchema.validate({ mutedTypes: ['LIKE'] }).error, undefined);
   });
+  it('refuses a do-not-disturb window whose end is its start (no window at all), naming the field, not the value', () => {
+    for (const [start, end] of [
+      ['22:00', '22:00'],
+      ['22:00', '22:00:00'],
+      ['00:00:00', '00:00'],
+    ] as const) {
+      const { error } = preferencesSchema.validate({ doNotDisturb: { start, end, timeZone: 'UTC' } });
+      assert.ok(error, `${start}-${end} refused`);
+      assert.deepEqual(
+        error.details.map((d) => d.path.join('.')),
+        ['doNotDisturb.end'],
+      );
+      assert.doesNotMatch(error.details[0]!.message, /\d\d:\d\d/, 'the message does not echo the times');
+    }
+    assert.equal(
+      preferencesSchema.validate({ doNotDisturb: { start: '22:00', end: '22:01', timeZone: 'UTC' } }).error,
+      undefined,
+    );
+  });
 });
