@@ -111,7 +111,65 @@ export async function connectRedis(
     redis.disconnect();
     throw err;
   }
+  await checkEvictionPolicy(redis, log, Math.min(config.connectTimeoutMs, EVICTION_CHECK_WAIT_MS));
   return redis;
+}
+
+/** Longest start-up waits for INFO before it goes on without knowing the eviction policy. */
+const EVICTION_CHECK_WAIT_MS = 2000;
+
+/**
+ * What `INFO memory` says of the server's `maxmemory-policy`: `safe` only for `noeviction`.
+ * Under any other policy a Redis at its memory limit deletes keys to make room, and this pipeline
+ * keeps things there that nothing else holds: eventId and action dedupe marks (an event comes
+ * twice), unpersisted marks and buffered notifications not yet in MongoDB (lost), unread
+ * counters and idempotency fingerprints. With `noeviction` a full Redis refuses writes instead,
+ * which callers see and retry. Undefined when the text names no policy.
+ */
+export function evictionPolicyOf(info: string): { policy: string; safe: boolean } | undefined {
+  const policy = /^maxmemory_policy:(\S+)\s*$/m.exec(info)?.[1];
+  return policy === undefined ? undefined : { policy, safe: policy === 'noeviction' };
+}
+
+/**
+ * Reads each master's eviction policy from `INFO memory` (CONFIG GET may be disabled on a hosted
+ * Redis; INFO rarely is) and warns when one is not `noeviction`. Never fails start-up: a server
+ * that does not answer in time, or refuses INFO, is named in a warning and the service starts.
+ * Returns the policies read, for tests.
+ */
+export async function checkEvictionPolicy(redis: Redis, log: Logger, waitMs: number): Promise<string[]> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const read = await Promise.all(
+    servers.map(async (server) => {
+      const node = `${server.options.host ?? '?'}:${server.options.port ?? '?'}`;
+      try {
+        const info = await withTimeout(
+          server.info('memory'),
+          waitMs,
+          () => new Error(`no answer to INFO within ${waitMs} ms`),
+        );
+        const found = evictionPolicyOf(info);
+        if (!found) {
+          log.warn({ node }, 'redis INFO names no maxmemory_policy; cannot tell whether keys may be evicted');
+          return [];
+        }
+        if (found.safe) log.debug({ node, policy: found.policy }, 'redis maxmemory-policy is noeviction');
+        else
+          log.warn(
+            { node, policy: found.policy },
+            `redis maxmemory-policy is ${found.policy}, not noeviction: at its memory limit Redis will evict dedupe marks (duplicate notifications), unpersisted marks and buffered notifications (lost notifications); set maxmemory-policy noeviction (docs/deploy.md)`,
+          );
+        return [found.policy];
+      } catch (err) {
+        log.warn(
+          { node, err: stripCredentials(errorMessage(err)) },
+          'redis maxmemory-policy not checked: INFO failed; make sure it is noeviction (docs/deploy.md)',
+        );
+        return [];
+      }
+    }),
+  );
+  return read.flat();
 }
 
 /** QUIT lets in-flight replies arrive; a dead connection is simply dropped. */

@@ -8,7 +8,7 @@ import { LuaScript } from '../../shared/lua.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { recordCommands } from '../helpers/redis-commands.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
+import { capturedLog, testLogger } from '../helpers/logger.js';
 
 const { config } = testEnv('redis');
 
@@ -62,6 +62,20 @@ describe('shared Redis client against a real Redis', () => {
     const again = await script.run(redis, ['lua-counter'], ['?']).finally(() => second.restore());
     assert.deepEqual(second.names, ['evalsha']);
     assert.equal(again, '2?');
+  });
+
+  it("reads the server's maxmemory-policy from INFO at connect: noeviction, so no warning", async () => {
+    const log = capturedLog('debug');
+    const client = await connectRedis(config, log.logger, 'policy-check');
+    await closeRedis(client);
+    const lines = log.lines().filter((l) => l.policy !== undefined || /maxmemory/.test(String(l.msg)));
+    // The local servers (scripts/services.sh, a test cluster) run Redis's default, noeviction.
+    const masters = raw instanceof Cluster ? raw.nodes('master').length : 1;
+    assert.equal(lines.length, masters, JSON.stringify(lines));
+    for (const line of lines) {
+      assert.equal(line.policy, 'noeviction', JSON.stringify(line));
+      assert.equal(line.level, 20, 'a debug line, not a warning');
+    }
   });
 
   it('fails start-up with the variable and host when Redis cannot be reached', async () => {
