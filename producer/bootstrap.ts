@@ -16,7 +16,12 @@ export interface ProducerService extends ServiceHandle {
 
 export async function bootstrap(config: Config, logger: Logger): Promise<ProducerService> {
   const tokens = await createTokenVerifier(config.auth);
-  const infra = await connectInfra(config, logger);
+  // A command deadline: a request must get an answer (503) from a Redis that stopped answering,
+  // and nothing the producer sends blocks (it subscribes to nothing).
+  const infra = await connectInfra(config, logger, {
+    mongoRequired: false,
+    redis: { commandTimeoutMs: config.redis.commandTimeoutMs },
+  });
   const registry = createRegistry('producer');
   const channel = await infra.amqp.createChannel('producer-events');
   const publisher = createEventPublisher(infra.amqp, channel, config.rabbitmq.publishConfirmTimeoutMs);

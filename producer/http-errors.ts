@@ -3,6 +3,7 @@ import { errorMessage } from '../shared/errors.js';
 import { requestIdOf } from '../shared/http/request-log.js';
 import type { Logger } from '../shared/logger.js';
 import { mongoUnavailable } from '../shared/mongo.js';
+import { redisUnavailable } from '../shared/redis.js';
 import type { FieldProblem } from '../shared/schemas/event.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -66,8 +67,10 @@ export class BrokerUnavailableError extends RetryLaterError {
 }
 
 /**
- * MongoDB did not answer within MONGO_QUERY_TIMEOUT_MS or cannot be reached: only the routes
- * that read or write it fail, with a 503 the client may retry, never a 500 or a hung request.
+ * MongoDB did not answer within MONGO_QUERY_TIMEOUT_MS or cannot be reached, or Redis (the
+ * buffer, counters, preferences' copy) did not answer within REDIS_COMMAND_TIMEOUT_MS or cannot be
+ * reached: only the routes that read or write it fail, with a 503 the client may retry, never a
+ * 500 or a hung request. One code for both: to the client they are one store.
  */
 export class StoreUnavailableError extends RetryLaterError {
   constructor(retryAfterSeconds: number) {
@@ -118,10 +121,17 @@ function fromStore(
   logger: Logger,
   requestId: string | undefined,
 ): HttpError | undefined {
-  const unavailable = mongoUnavailable(err);
-  if (!unavailable) return undefined;
-  logger.warn({ err: unavailable.message, requestId }, 'mongodb unavailable; answering 503');
-  return new StoreUnavailableError(retryAfterSeconds);
+  const mongo = mongoUnavailable(err);
+  if (mongo) {
+    logger.warn({ err: mongo.message, requestId }, 'mongodb unavailable; answering 503');
+    return new StoreUnavailableError(retryAfterSeconds);
+  }
+  const redis = redisUnavailable(err);
+  if (redis) {
+    logger.warn({ err: redis.message, requestId }, 'redis unavailable; answering 503');
+    return new StoreUnavailableError(retryAfterSeconds);
+  }
+  return undefined;
 }
 
 /** What a failed request is answered: status, headers and the JSON body. */

@@ -318,6 +318,12 @@ const DECLARATIONS = {
       doc: 'Prefix of every Redis key (isolates tenants and test runs on one Redis).',
       production: 'Same value on every service: they share keys.',
     }),
+    commandTimeoutMs: envVar('REDIS_COMMAND_TIMEOUT_MS', integer(1), {
+      default: 2000,
+      services: ['producer'],
+      level: 'tuning',
+      doc: 'Deadline of one Redis command on the producer (ioredis commandTimeout): past it the request waiting on it answers 503 store_unavailable instead of hanging on a Redis that stopped answering. Below SHUTDOWN_TIMEOUT_MS. The other services set none: nothing waits on them but the broker, which redelivers.',
+    }),
     /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
     clusterNodes: envVar(
       'REDIS_CLUSTER_NODES',
@@ -789,6 +795,10 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
     // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
     problems.push('MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS');
   }
+  if (which === 'producer' && d.redis.commandTimeoutMs >= d.shutdownTimeoutMs) {
+    // As MONGO_QUERY_TIMEOUT_MS: a request waiting on Redis at SIGTERM must be answered before the exit.
+    problems.push('REDIS_COMMAND_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS on the producer');
+  }
   if (which === 'producer' && d.rabbitmq.publishConfirmTimeoutMs + CONFIRM_ANSWER_MARGIN_MS >= d.shutdownTimeoutMs) {
     // The producer's close() answers every POST waiting for a confirm (202, or 503 at the
     // deadline) before its socket closes; a shutdown bound shorter than that wait would cut them.
@@ -871,7 +881,7 @@ function assemble(
     /** `url`: the first node, for tools and tests that open one plain connection. */
     rabbitmq: { ...d.rabbitmq, url: d.rabbitmq.urls[0] ?? 'amqp://guest:guest@127.0.0.1:5672' },
     /** `cluster`: set from REDIS_CLUSTER_NODES, the services open an ioredis Cluster (shared/redis.ts); `url` is then unused. */
-    redis: { url: d.redis.url, keyPrefix: d.redis.keyPrefix, cluster },
+    redis: { url: d.redis.url, keyPrefix: d.redis.keyPrefix, commandTimeoutMs: d.redis.commandTimeoutMs, cluster },
     http: {
       ...http,
       /** Browser origins the producer answers with CORS (the ws-server's demo page). */

@@ -6,7 +6,7 @@ import { runAll } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { models, type Models } from './models/index.js';
 import { closeMongo, connectMongo, isMongoReady, type Connection } from './mongo.js';
-import { closeRedis, connectRedis, type Redis } from './redis.js';
+import { closeRedis, connectRedis, type Redis, type RedisClientOptions } from './redis.js';
 
 /** The three stores every service talks to, connected together and closed together. */
 export interface Infra {
@@ -30,6 +30,8 @@ export interface InfraOptions {
    * says "degraded" until it connects.
    */
   mongoRequired: boolean;
+  /** The main Redis client's options: the producer's command deadline (shared/redis.ts). */
+  redis?: RedisClientOptions;
 }
 
 /** jobs tries its index build again this long after MongoDB failed it (a failover, a network cut). */
@@ -42,7 +44,7 @@ export async function connectInfra(
 ): Promise<Infra> {
   const results = await Promise.allSettled([
     connectAmqp(config, logger),
-    connectRedis(config, logger),
+    connectRedis(config, logger, 'main', options.redis),
     connectMongo(config, logger, { wait: options.mongoRequired }),
   ]);
   const [amqpResult, redisResult, mongoResult] = results;

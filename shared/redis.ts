@@ -17,8 +17,11 @@ export type Redis = RedisServer | Cluster;
 export type RedisConnection = RedisServer;
 export type { Cluster };
 
+/** What names the server or cluster (the command deadline is the caller's, RedisClientOptions). */
+type RedisTarget = { redis: Pick<Config['redis'], 'url' | 'keyPrefix' | 'cluster'> };
+
 /** Where the client points, without credentials, for logs and errors. */
-function describeTarget(config: Pick<Config, 'redis'>): string {
+function describeTarget(config: RedisTarget): string {
   const { cluster } = config.redis;
   if (!cluster) return describeUrl(config.redis.url);
   return `cluster ${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}${cluster.tls ? ' (TLS)' : ''}`;
@@ -33,6 +36,18 @@ function nodeOptions(cluster: RedisClusterSettings): RedisOptions {
   };
 }
 
+export interface RedisClientOptions {
+  /**
+   * Deadline of every command, from the call (time in the offline queue included) to its reply
+   * (ioredis `commandTimeout`); past it the command rejects with "Command timed out"
+   * (`redisUnavailable`). Without it a command sent to a Redis that accepts connections and never
+   * answers waits forever. For clients that serve requests (the producer) and run no blocking
+   * command: a BLPOP would time out too. Subscribers opened from the client (openSubscriber)
+   * inherit it, which SUBSCRIBE's immediate reply tolerates.
+   */
+  commandTimeoutMs?: number;
+}
+
 /**
  * Opens the client and waits until it is ready. Key names come from shared/keys.ts;
  * REDIS_KEY_PREFIX is applied by ioredis to every command's keys (tests and tenants share one
@@ -40,9 +55,10 @@ function nodeOptions(cluster: RedisClusterSettings): RedisOptions {
  * no braces). Reconnects forever after start-up; readiness reports `status !== 'ready'`.
  */
 export async function connectRedis(
-  config: Pick<Config, 'redis' | 'connectTimeoutMs'>,
+  config: RedisTarget & Pick<Config, 'connectTimeoutMs'>,
   logger: Logger,
   name = 'main',
+  options: RedisClientOptions = {},
 ): Promise<Redis> {
   const target = describeTarget(config);
   const log = logger.child({ component: 'redis', connection: name });
@@ -53,6 +69,7 @@ export async function connectRedis(
     // Fail commands fast while disconnected so callers can nack and retry through the broker
     // instead of piling up an unbounded offline queue in memory.
     maxRetriesPerRequest: 2,
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
   } satisfies RedisOptions;
   const { cluster } = config.redis;
   const redis: Redis = cluster
@@ -170,6 +187,47 @@ export async function checkEvictionPolicy(redis: Redis, log: Logger, waitMs: num
     }),
   );
   return read.flat();
+}
+
+/**
+ * ioredis' own words for "Redis is not there or not answering": a command's deadline passed
+ * (commandTimeout), the reconnects a command may wait through ran out (maxRetriesPerRequest), the
+ * client is closed, or a cluster cannot be reached or has no slot map.
+ */
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const UNAVAILABLE_MESSAGES = [
+  'Command timed out',
+  'Connection is closed.',
+  'Command aborted due to connection close',
+  'enableOfflineQueue options is false',
+  'None of startup nodes is available',
+  'Failed to refresh slots cache',
+  'Too many Cluster redirections',
+  'Cluster is disconnected',
+  'Cluster is disconnecting',
+  'Cluster is ended',
+];
+/**
+ * Error replies of a server that cannot serve now but will: loading its dataset, a cluster
+ * without a quorum or mid-failover, a replica answering a write, a script running too long, or
+ * (maxmemory-policy noeviction, docs/deploy.md) out of memory.
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|OOM) /;
+
+/**
+ * The error as a DependencyUnavailableError when it says Redis is unreachable, hung or cannot
+ * serve now (a request then answers 503 with Retry-After, as for MongoDB), else undefined: a
+ * script's own error or a wrong command is a bug, not an outage.
+ */
+export function redisUnavailable(err: unknown): DependencyUnavailableError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const unavailable =
+    UNAVAILABLE_NAMES.has(err.name) ||
+    UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m)) ||
+    UNAVAILABLE_REPLY.test(err.message);
+  return unavailable
+    ? new DependencyUnavailableError(`redis unavailable: ${stripCredentials(err.message)}`, { cause: err })
+    : undefined;
 }
 
 /** QUIT lets in-flight replies arrive; a dead connection is simply dropped. */

@@ -73,6 +73,7 @@ describe('config declared once', () => {
       'rabbitmq.url',
       'redis.url',
       'redis.keyPrefix',
+      'redis.commandTimeoutMs',
       'redis.cluster',
       'mongo.url',
       'mongo.fallbackWaitMs',
