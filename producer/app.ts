@@ -1,12 +1,13 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { TokenVerifier } from '../shared/auth/jwt.js';
-import type { Config } from '../shared/config.js';
+import { REDIS_FAIL_OPEN_WAIT_MS, type Config } from '../shared/config.js';
 import { mountOps } from '../shared/http/ops.js';
 import { accessLog, requestLog } from '../shared/http/request-log.js';
 import type { Infra } from '../shared/infra.js';
 import type { Logger } from '../shared/logger.js';
 import type { Registry } from '../shared/metrics.js';
+import type { AcceptDeps } from './accept-event.js';
 import { cors } from './cors.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import { methodNotAllowed } from './method-not-allowed.js';
@@ -16,6 +17,7 @@ import type { EventPublisher } from './publisher.js';
 import { demoDataRouter } from './routes/demo-data.js';
 import { eventsRouter } from './routes/events.js';
 import { followsRouter } from './routes/follows.js';
+import { idempotencyCheck } from './idempotency.js';
 import { withIntakeFastPath } from './intake-fast-path.js';
 import { IntakeKeys, presentsIntakeKey, requireIntakeKey, warnIfIntakeOpen } from './intake-key.js';
 import { unreadSignal } from './notifications/unread-signal.js';
@@ -44,15 +46,14 @@ export interface ProducerDeps {
  */
 export function createRequestListener(deps: ProducerDeps): RequestListener {
   const intakeKeys = new IntakeKeys(deps.config.intake.apiKeys);
-  const app = createApp(deps, intakeKeys);
+  const accept = acceptDepsOf(deps);
+  const app = createApp(deps, intakeKeys, accept);
   return withIntakeFastPath(
     {
+      ...accept,
       keys: intakeKeys,
       maxBodyBytes: deps.config.http.maxBodyBytes,
-      publisher: deps.publisher,
-      metrics: deps.metrics,
       logger: deps.logger,
-      retryAfterSeconds: deps.config.http.retryAfterSeconds,
       accessLog: accessLog(deps.logger, deps.config),
       trustProxyHops: deps.config.http.trustProxyHops,
     },
@@ -60,8 +61,29 @@ export function createRequestListener(deps: ProducerDeps): RequestListener {
   );
 }
 
-export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.config.intake.apiKeys)): Express {
-  const { config, tokens, logger, infra, registry, metrics, publisher } = deps;
+/** What every route that publishes events needs: the fast path, the events and follows routers alike. */
+function acceptDepsOf(deps: ProducerDeps): AcceptDeps {
+  const { config, logger, infra, metrics, publisher } = deps;
+  return {
+    publisher,
+    metrics,
+    retryAfterSeconds: config.http.retryAfterSeconds,
+    logger,
+    idempotency: idempotencyCheck(infra.redis, {
+      windowSeconds: config.pipeline.eventDedupeWindowSeconds,
+      waitMs: REDIS_FAIL_OPEN_WAIT_MS,
+      logger,
+      metrics,
+    }),
+  };
+}
+
+export function createApp(
+  deps: ProducerDeps,
+  intakeKeys = new IntakeKeys(deps.config.intake.apiKeys),
+  accept = acceptDepsOf(deps),
+): Express {
+  const { config, tokens, logger, infra, registry, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
   // Behind Railway's proxy the socket's address is the proxy's: req.ip must come from X-Forwarded-For.
@@ -90,7 +112,7 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
   // Routers, one per concern.
   app.use(
     eventsRouter(
-      { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger },
+      accept,
       {
         maxBodyBytes: config.http.maxBodyBytes,
         batchMaxBodyBytes: config.http.batchMaxBodyBytes,
@@ -124,7 +146,7 @@ export function createApp(deps: ProducerDeps, intakeKeys = new IntakeKeys(deps.c
       tokens,
       models: infra.models,
       intakeKey,
-      accept: { publisher, metrics, retryAfterSeconds: config.http.retryAfterSeconds, logger },
+      accept,
     }),
   );
 

@@ -29,6 +29,21 @@ export class ValidationFailedError extends HttpError {
   }
 }
 
+/**
+ * The eventId a client chose (Idempotency-Key, or a body eventId) was already used for a
+ * different event (producer/idempotency.ts): the consumer would drop this one as a repeat, so it
+ * is refused rather than answered 202. No value is echoed: the client knows which key it sent.
+ */
+export class IdempotencyKeyReusedError extends HttpError {
+  constructor() {
+    super(
+      422,
+      'idempotency_key_reused',
+      'this Idempotency-Key (or eventId) was already used for a different event; a new event needs a new key',
+    );
+  }
+}
+
 /** A 503 (or 429) that tells the client when to come back (Retry-After). */
 export class RetryLaterError extends HttpError {
   constructor(

@@ -3,7 +3,7 @@ import proxyAddr from 'proxy-addr';
 import { REQUEST_ID_HEADER, type accessLog, type AccessLine } from '../shared/http/request-log.js';
 import { requestIdFrom } from '../shared/request-id.js';
 import type { Logger } from '../shared/logger.js';
-import { acceptEvent, forRequest, type AcceptDeps } from './accept-event.js';
+import { acceptEvent, forRequest, idempotencyKeyOf, type AcceptDeps } from './accept-event.js';
 import { answerFor, HttpError } from './http-errors.js';
 import type { IntakeKeys } from './intake-key.js';
 import type { ProducerMetrics } from './metrics.js';
@@ -111,7 +111,7 @@ async function handle(deps: FastPathDeps, req: IncomingMessage, requestId: strin
     const raw = await readBody(req, deps.maxBodyBytes);
     if (raw === undefined) throw new HttpError(413, 'payload_too_large', 'the request body exceeds the size limit');
     const header = req.headers['idempotency-key'];
-    const headerKey = typeof header === 'string' && header !== '' ? header : undefined;
+    const headerKey = idempotencyKeyOf(typeof header === 'string' ? header : undefined);
     return { status: 202, headers: {}, body: await acceptEvent(forRequest(deps, requestId), parse(raw), headerKey) };
   } catch (err) {
     return answerFor(err, deps.logger, deps.metrics, deps.retryAfterSeconds, requestId);

@@ -5,6 +5,7 @@ export interface ProducerMetrics {
   rejected: Counter<'reason'>;
   publishSeconds: Histogram;
   rateLimitUnchecked: Counter;
+  idempotencyUnchecked: Counter;
   fastPath: Counter;
 }
 
@@ -31,6 +32,11 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
     rateLimitUnchecked: new Counter({
       name: 'producer_rate_limit_unchecked_total',
       help: 'Requests let through without a per-client rate-limit check: Redis did not answer (the limiter fails open)',
+      registers: [registry],
+    }),
+    idempotencyUnchecked: new Counter({
+      name: 'producer_idempotency_unchecked_total',
+      help: 'Events with a client-chosen eventId (Idempotency-Key, body eventId) accepted without checking it against an earlier, different event: Redis did not answer (the check fails open)',
       registers: [registry],
     }),
     fastPath: new Counter({

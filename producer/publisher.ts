@@ -22,6 +22,16 @@ export interface EventPublisher {
   publish(event: ActivityEvent & { eventId: string }, requestId?: string): Promise<void>;
 }
 
+/**
+ * How much later than the deadline below amqp-connection-manager's own timeout of the message
+ * fires. Its channel-wide one (publishTimeout, shared/amqp/connection.ts) is the same
+ * PUBLISH_CONFIRM_TIMEOUT_MS and starts a moment earlier, so it fired first and the client read
+ * "publish failed: timeout"; with this margin the producer's deadline fires, and the 503 says the
+ * broker did not confirm in time. The wrapper's still bounds how long it keeps a message it could
+ * not send (the broker lost meanwhile).
+ */
+export const WRAPPER_TIMEOUT_MARGIN_MS = 1000;
+
 export function createEventPublisher(
   amqp: AmqpClient,
   channel: ChannelWrapper,
@@ -40,6 +50,7 @@ export function createEventPublisher(
         contentType: JSON_CONTENT_TYPE,
         timestamp: Date.now(),
         type: event.type,
+        timeout: confirmTimeoutMs + WRAPPER_TIMEOUT_MARGIN_MS,
       });
       try {
         await withTimeout(sent, confirmTimeoutMs, () => new PublishFailedError('the broker did not confirm in time'));

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Config } from '../shared/config.js';
+import { REDIS_FAIL_OPEN_WAIT_MS, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import { withTimeout } from '../shared/lifecycle.js';
@@ -10,8 +10,6 @@ import { clientKey } from './client-address.js';
 import { RateLimitedError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
 
-/** Longest a request waits for its count; past it the request goes on unchecked. */
-const REDIS_WAIT_MS = 250;
 /** At most one warning this often while Redis cannot count. */
 const WARN_INTERVAL_MS = 10_000;
 
@@ -54,8 +52,8 @@ export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): Re
     if (deps.isTrustedCaller(req)) return next();
     const counted = withTimeout(
       limiter.consume(clientKey(req.ip)),
-      REDIS_WAIT_MS,
-      () => new Error(`no answer within ${REDIS_WAIT_MS} ms`),
+      REDIS_FAIL_OPEN_WAIT_MS,
+      () => new Error(`no answer within ${REDIS_FAIL_OPEN_WAIT_MS} ms`),
     );
     counted.then(
       () => next(),

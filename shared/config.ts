@@ -480,9 +480,9 @@ const DECLARATIONS = {
     }),
     eventDedupeWindowSeconds: envVar('EVENT_DEDUPE_WINDOW_SECONDS', integer(1), {
       default: 24 * 3600,
-      services: ['consumer'],
+      services: ['consumer', 'producer'],
       level: 'tuning',
-      doc: 'An eventId is processed once within this window.',
+      doc: "An eventId is processed once within this window; the producer refuses a client's eventId (Idempotency-Key) reused for a different event as long (422).",
     }),
     actionDedupeWindowMs: envVar('ACTION_DEDUPE_WINDOW_MS', integer(1), {
       default: 10_000,
@@ -735,6 +735,13 @@ type Declared = Resolved<typeof DECLARATIONS>;
  * answer (producer/bootstrap.ts); SHUTDOWN_TIMEOUT_MS must leave room for both.
  */
 export const CONFIRM_ANSWER_MARGIN_MS = 1000;
+
+/**
+ * The longest the producer waits for Redis on a check it can do without (the per-address rate
+ * limit, an Idempotency-Key's check) before going on unchecked: a Redis outage must not take
+ * intake or the read API down with it (producer/rate-limit.ts, producer/idempotency.ts).
+ */
+export const REDIS_FAIL_OPEN_WAIT_MS = 250;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

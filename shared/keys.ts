@@ -47,7 +47,11 @@ export const keys = {
   eventSeen: (userId: string, eventId: string) => `dedupe:event:${user(userId)}:${eventId}`,
   /** The same semantic action inside ACTION_DEDUPE_WINDOW_MS (SET NX); the fingerprint names the recipient too. */
   actionSeen: (userId: string, fingerprint: string) => `dedupe:action:${user(userId)}:${fingerprint}`,
-  /** Producer idempotency: Idempotency-Key / body eventId → the accepted eventId. */
+  /**
+   * Producer idempotency (producer/idempotency.lua): an eventId a client chose (Idempotency-Key,
+   * body eventId) → the fingerprint of the event first accepted under it, EVENT_DEDUPE_WINDOW_SECONDS.
+   * Untagged: the one key its script touches.
+   */
   idempotency: (key: string) => `idem:${key}`,
   /**
    * Events of an actor in the current minute (consumer/commit.lua; the names rate-limiter-flexible

@@ -1,17 +1,13 @@
 import express, { Router, type RequestHandler } from 'express';
 import { noteEventId, requestIdOf } from '../../shared/http/request-log.js';
 import { acceptBatch } from '../accept-batch.js';
-import { acceptEvent, forRequest, type AcceptDeps } from '../accept-event.js';
+import { acceptEvent, forRequest, idempotencyKeyOf, type AcceptDeps } from '../accept-event.js';
 import { HttpError, requireJson } from '../http-errors.js';
 
 export interface EventsRouterOptions {
   maxBodyBytes: number;
   batchMaxBodyBytes: number;
   batchMaxEvents: number;
-}
-
-function idempotencyKey(header: string | undefined): string | undefined {
-  return header === undefined || header === '' ? undefined : header;
 }
 
 /**
@@ -24,7 +20,12 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
   const batchJson = express.json({ limit: options.batchMaxBodyBytes, strict: false });
 
   router.post('/events/batch', intakeKey, requireJson, batchJson, async (req, res) => {
-    const result = await acceptBatch(forRequest(deps, requestIdOf(res)), req.body, options.batchMaxEvents);
+    const result = await acceptBatch(
+      forRequest(deps, requestIdOf(res)),
+      req.body,
+      options.batchMaxEvents,
+      idempotencyKeyOf(req.get('Idempotency-Key')),
+    );
     if (result.accepted === 0 && result.failed > 0) res.set('Retry-After', String(deps.retryAfterSeconds));
     res.status(result.accepted === 0 && result.failed > 0 ? 503 : 200).json(result);
   });
@@ -33,7 +34,7 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
     const accepted = await acceptEvent(
       forRequest(deps, requestIdOf(res)),
       req.body,
-      idempotencyKey(req.get('Idempotency-Key')),
+      idempotencyKeyOf(req.get('Idempotency-Key')),
     );
     // The access-log line then joins the request id to the eventId every later line carries.
     noteEventId(res, accepted.eventId);
@@ -52,7 +53,7 @@ export function eventsRouter(deps: AcceptDeps, options: EventsRouterOptions, int
     const accepted = await acceptEvent(
       forRequest(deps, requestIdOf(res)),
       event,
-      idempotencyKey(req.get('Idempotency-Key')),
+      idempotencyKeyOf(req.get('Idempotency-Key')),
     );
     noteEventId(res, accepted.eventId);
     res.status(202).json(accepted);

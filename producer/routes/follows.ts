@@ -7,7 +7,7 @@ import type { Models } from '../../shared/models/index.js';
 import { idSchema } from '../../shared/schemas/event.js';
 import { fieldProblems, NO_VALUE_MESSAGES } from '../../shared/schemas/no-value-messages.js';
 import { protoKeyProblem } from '../../shared/schemas/proto-key.js';
-import { forRequest, type AcceptDeps } from '../accept-event.js';
+import { forRequest, idempotencyKeyOf, type AcceptDeps } from '../accept-event.js';
 import { authenticate, callerOf, requireSameUser } from '../auth.js';
 import { follow, mute, unfollow } from '../follows/edges.js';
 import { listFollowers, listFollowing } from '../follows/pages.js';
@@ -63,7 +63,12 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
   router.post('/users/:userId/follows', deps.intakeKey, requireJson, json, async (req, res) => {
     const { userId } = validate<{ userId: string }>(userParams, req.params, 'path');
     const { targetId } = validate<{ targetId: string }>(followBody, req.body, 'request body');
-    const result = await follow(forRequest(followDeps, requestIdOf(res)), userId, targetId);
+    const result = await follow(
+      forRequest(followDeps, requestIdOf(res)),
+      userId,
+      targetId,
+      idempotencyKeyOf(req.get('Idempotency-Key')),
+    );
     if (result.eventId !== null) noteEventId(res, result.eventId);
     res.status(result.created ? 201 : 200).json({ ...result.edge, eventId: result.eventId });
   });
@@ -76,7 +81,12 @@ export function followsRouter(deps: FollowsRouterDeps): Router {
 
   router.delete('/users/:userId/follows/:targetId', deps.intakeKey, async (req, res) => {
     const { userId, targetId } = validate<{ userId: string; targetId: string }>(edgeParams, req.params, 'path');
-    const removed = await unfollow(forRequest(followDeps, requestIdOf(res)), userId, targetId);
+    const removed = await unfollow(
+      forRequest(followDeps, requestIdOf(res)),
+      userId,
+      targetId,
+      idempotencyKeyOf(req.get('Idempotency-Key')),
+    );
     noteEventId(res, removed.eventId);
     res.json(removed);
   });

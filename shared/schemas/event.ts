@@ -37,10 +37,12 @@ export interface ActivityEvent {
  * Strict, never converted: an id with surrounding spaces is refused, not trimmed, so the rule
  * docs/openapi.yaml states (generated from this file) is exactly the one applied.
  */
+/** The longest id (of a user, an object, an event): an Idempotency-Key is one too. */
+export const ID_MAX_LENGTH = 128;
 const id = () =>
   Joi.string()
     .min(1)
-    .max(128)
+    .max(ID_MAX_LENGTH)
     .pattern(/^[A-Za-z0-9._:@-]+$/, 'id characters');
 /** The id rule every user, actor and object id follows (a token's `sub` too: shared/auth/jwt.ts). */
 export const idSchema = id();

@@ -181,6 +181,24 @@ describe('intake fast path answers exactly as the Express route', () => {
     assert.equal((await both(mismatch, { 'idempotency-key': 'fp-idem-2' })).status, 400);
   });
 
+  it('refuses a key reused for a different event alike (422), and takes a same-event retry alike', async () => {
+    const first = JSON.stringify({ type: 'ORDER', targetId: 'u2', orderId: 'o-1', text: 'has shipped' });
+    const other = JSON.stringify({ type: 'ORDER', targetId: 'u2', orderId: 'o-2', text: 'was cancelled' });
+    assert.equal((await both(first, { 'idempotency-key': 'fp-reuse-1' })).status, 202);
+    const reused = await both(other, { 'idempotency-key': 'fp-reuse-1' });
+    assert.equal(reused.status, 422, reused.body);
+    assert.equal(JSON.parse(reused.body).error, 'idempotency_key_reused');
+    // The fields in another order, text with spaces validation trims: the same event, a retry.
+    const reordered = JSON.stringify({ text: ' has shipped ', orderId: 'o-1', targetId: 'u2', type: 'ORDER' });
+    assert.equal((await both(reordered, { 'idempotency-key': 'fp-reuse-1' })).status, 202);
+
+    // A body eventId is a key too.
+    const withId = (orderId: string) =>
+      JSON.stringify({ type: 'ORDER', targetId: 'u3', orderId, eventId: 'fp-reuse-2' });
+    assert.equal((await both(withId('o-3'))).status, 202);
+    assert.equal((await both(withId('o-4'))).status, 422);
+  });
+
   it('answers generated JSON bodies alike', async () => {
     const field = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(null), fc.boolean());
     const event = fc.record(

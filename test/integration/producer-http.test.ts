@@ -97,6 +97,34 @@ describe('producer HTTP intake', () => {
     assert.equal(both.status, 202);
   });
 
+  it('422 idempotency_key_reused when a key (or body eventId) is reused for a different event; nothing published', async () => {
+    await drainEvents();
+    const order = (orderId: string) => ({ type: 'ORDER', targetId: 'user2', orderId, text: 'has shipped' });
+    const first = await post(service.port, '/events', order('o-1'), { 'Idempotency-Key': 'reuse-key-1' });
+    assert.equal(first.status, 202);
+    const retry = await post(service.port, '/events', order('o-1'), { 'Idempotency-Key': 'reuse-key-1' });
+    assert.deepEqual([retry.status, retry.body], [202, { eventId: 'reuse-key-1', status: 'accepted' }]);
+    const reused = await post(service.port, '/events', order('o-2'), { 'Idempotency-Key': 'reuse-key-1' });
+    assert.equal(reused.status, 422);
+    assert.equal(reused.body.error, 'idempotency_key_reused');
+    assert.match(String(reused.body.message), /already used for a different event/);
+    assert.doesNotMatch(JSON.stringify(reused.body), /reuse-key-1|o-2/, 'no value echoed');
+    // The same key as a body eventId, and on the legacy route: one eventId, one event.
+    const asBody = await post(service.port, '/events', { ...order('o-3'), eventId: 'reuse-key-1' });
+    assert.equal(asBody.status, 422);
+    const legacy = await post(service.port, '/like', like, { 'Idempotency-Key': 'reuse-key-1' });
+    assert.equal(legacy.status, 422);
+    const published = (await drainEvents()).map((m) => JSON.parse(m.content.toString()) as Json);
+    assert.deepEqual(
+      published.map((e) => [e.eventId, e.orderId]),
+      [
+        ['reuse-key-1', 'o-1'],
+        ['reuse-key-1', 'o-1'],
+      ],
+      'the first event and its retry; never the others',
+    );
+  });
+
   it('400 when the body eventId and the Idempotency-Key header disagree', async () => {
     const res = await post(service.port, '/events', { ...like, eventId: 'a' }, { 'Idempotency-Key': 'b' });
     assert.equal(res.status, 400);
@@ -179,6 +207,90 @@ describe('producer HTTP intake', () => {
       (tooMany.body.details as Json[]).map((d) => d.field),
       ['events'],
     );
+  });
+
+  it('POST /events/batch with an Idempotency-Key: item i without an eventId is <key>:<i>, so a retried batch repeats its eventIds', async () => {
+    await drainEvents();
+    const batch = {
+      events: [like, { ...like, eventId: 'own-id-1' }, { type: 'FOLLOW', actorId: 'user1', targetId: 'user5' }],
+    };
+    const first = await post(service.port, '/events/batch', batch, { 'Idempotency-Key': 'batch-key-1' });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const ids = (first.body.results as Json[]).map((r) => r.eventId);
+    assert.deepEqual(ids, ['batch-key-1:0', 'own-id-1', 'batch-key-1:2']);
+    const retried = await post(service.port, '/events/batch', batch, { 'Idempotency-Key': 'batch-key-1' });
+    assert.deepEqual(retried.body, first.body, 'the retry is answered alike');
+    const published = (await drainEvents()).map((m) => m.properties.messageId as string).sort();
+    assert.deepEqual(published, [...ids, ...ids].sort(), 'the same eventIds twice: the consumer counts each once');
+
+    // Item by item, the key's rule: item 0 is now another event under batch-key-1:0.
+    const changed = await post(
+      service.port,
+      '/events/batch',
+      { events: [{ ...like, postId: 'post4' }, batch.events[1]] },
+      { 'Idempotency-Key': 'batch-key-1' },
+    );
+    assert.equal(changed.status, 200);
+    assert.deepEqual([changed.body.accepted, changed.body.rejected], [1, 1]);
+    const [reused, same] = changed.body.results as Json[];
+    assert.equal(reused?.status, 'rejected');
+    assert.equal(reused?.error, 'idempotency_key_reused');
+    assert.equal(reused?.eventId, 'batch-key-1:0');
+    assert.equal(same?.status, 'accepted');
+    assert.deepEqual(
+      (await drainEvents()).map((m) => m.properties.messageId),
+      ['own-id-1'],
+    );
+  });
+
+  it('POST /events/batch: an eventId twice in one batch is published once, for its first item', async () => {
+    await drainEvents();
+    const res = await post(service.port, '/events/batch', {
+      events: [
+        { type: 'FOLLOW', actorId: 'a', targetId: 'b', eventId: 'dup-in-batch' },
+        { type: 'FOLLOW', actorId: 'c', targetId: 'd', eventId: 'dup-in-batch' },
+        { type: 'FOLLOW', actorId: 'a', targetId: 'b', eventId: 'dup-in-batch' },
+      ],
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual([res.body.accepted, res.body.rejected], [1, 2]);
+    const results = res.body.results as Json[];
+    assert.equal(results[0]?.status, 'accepted');
+    for (const later of results.slice(1)) {
+      assert.equal(later.status, 'rejected');
+      assert.equal(later.error, 'duplicate_event_id');
+      assert.equal(later.eventId, 'dup-in-batch');
+    }
+    const published = await drainEvents();
+    assert.deepEqual(
+      published.map((m) => JSON.parse(m.content.toString()).actorId),
+      ['a'],
+    );
+  });
+
+  it('POST /events/batch: an Idempotency-Key too long to number its items is a 400', async () => {
+    // BATCH_MAX_EVENTS is 5 here: `<key>:4` must stay within 128 characters.
+    const tooLong = await post(
+      service.port,
+      '/events/batch',
+      { events: [like] },
+      { 'Idempotency-Key': 'k'.repeat(127) },
+    );
+    assert.equal(tooLong.status, 400);
+    assert.deepEqual(
+      (tooLong.body.details as Json[]).map((d) => d.field),
+      ['Idempotency-Key'],
+    );
+    assert.match(String((tooLong.body.details as Json[])[0]?.message), /1-126 characters/);
+    const longest = await post(
+      service.port,
+      '/events/batch',
+      { events: [like] },
+      { 'Idempotency-Key': 'k'.repeat(126) },
+    );
+    assert.equal(longest.status, 200);
+    assert.equal((longest.body.results as Json[])[0]?.eventId, `${'k'.repeat(126)}:0`);
+    await drainEvents();
   });
 
   it('GET /users and GET /posts serve the seeded demo data', async () => {

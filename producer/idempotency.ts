@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { errorMessage } from '../shared/errors.js';
+import { keys } from '../shared/keys.js';
+import { withTimeout } from '../shared/lifecycle.js';
+import type { Logger } from '../shared/logger.js';
+import { LuaScript } from '../shared/lua.js';
+import type { Redis } from '../shared/redis.js';
+import type { ActivityEvent } from '../shared/schemas/event.js';
+import { IdempotencyKeyReusedError } from './http-errors.js';
+import type { ProducerMetrics } from './metrics.js';
+
+/**
+ * The rule for an eventId a client chose (an Idempotency-Key, or a body eventId): the same
+ * eventId with the same event is a retry, with another event a mistake. The consumer drops a
+ * repeated eventId for its recipient (its eventId dedupe), so without this check a key reused for
+ * a different event was answered 202 "accepted" and then silently dropped. So intake records the
+ * first event's fingerprint under the eventId, for as long as the consumer's dedupe remembers
+ * the eventId (EVENT_DEDUPE_WINDOW_SECONDS), and refuses a different event under it with a 422.
+ *
+ * An eventId the producer generates (a uuid v7) needs no check and gets none: the hot path of
+ * intake gains no Redis round trip. A checked one costs one (producer/idempotency.lua).
+ *
+ * Fails open: when Redis does not answer within the wait, the event is accepted unchecked (a
+ * warning without values at most every WARN_INTERVAL_MS, and producer_idempotency_unchecked_total),
+ * as the rate limiter does. A same-event retry is still counted once by the consumer; only a
+ * different event under a reused key would go unnoticed while Redis is out.
+ */
+const CLAIM = LuaScript.fromFile(new URL('./idempotency.lua', import.meta.url));
+
+/** At most one warning this often while Redis cannot check keys. */
+const WARN_INTERVAL_MS = 10_000;
+
+/**
+ * The event's identity apart from its eventId: a SHA-256 of its JSON with the keys sorted, so the
+ * order a client writes its fields in does not matter. Taken from the validated event (trimmed
+ * text, upper-case currency), so a retry that differs only in what validation normalizes is the
+ * same event.
+ */
+export function fingerprintOf(event: ActivityEvent): string {
+  const { eventId: _eventId, ...rest } = event;
+  return createHash('sha256').update(canonicalJson(rest)).digest('base64url');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface IdempotencyCheck {
+  /**
+   * Resolves when `eventId` is new or was first used for this same event; throws
+   * IdempotencyKeyReusedError when it was used for a different one. Call it only for an eventId
+   * the client chose.
+   */
+  check(eventId: string, event: ActivityEvent): Promise<void>;
+}
+
+export interface IdempotencyCheckOptions {
+  /** EVENT_DEDUPE_WINDOW_SECONDS: how long the consumer drops a repeated eventId. */
+  windowSeconds: number;
+  /** The longest intake waits for Redis before accepting unchecked (REDIS_FAIL_OPEN_WAIT_MS). */
+  waitMs: number;
+  logger: Logger;
+  metrics: ProducerMetrics;
+}
+
+export function idempotencyCheck(redis: Redis, options: IdempotencyCheckOptions): IdempotencyCheck {
+  let lastWarnMs = 0;
+  return {
+    async check(eventId, event) {
+      const fingerprint = fingerprintOf(event);
+      let before: unknown;
+      try {
+        before = await withTimeout(
+          CLAIM.run(redis, [keys.idempotency(eventId)], [fingerprint, options.windowSeconds]),
+          options.waitMs,
+          () => new Error(`no answer within ${options.waitMs} ms`),
+        );
+      } catch (err) {
+        options.metrics.idempotencyUnchecked.inc();
+        if (Date.now() - lastWarnMs >= WARN_INTERVAL_MS) {
+          lastWarnMs = Date.now();
+          // The error only: never the key or the event.
+          options.logger.warn(
+            { err: errorMessage(err) },
+            'Idempotency-Key not checked: Redis unavailable; accepting events unchecked',
+          );
+        }
+        return;
+      }
+      if (typeof before === 'string' && before !== fingerprint) throw new IdempotencyKeyReusedError();
+    },
+  };
+}
