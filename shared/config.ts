@@ -322,7 +322,7 @@ const DECLARATIONS = {
       default: 2000,
       services: ['producer'],
       level: 'tuning',
-      doc: 'Deadline of one Redis command on the producer (ioredis commandTimeout): past it the request waiting on it answers 503 store_unavailable instead of hanging on a Redis that stopped answering. Below SHUTDOWN_TIMEOUT_MS. The other services set none: nothing waits on them but the broker, which redelivers.',
+      doc: 'Deadline of one Redis command on the producer (ioredis commandTimeout): past it the request waiting on it answers 503 store_unavailable instead of hanging on a Redis that stopped answering. Counted from when the command is written: one queued behind an unanswered batch (auto-pipelining sends the next batch once the last is answered) may wait up to twice this. Below SHUTDOWN_TIMEOUT_MS. The other services set none: nothing waits on them but the broker, which redelivers.',
     }),
     /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
     clusterNodes: envVar(

@@ -38,9 +38,11 @@ function nodeOptions(cluster: RedisClusterSettings): RedisOptions {
 
 export interface RedisClientOptions {
   /**
-   * Deadline of every command, from the call (time in the offline queue included) to its reply
-   * (ioredis `commandTimeout`); past it the command rejects with "Command timed out"
-   * (`redisUnavailable`). Without it a command sent to a Redis that accepts connections and never
+   * Deadline of every command, from when the client sends it (or queues it while disconnected) to
+   * its reply (ioredis `commandTimeout`); past it the command rejects with "Command timed out"
+   * (`redisUnavailable`). Auto-pipelining sends a batch only once the previous one is answered,
+   * so a command issued behind an unanswered batch waits for that one's deadline first: up to
+   * about twice this in all. Without it a command sent to a Redis that accepts connections and never
    * answers waits forever. For clients that serve requests (the producer) and run no blocking
    * command: a BLPOP would time out too. Subscribers opened from the client (openSubscriber)
    * inherit it, which SUBSCRIBE's immediate reply tolerates.
