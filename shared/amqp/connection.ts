@@ -20,6 +20,9 @@ export class TopologyRefusedError extends PermanentError {
   }
 }
 
+/** How long close() waits for the broker to answer each channel's and the connection's close. */
+const AMQP_CLOSE_GRACE_MS = 2000;
+
 /** AMQP's reply code for a declaration whose arguments differ from the existing entity's. */
 const PRECONDITION_FAILED = 406;
 
@@ -157,8 +160,25 @@ export async function connectAmqp(
     createChannel,
     isConnected: () => manager.isConnected(),
     close: async () => {
-      for (const channel of channels.splice(0)) await channel.close().catch(() => undefined);
-      await manager.close();
+      // Each step is bounded: a channel close waits for the broker's CloseOk, and amqplib's
+      // connection close for its own, with no deadline; a broker that stopped answering (a stalled
+      // network, a node frozen mid-failover) would hold close() and so the service's shutdown
+      // forever. Past the grace the socket is destroyed: whatever was unconfirmed is redelivered
+      // to another consumer or answered as not confirmed, as after any lost connection.
+      const model = manager.connection;
+      const socket = model === undefined ? undefined : socketOf(model);
+      const bounded = (step: Promise<unknown>) =>
+        withTimeout(step, AMQP_CLOSE_GRACE_MS, () => new Error('amqp close timed out')).then(
+          () => true,
+          () => false,
+        );
+      const closed = await bounded(Promise.all(channels.splice(0).map((c) => c.close().catch(() => undefined))));
+      if (!closed || !(await bounded(manager.close()))) {
+        log.warn({ target }, 'rabbitmq did not answer the close in time; connection dropped');
+        socket?.destroy();
+        // The manager is closed for good once close() was called: no reconnect follows.
+        await bounded(manager.close());
+      }
     },
   };
 }

@@ -22,6 +22,8 @@ export class TcpProxy {
   /** Each forwarded connection's two ends, so `unstall()` can join them again. */
   private readonly pairs = new Set<[Socket, Socket]>();
   port = 0;
+  /** Connections accepted since the proxy was made: a client connecting again shows here. */
+  private accepted = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -36,6 +38,7 @@ export class TcpProxy {
   async start(): Promise<this> {
     this.stalled = false;
     this.server = createServer((client) => {
+      this.accepted += 1;
       if (this.stalled) {
         // Accepted, never answered: what a hung server looks like to a client.
         this.sockets.add(client);
@@ -134,6 +137,10 @@ export class TcpProxy {
       client.pipe(upstream);
       upstream.pipe(client);
     }
+  }
+
+  connectionCount(): number {
+    return this.accepted;
   }
 
   /** Drops every connection and refuses new ones until `start()` is called again. */
