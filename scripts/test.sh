@@ -95,9 +95,14 @@ for i in "${!ALONE_FILES[@]}"; do
   echo "test: ${ALONE_FILES[$i]}"
   node --import tsx --test --test-timeout="${ALONE_BUDGETS_MS[$i]}" "${ALONE_FILES[$i]}"
 done
-# Alone and last: it loads both cores and restarts its own (not the shared) servers.
-echo "test: chaos"
-node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
+# Alone and last: it loads both cores and restarts its own (not the shared) servers. Once on
+# classic queues (the default) and once on quorum queues (what a RabbitMQ cluster deployment
+# declares, docs/deploy.md): the faults hit each queue type's own paths (one events queue per
+# category and the consumer's ordering on quorum; x-max-priority on classic).
+echo "test: chaos (classic queues)"
+CHAOS_QUEUE_TYPE=classic node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
+echo "test: chaos (quorum queues)"
+CHAOS_QUEUE_TYPE=quorum node --import tsx --test --test-reporter=spec --test-timeout=900000 test/chaos/chaos.test.ts
 # After the chaos suite, alone and one file at a time: the files of test/cluster kill nodes of
 # the local RabbitMQ and Redis clusters (cluster.test.ts runs seven service processes on clusters
 # of its own and takes them down at the end).

@@ -15,7 +15,7 @@ import { FAULT_SUITE_SETTINGS } from '../helpers/faults/options.js';
 import { testLogger } from '../helpers/logger.js';
 import { eventually } from '../helpers/wait.js';
 import { CHAOS_SERVERS, CHAOS_URLS, chaosInfra, type Server } from './infra.js';
-import { chaosOptions, pickScenarios } from './options.js';
+import { chaosOptions, chaosQueueType, pickScenarios } from './options.js';
 
 /*
  * The fault-injection suite: the four services as separate built processes (two ws-servers)
@@ -40,6 +40,7 @@ const JWT_SECRET = 'chaos-secret-that-is-long-enough-for-hs256-0123456789';
 const env: Record<string, string> = {
   ...CHAOS_URLS,
   NODE_ENV: 'test',
+  AMQP_QUEUE_TYPE: chaosQueueType(process.env),
   LOG_LEVEL: 'info',
   HTTP_HOST: '127.0.0.1',
   PRODUCER_PORT: '0',

@@ -16,3 +16,17 @@ export const parseChaosOptions = (env: Record<string, string | undefined>): Chao
 
 /** The suite's options, from its environment. */
 export const chaosOptions = (): ChaosOptions => parseChaosOptions(process.env);
+
+/**
+ * What the services declare their queues as (AMQP_QUEUE_TYPE): CHAOS_QUEUE_TYPE=quorum runs every
+ * fault against quorum queues, what a deployment on a RabbitMQ cluster uses (scripts/test.sh runs
+ * the suite once each way). Anything else is refused, not ignored: a typo would test classic.
+ */
+export function chaosQueueType(env: Record<string, string | undefined>): 'classic' | 'quorum' {
+  const value = env.CHAOS_QUEUE_TYPE ?? '';
+  if (value === '' || value === 'classic') return 'classic';
+  if (value === 'quorum') return 'quorum';
+  throw new SuiteOptionsError(
+    `CHAOS_QUEUE_TYPE: expected classic or quorum, got ${JSON.stringify(value.slice(0, 32))}`,
+  );
+}

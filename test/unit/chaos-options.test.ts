@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CHAOS_DEFAULTS, ChaosOptionsError, parseChaosOptions, pickScenarios } from '../chaos/options.js';
+import {
+  CHAOS_DEFAULTS,
+  ChaosOptionsError,
+  chaosQueueType,
+  parseChaosOptions,
+  pickScenarios,
+} from '../chaos/options.js';
 import { parseSuiteOptions, SuiteOptionsError } from '../helpers/faults/options.js';
 
 /** The chaos suite reads its knobs once, in test/chaos/options.ts, and refuses a bad one by name. */
@@ -75,5 +81,14 @@ describe('fault-suite options under another prefix', () => {
       () => pickScenarios(['a'], [4], 'CLUSTER_SCENARIOS'),
       /^SuiteOptionsError: CLUSTER_SCENARIOS: there are 1 scenarios, no 4/,
     );
+  });
+});
+
+describe('chaos queue type', () => {
+  it('is classic unless CHAOS_QUEUE_TYPE says quorum, and refuses anything else', () => {
+    assert.equal(chaosQueueType({}), 'classic');
+    assert.equal(chaosQueueType({ CHAOS_QUEUE_TYPE: '' }), 'classic');
+    assert.equal(chaosQueueType({ CHAOS_QUEUE_TYPE: 'quorum' }), 'quorum');
+    assert.throws(() => chaosQueueType({ CHAOS_QUEUE_TYPE: 'qourum' }), ChaosOptionsError);
   });
 });
