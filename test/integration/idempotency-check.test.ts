@@ -75,6 +75,29 @@ describe('Idempotency-Key check', () => {
     assert.match(String(await raw.get(key)), /^[A-Za-z0-9_-]{43}$/, 'a SHA-256 fingerprint, not the event');
   });
 
+  it('checks the eventIds of one turn in one script call, and of two events racing under one key accepts one', async () => {
+    const commands = recordCommands(infra.redis);
+    let results: PromiseSettledResult<unknown>[];
+    try {
+      results = await Promise.allSettled([
+        acceptEvent(deps, order('t-1'), 'idem-turn-1'),
+        acceptEvent(deps, order('t-2'), 'idem-turn-2'),
+        acceptEvent(deps, order('t-3'), 'idem-turn-3'),
+        acceptEvent(deps, order('t-4'), 'idem-turn-race'),
+        acceptEvent(deps, order('t-5'), 'idem-turn-race'),
+      ]);
+    } finally {
+      commands.restore();
+    }
+    assert.deepEqual(commands.names, ['evalsha'], 'five checks, one request');
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+    );
+    const refused = results[4] as PromiseRejectedResult;
+    assert.ok(refused.reason instanceof IdempotencyKeyReusedError, String(refused.reason));
+  });
+
   it('a retry of the same event passes, another event under the key is refused', async () => {
     await acceptEvent(deps, order('o-3'), 'idem-key-2');
     await acceptEvent(deps, { ...order('o-3'), eventId: 'idem-key-2' }, undefined);
