@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from './errors.js';
 import { mongoUnavailable } from './mongo.js';
+import { redisUnavailable } from './redis.js';
 
 /**
  * The one rule that tells "a dependency is unreachable" from "this message fails", for the
@@ -54,29 +55,13 @@ function isSocketFailure(e: Error): boolean {
   return typeof code === 'string' && SOCKET_CODES.has(code);
 }
 
-/** ioredis' errors of a connection, not of a command (its classes are not all exported: by name). */
-const REDIS_CLIENT_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-/** ioredis' messages for a command it could not send or got no answer to. */
-const REDIS_CONNECTION_MESSAGES = [
-  /^Connection is closed\.$/,
-  /^Stream isn't writeable/,
-  /^Cluster isn't ready/,
-  /^Command timed out$/,
-  /^Socket timeout\./,
-  /^connect ETIMEDOUT$/,
-  /^None of startup nodes is available$/,
-  /^Failed to refresh slots cache/,
-  /^Cluster is disconnected\.$/,
-  /^Node is disconnected$/,
-  /^Too many Cluster redirections/,
-];
-/** Reply prefixes of a server that cannot serve any command now, whatever the command carries. */
-const REDIS_UNAVAILABLE_REPLIES = /^(LOADING|BUSY|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|OOM) /;
-
+/**
+ * Redis: the one rule shared/redis.ts keeps for the producer's 503s too (a connection closed or
+ * not writable, a command given up on or past its deadline, a cluster unreachable or mid-failover,
+ * and the replies of a server that cannot serve anyone now), so the two never disagree.
+ */
 function isRedisOutage(e: Error): boolean {
-  if (REDIS_CLIENT_ERRORS.has(e.name)) return true;
-  if (e.name === 'ReplyError') return REDIS_UNAVAILABLE_REPLIES.test(e.message);
-  return REDIS_CONNECTION_MESSAGES.some((m) => m.test(e.message));
+  return redisUnavailable(e) !== undefined;
 }
 
 /**

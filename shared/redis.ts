@@ -192,7 +192,9 @@ export async function checkEvictionPolicy(redis: Redis, log: Logger, waitMs: num
 }
 
 /**
- * ioredis' own words for "Redis is not there or not answering": a command's deadline passed
+ * The one list (the producer's 503s and the consumers' failure policy, shared/dependency-outage.ts,
+ * both go by redisUnavailable): ioredis' own words for "Redis is not there or not answering": a
+ * command's deadline passed
  * (commandTimeout), the reconnects a command may wait through ran out (maxRetriesPerRequest), the
  * client is closed, or a cluster cannot be reached or has no slot map.
  */
@@ -208,13 +210,19 @@ const UNAVAILABLE_MESSAGES = [
   'Cluster is disconnected',
   'Cluster is disconnecting',
   'Cluster is ended',
+  "Cluster isn't ready",
+  'Node is disconnected',
+  "Stream isn't writeable",
+  'Socket timeout',
+  'connect ETIMEDOUT',
 ];
 /**
  * Error replies of a server that cannot serve now but will: loading its dataset, a cluster
  * without a quorum or mid-failover, a replica answering a write, a script running too long, or
- * (maxmemory-policy noeviction, docs/deploy.md) out of memory.
+ * (maxmemory-policy noeviction, docs/deploy.md) out of memory, or short of the replicas
+ * min-replicas-to-write asks for (docs/reliability.md).
  */
-const UNAVAILABLE_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|OOM) /;
+const UNAVAILABLE_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|NOREPLICAS|OOM) /;
 
 /**
  * The error as a DependencyUnavailableError when it says Redis is unreachable, hung or cannot

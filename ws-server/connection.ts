@@ -193,11 +193,20 @@ async function dispatch(session: Session, frame: ClientFrame, deps: ConnectionDe
   // it), and the newer version it has not acked comes as a NOTIFICATION asking for its own.
   const answered = [...result.acked, ...stale];
   if (answered.length > 0) session.send({ type: 'ACKED', ids: answered });
-  if (result.stale.length > 0) await sendNewerVersions(deps, session, userId, result.stale);
-  if (result.missing.length === 0) return;
   // Not in Redis: MongoDB-only notifications (or not the user's). Answered in a second frame, off
   // the frame path: a slow MongoDB holds neither the ACKED above nor this frame's slot.
-  acknowledgeStoredOffPath(deps, session, userId, result.missing, { sentAtMs, versionOf }, nowMs);
+  if (result.missing.length > 0)
+    acknowledgeStoredOffPath(deps, session, userId, result.missing, { sentAtMs, versionOf }, nowMs);
+  // Off the frame path too: it may read the preferences (MongoDB behind Redis). The ACK is
+  // answered whatever happens here; a newer version not pushed now stays pending in Redis and
+  // comes with the next replay.
+  if (result.stale.length > 0)
+    sendNewerVersions(deps, session, userId, result.stale).catch((err: unknown) =>
+      deps.logger.warn(
+        { userId, err: errorMessage(err) },
+        'newer version not pushed after an ACK of an older one; it stays pending for the next replay',
+      ),
+    );
 }
 
 async function onAuth(
@@ -247,8 +256,9 @@ async function onAuth(
     );
     if (!session.open) return;
     if (replay.resumeReset) {
-      // Only a Redis that lost the user's keys makes it: worth a line, one per resuming socket.
-      deps.logger.info(
+      // Only a Redis that lost the user's keys makes it, and then every resuming socket does:
+      // debug, or a data loss would log a line per client at once.
+      deps.logger.debug(
         { userId, lastSeq: frame.lastSeq, seq: replay.seq },
         'AUTH lastSeq above the user seq (Redis lost its data?): whole replay, resume point reset',
       );

@@ -141,7 +141,9 @@ export async function connectAmqp(
           ),
       );
     } catch (err) {
-      channels.splice(channels.indexOf(wrapper), 1);
+      // close() may have taken the list meanwhile: remove only what is still there.
+      const at = channels.indexOf(wrapper);
+      if (at >= 0) channels.splice(at, 1);
       await wrapper.close().catch(() => undefined);
       throw err;
     }

@@ -28,10 +28,11 @@ describe('AMQP client close() against a broker that stopped answering', () => {
 
     proxy.stall();
     const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       client.close().then(() => 'closed'),
-      new Promise((resolve) => setTimeout(resolve, 15_000, 'still waiting')).then((v) => v),
-    ]);
+      new Promise((resolve) => (timer = setTimeout(resolve, 15_000, 'still waiting'))),
+    ]).finally(() => clearTimeout(timer));
     const tookMs = Date.now() - started;
     assert.equal(outcome, 'closed', 'close() waited on a broker that never answers');
     // Two bounded steps (the channels' close, then the connection's), and the drop.

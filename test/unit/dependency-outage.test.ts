@@ -23,6 +23,8 @@ describe('isDependencyOutage: an outage waits, a failing message is dead-lettere
       ['a closed connection', new Error('Connection is closed.')],
       ['no offline queue', new Error("Stream isn't writeable and enableOfflineQueue options is false")],
       ['a command timeout', new Error('Command timed out')],
+      ['a pipelined command whose connection dropped', new Error('Command aborted due to connection close')],
+      ['a cluster client closing', new Error('Cluster is disconnecting')],
       ['a cluster without a reachable node', new Error('None of startup nodes is available')],
       ['a refused connection', socketError('ECONNREFUSED')],
       ['a connect timeout', socketError('ETIMEDOUT')],
