@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import { withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { LuaScript } from '../shared/lua.js';
 import type { Redis } from '../shared/redis.js';
 import type { ActivityEvent } from '../shared/schemas/event.js';
+import { failOpen } from './fail-open.js';
 import { IdempotencyKeyReusedError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -22,15 +22,12 @@ import type { ProducerMetrics } from './metrics.js';
  * in each) go to Redis in one script call (producer/idempotency.lua), one per key on a cluster: a
  * request per event would be a third of the pipeline's Redis requests (docs/performance.md).
  *
- * Fails open: when Redis does not answer within the wait, the event is accepted unchecked (a
- * warning without values at most every WARN_INTERVAL_MS, and producer_idempotency_unchecked_total),
- * as the rate limiter does. A same-event retry is still counted once by the consumer; only a
+ * Fails open (producer/fail-open.ts, as the rate limiter does): when Redis does not answer within
+ * the wait, the event is accepted unchecked (producer_idempotency_unchecked_total, a throttled
+ * warning without values). A same-event retry is still counted once by the consumer; only a
  * different event under a reused key would go unnoticed while Redis is out.
  */
 const CLAIM = LuaScript.fromFile(new URL('./idempotency.lua', import.meta.url));
-
-/** At most one warning this often while Redis cannot check keys. */
-const WARN_INTERVAL_MS = 10_000;
 
 /**
  * The event's identity apart from its eventId: a SHA-256 of its JSON with the keys sorted, so the
@@ -81,7 +78,11 @@ interface PendingCheck {
 }
 
 export function idempotencyCheck(redis: Redis, options: IdempotencyCheckOptions): IdempotencyCheck {
-  let lastWarnMs = 0;
+  const unchecked = failOpen(
+    options.logger,
+    options.metrics.idempotencyUnchecked,
+    'Idempotency-Key not checked: Redis unavailable; accepting events unchecked',
+  );
   let pending: PendingCheck[] = [];
 
   const send = (group: PendingCheck[]) =>
@@ -115,15 +116,7 @@ export function idempotencyCheck(redis: Redis, options: IdempotencyCheckOptions)
           if (pending.length === 1) setImmediate(flush);
         });
       } catch (err) {
-        options.metrics.idempotencyUnchecked.inc();
-        if (Date.now() - lastWarnMs >= WARN_INTERVAL_MS) {
-          lastWarnMs = Date.now();
-          // The error only: never the key or the event.
-          options.logger.warn(
-            { err: errorMessage(err) },
-            'Idempotency-Key not checked: Redis unavailable; accepting events unchecked',
-          );
-        }
+        unchecked(err);
         return;
       }
       if (typeof before === 'string' && before !== fingerprint) throw new IdempotencyKeyReusedError();

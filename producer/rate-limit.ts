@@ -1,17 +1,14 @@
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { REDIS_FAIL_OPEN_WAIT_MS, type Config } from '../shared/config.js';
-import { errorMessage } from '../shared/errors.js';
 import { keys } from '../shared/keys.js';
 import { withTimeout } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 import { clientKey } from './client-address.js';
+import { failOpen } from './fail-open.js';
 import { RateLimitedError } from './http-errors.js';
 import type { ProducerMetrics } from './metrics.js';
-
-/** At most one warning this often while Redis cannot count. */
-const WARN_INTERVAL_MS = 10_000;
 
 export interface RateLimitDeps {
   redis: Redis;
@@ -34,7 +31,7 @@ export interface RateLimitDeps {
  * backends costs no Redis round trip; an intake attempt without one is counted). The address is Express's `req.ip`: behind a proxy TRUST_PROXY must name the
  * hops, or every client shares the proxy's address and budget.
  *
- * Fails open: while Redis is down or slow the request goes on unchecked (a warning, a metric),
+ * Fails open (producer/fail-open.ts): while Redis is down or slow the request goes on unchecked,
  * so a Redis outage never takes the read API down with it.
  */
 export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): RequestHandler {
@@ -46,7 +43,11 @@ export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): Re
     // Otherwise ioredis would queue the command while reconnecting instead of failing at once.
     rejectIfRedisNotReady: true,
   });
-  let lastWarnMs = 0;
+  const unchecked = failOpen(
+    deps.logger,
+    deps.metrics.rateLimitUnchecked,
+    'rate limit not checked: Redis unavailable; letting requests through',
+  );
 
   return (req, _res, next) => {
     if (deps.isTrustedCaller(req)) return next();
@@ -62,14 +63,7 @@ export function rateLimit(config: Pick<Config, 'http'>, deps: RateLimitDeps): Re
           next(new RateLimitedError(Math.max(1, Math.ceil(err.msBeforeNext / 1000))));
           return;
         }
-        deps.metrics.rateLimitUnchecked.inc();
-        if (Date.now() - lastWarnMs >= WARN_INTERVAL_MS) {
-          lastWarnMs = Date.now();
-          deps.logger.warn(
-            { err: errorMessage(err) },
-            'rate limit not checked: Redis unavailable; letting requests through',
-          );
-        }
+        unchecked(err);
         next();
       },
     );

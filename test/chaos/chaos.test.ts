@@ -40,7 +40,7 @@ const JWT_SECRET = 'chaos-secret-that-is-long-enough-for-hs256-0123456789';
 const env: Record<string, string> = {
   ...CHAOS_URLS,
   NODE_ENV: 'test',
-  AMQP_QUEUE_TYPE: chaosQueueType(process.env),
+  AMQP_QUEUE_TYPE: chaosQueueType(),
   LOG_LEVEL: 'info',
   HTTP_HOST: '127.0.0.1',
   PRODUCER_PORT: '0',

@@ -22,7 +22,7 @@ export const chaosOptions = (): ChaosOptions => parseChaosOptions(process.env);
  * fault against quorum queues, what a deployment on a RabbitMQ cluster uses (scripts/test.sh runs
  * the suite once each way). Anything else is refused, not ignored: a typo would test classic.
  */
-export function chaosQueueType(env: Record<string, string | undefined>): 'classic' | 'quorum' {
+export function chaosQueueType(env: Record<string, string | undefined> = process.env): 'classic' | 'quorum' {
   const value = env.CHAOS_QUEUE_TYPE ?? '';
   if (value === '' || value === 'classic') return 'classic';
   if (value === 'quorum') return 'quorum';
