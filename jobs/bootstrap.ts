@@ -3,6 +3,7 @@ import { createOpsApp } from '../shared/http/ops.js';
 import { requestLog } from '../shared/http/request-log.js';
 import { connectionLimits, listen, reportDrops } from '../shared/http/server.js';
 import { connectInfra } from '../shared/infra.js';
+import { isMongoReady } from '../shared/mongo.js';
 import { once, runAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry, type Registry } from '../shared/metrics.js';
@@ -10,6 +11,7 @@ import type { ServiceHandle } from '../shared/service.js';
 import { startBatchConsumer } from './batch-consumer.js';
 import { ackCodec, ackHandler, persistCodec, persistHandler } from './handlers.js';
 import { createJobsMetrics } from './metrics.js';
+import { startPersistSweep } from './persist-sweep.js';
 
 export interface JobsService extends ServiceHandle {
   port: number;
@@ -42,6 +44,27 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     ...ackCodec,
     handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
+  const sweepChannel = await infra.amqp.createChannel('jobs-sweep');
+  const sweep =
+    config.persist.sweepIntervalMs > 0
+      ? startPersistSweep(
+          {
+            redis: infra.redis,
+            channel: sweepChannel,
+            topology,
+            metrics,
+            logger: logger.child({ component: 'persist-sweep' }),
+            settings: {
+              keyPrefix: config.redis.keyPrefix,
+              bufferTtlSeconds: config.pipeline.bufferTtlSeconds,
+              afterMs: config.persist.sweepAfterMs,
+              maxNotificationsPerMessage: config.persist.batchSize,
+            },
+          },
+          config.persist.sweepIntervalMs,
+          () => isMongoReady(infra.mongo),
+        )
+      : undefined;
   const http = await listen(
     createOpsApp(infra.checks, registry, requestLog(logger, config)),
     servicePort(config, 'jobs'),
@@ -55,7 +78,12 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     registry,
     // Intake stops first, the batches already taken are written, the stores close last.
     close: once(() =>
-      runAll([() => Promise.all([persist.stop(), acks.stop()]), () => http.close(), () => infra.close()]),
+      runAll([
+        () => Promise.all([persist.stop(), acks.stop(), sweep?.stop()]),
+        () => sweepChannel.close(),
+        () => http.close(),
+        () => infra.close(),
+      ]),
     ),
   };
 }

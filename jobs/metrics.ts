@@ -25,6 +25,12 @@ export function createJobsMetrics(registry: Registry) {
       help: 'Acks of notifications not stored yet, carried by their persist job instead of a write',
       registers: [registry],
     }),
+    swept: new Counter({
+      name: 'jobs_persist_swept_total',
+      help: 'Unpersisted marks the persist sweep found past PERSIST_SWEEP_AFTER_MS: handed_over (sent to the persist queue again) or expired (no buffered copy left to store)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     capRemoved: new Counter({
       name: 'jobs_cap_removed_total',
       help: 'Read notifications removed by the per-user cap',

@@ -590,6 +590,18 @@ const DECLARATIONS = {
       doc: 'How long a notification waits in the broker before it is persisted (acked ones are then stored as delivered in one write).',
       production: same,
     }),
+    sweepIntervalMs: envVar('PERSIST_SWEEP_INTERVAL_MS', integer(0), {
+      default: 300_000,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'How often one jobs instance scans Redis for notifications whose persist job never arrived (jobs/persist-sweep.ts); each scan reads the whole keyspace. 0 turns the sweep off.',
+    }),
+    sweepAfterMs: envVar('PERSIST_SWEEP_AFTER_MS', integer(1000), {
+      default: 600_000,
+      services: ['jobs'],
+      level: 'tuning',
+      doc: 'Age of an unpersisted mark past which the sweep hands its notification to jobs again; keep it well above PERSIST_DELAY_MS and the time a backlog takes to drain.',
+    }),
     batchSize: envVar('PERSIST_BATCH_SIZE', integer(1, 10_000), {
       default: 200,
       services: ['jobs'],

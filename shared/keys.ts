@@ -53,6 +53,8 @@ export const keys = {
    * Untagged: the one key its script touches.
    */
   idempotency: (key: string) => `idem:${key}`,
+  /** Held by the jobs instance running the persist sweep, for one PERSIST_SWEEP_INTERVAL_MS (jobs/persist-sweep.ts). Untagged. */
+  persistSweepLock: () => 'persist-sweep-lock',
   /**
    * Events of an actor in the current minute (consumer/commit.lua; the names rate-limiter-flexible
    * used). Untagged: an actor reaches many recipients, so on a cluster it is counted apart.

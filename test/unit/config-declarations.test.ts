@@ -111,6 +111,8 @@ describe('config declared once', () => {
       'persist.handOffLingerMs',
       'persist.handOffMaxNotifications',
       'persist.delayMs',
+      'persist.sweepIntervalMs',
+      'persist.sweepAfterMs',
       'persist.batchSize',
       'persist.flushMs',
       'persist.prefetch',

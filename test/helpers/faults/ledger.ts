@@ -1,4 +1,5 @@
 import { readPending } from '../buffer.js';
+import { keys } from '../../../shared/keys.js';
 import type { Models } from '../../../shared/models/index.js';
 import type { Redis } from '../../../shared/redis.js';
 import type { ClientRecord } from './clients.js';
@@ -22,6 +23,12 @@ export interface ScenarioRow {
   pending: number;
   lost: number;
   retriedPosts: number;
+  /**
+   * Notifications the persist sweep (jobs/persist-sweep.ts) handed to jobs again during the
+   * scenario: their persist job was lost or late past PERSIST_SWEEP_AFTER_MS. Reported, not a
+   * failure: the sweep is how the pipeline stores them; a non-zero count names a lost hand-off.
+   */
+  swept?: number;
   /** The scenario needed a forced reconnect of every client to deliver the rest. */
   neededReconnect: boolean;
   problems: string[];
@@ -99,6 +106,7 @@ export async function reconcile(
     lost: 0,
     problems: [] as string[],
   };
+  const unstored: PostedEvent[] = [];
   for (const event of accepted) {
     const record = byUser.get(event.targetId);
     const ids = record
@@ -106,6 +114,7 @@ export async function reconcile(
       : [];
     const docs = stored.get(event.eventId) ?? [];
     if (docs.length === 1) row.persisted++;
+    if (docs.length === 0 && unstored.length < 10) unstored.push(event);
     if (docs.length > 1) {
       row.persistedTwice++;
       row.problems.push(`${event.eventId} stored ${docs.length} times`);
@@ -131,6 +140,16 @@ export async function reconcile(
       row.lost++;
       row.problems.push(`${event.eventId} for ${event.targetId} lost (attempts ${event.attempts})`);
     }
+  }
+  // What Redis still holds of a notification MongoDB never got tells where its hand-off stopped:
+  // an `unpersisted` mark still set means no persist job carrying it was ever stored.
+  for (const event of unstored) {
+    const id = [...(byUser.get(event.targetId)?.received ?? [])].find(([, o]) => o === event.objectId)?.[0];
+    const marks =
+      id === undefined
+        ? 'never delivered'
+        : `notification ${id}, unpersisted mark ${(await redis.exists(keys.unpersisted(event.targetId, id))) === 1 ? 'set' : 'gone'}`;
+    row.problems.push(`${event.eventId} for ${event.targetId} not stored (${marks}; attempts ${event.attempts})`);
   }
   const ofRun = (r: ClientRecord, id: string) => r.received.get(id)?.includes(`.${runId}.`) === true;
   for (const r of records) {
@@ -180,9 +199,10 @@ export function printTable(rows: ScenarioRow[]): string {
     'pending',
     'lost',
     'retriedPosts',
+    'swept',
     'neededReconnect',
   ];
-  const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
+  const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c] ?? '-')))];
   const widths = cols.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
   const notes = rows.flatMap((r) => (r.note ? [`  ${r.scenario}: ${r.note}`] : []));
   return [...cells.map((line) => line.map((c, i) => c.padEnd(widths[i]!)).join(' | ')), ...notes].join('\n');

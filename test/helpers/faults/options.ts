@@ -85,6 +85,10 @@ export const FAULT_SUITE_SETTINGS = {
   HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
   PERSIST_DELAY_MS: '1000',
   PERSIST_FLUSH_MS: '100',
+  // The persist sweep (jobs/persist-sweep.ts) within the suites' settle wait: a persist job lost
+  // to a fault is stored from the buffer 20 s later, and the row's `swept` says so.
+  PERSIST_SWEEP_INTERVAL_MS: '3000',
+  PERSIST_SWEEP_AFTER_MS: '20000',
   RETRY_BASE_DELAY_MS: '500',
   ACK_TIMEOUT_MS: '3000',
   AMQP_HEARTBEAT_SECONDS: '2',

@@ -45,6 +45,7 @@ export async function runScenario(
   { settleMs = 45_000, afterReconnectMs = 60_000 } = {},
 ): Promise<ScenarioRow> {
   const { processes, fleet, models, redis } = setup;
+  const sweptBefore = await sweptTotal(processes);
   const load = runLoad({
     runId,
     users: setup.users,
@@ -80,9 +81,28 @@ export async function runScenario(
   return {
     ...(await reconcile(name, runId, result.accepted, fleet.records(), models, redis)),
     retriedPosts: result.retried,
+    // A jobs process restarted by the scenario starts its counter again from 0.
+    swept: Math.max(0, (await sweptTotal(processes)) - sweptBefore),
     neededReconnect,
     ...(note ? { note } : {}),
   };
+}
+
+/** jobs_persist_swept_total{outcome="handed_over"} over the live jobs processes (0 for one that does not answer). */
+async function sweptTotal(processes: Pick<ServiceProcesses, 'ports'>): Promise<number> {
+  const counts = await Promise.all(
+    processes.ports('jobs').map(async (port) => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) }).then(
+        (r) => r.text(),
+        () => '',
+      );
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('jobs_persist_swept_total{') && l.includes('outcome="handed_over"'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -99,7 +119,7 @@ export function assertLedger(row: ScenarioRow, processes: Pick<ServiceProcesses,
   assert.equal(row.persistedTwice, 0, problems);
   assert.equal(row.wrongState, 0, problems);
   assert.equal(row.delivered, row.accepted, `every accepted event reached its (connected) user: ${problems}`);
-  assert.equal(row.persisted, row.accepted, 'every notification persisted exactly once');
+  assert.equal(row.persisted, row.accepted, `every notification persisted exactly once: ${problems}`);
   assertLiveDelivery(row);
 }
 

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
+import { parseUnpersistedKey } from '../../jobs/persist-sweep.js';
+import { keys } from '../../shared/keys.js';
+import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
+import { connectMongo, type Connection } from '../../shared/mongo.js';
+import type { Notification } from '../../shared/notification.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { bufferNotification } from '../helpers/buffer.js';
+import { makeNotification } from '../helpers/notifications.js';
+import { cleanupTestResources } from '../helpers/cleanup.js';
+import { testEnv } from '../helpers/config.js';
+import { testLogger } from '../helpers/logger.js';
+import { eventually } from '../helpers/wait.js';
+
+/*
+ * The persist sweep (jobs/persist-sweep.ts) against real Redis, RabbitMQ and MongoDB: a
+ * notification buffered with its unpersisted mark but whose persist job never reached the broker
+ * (what a lost hand-off leaves) is stored once its mark is older than PERSIST_SWEEP_AFTER_MS; a
+ * young mark is left to its job; a mark without a buffered copy is dropped; a second instance
+ * does nothing while another holds the lock.
+ */
+const AFTER_MS = 20_000;
+const { config } = testEnv('persistsweep', {
+  PERSIST_SWEEP_INTERVAL_MS: '200',
+  PERSIST_SWEEP_AFTER_MS: String(AFTER_MS),
+  PERSIST_DELAY_MS: '300',
+  PERSIST_FLUSH_MS: '50',
+});
+const TTL = config.pipeline.bufferTtlSeconds;
+
+describe('persist sweep: a notification whose persist job never arrived is stored all the same', () => {
+  let jobs: JobsService;
+  let redis: Redis;
+  let mongo: Connection;
+  let m: Models;
+
+  const doc = (id: string) => m.Notification.findById(id).lean<NotificationDoc>();
+  /** Buffers `n` as the consumer's commit does, with no persist job, its mark `ageMs` old. */
+  const orphan = async (n: Notification, ageMs: number) => {
+    await bufferNotification(redis, n, TTL);
+    if (ageMs > 0) await redis.pexpire(keys.unpersisted(n.userId, n.id), TTL * 1000 - ageMs);
+  };
+  const swept = async (outcome: string): Promise<number> => {
+    const line = (await jobs.registry.metrics())
+      .split('\n')
+      .find((l) => l.startsWith('jobs_persist_swept_total{') && l.includes(`outcome="${outcome}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
+  before(async () => {
+    redis = await connectRedis(config, testLogger);
+    mongo = await connectMongo(config, testLogger);
+    m = models(mongo);
+    jobs = await bootstrap(config, testLogger);
+  });
+  after(async () => {
+    await jobs.close();
+    await closeRedis(redis);
+    await mongo.close();
+    await cleanupTestResources(config);
+  });
+
+  it('stores an orphan past PERSIST_SWEEP_AFTER_MS and leaves a young mark to its job', async () => {
+    const young = makeNotification('sweep-young');
+    const lost = makeNotification('sweep-lost');
+    await orphan(young, 0);
+    await orphan(lost, AFTER_MS + 5_000);
+
+    const stored = await eventually(async () => (await doc(lost.id)) ?? undefined, {
+      what: 'the orphaned notification stored by the sweep',
+      timeoutMs: 15_000,
+    });
+    assert.equal(stored.userId, lost.userId);
+    assert.equal(stored.status, 'undelivered');
+    assert.deepEqual(stored.eventIds, lost.eventIds);
+    await eventually(async () => (await redis.exists(keys.unpersisted(lost.userId, lost.id))) === 0, {
+      what: "jobs' after-write step to clear the mark",
+    });
+    assert.ok((await swept('handed_over')) >= 1);
+
+    // The run that found `lost` saw `young` too: its job may still come, so it is not touched.
+    await sleep(600);
+    assert.equal(await doc(young.id), null, 'a mark younger than PERSIST_SWEEP_AFTER_MS is left to its job');
+    assert.equal(await redis.exists(keys.unpersisted(young.userId, young.id)), 1);
+  });
+
+  it('drops a mark whose buffered copy is gone: nothing is left to store', async () => {
+    const gone = makeNotification('sweep-gone');
+    await orphan(gone, AFTER_MS + 5_000);
+    await redis.del(keys.notification(gone.userId, gone.id));
+    const before = await swept('expired');
+    await eventually(async () => (await redis.exists(keys.unpersisted(gone.userId, gone.id))) === 0, {
+      what: 'the sweep to drop the mark',
+      timeoutMs: 15_000,
+    });
+    assert.equal(await swept('expired'), before + 1);
+    assert.equal(await doc(gone.id), null);
+  });
+
+  it('sweeps in one instance at a time: none while another holds the lock', async () => {
+    await redis.set(keys.persistSweepLock(), 'another-instance', 'PX', 60_000);
+    const waiting = makeNotification('sweep-locked');
+    await orphan(waiting, AFTER_MS + 5_000);
+    await sleep(1_000);
+    assert.equal(await doc(waiting.id), null, 'no sweep while another instance holds the lock');
+    await redis.del(keys.persistSweepLock());
+    await eventually(async () => (await doc(waiting.id)) ?? undefined, {
+      what: 'the sweep once the lock is free',
+      timeoutMs: 15_000,
+    });
+  });
+
+  it('reads only unpersisted marks of the exact shape', () => {
+    assert.deepEqual(parseUnpersistedKey(keys.unpersisted('alice', 'n1')), { userId: 'alice', id: 'n1' });
+    assert.deepEqual(parseUnpersistedKey(keys.unpersisted('a:b}c', 'n1')), { userId: 'a:b}c', id: 'n1' });
+    assert.equal(parseUnpersistedKey('unpersisted:alice:n1'), undefined);
+    assert.equal(parseUnpersistedKey(keys.acked('alice', 'n1')), undefined);
+    assert.equal(parseUnpersistedKey('unpersisted:{u:}:n1'), undefined);
+  });
+});
