@@ -223,7 +223,8 @@ if outcome ~= 'stale' then
   redis.call('EXPIRE', KEYS[10], ttl)
   -- A new id was never acked; a rewritten version must be acked again.
   if outcome == 'updated' then redis.call('DEL', keyOf(15, id)) end
-  redis.call('SET', keyOf(16, id), '1', 'EX', ttl)
+  -- The commit's time: jobs' persist sweep tells a lost persist job by the mark's age (jobs/persist-sweep.ts).
+  redis.call('SET', keyOf(16, id), nowMs, 'EX', ttl)
 else
   json = raw
 end

@@ -128,11 +128,17 @@ export async function startBatchConsumer<T>(
   };
   const batcher = new Batcher<Delivery<T>>(opts.batchSize, opts.flushMs, flush, (d) => opts.weight(d.body));
 
-  // A new generation starts in the channel's setup, which amqp-connection-manager runs on every
+  // A new generation starts in a setup of its own, which amqp-connection-manager runs on every
   // (re)connect BEFORE it re-subscribes consumers: a backlog redelivered the instant the consumer
   // is back must already carry the new generation, or it would be discarded and sit unacked.
-  // (The wrapper's 'connect' event fires only after re-subscribing: too late.)
-  const channel = await amqp.createChannel(opts.name, async () => {
+  // (The wrapper's 'connect' event fires only after re-subscribing: too late.) Not in the setup
+  // createChannel takes: that one runs after the topology's declarations, some twenty round trips
+  // during which the new channel is already the one acks go to, and a batch of the old channel
+  // settling then would ack its old delivery tags on it (406 "unknown delivery tag", the channel
+  // closed again). The wrapper starts every setup in the same pass, so this one runs before any
+  // declaration is answered.
+  const channel = await amqp.createChannel(opts.name);
+  await channel.addSetup(() => {
     generation += 1;
     batcher.discard((d) => d.generation !== generation);
   });

@@ -27,7 +27,7 @@ export function createJobsMetrics(registry: Registry) {
     }),
     swept: new Counter({
       name: 'jobs_persist_swept_total',
-      help: 'Unpersisted marks the persist sweep found past PERSIST_SWEEP_AFTER_MS: handed_over (sent to the persist queue again) or expired (no buffered copy left to store)',
+      help: 'Unpersisted marks the persist sweep found past PERSIST_SWEEP_AFTER_MS: handed_over (sent to the persist queue again), expired (no buffered copy left to store) or invalid (a buffered copy jobs cannot store; the mark is deleted)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

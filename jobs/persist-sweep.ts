@@ -9,34 +9,43 @@ import { firstIds } from '../shared/log-ids.js';
 import { JSON_CONTENT_TYPE } from '../shared/messages.js';
 import { encodePersistBatch, PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import type { Redis } from '../shared/redis.js';
+import { parsePersistJob } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 
 /**
  * The persist sweep: a notification whose persist job never arrived is handed to jobs again.
  *
  * Every buffered version carries an `unpersisted` mark from the consumer's commit until jobs has
- * stored it (the mark is set with the buffer's TTL, so its age is that TTL minus what is left of
- * it). The hand-off is one broker message per consumer flush, acked at the consumer only once the
- * broker confirmed it, and it normally reaches MongoDB within PERSIST_DELAY_MS. A mark older than
- * PERSIST_SWEEP_AFTER_MS means that message is gone: a classic delay queue dead-letters
- * at-most-once (docs/reliability.md), a queue was purged by hand, or a fault nobody has named yet.
- * Without the sweep such a notification stays deliverable from Redis and is never stored; with it
- * the buffered copy (the truth, docs/pipeline.md) goes straight to the persist queue, and jobs'
- * insert by `_id` makes a copy whose job was only late harmless.
+ * stored it; its value is the commit's time (epoch ms; a mark written before that held '1', and
+ * its age is then the buffer TTL minus what is left of it). The hand-off is one broker message
+ * per consumer flush, acked at the consumer only once the broker confirmed it, and it normally
+ * reaches MongoDB within PERSIST_DELAY_MS. A mark older than PERSIST_SWEEP_AFTER_MS means that
+ * message is gone: a classic delay queue dead-letters at-most-once (docs/reliability.md), a queue
+ * was purged by hand, or a fault nobody has named yet. Without the sweep such a notification
+ * stays deliverable from Redis and is never stored; with it the buffered copy (the truth,
+ * docs/pipeline.md) goes straight to the persist queue, and jobs' insert by `_id` makes a copy
+ * whose job was only late harmless.
  *
- * The scan reads every key of the keyspace (SCAN with MATCH filters on the server, COUNT keys a
- * call), so its cost grows with what Redis holds: about a millisecond of Redis per thousand keys,
- * once per PERSIST_SWEEP_INTERVAL_MS. It runs in one jobs instance at a time (a lock in Redis),
- * only while MongoDB is reachable (else every job is late and waits on the retry ladder, where it
- * belongs), and hands over at most SWEEP_MAX_NOTIFICATIONS per run. A mark it handed over gets the
- * buffer's TTL again, so it is not handed over again before PERSIST_SWEEP_AFTER_MS has passed once
- * more; a mark whose buffered copy is gone (expired, or Redis lost it) can never be stored and is
- * deleted, and counted.
+ * How a run goes: SCAN pages (MATCH filters on the server; each page visits SCAN_COUNT keys) are
+ * handled one at a time, so a run holds one page of marks, never the keyspace; the cursor is kept
+ * between runs, so a run cut short (SWEEP_MAX_NOTIFICATIONS handed over, SWEEP_MAX_PAGES read, or
+ * stop()) is resumed where it ended, and every mark is reached in turn. A run ends at the end of
+ * a full pass over every master. Its cost is the scan, about a millisecond of Redis per thousand
+ * keys visited. One jobs instance sweeps at a time (a lock in Redis that lives a little less than
+ * the interval), and only while MongoDB is reachable (else every job is late and waits on the
+ * retry ladder, where it belongs). A mark it handed over gets the current time as its value, so
+ * it is not handed over again before another PERSIST_SWEEP_AFTER_MS. A mark whose buffered copy
+ * is gone (expired, or Redis lost it) or can never be stored (not a valid notification) is
+ * deleted and counted.
  */
 
 /** Notifications handed over per run at most: a backlog is worked off over several runs. */
 export const SWEEP_MAX_NOTIFICATIONS = 5000;
+/** SCAN pages per run at most (a million keys visited): the rest of the pass is the next run's. */
+export const SWEEP_MAX_PAGES = 1000;
 const SCAN_COUNT = 1000;
+/** A mark's value below this is not a time (the '1' of marks written before it held one). */
+const EPOCH_MS_FLOOR = 1e12;
 
 export interface SweepSettings {
   /** REDIS_KEY_PREFIX: SCAN patterns and the keys it returns carry it, unlike every other command's keys. */
@@ -58,12 +67,16 @@ export interface SweepDeps {
 }
 
 export interface SweepResult {
-  /** Marks seen by the scan. */
+  /** Marks the run read. */
   marks: number;
   /** Notifications sent to the persist queue again. */
   handedOver: number;
   /** Marks whose buffered copy was gone: deleted, nothing to store. */
   expired: number;
+  /** Marks whose buffered copy is not a notification jobs can store: deleted. */
+  invalid: number;
+  /** The run reached the end of a full pass over every master. */
+  passDone: boolean;
 }
 
 /** `unpersisted:{u:<userId>}:<id>` (unprefixed) → its user and notification id; undefined for anything else. */
@@ -77,101 +90,199 @@ export function parseUnpersistedKey(key: string): { userId: string; id: string }
   return keys.unpersisted(userId, id) === key ? { userId, id } : undefined;
 }
 
-/** Every `unpersisted` mark on every master, unprefixed, up to `limit` of them. */
-async function scanMarks(redis: Redis, keyPrefix: string, limit: number): Promise<string[]> {
-  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  const pattern = `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}unpersisted:*`;
-  const found: string[] = [];
-  for (const server of servers) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-      cursor = next;
-      for (const k of batch) found.push(k.slice(keyPrefix.length));
-      if (found.length >= limit) return found;
-    } while (cursor !== '0');
-  }
-  return found;
+/**
+ * A mark's age: from its value (the commit's epoch ms), or for a mark written before it held one,
+ * the buffer TTL minus its PTTL. undefined when it cannot be told (gone, or no expiry).
+ */
+export function markAgeMs(value: string | null, pttlMs: number, bufferTtlSeconds: number, nowMs: number) {
+  if (value === null || pttlMs === -2) return undefined;
+  const at = Number(value);
+  if (Number.isFinite(at) && at >= EPOCH_MS_FLOOR) return Math.max(0, nowMs - at);
+  return pttlMs >= 0 ? bufferTtlSeconds * 1000 - pttlMs : undefined;
 }
 
-/** One run: finds the marks older than `afterMs`, hands their buffered copies to jobs again. */
-export async function sweepOnce(deps: SweepDeps): Promise<SweepResult> {
-  const { redis, settings } = deps;
-  // Scan a multiple of what may be handed over: most marks are young (their job is in the delay queue).
-  const marks = (await scanMarks(redis, settings.keyPrefix, SWEEP_MAX_NOTIFICATIONS * 20)).flatMap((key) => {
-    const parsed = parseUnpersistedKey(key);
-    return parsed ? [{ key, ...parsed }] : [];
-  });
-  const ttlMs = settings.bufferTtlSeconds * 1000;
-  // Sent in one tick each: auto-pipelining makes every step one round trip per node.
-  const left = await Promise.all(marks.map((m) => redis.pttl(m.key)));
-  const stale = marks
-    .filter((_, i) => left[i]! >= 0 && ttlMs - left[i]! > settings.afterMs)
-    .slice(0, SWEEP_MAX_NOTIFICATIONS);
-  const bodies = await Promise.all(stale.map((m) => redis.get(keys.notification(m.userId, m.id))));
+interface Mark {
+  key: string;
+  userId: string;
+  id: string;
+}
 
-  const gone = stale.filter((_, i) => bodies[i] === null);
-  const found = stale.flatMap((m, i) => (bodies[i] === null ? [] : [{ ...m, json: bodies[i]! }]));
-  await Promise.all(gone.map((m) => redis.del(m.key)));
+/** A run's bounds; tests shrink them. */
+export interface SweepBounds {
+  maxNotifications: number;
+  maxPages: number;
+  scanCount: number;
+}
 
-  // One persist message per flush-sized group, each confirmed before its marks are renewed.
-  let handedOver = 0;
-  let group: typeof found = [];
-  let bytes = 0;
-  const send = async () => {
-    if (group.length === 0) return;
-    const sending = group;
-    group = [];
-    bytes = 0;
-    await deps.channel.sendToQueue(deps.topology.persistQueue, encodePersistBatch(sending.map((n) => n.json)), {
-      persistent: true,
-      messageId: randomUUID(),
-      contentType: JSON_CONTENT_TYPE,
+const DEFAULT_BOUNDS: SweepBounds = {
+  maxNotifications: SWEEP_MAX_NOTIFICATIONS,
+  maxPages: SWEEP_MAX_PAGES,
+  scanCount: SCAN_COUNT,
+};
+
+export class PersistSweeper {
+  private node = 0;
+  private cursor = '0';
+  private stopping = false;
+
+  constructor(
+    private readonly deps: SweepDeps,
+    private readonly bounds: SweepBounds = DEFAULT_BOUNDS,
+  ) {}
+
+  /** Makes a run in progress end after its current page. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** One run: the stale marks of the next pages, up to the end of the pass or a bound. */
+  async run(): Promise<SweepResult> {
+    const { redis, settings } = this.deps;
+    const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    const pattern = `${settings.keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}unpersisted:*`;
+    const result: SweepResult = { marks: 0, handedOver: 0, expired: 0, invalid: 0, passDone: false };
+    const { maxNotifications, maxPages, scanCount } = this.bounds;
+    for (let pages = 0; pages < maxPages && !this.stopping; pages++) {
+      if (result.handedOver >= maxNotifications) break;
+      // A cluster may have fewer masters than when the cursor was taken: start that pass again.
+      if (this.node >= servers.length) [this.node, this.cursor] = [0, '0'];
+      const [next, page] = await servers[this.node]!.scan(this.cursor, 'MATCH', pattern, 'COUNT', scanCount);
+      const marks = page.flatMap((prefixed) => {
+        const key = prefixed.slice(settings.keyPrefix.length);
+        const parsed = parseUnpersistedKey(key);
+        return parsed ? [{ key, ...parsed }] : [];
+      });
+      result.marks += marks.length;
+      await this.handlePage(marks, maxNotifications - result.handedOver, result);
+      this.cursor = next;
+      if (next === '0') {
+        this.node += 1;
+        if (this.node >= servers.length) {
+          [this.node, this.cursor] = [0, '0'];
+          result.passDone = true;
+          break;
+        }
+      }
+    }
+    const { metrics } = this.deps;
+    metrics.swept.inc({ outcome: 'handed_over' }, result.handedOver);
+    metrics.swept.inc({ outcome: 'expired' }, result.expired);
+    metrics.swept.inc({ outcome: 'invalid' }, result.invalid);
+    return result;
+  }
+
+  /** The stale marks of one page: their copies handed over (at most `room`), or the marks deleted. */
+  private async handlePage(marks: Mark[], room: number, result: SweepResult): Promise<void> {
+    if (marks.length === 0) return;
+    const { redis, settings, logger } = this.deps;
+    // Sent in one tick each: auto-pipelining makes every step one round trip per node.
+    const [values, pttls] = await Promise.all([
+      Promise.all(marks.map((m) => redis.get(m.key))),
+      Promise.all(marks.map((m) => redis.pttl(m.key))),
+    ]);
+    const now = Date.now();
+    const stale = marks
+      .filter((_, i) => (markAgeMs(values[i]!, pttls[i]!, settings.bufferTtlSeconds, now) ?? 0) > settings.afterMs)
+      .slice(0, room);
+    if (stale.length === 0) return;
+    const bodies = await Promise.all(stale.map((m) => redis.get(keys.notification(m.userId, m.id))));
+
+    const gone: Mark[] = [];
+    const invalid: Mark[] = [];
+    const found: Array<Mark & { json: string }> = [];
+    stale.forEach((m, i) => {
+      const json = bodies[i];
+      if (json === null || json === undefined) gone.push(m);
+      // jobs' own check (jobs/job-body.ts): a copy jobs would dead-letter would come back every
+      // PERSIST_SWEEP_AFTER_MS until it expired, each time one more dead letter.
+      else if (!storable(json, m)) invalid.push(m);
+      else found.push({ ...m, json });
     });
-    // PEXPIRE leaves a mark jobs deleted meanwhile (the job was only late) deleted.
-    await Promise.all(sending.map((n) => redis.pexpire(n.key, ttlMs)));
-    handedOver += sending.length;
-  };
-  for (const n of found) {
-    const size = Buffer.byteLength(n.json) + 1;
-    if (group.length >= settings.maxNotificationsPerMessage || bytes + size > PERSIST_BATCH_MAX_BYTES) await send();
-    group.push(n);
+    await Promise.all([...gone, ...invalid].map((m) => redis.del(m.key)));
+    result.expired += gone.length;
+    result.invalid += invalid.length;
+
+    let handedOver = 0;
+    for (const group of groups(found, settings.maxNotificationsPerMessage)) {
+      await this.deps.channel.sendToQueue(
+        this.deps.topology.persistQueue,
+        encodePersistBatch(group.map((n) => n.json)),
+        { persistent: true, messageId: randomUUID(), contentType: JSON_CONTENT_TYPE },
+      );
+      // XX: a mark jobs deleted meanwhile (the job was only late) stays deleted. KEEPTTL: it still
+      // goes when the buffered copy does.
+      const at = String(Date.now());
+      await Promise.all(group.map((n) => redis.set(n.key, at, 'KEEPTTL', 'XX')));
+      handedOver += group.length;
+    }
+    result.handedOver += handedOver;
+    if (handedOver > 0 || gone.length > 0 || invalid.length > 0)
+      logger.warn(
+        {
+          handedOver,
+          expired: gone.length,
+          invalid: invalid.length,
+          notificationIds: firstIds(stale.map((m) => m.id)),
+        },
+        'persist sweep: notifications whose persist job never arrived were handed to jobs again',
+      );
+  }
+}
+
+/** Whether jobs would store `json` as the notification its mark names. */
+function storable(json: string, mark: Mark): boolean {
+  try {
+    const job = parsePersistJob(encodePersistBatch([json]));
+    const n = job.notifications[0];
+    return job.invalid.length === 0 && n !== undefined && n.id === mark.id && n.userId === mark.userId;
+  } catch {
+    return false;
+  }
+}
+
+/** Persist messages of at most `max` notifications and PERSIST_BATCH_MAX_BYTES each. */
+function groups<T extends { json: string }>(items: T[], max: number): T[][] {
+  const out: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.json) + 1;
+    if (group.length > 0 && (group.length >= max || bytes + size > PERSIST_BATCH_MAX_BYTES)) {
+      out.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
     bytes += size;
   }
-  await send();
-
-  deps.metrics.swept.inc({ outcome: 'handed_over' }, handedOver);
-  deps.metrics.swept.inc({ outcome: 'expired' }, gone.length);
-  if (handedOver > 0 || gone.length > 0)
-    deps.logger.warn(
-      {
-        handedOver,
-        expired: gone.length,
-        notificationIds: firstIds(stale.map((m) => m.id)),
-      },
-      'persist sweep: notifications whose persist job never arrived were handed to jobs again',
-    );
-  return { marks: marks.length, handedOver, expired: gone.length };
+  if (group.length > 0) out.push(group);
+  return out;
 }
 
 export interface PersistSweep {
-  /** Stops the timer and waits for a run in progress. */
+  /** Stops the timer, ends a run in progress after its current page and waits for it. */
   stop(): Promise<void>;
 }
 
+/** The lock lives a little less than the interval, so the holder's next tick finds it free. */
+export function lockTtlMs(intervalMs: number): number {
+  return Math.max(1, intervalMs - Math.min(1000, Math.floor(intervalMs / 10)));
+}
+
 /**
- * Runs `sweepOnce` every `intervalMs` in the one jobs instance that holds the lock (a key that
- * lives one interval), while `mongoReady()` says MongoDB is reachable. A failed run is logged and
- * tried again at the next interval: the marks stay where they are.
+ * Runs the sweeper every `intervalMs` in the one jobs instance that holds the lock, while
+ * `mongoReady()` says MongoDB is reachable. A failed run is logged and tried again at the next
+ * interval: the marks stay where they are.
  */
 export function startPersistSweep(deps: SweepDeps, intervalMs: number, mongoReady: () => boolean): PersistSweep {
   const instance = randomUUID();
+  const sweeper = new PersistSweeper(deps);
   let running: Promise<void> | undefined;
   const run = async () => {
     if (!mongoReady()) return;
-    const held = await deps.redis.set(keys.persistSweepLock(), instance, 'PX', intervalMs, 'NX');
+    const held = await deps.redis.set(keys.persistSweepLock(), instance, 'PX', lockTtlMs(intervalMs), 'NX');
     if (held !== 'OK') return;
-    await sweepOnce(deps);
+    await sweeper.run();
   };
   const timer = setInterval(() => {
     if (running) return;
@@ -185,6 +296,7 @@ export function startPersistSweep(deps: SweepDeps, intervalMs: number, mongoRead
   return {
     stop: async () => {
       clearInterval(timer);
+      sweeper.stop();
       await running;
     },
   };

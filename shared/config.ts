@@ -809,6 +809,11 @@ function problemsOf(d: Declared, service: ServiceName | undefined): string[] {
         "one late round would let a live instance drop out of its users' wake routes. Keep the TTL at least twice the refresh interval",
     );
   }
+  if (which === 'jobs' && d.persist.sweepIntervalMs > 0 && d.persist.sweepAfterMs <= d.persist.delayMs) {
+    // Every notification's mark would be older than that while its job still waits in the delay
+    // queue: the sweep would send every one twice.
+    problems.push('PERSIST_SWEEP_AFTER_MS: must be above PERSIST_DELAY_MS (a job waits that long on purpose)');
+  }
   if (d.mongo.queryTimeoutMs >= d.shutdownTimeoutMs) {
     // A request in flight at SIGTERM is waited for: a deadline past the shutdown bound would let it
     // hold the exit. (A batch write is not: jobs hands its batch back after half the bound.)
@@ -1001,6 +1006,16 @@ export function loadConfig(env: Env = process.env, service?: ServiceName): Confi
   // A malformed variable makes the rules across variables meaningless: report those first.
   if (problems.length > 0) throw new ConfigError(problems);
   problems.push(...problemsOf(values, service));
+  const { persist, pipeline } = values;
+  if (
+    (service ?? values.service) === 'jobs' &&
+    persist.sweepIntervalMs > 0 &&
+    persist.sweepAfterMs >= pipeline.bufferTtlSeconds * 1000
+  ) {
+    warnings.push(
+      'PERSIST_SWEEP_AFTER_MS is not below BUFFER_TTL_SECONDS: a buffered copy expires before its mark is old enough, so the persist sweep never hands anything over',
+    );
+  }
   const cluster = values.redis.clusterNodes === undefined ? undefined : parseClusterNodes(values.redis.clusterNodes);
   if (cluster && 'problems' in cluster) problems.push(...cluster.problems);
   if (cluster && withoutEmpty(env).REDIS_URL !== undefined) {

@@ -26,8 +26,15 @@ const AMQP_CLOSE_GRACE_MS = 2000;
 /** AMQP's reply code for a declaration whose arguments differ from the existing entity's. */
 const PRECONDITION_FAILED = 406;
 
+/**
+ * A refused declaration: 406 is also the broker's answer to an ack of a delivery tag the channel
+ * never used, which closes the channel under a setup too, and says nothing about the topology.
+ */
 function isPreconditionFailed(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === PRECONDITION_FAILED;
+  return (
+    (err as { code?: unknown } | undefined)?.code === PRECONDITION_FAILED &&
+    !/unknown delivery tag/i.test(errorMessage(err))
+  );
 }
 
 export interface AmqpClient {

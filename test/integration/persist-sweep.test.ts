@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrap, type JobsService } from '../../jobs/bootstrap.js';
-import { parseUnpersistedKey } from '../../jobs/persist-sweep.js';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { createJobsMetrics } from '../../jobs/metrics.js';
+import { markAgeMs, parseUnpersistedKey, PersistSweeper } from '../../jobs/persist-sweep.js';
+import { connectAmqp, type AmqpClient } from '../../shared/amqp/connection.js';
+import { createRegistry } from '../../shared/metrics.js';
 import { keys } from '../../shared/keys.js';
 import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
@@ -30,6 +34,8 @@ const { config } = testEnv('persistsweep', {
   PERSIST_FLUSH_MS: '50',
 });
 const TTL = config.pipeline.bufferTtlSeconds;
+// A second key prefix, swept only by the tests' own PersistSweeper (the jobs above never sees it).
+const { config: own } = testEnv('persistsweepown');
 
 describe('persist sweep: a notification whose persist job never arrived is stored all the same', () => {
   let jobs: JobsService;
@@ -111,6 +117,89 @@ describe('persist sweep: a notification whose persist job never arrived is store
       what: 'the sweep once the lock is free',
       timeoutMs: 15_000,
     });
+  });
+
+  it('ages a mark by the commit time it holds, whatever TTL it was written with', async () => {
+    const lost = makeNotification('sweep-valued');
+    await bufferNotification(redis, lost, TTL);
+    // What consumer/commit.lua writes: the commit's epoch ms, here one from long ago, under a TTL
+    // that says nothing of its age (a BUFFER_TTL_SECONDS other than jobs' own).
+    await redis.set(keys.unpersisted(lost.userId, lost.id), String(Date.now() - AFTER_MS - 5_000), 'EX', TTL * 2);
+    await eventually(async () => (await doc(lost.id)) ?? undefined, {
+      what: 'the notification whose mark says it is old',
+      timeoutMs: 15_000,
+    });
+    const now = Date.now();
+    assert.equal(markAgeMs(String(now - 5_000), 1_000, TTL, now), 5_000, 'a valued mark is aged by its value');
+    assert.equal(markAgeMs('1', TTL * 1000 - 7_000, TTL, 0), 7_000, "a '1' mark is aged by its TTL");
+    assert.equal(markAgeMs('1', -1, TTL, 0), undefined, 'no expiry: no age');
+  });
+
+  it('drops a mark whose buffered copy jobs could never store, instead of a dead letter every run', async () => {
+    const broken = makeNotification('sweep-broken');
+    await orphan(broken, AFTER_MS + 5_000);
+    await redis.set(keys.notification(broken.userId, broken.id), '{"not":"a notification"}', 'KEEPTTL');
+    const before = await swept('invalid');
+    await eventually(async () => (await redis.exists(keys.unpersisted(broken.userId, broken.id))) === 0, {
+      what: 'the sweep to drop the mark',
+      timeoutMs: 15_000,
+    });
+    assert.equal(await swept('invalid'), before + 1);
+    assert.equal(await doc(broken.id), null);
+  });
+
+  it('resumes its scan where a bounded run stopped, so a large keyspace is covered run by run', async () => {
+    const ownRedis = await connectRedis(own, testLogger);
+    const amqp: AmqpClient = await connectAmqp(config, testLogger);
+    const channel: ChannelWrapper = await amqp.createChannel('sweep-test');
+    try {
+      // 3,000 other keys, and 10 lost notifications somewhere among them.
+      for (let i = 0; i < 3000; i += 500)
+        await ownRedis.mset(Object.fromEntries(Array.from({ length: 500 }, (_, k) => [`filler:${i + k}`, '1'])));
+      const lost = Array.from({ length: 10 }, (_, i) => makeNotification(`sweep-far${i}`));
+      for (const n of lost) {
+        await bufferNotification(ownRedis, n, TTL);
+        await ownRedis.set(keys.unpersisted(n.userId, n.id), String(Date.now() - AFTER_MS - 5_000), 'KEEPTTL');
+      }
+      const sweeper = new PersistSweeper(
+        {
+          redis: ownRedis,
+          channel,
+          topology: amqp.topology,
+          metrics: createJobsMetrics(createRegistry('jobs')),
+          logger: testLogger,
+          settings: {
+            keyPrefix: own.redis.keyPrefix,
+            bufferTtlSeconds: TTL,
+            afterMs: AFTER_MS,
+            maxNotificationsPerMessage: 200,
+          },
+        },
+        // A run reads 4 pages of about 100 keys: an eighth of this keyspace.
+        { maxNotifications: 5000, maxPages: 4, scanCount: 100 },
+      );
+      let handedOver = 0;
+      let runs = 0;
+      let passDone = false;
+      // The Redis server is shared: other tests' keys lengthen the pass, never shorten it.
+      while (!passDone && runs < 2000) {
+        const result = await sweeper.run();
+        handedOver += result.handedOver;
+        passDone = result.passDone;
+        runs += 1;
+      }
+      assert.ok(runs >= 4, `one bounded run cannot cover 3,000 keys (${runs} runs)`);
+      assert.equal(handedOver, 10, 'every lost notification reached, however far into the scan');
+      for (const n of lost)
+        await eventually(async () => (await doc(n.id)) ?? undefined, { what: `${n.id} stored`, timeoutMs: 15_000 });
+      // A pass that found nothing stale: the next run starts a new pass and hands nothing over.
+      assert.equal((await sweeper.run()).handedOver, 0, 'handed-over marks now say they were just handed over');
+    } finally {
+      await channel.close();
+      await amqp.close();
+      await closeRedis(ownRedis);
+      await cleanupTestResources(own).catch(() => undefined);
+    }
   });
 
   it('reads only unpersisted marks of the exact shape', () => {

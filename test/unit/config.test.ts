@@ -169,6 +169,23 @@ describe('config', () => {
     assert.deepEqual(problems, ['MONGO_QUERY_TIMEOUT_MS: must be below SHUTDOWN_TIMEOUT_MS']);
   });
 
+  it('keeps the persist sweep from sending jobs that still wait in their delay, and says when it can never act', () => {
+    const early = 'PERSIST_SWEEP_AFTER_MS: must be above PERSIST_DELAY_MS (a job waits that long on purpose)';
+    assert.deepEqual(problemsOf({ PERSIST_DELAY_MS: '600000' }, 'jobs'), [early]);
+    assert.equal(
+      loadConfig({ PERSIST_DELAY_MS: '600000', PERSIST_SWEEP_INTERVAL_MS: '0' }, 'jobs').persist.delayMs,
+      600000,
+    );
+    assert.equal(loadConfig({ PERSIST_DELAY_MS: '600000' }, 'consumer').persist.delayMs, 600000, 'only jobs sweeps');
+    const never = (env: Record<string, string>) =>
+      loadConfig(env, 'jobs').warnings.some((w) =>
+        w.startsWith('PERSIST_SWEEP_AFTER_MS is not below BUFFER_TTL_SECONDS'),
+      );
+    assert.equal(never({ BUFFER_TTL_SECONDS: '600' }), true);
+    assert.equal(never({ BUFFER_TTL_SECONDS: '601' }), false);
+    assert.equal(never({ BUFFER_TTL_SECONDS: '600', PERSIST_SWEEP_INTERVAL_MS: '0' }), false);
+  });
+
   it("leaves the producer's shutdown room to answer a POST waiting for its confirm", () => {
     const tooShort = 'PUBLISH_CONFIRM_TIMEOUT_MS: must be at least 1000 ms below SHUTDOWN_TIMEOUT_MS on the producer';
     assert.deepEqual(problemsOf({ SHUTDOWN_TIMEOUT_MS: '6000' }, 'producer'), [tooShort]);

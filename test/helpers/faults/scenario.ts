@@ -78,13 +78,20 @@ export async function runScenario(
       intervalMs: 1000,
     }).catch(() => false);
   }
+  // A jobs process restarted by the scenario starts its counter again from 0.
+  const swept = Math.max(0, (await sweptTotal(processes)) - sweptBefore);
+  const notes = [
+    ...(note ? [note] : []),
+    // Not a failure (the sweep is how the pipeline stores them), but a persist job was lost or
+    // held up past PERSIST_SWEEP_AFTER_MS: the jobs log names the notifications.
+    ...(swept > 0 ? [`the persist sweep handed ${swept} notifications to jobs again: a persist job was lost`] : []),
+  ];
   return {
     ...(await reconcile(name, runId, result.accepted, fleet.records(), models, redis)),
     retriedPosts: result.retried,
-    // A jobs process restarted by the scenario starts its counter again from 0.
-    swept: Math.max(0, (await sweptTotal(processes)) - sweptBefore),
+    swept,
     neededReconnect,
-    ...(note ? { note } : {}),
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
 }
 
