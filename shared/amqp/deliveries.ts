@@ -32,8 +32,12 @@ async function track(channel: ChannelWrapper): Promise<Openings> {
     const created: Openings = { current: 0, of: new WeakMap() };
     tracked.set(channel, created);
     openings = created;
-    // Synchronous: the wrapper calls its setups in the same tick as it makes the new channel the
-    // one it acks on, so no ack can fall between the two.
+    // Synchronous, and a setup of its own: the wrapper starts every setup one microtask after it
+    // makes the new channel the one it acks on, all in one pass, so this runs before any other
+    // setup's round trip is answered. Only an ack queued as a microtask in that same turn could
+    // fall between the two, and the envelope's acks come from I/O callbacks (a Redis reply, a
+    // confirm), never from there. jobs' batch consumer counts its channel's openings the same way
+    // (jobs/batch-consumer.ts).
     await channel.addSetup(() => {
       created.current += 1;
     });

@@ -83,8 +83,13 @@ export async function runScenario(
   const notes = [
     ...(note ? [note] : []),
     // Not a failure (the sweep is how the pipeline stores them), but a persist job was lost or
-    // held up past PERSIST_SWEEP_AFTER_MS: the jobs log names the notifications.
-    ...(swept > 0 ? [`the persist sweep handed ${swept} notifications to jobs again: a persist job was lost`] : []),
+    // held up past PERSIST_SWEEP_AFTER_MS, or a Redis failover brought back marks jobs had
+    // cleared: the jobs log names the notifications.
+    ...(swept > 0
+      ? [
+          `the persist sweep handed ${swept} notifications to jobs again (a persist job lost or late, or marks a Redis failover brought back)`,
+        ]
+      : []),
   ];
   return {
     ...(await reconcile(name, runId, result.accepted, fleet.records(), models, redis)),
