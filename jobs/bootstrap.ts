@@ -44,9 +44,9 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     ...ackCodec,
     handle: ackHandler({ redis: infra.redis, models: infra.models, metrics, config }, topology, logger),
   });
-  const sweepChannel = await infra.amqp.createChannel('jobs-sweep');
+  const sweepChannel = config.persist.sweepIntervalMs > 0 ? await infra.amqp.createChannel('jobs-sweep') : undefined;
   const sweep =
-    config.persist.sweepIntervalMs > 0
+    sweepChannel !== undefined
       ? startPersistSweep(
           {
             redis: infra.redis,
@@ -80,7 +80,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<JobsSer
     close: once(() =>
       runAll([
         () => Promise.all([persist.stop(), acks.stop(), sweep?.stop()]),
-        () => sweepChannel.close(),
+        () => sweepChannel?.close(),
         () => http.close(),
         () => infra.close(),
       ]),

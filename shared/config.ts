@@ -594,7 +594,7 @@ const DECLARATIONS = {
       default: 300_000,
       services: ['jobs'],
       level: 'tuning',
-      doc: 'How often one jobs instance scans Redis for notifications whose persist job never arrived (jobs/persist-sweep.ts); each scan reads the whole keyspace. 0 turns the sweep off.',
+      doc: 'How often one jobs instance scans Redis for notifications whose persist job never arrived (jobs/persist-sweep.ts); a run visits up to a million keys and the next goes on from there. 0 turns the sweep off.',
     }),
     sweepAfterMs: envVar('PERSIST_SWEEP_AFTER_MS', integer(1000), {
       default: 600_000,
