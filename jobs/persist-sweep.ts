@@ -9,7 +9,8 @@ import { firstIds } from '../shared/log-ids.js';
 import { JSON_CONTENT_TYPE } from '../shared/messages.js';
 import { encodePersistBatch, PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import type { Redis } from '../shared/redis.js';
-import { parsePersistJob } from './job-body.js';
+import type { Notification } from '../shared/notification.js';
+import { notificationProblems } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 
 /**
@@ -231,13 +232,15 @@ export class PersistSweeper {
 
 /** Whether jobs would store `json` as the notification its mark names. */
 function storable(json: string, mark: Mark): boolean {
+  let value: unknown;
   try {
-    const job = parsePersistJob(encodePersistBatch([json]));
-    const n = job.notifications[0];
-    return job.invalid.length === 0 && n !== undefined && n.id === mark.id && n.userId === mark.userId;
+    value = JSON.parse(json);
   } catch {
     return false;
   }
+  if (notificationProblems(value).length > 0) return false;
+  const n = value as Notification;
+  return n.id === mark.id && n.userId === mark.userId;
 }
 
 /** Persist messages of at most `max` notifications and PERSIST_BATCH_MAX_BYTES each. */

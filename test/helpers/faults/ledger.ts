@@ -25,8 +25,9 @@ export interface ScenarioRow {
   retriedPosts: number;
   /**
    * Notifications the persist sweep (jobs/persist-sweep.ts) handed to jobs again during the
-   * scenario: their persist job was lost or late past PERSIST_SWEEP_AFTER_MS. Reported, not a
-   * failure: the sweep is how the pipeline stores them; a non-zero count names a lost hand-off.
+   * scenario: their persist job was lost or late past PERSIST_SWEEP_AFTER_MS, or a Redis failover
+   * brought back marks jobs had cleared. Reported, not a failure: the sweep is how the pipeline
+   * stores them; runScenario adds a note under the table when it is not 0.
    */
   swept?: number;
   /** The scenario needed a forced reconnect of every client to deliver the rest. */
