@@ -5,6 +5,7 @@ import type { Models } from '../../shared/models/index.js';
 import { readAllOp, readOp } from '../../shared/models/notification-state.js';
 import { recordStage } from '../../shared/timeline.js';
 import { duringUnreadChange, markReadOnce, unreadOnlyInBuffer } from '../../shared/unread.js';
+import type { UnreadSignal } from './unread-signal.js';
 
 export interface ReadDeps {
   models: Models;
@@ -14,6 +15,11 @@ export interface ReadDeps {
   ttlSeconds: number;
   /** MONGO_BATCH_TIMEOUT_MS: read-all may update hundreds of documents in one command. */
   batchTimeoutMs: number;
+  /**
+   * Tells the user's sockets their count changed (UNREAD), as soon as it has: before MongoDB's
+   * update, which may miss its deadline (a 503) after the count fell; a retry changes nothing.
+   */
+  announce: UnreadSignal;
 }
 
 /** `countChanged`: this call moved the notification from unread to read (the unread count fell). */
@@ -49,43 +55,35 @@ async function ownerOf(deps: ReadDeps, id: string): Promise<string | undefined> 
   return findBufferedOwner(deps.redis, deps.keyPrefix, id);
 }
 
-async function markReadOf(
-  deps: ReadDeps,
-  id: string,
-  userId: string,
-  now: Date,
-  retried = false,
-): Promise<ReadOutcome> {
-  const op = readOp(id, now, userId);
-  const { modifiedCount } = await deps.models.Notification.updateOne(op.filter, op.update);
-  const stored = await deps.models.Notification.findOne(
-    { _id: id, userId },
-    { userId: 1, status: 1, readAt: 1 },
-  ).lean();
-  // Stored unread between the update and this lookup (jobs inserting a buffered one: this path
-  // sets no read mark in Redis, so jobs stored it unread): the update missed it and nothing else
-  // would ever mark it, so make it again, once. The document exists now, so the second update
-  // finds it unless another read got there first.
-  if (stored && modifiedCount === 0 && stored.status !== 'read' && !retried) {
-    return markReadOf(deps, id, userId, now, true);
-  }
-  if (stored) {
-    const newly =
-      modifiedCount === 1 ? await markReadOnce(deps.redis, stored.userId, [id], now.getTime(), deps.ttlSeconds) : 0;
-    await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, stored.readAt?.getTime() ?? now.getTime());
-    return {
-      found: true,
-      id,
-      userId: stored.userId,
-      status: 'read',
-      readAt: (stored.readAt ?? now).toISOString(),
-      countChanged: newly > 0,
-    };
+async function markReadOf(deps: ReadDeps, id: string, userId: string, now: Date): Promise<ReadOutcome> {
+  const before = await deps.models.Notification.findOne({ _id: id, userId }, { status: 1, readAt: 1 }).lean();
+  if (before) {
+    let readAt: Date | null | undefined = before.readAt;
+    let newly = 0;
+    if (before.status !== 'read') {
+      // The count falls before MongoDB's update, by the once-only mark: an update that misses its
+      // deadline may land all the same (FerretDB finishes a write the client gave up on), and the
+      // read the client then retries finds it read. Counted after the update, that read would
+      // never lower the count; counted first, the retry finds its mark set and counts nothing.
+      newly = await markReadOnce(deps.redis, userId, [id], now.getTime(), deps.ttlSeconds);
+      if (newly > 0) await deps.announce(userId);
+      const op = readOp(id, now, userId);
+      // No projection: FerretDB 1.24 refuses one on findAndModify.
+      const updated = await deps.models.Notification.findOneAndUpdate(op.filter, op.update, { new: true }).lean();
+      // null: a concurrent read got there first; its time stands.
+      readAt = updated
+        ? updated.readAt
+        : (await deps.models.Notification.findOne({ _id: id, userId }, { readAt: 1 }).lean())?.readAt;
+    }
+    const at = readAt ?? now;
+    await recordStage(deps.redis, userId, id, 'read', deps.ttlSeconds, at.getTime());
+    return { found: true, id, userId, status: 'read', readAt: at.toISOString(), countChanged: newly > 0 };
   }
   const [buffered] = await readNotifications(deps.redis, userId, [id]);
   if (!buffered || buffered.userId !== userId) return { found: false };
   // The first read wins, as in MongoDB: the mark keeps its first time.
   const newly = await markReadOnce(deps.redis, buffered.userId, [id], now.getTime(), deps.ttlSeconds);
+  if (newly > 0) await deps.announce(userId);
   const at = Number(await deps.redis.get(keys.readBeforeStored(userId, id))) || now.getTime();
   // jobs may have stored it between the lookup and the mark: advance it there too (already counted).
   const late = readOp(id, new Date(at), buffered.userId);
@@ -126,18 +124,23 @@ async function markAllReadOf(deps: ReadDeps, userId: string, now: Date): Promise
       Array<{ _id: string }>
     >()
   ).map((d) => d._id);
-  if (stored.length > 0) {
-    await deps.models.Notification.updateMany({ ...op.filter, _id: { $in: stored } }, op.update, {
-      timeoutMS: deps.batchTimeoutMs,
-    });
-  }
-  // The count falls through the once-only read marks, never by what the update changed: a
-  // notification read while only the buffer held it was counted then, and jobs may have stored it
-  // unread a moment before switching it to read; counted again here, the count would drift low.
+  // The count falls first, through the once-only read marks, never by what the update changed:
+  // - the update may miss its deadline and land all the same (FerretDB finishes a write the client
+  //   gave up on; MongoDB may stop halfway), and the read-all the client then retries finds those
+  //   read: counted after the update, they would never lower the count, counted first they did;
+  // - a notification read while only the buffer held it was counted then, and jobs may have
+  //   stored it unread a moment before switching it to read; counted again here, the count would
+  //   drift low.
   const ids = [...new Set([...stored, ...onlyBuffered])];
   let newly = 0;
   for (let i = 0; i < ids.length; i += MARK_CHUNK) {
     newly += await markReadOnce(deps.redis, userId, ids.slice(i, i + MARK_CHUNK), now.getTime(), deps.ttlSeconds);
+  }
+  if (newly > 0) await deps.announce(userId);
+  if (stored.length > 0) {
+    await deps.models.Notification.updateMany({ ...op.filter, _id: { $in: stored } }, op.update, {
+      timeoutMS: deps.batchTimeoutMs,
+    });
   }
   if (onlyBuffered.length > 0) {
     // Stored by jobs since the lookup: advance them too (already counted by their mark).

@@ -73,20 +73,18 @@ export function notificationsRouter(deps: NotificationsRouterDeps): Router {
 
   router.post('/users/:userId/notifications/read-all', auth, requireSameUser, async (req, res) => {
     const { userId } = params<{ userId: string }>(userParams, req);
-    const marked = await markAllRead({ models, redis, keyPrefix, ttlSeconds, batchTimeoutMs }, userId);
-    if (marked > 0) await announce(userId);
+    const marked = await markAllRead({ models, redis, keyPrefix, ttlSeconds, batchTimeoutMs, announce }, userId);
     res.json({ userId, marked } satisfies ReadAllBody);
   });
 
   router.patch('/notifications/:id/read', auth, async (req, res) => {
     const { id: notificationId } = params<{ id: string }>(idParams, req);
     const outcome = await markRead(
-      { models, redis, keyPrefix, ttlSeconds, batchTimeoutMs },
+      { models, redis, keyPrefix, ttlSeconds, batchTimeoutMs, announce },
       notificationId,
       callerOf(res.locals),
     );
     if (!outcome.found) throw new HttpError(404, 'not_found', 'no such notification');
-    if (outcome.countChanged) await announce(outcome.userId);
     res.json({ id: outcome.id, status: outcome.status, readAt: outcome.readAt } satisfies ReadBody);
   });
 

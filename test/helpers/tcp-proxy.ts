@@ -58,6 +58,7 @@ export class TcpProxy {
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
       client.pipe(upstream).pipe(client);
+      if (this.answersHeldAfter) this.watchForAnswerHold(pair, this.answersHeldAfter);
       client.on('close', () => {
         this.pairs.delete(pair);
         upstream.destroy();
@@ -136,6 +137,46 @@ export class TcpProxy {
       this.held.delete(client);
       client.pipe(upstream);
       upstream.pipe(client);
+    }
+  }
+
+  /** What a client sends that makes the proxy hold the answers of its connection (holdAnswersAfter). */
+  private answersHeldAfter: Buffer[] | undefined;
+  private readonly answerWatches = new Map<Socket, (chunk: Buffer) => void>();
+
+  /**
+   * Passes every request on, but from the moment a client sends one of `bytes` (commands, see
+   * mongoCommand) holds whatever the server answers on that connection: the server does the
+   * work and the client never hears of it, as when an answer comes past the client's deadline.
+   * For connections open now and those opened later, until releaseAnswers().
+   */
+  holdAnswersAfter(...bytes: Buffer[]): void {
+    this.answersHeldAfter = bytes;
+    for (const pair of this.pairs) this.watchForAnswerHold(pair, bytes);
+  }
+
+  private watchForAnswerHold([client, upstream]: [Socket, Socket], bytes: Buffer[]): void {
+    if (this.answerWatches.has(client)) return;
+    const watch = (chunk: Buffer) => {
+      if (!bytes.some((b) => chunk.includes(b))) return;
+      client.off('data', watch);
+      this.answerWatches.delete(client);
+      upstream.unpipe(client);
+      upstream.pause();
+    };
+    this.answerWatches.set(client, watch);
+    client.on('data', watch);
+  }
+
+  /** Ends holdAnswersAfter(): the held answers arrive (late), and new ones pass. */
+  releaseAnswers(): void {
+    this.answersHeldAfter = undefined;
+    for (const [client, watch] of this.answerWatches) client.off('data', watch);
+    this.answerWatches.clear();
+    for (const [client, upstream] of this.pairs) {
+      if (!upstream.isPaused()) continue;
+      upstream.pipe(client);
+      upstream.resume();
     }
   }
 

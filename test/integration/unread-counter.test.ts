@@ -6,13 +6,16 @@ import { bufferNotification } from '../helpers/buffer.js';
 import { keys } from '../../shared/keys.js';
 import { ensureIndexes, models, type Models, type NotificationStatus } from '../../shared/models/index.js';
 import { UNREAD_STATUSES } from '../../shared/models/notification-state.js';
-import { connectMongo, type Connection } from '../../shared/mongo.js';
+import mongoose, { type mongo as driver } from 'mongoose';
+import { connectMongo, connectionOptions, type Connection } from '../../shared/mongo.js';
 import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { duringUnreadChange, readUnread } from '../../shared/unread.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
 import { testLogger } from '../helpers/logger.js';
+import { mongoBehindProxy, mongoCommand } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 const { config } = testEnv('unreadcounter');
 
@@ -22,12 +25,15 @@ describe('the unread counter', () => {
   let m: Models;
   let redis: Redis;
   let seq = 0;
+  /** Users whose sockets a read told their count changed (the producer's UNREAD signal). */
+  const announced: string[] = [];
   const deps = () => ({
     models: m,
     redis,
     keyPrefix: config.redis.keyPrefix,
     ttlSeconds: 60,
     batchTimeoutMs: config.mongo.batchTimeoutMs,
+    announce: async (userId: string) => void announced.push(userId),
   });
   const make = (userId: string): Notification => ({
     id: uuidv7(),
@@ -60,8 +66,17 @@ describe('the unread counter', () => {
   const mongoUnread = (userId: string) =>
     m.Notification.countDocuments({ userId, status: { $in: [...UNREAD_STATUSES] } });
 
+  /** Each command's filter on `notifications`, as the driver sent it (command monitoring). */
+  const sentFilters: Array<{ command: string; filter: Record<string, unknown> }> = [];
+
   before(async () => {
-    mongo = await connectMongo(config, testLogger);
+    // The services' connection options, commands monitored.
+    mongo = await mongoose
+      .createConnection(config.mongo.url, { ...connectionOptions(config), monitorCommands: true })
+      .asPromise();
+    mongo.getClient().on('commandStarted', (e: driver.CommandStartedEvent) => {
+      for (const filter of notificationFilters(e)) sentFilters.push({ command: e.commandName, filter });
+    });
     m = models(mongo);
     await ensureIndexes(m);
     redis = await connectRedis(config, testLogger);
@@ -120,22 +135,28 @@ describe('the unread counter', () => {
     assert.equal(await mongoUnread(user), 1, 'MongoDB agrees (the buffered one will be stored as read)');
   });
 
-  it("keeps a read that jobs' insert overtakes: stored unread between the update and the lookup", async () => {
+  it("keeps a read that jobs' insert overtakes: stored unread between the lookup and the read mark", async () => {
     const user = 'overtaken';
     const n = make(user);
     await bufferNotification(redis, n, 60);
     assert.equal((await readUnread(redis, m, user)).count, 1);
     // jobs stores the buffered notification (unread: no read mark yet) right after the read's
-    // update found nothing, before its lookup: the real model, with the insert put in that gap.
+    // lookup found it not stored, before the read marks it: the real model, with the insert put
+    // in that gap.
     let raced = false;
     const Notification = new Proxy(m.Notification, {
       get(target, prop) {
-        if (prop === 'updateOne' && !raced) {
-          return async (...args: Parameters<typeof target.updateOne>) => {
-            const result = await target.updateOne(...args);
-            raced = true;
-            await storeAs(n, 'delivered');
-            return result;
+        if (prop === 'findOne' && !raced) {
+          return (...args: Parameters<typeof target.findOne>) => {
+            const query = target.findOne(...args);
+            return {
+              lean: async () => {
+                const found: unknown = await query.lean();
+                raced = true;
+                await storeAs(n, 'delivered');
+                return found;
+              },
+            };
           };
         }
         const value: unknown = Reflect.get(target, prop, target);
@@ -182,4 +203,97 @@ describe('the unread counter', () => {
     assert.equal((await readUnread(redis, m, user)).count, 0, 'not -1: the first read was counted once');
     assert.equal(await mongoUnread(user), 0);
   });
+
+  /**
+   * MongoDB through a proxy that holds its answers from the given command on: the write lands,
+   * the producer's deadline passes, and the client is told to retry (503).
+   */
+  async function withLateAnswers(commands: string[], run: (late: ReturnType<typeof deps>) => Promise<void>) {
+    const { proxy, config: viaProxy } = await mongoBehindProxy({
+      ...config,
+      mongo: { ...config.mongo, queryTimeoutMs: 1000 },
+    });
+    const slow = await connectMongo(viaProxy, testLogger);
+    try {
+      proxy.holdAnswersAfter(...commands.map((c) => mongoCommand(c, 'notifications')));
+      await run({ ...deps(), models: models(slow), batchTimeoutMs: 1000 });
+    } finally {
+      proxy.releaseAnswers();
+      await slow.close();
+      await proxy.close();
+    }
+  }
+
+  it('a read-all whose update lands past its deadline: the read-all the client retries leaves the count at zero', async () => {
+    const user = 'lateall';
+    for (let i = 0; i < 3; i += 1) await store(user, 'delivered');
+    assert.equal((await readUnread(redis, m, user)).count, 3);
+    await withLateAnswers(['update'], async (late) => {
+      await assert.rejects(markAllRead(late, user), /timed out|timeout/i, 'the update missed its deadline');
+      assert.deepEqual(
+        announced.filter((u) => u === user),
+        [user],
+        'the sockets heard of the fallen count all the same',
+      );
+      await eventually(async () => (await mongoUnread(user)) === 0 || undefined, {
+        what: 'the update landing after the deadline',
+      });
+    });
+    assert.equal(await markAllRead(deps(), user), 0, 'the retry finds every one read already');
+    assert.equal(announced.filter((u) => u === user).length, 1, 'and announces nothing more');
+    assert.equal((await readUnread(redis, m, user)).count, 0, 'and the count fell with the first attempt');
+  });
+
+  it('a read whose update lands past its deadline: the read the client retries leaves the count right', async () => {
+    const user = 'lateone';
+    const id = await store(user, 'delivered');
+    await store(user, 'undelivered');
+    assert.equal((await readUnread(redis, m, user)).count, 2);
+    await withLateAnswers(['update', 'findAndModify'], async (late) => {
+      await assert.rejects(markRead(late, id, user), /timed out|timeout/i, 'the update missed its deadline');
+      assert.deepEqual(
+        announced.filter((u) => u === user),
+        [user],
+        'the sockets heard of the fallen count all the same',
+      );
+      await eventually(async () => (await m.Notification.findById(id).lean())?.status === 'read' || undefined, {
+        what: 'the update landing after the deadline',
+      });
+    });
+    const retried = await markRead(deps(), id, user);
+    assert.ok(retried.found && !retried.countChanged, 'the retry finds it read, counted already');
+    assert.equal((await readUnread(redis, m, user)).count, 1, 'the other one is still unread');
+  });
+
+  it('names the user in every command it sends to notifications (or one _id)', () => {
+    // On MongoDB an `_id: { $in }` alone is an index lookup; FerretDB 1.24 pushes neither `$in`
+    // nor `$nin` down to PostgreSQL and reads the whole collection for it: two seconds and a
+    // core per call on an aged store, for every user whose count is rebuilt. The user's id lets
+    // it read only that user's share (docs/persistence.md).
+    assert.ok(sentFilters.length > 20, `the tests above sent commands (${sentFilters.length})`);
+    const unscoped = sentFilters.filter(({ filter }) => !('userId' in filter) && typeof filter._id !== 'string');
+    assert.deepEqual(unscoped, [], 'commands on notifications that name neither the user nor one _id');
+  });
 });
+
+/** The filters of a command on the notifications collection (none for other commands). */
+function notificationFilters(e: driver.CommandStartedEvent): Array<Record<string, unknown>> {
+  const c = e.command as Record<string, unknown>;
+  if (c[e.commandName] !== 'notifications') return [];
+  const list = (v: unknown) => (Array.isArray(v) ? (v as Array<Record<string, unknown>>) : []);
+  switch (e.commandName) {
+    case 'find':
+      return [(c.filter ?? {}) as Record<string, unknown>];
+    case 'count':
+    case 'findAndModify':
+      return [(c.query ?? {}) as Record<string, unknown>];
+    case 'aggregate':
+      return list(c.pipeline).flatMap((stage) => (stage.$match ? [stage.$match as Record<string, unknown>] : []));
+    case 'update':
+      return list(c.updates).map((u) => u.q as Record<string, unknown>);
+    case 'delete':
+      return list(c.deletes).map((d) => d.q as Record<string, unknown>);
+    default:
+      return [];
+  }
+}
