@@ -368,19 +368,27 @@ ensure_pg_database() {
 # sequential scan (docs/persistence.md: ~250 ms a query at 200,000 documents, _id lookups too).
 # A GIN jsonb_path_ops index on the same expression answers `@>`. This event trigger adds one per
 # field the pipeline filters on to every table FerretDB creates for a collection, so the local
-# store costs what an indexed MongoDB costs in shape (a user's share, not the whole collection).
+# store costs what an indexed MongoDB costs in shape (a user's share, not the whole collection):
+# `_id` everywhere, `userId` on notifications, `followerId` and `followeeId` on follows. (FerretDB
+# names a collection's table `<collection>_<hash>`.) An index on a field a collection's documents
+# lack would only add an entry per insert that no query reads.
 # Local only: the services send plain MongoDB commands and know nothing of it.
 PG_GIN_TRIGGER_SQL="
 CREATE OR REPLACE FUNCTION notif_gin_indexes() RETURNS event_trigger LANGUAGE plpgsql AS \$fn\$
 DECLARE
   t record;
   f text;
+  rel text;
 BEGIN
   FOR t IN SELECT objid, object_identity FROM pg_event_trigger_ddl_commands()
            WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
     CONTINUE WHEN t.object_identity LIKE '%._ferretdb_%';
     CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.objid AND attname = '_jsonb');
-    FOREACH f IN ARRAY ARRAY['_id', 'userId', 'followerId', 'followeeId'] LOOP
+    SELECT relname INTO rel FROM pg_class WHERE oid = t.objid;
+    FOREACH f IN ARRAY ARRAY['_id'] || CASE
+        WHEN rel LIKE 'notifications\\_%' THEN ARRAY['userId']
+        WHEN rel LIKE 'follows\\_%' THEN ARRAY['followerId', 'followeeId']
+        ELSE ARRAY[]::text[] END LOOP
       EXECUTE format('CREATE INDEX ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)', t.object_identity, f);
     END LOOP;
   END LOOP;

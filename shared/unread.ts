@@ -10,8 +10,9 @@ import type { Redis } from './redis.js';
  *
  * Source of truth: a Redis counter per user, so a notification still in its persist delay (only
  * in Redis) counts at once. It moves +1 when a notification id is buffered for the first time
- * (an aggregate that grows is not new; shared/buffer.ts) and -1 for each notification whose
- * read actually happened (markReadOnce; producer/notifications/read.ts, also for read-all).
+ * (an aggregate that grows is not new; shared/buffer.ts) and -1 for each notification a read
+ * found unread, once (markReadOnce, just before MongoDB's update; producer/notifications/read.ts,
+ * also for read-all).
  * When the counter is missing (expired, Redis lost it) it is reconciled from
  * MongoDB's unread documents plus the pending buffered ids MongoDB does not hold yet.
  *

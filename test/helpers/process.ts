@@ -46,7 +46,25 @@ export function spawnBuilt(service: string, env: Record<string, string>): { proc
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  stopWithParent(proc);
   return { proc, output: capture(proc) };
+}
+
+/**
+ * A harness that dies without running its cleanup (out of memory, SIGKILL, a crash of the
+ * bench) would leave its services running, holding ports and CPU. A detached shell watches both
+ * and sends the child SIGTERM (its graceful shutdown) once the harness is gone; it ends by itself
+ * when the child exits first, so it never signals a process id reused after that.
+ */
+function stopWithParent(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const parent = process.pid;
+  const watch = [
+    `while kill -0 ${parent} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done`,
+    `kill -0 ${parent} 2>/dev/null || kill -TERM ${child.pid} 2>/dev/null`,
+    'exit 0',
+  ].join('; ');
+  spawn('sh', ['-c', watch], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** How long a child that exited gets to flush the last of its output through the pipes. */
