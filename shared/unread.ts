@@ -142,13 +142,32 @@ export async function reconcileUnread(
   return last;
 }
 
+/** Read marks looked up per MGET in a rebuild (a user may have thousands unread). */
+const REBUILD_MARK_CHUNK = 1000;
+
+/**
+ * Unread: stored unread without a read mark, plus buffered-only ones (unreadOnlyInBuffer). A
+ * stored one whose mark is set was counted read when its read began, before MongoDB's update
+ * (producer/notifications/read.ts): an update that missed its deadline or failed has not landed,
+ * and the retry that lands it finds the mark and lowers nothing. Counted unread here, the count
+ * would stay one high after that retry.
+ */
 async function countUnread(redis: Redis, models: Models, userId: string): Promise<number> {
   const onlyBuffered = await unreadOnlyInBuffer(redis, models, userId);
-  const stored = await models.Notification.countDocuments({
-    userId,
-    status: { $in: [...UNREAD_STATUSES] },
-    ...(onlyBuffered.length > 0 ? { _id: { $nin: onlyBuffered } } : {}),
-  });
+  const buffered = new Set(onlyBuffered);
+  const storedUnread = (
+    await models.Notification.find({ userId, status: { $in: [...UNREAD_STATUSES] } }, { _id: 1 }).lean<
+      Array<{ _id: string }>
+    >()
+  )
+    .map((d) => d._id)
+    .filter((id) => !buffered.has(id));
+  let stored = 0;
+  for (let i = 0; i < storedUnread.length; i += REBUILD_MARK_CHUNK) {
+    const ids = storedUnread.slice(i, i + REBUILD_MARK_CHUNK);
+    const marks = await redis.mget(ids.map((id) => keys.readBeforeStored(userId, id)));
+    stored += marks.filter((mark) => mark === null).length;
+  }
   return stored + onlyBuffered.length;
 }
 

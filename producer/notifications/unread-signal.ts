@@ -9,8 +9,10 @@ export type UnreadSignal = (userId: string) => Promise<void>;
 
 /**
  * Routed like a wake (shared/wake-channel.ts: one script call on the producer's own client).
- * The read is already stored when this runs, so a failure is only logged: the frame is a
- * courtesy, and the next push, AUTH_OK or unread-count call carries the count anyway.
+ * It runs as soon as a read lowered the count, before MongoDB's update (which may then miss its
+ * deadline: the client retries, and the history lists it unread until that lands). A failure is
+ * only logged: the frame is a courtesy, and the next push, AUTH_OK or unread-count call carries
+ * the count anyway.
  */
 export function unreadSignal(redis: Redis, keyPrefix: string, logger: Logger): UnreadSignal {
   return async (userId) => {

@@ -53,17 +53,23 @@ export function spawnBuilt(service: string, env: Record<string, string>): { proc
 /**
  * A harness that dies without running its cleanup (out of memory, SIGKILL, a crash of the
  * bench) would leave its services running, holding ports and CPU. A detached shell watches both
- * and sends the child SIGTERM (its graceful shutdown) once the harness is gone; it ends by itself
- * when the child exits first, so it never signals a process id reused after that.
+ * and sends the child SIGTERM (its graceful shutdown) once the harness is gone. Each process is
+ * known by its pid and its start time (/proc/<pid>/stat, field 22), so a pid reused by another
+ * process never passes for either, and a zombie counts as gone. Linux only: without /proc the
+ * shell exits at once.
  */
 function stopWithParent(child: ChildProcess): void {
   if (child.pid === undefined) return;
-  const parent = process.pid;
+  const [parent, pid] = [process.pid, child.pid];
   const watch = [
-    `while kill -0 ${parent} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done`,
-    `kill -0 ${parent} 2>/dev/null || kill -TERM ${child.pid} 2>/dev/null`,
+    // Prints the start time of a live process; nothing for a zombie or a pid that is gone.
+    'st() { s=$(cat /proc/$1/stat 2>/dev/null) || return 0; s=${s##*) }; set -- $s; [ "$1" = Z ] || echo "${20}"; }',
+    `p0=$(st ${parent}); c0=$(st ${pid})`,
+    '[ -n "$p0" ] && [ -n "$c0" ] || exit 0',
+    `while [ "$(st ${parent})" = "$p0" ] && [ "$(st ${pid})" = "$c0" ]; do sleep 1; done`,
+    `[ "$(st ${parent})" != "$p0" ] && [ "$(st ${pid})" = "$c0" ] && kill -TERM ${pid}`,
     'exit 0',
-  ].join('; ');
+  ].join('\n');
   spawn('sh', ['-c', watch], { detached: true, stdio: 'ignore' }).unref();
 }
 

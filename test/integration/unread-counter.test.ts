@@ -265,6 +265,27 @@ describe('the unread counter', () => {
     assert.equal((await readUnread(redis, m, user)).count, 1, 'the other one is still unread');
   });
 
+  it('a read-all whose update fails outright, the counter then rebuilt: the rebuild counts the marked ones read, and the retry leaves 0', async () => {
+    const user = 'failedall';
+    for (let i = 0; i < 3; i += 1) await store(user, 'delivered');
+    assert.equal((await readUnread(redis, m, user)).count, 3);
+    await redis.del(keys.unreadCount(user)); // missing: 30 idle days, or a Redis that lost it
+    // An update that never reaches MongoDB (a failover, a pool that timed out).
+    const Notification = new Proxy(m.Notification, {
+      get(target, prop) {
+        if (prop === 'updateMany') return () => Promise.reject(new Error('no server selected'));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await assert.rejects(markAllRead({ ...deps(), models: { ...m, Notification } }, user), /no server selected/);
+    assert.equal(await mongoUnread(user), 3, 'nothing landed');
+    assert.equal((await readUnread(redis, m, user)).count, 0, 'rebuilt: the reads under way are counted as read');
+    assert.equal(await markAllRead(deps(), user), 0, 'the retry lowers nothing more');
+    assert.equal(await mongoUnread(user), 0, 'and lands the reads');
+    assert.equal((await readUnread(redis, m, user)).count, 0);
+  });
+
   it('names the user in every command it sends to notifications (or one _id)', () => {
     // On MongoDB an `_id: { $in }` alone is an index lookup; FerretDB 1.24 pushes neither `$in`
     // nor `$nin` down to PostgreSQL and reads the whole collection for it: two seconds and a
