@@ -142,8 +142,19 @@ export async function reconcileUnread(
   return last;
 }
 
-/** Read marks looked up per MGET in a rebuild (a user may have thousands unread). */
-const REBUILD_MARK_CHUNK = 1000;
+/** Read marks looked up per MGET (a user may have thousands unread). */
+const MARK_LOOKUP_CHUNK = 1000;
+
+/** Of the user's `ids`, those without a read mark (keys.readBeforeStored): not counted read. */
+async function withoutReadMark(redis: Redis, userId: string, ids: string[]): Promise<Set<string>> {
+  const unmarked = new Set<string>();
+  for (let i = 0; i < ids.length; i += MARK_LOOKUP_CHUNK) {
+    const chunk = ids.slice(i, i + MARK_LOOKUP_CHUNK);
+    const marks = await redis.mget(chunk.map((id) => keys.readBeforeStored(userId, id)));
+    chunk.forEach((id, j) => marks[j] === null && unmarked.add(id));
+  }
+  return unmarked;
+}
 
 /**
  * Unread: stored unread without a read mark, plus buffered-only ones (unreadOnlyInBuffer). A
@@ -162,27 +173,21 @@ async function countUnread(redis: Redis, models: Models, userId: string): Promis
   )
     .map((d) => d._id)
     .filter((id) => !buffered.has(id));
-  let stored = 0;
-  for (let i = 0; i < storedUnread.length; i += REBUILD_MARK_CHUNK) {
-    const ids = storedUnread.slice(i, i + REBUILD_MARK_CHUNK);
-    const marks = await redis.mget(ids.map((id) => keys.readBeforeStored(userId, id)));
-    stored += marks.filter((mark) => mark === null).length;
-  }
-  return stored + onlyBuffered.length;
+  return (await withoutReadMark(redis, userId, storedUnread)).size + onlyBuffered.length;
 }
 
 /** Pending ids of the user that MongoDB does not hold yet and that were not read meanwhile. */
 export async function unreadOnlyInBuffer(redis: Redis, models: Models, userId: string): Promise<string[]> {
   const pendingIds = await redis.zrange(keys.inbox(userId), 0, -1);
   if (pendingIds.length === 0) return [];
-  const [known, marks] = await Promise.all([
+  const [known, unmarked] = await Promise.all([
     // userId too: FerretDB answers an `_id: { $in }` alone by reading the whole collection (2 s
     // and a core per call at 200,000 documents, times every user whose count is rebuilt).
     models.Notification.find({ _id: { $in: pendingIds }, userId }, { _id: 1 }).lean<Array<{ _id: string }>>(),
-    redis.mget(pendingIds.map((id) => keys.readBeforeStored(userId, id))),
+    withoutReadMark(redis, userId, pendingIds),
   ]);
   const stored = new Set(known.map((d) => d._id));
-  return pendingIds.filter((id, i) => !stored.has(id) && marks[i] === null);
+  return pendingIds.filter((id) => !stored.has(id) && unmarked.has(id));
 }
 
 // KEYS: unread count, unread version, read marks... ARGV: countTtl, mark value, mark ttl seconds.
