@@ -223,8 +223,9 @@ if outcome ~= 'stale' then
   redis.call('EXPIRE', KEYS[10], ttl)
   -- A new id was never acked; a rewritten version must be acked again.
   if outcome == 'updated' then redis.call('DEL', keyOf(15, id)) end
-  -- The commit's time: jobs' persist sweep tells a lost persist job by the mark's age (jobs/persist-sweep.ts).
-  redis.call('SET', keyOf(16, id), nowMs, 'EX', ttl)
+  -- '<commit ms>:<version>' (shared/unpersisted-mark.ts): jobs' persist sweep tells a lost persist
+  -- job by the time; an older version's persist batch leaves the mark of this one by the version.
+  redis.call('SET', keyOf(16, id), nowMs .. ':' .. version, 'EX', ttl)
 else
   json = raw
 end

@@ -9,7 +9,8 @@
 -- ARGV: U, N, timeline TTL seconds (for a timeline without an expiry), persisted-at epoch ms,
 --       U increments (documents the insert created per user),
 --       N replay-clean indexes (0: stored delivered or read, nothing to check;
---         k > 0: stored undelivered, its user's mark is the k-th of the R keys)
+--         k > 0: stored undelivered, its user's mark is the k-th of the R keys),
+--       N versions (the version of each notification this batch stored)
 -- Returns 2U + 2N values: each user's counter after the increment, then each user's cap
 -- threshold, then each notification's acked mark, then its read mark (nil when absent).
 -- The timeline's rule (shared/timeline.ts RECORD_STAGES_LUA): recordStages(key, ttl, stages).
@@ -31,7 +32,15 @@ for i = 1, n do
   local k = 2 * u + (i - 1) * 5
   -- The unpersisted mark goes before the acked mark is read, in the same atomic call: an ACK
   -- that still saw the mark had set acked:{id} before this script ran, so the read below sees it.
-  redis.call('DEL', KEYS[k + 1])
+  -- Only a mark of this version or an older one goes ('<ms>:<version>', shared/unpersisted-mark.ts):
+  -- a newer version committed meanwhile keeps its mark until its own batch stores it, so the
+  -- persist sweep still finds it if that batch is lost. A mark without a version (written before
+  -- it held one) goes as it always did.
+  local mark = redis.call('GET', KEYS[k + 1])
+  local markVersion = mark and tonumber(string.match(mark, ':(%d+)$'))
+  if mark and (not markVersion or markVersion <= tonumber(ARGV[4 + u + n + i])) then
+    redis.call('DEL', KEYS[k + 1])
+  end
   out[2 * u + i] = redis.call('GET', KEYS[k + 2])
   out[2 * u + n + i] = redis.call('GET', KEYS[k + 3])
   recordStages(KEYS[k + 4], ttl, { 'persisted', at })

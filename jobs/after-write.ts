@@ -10,8 +10,10 @@ import type { DeliveryState } from '../shared/models/notification-state.js';
  *
  * - the per-user stored counters grow by what the insert created (jobs/stored-count.ts), and
  *   come back with each user's cap threshold (jobs/cap.ts);
- * - the `unpersisted:{id}` marks are deleted and then the ack and read marks are read again, for
- *   the advance of documents that existed already or were acked during the write. Inside one
+ * - the `unpersisted:{id}` marks of the versions stored (or older ones: a newer version's mark
+ *   stays for its own batch, shared/unpersisted-mark.ts) are deleted and then the ack and read
+ *   marks are read again, for the advance of documents that existed already or were acked
+ *   during the write. Inside one
  *   script this is atomic, so the order shared/buffer.ts relies on holds trivially: an ACK that
  *   saw the mark set `acked:{id}` before this call, and this call reads it;
  * - the 'persisted' timeline stage (HSETNX: the first time is kept, as shared/timeline.ts does);
@@ -26,8 +28,8 @@ const AFTER_WRITE = LuaScript.fromFile(new URL('./after-write.lua', import.meta.
 });
 
 export interface AfterWriteInput {
-  /** The batch's notifications (one entry per id). */
-  notifications: ReadonlyArray<{ id: string; userId: string }>;
+  /** The batch's notifications (one entry per id), each with the version the batch stored. */
+  notifications: ReadonlyArray<{ id: string; userId: string; version: number }>;
   /** Documents the insert created, per user. */
   insertedByUser: Map<string, number>;
   /** Per notification: stored as undelivered (so its user's replay-clean mark may have to go). */
@@ -87,6 +89,7 @@ function afterWriteCall(
       input.persistedAtMs,
       ...users.map((u) => input.insertedByUser.get(u)!),
       ...cleanIndex,
+      ...notifications.map((n) => n.version),
     ],
     users,
   };

@@ -10,6 +10,8 @@ import { JSON_CONTENT_TYPE } from '../shared/messages.js';
 import { encodePersistBatch, PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import type { Redis } from '../shared/redis.js';
 import type { Notification } from '../shared/notification.js';
+import { LuaScript } from '../shared/lua.js';
+import { parseUnpersistedMark, unpersistedMark } from '../shared/unpersisted-mark.js';
 import { notificationProblems } from './job-body.js';
 import type { JobsMetrics } from './metrics.js';
 
@@ -17,8 +19,8 @@ import type { JobsMetrics } from './metrics.js';
  * The persist sweep: a notification whose persist job never arrived is handed to jobs again.
  *
  * Every buffered version carries an `unpersisted` mark from the consumer's commit until jobs has
- * stored it; its value is the commit's time (epoch ms; a mark written before that held '1', and
- * its age is then the buffer TTL minus what is left of it). The hand-off is one broker message
+ * stored it; its value is the commit's time and the version (shared/unpersisted-mark.ts; a mark
+ * written before that held '1', and its age is then the buffer TTL minus what is left of it). The hand-off is one broker message
  * per consumer flush, acked at the consumer only once the broker confirmed it, and it normally
  * reaches MongoDB within PERSIST_DELAY_MS. A mark older than PERSIST_SWEEP_AFTER_MS means that
  * message is gone: a classic delay queue dead-letters at-most-once (docs/reliability.md), a queue
@@ -34,11 +36,14 @@ import type { JobsMetrics } from './metrics.js';
  * a full pass over every master. Its cost is the scan, about a millisecond of Redis per thousand
  * keys visited. One jobs instance sweeps at a time (a lock in Redis that lives a little less than
  * the interval), and only while MongoDB is reachable (else every job is late and waits on the
- * retry ladder, where it belongs). A mark it handed over gets the current time as its value, so
- * it is not handed over again before another PERSIST_SWEEP_AFTER_MS. A mark whose buffered copy
+ * retry ladder, where it belongs). A mark it handed over gets the current time as its value (if
+ * it is still the mark the run read: jobs/sweep-touch.lua), so it is not handed over again before
+ * another PERSIST_SWEEP_AFTER_MS. A mark whose buffered copy
  * is gone (expired, or Redis lost it) or can never be stored (not a valid notification) is
  * deleted and counted.
  */
+
+const SWEEP_TOUCH = LuaScript.fromFile(new URL('./sweep-touch.lua', import.meta.url));
 
 /** Notifications handed over per run at most: a backlog is worked off over several runs. */
 export const SWEEP_MAX_NOTIFICATIONS = 5000;
@@ -97,8 +102,8 @@ export function parseUnpersistedKey(key: string): { userId: string; id: string }
  */
 export function markAgeMs(value: string | null, pttlMs: number, bufferTtlSeconds: number, nowMs: number) {
   if (value === null || pttlMs === -2) return undefined;
-  const at = Number(value);
-  if (Number.isFinite(at) && at >= EPOCH_MS_FLOOR) return Math.max(0, nowMs - at);
+  const at = parseUnpersistedMark(value).atMs;
+  if (at !== undefined && at >= EPOCH_MS_FLOOR) return Math.max(0, nowMs - at);
   return pttlMs >= 0 ? bufferTtlSeconds * 1000 - pttlMs : undefined;
 }
 
@@ -106,6 +111,11 @@ interface Mark {
   key: string;
   userId: string;
   id: string;
+}
+
+/** A stale mark as this run read it. */
+interface ReadMark extends Mark {
+  value: string;
 }
 
 /** A run's bounds; tests shrink them. */
@@ -182,22 +192,32 @@ export class PersistSweeper {
       Promise.all(marks.map((m) => redis.pttl(m.key))),
     ]);
     const now = Date.now();
-    const stale = marks
-      .filter((_, i) => (markAgeMs(values[i]!, pttls[i]!, settings.bufferTtlSeconds, now) ?? 0) > settings.afterMs)
+    const stale: ReadMark[] = marks
+      .flatMap((m, i) => {
+        const value = values[i];
+        if (value === null || value === undefined) return [];
+        return (markAgeMs(value, pttls[i]!, settings.bufferTtlSeconds, now) ?? 0) > settings.afterMs
+          ? [{ ...m, value }]
+          : [];
+      })
       .slice(0, room);
     if (stale.length === 0) return;
     const bodies = await Promise.all(stale.map((m) => redis.get(keys.notification(m.userId, m.id))));
 
     const gone: Mark[] = [];
     const invalid: Mark[] = [];
-    const found: Array<Mark & { json: string }> = [];
+    const found: Array<ReadMark & { json: string; version: number }> = [];
     stale.forEach((m, i) => {
       const json = bodies[i];
-      if (json === null || json === undefined) gone.push(m);
+      if (json === null || json === undefined) {
+        gone.push(m);
+        return;
+      }
       // jobs' own check (jobs/job-body.ts): a copy jobs would dead-letter would come back every
       // PERSIST_SWEEP_AFTER_MS until it expired, each time one more dead letter.
-      else if (!storable(json, m)) invalid.push(m);
-      else found.push({ ...m, json });
+      const n = storable(json, m);
+      if (!n) invalid.push(m);
+      else found.push({ ...m, json, version: n.version });
     });
     await Promise.all([...gone, ...invalid].map((m) => redis.del(m.key)));
     result.expired += gone.length;
@@ -210,10 +230,13 @@ export class PersistSweeper {
         encodePersistBatch(group.map((n) => n.json)),
         { persistent: true, messageId: randomUUID(), contentType: JSON_CONTENT_TYPE },
       );
-      // XX: a mark jobs deleted meanwhile (the job was only late) stays deleted. KEEPTTL: it still
-      // goes when the buffered copy does.
-      const at = String(Date.now());
-      await Promise.all(group.map((n) => redis.set(n.key, at, 'KEEPTTL', 'XX')));
+      // Only a mark still as read (jobs/sweep-touch.lua): one jobs deleted meanwhile stays deleted,
+      // and a newer commit's is left as that commit wrote it.
+      const at = Date.now();
+      await SWEEP_TOUCH.runMany(
+        redis,
+        group.map((n) => ({ keys: [n.key], args: [n.value, unpersistedMark(at, n.version)] })),
+      );
       handedOver += group.length;
     }
     result.handedOver += handedOver;
@@ -230,17 +253,17 @@ export class PersistSweeper {
   }
 }
 
-/** Whether jobs would store `json` as the notification its mark names. */
-function storable(json: string, mark: Mark): boolean {
+/** `json` as the notification its mark names, if jobs would store it; else undefined. */
+function storable(json: string, mark: Mark): Notification | undefined {
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch {
-    return false;
+    return undefined;
   }
-  if (notificationProblems(value).length > 0) return false;
+  if (notificationProblems(value).length > 0) return undefined;
   const n = value as Notification;
-  return n.id === mark.id && n.userId === mark.userId;
+  return n.id === mark.id && n.userId === mark.userId ? n : undefined;
 }
 
 /** Persist messages of at most `max` notifications and PERSIST_BATCH_MAX_BYTES each. */

@@ -7,6 +7,7 @@ import { keys } from '../../shared/keys.js';
 import { LuaScript } from '../../shared/lua.js';
 import { encodeNotification, type Notification } from '../../shared/notification.js';
 import { UNREAD_BUMP_LUA, UNREAD_COUNT_TTL_SECONDS } from '../../shared/unread.js';
+import { unpersistedMark } from '../../shared/unpersisted-mark.js';
 
 /**
  * The Redis buffer as tests set it up and inspect it: writing a given notification (the state the
@@ -47,7 +48,7 @@ export interface ExtraMark {
 export type BufferOutcome = 'created' | 'updated' | 'stale';
 
 // KEYS: notif, inbox, acked, unread count, unread version, unpersisted, marks...
-// ARGV: json, version, ttl, score, id, unread count ttl, (value, ttlMs) per mark.
+// ARGV: json, version, ttl, score, id, unread count ttl, unpersisted mark value, (value, ttlMs) per mark.
 const COMMIT_SCRIPT = new LuaScript(`
 local raw = redis.call('GET', KEYS[1])
 local outcome = 'created'
@@ -61,14 +62,14 @@ if outcome ~= 'stale' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   redis.call('DEL', KEYS[3])
-  redis.call('SET', KEYS[6], '1', 'EX', ARGV[3])
+  redis.call('SET', KEYS[6], ARGV[7], 'EX', ARGV[3])
 end
 if outcome == 'created' then
   local countKey, versionKey, delta, countTtl = KEYS[4], KEYS[5], 1, tonumber(ARGV[6])
   ${UNREAD_BUMP_LUA}
 end
 for i = 7, #KEYS do
-  local a = 7 + (i - 7) * 2
+  local a = 8 + (i - 7) * 2
   redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[a + 1])
 end
 return outcome
@@ -96,6 +97,7 @@ export async function bufferNotification(
     String(pendingScore(n)),
     n.id,
     String(UNREAD_COUNT_TTL_SECONDS),
+    unpersistedMark(Date.now(), n.version),
     ...marks.flatMap((m) => [m.value ?? '1', String(m.ttlMs)]),
   ];
   return (await COMMIT_SCRIPT.run(redis, scriptKeys, args)) as BufferOutcome;

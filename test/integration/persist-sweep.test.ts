@@ -10,8 +10,11 @@ import { createRegistry } from '../../shared/metrics.js';
 import { keys } from '../../shared/keys.js';
 import { models, type Models, type NotificationDoc } from '../../shared/models/index.js';
 import { connectMongo, type Connection } from '../../shared/mongo.js';
-import type { Notification } from '../../shared/notification.js';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { encodeNotification, type Notification } from '../../shared/notification.js';
+import { JSON_CONTENT_TYPE } from '../../shared/messages.js';
+import { encodePersistBatch } from '../../shared/persist-batch.js';
+import { parseUnpersistedMark, unpersistedMark } from '../../shared/unpersisted-mark.js';
 import { bufferNotification } from '../helpers/buffer.js';
 import { makeNotification } from '../helpers/notifications.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -47,8 +50,11 @@ describe('persist sweep: a notification whose persist job never arrived is store
   /** Buffers `n` as the consumer's commit does, with no persist job, its mark `ageMs` old. */
   const orphan = async (n: Notification, ageMs: number) => {
     await bufferNotification(redis, n, TTL);
-    if (ageMs > 0) await redis.pexpire(keys.unpersisted(n.userId, n.id), TTL * 1000 - ageMs);
+    if (ageMs > 0) await age(n, ageMs);
   };
+  /** Makes `n`'s mark say its commit was `ageMs` ago, as consumer/commit.lua writes it. */
+  const age = (n: Notification, ageMs: number) =>
+    redis.set(keys.unpersisted(n.userId, n.id), unpersistedMark(Date.now() - ageMs, n.version), 'KEEPTTL');
   const swept = async (outcome: string): Promise<number> => {
     const line = (await jobs.registry.metrics())
       .split('\n')
@@ -146,6 +152,52 @@ describe('persist sweep: a notification whose persist job never arrived is store
     });
     assert.equal(await swept('invalid'), before + 1);
     assert.equal(await doc(broken.id), null);
+  });
+
+  it("keeps a newer version's mark when an older version is stored, and stores the newer one if its job is lost", async () => {
+    const amqp: AmqpClient = await connectAmqp(config, testLogger);
+    const channel: ChannelWrapper = await amqp.createChannel('sweep-versions');
+    try {
+      // An aggregate's v1 and v2 both committed; v1's persist job arrives, v2's never does.
+      const v1 = makeNotification('sweep-versions');
+      const v2: Notification = { ...v1, version: 2, actors: ['b', ...v1.actors], actorCount: 2, message: 'grown' };
+      await bufferNotification(redis, v1, TTL);
+      await bufferNotification(redis, v2, TTL);
+      // A second notification whose mark was written before marks held a version: any stored
+      // version clears it, as before.
+      const legacy = makeNotification('sweep-versions-legacy');
+      await bufferNotification(redis, legacy, TTL);
+      await redis.set(keys.unpersisted(legacy.userId, legacy.id), String(Date.now()), 'KEEPTTL');
+      await channel.sendToQueue(amqp.topology.persistQueue, encodePersistBatch([v1, legacy].map(encodeNotification)), {
+        persistent: true,
+        contentType: JSON_CONTENT_TYPE,
+      });
+      await eventually(async () => (await doc(v1.id)) ?? undefined, { what: 'v1 stored', timeoutMs: 15_000 });
+      await eventually(async () => (await redis.exists(keys.unpersisted(legacy.userId, legacy.id))) === 0, {
+        what: "the legacy mark cleared by its notification's batch",
+      });
+      const mark = await redis.get(keys.unpersisted(v1.userId, v1.id));
+      assert.ok(mark !== null, "storing v1 left v2's unpersisted mark in place");
+      assert.equal(parseUnpersistedMark(mark).version, 2);
+      assert.equal((await doc(v1.id))?.version, 1);
+
+      // v2's job is lost: once its mark is old, the sweep hands the buffered v2 to jobs.
+      await age(v2, AFTER_MS + 5_000);
+      const stored = await eventually(
+        async () => {
+          const d = await doc(v1.id);
+          return d?.version === 2 ? d : undefined;
+        },
+        { what: 'v2 stored by the sweep', timeoutMs: 15_000 },
+      );
+      assert.equal(stored.message, 'grown');
+      await eventually(async () => (await redis.exists(keys.unpersisted(v2.userId, v2.id))) === 0, {
+        what: "v2's mark cleared once v2 is stored",
+      });
+    } finally {
+      await channel.close();
+      await amqp.close();
+    }
   });
 
   it('resumes its scan where a bounded run stopped, so a large keyspace is covered run by run', async () => {
