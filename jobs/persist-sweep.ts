@@ -36,9 +36,9 @@ import type { JobsMetrics } from './metrics.js';
  * a full pass over every master. Its cost is the scan, about a millisecond of Redis per thousand
  * keys visited. One jobs instance sweeps at a time (a lock in Redis that lives a little less than
  * the interval), and only while MongoDB is reachable (else every job is late and waits on the
- * retry ladder, where it belongs). A mark it handed over gets the current time as its value (if
- * it is still the mark the run read: jobs/sweep-touch.lua), so it is not handed over again before
- * another PERSIST_SWEEP_AFTER_MS. A mark whose buffered copy
+ * retry ladder, where it belongs). A mark it handed over gets the current time and the version
+ * handed over as its value (if it is still the mark the run read: jobs/sweep-touch.lua), so it is
+ * not handed over again before another PERSIST_SWEEP_AFTER_MS. A mark whose buffered copy
  * is gone (expired, or Redis lost it) or can never be stored (not a valid notification) is
  * deleted and counted.
  */

@@ -18,7 +18,7 @@ export function unpersistedMark(atMs: number, version: number): string {
 }
 
 export interface ParsedUnpersistedMark {
-  /** The commit's epoch ms; undefined for a '1' mark. */
+  /** The commit's epoch ms (1 for a '1' mark: too small to be a time, jobs/persist-sweep.ts markAgeMs). */
   atMs?: number;
   /** The buffered version it marks; undefined for a mark written before it held one. */
   version?: number;
