@@ -21,6 +21,7 @@ import { PERSIST_BATCH_MAX_BYTES } from '../shared/persist-batch.js';
 import { keys } from '../shared/keys.js';
 import { createUserNames } from './user-names.js';
 import { PreferenceCache } from './preference-cache.js';
+import { RedisGate } from './redis-gate.js';
 import { followPreferenceChanges } from './preference-changes.js';
 
 /**
@@ -28,6 +29,9 @@ import { followPreferenceChanges } from './preference-changes.js';
  * so about 10 MB; past it the least recently read go (a miss costs one Redis read).
  */
 const PREFERENCE_CACHE_MAX_USERS = 50_000;
+
+/** Between two PINGs while the consumer holds its events for Redis (consumer/redis-gate.ts): a failover's end is seen within this. */
+const REDIS_PROBE_INTERVAL_MS = 250;
 
 export interface ConsumerService extends ServiceHandle {
   port: number;
@@ -94,7 +98,22 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     follows: infra.models.Follow,
     chunkSize: config.fanout.chunkSize,
   };
-  const handler = createMessageHandler(deps, { maxBatch: config.pipeline.consumerBatchMax });
+  const gate = new RedisGate(
+    infra.redis,
+    { maxHoldMs: config.pipeline.consumerRedisOutageHoldMs, probeIntervalMs: REDIS_PROBE_INTERVAL_MS },
+    {
+      closed: () => {
+        metrics.redisGateClosed.set(1);
+        logger.warn('redis unavailable: holding the next events until it answers');
+      },
+      opened: (heldMs, ended) => {
+        metrics.redisGateClosed.set(0);
+        metrics.redisGateHolds.inc({ ended });
+        logger.info({ heldMs, ended }, 'redis hold ended; taking events again');
+      },
+    },
+  );
+  const handler = createMessageHandler(deps, { maxBatch: config.pipeline.consumerBatchMax, gate });
 
   // Every consumer's handlers, so close() drains them all before the channels close.
   const inFlight = new Set<Promise<void>>();
@@ -148,6 +167,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       runAll([
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
+        // A batch held for Redis runs now: it fails onto the ladder, or commits if Redis is back.
+        () => gate.release(),
         // The handlers in flight still read preferences and names from MongoDB behind a Redis
         // miss: closed before they finish, a muted user's event would pass on the defaults.
         drain,

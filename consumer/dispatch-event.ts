@@ -28,7 +28,7 @@ export interface IncomingToProcess {
 export async function dispatchEvents(
   deps: FanoutDeps,
   items: IncomingToProcess[],
-  onCommitted?: () => void,
+  onCommitted?: (committed: readonly unknown[]) => void,
 ): Promise<Array<Outcome | Error>> {
   const results: Array<Outcome | Error> = new Array(items.length);
   const direct: Array<{ index: number; item: EventToProcess }> = [];

@@ -11,10 +11,13 @@ import type { FanoutDeps } from './fanout.js';
 import type { Outcome } from './metrics.js';
 import { parseEvent } from './parse-event.js';
 import { PriorityOrder } from './priority-order.js';
+import type { RedisGate } from './redis-gate.js';
 
 export interface BatchOptions {
   /** Events processed together at most (the pipeline of script calls of one batch). */
   maxBatch: number;
+  /** Holds the next batch while Redis is down (consumer/redis-gate.ts); none: every batch runs. */
+  gate?: RedisGate;
 }
 
 interface Delivered {
@@ -83,15 +86,22 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
     });
     // The commit step is what the next batch waits for; the hand-off (the persist batch's
     // confirm) continues while the next batch commits.
+    // A commit that failed on Redis itself closes the gate before the next batch is taken.
     let release!: () => void;
     const committed = new Promise<void>((resolve) => (release = resolve));
     const processing = dispatchEvents(
       deps,
       valid.map((v) => v.item),
-      release,
+      (commitResults) => {
+        options.gate?.note(commitResults);
+        release();
+      },
     ).then(
       (outcomes) => valid.forEach((v, k) => (results[v.index] = outcomes[k]!)),
-      (err: unknown) => valid.forEach((v) => (results[v.index] = asError(err))),
+      (err: unknown) => {
+        options.gate?.note([err]);
+        valid.forEach((v) => (results[v.index] = asError(err)));
+      },
     );
     await Promise.race([committed, processing]);
     void processing.then(async () => {
@@ -104,7 +114,11 @@ export function createMessageHandler(deps: FanoutDeps & { channel: ChannelWrappe
     if (committing) return;
     committing = true;
     try {
-      while (waiting.size > 0) await runBatch(waiting.take(options.maxBatch));
+      while (waiting.size > 0) {
+        // While Redis is down the batch waits here, unacked, instead of failing onto the ladder.
+        await options.gate?.whenOpen();
+        await runBatch(waiting.take(options.maxBatch));
+      }
     } finally {
       committing = false;
     }

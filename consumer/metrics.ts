@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from '../shared/metrics.js';
+import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics.js';
 
 export type Outcome =
   | 'buffered'
@@ -19,6 +19,8 @@ export interface ConsumerMetrics {
   bufferSeconds: Histogram;
   storeFallbacks: Counter<'read'>;
   preferenceLookups: Counter<'outcome'>;
+  redisGateClosed: Gauge;
+  redisGateHolds: Counter<'ended'>;
 }
 
 export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
@@ -51,6 +53,17 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
       name: 'consumer_events_suppressed_total',
       help: "Events not notified because of the recipient's preferences, by reason (muted, promotional_opt_out)",
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    redisGateClosed: new Gauge({
+      name: 'consumer_redis_gate_closed',
+      help: 'Whether the consumer is holding its next batch because Redis is down (consumer/redis-gate.ts): 1 while it holds',
+      registers: [registry],
+    }),
+    redisGateHolds: new Counter({
+      name: 'consumer_redis_gate_holds_total',
+      help: 'Holds of the next batch while Redis was down, by how each ended: answered (Redis answered a PING), expired (CONSUMER_REDIS_OUTAGE_HOLD_MS ran out), released (shutdown)',
+      labelNames: ['ended'],
       registers: [registry],
     }),
     bufferSeconds: new Histogram({

@@ -49,8 +49,11 @@ export interface EventToProcess {
 export async function processEvents(
   deps: ProcessDeps,
   items: EventToProcess[],
-  /** Called once the commit step is done (the next batch may commit while this one hands off). */
-  onCommitted?: () => void,
+  /**
+   * Called once the commit step is done (the next batch may commit while this one hands off), with
+   * each committed event's result or error (consumer/redis-gate.ts reads them before the next batch).
+   */
+  onCommitted?: (committed: readonly unknown[]) => void,
 ): Promise<Array<Outcome | Error>> {
   const results: Array<Outcome | Error> = new Array(items.length);
 
@@ -95,7 +98,7 @@ export async function processEvents(
     };
   });
   const committed = await commitEvents(deps.redis, deps.commit, inputs);
-  onCommitted?.();
+  onCommitted?.(committed);
 
   // 4. hand off
   const waitsOn: Array<Promise<void> | undefined> = new Array(items.length);

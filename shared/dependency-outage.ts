@@ -29,9 +29,31 @@ export function isDependencyOutage(err: unknown): boolean {
   const seen = new Set<unknown>();
   for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);
-    if (e instanceof DependencyUnavailableError || isSocketFailure(e) || isRedisOutage(e) || isAmqpUnconfirmed(e))
+    if (
+      e instanceof DependencyUnavailableError ||
+      isSocketFailure(e) ||
+      redisUnavailable(e) !== undefined ||
+      isAmqpUnconfirmed(e)
+    )
       return true;
     if (mongoUnavailable(e) !== undefined) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether Redis itself is what is unavailable, anywhere in the error's `cause` chain (the Redis
+ * part of `isDependencyOutage`): the consumer stops taking events while it lasts
+ * (consumer/redis-gate.ts), since every event would fail the same way. The rule is the one
+ * shared/redis.ts keeps for the producer's 503s too (a connection closed or not writable, a
+ * command given up on or past its deadline, a cluster unreachable or mid-failover, and the
+ * replies of a server that cannot serve anyone now), so the two never disagree.
+ */
+export function isRedisOutage(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (redisUnavailable(e) !== undefined) return true;
   }
   return false;
 }
@@ -53,15 +75,6 @@ const SOCKET_CODES = new Set([
 function isSocketFailure(e: Error): boolean {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' && SOCKET_CODES.has(code);
-}
-
-/**
- * Redis: the one rule shared/redis.ts keeps for the producer's 503s too (a connection closed or
- * not writable, a command given up on or past its deadline, a cluster unreachable or mid-failover,
- * and the replies of a server that cannot serve anyone now), so the two never disagree.
- */
-function isRedisOutage(e: Error): boolean {
-  return redisUnavailable(e) !== undefined;
 }
 
 /**

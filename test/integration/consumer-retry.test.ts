@@ -1,77 +1,43 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import amqplib from 'amqplib';
-import { bootstrap as startConsumer, type ConsumerService } from '../../consumer/bootstrap.js';
+import type amqplib from 'amqplib';
 import { ATTEMPT_HEADER, DEAD_REASON_HEADER } from '../../shared/amqp/failure-headers.js';
 import { createTopology } from '../../shared/amqp/topology.js';
 import { keys } from '../../shared/keys.js';
 import { bufferNotification, dedupeMarks, readPending } from '../helpers/buffer.js';
-import { loadConfig } from '../../shared/config.js';
 import type { PersistBatchMessage } from '../../shared/messages.js';
 import type { Notification } from '../../shared/notification.js';
-import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
-import { cleanupTestResources } from '../helpers/cleanup.js';
 import { testEnv } from '../helpers/config.js';
-import { testLogger } from '../helpers/logger.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { consumerBehindRedisProxy, type ProxiedConsumer } from '../helpers/proxied-consumer.js';
 import { eventually } from '../helpers/wait.js';
 
-const { env, config } = testEnv('consumerretry', {
+const test = testEnv('consumerretry', {
   RETRY_BASE_DELAY_MS: '200',
   CONSUMER_RETRIES_BEFORE_DEAD_LETTER: '3',
   PERSIST_DELAY_MS: '600000',
+  // These tests are about the ladder itself: no hold for Redis (consumer-redis-gate.test.ts is).
+  CONSUMER_REDIS_OUTAGE_HOLD_MS: '0',
 });
+const { config } = test;
 const topology = createTopology(config);
 
 // A TCP proxy stands in for the one Redis server; a cluster's nodes announce their own addresses,
 // so its outage is the failover test's (test/cluster/redis-failover.test.ts).
 const onCluster = config.redis.cluster ? 'cuts a single Redis server through a TCP proxy' : false;
 describe('consumer retries and crash recovery', { skip: onCluster }, () => {
-  const redisProxy = new TcpProxy('127.0.0.1', Number(new URL(config.redis.url).port || 6379));
-  let consumer: ConsumerService;
-  let redis: Redis;
-  let conn: amqplib.ChannelModel;
-  let ch: amqplib.ConfirmChannel;
-
-  before(async () => {
-    await redisProxy.start();
-    consumer = await startConsumer(
-      loadConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }),
-      testLogger,
-    );
-    redis = await connectRedis(config, testLogger, 'test');
-    conn = await amqplib.connect(config.rabbitmq.url);
-    ch = await conn.createConfirmChannel();
-  });
-  after(async () => {
-    await consumer.close();
-    await closeRedis(redis);
-    await conn.close();
-    await redisProxy.close();
-    await cleanupTestResources(config);
-  });
-
-  const publish = (body: unknown) =>
-    new Promise<void>((resolve, reject) =>
-      ch.sendToQueue(topology.eventsQueues.social, Buffer.from(JSON.stringify(body)), { persistent: true }, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-
-  async function metric(label: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${consumer.port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('consumer_events_processed_total{') && l.includes(label));
-    return line ? Number(line.split(' ').pop()) : 0;
-  }
+  let c: ProxiedConsumer;
+  before(async () => (c = await consumerBehindRedisProxy(test)));
+  after(() => c.close());
+  const metric = (label: string) => c.metric('consumer_events_processed_total', label);
 
   it('retries through the TTL queues while Redis is down, and buffers once it is back', async () => {
-    await redisProxy.cut();
-    await publish({ type: 'FOLLOW', actorId: 'user1', targetId: 'retry-user', eventId: 'retry-1' });
+    await c.proxy.cut();
+    await c.publish({ type: 'FOLLOW', actorId: 'user1', targetId: 'retry-user', eventId: 'retry-1' });
     await eventually(async () => (await metric('outcome="retried"')) >= 1, { what: 'a retry' });
-    await redisProxy.start();
+    await c.proxy.start();
     const list = await eventually(
       async () => {
-        const p = await readPending(redis, 'retry-user', 10);
+        const p = await readPending(c.redis, 'retry-user', 10);
         return p.total === 1 ? p.notifications : undefined;
       },
       { what: 'the event to be buffered after Redis came back' },
@@ -83,7 +49,7 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
   async function takeDead(eventId: string): Promise<amqplib.GetMessage[]> {
     const found: amqplib.GetMessage[] = [];
     for (;;) {
-      const msg = await ch.get(topology.eventsDeadQueue, { noAck: true });
+      const msg = await c.ch.get(topology.eventsDeadQueue, { noAck: true });
       if (!msg) return found;
       if ((JSON.parse(msg.content.toString()) as { eventId?: string }).eventId === eventId) found.push(msg);
     }
@@ -93,8 +59,8 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
     const rungs = topology.eventsRetryQueues.social.length;
     const retriedBefore = await metric('outcome="retried"');
     const deadBefore = await metric('outcome="dead_lettered"');
-    await redisProxy.cut();
-    await publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'outage-user', eventId: 'outage-long' });
+    await c.proxy.cut();
+    await c.publish({ type: 'FOLLOW', actorId: 'user2', targetId: 'outage-user', eventId: 'outage-long' });
     // Two attempts past the ladder: the outage outlasted every rung. Before the fix the event was
     // dead-lettered after its last rung instead (stop waiting then, and say so below).
     await eventually(
@@ -104,24 +70,24 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
       { what: 'the event to be retried past the ladder', timeoutMs: 60_000 },
     );
     const deadDuringOutage = await metric('outcome="dead_lettered"');
-    await redisProxy.start();
+    await c.proxy.start();
     assert.equal(deadDuringOutage, deadBefore, 'the outage dead-lettered the event');
     const list = await eventually(
       async () => {
-        const p = await readPending(redis, 'outage-user', 10);
+        const p = await readPending(c.redis, 'outage-user', 10);
         return p.total === 1 ? p.notifications : undefined;
       },
       { what: 'the event to be buffered after Redis came back' },
     );
     assert.deepEqual(list[0]?.eventIds, ['outage-long']);
-    assert.equal((await ch.checkQueue(topology.eventsDeadQueue)).messageCount, 0, 'the dead queue is empty');
+    assert.equal((await c.ch.checkQueue(topology.eventsDeadQueue)).messageCount, 0, 'the dead queue is empty');
   });
 
   it('dead-letters with the error once every retry was used when the event fails on its own (a Redis script error)', async () => {
     // The recipient's seq counter holds no integer: commit.lua's INCR fails for every event of
     // this user, a ReplyError whatever the attempt, while Redis serves everyone else.
-    await redis.set(keys.seq('script-error-user'), 'not-a-number');
-    await publish({
+    await c.redis.set(keys.seq('script-error-user'), 'not-a-number');
+    await c.publish({
       type: 'LIKE',
       actorId: 'user4',
       targetId: 'script-error-user',
@@ -138,7 +104,7 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
       new RegExp(`^retries exhausted after ${rungs} attempts: ERR value is not an integer`),
     );
     assert.equal(dead.properties.headers?.[ATTEMPT_HEADER], rungs);
-    await redis.del(keys.seq('script-error-user'));
+    await c.redis.del(keys.seq('script-error-user'));
   });
 
   it('a redelivered event that was already buffered repeats the hand-off instead of creating a second notification', async () => {
@@ -165,22 +131,22 @@ describe('consumer retries and crash recovery', { skip: onCluster }, () => {
       eventIds: ['crashed-1'],
     };
     await bufferNotification(
-      redis,
+      c.redis,
       n,
       60,
       dedupeMarks(event, n.id, { eventWindowSeconds: 60, actionWindowMs: 60_000 }),
     );
-    await publish(event);
+    await c.publish(event);
     const job = await eventually(
       async () => {
-        const msg = await ch.get(topology.persistDelayQueue, { noAck: true });
+        const msg = await c.ch.get(topology.persistDelayQueue, { noAck: true });
         const body = msg ? (JSON.parse(msg.content.toString()) as PersistBatchMessage) : undefined;
         return body?.notifications.find((carried) => carried.id === n.id);
       },
       { what: 'the persist job to be published again' },
     );
     assert.deepEqual(job, n);
-    const pending = await readPending(redis, 'crash-state', 10);
+    const pending = await readPending(c.redis, 'crash-state', 10);
     assert.deepEqual(
       pending.notifications.map((p) => p.id),
       [n.id],

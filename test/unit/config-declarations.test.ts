@@ -94,6 +94,7 @@ describe('config declared once', () => {
       'intake.apiKeys',
       'pipeline.consumerPrefetch',
       'pipeline.consumerBatchMax',
+      'pipeline.consumerRedisOutageHoldMs',
       'pipeline.eventDedupeWindowSeconds',
       'pipeline.actionDedupeWindowMs',
       'pipeline.rateLimitActorPerMinute',
