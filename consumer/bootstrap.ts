@@ -30,7 +30,7 @@ import { followPreferenceChanges } from './preference-changes.js';
  */
 const PREFERENCE_CACHE_MAX_USERS = 50_000;
 
-/** Between two PINGs while the consumer holds its events for Redis (consumer/redis-gate.ts): a failover's end is seen within this. */
+/** Between two probes while the consumer holds its events for Redis (consumer/redis-gate.ts). */
 const REDIS_PROBE_INTERVAL_MS = 250;
 
 export interface ConsumerService extends ServiceHandle {

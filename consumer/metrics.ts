@@ -62,7 +62,7 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
     }),
     redisGateHolds: new Counter({
       name: 'consumer_redis_gate_holds_total',
-      help: 'Holds of the next batch while Redis was down, by how each ended: answered (Redis answered a PING), expired (CONSUMER_REDIS_OUTAGE_HOLD_MS ran out), released (shutdown)',
+      help: 'Holds of the next batch while Redis was down, by how each ended: answered (Redis took a probe write), expired (CONSUMER_REDIS_OUTAGE_HOLD_MS ran out), released (shutdown)',
       labelNames: ['ended'],
       registers: [registry],
     }),

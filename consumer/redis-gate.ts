@@ -1,8 +1,10 @@
 import { isRedisOutage } from '../shared/dependency-outage.js';
+import { keys } from '../shared/keys.js';
 import type { Redis } from '../shared/redis.js';
 
 /**
- * The consumer stops taking events while Redis is down, and starts again the moment it answers.
+ * The consumer stops taking events while Redis is down, and starts again as soon as it takes
+ * writes.
  *
  * Every step of an event's commit is in Redis, so during an outage every event fails the same way.
  * Taken anyway, each would go to the retry ladder (shared/amqp/envelope.ts) and come back only
@@ -11,23 +13,30 @@ import type { Redis } from '../shared/redis.js';
  * order, each having cost the broker several more messages. With the gate, the first batch that
  * fails on Redis itself closes it; that batch goes to the ladder as before (it has failed), and
  * the next batch waits in the consumer, unacked, with the rest of the queue behind the prefetch
- * window, still in RabbitMQ's hands (a crash redelivers them). A PING every `probeIntervalMs`
- * opens the gate again, and the waiting events commit at once.
+ * window, still in RabbitMQ's hands (a crash redelivers them). A probe every `probeIntervalMs`
+ * opens the gate again, and the waiting events commit at once. The probe is a write (`SET` of a
+ * key that expires in a second): a server that answers but refuses writes (OOM, READONLY after a
+ * failover, NOREPLICAS) keeps the gate closed, since every commit would fail there too. On a
+ * Redis Cluster it is a `PING` to a node picked at random instead: one master down must not hold
+ * the events of every other slot, so there the gate opens as soon as any node answers, and the
+ * events of the lost slot go down the ladder as before the gate. Redis is seen back at the Redis
+ * client's next reconnect attempt (they are at most 2 s apart, shared/redis.ts), which the
+ * commits would wait for anyway.
  *
- * A hold ends after `maxHoldMs` even with Redis still down: the waiting batch then runs, fails
- * and goes to the ladder, and the gate closes again for the next one. So no message is held
- * longer than that (a broker's consumer timeout, or a quorum queue's redelivery count, never
- * sees a message held for the outage's whole length), and a Redis that answers PING but fails
- * every script (a reply the rule counts as an outage, such as OOM) costs one batch per hold, not
- * a loop. 0 turns the gate off: every event goes to the ladder as it fails.
+ * One hold per outage, of at most `maxHoldMs`: if Redis is still down then, the gate opens
+ * (`expired`) and does not close again until a batch has committed something, so every event
+ * goes down the ladder as it would without the gate. A message therefore waits in the consumer at
+ * most the hold plus the time the batches ahead of it take to fail (each waits through the Redis
+ * client's reconnect attempts, several seconds while Redis is unreachable): keep it well under the
+ * broker's consumer_timeout. 0 turns the gate off.
  *
  * The probe's interval is a process timer, but it delays no message: what waits is held by the
  * broker, unacked, and the ladder's delays stay in the broker.
  */
 export interface RedisGateSettings {
-  /** CONSUMER_REDIS_OUTAGE_HOLD_MS: longest a batch waits for Redis; 0 = no gate. */
+  /** CONSUMER_REDIS_OUTAGE_HOLD_MS: longest hold per outage; 0 = no gate. */
   maxHoldMs: number;
-  /** Between two PINGs while the gate is closed. */
+  /** Between two probes while the gate is closed. */
   probeIntervalMs: number;
 }
 
@@ -35,14 +44,17 @@ export type HoldEnd = 'answered' | 'expired' | 'released';
 
 export interface RedisGateHooks {
   closed?(): void;
-  /** `heldMs`: how long the gate was closed; `ended`: Redis answered, the hold ran out, or shutdown released it. */
+  /** `heldMs`: how long the gate was closed; `ended`: Redis took a write, the hold ran out, or shutdown released it. */
   opened?(heldMs: number, ended: HoldEnd): void;
 }
 
 export class RedisGate {
   private closedAtMs: number | undefined;
+  /** False from a hold that ran out until a batch commits something: one hold per outage. */
+  private armed = true;
   private released = false;
   private probing: Promise<void> | undefined;
+  private stopPause: (() => void) | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -54,15 +66,20 @@ export class RedisGate {
     return this.closedAtMs !== undefined;
   }
 
-  /** A batch's results: one that says Redis itself is down closes the gate. */
+  /** A batch's commit results: one that says Redis itself is down closes the gate. */
   note(results: readonly unknown[]): void {
     if (this.settings.maxHoldMs === 0 || this.released || this.closedAtMs !== undefined) return;
-    if (!results.some((r) => r instanceof Error && isRedisOutage(r))) return;
+    const down = results.some((r) => r instanceof Error && isRedisOutage(r));
+    if (!down) {
+      if (results.some((r) => !(r instanceof Error))) this.armed = true;
+      return;
+    }
+    if (!this.armed) return;
     this.closedAtMs = Date.now();
     this.hooks.closed?.();
   }
 
-  /** Resolves at once while open; when closed, once Redis answers a PING, the hold runs out, or `release()`. */
+  /** Resolves at once while open; when closed, once Redis takes a write, the hold runs out, or `release()`. */
   whenOpen(): Promise<void> {
     if (this.closedAtMs === undefined) return Promise.resolve();
     return (this.probing ??= this.probe().finally(() => (this.probing = undefined)));
@@ -74,28 +91,32 @@ export class RedisGate {
     this.stopPause?.();
   }
 
+  /** True when Redis took the probe's write (a Cluster: answered a PING); any error is false. */
+  private async answers(): Promise<boolean> {
+    try {
+      if (this.redis.isCluster) return (await this.redis.ping()) === 'PONG';
+      return (await this.redis.set(keys.redisGateProbe(), '1', 'PX', 1000)) === 'OK';
+    } catch {
+      return false;
+    }
+  }
+
   private async probe(): Promise<void> {
     const closedAt = this.closedAtMs!;
     const left = () => this.settings.maxHoldMs - (Date.now() - closedAt);
     let answered = false;
     while (!this.released && left() > 0) {
-      // ioredis fails a command while disconnected after its own reconnect attempts, and a reply
-      // such as LOADING rejects it too: any answer but PONG keeps the gate closed. A server that
-      // accepts and never answers is waited for only until the hold runs out.
-      const ping = this.redis.ping().then(
-        (reply) => reply === 'PONG',
-        () => false,
-      );
-      answered = await Promise.race([ping, this.pause(left()).then(() => false)]);
+      // A server that accepts and never answers is waited for only until the hold runs out.
+      answered = await Promise.race([this.answers(), this.pause(left()).then(() => false)]);
       this.stopPause?.();
       if (answered) break;
       await this.pause(Math.min(this.settings.probeIntervalMs, left()));
     }
     this.closedAtMs = undefined;
-    this.hooks.opened?.(Date.now() - closedAt, answered ? 'answered' : this.released ? 'released' : 'expired');
+    const ended: HoldEnd = answered ? 'answered' : this.released ? 'released' : 'expired';
+    if (ended === 'expired') this.armed = false;
+    this.hooks.opened?.(Date.now() - closedAt, ended);
   }
-
-  private stopPause: (() => void) | undefined;
 
   /** Resolves after `ms`, or at once on `release()` (or when the probe stops waiting on it). */
   private pause(ms: number): Promise<void> {

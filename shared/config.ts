@@ -478,11 +478,11 @@ const DECLARATIONS = {
       level: 'tuning',
       doc: 'Events committed in one Redis pipeline at most (a batch is whatever arrived during the last one).',
     }),
-    consumerRedisOutageHoldMs: envVar('CONSUMER_REDIS_OUTAGE_HOLD_MS', integer(0, 600_000), {
+    consumerRedisOutageHoldMs: envVar('CONSUMER_REDIS_OUTAGE_HOLD_MS', integer(0, 300_000), {
       default: 30_000,
       services: ['consumer'],
       level: 'tuning',
-      doc: "Longest the consumer holds its next batch while Redis is down (after a batch failed on Redis itself), probing Redis every 250 ms and going on the moment it answers; the held events stay unacked in RabbitMQ's hands. Past it the batch runs and fails onto the retry ladder, and the next one is held again. 0: no hold, every event fails onto the ladder while Redis is down. Keep it well under the broker's consumer_timeout (30 min by default).",
+      doc: "Longest the consumer holds its next batch once per Redis outage (after a batch failed on Redis itself), probing Redis with a write every 250 ms and going on as soon as it takes one; the held events stay unacked in RabbitMQ's hands. Past it the consumer stops holding until a batch commits again, and every event fails onto the retry ladder as without the hold. A held message waits at most this plus the time the batches ahead of it take to fail: keep it well under the broker's consumer_timeout (30 min by default). 0: no hold.",
     }),
     eventDedupeWindowSeconds: envVar('EVENT_DEDUPE_WINDOW_SECONDS', integer(1), {
       default: 24 * 3600,

@@ -55,6 +55,8 @@ export const keys = {
   idempotency: (key: string) => `idem:${key}`,
   /** Held by the jobs instance running the persist sweep, for one PERSIST_SWEEP_INTERVAL_MS (jobs/persist-sweep.ts). Untagged. */
   persistSweepLock: () => 'persist-sweep-lock',
+  /** Written by a consumer holding its events to see Redis take writes again, 1 s (consumer/redis-gate.ts). Untagged. */
+  redisGateProbe: () => 'redis-gate-probe',
   /**
    * Events of an actor in the current minute (consumer/commit.lua; the names rate-limiter-flexible
    * used). Untagged: an actor reaches many recipients, so on a cluster it is counted apart.

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis as RawRedis } from 'ioredis';
 import { RedisGate, type HoldEnd } from '../../consumer/redis-gate.js';
@@ -139,4 +142,54 @@ describe('RedisGate: how a hold ends', () => {
       await closeRedis(up);
     }
   });
+
+  it('stays closed while Redis answers but refuses writes, holds once per outage, and re-arms once a batch commits', async () => {
+    // A server of its own at its memory limit: PING answers, every write is refused with OOM.
+    const port = await freePort();
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const full = new RawRedis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+    full.on('error', () => undefined);
+    try {
+      await eventually(async () => (await full.ping().catch(() => '')) === 'PONG', { what: 'the spare redis-server' });
+      await full.config('SET', 'maxmemory-policy', 'noeviction');
+      await full.config('SET', 'maxmemory', '1');
+      const oom = await full.set('k', 'v').then(
+        () => new Error('the write was taken'),
+        (e: Error) => e,
+      );
+      assert.match(oom.message, /^OOM /);
+      const ends: HoldEnd[] = [];
+      const gate = new RedisGate(full, { maxHoldMs: 600, probeIntervalMs: 50 }, { opened: (_, e) => ends.push(e) });
+      gate.note([oom]);
+      assert.equal(gate.isClosed, true);
+      await gate.whenOpen();
+      assert.deepEqual(ends, ['expired'], 'PING answers, but the write probe keeps it closed until the hold runs out');
+      gate.note([oom]);
+      assert.equal(gate.isClosed, false, 'one hold per outage: the next failures go down the ladder');
+      gate.note(['buffered']);
+      gate.note([oom]);
+      assert.equal(gate.isClosed, true, 'a batch that committed something arms it again');
+      gate.release();
+      await gate.whenOpen();
+    } finally {
+      full.disconnect();
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+  });
 });
+
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
