@@ -14,18 +14,21 @@ import type { Redis } from '../shared/redis.js';
  * fails on Redis itself closes it; that batch goes to the ladder as before (it has failed), and
  * the next batch waits in the consumer, unacked, with the rest of the queue behind the prefetch
  * window, still in RabbitMQ's hands (a crash redelivers them). A probe every `probeIntervalMs`
- * opens the gate again, and the waiting events commit at once. The probe is a write (`SET` of a
- * key that expires in a second): a server that answers but refuses writes (OOM, READONLY after a
- * failover, NOREPLICAS) keeps the gate closed, since every commit would fail there too. On a
- * Redis Cluster it is a `PING` to a node picked at random instead: one master down must not hold
- * the events of every other slot, so there the gate opens as soon as any node answers, and the
- * events of the lost slot go down the ladder as before the gate. Redis is seen back at the Redis
+ * opens the gate again (it runs from the moment the gate closes, whether or not a batch waits), and
+ * the waiting events commit at once. The probe is a write (`SET` of a key that expires in a
+ * second): a server that answers but refuses writes (OOM, READONLY after a failover, NOREPLICAS)
+ * keeps the gate closed, since every commit would fail there too. Redis is seen back at the Redis
  * client's next reconnect attempt (they are at most 2 s apart, shared/redis.ts), which the
  * commits would wait for anyway.
  *
+ * A single Redis server only. On a Redis Cluster an outage is usually one master's slots: the
+ * events of every other slot must go on committing, so there the gate never closes and the lost
+ * slot's events go down the ladder as before.
+ *
  * One hold per outage, of at most `maxHoldMs`: if Redis is still down then, the gate opens
- * (`expired`) and does not close again until a batch has committed something, so every event
- * goes down the ladder as it would without the gate. A message therefore waits in the consumer at
+ * (`expired`) and, if a batch was waiting on it, does not close again until a batch has committed
+ * something, so every event goes down the ladder as it would without the gate (a hold that held
+ * nothing does not count). A message therefore waits in the consumer at
  * most the hold plus the time the batches ahead of it take to fail (each waits through the Redis
  * client's reconnect attempts, several seconds while Redis is unreachable): keep it well under the
  * broker's consumer_timeout. 0 turns the gate off.
@@ -54,6 +57,8 @@ export class RedisGate {
   private armed = true;
   private released = false;
   private probing: Promise<void> | undefined;
+  /** A batch waited on the current hold. */
+  private waited = false;
   private stopPause: (() => void) | undefined;
 
   constructor(
@@ -68,7 +73,7 @@ export class RedisGate {
 
   /** A batch's commit results: one that says Redis itself is down closes the gate. */
   note(results: readonly unknown[]): void {
-    if (this.settings.maxHoldMs === 0 || this.released || this.closedAtMs !== undefined) return;
+    if (this.settings.maxHoldMs === 0 || this.redis.isCluster || this.released || this.closedAtMs !== undefined) return;
     const down = results.some((r) => r instanceof Error && isRedisOutage(r));
     if (!down) {
       if (results.some((r) => !(r instanceof Error))) this.armed = true;
@@ -76,13 +81,16 @@ export class RedisGate {
     }
     if (!this.armed) return;
     this.closedAtMs = Date.now();
+    this.waited = false;
     this.hooks.closed?.();
+    this.probing = this.probe().finally(() => (this.probing = undefined));
   }
 
   /** Resolves at once while open; when closed, once Redis takes a write, the hold runs out, or `release()`. */
   whenOpen(): Promise<void> {
-    if (this.closedAtMs === undefined) return Promise.resolve();
-    return (this.probing ??= this.probe().finally(() => (this.probing = undefined)));
+    if (this.closedAtMs === undefined || this.probing === undefined) return Promise.resolve();
+    this.waited = true;
+    return this.probing;
   }
 
   /** At shutdown: nothing waits for Redis any more (what waits goes to the ladder, or back to its queue). */
@@ -91,10 +99,9 @@ export class RedisGate {
     this.stopPause?.();
   }
 
-  /** True when Redis took the probe's write (a Cluster: answered a PING); any error is false. */
+  /** True when Redis took the probe's write; any error is false. */
   private async answers(): Promise<boolean> {
     try {
-      if (this.redis.isCluster) return (await this.redis.ping()) === 'PONG';
       return (await this.redis.set(keys.redisGateProbe(), '1', 'PX', 1000)) === 'OK';
     } catch {
       return false;
@@ -114,7 +121,7 @@ export class RedisGate {
     }
     this.closedAtMs = undefined;
     const ended: HoldEnd = answered ? 'answered' : this.released ? 'released' : 'expired';
-    if (ended === 'expired') this.armed = false;
+    if (ended === 'expired' && this.waited) this.armed = false;
     this.hooks.opened?.(Date.now() - closedAt, ended);
   }
 

@@ -482,7 +482,7 @@ const DECLARATIONS = {
       default: 30_000,
       services: ['consumer'],
       level: 'tuning',
-      doc: "Longest the consumer holds its next batch once per Redis outage (after a batch failed on Redis itself), probing Redis with a write every 250 ms and going on as soon as it takes one; the held events stay unacked in RabbitMQ's hands. Past it the consumer stops holding until a batch commits again, and every event fails onto the retry ladder as without the hold. A held message waits at most this plus the time the batches ahead of it take to fail: keep it well under the broker's consumer_timeout (30 min by default). 0: no hold.",
+      doc: "Longest the consumer holds its next batch once per outage of a single Redis server (after a batch failed on Redis itself; never on a Redis Cluster), probing Redis with a write every 250 ms and going on as soon as it takes one; the held events stay unacked in RabbitMQ's hands. Past it the consumer stops holding until a batch commits again, and every event fails onto the retry ladder as without the hold. A held message waits at most this plus the time the batches ahead of it take to fail: keep it well under the broker's consumer_timeout (30 min by default). 0: no hold.",
     }),
     eventDedupeWindowSeconds: envVar('EVENT_DEDUPE_WINDOW_SECONDS', integer(1), {
       default: 24 * 3600,

@@ -137,6 +137,18 @@ describe('RedisGate: how a hold ends', () => {
       assert.equal(off.isClosed, false, 'CONSUMER_REDIS_OUTAGE_HOLD_MS=0: no gate');
 
       assert.deepEqual(ends, ['answered', 'expired', 'released']);
+
+      // Nothing waiting: the probe runs all the same, so a Redis back while the consumer is idle
+      // opens the gate, and a hold that held nothing does not use up the outage's one hold.
+      const idleBack = new RedisGate(up, { maxHoldMs: 5_000, probeIntervalMs: 50 });
+      idleBack.note([err]);
+      await eventually(async () => !idleBack.isClosed, { what: 'the idle gate to open once Redis takes a write' });
+      const idleDown = new RedisGate(gone, { maxHoldMs: 300, probeIntervalMs: 50 });
+      idleDown.note([err]);
+      await eventually(async () => !idleDown.isClosed, { what: 'the idle hold to run out' });
+      idleDown.note([err]);
+      assert.equal(idleDown.isClosed, true, 'an expired hold that held nothing leaves the gate armed');
+      idleDown.release();
     } finally {
       gone.disconnect();
       await closeRedis(up);
