@@ -104,7 +104,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
     {
       closed: () => {
         metrics.redisGateClosed.set(1);
-        logger.warn('redis unavailable: holding the next events until it answers');
+        logger.warn('redis unavailable: holding the next events until it takes a write');
       },
       opened: (heldMs, ended) => {
         metrics.redisGateClosed.set(0);
@@ -167,7 +167,8 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Consume
       runAll([
         () => channel.cancelAll(),
         () => fanoutChannel.cancelAll(),
-        // A batch held for Redis runs now: it fails onto the ladder, or commits if Redis is back.
+        // A batch held for Redis runs now: it commits if Redis is back, fails onto the ladder, or,
+        // still waiting on Redis when the drain's bound passes, is left unacked for the broker.
         () => gate.release(),
         // The handlers in flight still read preferences and names from MongoDB behind a Redis
         // miss: closed before they finish, a muted user's event would pass on the defaults.

@@ -57,7 +57,7 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
     }),
     redisGateClosed: new Gauge({
       name: 'consumer_redis_gate_closed',
-      help: 'Whether the consumer is holding its next batch because Redis is down (consumer/redis-gate.ts): 1 while it holds',
+      help: 'Whether the Redis gate is closed (consumer/redis-gate.ts): 1 while a batch failed because Redis is down and what arrives is held',
       registers: [registry],
     }),
     redisGateHolds: new Counter({

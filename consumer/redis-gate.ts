@@ -13,9 +13,9 @@ import type { Redis } from '../shared/redis.js';
  * order, each having cost the broker several more messages. With the gate, the first batch that
  * fails on Redis itself closes it; that batch goes to the ladder as before (it has failed), and
  * the next batch waits in the consumer, unacked, with the rest of the queue behind the prefetch
- * window, still in RabbitMQ's hands (a crash redelivers them). A probe every `probeIntervalMs`
- * opens the gate again (it runs from the moment the gate closes, whether or not a batch waits), and
- * the waiting events commit at once. The probe is a write (`SET` of a key that expires in a
+ * window, still in RabbitMQ's hands (a crash redelivers them). A probe every `probeIntervalMs`,
+ * from the moment the gate closes whether or not a batch waits, opens the gate again, and the
+ * waiting events commit at once. The probe is a write (`SET` of a key that expires in a
  * second): a server that answers but refuses writes (OOM, READONLY after a failover, NOREPLICAS)
  * keeps the gate closed, since every commit would fail there too. Redis is seen back at the Redis
  * client's next reconnect attempt (they are at most 2 s apart, shared/redis.ts), which the
@@ -28,10 +28,10 @@ import type { Redis } from '../shared/redis.js';
  * One hold per outage, of at most `maxHoldMs`: if Redis is still down then, the gate opens
  * (`expired`) and, if a batch was waiting on it, does not close again until a batch has committed
  * something, so every event goes down the ladder as it would without the gate (a hold that held
- * nothing does not count). A message therefore waits in the consumer at
- * most the hold plus the time the batches ahead of it take to fail (each waits through the Redis
- * client's reconnect attempts, several seconds while Redis is unreachable): keep it well under the
- * broker's consumer_timeout. 0 turns the gate off.
+ * nothing does not count). A message therefore waits in the consumer at most the hold plus the
+ * time the batches ahead of it take to fail (each waits through the Redis client's reconnect
+ * attempts, several seconds while Redis is unreachable): keep it well under the broker's
+ * consumer_timeout. 0 turns the gate off.
  *
  * The probe's interval is a process timer, but it delays no message: what waits is held by the
  * broker, unacked, and the ladder's delays stay in the broker.
@@ -93,7 +93,7 @@ export class RedisGate {
     return this.probing;
   }
 
-  /** At shutdown: nothing waits for Redis any more (what waits goes to the ladder, or back to its queue). */
+  /** At shutdown: nothing waits for Redis any more (what waits runs: committed, onto the ladder, or left unacked). */
   release(): void {
     this.released = true;
     this.stopPause?.();

@@ -20,8 +20,9 @@ import type { JobsMetrics } from './metrics.js';
  *
  * Every buffered version carries an `unpersisted` mark from the consumer's commit until jobs has
  * stored it; its value is the commit's time and the version (shared/unpersisted-mark.ts; a mark
- * written before that held '1', and its age is then the buffer TTL minus what is left of it). The hand-off is one broker message
- * per consumer flush, acked at the consumer only once the broker confirmed it, and it normally
+ * written before that held '1', and its age is then the buffer TTL minus what is left of it).
+ * The hand-off is one broker message per consumer flush, acked at the consumer only once the
+ * broker confirmed it, and it normally
  * reaches MongoDB within PERSIST_DELAY_MS. A mark older than PERSIST_SWEEP_AFTER_MS means that
  * message is gone: a classic delay queue dead-letters at-most-once (docs/reliability.md), a queue
  * was purged by hand, or a fault nobody has named yet. Without the sweep such a notification
