@@ -39,7 +39,10 @@ export const keys = {
   capRecheckAt: (userId: string) => `caprecheck:${user(userId)}`,
   /** Set when a notification was acked: epoch ms of the ack. Jobs read it at flush time. */
   acked: (userId: string, id: string) => `acked:${user(userId)}:${id}`,
-  /** Exists from the buffer commit of a version until jobs has stored it (shared/buffer.ts). */
+  /**
+   * From the buffer commit of a version (consumer/commit.lua) until jobs has stored it; its value is
+   * '<commit ms>:<version>' (shared/unpersisted-mark.ts).
+   */
   unpersisted: (userId: string, id: string) => `unpersisted:${user(userId)}:${id}`,
   /** Set when a user read a notification jobs has not stored yet: epoch ms. Jobs store it as read. */
   readBeforeStored: (userId: string, id: string) => `readmark:${user(userId)}:${id}`,
