@@ -26,19 +26,15 @@ import { redisUnavailable } from './redis.js';
  *   selection, the operation's deadline).
  */
 export function isDependencyOutage(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
-    seen.add(e);
-    if (
+  return anyCause(
+    err,
+    (e) =>
       e instanceof DependencyUnavailableError ||
       isSocketFailure(e) ||
-      redisUnavailable(e) !== undefined ||
-      isAmqpUnconfirmed(e)
-    )
-      return true;
-    if (mongoUnavailable(e) !== undefined) return true;
-  }
-  return false;
+      isRedisUnavailable(e) ||
+      isAmqpUnconfirmed(e) ||
+      mongoUnavailable(e) !== undefined,
+  );
 }
 
 /**
@@ -50,10 +46,19 @@ export function isDependencyOutage(err: unknown): boolean {
  * replies of a server that cannot serve anyone now), so the two never disagree.
  */
 export function isRedisOutage(err: unknown): boolean {
+  return anyCause(err, isRedisUnavailable);
+}
+
+function isRedisUnavailable(e: Error): boolean {
+  return redisUnavailable(e) !== undefined;
+}
+
+/** `test` holds for `err` or an error in its `cause` chain (a cycle is walked once). */
+function anyCause(err: unknown, test: (e: Error) => boolean): boolean {
   const seen = new Set<unknown>();
   for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);
-    if (redisUnavailable(e) !== undefined) return true;
+    if (test(e)) return true;
   }
   return false;
 }
