@@ -1,30 +1,36 @@
-import http from 'node:http';
+import { KeepAliveHttpClient } from './http-client.js';
 import type { EventRecord, Tracker } from './tracker.js';
 
 /**
  * The open-loop load generator: events are sent on a fixed schedule whatever the replies do
  * (a closed loop would slow down with the system and hide its latency). Requests that find
- * every keep-alive socket busy queue in the agent, still stamped with their scheduled send time.
+ * every keep-alive connection busy queue in the client (bench/http-client.ts), still stamped with
+ * their scheduled send time.
  */
 export class LoadGenerator {
-  private readonly agent: http.Agent;
+  private readonly http: KeepAliveHttpClient;
+  private readonly headers: string[];
   private counter = 0;
   inFlight = 0;
 
   constructor(
-    private readonly producerPort: number,
+    producerPort: number,
     private readonly tracker: Tracker,
     private readonly userIds: string[],
     sockets: number,
     /** The producer's intake key; undefined when its intake is open. */
-    private readonly intakeKey: string | undefined,
+    intakeKey: string | undefined,
     /**
      * Events per request: 1 sends each as its own `POST /events`; more sends them together as one
      * `POST /events/batch`, as a backend with a steady stream of events would.
      */
     private readonly batchSize = 1,
   ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+    this.http = new KeepAliveHttpClient('127.0.0.1', producerPort, sockets);
+    this.headers = [
+      'content-type: application/json',
+      ...(intakeKey === undefined ? [] : [`authorization: ApiKey ${intakeKey}`]),
+    ];
   }
 
   /** One LIKE on a post nobody else touches, so no dedupe or aggregation merges two events. */
@@ -51,34 +57,11 @@ export class LoadGenerator {
     failed: (err: Error) => void,
   ): void {
     this.inFlight++;
-    const req = http.request(
-      {
-        agent: this.agent,
-        host: '127.0.0.1',
-        port: this.producerPort,
-        path,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          ...(this.intakeKey === undefined ? {} : { authorization: `ApiKey ${this.intakeKey}` }),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        if (readBody) res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        else res.resume();
-        res.on('end', () => {
-          this.inFlight--;
-          answered(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
-        });
-      },
-    );
-    req.on('error', (err) => {
+    this.http.post(path, this.headers, body, (err, answer) => {
       this.inFlight--;
-      failed(err);
+      if (err || !answer) failed(err ?? new Error('no answer'));
+      else answered(answer.status, readBody ? answer.body.toString('utf8') : '');
     });
-    req.end(body);
   }
 
   private sendOne(phase: number, recipientIndex?: number): void {
@@ -162,6 +145,6 @@ export class LoadGenerator {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.http.close();
   }
 }
