@@ -324,6 +324,12 @@ const DECLARATIONS = {
       level: 'tuning',
       doc: 'Deadline of one Redis command on the producer (ioredis commandTimeout): past it the request waiting on it answers 503 store_unavailable instead of hanging on a Redis that stopped answering. Counted from when the command is written: one queued behind an unanswered batch (auto-pipelining sends the next batch once the last is answered) may wait up to twice this. Below SHUTDOWN_TIMEOUT_MS. The other services set none: nothing waits on them but the broker, which redelivers.',
     }),
+    pingIntervalMs: envVar('REDIS_PING_INTERVAL_MS', integer(0, 60_000), {
+      default: 5000,
+      services: 'every',
+      level: 'tuning',
+      doc: "Every service PINGs each of its connections to a single Redis server this often (its main client and its pub/sub subscribers); a PING still unanswered when the next one is due drops the connection and opens a new one (shared/redis-liveness.ts). Catches a connection whose peer is gone without a word (a failover that moved the server's address, a NAT or load balancer that dropped an idle flow, a hung server), which the operating system would notice only after minutes to hours; a subscriber's wakes stop silently on such a connection. The PINGs also keep an idle subscriber's flow alive. A Redis Cluster's connections are not watched. 0: off.",
+    }),
     /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
     clusterNodes: envVar(
       'REDIS_CLUSTER_NODES',
@@ -911,7 +917,13 @@ function assemble(
     /** `url`: the first node, for tools and tests that open one plain connection. */
     rabbitmq: { ...d.rabbitmq, url: d.rabbitmq.urls[0] ?? 'amqp://guest:guest@127.0.0.1:5672' },
     /** `cluster`: set from REDIS_CLUSTER_NODES, the services open an ioredis Cluster (shared/redis.ts); `url` is then unused. */
-    redis: { url: d.redis.url, keyPrefix: d.redis.keyPrefix, commandTimeoutMs: d.redis.commandTimeoutMs, cluster },
+    redis: {
+      url: d.redis.url,
+      keyPrefix: d.redis.keyPrefix,
+      commandTimeoutMs: d.redis.commandTimeoutMs,
+      pingIntervalMs: d.redis.pingIntervalMs,
+      cluster,
+    },
     http: {
       ...http,
       /** Browser origins the producer answers with CORS (the ws-server's demo page). */

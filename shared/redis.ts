@@ -4,6 +4,7 @@ import { DependencyUnavailableError, errorMessage } from './errors.js';
 import { withTimeout } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { describeUrl, stripCredentials } from './redact.js';
+import { watchLiveness } from './redis-liveness.js';
 
 /**
  * The client every service holds: one server (`REDIS_URL`) or a Redis Cluster
@@ -17,8 +18,19 @@ export type Redis = RedisServer | Cluster;
 export type RedisConnection = RedisServer;
 export type { Cluster };
 
-/** What names the server or cluster (the command deadline is the caller's, RedisClientOptions). */
-type RedisTarget = { redis: Pick<Config['redis'], 'url' | 'keyPrefix' | 'cluster'> };
+/**
+ * What names the server or cluster (the command deadline is the caller's, RedisClientOptions),
+ * and how often its connections are PINGed (REDIS_PING_INTERVAL_MS; absent: never).
+ */
+type RedisTarget = {
+  redis: Pick<Config['redis'], 'url' | 'keyPrefix' | 'cluster'> & Partial<Pick<Config['redis'], 'pingIntervalMs'>>;
+};
+
+/**
+ * Each client's PING interval and logger, for the subscribers opened from it (openSubscriber):
+ * they are watched like the client (shared/redis-liveness.ts).
+ */
+const liveness = new WeakMap<Redis, { intervalMs: number; log: Logger }>();
 
 /** Where the client points, without credentials, for logs and errors. */
 function describeTarget(config: RedisTarget): string {
@@ -131,6 +143,13 @@ export async function connectRedis(
     throw err;
   }
   await checkEvictionPolicy(redis, log, Math.min(config.connectTimeoutMs, EVICTION_CHECK_WAIT_MS));
+  const pingIntervalMs = config.redis.pingIntervalMs ?? 0;
+  if (pingIntervalMs > 0) {
+    liveness.set(redis, { intervalMs: pingIntervalMs, log });
+    // A Cluster client's node connections are its own (it opens, drops and replaces them as
+    // slots move); only a single server's connection is watched.
+    if (!(redis instanceof Cluster)) watchLiveness(redis, pingIntervalMs, log);
+  }
   return redis;
 }
 
@@ -272,8 +291,19 @@ export async function getMany(redis: Redis, keys: string[]): Promise<Array<strin
  * and the caller's resync-after-reconnect covers the gap.
  * (ioredis' own Cluster#subscribe also moves to another node, but silently: its caller cannot tell
  * that wakes were missed.)
+ *
+ * It is PINGed as often as the client it was opened from (REDIS_PING_INTERVAL_MS, on a Cluster
+ * too), and replaced when a PING goes unanswered (shared/redis-liveness.ts).
  */
 export function openSubscriber(redis: Redis, connectionName: string): RedisConnection {
+  const sub = plainSubscriber(redis, connectionName);
+  const watched = liveness.get(redis);
+  // A subscriber never writes, so a dead peer would never show: wakes would just stop.
+  if (watched) watchLiveness(sub, watched.intervalMs, watched.log.child({ connection: connectionName }));
+  return sub;
+}
+
+function plainSubscriber(redis: Redis, connectionName: string): RedisConnection {
   const options = { connectionName, enableAutoPipelining: false, lazyConnect: true } satisfies RedisOptions;
   if (!(redis instanceof Cluster)) return redis.duplicate(options);
   // The nodes the main client knows now, with the address, credentials and TLS it reaches them by.

@@ -74,6 +74,7 @@ describe('config declared once', () => {
       'redis.url',
       'redis.keyPrefix',
       'redis.commandTimeoutMs',
+      'redis.pingIntervalMs',
       'redis.cluster',
       'mongo.url',
       'mongo.fallbackWaitMs',
