@@ -328,7 +328,7 @@ const DECLARATIONS = {
       default: 5000,
       services: 'every',
       level: 'tuning',
-      doc: "Every service PINGs each of its connections to a single Redis server this often (its main client and its pub/sub subscribers); a PING still unanswered when the next one is due drops the connection and opens a new one (shared/redis-liveness.ts). Catches a connection whose peer is gone without a word (a failover that moved the server's address, a NAT or load balancer that dropped an idle flow, a hung server), which the operating system would notice only after minutes to hours; a subscriber's wakes stop silently on such a connection. The PINGs also keep an idle subscriber's flow alive. A Redis Cluster's connections are not watched. 0: off.",
+      doc: "Every service PINGs each of its connections to Redis this often: its main client on a single server, and its pub/sub subscribers (on a Redis Cluster too; the cluster client's own node connections are not watched). A connection that read nothing, neither the answer nor anything else, by the next PING, or whose handshake read nothing for a whole interval, is dropped and opened again (shared/redis-liveness.ts). Catches a connection whose peer is gone without a word (a failover that moved the server's address, a NAT or load balancer that dropped an idle flow, a hung server), which the operating system would notice only after minutes to hours; a subscriber's wakes stop silently on such a connection. The PINGs also keep an idle subscriber's flow alive. 0: off.",
     }),
     /** Raw seed-node list; `cluster` (assembled) is what shared/redis.ts connects with. */
     clusterNodes: envVar(

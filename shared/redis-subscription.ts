@@ -1,5 +1,6 @@
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
+import { stopLiveness } from './redis-liveness.js';
 import { openSubscriber, type Redis, type RedisConnection } from './redis.js';
 
 /**
@@ -59,6 +60,7 @@ export async function subscribeOnOwnConnection(
     await sub.subscribe(...channels);
   } catch (err) {
     closing = true;
+    stopLiveness(sub);
     sub.disconnect();
     throw err;
   }
@@ -67,6 +69,7 @@ export async function subscribeOnOwnConnection(
     connectionName,
     close: () => {
       closing = true;
+      stopLiveness(sub);
       sub.disconnect();
     },
   };

@@ -4,7 +4,7 @@ import { DependencyUnavailableError, errorMessage } from './errors.js';
 import { withTimeout } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { describeUrl, stripCredentials } from './redact.js';
-import { watchLiveness } from './redis-liveness.js';
+import { stopLiveness, watchLiveness } from './redis-liveness.js';
 
 /**
  * The client every service holds: one server (`REDIS_URL`) or a Redis Cluster
@@ -261,6 +261,7 @@ export function redisUnavailable(err: unknown): DependencyUnavailableError | und
 
 /** QUIT lets in-flight replies arrive; a dead connection is simply dropped. */
 export async function closeRedis(redis: Redis): Promise<void> {
+  if (!(redis instanceof Cluster)) stopLiveness(redis);
   if (redis.status === 'end') return;
   try {
     await withTimeout(redis.quit(), 2000, () => new Error('redis quit timed out'));

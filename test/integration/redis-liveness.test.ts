@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { loadConfig } from '../../shared/config.js';
-import { closeRedis, connectRedis, openSubscriber, type Redis } from '../../shared/redis.js';
+import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
 import { subscribeOnOwnConnection } from '../../shared/redis-subscription.js';
 import { bootstrap as startWsServer, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -21,7 +21,7 @@ import { WsTestClient } from '../helpers/ws-client.js';
  * while the stalled ones stay hung. Only a client that notices and reconnects gets through
  * (shared/redis-liveness.ts, REDIS_PING_INTERVAL_MS).
  */
-const PING_MS = 200;
+const PING_MS = 400;
 const test = testEnv('redisliveness', { REDIS_PING_INTERVAL_MS: String(PING_MS) });
 const onCluster = test.config.redis.cluster ? 'cuts a single Redis server through a TCP proxy' : false;
 
@@ -41,7 +41,12 @@ describe('Redis connections whose peer went silent are replaced', { skip: onClus
 
   before(async () => {
     proxy = await new TcpProxy('127.0.0.1', Number(new URL(test.config.redis.url).port || 6379)).start();
-    direct = await connectRedis(test.config, testLogger, 'test');
+    // The test's own view of Redis, past the proxy and unwatched.
+    direct = await connectRedis(
+      { ...test.config, redis: { ...test.config.redis, pingIntervalMs: 0 } },
+      testLogger,
+      'test',
+    );
   });
   after(async () => {
     for (const close of closers.reverse()) await close();
@@ -65,8 +70,9 @@ describe('Redis connections whose peer went silent are replaced', { skip: onClus
       );
     const watchedSet = outcome(watched.set('liveness:watched', 'v'));
     const unwatchedSet = outcome(unwatched.set('liveness:unwatched', 'v'));
-    await sleep(50);
-    assert.ok(proxy.heldIncludes(Buffer.from('liveness:watched')), 'the SET reached the stalled connection');
+    await eventually(() => proxy.heldIncludes(Buffer.from('liveness:watched')), {
+      what: 'the SET reaching the stalled connection',
+    });
     proxy.resume(); // new connections pass again; the stalled ones stay hung
 
     const bounded = await Promise.race([watchedSet, sleep(10_000).then(() => 'still waiting after 10 s')]);
@@ -115,7 +121,7 @@ describe('Redis connections whose peer went silent are replaced', { skip: onClus
     await direct.publish(channel, 'into the silence');
     proxy.resume();
 
-    await eventually(() => events.join(',') === 'lost,restored', {
+    await eventually(() => events.slice(0, 2).join(',') === 'lost,restored', {
       what: 'the subscriber dropped and re-subscribed',
       timeoutMs: 10_000,
     });
@@ -130,6 +136,26 @@ describe('Redis connections whose peer went silent are replaced', { skip: onClus
     await direct.publish(channel, 'after, again');
     await sleep(200);
     assert.deepEqual(quietHeard, ['before'], 'the subscriber that does not PING heard nothing since');
+  });
+
+  it('drops a new connection whose handshake the server never answers, and gets through on the next', async () => {
+    const watched = await through(PING_MS);
+    closers.push(() => closeRedis(watched));
+    proxy.stall();
+    const set = watched.set('liveness:handshake', 'v').then(
+      () => 'done',
+      (err: unknown) => `failed: ${String(err)}`,
+    );
+    // The watch drops the silent connection; the new one is accepted by the stalled proxy and its
+    // handshake never answered (ioredis has no deadline for that).
+    await eventually(() => watched.status === 'connect', {
+      what: 'a new connection waiting for its handshake',
+      timeoutMs: 10_000,
+    });
+    proxy.resume(); // that connection stays hung; only a newer one gets through
+    const bounded = await Promise.race([set, sleep(10_000).then(() => 'still waiting after 10 s')]);
+    assert.equal(bounded, 'done', 'sent again once a connection answered');
+    assert.equal(await direct.get('liveness:handshake'), 'v');
   });
 
   it('leaves a subscriber whose reading is paused (back-pressure) alone', async () => {
@@ -213,8 +239,9 @@ describe('ws-server: live delivery comes back after its Redis connections went s
     proxy.stall();
     await sleep(50);
     proxy.resume();
-    // The wake subscriber is on a dead connection until the ws-server notices; this
-    // notification's wake is published there, and only the resync after the replacement finds it.
+    // The wake subscriber is on a dead connection until the ws-server notices: this
+    // notification's wake is published there (then the resync after the replacement finds it) or
+    // on the new subscriber; either way only a replaced subscriber gets it to the client.
     const during = await consumer.deliver(await consumer.make('silent-redis', { message: 'during' }));
     await eventually(() => client.notificationIds().includes(during.id), {
       what: 'the notification committed while the subscriber was silent',
