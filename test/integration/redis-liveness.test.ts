@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signUserToken } from '../../shared/auth/jwt.js';
 import { loadConfig } from '../../shared/config.js';
+import { Redis as RedisServer } from 'ioredis';
 import { closeRedis, connectRedis, type Redis } from '../../shared/redis.js';
+import { stopLiveness, watchLiveness } from '../../shared/redis-liveness.js';
 import { subscribeOnOwnConnection } from '../../shared/redis-subscription.js';
 import { bootstrap as startWsServer, type WsServerService } from '../../ws-server/bootstrap.js';
 import { cleanupTestResources } from '../helpers/cleanup.js';
@@ -153,7 +156,9 @@ describe('Redis connections whose peer went silent are replaced', { skip: onClus
       timeoutMs: 10_000,
     });
     proxy.resume(); // that connection stays hung; only a newer one gets through
-    const bounded = await Promise.race([set, sleep(10_000).then(() => 'still waiting after 10 s')]);
+    // Dropped once its handshake read nothing for longer than ioredis' wait between two ready
+    // checks of a loading server (10 s) and an interval: a loading server is not dropped.
+    const bounded = await Promise.race([set, sleep(20_000).then(() => 'still waiting after 20 s')]);
     assert.equal(bounded, 'done', 'sent again once a connection answered');
     assert.equal(await direct.get('liveness:handshake'), 'v');
   });
@@ -253,5 +258,111 @@ describe('ws-server: live delivery comes back after its Redis connections went s
       timeoutMs: 5000,
     });
     assert.deepEqual(client.notificationIds(), [first.id, during.id, later.id]);
+  });
+});
+
+/**
+ * A stand-in Redis that answers one command at a time, in order, like the real one: `INFO` as
+ * `info()` says, `GET slow` after `slowMs`, PING with PONG, anything else with OK. It counts
+ * connections and the `GET slow`s it was sent.
+ */
+async function fakeRedis(info: () => string, slowMs = 0) {
+  let connections = 0;
+  let slowGets = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let pending = Buffer.alloc(0);
+    let replies = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        // *N\r\n then N times $len\r\narg\r\n
+        const text = pending.toString('latin1');
+        const header = /^\*(\d+)\r\n/.exec(text);
+        if (!header) return;
+        let at = header[0].length;
+        const args: string[] = [];
+        for (let i = 0; i < Number(header[1]); i++) {
+          const len = /^\$(\d+)\r\n/.exec(text.slice(at));
+          if (!len) return;
+          const start = at + len[0].length;
+          if (text.length < start + Number(len[1]) + 2) return;
+          args.push(text.slice(start, start + Number(len[1])));
+          at = start + Number(len[1]) + 2;
+        }
+        pending = pending.subarray(at);
+        const name = (args[0] ?? '').toLowerCase();
+        replies = replies.then(async () => {
+          let reply = '+OK\r\n';
+          if (name === 'info') {
+            const body = info();
+            reply = `$${Buffer.byteLength(body)}\r\n${body}\r\n`;
+          } else if (name === 'ping') reply = '+PONG\r\n';
+          else if (name === 'get' && args[1] === 'slow') {
+            slowGets++;
+            await sleep(slowMs);
+            reply = '$4\r\ndone\r\n';
+          }
+          if (!socket.destroyed) socket.write(reply);
+        });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    slowGets: () => slowGets,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('the liveness watch leaves a slow but answering Redis alone', () => {
+  it('does not drop a server that is loading its dataset (ioredis asks again only up to 10 s later)', async () => {
+    let loading = true;
+    const fake = await fakeRedis(() =>
+      loading ? '# Persistence\r\nloading:1\r\nloading_eta_seconds:30\r\n' : '# Persistence\r\nloading:0\r\n',
+    );
+    const client = new RedisServer({ port: fake.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 2 });
+    watchLiveness(client, PING_MS, testLogger);
+    try {
+      const ready = client.connect();
+      // Over 25 intervals of a loading server that answers each ready check.
+      await sleep(25 * PING_MS);
+      assert.equal(client.status, 'connect', 'still waiting for the load to end');
+      assert.equal(fake.connections(), 1, 'never dropped while the server answered its ready checks');
+      loading = false;
+      await ready; // the next ready check, at most 10 s after the last
+      assert.equal(await client.ping(), 'PONG');
+    } finally {
+      stopLiveness(client);
+      client.disconnect();
+      await fake.close();
+    }
+  });
+
+  it('gives a command of its own that keeps the server busy past the interval the time to finish', async () => {
+    // The server takes 4 intervals to answer it and answers nothing else meanwhile, as Redis does.
+    const fake = await fakeRedis(() => '# Persistence\r\nloading:0\r\n', 4 * PING_MS);
+    const client = new RedisServer({ port: fake.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 2 });
+    await client.connect();
+    watchLiveness(client, PING_MS, testLogger);
+    try {
+      const answer = await Promise.race([client.get('slow'), sleep(20_000).then(() => 'no answer in 20 s')]);
+      assert.equal(answer, 'done');
+      // Dropped and sent again at most a few times (each drop doubles the wait), not for ever.
+      assert.ok(fake.slowGets() <= 4, `the slow command was sent ${fake.slowGets()} times`);
+    } finally {
+      stopLiveness(client);
+      client.disconnect();
+      await fake.close();
+    }
   });
 });
