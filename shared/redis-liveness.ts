@@ -78,7 +78,7 @@ export function watchLiveness(connection: RedisConnection, intervalMs: number, l
     // which reconnects by its retryStrategy.
     connection.stream?.destroy();
   };
-  /** The PING was answered, or anything was read on its socket since it was sent. */
+  /** Anything was read on the PING's socket since it was sent: its answer or any other. */
   const heardSince = (ping: NonNullable<typeof outstanding>): boolean => (ping.stream?.bytesRead ?? 0) > ping.bytesRead;
   const check = (): void => {
     const now = performance.now();
@@ -122,19 +122,11 @@ export function watchLiveness(connection: RedisConnection, intervalMs: number, l
         return;
       }
     }
-    const ping = { sentAt: now, stream, bytesRead: stream?.bytesRead ?? 0 };
-    outstanding = ping;
+    outstanding = { sentAt: now, stream, bytesRead: stream?.bytesRead ?? 0 };
     // Its answer, an error reply included, or any other bytes read on the socket after it count
-    // (heardSince): the PONG may wait behind a large batch being answered, or behind a
+    // alike (heardSince, at the next check): the PONG may wait behind a large batch being answered, or behind a
     // subscriber's messages, and a command deadline (the producer's) may discard it.
-    connection.ping().then(
-      () => {
-        if (outstanding !== ping) return;
-        outstanding = undefined;
-        drops = 0;
-      },
-      () => undefined,
-    );
+    connection.ping().catch(() => undefined);
   };
   const timer = setInterval(check, intervalMs);
   timer.unref();
